@@ -1,0 +1,27 @@
+import { z } from "zod";
+
+// 100ms pagination: `limit` (default 10, at most 100) and `start` (the previous page's `last`).
+// Lists are ordered by id, which is time-ordered, so `start` is an exclusive lower bound.
+// tapedeck accepts any limit from 1 to 100 (100ms documents 10-100).
+
+export const pageQuery = {
+  limit: z.coerce.number({ error: "limit must be a number" }).int("limit must be a whole number").min(1, "limit must be between 1 and 100").max(100, "limit must be between 1 and 100").default(10),
+  start: z.string().max(64).optional(),
+};
+
+export interface Page<T> {
+  limit: number;
+  data: T[];
+  last: string;
+}
+
+/** Call with up to `limit + 1` rows fetched: the extra row only says whether a next page exists. */
+export function toPage<R extends { id: string }, T>(rows: R[], limit: number, render: (r: R) => T): Page<T> {
+  const pageRows = rows.slice(0, limit);
+  const hasMore = rows.length > limit;
+  return {
+    limit,
+    data: pageRows.map(render),
+    last: hasMore && pageRows.length ? pageRows[pageRows.length - 1].id : "",
+  };
+}

@@ -1,0 +1,44 @@
+import { z } from "zod";
+import { AppError, type ErrorReason } from "../errors.ts";
+
+// Request parsing: every body, query and path parameter goes through a zod schema; a failure becomes
+// a 400 whose `details` name each bad field, e.g. `name: must match ^[a-zA-Z0-9.:_-]+$`.
+
+export function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((i) => {
+    const where = i.path.length ? i.path.map(String).join(".") : "(body)";
+    return `${where}: ${i.message}`;
+  });
+}
+
+function parseWith<S extends z.ZodType>(schema: S, value: unknown, reason: ErrorReason, what: string): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const details = describeIssues(r.error);
+  // 100ms phrases body errors as "Invalid body param: <first problem>".
+  const message = reason === "invalid_body" ? `Invalid body param: ${details[0] ?? "malformed body"}` : `Invalid ${what}: ${details[0] ?? ""}`;
+  throw new AppError(reason, message, { details });
+}
+
+export const parseBody = <S extends z.ZodType>(schema: S, body: unknown): z.infer<S> =>
+  parseWith(schema, body ?? {}, "invalid_body", "body");
+
+export const parseQuery = <S extends z.ZodType>(schema: S, query: unknown): z.infer<S> =>
+  parseWith(schema, query ?? {}, "invalid_query", "query parameter");
+
+export const parseParams = <S extends z.ZodType>(schema: S, params: unknown): z.infer<S> =>
+  parseWith(schema, params ?? {}, "invalid_param", "path parameter");
+
+/** Query-string booleans: `true`/`false` (also 1/0). */
+export const queryBool = z
+  .enum(["true", "false", "1", "0"], { error: "must be true or false" })
+  .transform((v) => v === "true" || v === "1");
+
+/** Query-string timestamps (`after`, `before`): ISO 8601. */
+export const queryTime = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), "must be an ISO 8601 time such as 2024-01-31T10:00:00.000Z")
+  .transform((s) => new Date(s).toISOString());
+
+export const objectIdParam = (name: string) =>
+  z.string().regex(/^[0-9a-f]{24}$/, `${name} must be a 24-character hex id`);

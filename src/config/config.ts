@@ -1,0 +1,102 @@
+import path from "node:path";
+import { z } from "zod";
+
+// One schema for every setting: it parses the environment, gives the defaults and the types.
+// A bad value stops the boot with `KEY=value: reason` lines rather than surfacing later.
+
+export const ROLES = ["api", "sfu", "worker"] as const;
+export type Role = (typeof ROLES)[number];
+
+const intFromEnv = (def: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+
+const envSchema = z.object({
+  PORT: intFromEnv(8080, 0, 65535),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  TAPEDECK_DATA_DIR: z.string().min(1).default("./data"),
+  TAPEDECK_PUBLIC_URL: z.string().url().optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(postgres(ql)?:\/\/|sqlite:)/, "must start with postgres://, postgresql:// or sqlite:")
+    .optional(),
+  TAPEDECK_ROLES: z
+    .string()
+    .default(ROLES.join(","))
+    .transform((s) => s.split(",").map((r) => r.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(ROLES)).min(1)),
+  TAPEDECK_RETENTION_DAYS: z.coerce.number().positive().max(3650).default(15),
+  TAPEDECK_SWEEP_INTERVAL_SECONDS: intFromEnv(3600, 1, 86400),
+  TAPEDECK_WEBHOOK_TIMEOUT_MS: intFromEnv(10_000, 100, 120_000),
+  TAPEDECK_WEBHOOK_RETRY_HOURS: z.coerce.number().min(24).max(24 * 30).default(26),
+  TAPEDECK_PRESIGN_SECONDS: intFromEnv(3 * 86400, 60, 7 * 86400),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Base URL that clients use to reach this server (signed download links point here). */
+  publicUrl: string;
+  /** `postgres://…` or `sqlite:<file>`; the default is SQLite in the data directory. */
+  databaseUrl: string;
+  roles: Set<Role>;
+  retentionMs: number;
+  sweepIntervalMs: number;
+  /** Default validity of presigned download URLs when a caller gives none. */
+  presignSeconds: number;
+  webhooks: WebhookDeliveryConfig;
+  logLevel: string;
+}
+
+export interface WebhookDeliveryConfig {
+  timeoutMs: number;
+  /** Delay before retry n (the last one repeats) until `retryForMs` after the event was created. */
+  backoffMs: number[];
+  retryForMs: number;
+  /** How often the dispatcher looks for due deliveries when nothing woke it. */
+  pollMs: number;
+}
+
+/** 100ms retries at +1 s, +3 s, +10 s; tapedeck keeps going, doubling up to an hour, for a day and more. */
+export const DEFAULT_BACKOFF_MS = [1_000, 3_000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_200_000, 2_400_000, 3_600_000];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const key = String(i.path[0] ?? "");
+        return `${key}=${JSON.stringify(env[key] ?? "")}: ${i.message}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.TAPEDECK_DATA_DIR);
+  const config: Config = {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir,
+    publicUrl: (e.TAPEDECK_PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
+    databaseUrl: e.DATABASE_URL ?? `sqlite:${path.join(dataDir, "tapedeck.db")}`,
+    roles: new Set(e.TAPEDECK_ROLES),
+    retentionMs: e.TAPEDECK_RETENTION_DAYS * 86_400_000,
+    sweepIntervalMs: e.TAPEDECK_SWEEP_INTERVAL_SECONDS * 1000,
+    presignSeconds: e.TAPEDECK_PRESIGN_SECONDS,
+    webhooks: {
+      timeoutMs: e.TAPEDECK_WEBHOOK_TIMEOUT_MS,
+      backoffMs: DEFAULT_BACKOFF_MS,
+      retryForMs: e.TAPEDECK_WEBHOOK_RETRY_HOURS * 3_600_000,
+      pollMs: 1_000,
+    },
+    logLevel: e.LOG_LEVEL,
+  };
+  return { ...config, ...overrides };
+}

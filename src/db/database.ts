@@ -1,0 +1,59 @@
+import fs from "node:fs";
+import path from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from "kysely";
+import pg from "pg";
+import type { Database } from "./schema.ts";
+import * as m001 from "./migrations/001-initial.ts";
+
+export type Db = Kysely<Database>;
+export type DialectName = "sqlite" | "postgres";
+
+export interface OpenedDatabase {
+  db: Db;
+  dialect: DialectName;
+  close(): Promise<void>;
+}
+
+const MIGRATIONS: Record<string, Migration> = { "001-initial": m001 };
+
+// int8 (bigint) arrives from pg as a string; sizes stay well below 2^53, so read them as numbers.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+/** Opens `sqlite:<file>` or `postgres://…` and brings the schema up to date. */
+export async function openDatabase(url: string): Promise<OpenedDatabase> {
+  let db: Db;
+  let dialect: DialectName;
+  if (url.startsWith("sqlite:")) {
+    const file = url.slice("sqlite:".length);
+    if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    const sqlite = new SQLite(file);
+    sqlite.pragma("journal_mode = WAL");
+    sqlite.pragma("busy_timeout = 5000");
+    sqlite.pragma("synchronous = NORMAL");
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    dialect = "sqlite";
+  } else {
+    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    pool.on("error", () => {}); // idle-client errors surface on the next query instead of crashing
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    dialect = "postgres";
+  }
+  await migrate(db);
+  return { db, dialect, close: () => db.destroy() };
+}
+
+export async function migrate(db: Db): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => MIGRATIONS },
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === "Error");
+  if (error || failed) {
+    throw new Error(`database migration ${failed?.migrationName ?? ""} failed`, { cause: error });
+  }
+}
+
+export const toBool = (v: number | boolean): boolean => v === 1 || v === true;
+export const fromBool = (b: boolean): 0 | 1 => (b ? 1 : 0);

@@ -1,0 +1,165 @@
+// Table shapes, shared by SQLite and PostgreSQL. Portable column types only: text (ids, ISO-8601 UTC
+// timestamps, JSON), integer/bigint, and 0/1 integers for booleans.
+import type { Generated, Insertable, Selectable, Updateable } from "kysely";
+
+export type Bool01 = 0 | 1;
+
+export interface TemplatesTable {
+  id: string;
+  name: string;
+  name_key: string;
+  customer_id: string;
+  app_id: string;
+  roles: string;
+  settings: string;
+  destinations: string;
+  recordings: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RoomsTable {
+  id: string;
+  name: string;
+  name_key: string;
+  enabled: Bool01;
+  description: string;
+  customer_id: string;
+  app_id: string;
+  template_id: string;
+  recording_info: string | null;
+  region: string;
+  large_room: Bool01;
+  size: number | null;
+  max_duration_seconds: number | null;
+  webhook: string | null;
+  polls: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SessionsTable {
+  id: string;
+  room_id: string;
+  customer_id: string;
+  app_id: string;
+  active: Bool01;
+  created_at: string;
+  updated_at: string;
+  ended_at: string | null;
+}
+
+export interface PeersTable {
+  id: string;
+  session_id: string;
+  room_id: string;
+  name: string;
+  role: string;
+  user_id: string;
+  user_data: string;
+  joined_at: string;
+  left_at: string | null;
+  leave_reason: string | null;
+}
+
+export interface RecordingsTable {
+  id: string;
+  /** beam | sfu | hls */
+  kind: string;
+  room_id: string;
+  session_id: string | null;
+  status: string;
+  meeting_url: string;
+  destination: string;
+  started_by: string;
+  stopped_by: string;
+  details: string;
+  failure: string | null;
+  created_at: string;
+  started_at: string | null;
+  stopped_at: string | null;
+  updated_at: string;
+}
+
+export interface RecordingAssetsTable {
+  id: string;
+  job_id: string;
+  room_id: string;
+  session_id: string;
+  type: string;
+  /** As shown to users, e.g. `s3://bucket/prefix/beam/…/Rec-….mp4`. */
+  path: string;
+  /** The object key inside the destination. */
+  object_key: string;
+  /** Sealed JSON of the destination the file was written to, or `internal`. */
+  location: string;
+  status: string;
+  size: number;
+  duration: number;
+  metadata: string;
+  thumbnails: string | null;
+  created_at: string;
+}
+
+export interface WebhookEventsTable {
+  id: string;
+  type: string;
+  room_id: string | null;
+  /** The exact JSON body that is delivered (and signed). */
+  body: string;
+  url: string | null;
+  /** Sealed JSON of the static headers configured for the endpoint. */
+  headers: string | null;
+  /** pending | delivered | failed | no_endpoint */
+  state: string;
+  attempts: number;
+  next_attempt_at: string;
+  locked_until: string | null;
+  last_error: string | null;
+  last_status: number | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+export interface WebhookAttemptsTable {
+  id: string;
+  event_id: string;
+  attempt: number;
+  replay: Bool01;
+  url: string;
+  started_at: string;
+  duration_ms: number;
+  status_code: number | null;
+  error: string | null;
+  response_excerpt: string | null;
+}
+
+export interface AppSettingsTable {
+  key: string;
+  value: string;
+  updated_at: string;
+}
+
+export interface Database {
+  templates: TemplatesTable;
+  rooms: RoomsTable;
+  sessions: SessionsTable;
+  peers: PeersTable;
+  recordings: RecordingsTable;
+  recording_assets: RecordingAssetsTable;
+  webhook_events: WebhookEventsTable;
+  webhook_attempts: WebhookAttemptsTable;
+  app_settings: AppSettingsTable;
+}
+
+export type TemplateRow = Selectable<TemplatesTable>;
+export type RoomRow = Selectable<RoomsTable>;
+export type SessionRow = Selectable<SessionsTable>;
+export type PeerRow = Selectable<PeersTable>;
+export type RecordingRow = Selectable<RecordingsTable>;
+export type AssetRow = Selectable<RecordingAssetsTable>;
+export type WebhookEventRow = Selectable<WebhookEventsTable>;
+export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;
+export type NewWebhookEvent = Insertable<WebhookEventsTable>;
+export type RoomUpdate = Updateable<RoomsTable>;
+export type { Generated };
