@@ -33,7 +33,7 @@ if (!process.env.TAPEDECK_TEST_PG_URL) {
 
 const child = spawn(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-reporter=spec", `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files.map((f) => path.relative(root, f))],
+  ["--import", "tsx", "--test", "--test-reporter=spec", "--test-timeout=300000", `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files.map((f) => path.relative(root, f))],
   { cwd: root, stdio: "inherit", env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "silent" } },
 );
 const forward = (sig) => child.kill(sig);

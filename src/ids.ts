@@ -3,7 +3,8 @@ import { randomBytes, randomUUID } from "node:crypto";
 // 24-hex ObjectId-style ids (4 bytes of seconds, 5 random bytes, 3-byte counter): time-ordered, so
 // sorting by id sorts by creation, which is what keyset pagination (`start` = previous `last`) needs.
 const processRandom = randomBytes(5);
-let counter = randomBytes(3).readUIntBE(0, 3);
+// Starts in the lower half so it cannot wrap (and break ordering) within one second.
+let counter = randomBytes(3).readUIntBE(0, 3) & 0x7fffff;
 
 export function newObjectId(now: number = Date.now()): string {
   const buf = Buffer.alloc(12);

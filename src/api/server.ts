@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
 import type { AppContext } from "../app-context.ts";
 import { bearerToken, verifyManagementToken } from "../auth/tokens.ts";
 import { AppError } from "../errors.ts";
@@ -17,9 +17,9 @@ const MAX_BODY_BYTES = 1024 * 1024;
 
 export async function buildServer(ctx: AppContext, parts: ServerParts): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: ctx.log.child({ component: "http" }),
+    loggerInstance: ctx.log.child({ component: "http" }) as FastifyBaseLogger,
     bodyLimit: MAX_BODY_BYTES,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
 

@@ -110,7 +110,7 @@ export interface WebhookEventsTable {
   url: string | null;
   /** Sealed JSON of the static headers configured for the endpoint. */
   headers: string | null;
-  /** pending | delivered | failed | no_endpoint */
+  /** pending | replaying | delivered | failed | no_endpoint (see webhooks/events.ts) */
   state: string;
   attempts: number;
   next_attempt_at: string;

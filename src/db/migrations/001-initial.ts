@@ -126,6 +126,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute();
   await db.schema.createIndex("webhook_events_due_idx").on("webhook_events").columns(["state", "next_attempt_at"]).execute();
   await db.schema.createIndex("webhook_events_created_idx").on("webhook_events").columns(["created_at", "id"]).execute();
+  await db.schema.createIndex("webhook_events_room_idx").on("webhook_events").columns(["room_id", "created_at", "id"]).execute();
 
   await db.schema
     .createTable("webhook_attempts")

@@ -1,0 +1,119 @@
+import type { FastifyInstance } from "fastify";
+import type { AppContext } from "./app-context.ts";
+import { assetRoutes } from "./assets/asset.routes.ts";
+import { buildServer } from "./api/server.ts";
+import { loadConfig, type Config } from "./config/config.ts";
+import { loadIdentity, type AppIdentity } from "./config/identity.ts";
+import { SecretBox } from "./crypto/secret-box.ts";
+import { openDatabase } from "./db/database.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { recordingRoutes } from "./recordings/recording.routes.ts";
+import { roomRoutes } from "./rooms/room.routes.ts";
+import { sessionRoutes } from "./sessions/session.routes.ts";
+import { internalBucketRoutes } from "./storage/internal-bucket.routes.ts";
+import { StorageService } from "./storage/storage.service.ts";
+import { storageRoutes } from "./storage/storage.routes.ts";
+import { runBootChecks, type ToolCheck } from "./system/boot-checks.ts";
+import { healthRoutes } from "./system/health.routes.ts";
+import { defaultTemplate } from "./templates/template.service.ts";
+import { templateRoutes } from "./templates/template.routes.ts";
+import { WebhookDispatcher } from "./webhooks/dispatcher.ts";
+import { WebhookOutbox } from "./webhooks/outbox.ts";
+import { webhookRoutes } from "./webhooks/webhook.routes.ts";
+
+// The composition root: builds every part once, in order, and closes them in reverse.
+
+export interface Tapedeck {
+  ctx: AppContext;
+  server: FastifyInstance;
+  /** http://host:port the server listens on. */
+  url: string;
+  generatedCredentials: boolean;
+  tools: ToolCheck[];
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  config?: Config;
+  env?: NodeJS.ProcessEnv;
+  log?: Logger;
+  /** Skip the ffmpeg/Chromium probe (tests of the API alone). */
+  skipBootChecks?: boolean;
+}
+
+export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> {
+  const env = opts.env ?? process.env;
+  const config = opts.config ?? loadConfig(env);
+  const log = opts.log ?? createLogger(config.logLevel);
+  const { identity, generatedCredentials } = loadIdentity(config.dataDir, env);
+  const { db, dialect, close: closeDb } = await openDatabase(config.databaseUrl);
+  log.info({ dialect, dataDir: config.dataDir, roles: [...config.roles] }, "database ready");
+
+  const box = new SecretBox(identity.encryptionKey);
+  const storage = new StorageService({ config, identity, box, log: log.child({ component: "storage" }) });
+  const outbox = new WebhookOutbox({ identity, box });
+  const dispatcher = new WebhookDispatcher({ db, identity, box, config: config.webhooks, log: log.child({ component: "webhooks" }) });
+  outbox.onEnqueued(() => dispatcher.kick());
+  const ctx: AppContext = { config, identity, db, dialect, log, box, storage, outbox, dispatcher };
+
+  let tools: ToolCheck[] = [];
+  if (!opts.skipBootChecks) {
+    tools = await runBootChecks(env);
+    for (const t of tools) {
+      if (t.ok) log.info({ tool: t.name, version: t.version, path: t.path }, "media tool found");
+      else log.error({ tool: t.name, problem: t.problem, fix: t.fix }, "media tool missing: recordings will fail until it is installed");
+    }
+  }
+
+  await defaultTemplate(ctx);
+  const server = await buildServer(ctx, {
+    v2: [roomRoutes, templateRoutes, sessionRoutes, recordingRoutes, assetRoutes, storageRoutes, webhookRoutes],
+    public: [internalBucketRoutes, healthRoutes(() => tools)],
+  });
+
+  try {
+    await server.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await closeDb();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw new Error(`port ${config.port} is already in use: stop the other process or set PORT`, { cause: err });
+    throw err;
+  }
+  const address = server.server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`;
+  // With PORT=0 the real port is only known now; links the server makes must carry it.
+  if (config.port === 0 && !env.TAPEDECK_PUBLIC_URL) config.publicUrl = url;
+  dispatcher.start();
+  storage.start();
+  log.info({ url }, "tapedeck listening");
+
+  let closed = false;
+  return {
+    ctx,
+    server,
+    url,
+    generatedCredentials,
+    tools,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.close();
+      await dispatcher.stop();
+      await storage.stop();
+      await closeDb();
+      log.info("tapedeck stopped");
+    },
+  };
+}
+
+export function describeCredentials(identity: AppIdentity): string {
+  return [
+    "",
+    "  tapedeck app credentials (shown once; also in <data dir>/identity.json):",
+    `    access key : ${identity.accessKey}`,
+    `    app secret : ${identity.appSecret}`,
+    "  Mint a management token with:  npm run tapedeck -- token management",
+    "",
+  ].join("\n");
+}

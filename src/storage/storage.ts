@@ -1,0 +1,31 @@
+import type { Readable } from "node:stream";
+
+// The one storage contract: recorders, asset routes and the validator use only this. Two backends:
+// `LocalStorage` (the internal bucket on local disk) and `S3Storage` (AWS S3, GCS, Alibaba OSS and any
+// S3-compatible endpoint). Keys are full object keys (`<prefix>/<relative path>`, see domain/storage-paths).
+
+export type StorageKind = "internal" | "s3" | "gs" | "oss";
+
+export interface PutOptions {
+  contentType?: string;
+  /** Aborting rejects `put` with an `AbortError` and leaves no object (nor a partial multipart upload). */
+  signal?: AbortSignal;
+  /** Called with the number of bytes stored so far. */
+  onProgress?: (bytes: number) => void;
+}
+
+export interface ObjectStorage {
+  readonly kind: StorageKind;
+  /** What users see for a key: `s3://bucket/key`, `gs://…`, `oss://…`, `tapedeck://internal/key`. */
+  displayPath(key: string): string;
+  /** Streams `body` to `key` (replacing any object there); resolves once the object is complete. */
+  put(key: string, body: Readable | Buffer | string, opts?: PutOptions): Promise<{ size: number }>;
+  /** The object's bytes; rejects with a 404 `AppError` when there is no such object. */
+  get(key: string): Promise<Readable>;
+  /** The object's size, or null when there is no such object. */
+  head(key: string): Promise<{ size: number } | null>;
+  /** Removes the object; removing a missing object is not an error. */
+  delete(key: string): Promise<void>;
+  /** A URL anyone can GET for `expiresInSeconds`. */
+  presignGet(key: string, expiresInSeconds: number): Promise<string>;
+}

@@ -1,0 +1,85 @@
+import { z } from "zod";
+import type { V2Routes } from "../api/server.ts";
+import { pageQuery, toPage } from "../api/pagination.ts";
+import { parseBody, parseParams, parseQuery } from "../api/validation.ts";
+import { notFound } from "../errors.ts";
+import { WEBHOOK_EVENT_TYPES, WEBHOOK_STATES } from "./events.ts";
+import { getAppWebhookConfig, setAppWebhookConfig, webhookHeadersSchema, webhookUrlSchema } from "./webhook-config.ts";
+import { getEventWithAttempts, listEvents, queueReplay, toAttemptEntry, toEnvelope, toLogEntry } from "./webhook-log.ts";
+
+// /v2 routes for webhooks (management-token auth is done by the caller):
+//   GET/POST /webhooks/config          app-level endpoint (tapedeck extension; 100ms uses its dashboard)
+//   GET  /analytics/webhooks           delivery log          GET /analytics/webhooks/:event_id  one event
+//   POST /analytics/webhooks/replay    deliver again         GET /analytics/events             past events
+
+const configBody = z.object({
+  url: webhookUrlSchema,
+  headers: webhookHeadersSchema.optional(),
+  enabled: z.boolean().optional(),
+});
+
+const filterQuery = {
+  type: z.enum(WEBHOOK_EVENT_TYPES, { error: `must be one of ${WEBHOOK_EVENT_TYPES.join(", ")}` }).optional(),
+  room_id: z.string().min(1).max(64).optional(),
+};
+
+const logQuery = z.object({
+  ...filterQuery,
+  state: z.enum(WEBHOOK_STATES, { error: `must be one of ${WEBHOOK_STATES.join(", ")}` }).optional(),
+  ...pageQuery,
+});
+
+const eventsQuery = z.object({ ...filterQuery, ...pageQuery });
+
+const eventIdParams = z.object({ event_id: z.string().min(1).max(64) });
+
+const replayBody = z.object({
+  event_ids: z.array(z.string().min(1).max(64)).min(1, "give at least one event id").max(100, "at most 100 event ids per request"),
+});
+
+export const webhookRoutes: V2Routes = (v2, ctx) => {
+  const renderConfig = (c: { url: string | null; headers: Record<string, string>; enabled: boolean }) => ({
+    url: c.url,
+    headers: c.headers,
+    enabled: c.enabled,
+    signing_secret: ctx.identity.webhookSecret,
+  });
+
+  v2.get("/webhooks/config", async () => {
+    const c = await getAppWebhookConfig(ctx.db, ctx.box);
+    return renderConfig(c ?? { url: null, headers: {}, enabled: false });
+  });
+
+  v2.post("/webhooks/config", async (req) => {
+    const body = parseBody(configBody, req.body);
+    const saved = await setAppWebhookConfig(ctx.db, ctx.box, { url: body.url, headers: body.headers ?? {}, enabled: body.enabled ?? true });
+    ctx.log.info({ component: "webhooks", host: new URL(saved.url).host, enabled: saved.enabled }, "app webhook configured");
+    return renderConfig(saved);
+  });
+
+  v2.get("/analytics/webhooks", async (req) => {
+    const q = parseQuery(logQuery, req.query);
+    const rows = await listEvents(ctx.db, q);
+    return toPage(rows, q.limit, toLogEntry);
+  });
+
+  v2.get("/analytics/webhooks/:event_id", async (req) => {
+    const { event_id } = parseParams(eventIdParams, req.params);
+    const found = await getEventWithAttempts(ctx.db, event_id);
+    if (!found) throw notFound("webhook event", event_id);
+    return { ...toLogEntry(found.event), envelope: toEnvelope(found.event), attempt_log: found.attempts.map(toAttemptEntry) };
+  });
+
+  v2.post("/analytics/webhooks/replay", async (req) => {
+    const { event_ids } = parseBody(replayBody, req.body);
+    const queued = await queueReplay(ctx.db, ctx.box, event_ids);
+    ctx.dispatcher.kick();
+    return { data: queued.map((q) => ({ id: q.id, state: "replaying", url: q.url })) };
+  });
+
+  v2.get("/analytics/events", async (req) => {
+    const q = parseQuery(eventsQuery, req.query);
+    const rows = await listEvents(ctx.db, q);
+    return toPage(rows, q.limit, toEnvelope);
+  });
+};

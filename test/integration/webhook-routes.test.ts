@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { verifyWebhookSignature } from "../../src/webhooks/signer.ts";
+import { startTestApp, type TestApp } from "../support/app.ts";
+import { DIALECTS } from "../support/db.ts";
+import { nextAttempt, TestReceiver } from "../support/receiver.ts";
+
+// The webhook endpoints of a whole tapedeck: config, delivery log, events, replay.
+
+for (const dialect of DIALECTS) {
+  describe(`webhook API on ${dialect}`, () => {
+    let app: TestApp;
+    let receiver: TestReceiver;
+    before(async () => {
+      app = await startTestApp({ dialect });
+      receiver = await TestReceiver.start();
+    });
+    after(async () => {
+      await app.close();
+      await receiver.close();
+    });
+
+    /** Enqueues an event the way a service does, and waits until the running dispatcher has tried it. */
+    async function emit(type: "beam.recording.success" | "peer.join.success", data: Record<string, unknown>, room?: { id: string; webhook: string | null }) {
+      const tried = nextAttempt(app.ctx.dispatcher);
+      const id = await app.ctx.db.transaction().execute((trx) => app.ctx.outbox.enqueue(trx, { type, data, room }));
+      app.ctx.dispatcher.kick();
+      assert.equal((await tried).eventId, id);
+      return id;
+    }
+
+    test("config: empty at first, validated, stored and shown with the signing secret", async () => {
+      const empty = await app.api("GET", "/v2/webhooks/config");
+      assert.equal(empty.status, 200);
+      assert.deepEqual(empty.body, { url: null, headers: {}, enabled: false, signing_secret: app.ctx.identity.webhookSecret });
+
+      for (const body of [{}, { url: "ftp://x.example" }, { url: receiver.url, headers: { "X-Tapedeck-Signature": "x" } }, { url: receiver.url, headers: { "X-A": "a\nb" } }]) {
+        const bad = await app.api("POST", "/v2/webhooks/config", body);
+        assert.equal(bad.status, 400, JSON.stringify(body));
+        assert.equal(bad.body.code, 400);
+        assert.match(bad.body.message, /^Invalid body param: /);
+        assert.ok(Array.isArray(bad.body.details) && bad.body.details.length > 0);
+      }
+
+      const set = await app.api("POST", "/v2/webhooks/config", { url: receiver.url, headers: { "X-Api-Key": "abc" } });
+      assert.equal(set.status, 200);
+      const expected = { url: receiver.url, headers: { "X-Api-Key": "abc" }, enabled: true, signing_secret: app.ctx.identity.webhookSecret };
+      assert.deepEqual(set.body, expected);
+      assert.deepEqual((await app.api("GET", "/v2/webhooks/config")).body, expected);
+
+      const noToken = await fetch(`${app.url}/v2/webhooks/config`);
+      assert.equal(noToken.status, 401);
+    });
+
+    test("log and events: delivered events with their attempts and envelopes, filtered and paged", async () => {
+      const a = await emit("beam.recording.success", { room_id: "log-room", recording_id: "rec-1" });
+      const b = await emit("peer.join.success", { room_id: "log-room" });
+      const signed = receiver.requests.at(-1)!;
+      assert.ok(verifyWebhookSignature({ secret: (await app.api("GET", "/v2/webhooks/config")).body.signing_secret, header: signed.headers["x-tapedeck-signature"], body: signed.rawBody }));
+
+      const log = await app.api("GET", "/v2/analytics/webhooks?room_id=log-room&limit=1");
+      assert.equal(log.status, 200);
+      assert.equal(log.body.limit, 1);
+      assert.equal(log.body.data.length, 1);
+      assert.equal(log.body.data[0].id, a);
+      assert.equal(log.body.last, a);
+      const next = await app.api("GET", `/v2/analytics/webhooks?room_id=log-room&limit=1&start=${log.body.last}`);
+      assert.deepEqual(next.body.data.map((e: { id: string }) => e.id), [b]);
+      assert.equal(next.body.last, "");
+      const entry = next.body.data[0];
+      assert.deepEqual(
+        [entry.type, entry.room_id, entry.state, entry.url, entry.attempts, entry.last_status, entry.last_error, entry.next_attempt_at],
+        ["peer.join.success", "log-room", "delivered", receiver.url, 1, 200, null, null],
+      );
+
+      const filtered = await app.api("GET", "/v2/analytics/webhooks?type=beam.recording.success&room_id=log-room&state=delivered");
+      assert.deepEqual(filtered.body.data.map((e: { id: string }) => e.id), [a]);
+      assert.deepEqual((await app.api("GET", "/v2/analytics/webhooks?state=failed")).body.data, []);
+      for (const q of ["type=nope", "state=lost", "limit=0", "limit=101", "start=unknown"]) {
+        const bad = await app.api("GET", `/v2/analytics/webhooks?${q}`);
+        assert.equal(bad.status, 400, q);
+        assert.equal(bad.body.code, 400);
+      }
+
+      const one = await app.api("GET", `/v2/analytics/webhooks/${a}`);
+      assert.equal(one.status, 200);
+      assert.equal(one.body.envelope.id, a);
+      assert.deepEqual(one.body.envelope.data, { room_id: "log-room", recording_id: "rec-1" });
+      assert.deepEqual(one.body.attempt_log.map((x: { attempt: number; status_code: number; replay: boolean }) => [x.attempt, x.status_code, x.replay]), [[1, 200, false]]);
+      const missing = await app.api("GET", "/v2/analytics/webhooks/no-such-event");
+      assert.equal(missing.status, 404);
+      assert.deepEqual(missing.body.details, ['no webhook event with id "no-such-event"']);
+
+      const events = await app.api("GET", "/v2/analytics/events?type=beam.recording.success&room_id=log-room");
+      assert.equal(events.status, 200);
+      assert.deepEqual(events.body.data, [JSON.parse(receiver.requests.find((r) => r.headers["x-tapedeck-event-id"] === a)!.body)]);
+      assert.equal(events.body.last, "");
+    });
+
+    test("replay: re-delivers now, to the room's current webhook when it has one; unknown ids 404", async () => {
+      const roomReceiver = await TestReceiver.start();
+      try {
+        const room = await app.api("POST", "/v2/rooms", { name: `webhook-room-${dialect}`, webhook: { url: roomReceiver.url, headers: { "X-Room": "1" } } });
+        assert.equal(room.status, 200);
+        const id = await emit("peer.join.success", { room_id: room.body.id }, { id: room.body.id, webhook: null });
+        const first = receiver.requests.at(-1)!;
+        assert.equal(first.headers["x-tapedeck-event-id"], id, "no room webhook at enqueue time: the app webhook");
+
+        const delivered = roomReceiver.nextRequest();
+        const replay = await app.api("POST", "/v2/analytics/webhooks/replay", { event_ids: [id] });
+        assert.equal(replay.status, 200);
+        assert.deepEqual(replay.body, { data: [{ id, state: "replaying", url: roomReceiver.url }] });
+        const again = await delivered;
+        assert.equal(again.body, first.body);
+        assert.equal(again.headers["x-room"], "1");
+
+        const unknown = await app.api("POST", "/v2/analytics/webhooks/replay", { event_ids: [id, "ghost"] });
+        assert.equal(unknown.status, 404);
+        assert.deepEqual(unknown.body.details, ['no webhook event with id "ghost"']);
+        for (const body of [{}, { event_ids: [] }, { event_ids: Array.from({ length: 101 }, (_, i) => `e${i}`) }]) {
+          assert.equal((await app.api("POST", "/v2/analytics/webhooks/replay", body)).status, 400);
+        }
+      } finally {
+        await roomReceiver.close();
+      }
+    });
+  });
+}

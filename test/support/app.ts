@@ -1,0 +1,61 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { mintManagementToken } from "../../src/auth/tokens.ts";
+import { loadConfig, type Config } from "../../src/config/config.ts";
+import type { DialectName } from "../../src/db/database.ts";
+import { createLogger } from "../../src/log.ts";
+import { startTapedeck, type Tapedeck } from "../../src/main.ts";
+import { freshDatabaseUrl } from "./db.ts";
+
+// A whole tapedeck on a free port, with its own data dir and database, driven through its public API.
+
+export interface TestApp extends Tapedeck {
+  dataDir: string;
+  token: string;
+  /** fetch against the app with the management token (JSON in, parsed JSON out). */
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+}
+
+export interface TestAppOptions {
+  dialect?: DialectName;
+  env?: Record<string, string>;
+  config?: Partial<Config>;
+  dataDir?: string;
+  databaseUrl?: string;
+}
+
+export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-test-"));
+  const env = { PORT: "0", HOST: "127.0.0.1", TAPEDECK_DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? "silent", ...opts.env };
+  const base = loadConfig(env);
+  const databaseUrl = opts.databaseUrl ?? (opts.dialect === "postgres" ? await freshDatabaseUrl("postgres") : `sqlite:${path.join(dataDir, "tapedeck.db")}`);
+  const config: Config = { ...base, databaseUrl, ...opts.config };
+  const td = await startTapedeck({ config, env, log: createLogger(config.logLevel), skipBootChecks: true });
+  const token = await mintManagementToken(td.ctx.identity);
+  const api: TestApp["api"] = async (method, p, body, headers = {}) => {
+    const res = await fetch(td.url + p, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+  return {
+    ...td,
+    dataDir,
+    token,
+    api,
+    async close() {
+      await td.close();
+      if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

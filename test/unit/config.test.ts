@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { ConfigError, loadConfig } from "../../src/config/config.ts";
+import { loadIdentity } from "../../src/config/identity.ts";
+import { toPage } from "../../src/api/pagination.ts";
+import { newObjectId } from "../../src/ids.ts";
+
+test("defaults: port 8080, ./data, SQLite in the data dir, 15-day retention, all roles", () => {
+  const c = loadConfig({});
+  assert.equal(c.port, 8080);
+  assert.equal(c.dataDir, path.resolve("./data"));
+  assert.equal(c.databaseUrl, `sqlite:${path.resolve("./data/tapedeck.db")}`);
+  assert.equal(c.retentionMs, 15 * 86_400_000);
+  assert.deepEqual([...c.roles].sort(), ["api", "sfu", "worker"]);
+  assert.ok(c.webhooks.retryForMs >= 24 * 3_600_000);
+});
+
+test("bad settings stop the boot with KEY=value reasons", () => {
+  assert.throws(
+    () => loadConfig({ PORT: "eighty", TAPEDECK_ROLES: "api,cook", DATABASE_URL: "mysql://x" }),
+    (e: ConfigError) => {
+      const text = e.problems.join("\n");
+      return /PORT="eighty"/.test(text) && /TAPEDECK_ROLES="api,cook"/.test(text) && /DATABASE_URL="mysql:\/\/x"/.test(text);
+    },
+  );
+});
+
+test("credentials are generated once, kept, or taken from the environment without being written", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-id-"));
+  try {
+    const first = loadIdentity(dir, {});
+    assert.equal(first.generatedCredentials, true);
+    const again = loadIdentity(dir, {});
+    assert.equal(again.generatedCredentials, false);
+    assert.equal(again.identity.appSecret, first.identity.appSecret);
+    assert.equal(fs.statSync(path.join(dir, "identity.json")).mode & 0o777, 0o600);
+    const fromEnv = loadIdentity(dir, { TAPEDECK_ACCESS_KEY: "envkey", TAPEDECK_APP_SECRET: "an-env-secret-of-length" });
+    assert.equal(fromEnv.identity.accessKey, "envkey");
+    assert.equal(fromEnv.generatedCredentials, false);
+    assert.ok(!fs.readFileSync(path.join(dir, "identity.json"), "utf8").includes("an-env-secret-of-length"));
+    assert.equal(fromEnv.identity.customerId, first.identity.customerId);
+    assert.throws(() => loadIdentity(dir, { TAPEDECK_ACCESS_KEY: "only-key" }), /both/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("object ids are 24 hex and sort by creation", () => {
+  const ids = Array.from({ length: 1000 }, () => newObjectId());
+  assert.ok(ids.every((id) => /^[0-9a-f]{24}$/.test(id)));
+  assert.deepEqual([...ids].sort(), ids);
+  assert.equal(new Set(ids).size, ids.length);
+});
+
+test("a page's last is empty on the final page", () => {
+  const rows = [{ id: "a" }, { id: "b" }, { id: "c" }];
+  assert.deepEqual(toPage(rows, 2, (r) => r.id), { limit: 2, data: ["a", "b"], last: "b" });
+  assert.deepEqual(toPage(rows.slice(0, 2), 2, (r) => r.id), { limit: 2, data: ["a", "b"], last: "" });
+});
