@@ -23,6 +23,13 @@ export async function buildServer(ctx: AppContext, parts: ServerParts): Promise<
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
 
+  // Every route, for the test that checks each one refuses an unauthenticated call.
+  const routeList: Array<{ method: string; url: string }> = [];
+  app.decorate("routeList", routeList);
+  app.addHook("onRoute", (r) => {
+    for (const method of [r.method].flat()) if (method !== "HEAD") routeList.push({ method, url: r.url });
+  });
+
   app.addHook("onResponse", async (req, reply) => {
     req.log.info({ method: req.method, url: req.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
   });

@@ -93,3 +93,25 @@ describe("management token auth on /v2", () => {
     assert.equal(r.body.code, 404);
   });
 });
+
+describe("every /v2 route refuses a call without a token", () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(() => app.close());
+
+  test("401 with the error shape on each route", async () => {
+    const routes = (app.server as unknown as { routeList: Array<{ method: string; url: string }> }).routeList.filter((r) => r.url.startsWith("/v2/"));
+    assert.ok(routes.length >= 25, `only ${routes.length} routes found`);
+    for (const r of routes) {
+      const url = r.url.replace(/:role\b/g, "host").replace(/:event_id\b/g, crypto.randomUUID()).replace(/:[a-z_]+/g, "a".repeat(24));
+      const res = await fetch(app.url + url, { method: r.method, headers: { "content-type": "application/json" }, body: r.method === "GET" || r.method === "DELETE" ? undefined : "{}" });
+      assert.equal(res.status, 401, `${r.method} ${r.url}`);
+      const body = await res.json();
+      assert.equal(body.code, 401);
+      assert.equal(typeof body.message, "string");
+      assert.ok(Array.isArray(body.details));
+    }
+  });
+});
