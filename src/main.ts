@@ -10,6 +10,8 @@ import { createLogger, type Logger } from "./log.ts";
 import { recordingRoutes } from "./recordings/recording.routes.ts";
 import { roomRoutes } from "./rooms/room.routes.ts";
 import { sessionRoutes } from "./sessions/session.routes.ts";
+import { Sfu } from "./sfu/sfu.ts";
+import { signallingRoutes } from "./sfu/signalling.routes.ts";
 import { internalBucketRoutes } from "./storage/internal-bucket.routes.ts";
 import { StorageService } from "./storage/storage.service.ts";
 import { storageRoutes } from "./storage/storage.routes.ts";
@@ -19,6 +21,7 @@ import { defaultTemplate } from "./templates/template.service.ts";
 import { templateRoutes } from "./templates/template.routes.ts";
 import { WebhookDispatcher } from "./webhooks/dispatcher.ts";
 import { WebhookOutbox } from "./webhooks/outbox.ts";
+import { webRoutes } from "./web/web.routes.ts";
 import { webhookRoutes } from "./webhooks/webhook.routes.ts";
 
 // The composition root: builds every part once, in order, and closes them in reverse.
@@ -66,9 +69,11 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   }
 
   await defaultTemplate(ctx);
+  const sfu = config.roles.has("sfu") ? new Sfu(ctx) : null;
+  await sfu?.start();
   const server = await buildServer(ctx, {
     v2: [roomRoutes, templateRoutes, sessionRoutes, recordingRoutes, assetRoutes, storageRoutes, webhookRoutes],
-    public: [internalBucketRoutes, healthRoutes(() => tools)],
+    public: [internalBucketRoutes, healthRoutes(() => tools), webRoutes, ...(sfu ? [signallingRoutes(sfu)] : [])],
   });
 
   try {
@@ -98,6 +103,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
     async close() {
       if (closed) return;
       closed = true;
+      await sfu?.stop();
       await server.close();
       await dispatcher.stop();
       await storage.stop();

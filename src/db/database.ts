@@ -5,6 +5,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from
 import pg from "pg";
 import type { Database } from "./schema.ts";
 import * as m001 from "./migrations/001-initial.ts";
+import * as m002 from "./migrations/002-chat.ts";
 
 export type Db = Kysely<Database>;
 export type DialectName = "sqlite" | "postgres";
@@ -15,7 +16,7 @@ export interface OpenedDatabase {
   close(): Promise<void>;
 }
 
-const MIGRATIONS: Record<string, Migration> = { "001-initial": m001 };
+const MIGRATIONS: Record<string, Migration> = { "001-initial": m001, "002-chat": m002 };
 
 // int8 (bigint) arrives from pg as a string; sizes stay well below 2^53, so read them as numbers.
 pg.types.setTypeParser(20, (v) => Number(v));

@@ -140,6 +140,22 @@ export interface AppSettingsTable {
   updated_at: string;
 }
 
+export interface ChatMessagesTable {
+  id: string;
+  room_id: string;
+  session_id: string;
+  sender_peer_id: string;
+  sender_name: string;
+  sender_user_id: string;
+  sender_role: string;
+  /** JSON array of target roles; [] = everyone. */
+  roles: string;
+  /** Set for a direct message (never recorded). */
+  to_peer_id: string | null;
+  message: string;
+  sent_at: string;
+}
+
 export interface Database {
   templates: TemplatesTable;
   rooms: RoomsTable;
@@ -150,8 +166,10 @@ export interface Database {
   webhook_events: WebhookEventsTable;
   webhook_attempts: WebhookAttemptsTable;
   app_settings: AppSettingsTable;
+  chat_messages: ChatMessagesTable;
 }
 
+export type ChatMessageRow = Selectable<ChatMessagesTable>;
 export type TemplateRow = Selectable<TemplatesTable>;
 export type RoomRow = Selectable<RoomsTable>;
 export type SessionRow = Selectable<SessionsTable>;

@@ -1,0 +1,225 @@
+import { MediaStream, MediaStreamTrack, RTCPeerConnection, type RTCRtpTransceiver } from "werift";
+import type { Logger } from "../log.ts";
+import { sfuPeerConfig } from "./media-config.ts";
+import type { PeerInfo, PublishedTrack as PublishedTrackMsg, ServerMessage, SubscribedTrack } from "./protocol.ts";
+import { PublishedTrack } from "./published-track.ts";
+
+// One participant: its signalling socket, the connection it publishes on (it offers) and the one it
+// receives on (the SFU offers). close() tears everything down exactly once.
+
+export interface PeerIdentity {
+  id: string;
+  name: string;
+  role: string;
+  userId: string;
+  userData: string;
+  joinedAt: string;
+  /** Recorder bots: in the room and the sessions API, but not in other peers' grids. */
+  hidden: boolean;
+}
+
+interface Subscription {
+  publisherId: string;
+  trackId: string;
+  transceiver: RTCRtpTransceiver;
+  info: Omit<SubscribedTrack, "mid">;
+  source: PublishedTrack;
+  stop: () => void;
+}
+
+const NEGOTIATION_TIMEOUT_MS = 15_000;
+
+export class SfuPeer {
+  readonly published = new Map<string, PublishedTrack>();
+  private publishPc: RTCPeerConnection | null = null;
+  private subscribePc: RTCPeerConnection | null = null;
+  private readonly subscriptions = new Map<string, Subscription>();
+  private negotiating = false;
+  private negotiateAgain = false;
+  private negotiationTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Announced tracks of the last publish message, by mid, waiting for their media to arrive. */
+  private announced = new Map<string, PublishedTrackMsg>();
+
+  constructor(
+    readonly identity: PeerIdentity,
+    private readonly send: (msg: ServerMessage) => void,
+    private readonly log: Logger,
+    private readonly events: {
+      onTrack: (peer: SfuPeer, track: PublishedTrack) => void;
+      onConnectionLost: (peer: SfuPeer) => void;
+    },
+  ) {}
+
+  get id(): string {
+    return this.identity.id;
+  }
+
+  info(): PeerInfo {
+    const { id, name, role, userId, joinedAt } = this.identity;
+    return { id, name, role, user_id: userId, joined_at: joinedAt, tracks: [...this.published.values()].map((t) => t.info) };
+  }
+
+  notify(msg: ServerMessage): void {
+    if (!this.closed) this.send(msg);
+  }
+
+  /** A publish offer: answer it; media arrives on the transceivers named by `tracks`. */
+  async publish(sdp: string, tracks: PublishedTrackMsg[]): Promise<void> {
+    this.announced = new Map(tracks.map((t) => [t.mid, t]));
+    if (!this.publishPc) {
+      const pc = new RTCPeerConnection(sfuPeerConfig());
+      this.publishPc = pc;
+      pc.onRemoteTransceiverAdded.subscribe((transceiver) => {
+        transceiver.onTrack.subscribe((track) => this.trackArrived(transceiver, track));
+      });
+      pc.connectionStateChange.subscribe((state) => {
+        if (state === "failed" || state === "closed") this.events.onConnectionLost(this);
+      });
+    }
+    const pc = this.publishPc;
+    await pc.setRemoteDescription({ type: "offer", sdp });
+    // Transceivers already carrying media whose announced track changed (renegotiation).
+    for (const t of pc.getTransceivers()) {
+      if (t.receiver.track && t.mid && !this.findPublishedByMid(t.mid)) this.trackArrived(t, t.receiver.track);
+    }
+    await pc.setLocalDescription(await pc.createAnswer());
+    this.notify({ type: "publish-answer", sdp: pc.localDescription!.sdp });
+  }
+
+  private findPublishedByMid(mid: string): PublishedTrack | undefined {
+    const trackId = this.announced.get(mid)?.track_id;
+    return trackId ? this.published.get(trackId) : undefined;
+  }
+
+  private trackArrived(transceiver: RTCRtpTransceiver, track: MediaStreamTrack): void {
+    const announced = transceiver.mid ? this.announced.get(transceiver.mid) : undefined;
+    if (!announced) {
+      this.log.warn({ mid: transceiver.mid }, "media on a transceiver the peer did not announce; ignored");
+      return;
+    }
+    if (this.published.has(announced.track_id)) return;
+    const { mid: _mid, ...info } = announced;
+    const published = new PublishedTrack(info, track, transceiver.receiver);
+    this.published.set(info.track_id, published);
+    this.log.info({ track_id: info.track_id, kind: info.kind, source: info.source, codec: track.codec?.mimeType }, "track published");
+    this.events.onTrack(this, published);
+  }
+
+  hasSubscription(publisherId: string, trackId: string): boolean {
+    return this.subscriptions.has(`${publisherId}/${trackId}`);
+  }
+
+  /** Starts forwarding another peer's track to this one (renegotiates the subscribe connection). */
+  subscribe(publisher: SfuPeer, track: PublishedTrack): void {
+    const key = `${publisher.id}/${track.info.track_id}`;
+    if (this.closed || this.subscriptions.has(key)) return;
+    const pc = this.ensureSubscribePc();
+    const local = new MediaStreamTrack({ kind: track.info.kind });
+    const transceiver = pc.addTransceiver(local, { direction: "sendonly", streams: [new MediaStream({ id: track.info.stream_id, tracks: [local] })] });
+    if (track.codec) transceiver.codecs = [track.codec];
+    const unlisten = track.listen((rtp) => local.writeRtp(rtp));
+    const pli = transceiver.sender.onPictureLossIndication.subscribe(() => track.requestKeyframe());
+    const ready = transceiver.sender.onReady.subscribe(() => track.requestKeyframe());
+    this.subscriptions.set(key, {
+      publisherId: publisher.id,
+      trackId: track.info.track_id,
+      transceiver,
+      info: { ...track.info, peer_id: publisher.id },
+      source: track,
+      stop: () => {
+        unlisten();
+        pli.unSubscribe();
+        ready.unSubscribe();
+      },
+    });
+    void this.negotiate();
+  }
+
+  /** Stops forwarding every track of `publisherId` (it left). */
+  unsubscribePeer(publisherId: string): void {
+    let changed = false;
+    for (const [key, sub] of this.subscriptions) {
+      if (sub.publisherId !== publisherId) continue;
+      sub.stop();
+      try {
+        this.subscribePc?.removeTrack(sub.transceiver.sender);
+      } catch {
+        /* already gone */
+      }
+      this.subscriptions.delete(key);
+      changed = true;
+    }
+    if (changed) void this.negotiate();
+  }
+
+  private ensureSubscribePc(): RTCPeerConnection {
+    if (this.subscribePc) return this.subscribePc;
+    const pc = new RTCPeerConnection(sfuPeerConfig());
+    pc.connectionStateChange.subscribe((state) => {
+      if (state === "failed" || state === "closed") this.events.onConnectionLost(this);
+    });
+    this.subscribePc = pc;
+    return pc;
+  }
+
+  private async negotiate(): Promise<void> {
+    if (this.closed || !this.subscribePc) return;
+    if (this.negotiating) {
+      this.negotiateAgain = true;
+      return;
+    }
+    this.negotiating = true;
+    this.negotiateAgain = false;
+    try {
+      const pc = this.subscribePc;
+      await pc.setLocalDescription(await pc.createOffer());
+      const tracks: SubscribedTrack[] = [];
+      for (const sub of this.subscriptions.values()) {
+        if (sub.transceiver.mid) tracks.push({ ...sub.info, mid: sub.transceiver.mid });
+      }
+      this.notify({ type: "subscribe-offer", sdp: pc.localDescription!.sdp, tracks });
+      this.negotiationTimer = setTimeout(() => {
+        this.log.warn("peer did not answer a subscribe offer in time");
+        this.negotiationDone();
+      }, NEGOTIATION_TIMEOUT_MS);
+    } catch (err) {
+      this.log.error({ err }, "subscribe negotiation failed");
+      this.negotiationDone();
+    }
+  }
+
+  async subscribeAnswer(sdp: string): Promise<void> {
+    if (!this.subscribePc || !this.negotiating) throw new Error("no subscribe offer is waiting for an answer");
+    try {
+      await this.subscribePc.setRemoteDescription({ type: "answer", sdp });
+    } finally {
+      this.negotiationDone();
+    }
+    // New subscribers need a keyframe to start decoding.
+    for (const sub of this.subscriptions.values()) sub.source.requestKeyframe();
+  }
+
+  private negotiationDone(): void {
+    clearTimeout(this.negotiationTimer);
+    this.negotiating = false;
+    if (this.negotiateAgain) void this.negotiate();
+  }
+
+  /** Seconds since the last RTP of any published track (null if it publishes nothing). */
+  msSinceLastMedia(now = Date.now()): number | null {
+    if (this.published.size === 0) return null;
+    return now - Math.max(...[...this.published.values()].map((t) => t.lastRtpAt));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.negotiationTimer);
+    for (const sub of this.subscriptions.values()) sub.stop();
+    this.subscriptions.clear();
+    for (const t of this.published.values()) t.close();
+    void this.publishPc?.close().catch(() => {});
+    void this.subscribePc?.close().catch(() => {});
+  }
+}

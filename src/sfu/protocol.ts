@@ -1,0 +1,109 @@
+import { z } from "zod";
+
+// The signalling protocol between a peer (room page, recorder, synthetic participant) and the SFU:
+// JSON text frames over one WebSocket at `GET /sfu/ws`. Each peer uses two RTCPeerConnections:
+//   publish:   the peer offers (its send-only tracks), the SFU answers          (publish → publish-answer)
+//   subscribe: the SFU offers (everyone else's tracks), the peer answers        (subscribe-offer → subscribe-answer)
+// so neither side ever has to handle offer glare. SDPs carry all ICE candidates (no trickle): both
+// sides wait for ICE gathering to complete before sending.
+//
+// Flow: connect → {type:"join"} → {type:"joined"} → (optional) {type:"publish"} → {type:"publish-answer"};
+// whenever the set of tracks it should receive changes, the SFU sends a new {type:"subscribe-offer"}
+// on the same subscribe connection and the peer answers. Chat, leave and ping may come at any time.
+
+export const TRACK_SOURCES = ["camera", "microphone", "screen"] as const;
+export type TrackSource = (typeof TRACK_SOURCES)[number];
+export type TrackKind = "audio" | "video";
+
+const id = z.string().min(1).max(128);
+
+export const publishedTrackSchema = z.strictObject({
+  /** The transceiver's mid in the publish offer (set after setLocalDescription). */
+  mid: z.string().min(1).max(32),
+  track_id: id,
+  stream_id: id,
+  kind: z.enum(["audio", "video"]),
+  source: z.enum(TRACK_SOURCES),
+});
+export type PublishedTrack = z.infer<typeof publishedTrackSchema>;
+
+export const clientMessageSchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("join"),
+    /** App token (HS256, type "app", room_id, role, user_id): the 100ms auth token. */
+    token: z.string().min(1).max(4096),
+    name: z.string().trim().min(1).max(100),
+    user_data: z.string().max(2048).optional(),
+  }),
+  z.strictObject({
+    type: z.literal("publish"),
+    sdp: z.string().min(1).max(200_000),
+    tracks: z.array(publishedTrackSchema).max(6),
+  }),
+  z.strictObject({ type: z.literal("subscribe-answer"), sdp: z.string().min(1).max(200_000) }),
+  z.strictObject({
+    type: z.literal("chat"),
+    message: z.string().min(1).max(4096),
+    /** Send to these roles only (omit or [] for everyone). */
+    roles: z.array(z.string().min(1).max(100)).max(50).optional(),
+    /** Send to this one peer only (a direct message; never recorded). */
+    peer_id: id.optional(),
+  }),
+  z.strictObject({ type: z.literal("leave") }),
+  z.strictObject({ type: z.literal("ping") }),
+]);
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
+
+export interface PeerTrackInfo {
+  track_id: string;
+  stream_id: string;
+  kind: TrackKind;
+  source: TrackSource;
+}
+
+export interface PeerInfo {
+  id: string;
+  name: string;
+  role: string;
+  user_id: string;
+  joined_at: string;
+  tracks: PeerTrackInfo[];
+}
+
+export interface SubscribedTrack extends PeerTrackInfo {
+  /** The transceiver's mid in the subscribe offer. */
+  mid: string;
+  peer_id: string;
+}
+
+export interface ChatMessageOut {
+  type: "chat";
+  id: string;
+  sender: { peer_id: string; name: string; user_id: string; role: string };
+  /** Target roles ([] = everyone). */
+  roles: string[];
+  /** Set for a direct message. */
+  peer_id?: string;
+  message: string;
+  sent_at: string;
+}
+
+export type ServerMessage =
+  | {
+      type: "joined";
+      peer: PeerInfo;
+      room: { id: string; name: string };
+      session_id: string;
+      /** Other (visible) peers already in the room. */
+      peers: PeerInfo[];
+      /** What this peer's role may publish. */
+      can_publish: Array<"audio" | "video" | "screen">;
+    }
+  | { type: "peer-joined"; peer: PeerInfo }
+  | { type: "peer-updated"; peer: PeerInfo }
+  | { type: "peer-left"; peer_id: string; reason: string }
+  | { type: "publish-answer"; sdp: string }
+  | { type: "subscribe-offer"; sdp: string; tracks: SubscribedTrack[] }
+  | ChatMessageOut
+  | { type: "error"; code: number; reason: string; message: string; fatal: boolean }
+  | { type: "pong" };

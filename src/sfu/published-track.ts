@@ -1,0 +1,61 @@
+import type { MediaStreamTrack, RTCRtpReceiver, RtpPacket } from "werift";
+import type { PeerTrackInfo } from "./protocol.ts";
+import { BitrateEstimator, rembPacket } from "./remb.ts";
+
+// One track a peer publishes: the werift track it arrives on, who listens to it, keyframe requests
+// (throttled), REMB feedback for video, and when its last packet came (for the inactivity check).
+
+const PLI_MIN_INTERVAL_MS = 500;
+
+export class PublishedTrack {
+  lastRtpAt = Date.now();
+  packets = 0;
+  private lastPliAt = 0;
+  private readonly estimator = new BitrateEstimator();
+  private windowStart = Date.now();
+  private readonly listeners = new Set<(rtp: RtpPacket) => void>();
+
+  constructor(
+    readonly info: PeerTrackInfo,
+    readonly track: MediaStreamTrack,
+    private readonly receiver: RTCRtpReceiver,
+  ) {
+    track.onReceiveRtp.subscribe((rtp) => {
+      this.lastRtpAt = Date.now();
+      this.packets++;
+      if (info.kind === "video") this.estimator.onPacket(rtp);
+      for (const l of this.listeners) l(rtp);
+    });
+  }
+
+  get codec() {
+    return this.track.codec;
+  }
+
+  /** Forward every RTP packet to `fn`; returns the unsubscribe function. */
+  listen(fn: (rtp: RtpPacket) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  requestKeyframe(): void {
+    if (this.info.kind !== "video" || this.track.ssrc === undefined) return;
+    const now = Date.now();
+    if (now - this.lastPliAt < PLI_MIN_INTERVAL_MS) return;
+    this.lastPliAt = now;
+    void this.receiver.sendRtcpPLI(this.track.ssrc);
+  }
+
+  /** Called about once a second: sends the REMB estimate for a video track. */
+  sendFeedback(): void {
+    if (this.info.kind !== "video" || this.track.ssrc === undefined) return;
+    const now = Date.now();
+    const bitrate = this.estimator.tick(now - this.windowStart);
+    this.windowStart = now;
+    void this.receiver.dtlsTransport.sendRtcp([rembPacket(this.receiver.rtcpSsrc, this.track.ssrc, bitrate)]).catch(() => {});
+  }
+
+  close(): void {
+    this.listeners.clear();
+  }
+}

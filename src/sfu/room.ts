@@ -1,0 +1,150 @@
+import type { RoomRow } from "../db/schema.ts";
+import { nowIso } from "../ids.ts";
+import type { Logger } from "../log.ts";
+import type { Json } from "../util/json.ts";
+import type { SfuPeer } from "./peer.ts";
+import type { ChatMessageOut } from "./protocol.ts";
+import type { PublishedTrack } from "./published-track.ts";
+import type { LeaveReason, SessionStore } from "./session.store.ts";
+
+// A live room: its peers, who receives whose tracks (the roles' subscribeToRoles), chat fan-out,
+// and the once-a-second housekeeping (REMB feedback, media inactivity). Joins and leaves are
+// serialised so the session opens once and closes once.
+
+/** A publisher silent this long is gone (its network dropped without closing the socket). */
+export const MEDIA_INACTIVITY_MS = 5_000;
+
+export class SfuRoom {
+  readonly peers = new Map<string, SfuPeer>();
+  sessionId: string | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    public row: RoomRow,
+    private roles: Record<string, Json>,
+    private readonly deps: { store: SessionStore; log: Logger; onEmpty: (room: SfuRoom) => void },
+  ) {
+    this.timer = setInterval(() => this.tick(), 1000);
+    this.timer.unref();
+  }
+
+  get id(): string {
+    return this.row.id;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** May a peer of role `subscriber` receive tracks of role `publisher`? (no list = every role) */
+  canSubscribe(subscriber: string, publisher: string): boolean {
+    const subs = (this.roles[subscriber]?.subscribeParams as { subscribeToRoles?: string[] } | undefined)?.subscribeToRoles;
+    return subs === undefined || subs.includes(publisher);
+  }
+
+  updateRoles(row: RoomRow, roles: Record<string, Json>): void {
+    this.row = row;
+    this.roles = roles;
+  }
+
+  visiblePeers(except?: string) {
+    return [...this.peers.values()].filter((p) => !p.identity.hidden && p.id !== except);
+  }
+
+  join(peer: SfuPeer): Promise<void> {
+    return this.serial(async () => {
+      const session = await this.deps.store.addPeer(this.row, {
+        id: peer.id, name: peer.identity.name, role: peer.identity.role, userId: peer.identity.userId, userData: peer.identity.userData,
+      });
+      this.sessionId = session.sessionId;
+      this.peers.set(peer.id, peer);
+      peer.notify({
+        type: "joined",
+        peer: peer.info(),
+        room: { id: this.row.id, name: this.row.name },
+        session_id: session.sessionId,
+        peers: this.visiblePeers(peer.id).map((p) => p.info()),
+        can_publish: this.allowedToPublish(peer.identity.role),
+      });
+      if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-joined", peer: peer.info() });
+      for (const other of this.peers.values()) {
+        if (other === peer || !this.canSubscribe(peer.identity.role, other.identity.role)) continue;
+        for (const track of other.published.values()) peer.subscribe(other, track);
+      }
+      this.deps.log.info({ peer_id: peer.id, role: peer.identity.role, session_id: session.sessionId, peers: this.peers.size }, "peer joined");
+    });
+  }
+
+  allowedToPublish(role: string): Array<"audio" | "video" | "screen"> {
+    const allowed = (this.roles[role]?.publishParams as { allowed?: Array<"audio" | "video" | "screen"> } | undefined)?.allowed;
+    return allowed ?? ["audio", "video", "screen"];
+  }
+
+  onTrack(peer: SfuPeer, track: PublishedTrack): void {
+    if (!this.peers.has(peer.id)) return;
+    for (const other of this.peers.values()) {
+      if (other !== peer && this.canSubscribe(other.identity.role, peer.identity.role)) other.subscribe(peer, track);
+    }
+    if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+  }
+
+  /** Removes a peer once, for `reason`; closes the session if it was the last. */
+  leave(peer: SfuPeer, reason: LeaveReason, message = ""): Promise<void> {
+    if (!this.peers.has(peer.id)) return Promise.resolve();
+    this.peers.delete(peer.id);
+    peer.close();
+    for (const other of this.peers.values()) {
+      other.unsubscribePeer(peer.id);
+      if (!peer.identity.hidden) other.notify({ type: "peer-left", peer_id: peer.id, reason });
+    }
+    this.deps.log.info({ peer_id: peer.id, reason, peers: this.peers.size }, "peer left");
+    return this.serial(async () => {
+      const closed = await this.deps.store.removePeer(this.row, peer.id, reason, message);
+      if (closed) {
+        this.deps.log.info({ session_id: this.sessionId }, "session closed");
+        this.sessionId = null;
+      }
+      if (this.peers.size === 0) this.deps.onEmpty(this);
+    });
+  }
+
+  /** Chat: to everyone, to some roles, or to one peer; every message is kept (direct ones marked). */
+  async chat(from: SfuPeer, msg: { message: string; roles?: string[]; peer_id?: string }): Promise<void> {
+    if (!this.sessionId) return;
+    const target = msg.peer_id ? this.peers.get(msg.peer_id) : undefined;
+    if (msg.peer_id && !target) throw new Error(`peer ${msg.peer_id} is not in this room`);
+    const roles = msg.peer_id ? [] : (msg.roles ?? []);
+    const sentAt = nowIso();
+    const sender = { peer_id: from.id, name: from.identity.name, user_id: from.identity.userId, role: from.identity.role };
+    const id = await this.deps.store.saveChat({
+      roomId: this.row.id, sessionId: this.sessionId, sender: { peerId: from.id, name: sender.name, userId: sender.user_id, role: sender.role },
+      roles, toPeerId: msg.peer_id, message: msg.message, sentAt,
+    });
+    const out: ChatMessageOut = { type: "chat", id, sender, roles, message: msg.message, sent_at: sentAt, ...(msg.peer_id ? { peer_id: msg.peer_id } : {}) };
+    const recipients = target ? [target, from] : [...this.peers.values()].filter((p) => p === from || roles.length === 0 || roles.includes(p.identity.role));
+    for (const p of new Set(recipients)) p.notify(out);
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const peer of this.peers.values()) {
+      for (const t of peer.published.values()) t.sendFeedback();
+      const silent = peer.msSinceLastMedia(now);
+      if (silent !== null && silent > MEDIA_INACTIVITY_MS) void this.leave(peer, "ice connection state closed", `no media for ${Math.round(silent / 1000)} s`);
+    }
+  }
+
+  /** Everyone out (shutdown). */
+  async closeAll(reason: LeaveReason, message: string): Promise<void> {
+    clearInterval(this.timer);
+    await Promise.all([...this.peers.values()].map((p) => this.leave(p, reason, message)));
+    await this.queue;
+  }
+
+  dispose(): void {
+    clearInterval(this.timer);
+  }
+}

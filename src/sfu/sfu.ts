@@ -1,0 +1,190 @@
+import type { WebSocket } from "ws";
+import type { AppContext } from "../app-context.ts";
+import { verifyAppToken } from "../auth/tokens.ts";
+import { AppError } from "../errors.ts";
+import { newUuid, nowIso } from "../ids.ts";
+import type { Logger } from "../log.ts";
+import { templateParts } from "../templates/template.service.ts";
+import { SfuPeer } from "./peer.ts";
+import { clientMessageSchema, type ClientMessage, type PublishedTrack, type ServerMessage } from "./protocol.ts";
+import { SfuRoom } from "./room.ts";
+import { SessionStore } from "./session.store.ts";
+
+// The SFU: accepts signalling connections, authenticates peers with app tokens, and keeps the live
+// rooms. A malformed message gets an error frame, never an exception out of a handler.
+
+const JOIN_TIMEOUT_MS = 10_000;
+const HEARTBEAT_MS = 2_000;
+const HEARTBEAT_MISSES = 3;
+
+const SOURCE_PERMISSION = { camera: "video", microphone: "audio", screen: "screen" } as const;
+const SOURCE_KIND = { camera: "video", microphone: "audio", screen: "video" } as const;
+
+export class Sfu {
+  readonly rooms = new Map<string, SfuRoom>();
+  readonly store: SessionStore;
+  private readonly log: Logger;
+  private readonly sockets = new Set<WebSocket>();
+
+  constructor(private readonly ctx: AppContext) {
+    this.store = new SessionStore(ctx);
+    this.log = ctx.log.child({ component: "sfu" });
+  }
+
+  /** Peers left marked present by a previous run are removed (their sessions close). */
+  async start(): Promise<void> {
+    await this.store.removeOrphanPeers();
+  }
+
+  connect(ws: WebSocket, remote: string): void {
+    this.sockets.add(ws);
+    const log = this.log.child({ remote });
+    let peer: SfuPeer | null = null;
+    let room: SfuRoom | null = null;
+    let joining = false;
+    let missed = 0;
+    const send = (msg: ServerMessage) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+    };
+    const fail = (code: number, reason: string, message: string, fatal: boolean) => {
+      send({ type: "error", code, reason, message, fatal });
+      if (fatal) ws.close(4000 + Math.min(code, 999), message.slice(0, 120));
+    };
+    const joinTimer = setTimeout(() => {
+      if (!peer) fail(408, "join_timeout", `send {"type":"join"} within ${JOIN_TIMEOUT_MS / 1000} s`, true);
+    }, JOIN_TIMEOUT_MS);
+    const heartbeat = setInterval(() => {
+      if (missed >= HEARTBEAT_MISSES) {
+        log.info({ peer_id: peer?.id }, "signalling socket stopped answering; closing it");
+        ws.terminate();
+        return;
+      }
+      missed++;
+      ws.ping();
+    }, HEARTBEAT_MS);
+    ws.on("pong", () => (missed = 0));
+
+    ws.on("close", () => {
+      clearTimeout(joinTimer);
+      clearInterval(heartbeat);
+      this.sockets.delete(ws);
+      if (peer && room) void room.leave(peer, "websocket closed").catch((err) => log.error({ err }, "leave failed"));
+    });
+    ws.on("error", (err) => log.warn({ err: err.message }, "signalling socket error"));
+
+    ws.on("message", (data, isBinary) => {
+      missed = 0;
+      void (async () => {
+        let msg: ClientMessage;
+        try {
+          if (isBinary) throw new Error("binary frames are not part of the protocol");
+          const parsed = clientMessageSchema.safeParse(JSON.parse(String(data)));
+          if (!parsed.success) {
+            const issue = parsed.error.issues[0];
+            return fail(400, "invalid_message", `invalid message: ${issue.path.join(".") || "(message)"}: ${issue.message}`, false);
+          }
+          msg = parsed.data;
+        } catch (err) {
+          return fail(400, "invalid_message", `invalid message: ${(err as Error).message}`, false);
+        }
+        try {
+          if (msg.type === "ping") return send({ type: "pong" });
+          if (!peer) {
+            if (msg.type !== "join") return fail(400, "not_joined", `send {"type":"join"} first (got ${msg.type})`, false);
+            if (joining) return fail(409, "already_joining", "join already in progress", false);
+            joining = true;
+            const joined = await this.join(msg, send, log);
+            peer = joined.peer;
+            room = joined.room;
+            clearTimeout(joinTimer);
+            if (ws.readyState !== ws.OPEN) void room.leave(peer, "websocket closed");
+            return;
+          }
+          await this.handle(peer, room!, msg);
+        } catch (err) {
+          if (err instanceof AppError) return fail(err.status, err.reason, err.details[0] ? `${err.message}: ${err.details[0]}` : err.message, !peer);
+          log.error({ err, peer_id: peer?.id, type: msg.type }, "signalling message failed");
+          fail(500, "internal", `could not handle ${msg.type}: ${(err as Error).message}`, false);
+        } finally {
+          if (!peer) joining = false;
+        }
+      })();
+    });
+  }
+
+  private async join(msg: Extract<ClientMessage, { type: "join" }>, send: (m: ServerMessage) => void, log: Logger) {
+    const claims = await verifyAppToken(this.ctx.identity, msg.token);
+    const row = await this.ctx.db.selectFrom("rooms").selectAll().where("id", "=", claims.room_id).executeTakeFirst();
+    if (!row) throw new AppError("not_found", "room not found", { details: [`no room with id ${claims.room_id}`] });
+    if (!row.enabled) throw new AppError("forbidden", "room is disabled", { details: ["enable it with POST /v2/rooms/<id> {\"enabled\": true}"] });
+    const template = await this.ctx.db.selectFrom("templates").selectAll().where("id", "=", row.template_id).executeTakeFirstOrThrow();
+    const roles = templateParts(template).roles;
+    if (!roles[claims.role]) throw new AppError("forbidden", "role not in the room's template", { details: [`role ${claims.role} is not one of ${Object.keys(roles).join(", ")}`] });
+
+    let room = this.rooms.get(row.id);
+    if (room) room.updateRoles(row, roles);
+    else {
+      room = new SfuRoom(row, roles, { store: this.store, log: this.log.child({ room_id: row.id }), onEmpty: (r) => this.dropRoom(r) });
+      this.rooms.set(row.id, room);
+    }
+    const peerLog = log.child({ room_id: row.id });
+    const theRoom = room;
+    const peer = new SfuPeer(
+      { id: newUuid(), name: msg.name, role: claims.role, userId: claims.user_id ?? "", userData: msg.user_data ?? "", joinedAt: nowIso(), hidden: claims.role.startsWith("__") },
+      send,
+      peerLog,
+      {
+        onTrack: (p, t) => theRoom.onTrack(p, t),
+        onConnectionLost: (p) => void theRoom.leave(p, "ice connection state closed"),
+      },
+    );
+    await room.join(peer);
+    return { peer, room };
+  }
+
+  private async handle(peer: SfuPeer, room: SfuRoom, msg: ClientMessage): Promise<void> {
+    switch (msg.type) {
+      case "publish":
+        this.checkPublish(room, peer, msg.tracks, msg.sdp);
+        return peer.publish(msg.sdp, msg.tracks);
+      case "subscribe-answer":
+        return peer.subscribeAnswer(msg.sdp);
+      case "chat":
+        try {
+          return await room.chat(peer, msg);
+        } catch (err) {
+          throw new AppError("invalid_body", (err as Error).message);
+        }
+      case "leave":
+        return room.leave(peer, "client request");
+      case "join":
+        throw new AppError("conflict", "already joined");
+    }
+  }
+
+  private checkPublish(room: SfuRoom, peer: SfuPeer, tracks: PublishedTrack[], sdp: string): void {
+    if (!/^v=0\r?\n/.test(sdp) || !/^m=/m.test(sdp)) throw new AppError("invalid_body", "publish sdp is not an SDP offer with media sections");
+    const mids = new Set([...sdp.matchAll(/^a=mid:(\S+)/gm)].map((m) => m[1]));
+    const unknown = tracks.filter((t) => !mids.has(t.mid));
+    if (unknown.length) throw new AppError("invalid_body", `publish tracks name mids the offer does not have: ${unknown.map((t) => t.mid).join(", ")}`);
+    const allowed = room.allowedToPublish(peer.identity.role);
+    for (const t of tracks) {
+      if (SOURCE_KIND[t.source] !== t.kind) throw new AppError("invalid_body", `track ${t.track_id}: a ${t.source} track must be ${SOURCE_KIND[t.source]}`);
+      if (!allowed.includes(SOURCE_PERMISSION[t.source])) {
+        throw new AppError("forbidden", `role ${peer.identity.role} may not publish ${SOURCE_PERMISSION[t.source]}`, { details: [`allowed: ${allowed.join(", ") || "nothing"}`] });
+      }
+    }
+  }
+
+  private dropRoom(room: SfuRoom): void {
+    if (room.peers.size > 0 || this.rooms.get(room.id) !== room) return;
+    room.dispose();
+    this.rooms.delete(room.id);
+  }
+
+  /** Shutdown: every peer leaves ("server removed peer"), sessions close, sockets close. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.rooms.values()].map((r) => r.closeAll("server removed peer", "tapedeck is shutting down")));
+    for (const ws of this.sockets) ws.close(1001, "server shutting down");
+  }
+}

@@ -1,0 +1,79 @@
+import fsp from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { FastifyReply } from "fastify";
+import type { PublicRoutes } from "../api/server.ts";
+import { isObjectId } from "../ids.ts";
+
+// The browser side of live rooms, served from `web/` at the repo root:
+//   GET /room/:room_id     the room page (`?auth_token=…&name=…&skip_preview=true`, 100ms meeting-URL shape)
+//   GET /web/<file>        its scripts and styles (`web/room.js`, `web/room/*.js`, `web/room.css`)
+// Files are read on each request (they are small and served with `Cache-Control: no-cache`), only
+// with a known extension, and only from inside `web/`.
+
+export const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../web");
+
+const STATIC_TYPES: Record<string, string> = {
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+};
+
+// The page holds the app token in its URL: never leak it in a Referer, and load nothing from elsewhere.
+const PAGE_HEADERS: Record<string, string> = {
+  "cache-control": "no-cache",
+  "content-security-policy":
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'",
+  "referrer-policy": "no-referrer",
+  "x-content-type-options": "nosniff",
+};
+
+/**
+ * `web/`-relative path of a static file from the part of the URL after `/web/`, or null when it is not
+ * one we serve: empty or hidden segments, `..`, backslashes, NUL, or an extension not in the list.
+ */
+export function staticFilePath(urlPath: string, root: string = WEB_DIR): string | null {
+  if (urlPath.includes("\\") || urlPath.includes("\0")) return null;
+  const segments = urlPath.split("/");
+  if (segments.some((s) => s === "" || s.startsWith("."))) return null;
+  if (!(path.extname(urlPath).toLowerCase() in STATIC_TYPES)) return null;
+  const full = path.resolve(root, ...segments);
+  return full.startsWith(root + path.sep) ? full : null;
+}
+
+async function readFileOrNull(file: string): Promise<Buffer | null> {
+  try {
+    const stat = await fsp.stat(file);
+    return stat.isFile() ? await fsp.readFile(file) : null;
+  } catch {
+    return null;
+  }
+}
+
+function notFoundPage(reply: FastifyReply, what: string): FastifyReply {
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not found · tapedeck</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; padding: 2rem"><h1>Not found</h1><p>${what}</p></body></html>`;
+  return reply.code(404).headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(html);
+}
+
+export const webRoutes: PublicRoutes = (app) => {
+  app.get<{ Params: { room_id: string } }>("/room/:room_id", async (req, reply) => {
+    if (!isObjectId(req.params.room_id)) return notFoundPage(reply, "There is no room at this address: a room id is 24 hexadecimal characters.");
+    const html = await readFileOrNull(path.join(WEB_DIR, "room.html"));
+    if (!html) throw new Error(`room page missing: ${path.join(WEB_DIR, "room.html")}`);
+    return reply.headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(html);
+  });
+
+  app.get<{ Params: { "*": string } }>("/web/*", async (req, reply) => {
+    const file = staticFilePath(req.params["*"]);
+    const body = file ? await readFileOrNull(file) : null;
+    if (!file || !body) return notFoundPage(reply, "No such file.");
+    return reply
+      .headers({ "cache-control": "no-cache", "x-content-type-options": "nosniff" })
+      .type(STATIC_TYPES[path.extname(file).toLowerCase()])
+      .send(body);
+  });
+};

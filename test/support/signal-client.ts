@@ -1,0 +1,68 @@
+import { WebSocket } from "ws";
+import type { ServerMessage } from "../../src/sfu/protocol.ts";
+
+// A bare signalling client for tests: sends JSON frames and awaits server messages by type.
+
+type Msg = ServerMessage & Record<string, any>;
+
+export class SignalClient {
+  readonly received: Msg[] = [];
+  private waiters: Array<{ pred: (m: Msg) => boolean; resolve: (m: Msg) => void }> = [];
+  closed: Promise<{ code: number; reason: string }>;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on("message", (data) => {
+      const msg = JSON.parse(String(data)) as Msg;
+      this.received.push(msg);
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.pred(msg)) return true;
+        w.resolve(msg);
+        return false;
+      });
+    });
+    this.closed = new Promise((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: String(reason) })));
+  }
+
+  static async connect(baseUrl: string): Promise<SignalClient> {
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/sfu/ws`);
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+    });
+    return new SignalClient(ws);
+  }
+
+  send(msg: unknown): void {
+    this.ws.send(typeof msg === "string" ? msg : JSON.stringify(msg));
+  }
+
+  /** The first message (already received or to come) matching `type` and `pred`, within `ms`. */
+  next<T extends Msg["type"]>(type: T, pred: (m: Msg) => boolean = () => true, ms = 10_000): Promise<Msg> {
+    const match = (m: Msg) => m.type === type && pred(m);
+    const seen = this.received.find(match);
+    if (seen) {
+      this.received.splice(this.received.indexOf(seen), 1);
+      return Promise.resolve(seen);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${type} message within ${ms} ms; got ${JSON.stringify(this.received.map((m) => m.type))}`)), ms);
+      this.waiters.push({
+        pred: match,
+        resolve: (m) => {
+          clearTimeout(timer);
+          this.received.splice(this.received.indexOf(m), 1);
+          resolve(m);
+        },
+      });
+    });
+  }
+
+  async join(token: string, name: string): Promise<Msg> {
+    this.send({ type: "join", token, name });
+    return this.next("joined");
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}

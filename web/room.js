@@ -1,0 +1,233 @@
+import { Chat } from "./room/chat.js";
+import { Grid } from "./room/grid.js";
+import { tokenClaims } from "./room/media.js";
+import { runPreview } from "./room/preview.js";
+import { RoomSession } from "./room/session.js";
+
+// The room page: GET /room/<room_id>?auth_token=<app token>&name=<display name>[&skip_preview=true][&codec=h264]
+// Without skip_preview (or without a name) it shows a preview first. It wires the DOM to a RoomSession
+// and exposes a read-only debug hook, window.tapedeck, for tests and recorders.
+
+const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
+const params = new URLSearchParams(window.location.search);
+const roomId = decodeURIComponent(window.location.pathname.split("/")[2] ?? "");
+const token = params.get("auth_token") ?? "";
+const skipPreview = params.get("skip_preview") === "true";
+const codec = params.get("codec")?.toLowerCase() === "h264" ? "h264" : "vp8";
+
+const view = {
+  state: "preview",
+  reason: null,
+  lastError: null,
+  /** every chat message received from the SFU, as received */
+  chat: [],
+};
+let session = null;
+let joinChoice = null; // { name, cameraId, micId } for Rejoin
+
+const grid = new Grid({ root: $("grid"), empty: $("empty-room"), onAudioBlocked: () => ($("sound-button").hidden = false) });
+const chat = new Chat({ list: $("chat-list"), form: $("chat-form"), input: $("chat-input"), target: $("chat-target"), send: sendChat });
+
+function setState(state) {
+  view.state = state;
+  document.body.dataset.state = state;
+  $("state").textContent = { preview: "", joining: "Joining…", joined: "Live", left: "Left", error: "" }[state] ?? state;
+}
+
+function showBanner(message) {
+  view.lastError = message;
+  $("error-text").textContent = message;
+  $("error-banner").hidden = false;
+}
+
+function showNotice({ title, text, rejoin }) {
+  $("notice-title").textContent = title;
+  $("notice-text").textContent = text;
+  $("rejoin-button").hidden = !rejoin;
+  $("notice").hidden = false;
+  $("room").hidden = true;
+  $("preview").hidden = true;
+}
+
+function sendChat(message, opts = {}) {
+  if (!session || view.state !== "joined") return false;
+  const text = String(message ?? "").trim();
+  if (!text) return false;
+  if (!session.sendChat(text, opts)) return false;
+  const toName = opts.peer_id ? session.peers.get(opts.peer_id)?.name : undefined;
+  const self = session.self;
+  chat.add(
+    { sender: { peer_id: self.id, name: self.name }, roles: opts.roles ?? [], peer_id: opts.peer_id, message: text, sent_at: new Date().toISOString() },
+    { mine: true, toName },
+  );
+  return true;
+}
+
+function updateChatTargets(peers) {
+  const roles = peers.map((p) => p.role).filter(Boolean);
+  if (session?.self?.role) roles.push(session.self.role);
+  chat.setTargets({ roles, peers });
+}
+
+function setButton(id, { enabled, pressed, label }) {
+  const b = $(id);
+  if (enabled !== undefined) b.disabled = !enabled;
+  if (pressed !== undefined) b.setAttribute("aria-pressed", String(pressed));
+  if (label !== undefined) b.textContent = label;
+}
+
+function showSelfView(stream) {
+  const video = stream?.getVideoTracks()[0];
+  $("self-video").srcObject = video ? new MediaStream([video]) : null;
+  $("self-view").hidden = !video;
+}
+
+/** @type {import("./room/session.js").SessionUi} */
+const ui = {
+  joined(msg) {
+    setState("joined");
+    view.reason = null;
+    document.title = `${msg.room?.name ?? "Room"} · tapedeck`;
+    $("room-label").textContent = msg.room?.name ?? "";
+    $("notice").hidden = true;
+    $("room").hidden = false;
+    setButton("screen-button", { enabled: msg.can_publish?.includes("screen") && Boolean(navigator.mediaDevices?.getDisplayMedia) });
+  },
+  peersChanged(peers) {
+    const present = new Set(peers.map((p) => p.id));
+    for (const id of [...grid.peers.keys()]) if (!present.has(id)) grid.removePeer(id);
+    for (const p of peers) grid.upsertPeer(p);
+    grid.setTracks(session.subscriber.currentTracks());
+    updateChatTargets(peers);
+  },
+  tracks(byPeer) {
+    grid.setTracks(byPeer);
+  },
+  localMedia(stream) {
+    showSelfView(stream);
+    setButton("mic-button", { enabled: Boolean(stream?.getAudioTracks().length), pressed: false, label: "Mute" });
+    setButton("camera-button", { enabled: Boolean(stream?.getVideoTracks().length), pressed: false, label: "Camera off" });
+  },
+  publishing(sources) {
+    const sharing = sources.includes("screen");
+    setButton("screen-button", { pressed: sharing, label: sharing ? "Stop sharing" : "Share screen" });
+  },
+  chat(msg) {
+    view.chat.push(msg);
+    if (msg.sender?.peer_id === session?.self?.id) return; // our own, already shown when sent
+    chat.add(msg);
+  },
+  error(e) {
+    showBanner(e.message);
+  },
+  ended({ kind, message }) {
+    grid.clear();
+    showSelfView(null);
+    $("sound-button").hidden = true;
+    view.reason = message;
+    if (kind === "left") {
+      setState("left");
+      showNotice({ title: "You left", text: message, rejoin: true });
+    } else if (kind === "disconnected") {
+      setState("error");
+      showNotice({ title: "Disconnected", text: message, rejoin: true });
+    } else {
+      setState("error");
+      showBanner(message);
+      showNotice({ title: "Session ended", text: message, rejoin: false });
+    }
+  },
+};
+
+function join({ name, stream = null, cameraId, micId }) {
+  joinChoice = { name, cameraId, micId };
+  setState("joining");
+  $("notice").hidden = true;
+  $("error-banner").hidden = true;
+  session = new RoomSession({ token, name, codec, media: { stream, cameraId, micId }, ui });
+  session.start();
+}
+
+$("mic-button").addEventListener("click", () => {
+  const on = session?.toggleMic();
+  if (on !== null && on !== undefined) setButton("mic-button", { pressed: !on, label: on ? "Mute" : "Unmute" });
+});
+$("camera-button").addEventListener("click", () => {
+  const on = session?.toggleCamera();
+  if (on !== null && on !== undefined) {
+    setButton("camera-button", { pressed: !on, label: on ? "Camera off" : "Camera on" });
+    $("self-view").classList.toggle("off", !on);
+  }
+});
+$("screen-button").addEventListener("click", async () => {
+  const b = $("screen-button");
+  b.disabled = true;
+  try {
+    await session?.toggleScreen();
+  } finally {
+    b.disabled = view.state !== "joined";
+  }
+});
+$("leave-button").addEventListener("click", () => session?.leave());
+$("rejoin-button").addEventListener("click", () => joinChoice && join(joinChoice));
+$("error-close").addEventListener("click", () => ($("error-banner").hidden = true));
+$("sound-button").addEventListener("click", async () => {
+  await grid.resumeAudio();
+  $("sound-button").hidden = true;
+});
+window.addEventListener("pagehide", () => session?.leave());
+
+window.tapedeck = Object.freeze({
+  get state() {
+    return view.state;
+  },
+  get peerId() {
+    return session?.self?.id ?? null;
+  },
+  get sessionId() {
+    return session?.sessionId ?? null;
+  },
+  get role() {
+    return session?.self?.role ?? null;
+  },
+  /** The reason the session ended (left, disconnected, fatal error), else null. */
+  get reason() {
+    return view.reason;
+  },
+  /** The last message shown in the error banner, else null. */
+  get lastError() {
+    return view.lastError;
+  },
+  get chat() {
+    return view.chat.map((m) => structuredClone(m));
+  },
+  remotePeers: () => grid.describe(),
+  /** Tracks this page publishes: [{mid, track_id, stream_id, kind, source}]. */
+  published: () => session?.publisher?.describeTracks() ?? [],
+  /** inbound-rtp stats (plain object) of the track received from a peer, for `source` camera|microphone|screen. */
+  inboundStats: (peerId, source) => session?.subscriber.inboundStats(peerId, source) ?? Promise.resolve(null),
+  sendChat: (message, opts) => sendChat(message, opts),
+});
+
+async function main() {
+  $("room-label").textContent = roomId ? `Room ${roomId}` : "";
+  if (!token) {
+    setState("error");
+    view.reason = "This link needs an auth_token.";
+    showNotice({ title: "This link needs an auth_token", text: "Open the room with ?auth_token=<app token> in the address, as given by the app that invited you.", rejoin: false });
+    return;
+  }
+  const claims = tokenClaims(token);
+  if (claims && typeof claims.room_id === "string" && roomId && claims.room_id !== roomId) {
+    setState("error");
+    view.reason = "This auth_token is for another room.";
+    showNotice({ title: "Wrong room", text: `This auth_token is for room ${claims.room_id}, not for this room (${roomId}).`, rejoin: false });
+    return;
+  }
+  const name = (params.get("name") ?? "").trim();
+  if (skipPreview && name) return join({ name });
+  setState("preview");
+  join(await runPreview({ root: $("preview"), name }));
+}
+
+void main();

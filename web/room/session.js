@@ -1,0 +1,199 @@
+import { getLocalMedia, stopStream } from "./media.js";
+import { Publisher } from "./publish.js";
+import { Signal, signalUrl } from "./signal.js";
+import { Subscriber } from "./subscribe.js";
+
+// One attempt at being in the room: the signalling socket, the publish and subscribe connections, the
+// peers present and the local media. It knows nothing of the DOM; it tells the page what happened
+// through `ui` callbacks. A Rejoin makes a new RoomSession.
+
+/**
+ * @typedef {{
+ *   joined(msg: any): void,
+ *   peersChanged(peers: any[]): void,
+ *   tracks(byPeer: Map<string, Record<string, MediaStreamTrack>>): void,
+ *   localMedia(stream: MediaStream | null): void,
+ *   publishing(sources: string[]): void,
+ *   chat(msg: any): void,
+ *   error(e: {message: string, fatal: boolean, code?: number, reason?: string}): void,
+ *   ended(e: {kind: "left" | "error" | "disconnected", message: string}): void,
+ * }} SessionUi
+ */
+
+export class RoomSession {
+  /**
+   * @param {{ token: string, name: string, codec: string, media: {stream?: MediaStream|null, cameraId?: string, micId?: string}, ui: SessionUi }} opts
+   */
+  constructor({ token, name, codec, media, ui }) {
+    Object.assign(this, { token, name, codec, media, ui });
+    this.self = null;
+    this.sessionId = null;
+    this.canPublish = [];
+    /** peer id → PeerInfo */
+    this.peers = new Map();
+    this.localStream = null;
+    this.publisher = null;
+    this.ended = false;
+    const send = (msg) => this.signal.send(msg);
+    this.subscriber = new Subscriber({ send, onTracks: (byPeer) => this.ui.tracks(byPeer) });
+  }
+
+  start() {
+    this.signal = new Signal({ url: signalUrl(), onMessage: (m) => this.onMessage(m), onClose: (e) => this.onSocketClosed(e) });
+    this.signal.ready.then(() => this.signal.send({ type: "join", token: this.token, name: this.name })).catch(() => {});
+  }
+
+  onMessage(msg) {
+    if (this.ended) return;
+    switch (msg.type) {
+      case "joined":
+        this.self = msg.peer;
+        this.sessionId = msg.session_id;
+        this.canPublish = Array.isArray(msg.can_publish) ? msg.can_publish : [];
+        for (const p of msg.peers ?? []) this.peers.set(p.id, p);
+        this.ui.joined(msg);
+        this.ui.peersChanged([...this.peers.values()]);
+        void this.publishLocal();
+        break;
+      case "peer-joined":
+      case "peer-updated":
+        if (msg.peer?.id && msg.peer.id !== this.self?.id) {
+          this.peers.set(msg.peer.id, msg.peer);
+          this.ui.peersChanged([...this.peers.values()]);
+        }
+        break;
+      case "peer-left":
+        if (this.peers.delete(msg.peer_id)) this.ui.peersChanged([...this.peers.values()]);
+        break;
+      case "publish-answer":
+        this.publisher?.onAnswer(msg.sdp);
+        break;
+      case "subscribe-offer":
+        void this.subscriber.onOffer(msg).catch((err) => this.ui.error({ message: `Could not receive the others' media: ${err.message}`, fatal: false }));
+        break;
+      case "chat":
+        this.ui.chat(msg);
+        break;
+      case "error":
+        this.ui.error({ message: msg.message, fatal: Boolean(msg.fatal), code: msg.code, reason: msg.reason });
+        if (msg.fatal) this.end("error", msg.message);
+        break;
+      case "pong":
+        break;
+      default:
+        console.warn("signal: unknown message type", msg.type);
+    }
+  }
+
+  /** After `joined`: open (or keep) the camera and microphone the role may publish, and publish them. */
+  async publishLocal() {
+    const audio = this.canPublish.includes("audio");
+    const video = this.canPublish.includes("video");
+    let stream = this.media.stream ?? null;
+    if (stream) {
+      for (const t of stream.getTracks()) {
+        if ((t.kind === "audio" && !audio) || (t.kind === "video" && !video) || t.readyState === "ended") {
+          t.stop();
+          stream.removeTrack(t);
+        }
+      }
+    } else if (audio || video) {
+      const got = await getLocalMedia({ audio, video, cameraId: this.media.cameraId, micId: this.media.micId });
+      stream = got.stream;
+      if (got.problems.length) this.ui.error({ message: `${got.problems.join("; ")}. You are in the room without them.`, fatal: false });
+    }
+    this.media.stream = null; // handed over: this session owns (and stops) it now
+    if (this.ended) return stopStream(stream);
+    this.localStream = stream;
+    this.ui.localMedia(stream);
+    const entries = [];
+    for (const track of stream?.getAudioTracks() ?? []) entries.push({ track, stream, source: "microphone" });
+    for (const track of stream?.getVideoTracks() ?? []) entries.push({ track, stream, source: "camera" });
+    if (entries.length === 0) return;
+    await this.publish(entries);
+  }
+
+  async publish(entries) {
+    this.publisher ??= new Publisher({ send: (m) => this.signal.send(m), codec: this.codec });
+    try {
+      await this.publisher.addTracks(entries);
+    } catch (err) {
+      if (!this.ended) this.ui.error({ message: `Could not publish: ${err.message}`, fatal: false });
+    }
+    if (!this.ended) this.ui.publishing(this.publisher.describeTracks().map((t) => t.source));
+  }
+
+  /** Mutes or unmutes the microphone; returns whether it is now on (null without one). */
+  toggleMic() {
+    return toggle(this.localStream?.getAudioTracks()[0]);
+  }
+
+  /** Turns the camera off (black frames) or on; returns whether it is now on (null without one). */
+  toggleCamera() {
+    return toggle(this.localStream?.getVideoTracks()[0]);
+  }
+
+  get sharingScreen() {
+    return Boolean(this.publisher?.trackOf("screen"));
+  }
+
+  /** Starts a screen share (a new transceiver, a new offer with all tracks) or stops the current one. */
+  async toggleScreen() {
+    if (this.sharingScreen) {
+      await this.publisher.removeSource("screen").catch((err) => this.ui.error({ message: `Could not stop sharing: ${err.message}`, fatal: false }));
+      this.ui.publishing(this.publisher.describeTracks().map((t) => t.source));
+      return false;
+    }
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 30 } }, audio: false });
+    } catch (err) {
+      if (err?.name !== "NotAllowedError") this.ui.error({ message: `Could not share the screen: ${err.message}`, fatal: false });
+      return false;
+    }
+    if (this.ended) return (stopStream(stream), false);
+    const track = stream.getVideoTracks()[0];
+    track.addEventListener("ended", () => {
+      if (!this.ended && this.publisher?.trackOf("screen") === track) void this.toggleScreen();
+    });
+    await this.publish([{ track, stream, source: "screen" }]);
+    return true;
+  }
+
+  sendChat(message, { roles, peer_id } = {}) {
+    const msg = { type: "chat", message };
+    if (roles?.length) msg.roles = roles;
+    if (peer_id) msg.peer_id = peer_id;
+    return this.signal.send(msg);
+  }
+
+  leave() {
+    if (this.ended) return;
+    this.signal.send({ type: "leave" });
+    this.end("left", "You left the room.");
+  }
+
+  end(kind, message) {
+    if (this.ended) return;
+    this.ended = true;
+    this.signal.close();
+    this.publisher?.close();
+    this.subscriber.close();
+    stopStream(this.localStream);
+    stopStream(this.media.stream);
+    this.ui.ended({ kind, message });
+  }
+
+  onSocketClosed({ code, reason, opened }) {
+    if (this.ended) return;
+    if (!opened) return this.end("disconnected", "Could not connect to the room server.");
+    if (!this.self) return this.end("error", `Could not join: ${reason || `the server closed the connection (code ${code})`}`);
+    this.end("disconnected", reason ? `The connection to the room was lost: ${reason}` : "The connection to the room was lost.");
+  }
+}
+
+function toggle(track) {
+  if (!track) return null;
+  track.enabled = !track.enabled;
+  return track.enabled;
+}
