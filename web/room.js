@@ -49,18 +49,12 @@ function showNotice({ title, text, rejoin }) {
   $("preview").hidden = true;
 }
 
+/** Sends a chat message; it shows in the list when the SFU delivers it back (so only what was delivered shows). */
 function sendChat(message, opts = {}) {
   if (!session || view.state !== "joined") return false;
   const text = String(message ?? "").trim();
   if (!text) return false;
-  if (!session.sendChat(text, opts)) return false;
-  const toName = opts.peer_id ? session.peers.get(opts.peer_id)?.name : undefined;
-  const self = session.self;
-  chat.add(
-    { sender: { peer_id: self.id, name: self.name }, roles: opts.roles ?? [], peer_id: opts.peer_id, message: text, sent_at: new Date().toISOString() },
-    { mine: true, toName },
-  );
-  return true;
+  return session.sendChat(text, { roles: opts.roles, peer_id: opts.peer_id });
 }
 
 function updateChatTargets(peers) {
@@ -114,8 +108,8 @@ const ui = {
   },
   chat(msg) {
     view.chat.push(msg);
-    if (msg.sender?.peer_id === session?.self?.id) return; // our own, already shown when sent
-    chat.add(msg);
+    const mine = msg.sender?.peer_id === session?.self?.id;
+    chat.add(msg, { mine, toName: msg.peer_id ? session?.peers.get(msg.peer_id)?.name : undefined });
   },
   error(e) {
     showBanner(e.message);

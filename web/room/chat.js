@@ -45,8 +45,8 @@ export class Chat {
   }
 
   /**
-   * Shows one message. `msg` has the protocol's chat shape; `mine` marks our own messages, shown when
-   * sent (the SFU's copy, if it echoes one, is not shown twice).
+   * Shows one message. `msg` has the protocol's chat shape; `mine` marks our own (the SFU delivers
+   * those back to the sender), `toName` names the recipient of our direct message.
    * @param {{ sender: {peer_id: string, name: string}, roles?: string[], peer_id?: string, message: string, sent_at: string }} msg
    * @param {{ mine?: boolean, toName?: string }} [opts]
    */

@@ -62,14 +62,16 @@ export class Subscriber {
     if (!this.closed) this.onTracks(this.currentTracks());
   }
 
-  /** inbound-rtp stats of the receiver for one peer's source, as a plain object (or null). */
+  /** inbound-rtp stats of the receiver for one peer's source, plus the codec's `mimeType`, as a plain object (or null). */
   async inboundStats(peerId, source) {
     if (!this.pc) return null;
     for (const transceiver of this.pc.getTransceivers()) {
       const info = transceiver.mid ? this.tracksByMid.get(transceiver.mid) : undefined;
       if (!info || info.peer_id !== peerId || info.source !== source) continue;
       const report = await transceiver.receiver.getStats();
-      for (const s of report.values()) if (s.type === "inbound-rtp") return { ...s };
+      for (const s of report.values()) {
+        if (s.type === "inbound-rtp") return { ...s, mimeType: s.codecId ? report.get(s.codecId)?.mimeType : undefined };
+      }
     }
     return null;
   }

@@ -1,0 +1,48 @@
+// Pure ffmpeg argument builders (no I/O), unit-tested.
+
+export const FONT_FILE = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
+export interface SyntheticSourceOptions {
+  width: number;
+  height: number;
+  fps: number;
+  /** Label drawn under the clock (the participant's name). */
+  label: string;
+  videoPort: number;
+  audioPort: number;
+  videoSsrc: number;
+  audioSsrc: number;
+  videoPayloadType: number;
+  audioPayloadType: number;
+  videoBitrateKbps: number;
+  /** Stop after this many seconds (0 = run until killed). */
+  durationSeconds: number;
+}
+
+/**
+ * Text safe to put in a drawtext `text='…'` option: filtergraph and text-expansion escaping nest three
+ * levels deep, so rather than escape, keep letters, digits, spaces and `._-,()` (at most 40 of them).
+ */
+export function drawtextSafe(text: string): string {
+  return text.replace(/[^\p{L}\p{N} ._,()-]/gu, " ").trim().slice(0, 40) || "participant";
+}
+
+/**
+ * A synthetic participant's media: a test pattern with a running clock and the participant's name
+ * (VP8), and a 1 kHz beep once a second (Opus), sent as RTP to two local UDP ports in real time.
+ */
+export function buildSyntheticSourceArgs(o: SyntheticSourceOptions): string[] {
+  const clock = `drawtext=fontfile=${FONT_FILE}:text='%{pts\\:hms}':fontsize=${Math.round(o.height / 10)}:fontcolor=white:box=1:boxcolor=black@0.6:x=(w-tw)/2:y=h/3`;
+  const label = `drawtext=fontfile=${FONT_FILE}:text='${drawtextSafe(o.label)}':fontsize=${Math.round(o.height / 16)}:fontcolor=yellow:x=(w-tw)/2:y=h*2/3`;
+  const duration = o.durationSeconds > 0 ? ["-t", String(o.durationSeconds)] : [];
+  return [
+    "-hide_banner", "-loglevel", "error", "-nostdin",
+    ...duration, "-re", "-f", "lavfi", "-i", `testsrc2=size=${o.width}x${o.height}:rate=${o.fps},${clock},${label}`,
+    ...duration, "-re", "-f", "lavfi", "-i", "sine=frequency=1000:beep_factor=4:sample_rate=48000",
+    "-map", "0:v", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", `${o.videoBitrateKbps}k`,
+    "-g", String(o.fps * 2), "-keyint_min", String(o.fps * 2), "-auto-alt-ref", "0", "-error-resilient", "1",
+    "-payload_type", String(o.videoPayloadType), "-ssrc", String(o.videoSsrc), "-f", "rtp", `rtp://127.0.0.1:${o.videoPort}?pkt_size=1200`,
+    "-map", "1:a", "-c:a", "libopus", "-b:a", "48k", "-application", "lowdelay",
+    "-payload_type", String(o.audioPayloadType), "-ssrc", String(o.audioSsrc), "-f", "rtp", `rtp://127.0.0.1:${o.audioPort}?pkt_size=1200`,
+  ];
+}

@@ -1,0 +1,153 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import dgram from "node:dgram";
+import { randomUUID } from "node:crypto";
+import { MediaStream, MediaStreamTrack, RTCPeerConnection, RtpPacket } from "werift";
+import { WebSocket } from "ws";
+import { buildSyntheticSourceArgs } from "../media/ffmpeg-args.ts";
+import { OPUS, VP8 } from "../sfu/media-config.ts";
+import type { ServerMessage } from "../sfu/protocol.ts";
+
+// A participant without a browser, for demos, tests and benchmarks: joins a room over the signalling
+// protocol and publishes ffmpeg-generated media (a running clock and a beep). It accepts whatever the
+// SFU sends it and counts the RTP, so it can also stand in for a viewer.
+
+export interface SyntheticOptions {
+  baseUrl: string;
+  token: string;
+  name: string;
+  width?: number;
+  height?: number;
+  fps?: number;
+  videoBitrateKbps?: number;
+  /** Publish nothing (a pure viewer). */
+  viewOnly?: boolean;
+  durationSeconds?: number;
+  onMessage?: (msg: ServerMessage) => void;
+}
+
+export interface SyntheticParticipant {
+  peerId: string;
+  sessionId: string;
+  /** RTP packets received per subscribed peer id and kind. */
+  received: Map<string, { audio: number; video: number }>;
+  /** Resolves when the session ends (leave(), socket closed, ffmpeg ended). */
+  done: Promise<string>;
+  leave(): Promise<void>;
+}
+
+async function bindUdp(): Promise<dgram.Socket> {
+  const sock = dgram.createSocket("udp4");
+  await new Promise<void>((resolve) => sock.bind(0, "127.0.0.1", resolve));
+  return sock;
+}
+
+export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParticipant> {
+  const ws = new WebSocket(`${o.baseUrl.replace(/^http/, "ws")}/sfu/ws`);
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  const send = (m: unknown) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(m));
+  const config = { codecs: { video: [VP8()], audio: [OPUS()] }, iceUseIpv6: false };
+  const received = new Map<string, { audio: number; video: number }>();
+  let subscribePc: RTCPeerConnection | null = null;
+  let publishPc: RTCPeerConnection | null = null;
+  let ffmpeg: ChildProcess | null = null;
+  const sockets: dgram.Socket[] = [];
+  let finish!: (why: string) => void;
+  const done = new Promise<string>((resolve) => (finish = resolve));
+
+  const joined = new Promise<Extract<ServerMessage, { type: "joined" }>>((resolve, reject) => {
+    ws.on("message", (data) => {
+      const msg = JSON.parse(String(data)) as ServerMessage;
+      o.onMessage?.(msg);
+      if (msg.type === "joined") resolve(msg);
+      else if (msg.type === "error" && msg.fatal) reject(new Error(`${msg.code} ${msg.message}`));
+      else if (msg.type === "publish-answer") void publishPc?.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+      else if (msg.type === "subscribe-offer") void answerSubscribe(msg.sdp, msg.tracks);
+    });
+  });
+  ws.on("close", () => finish("websocket closed"));
+
+  const answerSubscribe = async (sdp: string, tracks: Array<{ mid: string; peer_id: string; kind: "audio" | "video" }>) => {
+    if (!subscribePc) {
+      subscribePc = new RTCPeerConnection(config);
+      subscribePc.onRemoteTransceiverAdded.subscribe((t) => {
+        t.onTrack.subscribe((track) => {
+          track.onReceiveRtp.subscribe(() => {
+            const info = currentTracks.find((x) => x.mid === t.mid);
+            if (!info) return;
+            const c = received.get(info.peer_id) ?? { audio: 0, video: 0 };
+            c[info.kind]++;
+            received.set(info.peer_id, c);
+          });
+        });
+      });
+    }
+    currentTracks = tracks;
+    await subscribePc.setRemoteDescription({ type: "offer", sdp });
+    await subscribePc.setLocalDescription(await subscribePc.createAnswer());
+    send({ type: "subscribe-answer", sdp: subscribePc.localDescription!.sdp });
+  };
+  let currentTracks: Array<{ mid: string; peer_id: string; kind: "audio" | "video" }> = [];
+
+  send({ type: "join", token: o.token, name: o.name });
+  const j = await joined;
+
+  if (!o.viewOnly) {
+    publishPc = new RTCPeerConnection(config);
+    const streamId = randomUUID();
+    const video = new MediaStreamTrack({ kind: "video" });
+    const audio = new MediaStreamTrack({ kind: "audio" });
+    const stream = new MediaStream({ id: streamId, tracks: [video, audio] });
+    const tv = publishPc.addTransceiver(video, { direction: "sendonly", streams: [stream] });
+    const ta = publishPc.addTransceiver(audio, { direction: "sendonly", streams: [stream] });
+    await publishPc.setLocalDescription(await publishPc.createOffer());
+    send({
+      type: "publish",
+      sdp: publishPc.localDescription!.sdp,
+      tracks: [
+        { mid: tv.mid, track_id: video.id, stream_id: streamId, kind: "video", source: "camera" },
+        { mid: ta.mid, track_id: audio.id, stream_id: streamId, kind: "audio", source: "microphone" },
+      ],
+    });
+    const [vSock, aSock] = [await bindUdp(), await bindUdp()];
+    sockets.push(vSock, aSock);
+    vSock.on("message", (buf) => video.writeRtp(RtpPacket.deSerialize(buf)));
+    aSock.on("message", (buf) => audio.writeRtp(RtpPacket.deSerialize(buf)));
+    const args = buildSyntheticSourceArgs({
+      width: o.width ?? 1280, height: o.height ?? 720, fps: o.fps ?? 30, label: o.name,
+      videoPort: vSock.address().port, audioPort: aSock.address().port,
+      videoSsrc: 0x1111, audioSsrc: 0x2222, videoPayloadType: 96, audioPayloadType: 111,
+      videoBitrateKbps: o.videoBitrateKbps ?? 1500, durationSeconds: o.durationSeconds ?? 0,
+    });
+    ffmpeg = spawn("ffmpeg", args, { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    ffmpeg.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-2000)));
+    ffmpeg.on("exit", (code) => finish(code === 0 ? "media ended" : `ffmpeg exited with ${code}: ${stderr.trim()}`));
+  }
+
+  let cleaned = false;
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    ffmpeg?.kill("SIGTERM");
+    for (const s of sockets) s.close();
+    await publishPc?.close().catch(() => {});
+    await subscribePc?.close().catch(() => {});
+  };
+  void done.then(cleanup);
+
+  return {
+    peerId: j.peer.id,
+    sessionId: j.session_id,
+    received,
+    done,
+    async leave() {
+      send({ type: "leave" });
+      ws.close();
+      finish("left");
+      await cleanup();
+    },
+  };
+}
