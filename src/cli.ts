@@ -5,6 +5,7 @@ import { mintAppToken, mintManagementToken } from "./auth/tokens.ts";
 import { ConfigError, loadConfig } from "./config/config.ts";
 import { loadIdentity } from "./config/identity.ts";
 import { describeCredentials, startTapedeck } from "./main.ts";
+import { joinSynthetic } from "./participant/synthetic.ts";
 import { runStorageValidateCli } from "./storage/storage.cli.ts";
 
 const USAGE = `usage: tapedeck <command>
@@ -14,6 +15,8 @@ const USAGE = `usage: tapedeck <command>
                              print a management token for the REST API (default 24 h)
   token app --room ID --role NAME [--user ID] [--valid-for SECONDS]
                              print an app (peer) token
+  participant --room ID [--role host] [--name NAME] [--url URL] [--size 1280x720] [--fps 30] [--duration S] [--view-only]
+                             join a room as a synthetic participant publishing a clock and a beep
   storage validate --type s3|gs|oss --bucket B [--region R] [--prefix P] [--endpoint URL] --key K [--secret S]
                              write, read and delete a probe object (secret also from TAPEDECK_STORAGE_SECRET)
 
@@ -28,6 +31,8 @@ export async function main(argv: string[]): Promise<void> {
         return await serve();
       case "token":
         return await token(sub, rest);
+      case "participant":
+        return await participant([sub, ...rest].filter((x): x is string => x !== undefined));
       case "storage":
         if (sub !== "validate") break;
         process.exitCode = await runStorageValidateCli(rest, { customerId: existingCustomerId() });
@@ -97,4 +102,34 @@ function existingCustomerId(): string | undefined {
   const config = loadConfig();
   if (!fs.existsSync(path.join(config.dataDir, "identity.json"))) return undefined;
   return loadIdentity(config.dataDir).identity.customerId;
+}
+
+async function participant(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      room: { type: "string" }, role: { type: "string", default: "host" }, name: { type: "string", default: "Synthetic" },
+      url: { type: "string" }, size: { type: "string", default: "1280x720" }, fps: { type: "string", default: "30" },
+      duration: { type: "string", default: "0" }, "view-only": { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  if (!values.room) throw new Error("participant needs --room <room id>");
+  const size = /^(\d+)x(\d+)$/.exec(values.size!);
+  if (!size) throw new Error("--size must look like 1280x720");
+  const config = loadConfig();
+  const { identity } = loadIdentity(config.dataDir);
+  const token = await mintAppToken(identity, { roomId: values.room, role: values.role!, userId: `synthetic-${values.name}` });
+  const p = await joinSynthetic({
+    baseUrl: values.url ?? config.publicUrl, token, name: values.name!, width: Number(size[1]), height: Number(size[2]),
+    fps: Number(values.fps), durationSeconds: Number(values.duration), viewOnly: values["view-only"],
+  });
+  console.log(`joined as ${values.name} (peer ${p.peerId}, session ${p.sessionId}); Ctrl-C to leave`);
+  const report = setInterval(() => {
+    const parts = [...p.received].map(([peer, c]) => `${peer.slice(0, 8)}: ${c.video} video / ${c.audio} audio packets`);
+    console.log(parts.length ? `receiving ${parts.join(", ")}` : "receiving nothing yet");
+  }, 5000);
+  process.once("SIGINT", () => void p.leave());
+  console.log(`left: ${await p.done}`);
+  clearInterval(report);
 }

@@ -9,6 +9,7 @@ import { openDatabase } from "./db/database.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { recordingRoutes } from "./recordings/recording.routes.ts";
 import { roomRoutes } from "./rooms/room.routes.ts";
+import { tokenRoutes } from "./rooms/token.routes.ts";
 import { sessionRoutes } from "./sessions/session.routes.ts";
 import { Sfu } from "./sfu/sfu.ts";
 import { signallingRoutes } from "./sfu/signalling.routes.ts";
@@ -72,7 +73,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   const sfu = config.roles.has("sfu") ? new Sfu(ctx) : null;
   await sfu?.start();
   const server = await buildServer(ctx, {
-    v2: [roomRoutes, templateRoutes, sessionRoutes, recordingRoutes, assetRoutes, storageRoutes, webhookRoutes],
+    v2: [roomRoutes, tokenRoutes, templateRoutes, sessionRoutes, recordingRoutes, assetRoutes, storageRoutes, webhookRoutes],
     public: [internalBucketRoutes, healthRoutes(() => tools), webRoutes, ...(sfu ? [signallingRoutes(sfu)] : [])],
   });
 

@@ -23,7 +23,7 @@ const view = {
   chat: [],
 };
 let session = null;
-let joinChoice = null; // { name, cameraId, micId } for Rejoin
+let joinChoice = null; // { name, audio, video, cameraId, micId } for Rejoin
 
 const grid = new Grid({ root: $("grid"), empty: $("empty-room"), onAudioBlocked: () => ($("sound-button").hidden = false) });
 const chat = new Chat({ list: $("chat-list"), form: $("chat-form"), input: $("chat-input"), target: $("chat-target"), send: sendChat });
@@ -133,12 +133,12 @@ const ui = {
   },
 };
 
-function join({ name, stream = null, cameraId, micId }) {
-  joinChoice = { name, cameraId, micId };
+function join({ name, stream = null, audio, video, cameraId, micId }) {
+  joinChoice = { name, audio, video, cameraId, micId };
   setState("joining");
   $("notice").hidden = true;
   $("error-banner").hidden = true;
-  session = new RoomSession({ token, name, codec, media: { stream, cameraId, micId }, ui });
+  session = new RoomSession({ token, name, codec, media: { stream, audio, video, cameraId, micId }, ui });
   session.start();
 }
 

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import type { Page } from "playwright-core";
+import type { Page, WebSocketRoute } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
 import {
   makeFakeAudio,
@@ -182,6 +182,45 @@ test("a peer that closes its page disappears from the others' grid within 2 s", 
     await waitForNoRemotePeers(host.page, 2_000);
     const s = await waitForSession(roomId, (x) => Boolean(x.peers[guestId]?.left_at));
     assert.ok(s.peers[guestId].left_at, `left_at not set after the page closed: ${JSON.stringify(s.peers[guestId])}`);
+  });
+});
+
+test("a dropped signalling socket shows Disconnected, and Rejoin joins again", async () => {
+  const roomId = await newRoom(`room-page-drop-${Date.now()}`);
+  const host = await join(roomId, { role: "host", name: "Steady", colour: red });
+  // The guest's signalling goes through a route the test can cut, as a network drop would.
+  const routes: WebSocketRoute[] = [];
+  const token = await mintAppToken(app.ctx.identity, { roomId, role: "guest" });
+  const guest = await openRoomPage(null, {
+    baseUrl: app.url, roomId, token, name: "Flaky", skipPreview: true, fakeVideoFile: blue.video, fakeAudioFile: blue.audio, label: "flaky",
+    beforeGoto: (page) => page.routeWebSocket(/\/sfu\/ws$/, (ws) => {
+      ws.connectToServer();
+      routes.push(ws);
+    }),
+  });
+  open.push(guest);
+  await withArtifacts("room page disconnect", () => [host, guest], async () => {
+    await waitForState(guest.page, "joined");
+    const firstId = await selfId(guest.page);
+    await waitForRemotePeers(host.page, 1);
+    assert.equal(routes.length, 1);
+
+    await routes[0].close({ code: 1011, reason: "network gone" });
+    await waitForState(guest.page, "error", 5_000);
+    assert.equal(await guest.page.locator('[data-testid="notice-title"]').textContent(), "Disconnected");
+    assert.equal(await guest.page.locator('[data-testid="room"]').isVisible(), false);
+    assert.equal(await guest.page.locator('[data-testid="rejoin-button"]').isVisible(), true);
+
+    await guest.page.locator('[data-testid="rejoin-button"]').click();
+    await waitForState(guest.page, "joined");
+    const secondId = await selfId(guest.page);
+    assert.notEqual(secondId, firstId);
+    assert.equal(routes.length, 2);
+    const [seen] = await waitForRemotePeers(host.page, 1);
+    assert.deepEqual([seen.id, seen.name], [secondId, "Flaky"]);
+    const [back] = await waitForRemotePeers(guest.page, 1);
+    assert.equal(back.name, "Steady");
+    await waitForRemoteVideo(host.page, secondId, (v) => v.b > 150 && v.r < 90, "blue after the rejoin");
   });
 });
 

@@ -174,3 +174,30 @@ describe("SFU signalling", () => {
     await g.closed;
   });
 });
+
+describe("app tokens from the API", () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(() => app.close());
+
+  test("POST /v2/rooms/:id/tokens mints a token that joins, with the room page URL", async () => {
+    const roomId = (await app.api("POST", "/v2/rooms", { name: "token-room" })).body.id;
+    const r = await app.api("POST", `/v2/rooms/${roomId}/tokens`, { role: "guest", user_id: "u-9", name: "Gina" });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.role, "guest");
+    const url = new URL(r.body.join_url);
+    assert.equal(url.pathname, `/room/${roomId}`);
+    assert.equal(url.searchParams.get("auth_token"), r.body.token);
+    assert.equal(url.searchParams.get("name"), "Gina");
+    const s = await SignalClient.connect(app.url);
+    const joined = await s.join(r.body.token, "Gina");
+    assert.equal(joined.peer.user_id, "u-9");
+    s.close();
+    await s.closed;
+    assert.equal((await app.api("POST", `/v2/rooms/${roomId}/tokens`, { role: "janitor" })).status, 400);
+    assert.equal((await app.api("POST", `/v2/rooms/${roomId}/tokens`, {})).status, 400);
+    assert.equal((await app.api("POST", `/v2/rooms/${"9".repeat(24)}/tokens`, { role: "host" })).status, 404);
+  });
+});

@@ -67,6 +67,8 @@ export interface RoomPageOptions extends LaunchOptions {
   label?: string;
   /** Defaults to 1280x720; e.g. `{width: 390, height: 844}` for a phone. */
   viewport?: { width: number; height: number };
+  /** Runs on the new page before it loads the room (e.g. to route its WebSocket). */
+  beforeGoto?: (page: Page) => Promise<void>;
 }
 
 export interface RoomPage {
@@ -109,6 +111,7 @@ export async function openRoomPage(browser: Browser | null, opts: RoomPageOption
     await ownBrowser?.close().catch(() => {});
   };
   try {
+    await opts.beforeGoto?.(page);
     await page.goto(roomPageUrl(opts), { waitUntil: "load" });
   } catch (err) {
     await close();

@@ -7,7 +7,7 @@ import { getLocalMedia, listDevices, stopStream } from "./media.js";
 
 /**
  * @param {{ root: HTMLElement, name: string }} opts
- * @returns {Promise<{ name: string, stream: MediaStream, cameraId?: string, micId?: string }>}
+ * @returns {Promise<{ name: string, stream: MediaStream, audio: boolean, video: boolean, cameraId?: string, micId?: string }>}
  */
 export function runPreview({ root, name }) {
   const q = (id) => root.querySelector(`[data-testid="${id}"]`);
@@ -65,6 +65,8 @@ export function runPreview({ root, name }) {
       resolve({
         name: chosen,
         stream,
+        video: cameraSelect.value !== "none",
+        audio: micSelect.value !== "none",
         cameraId: cameraSelect.value && cameraSelect.value !== "none" ? cameraSelect.value : undefined,
         micId: micSelect.value && micSelect.value !== "none" ? micSelect.value : undefined,
       });

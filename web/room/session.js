@@ -22,7 +22,7 @@ import { Subscriber } from "./subscribe.js";
 
 export class RoomSession {
   /**
-   * @param {{ token: string, name: string, codec: string, media: {stream?: MediaStream|null, cameraId?: string, micId?: string}, ui: SessionUi }} opts
+   * @param {{ token: string, name: string, codec: string, media: {stream?: MediaStream|null, audio?: boolean, video?: boolean, cameraId?: string, micId?: string}, ui: SessionUi }} opts
    */
   constructor({ token, name, codec, media, ui }) {
     Object.assign(this, { token, name, codec, media, ui });
@@ -87,8 +87,9 @@ export class RoomSession {
 
   /** After `joined`: open (or keep) the camera and microphone the role may publish, and publish them. */
   async publishLocal() {
-    const audio = this.canPublish.includes("audio");
-    const video = this.canPublish.includes("video");
+    // What the role may publish, less what the user turned off in the preview.
+    const audio = this.canPublish.includes("audio") && this.media.audio !== false;
+    const video = this.canPublish.includes("video") && this.media.video !== false;
     let stream = this.media.stream ?? null;
     if (stream) {
       for (const t of stream.getTracks()) {
