@@ -46,3 +46,35 @@ export function buildSyntheticSourceArgs(o: SyntheticSourceOptions): string[] {
     "-payload_type", String(o.audioPayloadType), "-ssrc", String(o.audioSsrc), "-f", "rtp", `rtp://127.0.0.1:${o.audioPort}?pkt_size=1200`,
   ];
 }
+
+export interface LoopedFileOptions {
+  file: string;
+  videoPort: number;
+  audioPort: number;
+  videoSsrc: number;
+  audioSsrc: number;
+  videoPayloadType: number;
+  audioPayloadType: number;
+}
+
+/** Sends a VP8/Opus WebM as RTP in real time, looping, without re-encoding (cheap: for benchmarks). */
+export function buildLoopedFileArgs(o: LoopedFileOptions): string[] {
+  return [
+    "-hide_banner", "-loglevel", "error", "-nostdin",
+    "-stream_loop", "-1", "-re", "-i", o.file,
+    "-map", "0:v:0", "-c:v", "copy", "-payload_type", String(o.videoPayloadType), "-ssrc", String(o.videoSsrc), "-f", "rtp", `rtp://127.0.0.1:${o.videoPort}?pkt_size=1200`,
+    "-map", "0:a:0", "-c:a", "copy", "-payload_type", String(o.audioPayloadType), "-ssrc", String(o.audioSsrc), "-f", "rtp", `rtp://127.0.0.1:${o.audioPort}?pkt_size=1200`,
+  ];
+}
+
+/** Encodes the synthetic clock-and-beep source once into a WebM file (VP8 + Opus). */
+export function buildSyntheticFileArgs(o: { width: number; height: number; fps: number; seconds: number; videoBitrateKbps: number; out: string }): string[] {
+  const clock = `drawtext=fontfile=${FONT_FILE}:text='%{pts\\:hms}':fontsize=${Math.round(o.height / 10)}:fontcolor=white:box=1:boxcolor=black@0.6:x=(w-tw)/2:y=h/3`;
+  return [
+    "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+    "-f", "lavfi", "-i", `testsrc2=size=${o.width}x${o.height}:rate=${o.fps}:duration=${o.seconds},${clock}`,
+    "-f", "lavfi", "-i", `sine=frequency=1000:beep_factor=4:sample_rate=48000:duration=${o.seconds}`,
+    "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", `${o.videoBitrateKbps}k`, "-g", String(o.fps * 2), "-auto-alt-ref", "0",
+    "-c:a", "libopus", "-b:a", "48k", o.out,
+  ];
+}

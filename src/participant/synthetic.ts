@@ -3,7 +3,7 @@ import dgram from "node:dgram";
 import { randomUUID } from "node:crypto";
 import { MediaStream, MediaStreamTrack, RTCPeerConnection, RtpPacket } from "werift";
 import { WebSocket } from "ws";
-import { buildSyntheticSourceArgs } from "../media/ffmpeg-args.ts";
+import { buildLoopedFileArgs, buildSyntheticSourceArgs } from "../media/ffmpeg-args.ts";
 import { OPUS, VP8 } from "../sfu/media-config.ts";
 import type { ServerMessage } from "../sfu/protocol.ts";
 
@@ -19,6 +19,8 @@ export interface SyntheticOptions {
   height?: number;
   fps?: number;
   videoBitrateKbps?: number;
+  /** Loop this VP8/Opus WebM instead of encoding live (see buildSyntheticFileArgs): far cheaper. */
+  mediaFile?: string;
   /** Publish nothing (a pure viewer). */
   viewOnly?: boolean;
   durationSeconds?: number;
@@ -56,6 +58,7 @@ export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParti
   const sockets: dgram.Socket[] = [];
   let finish!: (why: string) => void;
   const done = new Promise<string>((resolve) => (finish = resolve));
+  let cleaned = false;
 
   const joined = new Promise<Extract<ServerMessage, { type: "joined" }>>((resolve, reject) => {
     ws.on("message", (data) => {
@@ -63,13 +66,14 @@ export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParti
       o.onMessage?.(msg);
       if (msg.type === "joined") resolve(msg);
       else if (msg.type === "error" && msg.fatal) reject(new Error(`${msg.code} ${msg.message}`));
-      else if (msg.type === "publish-answer") void publishPc?.setRemoteDescription({ type: "answer", sdp: msg.sdp });
-      else if (msg.type === "subscribe-offer") void answerSubscribe(msg.sdp, msg.tracks);
+      else if (msg.type === "publish-answer") publishPc?.setRemoteDescription({ type: "answer", sdp: msg.sdp }).catch((err: Error) => finish(`publish failed: ${err.message}`));
+      else if (msg.type === "subscribe-offer") answerSubscribe(msg.sdp, msg.tracks).catch((err: Error) => finish(`subscribe failed: ${err.message}`));
     });
   });
   ws.on("close", () => finish("websocket closed"));
 
   const answerSubscribe = async (sdp: string, tracks: Array<{ mid: string; peer_id: string; kind: "audio" | "video" }>) => {
+    if (cleaned) return;
     if (!subscribePc) {
       subscribePc = new RTCPeerConnection(config);
       subscribePc.onRemoteTransceiverAdded.subscribe((t) => {
@@ -115,19 +119,19 @@ export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParti
     sockets.push(vSock, aSock);
     vSock.on("message", (buf) => video.writeRtp(RtpPacket.deSerialize(buf)));
     aSock.on("message", (buf) => audio.writeRtp(RtpPacket.deSerialize(buf)));
-    const args = buildSyntheticSourceArgs({
-      width: o.width ?? 1280, height: o.height ?? 720, fps: o.fps ?? 30, label: o.name,
-      videoPort: vSock.address().port, audioPort: aSock.address().port,
-      videoSsrc: 0x1111, audioSsrc: 0x2222, videoPayloadType: 96, audioPayloadType: 111,
-      videoBitrateKbps: o.videoBitrateKbps ?? 1500, durationSeconds: o.durationSeconds ?? 0,
-    });
+    const rtp = { videoPort: vSock.address().port, audioPort: aSock.address().port, videoSsrc: 0x1111, audioSsrc: 0x2222, videoPayloadType: 96, audioPayloadType: 111 };
+    const args = o.mediaFile
+      ? buildLoopedFileArgs({ file: o.mediaFile, ...rtp })
+      : buildSyntheticSourceArgs({
+          ...rtp, width: o.width ?? 1280, height: o.height ?? 720, fps: o.fps ?? 30, label: o.name,
+          videoBitrateKbps: o.videoBitrateKbps ?? 1500, durationSeconds: o.durationSeconds ?? 0,
+        });
     ffmpeg = spawn("ffmpeg", args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     ffmpeg.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-2000)));
     ffmpeg.on("exit", (code) => finish(code === 0 ? "media ended" : `ffmpeg exited with ${code}: ${stderr.trim()}`));
   }
 
-  let cleaned = false;
   const cleanup = async () => {
     if (cleaned) return;
     cleaned = true;
