@@ -50,7 +50,7 @@ export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParti
     ws.once("error", reject);
   });
   const send = (m: unknown) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(m));
-  const config = { codecs: { video: [VP8()], audio: [OPUS()] }, iceUseIpv6: false };
+  const config = { codecs: { video: [VP8()], audio: [OPUS()] }, iceUseIpv6: false, bundlePolicy: "max-bundle" as const };
   const received = new Map<string, { audio: number; video: number }>();
   let subscribePc: RTCPeerConnection | null = null;
   let publishPc: RTCPeerConnection | null = null;

@@ -31,5 +31,8 @@ export function sfuPeerConfig(): RTCPeerConnectionConfig {
     codecs: { audio: [OPUS()], video: [VP8(), H264()] },
     headerExtensions: { audio: [useSdesMid(), useAbsSendTime()], video: [useSdesMid(), useAbsSendTime()] },
     iceUseIpv6: false,
+    // One ICE/DTLS transport per connection: with werift's default (max-compat) every transceiver of an
+    // offer gets a transport of its own, and the unused ones are never closed (leaked UDP sockets).
+    bundlePolicy: "max-bundle",
   };
 }

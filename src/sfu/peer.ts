@@ -47,6 +47,7 @@ export class SfuPeer {
     private readonly log: Logger,
     private readonly events: {
       onTrack: (peer: SfuPeer, track: PublishedTrack) => void;
+      onTrackEnded: (peer: SfuPeer, track: PublishedTrack) => void;
       onConnectionLost: (peer: SfuPeer) => void;
     },
   ) {}
@@ -67,6 +68,15 @@ export class SfuPeer {
   /** A publish offer: answer it; media arrives on the transceivers named by `tracks`. */
   async publish(sdp: string, tracks: PublishedTrackMsg[]): Promise<void> {
     this.announced = new Map(tracks.map((t) => [t.mid, t]));
+    // A track left out of a new publish offer is unpublished (e.g. a screen share stopped).
+    const kept = new Set(tracks.map((t) => t.track_id));
+    for (const [trackId, track] of this.published) {
+      if (kept.has(trackId)) continue;
+      this.published.delete(trackId);
+      track.close();
+      this.log.info({ track_id: trackId, source: track.info.source }, "track unpublished");
+      this.events.onTrackEnded(this, track);
+    }
     if (!this.publishPc) {
       const pc = new RTCPeerConnection(sfuPeerConfig());
       this.publishPc = pc;
@@ -136,11 +146,11 @@ export class SfuPeer {
     void this.negotiate();
   }
 
-  /** Stops forwarding every track of `publisherId` (it left). */
-  unsubscribePeer(publisherId: string): void {
+  /** Stops forwarding every track of `publisherId` (it left), or only `trackId` of it. */
+  unsubscribePeer(publisherId: string, trackId?: string): void {
     let changed = false;
     for (const [key, sub] of this.subscriptions) {
-      if (sub.publisherId !== publisherId) continue;
+      if (sub.publisherId !== publisherId || (trackId !== undefined && sub.trackId !== trackId)) continue;
       sub.stop();
       try {
         this.subscribePc?.removeTrack(sub.transceiver.sender);
@@ -212,14 +222,14 @@ export class SfuPeer {
     return now - Math.max(...[...this.published.values()].map((t) => t.lastRtpAt));
   }
 
-  close(): void {
+  /** Closes both connections; resolves when werift has released their sockets. */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.negotiationTimer);
     for (const sub of this.subscriptions.values()) sub.stop();
     this.subscriptions.clear();
     for (const t of this.published.values()) t.close();
-    void this.publishPc?.close().catch(() => {});
-    void this.subscribePc?.close().catch(() => {});
+    await Promise.all([this.publishPc?.close(), this.subscribePc?.close()].map((p) => p?.catch(() => {})));
   }
 }

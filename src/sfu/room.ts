@@ -91,17 +91,23 @@ export class SfuRoom {
     if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
   }
 
+  onTrackEnded(peer: SfuPeer, track: PublishedTrack): void {
+    for (const other of this.peers.values()) if (other !== peer) other.unsubscribePeer(peer.id, track.info.track_id);
+    if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+  }
+
   /** Removes a peer once, for `reason`; closes the session if it was the last. */
   leave(peer: SfuPeer, reason: LeaveReason, message = ""): Promise<void> {
     if (!this.peers.has(peer.id)) return Promise.resolve();
     this.peers.delete(peer.id);
-    peer.close();
+    const closing = peer.close();
     for (const other of this.peers.values()) {
       other.unsubscribePeer(peer.id);
       if (!peer.identity.hidden) other.notify({ type: "peer-left", peer_id: peer.id, reason });
     }
     this.deps.log.info({ peer_id: peer.id, reason, peers: this.peers.size }, "peer left");
     return this.serial(async () => {
+      await closing;
       const closed = await this.deps.store.removePeer(this.row, peer.id, reason, message);
       if (closed) {
         this.deps.log.info({ session_id: this.sessionId }, "session closed");

@@ -135,6 +135,7 @@ export class Sfu {
       peerLog,
       {
         onTrack: (p, t) => theRoom.onTrack(p, t),
+        onTrackEnded: (p, t) => theRoom.onTrackEnded(p, t),
         onConnectionLost: (p) => void theRoom.leave(p, "ice connection state closed"),
       },
     );
