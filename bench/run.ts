@@ -1,4 +1,5 @@
 import { machine } from "./proc.ts";
+import { benchPublishBitrate } from "./publish-bitrate.bench.ts";
 import { benchSfu } from "./sfu.bench.ts";
 
 // `npm run bench`: prints each figure beside its baseline measured in the same run, on this machine.
@@ -6,6 +7,7 @@ import { benchSfu } from "./sfu.bench.ts";
 const rows: Array<[string, string, string]> = [];
 console.log(`tapedeck bench on ${machine()}, ${new Date().toISOString()}`);
 rows.push(...(await benchSfu()));
+rows.push(...(await benchPublishBitrate()));
 const w0 = Math.max(...rows.map((r) => r[0].length));
 const w1 = Math.max(...rows.map((r) => r[1].length));
 for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);

@@ -18,9 +18,9 @@ const WINDOW_MS = 8_000;
 const WARMUP_MS = 3_000;
 const RUNS = 3;
 
-async function startServer(dataDir: string) {
+export async function startServer(dataDir: string, env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ["bin/tapedeck.js", "serve"], {
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", TAPEDECK_DATA_DIR: dataDir, LOG_LEVEL: "warn", TAPEDECK_ROLES: "api,sfu" },
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", TAPEDECK_DATA_DIR: dataDir, LOG_LEVEL: "warn", TAPEDECK_ROLES: "api,sfu", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const url = await new Promise<string>((resolve, reject) => {

@@ -29,6 +29,7 @@ const envSchema = z.object({
   TAPEDECK_WEBHOOK_TIMEOUT_MS: intFromEnv(10_000, 100, 120_000),
   TAPEDECK_WEBHOOK_RETRY_HOURS: z.coerce.number().min(24).max(24 * 30).default(26),
   TAPEDECK_PRESIGN_SECONDS: intFromEnv(3 * 86400, 60, 7 * 86400),
+  TAPEDECK_SFU_REMB: z.enum(["on", "off"], { error: "must be on or off" }).default("on"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -46,6 +47,7 @@ export interface Config {
   /** Default validity of presigned download URLs when a caller gives none. */
   presignSeconds: number;
   webhooks: WebhookDeliveryConfig;
+  sfu: { /** Send REMB bandwidth feedback to publishers (off only to measure what it buys). */ remb: boolean };
   logLevel: string;
 }
 
@@ -96,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       retryForMs: e.TAPEDECK_WEBHOOK_RETRY_HOURS * 3_600_000,
       pollMs: 1_000,
     },
+    sfu: { remb: e.TAPEDECK_SFU_REMB === "on" },
     logLevel: e.LOG_LEVEL,
   };
   return { ...config, ...overrides };

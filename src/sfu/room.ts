@@ -23,7 +23,7 @@ export class SfuRoom {
   constructor(
     public row: RoomRow,
     private roles: Record<string, Json>,
-    private readonly deps: { store: SessionStore; log: Logger; onEmpty: (room: SfuRoom) => void },
+    private readonly deps: { store: SessionStore; log: Logger; remb: boolean; onEmpty: (room: SfuRoom) => void },
   ) {
     this.timer = setInterval(() => this.tick(), 1000);
     this.timer.unref();
@@ -137,7 +137,7 @@ export class SfuRoom {
   private tick(): void {
     const now = Date.now();
     for (const peer of this.peers.values()) {
-      for (const t of peer.published.values()) t.sendFeedback();
+      if (this.deps.remb) for (const t of peer.published.values()) t.sendFeedback();
       const silent = peer.msSinceLastMedia(now);
       if (silent !== null && silent > MEDIA_INACTIVITY_MS) void this.leave(peer, "ice connection state closed", `no media for ${Math.round(silent / 1000)} s`);
     }

@@ -124,7 +124,7 @@ export class Sfu {
     let room = this.rooms.get(row.id);
     if (room) room.updateRoles(row, roles);
     else {
-      room = new SfuRoom(row, roles, { store: this.store, log: this.log.child({ room_id: row.id }), onEmpty: (r) => this.dropRoom(r) });
+      room = new SfuRoom(row, roles, { store: this.store, log: this.log.child({ room_id: row.id }), remb: this.ctx.config.sfu.remb, onEmpty: (r) => this.dropRoom(r) });
       this.rooms.set(row.id, room);
     }
     const peerLog = log.child({ room_id: row.id });

@@ -8,7 +8,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 // since `--use-file-for-fake-video-capture` is a launch flag. Every wait polls page state or awaits an
 // event with a deadline; nothing sleeps.
 
-export const CHROMIUM_PATH = process.env.TAPEDECK_CHROMIUM ?? "/usr/bin/chromium";
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const ARTIFACTS_DIR = path.resolve("test-artifacts");
 
 const BASE_ARGS = [
