@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from "./config/config.ts";
 import { loadIdentity } from "./config/identity.ts";
 import { describeCredentials, startTapedeck } from "./main.ts";
 import { joinSynthetic } from "./participant/synthetic.ts";
+import { runSfuShard } from "./sfu/shard-worker.ts";
 import { runStorageValidateCli } from "./storage/storage.cli.ts";
 
 const USAGE = `usage: tapedeck <command>
@@ -31,6 +32,8 @@ export async function main(argv: string[]): Promise<void> {
         return await serve();
       case "token":
         return await token(sub, rest);
+      case "sfu-shard":
+        return await runSfuShard(Number(sub));
       case "participant":
         return await participant([sub, ...rest].filter((x): x is string => x !== undefined));
       case "storage":

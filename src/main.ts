@@ -12,6 +12,7 @@ import { roomRoutes } from "./rooms/room.routes.ts";
 import { tokenRoutes } from "./rooms/token.routes.ts";
 import { sessionRoutes } from "./sessions/session.routes.ts";
 import { Sfu } from "./sfu/sfu.ts";
+import { SfuShards } from "./sfu/shards.ts";
 import { signallingRoutes } from "./sfu/signalling.routes.ts";
 import { internalBucketRoutes } from "./storage/internal-bucket.routes.ts";
 import { StorageService } from "./storage/storage.service.ts";
@@ -30,6 +31,7 @@ import { webhookRoutes } from "./webhooks/webhook.routes.ts";
 export interface Tapedeck {
   ctx: AppContext;
   server: FastifyInstance;
+  sfu: Sfu | SfuShards | null;
   /** http://host:port the server listens on. */
   url: string;
   generatedCredentials: boolean;
@@ -70,7 +72,8 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   }
 
   await defaultTemplate(ctx);
-  const sfu = config.roles.has("sfu") ? new Sfu(ctx) : null;
+  // The SFU: shard processes (one per core by default), or inside this process when processes = 0.
+  const sfu = !config.roles.has("sfu") ? null : config.sfu.processes > 0 ? new SfuShards(ctx) : new Sfu(ctx);
   await sfu?.start();
   const server = await buildServer(ctx, {
     v2: [roomRoutes, tokenRoutes, templateRoutes, sessionRoutes, recordingRoutes, assetRoutes, storageRoutes, webhookRoutes],
@@ -98,6 +101,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   return {
     ctx,
     server,
+    sfu,
     url,
     generatedCredentials,
     tools,

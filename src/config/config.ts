@@ -1,3 +1,4 @@
+import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 
@@ -29,6 +30,8 @@ const envSchema = z.object({
   TAPEDECK_WEBHOOK_TIMEOUT_MS: intFromEnv(10_000, 100, 120_000),
   TAPEDECK_WEBHOOK_RETRY_HOURS: z.coerce.number().min(24).max(24 * 30).default(26),
   TAPEDECK_PRESIGN_SECONDS: intFromEnv(3 * 86400, 60, 7 * 86400),
+  TAPEDECK_SFU_PROCESSES: z.coerce.number().int().min(0).max(64).optional(),
+  TAPEDECK_SFU_CPU_LIMIT: z.coerce.number().min(0.1).max(1).default(0.85),
   TAPEDECK_SFU_REMB: z.enum(["on", "off"], { error: "must be on or off" }).default("on"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
@@ -47,7 +50,14 @@ export interface Config {
   /** Default validity of presigned download URLs when a caller gives none. */
   presignSeconds: number;
   webhooks: WebhookDeliveryConfig;
-  sfu: { /** Send REMB bandwidth feedback to publishers (off only to measure what it buys). */ remb: boolean };
+  sfu: {
+    /** Send REMB bandwidth feedback to publishers (off only to measure what it buys). */
+    remb: boolean;
+    /** SFU shard processes (rooms hashed across them); 0 runs the SFU inside the api process. */
+    processes: number;
+    /** Cores (fraction of one) above which a shard refuses new publishers. */
+    cpuLimit: number;
+  };
   logLevel: string;
 }
 
@@ -98,7 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       retryForMs: e.TAPEDECK_WEBHOOK_RETRY_HOURS * 3_600_000,
       pollMs: 1_000,
     },
-    sfu: { remb: e.TAPEDECK_SFU_REMB === "on" },
+    sfu: { remb: e.TAPEDECK_SFU_REMB === "on", processes: e.TAPEDECK_SFU_PROCESSES ?? os.cpus().length, cpuLimit: e.TAPEDECK_SFU_CPU_LIMIT },
     logLevel: e.LOG_LEVEL,
   };
   return { ...config, ...overrides };

@@ -1,4 +1,3 @@
-import type { WebSocket } from "ws";
 import type { AppContext } from "../app-context.ts";
 import { verifyAppToken } from "../auth/tokens.ts";
 import { AppError } from "../errors.ts";
@@ -8,14 +7,14 @@ import { templateParts } from "../templates/template.service.ts";
 import { SfuPeer } from "./peer.ts";
 import { clientMessageSchema, type ClientMessage, type PublishedTrack, type ServerMessage } from "./protocol.ts";
 import { SfuRoom } from "./room.ts";
+import { CpuMeter } from "./cpu-meter.ts";
 import { SessionStore } from "./session.store.ts";
+import type { SignalSocket } from "./signal-socket.ts";
 
 // The SFU: accepts signalling connections, authenticates peers with app tokens, and keeps the live
 // rooms. A malformed message gets an error frame, never an exception out of a handler.
 
 const JOIN_TIMEOUT_MS = 10_000;
-const HEARTBEAT_MS = 2_000;
-const HEARTBEAT_MISSES = 3;
 
 const SOURCE_PERMISSION = { camera: "video", microphone: "audio", screen: "screen" } as const;
 const SOURCE_KIND = { camera: "video", microphone: "audio", screen: "video" } as const;
@@ -24,9 +23,12 @@ export class Sfu {
   readonly rooms = new Map<string, SfuRoom>();
   readonly store: SessionStore;
   private readonly log: Logger;
-  private readonly sockets = new Set<WebSocket>();
+  private readonly sockets = new Set<SignalSocket>();
 
-  constructor(private readonly ctx: AppContext) {
+  /** This process's CPU load; replaceable in tests. */
+  cpu: { readonly cores: number; stop(): void } = new CpuMeter();
+
+  constructor(private readonly ctx: Pick<AppContext, "db" | "outbox" | "identity" | "log" | "config">) {
     this.store = new SessionStore(ctx);
     this.log = ctx.log.child({ component: "sfu" });
   }
@@ -36,49 +38,34 @@ export class Sfu {
     await this.store.removeOrphanPeers();
   }
 
-  connect(ws: WebSocket, remote: string): void {
-    this.sockets.add(ws);
+  connect(socket: SignalSocket, remote: string): void {
+    this.sockets.add(socket);
     const log = this.log.child({ remote });
     let peer: SfuPeer | null = null;
     let room: SfuRoom | null = null;
     let joining = false;
-    let missed = 0;
-    const send = (msg: ServerMessage) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
-    };
+    const send = (msg: ServerMessage) => socket.send(JSON.stringify(msg));
     const fail = (code: number, reason: string, message: string, fatal: boolean) => {
       send({ type: "error", code, reason, message, fatal });
-      if (fatal) ws.close(4000 + Math.min(code, 999), message.slice(0, 120));
+      if (fatal) socket.close(4000 + Math.min(code, 999), message.slice(0, 120));
     };
     const joinTimer = setTimeout(() => {
       if (!peer) fail(408, "join_timeout", `send {"type":"join"} within ${JOIN_TIMEOUT_MS / 1000} s`, true);
     }, JOIN_TIMEOUT_MS);
-    const heartbeat = setInterval(() => {
-      if (missed >= HEARTBEAT_MISSES) {
-        log.info({ peer_id: peer?.id }, "signalling socket stopped answering; closing it");
-        ws.terminate();
-        return;
-      }
-      missed++;
-      ws.ping();
-    }, HEARTBEAT_MS);
-    ws.on("pong", () => (missed = 0));
-
-    ws.on("close", () => {
+    let open = true;
+    socket.onClose(() => {
+      open = false;
       clearTimeout(joinTimer);
-      clearInterval(heartbeat);
-      this.sockets.delete(ws);
+      this.sockets.delete(socket);
       if (peer && room) void room.leave(peer, "websocket closed").catch((err) => log.error({ err }, "leave failed"));
     });
-    ws.on("error", (err) => log.warn({ err: err.message }, "signalling socket error"));
 
-    ws.on("message", (data, isBinary) => {
-      missed = 0;
+    socket.onMessage((data) => {
       void (async () => {
         let msg: ClientMessage;
         try {
-          if (isBinary) throw new Error("binary frames are not part of the protocol");
-          const parsed = clientMessageSchema.safeParse(JSON.parse(String(data)));
+          if (data.startsWith("\u0000")) throw new Error("binary frames are not part of the protocol");
+          const parsed = clientMessageSchema.safeParse(JSON.parse(data));
           if (!parsed.success) {
             const issue = parsed.error.issues[0];
             return fail(400, "invalid_message", `invalid message: ${issue.path.join(".") || "(message)"}: ${issue.message}`, false);
@@ -97,7 +84,7 @@ export class Sfu {
             peer = joined.peer;
             room = joined.room;
             clearTimeout(joinTimer);
-            if (ws.readyState !== ws.OPEN) void room.leave(peer, "websocket closed");
+            if (!open) void room.leave(peer, "websocket closed");
             return;
           }
           await this.handle(peer, room!, msg);
@@ -147,6 +134,7 @@ export class Sfu {
     switch (msg.type) {
       case "publish":
         this.checkPublish(room, peer, msg.tracks, msg.sdp);
+        this.admitPublisher(peer, msg.tracks);
         return peer.publish(msg.sdp, msg.tracks);
       case "subscribe-answer":
         return peer.subscribeAnswer(msg.sdp);
@@ -160,6 +148,21 @@ export class Sfu {
         return room.leave(peer, "client request");
       case "join":
         throw new AppError("conflict", "already joined");
+    }
+  }
+
+  /**
+   * Near its CPU limit a process refuses new publishers (existing ones keep going) rather than let
+   * every room in it degrade. Republishing tracks already flowing is always allowed.
+   */
+  private admitPublisher(peer: SfuPeer, tracks: PublishedTrack[]): void {
+    const adds = tracks.some((t) => !peer.published.has(t.track_id));
+    const limit = this.ctx.config.sfu.cpuLimit;
+    if (adds && this.cpu.cores > limit) {
+      this.log.warn({ cores: this.cpu.cores, limit, peer_id: peer.id }, "publisher refused: SFU at its CPU limit");
+      throw new AppError("unavailable", "this SFU is at its CPU limit and takes no new publishers", {
+        details: [`using ${Math.round(this.cpu.cores * 100)}% of a core, limit ${Math.round(limit * 100)}%; try again shortly or add SFU capacity`],
+      });
     }
   }
 
@@ -185,7 +188,8 @@ export class Sfu {
 
   /** Shutdown: every peer leaves ("server removed peer"), sessions close, sockets close. */
   async stop(): Promise<void> {
+    this.cpu.stop();
     await Promise.all([...this.rooms.values()].map((r) => r.closeAll("server removed peer", "tapedeck is shutting down")));
-    for (const ws of this.sockets) ws.close(1001, "server shutting down");
+    for (const socket of this.sockets) socket.close(1001, "server shutting down");
   }
 }

@@ -1,13 +1,19 @@
 import websocket from "@fastify/websocket";
 import type { PublicRoutes } from "../api/server.ts";
-import type { Sfu } from "./sfu.ts";
+import { wsSignalSocket, type SignalSocket } from "./signal-socket.ts";
+
+/** The in-process SFU, or the api-side router to SFU shard processes. */
+export interface SignalHandler {
+  connect(socket: SignalSocket, remote: string): void;
+}
 
 /** `GET /sfu/ws`: the signalling WebSocket (protocol in protocol.ts). Auth is the app token in `join`. */
 export const signallingRoutes =
-  (sfu: Sfu): PublicRoutes =>
-  async (app) => {
+  (handler: SignalHandler): PublicRoutes =>
+  async (app, ctx) => {
+    const log = ctx.log.child({ component: "signalling" });
     await app.register(async (scope) => {
       await scope.register(websocket, { options: { maxPayload: 256 * 1024 } });
-      scope.get("/sfu/ws", { websocket: true }, (socket, req) => sfu.connect(socket, req.ip));
+      scope.get("/sfu/ws", { websocket: true }, (socket, req) => handler.connect(wsSignalSocket(socket, log.child({ remote: req.ip })), req.ip));
     });
   };

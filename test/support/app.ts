@@ -27,7 +27,8 @@ export interface TestAppOptions {
 
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-test-"));
-  const env = { PORT: "0", HOST: "127.0.0.1", TAPEDECK_DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? "silent", ...opts.env };
+  // The SFU runs in-process unless a test asks for shard processes (TAPEDECK_SFU_PROCESSES).
+  const env = { PORT: "0", HOST: "127.0.0.1", TAPEDECK_DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? "silent", TAPEDECK_SFU_PROCESSES: "0", ...opts.env };
   const base = loadConfig(env);
   const databaseUrl = opts.databaseUrl ?? (opts.dialect === "postgres" ? await freshDatabaseUrl("postgres") : `sqlite:${path.join(dataDir, "tapedeck.db")}`);
   const config: Config = { ...base, databaseUrl, ...opts.config };

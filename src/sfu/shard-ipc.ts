@@ -1,0 +1,22 @@
+// Messages between the api process (which holds the peers' WebSockets) and an SFU shard process.
+export type ToShard =
+  | { t: "open"; id: number; remote: string }
+  | { t: "frame"; id: number; data: string }
+  | { t: "close"; id: number };
+
+export type FromShard =
+  | { t: "ready" }
+  | { t: "frame"; id: number; data: string }
+  | { t: "close"; id: number; code: number; reason: string }
+  /** An outbox event was written: deliver now rather than at the next poll. */
+  | { t: "kick" };
+
+/** Which shard owns a room: a stable hash of its id, so every peer of a room meets in one process. */
+export function shardOf(roomId: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < roomId.length; i++) {
+    h ^= roomId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % shards;
+}

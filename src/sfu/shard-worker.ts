@@ -1,0 +1,53 @@
+import { loadConfig } from "../config/config.ts";
+import { loadIdentity } from "../config/identity.ts";
+import { SecretBox } from "../crypto/secret-box.ts";
+import { openDatabase } from "../db/database.ts";
+import { createLogger } from "../log.ts";
+import { WebhookOutbox } from "../webhooks/outbox.ts";
+import type { FromShard, ToShard } from "./shard-ipc.ts";
+import type { SignalSocket } from "./signal-socket.ts";
+import { Sfu } from "./sfu.ts";
+
+// An SFU shard process (`tapedeck sfu-shard <n>`, forked by the api process): runs the rooms hashed
+// to it; its peers' signalling arrives over IPC. Media (UDP) flows directly to and from this process.
+
+export async function runSfuShard(index: number): Promise<void> {
+  const config = loadConfig(process.env);
+  const log = createLogger(config.logLevel).child({ component: "sfu", shard: index, pid: process.pid });
+  const { identity } = loadIdentity(config.dataDir, process.env);
+  const { db, close } = await openDatabase(config.databaseUrl);
+  const box = new SecretBox(identity.encryptionKey);
+  const toParent = (m: FromShard) => process.connected && process.send!(m);
+  const outbox = new WebhookOutbox({ identity, box });
+  outbox.onEnqueued(() => toParent({ t: "kick" }));
+  const sfu = new Sfu({ db, outbox, identity, log, config });
+  const sockets = new Map<number, { msg: (t: string) => void; closed: () => void }>();
+
+  process.on("message", (m: ToShard) => {
+    if (m.t === "open") {
+      let onMsg: (t: string) => void = () => {};
+      let onClose: () => void = () => {};
+      const socket: SignalSocket = {
+        send: (data) => toParent({ t: "frame", id: m.id, data }),
+        close: (code, reason) => toParent({ t: "close", id: m.id, code, reason }),
+        onMessage: (fn) => (onMsg = fn),
+        onClose: (fn) => (onClose = fn),
+      };
+      sockets.set(m.id, { msg: (t) => onMsg(t), closed: () => onClose() });
+      sfu.connect(socket, m.remote);
+    } else if (m.t === "frame") sockets.get(m.id)?.msg(m.data);
+    else if (m.t === "close") {
+      sockets.get(m.id)?.closed();
+      sockets.delete(m.id);
+    }
+  });
+  const shutdown = async () => {
+    await sfu.stop();
+    await close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown());
+  process.on("disconnect", () => void shutdown());
+  toParent({ t: "ready" });
+  log.info("sfu shard ready");
+}
