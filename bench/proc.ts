@@ -10,12 +10,25 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS;
 }
 
-/** Cores used by `pid` over `ms` (1.0 = one full core). */
+/** `pid` and its descendants (the SFU shard processes of a `tapedeck serve`). */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+    const children = fs.readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
+    for (const c of children ? children.split(" ") : []) out.push(...processTree(Number(c)));
+  }
+  return out;
+}
+
+const treeCpu = (pids: number[]) => pids.reduce((n, p) => n + (fs.existsSync(`/proc/${p}`) ? cpuSeconds(p) : 0), 0);
+
+/** Cores used by `pid` and its descendants over `ms` (1.0 = one full core). */
 export async function measureCores(pid: number, ms: number): Promise<number> {
-  const c0 = cpuSeconds(pid);
+  const pids = processTree(pid);
+  const c0 = treeCpu(pids);
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, ms));
-  return (cpuSeconds(pid) - c0) / ((performance.now() - t0) / 1000);
+  return (treeCpu(pids) - c0) / ((performance.now() - t0) / 1000);
 }
 
 export const median = (xs: number[]): number => {

@@ -9,7 +9,7 @@ import { buildSyntheticFileArgs } from "../src/media/ffmpeg-args.ts";
 import { joinSynthetic, type SyntheticParticipant } from "../src/participant/synthetic.ts";
 import { measureCores, median } from "./proc.ts";
 
-// SFU cost, measured on a real `tapedeck serve` process: CPU per 720p publisher (ingest + REMB) and
+// SFU cost, measured on a real `tapedeck serve` (its api process and its SFU shard processes together): CPU per 720p publisher (ingest + REMB) and
 // per forwarded stream (one peer's video+audio to one subscriber), each against the idle server
 // measured in the same run. Publishers loop a pre-encoded VP8/Opus file (ffmpeg -c copy), so the
 // media sources themselves cost little.

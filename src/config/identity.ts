@@ -56,12 +56,9 @@ export function loadIdentity(dataDir: string, env: NodeJS.ProcessEnv = process.e
     webhookSecret: stored.webhookSecret ?? `whsec_${randomBytes(24).toString("base64url")}`,
     urlSigningKey: stored.urlSigningKey ?? randomBytes(32).toString("base64url"),
   };
-  // Credentials from the environment are not written to disk.
-  const toStore: Partial<AppIdentity> = { ...identity };
-  if (envKey) {
-    delete toStore.accessKey;
-    delete toStore.appSecret;
-  }
+  // Credentials from the environment are not written to disk (stored ones, if any, stay as they were).
+  const toStore: Partial<AppIdentity> = { ...identity, accessKey: stored.accessKey, appSecret: stored.appSecret };
+  if (!envKey) Object.assign(toStore, { accessKey: identity.accessKey, appSecret: identity.appSecret });
   const serialized = JSON.stringify(toStore, null, 2);
   if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== serialized) {
     fs.writeFileSync(file, serialized, { mode: 0o600 });

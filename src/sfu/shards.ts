@@ -62,7 +62,7 @@ export class SfuShards implements SignalHandler {
       env: {
         ...process.env,
         TAPEDECK_DATA_DIR: c.dataDir, DATABASE_URL: c.databaseUrl, LOG_LEVEL: c.logLevel, TAPEDECK_SFU_REMB: c.sfu.remb ? "on" : "off",
-        TAPEDECK_SFU_CPU_LIMIT: String(c.sfu.cpuLimit), TAPEDECK_ACCESS_KEY: this.ctx.identity.accessKey, TAPEDECK_APP_SECRET: this.ctx.identity.appSecret,
+        TAPEDECK_SFU_CPU_LIMIT: String(c.sfu.cpuLimit),
       },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });

@@ -60,3 +60,16 @@ test("a page's last is empty on the final page", () => {
   assert.deepEqual(toPage(rows, 2, (r) => r.id), { limit: 2, data: ["a", "b"], last: "b" });
   assert.deepEqual(toPage(rows.slice(0, 2), 2, (r) => r.id), { limit: 2, data: ["a", "b"], last: "" });
 });
+
+test("starting once with credentials from the environment does not drop the stored ones", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-id-"));
+  try {
+    const first = loadIdentity(dir, {});
+    loadIdentity(dir, { TAPEDECK_ACCESS_KEY: "envkey", TAPEDECK_APP_SECRET: "an-env-secret-of-length" });
+    const later = loadIdentity(dir, {});
+    assert.equal(later.identity.appSecret, first.identity.appSecret);
+    assert.equal(later.generatedCredentials, false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
