@@ -77,6 +77,11 @@ export async function benchSfu(): Promise<Array<[string, string, string]>> {
       ["SFU CPU per 720p publisher (1.5 Mbps VP8 + Opus)", `${(perPub * 100).toFixed(2)} % of a core`, `${PUBLISHERS} publishers, minus baseline`],
       ["SFU CPU per forwarded stream (video+audio to 1 viewer)", `${(perFwd * 100).toFixed(2)} % of a core`, `${PUBLISHERS}x${VIEWERS} streams, minus publishers-only`],
       ["video packets/s per stream at a viewer", rate.toFixed(0), "forwarding keeps up when ≈ source rate"],
+      [
+        "720p publishers per shard at the 0.85-core limit, 1:1 forwarding",
+        `≈ ${Math.floor((0.85 - mIdle) / (perPub + perFwd))}`,
+        "extrapolated from the two costs above, not ramped: on 2 cores the test clients cost as much as the SFU",
+      ],
     ];
   } finally {
     for (const p of peers) await p.leave();

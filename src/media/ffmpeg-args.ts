@@ -2,18 +2,32 @@
 
 export const FONT_FILE = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
-export interface SyntheticSourceOptions {
-  width: number;
-  height: number;
-  fps: number;
-  /** Label drawn under the clock (the participant's name). */
-  label: string;
+/** Where a synthetic participant's ffmpeg sends its two RTP streams. */
+export interface RtpTargets {
   videoPort: number;
   audioPort: number;
   videoSsrc: number;
   audioSsrc: number;
   videoPayloadType: number;
   audioPayloadType: number;
+}
+
+const rtpOut = (kind: "video" | "audio", o: RtpTargets): string[] => [
+  "-payload_type", String(kind === "video" ? o.videoPayloadType : o.audioPayloadType),
+  "-ssrc", String(kind === "video" ? o.videoSsrc : o.audioSsrc),
+  "-f", "rtp", `rtp://127.0.0.1:${kind === "video" ? o.videoPort : o.audioPort}?pkt_size=1200`,
+];
+
+/** A running clock (the stream's own time) drawn on the video. */
+const clockFilter = (height: number): string =>
+  `drawtext=fontfile=${FONT_FILE}:text='%{pts\\:hms}':fontsize=${Math.round(height / 10)}:fontcolor=white:box=1:boxcolor=black@0.6:x=(w-tw)/2:y=h/3`;
+
+export interface SyntheticSourceOptions extends RtpTargets {
+  width: number;
+  height: number;
+  fps: number;
+  /** Label drawn under the clock (the participant's name). */
+  label: string;
   videoBitrateKbps: number;
   /** Stop after this many seconds (0 = run until killed). */
   durationSeconds: number;
@@ -32,7 +46,7 @@ export function drawtextSafe(text: string): string {
  * (VP8), and a 1 kHz beep once a second (Opus), sent as RTP to two local UDP ports in real time.
  */
 export function buildSyntheticSourceArgs(o: SyntheticSourceOptions): string[] {
-  const clock = `drawtext=fontfile=${FONT_FILE}:text='%{pts\\:hms}':fontsize=${Math.round(o.height / 10)}:fontcolor=white:box=1:boxcolor=black@0.6:x=(w-tw)/2:y=h/3`;
+  const clock = clockFilter(o.height);
   const label = `drawtext=fontfile=${FONT_FILE}:text='${drawtextSafe(o.label)}':fontsize=${Math.round(o.height / 16)}:fontcolor=yellow:x=(w-tw)/2:y=h*2/3`;
   const duration = o.durationSeconds > 0 ? ["-t", String(o.durationSeconds)] : [];
   return [
@@ -41,20 +55,14 @@ export function buildSyntheticSourceArgs(o: SyntheticSourceOptions): string[] {
     ...duration, "-re", "-f", "lavfi", "-i", "sine=frequency=1000:beep_factor=4:sample_rate=48000",
     "-map", "0:v", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", `${o.videoBitrateKbps}k`,
     "-g", String(o.fps * 2), "-keyint_min", String(o.fps * 2), "-auto-alt-ref", "0", "-error-resilient", "1",
-    "-payload_type", String(o.videoPayloadType), "-ssrc", String(o.videoSsrc), "-f", "rtp", `rtp://127.0.0.1:${o.videoPort}?pkt_size=1200`,
+    ...rtpOut("video", o),
     "-map", "1:a", "-c:a", "libopus", "-b:a", "48k", "-application", "lowdelay",
-    "-payload_type", String(o.audioPayloadType), "-ssrc", String(o.audioSsrc), "-f", "rtp", `rtp://127.0.0.1:${o.audioPort}?pkt_size=1200`,
+    ...rtpOut("audio", o),
   ];
 }
 
-export interface LoopedFileOptions {
+export interface LoopedFileOptions extends RtpTargets {
   file: string;
-  videoPort: number;
-  audioPort: number;
-  videoSsrc: number;
-  audioSsrc: number;
-  videoPayloadType: number;
-  audioPayloadType: number;
 }
 
 /** Sends a VP8/Opus WebM as RTP in real time, looping, without re-encoding (cheap: for benchmarks). */
@@ -62,14 +70,14 @@ export function buildLoopedFileArgs(o: LoopedFileOptions): string[] {
   return [
     "-hide_banner", "-loglevel", "error", "-nostdin",
     "-stream_loop", "-1", "-re", "-i", o.file,
-    "-map", "0:v:0", "-c:v", "copy", "-payload_type", String(o.videoPayloadType), "-ssrc", String(o.videoSsrc), "-f", "rtp", `rtp://127.0.0.1:${o.videoPort}?pkt_size=1200`,
-    "-map", "0:a:0", "-c:a", "copy", "-payload_type", String(o.audioPayloadType), "-ssrc", String(o.audioSsrc), "-f", "rtp", `rtp://127.0.0.1:${o.audioPort}?pkt_size=1200`,
+    "-map", "0:v:0", "-c:v", "copy", ...rtpOut("video", o),
+    "-map", "0:a:0", "-c:a", "copy", ...rtpOut("audio", o),
   ];
 }
 
 /** Encodes the synthetic clock-and-beep source once into a WebM file (VP8 + Opus). */
 export function buildSyntheticFileArgs(o: { width: number; height: number; fps: number; seconds: number; videoBitrateKbps: number; out: string }): string[] {
-  const clock = `drawtext=fontfile=${FONT_FILE}:text='%{pts\\:hms}':fontsize=${Math.round(o.height / 10)}:fontcolor=white:box=1:boxcolor=black@0.6:x=(w-tw)/2:y=h/3`;
+  const clock = clockFilter(o.height);
   return [
     "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
     "-f", "lavfi", "-i", `testsrc2=size=${o.width}x${o.height}:rate=${o.fps}:duration=${o.seconds},${clock}`,
