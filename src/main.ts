@@ -11,6 +11,8 @@ import { recordingRoutes } from "./recordings/recording.routes.ts";
 import { roomRoutes } from "./rooms/room.routes.ts";
 import { tokenRoutes } from "./rooms/token.routes.ts";
 import { sessionRoutes } from "./sessions/session.routes.ts";
+import { JobRunner } from "./jobs/job-queue.ts";
+import { uploadTrackHandler } from "./recorders/upload-track.job.ts";
 import { Sfu } from "./sfu/sfu.ts";
 import { SfuShards } from "./sfu/shards.ts";
 import { signallingRoutes } from "./sfu/signalling.routes.ts";
@@ -32,6 +34,7 @@ export interface Tapedeck {
   ctx: AppContext;
   server: FastifyInstance;
   sfu: Sfu | SfuShards | null;
+  jobs: JobRunner | null;
   /** http://host:port the server listens on. */
   url: string;
   generatedCredentials: boolean;
@@ -72,8 +75,13 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   }
 
   await defaultTemplate(ctx);
+  // The worker: persisted jobs (uploads of recordings); refuses to start if it cannot run a queued job.
+  const jobs = config.roles.has("worker")
+    ? new JobRunner({ db, log: log.child({ component: "jobs" }), handlers: { "upload-track": uploadTrackHandler(ctx) } })
+    : null;
+  const kickJobs = () => jobs?.kick();
   // The SFU: shard processes (one per core by default), or inside this process when processes = 0.
-  const sfu = !config.roles.has("sfu") ? null : config.sfu.processes > 0 ? new SfuShards(ctx) : new Sfu(ctx);
+  const sfu = !config.roles.has("sfu") ? null : config.sfu.processes > 0 ? new SfuShards(ctx, kickJobs) : new Sfu(ctx, { onJobQueued: kickJobs });
   await sfu?.start();
   const server = await buildServer(ctx, {
     v2: [roomRoutes, tokenRoutes, templateRoutes, sessionRoutes, recordingRoutes, assetRoutes, storageRoutes, webhookRoutes],
@@ -95,6 +103,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   if (config.port === 0 && !env.TAPEDECK_PUBLIC_URL) config.publicUrl = url;
   dispatcher.start();
   storage.start();
+  await jobs?.start();
   log.info({ url }, "tapedeck listening");
 
   let closed = false;
@@ -102,6 +111,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
     ctx,
     server,
     sfu,
+    jobs,
     url,
     generatedCredentials,
     tools,
@@ -110,6 +120,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
       closed = true;
       await sfu?.stop();
       await server.close();
+      await jobs?.stop();
       await dispatcher.stop();
       await storage.stop();
       await closeDb();

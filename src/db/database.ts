@@ -6,6 +6,7 @@ import pg from "pg";
 import type { Database } from "./schema.ts";
 import * as m001 from "./migrations/001-initial.ts";
 import * as m002 from "./migrations/002-chat.ts";
+import * as m003 from "./migrations/003-jobs.ts";
 
 export type Db = Kysely<Database>;
 export type DialectName = "sqlite" | "postgres";
@@ -16,7 +17,7 @@ export interface OpenedDatabase {
   close(): Promise<void>;
 }
 
-const MIGRATIONS: Record<string, Migration> = { "001-initial": m001, "002-chat": m002 };
+const MIGRATIONS: Record<string, Migration> = { "001-initial": m001, "002-chat": m002, "003-jobs": m003 };
 
 // int8 (bigint) arrives from pg as a string; sizes stay well below 2^53, so read them as numbers.
 pg.types.setTypeParser(20, (v) => Number(v));

@@ -156,6 +156,22 @@ export interface ChatMessagesTable {
   sent_at: string;
 }
 
+export interface JobsTable {
+  id: string;
+  type: string;
+  /** Idempotency key: enqueueing the same key twice makes one job. */
+  key: string;
+  payload: string;
+  /** pending | running | done | failed */
+  state: string;
+  attempts: number;
+  run_at: string;
+  locked_until: string | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   templates: TemplatesTable;
   rooms: RoomsTable;
@@ -167,8 +183,10 @@ export interface Database {
   webhook_attempts: WebhookAttemptsTable;
   app_settings: AppSettingsTable;
   chat_messages: ChatMessagesTable;
+  jobs: JobsTable;
 }
 
+export type JobRow = Selectable<JobsTable>;
 export type ChatMessageRow = Selectable<ChatMessagesTable>;
 export type TemplateRow = Selectable<TemplatesTable>;
 export type RoomRow = Selectable<RoomsTable>;

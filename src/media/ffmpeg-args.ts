@@ -31,6 +31,8 @@ export interface SyntheticSourceOptions extends RtpTargets {
   videoBitrateKbps: number;
   /** Stop after this many seconds (0 = run until killed). */
   durationSeconds: number;
+  /** Seconds between keyframes (ffmpeg's RTP output ignores keyframe requests, so keep it short). */
+  keyframeIntervalSeconds?: number;
 }
 
 /**
@@ -46,6 +48,7 @@ export function drawtextSafe(text: string): string {
  * (VP8), and a 1 kHz beep once a second (Opus), sent as RTP to two local UDP ports in real time.
  */
 export function buildSyntheticSourceArgs(o: SyntheticSourceOptions): string[] {
+  const gop = Math.max(1, Math.round(o.fps * (o.keyframeIntervalSeconds ?? 1)));
   const clock = clockFilter(o.height);
   const label = `drawtext=fontfile=${FONT_FILE}:text='${drawtextSafe(o.label)}':fontsize=${Math.round(o.height / 16)}:fontcolor=yellow:x=(w-tw)/2:y=h*2/3`;
   const duration = o.durationSeconds > 0 ? ["-t", String(o.durationSeconds)] : [];
@@ -54,7 +57,7 @@ export function buildSyntheticSourceArgs(o: SyntheticSourceOptions): string[] {
     ...duration, "-re", "-f", "lavfi", "-i", `testsrc2=size=${o.width}x${o.height}:rate=${o.fps},${clock},${label}`,
     ...duration, "-re", "-f", "lavfi", "-i", "sine=frequency=1000:beep_factor=4:sample_rate=48000",
     "-map", "0:v", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", `${o.videoBitrateKbps}k`,
-    "-g", String(o.fps * 2), "-keyint_min", String(o.fps * 2), "-auto-alt-ref", "0", "-error-resilient", "1",
+    "-g", String(gop), "-keyint_min", String(gop), "-auto-alt-ref", "0", "-error-resilient", "1",
     ...rtpOut("video", o),
     "-map", "1:a", "-c:a", "libopus", "-b:a", "48k", "-application", "lowdelay",
     ...rtpOut("audio", o),

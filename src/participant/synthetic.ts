@@ -21,6 +21,8 @@ export interface SyntheticOptions {
   videoBitrateKbps?: number;
   /** Loop this VP8/Opus WebM instead of encoding live (see buildSyntheticFileArgs): far cheaper. */
   mediaFile?: string;
+  /** Seconds between keyframes (default 1). */
+  keyframeIntervalSeconds?: number;
   /** Publish nothing (a pure viewer). */
   viewOnly?: boolean;
   durationSeconds?: number;
@@ -124,7 +126,7 @@ export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParti
       ? buildLoopedFileArgs({ file: o.mediaFile, ...rtp })
       : buildSyntheticSourceArgs({
           ...rtp, width: o.width ?? 1280, height: o.height ?? 720, fps: o.fps ?? 30, label: o.name,
-          videoBitrateKbps: o.videoBitrateKbps ?? 1500, durationSeconds: o.durationSeconds ?? 0,
+          videoBitrateKbps: o.videoBitrateKbps ?? 1500, durationSeconds: o.durationSeconds ?? 0, keyframeIntervalSeconds: o.keyframeIntervalSeconds,
         });
     ffmpeg = spawn("ffmpeg", args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";

@@ -38,10 +38,11 @@ export class PublishedTrack {
     return () => this.listeners.delete(fn);
   }
 
-  requestKeyframe(): void {
+  /** Asks the publisher for a keyframe (at most one per 500 ms unless `force`). */
+  requestKeyframe(force = false): void {
     if (this.info.kind !== "video" || this.track.ssrc === undefined) return;
     const now = Date.now();
-    if (now - this.lastPliAt < PLI_MIN_INTERVAL_MS) return;
+    if (!force && now - this.lastPliAt < PLI_MIN_INTERVAL_MS) return;
     this.lastPliAt = now;
     void this.receiver.sendRtcpPLI(this.track.ssrc);
   }

@@ -5,6 +5,8 @@ import type { Json } from "../util/json.ts";
 import type { SfuPeer } from "./peer.ts";
 import type { ChatMessageOut } from "./protocol.ts";
 import type { PublishedTrack } from "./published-track.ts";
+import type { SfuRecordingSettings } from "../recorders/recording-settings.ts";
+import type { TrackRecordingService } from "../recorders/track-recording.service.ts";
 import type { LeaveReason, SessionStore } from "./session.store.ts";
 
 // A live room: its peers, who receives whose tracks (the roles' subscribeToRoles), chat fan-out,
@@ -17,13 +19,15 @@ export const MEDIA_INACTIVITY_MS = 5_000;
 export class SfuRoom {
   readonly peers = new Map<string, SfuPeer>();
   sessionId: string | null = null;
+  sessionStartedAt = "";
   private queue: Promise<unknown> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
     public row: RoomRow,
     private roles: Record<string, Json>,
-    private readonly deps: { store: SessionStore; log: Logger; remb: boolean; onEmpty: (room: SfuRoom) => void },
+    private settings: SfuRecordingSettings,
+    private readonly deps: { store: SessionStore; log: Logger; remb: boolean; recordings: TrackRecordingService; onEmpty: (room: SfuRoom) => void },
   ) {
     this.timer = setInterval(() => this.tick(), 1000);
     this.timer.unref();
@@ -45,9 +49,10 @@ export class SfuRoom {
     return subs === undefined || subs.includes(publisher);
   }
 
-  updateRoles(row: RoomRow, roles: Record<string, Json>): void {
+  updateRoles(row: RoomRow, roles: Record<string, Json>, settings: SfuRecordingSettings): void {
     this.row = row;
     this.roles = roles;
+    this.settings = settings;
   }
 
   visiblePeers(except?: string) {
@@ -60,6 +65,7 @@ export class SfuRoom {
         id: peer.id, name: peer.identity.name, role: peer.identity.role, userId: peer.identity.userId, userData: peer.identity.userData,
       });
       this.sessionId = session.sessionId;
+      this.sessionStartedAt = session.startedAt;
       this.peers.set(peer.id, peer);
       peer.notify({
         type: "joined",
@@ -85,6 +91,10 @@ export class SfuRoom {
 
   onTrack(peer: SfuPeer, track: PublishedTrack): void {
     if (!this.peers.has(peer.id)) return;
+    if (this.settings.track && this.sessionId) {
+      const room = { row: this.row, sessionId: this.sessionId, sessionStartedAt: this.sessionStartedAt };
+      this.deps.recordings.start(room, peer.id, track).catch((err) => this.deps.log.error({ err, peer_id: peer.id }, "could not start track recording"));
+    }
     for (const other of this.peers.values()) {
       if (other !== peer && this.canSubscribe(other.identity.role, peer.identity.role)) other.subscribe(peer, track);
     }
@@ -92,6 +102,7 @@ export class SfuRoom {
   }
 
   onTrackEnded(peer: SfuPeer, track: PublishedTrack): void {
+    this.deps.recordings.finish(peer.id, track.info.track_id).catch((err) => this.deps.log.error({ err }, "could not finish track recording"));
     for (const other of this.peers.values()) if (other !== peer) other.unsubscribePeer(peer.id, track.info.track_id);
     if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
   }
@@ -108,6 +119,7 @@ export class SfuRoom {
     this.deps.log.info({ peer_id: peer.id, reason, peers: this.peers.size }, "peer left");
     return this.serial(async () => {
       await closing;
+      await this.deps.recordings.finish(peer.id).catch((err) => this.deps.log.error({ err }, "could not finish track recordings"));
       const closed = await this.deps.store.removePeer(this.row, peer.id, reason, message);
       if (closed) {
         this.deps.log.info({ session_id: this.sessionId }, "session closed");

@@ -7,6 +7,8 @@ import { templateParts } from "../templates/template.service.ts";
 import { SfuPeer } from "./peer.ts";
 import { clientMessageSchema, type ClientMessage, type PublishedTrack, type ServerMessage } from "./protocol.ts";
 import { SfuRoom } from "./room.ts";
+import { sfuRecordingSettings } from "../recorders/recording-settings.ts";
+import { TrackRecordingService } from "../recorders/track-recording.service.ts";
 import { CpuMeter } from "./cpu-meter.ts";
 import { SessionStore } from "./session.store.ts";
 import type { SignalSocket } from "./signal-socket.ts";
@@ -28,8 +30,14 @@ export class Sfu {
   /** This process's CPU load; replaceable in tests. */
   cpu: { readonly cores: number; stop(): void } = new CpuMeter();
 
-  constructor(private readonly ctx: Pick<AppContext, "db" | "outbox" | "identity" | "log" | "config">) {
+  readonly recordings: TrackRecordingService;
+
+  constructor(
+    private readonly ctx: Pick<AppContext, "db" | "outbox" | "identity" | "log" | "config">,
+    opts: { onJobQueued?: () => void } = {},
+  ) {
     this.store = new SessionStore(ctx);
+    this.recordings = new TrackRecordingService(ctx, opts.onJobQueued);
     this.log = ctx.log.child({ component: "sfu" });
   }
 
@@ -108,10 +116,13 @@ export class Sfu {
     const roles = templateParts(template).roles;
     if (!roles[claims.role]) throw new AppError("forbidden", "role not in the room's template", { details: [`role ${claims.role} is not one of ${Object.keys(roles).join(", ")}`] });
 
+    const settings = sfuRecordingSettings(row, template);
     let room = this.rooms.get(row.id);
-    if (room) room.updateRoles(row, roles);
+    if (room) room.updateRoles(row, roles, settings);
     else {
-      room = new SfuRoom(row, roles, { store: this.store, log: this.log.child({ room_id: row.id }), remb: this.ctx.config.sfu.remb, onEmpty: (r) => this.dropRoom(r) });
+      room = new SfuRoom(row, roles, settings, {
+        store: this.store, log: this.log.child({ room_id: row.id }), remb: this.ctx.config.sfu.remb, recordings: this.recordings, onEmpty: (r) => this.dropRoom(r),
+      });
       this.rooms.set(row.id, room);
     }
     const peerLog = log.child({ room_id: row.id });
@@ -189,6 +200,7 @@ export class Sfu {
   /** Shutdown: every peer leaves ("server removed peer"), sessions close, sockets close. */
   async stop(): Promise<void> {
     this.cpu.stop();
+    // Peers leaving finish their track recordings (queued for upload) before the process goes.
     await Promise.all([...this.rooms.values()].map((r) => r.closeAll("server removed peer", "tapedeck is shutting down")));
     for (const socket of this.sockets) socket.close(1001, "server shutting down");
   }

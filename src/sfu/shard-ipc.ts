@@ -8,7 +8,7 @@ export type FromShard =
   | { t: "ready" }
   | { t: "frame"; id: number; data: string }
   | { t: "close"; id: number; code: number; reason: string }
-  /** An outbox event was written: deliver now rather than at the next poll. */
+  /** An outbox event or a job was written: deliver or run it now rather than at the next poll. */
   | { t: "kick" };
 
 /** Which shard owns a room: a stable hash of its id, so every peer of a room meets in one process. */

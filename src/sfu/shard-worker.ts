@@ -20,7 +20,7 @@ export async function runSfuShard(index: number): Promise<void> {
   const toParent = (m: FromShard) => process.connected && process.send!(m);
   const outbox = new WebhookOutbox({ identity, box });
   outbox.onEnqueued(() => toParent({ t: "kick" }));
-  const sfu = new Sfu({ db, outbox, identity, log, config });
+  const sfu = new Sfu({ db, outbox, identity, log, config }, { onJobQueued: () => toParent({ t: "kick" }) });
   const sockets = new Map<number, { msg: (t: string) => void; closed: () => void }>();
 
   process.on("message", (m: ToShard) => {

@@ -35,7 +35,10 @@ export class SfuShards implements SignalHandler {
   private readonly log: Logger;
   private readonly store: SessionStore;
 
-  constructor(private readonly ctx: AppContext) {
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly onJobQueued: () => void = () => {},
+  ) {
     this.log = ctx.log.child({ component: "sfu-shards" });
     this.store = new SessionStore(ctx);
   }
@@ -85,7 +88,10 @@ export class SfuShards implements SignalHandler {
   private fromShard(shard: Shard, m: FromShard): void {
     if (m.t === "frame") shard.conns.get(m.id)?.socket.send(m.data);
     else if (m.t === "close") shard.conns.get(m.id)?.socket.close(m.code, m.reason);
-    else if (m.t === "kick") this.ctx.dispatcher.kick();
+    else if (m.t === "kick") {
+      this.ctx.dispatcher.kick();
+      this.onJobQueued();
+    }
   }
 
   private async onExit(shard: Shard, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {

@@ -1,0 +1,138 @@
+import type { Canvas, LayoutSegment, PeerPresence, Tile } from "../recorders/composite-layout.ts";
+import { drawtextSafe, FONT_FILE } from "./ffmpeg-args.ts";
+
+// Pure ffmpeg argument builders for the SFU composite: one run per layout segment, then one concat.
+//
+// A segment run reads, for each peer on screen, only its slice of the video and audio track files
+// (`-ss` to the segment start, `-t` its length), so runs are small, independent and can happen while
+// the session is still live. Each run writes exactly (endFrame - startFrame) video frames and
+// exactly as many audio samples (1600 per frame at 48 kHz / 30 fps), so segments join without drift.
+
+export const TILE_COLOUR = "0x262626";
+export const AUDIO_RATE = 48000;
+
+export interface SegmentArgsOptions {
+  segment: LayoutSegment;
+  peers: PeerPresence[];
+  canvas: Canvas;
+  out: string;
+  /**
+   * How the segment's audio is stored. "pcm" (the default): 16-bit PCM, sample-exact, encoded to AAC
+   * once when the segments are joined. "aac": AAC in every segment, joined by stream copy.
+   */
+  audio?: "pcm" | "aac";
+  /** x264 preset (default veryfast). */
+  preset?: string;
+}
+
+const sec = (v: number): string => (Math.round(v * 1e6) / 1e6).toFixed(6).replace(/\.?0+$/, "") || "0";
+
+/** The segment's bounds in seconds of the session timeline. */
+export function segmentSpan(segment: LayoutSegment, fps: number): { start: number; length: number; frames: number; samples: number } {
+  const frames = segment.endFrame - segment.startFrame;
+  return { start: segment.startFrame / fps, length: frames / fps, frames, samples: (frames * AUDIO_RATE) / fps };
+}
+
+interface SlicedInput {
+  /** Input options and `-i file`. */
+  args: string[];
+  /** Seconds of silence/nothing before the track starts inside the segment (0 when it started before). */
+  lead: number;
+}
+
+/**
+ * Reads a track's part of [start, start+length) of the session timeline; null when the track has no
+ * media in it. The file's time 0 is `startMs` on the session timeline.
+ */
+export function sliceTrack(track: { file: string; startMs: number }, start: number, length: number): SlicedInput | null {
+  const fileOffset = start - track.startMs / 1000;
+  if (fileOffset >= 0) return { args: ["-ss", sec(fileOffset), "-t", sec(length), "-i", track.file], lead: 0 };
+  const lead = -fileOffset;
+  if (lead >= length) return null;
+  return { args: ["-t", sec(length - lead), "-i", track.file], lead };
+}
+
+const nameFilter = (tile: Tile, name: string): string => {
+  const size = Math.max(16, Math.min(32, Math.round(tile.h / 14)));
+  const pad = Math.round(size / 2);
+  return `drawtext=fontfile=${FONT_FILE}:text='${drawtextSafe(name)}':fontsize=${size}:fontcolor=white:box=1:boxcolor=black@0.55:boxborderw=${Math.round(size / 4)}:x=${tile.x + pad}:y=${tile.y + tile.h - pad}-th`;
+};
+
+/** The argument list of one segment's ffmpeg run. */
+export function buildSegmentArgs(o: SegmentArgsOptions): string[] {
+  const { canvas, segment } = o;
+  const span = segmentSpan(segment, canvas.fps);
+  const byId = new Map(o.peers.map((p) => [p.peerId, p]));
+  const inputs: string[] = [];
+  const filters: string[] = [];
+  let nInputs = 0;
+
+  // Canvas: black, a dark box per tile (what shows where a peer has no video, or none yet).
+  const boxes = segment.tiles.map((t) => `drawbox=x=${t.x}:y=${t.y}:w=${t.w}:h=${t.h}:color=${TILE_COLOUR}:t=fill`);
+  filters.push([`color=c=black:s=${canvas.width}x${canvas.height}:r=${canvas.fps}`, `trim=end_frame=${span.frames}`, "format=yuv420p", ...boxes].join(",") + "[bg]");
+  let last = "bg";
+
+  // Videos: normalised to the output rate (MediaRecorder WebM timestamps are irregular), letterboxed
+  // into their tile, laid over the canvas; where a track ends early the dark tile shows again.
+  segment.tiles.forEach((tile, i) => {
+    const peer = byId.get(tile.peerId);
+    const slice = peer?.video ? sliceTrack(peer.video, span.start, span.length) : null;
+    if (!slice) return;
+    const idx = nInputs++;
+    inputs.push(...slice.args);
+    const shift = slice.lead > 0 ? `setpts=PTS+${sec(slice.lead)}/TB,` : "";
+    filters.push(
+      `[${idx}:v:0]${shift}fps=${canvas.fps},scale=${tile.w}:${tile.h}:force_original_aspect_ratio=decrease:force_divisible_by=2,` +
+        `pad=${tile.w}:${tile.h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p[v${i}]`,
+    );
+    filters.push(`[${last}][v${i}]overlay=x=${tile.x}:y=${tile.y}:eof_action=pass:repeatlast=0[o${i}]`);
+    last = `o${i}`;
+  });
+  const names = segment.tiles.map((t) => nameFilter(t, byId.get(t.peerId)?.name ?? t.peerId));
+  filters.push(`[${last}]${names.length ? names.join(",") : "null"}[vout]`);
+
+  // Audio: silence of exactly the segment's length, plus every tile's audio, summed (no normalisation:
+  // a peer's level does not drop when another one joins).
+  const mixIn = ["[sil]"];
+  filters.push(`anullsrc=r=${AUDIO_RATE}:cl=stereo,atrim=end_sample=${span.samples}[sil]`);
+  for (const tile of segment.tiles) {
+    const peer = byId.get(tile.peerId);
+    const slice = peer?.audio ? sliceTrack(peer.audio, span.start, span.length) : null;
+    if (!slice) continue;
+    const idx = nInputs++;
+    inputs.push(...slice.args);
+    const delay = slice.lead > 0 ? `,adelay=delays=${Math.round(slice.lead * AUDIO_RATE)}S:all=1` : "";
+    filters.push(`[${idx}:a:0]aresample=${AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo${delay}[a${mixIn.length}]`);
+    mixIn.push(`[a${mixIn.length}]`);
+  }
+  const mix = mixIn.length > 1 ? `${mixIn.join("")}amix=inputs=${mixIn.length}:duration=first:dropout_transition=0:normalize=0,` : `${mixIn[0]}`;
+  filters.push(`${mix}${mixIn.length > 1 ? "" : "anull,"}apad=whole_len=${span.samples},atrim=end_sample=${span.samples}[aout]`);
+
+  const audioCodec = o.audio === "aac" ? ["-c:a", "aac", "-b:a", "128k"] : ["-c:a", "pcm_s16le"];
+  return [
+    "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+    ...inputs,
+    "-filter_complex", filters.join(";"),
+    "-map", "[vout]", "-map", "[aout]",
+    "-c:v", "libx264", "-preset", o.preset ?? "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-r", String(canvas.fps),
+    "-g", String(canvas.fps * 2), "-video_track_timescale", String(canvas.fps * 512),
+    ...audioCodec, "-ar", String(AUDIO_RATE), "-ac", "2",
+    "-f", o.audio === "aac" ? "mp4" : "mov", o.out,
+  ];
+}
+
+/** A concat-demuxer list of `files` (absolute paths; quotes escaped the way the demuxer reads them). */
+export function buildConcatList(files: string[]): string {
+  return files.map((f) => `file '${f.replaceAll("'", "'\\''")}'\n`).join("");
+}
+
+/** Joins the rendered segments: video copied, audio copied ("aac") or encoded once to AAC ("pcm"). */
+export function buildConcatArgs(o: { listFile: string; out: string; audio?: "pcm" | "aac" }): string[] {
+  const audio = o.audio === "aac" ? ["-c:a", "copy"] : ["-c:a", "aac", "-b:a", "128k", "-ar", String(AUDIO_RATE), "-ac", "2"];
+  return [
+    "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+    "-f", "concat", "-safe", "0", "-i", o.listFile,
+    "-map", "0:v:0", "-map", "0:a:0", "-c:v", "copy", ...audio,
+    "-movflags", "+faststart", "-f", "mp4", o.out,
+  ];
+}

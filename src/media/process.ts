@@ -1,0 +1,195 @@
+import { spawn } from "node:child_process";
+
+// The one runner for ffmpeg and ffprobe. Every run can be bounded (timeoutMs) and cancelled (signal);
+// either one kills the process (SIGTERM, then SIGKILL after a grace period) and the promise settles only
+// once the process has exited, so a rejected run never leaves an ffmpeg behind. stderr is kept as a
+// bounded tail (for the error) and passed line by line to the injected logger, never buffered whole.
+
+/** The logger subset the media code uses (a pino Logger fits). */
+export interface MediaLog {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export type MediaErrorCode = "media_failed" | "media_timeout" | "media_aborted" | "media_missing_tool" | "media_bad_output";
+
+/** A failed ffmpeg/ffprobe run: why it ended, its exit status and the last lines it wrote to stderr. */
+export class MediaProcessError extends Error {
+  override readonly name = "MediaProcessError";
+  constructor(
+    readonly code: MediaErrorCode,
+    readonly tool: string,
+    readonly exitCode: number | null,
+    readonly exitSignal: NodeJS.Signals | null,
+    readonly stderrTail: string[],
+    options?: { cause?: unknown; detail?: string },
+  ) {
+    super(describe(code, tool, exitCode, exitSignal, stderrTail, options?.detail), { cause: options?.cause });
+  }
+}
+
+function describe(code: MediaErrorCode, tool: string, exitCode: number | null, sig: string | null, tail: string[], detail?: string): string {
+  const head =
+    code === "media_timeout" ? `${tool} timed out and was killed`
+    : code === "media_aborted" ? `${tool} was aborted and killed`
+    : code === "media_missing_tool" ? `${tool} is not installed (apt-get install -y ffmpeg)`
+    : code === "media_bad_output" ? `${tool} output could not be read${detail ? `: ${detail}` : ""}`
+    : `${tool} exited with ${exitCode !== null ? `code ${exitCode}` : `signal ${sig}`}`;
+  const last = tail.slice(-5).join(" | ");
+  return last ? `${head}: ${last}` : head;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** Kill the process after this long (0 or absent: no limit). */
+  timeoutMs?: number;
+  /** Media time written so far, in seconds (from `-progress pipe:1`, out_time_us). */
+  onProgress?: (seconds: number) => void;
+  log?: MediaLog;
+  /** Between SIGTERM and SIGKILL (default 5000 ms). */
+  killGraceMs?: number;
+}
+
+const TAIL_LINES = 40;
+const MAX_LINE = 500;
+
+interface Spawned {
+  stdout: string;
+  stderrTail: string[];
+}
+
+function run(tool: "ffmpeg" | "ffprobe", args: string[], o: RunOptions & { keepStdout: boolean }): Promise<Spawned> {
+  return new Promise((resolve, reject) => {
+    if (o.signal?.aborted) return reject(new MediaProcessError("media_aborted", tool, null, null, []));
+    const child = spawn(tool, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const tail: string[] = [];
+    let stdout = "";
+    let stdoutPartial = "";
+    let stderrPartial = "";
+    let killedFor: "media_timeout" | "media_aborted" | null = null;
+    let killTimer: NodeJS.Timeout | undefined;
+    let spawnError: Error | null = null;
+
+    const onStderrLine = (line: string) => {
+      if (!line.trim()) return;
+      const l = line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line;
+      tail.push(l);
+      if (tail.length > TAIL_LINES) tail.shift();
+      o.log?.debug({ tool, pid: child.pid, line: l }, "media process output");
+    };
+    const onProgressLine = (line: string) => {
+      const m = /^out_time_us=(\d+)/.exec(line);
+      if (m && o.onProgress) o.onProgress(Number(m[1]) / 1e6);
+    };
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      const lines = (stderrPartial + d).split(/\r?\n|\r/);
+      stderrPartial = lines.pop() ?? "";
+      if (stderrPartial.length > 4 * MAX_LINE) stderrPartial = stderrPartial.slice(-MAX_LINE);
+      lines.forEach(onStderrLine);
+    });
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      if (o.keepStdout) stdout += d;
+      else if (o.onProgress) {
+        const lines = (stdoutPartial + d).split("\n");
+        stdoutPartial = lines.pop() ?? "";
+        lines.forEach(onProgressLine);
+      }
+    });
+
+    const kill = (why: "media_timeout" | "media_aborted") => {
+      if (killedFor || child.exitCode !== null || child.signalCode !== null) return;
+      killedFor = why;
+      o.log?.warn({ tool, pid: child.pid, reason: why }, "killing media process");
+      child.kill("SIGTERM");
+      killTimer = setTimeout(() => child.kill("SIGKILL"), o.killGraceMs ?? 5000);
+    };
+    const timer = o.timeoutMs ? setTimeout(() => kill("media_timeout"), o.timeoutMs) : undefined;
+    const onAbort = () => kill("media_aborted");
+    o.signal?.addEventListener("abort", onAbort, { once: true });
+
+    child.on("error", (err) => {
+      spawnError = err; // ENOENT and friends; "close" still follows
+    });
+    child.on("close", (code, sig) => {
+      clearTimeout(timer);
+      clearTimeout(killTimer);
+      o.signal?.removeEventListener("abort", onAbort);
+      if (stderrPartial) onStderrLine(stderrPartial);
+      if (stdoutPartial) onProgressLine(stdoutPartial);
+      if (spawnError && (spawnError as NodeJS.ErrnoException).code === "ENOENT") {
+        return reject(new MediaProcessError("media_missing_tool", tool, null, null, [], { cause: spawnError }));
+      }
+      if (killedFor) return reject(new MediaProcessError(killedFor, tool, code, sig, tail));
+      if (code !== 0 || spawnError) return reject(new MediaProcessError("media_failed", tool, code, sig, tail, { cause: spawnError ?? undefined }));
+      resolve({ stdout, stderrTail: tail });
+    });
+  });
+}
+
+/**
+ * Runs ffmpeg with `args` (a builder's output). Resolves with the tail of its stderr; rejects with a
+ * MediaProcessError naming the exit code (or the kill reason) and the last stderr lines.
+ */
+export async function runFfmpeg(args: string[], o: RunOptions = {}): Promise<string> {
+  const full = o.onProgress ? ["-progress", "pipe:1", "-nostats", ...args] : args;
+  const t0 = performance.now();
+  o.log?.debug({ tool: "ffmpeg", args: full }, "media process starting");
+  const r = await run("ffmpeg", full, { ...o, keepStdout: false });
+  o.log?.debug({ tool: "ffmpeg", wall_ms: Math.round(performance.now() - t0) }, "media process finished");
+  return r.stderrTail.join("\n");
+}
+
+export interface ProbeStream {
+  codec_type: string;
+  codec_name: string;
+  width?: number;
+  height?: number;
+  sample_rate?: number;
+  nb_frames?: number;
+  /** The stream's own duration in seconds, when the container gives one. */
+  duration?: number;
+}
+
+export interface ProbeResult {
+  /** The container's duration; 0 when it has none (a WebM still being written). */
+  durationSeconds: number;
+  streams: ProbeStream[];
+  formatName: string;
+  sizeBytes: number;
+}
+
+const num = (v: unknown): number | undefined => {
+  const n = typeof v === "number" ? v : typeof v === "string" ? Number(v) : NaN;
+  return Number.isFinite(n) ? n : undefined;
+};
+
+/** Pure: ffprobe's `-show_format -show_streams -of json` output → ProbeResult. */
+export function parseProbe(json: string): ProbeResult {
+  const raw = JSON.parse(json) as { format?: Record<string, unknown>; streams?: Array<Record<string, unknown>> };
+  if (!raw.format) throw new Error("ffprobe output has no format section");
+  const streams = (raw.streams ?? []).map((s) => {
+    const out: ProbeStream = { codec_type: String(s.codec_type ?? ""), codec_name: String(s.codec_name ?? "") };
+    for (const k of ["width", "height", "sample_rate", "nb_frames", "duration"] as const) {
+      const v = num(s[k]);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
+  });
+  return {
+    durationSeconds: num(raw.format.duration) ?? 0,
+    streams,
+    formatName: String(raw.format.format_name ?? ""),
+    sizeBytes: num(raw.format.size) ?? 0,
+  };
+}
+
+/** ffprobe `file`: container duration, format, size and each stream's codec and shape. */
+export async function probe(file: string, o: Omit<RunOptions, "onProgress"> = {}): Promise<ProbeResult> {
+  const r = await run("ffprobe", ["-v", "error", "-show_format", "-show_streams", "-of", "json", file], { timeoutMs: 60_000, ...o, keepStdout: true });
+  try {
+    return parseProbe(r.stdout);
+  } catch (err) {
+    throw new MediaProcessError("media_bad_output", "ffprobe", 0, null, r.stderrTail, { cause: err, detail: (err as Error).message });
+  }
+}

@@ -1,0 +1,64 @@
+import fs from "node:fs";
+import type { AppContext } from "../app-context.ts";
+import { insertAsset } from "../assets/asset.repository.ts";
+import { objectKey, trackPath } from "../domain/storage-paths.ts";
+import type { JobHandler } from "../jobs/job-queue.ts";
+import { getRoom, roomDestination } from "../rooms/room.service.ts";
+
+// Uploads one recorded track from the spool to the room's destination (looked up now, so a fixed
+// bucket configuration takes effect on the next retry), then, in one transaction, writes its asset and
+// the `track.recording.success` webhook. The spool file is removed only after that commit. Retried
+// (the file waits on disk) until the queue gives up, then `track.recording.failure`.
+
+export interface UploadTrackPayload {
+  file: string;
+  roomId: string;
+  sessionId: string;
+  sessionStartedAt: string;
+  peerId: string;
+  streamId: string;
+  trackId: string;
+  trackType: "audio" | "video";
+  startedAt: string;
+  endedAt: string;
+}
+
+const WEBHOOK_PRESIGN_SECONDS = 86400;
+
+export function uploadTrackHandler(ctx: AppContext): JobHandler {
+  const base = (p: UploadTrackPayload) => ({ room_id: p.roomId, session_id: p.sessionId, peer_id: p.peerId, stream_id: p.streamId, track_id: p.trackId, track_type: p.trackType });
+  const duration = (p: UploadTrackPayload) => Math.max(0, Math.round((Date.parse(p.endedAt) - Date.parse(p.startedAt)) / 1000));
+  return {
+    async run(p: UploadTrackPayload, { log }) {
+      if (!fs.existsSync(p.file)) throw new Error(`spooled recording ${p.file} is missing`);
+      const room = await getRoom(ctx.db, p.roomId);
+      const dest = await roomDestination(ctx, room);
+      const storage = ctx.storage.open(dest);
+      const key = objectKey(dest?.prefix, ctx.identity.customerId, trackPath({ ...p, sessionStartedAt: p.sessionStartedAt }));
+      const { size } = await storage.put(key, fs.createReadStream(p.file), { contentType: "video/webm" });
+      const url = await storage.presignGet(key, WEBHOOK_PRESIGN_SECONDS);
+      await ctx.db.transaction().execute(async (trx) => {
+        const asset = await insertAsset(trx, {
+          jobId: `${p.sessionId}`, roomId: p.roomId, sessionId: p.sessionId, type: "track", path: storage.displayPath(key), objectKey: key,
+          location: ctx.storage.sealLocation(dest), size, duration: duration(p),
+          metadata: { track_id: p.trackId, stream_id: p.streamId, peer_id: p.peerId, track_type: p.trackType },
+        });
+        await ctx.outbox.enqueue(trx, {
+          type: "track.recording.success",
+          room: { id: room.id, webhook: room.webhook },
+          data: { ...base(p), size, duration: duration(p), recording_id: asset.id, recording_path: asset.path, recording_presigned_url: url },
+        });
+      });
+      fs.rmSync(p.file, { force: true });
+      log.info({ key, size }, "track recording uploaded");
+    },
+    async onFailed(p: UploadTrackPayload, error: string) {
+      const room = await getRoom(ctx.db, p.roomId);
+      await ctx.outbox.enqueue(ctx.db, {
+        type: "track.recording.failure",
+        room: { id: room.id, webhook: room.webhook },
+        data: { ...base(p), size: fs.existsSync(p.file) ? fs.statSync(p.file).size : 0, duration: duration(p), recording_id: "", recording_path: "", error_message: error },
+      });
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { runFfmpeg } from "../../src/media/process.ts";
+
+// Media files shaped like what the SFU's track recorder (werift MediaRecorder) writes: one track per
+// WebM file, timestamps from 0 in 1 ms units, VP8 (or H.264 in Matroska, as werift writes it) video from
+// a WebRTC-style realtime encoder with long keyframe intervals, Opus audio at 48 kHz. Generated with
+// ffmpeg rather than committed.
+
+export interface VideoFixture {
+  seconds: number;
+  width?: number;
+  height?: number;
+  fps?: number;
+  /** A solid colour (ffmpeg colour name or 0xRRGGBB), or "testsrc2" for a moving test pattern. */
+  color?: string;
+  codec?: "vp8" | "h264";
+  /** Frames between keyframes (WebRTC encoders send few; default 150). */
+  gop?: number;
+}
+
+export interface AudioFixture {
+  seconds: number;
+  frequency?: number;
+}
+
+export function fixtureDir(prefix = "tapedeck-media-"): { dir: string; remove: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function videoFixtureArgs(out: string, o: VideoFixture): string[] {
+  const w = o.width ?? 640;
+  const h = o.height ?? 360;
+  const fps = o.fps ?? 30;
+  const gop = String(o.gop ?? 150);
+  const src = !o.color || o.color === "testsrc2"
+    ? `testsrc2=size=${w}x${h}:rate=${fps}:duration=${o.seconds}`
+    : `color=c=${o.color}:size=${w}x${h}:rate=${fps}:duration=${o.seconds}`;
+  const enc = o.codec === "h264"
+    ? ["-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-bf", "0", "-g", gop, "-pix_fmt", "yuv420p", "-f", "matroska"]
+    : ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "800k", "-g", gop, "-keyint_min", gop, "-auto-alt-ref", "0", "-f", "webm"];
+  return ["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi", "-i", src, "-map", "0:v", ...enc, out];
+}
+
+export function audioFixtureArgs(out: string, o: AudioFixture): string[] {
+  return [
+    "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+    "-f", "lavfi", "-i", `sine=frequency=${o.frequency ?? 440}:sample_rate=48000:duration=${o.seconds}`,
+    "-c:a", "libopus", "-b:a", "48k", "-ac", "1", "-f", "webm", out,
+  ];
+}
+
+export async function makeVideoWebm(out: string, o: VideoFixture): Promise<string> {
+  await runFfmpeg(videoFixtureArgs(out, o));
+  return out;
+}
+
+export async function makeAudioWebm(out: string, o: AudioFixture): Promise<string> {
+  await runFfmpeg(audioFixtureArgs(out, o));
+  return out;
+}
+
+/** Decodes one frame at `seconds` into raw RGB24 (width*height*3 bytes). */
+export async function frameAt(file: string, seconds: number, width: number, height: number): Promise<Buffer> {
+  const out = path.join(path.dirname(file), `frame-${Math.round(seconds * 1000)}-${process.pid}.rgb`);
+  try {
+    await runFfmpeg(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-ss", String(seconds), "-i", file, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", out]);
+    const buf = fs.readFileSync(out);
+    if (buf.length !== width * height * 3) throw new Error(`frame at ${seconds}s is ${buf.length} bytes, expected ${width}x${height}x3`);
+    return buf;
+  } finally {
+    fs.rmSync(out, { force: true });
+  }
+}
+
+/** The mean colour of a `size`-pixel square centred on (x, y) in an RGB24 frame. */
+export function colourAt(frame: Buffer, width: number, x: number, y: number, size = 16): [number, number, number] {
+  const sum = [0, 0, 0];
+  let n = 0;
+  for (let yy = Math.round(y - size / 2); yy < y + size / 2; yy++) {
+    for (let xx = Math.round(x - size / 2); xx < x + size / 2; xx++) {
+      const i = (yy * width + xx) * 3;
+      for (let c = 0; c < 3; c++) sum[c] += frame[i + c];
+      n++;
+    }
+  }
+  return sum.map((s) => Math.round(s / n)) as [number, number, number];
+}
+
+/** RMS level (0..1) of mono 16-bit audio decoded from `file` over [from, from+seconds), per frequency band is not needed: a level suffices. */
+export async function audioLevel(file: string, from: number, seconds: number): Promise<number> {
+  const out = path.join(path.dirname(file), `pcm-${Math.round(from * 1000)}-${process.pid}.raw`);
+  try {
+    await runFfmpeg(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-ss", String(from), "-t", String(seconds), "-i", file, "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", out]);
+    const buf = fs.readFileSync(out);
+    let sum = 0;
+    const n = buf.length / 2;
+    for (let i = 0; i < n; i++) sum += (buf.readInt16LE(i * 2) / 32768) ** 2;
+    return n ? Math.sqrt(sum / n) : 0;
+  } finally {
+    fs.rmSync(out, { force: true });
+  }
+}
