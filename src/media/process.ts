@@ -12,7 +12,7 @@ export interface MediaLog {
   warn(obj: object, msg?: string): void;
 }
 
-export type MediaErrorCode = "media_failed" | "media_timeout" | "media_aborted" | "media_missing_tool" | "media_bad_output";
+export type MediaErrorCode = "media_failed" | "media_timeout" | "media_stalled" | "media_aborted" | "media_missing_tool" | "media_bad_output";
 
 /** A failed ffmpeg/ffprobe run: why it ended, its exit status and the last lines it wrote to stderr. */
 export class MediaProcessError extends Error {
@@ -32,6 +32,7 @@ export class MediaProcessError extends Error {
 function describe(code: MediaErrorCode, tool: string, exitCode: number | null, sig: string | null, tail: string[], detail?: string): string {
   const head =
     code === "media_timeout" ? `${tool} timed out and was killed`
+    : code === "media_stalled" ? `${tool} made no progress${detail ? ` for ${detail}` : ""} and was killed`
     : code === "media_aborted" ? `${tool} was aborted and killed`
     : code === "media_missing_tool" ? `${tool} is not installed (apt-get install -y ffmpeg)`
     : code === "media_bad_output" ? `${tool} output could not be read${detail ? `: ${detail}` : ""}`
@@ -44,6 +45,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Kill the process after this long (0 or absent: no limit). */
   timeoutMs?: number;
+  /**
+   * Kill ffmpeg when its output time has not advanced for this long (turns `-progress` on). A bound
+   * that does not depend on knowing the media's length (a WebM still being written has none).
+   */
+  stallTimeoutMs?: number;
   /** Media time written so far, in seconds (from `-progress pipe:1`, out_time_us). */
   onProgress?: (seconds: number) => void;
   log?: MediaLog;
@@ -67,7 +73,7 @@ function run(tool: "ffmpeg" | "ffprobe", args: string[], o: RunOptions & { keepS
     let stdout = "";
     let stdoutPartial = "";
     let stderrPartial = "";
-    let killedFor: "media_timeout" | "media_aborted" | null = null;
+    let killedFor: "media_timeout" | "media_stalled" | "media_aborted" | null = null;
     let killTimer: NodeJS.Timeout | undefined;
     let spawnError: Error | null = null;
 
@@ -78,9 +84,22 @@ function run(tool: "ffmpeg" | "ffprobe", args: string[], o: RunOptions & { keepS
       if (tail.length > TAIL_LINES) tail.shift();
       o.log?.debug({ tool, pid: child.pid, line: l }, "media process output");
     };
+    let lastOutTime = -1;
+    let stallTimer: NodeJS.Timeout | undefined;
+    const armStall = () => {
+      if (!o.stallTimeoutMs) return;
+      clearTimeout(stallTimer);
+      stallTimer = setTimeout(() => kill("media_stalled"), o.stallTimeoutMs);
+    };
     const onProgressLine = (line: string) => {
       const m = /^out_time_us=(\d+)/.exec(line);
-      if (m && o.onProgress) o.onProgress(Number(m[1]) / 1e6);
+      if (!m) return;
+      const seconds = Number(m[1]) / 1e6;
+      if (seconds > lastOutTime) {
+        lastOutTime = seconds;
+        armStall();
+      }
+      o.onProgress?.(seconds);
     };
     child.stderr.setEncoding("utf8").on("data", (d: string) => {
       const lines = (stderrPartial + d).split(/\r?\n|\r/);
@@ -90,14 +109,14 @@ function run(tool: "ffmpeg" | "ffprobe", args: string[], o: RunOptions & { keepS
     });
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
       if (o.keepStdout) stdout += d;
-      else if (o.onProgress) {
+      else if (o.onProgress || o.stallTimeoutMs) {
         const lines = (stdoutPartial + d).split("\n");
         stdoutPartial = lines.pop() ?? "";
         lines.forEach(onProgressLine);
       }
     });
 
-    const kill = (why: "media_timeout" | "media_aborted") => {
+    const kill = (why: "media_timeout" | "media_stalled" | "media_aborted") => {
       if (killedFor || child.exitCode !== null || child.signalCode !== null) return;
       killedFor = why;
       o.log?.warn({ tool, pid: child.pid, reason: why }, "killing media process");
@@ -105,6 +124,7 @@ function run(tool: "ffmpeg" | "ffprobe", args: string[], o: RunOptions & { keepS
       killTimer = setTimeout(() => child.kill("SIGKILL"), o.killGraceMs ?? 5000);
     };
     const timer = o.timeoutMs ? setTimeout(() => kill("media_timeout"), o.timeoutMs) : undefined;
+    armStall();
     const onAbort = () => kill("media_aborted");
     o.signal?.addEventListener("abort", onAbort, { once: true });
 
@@ -113,6 +133,7 @@ function run(tool: "ffmpeg" | "ffprobe", args: string[], o: RunOptions & { keepS
     });
     child.on("close", (code, sig) => {
       clearTimeout(timer);
+      clearTimeout(stallTimer);
       clearTimeout(killTimer);
       o.signal?.removeEventListener("abort", onAbort);
       if (stderrPartial) onStderrLine(stderrPartial);
@@ -120,7 +141,10 @@ function run(tool: "ffmpeg" | "ffprobe", args: string[], o: RunOptions & { keepS
       if (spawnError && (spawnError as NodeJS.ErrnoException).code === "ENOENT") {
         return reject(new MediaProcessError("media_missing_tool", tool, null, null, [], { cause: spawnError }));
       }
-      if (killedFor) return reject(new MediaProcessError(killedFor, tool, code, sig, tail));
+      if (killedFor) {
+        const detail = killedFor === "media_stalled" ? `${o.stallTimeoutMs} ms` : undefined;
+        return reject(new MediaProcessError(killedFor, tool, code, sig, tail, { detail }));
+      }
       if (code !== 0 || spawnError) return reject(new MediaProcessError("media_failed", tool, code, sig, tail, { cause: spawnError ?? undefined }));
       resolve({ stdout, stderrTail: tail });
     });
@@ -132,7 +156,7 @@ function run(tool: "ffmpeg" | "ffprobe", args: string[], o: RunOptions & { keepS
  * MediaProcessError naming the exit code (or the kill reason) and the last stderr lines.
  */
 export async function runFfmpeg(args: string[], o: RunOptions = {}): Promise<string> {
-  const full = o.onProgress ? ["-progress", "pipe:1", "-nostats", ...args] : args;
+  const full = o.onProgress || o.stallTimeoutMs ? ["-progress", "pipe:1", "-nostats", ...args] : args;
   const t0 = performance.now();
   o.log?.debug({ tool: "ffmpeg", args: full }, "media process starting");
   const r = await run("ffmpeg", full, { ...o, keepStdout: false });
@@ -154,6 +178,8 @@ export interface ProbeStream {
 export interface ProbeResult {
   /** The container's duration; 0 when it has none (a WebM still being written). */
   durationSeconds: number;
+  /** The container's first timestamp (negative for Opus with a codec delay; ffmpeg's `-ss` counts from it). */
+  startTimeSeconds: number;
   streams: ProbeStream[];
   formatName: string;
   sizeBytes: number;
@@ -178,6 +204,7 @@ export function parseProbe(json: string): ProbeResult {
   });
   return {
     durationSeconds: num(raw.format.duration) ?? 0,
+    startTimeSeconds: num(raw.format.start_time) ?? 0,
     streams,
     formatName: String(raw.format.format_name ?? ""),
     sizeBytes: num(raw.format.size) ?? 0,

@@ -23,6 +23,8 @@ export interface VideoFixture {
 export interface AudioFixture {
   seconds: number;
   frequency?: number;
+  /** Add a short beep at 4x the frequency at the start of every second (to find where audio lands). */
+  beep?: boolean;
 }
 
 export function fixtureDir(prefix = "tapedeck-media-"): { dir: string; remove: () => void } {
@@ -47,7 +49,7 @@ export function videoFixtureArgs(out: string, o: VideoFixture): string[] {
 export function audioFixtureArgs(out: string, o: AudioFixture): string[] {
   return [
     "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-    "-f", "lavfi", "-i", `sine=frequency=${o.frequency ?? 440}:sample_rate=48000:duration=${o.seconds}`,
+    "-f", "lavfi", "-i", `sine=frequency=${o.frequency ?? 440}:sample_rate=48000:duration=${o.seconds}${o.beep ? ":beep_factor=4" : ""}`,
     "-c:a", "libopus", "-b:a", "48k", "-ac", "1", "-f", "webm", out,
   ];
 }
@@ -89,17 +91,40 @@ export function colourAt(frame: Buffer, width: number, x: number, y: number, siz
   return sum.map((s) => Math.round(s / n)) as [number, number, number];
 }
 
-/** RMS level (0..1) of mono 16-bit audio decoded from `file` over [from, from+seconds), per frequency band is not needed: a level suffices. */
-export async function audioLevel(file: string, from: number, seconds: number): Promise<number> {
-  const out = path.join(path.dirname(file), `pcm-${Math.round(from * 1000)}-${process.pid}.raw`);
+/** Decodes the first audio stream of [from, from+seconds) to mono 48 kHz samples (-1..1), through `filter` if given. */
+export async function decodeAudio(file: string, o: { from?: number; seconds?: number; filter?: string } = {}): Promise<Float64Array> {
+  const out = path.join(path.dirname(file), `pcm-${process.pid}-${Math.random().toString(36).slice(2)}.raw`);
   try {
-    await runFfmpeg(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-ss", String(from), "-t", String(seconds), "-i", file, "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", out]);
+    const range = [...(o.from ? ["-ss", String(o.from)] : []), ...(o.seconds ? ["-t", String(o.seconds)] : [])];
+    const filter = o.filter ? ["-af", o.filter] : [];
+    await runFfmpeg(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", ...range, "-i", file, "-map", "0:a:0", ...filter, "-ac", "1", "-ar", "48000", "-f", "s16le", out]);
     const buf = fs.readFileSync(out);
-    let sum = 0;
-    const n = buf.length / 2;
-    for (let i = 0; i < n; i++) sum += (buf.readInt16LE(i * 2) / 32768) ** 2;
-    return n ? Math.sqrt(sum / n) : 0;
+    const samples = new Float64Array(buf.length / 2);
+    for (let i = 0; i < samples.length; i++) samples[i] = buf.readInt16LE(i * 2) / 32768;
+    return samples;
   } finally {
     fs.rmSync(out, { force: true });
   }
+}
+
+/** RMS level (0..1) of the audio over [from, from+seconds). */
+export async function audioLevel(file: string, from: number, seconds: number): Promise<number> {
+  const s = await decodeAudio(file, { from, seconds });
+  let sum = 0;
+  for (const v of s) sum += v * v;
+  return s.length ? Math.sqrt(sum / s.length) : 0;
+}
+
+/** Where the beeps of a `beep: true` fixture at `frequency` land in `file`, in ms (first sample above a threshold after a high-pass). */
+export async function beepOnsets(file: string, frequency: number): Promise<number[]> {
+  const hp = Math.round(frequency * 3);
+  const s = await decodeAudio(file, { filter: `highpass=f=${hp},highpass=f=${hp}` });
+  const onsets: number[] = [];
+  let lastLoud = -Infinity;
+  for (let i = 0; i < s.length; i++) {
+    if (Math.abs(s[i]) < 0.05) continue;
+    if (i - lastLoud > 24_000) onsets.push(i / 48);
+    lastLoud = i;
+  }
+  return onsets;
 }

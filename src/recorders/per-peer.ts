@@ -1,0 +1,59 @@
+import fs from "node:fs";
+import { randomUUID } from "node:crypto";
+import { buildPerPeerArgs, isCopyable } from "../media/per-peer-args.ts";
+import { MediaProcessError, probe, runFfmpeg, type MediaLog } from "../media/process.ts";
+
+// A per-peer ("stream") recording: one MP4 from a peer stream's track WebMs (see per-peer-args.ts for
+// the choices). Probes the video for its codec and size, runs one ffmpeg, checks the result.
+
+export interface PeerStreamTracks {
+  /** Track files with the start of their first media, in ms on the session's clock. */
+  video?: { file: string; startMs: number };
+  audio?: { file: string; startMs: number };
+}
+
+export interface PeerStreamOptions {
+  outFile: string;
+  signal?: AbortSignal;
+  log?: MediaLog;
+  /** Hard limit (default none). */
+  timeoutMs?: number;
+  /** Kill ffmpeg when its output has not advanced for this long (default 120 s). */
+  stallTimeoutMs?: number;
+}
+
+export interface PeerStreamResult {
+  durationSeconds: number;
+  sizeBytes: number;
+  /** `copy` (H.264 remuxed) or `transcode`; absent without video. */
+  video?: { codec: string; mode: "copy" | "transcode"; width?: number; height?: number };
+  hasAudio: boolean;
+}
+
+/** Writes `outFile` (whole, then renamed into place) from the peer stream's tracks. */
+export async function renderPeerStream(tracks: PeerStreamTracks, o: PeerStreamOptions): Promise<PeerStreamResult> {
+  const run = { signal: o.signal, log: o.log };
+  const vp = tracks.video ? await probe(tracks.video.file, run) : undefined;
+  const ap = tracks.audio ? await probe(tracks.audio.file, run) : undefined;
+  const vs = vp?.streams.find((s) => s.codec_type === "video");
+  if (tracks.video && !vs) throw new MediaProcessError("media_bad_output", "ffprobe", 0, null, [], { detail: `${tracks.video.file} has no video stream` });
+  if (tracks.audio && !ap?.streams.some((s) => s.codec_type === "audio")) {
+    throw new MediaProcessError("media_bad_output", "ffprobe", 0, null, [], { detail: `${tracks.audio.file} has no audio stream` });
+  }
+  const video = tracks.video && vs ? { ...tracks.video, codec: vs.codec_name, width: vs.width, height: vs.height } : undefined;
+  const part = `${o.outFile}.part-${randomUUID().slice(0, 8)}`;
+  try {
+    await runFfmpeg(buildPerPeerArgs({ video, audio: tracks.audio, out: part }), { ...run, timeoutMs: o.timeoutMs, stallTimeoutMs: o.stallTimeoutMs ?? 120_000 });
+    fs.renameSync(part, o.outFile);
+  } finally {
+    fs.rmSync(part, { force: true });
+  }
+  const out = await probe(o.outFile, run);
+  o.log?.info({ file: o.outFile, duration: out.durationSeconds, size: out.sizeBytes, video_codec: video?.codec }, "stream recording written");
+  return {
+    durationSeconds: out.durationSeconds,
+    sizeBytes: out.sizeBytes,
+    video: video && { codec: video.codec, mode: isCopyable(video.codec) ? "copy" : "transcode", width: video.width, height: video.height },
+    hasAudio: Boolean(tracks.audio),
+  };
+}
