@@ -44,8 +44,9 @@ interface SlicedInput {
 
 /**
  * Reads a track's part of [start, start+length) of the session timeline; null when the track has no
- * media in it. The file's timestamp 0 is `startMs` on the session timeline (werift counts from the
- * track's first RTP packet). `containerStart` is the file's first timestamp as ffprobe reports it,
+ * media in it. The file's timestamp 0 is `startMs` on the session timeline (werift's first block is at
+ * 0: its first frame, for video the first keyframe). `containerStart` is the file's first timestamp as
+ * ffprobe reports it (0 in werift's files),
  * which matters twice: ffmpeg's `-ss` counts from it (a negative one, Opus with a codec delay: -7 ms in
  * ffmpeg-written WebM, would put the audio of every segment but the first that much late), and
  * without `-ss` ffmpeg moves the first packet to 0 (a video whose first keyframe came after the first
@@ -98,11 +99,11 @@ export function buildSegmentArgs(o: SegmentArgsOptions): string[] {
       `[${idx}:v:0]fps=${canvas.fps},scale=${tile.w}:${tile.h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bilinear,` +
         `pad=${tile.w}:${tile.h}:(ow-iw)/2:(oh-ih)/2:color=${TILE_COLOUR},setsar=1,tpad=${lead}stop=-1:color=${TILE_COLOUR},format=yuv420p[v${i}]`,
     );
-    filters.push(`[${last}][v${i}]overlay=x=${tile.x}:y=${tile.y}[o${i}]`);
+    filters.push(`[${last}][v${i}]overlay=x=${tile.x}:y=${tile.y}:shortest=1[o${i}]`); // the tile is endless (tpad)
     last = `o${i}`;
   });
   const names = segment.tiles.map((t) => nameFilter(t, byId.get(t.peerId)?.name ?? t.peerId));
-  filters.push(`[${last}]${names.length ? names.join(",") : "null"}[vout]`);
+  filters.push(`[${last}]${[...names, `trim=end_frame=${span.frames}`].join(",")}[vout]`);
 
   // Audio: silence of exactly the segment's length, plus every tile's audio, summed (no normalisation:
   // a peer's level does not drop when another one joins).

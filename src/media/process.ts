@@ -69,6 +69,7 @@ function run(tool: "ffmpeg" | "ffprobe", args: string[], o: RunOptions & { keepS
   return new Promise((resolve, reject) => {
     if (o.signal?.aborted) return reject(new MediaProcessError("media_aborted", tool, null, null, []));
     const child = spawn(tool, args, { stdio: ["ignore", "pipe", "pipe"] });
+    if (child.pid) o.log?.debug({ tool, pid: child.pid }, "media process spawned");
     const tail: string[] = [];
     let stdout = "";
     let stdoutPartial = "";

@@ -10,7 +10,11 @@
 
 export interface TrackRef {
   file: string;
-  /** When the track's first media starts, in ms from the session start (the file's time 0). */
+  /**
+   * When the file's first frame was received, in ms from the session start: the file's timestamp 0.
+   * werift's writer starts its clock at the first frame it writes, and for video that is the first
+   * keyframe (it drops what comes before one), so this is the keyframe's arrival, not the track's.
+   */
   startMs: number;
 }
 

@@ -18,14 +18,15 @@ import type { CompositePlan, LayoutSegment } from "./composite-layout.ts";
 // with the encoder's priming (1024 samples) and ends padded to a whole frame, and joining them by
 // stream copy pushed the audio later at every join. Measured with 3 joins in 12 s: +21, +59, +98,
 // +127 ms, cumulative. With sample-exact PCM segments (1600 samples per video frame) the audio stays
-// within ±1.5 ms of its place at every join, and the one AAC encode of the mix runs at several
-// hundred times real time (audio only). The cost is spool space: 192 kB/s of PCM until the final join.
+// within 1.5 ms of its place across every join (the composite test checks < 3 ms; `npm run bench`
+// prints both), and the one AAC encode of the mix is cheap (audio only). The cost is spool space:
+// 192 kB/s of PCM (690 MB an hour) until the final join.
 
 export interface SegmentRunOptions {
   workDir: string;
   signal?: AbortSignal;
   log?: MediaLog;
-  /** Hard limit per ffmpeg run (default none). */
+  /** Hard limit per segment run (default 5 min plus 10x the segment's length; the join: none). */
   timeoutMs?: number;
   /** Kill a run whose output has not advanced for this long (default 120 s: seeking far from a keyframe decodes a while). */
   stallTimeoutMs?: number;
@@ -92,7 +93,8 @@ export async function renderSegment(plan: CompositePlan, segment: LayoutSegment,
   const t0 = performance.now();
   try {
     await runFfmpeg(buildSegmentArgs({ segment, peers: plan.peers, canvas: plan.canvas, out: part, containerStarts }), {
-      signal: o.signal, log: o.log, timeoutMs: o.timeoutMs, stallTimeoutMs: o.stallTimeoutMs ?? STALL_MS,
+      signal: o.signal, log: o.log, timeoutMs: o.timeoutMs ?? 300_000 + (segment.endFrame - segment.startFrame) * (10_000 / plan.canvas.fps),
+      stallTimeoutMs: o.stallTimeoutMs ?? STALL_MS,
     });
     fs.renameSync(part, file);
   } finally {
@@ -102,16 +104,23 @@ export async function renderSegment(plan: CompositePlan, segment: LayoutSegment,
   return { file, rendered: true };
 }
 
+/** Runs `fn` over `items`, `limit` at a time; after a failure starts nothing new, waits for what runs, throws the first error. */
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
+  let failure: { err: unknown } | null = null;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failure) {
       const i = next++;
-      out[i] = await fn(items[i]);
+      try {
+        out[i] = await fn(items[i]);
+      } catch (err) {
+        failure ??= { err };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure) throw (failure as { err: unknown }).err;
   return out;
 }
 
@@ -125,7 +134,7 @@ export async function composeSession(plan: CompositePlan, o: ComposeOptions): Pr
   o.signal?.addEventListener("abort", onAbort, { once: true });
   if (o.signal?.aborted) ac.abort();
   try {
-    // The first failure aborts the runs still going, so none outlives this call.
+    // The first failure aborts the runs still going and waits for them: no ffmpeg outlives this call.
     const results = await mapLimit(plan.segments, o.concurrency ?? 1, (s) =>
       renderSegment(plan, s, { ...o, containerStarts, signal: ac.signal }).catch((err: unknown) => {
         ac.abort();

@@ -4,7 +4,8 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { probe } from "../../src/media/process.ts";
 import { renderPeerStream } from "../../src/recorders/per-peer.ts";
-import { audioLevel, fixtureDir, makeAudioWebm, makeVideoWebm } from "../support/media-fixtures.ts";
+import { runFfmpeg } from "../../src/media/process.ts";
+import { audioLevel, fixtureDir, makeAudioWebm, makeVideoWebm, makeWeriftVideoWebm } from "../support/media-fixtures.ts";
 
 const tmp = fixtureDir("tapedeck-peer-");
 const f = (name: string) => path.join(tmp.dir, name);
@@ -14,6 +15,7 @@ before(async () => {
   await Promise.all([
     makeVideoWebm(f("vp8.webm"), { seconds: 6, color: "testsrc2", width: 640, height: 360 }),
     makeVideoWebm(f("h264.webm"), { seconds: 5, codec: "h264", color: "testsrc2", width: 1280, height: 720 }),
+    makeWeriftVideoWebm(f("werift-h264.webm"), { seconds: 4, codec: "h264", width: 640, height: 360 }),
     makeAudioWebm(f("opus6.webm"), { seconds: 6, frequency: 440 }),
     makeAudioWebm(f("opus5.webm"), { seconds: 5, frequency: 660 }),
   ]);
@@ -49,6 +51,27 @@ test("H.264 + Opus → the video copied untouched, the later video shifted", asy
   assert.ok(Math.abs(pout.durationSeconds - 5.3) < 0.5, `duration ${pout.durationSeconds}`);
   assert.ok(pout.sizeBytes > 0 && pin.sizeBytes > 0);
   assert.ok((await audioLevel(out, 0.1, 0.5)) > 0.05, "the audio, which started first, plays from 0");
+});
+
+test("H.264 as werift writes it (no CodecPrivate, Annex B) is copied into a valid MP4", async () => {
+  const out = f("werift-h264.mp4");
+  const r = await renderPeerStream({ video: { file: f("werift-h264.webm"), startMs: 0 }, audio: { file: f("opus5.webm"), startMs: 0 } }, { outFile: out });
+  assert.equal(r.video?.mode, "copy");
+  const v = (await probe(out)).streams.find((s) => s.codec_type === "video")!;
+  assert.deepEqual([v.codec_name, v.width, v.height, v.nb_frames], ["h264", 640, 360, 120]);
+  // Every frame decodes: ffmpeg at loglevel error prints nothing.
+  assert.equal((await runFfmpeg(["-hide_banner", "-loglevel", "error", "-nostdin", "-i", out, "-f", "null", "-"])).trim(), "");
+});
+
+test("a VP8 track that changes size midway (as Chromium does under congestion) keeps its first size", async () => {
+  await makeVideoWebm(f("big.webm"), { seconds: 2, width: 640, height: 360 });
+  await makeVideoWebm(f("small.webm"), { seconds: 2, width: 320, height: 180 });
+  fs.writeFileSync(f("sizes.txt"), `file '${f("big.webm")}'\nfile '${f("small.webm")}'\n`);
+  await runFfmpeg(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0", "-i", f("sizes.txt"), "-c", "copy", "-f", "webm", f("resize.webm")]);
+  const out = f("resize.mp4");
+  await renderPeerStream({ video: { file: f("resize.webm"), startMs: 0 } }, { outFile: out });
+  const v = (await probe(out)).streams.find((s) => s.codec_type === "video")!;
+  assert.deepEqual([v.width, v.height, v.nb_frames], [640, 360, 120]);
 });
 
 test("audio only → an MP4 with AAC alone", async () => {

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { MediaProcessError, probe, runFfmpeg, type MediaLog } from "../../src/media/process.ts";
 import { fixtureDir, makeAudioWebm, makeVideoWebm } from "../support/media-fixtures.ts";
+import { until } from "../support/wait.ts";
 
 const tmp = fixtureDir("tapedeck-proc-");
 after(() => tmp.remove());
@@ -69,6 +71,40 @@ test("an abort kills the process; an aborted signal never starts one", async () 
   assert.equal((again as MediaProcessError).code, "media_aborted");
 });
 
+test("a process that ignores SIGTERM is SIGKILLed after the grace period", async () => {
+  // ffmpeg blocked in read(2) on a FIFO that has a writer but no data never returns to its main loop,
+  // so it cannot act on SIGTERM. Deterministic: the abort comes only once the kernel shows it waiting
+  // in a pipe read (well past installing its signal handlers).
+  const fifo = path.join(tmp.dir, "stuck.fifo");
+  execFileSync("mkfifo", [fifo]);
+  const ac = new AbortController();
+  const log = memoryLog();
+  const run = runFfmpeg(["-hide_banner", "-nostdin", "-i", fifo, "-f", "null", "-"], { signal: ac.signal, killGraceMs: 300, log }).catch((e: unknown) => e);
+  const pid = log.lines.find((l) => l.msg === "media process spawned")?.obj.pid as number;
+  assert.ok(pid, "the runner logs the pid it spawned");
+  let writer: number | null = null;
+  try {
+    // A non-blocking open for writing succeeds once ffmpeg has the FIFO open for reading (ENXIO before).
+    writer = await until(() => {
+      try {
+        return fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENXIO") return null;
+        throw err;
+      }
+    }, "ffmpeg opening the FIFO", 10_000, 10);
+    await until(() => fs.readFileSync(`/proc/${pid}/wchan`, "utf8").includes("pipe_read"), "ffmpeg blocked in a pipe read", 10_000, 10);
+    ac.abort();
+    const err = await run;
+    assert.ok(err instanceof MediaProcessError);
+    assert.equal(err.code, "media_aborted");
+    assert.equal(err.exitSignal, "SIGKILL");
+    assert.ok(!alive(pid));
+  } finally {
+    if (writer !== null) fs.closeSync(writer);
+  }
+});
+
 test("a run whose output time stops advancing is killed as stalled", async () => {
   const fifo = path.join(tmp.dir, "stalled.fifo");
   execFileSync("mkfifo", [fifo]);
@@ -80,6 +116,20 @@ test("a run whose output time stops advancing is killed as stalled", async () =>
   assert.ok(!alive(killedPid(log)));
   // A run that keeps advancing is not stalled, however long it takes.
   await runFfmpeg(["-hide_banner", "-nostdin", "-re", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30:duration=1.5", "-f", "null", "-"], { stallTimeoutMs: 1000 });
+});
+
+test("a missing ffmpeg is reported as such, with the way to install it", async () => {
+  const saved = process.env.PATH;
+  process.env.PATH = tmp.dir; // no ffmpeg or ffprobe in there
+  try {
+    const err = await runFfmpeg(["-version"]).catch((e: unknown) => e);
+    assert.ok(err instanceof MediaProcessError);
+    assert.equal(err.code, "media_missing_tool");
+    assert.match(err.message, /ffmpeg is not installed \(apt-get install -y ffmpeg\)/);
+    assert.equal(((await probe("x.webm").catch((e: unknown) => e)) as MediaProcessError).code, "media_missing_tool");
+  } finally {
+    process.env.PATH = saved;
+  }
 });
 
 test("probe reports codecs, sizes and durations of MediaRecorder-shaped fixtures", async () => {

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { saveToFileSystem, WebmCallback } from "werift/nonstandard";
 import { runFfmpeg } from "../../src/media/process.ts";
 
 // Media files shaped like what the SFU's track recorder (werift MediaRecorder) writes: one track per
@@ -61,6 +62,59 @@ export async function makeVideoWebm(out: string, o: VideoFixture): Promise<strin
 
 export async function makeAudioWebm(out: string, o: AudioFixture): Promise<string> {
   await runFfmpeg(audioFixtureArgs(out, o));
+  return out;
+}
+
+/**
+ * A video track WebM written by werift's own WebM writer, as the SFU's track recorder writes it: 1 ms
+ * timestamps from the first keyframe, cues and duration written at the end; for H.264 the codec is
+ * `V_MPEG4/ISO/AVC` without CodecPrivate and each block an Annex B access unit (SPS/PPS in band before
+ * every IDR, as Chromium sends them). The frames come from ffmpeg (VP8 in IVF; x264 baseline with
+ * access unit delimiters, split at each delimiter).
+ */
+export async function makeWeriftVideoWebm(out: string, o: VideoFixture): Promise<string> {
+  const [w, h, fps] = [o.width ?? 640, o.height ?? 360, o.fps ?? 30];
+  const src = !o.color || o.color === "testsrc2" ? `testsrc2=size=${w}x${h}:rate=${fps}:duration=${o.seconds}` : `color=c=${o.color}:size=${w}x${h}:rate=${fps}:duration=${o.seconds}`;
+  const gop = String(o.gop ?? 150);
+  const raw = `${out}.raw`;
+  const enc = o.codec === "h264"
+    ? ["-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-bf", "0", "-g", gop, "-pix_fmt", "yuv420p", "-x264-params", "aud=1:repeat-headers=1", "-f", "h264"]
+    : ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "800k", "-g", gop, "-keyint_min", gop, "-auto-alt-ref", "0", "-f", "ivf"];
+  await runFfmpeg(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi", "-i", src, ...enc, raw]);
+  const stream = fs.readFileSync(raw);
+  fs.rmSync(raw);
+  const frames: Array<{ data: Buffer; isKeyframe: boolean }> = [];
+  if (o.codec === "h264") {
+    const aud = Buffer.from([0, 0, 0, 1, 0x09]);
+    const hasIdr = (u: Buffer) => {
+      for (let i = 0; i + 3 < u.length; i++) if (u[i] === 0 && u[i + 1] === 0 && u[i + 2] === 1 && (u[i + 3] & 0x1f) === 5) return true;
+      return false;
+    };
+    for (let at = stream.indexOf(aud); at >= 0; ) {
+      const next = stream.indexOf(aud, at + aud.length);
+      const data = stream.subarray(at, next < 0 ? stream.length : next);
+      frames.push({ data, isKeyframe: hasIdr(data) });
+      at = next;
+    }
+  } else {
+    for (let at = stream.readUInt16LE(6); at + 12 <= stream.length; ) {
+      const size = stream.readUInt32LE(at);
+      const data = stream.subarray(at + 12, at + 12 + size);
+      frames.push({ data, isKeyframe: (data[0] & 1) === 0 });
+      at += 12 + size;
+    }
+  }
+  const codec = o.codec === "h264" ? "MPEG4/ISO/AVC" : "VP8";
+  const webm = new WebmCallback([{ kind: "video", codec, clockRate: 90000, trackNumber: 1, width: w, height: h }], { duration: 1000 * 60 * 60 * 24 });
+  fs.rmSync(out, { force: true }); // werift appends, as its MediaRecorder does after unlinking the path
+  const save = saveToFileSystem(out);
+  const done = new Promise<void>((resolve, reject) => {
+    let writes = Promise.resolve();
+    webm.pipe((output) => (writes = writes.then(async () => { if (await save(output)) resolve(); }).catch(reject)));
+  });
+  frames.forEach((f, i) => webm.inputVideo({ frame: { ...f, time: Math.round((i * 1000) / fps) } }));
+  webm.inputVideo({ eol: true });
+  await done;
   return out;
 }
 

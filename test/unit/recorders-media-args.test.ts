@@ -64,7 +64,8 @@ test("segment: exact frame and sample counts, one input per track on screen", ()
   assert.deepEqual(segmentSpan(segs[2], 30), { start: 6, length: 3, frames: 90, samples: 144000 });
   assert.deepEqual(allAfter(args, "-i"), ["/t/a v.webm", "/t/b.webm", "/t/aa.webm", "/t/ba.webm", "/t/ca.webm"]);
   const graph = after(args, "-filter_complex")!;
-  assert.ok(graph.includes("trim=end_frame=90"), "video cut to 90 frames");
+  assert.ok(graph.includes("r=30,trim=end_frame=90,") && graph.includes("trim=end_frame=90[vout]"), "video cut to 90 frames");
+  assert.equal(graph.match(/overlay=[^;]*shortest=1/g)?.length, 2, "endless (tpad) tiles end with the canvas");
   assert.equal(graph.match(/end_sample=144000/g)?.length, 2, "audio padded and cut to 144000 samples");
   assert.ok(graph.includes("amix=inputs=4:duration=first:dropout_transition=0:normalize=0"));
   assert.equal(graph.match(/drawbox=/g)?.length, 1, "a dark box for the tile without video");
