@@ -1,4 +1,5 @@
 import { machine } from "./proc.ts";
+import { benchComposite } from "./composite.bench.ts";
 import { benchPublishBitrate } from "./publish-bitrate.bench.ts";
 import { benchSfu } from "./sfu.bench.ts";
 
@@ -8,6 +9,7 @@ const rows: Array<[string, string, string]> = [];
 console.log(`tapedeck bench on ${machine()}, ${new Date().toISOString()}`);
 rows.push(...(await benchSfu()));
 rows.push(...(await benchPublishBitrate()));
+rows.push(...(await benchComposite()));
 const w0 = Math.max(...rows.map((r) => r[0].length));
 const w1 = Math.max(...rows.map((r) => r[1].length));
 for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);
