@@ -2,19 +2,10 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { setAppWebhookConfig } from "../../src/webhooks/webhook-config.ts";
 import { verifyWebhookSignature } from "../../src/webhooks/signer.ts";
-import { DIALECTS, openTestDatabase } from "../support/db.ts";
-import { attemptRows, eventRow, nextAttempt, webhookFixture, type WebhookFixture } from "../support/receiver.ts";
+import { DIALECTS } from "../support/db.ts";
+import { attemptRows, eventRow, nextAttempt, withFixture } from "../support/receiver.ts";
 
 // The outbox and the dispatcher against a real HTTP receiver, on SQLite and PostgreSQL.
-
-async function withFixture(dialect: (typeof DIALECTS)[number], fn: (f: WebhookFixture) => Promise<void>): Promise<void> {
-  const f = await webhookFixture(await openTestDatabase(dialect));
-  try {
-    await fn(f);
-  } finally {
-    await f.close();
-  }
-}
 
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 

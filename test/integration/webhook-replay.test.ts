@@ -3,19 +3,10 @@ import { describe, test } from "node:test";
 import { AppError } from "../../src/errors.ts";
 import { setAppWebhookConfig } from "../../src/webhooks/webhook-config.ts";
 import { listEvents, queueReplay } from "../../src/webhooks/webhook-log.ts";
-import { DIALECTS, openTestDatabase } from "../support/db.ts";
-import { attemptRows, eventRow, webhookFixture, type WebhookFixture } from "../support/receiver.ts";
+import { DIALECTS } from "../support/db.ts";
+import { attemptRows, eventRow, withFixture } from "../support/receiver.ts";
 
 // Replays, leases (a dispatcher that died mid-delivery) and several dispatchers on one database.
-
-async function withFixture(dialect: (typeof DIALECTS)[number], fn: (f: WebhookFixture) => Promise<void>): Promise<void> {
-  const f = await webhookFixture(await openTestDatabase(dialect));
-  try {
-    await fn(f);
-  } finally {
-    await f.close();
-  }
-}
 
 for (const dialect of DIALECTS) {
   describe(`webhook replay and leases on ${dialect}`, () => {

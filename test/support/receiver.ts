@@ -5,7 +5,8 @@ import { pino } from "pino";
 import type { WebhookDeliveryConfig } from "../../src/config/config.ts";
 import type { AppIdentity } from "../../src/config/identity.ts";
 import { SecretBox } from "../../src/crypto/secret-box.ts";
-import type { Db, OpenedDatabase } from "../../src/db/database.ts";
+import type { Db, DialectName, OpenedDatabase } from "../../src/db/database.ts";
+import { openTestDatabase } from "./db.ts";
 import { newObjectId } from "../../src/ids.ts";
 import { WebhookDispatcher, type AttemptReport } from "../../src/webhooks/dispatcher.ts";
 import { WebhookOutbox, type EnqueueInput } from "../../src/webhooks/outbox.ts";
@@ -206,3 +207,13 @@ export const attemptRows = (db: Db, eventId: string) =>
 
 export const eventRow = (db: Db, eventId: string) =>
   db.selectFrom("webhook_events").selectAll().where("id", "=", eventId).executeTakeFirstOrThrow();
+
+/** Runs `fn` with a fresh fixture on a fresh database of `dialect`, closing both afterwards. */
+export async function withFixture(dialect: DialectName, fn: (f: WebhookFixture) => Promise<void>): Promise<void> {
+  const f = await webhookFixture(await openTestDatabase(dialect));
+  try {
+    await fn(f);
+  } finally {
+    await f.close();
+  }
+}
