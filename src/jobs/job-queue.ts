@@ -3,6 +3,7 @@ import type { JobRow } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
 import { newObjectId, nowIso } from "../ids.ts";
 import type { Logger } from "../log.ts";
+import { backoffDelayMs } from "../webhooks/backoff.ts";
 
 // The embedded job queue, persisted in the database: every job has an idempotency key; workers claim
 // due jobs with a lease (a conditional UPDATE, safe with several processes on one database), retry
@@ -150,7 +151,7 @@ export class JobRunner {
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const age = Date.now() - Date.parse(job.created_at);
-      const delay = this.o.retryDelaysMs[Math.min(job.attempts - 1, this.o.retryDelaysMs.length - 1)];
+      const delay = backoffDelayMs(this.o.retryDelaysMs, job.attempts);
       if (age + delay > this.o.maxAgeMs) {
         log.error({ err: message }, "job failed for good");
         await this.o.db.updateTable("jobs").set({ state: "failed", locked_until: null, last_error: message, updated_at: nowIso() }).where("id", "=", job.id).execute();
