@@ -1,6 +1,7 @@
 import { machine } from "./proc.ts";
 import { benchComposite } from "./composite.bench.ts";
 import { benchPublishBitrate } from "./publish-bitrate.bench.ts";
+import { benchRecord } from "./record.bench.ts";
 import { benchSfu } from "./sfu.bench.ts";
 
 // `npm run bench`: prints each figure beside its baseline measured in the same run, on this machine.
@@ -8,6 +9,7 @@ import { benchSfu } from "./sfu.bench.ts";
 const rows: Array<[string, string, string]> = [];
 console.log(`tapedeck bench on ${machine()}, ${new Date().toISOString()}`);
 rows.push(...(await benchSfu()));
+rows.push(...(await benchRecord()));
 rows.push(...(await benchPublishBitrate()));
 rows.push(...(await benchComposite()));
 const w0 = Math.max(...rows.map((r) => r[0].length));
