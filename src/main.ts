@@ -13,6 +13,7 @@ import { tokenRoutes } from "./rooms/token.routes.ts";
 import { sessionRoutes } from "./sessions/session.routes.ts";
 import { JobRunner } from "./jobs/job-queue.ts";
 import { uploadTrackHandler } from "./recorders/upload-track.job.ts";
+import { compositeProgressHandler, processSessionHandler } from "./recorders/session-recording.job.ts";
 import { Sfu } from "./sfu/sfu.ts";
 import { SfuShards } from "./sfu/shards.ts";
 import { signallingRoutes } from "./sfu/signalling.routes.ts";
@@ -75,9 +76,12 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   }
 
   await defaultTemplate(ctx);
-  // The worker: persisted jobs (uploads of recordings); refuses to start if it cannot run a queued job.
+  // The worker: persisted jobs (recording uploads and post-processing); refuses to start if it cannot run a queued job.
   const jobs = config.roles.has("worker")
-    ? new JobRunner({ db, log: log.child({ component: "jobs" }), handlers: { "upload-track": uploadTrackHandler(ctx) } })
+    ? new JobRunner({
+        db, log: log.child({ component: "jobs" }),
+        handlers: { "upload-track": uploadTrackHandler(ctx), "process-session": processSessionHandler(ctx), "composite-progress": compositeProgressHandler(ctx) },
+      })
     : null;
   const kickJobs = () => jobs?.kick();
   // The SFU: shard processes (one per core by default), or inside this process when processes = 0.

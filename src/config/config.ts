@@ -32,6 +32,7 @@ const envSchema = z.object({
   TAPEDECK_PRESIGN_SECONDS: intFromEnv(3 * 86400, 60, 7 * 86400),
   TAPEDECK_SFU_PROCESSES: z.coerce.number().int().min(0).max(64).optional(),
   TAPEDECK_SFU_CPU_LIMIT: z.coerce.number().min(0.1).max(1).default(0.85),
+  TAPEDECK_COMPOSITE_CHUNK_SECONDS: intFromEnv(30, 2, 600),
   TAPEDECK_SFU_REMB: z.enum(["on", "off"], { error: "must be on or off" }).default("on"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
@@ -57,6 +58,10 @@ export interface Config {
     processes: number;
     /** Cores (fraction of one) above which a shard refuses new publishers. */
     cpuLimit: number;
+  };
+  recording: {
+    /** The SFU composite is rendered in pieces this long while the session runs (less is left at the end, more ffmpeg runs). */
+    compositeChunkMs: number;
   };
   logLevel: string;
 }
@@ -109,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       pollMs: 1_000,
     },
     sfu: { remb: e.TAPEDECK_SFU_REMB === "on", processes: e.TAPEDECK_SFU_PROCESSES ?? os.cpus().length, cpuLimit: e.TAPEDECK_SFU_CPU_LIMIT },
+    recording: { compositeChunkMs: e.TAPEDECK_COMPOSITE_CHUNK_SECONDS * 1000 },
     logLevel: e.LOG_LEVEL,
   };
   return { ...config, ...overrides };

@@ -1,12 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from "kysely";
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type DatabaseConnection, type Driver } from "kysely";
 import pg from "pg";
 import type { Database } from "./schema.ts";
 import * as m001 from "./migrations/001-initial.ts";
 import * as m002 from "./migrations/002-chat.ts";
 import * as m003 from "./migrations/003-jobs.ts";
+import * as m004 from "./migrations/004-recorded-tracks.ts";
 
 export type Db = Kysely<Database>;
 export type DialectName = "sqlite" | "postgres";
@@ -17,10 +18,27 @@ export interface OpenedDatabase {
   close(): Promise<void>;
 }
 
-const MIGRATIONS: Record<string, Migration> = { "001-initial": m001, "002-chat": m002, "003-jobs": m003 };
+const MIGRATIONS: Record<string, Migration> = { "001-initial": m001, "002-chat": m002, "003-jobs": m003, "004-recorded-tracks": m004 };
 
 // int8 (bigint) arrives from pg as a string; sizes stay well below 2^53, so read them as numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
+
+/**
+ * SQLite transactions start with BEGIN IMMEDIATE (take the write lock at once, waiting up to
+ * busy_timeout for it). With Kysely's plain BEGIN, a transaction that reads and then writes while
+ * another process (an SFU shard, the worker) has just written fails at once with SQLITE_BUSY
+ * ("database is locked"): SQLite cannot wait there without risking a deadlock. Seen when a join in
+ * one shard met a recorded session closing in another.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    driver.beginTransaction = async (connection: DatabaseConnection) => {
+      await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+    };
+    return driver;
+  }
+}
 
 /** Opens `sqlite:<file>` or `postgres://…` and brings the schema up to date. */
 export async function openDatabase(url: string): Promise<OpenedDatabase> {
@@ -33,7 +51,7 @@ export async function openDatabase(url: string): Promise<OpenedDatabase> {
     sqlite.pragma("journal_mode = WAL");
     sqlite.pragma("busy_timeout = 5000");
     sqlite.pragma("synchronous = NORMAL");
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
     dialect = "sqlite";
   } else {
     const pool = new pg.Pool({ connectionString: url, max: 10 });

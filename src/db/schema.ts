@@ -172,6 +172,32 @@ export interface JobsTable {
   updated_at: string;
 }
 
+export interface RecordedTracksTable {
+  id: string;
+  /** The session's SFU recording (a `recordings` row of kind sfu). */
+  recording_id: string;
+  room_id: string;
+  session_id: string;
+  peer_id: string;
+  stream_id: string;
+  track_id: string;
+  /** audio | video */
+  kind: string;
+  /** camera | microphone | screen */
+  source: string;
+  /** The spool file (absolute). */
+  file: string;
+  /** recording | finished | empty */
+  state: string;
+  /** The track's own upload (track recording): none (not asked for) | pending | done | failed */
+  upload: string;
+  started_at: string;
+  /** When the file's first frame was written: its timestamp 0 (for video, the first keyframe). */
+  first_media_at: string | null;
+  ended_at: string | null;
+  bytes: number | null;
+}
+
 export interface Database {
   templates: TemplatesTable;
   rooms: RoomsTable;
@@ -184,9 +210,11 @@ export interface Database {
   app_settings: AppSettingsTable;
   chat_messages: ChatMessagesTable;
   jobs: JobsTable;
+  recorded_tracks: RecordedTracksTable;
 }
 
 export type JobRow = Selectable<JobsTable>;
+export type RecordedTrackRow = Selectable<RecordedTracksTable>;
 export type ChatMessageRow = Selectable<ChatMessagesTable>;
 export type TemplateRow = Selectable<TemplatesTable>;
 export type RoomRow = Selectable<RoomsTable>;

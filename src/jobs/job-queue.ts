@@ -9,13 +9,15 @@ import { backoffDelayMs } from "../webhooks/backoff.ts";
 // due jobs with a lease (a conditional UPDATE, safe with several processes on one database), retry
 // failures with backoff until the job is `maxAgeMs` old, then mark it failed and call `onFailed`.
 
-export const JOB_TYPES = ["upload-track"] as const;
+export const JOB_TYPES = ["upload-track", "process-session", "composite-progress"] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
 export interface JobContext {
   job: JobRow;
   attempt: number;
   log: Logger;
+  /** Aborted when the runner stops (shutdown): pass it to long work; the job runs again on the next start. */
+  signal: AbortSignal;
 }
 
 export interface JobHandler {
@@ -27,7 +29,8 @@ export interface JobHandler {
 export const RETRY_DELAYS_MS = [5_000, 15_000, 60_000, 300_000, 900_000, 3_600_000];
 /** Failed uploads are kept and retried for 7 days (as 100ms keeps them). */
 export const DEFAULT_MAX_AGE_MS = 7 * 86_400_000;
-const LEASE_MS = 10 * 60_000;
+/** A claimed job is someone else's after this long without its lease being renewed (a crashed worker). */
+const LEASE_MS = 2 * 60_000;
 
 export async function enqueueJob(db: Db, job: { type: JobType; key: string; payload: unknown; runAt?: Date }): Promise<void> {
   const now = nowIso();
@@ -57,6 +60,7 @@ export class JobRunner {
   private pumping: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly o: Required<JobRunnerOptions>;
+  private readonly stopping = new AbortController();
 
   constructor(opts: JobRunnerOptions) {
     this.o = { pollMs: 1000, concurrency: 2, retryDelaysMs: RETRY_DELAYS_MS, maxAgeMs: DEFAULT_MAX_AGE_MS, ...opts };
@@ -75,8 +79,10 @@ export class JobRunner {
     if (this.running) this.wake(0);
   }
 
+  /** Stops claiming, interrupts running jobs (they are queued again, not counted as failed) and waits for them. */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping.abort();
     clearTimeout(this.timer);
     await this.pumping;
     await Promise.allSettled([...this.inFlight]);
@@ -100,25 +106,30 @@ export class JobRunner {
 
   private async pump(): Promise<void> {
     if (this.pumping) return;
-    this.pumping = (async () => {
-      try {
-        while (this.running && this.inFlight.size < this.o.concurrency) {
-          const job = await this.claim();
-          if (!job) break;
-          const p = this.execute(job).finally(() => {
-            this.inFlight.delete(p);
-            if (this.running) this.wake(0);
-          });
-          this.inFlight.add(p);
-        }
-      } catch (err) {
-        this.o.log.error({ err }, "job queue poll failed");
-      } finally {
-        this.pumping = undefined;
-        if (this.running) this.wake(this.o.pollMs);
-      }
-    })();
+    // `.finally` always runs after this assignment, even when the loop has nothing to do (every slot
+    // busy): clearing `pumping` inside the loop's own body could run first and leave it set for good.
+    this.pumping = this.fill().finally(() => {
+      this.pumping = undefined;
+      if (this.running) this.wake(this.o.pollMs);
+    });
     await this.pumping;
+  }
+
+  /** Claims due jobs while a slot is free; each runs in the background. */
+  private async fill(): Promise<void> {
+    try {
+      while (this.running && this.inFlight.size < this.o.concurrency) {
+        const job = await this.claim();
+        if (!job) break;
+        const p = this.execute(job).finally(() => {
+          this.inFlight.delete(p);
+          if (this.running) this.wake(0);
+        });
+        this.inFlight.add(p);
+      }
+    } catch (err) {
+      this.o.log.error({ err }, "job queue poll failed");
+    }
   }
 
   private async claim(): Promise<JobRow | null> {
@@ -143,13 +154,23 @@ export class JobRunner {
     const log = this.o.log.child({ job_id: job.id, job_type: job.type, attempt: job.attempts });
     const handler = this.o.handlers[job.type as JobType]!;
     const payload = JSON.parse(job.payload);
-    const ctx = { job, attempt: job.attempts, log };
+    const ctx = { job, attempt: job.attempts, log, signal: this.stopping.signal };
+    // Long jobs (a composite of an hour-long session) renew their lease while they run.
+    const renew = setInterval(() => {
+      this.o.db.updateTable("jobs").set({ locked_until: new Date(Date.now() + LEASE_MS).toISOString() }).where("id", "=", job.id).where("state", "=", "running").execute()
+        .catch((err) => log.warn({ err }, "could not renew the job's lease"));
+    }, LEASE_MS / 4);
     try {
       await handler.run(payload, ctx);
       await this.o.db.updateTable("jobs").set({ state: "done", locked_until: null, last_error: null, updated_at: nowIso() }).where("id", "=", job.id).execute();
       log.info("job done");
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
+      if (this.stopping.signal.aborted) {
+        log.info({ err: message }, "job interrupted by shutdown; it runs again on the next start");
+        await this.o.db.updateTable("jobs").set({ state: "pending", attempts: job.attempts - 1, locked_until: null, run_at: nowIso(), updated_at: nowIso() }).where("id", "=", job.id).execute();
+        return;
+      }
       const age = Date.now() - Date.parse(job.created_at);
       const delay = backoffDelayMs(this.o.retryDelaysMs, job.attempts);
       if (age + delay > this.o.maxAgeMs) {
@@ -163,6 +184,8 @@ export class JobRunner {
         .updateTable("jobs")
         .set({ state: "pending", locked_until: null, last_error: message, run_at: new Date(Date.now() + delay).toISOString(), updated_at: nowIso() })
         .where("id", "=", job.id).execute();
+    } finally {
+      clearInterval(renew);
     }
   }
 }

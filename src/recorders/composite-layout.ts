@@ -112,13 +112,18 @@ function presentDuring(peers: PeerPresence[], startMs: number, endMs: number, du
     .slice(0, MAX_TILES);
 }
 
-/** The composite's segments: the timeline cut at every join and leave, each with its tiles. */
-export function planLayout(peers: PeerPresence[], durationMs: number, canvas: Canvas = COMPOSITE_CANVAS): LayoutSegment[] {
+/**
+ * The composite's segments: the timeline cut at every join and leave, each with its tiles; with
+ * `chunkMs`, also at every multiple of it (counted from the session start, so a live re-plan cuts at
+ * the same places), which keeps segments short enough to render while the session runs.
+ */
+export function planLayout(peers: PeerPresence[], durationMs: number, canvas: Canvas = COMPOSITE_CANVAS, chunkMs = 0): LayoutSegment[] {
   if (!(durationMs > 0)) return [];
   const cuts = new Set<number>([0, durationMs]);
   for (const p of peers) {
     for (const t of [p.joinedAtMs, p.leftAtMs]) if (t != null && t > 0 && t < durationMs) cuts.add(t);
   }
+  if (chunkMs > 0) for (let t = chunkMs; t < durationMs; t += chunkMs) cuts.add(t);
   const points = [...cuts].sort((a, b) => a - b);
   const segments: LayoutSegment[] = [];
   for (let i = 0; i + 1 < points.length; i++) {
@@ -132,8 +137,8 @@ export function planLayout(peers: PeerPresence[], durationMs: number, canvas: Ca
   return segments;
 }
 
-/** Checks the input and plans the whole composite. */
-export function planComposite(input: CompositeInput, canvas: Canvas = COMPOSITE_CANVAS): CompositePlan {
+/** Checks the input and plans the whole composite (`chunkMs`: see planLayout). */
+export function planComposite(input: CompositeInput, canvas: Canvas = COMPOSITE_CANVAS, chunkMs = 0): CompositePlan {
   const ids = new Set<string>();
   for (const p of input.peers) {
     if (ids.has(p.peerId)) throw new Error(`peer ${p.peerId} appears twice in the composite input`);
@@ -147,7 +152,7 @@ export function planComposite(input: CompositeInput, canvas: Canvas = COMPOSITE_
     durationMs: input.durationMs,
     canvas,
     peers: input.peers,
-    segments: planLayout(input.peers, input.durationMs, canvas),
+    segments: planLayout(input.peers, input.durationMs, canvas, chunkMs),
   };
 }
 

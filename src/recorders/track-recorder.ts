@@ -12,7 +12,26 @@ export interface FinishedTrack {
   file: string;
   startedAt: string;
   endedAt: string;
+  /** When the file's first frame arrived (its timestamp 0); null when nothing was written. */
+  firstMediaAt: string | null;
   bytes: number;
+}
+
+/** Is this H.264 RTP payload (RFC 6184) the start of a keyframe (SPS or IDR, alone, in STAP-A or FU-A)? */
+export function h264StartsKeyframe(payload: Buffer): boolean {
+  if (payload.length < 2) return false;
+  const type = payload[0] & 0x1f;
+  if (type === 5 || type === 7) return true;
+  if (type === 28) return (payload[1] & 0x80) !== 0 && ((payload[1] & 0x1f) === 5 || (payload[1] & 0x1f) === 7);
+  if (type === 24) {
+    for (let at = 1; at + 2 < payload.length; ) {
+      const size = payload.readUInt16BE(at);
+      const nal = payload[at + 2] & 0x1f;
+      if (nal === 5 || nal === 7) return true;
+      at += 2 + size;
+    }
+  }
+  return false;
 }
 
 /** Width and height from a VP8 keyframe's RTP payload (RFC 7741 descriptor, then the frame header). */
@@ -48,25 +67,37 @@ export function patchWebmVideoSize(header: Buffer, width: number, height: number
 
 export class TrackRecorder {
   readonly startedAt = new Date().toISOString();
+  /**
+   * When the first frame the writer keeps arrived: the file's timestamp 0, which the composite needs
+   * to place the track on the session's timeline. werift's writer drops video until a keyframe, so for
+   * video it is the first keyframe's arrival; for audio the first packet's.
+   */
+  firstMediaAt: string | null = null;
   private readonly recorder: MediaRecorder;
   private size: { width: number; height: number } | null = null;
   private unsubscribe: (() => void) | null = null;
   private stopped: Promise<FinishedTrack> | null = null;
   error: Error | null = null;
 
-  constructor(track: MediaStreamTrack, readonly file: string) {
+  constructor(track: MediaStreamTrack, readonly file: string, private readonly onFirstMedia: (at: string) => void = () => {}) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     this.recorder = new MediaRecorder({ path: file, tracks: [track], disableNtp: true, disableLipSync: true });
     this.recorder.onError.subscribe((err) => (this.error = err));
-    if (track.kind === "video" && track.codec?.mimeType.toLowerCase() === "video/vp8") {
-      const { unSubscribe } = track.onReceiveRtp.subscribe((rtp) => {
-        const size = vp8KeyframeSize(rtp);
-        if (!size) return;
-        this.size = size;
-        unSubscribe();
-      });
-      this.unsubscribe = unSubscribe;
-    }
+    const mime = track.codec?.mimeType.toLowerCase() ?? "";
+    const { unSubscribe } = track.onReceiveRtp.subscribe((rtp) => {
+      if (track.kind === "video") {
+        const size = mime === "video/vp8" ? vp8KeyframeSize(rtp) : null;
+        if (size) this.size = size;
+        const keyframe = mime === "video/vp8" ? size !== null : mime === "video/h264" ? h264StartsKeyframe(rtp.payload) : true;
+        if (!keyframe) return;
+      }
+      if (!this.firstMediaAt) {
+        this.firstMediaAt = new Date().toISOString();
+        this.onFirstMedia(this.firstMediaAt);
+      }
+      if (track.kind !== "video" || mime !== "video/vp8" || this.size) unSubscribe();
+    });
+    this.unsubscribe = unSubscribe;
   }
 
   /** Finishes the file (idempotent), with the real frame size in its header. */
@@ -76,7 +107,7 @@ export class TrackRecorder {
       await this.recorder.stop();
       const bytes = fs.existsSync(this.file) ? fs.statSync(this.file).size : 0;
       if (bytes > 0 && this.size) this.fixSize(this.size);
-      return { file: this.file, startedAt: this.startedAt, endedAt: new Date().toISOString(), bytes };
+      return { file: this.file, startedAt: this.startedAt, endedAt: new Date().toISOString(), firstMediaAt: bytes > 0 ? this.firstMediaAt : null, bytes };
     })();
     return this.stopped;
   }

@@ -4,14 +4,19 @@ import { insertAsset } from "../assets/asset.repository.ts";
 import { objectKey, trackPath } from "../domain/storage-paths.ts";
 import type { JobHandler } from "../jobs/job-queue.ts";
 import { getRoom, roomDestination } from "../rooms/room.service.ts";
+import { releaseSpool } from "./sfu-recording.ts";
 
 // Uploads one recorded track from the spool to the room's destination (looked up now, so a fixed
 // bucket configuration takes effect on the next retry), then, in one transaction, writes its asset and
-// the `track.recording.success` webhook. The spool file is removed only after that commit. Retried
-// (the file waits on disk) until the queue gives up, then `track.recording.failure`.
+// the `track.recording.success` webhook. The spool file stays for the session's post-processing (per-peer
+// MP4s, composite) and is removed when both are done (releaseSpool). Retried (the file waits on disk)
+// until the queue gives up, then `track.recording.failure`.
 
 export interface UploadTrackPayload {
   file: string;
+  /** The `recorded_tracks` row and the session's SFU recording. */
+  recordedTrackId: string;
+  recordingId: string;
   roomId: string;
   sessionId: string;
   sessionStartedAt: string;
@@ -48,11 +53,14 @@ export function uploadTrackHandler(ctx: AppContext): JobHandler {
           room: { id: room.id, webhook: room.webhook },
           data: { ...base(p), size, duration: duration(p), recording_id: asset.id, recording_path: asset.path, recording_presigned_url: url },
         });
+        await trx.updateTable("recorded_tracks").set({ upload: "done" }).where("id", "=", p.recordedTrackId).execute();
       });
-      fs.rmSync(p.file, { force: true });
       log.info({ key, size }, "track recording uploaded");
+      await releaseSpool(ctx, p.recordingId);
     },
     async onFailed(p: UploadTrackPayload, error: string) {
+      await ctx.db.updateTable("recorded_tracks").set({ upload: "failed" }).where("id", "=", p.recordedTrackId).execute();
+      await releaseSpool(ctx, p.recordingId);
       const room = await getRoom(ctx.db, p.roomId);
       await ctx.outbox.enqueue(ctx.db, {
         type: "track.recording.failure",

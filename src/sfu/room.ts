@@ -7,6 +7,7 @@ import type { ChatMessageOut } from "./protocol.ts";
 import type { PublishedTrack } from "./published-track.ts";
 import type { SfuRecordingSettings } from "../recorders/recording-settings.ts";
 import type { TrackRecordingService } from "../recorders/track-recording.service.ts";
+import type { SfuRecordingRef } from "../recorders/sfu-recording.ts";
 import type { LeaveReason, SessionStore } from "./session.store.ts";
 
 // A live room: its peers, who receives whose tracks (the roles' subscribeToRoles), chat fan-out,
@@ -20,6 +21,9 @@ export class SfuRoom {
   readonly peers = new Map<string, SfuPeer>();
   sessionId: string | null = null;
   sessionStartedAt = "";
+  /** The open session's SFU recording (decided when the session opened). */
+  recording: SfuRecordingRef | null = null;
+  private lastChunk = -1;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
 
@@ -27,7 +31,9 @@ export class SfuRoom {
     public row: RoomRow,
     private roles: Record<string, Json>,
     private settings: SfuRecordingSettings,
-    private readonly deps: { store: SessionStore; log: Logger; remb: boolean; recordings: TrackRecordingService; onEmpty: (room: SfuRoom) => void },
+    private readonly deps: {
+      store: SessionStore; log: Logger; remb: boolean; recordings: TrackRecordingService; compositeChunkMs: number; onEmpty: (room: SfuRoom) => void;
+    },
   ) {
     this.timer = setInterval(() => this.tick(), 1000);
     this.timer.unref();
@@ -61,11 +67,14 @@ export class SfuRoom {
 
   join(peer: SfuPeer): Promise<void> {
     return this.serial(async () => {
-      const session = await this.deps.store.addPeer(this.row, {
-        id: peer.id, name: peer.identity.name, role: peer.identity.role, userId: peer.identity.userId, userData: peer.identity.userData,
-      });
+      const session = await this.deps.store.addPeer(
+        this.row,
+        { id: peer.id, name: peer.identity.name, role: peer.identity.role, userId: peer.identity.userId, userData: peer.identity.userData },
+        { settings: this.settings, chunkMs: this.deps.compositeChunkMs },
+      );
       this.sessionId = session.sessionId;
       this.sessionStartedAt = session.startedAt;
+      this.recording = session.recording;
       this.peers.set(peer.id, peer);
       peer.notify({
         type: "joined",
@@ -80,6 +89,7 @@ export class SfuRoom {
         if (other === peer || !this.canSubscribe(peer.identity.role, other.identity.role)) continue;
         for (const track of other.published.values()) peer.subscribe(other, track);
       }
+      this.requestRecordingKeyframes(); // the composite's layout changes here: a keyframe makes the cut cheap to seek to
       this.deps.log.info({ peer_id: peer.id, role: peer.identity.role, session_id: session.sessionId, peers: this.peers.size }, "peer joined");
     });
   }
@@ -91,8 +101,8 @@ export class SfuRoom {
 
   onTrack(peer: SfuPeer, track: PublishedTrack): void {
     if (!this.peers.has(peer.id)) return;
-    if (this.settings.track && this.sessionId) {
-      const room = { row: this.row, sessionId: this.sessionId, sessionStartedAt: this.sessionStartedAt };
+    if (this.recording && this.sessionId) {
+      const room = { row: this.row, sessionId: this.sessionId, sessionStartedAt: this.sessionStartedAt, recording: this.recording };
       this.deps.recordings.start(room, peer.id, track).catch((err) => this.deps.log.error({ err, peer_id: peer.id }, "could not start track recording"));
     }
     for (const other of this.peers.values()) {
@@ -122,9 +132,11 @@ export class SfuRoom {
       await this.deps.recordings.finish(peer.id).catch((err) => this.deps.log.error({ err }, "could not finish track recordings"));
       const closed = await this.deps.store.removePeer(this.row, peer.id, reason, message);
       if (closed) {
-        this.deps.log.info({ session_id: this.sessionId }, "session closed");
+        this.deps.log.info({ session_id: this.sessionId, recording_id: this.recording?.id }, "session closed");
         this.sessionId = null;
-      }
+        this.recording = null;
+        this.lastChunk = -1;
+      } else this.requestRecordingKeyframes();
       if (this.peers.size === 0) this.deps.onEmpty(this);
     });
   }
@@ -146,8 +158,23 @@ export class SfuRoom {
     for (const p of new Set(recipients)) p.notify(out);
   }
 
+  /** Asks every recorded publisher for a keyframe (at layout changes and composite chunk boundaries). */
+  private requestRecordingKeyframes(): void {
+    if (!this.recording?.settings.composite) return;
+    for (const peer of this.peers.values()) for (const t of peer.published.values()) t.requestKeyframe(true);
+  }
+
   private tick(): void {
     const now = Date.now();
+    if (this.recording?.settings.composite && this.sessionStartedAt) {
+      // Asked for a little before each boundary, the keyframe lands just ahead of it: a segment
+      // starting there decodes from it instead of from the previous boundary's.
+      const chunk = Math.floor((now + 1500 - Date.parse(this.sessionStartedAt)) / this.recording.chunkMs);
+      if (chunk !== this.lastChunk) {
+        if (this.lastChunk >= 0) this.requestRecordingKeyframes();
+        this.lastChunk = chunk;
+      }
+    }
     for (const peer of this.peers.values()) {
       if (this.deps.remb) for (const t of peer.published.values()) t.sendFeedback();
       const silent = peer.msSinceLastMedia(now);

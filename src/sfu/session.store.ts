@@ -1,6 +1,7 @@
 import type { AppContext } from "../app-context.ts";
 import type { RoomRow } from "../db/schema.ts";
 import { newObjectId, newUuid, nowIso } from "../ids.ts";
+import { anyRecording, closeSfuRecording, openSfuRecording, sessionRecording, type SfuRecordingOptions, type SfuRecordingRef } from "../recorders/sfu-recording.ts";
 
 // Persists what happens in live rooms: sessions, peers, chat. Each state change and the webhook it
 // causes are written in one transaction (outbox), so no event is lost and none is sent for a change
@@ -22,6 +23,8 @@ export interface JoiningPeer {
 export interface SessionRef {
   sessionId: string;
   startedAt: string;
+  /** The session's SFU recording, when the room recorded at the session's start. */
+  recording: SfuRecordingRef | null;
 }
 
 export interface ChatRecord {
@@ -40,12 +43,17 @@ const seconds = (from: string, to: string) => Math.max(0, Math.round((Date.parse
 export class SessionStore {
   constructor(private readonly ctx: Ctx) {}
 
-  /** Adds a peer to the room's open session, opening one if there is none. */
-  async addPeer(room: RoomRow, peer: JoiningPeer): Promise<SessionRef> {
+  /**
+   * Adds a peer to the room's open session, opening one if there is none; a new session whose room
+   * records (`recording`) opens its SFU recording in the same transaction.
+   */
+  async addPeer(room: RoomRow, peer: JoiningPeer, recording?: SfuRecordingOptions): Promise<SessionRef> {
     return this.ctx.db.transaction().execute(async (trx) => {
       const now = nowIso();
       let session = await trx.selectFrom("sessions").select(["id", "created_at"]).where("room_id", "=", room.id).where("active", "=", 1).executeTakeFirst();
-      if (!session) {
+      let rec: SfuRecordingRef | null = null;
+      if (session) rec = await sessionRecording(trx, session.id);
+      else {
         session = { id: newObjectId(), created_at: now };
         await trx
           .insertInto("sessions")
@@ -56,6 +64,7 @@ export class SessionStore {
           room: roomRef(room),
           data: { room_id: room.id, room_name: room.name, session_id: session.id, template_id: room.template_id, session_started_at: now },
         });
+        if (recording && anyRecording(recording.settings)) rec = await openSfuRecording(trx, room, { id: session.id, startedAt: now }, recording);
       }
       await trx
         .insertInto("peers")
@@ -69,7 +78,7 @@ export class SessionStore {
           user_name: peer.name, user_data: peer.userData, role: peer.role, joined_at: now, session_started_at: session.created_at, type: "regular",
         },
       });
-      return { sessionId: session.id, startedAt: session.created_at };
+      return { sessionId: session.id, startedAt: session.created_at, recording: rec };
     });
   }
 
@@ -93,6 +102,7 @@ export class SessionStore {
       const remaining = await trx.selectFrom("peers").select("id").where("session_id", "=", session.id).where("left_at", "is", null).executeTakeFirst();
       if (remaining) return false;
       await trx.updateTable("sessions").set({ active: 0, ended_at: now, updated_at: now }).where("id", "=", session.id).execute();
+      await closeSfuRecording(trx, session.id, now);
       await this.ctx.outbox.enqueue(trx, {
         type: "session.close.success",
         room: roomRef(room),

@@ -121,7 +121,7 @@ export class Sfu {
     if (room) room.updateRoles(row, roles, settings);
     else {
       room = new SfuRoom(row, roles, settings, {
-        store: this.store, log: this.log.child({ room_id: row.id }), remb: this.ctx.config.sfu.remb, recordings: this.recordings, onEmpty: (r) => this.dropRoom(r),
+        store: this.store, log: this.log.child({ room_id: row.id }), remb: this.ctx.config.sfu.remb, recordings: this.recordings, compositeChunkMs: this.ctx.config.recording.compositeChunkMs, onEmpty: (r) => this.dropRoom(r),
       });
       this.rooms.set(row.id, room);
     }

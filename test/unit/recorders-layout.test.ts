@@ -90,3 +90,14 @@ test("closed segments of a live session are stable as it goes on", () => {
   assert.deepEqual(closedSegments(later, 6000).map((s) => s.endMs), [3000]);
   assert.deepEqual(closedSegments(later, 20_000).map((s) => s.endMs), [3000, 7000]);
 });
+
+test("with chunks, a long stretch without joins is cut every chunk from the session start, live or closed", () => {
+  const live = (now: number, left?: number) =>
+    planComposite({ sessionStartedAt: "2024-01-01T00:00:00Z", durationMs: now, peers: [peer("A", 0), peer("B", 45_000, left)] }, undefined, 30_000);
+  assert.deepEqual(live(100_000, 70_000).segments.map((s) => [s.startMs, s.endMs, ids(s.tiles).join("")]), [
+    [0, 30_000, "A"], [30_000, 45_000, "A"], [45_000, 60_000, "AB"], [60_000, 70_000, "AB"], [70_000, 90_000, "A"], [90_000, 100_000, "A"],
+  ]);
+  // What a live plan closed at 64 s is exactly what the final plan has.
+  const closed = closedSegments(live(64_000), 64_000);
+  assert.deepEqual(closed, live(100_000, 70_000).segments.slice(0, 3));
+});

@@ -1,0 +1,311 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { AppContext } from "../app-context.ts";
+import { insertAsset } from "../assets/asset.repository.ts";
+import type { PeerRow, RecordedTrackRow, RecordingRow, RoomRow, SessionRow } from "../db/schema.ts";
+import type { AssetType } from "../domain/recording-types.ts";
+import { chatPath, objectKey, sfuCompositePath, streamPath } from "../domain/storage-paths.ts";
+import type { UploadConfig } from "../domain/upload-config.ts";
+import { nowIso } from "../ids.ts";
+import { enqueueJob, type JobContext, type JobHandler } from "../jobs/job-queue.ts";
+import { MediaProcessError } from "../media/process.ts";
+import { getRoom, roomDestination } from "../rooms/room.service.ts";
+import { buildChatCsv } from "./chat-csv.ts";
+import { closedSegments, COMPOSITE_CANVAS, planComposite } from "./composite-layout.ts";
+import { CompositeInputError, composeSession, renderSegment } from "./composite.ts";
+import { renderPeerStream } from "./per-peer.ts";
+import {
+  compositeInput, LIVE_SAFETY_MS, queueCompositeProgress, recordingDetails, releaseSpool, sessionWorkDir, usableTracks,
+  type SfuRecordingDetails,
+} from "./sfu-recording.ts";
+import type { UploadTrackPayload } from "./upload-track.job.ts";
+
+// The SFU recording's post-processing, one `process-session` job per closed session:
+//   1. tracks a crash left half-written are closed from what reached the disk (their uploads queued);
+//   2. per-peer MP4s (stream recording): one per peer stream, `stream.recording.success|failure`;
+//   3. the chat CSV (messages to everyone or to roles), asset `chat`;
+//   4. the composite (segments rendered during the session are reused), asset `room-composite-legacy`,
+//      `recording.success` with the chat's path, or `recording.failed` with an error_type.
+// Each finished step is recorded in the recording's details, so a retry (the bucket was down, the
+// process restarted) redoes only what is left and announces nothing twice. Rendered files stay in the
+// session's work folder until uploaded. Media failures are retried twice, then reported; upload
+// failures are retried for as long as the job queue retries (7 days), then reported as CLOUD_ACCESS_ERROR.
+//
+// `composite-progress` jobs run every chunk (TAPEDECK_COMPOSITE_CHUNK_SECONDS) while the session is live and render the
+// composite's closed segments, so at the close only the last piece is left to render.
+
+export interface ProcessSessionPayload {
+  recordingId: string;
+}
+
+export interface CompositeProgressPayload {
+  recordingId: string;
+  tick: number;
+}
+
+/** 100ms: `recording.success` presigned URLs are "valid for 24 hours"; we use that for every SFU webhook. */
+const PRESIGN_SECONDS = 86_400;
+/** Attempts before a media failure (ffmpeg) is reported instead of retried. */
+const MEDIA_ATTEMPTS = 3;
+
+/** A failure to write to the destination: retried, and reported as CLOUD_ACCESS_ERROR in the end. */
+class UploadError extends Error {
+  override readonly name = "UploadError";
+}
+
+interface Loaded {
+  rec: RecordingRow;
+  details: SfuRecordingDetails;
+  session: SessionRow;
+  room: RoomRow;
+  peers: PeerRow[];
+  tracks: RecordedTrackRow[];
+}
+
+async function load(ctx: AppContext, recordingId: string): Promise<Loaded | null> {
+  const rec = await ctx.db.selectFrom("recordings").selectAll().where("id", "=", recordingId).where("kind", "=", "sfu").executeTakeFirst();
+  if (!rec?.session_id) return null;
+  const session = await ctx.db.selectFrom("sessions").selectAll().where("id", "=", rec.session_id).executeTakeFirstOrThrow();
+  const room = await getRoom(ctx.db, rec.room_id);
+  const peers = await ctx.db.selectFrom("peers").selectAll().where("session_id", "=", session.id).orderBy("joined_at").execute();
+  const tracks = await ctx.db.selectFrom("recorded_tracks").selectAll().where("recording_id", "=", rec.id).orderBy("started_at").execute();
+  return { rec, details: recordingDetails(rec), session, room, peers, tracks };
+}
+
+const seconds = (from: string, to: string | null) => Math.max(0, Math.round(((to ? Date.parse(to) : Date.now()) - Date.parse(from)) / 1000));
+const fileSafe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
+
+/** A media failure worth retrying now, or one to report (after MEDIA_ATTEMPTS, or an input that cannot work). */
+function reportable(err: unknown, jc: JobContext): boolean {
+  if (jc.signal.aborted) return false;
+  if (err instanceof CompositeInputError) return true;
+  return err instanceof MediaProcessError && jc.attempt >= MEDIA_ATTEMPTS;
+}
+
+export function processSessionHandler(ctx: AppContext): JobHandler {
+  const saveDone = async (db: AppContext["db"], rec: RecordingRow, details: SfuRecordingDetails, step: string, outcome: "done" | "failed") => {
+    details.done = { ...details.done, [step]: outcome };
+    await db.updateTable("recordings").set({ details: JSON.stringify(details), updated_at: nowIso() }).where("id", "=", rec.id).execute();
+  };
+
+  /** Uploads `file` to the room's destination (looked up now: a fixed configuration works on the next retry). */
+  const upload = async (dest: UploadConfig | null, relative: string, file: string, contentType: string) => {
+    const storage = ctx.storage.open(dest);
+    const key = objectKey(dest?.prefix, ctx.identity.customerId, relative);
+    try {
+      const { size } = await storage.put(key, fs.createReadStream(file), { contentType });
+      const url = await storage.presignGet(key, PRESIGN_SECONDS);
+      return { key, size, url, path: storage.displayPath(key), location: ctx.storage.sealLocation(dest) };
+    } catch (err) {
+      throw new UploadError(`upload of ${storage.displayPath(key)} failed: ${(err as Error).message}`, { cause: err });
+    }
+  };
+
+  /** Tracks a crash left in `recording`: closed from their files; their own uploads queued. */
+  const closeInterrupted = async (s: Loaded, log: JobContext["log"]) => {
+    for (const t of s.tracks.filter((t) => t.state === "recording")) {
+      const bytes = fs.existsSync(t.file) ? fs.statSync(t.file).size : 0;
+      const empty = bytes === 0 || !t.first_media_at;
+      const endedAt = s.peers.find((p) => p.id === t.peer_id)?.left_at ?? s.session.ended_at ?? nowIso();
+      await ctx.db.transaction().execute(async (trx) => {
+        await trx.updateTable("recorded_tracks")
+          .set({ state: empty ? "empty" : "finished", bytes, ended_at: endedAt, ...(empty ? { upload: "none" } : {}) })
+          .where("id", "=", t.id).execute();
+        if (empty || t.upload !== "pending") return;
+        await enqueueJob(trx, {
+          type: "upload-track",
+          key: `upload-track:${t.session_id}:${t.peer_id}:${t.track_id}`,
+          payload: {
+            file: t.file, recordedTrackId: t.id, recordingId: t.recording_id, roomId: t.room_id, sessionId: t.session_id, sessionStartedAt: s.session.created_at,
+            peerId: t.peer_id, streamId: t.stream_id, trackId: t.track_id, trackType: t.kind as "audio" | "video", startedAt: t.started_at, endedAt,
+          } satisfies UploadTrackPayload,
+        });
+      });
+      Object.assign(t, { state: empty ? "empty" : "finished", bytes, ended_at: endedAt });
+      log.warn({ track_id: t.track_id, bytes }, "track left half-written by a crash: kept what reached the disk");
+    }
+  };
+
+  const streams = async (s: Loaded, dest: UploadConfig | null, work: string, jc: JobContext) => {
+    const groups = new Map<string, RecordedTrackRow[]>();
+    for (const t of usableTracks(s.tracks)) groups.set(`${t.peer_id}/${t.stream_id}`, [...(groups.get(`${t.peer_id}/${t.stream_id}`) ?? []), t]);
+    const origin = Date.parse(s.session.created_at);
+    for (const [id, tracks] of groups) {
+      const step = `stream:${id}`;
+      if (s.details.done?.[step]) continue;
+      const video = tracks.find((t) => t.kind === "video");
+      const audio = tracks.find((t) => t.kind === "audio");
+      const first = tracks[0];
+      const peer = s.peers.find((p) => p.id === first.peer_id);
+      const streamType = !video ? "audio" : video.source === "screen" ? "screen" : "regular";
+      const base = { room_id: s.room.id, session_id: s.session.id, peer_id: first.peer_id, stream_id: first.stream_id, user_id: peer?.user_id ?? "", stream_type: streamType };
+      const out = path.join(work, "streams", `${fileSafe(first.peer_id)}-${fileSafe(first.stream_id)}.mp4`);
+      const ref = (t?: RecordedTrackRow) => (t ? { file: t.file, startMs: Date.parse(t.first_media_at!) - origin } : undefined);
+      let duration = 0;
+      if (!fs.existsSync(out)) {
+        fs.mkdirSync(path.dirname(out), { recursive: true });
+        try {
+          duration = (await renderPeerStream({ video: ref(video), audio: ref(audio) }, { outFile: out, signal: jc.signal, log: jc.log })).durationSeconds;
+        } catch (err) {
+          if (!reportable(err, jc)) throw err;
+          jc.log.error({ err, stream: id }, "stream recording failed");
+          await ctx.db.transaction().execute(async (trx) => {
+            await ctx.outbox.enqueue(trx, {
+              type: "stream.recording.failure", room: { id: s.room.id, webhook: s.room.webhook },
+              data: { ...base, size: 0, duration: 0, recording_id: "", recording_path: "", error_message: (err as Error).message },
+            });
+            await saveDone(trx, s.rec, s.details, step, "failed");
+          });
+          continue;
+        }
+      }
+      const up = await upload(dest, streamPath({ roomId: s.room.id, sessionStartedAt: s.session.created_at, sessionId: s.session.id, peerId: first.peer_id, streamId: first.stream_id }), out, "video/mp4");
+      duration ||= seconds(tracks[0].first_media_at!, tracks.map((t) => t.ended_at ?? "").sort().at(-1) || null);
+      await ctx.db.transaction().execute(async (trx) => {
+        const asset = await insertAsset(trx, {
+          jobId: s.rec.id, roomId: s.room.id, sessionId: s.session.id, type: "stream", path: up.path, objectKey: up.key, location: up.location,
+          size: up.size, duration: Math.round(duration), metadata: { peer_id: first.peer_id, stream_id: first.stream_id, user_id: base.user_id, stream_type: streamType },
+        });
+        await ctx.outbox.enqueue(trx, {
+          type: "stream.recording.success", room: { id: s.room.id, webhook: s.room.webhook },
+          data: { ...base, size: up.size, duration: Math.round(duration), recording_id: asset.id, recording_path: asset.path, recording_presigned_url: up.url },
+        });
+        await saveDone(trx, s.rec, s.details, step, "done");
+      });
+      fs.rmSync(out, { force: true });
+    }
+  };
+
+  /** The chat CSV (when anyone wrote to everyone or to roles); returns its asset's path and a link. */
+  const chat = async (s: Loaded, dest: UploadConfig | null, work: string) => {
+    const relative = chatPath({ roomId: s.room.id, sessionStartedAt: s.session.created_at, epoch: s.details.epoch });
+    if (s.details.done?.chat === "done") {
+      const asset = await ctx.db.selectFrom("recording_assets").selectAll().where("job_id", "=", s.rec.id).where("type", "=", "chat").executeTakeFirst();
+      return asset ? { path: asset.path, url: await ctx.storage.open(dest).presignGet(asset.object_key, PRESIGN_SECONDS).catch(() => "") } : null;
+    }
+    const rows = await ctx.db.selectFrom("chat_messages").selectAll().where("session_id", "=", s.session.id).where("to_peer_id", "is", null).orderBy("sent_at").orderBy("id").execute();
+    if (rows.length === 0) return null;
+    const file = path.join(work, "chat.csv");
+    fs.mkdirSync(work, { recursive: true });
+    fs.writeFileSync(file, buildChatCsv(rows.map((r) => ({ ...r, roles: JSON.parse(r.roles) as string[] }))));
+    const up = await upload(dest, relative, file, "text/csv; charset=utf-8");
+    await ctx.db.transaction().execute(async (trx) => {
+      await insertAsset(trx, {
+        jobId: s.rec.id, roomId: s.room.id, sessionId: s.session.id, type: "chat" satisfies AssetType, path: up.path, objectKey: up.key, location: up.location,
+        size: up.size, duration: 0, metadata: { messages: rows.length },
+      });
+      await saveDone(trx, s.rec, s.details, "chat", "done");
+    });
+    return { path: up.path, url: up.url };
+  };
+
+  const failComposite = async (s: Loaded, errorType: string, message: string) => {
+    const internal = errorType !== "INPUT_ERROR" && errorType !== "CLOUD_ACCESS_ERROR";
+    await ctx.db.transaction().execute(async (trx) => {
+      await ctx.outbox.enqueue(trx, {
+        type: "recording.failed", room: { id: s.room.id, webhook: s.room.webhook },
+        data: {
+          room_id: s.room.id, room_name: s.room.name, session_id: s.session.id, template_id: s.room.template_id,
+          error: internal ? "INTERNAL_ERROR" : message, error_type: errorType, error_message: message,
+          session_started_at: s.session.created_at, session_stopped_at: s.session.ended_at ?? s.rec.stopped_at,
+        },
+      });
+      await saveDone(trx, s.rec, s.details, "composite", "failed");
+      await trx.updateTable("recordings").set({ failure: JSON.stringify({ error_type: errorType, error: message }) }).where("id", "=", s.rec.id).execute();
+    });
+  };
+
+  const composite = async (s: Loaded, dest: UploadConfig | null, work: string, chatFile: { path: string; url: string } | null, jc: JobContext) => {
+    if (s.details.done?.composite) return;
+    const out = path.join(work, "composite.mp4");
+    let duration = 0;
+    if (!fs.existsSync(out)) {
+      try {
+        const plan = planComposite(compositeInput({ startedAt: s.session.created_at, endedAt: s.session.ended_at }, s.peers, s.tracks), COMPOSITE_CANVAS, s.details.chunkMs);
+        const r = await composeSession(plan, { outFile: out, workDir: path.join(work, "segments"), signal: jc.signal, log: jc.log });
+        jc.log.info({ segments: r.segments, rendered_after_close: r.rendered, duration: r.durationSeconds }, "composite written");
+        duration = r.durationSeconds;
+        s.details.segments = { total: r.segments, renderedAfterClose: r.rendered };
+      } catch (err) {
+        if (!reportable(err, jc)) throw err;
+        jc.log.error({ err }, "composite failed");
+        return failComposite(s, err instanceof CompositeInputError ? "INPUT_ERROR" : "PROCESSING_CMD_ERROR", (err as Error).message);
+      }
+    }
+    const relative = sfuCompositePath({ roomId: s.room.id, sessionStartedAt: s.session.created_at, sessionId: s.session.id, epoch: s.details.epoch });
+    const up = await upload(dest, relative, out, "video/mp4");
+    const sessionDuration = seconds(s.session.created_at, s.session.ended_at);
+    await ctx.db.transaction().execute(async (trx) => {
+      const asset = await insertAsset(trx, {
+        jobId: s.rec.id, roomId: s.room.id, sessionId: s.session.id, type: "room-composite-legacy", path: up.path, objectKey: up.key, location: up.location,
+        size: up.size, duration: Math.round(duration) || sessionDuration, metadata: { width: COMPOSITE_CANVAS.width, height: COMPOSITE_CANVAS.height },
+      });
+      await ctx.outbox.enqueue(trx, {
+        type: "recording.success", room: { id: s.room.id, webhook: s.room.webhook },
+        data: {
+          room_id: s.room.id, room_name: s.room.name, session_id: s.session.id, template_id: s.room.template_id,
+          location: asset.path, URL: up.url, duration: sessionDuration, recording_path: asset.path, recording_presigned_url: up.url,
+          chat_recording_path: chatFile?.path ?? "", chat_recording_presigned_url: chatFile?.url ?? "", size: up.size,
+          session_started_at: s.session.created_at, session_stopped_at: s.session.ended_at ?? s.rec.stopped_at,
+        },
+      });
+      await saveDone(trx, s.rec, s.details, "composite", "done");
+    });
+    fs.rmSync(out, { force: true });
+  };
+
+  return {
+    async run(p: ProcessSessionPayload, jc) {
+      const s = await load(ctx, p.recordingId);
+      if (!s || s.rec.status === "completed" || s.rec.status === "failed") return;
+      const t0 = Date.now();
+      const log = (jc.log = jc.log.child({ recording_id: s.rec.id, session_id: s.session.id, room_id: s.room.id }));
+      await closeInterrupted(s, log);
+      const dest = await roomDestination(ctx, s.room);
+      const work = sessionWorkDir(ctx.config.dataDir, s.session.id);
+      const { settings } = s.details;
+      if (settings.stream) await streams(s, dest, work, jc);
+      const chatFile = await chat(s, dest, work);
+      if (settings.composite) await composite(s, dest, work, chatFile, jc);
+      const failed = s.details.done?.composite === "failed";
+      await ctx.db.updateTable("recordings").set({ status: failed ? "failed" : "completed", updated_at: nowIso() }).where("id", "=", s.rec.id).execute();
+      log.info({ wall_ms: Date.now() - t0, since_close_ms: Date.now() - Date.parse(s.session.ended_at ?? s.rec.stopped_at ?? nowIso()), outcome: s.details.done }, "SFU recording post-processing finished");
+      await releaseSpool(ctx, s.rec.id);
+    },
+
+    async onFailed(p: ProcessSessionPayload, error: string) {
+      const s = await load(ctx, p.recordingId);
+      if (!s) return;
+      const errorType = /^upload of /.test(error) ? "CLOUD_ACCESS_ERROR" : "API_ERROR";
+      if (s.details.settings.composite && !s.details.done?.composite) await failComposite(s, errorType, error);
+      await ctx.db.updateTable("recordings").set({ status: "failed", failure: JSON.stringify({ error_type: errorType, error }), updated_at: nowIso() }).where("id", "=", s.rec.id).execute();
+    },
+  };
+}
+
+/** While the session runs: renders the composite's closed segments, then queues the next tick. */
+export function compositeProgressHandler(ctx: AppContext): JobHandler {
+  return {
+    async run(p: CompositeProgressPayload, jc) {
+      const s = await load(ctx, p.recordingId);
+      if (!s || s.rec.status !== "running" || !s.session.active) return;
+      const now = Date.now();
+      const origin = Date.parse(s.session.created_at);
+      const plan = planComposite(compositeInput({ startedAt: s.session.created_at, endedAt: null }, s.peers, s.tracks, now), COMPOSITE_CANVAS, s.details.chunkMs);
+      let rendered = 0;
+      for (const segment of closedSegments(plan, now - origin - LIVE_SAFETY_MS)) {
+        if (jc.signal.aborted) break;
+        try {
+          if ((await renderSegment(plan, segment, { workDir: path.join(sessionWorkDir(ctx.config.dataDir, s.session.id), "segments"), signal: jc.signal, log: jc.log })).rendered) rendered++;
+        } catch (err) {
+          // Not fatal: the post-processing renders whatever is missing.
+          jc.log.warn({ err, start_frame: segment.startFrame }, "composite segment could not be rendered during the session");
+          break;
+        }
+      }
+      if (rendered) jc.log.info({ rendered, recording_id: s.rec.id }, "composite segments rendered during the session");
+      const next = new Date(Math.max(origin + (p.tick + 1) * s.details.chunkMs + LIVE_SAFETY_MS, Date.now() + 1000));
+      await queueCompositeProgress(ctx.db, s.rec.id, p.tick + 1, next);
+    },
+  };
+}

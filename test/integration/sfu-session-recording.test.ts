@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { mintAppToken } from "../../src/auth/tokens.ts";
+import { probe } from "../../src/media/process.ts";
+import { joinSynthetic } from "../../src/participant/synthetic.ts";
+import { recordingDetails } from "../../src/recorders/sfu-recording.ts";
+import { startTestApp, type TestApp } from "../support/app.ts";
+import { DIALECTS } from "../support/db.ts";
+import { startS3rver, type TestS3 } from "../support/s3rver.ts";
+import { SignalClient } from "../support/signal-client.ts";
+import { startTcpSwitch } from "../support/tcp-switch.ts";
+import { until } from "../support/wait.ts";
+
+// SFU recording of a whole session, end to end, with the bucket down when the session closes:
+// Chatter (no media) is there from the start and chats; Ada publishes for 9 s; Bo joins ~2 s later and
+// publishes for 3 s. The composite is rendered in 3 s pieces while the session runs. After the close
+// everything waits for the bucket, then arrives: one composite with the chat CSV named in
+// `recording.success`, a per-peer MP4 per publisher, the tracks, their assets; and the spool is emptied.
+
+const seconds = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 1000;
+
+for (const dialect of DIALECTS) {
+  describe(`SFU session recording (${dialect})`, () => {
+    let app: TestApp;
+    let s3: TestS3;
+    let link: Awaited<ReturnType<typeof startTcpSwitch>>;
+    let roomId: string;
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-session-rec-"));
+
+    before(async () => {
+      s3 = await startS3rver();
+      const u = new URL(s3.endpoint);
+      link = await startTcpSwitch({ host: u.hostname, port: Number(u.port) });
+      app = await startTestApp({ dialect, env: { TAPEDECK_COMPOSITE_CHUNK_SECONDS: "3", TAPEDECK_SFU_CPU_LIMIT: "1" } });
+      const t = await app.api("POST", "/v2/templates", {
+        name: "records-everything",
+        settings: { recording: { upload: { type: "s3", location: s3.bucket, prefix: "rec", options: { endpoint: `http://127.0.0.1:${link.port}` }, credentials: { key: s3.accessKey, secretKey: s3.secret } } } },
+        recordings: [{ name: "default", role: "host", trackRecording: { enabled: true }, streamRecording: { enabled: true }, compositeRecording: { customComposite: { enabled: true } } }],
+      });
+      assert.equal(t.status, 200, JSON.stringify(t.body));
+      roomId = (await app.api("POST", "/v2/rooms", { name: "session-rec-room", template_id: t.body.id })).body.id;
+    });
+    after(async () => {
+      await app.close();
+      await link.stop();
+      await s3.stop();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    });
+
+    test("composite, per-peer MP4s, tracks and chat CSV arrive after a bucket outage, with assets and webhooks", async () => {
+      const token = (role: string) => mintAppToken(app.ctx.identity, { roomId, role });
+      const chatter = await SignalClient.connect(app.url);
+      const joined = await chatter.join(await token("host"), "Chatter");
+      const sessionId = joined.session_id as string;
+      const media = { width: 320, height: 180, fps: 15, videoBitrateKbps: 300, keyframeIntervalSeconds: 1 };
+      const ada = await joinSynthetic({ baseUrl: app.url, token: await token("host"), name: "Ada", durationSeconds: 9, ...media });
+      chatter.send({ type: "chat", message: 'hello, "world"\nsecond line 🎉 مرحبا' });
+      chatter.send({ type: "chat", message: "=1+2 for guests", roles: ["guest"] });
+      chatter.send({ type: "chat", message: "just for Ada", peer_id: ada.peerId });
+      await until(async () => (await app.ctx.db.selectFrom("chat_messages").select("id").where("session_id", "=", sessionId).execute()).length === 3, "chat stored");
+      await until(async () => (await app.ctx.db.selectFrom("recorded_tracks").select("id").where("first_media_at", "is not", null).execute()).length === 2, "Ada's tracks recording", 10_000);
+      const bo = await joinSynthetic({ baseUrl: app.url, token: await token("guest"), name: "Bo", durationSeconds: 3, ...media });
+      assert.equal(await bo.done, "media ended");
+      await bo.leave();
+
+      // While the session runs, the composite's closed pieces are rendered.
+      const segDir = path.join(app.dataDir, "spool", "sessions", sessionId, "segments");
+      await until(() => fs.existsSync(segDir) && fs.readdirSync(segDir).some((f) => /^seg-.*\.mov$/.test(f)), "a composite segment rendered during the session", 15_000);
+      assert.equal((await app.ctx.db.selectFrom("sessions").select("active").where("id", "=", sessionId).executeTakeFirstOrThrow()).active, 1);
+
+      assert.equal(await ada.done, "media ended");
+      await link.off(); // the bucket is unreachable when the session closes
+      await ada.leave();
+      chatter.close();
+      const rec = await until(async () => {
+        const r = await app.ctx.db.selectFrom("recordings").selectAll().where("session_id", "=", sessionId).where("kind", "=", "sfu").executeTakeFirst();
+        const job = await app.ctx.db.selectFrom("jobs").selectAll().where("key", "=", `process-session:${r?.id}`).executeTakeFirst();
+        return job?.state === "pending" && /^upload of s3:\/\//.test(job.last_error ?? "") && r;
+      }, "post-processing waiting for the bucket", 60_000);
+      assert.equal(rec.status, "post_processing");
+      assert.deepEqual(await app.ctx.db.selectFrom("recording_assets").select("type").where("type", "!=", "track").execute(), [], "no asset before its upload");
+      const early = await app.ctx.db.selectFrom("webhook_events").select("type").where("type", "in", ["recording.success", "stream.recording.success"]).execute();
+      assert.deepEqual(early, [], "no success webhook before the upload");
+
+      await link.on();
+      await app.ctx.db.updateTable("jobs").set({ run_at: new Date().toISOString() }).where("state", "=", "pending").execute(); // skip the backoff wait
+      app.jobs!.kick();
+      await until(async () => (await app.ctx.db.selectFrom("recordings").select("status").where("id", "=", rec.id).executeTakeFirstOrThrow()).status === "completed", "recording completed", 120_000)
+        .catch(async (err) => { console.error(JSON.stringify(await app.ctx.db.selectFrom("jobs").selectAll().execute(), null, 1)); throw err; });
+      await until(async () => (await app.ctx.db.selectFrom("jobs").select("state").where("type", "=", "upload-track").execute()).every((j) => j.state === "done"), "track uploads done", 30_000);
+
+      const session = await app.ctx.db.selectFrom("sessions").selectAll().where("id", "=", sessionId).executeTakeFirstOrThrow();
+      const peers = await app.ctx.db.selectFrom("peers").selectAll().where("session_id", "=", sessionId).execute();
+      const peerOf = (name: string) => peers.find((p) => p.name === name)!;
+      const events = (await app.ctx.db.selectFrom("webhook_events").select(["type", "body"]).execute()).map((e) => ({ type: e.type, body: JSON.parse(e.body) }));
+      const ofType = (type: string) => events.filter((e) => e.type === type).map((e) => e.body.data);
+      const download = async (url: string, name: string) => {
+        const file = path.join(tmp, `${dialect}-${name}`);
+        const res = await fetch(url);
+        assert.equal(res.status, 200, `download ${name}`);
+        fs.writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+        return file;
+      };
+
+      // The composite.
+      const [success] = ofType("recording.success");
+      assert.ok(success, "recording.success sent");
+      assert.equal(events.find((e) => e.type === "recording.success")!.body.version, "1.0");
+      const epoch = Date.parse(session.created_at);
+      const date = session.created_at.slice(0, 10).replaceAll("-", "");
+      assert.equal(success.recording_path, `s3://${s3.bucket}/rec/${roomId}/${date}/${sessionId}/Rec-${sessionId}-${epoch}.mp4`);
+      assert.equal(success.chat_recording_path, `s3://${s3.bucket}/rec/chat/${roomId}/${date}/Rec-${roomId}-${epoch}.csv`);
+      const sessionSeconds = seconds(session.created_at, session.ended_at!);
+      assert.equal(success.duration, Math.round(sessionSeconds));
+      assert.equal(success.session_started_at, session.created_at);
+      assert.equal(success.session_stopped_at, session.ended_at);
+      const composite = await probe(await download(success.recording_presigned_url, "composite.mp4"));
+      const cv = composite.streams.find((s) => s.codec_type === "video")!;
+      assert.equal(cv.codec_name, "h264");
+      assert.deepEqual([cv.width, cv.height], [1280, 720]);
+      assert.equal(composite.streams.find((s) => s.codec_type === "audio")?.codec_name, "aac");
+      assert.ok(Math.abs(composite.durationSeconds - sessionSeconds) <= 1, `composite lasts ${composite.durationSeconds} s, the session ${sessionSeconds} s`);
+      assert.equal(success.size, composite.sizeBytes);
+      const details = recordingDetails(await app.ctx.db.selectFrom("recordings").selectAll().where("id", "=", rec.id).executeTakeFirstOrThrow());
+      assert.ok(details.segments && details.segments.renderedAfterClose < details.segments.total, `pieces left for after the close: ${JSON.stringify(details.segments)}`);
+
+      // The chat: broadcast and role messages, not the direct one; escaped.
+      const csv = fs.readFileSync(await download(success.chat_recording_presigned_url, "chat.csv"), "utf8");
+      const chatter0 = peerOf("Chatter");
+      const lines = csv.split("\r\n");
+      assert.equal(lines[0], "SenderPeerID,SenderName,SenderUserID,Roles,SentAt,Type,Message");
+      assert.match(csv, new RegExp(`\\r\\n${chatter0.id},Chatter,,\\[\\],[0-9T:.Z-]+,chat,"hello, ""world""\\nsecond line 🎉 مرحبا"\\r\\n`));
+      assert.match(csv, new RegExp(`\\r\\n${chatter0.id},Chatter,,\\[guest\\],[0-9T:.Z-]+,chat,'=1\\+2 for guests\\r\\n$`));
+      assert.doesNotMatch(csv, /just for Ada/);
+
+      // Per-peer MP4s: one per publisher, H.264 + audio, as long as the peer was in the room.
+      const streams = ofType("stream.recording.success");
+      assert.deepEqual(streams.map((d) => d.peer_id).sort(), [peerOf("Ada").id, peerOf("Bo").id].sort());
+      for (const d of streams) {
+        const peer = peers.find((p) => p.id === d.peer_id)!;
+        assert.equal(d.stream_type, "regular");
+        assert.equal(d.recording_path, `s3://${s3.bucket}/rec/${roomId}/${date}/${sessionId}/${d.peer_id}/${d.stream_id}/${d.stream_id}.mp4`);
+        const p = await probe(await download(d.recording_presigned_url, `${peer.name}.mp4`));
+        const v = p.streams.find((s) => s.codec_type === "video")!;
+        assert.equal(v.codec_name, "h264");
+        assert.deepEqual([v.width, v.height], [320, 180]);
+        assert.ok(p.streams.some((s) => s.codec_type === "audio"), `${peer.name}'s MP4 has audio`);
+        const inRoom = seconds(peer.joined_at, peer.left_at!);
+        assert.ok(Math.abs(p.durationSeconds - inRoom) <= 1, `${peer.name}: MP4 ${p.durationSeconds} s, in the room ${inRoom} s`);
+        assert.equal(d.size, p.sizeBytes);
+      }
+
+      // Tracks, assets, and the spool emptied.
+      assert.equal(ofType("track.recording.success").length, 4);
+      const assets = (await app.api("GET", `/v2/recording-assets?session_id=${sessionId}`)).body.data as Array<{ type: string; path: string }>;
+      const count = (type: string) => assets.filter((a) => a.type === type).length;
+      assert.deepEqual([count("room-composite-legacy"), count("stream"), count("track"), count("chat")], [1, 2, 4, 1]);
+      assert.ok(assets.some((a) => a.type === "chat" && a.path === success.chat_recording_path));
+      assert.ok(!fs.existsSync(path.join(app.dataDir, "spool", "sessions", sessionId)), "session work folder removed");
+      assert.ok(!fs.existsSync(path.join(app.dataDir, "spool", "tracks", sessionId)), "track spool removed");
+    });
+  });
+}
