@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import type { AppContext } from "../app-context.ts";
 import type { RoomRow } from "../db/schema.ts";
 import { newObjectId, newUuid, nowIso } from "../ids.ts";
@@ -82,13 +83,16 @@ export class SessionStore {
     });
   }
 
-  /** Marks a peer gone; closes the session when it was the last one. Returns true if the session closed. */
-  async removePeer(room: RoomRow, peerId: string, reason: LeaveReason, message = ""): Promise<boolean> {
+  /**
+   * Marks a peer gone (at `at`, default now); closes the session when it was the last one. Returns true
+   * if the session closed.
+   */
+  async removePeer(room: RoomRow, peerId: string, reason: LeaveReason, message = "", at?: string): Promise<boolean> {
     return this.ctx.db.transaction().execute(async (trx) => {
       const peer = await trx.selectFrom("peers").selectAll().where("id", "=", peerId).executeTakeFirst();
       if (!peer || peer.left_at) return false;
       const session = await trx.selectFrom("sessions").selectAll().where("id", "=", peer.session_id).executeTakeFirstOrThrow();
-      const now = nowIso();
+      const now = at ? (at > peer.joined_at ? at : peer.joined_at) : nowIso();
       await trx.updateTable("peers").set({ left_at: now, leave_reason: reason }).where("id", "=", peerId).execute();
       await this.ctx.outbox.enqueue(trx, {
         type: "peer.leave.success",
@@ -101,18 +105,27 @@ export class SessionStore {
       });
       const remaining = await trx.selectFrom("peers").select("id").where("session_id", "=", session.id).where("left_at", "is", null).executeTakeFirst();
       if (remaining) return false;
-      await trx.updateTable("sessions").set({ active: 0, ended_at: now, updated_at: now }).where("id", "=", session.id).execute();
-      await closeSfuRecording(trx, session.id, now);
+      const lastLeft = await trx.selectFrom("peers").select("left_at").where("session_id", "=", session.id).orderBy("left_at", "desc").executeTakeFirst();
+      const endedAt = lastLeft?.left_at && lastLeft.left_at > now ? lastLeft.left_at : now;
+      await trx.updateTable("sessions").set({ active: 0, ended_at: endedAt, updated_at: nowIso() }).where("id", "=", session.id).execute();
+      await closeSfuRecording(trx, session.id, endedAt);
       await this.ctx.outbox.enqueue(trx, {
         type: "session.close.success",
         room: roomRef(room),
         data: {
           room_id: room.id, room_name: room.name, session_id: session.id, template_id: room.template_id,
-          session_started_at: session.created_at, session_stopped_at: now, session_duration: seconds(session.created_at, now),
+          session_started_at: session.created_at, session_stopped_at: endedAt, session_duration: seconds(session.created_at, endedAt),
         },
       });
       return true;
     });
+  }
+
+  /** When the peer's recorded track files were last written, if it has any still marked recording. */
+  private async lastWritten(peerId: string): Promise<string | undefined> {
+    const files = await this.ctx.db.selectFrom("recorded_tracks").select("file").where("peer_id", "=", peerId).where("state", "=", "recording").execute();
+    const times = files.map((f) => (fs.existsSync(f.file) ? fs.statSync(f.file).mtimeMs : 0)).filter((t) => t > 0);
+    return times.length ? new Date(Math.max(...times)).toISOString() : undefined;
   }
 
   async saveChat(c: ChatRecord): Promise<string> {
@@ -129,7 +142,9 @@ export class SessionStore {
 
   /**
    * After a crash of the process that held them, peers still marked present are not: remove them
-   * (reason "server removed peer"), which also closes their sessions with the usual webhooks.
+   * (reason "server removed peer"), which also closes their sessions with the usual webhooks. A peer
+   * whose tracks were being recorded left when its files were last written (so a recording does not
+   * run on through the downtime); any other, now.
    */
   async removeOrphanPeers(roomIds?: string[]): Promise<number> {
     let q = this.ctx.db.selectFrom("peers").select(["id", "room_id"]).where("left_at", "is", null);
@@ -137,7 +152,7 @@ export class SessionStore {
     const orphans = await q.execute();
     for (const o of orphans) {
       const room = await this.ctx.db.selectFrom("rooms").selectAll().where("id", "=", o.room_id).executeTakeFirst();
-      if (room) await this.removePeer(room, o.id, "server removed peer", "the SFU holding this peer stopped");
+      if (room) await this.removePeer(room, o.id, "server removed peer", "the SFU holding this peer stopped", await this.lastWritten(o.id));
     }
     if (orphans.length) this.ctx.log.warn({ count: orphans.length }, "removed peers left over from a previous run");
     return orphans.length;

@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { test } from "node:test";
+import { mintAppToken, mintManagementToken } from "../../src/auth/tokens.ts";
+import { loadIdentity } from "../../src/config/identity.ts";
+import { probe } from "../../src/media/process.ts";
+import { joinSynthetic } from "../../src/participant/synthetic.ts";
+import { until } from "../support/wait.ts";
+
+// Nothing lost on a crash: `tapedeck serve` is killed (SIGKILL) in the middle of a recorded session.
+// At the next start the session is closed as of the last media written, the half-written track files
+// are kept, and the recording is processed as usual: tracks, the per-peer MP4 and the composite arrive,
+// and the composite covers the session up to the crash, not the downtime after it.
+
+const bin = path.resolve("bin/tapedeck.js");
+
+function serve(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [bin, "serve"], { env, stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    child.once("exit", (c) => reject(new Error(`serve exited with ${c}`)));
+    readline.createInterface({ input: child.stdout! }).on("line", (line) => {
+      const m = /tapedeck is running at (http:\/\/\S+) /.exec(line);
+      if (m) resolve({ child, url: m[1] });
+    });
+  });
+}
+
+test("a recorded session survives a crash of tapedeck: files kept, processed at the next start", async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-crash-"));
+  const env = {
+    ...process.env, PORT: "0", HOST: "127.0.0.1", TAPEDECK_DATA_DIR: dataDir, LOG_LEVEL: "warn",
+    TAPEDECK_SFU_PROCESSES: "0", TAPEDECK_SFU_CPU_LIMIT: "1", TAPEDECK_COMPOSITE_CHUNK_SECONDS: "3",
+  };
+  let server = await serve(env);
+  try {
+    const { identity } = loadIdentity(dataDir);
+    const mgmt = await mintManagementToken(identity);
+    const api = async (method: string, p: string, body?: unknown) => {
+      const res = await fetch(server.url + p, { method, headers: { authorization: `Bearer ${mgmt}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return res.json();
+    };
+    const room = await api("POST", "/v2/rooms", { name: "crash-room", recording_info: { enabled: true } });
+    const peer = await joinSynthetic({
+      baseUrl: server.url, token: await mintAppToken(identity, { roomId: room.id, role: "host" }), name: "Survivor",
+      width: 320, height: 180, fps: 15, videoBitrateKbps: 300, keyframeIntervalSeconds: 1, durationSeconds: 60,
+    });
+    const spool = path.join(dataDir, "spool", "tracks", peer.sessionId, peer.peerId);
+    const spoolBytes = () => (fs.existsSync(spool) ? fs.readdirSync(spool, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).reduce((n, e) => n + fs.statSync(path.join(e.parentPath, e.name)).size, 0) : 0);
+    await until(() => spoolBytes() > 150_000, "several seconds of media in the spool", 20_000);
+
+    const killedAt = Date.now();
+    server.child.kill("SIGKILL");
+    await new Promise((r) => server.child.once("exit", r));
+    await peer.done; // its signalling socket closed with the server
+    const kept = spoolBytes();
+    assert.ok(kept > 150_000, "the half-written track files are still on disk");
+
+    server = await serve(env);
+    const success = await until(async () => (await api("GET", `/v2/analytics/events?type=recording.success&room_id=${room.id}`)).data?.[0]?.data, "recording.success after the restart", 90_000);
+    const events = (await api("GET", `/v2/analytics/events?room_id=${room.id}&limit=100`)).data as Array<{ type: string; data: any }>;
+    const count = (type: string) => events.filter((e) => e.type === type).length;
+    assert.deepEqual([count("track.recording.success"), count("stream.recording.success"), count("session.close.success")], [2, 1, 1]);
+    const leave = events.find((e) => e.type === "peer.leave.success")!.data;
+    assert.equal(leave.reason, "server removed peer");
+    assert.ok(Date.parse(leave.left_at) <= killedAt, `the peer left when its media stopped (${leave.left_at}), not at the restart`);
+
+    const file = path.join(dataDir, "composite.mp4");
+    fs.writeFileSync(file, Buffer.from(await (await fetch(success.recording_presigned_url)).arrayBuffer()));
+    const composite = await probe(file);
+    const untilCrash = (killedAt - Date.parse(success.session_started_at)) / 1000;
+    assert.ok(Math.abs(composite.durationSeconds - untilCrash) <= 1.5, `composite lasts ${composite.durationSeconds} s; the session ran ${untilCrash} s before the crash`);
+    assert.deepEqual(composite.streams.map((s) => s.codec_type).sort(), ["audio", "video"]);
+    await until(() => !fs.existsSync(path.join(dataDir, "spool", "tracks", peer.sessionId)), "spool emptied once everything is uploaded", 30_000);
+  } finally {
+    server.child.kill("SIGTERM");
+    await new Promise((r) => (server.child.exitCode !== null ? r(null) : server.child.once("exit", r)));
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
