@@ -52,7 +52,8 @@ interface SlicedInput {
  * without `-ss` ffmpeg moves the first packet to 0 (a video whose first keyframe came after the first
  * packet would show early).
  */
-export function sliceTrack(track: { file: string; startMs: number }, start: number, length: number, containerStart = 0): SlicedInput | null {
+export function sliceTrack(track: { file: string; startMs: number; endMs?: number }, start: number, length: number, containerStart = 0): SlicedInput | null {
+  if (track.endMs != null && track.endMs / 1000 <= start) return null; // its media ended before the segment
   const at = start - track.startMs / 1000; // the file timestamp at the segment's start
   const first = Math.max(containerStart, 0); // the first one ffmpeg reads when not seeking
   if (at > first) return { args: ["-ss", sec(at - containerStart), "-t", sec(length), "-i", track.file], lead: 0 };
@@ -94,10 +95,14 @@ export function buildSegmentArgs(o: SegmentArgsOptions): string[] {
   videos.forEach(({ tile, slice }, i) => {
     const idx = nInputs++;
     inputs.push(...slice.args);
-    const lead = slice.lead > 0 ? `start_duration=${sec(slice.lead)}:` : "";
+    // One padding frame more than needed, dropped again by trim: a slice that holds no frame at all (the
+    // peer's media stopped before the segment, which only the file knows) then still gives tile-coloured
+    // frames. Without it, `tpad=stop=-1` on an empty input loops forever (and ignores SIGTERM).
+    const leadFrames = 1 + Math.round(slice.lead * canvas.fps);
     filters.push(
       `[${idx}:v:0]fps=${canvas.fps},scale=${tile.w}:${tile.h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bilinear,` +
-        `pad=${tile.w}:${tile.h}:(ow-iw)/2:(oh-ih)/2:color=${TILE_COLOUR},setsar=1,tpad=${lead}stop=-1:color=${TILE_COLOUR},format=yuv420p[v${i}]`,
+        `pad=${tile.w}:${tile.h}:(ow-iw)/2:(oh-ih)/2:color=${TILE_COLOUR},setsar=1,tpad=start=${leadFrames}:stop=-1:color=${TILE_COLOUR},` +
+        `trim=start_frame=1,setpts=PTS-STARTPTS,format=yuv420p[v${i}]`,
     );
     filters.push(`[${last}][v${i}]overlay=x=${tile.x}:y=${tile.y}:shortest=1[o${i}]`); // the tile is endless (tpad)
     last = `o${i}`;

@@ -16,6 +16,8 @@ export interface TrackRef {
    * keyframe (it drops what comes before one), so this is the keyframe's arrival, not the track's.
    */
   startMs: number;
+  /** When its media ended, in ms from the session start; absent while it may still be growing. */
+  endMs?: number;
 }
 
 export interface PeerPresence {

@@ -4,7 +4,7 @@ import type { AppContext } from "../app-context.ts";
 import { insertAsset } from "../assets/asset.repository.ts";
 import type { PeerRow, RecordedTrackRow, RecordingRow, RoomRow, SessionRow } from "../db/schema.ts";
 import type { AssetType } from "../domain/recording-types.ts";
-import { chatPath, objectKey, sfuCompositePath, streamPath } from "../domain/storage-paths.ts";
+import { chatPath, sfuCompositePath, streamPath } from "../domain/storage-paths.ts";
 import type { UploadConfig } from "../domain/upload-config.ts";
 import { nowIso } from "../ids.ts";
 import { enqueueJob, type JobContext, type JobHandler } from "../jobs/job-queue.ts";
@@ -19,6 +19,7 @@ import {
   type SfuRecordingDetails,
 } from "./sfu-recording.ts";
 import type { UploadTrackPayload } from "./upload-track.job.ts";
+import { uploadRecording, WEBHOOK_PRESIGN_SECONDS as PRESIGN_SECONDS } from "./upload.ts";
 
 // The SFU recording's post-processing, one `process-session` job per closed session:
 //   1. tracks a crash left half-written are closed from what reached the disk (their uploads queued);
@@ -43,15 +44,9 @@ export interface CompositeProgressPayload {
   tick: number;
 }
 
-/** 100ms: `recording.success` presigned URLs are "valid for 24 hours"; we use that for every SFU webhook. */
-const PRESIGN_SECONDS = 86_400;
 /** Attempts before a media failure (ffmpeg) is reported instead of retried. */
 const MEDIA_ATTEMPTS = 3;
 
-/** A failure to write to the destination: retried, and reported as CLOUD_ACCESS_ERROR in the end. */
-class UploadError extends Error {
-  override readonly name = "UploadError";
-}
 
 interface Loaded {
   rec: RecordingRow;
@@ -88,18 +83,8 @@ export function processSessionHandler(ctx: AppContext): JobHandler {
     await db.updateTable("recordings").set({ details: JSON.stringify(details), updated_at: nowIso() }).where("id", "=", rec.id).execute();
   };
 
-  /** Uploads `file` to the room's destination (looked up now: a fixed configuration works on the next retry). */
-  const upload = async (dest: UploadConfig | null, relative: string, file: string, contentType: string) => {
-    const storage = ctx.storage.open(dest);
-    const key = objectKey(dest?.prefix, ctx.identity.customerId, relative);
-    try {
-      const { size } = await storage.put(key, fs.createReadStream(file), { contentType });
-      const url = await storage.presignGet(key, PRESIGN_SECONDS);
-      return { key, size, url, path: storage.displayPath(key), location: ctx.storage.sealLocation(dest) };
-    } catch (err) {
-      throw new UploadError(`upload of ${storage.displayPath(key)} failed: ${(err as Error).message}`, { cause: err });
-    }
-  };
+  // The destination is looked up at each attempt: a fixed configuration works on the next retry.
+  const upload = (dest: UploadConfig | null, relative: string, file: string, contentType: string) => uploadRecording(ctx, dest, relative, file, contentType);
 
   /** Tracks a crash left in `recording`: closed from their files; their own uploads queued. */
   const closeInterrupted = async (s: Loaded, log: JobContext["log"]) => {

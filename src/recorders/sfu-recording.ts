@@ -136,7 +136,8 @@ export const usableTracks = (tracks: RecordedTrackRow[]): RecordedTrackRow[] =>
  */
 export function peerMedia(tracks: RecordedTrackRow[], peerId: string, originMs: number): { video?: TrackRef; audio?: TrackRef } {
   const mine = usableTracks(tracks).filter((t) => t.peer_id === peerId).sort((a, b) => a.started_at.localeCompare(b.started_at));
-  const ref = (t: RecordedTrackRow | undefined): TrackRef | undefined => (t ? { file: t.file, startMs: Date.parse(t.first_media_at!) - originMs } : undefined);
+  const ref = (t: RecordedTrackRow | undefined): TrackRef | undefined =>
+    t ? { file: t.file, startMs: Date.parse(t.first_media_at!) - originMs, ...(t.state === "finished" && t.ended_at ? { endMs: Date.parse(t.ended_at) - originMs } : {}) } : undefined;
   return {
     video: ref(mine.find((t) => t.kind === "video" && t.source === "camera") ?? mine.find((t) => t.kind === "video")),
     audio: ref(mine.find((t) => t.kind === "audio")),

@@ -73,9 +73,12 @@ export class TrackRecorder {
    * video it is the first keyframe's arrival; for audio the first packet's.
    */
   firstMediaAt: string | null = null;
+  /** When the last packet arrived (ms): the end of the file's media, whenever the recorder stops. */
+  private lastMediaMs = 0;
   private readonly recorder: MediaRecorder;
   private size: { width: number; height: number } | null = null;
   private unsubscribe: (() => void) | null = null;
+  private stopClock: (() => void) | null = null;
   private stopped: Promise<FinishedTrack> | null = null;
   error: Error | null = null;
 
@@ -84,6 +87,8 @@ export class TrackRecorder {
     this.recorder = new MediaRecorder({ path: file, tracks: [track], disableNtp: true, disableLipSync: true });
     this.recorder.onError.subscribe((err) => (this.error = err));
     const mime = track.codec?.mimeType.toLowerCase() ?? "";
+    const { unSubscribe: stopClock } = track.onReceiveRtp.subscribe(() => (this.lastMediaMs = Date.now()));
+    this.stopClock = stopClock;
     const { unSubscribe } = track.onReceiveRtp.subscribe((rtp) => {
       if (track.kind === "video") {
         const size = mime === "video/vp8" ? vp8KeyframeSize(rtp) : null;
@@ -104,10 +109,13 @@ export class TrackRecorder {
   stop(): Promise<FinishedTrack> {
     this.stopped ??= (async () => {
       this.unsubscribe?.();
+      this.stopClock?.();
       await this.recorder.stop();
       const bytes = fs.existsSync(this.file) ? fs.statSync(this.file).size : 0;
       if (bytes > 0 && this.size) this.fixSize(this.size);
-      return { file: this.file, startedAt: this.startedAt, endedAt: new Date().toISOString(), firstMediaAt: bytes > 0 ? this.firstMediaAt : null, bytes };
+      // The track's end is its last media, not the stop (a peer whose media stopped before it left).
+      const endedAt = new Date(this.firstMediaAt && this.lastMediaMs ? this.lastMediaMs : Date.now()).toISOString();
+      return { file: this.file, startedAt: this.startedAt, endedAt, firstMediaAt: bytes > 0 ? this.firstMediaAt : null, bytes };
     })();
     return this.stopped;
   }

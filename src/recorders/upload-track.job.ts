@@ -1,10 +1,11 @@
 import fs from "node:fs";
 import type { AppContext } from "../app-context.ts";
 import { insertAsset } from "../assets/asset.repository.ts";
-import { objectKey, trackPath } from "../domain/storage-paths.ts";
+import { trackPath } from "../domain/storage-paths.ts";
 import type { JobHandler } from "../jobs/job-queue.ts";
 import { getRoom, roomDestination } from "../rooms/room.service.ts";
 import { releaseSpool } from "./sfu-recording.ts";
+import { uploadRecording } from "./upload.ts";
 
 // Uploads one recorded track from the spool to the room's destination (looked up now, so a fixed
 // bucket configuration takes effect on the next retry), then, in one transaction, writes its asset and
@@ -28,8 +29,6 @@ export interface UploadTrackPayload {
   endedAt: string;
 }
 
-const WEBHOOK_PRESIGN_SECONDS = 86400;
-
 export function uploadTrackHandler(ctx: AppContext): JobHandler {
   const base = (p: UploadTrackPayload) => ({ room_id: p.roomId, session_id: p.sessionId, peer_id: p.peerId, stream_id: p.streamId, track_id: p.trackId, track_type: p.trackType });
   const duration = (p: UploadTrackPayload) => Math.max(0, Math.round((Date.parse(p.endedAt) - Date.parse(p.startedAt)) / 1000));
@@ -37,25 +36,21 @@ export function uploadTrackHandler(ctx: AppContext): JobHandler {
     async run(p: UploadTrackPayload, { log }) {
       if (!fs.existsSync(p.file)) throw new Error(`spooled recording ${p.file} is missing`);
       const room = await getRoom(ctx.db, p.roomId);
-      const dest = await roomDestination(ctx, room);
-      const storage = ctx.storage.open(dest);
-      const key = objectKey(dest?.prefix, ctx.identity.customerId, trackPath({ ...p, sessionStartedAt: p.sessionStartedAt }));
-      const { size } = await storage.put(key, fs.createReadStream(p.file), { contentType: "video/webm" });
-      const url = await storage.presignGet(key, WEBHOOK_PRESIGN_SECONDS);
+      const up = await uploadRecording(ctx, await roomDestination(ctx, room), trackPath(p), p.file, "video/webm");
       await ctx.db.transaction().execute(async (trx) => {
         const asset = await insertAsset(trx, {
-          jobId: `${p.sessionId}`, roomId: p.roomId, sessionId: p.sessionId, type: "track", path: storage.displayPath(key), objectKey: key,
-          location: ctx.storage.sealLocation(dest), size, duration: duration(p),
+          jobId: p.recordingId, roomId: p.roomId, sessionId: p.sessionId, type: "track", path: up.path, objectKey: up.key,
+          location: up.location, size: up.size, duration: duration(p),
           metadata: { track_id: p.trackId, stream_id: p.streamId, peer_id: p.peerId, track_type: p.trackType },
         });
         await ctx.outbox.enqueue(trx, {
           type: "track.recording.success",
           room: { id: room.id, webhook: room.webhook },
-          data: { ...base(p), size, duration: duration(p), recording_id: asset.id, recording_path: asset.path, recording_presigned_url: url },
+          data: { ...base(p), size: up.size, duration: duration(p), recording_id: asset.id, recording_path: asset.path, recording_presigned_url: up.url },
         });
         await trx.updateTable("recorded_tracks").set({ upload: "done" }).where("id", "=", p.recordedTrackId).execute();
       });
-      log.info({ key, size }, "track recording uploaded");
+      log.info({ key: up.key, size: up.size }, "track recording uploaded");
       await releaseSpool(ctx, p.recordingId);
     },
     async onFailed(p: UploadTrackPayload, error: string) {

@@ -84,7 +84,9 @@ export class SfuPeer {
         transceiver.onTrack.subscribe((track) => this.trackArrived(transceiver, track));
       });
       pc.connectionStateChange.subscribe((state) => {
-        if (state === "failed" || state === "closed") this.events.onConnectionLost(this);
+        if ((state !== "failed" && state !== "closed") || this.closed) return;
+        this.log.warn({ state, ice: pc.iceConnectionState }, "publish connection lost");
+        this.events.onConnectionLost(this);
       });
     }
     const pc = this.publishPc;
@@ -167,7 +169,9 @@ export class SfuPeer {
     if (this.subscribePc) return this.subscribePc;
     const pc = new RTCPeerConnection(sfuPeerConfig());
     pc.connectionStateChange.subscribe((state) => {
-      if (state === "failed" || state === "closed") this.events.onConnectionLost(this);
+      if ((state !== "failed" && state !== "closed") || this.closed) return;
+      this.log.warn({ state, ice: pc.iceConnectionState }, "subscribe connection lost");
+      this.events.onConnectionLost(this);
     });
     this.subscribePc = pc;
     return pc;
