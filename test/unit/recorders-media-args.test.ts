@@ -47,6 +47,8 @@ test("slices: seek into a track that started earlier, delay one that starts insi
   assert.deepEqual(sliceTrack({ file: "f", startMs: 1000 }, 4, 3, -0.007), { args: ["-ss", "3.007", "-t", "3", "-i", "f"], lead: 0 });
   assert.deepEqual(sliceTrack({ file: "f", startMs: 5500 }, 4, 3), { args: ["-t", "1.5", "-i", "f"], lead: 1.5 });
   assert.equal(sliceTrack({ file: "f", startMs: 8000 }, 4, 3), null);
+  assert.equal(sliceTrack({ file: "f", startMs: 1000, endMs: 4000 }, 4, 3), null, "ended before the segment");
+  assert.deepEqual(sliceTrack({ file: "f", startMs: 1000, endMs: 4500 }, 4, 3), { args: ["-ss", "3", "-t", "3", "-i", "f"], lead: 0 });
   // A video whose first keyframe (so its first block) came 0.4 s after the track started.
   assert.deepEqual(sliceTrack({ file: "f", startMs: 1000 }, 1.2, 3, 0.4), { args: ["-t", "2.8", "-i", "f"], lead: 0.2 });
   assert.deepEqual(sliceTrack({ file: "f", startMs: 1000 }, 2, 3, 0.4), { args: ["-ss", "0.6", "-t", "3", "-i", "f"], lead: 0 });
@@ -80,7 +82,8 @@ test("segment: exact frame and sample counts, one input per track on screen", ()
 test("segment: a video starting inside the segment is shifted, its audio delayed by samples", () => {
   const segs = planLayout(peers, 12000);
   const graph = after(buildSegmentArgs({ segment: segs[1], peers, canvas: COMPOSITE_CANVAS, out: "s.mov" }), "-filter_complex")!;
-  assert.ok(graph.includes("tpad=start_duration=0.4:stop=-1:color=0x262626"), graph);
+  // 0.4 s = 12 frames of lead, plus the one padding frame trim drops again
+  assert.ok(graph.includes("tpad=start=13:stop=-1:color=0x262626,trim=start_frame=1,setpts=PTS-STARTPTS"), graph);
   assert.ok(graph.includes("adelay=delays=4800S:all=1"), graph);
 });
 
