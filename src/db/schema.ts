@@ -187,7 +187,7 @@ export interface RecordedTracksTable {
   source: string;
   /** The spool file (absolute). */
   file: string;
-  /** recording | finished | empty */
+  /** recording | finished | empty | unreadable (written, but ffprobe finds no media in it) */
   state: string;
   /** The track's own upload (track recording): none (not asked for) | pending | done | failed */
   upload: string;

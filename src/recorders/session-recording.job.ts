@@ -8,7 +8,7 @@ import { chatPath, sfuCompositePath, streamPath } from "../domain/storage-paths.
 import type { UploadConfig } from "../domain/upload-config.ts";
 import { nowIso } from "../ids.ts";
 import { enqueueJob, type JobContext, type JobHandler } from "../jobs/job-queue.ts";
-import { MediaProcessError } from "../media/process.ts";
+import { MediaProcessError, probe } from "../media/process.ts";
 import { getRoom, roomDestination } from "../rooms/room.service.ts";
 import { buildChatCsv } from "./chat-csv.ts";
 import { closedSegments, COMPOSITE_CANVAS, planComposite } from "./composite-layout.ts";
@@ -108,6 +108,25 @@ export function processSessionHandler(ctx: AppContext): JobHandler {
       });
       Object.assign(t, { state: empty ? "empty" : "finished", bytes, ended_at: endedAt });
       log.warn({ track_id: t.track_id, bytes }, "track left half-written by a crash: kept what reached the disk");
+    }
+  };
+
+  /**
+   * A track file ffprobe cannot read (a header and no frame: the writer never saw a keyframe) is left
+   * out of the per-peer file and the composite, instead of failing them for every peer.
+   */
+  const dropUnreadable = async (s: Loaded, jc: JobContext) => {
+    for (const t of usableTracks(s.tracks)) {
+      const ok = await probe(t.file, { signal: jc.signal, log: jc.log })
+        .then((p) => p.streams.some((st) => st.codec_type === t.kind))
+        .catch((err: unknown) => {
+          if (jc.signal.aborted) throw err;
+          return false;
+        });
+      if (ok) continue;
+      jc.log.warn({ track_id: t.track_id, peer_id: t.peer_id, kind: t.kind, bytes: t.bytes }, "track file has no readable media; left out of the per-peer file and the composite");
+      await ctx.db.updateTable("recorded_tracks").set({ state: "unreadable" }).where("id", "=", t.id).execute();
+      t.state = "unreadable";
     }
   };
 
@@ -246,6 +265,7 @@ export function processSessionHandler(ctx: AppContext): JobHandler {
       const t0 = Date.now();
       const log = (jc.log = jc.log.child({ recording_id: s.rec.id, session_id: s.session.id, room_id: s.room.id }));
       await closeInterrupted(s, log);
+      await dropUnreadable(s, jc);
       const dest = await roomDestination(ctx, s.room);
       const work = sessionWorkDir(ctx.config.dataDir, s.session.id);
       const { settings } = s.details;

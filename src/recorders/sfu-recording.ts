@@ -128,7 +128,7 @@ function removeEmptyDirs(dir: string): void {
 
 /** Tracks usable as media: with a first frame written (finished, or still being written when live). */
 export const usableTracks = (tracks: RecordedTrackRow[]): RecordedTrackRow[] =>
-  tracks.filter((t) => t.first_media_at && t.state !== "empty" && (t.state === "recording" || Number(t.bytes) > 0));
+  tracks.filter((t) => t.first_media_at && (t.state === "recording" || (t.state === "finished" && Number(t.bytes) > 0)));
 
 /**
  * A peer's video and audio for the composite: its first camera video (else its first screen share)

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { Vp8RtpPayload, type MediaStreamTrack, type RtpPacket } from "werift";
+import { Event, Vp8RtpPayload, type MediaStreamTrack, type RtpPacket } from "werift";
 import { MediaRecorder } from "werift/nonstandard";
 
 // One published track written as it arrives, without transcoding, to a WebM file in the spool folder
@@ -17,21 +17,40 @@ export interface FinishedTrack {
   bytes: number;
 }
 
-/** Is this H.264 RTP payload (RFC 6184) the start of a keyframe (SPS or IDR, alone, in STAP-A or FU-A)? */
+/**
+ * Does werift's WebM writer take this H.264 RTP payload for part of a keyframe? It must be the same
+ * test as werift's (H264RtpPayload.isKeyframe: an IDR slice alone, or an FU-A fragment of one), since
+ * the writer drops everything before the first frame it takes for a keyframe, and that frame is the
+ * file's timestamp 0. (It does not see an IDR packed whole into a STAP-A, which Chromium does with
+ * very small frames: such a track stays empty until a bigger keyframe comes.)
+ */
 export function h264StartsKeyframe(payload: Buffer): boolean {
   if (payload.length < 2) return false;
-  const type = payload[0] & 0x1f;
-  if (type === 5 || type === 7) return true;
-  if (type === 28) return (payload[1] & 0x80) !== 0 && ((payload[1] & 0x1f) === 5 || (payload[1] & 0x1f) === 7);
-  if (type === 24) {
-    for (let at = 1; at + 2 < payload.length; ) {
-      const size = payload.readUInt16BE(at);
-      const nal = payload[at + 2] & 0x1f;
-      if (nal === 5 || nal === 7) return true;
-      at += 2 + size;
+  return (payload[0] & 0x1f) === 5 || ((payload[0] & 0x1f) === 28 && (payload[1] & 0x1f) === 5);
+}
+
+/**
+ * The packets the writer should see: without RTX, Chromium sends bandwidth-probe padding on the video
+ * SSRC itself (RTP packets with no payload); werift's depacketizer throws on them and loses the frame
+ * they fall into, and the decoder then shows nothing until the next keyframe. They are dropped here and
+ * the sequence numbers after them closed up, so the writer's jitter buffer sees no gap.
+ */
+export function withoutPadding(track: MediaStreamTrack): { track: MediaStreamTrack; stop: () => void } {
+  const onReceiveRtp = new Event<[RtpPacket]>();
+  let dropped = 0;
+  const { unSubscribe } = track.onReceiveRtp.subscribe((rtp) => {
+    if (rtp.payload.length === 0) {
+      dropped++;
+      return;
     }
-  }
-  return false;
+    if (dropped === 0) return onReceiveRtp.execute(rtp);
+    const copy = rtp.clone();
+    copy.header.sequenceNumber = (rtp.header.sequenceNumber - dropped + 0x10000) & 0xffff;
+    onReceiveRtp.execute(copy);
+  });
+  // The writer reads only these (kind and codec to pick its track type, the two events for media).
+  const proxy = { kind: track.kind, codec: track.codec, onReceiveRtp, onReceiveRtcp: track.onReceiveRtcp } as unknown as MediaStreamTrack;
+  return { track: proxy, stop: unSubscribe };
 }
 
 /** Width and height from a VP8 keyframe's RTP payload (RFC 7741 descriptor, then the frame header). */
@@ -79,12 +98,15 @@ export class TrackRecorder {
   private size: { width: number; height: number } | null = null;
   private unsubscribe: (() => void) | null = null;
   private stopClock: (() => void) | null = null;
+  private stopInput: () => void = () => {};
   private stopped: Promise<FinishedTrack> | null = null;
   error: Error | null = null;
 
   constructor(track: MediaStreamTrack, readonly file: string, private readonly onFirstMedia: (at: string) => void = () => {}) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.recorder = new MediaRecorder({ path: file, tracks: [track], disableNtp: true, disableLipSync: true });
+    const input = track.kind === "video" ? withoutPadding(track) : { track, stop: () => {} };
+    this.stopInput = input.stop;
+    this.recorder = new MediaRecorder({ path: file, tracks: [input.track], disableNtp: true, disableLipSync: true });
     this.recorder.onError.subscribe((err) => (this.error = err));
     const mime = track.codec?.mimeType.toLowerCase() ?? "";
     const { unSubscribe: stopClock } = track.onReceiveRtp.subscribe(() => (this.lastMediaMs = Date.now()));
@@ -111,6 +133,7 @@ export class TrackRecorder {
       this.unsubscribe?.();
       this.stopClock?.();
       await this.recorder.stop();
+      this.stopInput();
       const bytes = fs.existsSync(this.file) ? fs.statSync(this.file).size : 0;
       if (bytes > 0 && this.size) this.fixSize(this.size);
       // The track's end is its last media, not the stop (a peer whose media stopped before it left).

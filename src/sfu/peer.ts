@@ -49,8 +49,15 @@ export class SfuPeer {
       onTrack: (peer: SfuPeer, track: PublishedTrack) => void;
       onTrackEnded: (peer: SfuPeer, track: PublishedTrack) => void;
       onConnectionLost: (peer: SfuPeer) => void;
+      /** The server removed this peer (its media or connection was lost): tell it and close its socket. */
+      onRemoved?: (peer: SfuPeer, message: string) => void;
     },
   ) {}
+
+  /** Called by the room when it removes this peer for a reason the peer did not ask for. */
+  removed(message: string): void {
+    this.events.onRemoved?.(this, message);
+  }
 
   get id(): string {
     return this.identity.id;

@@ -120,7 +120,10 @@ export class SfuRoom {
   /** Removes a peer once, for `reason`; closes the session if it was the last. */
   leave(peer: SfuPeer, reason: LeaveReason, message = ""): Promise<void> {
     if (!this.peers.has(peer.id)) return Promise.resolve();
+    // The peer left now: finishing its recordings below may take seconds, which must not move left_at.
+    const leftAt = nowIso();
     this.peers.delete(peer.id);
+    if (reason !== "client request" && reason !== "websocket closed") peer.removed(`removed from the room: ${reason}${message ? ` (${message})` : ""}`);
     const closing = peer.close();
     for (const other of this.peers.values()) {
       other.unsubscribePeer(peer.id);
@@ -130,7 +133,7 @@ export class SfuRoom {
     return this.serial(async () => {
       await closing;
       await this.deps.recordings.finish(peer.id).catch((err) => this.deps.log.error({ err }, "could not finish track recordings"));
-      const closed = await this.deps.store.removePeer(this.row, peer.id, reason, message);
+      const closed = await this.deps.store.removePeer(this.row, peer.id, reason, message, leftAt);
       if (closed) {
         this.deps.log.info({ session_id: this.sessionId, recording_id: this.recording?.id }, "session closed");
         this.sessionId = null;
@@ -143,7 +146,7 @@ export class SfuRoom {
 
   /** Chat: to everyone, to some roles, or to one peer; every message is kept (direct ones marked). */
   async chat(from: SfuPeer, msg: { message: string; roles?: string[]; peer_id?: string }): Promise<void> {
-    if (!this.sessionId) return;
+    if (!this.sessionId || !this.peers.has(from.id)) throw new Error("you are no longer in the room");
     const target = msg.peer_id ? this.peers.get(msg.peer_id) : undefined;
     if (msg.peer_id && !target) throw new Error(`peer ${msg.peer_id} is not in this room`);
     const roles = msg.peer_id ? [] : (msg.roles ?? []);

@@ -88,7 +88,7 @@ export class Sfu {
             if (msg.type !== "join") return fail(400, "not_joined", `send {"type":"join"} first (got ${msg.type})`, false);
             if (joining) return fail(409, "already_joining", "join already in progress", false);
             joining = true;
-            const joined = await this.join(msg, send, log);
+            const joined = await this.join(msg, send, log, (message) => fail(410, "removed", message, true));
             peer = joined.peer;
             room = joined.room;
             clearTimeout(joinTimer);
@@ -107,7 +107,7 @@ export class Sfu {
     });
   }
 
-  private async join(msg: Extract<ClientMessage, { type: "join" }>, send: (m: ServerMessage) => void, log: Logger) {
+  private async join(msg: Extract<ClientMessage, { type: "join" }>, send: (m: ServerMessage) => void, log: Logger, onRemoved: (message: string) => void) {
     const claims = await verifyAppToken(this.ctx.identity, msg.token);
     const row = await this.ctx.db.selectFrom("rooms").selectAll().where("id", "=", claims.room_id).executeTakeFirst();
     if (!row) throw new AppError("not_found", "room not found", { details: [`no room with id ${claims.room_id}`] });
@@ -135,6 +135,7 @@ export class Sfu {
         onTrack: (p, t) => theRoom.onTrack(p, t),
         onTrackEnded: (p, t) => theRoom.onTrackEnded(p, t),
         onConnectionLost: (p) => void theRoom.leave(p, "ice connection state closed"),
+        onRemoved: (_p, message) => onRemoved(message),
       },
     );
     await room.join(peer);
