@@ -7,6 +7,7 @@ import { loadIdentity } from "./config/identity.ts";
 import { describeCredentials, startTapedeck } from "./main.ts";
 import { joinSynthetic } from "./participant/synthetic.ts";
 import { runSfuShard } from "./sfu/shard-worker.ts";
+import { logStrayRejections } from "./system/stray-rejections.ts";
 import { runStorageValidateCli } from "./storage/storage.cli.ts";
 
 const USAGE = `usage: tapedeck <command>
@@ -58,6 +59,7 @@ export async function main(argv: string[]): Promise<void> {
 
 async function serve(): Promise<void> {
   const td = await startTapedeck();
+  logStrayRejections(td.ctx.log);
   if (td.generatedCredentials) console.log(describeCredentials(td.ctx.identity));
   const missing = td.tools.filter((t) => !t.ok);
   if (missing.length) {

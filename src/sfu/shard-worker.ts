@@ -3,6 +3,7 @@ import { loadIdentity } from "../config/identity.ts";
 import { SecretBox } from "../crypto/secret-box.ts";
 import { openDatabase } from "../db/database.ts";
 import { createLogger } from "../log.ts";
+import { logStrayRejections } from "../system/stray-rejections.ts";
 import { WebhookOutbox } from "../webhooks/outbox.ts";
 import type { FromShard, ToShard } from "./shard-ipc.ts";
 import type { SignalSocket } from "./signal-socket.ts";
@@ -14,6 +15,7 @@ import { Sfu } from "./sfu.ts";
 export async function runSfuShard(index: number): Promise<void> {
   const config = loadConfig(process.env);
   const log = createLogger(config.logLevel).child({ component: "sfu", shard: index, pid: process.pid });
+  logStrayRejections(log);
   const { identity } = loadIdentity(config.dataDir, process.env);
   const { db, close } = await openDatabase(config.databaseUrl);
   const box = new SecretBox(identity.encryptionKey);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { after, before, test } from "node:test";
+import { after, afterEach, before, test } from "node:test";
 import type { Page, WebSocketRoute } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
 import {
@@ -35,6 +35,12 @@ before(async () => {
   media = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-room-page-"));
   red = { video: makeFakeVideo(path.join(media, "red.y4m"), { color: "red" }), audio: makeFakeAudio(path.join(media, "a440.wav"), { frequency: 440 }) };
   blue = { video: makeFakeVideo(path.join(media, "blue.y4m"), { color: "blue" }), audio: makeFakeAudio(path.join(media, "a660.wav"), { frequency: 660 }) };
+});
+
+// Each test's browsers are closed when it ends: every open page keeps publishing, and a few left
+// running take the machine's two cores from the tests that follow.
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((p) => p.close()));
 });
 
 after(async () => {
