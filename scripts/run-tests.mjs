@@ -31,30 +31,37 @@ if (!process.env.TAPEDECK_TEST_PG_URL) {
   console.log(`PostgreSQL for tests at ${pg.url}`);
 }
 
+// Two phases. First every unit and integration file, two at a time; then the end-to-end files one at a
+// time: they drive real Chromium peers and whole tapedeck processes, and on two cores a browser starved
+// by a neighbouring test file stops sending audio or answering ICE consent checks, which is the
+// machine failing, not tapedeck.
+//
 // A test that hangs fails after 3 minutes; a file whose tests are done exits even if something of its
 // own is still open (--test-force-exit). The run as a whole has a limit too (TEST_RUN_LIMIT_MINUTES,
 // default 25): past it, every process of the run (test files, browsers, ffmpeg) is killed, with the
 // files still running named, rather than a CI job that never ends.
-const child = spawn(
-  process.execPath,
-  [
-    "--import", "tsx", "--test", "--test-reporter=spec", "--test-timeout=180000", "--test-force-exit",
-    `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files.map((f) => path.relative(root, f)),
-  ],
-  { cwd: root, stdio: "inherit", detached: true, env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "silent" } },
-);
+const isE2e = (f) => f.includes(`${path.sep}test${path.sep}e2e${path.sep}`);
+const phases = [
+  { files: files.filter((f) => !isE2e(f)), concurrency: process.env.TEST_CONCURRENCY ?? 2 },
+  { files: files.filter(isE2e), concurrency: 1 },
+].filter((p) => p.files.length > 0);
+
+let current = null;
 const killGroup = (sig) => {
+  if (!current) return;
   try {
-    process.kill(-child.pid, sig);
+    process.kill(-current.pid, sig);
   } catch {
     /* already gone */
   }
 };
 const limitMinutes = Number(process.env.TEST_RUN_LIMIT_MINUTES ?? 25);
+let overLimit = false;
 const watchdog = setTimeout(() => {
+  overLimit = true;
   let running = "";
   try {
-    running = execFileSync("ps", ["-o", "args=", "--ppid", String(child.pid)], { encoding: "utf8" })
+    running = execFileSync("ps", ["-o", "args=", "--ppid", String(current?.pid)], { encoding: "utf8" })
       .split("\n").map((l) => l.match(/(test\/\S+\.test\.ts)/)?.[1]).filter(Boolean).join(", ");
   } catch {
     /* ps found nothing */
@@ -62,12 +69,26 @@ const watchdog = setTimeout(() => {
   console.error(`\ntest run stopped: over its limit of ${limitMinutes} minutes (TEST_RUN_LIMIT_MINUTES); still running: ${running || "(none found)"}`);
   killGroup("SIGKILL");
 }, limitMinutes * 60_000);
-const forward = (sig) => killGroup(sig);
-process.on("SIGINT", forward);
-process.on("SIGTERM", forward);
-const code = await new Promise((resolve) => child.on("exit", (c, s) => resolve(c ?? (s ? 1 : 0))));
+process.on("SIGINT", () => killGroup("SIGINT"));
+process.on("SIGTERM", () => killGroup("SIGTERM"));
+
+let code = 0;
+for (const phase of phases) {
+  if (overLimit) break;
+  current = spawn(
+    process.execPath,
+    [
+      "--import", "tsx", "--test", "--test-reporter=spec", "--test-timeout=180000", "--test-force-exit",
+      `--test-concurrency=${phase.concurrency}`, ...phase.files.map((f) => path.relative(root, f)),
+    ],
+    { cwd: root, stdio: "inherit", detached: true, env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "silent" } },
+  );
+  const c = await new Promise((resolve) => current.on("exit", (c, s) => resolve(c ?? (s ? 1 : 0))));
+  // Whatever a test left behind (a browser, an ffmpeg) goes with its phase.
+  killGroup("SIGKILL");
+  if (c !== 0) code = c;
+}
 clearTimeout(watchdog);
-// Whatever a test left behind (a browser, an ffmpeg) goes with the run.
-killGroup("SIGKILL");
+if (overLimit) code = 1;
 await pg?.stop();
 process.exit(code);

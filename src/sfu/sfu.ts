@@ -28,7 +28,7 @@ export class Sfu {
   private readonly sockets = new Set<SignalSocket>();
 
   /** This process's CPU load; replaceable in tests. */
-  cpu: { readonly cores: number; stop(): void } = new CpuMeter();
+  cpu: { readonly cores: number; stop(): void };
 
   readonly recordings: TrackRecordingService;
 
@@ -39,6 +39,8 @@ export class Sfu {
     this.store = new SessionStore(ctx);
     this.recordings = new TrackRecordingService(ctx, opts.onJobQueued);
     this.log = ctx.log.child({ component: "sfu" });
+    this.cpu = new CpuMeter(1000, (lateMs) =>
+      this.log.warn({ late_ms: lateMs, rooms: this.rooms.size }, "event loop held up: media and signalling waited that long (a busy machine, or blocking work in this process)"));
   }
 
   /** Peers left marked present by a previous run are removed (their sessions close). */

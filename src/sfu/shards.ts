@@ -125,7 +125,9 @@ export class SfuShards implements SignalHandler {
       reply({ type: "error", code: 408, reason: "join_timeout", message: 'send {"type":"join"} within 10 s', fatal: true });
       socket.close(4408, "join timeout");
     }, 10_000);
+    let waiting: string[] | null = null;
     socket.onMessage((data) => {
+      if (waiting) return void waiting.push(data);
       if (shard) return send({ t: "frame", id, data });
       const roomId = roomOf(data);
       // Before a join nothing can be routed: answer here as the SFU would.
@@ -140,13 +142,36 @@ export class SfuShards implements SignalHandler {
         return socket.close(4503, "sfu restarting");
       }
       shard.conns.set(id, { socket, roomId });
-      send({ t: "open", id, remote });
-      send({ t: "frame", id, data });
+      // A shard still starting (just restarted) would drop what it is sent before its IPC listener
+      // exists: frames wait here, in order, until it says it is ready.
+      const target = shard;
+      waiting = [data];
+      target.ready.then(
+        () => {
+          if (shard !== target || !waiting) return;
+          send({ t: "open", id, remote });
+          for (const frame of waiting) send({ t: "frame", id, data: frame });
+          waiting = null;
+        },
+        () => {
+          if (shard !== target) return;
+          target.conns.delete(id);
+          shard = null;
+          waiting = null;
+          reply({ type: "error", code: 503, reason: "unavailable", message: "the SFU for this room is restarting; try again in a few seconds", fatal: true });
+          socket.close(4503, "sfu restarting");
+        },
+      );
     });
     socket.onClose(() => {
       clearTimeout(joinTimer);
       if (!shard) return;
       shard.conns.delete(id);
+      if (waiting) {
+        waiting = null; // the shard never heard of it
+        shard = null;
+        return;
+      }
       send({ t: "close", id });
     });
   }

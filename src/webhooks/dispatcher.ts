@@ -40,6 +40,8 @@ export interface AttemptReport {
   durationMs: number;
   outcome: AttemptOutcome;
   nextAttemptAt: string | null;
+  /** When the outcome was decided (the retry window is judged against this time). */
+  decidedAt: string;
 }
 
 const LEASE_MARGIN_MS = 30_000;
@@ -279,6 +281,7 @@ export class WebhookDispatcher {
       durationMs: result.durationMs,
       outcome,
       nextAttemptAt,
+      decidedAt: now.toISOString(),
     };
     for (const l of this.listeners) l(report);
   }

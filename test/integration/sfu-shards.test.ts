@@ -42,15 +42,16 @@ describe("SFU shard processes", () => {
     const session = (await app.api("GET", `/v2/sessions/${viewer.sessionId}`)).body;
     assert.equal(session.active, false);
 
-    await until(() => shards.pids()[owner] !== pidsBefore[owner] && shards.pids()[owner] !== 0, "the shard to restart", 10_000);
+    await until(() => shards.pids()[owner] !== pidsBefore[owner] && shards.pids()[owner] !== 0, "the shard to restart", 20_000);
     const again = await until(async () => {
       const c = await SignalClient.connect(app.url);
       c.send({ type: "join", token: await token("host"), name: "Back" });
-      const m = await Promise.race([c.next("joined"), c.next("error")]);
+      // A join sent while the shard is still starting waits for it (a slow start is not a failure).
+      const m = await Promise.race([c.next("joined", undefined, 30_000), c.next("error", undefined, 30_000)]);
       if (m.type === "joined") return { c, m };
       c.close();
       return null;
-    }, "a join after the restart", 10_000);
+    }, "a join after the restart", 30_000);
     assert.notEqual(again.m.session_id, viewer.sessionId);
     again.c.close();
     await again.c.closed;
