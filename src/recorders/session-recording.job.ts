@@ -23,10 +23,10 @@ import { uploadRecording, WEBHOOK_PRESIGN_SECONDS as PRESIGN_SECONDS } from "./u
 
 // The SFU recording's post-processing, one `process-session` job per closed session:
 //   1. tracks a crash left half-written are closed from what reached the disk (their uploads queued);
-//   2. per-peer MP4s (stream recording): one per peer stream, `stream.recording.success|failure`;
-//   3. the chat CSV (messages to everyone or to roles), asset `chat`;
-//   4. the composite (segments rendered during the session are reused), asset `room-composite-legacy`,
-//      `recording.success` with the chat's path, or `recording.failed` with an error_type.
+//   2. the chat CSV (messages to everyone or to roles), asset `chat`;
+//   3. the composite (segments rendered during the session are reused), asset `room-composite-legacy`,
+//      `recording.success` with the chat's path, or `recording.failed` with an error_type;
+//   4. per-peer MP4s (stream recording): one per peer stream, `stream.recording.success|failure`.
 // Each finished step is recorded in the recording's details, so a retry (the bucket was down, the
 // process restarted) redoes only what is left and announces nothing twice. Rendered files stay in the
 // session's work folder until uploaded. Media failures are retried twice, then reported; upload
@@ -269,9 +269,11 @@ export function processSessionHandler(ctx: AppContext): JobHandler {
       const dest = await roomDestination(ctx, s.room);
       const work = sessionWorkDir(ctx.config.dataDir, s.session.id);
       const { settings } = s.details;
-      if (settings.stream) await streams(s, dest, work, jc);
+      // The composite first: it is what a viewer saw and mostly rendered already, so recording.success
+      // comes seconds after the close; the per-peer MP4s (a VP8 track is transcoded whole) follow.
       const chatFile = await chat(s, dest, work);
       if (settings.composite) await composite(s, dest, work, chatFile, jc);
+      if (settings.stream) await streams(s, dest, work, jc);
       const failed = s.details.done?.composite === "failed";
       await ctx.db.updateTable("recordings").set({ status: failed ? "failed" : "completed", updated_at: nowIso() }).where("id", "=", s.rec.id).execute();
       log.info({ wall_ms: Date.now() - t0, since_close_ms: Date.now() - Date.parse(s.session.ended_at ?? s.rec.stopped_at ?? nowIso()), outcome: s.details.done }, "SFU recording post-processing finished");
