@@ -70,6 +70,12 @@ export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParti
       else if (msg.type === "error" && msg.fatal) reject(new Error(`${msg.code} ${msg.message}`));
       else if (msg.type === "publish-answer") publishPc?.setRemoteDescription({ type: "answer", sdp: msg.sdp }).catch((err: Error) => finish(`publish failed: ${err.message}`));
       else if (msg.type === "subscribe-offer") answerSubscribe(msg.sdp, msg.tracks).catch((err: Error) => finish(`subscribe failed: ${err.message}`));
+      else if (msg.type === "subscribe-reset") {
+        // Nothing left to receive: the SFU closed the connection; its next offer starts a new one.
+        void subscribePc?.close().catch(() => {});
+        subscribePc = null;
+        currentTracks = [];
+      }
     });
   });
   ws.on("close", () => finish("websocket closed"));

@@ -36,6 +36,7 @@ export class SfuPeer {
   private readonly subscriptions = new Map<string, Subscription>();
   private negotiating = false;
   private negotiateAgain = false;
+  private subscribeResets = 0;
   private negotiationTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Announced tracks of the last publish message, by mid, waiting for their media to arrive. */
@@ -169,14 +170,30 @@ export class SfuPeer {
       this.subscriptions.delete(key);
       changed = true;
     }
-    if (changed) void this.negotiate();
+    if (!changed) return;
+    // Nothing left to receive: werift would offer every m-line rejected (port 0), which tears down the
+    // browser's bundled transport, and later offers on that connection fail. Start afresh instead.
+    if (this.subscriptions.size === 0) this.resetSubscribePc();
+    else void this.negotiate();
+  }
+
+  private resetSubscribePc(): void {
+    const pc = this.subscribePc;
+    if (!pc) return;
+    this.subscribePc = null;
+    clearTimeout(this.negotiationTimer);
+    this.negotiating = false;
+    this.negotiateAgain = false;
+    void pc.close().catch(() => {});
+    this.subscribeResets++;
+    this.notify({ type: "subscribe-reset" });
   }
 
   private ensureSubscribePc(): RTCPeerConnection {
     if (this.subscribePc) return this.subscribePc;
     const pc = new RTCPeerConnection(sfuPeerConfig());
     pc.connectionStateChange.subscribe((state) => {
-      if ((state !== "failed" && state !== "closed") || this.closed) return;
+      if ((state !== "failed" && state !== "closed") || this.closed || pc !== this.subscribePc) return;
       this.log.warn({ state, ice: pc.iceConnectionState }, "subscribe connection lost");
       this.events.onConnectionLost(this);
     });
@@ -211,6 +228,8 @@ export class SfuPeer {
   }
 
   async subscribeAnswer(sdp: string): Promise<void> {
+    // An answer to an offer of a connection reset since (the page answered before it heard) is stale.
+    if (!this.subscribePc && this.subscribeResets > 0) return;
     if (!this.subscribePc || !this.negotiating) throw new Error("no subscribe offer is waiting for an answer");
     try {
       await this.subscribePc.setRemoteDescription({ type: "answer", sdp });

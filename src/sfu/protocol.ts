@@ -9,7 +9,9 @@ import { z } from "zod";
 //
 // Flow: connect → {type:"join"} → {type:"joined"} → (optional) {type:"publish"} → {type:"publish-answer"};
 // whenever the set of tracks it should receive changes, the SFU sends a new {type:"subscribe-offer"}
-// on the same subscribe connection and the peer answers. Chat, leave and ping may come at any time.
+// on the same subscribe connection and the peer answers. When nothing is left to receive, the SFU
+// closes that connection and sends {type:"subscribe-reset"}: the peer closes its own, and the next
+// subscribe-offer starts a new one. Chat, leave and ping may come at any time.
 
 export const TRACK_SOURCES = ["camera", "microphone", "screen"] as const;
 export type TrackSource = (typeof TRACK_SOURCES)[number];
@@ -104,6 +106,8 @@ export type ServerMessage =
   | { type: "peer-left"; peer_id: string; reason: string }
   | { type: "publish-answer"; sdp: string }
   | { type: "subscribe-offer"; sdp: string; tracks: SubscribedTrack[] }
+  /** Nothing left to receive: the subscribe connection is closed; the next subscribe-offer starts a new one. */
+  | { type: "subscribe-reset" }
   | ChatMessageOut
   | { type: "error"; code: number; reason: string; message: string; fatal: boolean }
   | { type: "pong" };

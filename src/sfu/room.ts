@@ -123,6 +123,8 @@ export class SfuRoom {
     // The peer left now: finishing its recordings below may take seconds, which must not move left_at.
     const leftAt = nowIso();
     this.peers.delete(peer.id);
+    // A peer the server removes (media or connection lost, shutdown) is told why, and its socket closed.
+    if (reason !== "client request" && reason !== "websocket closed") peer.removed(`removed from the room: ${reason}${message ? ` (${message})` : ""}`);
     const closing = peer.close();
     for (const other of this.peers.values()) {
       other.unsubscribePeer(peer.id);

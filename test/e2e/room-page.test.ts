@@ -5,6 +5,7 @@ import path from "node:path";
 import { after, afterEach, before, test } from "node:test";
 import type { Page, WebSocketRoute } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
+import type { Sfu } from "../../src/sfu/sfu.ts";
 import {
   makeFakeAudio,
   makeFakeVideo,
@@ -227,6 +228,32 @@ test("a dropped signalling socket shows Disconnected, and Rejoin joins again", a
     const [back] = await waitForRemotePeers(guest.page, 1);
     assert.equal(back.name, "Steady");
     await waitForRemoteVideo(host.page, secondId, (v) => v.b > 150 && v.r < 90, "blue after the rejoin");
+  });
+});
+
+test("a peer the server removes (connection lost) sees Disconnected with the reason, and Rejoin joins again", async () => {
+  const roomId = await newRoom(`room-page-removed-${Date.now()}`);
+  const host = await join(roomId, { role: "host", name: "Steady", colour: red });
+  const guest = await join(roomId, { role: "guest", name: "Dropped", colour: blue });
+  await withArtifacts("room page removed", () => [host, guest], async () => {
+    await waitForState(guest.page, "joined");
+    await waitForRemotePeers(host.page, 1);
+    const firstId = await selfId(guest.page);
+
+    // What the SFU does when a peer's ICE connection fails or its media stops for 30 s.
+    const room = (app.sfu as Sfu).rooms.get(roomId)!;
+    await room.leave(room.peers.get(firstId)!, "ice connection state closed", "no media for 30 s");
+    await waitForState(guest.page, "error", 5_000);
+    assert.equal(await guest.page.locator('[data-testid="notice-title"]').textContent(), "Disconnected");
+    assert.match((await guest.page.evaluate(() => (window as any).tapedeck.reason)) ?? "", /no media for 30 s/);
+    assert.equal(await guest.page.locator('[data-testid="rejoin-button"]').isVisible(), true);
+    await waitForNoRemotePeers(host.page, 2_000);
+
+    await guest.page.locator('[data-testid="rejoin-button"]').click();
+    await waitForState(guest.page, "joined");
+    assert.notEqual(await selfId(guest.page), firstId);
+    const [back] = await waitForRemotePeers(host.page, 1);
+    assert.equal(back.name, "Dropped");
   });
 });
 

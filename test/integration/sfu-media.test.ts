@@ -35,4 +35,26 @@ describe("SFU media forwarding (werift peers)", () => {
     await until(async () => (await app.ctx.db.selectFrom("peers").select("left_at").where("id", "=", publisher.peerId).executeTakeFirst())?.left_at, "the publisher to be marked gone");
     await viewer.leave();
   });
+
+  test("a viewer left with nothing to receive gets a fresh subscribe connection for the next publisher", async () => {
+    const token = (role: string) => mintAppToken(app.ctx.identity, { roomId, role });
+    const resets: string[] = [];
+    const viewer = await joinSynthetic({ baseUrl: app.url, token: await token("guest"), name: "Stays", viewOnly: true, onMessage: (m) => m.type === "subscribe-reset" && resets.push(m.type) });
+    try {
+      for (const name of ["First", "Second"]) {
+        const publisher = await joinSynthetic({ baseUrl: app.url, token: await token("host"), name, width: 320, height: 180, fps: 15, videoBitrateKbps: 300 });
+        try {
+          await until(() => {
+            const c = viewer.received.get(publisher.peerId);
+            return c && c.video > 30 && c.audio > 30;
+          }, `${name}'s media at the viewer`, 20_000);
+        } finally {
+          await publisher.leave();
+        }
+        await until(() => resets.length === (name === "First" ? 1 : 2), `a subscribe-reset after ${name} left`);
+      }
+    } finally {
+      await viewer.leave();
+    }
+  });
 });

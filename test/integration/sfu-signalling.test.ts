@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { mintAppToken } from "../../src/auth/tokens.ts";
+import type { Sfu } from "../../src/sfu/sfu.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { SignalClient } from "../support/signal-client.ts";
 import { until } from "../support/wait.ts";
@@ -115,6 +116,32 @@ describe("SFU signalling", () => {
     assert.equal(rows[0].sender_user_id, "ua");
     for (const cl of [a, b, c]) cl.close();
     await Promise.all([a.closed, b.closed, c.closed]);
+  });
+
+  test("a peer the server removes (its connection lost) is told why and its socket closed; the others see it leave", async () => {
+    const a = await SignalClient.connect(app.url);
+    const ja = await a.join(await token("host", "stays"), "Stays");
+    const b = await SignalClient.connect(app.url);
+    const jb = await b.join(await token("host", "dropped"), "Dropped");
+    await a.next("peer-joined");
+
+    // What the SFU does when a peer's ICE connection fails or its media stops (both need real network
+    // trouble to happen; here the room is told directly, as its housekeeping would).
+    const room = (app.sfu as Sfu).rooms.get(roomId)!;
+    await room.leave(room.peers.get(jb.peer.id)!, "ice connection state closed", "no media for 30 s");
+
+    const err = await b.next("error");
+    assert.deepEqual([err.code, err.reason, err.fatal], [410, "removed", true]);
+    assert.match(err.message, /ice connection state closed.*no media for 30 s/);
+    assert.equal((await b.closed).code, 4410);
+    const left = await a.next("peer-left");
+    assert.deepEqual([left.peer_id, left.reason], [jb.peer.id, "ice connection state closed"]);
+    const peer = await app.ctx.db.selectFrom("peers").select(["left_at", "leave_reason"]).where("id", "=", jb.peer.id).executeTakeFirstOrThrow();
+    assert.equal(peer.leave_reason, "ice connection state closed");
+    assert.ok(peer.left_at);
+    assert.equal(ja.session_id, jb.session_id);
+    a.close();
+    await a.closed;
   });
 
   test("bad input gets an error frame and never brings the SFU down", async () => {

@@ -71,12 +71,17 @@ export class RoomSession {
       case "subscribe-offer":
         void this.subscriber.onOffer(msg).catch((err) => this.ui.error({ message: `Could not receive the others' media: ${err.message}`, fatal: false }));
         break;
+      case "subscribe-reset":
+        this.subscriber.onReset();
+        break;
       case "chat":
         this.ui.chat(msg);
         break;
       case "error":
         this.ui.error({ message: msg.message, fatal: Boolean(msg.fatal), code: msg.code, reason: msg.reason });
-        if (msg.fatal) this.end("error", msg.message);
+        // Removed by the server (its media or connection was lost) or its SFU restarting: joining
+        // again may well work, so the page offers Rejoin; any other fatal error ends the session view.
+        if (msg.fatal) this.end(msg.reason === "removed" || msg.reason === "unavailable" ? "disconnected" : "error", msg.message);
         break;
       case "pong":
         break;

@@ -42,6 +42,16 @@ export class Subscriber {
     this.reconcile();
   }
 
+  /** `subscribe-reset`: the SFU closed the connection (nothing left to receive); the next offer makes a new one. */
+  onReset() {
+    this.queue = this.queue.then(() => {
+      this.pc?.close();
+      this.pc = null;
+      this.tracksByMid = new Map();
+      this.reconcile();
+    });
+  }
+
   /** peer id → { camera?, microphone?, screen? } receiver tracks, as the latest offer maps them. */
   currentTracks() {
     const byPeer = new Map();
