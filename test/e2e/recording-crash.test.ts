@@ -61,6 +61,8 @@ test("a recorded session survives a crash of tapedeck: files kept, processed at 
 
     server = await serve(env);
     const success = await until(async () => (await api("GET", `/v2/analytics/events?type=recording.success&room_id=${room.id}`)).data?.[0]?.data, "recording.success after the restart", 90_000);
+    // The per-peer MP4 comes after the composite.
+    await until(async () => (await api("GET", `/v2/analytics/events?type=stream.recording.success&room_id=${room.id}`)).data?.[0], "stream.recording.success after the restart", 60_000);
     const events = (await api("GET", `/v2/analytics/events?room_id=${room.id}&limit=100`)).data as Array<{ type: string; data: any }>;
     const count = (type: string) => events.filter((e) => e.type === type).length;
     assert.deepEqual([count("track.recording.success"), count("stream.recording.success"), count("session.close.success")], [2, 1, 1]);
