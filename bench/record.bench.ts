@@ -2,10 +2,10 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { mintAppToken, mintManagementToken } from "../src/auth/tokens.ts";
-import { loadIdentity } from "../src/config/identity.ts";
+import { mintAppToken } from "../src/auth/tokens.ts";
 import { buildSyntheticFileArgs } from "../src/media/ffmpeg-args.ts";
 import { joinSynthetic, type SyntheticParticipant } from "../src/participant/synthetic.ts";
+import { benchApi } from "./api.ts";
 import { measureCores, median } from "./proc.ts";
 import { startServer } from "./sfu.bench.ts";
 
@@ -52,14 +52,7 @@ export async function benchRecord(): Promise<Array<[string, string, string]>> {
   const server = await startServer(dataDir);
   const peers: SyntheticParticipant[] = [];
   try {
-    const { identity } = loadIdentity(dataDir);
-    const mgmt = await mintManagementToken(identity);
-    const api = async (p: string, body: unknown) => {
-      const res = await fetch(server.url + p, { method: "POST", headers: { authorization: `Bearer ${mgmt}`, "content-type": "application/json" }, body: JSON.stringify(body) });
-      const json = await res.json();
-      if (!res.ok) throw new Error(`POST ${p}: ${res.status} ${JSON.stringify(json)}`);
-      return json;
-    };
+    const { identity, post: api } = await benchApi(server.url, dataDir);
     const t = await api("/v2/templates", { name: "bench-record", roles: { pub: { subscribeParams: { subscribeToRoles: [] } } } });
     const plain = await api("/v2/rooms", { name: "bench-plain", template_id: t.id });
     const recorded = await api("/v2/rooms", { name: "bench-recorded", template_id: t.id, recording_info: { enabled: true } });

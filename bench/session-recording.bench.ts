@@ -4,8 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import Database from "better-sqlite3";
-import { mintAppToken, mintManagementToken } from "../src/auth/tokens.ts";
-import { loadIdentity } from "../src/config/identity.ts";
+import { mintAppToken } from "../src/auth/tokens.ts";
+import { benchApi } from "./api.ts";
 import type { PeerRow, RecordedTrackRow } from "../src/db/schema.ts";
 import { buildSyntheticFileArgs } from "../src/media/ffmpeg-args.ts";
 import { joinSynthetic, type SyntheticParticipant } from "../src/participant/synthetic.ts";
@@ -110,14 +110,7 @@ async function runSession(minutes: number, dir: string, file: string, peers: Syn
   const db = new Database(path.join(dataDir, "tapedeck.db"), { readonly: true, fileMustExist: true });
   db.pragma("busy_timeout = 5000");
   try {
-    const { identity } = loadIdentity(dataDir);
-    const mgmt = await mintManagementToken(identity);
-    const api = async (p: string, body: unknown) => {
-      const res = await fetch(server.url + p, { method: "POST", headers: { authorization: `Bearer ${mgmt}`, "content-type": "application/json" }, body: JSON.stringify(body) });
-      const json = await res.json();
-      if (!res.ok) throw new Error(`POST ${p}: ${res.status} ${JSON.stringify(json)}`);
-      return json;
-    };
+    const { identity, post: api } = await benchApi(server.url, dataDir);
     const segmentsOnDisk = (sessionId: string) => {
       const d = path.join(dataDir, "spool", "sessions", sessionId.replace(/[^A-Za-z0-9._-]/g, "_"), "segments");
       return fs.existsSync(d) ? fs.readdirSync(d).filter((f) => /^seg-.*\.mov$/.test(f)).length : 0;
