@@ -36,7 +36,8 @@ export class SfuPeer {
   private readonly subscriptions = new Map<string, Subscription>();
   private negotiating = false;
   private negotiateAgain = false;
-  private subscribeResets = 0;
+  /** The subscribe connection was closed at least once (nothing left to receive). */
+  private subscribeWasReset = false;
   private negotiationTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Announced tracks of the last publish message, by mid, waiting for their media to arrive. */
@@ -185,7 +186,7 @@ export class SfuPeer {
     this.negotiating = false;
     this.negotiateAgain = false;
     void pc.close().catch(() => {});
-    this.subscribeResets++;
+    this.subscribeWasReset = true;
     this.notify({ type: "subscribe-reset" });
   }
 
@@ -229,7 +230,7 @@ export class SfuPeer {
 
   async subscribeAnswer(sdp: string): Promise<void> {
     // An answer to an offer of a connection reset since (the page answered before it heard) is stale.
-    if (!this.subscribePc && this.subscribeResets > 0) return;
+    if (!this.subscribePc && this.subscribeWasReset) return;
     if (!this.subscribePc || !this.negotiating) throw new Error("no subscribe offer is waiting for an answer");
     try {
       await this.subscribePc.setRemoteDescription({ type: "answer", sdp });

@@ -126,6 +126,12 @@ export class SfuShards implements SignalHandler {
       socket.close(4408, "join timeout");
     }, 10_000);
     let waiting: string[] | null = null;
+    /** The room's shard is down or restarting: the peer is told to try again, and its socket closed. */
+    const refuse = () => {
+      shard = null;
+      reply({ type: "error", code: 503, reason: "unavailable", message: "the SFU for this room is restarting; try again in a few seconds", fatal: true });
+      socket.close(4503, "sfu restarting");
+    };
     socket.onMessage((data) => {
       if (waiting) return void waiting.push(data);
       if (shard) return send({ t: "frame", id, data });
@@ -136,11 +142,7 @@ export class SfuShards implements SignalHandler {
       }
       clearTimeout(joinTimer);
       shard = this.shards[shardOf(roomId, this.shards.length)];
-      if (!shard.child?.connected) {
-        reply({ type: "error", code: 503, reason: "unavailable", message: "the SFU for this room is restarting; try again in a few seconds", fatal: true });
-        shard = null;
-        return socket.close(4503, "sfu restarting");
-      }
+      if (!shard.child?.connected) return refuse();
       shard.conns.set(id, { socket, roomId });
       // A shard still starting (just restarted) would drop what it is sent before its IPC listener
       // exists: frames wait here, in order, until it says it is ready.
@@ -156,10 +158,8 @@ export class SfuShards implements SignalHandler {
         () => {
           if (shard !== target) return;
           target.conns.delete(id);
-          shard = null;
           waiting = null;
-          reply({ type: "error", code: 503, reason: "unavailable", message: "the SFU for this room is restarting; try again in a few seconds", fatal: true });
-          socket.close(4503, "sfu restarting");
+          refuse();
         },
       );
     });
