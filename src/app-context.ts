@@ -18,4 +18,6 @@ export interface AppContext {
   storage: StorageService;
   outbox: WebhookOutbox;
   dispatcher: WebhookDispatcher;
+  /** Wakes this process's browser-recording worker (set in main.ts when it runs one; others poll). */
+  kickBeams?: () => void;
 }

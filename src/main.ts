@@ -12,6 +12,8 @@ import { roomRoutes } from "./rooms/room.routes.ts";
 import { tokenRoutes } from "./rooms/token.routes.ts";
 import { sessionRoutes } from "./sessions/session.routes.ts";
 import { JobRunner } from "./jobs/job-queue.ts";
+import { beamFinishHandler } from "./beam/beam-finish.job.ts";
+import { BeamSupervisor } from "./beam/beam-supervisor.ts";
 import { uploadTrackHandler } from "./recorders/upload-track.job.ts";
 import { compositeProgressHandler, processSessionHandler } from "./recorders/session-recording.job.ts";
 import { Sfu } from "./sfu/sfu.ts";
@@ -36,6 +38,7 @@ export interface Tapedeck {
   server: FastifyInstance;
   sfu: Sfu | SfuShards | null;
   jobs: JobRunner | null;
+  beams: BeamSupervisor | null;
   /** http://host:port the server listens on. */
   url: string;
   generatedCredentials: boolean;
@@ -80,10 +83,16 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   const jobs = config.roles.has("worker")
     ? new JobRunner({
         db, log: log.child({ component: "jobs" }),
-        handlers: { "upload-track": uploadTrackHandler(ctx), "process-session": processSessionHandler(ctx), "composite-progress": compositeProgressHandler(ctx) },
+        handlers: { "upload-track": uploadTrackHandler(ctx), "process-session": processSessionHandler(ctx), "composite-progress": compositeProgressHandler(ctx), "beam-finish": beamFinishHandler(ctx) },
       })
     : null;
-  const kickJobs = () => jobs?.kick();
+  // Browser recordings: Chromium + ffmpeg per recording, on the worker.
+  const beams = config.roles.has("worker") ? new BeamSupervisor(ctx, { kickJobs: () => jobs?.kick() }) : null;
+  ctx.kickBeams = () => beams?.kick();
+  const kickJobs = () => {
+    jobs?.kick();
+    beams?.kick();
+  };
   // The SFU: shard processes (one per core by default), or inside this process when processes = 0.
   const sfu = !config.roles.has("sfu") ? null : config.sfu.processes > 0 ? new SfuShards(ctx, kickJobs) : new Sfu(ctx, { onJobQueued: kickJobs });
   await sfu?.start();
@@ -108,6 +117,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   dispatcher.start();
   storage.start();
   await jobs?.start();
+  await beams?.start();
   log.info({ url }, "tapedeck listening");
 
   let closed = false;
@@ -116,12 +126,14 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
     server,
     sfu,
     jobs,
+    beams,
     url,
     generatedCredentials,
     tools,
     async close() {
       if (closed) return;
       closed = true;
+      await beams?.stop();
       await sfu?.stop();
       await server.close();
       await jobs?.stop();

@@ -2,11 +2,15 @@ import { Chat } from "./room/chat.js";
 import { Grid } from "./room/grid.js";
 import { tokenClaims } from "./room/media.js";
 import { runPreview } from "./room/preview.js";
+import { parseRecorderParams, RecorderView } from "./room/recorder.js";
 import { RoomSession } from "./room/session.js";
 
 // The room page: GET /room/<room_id>?auth_token=<app token>&name=<display name>[&skip_preview=true][&codec=h264]
 // Without skip_preview (or without a name) it shows a preview first. It wires the DOM to a RoomSession
 // and exposes a read-only debug hook, window.tapedeck, for tests and recorders.
+// With recorder=1 (&layout=grid|active-speaker&roles=a,b) it is what a browser recorder captures: it
+// joins at once, publishes nothing, and shows only the peers' tiles over the whole viewport
+// (room/recorder.js).
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const params = new URLSearchParams(window.location.search);
@@ -14,6 +18,12 @@ const roomId = decodeURIComponent(window.location.pathname.split("/")[2] ?? "");
 const token = params.get("auth_token") ?? "";
 const skipPreview = params.get("skip_preview") === "true";
 const codec = params.get("codec")?.toLowerCase() === "h264" ? "h264" : "vp8";
+const recorderMode = ["1", "true"].includes(params.get("recorder") ?? "");
+const recorderOpts = recorderMode ? parseRecorderParams(params) : null;
+if (recorderMode) {
+  document.documentElement.classList.add("recorder-mode");
+  $("recorder").hidden = false;
+}
 
 const view = {
   state: "preview",
@@ -26,6 +36,12 @@ let session = null;
 let joinChoice = null; // { name, audio, video, cameraId, micId } for Rejoin
 
 const grid = new Grid({ root: $("grid"), empty: $("empty-room"), onAudioBlocked: () => ($("sound-button").hidden = false) });
+/** Recorder mode: the tiles a recording shows, in place of the grid (whose DOM stays empty and hidden). */
+const recorder = recorderOpts
+  ? new RecorderView({ root: $("recorder"), waiting: $("recorder-waiting"), ...recorderOpts, audioLevel: (id) => session?.subscriber.audioLevel(id) ?? Promise.resolve(null) })
+  : null;
+/** Where remote peers are shown. */
+const tiles = recorder ?? grid;
 const chat = new Chat({ list: $("chat-list"), form: $("chat-form"), input: $("chat-input"), target: $("chat-target"), send: sendChat });
 
 function setState(state) {
@@ -85,17 +101,18 @@ const ui = {
     $("room-label").textContent = msg.room?.name ?? "";
     $("notice").hidden = true;
     $("room").hidden = false;
-    setButton("screen-button", { enabled: msg.can_publish?.includes("screen") && Boolean(navigator.mediaDevices?.getDisplayMedia) });
+    setButton("screen-button", { enabled: !recorder && msg.can_publish?.includes("screen") && Boolean(navigator.mediaDevices?.getDisplayMedia) });
+    recorder?.start();
   },
   peersChanged(peers) {
     const present = new Set(peers.map((p) => p.id));
-    for (const id of [...grid.peers.keys()]) if (!present.has(id)) grid.removePeer(id);
-    for (const p of peers) grid.upsertPeer(p);
-    grid.setTracks(session.subscriber.currentTracks());
+    for (const id of [...tiles.peers.keys()]) if (!present.has(id)) tiles.removePeer(id);
+    for (const p of peers) tiles.upsertPeer(p);
+    tiles.setTracks(session.subscriber.currentTracks());
     updateChatTargets(peers);
   },
   tracks(byPeer) {
-    grid.setTracks(byPeer);
+    tiles.setTracks(byPeer);
   },
   localMedia(stream) {
     showSelfView(stream);
@@ -116,6 +133,7 @@ const ui = {
   },
   ended({ kind, message }) {
     grid.clear();
+    recorder?.stop();
     showSelfView(null);
     $("sound-button").hidden = true;
     view.reason = message;
@@ -195,12 +213,30 @@ window.tapedeck = Object.freeze({
   get chat() {
     return view.chat.map((m) => structuredClone(m));
   },
-  remotePeers: () => grid.describe(),
+  /** The peers shown: the grid's, or in recorder mode the recorder's tiles (with `onStage`). */
+  remotePeers: () => tiles.describe(),
   /** Tracks this page publishes: [{mid, track_id, stream_id, kind, source}]. */
   published: () => session?.publisher?.describeTracks() ?? [],
   /** inbound-rtp stats (plain object) of the track received from a peer, for `source` camera|microphone|screen. */
   inboundStats: (peerId, source) => session?.subscriber.inboundStats(peerId, source) ?? Promise.resolve(null),
   sendChat: (message, opts) => sendChat(message, opts),
+  /** Recorder mode only (else null): what a browser recorder waits on and checks. */
+  recorder: recorder
+    ? Object.freeze({
+        /** Joined (and still in the room). */
+        get ready() {
+          return view.state === "joined";
+        },
+        layout: recorderOpts.layout,
+        roles: recorderOpts.roles ? Object.freeze([...recorderOpts.roles]) : null,
+        /** [{id, name, role, videoPlaying, screenPlaying, hasAudio, onStage}] of the peers on screen. */
+        shownPeers: () => recorder.describe(),
+        /** The active speaker's peer id (active-speaker layout; null before anyone spoke and in grid). */
+        get speaker() {
+          return recorder.speaker;
+        },
+      })
+    : null,
 });
 
 async function main() {
@@ -219,6 +255,8 @@ async function main() {
     return;
   }
   const name = (params.get("name") ?? "").trim();
+  // The recorder never previews, never opens a camera or microphone and publishes nothing.
+  if (recorder) return join({ name: name || "Beam", audio: false, video: false });
   if (skipPreview && name) return join({ name });
   setState("preview");
   join(await runPreview({ root: $("preview"), name }));

@@ -34,6 +34,7 @@ const envSchema = z.object({
   TAPEDECK_SFU_CPU_LIMIT: z.coerce.number().min(0.1).max(1).default(0.85),
   TAPEDECK_COMPOSITE_CHUNK_SECONDS: intFromEnv(30, 2, 600),
   TAPEDECK_SFU_REMB: z.enum(["on", "off"], { error: "must be on or off" }).default("on"),
+  TAPEDECK_BEAM_MAX: z.coerce.number().int().min(0).max(64).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -62,6 +63,8 @@ export interface Config {
   recording: {
     /** The SFU composite is rendered in pieces this long while the session runs (less is left at the end, more ffmpeg runs). */
     compositeChunkMs: number;
+    /** Browser recordings this worker runs at once (each is a Chromium + ffmpeg); more wait in `starting`. */
+    beamMax: number;
   };
   logLevel: string;
 }
@@ -114,7 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       pollMs: 1_000,
     },
     sfu: { remb: e.TAPEDECK_SFU_REMB === "on", processes: e.TAPEDECK_SFU_PROCESSES ?? os.cpus().length, cpuLimit: e.TAPEDECK_SFU_CPU_LIMIT },
-    recording: { compositeChunkMs: e.TAPEDECK_COMPOSITE_CHUNK_SECONDS * 1000 },
+    recording: { compositeChunkMs: e.TAPEDECK_COMPOSITE_CHUNK_SECONDS * 1000, beamMax: e.TAPEDECK_BEAM_MAX ?? Math.max(1, os.cpus().length) },
     logLevel: e.LOG_LEVEL,
   };
   return { ...config, ...overrides };

@@ -8,6 +8,7 @@ import * as m001 from "./migrations/001-initial.ts";
 import * as m002 from "./migrations/002-chat.ts";
 import * as m003 from "./migrations/003-jobs.ts";
 import * as m004 from "./migrations/004-recorded-tracks.ts";
+import * as m005 from "./migrations/005-beam.ts";
 
 export type Db = Kysely<Database>;
 export type DialectName = "sqlite" | "postgres";
@@ -18,7 +19,7 @@ export interface OpenedDatabase {
   close(): Promise<void>;
 }
 
-const MIGRATIONS: Record<string, Migration> = { "001-initial": m001, "002-chat": m002, "003-jobs": m003, "004-recorded-tracks": m004 };
+const MIGRATIONS: Record<string, Migration> = { "001-initial": m001, "002-chat": m002, "003-jobs": m003, "004-recorded-tracks": m004, "005-beam": m005 };
 
 // int8 (bigint) arrives from pg as a string; sizes stay well below 2^53, so read them as numbers.
 pg.types.setTypeParser(20, (v) => Number(v));

@@ -79,6 +79,13 @@ export interface RecordingsTable {
   started_at: string | null;
   stopped_at: string | null;
   updated_at: string;
+  /** Beam: the stop the API (or an auto-stop) asked for, e.g. `client request`; null while it should run. */
+  stop_reason: string | null;
+  /** Beam: 1 while the API asked for a pause. */
+  paused: Bool01;
+  /** Beam: the worker recording it, and until when its lease holds (renewed while it records). */
+  worker: string | null;
+  lease_until: string | null;
 }
 
 export interface RecordingAssetsTable {

@@ -64,6 +64,7 @@ export async function openSfuRecording(trx: Db, room: RoomRow, session: { id: st
     .values({
       id, kind: "sfu", room_id: room.id, session_id: session.id, status: "running", meeting_url: "", destination: "", started_by: "auto", stopped_by: "",
       details: JSON.stringify({ settings, epoch, chunkMs } satisfies SfuRecordingDetails), failure: null, created_at: now, started_at: now, stopped_at: null, updated_at: now,
+      stop_reason: null, paused: 0, worker: null, lease_until: null,
     })
     .execute();
   if (settings.composite) await queueCompositeProgress(trx, id, 1, new Date(epoch + chunkMs + LIVE_SAFETY_MS));

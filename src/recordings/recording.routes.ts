@@ -1,17 +1,21 @@
 import { z } from "zod";
 import type { V2Routes } from "../api/server.ts";
 import { pageQuery, toPage } from "../api/pagination.ts";
-import { objectIdParam, parseParams, parseQuery } from "../api/validation.ts";
+import { objectIdParam, parseBody, parseParams, parseQuery } from "../api/validation.ts";
+import { ACTIVE_BEAM_STATUSES, createBeam, requestStop, setPaused, startBeamSchema } from "../beam/beam.service.ts";
+import { getRoom } from "../rooms/room.service.ts";
+import { getTemplate } from "../templates/template.service.ts";
 import { renderAsset } from "../assets/asset.repository.ts";
 import type { AssetRow, RecordingRow } from "../db/schema.ts";
 import { RECORDING_STATUSES } from "../domain/recording-types.ts";
-import { notFound } from "../errors.ts";
+import { AppError, notFound } from "../errors.ts";
 import { parseJson, type Json } from "../util/json.ts";
 
-// Read side of browser-composite recordings (GET one, list). Start/stop/pause/resume arrive with the
-// browser recorder.
+// Browser-composite recordings ("beam"): start, stop (one, or all of a room), pause, resume, get, list.
+// The API only writes what it asks for; the worker (beam/beam-supervisor.ts) records and reports.
 
 const idParams = z.object({ id: objectIdParam("recording_id") });
+const roomParams = z.object({ room_id: objectIdParam("room_id") });
 const listQuery = z.object({
   ...pageQuery,
   room_id: objectIdParam("room_id").optional(),
@@ -34,6 +38,7 @@ export function renderRecording(r: RecordingRow, assets: AssetRow[] | null): Jso
     started_at: r.started_at,
     updated_at: r.updated_at,
     stopped_at: r.stopped_at,
+    ...(r.kind === "beam" ? { paused: r.paused === 1, ...(r.stop_reason ? { stop_reason: r.stop_reason } : {}) } : {}),
     ...(failure ? { error: failure } : {}),
   };
   if (assets !== null) {
@@ -44,6 +49,44 @@ export function renderRecording(r: RecordingRow, assets: AssetRow[] | null): Jso
 }
 
 export const recordingRoutes: V2Routes = (v2, ctx) => {
+  v2.post("/recordings/room/:room_id/start", async (req) => {
+    const { room_id } = parseParams(roomParams, req.params);
+    const body = parseBody(startBeamSchema, req.body);
+    const room = await getRoom(ctx.db, room_id);
+    const row = await createBeam(ctx.db, room, await getTemplate(ctx.db, room.template_id), body, "");
+    req.log.info({ recording_id: row.id, room_id }, "browser recording requested");
+    ctx.kickBeams?.();
+    return renderRecording(row, null);
+  });
+
+  v2.post("/recordings/:id/stop", async (req) => {
+    const { id } = parseParams(idParams, req.params);
+    const row = await requestStop(ctx.db, id, "client request");
+    ctx.kickBeams?.();
+    return renderRecording(row, null);
+  });
+
+  v2.post("/recordings/room/:room_id/stop", async (req) => {
+    const { room_id } = parseParams(roomParams, req.params);
+    await getRoom(ctx.db, room_id);
+    const active = await ctx.db.selectFrom("recordings").select("id").where("kind", "=", "beam").where("room_id", "=", room_id).where("status", "in", [...ACTIVE_BEAM_STATUSES]).orderBy("id").execute();
+    if (!active.length) throw new AppError("not_found", "no active beam found for the passed in identifiers", { details: [`room ${room_id} has no recording that is starting or running`] });
+    const rows = [];
+    for (const { id } of active) rows.push(await requestStop(ctx.db, id, "client request"));
+    ctx.kickBeams?.();
+    return { limit: rows.length, data: rows.map((r) => renderRecording(r, null)), last: "" };
+  });
+
+  for (const action of ["pause", "resume"] as const) {
+    v2.post(`/recordings/room/:room_id/${action}`, async (req) => {
+      const { room_id } = parseParams(roomParams, req.params);
+      await getRoom(ctx.db, room_id);
+      const row = await setPaused(ctx.db, room_id, action === "pause");
+      ctx.kickBeams?.();
+      return renderRecording(row, null);
+    });
+  }
+
   v2.get("/recordings", async (req) => {
     const q = parseQuery(listQuery, req.query);
     let query = ctx.db.selectFrom("recordings").selectAll().where("kind", "=", "beam").orderBy("id").limit(q.limit + 1);

@@ -1,5 +1,7 @@
 import type { AppContext } from "../app-context.ts";
 import { verifyAppToken } from "../auth/tokens.ts";
+import { autoStartBeam } from "../beam/beam.service.ts";
+import { RECORDER_ROLE } from "../domain/recording-types.ts";
 import { AppError } from "../errors.ts";
 import { newUuid, nowIso } from "../ids.ts";
 import type { Logger } from "../log.ts";
@@ -34,7 +36,7 @@ export class Sfu {
 
   constructor(
     private readonly ctx: Pick<AppContext, "db" | "outbox" | "identity" | "log" | "config">,
-    opts: { onJobQueued?: () => void } = {},
+    private readonly opts: { onJobQueued?: () => void } = {},
   ) {
     this.store = new SessionStore(ctx);
     this.recordings = new TrackRecordingService(ctx, opts.onJobQueued);
@@ -116,6 +118,9 @@ export class Sfu {
     if (!row.enabled) throw new AppError("forbidden", "room is disabled", { details: ["enable it with POST /v2/rooms/<id> {\"enabled\": true}"] });
     const template = await this.ctx.db.selectFrom("templates").selectAll().where("id", "=", row.template_id).executeTakeFirstOrThrow();
     const roles = templateParts(template).roles;
+    // The browser recorder's hidden role needs no entry in the template: it publishes nothing and
+    // receives every role (its page shows only the roles the recording asked for).
+    if (claims.role === RECORDER_ROLE && !roles[claims.role]) roles[claims.role] = { name: RECORDER_ROLE, publishParams: { allowed: [] } };
     if (!roles[claims.role]) throw new AppError("forbidden", "role not in the room's template", { details: [`role ${claims.role} is not one of ${Object.keys(roles).join(", ")}`] });
 
     const settings = sfuRecordingSettings(row, template);
@@ -141,6 +146,15 @@ export class Sfu {
       },
     );
     await room.join(peer);
+    if (!peer.identity.hidden) {
+      await autoStartBeam(this.ctx.db, row, template)
+        .then((started) => {
+          if (!started) return;
+          peerLog.info({ peer_id: peer.id }, "browser recording auto-started (template browserComposite.autoStart)");
+          this.opts.onJobQueued?.();
+        })
+        .catch((err) => peerLog.error({ err }, "could not auto-start the browser recording"));
+    }
     return { peer, room };
   }
 

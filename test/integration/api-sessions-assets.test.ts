@@ -29,7 +29,7 @@ describe("sessions, recordings and recording assets API", () => {
       { id: newUuid(), session_id: sessionId, room_id: roomId, name: "Beam", role: "__internal_recorder", user_id: "", user_data: "", joined_at: t0, left_at: null, leave_reason: null },
     ]).execute();
     recordingId = newObjectId();
-    await app.ctx.db.insertInto("recordings").values({ id: recordingId, kind: "beam", room_id: roomId, session_id: sessionId, status: "completed", meeting_url: "", destination: "", started_by: "", stopped_by: "", details: "{}", failure: null, created_at: t0, started_at: t0, stopped_at: t0, updated_at: t0 }).execute();
+    await app.ctx.db.insertInto("recordings").values({ id: recordingId, kind: "beam", room_id: roomId, session_id: sessionId, status: "completed", meeting_url: "", destination: "", started_by: "", stopped_by: "", details: "{}", failure: null, created_at: t0, started_at: t0, stopped_at: t0, updated_at: t0, stop_reason: null, paused: 0, worker: null, lease_until: null }).execute();
 
     const key = objectKey("", app.ctx.identity.customerId, beamPath({ roomId, sessionStartedAt: t0, epoch: 1764000000000 }));
     await app.ctx.storage.internal.put(key, fileBytes, { contentType: "video/mp4" });

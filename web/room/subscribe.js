@@ -86,6 +86,29 @@ export class Subscriber {
     return null;
   }
 
+  /**
+   * The level (0..1, linear) of the audio now received from a peer's source (the microphone by
+   * default), or null without such a track: from the RTP sources when the SFU forwards the audio-level
+   * header extension, else from the receiver's inbound-rtp stats (measured on the decoded audio).
+   */
+  async audioLevel(peerId, source = "microphone") {
+    const receiver = this.receiverOf(peerId, source);
+    if (!receiver) return null;
+    const fromRtp = receiver.getSynchronizationSources?.().find((s) => typeof s.audioLevel === "number");
+    if (fromRtp) return fromRtp.audioLevel;
+    const report = await receiver.getStats();
+    for (const s of report.values()) if (s.type === "inbound-rtp") return typeof s.audioLevel === "number" ? s.audioLevel : null;
+    return null;
+  }
+
+  receiverOf(peerId, source) {
+    for (const transceiver of this.pc?.getTransceivers() ?? []) {
+      const info = transceiver.mid ? this.tracksByMid.get(transceiver.mid) : undefined;
+      if (info && info.peer_id === peerId && info.source === source) return transceiver.receiver;
+    }
+    return null;
+  }
+
   close() {
     this.closed = true;
     this.pc?.close();

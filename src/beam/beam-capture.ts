@@ -1,0 +1,281 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import { chromium, type Browser, type Page } from "playwright-core";
+import type { Logger } from "../log.ts";
+import { FileFollower } from "./follow-file.ts";
+
+// One browser recording's media: a headless Chromium of its own opens the page, the page captures its
+// own tab (getDisplayMedia of the current tab, accepted by --auto-accept-this-tab-capture) and records it
+// with MediaRecorder (H.264 + Opus in WebM, a keyframe every 2 s), chunks come out through a Playwright
+// binding once a second, and ffmpeg copies the video and turns Opus into AAC, writing fragmented MP4 to
+// the spool file, which the upload follows while it grows (see ARCHITECTURE.md for why this path:
+// A/V offset ~0 and a playable file as soon as the recorder stops). Paused spans are left out by
+// MediaRecorder itself (pause/resume).
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-extensions",
+  "--disable-background-timer-throttling",
+  "--disable-renderer-backgrounding",
+  "--disable-backgrounding-occluded-windows",
+  "--autoplay-policy=no-user-gesture-required",
+  // Tab capture of the page itself, without a picker. (--use-fake-ui-for-media-stream breaks it.)
+  "--auto-accept-this-tab-capture",
+];
+
+/** The full-viewport layer's opacity flips this often (see START_IN_PAGE): 30 changes a second. */
+const TICK_MS = 66;
+
+/** How many times a page that does not load is tried before the recording fails (MAX_RETRIES_REACHED). */
+export const PAGE_ATTEMPTS = 3;
+/** How long the page may take to say it has joined (`window.tapedeck.recorder.ready`). */
+export const JOIN_TIMEOUT_MS = 20_000;
+
+export class PageLoadError extends Error {
+  override readonly name = "PageLoadError";
+}
+
+export interface CaptureOptions {
+  url: string;
+  width: number;
+  height: number;
+  audioOnly: boolean;
+  /** The built-in page must report ready; a custom page gets JOIN_TIMEOUT_MS, then is recorded anyway. */
+  builtIn: boolean;
+  spoolFile: string;
+  log: Logger;
+  videoBitsPerSecond?: number;
+}
+
+export interface CaptureEnd {
+  /** False when Chromium, the page or ffmpeg died before stop() was asked for. */
+  clean: boolean;
+  message: string;
+  bytes: number;
+}
+
+/**
+ * Runs in the page (a string, so the TypeScript loader's helpers never reach the page): starts tab
+ * capture and MediaRecorder; chunks go to `__tapedeckBeamChunk` in order, problems to `__tapedeckBeamEvent`.
+ */
+const START_IN_PAGE = `async (o) => {
+  const stream = await navigator.mediaDevices.getDisplayMedia({
+    video: { width: o.width, height: o.height, frameRate: 30 },
+    audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 2, suppressLocalAudioPlayback: false },
+    preferCurrentTab: true, selfBrowserSurface: "include", systemAudio: "include",
+  });
+  if (o.audioOnly) for (const t of stream.getVideoTracks()) { stream.removeTrack(t); t.stop(); }
+  // Tab capture only delivers a frame when something on the page repaints, and when one region
+  // (a peer's video) repaints steadily it samples at that region's rate: a still page would give a few
+  // frames a minute, and 15 fps cameras a 15 fps recording. A full-viewport layer, black at 0.2-0.4 %
+  // opacity (at most one level of 255 on any pixel), whose opacity the compositor flips 30 times a
+  // second makes the whole tab the steady region, so the capture runs at 30 fps whatever the page does.
+  const tick = document.createElement("div");
+  tick.setAttribute("aria-hidden", "true");
+  Object.assign(tick.style, { position: "fixed", inset: "0", background: "#000", opacity: "0.002", pointerEvents: "none", zIndex: "2147483647", willChange: "opacity" });
+  document.documentElement.appendChild(tick);
+  tick.animate([{ opacity: 0.002 }, { opacity: 0.004 }], { duration: o.tickMs, iterations: Infinity, easing: "steps(2, jump-none)" });
+  const mimeType = o.audioOnly ? "audio/webm;codecs=opus" : "video/webm;codecs=h264,opus";
+  // A keyframe every 2 s: fragments stay short, and a crash loses at most the last one.
+  const rec = new MediaRecorder(stream, { mimeType, videoBitsPerSecond: o.videoBitsPerSecond, audioBitsPerSecond: 128000, videoKeyFrameIntervalDuration: 2000 });
+  let queue = Promise.resolve();
+  rec.ondataavailable = (e) => {
+    if (!e.data.size) return;
+    queue = queue.then(async () => {
+      const bytes = new Uint8Array(await e.data.arrayBuffer());
+      let bin = "";
+      for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+      await window.__tapedeckBeamChunk(btoa(bin));
+    });
+  };
+  rec.onerror = (e) => void window.__tapedeckBeamEvent("MediaRecorder error: " + ((e.error && e.error.message) || "unknown"));
+  for (const t of stream.getTracks()) t.onended = () => void window.__tapedeckBeamEvent("captured " + t.kind + " track ended");
+  window.__tapedeckBeam = {
+    pause() { if (rec.state === "recording") rec.pause(); },
+    resume() { if (rec.state === "paused") rec.resume(); },
+    stop() {
+      return new Promise((resolve) => {
+        if (rec.state === "inactive") return void queue.then(() => resolve());
+        rec.onstop = () => void queue.then(() => resolve());
+        rec.stop();
+      });
+    },
+  };
+  rec.start(1000);
+  return mimeType + "; " + stream.getTracks().map((t) => t.kind + " " + (t.getSettings().width || "") + "x" + (t.getSettings().height || "")).join(", ");
+}`;
+
+const inPage = (call: string): string => `(() => { const b = window.__tapedeckBeam; return b ? b.${call}() : undefined; })()`;
+
+export class BeamCapture {
+  /** Resolves once, when the capture has ended for any reason (stop() or a crash). */
+  readonly ended: Promise<CaptureEnd>;
+  /** Time of the first byte ffmpeg wrote (the file's first frame), or null. */
+  firstDataAt: number | null = null;
+  readonly follower: FileFollower;
+  private endWith!: (e: CaptureEnd) => void;
+  private stopping = false;
+  private failure: string | null = null;
+  private bytes = 0;
+  private ffmpeg: ChildProcess | null = null;
+  private page: Page | null = null;
+  private ffmpegExit: Promise<void> = Promise.resolve();
+
+  private constructor(private readonly browser: Browser, private readonly o: CaptureOptions) {
+    this.follower = new FileFollower(o.spoolFile);
+    this.ended = new Promise((resolve) => (this.endWith = resolve));
+  }
+
+  /** Launches Chromium, opens the page (PAGE_ATTEMPTS tries), waits for it to join, starts recording. */
+  static async start(o: CaptureOptions): Promise<BeamCapture> {
+    const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, ignoreDefaultArgs: ["--mute-audio"] });
+    const cap = new BeamCapture(browser, o);
+    try {
+      await cap.open();
+      return cap;
+    } catch (err) {
+      cap.stopping = true; // closing on purpose: not a crash
+      await cap.kill();
+      throw err;
+    }
+  }
+
+  private async open(): Promise<void> {
+    const { o } = this;
+    const context = await this.browser.newContext({ viewport: { width: o.width, height: o.height }, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    this.page = page;
+    const pageLog: string[] = [];
+    page.on("console", (m) => {
+      if (m.type() === "error" || m.type() === "warning") pageLog.push(`${m.type()}: ${m.text()}`.slice(0, 300));
+      if (pageLog.length > 20) pageLog.shift();
+    });
+    let lastError = "";
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await page.goto(o.url, { waitUntil: "load", timeout: 15_000 });
+        if (res && res.status() >= 400) throw new PageLoadError(`HTTP ${res.status()}`);
+        break;
+      } catch (err) {
+        lastError = (err as Error).message.split("\n")[0];
+        o.log.warn({ attempt, err: lastError }, "recorder page did not load");
+        if (attempt >= PAGE_ATTEMPTS) throw new PageLoadError(`Beam couldn't connect to Meeting URL after ${PAGE_ATTEMPTS} retries. Check if meeting URL is correct. (${lastError})`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    const joined = await page
+      .waitForFunction("(window.tapedeck && window.tapedeck.recorder && window.tapedeck.recorder.ready === true) || (window.tapedeck && window.tapedeck.state === 'error')", undefined, { timeout: JOIN_TIMEOUT_MS, polling: 100 })
+      .then(() => page.evaluate("window.tapedeck.state === 'error' ? String(window.tapedeck.lastError || 'could not join') : ''") as Promise<string>)
+      .catch(() => "timeout");
+    if (joined && o.builtIn) {
+      throw new PageLoadError(joined === "timeout" ? `the recorder page did not join the room within ${JOIN_TIMEOUT_MS / 1000} s${pageLog.length ? ` (${pageLog.slice(-3).join("; ")})` : ""}` : `the recorder page could not join the room: ${joined}`);
+    }
+    if (joined) o.log.warn({ url: redact(o.url) }, `custom page did not set window.tapedeck.recorder.ready within ${JOIN_TIMEOUT_MS / 1000} s; recording it anyway`);
+
+    fs.writeFileSync(o.spoolFile, "");
+    const out = fs.createWriteStream(o.spoolFile, { flags: "a" });
+    const ff = spawn("ffmpeg", [
+      "-hide_banner", "-loglevel", "error",
+      "-f", "webm", "-i", "pipe:0",
+      "-map", "0:v?", "-map", "0:a?",
+      "-c:v", "copy", "-c:a", "aac", "-b:a", "128k", "-ar", "48000",
+      "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "2000000",
+      "pipe:1",
+    ], { stdio: ["pipe", "pipe", "pipe"] });
+    this.ffmpeg = ff;
+    let stderr = "";
+    ff.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    ff.stdin!.on("error", () => undefined); // ffmpeg gone: its exit says why
+    ff.stdout!.on("data", (d: Buffer) => {
+      this.firstDataAt ??= Date.now();
+      this.bytes += d.length;
+      if (!out.write(d)) ff.stdout!.pause();
+      this.follower.grew();
+    });
+    out.on("drain", () => ff.stdout!.resume());
+    this.ffmpegExit = new Promise((resolve) => {
+      ff.on("close", (code, signal) => {
+        out.end(() => {
+          this.follower.end();
+          if (!this.stopping) this.fail(`ffmpeg exited (${signal ?? `code ${code}`})${stderr ? `: ${stderr.trim().split("\n").pop()}` : ""}`);
+          resolve();
+          this.finish();
+        });
+      });
+    });
+
+    await page.exposeBinding("__tapedeckBeamChunk", (_src, b64: string) => {
+      if (ff.stdin!.writable) ff.stdin!.write(Buffer.from(b64, "base64"));
+    });
+    await page.exposeBinding("__tapedeckBeamEvent", (_src, message: string) => {
+      o.log.warn({ event: message }, "recorder page event");
+      if (!this.stopping && /ended|error/.test(message)) this.fail(message);
+    });
+    page.on("crash", () => this.fail("the recorder page crashed"));
+    page.on("close", () => this.fail("the recorder page was closed"));
+    this.browser.on("disconnected", () => this.fail("Chromium exited"));
+    const opts = { width: o.width, height: o.height, audioOnly: o.audioOnly, videoBitsPerSecond: o.videoBitsPerSecond ?? 2_500_000, tickMs: TICK_MS };
+    const described = await page.evaluate(`(${START_IN_PAGE})(${JSON.stringify(opts)})`);
+    o.log.info({ capture: described }, "recorder capturing");
+  }
+
+  async pause(): Promise<void> {
+    await this.page?.evaluate(inPage("pause")).catch(() => undefined);
+  }
+
+  async resume(): Promise<void> {
+    await this.page?.evaluate(inPage("resume")).catch(() => undefined);
+  }
+
+  /** Stops recording, lets ffmpeg write the last fragment, closes Chromium; resolves with how it ended. */
+  async stop(): Promise<CaptureEnd> {
+    if (!this.stopping && !this.failure) {
+      this.stopping = true;
+      await Promise.race([
+        this.page?.evaluate(inPage("stop")).catch(() => undefined),
+        new Promise((r) => setTimeout(r, 5000)),
+      ]);
+      this.ffmpeg?.stdin?.end();
+    }
+    return this.ended;
+  }
+
+  /** Something died: close the rest and end with what was written. */
+  private fail(message: string): void {
+    if (this.stopping || this.failure) return;
+    this.failure = message;
+    this.o.log.error({ reason: message }, "browser recording interrupted; keeping what was recorded");
+    this.ffmpeg?.stdin?.end();
+  }
+
+  private finish(): void {
+    void this.browser.close().catch(() => undefined).then(() =>
+      this.endWith({ clean: !this.failure, message: this.failure ?? "stopped", bytes: this.bytes }),
+    );
+  }
+
+  /** Kills everything at once (shutdown without waiting). */
+  async kill(): Promise<void> {
+    this.ffmpeg?.kill("SIGKILL");
+    await this.browser.close().catch(() => undefined);
+    await this.ffmpegExit;
+  }
+}
+
+/** A URL without its auth token, for logs. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.searchParams.has("auth_token")) u.searchParams.set("auth_token", "…");
+    return u.toString();
+  } catch {
+    return "(invalid url)";
+  }
+}

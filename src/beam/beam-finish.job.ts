@@ -1,0 +1,125 @@
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import type { AppContext } from "../app-context.ts";
+import { insertAsset } from "../assets/asset.repository.ts";
+import type { RecordingRow, RoomRow } from "../db/schema.ts";
+import { chatPath } from "../domain/storage-paths.ts";
+import type { JobHandler } from "../jobs/job-queue.ts";
+import { newUuid, nowIso } from "../ids.ts";
+import { buildChatCsv } from "../recorders/chat-csv.ts";
+import { uploadRecording, WEBHOOK_PRESIGN_SECONDS } from "../recorders/upload.ts";
+import { getRoom, roomDestination } from "../rooms/room.service.ts";
+import { beamDetails, failureOf, type BeamDetails } from "./beam.service.ts";
+
+// After a browser recording's capture has ended: make sure the MP4 is in the destination (normally the
+// live upload already put it there; if that failed, upload the spool file now, retried by the job queue
+// with backoff for up to 7 days while the file waits on disk), upload the chat CSV of the recorded span,
+// write the `room-composite` and `chat` assets and `beam.recording.success`, mark the recording
+// completed and remove the spool. When the queue gives up: `failed` and `beam.failure` (UPLOAD_ERROR).
+
+const execFileP = promisify(execFile);
+
+export interface BeamFinishPayload {
+  recordingId: string;
+}
+
+/** Duration (s, rounded) and video size of an MP4, from ffprobe; zeros when it cannot be read. */
+export async function probeMp4(file: string): Promise<{ duration: number; width: number; height: number }> {
+  try {
+    const { stdout } = await execFileP("ffprobe", ["-v", "error", "-show_entries", "format=duration:stream=codec_type,width,height", "-of", "json", file]);
+    const j = JSON.parse(stdout) as { format?: { duration?: string }; streams?: Array<{ codec_type: string; width?: number; height?: number }> };
+    const v = j.streams?.find((s) => s.codec_type === "video");
+    return { duration: Math.round(Number(j.format?.duration ?? 0)), width: v?.width ?? 0, height: v?.height ?? 0 };
+  } catch {
+    return { duration: 0, width: 0, height: 0 };
+  }
+}
+
+/** The keys every beam webhook shares. */
+export function beamWebhookBase(rec: RecordingRow, room: RoomRow, d: BeamDetails): Record<string, unknown> {
+  return {
+    beam_id: rec.id, room_id: rec.room_id, peer_id: d.peer_id ?? "", session_id: rec.session_id ?? "", template_id: room.template_id,
+    metadata_id: newUuid(), metadata_timestamp: nowIso(), max_width: d.width, max_height: d.height,
+    meeting_url: rec.meeting_url, rtmp: [], session_started_at: d.session_started_at ?? "",
+  };
+}
+
+export function beamFinishHandler(ctx: AppContext): JobHandler {
+  const load = async (id: string) => {
+    const rec = await ctx.db.selectFrom("recordings").selectAll().where("id", "=", id).where("kind", "=", "beam").executeTakeFirstOrThrow();
+    return { rec, d: beamDetails(rec), room: await getRoom(ctx.db, rec.room_id) };
+  };
+  return {
+    async run(p: BeamFinishPayload, { log }) {
+      const { rec, d, room } = await load(p.recordingId);
+      if (rec.status === "completed" || rec.status === "failed") return;
+      const dest = await roomDestination(ctx, room);
+      const storage = ctx.storage.open(dest);
+      if (!d.key || !d.spool) throw new Error("recording has no spool file or key: it never captured anything");
+      let size = d.uploaded_size ?? null;
+      if (size === null) {
+        if (!fs.existsSync(d.spool)) throw new Error(`spooled recording ${d.spool} is missing`);
+        const up = await uploadRecording(ctx, dest, d.relative_path!, d.spool, "video/mp4");
+        size = up.size;
+        log.info({ key: up.key, size }, "browser recording uploaded from the spool");
+      }
+      const probe = fs.existsSync(d.spool) ? await probeMp4(d.spool) : { duration: 0, width: d.width, height: d.height };
+      const url = await storage.presignGet(d.key, WEBHOOK_PRESIGN_SECONDS);
+      const location = ctx.storage.sealLocation(dest);
+
+      // Chat of the recorded span: messages to everyone or to roles, from the recorder's start to its stop.
+      let chat: { path: string; url: string } | null = null;
+      if (rec.session_id && rec.started_at) {
+        const rows = await ctx.db.selectFrom("chat_messages").selectAll().where("session_id", "=", rec.session_id).where("to_peer_id", "is", null)
+          .where("sent_at", ">=", rec.started_at).where("sent_at", "<=", rec.stopped_at ?? nowIso()).orderBy("sent_at").orderBy("id").execute();
+        if (rows.length) {
+          const file = path.join(path.dirname(d.spool), "chat.csv");
+          await fsp.writeFile(file, buildChatCsv(rows.map((r) => ({ sender_peer_id: r.sender_peer_id, sender_name: r.sender_name, sender_user_id: r.sender_user_id, roles: JSON.parse(r.roles) as string[], sent_at: r.sent_at, message: r.message }))));
+          const up = await uploadRecording(ctx, dest, chatPath({ roomId: room.id, sessionStartedAt: d.session_started_at!, epoch: d.epoch! }), file, "text/csv");
+          chat = { path: up.path, url: up.url };
+          await ctx.db.transaction().execute(async (trx) => {
+            await trx.deleteFrom("recording_assets").where("job_id", "=", rec.id).where("type", "=", "chat").execute();
+            await insertAsset(trx, { jobId: rec.id, roomId: room.id, sessionId: rec.session_id!, type: "chat", path: up.path, objectKey: up.key, location: up.location, size: up.size, duration: 0, metadata: {} });
+          });
+        }
+      }
+
+      await ctx.db.transaction().execute(async (trx) => {
+        const asset = await insertAsset(trx, {
+          jobId: rec.id, roomId: room.id, sessionId: rec.session_id ?? "", type: "room-composite", path: storage.displayPath(d.key!), objectKey: d.key!, location,
+          size: size!, duration: probe.duration, metadata: { resolution: { width: probe.width || d.width, height: probe.height || d.height } },
+        });
+        await trx.updateTable("recordings").set({ status: "completed", updated_at: nowIso(), worker: null, lease_until: null }).where("id", "=", rec.id).execute();
+        const base = beamWebhookBase(rec, room, d);
+        await ctx.outbox.enqueue(trx, {
+          type: "beam.recording.success",
+          room: { id: room.id, webhook: room.webhook },
+          data: {
+            ...base, created_at: rec.created_at, started_at: rec.started_at, stopped_at: rec.stopped_at, duration: probe.duration, location: asset.path,
+            recording_id: asset.id, recording_path: asset.path, recording_presigned_url: url,
+            chat_recording_path: chat?.path ?? "", chat_recording_presigned_url: chat?.url ?? "", size: size!,
+            ...(failureOf(rec) ? { error: failureOf(rec) } : {}),
+          },
+        });
+      });
+      log.info({ recording_id: rec.id, size, duration: probe.duration, chat: !!chat }, "browser recording completed");
+      await fsp.rm(path.dirname(d.spool), { recursive: true, force: true });
+    },
+
+    async onFailed(p: BeamFinishPayload, error: string) {
+      const { rec, d, room } = await load(p.recordingId);
+      const failure = { type: "UPLOAD_ERROR", message: `Failed to upload recordings. Check if upload config is correct. (${error})` };
+      await ctx.db.transaction().execute(async (trx) => {
+        await trx.updateTable("recordings").set({ status: "failed", failure: JSON.stringify(failure), updated_at: nowIso(), worker: null, lease_until: null }).where("id", "=", rec.id).execute();
+        await ctx.outbox.enqueue(trx, {
+          type: "beam.failure",
+          room: { id: room.id, webhook: room.webhook },
+          data: { ...beamWebhookBase(rec, room, d), job_id: rec.id, recording_enabled: true, error_code: 500, error_type: failure.type, error_message: failure.message, state_name: "Failed", state_timestamp: nowIso(), duration: 0 },
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,348 @@
+import fs from "node:fs";
+import { sql } from "kysely";
+import os from "node:os";
+import path from "node:path";
+import type { AppContext } from "../app-context.ts";
+import { mintAppToken } from "../auth/tokens.ts";
+import type { RecordingRow } from "../db/schema.ts";
+import { RECORDER_NAME, RECORDER_ROLE } from "../domain/recording-types.ts";
+import { beamPath, objectKey } from "../domain/storage-paths.ts";
+import { nowIso } from "../ids.ts";
+import { enqueueJob } from "../jobs/job-queue.ts";
+import type { Logger } from "../log.ts";
+import { getRoom, roomDestination } from "../rooms/room.service.ts";
+import { BeamCapture, PageLoadError, redact } from "./beam-capture.ts";
+import { beamWebhookBase } from "./beam-finish.job.ts";
+import { beamDetails, requestStop, type BeamDetails, type BeamFailure } from "./beam.service.ts";
+
+// The worker side of browser recordings. It claims `starting` rows (a conditional UPDATE with a lease,
+// so several workers can share one database), runs each one's capture (beam-capture.ts), and once a
+// second, for every recording it holds: renews the lease, applies what the API asked (stop, pause,
+// resume) and the automatic stops (max duration, room disabled, no visible peer left for the template's
+// autoStopTimeout). When a capture ends, for whatever reason, the recording goes to `post_processing`
+// and a `beam-finish` job completes it (beam-finish.job.ts). A recording whose worker died (this
+// machine restarted, or another worker's lease ran out) is finished from its spool file: what was
+// recorded is kept.
+
+const LEASE_MS = 30_000;
+const TICK_MS = 1_000;
+/** On shutdown, how long the live uploads may take to finish before the spool is left for the retry job. */
+const SHUTDOWN_UPLOAD_MS = 20_000;
+
+interface Running {
+  row: RecordingRow;
+  d: BeamDetails;
+  log: Logger;
+  capture: BeamCapture | null;
+  startedAtMs: number;
+  paused: boolean;
+  stopping: boolean;
+  emptySinceMs: number;
+  upload: AbortController;
+  done: Promise<void>;
+}
+
+export class BeamSupervisor {
+  readonly workerId: string;
+  private readonly running = new Map<string, Running>();
+  private timer: NodeJS.Timeout | undefined;
+  private pumping = false;
+  private closed = false;
+  private readonly log: Logger;
+
+  constructor(private readonly ctx: AppContext, private readonly opts: { kickJobs: () => void; max?: number }) {
+    this.workerId = `${os.hostname()}:${ctx.config.dataDir}`;
+    this.log = ctx.log.child({ component: "beam" });
+  }
+
+  async start(): Promise<void> {
+    await this.recover();
+    this.timer = setInterval(() => void this.tick(), TICK_MS);
+    this.timer.unref();
+    this.kick();
+  }
+
+  kick(): void {
+    if (!this.closed) void this.tick();
+  }
+
+  /** Recordings this worker holds (for tests and health). */
+  active(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /** Stops every recording ("server shutdown"), finishing files and uploads as far as time allows. */
+  async stop(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    for (const r of this.running.values()) void this.stopOne(r, "server shutdown");
+    const all = Promise.all([...this.running.values()].map((r) => r.done));
+    const timer = setTimeout(() => { for (const r of this.running.values()) r.upload.abort(); }, SHUTDOWN_UPLOAD_MS);
+    await all;
+    clearTimeout(timer);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    try {
+      await this.control();
+      await this.claim();
+    } catch (err) {
+      this.log.error({ err }, "browser recording supervisor tick failed");
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Renews leases, applies stop/pause/resume and the automatic stops. */
+  private async control(): Promise<void> {
+    if (!this.running.size) return;
+    const db = this.ctx.db;
+    const ids = [...this.running.keys()];
+    await db.updateTable("recordings").set({ lease_until: new Date(Date.now() + LEASE_MS).toISOString() }).where("id", "in", ids).where("worker", "=", this.workerId).execute();
+    const rows = await db.selectFrom("recordings").selectAll().where("id", "in", ids).execute();
+    for (const row of rows) {
+      const r = this.running.get(row.id);
+      if (!r || !r.capture) continue;
+      r.row = { ...r.row, stop_reason: row.stop_reason, paused: row.paused };
+      if (row.stop_reason) {
+        void this.stopOne(r, row.stop_reason);
+        continue;
+      }
+      if ((row.paused === 1) !== r.paused) {
+        r.paused = row.paused === 1;
+        r.log.info({ paused: r.paused }, r.paused ? "recording paused" : "recording resumed");
+        await (r.paused ? r.capture.pause() : r.capture.resume());
+      }
+      const reason = await this.autoStopReason(r);
+      if (reason) {
+        r.log.info({ reason }, "stopping the recording automatically");
+        await requestStop(db, row.id, reason);
+        void this.stopOne(r, reason);
+      }
+    }
+  }
+
+  private async autoStopReason(r: Running): Promise<string | null> {
+    const now = Date.now();
+    if (now - r.startedAtMs >= r.d.max_duration_s * 1000) return "max duration reached";
+    const room = await this.ctx.db.selectFrom("rooms").select("enabled").where("id", "=", r.row.room_id).executeTakeFirst();
+    if (!room || room.enabled !== 1) return "room ended";
+    const visible = await this.ctx.db
+      .selectFrom("peers").innerJoin("sessions", "sessions.id", "peers.session_id")
+      .select("peers.id")
+      .where("sessions.room_id", "=", r.row.room_id).where("sessions.active", "=", 1).where("peers.left_at", "is", null).where(sql<string>`substr(peers.role, 1, 2)`, "<>", "__")
+      .executeTakeFirst();
+    if (visible) r.emptySinceMs = now;
+    else if (now - r.emptySinceMs >= r.d.auto_stop_s * 1000) return "last peer left";
+    return null;
+  }
+
+  /** Claims waiting recordings while there is room for them. */
+  private async claim(): Promise<void> {
+    const db = this.ctx.db;
+    const max = this.opts.max ?? this.ctx.config.recording.beamMax;
+    const now = nowIso();
+    const waiting = await db.selectFrom("recordings").selectAll().where("kind", "=", "beam").where("status", "=", "starting")
+      .where((eb) => eb.or([eb("worker", "is", null), eb("lease_until", "<", now)])).orderBy("id").limit(20).execute();
+    for (const row of waiting) {
+      if (row.stop_reason) {
+        await this.fail(row, beamDetails(row), { type: "BEAM_STOPPED", message: "Beam stopped too early: the stop arrived before the recording started" }, this.log);
+        continue;
+      }
+      if (this.running.size >= max) {
+        this.log.warn({ recording_id: row.id, running: this.running.size, max }, "browser recording waits: this worker is at TAPEDECK_BEAM_MAX");
+        return;
+      }
+      const claimed = await db.updateTable("recordings").set({ worker: this.workerId, lease_until: new Date(Date.now() + LEASE_MS).toISOString(), updated_at: nowIso() })
+        .where("id", "=", row.id).where("status", "=", "starting").where((eb) => eb.or([eb("worker", "is", null), eb("lease_until", "<", now)]))
+        .executeTakeFirst();
+      if (Number(claimed.numUpdatedRows) !== 1) continue;
+      this.launch(row);
+    }
+  }
+
+  private launch(row: RecordingRow): void {
+    const log = this.log.child({ recording_id: row.id, room_id: row.room_id });
+    const r: Running = {
+      row, d: beamDetails(row), log, capture: null, startedAtMs: Date.now(), paused: false, stopping: false, emptySinceMs: Date.now(),
+      upload: new AbortController(), done: Promise.resolve(),
+    };
+    this.running.set(row.id, r);
+    r.done = this.record(r)
+      .catch((err) => log.error({ err }, "browser recording failed unexpectedly"))
+      .finally(() => this.running.delete(row.id));
+  }
+
+  private async stopOne(r: Running, reason: string): Promise<void> {
+    if (r.stopping) return;
+    r.stopping = true;
+    r.row.stop_reason ??= reason;
+    r.log.info({ reason }, "stopping browser recording");
+    await r.capture?.stop();
+  }
+
+  private pageUrl(row: RecordingRow, d: BeamDetails, token: string): string {
+    const params: Record<string, string> = { auth_token: token, name: RECORDER_NAME };
+    if (d.custom_url) {
+      const u = new URL(d.custom_url);
+      for (const [k, v] of Object.entries(params)) if (!u.searchParams.has(k)) u.searchParams.set(k, v);
+      return u.toString();
+    }
+    const u = new URL(`${this.ctx.config.publicUrl}/room/${row.room_id}`);
+    for (const [k, v] of Object.entries({ ...params, skip_preview: "true", recorder: "1", layout: d.layout, ...(d.roles ? { roles: d.roles.join(",") } : {}) })) u.searchParams.set(k, v);
+    return u.toString();
+  }
+
+  private async record(r: Running): Promise<void> {
+    const { ctx } = this;
+    const { row, d, log } = r;
+    const dir = path.join(ctx.config.dataDir, "beam", row.id);
+    fs.mkdirSync(dir, { recursive: true });
+    const spool = path.join(dir, "recording.mp4");
+    const token = await mintAppToken(ctx.identity, { roomId: row.room_id, role: RECORDER_ROLE, userId: `beam-${row.id}`, validForSeconds: d.max_duration_s + 3600 });
+    const url = this.pageUrl(row, d, token);
+    log.info({ url: redact(url), width: d.width, height: d.height, audio_only: d.audio_only }, "starting browser recording");
+
+    try {
+      r.capture = await BeamCapture.start({
+        url, width: d.width, height: d.height, audioOnly: d.audio_only, builtIn: !d.custom_url, spoolFile: spool, log,
+        videoBitsPerSecond: Math.round(d.width * d.height * 2.7),
+      });
+    } catch (err) {
+      const message = (err as Error).message;
+      await this.fail(row, d, { type: err instanceof PageLoadError ? "MAX_RETRIES_REACHED" : "INTERNAL_ERROR", message }, log);
+      fs.rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    const capture = r.capture;
+
+    // The recorder is in the room now, so its session exists.
+    const session = await ctx.db.selectFrom("sessions").select(["id", "created_at"]).where("room_id", "=", row.room_id).where("active", "=", 1).executeTakeFirst();
+    const peer = session
+      ? await ctx.db.selectFrom("peers").select("id").where("session_id", "=", session.id).where("role", "=", RECORDER_ROLE).where("user_id", "=", `beam-${row.id}`).orderBy("joined_at", "desc").executeTakeFirst()
+      : undefined;
+    const room = await getRoom(ctx.db, row.room_id);
+    const dest = await roomDestination(ctx, room);
+    const startedAt = nowIso();
+    const epoch = Date.parse(startedAt);
+    const sessionStartedAt = session?.created_at ?? startedAt;
+    d.epoch = epoch;
+    d.session_started_at = sessionStartedAt;
+    d.peer_id = peer?.id ?? "";
+    d.spool = spool;
+    d.relative_path = beamPath({ roomId: row.room_id, sessionStartedAt, epoch });
+    d.key = objectKey(dest?.prefix, ctx.identity.customerId, d.relative_path);
+    r.startedAtMs = Date.now();
+    r.emptySinceMs = Date.now();
+    const running: RecordingRow = { ...row, status: "running", session_id: session?.id ?? null, started_at: startedAt, details: JSON.stringify(d), updated_at: startedAt };
+    await ctx.db.transaction().execute(async (trx) => {
+      await trx.updateTable("recordings").set({ status: "running", session_id: running.session_id, started_at: startedAt, details: running.details, updated_at: startedAt }).where("id", "=", row.id).execute();
+      await ctx.outbox.enqueue(trx, {
+        type: "beam.started.success",
+        room: { id: room.id, webhook: room.webhook },
+        data: {
+          ...beamWebhookBase(running, room, d), job_id: row.id, recording_enabled: true, state_name: "Started", state_timestamp: startedAt,
+          start_delay: Math.max(0, Math.round((epoch - Date.parse(row.created_at)) / 1000)),
+        },
+      });
+    });
+    r.row = { ...running, stop_reason: r.row.stop_reason, paused: r.row.paused };
+    log.info({ session_id: running.session_id, key: d.key }, "browser recording running");
+
+    // The upload follows the spool file while it grows: parts go up during the recording.
+    const storage = ctx.storage.open(dest);
+    const live = storage.put(d.key, capture.follower.stream(), { contentType: "video/mp4", signal: r.upload.signal }).then(
+      (res) => res.size,
+      (err) => {
+        log.warn({ err: (err as Error).message }, "live upload failed; the spool file is uploaded after the stop, with retries");
+        return null;
+      },
+    );
+    // A stop that arrived while Chromium started, or a pause, applies now.
+    if (r.row.stop_reason) void this.stopOne(r, r.row.stop_reason);
+    this.kick();
+
+    const end = await capture.ended;
+    const stoppedAt = nowIso();
+    const duration = Math.max(0, Math.round((Date.parse(stoppedAt) - epoch) / 1000));
+    const reason = end.clean ? (r.row.stop_reason ?? "client request") : "failure: INTERNAL_ERROR";
+    log.info({ reason, bytes: end.bytes, clean: end.clean }, "capture ended; finishing the upload");
+    if (end.bytes === 0) {
+      await this.fail(running, d, { type: "INTERNAL_ERROR", message: `${end.message}; nothing was recorded` }, log);
+      return;
+    }
+    const size = await live;
+    if (size !== null) d.uploaded_size = size;
+    const failure: BeamFailure | null = end.clean ? null : { type: "INTERNAL_ERROR", message: `${end.message} after ${duration} s; what was recorded until then is kept` };
+    await this.toPostProcessing(running, d, { reason, stoppedAt, duration, failure });
+  }
+
+  /** Capture over: `post_processing`, `beam.stopped.success`, and the finishing job. */
+  private async toPostProcessing(row: RecordingRow, d: BeamDetails, o: { reason: string; stoppedAt: string; duration: number; failure: BeamFailure | null }): Promise<void> {
+    const room = await getRoom(this.ctx.db, row.room_id);
+    await this.ctx.db.transaction().execute(async (trx) => {
+      await trx.updateTable("recordings")
+        .set({ status: "post_processing", stopped_at: o.stoppedAt, stop_reason: o.reason, details: JSON.stringify(d), failure: o.failure ? JSON.stringify(o.failure) : null, updated_at: nowIso() })
+        .where("id", "=", row.id).execute();
+      await this.ctx.outbox.enqueue(trx, {
+        type: "beam.stopped.success",
+        room: { id: room.id, webhook: room.webhook },
+        data: { ...beamWebhookBase(row, room, d), job_id: row.id, recording_enabled: true, state_name: "Stopped", state_timestamp: o.stoppedAt, duration: o.duration, reason: o.reason },
+      });
+      await enqueueJob(trx, { type: "beam-finish", key: `beam-finish:${row.id}`, payload: { recordingId: row.id } });
+    });
+    this.opts.kickJobs();
+  }
+
+  private async fail(row: RecordingRow, d: BeamDetails, failure: BeamFailure, log: Logger): Promise<void> {
+    log.error({ recording_id: row.id, error_type: failure.type, error: failure.message }, "browser recording failed");
+    const room = await getRoom(this.ctx.db, row.room_id);
+    const now = nowIso();
+    await this.ctx.db.transaction().execute(async (trx) => {
+      await trx.updateTable("recordings").set({ status: "failed", failure: JSON.stringify(failure), stopped_at: now, updated_at: now, worker: null, lease_until: null }).where("id", "=", row.id).execute();
+      await this.ctx.outbox.enqueue(trx, {
+        type: "beam.failure",
+        room: { id: room.id, webhook: room.webhook },
+        data: {
+          ...beamWebhookBase(row, room, d), job_id: row.id, recording_enabled: true, error_code: failure.type === "MAX_RETRIES_REACHED" ? 7 : 500,
+          error_type: failure.type, error_message: failure.message, state_name: "Failed", state_timestamp: now,
+          duration: row.started_at ? Math.max(0, Math.round((Date.parse(now) - Date.parse(row.started_at)) / 1000)) : 0,
+        },
+      });
+    });
+  }
+
+  /**
+   * Recordings whose worker is gone: this machine's own (it restarted) and any whose lease ran out. Not
+   * yet started: claimable again. Started: finished from the spool file, which holds everything written
+   * until the worker stopped.
+   */
+  private async recover(): Promise<void> {
+    const now = nowIso();
+    const orphans = await this.ctx.db.selectFrom("recordings").selectAll().where("kind", "=", "beam").where("status", "in", ["starting", "running", "stopping"])
+      .where((eb) => eb.or([eb("worker", "=", this.workerId), eb("lease_until", "<", now)])).execute();
+    for (const row of orphans) {
+      const d = beamDetails(row);
+      const log = this.log.child({ recording_id: row.id, room_id: row.room_id });
+      if (row.status === "starting") {
+        await this.ctx.db.updateTable("recordings").set({ worker: null, lease_until: null }).where("id", "=", row.id).execute();
+        log.info("browser recording was starting when its worker stopped; starting it again");
+        continue;
+      }
+      const size = d.spool && fs.existsSync(d.spool) ? fs.statSync(d.spool).size : 0;
+      if (!size) {
+        await this.fail(row, d, { type: "INTERNAL_ERROR", message: "the recorder's worker stopped (tapedeck restarted or crashed) and its recording is not on this machine" }, log);
+        continue;
+      }
+      const stoppedAt = row.lease_until && row.lease_until < now ? row.lease_until : now;
+      const duration = Math.max(0, Math.round((Date.parse(stoppedAt) - (d.epoch ?? Date.parse(row.created_at))) / 1000));
+      log.warn({ bytes: size }, "browser recording's worker stopped during the recording; finishing it from the spool file");
+      await this.toPostProcessing(row, d, {
+        reason: "failure: INTERNAL_ERROR", stoppedAt, duration,
+        failure: { type: "INTERNAL_ERROR", message: `the recorder stopped with tapedeck (restart or crash) after about ${duration} s; what was recorded until then is kept` },
+      });
+    }
+  }
+}

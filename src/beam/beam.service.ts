@@ -1,0 +1,228 @@
+import { z } from "zod";
+import type { AppContext } from "../app-context.ts";
+import type { Db } from "../db/database.ts";
+import type { RecordingRow, RoomRow, TemplateRow } from "../db/schema.ts";
+import { AppError, notFound } from "../errors.ts";
+import { newObjectId, nowIso } from "../ids.ts";
+import { templateParts } from "../templates/template.service.ts";
+import { isPlainObject, parseJson, type Json } from "../util/json.ts";
+
+// Browser recordings ("beam") on the API side: what a start request may ask for, the checks made before
+// a `recordings` row of kind `beam` is written (status `starting`), and the stop/pause/resume requests,
+// which only set columns the recording's worker watches (beam-supervisor.ts does the recording).
+
+/** Recordings of these statuses hold the room: a second start is refused until they stop. */
+export const ACTIVE_BEAM_STATUSES = ["starting", "running", "stopping"] as const;
+export const BEAM_LAYOUTS = ["grid", "active-speaker"] as const;
+export type BeamLayout = (typeof BEAM_LAYOUTS)[number];
+/** 100ms: maxDuration defaults to 4 h. */
+export const DEFAULT_MAX_DURATION_S = 4 * 3600;
+/** 100ms: "last peer left" stops after 5 min with only the bot left, unless the template says otherwise. */
+export const DEFAULT_AUTO_STOP_S = 300;
+
+/** What the worker needs, fixed at start (`recordings.details`). */
+export interface BeamDetails {
+  width: number;
+  height: number;
+  audio_only: boolean;
+  layout: BeamLayout;
+  /** Roles shown and heard; null = every role. */
+  roles: string[] | null;
+  /** The caller's page, or "" for the built-in recorder page. */
+  custom_url: string;
+  max_duration_s: number;
+  auto_stop_s: number;
+  /** Filled by the worker. */
+  epoch?: number;
+  session_started_at?: string;
+  peer_id?: string;
+  spool?: string;
+  /** Storage path relative to the prefix, and the full object key. */
+  relative_path?: string;
+  key?: string;
+  /** Set when the live upload completed (bytes); absent = upload the spool file. */
+  uploaded_size?: number;
+}
+
+const roleName = z.string().regex(/^[a-zA-Z0-9.:_-]+$/, "must match ^[a-zA-Z0-9.:_-]+$").max(100);
+
+export const startBeamSchema = z.strictObject({
+  meeting_url: z
+    .string()
+    .max(2048, "meeting_url must be at most 2048 characters")
+    .refine((s) => {
+      try {
+        return ["http:", "https:"].includes(new URL(s).protocol);
+      } catch {
+        return false;
+      }
+    }, "meeting_url must be an http(s) URL")
+    .optional(),
+  resolution: z.strictObject({ width: z.number().int(), height: z.number().int() }).optional(),
+  destination: z.string().max(100).optional(),
+  audio_only: z.boolean().optional(),
+  transcription: z.looseObject({ enabled: z.boolean().optional() }).optional(),
+  /** tapedeck: the built-in page's layout (100ms puts `ui_mode=activespeaker` in the meeting URL). */
+  layout: z.enum(BEAM_LAYOUTS, { error: `layout must be one of ${BEAM_LAYOUTS.join(", ")}` }).optional(),
+  /** tapedeck: record only these roles (default: the roles the recording's role subscribes to, else all). */
+  roles: z.array(roleName).min(1).max(50).optional(),
+});
+export type StartBeamInput = z.infer<typeof startBeamSchema>;
+
+/**
+ * The resolution bounds of 100ms's beam: width 500–1920, height 480–1920, and when one side is over
+ * 1080 the other is at most 1080 (1920x1080 landscape, 1080x1920 portrait). Sides must be even (H.264 4:2:0).
+ */
+export function resolutionProblems(width: number, height: number): string[] {
+  const problems: string[] = [];
+  if (width < 500 || width > 1920) problems.push(`width ${width} is outside 500..1920`);
+  if (height < 480 || height > 1920) problems.push(`height ${height} is outside 480..1920`);
+  if (width > 1080 && height > 1080) problems.push(`${width}x${height}: when one side is over 1080 the other must be at most 1080 (1920x1080 landscape, 1080x1920 portrait)`);
+  if (width % 2 || height % 2) problems.push(`${width}x${height}: both sides must be even`);
+  return problems;
+}
+
+interface BrowserConfig {
+  role?: string;
+  width?: number;
+  height?: number;
+  maxDuration?: number;
+  autoStopTimeout?: number;
+  autoStart?: boolean;
+}
+
+/** The template's browser-composite settings: `recordings[0]` and its `compositeRecording.browserComposite`. */
+export function templateBrowserConfig(template: TemplateRow): BrowserConfig & { enabled: boolean } {
+  const rec = templateParts(template).recordings[0];
+  if (!isPlainObject(rec)) return { enabled: false };
+  const composite = isPlainObject(rec.compositeRecording) && isPlainObject(rec.compositeRecording.browserComposite) ? rec.compositeRecording.browserComposite : {};
+  const num = (v: unknown) => (typeof v === "number" ? v : undefined);
+  return {
+    enabled: composite.enabled === true || composite.autoStart === true,
+    autoStart: composite.autoStart === true,
+    role: typeof rec.role === "string" ? rec.role : undefined,
+    width: num(composite.width),
+    height: num(composite.height),
+    maxDuration: num(rec.maxDuration),
+    autoStopTimeout: num(composite.autoStopTimeout),
+  };
+}
+
+function namedDestination(template: TemplateRow, name: string): BrowserConfig {
+  const dests = templateParts(template).destinations;
+  const browser = isPlainObject(dests) && isPlainObject(dests.browserRecordings) ? dests.browserRecordings : {};
+  const found = browser[name];
+  if (!isPlainObject(found)) {
+    const names = Object.keys(browser);
+    throw new AppError("invalid_body", "destination not found", {
+      details: [`destination ${JSON.stringify(name)} is not one of the template's destinations.browserRecordings${names.length ? ` (${names.join(", ")})` : " (it has none)"}`],
+    });
+  }
+  return found as BrowserConfig;
+}
+
+/** The roles a recording shows: the caller's list, else what the recording's role subscribes to, else all. */
+function recordedRoles(template: TemplateRow, explicit: string[] | undefined, role: string | undefined): string[] | null {
+  const roles = templateParts(template).roles;
+  if (explicit) {
+    const unknown = explicit.filter((r) => !roles[r]);
+    if (unknown.length) throw new AppError("invalid_body", "unknown role", { details: unknown.map((r) => `roles: ${r} is not a role of the room's template (${Object.keys(roles).join(", ")})`) });
+    return [...new Set(explicit)];
+  }
+  const subs = role && isPlainObject(roles[role]) ? (roles[role].subscribeParams as { subscribeToRoles?: string[] } | undefined)?.subscribeToRoles : undefined;
+  return Array.isArray(subs) ? subs : null;
+}
+
+/** A meeting URL of this tapedeck's own room page must be the room being recorded. */
+function checkMeetingUrl(url: string, roomId: string): void {
+  const m = /^\/room\/([0-9a-f]{24})\/?$/.exec(new URL(url).pathname);
+  if (m && m[1] !== roomId) throw new AppError("invalid_body", "meeting_url invalid", { details: [`meeting_url is the room page of room ${m[1]}, not of ${roomId}`] });
+}
+
+export async function activeBeam(db: Db, roomId: string): Promise<RecordingRow | undefined> {
+  return db.selectFrom("recordings").selectAll().where("kind", "=", "beam").where("room_id", "=", roomId).where("status", "in", [...ACTIVE_BEAM_STATUSES]).executeTakeFirst();
+}
+
+/** Validates a start request and writes the `starting` row; the worker picks it up. */
+export async function createBeam(db: Db, room: RoomRow, template: TemplateRow, input: StartBeamInput, startedBy: string): Promise<RecordingRow> {
+  if (!room.enabled) throw new AppError("invalid_body", "room is disabled", { details: [`enable room ${room.id} before recording it`] });
+  if (input.transcription?.enabled) throw new AppError("invalid_body", "transcription is not supported", { details: ["tapedeck does not transcribe recordings; leave transcription out"] });
+  const cfg = templateBrowserConfig(template);
+  const dest = input.destination ? namedDestination(template, input.destination) : {};
+  const width = input.resolution?.width ?? dest.width ?? cfg.width ?? 1280;
+  const height = input.resolution?.height ?? dest.height ?? cfg.height ?? 720;
+  const problems = resolutionProblems(width, height);
+  if (problems.length) throw new AppError("invalid_body", "Resolution not supported", { details: problems });
+  if (input.meeting_url) checkMeetingUrl(input.meeting_url, room.id);
+  const details: BeamDetails = {
+    width, height,
+    audio_only: input.audio_only ?? false,
+    layout: input.layout ?? "grid",
+    roles: recordedRoles(template, input.roles, dest.role ?? cfg.role),
+    custom_url: input.meeting_url ?? "",
+    max_duration_s: dest.maxDuration || cfg.maxDuration || DEFAULT_MAX_DURATION_S,
+    auto_stop_s: dest.autoStopTimeout ?? cfg.autoStopTimeout ?? DEFAULT_AUTO_STOP_S,
+  };
+  const now = nowIso();
+  const row: RecordingRow = {
+    id: newObjectId(), kind: "beam", room_id: room.id, session_id: null, status: "starting", meeting_url: input.meeting_url ?? "", destination: input.destination ?? "",
+    started_by: startedBy, stopped_by: "", details: JSON.stringify(details), failure: null, created_at: now, started_at: null, stopped_at: null, updated_at: now,
+    stop_reason: null, paused: 0, worker: null, lease_until: null,
+  };
+  return db.transaction().execute(async (trx) => {
+    const existing = await activeBeam(trx, room.id);
+    if (existing) throw new AppError("conflict", "beam already started", { details: [`recording ${existing.id} of room ${room.id} is ${existing.status}; stop it first`] });
+    await trx.insertInto("recordings").values(row).execute();
+    return row;
+  });
+}
+
+/** Asks a recording to stop (idempotent: a recording already stopping or done is returned as it is). */
+export async function requestStop(db: Db, id: string, reason: string, stoppedBy = ""): Promise<RecordingRow> {
+  const now = nowIso();
+  await db
+    .updateTable("recordings")
+    .set({ stop_reason: reason, stopped_by: stoppedBy, updated_at: now })
+    .where("id", "=", id)
+    .where("kind", "=", "beam")
+    .where("stop_reason", "is", null)
+    .where("status", "in", ["starting", "running"])
+    .execute();
+  await db.updateTable("recordings").set({ status: "stopping", updated_at: now }).where("id", "=", id).where("status", "=", "running").execute();
+  const row = await db.selectFrom("recordings").selectAll().where("id", "=", id).where("kind", "=", "beam").executeTakeFirst();
+  if (!row) throw notFound("recording", id);
+  return row;
+}
+
+export async function setPaused(db: Db, roomId: string, paused: boolean): Promise<RecordingRow> {
+  const row = await db.selectFrom("recordings").selectAll().where("kind", "=", "beam").where("room_id", "=", roomId).where("status", "in", ["starting", "running"]).executeTakeFirst();
+  if (!row) throw new AppError("not_found", "no active beam found for the passed in identifiers", { details: [`room ${roomId} has no recording that is starting or running`] });
+  await db.updateTable("recordings").set({ paused: paused ? 1 : 0, updated_at: nowIso() }).where("id", "=", row.id).execute();
+  return { ...row, paused: paused ? 1 : 0 };
+}
+
+export const beamDetails = (row: RecordingRow): BeamDetails => parseJson<BeamDetails>(row.details, {} as BeamDetails);
+
+/** The failure a recording shows in its object (`error`) and webhook. */
+export interface BeamFailure {
+  type: "INTERNAL_ERROR" | "MAX_RETRIES_REACHED" | "UPLOAD_ERROR" | "BEAM_STOPPED";
+  message: string;
+}
+
+export const failureOf = (row: RecordingRow): BeamFailure | null => parseJson<BeamFailure | null>(row.failure, null);
+export type { Json };
+
+/**
+ * The template's `browserComposite.autoStart`: a visible peer joining starts a recording when the room
+ * has none. Returns whether one was created.
+ */
+export async function autoStartBeam(db: Db, room: RoomRow, template: TemplateRow): Promise<boolean> {
+  if (!templateBrowserConfig(template).autoStart || !room.enabled || (await activeBeam(db, room.id))) return false;
+  try {
+    await createBeam(db, room, template, {}, "");
+    return true;
+  } catch (err) {
+    if (err instanceof AppError && err.reason === "conflict") return false;
+    throw err;
+  }
+}
