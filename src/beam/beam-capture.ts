@@ -7,7 +7,7 @@ import { FileFollower } from "./follow-file.ts";
 // One browser recording's media: a headless Chromium of its own opens the page, the page captures its
 // own tab (getDisplayMedia of the current tab, accepted by --auto-accept-this-tab-capture) and records it
 // with MediaRecorder (H.264 + Opus in WebM, a keyframe every 2 s), chunks come out through a Playwright
-// binding once a second, and ffmpeg copies the video and turns Opus into AAC, writing fragmented MP4 to
+// binding twice a second, and ffmpeg copies the video and turns Opus into AAC, writing fragmented MP4 to
 // the spool file, which the upload follows while it grows (see ARCHITECTURE.md for why this path:
 // A/V offset ~0 and a playable file as soon as the recorder stops). Paused spans are left out by
 // MediaRecorder itself (pause/resume).
@@ -108,7 +108,7 @@ const START_IN_PAGE = `async (o) => {
       });
     },
   };
-  rec.start(1000);
+  rec.start(500);
   return mimeType + "; " + stream.getTracks().map((t) => t.kind + " " + (t.getSettings().width || "") + "x" + (t.getSettings().height || "")).join(", ");
 }`;
 
@@ -183,10 +183,12 @@ export class BeamCapture {
     const out = fs.createWriteStream(o.spoolFile, { flags: "a" });
     const ff = spawn("ffmpeg", [
       "-hide_banner", "-loglevel", "error",
+      // Start writing at once: the WebM header names both codecs, no need to read seconds of input first.
+      "-fflags", "+nobuffer", "-probesize", "32768", "-analyzeduration", "0",
       "-f", "webm", "-i", "pipe:0",
       "-map", "0:v?", "-map", "0:a?",
       "-c:v", "copy", "-c:a", "aac", "-b:a", "128k", "-ar", "48000",
-      "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "2000000",
+      "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "1000000",
       "pipe:1",
     ], { stdio: ["pipe", "pipe", "pipe"] });
     this.ffmpeg = ff;

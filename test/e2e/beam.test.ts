@@ -9,6 +9,8 @@ import { probe } from "../../src/media/process.ts";
 import { makeFakeAudio, makeFakeVideo, openRoomPage, remotePeers, waitForRemotePeers, withArtifacts, type RoomPage } from "../support/browser.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { startAvPage } from "../support/av-page.ts";
+import { startS3rver } from "../support/s3rver.ts";
+import { startTcpSwitch } from "../support/tcp-switch.ts";
 import { audioLevel, beepOnsets, frameAt } from "../support/media-fixtures.ts";
 import { until } from "../support/wait.ts";
 
@@ -302,5 +304,36 @@ test("autoStart: the first peer's join starts a recording, and it stops autoStop
     assert.equal((await events(started.id)).get("beam.stopped.success").reason, "last peer left");
   } finally {
     await peer.close();
+  }
+});
+
+test("an unreachable bucket: the recording waits on disk and is uploaded when the bucket is back", async () => {
+  const s3 = await startS3rver();
+  const link = await startTcpSwitch({ host: "127.0.0.1", port: Number(new URL(s3.endpoint).port) });
+  try {
+    const upload = { type: "s3", location: s3.bucket, prefix: "rec", options: { endpoint: `http://127.0.0.1:${link.port}` }, credentials: { key: s3.accessKey, secret: s3.secret } };
+    const created = await app.api("POST", "/v2/rooms", { name: "beam-s3-outage", recording_info: { enabled: false, upload_info: upload } });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    await link.off();
+    const id = await startRecording({ meeting_url: av.url }, created.body.id);
+    await waitFor(id, ["running"]);
+    await delay(4000);
+    await app.api("POST", `/v2/recordings/${id}/stop`, {});
+    await waitFor(id, ["post_processing"]);
+    const row = await app.ctx.db.selectFrom("recordings").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+    const d = JSON.parse(row.details);
+    assert.equal(d.uploaded_size, undefined, "the live upload could not finish");
+    assert.ok(fs.statSync(d.spool).size > 0, "the recording waits in the spool");
+    await link.on();
+    const rec = await waitFor(id, ["completed", "failed"], 60_000);
+    assert.equal(rec.status, "completed", JSON.stringify(rec.error));
+    const asset = rec.recording_assets.find((a: { type: string }) => a.type === "room-composite");
+    assert.match(asset.path, new RegExp(`^s3://${s3.bucket}/rec/beam/`));
+    const p = await probe(await download(rec, "outage.mp4"));
+    assert.ok(Math.abs(p.durationSeconds - seconds(rec.started_at, rec.stopped_at)) <= 1, `${p.durationSeconds} s`);
+    assert.equal(fs.existsSync(d.spool), false, "the spool is removed once uploaded");
+  } finally {
+    await link.stop();
+    await s3.stop();
   }
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -77,6 +77,59 @@ test("a recorded session survives a crash of tapedeck: files kept, processed at 
     assert.ok(Math.abs(composite.durationSeconds - untilCrash) <= 1.5, `composite lasts ${composite.durationSeconds} s; the session ran ${untilCrash} s before the crash`);
     assert.deepEqual(composite.streams.map((s) => s.codec_type).sort(), ["audio", "video"]);
     await until(() => !fs.existsSync(path.join(dataDir, "spool", "tracks", peer.sessionId)), "spool emptied once everything is uploaded", 30_000);
+  } finally {
+    server.child.kill("SIGTERM");
+    await new Promise((r) => (server.child.exitCode !== null ? r(null) : server.child.once("exit", r)));
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("a browser recording survives a crash of tapedeck: what was recorded is finished and delivered at the next start", async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-beam-crash-"));
+  const env = { ...process.env, PORT: "0", HOST: "127.0.0.1", TAPEDECK_DATA_DIR: dataDir, LOG_LEVEL: "warn", TAPEDECK_SFU_PROCESSES: "0", TAPEDECK_SFU_CPU_LIMIT: "1" };
+  let server = await serve(env);
+  try {
+    const { identity } = loadIdentity(dataDir);
+    const mgmt = await mintManagementToken(identity);
+    const api = async (method: string, p: string, body?: unknown) => {
+      const res = await fetch(server.url + p, { method, headers: { authorization: `Bearer ${mgmt}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return res.json();
+    };
+    const room = await api("POST", "/v2/rooms", { name: "beam-crash-room" });
+    const peer = await joinSynthetic({
+      baseUrl: server.url, token: await mintAppToken(identity, { roomId: room.id, role: "host" }), name: "Survivor",
+      width: 320, height: 180, fps: 15, videoBitrateKbps: 300, keyframeIntervalSeconds: 1, durationSeconds: 60,
+    });
+    const started = await api("POST", `/v2/recordings/room/${room.id}/start`, {});
+    const rec = await until(async () => {
+      const r = await api("GET", `/v2/recordings/${started.id}`);
+      return r.status === "running" && r;
+    }, "the recording running", 30_000);
+    const spool = path.join(dataDir, "beam", started.id, "recording.mp4");
+    await until(() => fs.existsSync(spool) && fs.statSync(spool).size > 300_000, "a few seconds of the recording in the spool", 30_000);
+
+    const killedAt = Date.now();
+    server.child.kill("SIGKILL");
+    await new Promise((r) => server.child.once("exit", r));
+    await peer.done;
+    // The recorder's Chromium and ffmpeg go with their parent (the DevTools pipe and ffmpeg's stdin close).
+    await until(() => !/auto-accept-this-tab-capture/.test(execFileSync("ps", ["-eo", "args="]).toString()), "the recorder's Chromium gone", 15_000);
+
+    server = await serve(env);
+    const done = await until(async () => {
+      const r = await api("GET", `/v2/recordings/${started.id}`);
+      return ["completed", "failed"].includes(r.status) && r;
+    }, "the recording finished after the restart", 60_000);
+    assert.equal(done.status, "completed", JSON.stringify(done.error));
+    assert.equal(done.stop_reason, "failure: INTERNAL_ERROR");
+    assert.match(done.error.message, /stopped with tapedeck/);
+    const success = await until(async () => (await api("GET", `/v2/analytics/events?type=beam.recording.success&room_id=${room.id}`)).data?.[0]?.data, "beam.recording.success", 30_000);
+    const file = path.join(dataDir, "beam.mp4");
+    fs.writeFileSync(file, Buffer.from(await (await fetch(success.recording_presigned_url)).arrayBuffer()));
+    const p = await probe(file);
+    const untilCrash = (killedAt - Date.parse(rec.started_at)) / 1000;
+    assert.ok(p.durationSeconds >= untilCrash - 2.5 && p.durationSeconds <= untilCrash + 0.5, `kept ${p.durationSeconds} s of the ${untilCrash} s recorded before the crash`);
+    assert.deepEqual(p.streams.map((s) => s.codec_name).sort(), ["aac", "h264"]);
   } finally {
     server.child.kill("SIGTERM");
     await new Promise((r) => (server.child.exitCode !== null ? r(null) : server.child.once("exit", r)));
