@@ -143,6 +143,8 @@ const ui = {
     } else if (kind === "disconnected") {
       setState("error");
       showNotice({ title: "Disconnected", text: message, rejoin: true });
+      // A recorder's tab is being captured: it joins again by itself, and the recording goes on.
+      if (recorder && joinChoice) setTimeout(() => view.state === "error" && join(joinChoice), 2000);
     } else {
       setState("error");
       showBanner(message);

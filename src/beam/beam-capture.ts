@@ -14,7 +14,7 @@ import { FileFollower } from "./follow-file.ts";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   "--no-sandbox",
   "--disable-gpu",
   "--no-first-run",
@@ -141,7 +141,6 @@ export class BeamCapture {
       await cap.open();
       return cap;
     } catch (err) {
-      cap.stopping = true; // closing on purpose: not a crash
       await cap.kill();
       throw err;
     }
@@ -265,6 +264,7 @@ export class BeamCapture {
 
   /** Kills everything at once (shutdown without waiting). */
   async kill(): Promise<void> {
+    this.stopping = true; // on purpose: not a crash
     this.ffmpeg?.kill("SIGKILL");
     await this.browser.close().catch(() => undefined);
     await this.ffmpegExit;

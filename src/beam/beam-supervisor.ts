@@ -217,6 +217,13 @@ export class BeamSupervisor {
       return;
     }
     const capture = r.capture;
+    const now = await ctx.db.selectFrom("recordings").select("stop_reason").where("id", "=", row.id).executeTakeFirst();
+    if (now?.stop_reason) {
+      await capture.kill();
+      await this.fail(row, d, { type: "BEAM_STOPPED", message: "Beam stopped too early: the stop arrived before the recording started" }, log);
+      fs.rmSync(dir, { recursive: true, force: true });
+      return;
+    }
 
     // The recorder is in the room now, so its session exists.
     const session = await ctx.db.selectFrom("sessions").select(["id", "created_at"]).where("room_id", "=", row.room_id).where("active", "=", 1).executeTakeFirst();
@@ -260,9 +267,7 @@ export class BeamSupervisor {
         return null;
       },
     );
-    // A stop that arrived while Chromium started, or a pause, applies now.
-    if (r.row.stop_reason) void this.stopOne(r, r.row.stop_reason);
-    this.kick();
+    this.kick(); // a pause asked for while Chromium started applies now
 
     const end = await capture.ended;
     const stoppedAt = nowIso();
