@@ -29,6 +29,17 @@ function serve(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: stri
   });
 }
 
+/** The management API of the server in `dataDir` (whichever process serves it now). */
+async function client(dataDir: string, baseUrl: () => string) {
+  const { identity } = loadIdentity(dataDir);
+  const mgmt = await mintManagementToken(identity);
+  const api = async (method: string, p: string, body?: unknown) => {
+    const res = await fetch(baseUrl() + p, { method, headers: { authorization: `Bearer ${mgmt}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return res.json();
+  };
+  return { identity, api };
+}
+
 test("a recorded session survives a crash of tapedeck: files kept, processed at the next start", async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-crash-"));
   const env = {
@@ -37,12 +48,7 @@ test("a recorded session survives a crash of tapedeck: files kept, processed at 
   };
   let server = await serve(env);
   try {
-    const { identity } = loadIdentity(dataDir);
-    const mgmt = await mintManagementToken(identity);
-    const api = async (method: string, p: string, body?: unknown) => {
-      const res = await fetch(server.url + p, { method, headers: { authorization: `Bearer ${mgmt}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-      return res.json();
-    };
+    const { identity, api } = await client(dataDir, () => server.url);
     const room = await api("POST", "/v2/rooms", { name: "crash-room", recording_info: { enabled: true } });
     const peer = await joinSynthetic({
       baseUrl: server.url, token: await mintAppToken(identity, { roomId: room.id, role: "host" }), name: "Survivor",
@@ -89,12 +95,7 @@ test("a browser recording survives a crash of tapedeck: what was recorded is fin
   const env = { ...process.env, PORT: "0", HOST: "127.0.0.1", TAPEDECK_DATA_DIR: dataDir, LOG_LEVEL: "warn", TAPEDECK_SFU_PROCESSES: "0", TAPEDECK_SFU_CPU_LIMIT: "1" };
   let server = await serve(env);
   try {
-    const { identity } = loadIdentity(dataDir);
-    const mgmt = await mintManagementToken(identity);
-    const api = async (method: string, p: string, body?: unknown) => {
-      const res = await fetch(server.url + p, { method, headers: { authorization: `Bearer ${mgmt}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-      return res.json();
-    };
+    const { identity, api } = await client(dataDir, () => server.url);
     const room = await api("POST", "/v2/rooms", { name: "beam-crash-room" });
     const peer = await joinSynthetic({
       baseUrl: server.url, token: await mintAppToken(identity, { roomId: room.id, role: "host" }), name: "Survivor",
