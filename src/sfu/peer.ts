@@ -1,4 +1,4 @@
-import { MediaStream, MediaStreamTrack, RTCPeerConnection, type RTCRtpTransceiver } from "werift";
+import { MediaStream, MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket, type RTCRtpTransceiver } from "werift";
 import type { Logger } from "../log.ts";
 import { sfuPeerConfig } from "./media-config.ts";
 import type { PeerInfo, PublishedTrack as PublishedTrackMsg, ServerMessage, SubscribedTrack } from "./protocol.ts";
@@ -28,6 +28,22 @@ interface Subscription {
 }
 
 const NEGOTIATION_TIMEOUT_MS = 15_000;
+
+/**
+ * The packet one subscriber's sender is given: a header of its own, without the publisher's extensions.
+ * werift's RTCRtpSender rewrites the packet it sends in place (SSRC, payload type, header extensions with
+ * its own MID) and keeps that object for NACK retransmissions; extensions already on the packet are
+ * merged over its own by id. With one packet object shared by every subscriber, the second and later
+ * ones got the first one's MID, and a browser drops packets whose MID is none of its m-lines: e.g. a
+ * screen share on mid 4 for a watch-only peer that joined first (it receives both cameras and both
+ * microphones) never played for the other publisher, where it is on mid 2. The publisher's extensions
+ * carry the publish connection's ids (Chromium's MID id there is werift's abs-send-time id here), so
+ * they are dropped; the sender writes this connection's MID and abs-send-time. The payload is shared.
+ */
+function forwardedCopy(rtp: RtpPacket): RtpPacket {
+  const { padding, paddingSize, marker, payloadType, sequenceNumber, timestamp, ssrc, csrc } = rtp.header;
+  return new RtpPacket(new RtpHeader({ padding, paddingSize, marker, payloadType, sequenceNumber, timestamp, ssrc, csrc: [...csrc] }), rtp.payload);
+}
 
 export class SfuPeer {
   readonly published = new Map<string, PublishedTrack>();
@@ -139,7 +155,7 @@ export class SfuPeer {
     const local = new MediaStreamTrack({ kind: track.info.kind });
     const transceiver = pc.addTransceiver(local, { direction: "sendonly", streams: [new MediaStream({ id: track.info.stream_id, tracks: [local] })] });
     if (track.codec) transceiver.codecs = [track.codec];
-    const unlisten = track.listen((rtp) => local.writeRtp(rtp));
+    const unlisten = track.listen((rtp) => local.writeRtp(forwardedCopy(rtp)));
     const pli = transceiver.sender.onPictureLossIndication.subscribe(() => track.requestKeyframe());
     const ready = transceiver.sender.onReady.subscribe(() => track.requestKeyframe());
     this.subscriptions.set(key, {

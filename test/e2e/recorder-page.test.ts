@@ -350,14 +350,14 @@ test("recorder mode, active-speaker: the speaker takes the stage after a hold, a
     await rec.close();
 
     // Red shares its screen: the share takes the stage (80% of the long axis), every camera goes to the
-    // strip: a column on the right in landscape, a row at the bottom in portrait. The recorders join
-    // after the share has started: a share that starts while a watch-only peer is subscribed to both
-    // publishers is not always delivered to it by the SFU (the plain room page shows the same), which is
-    // the SFU's to fix, not this page's.
+    // strip: a column on the right in landscape, a row at the bottom in portrait. The landscape recorder
+    // is in the room before the share starts, as in a real recording; the portrait one joins after.
+    const first = await recorder(browser, roomId, "recorder-screen", { layout: "active-speaker" }, { width: 1280, height: 720 });
+    await waitForShown(first.page, 2);
     await redPeer.page.locator('[data-testid="screen-button"]').click();
     await bluePeer.page.waitForFunction(() => (window as any).tapedeck.remotePeers()[0]?.screenPlaying === true, undefined, { timeout: 15_000, polling: 100 });
     for (const [label, width, height] of [["recorder-screen", 1280, 720], ["recorder-screen-portrait", 720, 1280]] as const) {
-      rec = await recorder(browser, roomId, label, { layout: "active-speaker" }, { width, height });
+      rec = label === "recorder-screen" ? first : await recorder(browser, roomId, label, { layout: "active-speaker" }, { width, height });
       await waitForShown(rec.page, 2);
       await waitForScreen(rec.page, redId);
       const screen = await rec.page.evaluate(() => {

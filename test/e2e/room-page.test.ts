@@ -384,3 +384,77 @@ test("?codec=h264 publishes the camera as H.264", async () => {
     assert.ok(sample.r > 150 && sample.b < 90, JSON.stringify(sample));
   });
 });
+
+test("with a watch-only peer in first, every peer receives every track, a screen share started later too", async (t) => {
+  // The case a recorder meets: a watch-only peer is in the room, two people publish cameras, then one
+  // shares its screen. Each subscriber has its own m-lines, so a track has a different mid for each
+  // (the host's screen: 4 for the viewer, which receives both cameras and microphones, 2 for the guest;
+  // the guest's camera: 3 for the viewer, 1 for the host), and each must receive packets marked with its
+  // own mid, or its browser drops them.
+  const both = { subscribeToRoles: ["host", "guest"] };
+  const tpl = await app.api("POST", "/v2/templates", {
+    name: `room-page-viewer-${Date.now()}`,
+    roles: {
+      host: { publishParams: { allowed: ["audio", "video", "screen"] }, subscribeParams: both },
+      guest: { publishParams: { allowed: ["audio", "video", "screen"] }, subscribeParams: both },
+      viewer: { publishParams: { allowed: [] }, subscribeParams: both },
+    },
+  });
+  assert.equal(tpl.status, 200, JSON.stringify(tpl.body));
+  const res = await app.api("POST", "/v2/rooms", { name: `room-page-viewer-${Date.now()}`, template_id: tpl.body.id });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  const roomId = res.body.id;
+  const viewerToken = await mintAppToken(app.ctx.identity, { roomId, role: "viewer", userId: "user-viewer" });
+  const viewer = await openRoomPage(null, { baseUrl: app.url, roomId, token: viewerToken, name: "Watcher", skipPreview: true, label: "viewer" });
+  open.push(viewer);
+  await withArtifacts("room page viewer screen share", () => open, async () => {
+    await waitForState(viewer.page, "joined");
+    const host = await join(roomId, { role: "host", name: "Presenter", colour: red });
+    await waitForState(host.page, "joined");
+    const guest = await join(roomId, { role: "guest", name: "Listener", colour: blue });
+    await waitForState(guest.page, "joined");
+    const [hostId, guestId] = [await selfId(host.page), await selfId(guest.page)];
+
+    const stats = async (page: Page, peerId: string, source: string) => {
+      const s = await page.evaluate(({ peerId, source }) => (window as any).tapedeck.inboundStats(peerId, source), { peerId, source });
+      return s && { packetsReceived: s.packetsReceived, framesDecoded: s.framesDecoded, keyFramesDecoded: s.keyFramesDecoded, pliCount: s.pliCount };
+    };
+    /** Waits until `page` plays `peerId`'s camera or screen and keeps decoding it (a first keyframe then nothing is not enough). */
+    const receives = async (label: string, page: Page, peerId: string, source: "camera" | "screen", timeoutMs: number) => {
+      const started = Date.now();
+      const flag = source === "camera" ? "videoPlaying" : "screenPlaying";
+      await page
+        .waitForFunction(({ peerId, flag }) => (window as any).tapedeck.remotePeers().some((p: any) => p.id === peerId && p[flag]), { peerId, flag }, { timeout: timeoutMs, polling: 100 })
+        .catch(async () => {
+          throw new Error(`the ${label} did not play the ${source} of ${peerId} within ${timeoutMs} ms: ${JSON.stringify({ peers: await remotePeers(page), stats: await stats(page, peerId, source) })}`);
+        });
+      const before = await stats(page, peerId, source);
+      await page
+        .waitForFunction(
+          async ({ peerId, source, frames }) => ((await (window as any).tapedeck.inboundStats(peerId, source))?.framesDecoded ?? 0) >= frames + 5,
+          { peerId, source, frames: before?.framesDecoded ?? 0 },
+          { timeout: 5_000, polling: 100 },
+        )
+        .catch(async () => {
+          throw new Error(`the ${label} stopped decoding the ${source} of ${peerId}: ${JSON.stringify({ before, now: await stats(page, peerId, source) })}`);
+        });
+      return Date.now() - started;
+    };
+
+    for (const [label, page, peerId] of [["viewer", viewer.page, hostId], ["viewer", viewer.page, guestId], ["guest", guest.page, hostId]] as const) {
+      await receives(label, page, peerId, "camera", 20_000);
+    }
+
+    await host.page.locator('[data-testid="screen-button"]').click();
+    const clicked = Date.now();
+    for (const [label, page] of [["viewer", viewer.page], ["guest", guest.page]] as const) {
+      await receives(label, page, hostId, "screen", Math.max(1, clicked + 10_000 - Date.now()));
+      t.diagnostic(`the ${label} decodes the screen share ${Date.now() - clicked} ms after the click`);
+    }
+
+    // The host, subscribed to the guest's tracks after the viewer, sees and hears the guest too.
+    await receives("host", host.page, guestId, "camera", 10_000);
+    const level = await remoteAudioLevel(host.page, guestId);
+    assert.ok(level.totalAudioEnergy > 0, `the host does not hear the guest: ${JSON.stringify(level)}`);
+  });
+});
