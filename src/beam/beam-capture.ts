@@ -183,7 +183,7 @@ export class BeamCapture {
     const ff = spawn("ffmpeg", [
       "-hide_banner", "-loglevel", "error",
       // Start writing at once: the WebM header names both codecs, no need to read seconds of input first.
-      "-fflags", "+nobuffer", "-probesize", "32768", "-analyzeduration", "0",
+      "-probesize", "32768", "-analyzeduration", "0",
       "-f", "webm", "-i", "pipe:0",
       "-map", "0:v?", "-map", "0:a?",
       "-c:v", "copy", "-c:a", "aac", "-b:a", "128k", "-ar", "48000",

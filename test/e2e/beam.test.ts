@@ -337,3 +337,22 @@ test("an unreachable bucket: the recording waits on disk and is uploaded when th
     await s3.stop();
   }
 });
+
+test("automatic stops: maxDuration ends a recording with `max duration reached`, disabling the room with `room ended`", async () => {
+  const tpl = await app.api("POST", "/v2/templates", { name: "beam-limits", recordings: [{ name: "limits", role: "host", maxDuration: 3 }] });
+  assert.equal(tpl.status, 200, JSON.stringify(tpl.body));
+  const short = (await app.api("POST", "/v2/rooms", { name: "beam-max-duration", template_id: tpl.body.id })).body.id;
+  const a = await startRecording({ meeting_url: av.url }, short);
+  const first = await waitFor(a, ["completed", "failed"], 30_000);
+  assert.equal(first.status, "completed", JSON.stringify(first.error));
+  assert.equal(first.stop_reason, "max duration reached");
+  assert.ok(seconds(first.started_at, first.stopped_at) < 6, `stopped ${seconds(first.started_at, first.stopped_at)} s after it started`);
+
+  const room = (await app.api("POST", "/v2/rooms", { name: "beam-disabled" })).body.id;
+  const b = await startRecording({ meeting_url: av.url }, room);
+  await waitFor(b, ["running"]);
+  assert.equal((await app.api("POST", `/v2/rooms/${room}`, { enabled: false })).status, 200);
+  const second = await waitFor(b, ["completed", "failed"], 30_000);
+  assert.equal(second.stop_reason, "room ended");
+  assert.equal((await events(b)).get("beam.stopped.success").reason, "room ended");
+});
