@@ -372,8 +372,9 @@ test("?codec=h264 publishes the camera as H.264", async () => {
     await waitForState(host.page, "joined");
     const hostId = await selfId(host.page);
     const guestId = await selfId(guest.page);
-    await waitForRemotePeers(guest.page, 1);
-    await waitForRemotePeers(host.page, 1);
+    // Inbound stats exist once the video plays.
+    await waitForRemotePeers(guest.page, 1, { videoPlaying: true });
+    await waitForRemotePeers(host.page, 1, { videoPlaying: true });
     const stats = (page: Page, id: string) => page.evaluate((peer) => (window as any).tapedeck.inboundStats(peer, "camera"), id);
     const h264 = await stats(guest.page, hostId);
     assert.equal(h264?.mimeType, "video/H264", JSON.stringify(h264));
