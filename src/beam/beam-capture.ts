@@ -172,9 +172,10 @@ export class BeamCapture {
     const joined = await page
       .waitForFunction("(window.tapedeck && window.tapedeck.recorder && window.tapedeck.recorder.ready === true) || (window.tapedeck && window.tapedeck.state === 'error')", undefined, { timeout: JOIN_TIMEOUT_MS, polling: 100 })
       .then(() => page.evaluate("window.tapedeck.state === 'error' ? String(window.tapedeck.lastError || 'could not join') : ''") as Promise<string>)
-      .catch(() => "timeout");
+      .catch((err: Error) => (err.name === "TimeoutError" ? "timeout" : `the page failed: ${err.message.split("\n")[0]}`));
     if (joined && o.builtIn) {
-      throw new PageLoadError(joined === "timeout" ? `the recorder page did not join the room within ${JOIN_TIMEOUT_MS / 1000} s${pageLog.length ? ` (${pageLog.slice(-3).join("; ")})` : ""}` : `the recorder page could not join the room: ${joined}`);
+      const tail = pageLog.length ? ` (${pageLog.slice(-3).join("; ")})` : "";
+      throw new PageLoadError(joined === "timeout" ? `the recorder page did not join the room within ${JOIN_TIMEOUT_MS / 1000} s${tail}` : `the recorder page could not join the room: ${joined}${tail}`);
     }
     if (joined) o.log.warn({ url: redact(o.url) }, `custom page did not set window.tapedeck.recorder.ready within ${JOIN_TIMEOUT_MS / 1000} s; recording it anyway`);
 

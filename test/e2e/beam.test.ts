@@ -351,8 +351,24 @@ test("automatic stops: maxDuration ends a recording with `max duration reached`,
   const room = (await app.api("POST", "/v2/rooms", { name: "beam-disabled" })).body.id;
   const b = await startRecording({ meeting_url: av.url }, room);
   await waitFor(b, ["running"]);
+  await delay(2000);
   assert.equal((await app.api("POST", `/v2/rooms/${room}`, { enabled: false })).status, 200);
   const second = await waitFor(b, ["completed", "failed"], 30_000);
+  assert.equal(second.status, "completed", JSON.stringify(second));
   assert.equal(second.stop_reason, "room ended");
   assert.equal((await events(b)).get("beam.stopped.success").reason, "room ended");
+});
+
+test("audio_only: one MP4 with the room's mixed audio and no video", async () => {
+  const id = await startRecording({ audio_only: true });
+  await waitFor(id, ["running"]);
+  await delay(4000);
+  await app.api("POST", `/v2/recordings/${id}/stop`, {});
+  const rec = await waitFor(id, ["completed", "failed"]);
+  assert.equal(rec.status, "completed", JSON.stringify(rec.error));
+  const file = await download(rec, "audio-only.mp4");
+  const p = await probe(file);
+  assert.deepEqual(p.streams.map((s) => s.codec_name), ["aac"]);
+  assert.ok(Math.abs(p.durationSeconds - seconds(rec.started_at, rec.stopped_at)) <= 1, `${p.durationSeconds} s`);
+  assert.ok((await audioLevel(file, 1, 2)) > 0.01, "Red's and Blue's tones are on it");
 });
