@@ -124,6 +124,8 @@ export class BeamCapture {
   private stopping = false;
   private failure: string | null = null;
   private bytes = 0;
+  /** Bytes the page handed over (MediaRecorder's WebM). */
+  private chunkBytes = 0;
   private ffmpeg: ChildProcess | null = null;
   private page: Page | null = null;
   private ffmpegExit: Promise<void> = Promise.resolve();
@@ -206,15 +208,18 @@ export class BeamCapture {
       ff.on("close", (code, signal) => {
         out.end(() => {
           this.follower.end();
-          if (!this.stopping) this.fail(`ffmpeg exited (${signal ?? `code ${code}`})${stderr ? `: ${stderr.trim().split("\n").pop()}` : ""}`);
+          const why = `ffmpeg exited (${signal ?? `code ${code}`})${stderr ? `: ${stderr.trim().split("\n").pop()}` : ""}`;
+          if (!this.stopping) this.fail(why);
           resolve();
-          this.finish();
+          this.finish(this.bytes === 0 ? `${why}, after ${this.chunkBytes} bytes from the page` : undefined);
         });
       });
     });
 
     await page.exposeBinding("__tapedeckBeamChunk", (_src, b64: string) => {
-      if (ff.stdin!.writable) ff.stdin!.write(Buffer.from(b64, "base64"));
+      const chunk = Buffer.from(b64, "base64");
+      this.chunkBytes += chunk.length;
+      if (ff.stdin!.writable) ff.stdin!.write(chunk);
     });
     await page.exposeBinding("__tapedeckBeamEvent", (_src, message: string) => {
       o.log.warn({ event: message }, "recorder page event");
@@ -257,9 +262,9 @@ export class BeamCapture {
     this.ffmpeg?.stdin?.end();
   }
 
-  private finish(): void {
+  private finish(detail?: string): void {
     void this.browser.close().catch(() => undefined).then(() =>
-      this.endWith({ clean: !this.failure, message: this.failure ?? "stopped", bytes: this.bytes }),
+      this.endWith({ clean: !this.failure, message: [this.failure ?? "stopped", detail].filter(Boolean).join("; "), bytes: this.bytes }),
     );
   }
 

@@ -224,11 +224,15 @@ export interface AudioLevel {
 
 /**
  * The inbound audio of a peer's microphone from `getStats()` (inbound-rtp): polls until its energy is
- * above zero or the deadline passes, and returns the last reading either way.
+ * above zero and its level above `minLevel` (the level ramps up for a moment after the track starts),
+ * or the deadline passes, and returns the last reading either way.
  */
-export async function remoteAudioLevel(page: Page, peerId: string, timeoutMs = 10_000): Promise<AudioLevel> {
+export async function remoteAudioLevel(page: Page, peerId: string, timeoutMs = 10_000, minLevel = 0.01): Promise<AudioLevel> {
   await page
-    .waitForFunction(async (id) => ((await (window as any).tapedeck.inboundStats(id, "microphone"))?.totalAudioEnergy ?? 0) > 0, peerId, { timeout: timeoutMs, polling: 100 })
+    .waitForFunction(async ([id, min]) => {
+      const s = await (window as any).tapedeck.inboundStats(id, "microphone");
+      return (s?.totalAudioEnergy ?? 0) > 0 && (s?.audioLevel ?? 0) > min;
+    }, [peerId, minLevel] as const, { timeout: timeoutMs, polling: 100 })
     .catch(() => {}); // the reading below is what the test judges
   return page.evaluate(async (id) => {
     const s = await (window as any).tapedeck.inboundStats(id, "microphone");
