@@ -9,7 +9,7 @@ import type { RecordingRow, RoomRow } from "../db/schema.ts";
 import { chatPath } from "../domain/storage-paths.ts";
 import type { JobHandler } from "../jobs/job-queue.ts";
 import { newUuid, nowIso } from "../ids.ts";
-import { buildChatCsv } from "../recorders/chat-csv.ts";
+import { writeChatCsv } from "../recorders/chat-recording.ts";
 import { uploadRecording, WEBHOOK_PRESIGN_SECONDS } from "../recorders/upload.ts";
 import { getRoom, roomDestination } from "../rooms/room.service.ts";
 import { beamDetails, failureOf, type BeamDetails } from "./beam.service.ts";
@@ -73,16 +73,14 @@ export function beamFinishHandler(ctx: AppContext): JobHandler {
       // Chat of the recorded span: messages to everyone or to roles, from the recorder's start to its stop.
       let chat: { path: string; url: string } | null = null;
       if (rec.session_id && rec.started_at) {
-        const rows = await ctx.db.selectFrom("chat_messages").selectAll().where("session_id", "=", rec.session_id).where("to_peer_id", "is", null)
-          .where("sent_at", ">=", rec.started_at).where("sent_at", "<=", rec.stopped_at ?? nowIso()).orderBy("sent_at").orderBy("id").execute();
-        if (rows.length) {
-          const file = path.join(path.dirname(d.spool), "chat.csv");
-          await fsp.writeFile(file, buildChatCsv(rows.map((r) => ({ sender_peer_id: r.sender_peer_id, sender_name: r.sender_name, sender_user_id: r.sender_user_id, roles: JSON.parse(r.roles) as string[], sent_at: r.sent_at, message: r.message }))));
-          const up = await uploadRecording(ctx, dest, chatPath({ roomId: room.id, sessionStartedAt: d.session_started_at!, epoch: d.epoch! }), file, "text/csv");
+        const file = path.join(path.dirname(d.spool), "chat.csv");
+        const messages = await writeChatCsv(ctx.db, rec.session_id, file, { from: rec.started_at, to: rec.stopped_at ?? nowIso() });
+        if (messages) {
+          const up = await uploadRecording(ctx, dest, chatPath({ roomId: room.id, sessionStartedAt: d.session_started_at!, epoch: d.epoch! }), file, "text/csv; charset=utf-8");
           chat = { path: up.path, url: up.url };
           await ctx.db.transaction().execute(async (trx) => {
             await trx.deleteFrom("recording_assets").where("job_id", "=", rec.id).where("type", "=", "chat").execute();
-            await insertAsset(trx, { jobId: rec.id, roomId: room.id, sessionId: rec.session_id!, type: "chat", path: up.path, objectKey: up.key, location: up.location, size: up.size, duration: 0, metadata: {} });
+            await insertAsset(trx, { jobId: rec.id, roomId: room.id, sessionId: rec.session_id!, type: "chat", path: up.path, objectKey: up.key, location: up.location, size: up.size, duration: 0, metadata: { messages } });
           });
         }
       }

@@ -10,7 +10,7 @@ import { nowIso } from "../ids.ts";
 import { enqueueJob, type JobContext, type JobHandler } from "../jobs/job-queue.ts";
 import { MediaProcessError, probe } from "../media/process.ts";
 import { getRoom, roomDestination } from "../rooms/room.service.ts";
-import { buildChatCsv } from "./chat-csv.ts";
+import { writeChatCsv } from "./chat-recording.ts";
 import { closedSegments, COMPOSITE_CANVAS, planComposite } from "./composite-layout.ts";
 import { CompositeInputError, composeSession, renderSegment } from "./composite.ts";
 import { renderPeerStream } from "./per-peer.ts";
@@ -187,16 +187,14 @@ export function processSessionHandler(ctx: AppContext): JobHandler {
       const asset = await ctx.db.selectFrom("recording_assets").selectAll().where("job_id", "=", s.rec.id).where("type", "=", "chat").executeTakeFirst();
       return asset ? { path: asset.path, url: await ctx.storage.open(dest).presignGet(asset.object_key, PRESIGN_SECONDS).catch(() => "") } : null;
     }
-    const rows = await ctx.db.selectFrom("chat_messages").selectAll().where("session_id", "=", s.session.id).where("to_peer_id", "is", null).orderBy("sent_at").orderBy("id").execute();
-    if (rows.length === 0) return null;
     const file = path.join(work, "chat.csv");
-    fs.mkdirSync(work, { recursive: true });
-    fs.writeFileSync(file, buildChatCsv(rows.map((r) => ({ ...r, roles: JSON.parse(r.roles) as string[] }))));
+    const messages = await writeChatCsv(ctx.db, s.session.id, file);
+    if (messages === 0) return null;
     const up = await upload(dest, relative, file, "text/csv; charset=utf-8");
     await ctx.db.transaction().execute(async (trx) => {
       await insertAsset(trx, {
         jobId: s.rec.id, roomId: s.room.id, sessionId: s.session.id, type: "chat" satisfies AssetType, path: up.path, objectKey: up.key, location: up.location,
-        size: up.size, duration: 0, metadata: { messages: rows.length },
+        size: up.size, duration: 0, metadata: { messages },
       });
       await saveDone(trx, s.rec, s.details, "chat", "done");
     });

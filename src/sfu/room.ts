@@ -24,6 +24,7 @@ export class SfuRoom {
   /** The open session's SFU recording (decided when the session opened). */
   recording: SfuRecordingRef | null = null;
   private lastChunk = -1;
+  private lastChatAt = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
 
@@ -151,7 +152,7 @@ export class SfuRoom {
     const target = msg.peer_id ? this.peers.get(msg.peer_id) : undefined;
     if (msg.peer_id && !target) throw new Error(`peer ${msg.peer_id} is not in this room`);
     const roles = msg.peer_id ? [] : (msg.roles ?? []);
-    const sentAt = nowIso();
+    const sentAt = this.nextChatTime();
     const sender = { peer_id: from.id, name: from.identity.name, user_id: from.identity.userId, role: from.identity.role };
     const id = await this.deps.store.saveChat({
       roomId: this.row.id, sessionId: this.sessionId, sender: { peerId: from.id, name: sender.name, userId: sender.user_id, role: sender.role },
@@ -160,6 +161,16 @@ export class SfuRoom {
     const out: ChatMessageOut = { type: "chat", id, sender, roles, message: msg.message, sent_at: sentAt, ...(msg.peer_id ? { peer_id: msg.peer_id } : {}) };
     const recipients = target ? [target, from] : [...this.peers.values()].filter((p) => p === from || roles.length === 0 || roles.includes(p.identity.role));
     for (const p of new Set(recipients)) p.notify(out);
+  }
+
+  /**
+   * The chat's timestamp: now, but always after the room's previous message, so messages sent within
+   * one millisecond keep their order in the chat CSV (sorted by `sent_at`; message ids are random).
+   */
+  private nextChatTime(): string {
+    const at = Math.max(Date.now(), this.lastChatAt + 1);
+    this.lastChatAt = at;
+    return new Date(at).toISOString();
   }
 
   /** Asks every recorded publisher for a keyframe (at layout changes and composite chunk boundaries). */
