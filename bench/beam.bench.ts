@@ -7,7 +7,7 @@ import { mintAppToken, mintManagementToken } from "../src/auth/tokens.ts";
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../src/beam/beam-capture.ts";
 import { buildSyntheticFileArgs } from "../src/media/ffmpeg-args.ts";
 import { joinSynthetic, type SyntheticParticipant } from "../src/participant/synthetic.ts";
-import { beepOnsets } from "../test/support/media-fixtures.ts";
+import { avOffsetsMs } from "../test/support/media-fixtures.ts";
 import { startAvPage } from "../test/support/av-page.ts";
 import { benchApi } from "./api.ts";
 import { cpuSeconds, median, processTree } from "./proc.ts";
@@ -69,19 +69,6 @@ function frames(file: string): { fps: number; seconds: number } {
   const n = Number(execFileSync("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", file]).toString().trim());
   const seconds = Number(execFileSync("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", file]).toString().trim());
   return { fps: n / seconds, seconds };
-}
-
-async function flashOffsetsMs(file: string): Promise<number[]> {
-  const out = execFileSync("ffprobe", ["-v", "error", "-f", "lavfi", "-i", `movie=${file},signalstats`, "-show_entries", "frame=pts_time:frame_tags=lavfi.signalstats.YAVG", "-of", "csv=p=0"]).toString();
-  const flashes: number[] = [];
-  let on = false;
-  for (const line of out.trim().split("\n")) {
-    const [t, y] = line.split(",").map(Number);
-    if (y > 128 && !on) flashes.push(t * 1000);
-    on = y > 128;
-  }
-  const beeps = await beepOnsets(file, 1000);
-  return beeps.map((b) => b - flashes.reduce((best, f) => (Math.abs(f - b) < Math.abs(best - b) ? f : best), Infinity)).filter(Number.isFinite);
 }
 
 export async function benchBeam(): Promise<Array<[string, string, string]>> {
@@ -179,7 +166,7 @@ export async function benchBeam(): Promise<Array<[string, string, string]>> {
       // A/V offset: the flash-and-beep page at this size.
       const avRoom = await post("/v2/rooms", { name: `bench-beam-av-${size.label}` });
       const avRec = await record(avRoom.id, { meeting_url: av.url, resolution: { width: size.width, height: size.height } }, 10, false);
-      const offsets = await flashOffsetsMs(avRec.file);
+      const { offsets } = await avOffsetsMs(avRec.file);
 
       // Upload-at-the-end baseline: the finished file put again into the same (internal) bucket.
       const tUp = performance.now();

@@ -5,7 +5,7 @@ import type { RecordingRow, RoomRow, TemplateRow } from "../db/schema.ts";
 import { AppError, notFound } from "../errors.ts";
 import { newObjectId, nowIso } from "../ids.ts";
 import { templateParts } from "../templates/template.service.ts";
-import { isPlainObject, parseJson, type Json } from "../util/json.ts";
+import { isPlainObject, parseJson } from "../util/json.ts";
 
 // Browser recordings ("beam") on the API side: what a start request may ask for, the checks made before
 // a `recordings` row of kind `beam` is written (status `starting`), and the stop/pause/resume requests,
@@ -210,7 +210,6 @@ export interface BeamFailure {
 }
 
 export const failureOf = (row: RecordingRow): BeamFailure | null => parseJson<BeamFailure | null>(row.failure, null);
-export type { Json };
 
 /**
  * The template's `browserComposite.autoStart`: a visible peer joining starts a recording when the room

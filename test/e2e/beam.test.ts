@@ -11,7 +11,7 @@ import { startTestApp, type TestApp } from "../support/app.ts";
 import { startAvPage } from "../support/av-page.ts";
 import { startS3rver } from "../support/s3rver.ts";
 import { startTcpSwitch } from "../support/tcp-switch.ts";
-import { audioLevel, beepOnsets, frameAt } from "../support/media-fixtures.ts";
+import { audioLevel, avOffsetsMs, frameAt } from "../support/media-fixtures.ts";
 import { until } from "../support/wait.ts";
 
 // Browser recordings as users make them: a whole tapedeck, two publishing headless Chromium peers
@@ -215,26 +215,11 @@ test("A/V sync of a custom meeting_url page whose flash and beep coincide: withi
   const rec = await waitFor(id, ["completed", "failed"]);
   assert.equal(rec.status, "completed", JSON.stringify(rec.error));
   const file = await download(rec, "av.mp4");
-  const beeps = await beepOnsets(file, 1000);
-  const flashes = await flashOnsets(file);
+  const { offsets, beeps, flashes } = await avOffsetsMs(file);
   assert.ok(beeps.length >= 4 && flashes.length >= 4, `beeps ${beeps} flashes ${flashes}`);
-  const offsets = beeps.map((b) => b - flashes.reduce((best, f) => (Math.abs(f - b) < Math.abs(best - b) ? f : best))).sort((a, b) => a - b);
   const median = offsets[Math.floor(offsets.length / 2)];
   assert.ok(Math.abs(median) <= 60, `audio − video, ms: ${offsets.map((o) => o.toFixed(0)).join(", ")} (median ${median.toFixed(0)})`);
 });
-
-/** Times (ms) at which the picture turns white. */
-async function flashOnsets(file: string): Promise<number[]> {
-  const out = execFileSync("ffprobe", ["-v", "error", "-f", "lavfi", "-i", `movie=${file},signalstats`, "-show_entries", "frame=pts_time:frame_tags=lavfi.signalstats.YAVG", "-of", "csv=p=0"]).toString();
-  const onsets: number[] = [];
-  let on = false;
-  for (const line of out.trim().split("\n")) {
-    const [t, y] = line.split(",").map(Number);
-    if (y > 128 && !on) onsets.push(t * 1000);
-    on = y > 128;
-  }
-  return onsets;
-}
 
 test("a meeting_url that does not load fails fast with MAX_RETRIES_REACHED in its status and beam.failure", async () => {
   const room = (await app.api("POST", "/v2/rooms", { name: "beam-bad-url" })).body.id;

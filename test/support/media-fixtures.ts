@@ -1,8 +1,12 @@
+import { execFile } from "node:child_process";
 import fs from "node:fs";
+import { promisify } from "node:util";
 import os from "node:os";
 import path from "node:path";
 import { saveToFileSystem, WebmCallback } from "werift/nonstandard";
 import { runFfmpeg } from "../../src/media/process.ts";
+
+const execFileP = promisify(execFile);
 
 // Media files shaped like what the SFU's track recorder (werift MediaRecorder) writes: one track per
 // WebM file, timestamps from 0 in 1 ms units, VP8 (or H.264 in Matroska, as werift writes it) video from
@@ -181,4 +185,25 @@ export async function beepOnsets(file: string, frequency: number): Promise<numbe
     lastLoud = i;
   }
   return onsets;
+}
+
+/** Times (ms) at which the picture turns white (mean luma crossing 128 upwards). */
+export async function flashOnsets(file: string): Promise<number[]> {
+  const { stdout } = await execFileP("ffprobe", ["-v", "error", "-f", "lavfi", "-i", `movie=${file},signalstats`, "-show_entries", "frame=pts_time:frame_tags=lavfi.signalstats.YAVG", "-of", "csv=p=0"]);
+  const onsets: number[] = [];
+  let on = false;
+  for (const line of stdout.trim().split("\n")) {
+    const [t, y] = line.split(",").map(Number);
+    if (y > 128 && !on) onsets.push(t * 1000);
+    on = y > 128;
+  }
+  return onsets;
+}
+
+/** For a flash-and-beep source: each beep's time minus its nearest flash's (audio − video, ms), sorted. */
+export async function avOffsetsMs(file: string, beepFrequency = 1000): Promise<{ offsets: number[]; beeps: number[]; flashes: number[] }> {
+  const beeps = await beepOnsets(file, beepFrequency);
+  const flashes = await flashOnsets(file);
+  const offsets = flashes.length ? beeps.map((b) => b - flashes.reduce((best, f) => (Math.abs(f - b) < Math.abs(best - b) ? f : best))).sort((a, b) => a - b) : [];
+  return { offsets, beeps, flashes };
 }
