@@ -221,6 +221,7 @@ window.tapedeck = Object.freeze({
   published: () => session?.publisher?.describeTracks() ?? [],
   /** inbound-rtp stats (plain object) of the track received from a peer, for `source` camera|microphone|screen. */
   inboundStats: (peerId, source) => session?.subscriber.inboundStats(peerId, source) ?? Promise.resolve(null),
+  describeSubscription: () => session?.subscriber.describe() ?? Promise.resolve(null),
   sendChat: (message, opts) => sendChat(message, opts),
   /** Recorder mode only (else null): what a browser recorder waits on and checks. */
   recorder: recorder

@@ -380,7 +380,8 @@ test("?codec=h264 publishes the camera as H.264", async () => {
     assert.equal(h264?.mimeType, "video/H264", JSON.stringify(h264));
     assert.ok(h264.framesDecoded > 0);
     const vp8 = await stats(host.page, guestId);
-    assert.equal(vp8?.mimeType, "video/VP8", JSON.stringify(vp8));
+    const hostView = async () => JSON.stringify({ guestId, subscription: await host.page.evaluate(() => (window as any).tapedeck.describeSubscription()) });
+    assert.equal(vp8?.mimeType, "video/VP8", `${JSON.stringify(vp8)}; the host's subscription: ${vp8?.mimeType ? "" : await hostView()}`);
     const sample = await sampleRemoteVideo(guest.page, hostId);
     assert.ok(sample.r > 150 && sample.b < 90, JSON.stringify(sample));
   });

@@ -52,6 +52,18 @@ export class Subscriber {
     });
   }
 
+  /** What the page knows of its subscribe connection, for a failing test's message. */
+  async describe() {
+    if (!this.pc) return { pc: null };
+    const report = await this.pc.getStats();
+    return {
+      signalingState: this.pc.signalingState,
+      tracksByMid: [...this.tracksByMid.values()],
+      transceivers: this.pc.getTransceivers().map((t) => ({ mid: t.mid, currentDirection: t.currentDirection, track: t.receiver.track?.id, kind: t.receiver.track?.kind, readyState: t.receiver.track?.readyState })),
+      inbound: [...report.values()].filter((s) => s.type === "inbound-rtp").map((s) => ({ mid: s.mid, ssrc: s.ssrc, kind: s.kind, trackIdentifier: s.trackIdentifier, packetsReceived: s.packetsReceived, framesDecoded: s.framesDecoded })),
+    };
+  }
+
   /** peer id → { camera?, microphone?, screen? } receiver tracks, as the latest offer maps them. */
   currentTracks() {
     const byPeer = new Map();
@@ -78,9 +90,16 @@ export class Subscriber {
     for (const transceiver of this.pc.getTransceivers()) {
       const info = transceiver.mid ? this.tracksByMid.get(transceiver.mid) : undefined;
       if (!info || info.peer_id !== peerId || info.source !== source) continue;
+      const withCodec = (s, report) => ({ ...s, mimeType: s.codecId ? report.get(s.codecId)?.mimeType : undefined });
       const report = await transceiver.receiver.getStats();
-      for (const s of report.values()) {
-        if (s.type === "inbound-rtp") return { ...s, mimeType: s.codecId ? report.get(s.codecId)?.mimeType : undefined };
+      for (const s of report.values()) if (s.type === "inbound-rtp") return withCodec(s, report);
+      // Chromium's per-receiver selection has left the inbound-rtp out although the track played (a
+      // publisher receiving a peer that joined after it; 2 of 4 CI runs, not reproduced locally): find
+      // it in the connection's report by mid or track instead.
+      const all = await this.pc.getStats();
+      const trackId = transceiver.receiver.track?.id;
+      for (const s of all.values()) {
+        if (s.type === "inbound-rtp" && (s.mid === transceiver.mid || (trackId && s.trackIdentifier === trackId))) return withCodec(s, all);
       }
     }
     return null;
