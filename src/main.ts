@@ -13,6 +13,9 @@ import { tokenRoutes } from "./rooms/token.routes.ts";
 import { sessionRoutes } from "./sessions/session.routes.ts";
 import { JobRunner } from "./jobs/job-queue.ts";
 import { beamFinishHandler } from "./beam/beam-finish.job.ts";
+import { hlsFinishHandler } from "./hls/hls-finish.job.ts";
+import { liveStreamRoutes } from "./hls/live-stream.routes.ts";
+import { playbackRoutes } from "./hls/playback.routes.ts";
 import { BeamSupervisor } from "./beam/beam-supervisor.ts";
 import { uploadTrackHandler } from "./recorders/upload-track.job.ts";
 import { compositeProgressHandler, processSessionHandler } from "./recorders/session-recording.job.ts";
@@ -39,6 +42,8 @@ export interface Tapedeck {
   sfu: Sfu | SfuShards | null;
   jobs: JobRunner | null;
   beams: BeamSupervisor | null;
+  /** Live streams (HLS): the same supervisor in its hls flavour. */
+  streams: BeamSupervisor | null;
   /** http://host:port the server listens on. */
   url: string;
   generatedCredentials: boolean;
@@ -83,22 +88,26 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   const jobs = config.roles.has("worker")
     ? new JobRunner({
         db, log: log.child({ component: "jobs" }),
-        handlers: { "upload-track": uploadTrackHandler(ctx), "process-session": processSessionHandler(ctx), "composite-progress": compositeProgressHandler(ctx), "beam-finish": beamFinishHandler(ctx) },
+        handlers: { "upload-track": uploadTrackHandler(ctx), "process-session": processSessionHandler(ctx), "composite-progress": compositeProgressHandler(ctx), "beam-finish": beamFinishHandler(ctx), "hls-finish": hlsFinishHandler(ctx) },
       })
     : null;
   // Browser recordings: Chromium + ffmpeg per recording, on the worker.
   const beams = config.roles.has("worker") ? new BeamSupervisor(ctx, { kickJobs: () => jobs?.kick() }) : null;
-  ctx.kickBeams = () => beams?.kick();
+  const streams = config.roles.has("worker") ? new BeamSupervisor(ctx, { kickJobs: () => jobs?.kick(), kind: "hls" }) : null;
+  ctx.kickBeams = () => {
+    beams?.kick();
+    streams?.kick();
+  };
   const kickJobs = () => {
     jobs?.kick();
-    beams?.kick();
+    ctx.kickBeams?.();
   };
   // The SFU: shard processes (one per core by default), or inside this process when processes = 0.
   const sfu = !config.roles.has("sfu") ? null : config.sfu.processes > 0 ? new SfuShards(ctx, kickJobs) : new Sfu(ctx, { onJobQueued: kickJobs });
   await sfu?.start();
   const server = await buildServer(ctx, {
-    v2: [roomRoutes, tokenRoutes, templateRoutes, sessionRoutes, recordingRoutes, assetRoutes, storageRoutes, webhookRoutes],
-    public: [internalBucketRoutes, healthRoutes(() => tools), webRoutes, ...(sfu ? [signallingRoutes(sfu)] : [])],
+    v2: [roomRoutes, tokenRoutes, templateRoutes, sessionRoutes, recordingRoutes, liveStreamRoutes, assetRoutes, storageRoutes, webhookRoutes],
+    public: [internalBucketRoutes, healthRoutes(() => tools), webRoutes, playbackRoutes(ctx), ...(sfu ? [signallingRoutes(sfu)] : [])],
   });
 
   try {
@@ -118,6 +127,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   storage.start();
   await jobs?.start();
   await beams?.start();
+  await streams?.start();
   log.info({ url }, "tapedeck listening");
 
   let closed = false;
@@ -127,13 +137,14 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
     sfu,
     jobs,
     beams,
+    streams,
     url,
     generatedCredentials,
     tools,
     async close() {
       if (closed) return;
       closed = true;
-      await beams?.stop();
+      await Promise.all([beams?.stop(), streams?.stop()]);
       await sfu?.stop();
       await server.close();
       await jobs?.stop();

@@ -49,7 +49,10 @@ export interface CaptureOptions {
   audioOnly: boolean;
   /** The built-in page must report ready; a custom page gets JOIN_TIMEOUT_MS, then is recorded anyway. */
   builtIn: boolean;
+  /** mp4: ffmpeg copies the video and writes fragmented MP4 to `spoolFile` (followed by the live upload). */
   spoolFile: string;
+  /** hls: instead, ffmpeg runs with these arguments (reading WebM on stdin, writing its own files). */
+  ffmpegArgs?: string[];
   log: Logger;
   videoBitsPerSecond?: number;
 }
@@ -109,7 +112,7 @@ const START_IN_PAGE = `async (o) => {
     },
   };
   rec.start(500);
-  return mimeType + "; " + stream.getTracks().map((t) => t.kind + " " + (t.getSettings().width || "") + "x" + (t.getSettings().height || "")).join(", ");
+  return { startedAt: Date.now(), described: mimeType + "; " + stream.getTracks().map((t) => t.kind + " " + (t.getSettings().width || "") + "x" + (t.getSettings().height || "")).join(", ") };
 }`;
 
 const inPage = (call: string): string => `(() => { const b = window.__tapedeckBeam; return b ? b.${call}() : undefined; })()`;
@@ -119,6 +122,13 @@ export class BeamCapture {
   readonly ended: Promise<CaptureEnd>;
   /** Time of the first byte ffmpeg wrote (the file's first frame), or null. */
   firstDataAt: number | null = null;
+  /**
+   * When MediaRecorder started (the file's time 0) and when the recording was asked to stop or broke
+   * (its end), as the page and this process saw them: a recording's started_at and stopped_at, which
+   * on a loaded machine are seconds away from when the supervisor gets round to writing them.
+   */
+  startedAt = 0;
+  stoppedAt: number | null = null;
   readonly follower: FileFollower;
   private endWith!: (e: CaptureEnd) => void;
   private stopping = false;
@@ -150,7 +160,11 @@ export class BeamCapture {
 
   private async open(): Promise<void> {
     const { o } = this;
-    const context = await this.browser.newContext({ viewport: { width: o.width, height: o.height }, deviceScaleFactor: 1 });
+    // bypassCSP: the room page forbids eval ('unsafe-eval' is not in its script-src), and Playwright's
+    // waitForFunction with a string predicate evaluates it with `new Function` in the page, which the
+    // CSP then refused now and then ("the recorder page could not join the room: … EvalError"). The
+    // recorder is our own automation of our own page, so the CSP is lifted for it alone.
+    const context = await this.browser.newContext({ viewport: { width: o.width, height: o.height }, deviceScaleFactor: 1, bypassCSP: true });
     const page = await context.newPage();
     this.page = page;
     const pageLog: string[] = [];
@@ -181,32 +195,24 @@ export class BeamCapture {
     }
     if (joined) o.log.warn({ url: redact(o.url) }, `custom page did not set window.tapedeck.recorder.ready within ${JOIN_TIMEOUT_MS / 1000} s; recording it anyway`);
 
-    fs.writeFileSync(o.spoolFile, "");
-    const out = fs.createWriteStream(o.spoolFile, { flags: "a" });
-    const ff = spawn("ffmpeg", [
-      "-hide_banner", "-loglevel", "error",
-      // Start writing at once: the WebM header names both codecs, no need to read seconds of input first.
-      "-probesize", "32768", "-analyzeduration", "0",
-      "-f", "webm", "-i", "pipe:0",
-      "-map", "0:v?", "-map", "0:a?",
-      "-c:v", "copy", "-c:a", "aac", "-b:a", "128k", "-ar", "48000",
-      "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "1000000",
-      "pipe:1",
-    ], { stdio: ["pipe", "pipe", "pipe"] });
-    this.ffmpeg = ff;
+    const ff = o.ffmpegArgs ? this.spawnEncoder(o.ffmpegArgs) : this.spawnMp4Writer();
     let stderr = "";
     ff.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
     ff.stdin!.on("error", () => undefined); // ffmpeg gone: its exit says why
-    ff.stdout!.on("data", (d: Buffer) => {
-      this.firstDataAt ??= Date.now();
-      this.bytes += d.length;
-      if (!out.write(d)) ff.stdout!.pause();
-      this.follower.grew();
-    });
-    out.on("drain", () => ff.stdout!.resume());
+    const out = o.ffmpegArgs ? null : fs.createWriteStream(o.spoolFile, { flags: "a" });
+    if (out) {
+      ff.stdout!.on("data", (d: Buffer) => {
+        this.firstDataAt ??= Date.now();
+        this.bytes += d.length;
+        if (!out.write(d)) ff.stdout!.pause();
+        this.follower.grew();
+      });
+      out.on("drain", () => ff.stdout!.resume());
+    }
     this.ffmpegExit = new Promise((resolve) => {
       ff.on("close", (code, signal) => {
-        out.end(() => {
+        const closeOut = (then: () => void) => (out ? out.end(then) : then());
+        closeOut(() => {
           this.follower.end();
           const why = `ffmpeg exited (${signal ?? `code ${code}`})${stderr ? `: ${stderr.trim().split("\n").pop()}` : ""}`;
           if (!this.stopping) this.fail(why);
@@ -219,6 +225,11 @@ export class BeamCapture {
     await page.exposeBinding("__tapedeckBeamChunk", (_src, b64: string) => {
       const chunk = Buffer.from(b64, "base64");
       this.chunkBytes += chunk.length;
+      if (o.ffmpegArgs) {
+        // The encoder writes its own files: what it was given is what there is to count.
+        this.firstDataAt ??= Date.now();
+        this.bytes += chunk.length;
+      }
       if (ff.stdin!.writable) ff.stdin!.write(chunk);
     });
     await page.exposeBinding("__tapedeckBeamEvent", (_src, message: string) => {
@@ -229,8 +240,33 @@ export class BeamCapture {
     page.on("close", () => this.fail("the recorder page was closed"));
     this.browser.on("disconnected", () => this.fail("Chromium exited"));
     const opts = { width: o.width, height: o.height, audioOnly: o.audioOnly, videoBitsPerSecond: o.videoBitsPerSecond ?? 2_500_000, tickMs: TICK_MS };
-    const described = await page.evaluate(`(${START_IN_PAGE})(${JSON.stringify(opts)})`);
-    o.log.info({ capture: described }, "recorder capturing");
+    const started = (await page.evaluate(`(${START_IN_PAGE})(${JSON.stringify(opts)})`)) as { startedAt: number; described: string };
+    this.startedAt = started.startedAt;
+    o.log.info({ capture: started.described }, "recorder capturing");
+  }
+
+  /** The mp4 writer: MediaRecorder's H.264 copied, Opus → AAC, fragmented MP4 on stdout (→ the spool file). */
+  private spawnMp4Writer(): ChildProcess {
+    fs.writeFileSync(this.o.spoolFile, "");
+    const ff = spawn("ffmpeg", [
+      "-hide_banner", "-loglevel", "error",
+      // Start writing at once: the WebM header names both codecs, no need to read seconds of input first.
+      "-probesize", "32768", "-analyzeduration", "0",
+      "-f", "webm", "-i", "pipe:0",
+      "-map", "0:v?", "-map", "0:a?",
+      "-c:v", "copy", "-c:a", "aac", "-b:a", "128k", "-ar", "48000",
+      "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "1000000",
+      "pipe:1",
+    ], { stdio: ["pipe", "pipe", "pipe"] });
+    this.ffmpeg = ff;
+    return ff;
+  }
+
+  /** An encoder that writes its own output (the HLS ladder): stdout unused. */
+  private spawnEncoder(args: string[]): ChildProcess {
+    const ff = spawn("ffmpeg", args, { stdio: ["pipe", "ignore", "pipe"] });
+    this.ffmpeg = ff;
+    return ff;
   }
 
   async pause(): Promise<void> {
@@ -245,6 +281,7 @@ export class BeamCapture {
   async stop(): Promise<CaptureEnd> {
     if (!this.stopping && !this.failure) {
       this.stopping = true;
+      this.stoppedAt ??= Date.now();
       await Promise.race([
         this.page?.evaluate(inPage("stop")).catch(() => undefined),
         new Promise((r) => setTimeout(r, 5000)),
@@ -258,6 +295,7 @@ export class BeamCapture {
   private fail(message: string): void {
     if (this.stopping || this.failure) return;
     this.failure = message;
+    this.stoppedAt ??= Date.now();
     this.o.log.error({ reason: message }, "browser recording interrupted; keeping what was recorded");
     this.ffmpeg?.stdin?.end();
   }

@@ -11,6 +11,10 @@ import { nowIso } from "../ids.ts";
 import { enqueueJob } from "../jobs/job-queue.ts";
 import type { Logger } from "../log.ts";
 import { getRoom, roomDestination } from "../rooms/room.service.ts";
+import type { WebhookEventType } from "../webhooks/events.ts";
+import { hlsWebhookBase } from "../hls/hls-finish.job.ts";
+import { ladderArgs, planLadder } from "../hls/ladder.ts";
+import type { HlsDetails } from "../hls/live-stream.service.ts";
 import { BeamCapture, PageLoadError, redact } from "./beam-capture.ts";
 import { beamWebhookBase } from "./beam-finish.job.ts";
 import { beamDetails, requestStop, type BeamDetails, type BeamFailure } from "./beam.service.ts";
@@ -23,6 +27,11 @@ import { beamDetails, requestStop, type BeamDetails, type BeamFailure } from "./
 // and a `beam-finish` job completes it (beam-finish.job.ts). A recording whose worker died (this
 // machine restarted, or another worker's lease ran out) is finished from its spool file: what was
 // recorded is kept.
+//
+// Live streams (kind `hls`) run on the same machinery, one supervisor per kind: the same recorder page
+// and capture, but the page's WebM goes into the ladder encoder (hls/ladder.ts) writing live HLS into
+// the stream's folder, a pause marks a span the recording leaves out (the live stream goes on), the
+// webhooks are `hls.*`, and an `hls-finish` job makes the VOD zip and the layer MP4s.
 
 const LEASE_MS = 30_000;
 const TICK_MS = 1_000;
@@ -50,9 +59,29 @@ export class BeamSupervisor {
   private closed = false;
   private readonly log: Logger;
 
-  constructor(private readonly ctx: AppContext, private readonly opts: { kickJobs: () => void; max?: number }) {
+  private readonly kind: "beam" | "hls";
+  /** For log lines: "browser recording" or "live stream". */
+  private readonly what: string;
+
+  constructor(private readonly ctx: AppContext, private readonly opts: { kickJobs: () => void; max?: number; kind?: "beam" | "hls" }) {
     this.workerId = `${os.hostname()}:${ctx.config.dataDir}`;
-    this.log = ctx.log.child({ component: "beam" });
+    this.kind = opts.kind ?? "beam";
+    this.what = this.kind === "hls" ? "live stream" : "browser recording";
+    this.log = ctx.log.child({ component: this.kind });
+  }
+
+  /** The keys every webhook of this kind shares. */
+  private webhookBase(row: RecordingRow, room: Parameters<typeof beamWebhookBase>[1], d: BeamDetails): Record<string, unknown> {
+    return this.kind === "hls" ? hlsWebhookBase(this.ctx, row, room, d as HlsDetails) : beamWebhookBase(row, room, d);
+  }
+
+  private event(name: "started" | "stopped" | "failure"): WebhookEventType {
+    if (this.kind === "hls") return name === "failure" ? "hls.failure" : name === "started" ? "hls.started.success" : "hls.stopped.success";
+    return name === "failure" ? "beam.failure" : name === "started" ? "beam.started.success" : "beam.stopped.success";
+  }
+
+  private stateName(name: "Started" | "Stopped" | "Failed"): string {
+    return this.kind === "hls" ? `HLS${name}` : name;
   }
 
   async start(): Promise<void> {
@@ -113,7 +142,8 @@ export class BeamSupervisor {
       if ((row.paused === 1) !== r.paused) {
         r.paused = row.paused === 1;
         r.log.info({ paused: r.paused }, r.paused ? "recording paused" : "recording resumed");
-        await (r.paused ? r.capture.pause() : r.capture.resume());
+        if (this.kind === "hls") await this.markPause(r, r.paused);
+        else await (r.paused ? r.capture.pause() : r.capture.resume());
       }
       const reason = await this.autoStopReason(r);
       if (reason) {
@@ -122,6 +152,16 @@ export class BeamSupervisor {
         void this.stopOne(r, reason);
       }
     }
+  }
+
+  /** A live stream goes on while its recording is paused: the span is noted, and left out at the end. */
+  private async markPause(r: Running, paused: boolean): Promise<void> {
+    const d = r.d as HlsDetails;
+    const spans = (d.paused_spans ??= []);
+    const last = spans[spans.length - 1];
+    if (paused && (!last || last.to !== null)) spans.push({ from: Date.now(), to: null });
+    if (!paused && last && last.to === null) last.to = Date.now();
+    await this.ctx.db.updateTable("recordings").set({ details: JSON.stringify(d) }).where("id", "=", r.row.id).execute();
   }
 
   private async autoStopReason(r: Running): Promise<string | null> {
@@ -142,9 +182,9 @@ export class BeamSupervisor {
   /** Claims waiting recordings while there is room for them. */
   private async claim(): Promise<void> {
     const db = this.ctx.db;
-    const max = this.opts.max ?? this.ctx.config.recording.beamMax;
+    const max = this.opts.max ?? (this.kind === "hls" ? this.ctx.config.recording.hlsMax : this.ctx.config.recording.beamMax);
     const now = nowIso();
-    const waiting = await db.selectFrom("recordings").selectAll().where("kind", "=", "beam").where("status", "=", "starting")
+    const waiting = await db.selectFrom("recordings").selectAll().where("kind", "=", this.kind).where("status", "=", "starting")
       .where((eb) => eb.or([eb("worker", "is", null), eb("lease_until", "<", now)])).orderBy("id").limit(20).execute();
     for (const row of waiting) {
       if (row.stop_reason) {
@@ -152,7 +192,7 @@ export class BeamSupervisor {
         continue;
       }
       if (this.running.size >= max) {
-        this.log.warn({ recording_id: row.id, running: this.running.size, max }, "browser recording waits: this worker is at TAPEDECK_BEAM_MAX");
+        this.log.warn({ recording_id: row.id, running: this.running.size, max }, `${this.what} waits: this worker is at ${this.kind === "hls" ? "TAPEDECK_HLS_MAX" : "TAPEDECK_BEAM_MAX"}`);
         return;
       }
       const claimed = await db.updateTable("recordings").set({ worker: this.workerId, lease_until: new Date(Date.now() + LEASE_MS).toISOString(), updated_at: nowIso() })
@@ -171,7 +211,7 @@ export class BeamSupervisor {
     };
     this.running.set(row.id, r);
     r.done = this.record(r)
-      .catch((err) => log.error({ err }, "browser recording failed unexpectedly"))
+      .catch((err) => log.error({ err }, `${this.what} failed unexpectedly`))
       .finally(() => this.running.delete(row.id));
   }
 
@@ -179,7 +219,7 @@ export class BeamSupervisor {
     if (r.stopping) return;
     r.stopping = true;
     r.row.stop_reason ??= reason;
-    r.log.info({ reason }, "stopping browser recording");
+    r.log.info({ reason }, `stopping ${this.what}`);
     await r.capture?.stop();
   }
 
@@ -198,16 +238,31 @@ export class BeamSupervisor {
   private async record(r: Running): Promise<void> {
     const { ctx } = this;
     const { row, d, log } = r;
-    const dir = path.join(ctx.config.dataDir, "beam", row.id);
+    const hls = this.kind === "hls" ? (d as HlsDetails) : null;
+    const dir = path.join(ctx.config.dataDir, this.kind, row.id);
     fs.mkdirSync(dir, { recursive: true });
     const spool = path.join(dir, "recording.mp4");
-    const token = await mintAppToken(ctx.identity, { roomId: row.room_id, role: RECORDER_ROLE, userId: `beam-${row.id}`, validForSeconds: d.max_duration_s + 3600 });
+    let ffmpegArgs: string[] | undefined;
+    if (hls) {
+      // The ladder this machine can encode in real time; the top layer is the capture size.
+      const plan = planLadder(hls.requested_layers, ctx.config.recording.hlsCores, ctx.config.recording.hlsPreset);
+      hls.layers = plan.layers;
+      hls.ladder_warning = plan.warning;
+      hls.width = plan.layers[0].width;
+      hls.height = plan.layers[0].height;
+      hls.live_dir = path.join(dir, "live");
+      fs.mkdirSync(hls.live_dir, { recursive: true });
+      ffmpegArgs = ladderArgs(plan.layers, hls.live_dir, ctx.config.recording.hlsPreset);
+      if (plan.warning) log.warn({ budget: plan.budget, cores: plan.cores }, plan.warning);
+      log.info({ layers: plan.layers.map((l) => `${l.width}x${l.height}`), preset: ctx.config.recording.hlsPreset, cores: Number(plan.cores.toFixed(2)) }, "live stream ladder");
+    }
+    const token = await mintAppToken(ctx.identity, { roomId: row.room_id, role: RECORDER_ROLE, userId: `${this.kind}-${row.id}`, validForSeconds: d.max_duration_s + 3600 });
     const url = this.pageUrl(row, d, token);
-    log.info({ url: redact(url), width: d.width, height: d.height, audio_only: d.audio_only }, "starting browser recording");
+    log.info({ url: redact(url), width: d.width, height: d.height, audio_only: d.audio_only }, `starting ${this.what}`);
 
     try {
       r.capture = await BeamCapture.start({
-        url, width: d.width, height: d.height, audioOnly: d.audio_only, builtIn: !d.custom_url, spoolFile: spool, log,
+        url, width: d.width, height: d.height, audioOnly: d.audio_only, builtIn: !d.custom_url, spoolFile: spool, ffmpegArgs, log,
         videoBitsPerSecond: Math.round(d.width * d.height * 2.7),
       });
     } catch (err) {
@@ -228,53 +283,58 @@ export class BeamSupervisor {
     // The recorder is in the room now, so its session exists.
     const session = await ctx.db.selectFrom("sessions").select(["id", "created_at"]).where("room_id", "=", row.room_id).where("active", "=", 1).executeTakeFirst();
     const peer = session
-      ? await ctx.db.selectFrom("peers").select("id").where("session_id", "=", session.id).where("role", "=", RECORDER_ROLE).where("user_id", "=", `beam-${row.id}`).orderBy("joined_at", "desc").executeTakeFirst()
+      ? await ctx.db.selectFrom("peers").select("id").where("session_id", "=", session.id).where("role", "=", RECORDER_ROLE).where("user_id", "=", `${this.kind}-${row.id}`).orderBy("joined_at", "desc").executeTakeFirst()
       : undefined;
     const room = await getRoom(ctx.db, row.room_id);
     const dest = await roomDestination(ctx, room);
-    const startedAt = nowIso();
+    // The file's time 0 is when MediaRecorder started, not now (on a loaded machine, seconds apart).
+    const startedAt = new Date(capture.startedAt || Date.now()).toISOString();
     const epoch = Date.parse(startedAt);
     const sessionStartedAt = session?.created_at ?? startedAt;
     d.epoch = epoch;
     d.session_started_at = sessionStartedAt;
     d.peer_id = peer?.id ?? "";
-    d.spool = spool;
-    d.relative_path = beamPath({ roomId: row.room_id, sessionStartedAt, epoch });
-    d.key = objectKey(dest?.prefix, ctx.identity.customerId, d.relative_path);
-    r.startedAtMs = Date.now();
+    if (!hls) {
+      d.spool = spool;
+      d.relative_path = beamPath({ roomId: row.room_id, sessionStartedAt, epoch });
+      d.key = objectKey(dest?.prefix, ctx.identity.customerId, d.relative_path);
+    }
+    r.startedAtMs = epoch;
     r.emptySinceMs = Date.now();
     const running: RecordingRow = { ...row, status: "running", session_id: session?.id ?? null, started_at: startedAt, details: JSON.stringify(d), updated_at: startedAt };
     await ctx.db.transaction().execute(async (trx) => {
       await trx.updateTable("recordings").set({ status: "running", session_id: running.session_id, started_at: startedAt, details: running.details, updated_at: startedAt }).where("id", "=", row.id).execute();
       await ctx.outbox.enqueue(trx, {
-        type: "beam.started.success",
+        type: this.event("started"),
         room: { id: room.id, webhook: room.webhook },
         data: {
-          ...beamWebhookBase(running, room, d), job_id: row.id, recording_enabled: true, state_name: "Started", state_timestamp: startedAt,
-          start_delay: Math.max(0, Math.round((epoch - Date.parse(row.created_at)) / 1000)),
+          ...this.webhookBase(running, room, d), job_id: row.id, ...(hls ? {} : { recording_enabled: true }), state_name: this.stateName("Started"), state_timestamp: startedAt,
+          start_delay: Math.max(0, Math.round((epoch - Date.parse(row.created_at)) / 1000)), ...(hls ? { started_at: startedAt } : {}),
         },
       });
     });
     r.row = { ...running, stop_reason: r.row.stop_reason, paused: r.row.paused };
-    log.info({ session_id: running.session_id, key: d.key }, "browser recording running");
+    log.info({ session_id: running.session_id, ...(hls ? { live_dir: hls.live_dir } : { key: d.key }) }, `${this.what} running`);
 
-    // The upload follows the spool file while it grows: parts go up during the recording.
-    const storage = ctx.storage.open(dest);
-    const live = storage.put(d.key, capture.follower.stream(), { contentType: "video/mp4", signal: r.upload.signal }).then(
-      (res) => res.size,
-      (err) => {
-        log.warn({ err: (err as Error).message }, "live upload failed; the spool file is uploaded after the stop, with retries");
-        return null;
-      },
-    );
+    // A browser recording's upload follows the spool file while it grows: parts go up during the recording.
+    const live = hls
+      ? Promise.resolve(null)
+      : ctx.storage.open(dest).put(d.key!, capture.follower.stream(), { contentType: "video/mp4", signal: r.upload.signal }).then(
+        (res) => res.size,
+        (err) => {
+          log.warn({ err: (err as Error).message }, "live upload failed; the spool file is uploaded after the stop, with retries");
+          return null;
+        },
+      );
     this.kick(); // a pause asked for while Chromium started applies now
 
     const end = await capture.ended;
-    const stoppedAt = nowIso();
+    const stoppedAt = new Date(capture.stoppedAt ?? Date.now()).toISOString();
     const duration = Math.max(0, Math.round((Date.parse(stoppedAt) - epoch) / 1000));
     const reason = end.clean ? (r.row.stop_reason ?? "client request") : "failure: INTERNAL_ERROR";
-    log.info({ reason, bytes: end.bytes, clean: end.clean }, "capture ended; finishing the upload");
-    if (end.bytes === 0) {
+    log.info({ reason, bytes: end.bytes, clean: end.clean }, hls ? "capture ended; making the recording" : "capture ended; finishing the upload");
+    if (hls && r.paused) await this.markPause(r, false);
+    if (end.bytes === 0 || (hls && !fs.existsSync(path.join(hls.live_dir!, "master.m3u8")))) {
       await this.fail(running, d, { type: "INTERNAL_ERROR", message: `${end.message}; nothing was recorded` }, log);
       return;
     }
@@ -291,28 +351,33 @@ export class BeamSupervisor {
       await trx.updateTable("recordings")
         .set({ status: "post_processing", stopped_at: o.stoppedAt, stop_reason: o.reason, details: JSON.stringify(d), failure: o.failure ? JSON.stringify(o.failure) : null, updated_at: nowIso() })
         .where("id", "=", row.id).execute();
+      const hls = this.kind === "hls";
       await this.ctx.outbox.enqueue(trx, {
-        type: "beam.stopped.success",
+        type: this.event("stopped"),
         room: { id: room.id, webhook: room.webhook },
-        data: { ...beamWebhookBase(row, room, d), job_id: row.id, recording_enabled: true, state_name: "Stopped", state_timestamp: o.stoppedAt, duration: o.duration, reason: o.reason },
+        data: {
+          ...this.webhookBase(row, room, d), job_id: row.id, ...(hls ? { started_at: row.started_at, stopped_at: o.stoppedAt, live_transcription_enabled: false } : { recording_enabled: true }),
+          state_name: this.stateName("Stopped"), state_timestamp: o.stoppedAt, duration: o.duration, reason: o.reason,
+        },
       });
-      await enqueueJob(trx, { type: "beam-finish", key: `beam-finish:${row.id}`, payload: { recordingId: row.id } });
+      const job = hls ? "hls-finish" : "beam-finish";
+      await enqueueJob(trx, { type: job, key: `${job}:${row.id}`, payload: { recordingId: row.id } });
     });
     this.opts.kickJobs();
   }
 
   private async fail(row: RecordingRow, d: BeamDetails, failure: BeamFailure, log: Logger): Promise<void> {
-    log.error({ recording_id: row.id, error_type: failure.type, error: failure.message }, "browser recording failed");
+    log.error({ recording_id: row.id, error_type: failure.type, error: failure.message }, `${this.what} failed`);
     const room = await getRoom(this.ctx.db, row.room_id);
     const now = nowIso();
     await this.ctx.db.transaction().execute(async (trx) => {
       await trx.updateTable("recordings").set({ status: "failed", failure: JSON.stringify(failure), stopped_at: now, updated_at: now, worker: null, lease_until: null }).where("id", "=", row.id).execute();
       await this.ctx.outbox.enqueue(trx, {
-        type: "beam.failure",
+        type: this.event("failure"),
         room: { id: room.id, webhook: room.webhook },
         data: {
-          ...beamWebhookBase(row, room, d), job_id: row.id, recording_enabled: true, error_code: failure.type === "MAX_RETRIES_REACHED" ? 7 : 500,
-          error_type: failure.type, error_message: failure.message, state_name: "Failed", state_timestamp: now,
+          ...this.webhookBase(row, room, d), job_id: row.id, ...(this.kind === "hls" ? {} : { recording_enabled: true }), error_code: failure.type === "MAX_RETRIES_REACHED" ? 7 : 500,
+          error_type: failure.type, error_message: failure.message, state_name: this.stateName("Failed"), state_timestamp: now,
           duration: row.started_at ? Math.max(0, Math.round((Date.parse(now) - Date.parse(row.started_at)) / 1000)) : 0,
         },
       });
@@ -326,24 +391,25 @@ export class BeamSupervisor {
    */
   private async recover(): Promise<void> {
     const now = nowIso();
-    const orphans = await this.ctx.db.selectFrom("recordings").selectAll().where("kind", "=", "beam").where("status", "in", ["starting", "running", "stopping"])
+    const orphans = await this.ctx.db.selectFrom("recordings").selectAll().where("kind", "=", this.kind).where("status", "in", ["starting", "running", "stopping"])
       .where((eb) => eb.or([eb("worker", "=", this.workerId), eb("lease_until", "<", now)])).execute();
     for (const row of orphans) {
       const d = beamDetails(row);
       const log = this.log.child({ recording_id: row.id, room_id: row.room_id });
       if (row.status === "starting") {
         await this.ctx.db.updateTable("recordings").set({ worker: null, lease_until: null }).where("id", "=", row.id).execute();
-        log.info("browser recording was starting when its worker stopped; starting it again");
+        log.info(`${this.what} was starting when its worker stopped; starting it again`);
         continue;
       }
-      const size = d.spool && fs.existsSync(d.spool) ? fs.statSync(d.spool).size : 0;
+      const hlsDir = this.kind === "hls" ? (d as HlsDetails).live_dir : undefined;
+      const size = hlsDir ? (fs.existsSync(path.join(hlsDir, "master.m3u8")) ? 1 : 0) : d.spool && fs.existsSync(d.spool) ? fs.statSync(d.spool).size : 0;
       if (!size) {
         await this.fail(row, d, { type: "INTERNAL_ERROR", message: "the recorder's worker stopped (tapedeck restarted or crashed) and its recording is not on this machine" }, log);
         continue;
       }
       const stoppedAt = row.lease_until && row.lease_until < now ? row.lease_until : now;
       const duration = Math.max(0, Math.round((Date.parse(stoppedAt) - (d.epoch ?? Date.parse(row.created_at))) / 1000));
-      log.warn({ bytes: size }, "browser recording's worker stopped during the recording; finishing it from the spool file");
+      log.warn({ bytes: size }, `${this.what}'s worker stopped during the recording; finishing it from what was written`);
       await this.toPostProcessing(row, d, {
         reason: "failure: INTERNAL_ERROR", stoppedAt, duration,
         failure: { type: "INTERNAL_ERROR", message: `the recorder stopped with tapedeck (restart or crash) after about ${duration} s; what was recorded until then is kept` },

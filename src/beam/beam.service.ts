@@ -44,20 +44,21 @@ export interface BeamDetails {
   uploaded_size?: number;
 }
 
-const roleName = z.string().regex(/^[a-zA-Z0-9.:_-]+$/, "must match ^[a-zA-Z0-9.:_-]+$").max(100);
+export const roleName = z.string().regex(/^[a-zA-Z0-9.:_-]+$/, "must match ^[a-zA-Z0-9.:_-]+$").max(100);
+
+export const meetingUrlSchema = z
+  .string()
+  .max(2048, "meeting_url must be at most 2048 characters")
+  .refine((s) => {
+    try {
+      return ["http:", "https:"].includes(new URL(s).protocol);
+    } catch {
+      return false;
+    }
+  }, "meeting_url must be an http(s) URL");
 
 export const startBeamSchema = z.strictObject({
-  meeting_url: z
-    .string()
-    .max(2048, "meeting_url must be at most 2048 characters")
-    .refine((s) => {
-      try {
-        return ["http:", "https:"].includes(new URL(s).protocol);
-      } catch {
-        return false;
-      }
-    }, "meeting_url must be an http(s) URL")
-    .optional(),
+  meeting_url: meetingUrlSchema.optional(),
   resolution: z.strictObject({ width: z.number().int(), height: z.number().int() }).optional(),
   destination: z.string().max(100).optional(),
   audio_only: z.boolean().optional(),
@@ -122,7 +123,7 @@ function namedDestination(template: TemplateRow, name: string): BrowserConfig {
 }
 
 /** The roles a recording shows: the caller's list, else what the recording's role subscribes to, else all. */
-function recordedRoles(template: TemplateRow, explicit: string[] | undefined, role: string | undefined): string[] | null {
+export function recordedRoles(template: TemplateRow, explicit: string[] | undefined, role: string | undefined): string[] | null {
   const roles = templateParts(template).roles;
   if (explicit) {
     const unknown = explicit.filter((r) => !roles[r]);
@@ -134,7 +135,7 @@ function recordedRoles(template: TemplateRow, explicit: string[] | undefined, ro
 }
 
 /** A meeting URL of this tapedeck's own room page must be the room being recorded. */
-function checkMeetingUrl(url: string, roomId: string): void {
+export function checkMeetingUrl(url: string, roomId: string): void {
   const m = /^\/room\/([0-9a-f]{24})\/?$/.exec(new URL(url).pathname);
   if (m && m[1] !== roomId) throw new AppError("invalid_body", "meeting_url invalid", { details: [`meeting_url is the room page of room ${m[1]}, not of ${roomId}`] });
 }
@@ -177,20 +178,20 @@ export async function createBeam(db: Db, room: RoomRow, template: TemplateRow, i
   });
 }
 
-/** Asks a recording to stop (idempotent: a recording already stopping or done is returned as it is). */
-export async function requestStop(db: Db, id: string, reason: string, stoppedBy = ""): Promise<RecordingRow> {
+/** Asks a recording (or live stream) to stop (idempotent: one already stopping or done is returned as it is). */
+export async function requestStop(db: Db, id: string, reason: string, stoppedBy = "", kind: "beam" | "hls" = "beam"): Promise<RecordingRow> {
   const now = nowIso();
   await db
     .updateTable("recordings")
     .set({ stop_reason: reason, stopped_by: stoppedBy, updated_at: now })
     .where("id", "=", id)
-    .where("kind", "=", "beam")
+    .where("kind", "=", kind)
     .where("stop_reason", "is", null)
     .where("status", "in", ["starting", "running"])
     .execute();
   await db.updateTable("recordings").set({ status: "stopping", updated_at: now }).where("id", "=", id).where("status", "=", "running").execute();
-  const row = await db.selectFrom("recordings").selectAll().where("id", "=", id).where("kind", "=", "beam").executeTakeFirst();
-  if (!row) throw notFound("recording", id);
+  const row = await db.selectFrom("recordings").selectAll().where("id", "=", id).where("kind", "=", kind).executeTakeFirst();
+  if (!row) throw notFound(kind === "hls" ? "live stream" : "recording", id);
   return row;
 }
 

@@ -1,4 +1,5 @@
 import os from "node:os";
+import { PRESETS, type Preset } from "../hls/ladder.ts";
 import path from "node:path";
 import { z } from "zod";
 
@@ -35,6 +36,9 @@ const envSchema = z.object({
   TAPEDECK_COMPOSITE_CHUNK_SECONDS: intFromEnv(30, 2, 600),
   TAPEDECK_SFU_REMB: z.enum(["on", "off"], { error: "must be on or off" }).default("on"),
   TAPEDECK_BEAM_MAX: z.coerce.number().int().min(0).max(64).optional(),
+  TAPEDECK_HLS_MAX: z.coerce.number().int().min(0).max(64).optional(),
+  TAPEDECK_HLS_CORES: z.coerce.number().min(0.5).max(256).optional(),
+  TAPEDECK_HLS_PRESET: z.enum(PRESETS, { error: `must be one of ${PRESETS.join(", ")}` }).default("superfast"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -65,6 +69,11 @@ export interface Config {
     compositeChunkMs: number;
     /** Browser recordings this worker runs at once (each is a Chromium + ffmpeg); more wait in `starting`. */
     beamMax: number;
+    /** Live streams one worker runs at once. */
+    hlsMax: number;
+    /** Cores a live stream's ladder may use (the ladder is cut to fit), and x264's preset. */
+    hlsCores: number;
+    hlsPreset: Preset;
   };
   logLevel: string;
 }
@@ -117,7 +126,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       pollMs: 1_000,
     },
     sfu: { remb: e.TAPEDECK_SFU_REMB === "on", processes: e.TAPEDECK_SFU_PROCESSES ?? os.cpus().length, cpuLimit: e.TAPEDECK_SFU_CPU_LIMIT },
-    recording: { compositeChunkMs: e.TAPEDECK_COMPOSITE_CHUNK_SECONDS * 1000, beamMax: e.TAPEDECK_BEAM_MAX ?? Math.max(1, os.cpus().length) },
+    recording: { compositeChunkMs: e.TAPEDECK_COMPOSITE_CHUNK_SECONDS * 1000, beamMax: e.TAPEDECK_BEAM_MAX ?? Math.max(1, os.cpus().length),
+      hlsMax: e.TAPEDECK_HLS_MAX ?? Math.max(1, Math.floor(os.cpus().length / 2)), hlsCores: e.TAPEDECK_HLS_CORES ?? os.cpus().length, hlsPreset: e.TAPEDECK_HLS_PRESET,
+    },
     logLevel: e.LOG_LEVEL,
   };
   return { ...config, ...overrides };

@@ -9,6 +9,7 @@ import * as m002 from "./migrations/002-chat.ts";
 import * as m003 from "./migrations/003-jobs.ts";
 import * as m004 from "./migrations/004-recorded-tracks.ts";
 import * as m005 from "./migrations/005-beam.ts";
+import * as m006 from "./migrations/006-hls.ts";
 
 export type Db = Kysely<Database>;
 export type DialectName = "sqlite" | "postgres";
@@ -19,7 +20,7 @@ export interface OpenedDatabase {
   close(): Promise<void>;
 }
 
-const MIGRATIONS: Record<string, Migration> = { "001-initial": m001, "002-chat": m002, "003-jobs": m003, "004-recorded-tracks": m004, "005-beam": m005 };
+const MIGRATIONS: Record<string, Migration> = { "001-initial": m001, "002-chat": m002, "003-jobs": m003, "004-recorded-tracks": m004, "005-beam": m005, "006-hls": m006 };
 
 // int8 (bigint) arrives from pg as a string; sizes stay well below 2^53, so read them as numbers.
 pg.types.setTypeParser(20, (v) => Number(v));

@@ -205,6 +205,16 @@ export interface RecordedTracksTable {
   bytes: number | null;
 }
 
+export interface LiveStreamMetadataTable {
+  id: string;
+  stream_id: string;
+  /** At most 100 characters. */
+  payload: string;
+  /** Seconds. */
+  duration: number;
+  created_at: string;
+}
+
 export interface Database {
   templates: TemplatesTable;
   rooms: RoomsTable;
@@ -218,6 +228,7 @@ export interface Database {
   chat_messages: ChatMessagesTable;
   jobs: JobsTable;
   recorded_tracks: RecordedTracksTable;
+  live_stream_metadata: LiveStreamMetadataTable;
 }
 
 export type JobRow = Selectable<JobsTable>;
@@ -228,6 +239,7 @@ export type RoomRow = Selectable<RoomsTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type PeerRow = Selectable<PeersTable>;
 export type RecordingRow = Selectable<RecordingsTable>;
+export type LiveStreamMetadataRow = Selectable<LiveStreamMetadataTable>;
 export type AssetRow = Selectable<RecordingAssetsTable>;
 export type WebhookEventRow = Selectable<WebhookEventsTable>;
 export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;

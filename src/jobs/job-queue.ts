@@ -9,7 +9,7 @@ import { backoffDelayMs } from "../webhooks/backoff.ts";
 // due jobs with a lease (a conditional UPDATE, safe with several processes on one database), retry
 // failures with backoff until the job is `maxAgeMs` old, then mark it failed and call `onFailed`.
 
-export const JOB_TYPES = ["upload-track", "process-session", "composite-progress", "beam-finish"] as const;
+export const JOB_TYPES = ["upload-track", "process-session", "composite-progress", "beam-finish", "hls-finish"] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
 export interface JobContext {

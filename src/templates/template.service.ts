@@ -128,6 +128,10 @@ export function checkTemplateConsistency(parts: TemplateParts): void {
   for (const [name, d] of Object.entries(browser)) {
     if (typeof d.role === "string" && !roles.has(d.role)) problems.push(`destinations.browserRecordings.${name}.role: role ${d.role} is not in this template`);
   }
+  const hls = (parts.destinations.hlsDestinations ?? {}) as Record<string, Json>;
+  for (const [name, d] of Object.entries(hls)) {
+    if (typeof d.role === "string" && !roles.has(d.role)) problems.push(`destinations.hlsDestinations.${name}.role: role ${d.role} is not in this template`);
+  }
   if (problems.length) throw new AppError("invalid_body", `Invalid body param: ${problems[0]}`, { details: problems });
 }
 

@@ -12,6 +12,7 @@ import { isObjectId } from "../ids.ts";
 // with a known extension, and only from inside `web/`.
 
 export const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../web");
+const HLS_JS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../node_modules/hls.js/dist/hls.min.js");
 
 const STATIC_TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",
@@ -65,6 +66,13 @@ export const webRoutes: PublicRoutes = (app) => {
     const html = await readFileOrNull(path.join(WEB_DIR, "room.html"));
     if (!html) throw new Error(`room page missing: ${path.join(WEB_DIR, "room.html")}`);
     return reply.headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(html);
+  });
+
+  // hls.js for the live viewer page (web/live.html), from its npm package: pinned in the lockfile, served from here.
+  app.get("/web/vendor/hls.min.js", async (_req, reply) => {
+    const body = await readFileOrNull(HLS_JS);
+    if (!body) throw new Error(`hls.js missing: ${HLS_JS} (run npm ci)`);
+    return reply.headers({ "cache-control": "public, max-age=86400", "x-content-type-options": "nosniff" }).type(STATIC_TYPES[".js"]).send(body);
   });
 
   app.get<{ Params: { "*": string } }>("/web/*", async (req, reply) => {

@@ -1,0 +1,127 @@
+import { z } from "zod";
+import type { AppContext } from "../app-context.ts";
+import type { V2Routes } from "../api/server.ts";
+import { pageQuery, toPage } from "../api/pagination.ts";
+import { objectIdParam, parseBody, parseParams, parseQuery } from "../api/validation.ts";
+import { renderAsset } from "../assets/asset.repository.ts";
+import { requestStop } from "../beam/beam.service.ts";
+import type { AssetRow, RecordingRow } from "../db/schema.ts";
+import { RECORDING_STATUSES } from "../domain/recording-types.ts";
+import { AppError } from "../errors.ts";
+import { newObjectId, nowIso } from "../ids.ts";
+import { getRoom } from "../rooms/room.service.ts";
+import { getTemplate } from "../templates/template.service.ts";
+import { parseJson, type Json } from "../util/json.ts";
+import {
+  ACTIVE_HLS_STATUSES, createLiveStream, getLiveStream, hlsDetails, playbackBase, setRecordingPaused, startLiveStreamSchema, timedMetadataSchema,
+} from "./live-stream.service.ts";
+
+// Live streams (HLS): start, stop (one, or all of a room), get, list, pause and resume the recording,
+// timed metadata. The API writes requests; the worker streams and records (beam/beam-supervisor.ts in
+// its hls flavour), the playlist server (hls/playback.routes.ts) serves the live ladder.
+
+const idParams = z.object({ id: objectIdParam("stream_id") });
+const roomParams = z.object({ room_id: objectIdParam("room_id") });
+const listQuery = z.object({
+  ...pageQuery,
+  room_id: objectIdParam("room_id").optional(),
+  session_id: objectIdParam("session_id").optional(),
+  status: z.enum(RECORDING_STATUSES, { error: `status must be one of ${RECORDING_STATUSES.join(", ")}` }).optional(),
+});
+
+export function renderLiveStream(ctx: AppContext, r: RecordingRow, assets: AssetRow[] | null): Json {
+  const d = hlsDetails(r);
+  const failure = parseJson<Json | null>(r.failure, null);
+  const base = playbackBase(ctx.config.publicUrl, ctx.identity.appSecret, r.id);
+  const layers = d.layers ?? d.requested_layers;
+  const out: Json = {
+    id: r.id,
+    room_id: r.room_id,
+    session_id: r.session_id ?? "",
+    status: r.status,
+    meeting_url: r.meeting_url,
+    playback: { url: `${base}/master.m3u8`, viewer_url: `${base}/` },
+    recording: { hls_vod: d.hls_vod, single_file_per_layer: d.single_file_per_layer },
+    destination: r.destination,
+    created_at: r.created_at,
+    started_at: r.started_at,
+    updated_at: r.updated_at,
+    started_by: r.started_by,
+    stopped_at: r.stopped_at,
+    stopped_by: r.stopped_by,
+    // tapedeck additions: the ladder produced (or asked for, before the worker starts), and its warning.
+    layers: layers.map((l, i) => ({ layer: String(i), width: l.width, height: l.height, video_bitrate: l.videoBitrate, audio_bitrate: l.audioBitrate })),
+    ...(d.ladder_warning ? { ladder_warning: d.ladder_warning } : {}),
+    recording_paused: r.paused === 1,
+    ...(r.stop_reason ? { stop_reason: r.stop_reason } : {}),
+    ...(failure ? { error: failure } : {}),
+    recording_assets: assets && assets.length ? assets.map((a) => renderAsset(a, { embedded: true })) : null,
+  };
+  return out;
+}
+
+export const liveStreamRoutes: V2Routes = (v2, ctx) => {
+  const assetsOf = (id: string) => ctx.db.selectFrom("recording_assets").selectAll().where("job_id", "=", id).orderBy("id").execute();
+
+  v2.post("/live-streams/room/:room_id/start", async (req) => {
+    const { room_id } = parseParams(roomParams, req.params);
+    const body = parseBody(startLiveStreamSchema, req.body ?? {});
+    const room = await getRoom(ctx.db, room_id);
+    const row = await createLiveStream(ctx.db, room, await getTemplate(ctx.db, room.template_id), body, "");
+    req.log.info({ stream_id: row.id, room_id }, "live stream requested");
+    ctx.kickBeams?.();
+    return renderLiveStream(ctx, row, null);
+  });
+
+  v2.post("/live-streams/:id/stop", async (req) => {
+    const { id } = parseParams(idParams, req.params);
+    const row = await requestStop(ctx.db, id, "client request", "", "hls");
+    ctx.kickBeams?.();
+    return renderLiveStream(ctx, row, null);
+  });
+
+  v2.post("/live-streams/room/:room_id/stop", async (req) => {
+    const { room_id } = parseParams(roomParams, req.params);
+    await getRoom(ctx.db, room_id);
+    const active = await ctx.db.selectFrom("recordings").select("id").where("kind", "=", "hls").where("room_id", "=", room_id).where("status", "in", [...ACTIVE_HLS_STATUSES]).orderBy("id").execute();
+    if (!active.length) throw new AppError("not_found", "no active stream found for the passed in identifiers", { details: [`room ${room_id} has no live stream that is starting or running`] });
+    const rows = [];
+    for (const { id } of active) rows.push(await requestStop(ctx.db, id, "client request", "", "hls"));
+    ctx.kickBeams?.();
+    return { error: "", limit: rows.length, data: rows.map((r) => renderLiveStream(ctx, r, null)), last: "" };
+  });
+
+  for (const action of ["pause", "resume"] as const) {
+    v2.post(`/live-streams/:id/${action}-recording`, async (req) => {
+      const { id } = parseParams(idParams, req.params);
+      const row = await setRecordingPaused(ctx.db, id, action === "pause");
+      ctx.kickBeams?.();
+      return renderLiveStream(ctx, row, null);
+    });
+  }
+
+  v2.post("/live-streams/:id/timed-metadata", async (req) => {
+    const { id } = parseParams(idParams, req.params);
+    const body = parseBody(timedMetadataSchema, req.body);
+    const row = await getLiveStream(ctx.db, id);
+    if (row.status !== "running") throw new AppError("conflict", `live stream is ${row.status}`, { details: [`timed metadata goes into a running stream; ${id} is ${row.status}`] });
+    await ctx.db.insertInto("live_stream_metadata").values({ id: newObjectId(), stream_id: id, payload: body.payload, duration: body.duration ?? 1, created_at: nowIso() }).execute();
+    return renderLiveStream(ctx, row, null);
+  });
+
+  v2.get("/live-streams", async (req) => {
+    const q = parseQuery(listQuery, req.query);
+    let query = ctx.db.selectFrom("recordings").selectAll().where("kind", "=", "hls").orderBy("id").limit(q.limit + 1);
+    if (q.start) query = query.where("id", ">", q.start);
+    if (q.room_id) query = query.where("room_id", "=", q.room_id);
+    if (q.session_id) query = query.where("session_id", "=", q.session_id);
+    if (q.status) query = query.where("status", "=", q.status);
+    return toPage(await query.execute(), q.limit, (r) => renderLiveStream(ctx, r, null));
+  });
+
+  v2.get("/live-streams/:id", async (req) => {
+    const { id } = parseParams(idParams, req.params);
+    const row = await getLiveStream(ctx.db, id);
+    return renderLiveStream(ctx, row, await assetsOf(id));
+  });
+};

@@ -1,0 +1,116 @@
+import { timingSafeEqual } from "node:crypto";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { AppContext } from "../app-context.ts";
+import type { PublicRoutes } from "../api/server.ts";
+import type { LiveStreamMetadataRow } from "../db/schema.ts";
+import { isObjectId } from "../ids.ts";
+import { WEB_DIR } from "../web/web.routes.ts";
+import { hlsDetails, playbackToken, type HlsDetails } from "./live-stream.service.ts";
+
+// The live ladder, served to viewers: no API credential, the playback URL's token is the key
+// (`/hls/<stream_id>/<token>/…`, token = HMAC of the id with the app secret).
+//   GET …/                     a viewer page (hls.js)
+//   GET …/master.m3u8          the master playlist
+//   GET …/<i>/index.m3u8       a layer's playlist: for a `live` destination only the last
+//                              numPlaylistSegments segments; timed metadata as #EXT-X-DATERANGE
+//   GET …/<i>/seg-NNNNN.ts     a segment
+// Files come from the stream's live folder on this machine (the worker that encodes it), only names of
+// exactly these shapes, so no request can read anything else. Once the stream has ended and its files
+// are recorded, the folder is gone and the answer is 410 with where the recording is.
+
+const PLAYLIST_TYPE = "application/vnd.apple.mpegurl";
+const FILE = /^(?:master\.m3u8|[0-9]{1,2}\/index\.m3u8|[0-9]{1,2}\/seg-[0-9]{5,9}\.ts)$/;
+
+const sameToken = (a: string, b: string): boolean => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+/** A layer playlist as served: a `live` window of the last `keep` segments, and the timed metadata. */
+export function servedPlaylist(text: string, o: { keep: number | null; metadata: LiveStreamMetadataRow[] }): string {
+  const lines = text.split(/\r?\n/);
+  const header: string[] = [];
+  const segments: string[][] = [];
+  let current: string[] = [];
+  let mediaSequence = 0;
+  let ended = false;
+  for (const line of lines) {
+    if (!line) continue;
+    if (line.startsWith("#EXT-X-MEDIA-SEQUENCE:")) mediaSequence = Number(line.slice(22)) || 0;
+    else if (line === "#EXT-X-ENDLIST") ended = true;
+    else if (!segments.length && !current.length && line.startsWith("#") && !line.startsWith("#EXTINF") && !line.startsWith("#EXT-X-PROGRAM-DATE-TIME") && !line.startsWith("#EXT-X-DISCONTINUITY")) header.push(line);
+    else {
+      current.push(line);
+      if (!line.startsWith("#")) {
+        segments.push(current);
+        current = [];
+      }
+    }
+  }
+  let shown = segments;
+  if (o.keep !== null && segments.length > o.keep) {
+    shown = segments.slice(segments.length - o.keep);
+    mediaSequence += segments.length - o.keep;
+  }
+  const out = header.filter((l) => !(o.keep !== null && l.startsWith("#EXT-X-PLAYLIST-TYPE")));
+  out.push(`#EXT-X-MEDIA-SEQUENCE:${mediaSequence}`);
+  const firstPdt = shown[0]?.find((l) => l.startsWith("#EXT-X-PROGRAM-DATE-TIME:"));
+  const windowStart = firstPdt ? Date.parse(firstPdt.slice(25)) : 0;
+  for (const m of o.metadata) {
+    const start = Date.parse(m.created_at);
+    if (start + m.duration * 1000 < windowStart) continue;
+    out.push(`#EXT-X-DATERANGE:ID="${m.id}",CLASS="com.tapedeck.timed-metadata",START-DATE="${m.created_at}",DURATION=${m.duration},X-PAYLOAD="${encodeURIComponent(m.payload)}"`);
+  }
+  for (const s of shown) out.push(...s);
+  if (ended) out.push("#EXT-X-ENDLIST");
+  return out.join("\n") + "\n";
+}
+
+function gone(reply: FastifyReply, status: number, message: string, details: string[]): FastifyReply {
+  return reply.code(status).header("access-control-allow-origin", "*").send({ code: status, message, details });
+}
+
+export function playbackRoutes(ctx: AppContext): PublicRoutes {
+  return (app) => {
+    const serve = async (req: FastifyRequest<{ Params: { id: string; token: string; "*"?: string } }>, reply: FastifyReply) => {
+      const { id, token } = req.params;
+      const rel = req.params["*"] ?? "";
+      if (!isObjectId(id) || !sameToken(token, playbackToken(ctx.identity.appSecret, id))) return gone(reply, 404, "no such live stream", ["check the playback URL: it is the stream's playback.url"]);
+      const row = await ctx.db.selectFrom("recordings").selectAll().where("id", "=", id).where("kind", "=", "hls").executeTakeFirst();
+      if (!row) return gone(reply, 404, "no such live stream", ["check the playback URL: it is the stream's playback.url"]);
+      reply.header("access-control-allow-origin", "*");
+
+      if (rel === "" || rel === "index.html") {
+        const html = await fsp.readFile(path.join(WEB_DIR, "live.html"));
+        return reply
+          .headers({ "cache-control": "no-cache", "referrer-policy": "no-referrer", "x-content-type-options": "nosniff", "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; base-uri 'none'; form-action 'none'" })
+          .type("text/html; charset=utf-8")
+          .send(html);
+      }
+      if (!FILE.test(rel)) return gone(reply, 404, "no such file in the stream", [`${JSON.stringify(rel)} is not master.m3u8, <layer>/index.m3u8 or <layer>/seg-N.ts`]);
+      const d: HlsDetails = hlsDetails(row);
+      if (!d.live_dir || row.status === "starting") return gone(reply, 404, "the stream has not started yet", [`live stream ${id} is ${row.status}; the playlist appears a few seconds after it is running`]);
+      const file = path.join(d.live_dir, ...rel.split("/"));
+      let body: Buffer;
+      try {
+        body = await fsp.readFile(file);
+      } catch {
+        if (row.status === "completed" || row.status === "failed" || row.status === "post_processing") {
+          return gone(reply, 410, "the live stream has ended", [`live stream ${id} is ${row.status}; its recording is in the stream's recording_assets (GET /v2/live-streams/${id})`]);
+        }
+        return gone(reply, 404, "not written yet", [`${rel} of live stream ${id} does not exist (yet)`]);
+      }
+      if (rel.endsWith(".ts")) return reply.headers({ "cache-control": "public, max-age=3600" }).type("video/mp2t").send(body);
+      if (rel === "master.m3u8") return reply.headers({ "cache-control": "no-cache" }).type(PLAYLIST_TYPE).send(body);
+      const metadata = await ctx.db.selectFrom("live_stream_metadata").selectAll().where("stream_id", "=", id).orderBy("created_at").execute();
+      const text = servedPlaylist(body.toString("utf8"), { keep: d.playlist_type === "live" ? d.playlist_segments : null, metadata });
+      return reply.headers({ "cache-control": "no-cache" }).type(PLAYLIST_TYPE).send(text);
+    };
+    // The viewer page at …/ (a wildcard does not match an empty rest), everything else at …/*.
+    app.get("/hls/:id/:token/", serve);
+    app.get("/hls/:id/:token/*", serve);
+  };
+}

@@ -1,0 +1,374 @@
+import { randomUUID } from "node:crypto";
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { ZipFile } from "yazl";
+import { buildConcatList } from "../media/composite-args.ts";
+import { runFfmpeg, type RunOptions } from "../media/process.ts";
+
+// A live HLS stream turned into a video-on-demand one, with the paused spans cut out.
+//
+// ffmpeg writes the live stream as `<liveDir>/master.m3u8` (`-master_pl_name`) and one EVENT playlist
+// per variant, `<liveDir>/<i>/index.m3u8` (`-hls_list_size 0`: every segment stays listed, each with its
+// #EXT-X-PROGRAM-DATE-TIME). A segment is kept unless the middle of its wall-clock span falls in a
+// paused span; where segments were dropped the VOD playlist says #EXT-X-DISCONTINUITY, so players
+// reset their timestamps there instead of waiting out the gap. The kept segments are hard-linked (or
+// copied) into the VOD folder under the same relative URIs: ffmpeg never rewrites a finished segment
+// (`temp_file` writes `.tmp` and renames), so a link is as good as a copy and costs no disk.
+//
+// The same kept segments make the downloads: a zip of the whole VOD folder, and one MP4 per variant
+// remuxed (never re-encoded) with the concat demuxer, which lays each file right after the previous
+// one, so the paused spans leave no gap in the MP4's timeline either.
+//
+// Only what ffmpeg's MPEG-TS HLS output holds is carried over: no byte ranges, keys or init sections.
+
+/** A span in which the recording was paused, in epoch ms; `to` null: still paused at the end. */
+export interface PausedSpan {
+  from: number;
+  to: number | null;
+}
+
+export interface MediaSegment {
+  uri: string;
+  /** #EXTINF, seconds. */
+  duration: number;
+  /** The wall-clock time of its first sample (#EXT-X-PROGRAM-DATE-TIME), epoch ms; null when absent. */
+  programDateTimeMs: number | null;
+  /** An #EXT-X-DISCONTINUITY precedes it. */
+  discontinuity: boolean;
+}
+
+export interface MediaPlaylist {
+  targetDuration: number;
+  mediaSequence: number;
+  /** #EXT-X-VERSION (1 when absent). */
+  version: number;
+  /** #EXT-X-ENDLIST: the stream ended. */
+  ended: boolean;
+  /** #EXT-X-INDEPENDENT-SEGMENTS: every segment starts with a keyframe. */
+  independentSegments: boolean;
+  segments: MediaSegment[];
+}
+
+export interface Variant {
+  uri: string;
+  bandwidth: number;
+  /** From RESOLUTION=WxH; 0 when absent (audio only). */
+  width: number;
+  height: number;
+  codecs?: string;
+}
+
+export interface VodVariant {
+  /** Its place in the master playlist. */
+  index: number;
+  width: number;
+  height: number;
+  /** Its playlist, relative to outDir (the master's URI: `0/index.m3u8`). */
+  playlist: string;
+  segments: number;
+  durationSeconds: number;
+  /** Its kept segments in order, relative to outDir (what `layerMp4` takes). */
+  segmentFiles: string[];
+}
+
+export interface VodResult {
+  variants: VodVariant[];
+  /** Every file written, relative to outDir: master.m3u8, then each variant's playlist and segments. */
+  files: string[];
+}
+
+const lines = (text: string): string[] => text.replace(/^\uFEFF/, "").split(/\r\n|\r|\n/).map((l) => l.trim());
+
+function tagValue(line: string, tag: string): string | null {
+  return line.startsWith(`${tag}:`) ? line.slice(tag.length + 1) : null;
+}
+
+/** A tag's number (not negative); throws naming the line when it is not one. */
+function number(value: string, line: number, tag: string): number {
+  const n = value.trim() === "" ? NaN : Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`playlist line ${line}: ${tag} is not a number: ${JSON.stringify(value)}`);
+  return n;
+}
+
+/**
+ * An ISO 8601 date-time → epoch ms; null when unreadable. ffmpeg writes the offset without a colon
+ * (`2024-05-01T10:00:00.123+0000`), which ECMAScript's date format does not cover; a missing offset
+ * is taken as UTC.
+ */
+function parseDateTime(s: string): number | null {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i.exec(s);
+  if (!m) return null;
+  const frac = (m[3] ?? ".").slice(0, 4).padEnd(4, "0");
+  const zone = !m[4] || m[4].toUpperCase() === "Z" ? "Z" : `${m[4].slice(0, 3)}:${m[4].slice(3).replace(":", "") || "00"}`;
+  const ms = Date.parse(`${m[1]}T${m[2]}${frac}${zone}`);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/**
+ * A media playlist's segments and the header tags VOD needs. Tags before a URI line belong to that
+ * segment, in any order (ffmpeg 5.1 writes #EXTINF before #EXT-X-PROGRAM-DATE-TIME); unknown tags and
+ * comments are skipped. A URI without an #EXTINF, or a number that is not one, is an error.
+ */
+export function parseMediaPlaylist(text: string): MediaPlaylist {
+  const ls = lines(text);
+  if (ls.find((l) => l !== "") !== "#EXTM3U") throw new Error("not an HLS playlist: it does not start with #EXTM3U");
+  const out: MediaPlaylist = { targetDuration: 0, mediaSequence: 0, version: 1, ended: false, independentSegments: false, segments: [] };
+  let duration: number | null = null;
+  let pdt: number | null = null;
+  let discontinuity = false;
+  for (const [i, l] of ls.entries()) {
+    let v: string | null;
+    if (l === "") continue;
+    if ((v = tagValue(l, "#EXTINF")) !== null) duration = number(v.split(",")[0], i + 1, "#EXTINF");
+    else if ((v = tagValue(l, "#EXT-X-PROGRAM-DATE-TIME")) !== null) pdt = parseDateTime(v);
+    else if (l === "#EXT-X-DISCONTINUITY") discontinuity = true;
+    else if (l === "#EXT-X-ENDLIST") out.ended = true;
+    else if (l === "#EXT-X-INDEPENDENT-SEGMENTS") out.independentSegments = true;
+    else if ((v = tagValue(l, "#EXT-X-TARGETDURATION")) !== null) out.targetDuration = number(v, i + 1, "#EXT-X-TARGETDURATION");
+    else if ((v = tagValue(l, "#EXT-X-MEDIA-SEQUENCE")) !== null) out.mediaSequence = number(v, i + 1, "#EXT-X-MEDIA-SEQUENCE");
+    else if ((v = tagValue(l, "#EXT-X-VERSION")) !== null) out.version = number(v, i + 1, "#EXT-X-VERSION");
+    else if (!l.startsWith("#")) {
+      if (duration === null) throw new Error(`playlist line ${i + 1}: segment ${l} has no #EXTINF`);
+      out.segments.push({ uri: l, duration, programDateTimeMs: pdt, discontinuity });
+      [duration, pdt, discontinuity] = [null, null, false];
+    }
+  }
+  return out;
+}
+
+/** `KEY=value,KEY="quoted, value"` → map (quotes removed). */
+function parseAttributes(list: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of list.matchAll(/([A-Z0-9-]+)=("[^"]*"|[^,]*)/gi)) out.set(m[1].toUpperCase(), m[2].replace(/^"(.*)"$/, "$1"));
+  return out;
+}
+
+/** A master playlist's variants (#EXT-X-STREAM-INF and the URI line after it), in its order. */
+export function parseMasterPlaylist(text: string): Variant[] {
+  const ls = lines(text);
+  if (ls.find((l) => l !== "") !== "#EXTM3U") throw new Error("not an HLS playlist: it does not start with #EXTM3U");
+  const out: Variant[] = [];
+  let pending: Map<string, string> | null = null;
+  for (const l of ls) {
+    const v = tagValue(l, "#EXT-X-STREAM-INF");
+    if (v !== null) pending = parseAttributes(v);
+    else if (pending && l !== "" && !l.startsWith("#")) {
+      const [w, h] = (/^(\d+)x(\d+)$/i.exec(pending.get("RESOLUTION") ?? "") ?? []).slice(1).map(Number);
+      const codecs = pending.get("CODECS");
+      out.push({ uri: l, bandwidth: Number(pending.get("BANDWIDTH") ?? 0) || 0, width: w ?? 0, height: h ?? 0, ...(codecs ? { codecs } : {}) });
+      pending = null;
+    }
+  }
+  return out;
+}
+
+/**
+ * The segments a recording keeps: those whose middle is not in a paused span (a segment without a
+ * date is kept). The first one kept after dropped ones is marked as a discontinuity, unless nothing
+ * was kept before it (then there is no join to mark).
+ */
+export function recordedSegments(segments: MediaSegment[], paused: PausedSpan[]): MediaSegment[] {
+  const isPaused = (s: MediaSegment): boolean => {
+    if (s.programDateTimeMs === null) return false;
+    const middle = s.programDateTimeMs + (s.duration * 1000) / 2;
+    return paused.some((p) => p.from <= middle && middle < (p.to ?? Infinity));
+  };
+  const kept: MediaSegment[] = [];
+  let dropped = false;
+  for (const s of segments) {
+    if (isPaused(s)) dropped = true;
+    else {
+      kept.push({ ...s, discontinuity: s.discontinuity || (dropped && kept.length > 0) });
+      dropped = false;
+    }
+  }
+  return kept;
+}
+
+/**
+ * A relative URI as a normalised relative path; throws when it could lead outside its folder
+ * (absolute, a URL, a drive letter, or any `..` part).
+ */
+function safeRelative(uri: string, what: string): string {
+  if (uri === "" || uri.startsWith("/") || uri.startsWith("\\") || /^[a-z][a-z0-9+.-]*:/i.test(uri)) {
+    throw new Error(`${what}: refusing ${JSON.stringify(uri)}: not a relative path`);
+  }
+  if (uri.split(/[\\/]/).includes("..")) throw new Error(`${what}: refusing ${JSON.stringify(uri)}: it contains ".."`);
+  return path.posix.normalize(uri);
+}
+
+/** `file`'s real path (symlinks followed); throws when it is missing or not inside `realDir`. */
+async function realInside(realDir: string, file: string, what: string): Promise<string> {
+  const real = await fsp.realpath(file).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`${what}: ${file} is missing (${err.code ?? err.message})`, { cause: err });
+  });
+  if (!real.startsWith(realDir + path.sep)) throw new Error(`${what}: refusing ${file}: it resolves outside ${realDir}`);
+  return real;
+}
+
+/** Hard-links `from` to `to` (replacing `to`), or copies it where links are not possible. */
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  await fsp.rm(to, { force: true });
+  await fsp.link(from, to).catch(() => fsp.copyFile(from, to));
+}
+
+const extinf = (d: number): string => `#EXTINF:${d.toFixed(6)},`;
+
+/** A VOD media playlist of `segments` (with their dates, and a discontinuity where spans were dropped). */
+function vodPlaylist(source: MediaPlaylist, segments: MediaSegment[]): string {
+  const out = [
+    "#EXTM3U",
+    `#EXT-X-VERSION:${Math.max(3, source.version)}`,
+    `#EXT-X-TARGETDURATION:${Math.max(1, Math.ceil(Math.max(...segments.map((s) => s.duration))))}`,
+    "#EXT-X-MEDIA-SEQUENCE:0",
+    "#EXT-X-PLAYLIST-TYPE:VOD",
+    ...(source.independentSegments ? ["#EXT-X-INDEPENDENT-SEGMENTS"] : []),
+  ];
+  for (const s of segments) {
+    if (s.discontinuity) out.push("#EXT-X-DISCONTINUITY");
+    if (s.programDateTimeMs !== null) out.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.programDateTimeMs).toISOString()}`);
+    out.push(extinf(s.duration), s.uri);
+  }
+  out.push("#EXT-X-ENDLIST");
+  return out.join("\n") + "\n";
+}
+
+interface PlannedVariant {
+  variant: Variant;
+  index: number;
+  /** Its playlist's path relative to the live (and the VOD) folder. */
+  playlist: string;
+  source: MediaPlaylist;
+  kept: MediaSegment[];
+  /** Real paths of the kept segments, in order. */
+  from: string[];
+}
+
+/** Reads, filters and checks one variant; nothing is written. */
+async function planVariant(liveDir: string, variant: Variant, index: number, paused: PausedSpan[]): Promise<PlannedVariant> {
+  const name = `variant ${index} (${variant.uri})`;
+  const uri = safeRelative(variant.uri, `master.m3u8, ${name}`);
+  const file = path.join(liveDir, uri);
+  const text = await fsp.readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`${name}: cannot read its playlist ${file} (${err.code ?? err.message})`, { cause: err });
+  });
+  const source = parseMediaPlaylist(text);
+  const kept = recordedSegments(source.segments, paused).map((s) => ({ ...s, uri: safeRelative(s.uri, name) }));
+  if (kept.length === 0) throw new Error(`${name}: no segment left to keep (${source.segments.length} listed, all paused or none)`);
+  const folder = path.dirname(file);
+  const realFolder = await fsp.realpath(folder);
+  const from = await Promise.all(kept.map((s) => realInside(realFolder, path.join(folder, s.uri), name)));
+  return { variant, index, playlist: uri, source, kept, from };
+}
+
+/**
+ * Writes into `outDir` a complete VOD of the live stream in `liveDir` without the paused spans: the
+ * master playlist (same variants and URIs, BANDWIDTH measured on the kept segments), each variant's
+ * VOD playlist, and the kept segments. Every variant is read and checked before anything is written;
+ * files already in `outDir` under the same names are replaced.
+ */
+export async function buildVod(liveDir: string, outDir: string, paused: PausedSpan[]): Promise<VodResult> {
+  if (path.resolve(liveDir) === path.resolve(outDir)) throw new Error(`the VOD folder cannot be the live folder (${liveDir})`);
+  const masterFile = path.join(liveDir, "master.m3u8");
+  const master = await fsp.readFile(masterFile, "utf8").catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`cannot read the master playlist ${masterFile} (${err.code ?? err.message})`, { cause: err });
+  });
+  const variants = parseMasterPlaylist(master);
+  if (variants.length === 0) throw new Error(`${masterFile} lists no variant`);
+  const plans = await Promise.all(variants.map((v, i) => planVariant(liveDir, v, i, paused)));
+
+  const files = ["master.m3u8"];
+  const results: VodVariant[] = [];
+  const masterOut = ["#EXTM3U", "#EXT-X-VERSION:3"];
+  for (const p of plans) {
+    const playlist = p.playlist;
+    const folder = path.posix.dirname(playlist);
+    const segmentFiles = p.kept.map((s) => path.posix.join(folder, s.uri));
+    let peak = 0;
+    let bytes = 0;
+    for (const [i, rel] of segmentFiles.entries()) {
+      const to = path.join(outDir, rel);
+      await fsp.mkdir(path.dirname(to), { recursive: true });
+      await linkOrCopy(p.from[i], to);
+      const size = (await fsp.stat(to)).size;
+      bytes += size;
+      if (p.kept[i].duration > 0) peak = Math.max(peak, (size * 8) / p.kept[i].duration);
+    }
+    await fsp.writeFile(path.join(outDir, playlist), vodPlaylist(p.source, p.kept));
+    files.push(playlist, ...segmentFiles);
+
+    const seconds = p.kept.reduce((sum, s) => sum + s.duration, 0);
+    const attrs = [`BANDWIDTH=${Math.ceil(peak)}`, `AVERAGE-BANDWIDTH=${Math.ceil(seconds > 0 ? (bytes * 8) / seconds : 0)}`];
+    if (p.variant.width && p.variant.height) attrs.push(`RESOLUTION=${p.variant.width}x${p.variant.height}`);
+    if (p.variant.codecs) attrs.push(`CODECS="${p.variant.codecs}"`);
+    masterOut.push(`#EXT-X-STREAM-INF:${attrs.join(",")}`, playlist);
+    results.push({
+      index: p.index, width: p.variant.width, height: p.variant.height, playlist,
+      segments: p.kept.length, durationSeconds: Math.round(seconds * 1000) / 1000, segmentFiles,
+    });
+  }
+  await fsp.writeFile(path.join(outDir, "master.m3u8"), masterOut.join("\n") + "\n");
+  return { variants: results, files };
+}
+
+/**
+ * Zips `files` (relative to `outDir`, kept as the entry names) into `zipFile` (written whole, then
+ * renamed into place) and returns its size. Segments are stored as they are (already compressed);
+ * playlists are deflated.
+ */
+export async function zipVod(outDir: string, zipFile: string, files: string[]): Promise<number> {
+  const part = `${zipFile}.part-${randomUUID().slice(0, 8)}`;
+  const zip = new ZipFile();
+  // yazl reports a file it cannot read on the ZipFile, not on its output stream (which then never ends).
+  const failed = new Promise<never>((_, reject) => zip.once("error", reject));
+  failed.catch(() => {}); // observed through the race below
+  try {
+    for (const f of files) {
+      const rel = safeRelative(f, "zip");
+      zip.addFile(path.join(outDir, rel), rel, { compress: rel.endsWith(".m3u8") });
+    }
+    zip.end();
+    const written = pipeline(zip.outputStream, fs.createWriteStream(part));
+    written.catch(() => {}); // settled through the race below
+    await Promise.race([written, failed]).catch((err: unknown) => {
+      (zip.outputStream as Readable).destroy();
+      throw err;
+    });
+    await fsp.rename(part, zipFile);
+  } finally {
+    await fsp.rm(part, { force: true });
+  }
+  return (await fsp.stat(zipFile)).size;
+}
+
+/**
+ * One MP4 of a variant's kept segments (`segments`: relative to `outDir`, in order), remuxed without
+ * re-encoding: the concat demuxer places each segment right after the previous one, so the dropped
+ * spans leave no gap. Written whole, then renamed into place. A failed ffmpeg run throws its
+ * MediaProcessError (exit status and ffmpeg's last stderr lines).
+ */
+export async function layerMp4(outDir: string, variantIndex: number, segments: string[], mp4File: string, run: Omit<RunOptions, "onProgress"> = {}): Promise<void> {
+  if (segments.length === 0) throw new Error(`variant ${variantIndex}: no segment to put in the MP4`);
+  const files = segments.map((s) => path.resolve(outDir, safeRelative(s, `variant ${variantIndex}`)));
+  const id = randomUUID().slice(0, 8);
+  const list = `${mp4File}.concat-${id}.txt`;
+  const part = `${mp4File}.part-${id}`;
+  try {
+    await fsp.writeFile(list, buildConcatList(files));
+    await runFfmpeg(
+      [
+        "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+        "-f", "concat", "-safe", "0", "-i", list,
+        "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy", "-bsf:a", "aac_adtstoasc",
+        "-movflags", "+faststart", "-f", "mp4", part,
+      ],
+      { stallTimeoutMs: 120_000, ...run },
+    );
+    await fsp.rename(part, mp4File);
+  } finally {
+    await Promise.all([fsp.rm(list, { force: true }), fsp.rm(part, { force: true })]);
+  }
+}
