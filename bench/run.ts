@@ -5,6 +5,7 @@ import { benchRecord } from "./record.bench.ts";
 import { benchSfu } from "./sfu.bench.ts";
 import { benchSessionRecording } from "./session-recording.bench.ts";
 import { benchBeam } from "./beam.bench.ts";
+import { benchHls } from "./hls.bench.ts";
 
 // `npm run bench`: prints each figure beside its baseline measured in the same run, on this machine.
 
@@ -16,6 +17,7 @@ rows.push(...(await benchPublishBitrate()));
 rows.push(...(await benchComposite()));
 rows.push(...(await benchSessionRecording()));
 rows.push(...(await benchBeam()));
+rows.push(...(await benchHls()));
 const w0 = Math.max(...rows.map((r) => r[0].length));
 const w1 = Math.max(...rows.map((r) => r[1].length));
 for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);

@@ -59,10 +59,12 @@ export function layerProblems(layers: ReadonlyArray<{ width: number; height: num
  * stream, decoding the capture and Chromium rendering and encoding the page at the top layer's size.
  */
 export const COST = {
+  /** Per layer, whatever its size: scaling the capture down, its AAC, its muxing. */
+  rungFixed: 0.13,
   /** x264 cores per megapixel at 30 fps, by preset. */
-  encodePerMegapixel: { ultrafast: 0.2, superfast: 0.3, veryfast: 0.45 } as Record<Preset, number>,
+  encodePerMegapixel: { ultrafast: 0.15, superfast: 0.25, veryfast: 0.45 } as Record<Preset, number>,
   /** Chromium (render + tab capture + its own H.264 encode) and the decode of it: fixed + per megapixel. */
-  captureFixed: 0.8,
+  captureFixed: 0.95,
   capturePerMegapixel: 0.4,
 };
 
@@ -75,7 +77,7 @@ const megapixels = (l: { width: number; height: number }) => (l.width * l.height
 export function ladderCost(layers: readonly Layer[], preset: Preset): number {
   if (!layers.length) return 0;
   const capture = COST.captureFixed + COST.capturePerMegapixel * megapixels(layers[0]);
-  return capture + layers.reduce((sum, l) => sum + COST.encodePerMegapixel[preset] * megapixels(l), 0);
+  return capture + layers.reduce((sum, l) => sum + COST.rungFixed + COST.encodePerMegapixel[preset] * megapixels(l), 0);
 }
 
 export interface LadderPlan {
