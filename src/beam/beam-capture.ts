@@ -33,6 +33,9 @@ export const CHROMIUM_ARGS = [
 /** The full-viewport layer's opacity flips this often (see START_IN_PAGE): 30 changes a second. */
 const TICK_MS = 66;
 
+/** Capture bytes waiting for ffmpeg above which the encoder is said to be falling behind (about 20 s at 720p). */
+const BEHIND_BYTES = 8 * 1024 * 1024;
+
 /** How many times a page that does not load is tried before the recording fails (MAX_RETRIES_REACHED). */
 export const PAGE_ATTEMPTS = 3;
 /** How long the page may take to say it has joined (`window.tapedeck.recorder.ready`). */
@@ -139,6 +142,7 @@ export class BeamCapture {
   private ffmpeg: ChildProcess | null = null;
   private page: Page | null = null;
   private ffmpegExit: Promise<void> = Promise.resolve();
+  private behindWarnedAt = 0;
 
   private constructor(private readonly browser: Browser, private readonly o: CaptureOptions) {
     this.follower = new FileFollower(o.spoolFile);
@@ -231,6 +235,12 @@ export class BeamCapture {
         this.bytes += chunk.length;
       }
       if (ff.stdin!.writable) ff.stdin!.write(chunk);
+      // ffmpeg not keeping up (a ladder too big for the machine): the page's chunks pile up here.
+      const queued = ff.stdin!.writableLength;
+      if (queued > BEHIND_BYTES && Date.now() - this.behindWarnedAt > 30_000) {
+        this.behindWarnedAt = Date.now();
+        o.log.warn({ queued_bytes: queued }, "the encoder is falling behind real time: capture data is queueing for ffmpeg (a smaller ladder or TAPEDECK_HLS_CORES would help)");
+      }
     });
     await page.exposeBinding("__tapedeckBeamEvent", (_src, message: string) => {
       o.log.warn({ event: message }, "recorder page event");

@@ -137,3 +137,53 @@ test("a browser recording survives a crash of tapedeck: what was recorded is fin
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test("a live stream survives a crash of tapedeck: its recording is made from the segments written before it, at the next start", async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-hls-crash-"));
+  const env = { ...process.env, PORT: "0", HOST: "127.0.0.1", TAPEDECK_DATA_DIR: dataDir, LOG_LEVEL: "warn", TAPEDECK_SFU_PROCESSES: "0", TAPEDECK_SFU_CPU_LIMIT: "1", TAPEDECK_HLS_PRESET: "ultrafast" };
+  let server = await serve(env);
+  try {
+    const { identity, api } = await client(dataDir, () => server.url);
+    const room = await api("POST", "/v2/rooms", { name: "hls-crash-room" });
+    const peer = await joinSynthetic({
+      baseUrl: server.url, token: await mintAppToken(identity, { roomId: room.id, role: "host" }), name: "Survivor",
+      width: 320, height: 180, fps: 15, videoBitrateKbps: 300, keyframeIntervalSeconds: 1, durationSeconds: 60,
+    });
+    const started = await api("POST", `/v2/live-streams/room/${room.id}/start`, { layers: [{ width: 640, height: 360 }, { width: 320, height: 180 }] });
+    const stream = await until(async () => {
+      const r = await api("GET", `/v2/live-streams/${started.id}`);
+      return r.status === "running" && r;
+    }, "the stream running", 30_000);
+    const playlist = path.join(dataDir, "hls", started.id, "live", "1", "index.m3u8");
+    await until(() => fs.existsSync(playlist) && (fs.readFileSync(playlist, "utf8").match(/\.ts/g) ?? []).length >= 3, "three segments written", 30_000);
+
+    const killedAt = Date.now();
+    server.child.kill("SIGKILL");
+    await new Promise((r) => server.child.once("exit", r));
+    await peer.done;
+    await until(() => !/auto-accept-this-tab-capture/.test(execFileSync("ps", ["-eo", "args="]).toString()), "the recorder's Chromium gone", 15_000);
+
+    server = await serve(env);
+    const done = await until(async () => {
+      const r = await api("GET", `/v2/live-streams/${started.id}`);
+      return ["completed", "failed"].includes(r.status) && r;
+    }, "the stream's recording made after the restart", 60_000);
+    assert.equal(done.status, "completed", JSON.stringify(done.error));
+    assert.equal(done.stop_reason, "failure: INTERNAL_ERROR");
+    const success = await until(async () => (await api("GET", `/v2/analytics/events?type=hls.recording.success&room_id=${room.id}`)).data?.[0]?.data, "hls.recording.success", 30_000);
+    assert.equal(success.recording_single_files.length, 2);
+    const top = success.recording_single_files.find((f: { layer: string }) => f.layer === "0");
+    const file = path.join(dataDir, "layer0.mp4");
+    fs.writeFileSync(file, Buffer.from(await (await fetch(top.recording_presigned_url)).arrayBuffer()));
+    const p = await probe(file);
+    const untilCrash = (killedAt - Date.parse(stream.started_at)) / 1000;
+    // Segments are finished every 2 s: at most the one being written (and the pipeline's second) is lost.
+    assert.ok(p.durationSeconds >= untilCrash - 4 && p.durationSeconds <= untilCrash + 0.5, `kept ${p.durationSeconds} s of the ${untilCrash} s streamed before the crash`);
+    assert.deepEqual(p.streams.map((s) => `${s.codec_name}${s.width ? ` ${s.width}x${s.height}` : ""}`).sort(), ["aac", "h264 640x360"]);
+    assert.ok(success.hls_vod_recording_size > 0);
+  } finally {
+    server.child.kill("SIGTERM");
+    await new Promise((r) => (server.child.exitCode !== null ? r(null) : server.child.once("exit", r)));
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
