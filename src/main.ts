@@ -16,6 +16,7 @@ import { beamFinishHandler } from "./beam/beam-finish.job.ts";
 import { hlsFinishHandler } from "./hls/hls-finish.job.ts";
 import { liveStreamRoutes } from "./hls/live-stream.routes.ts";
 import { playbackRoutes } from "./hls/playback.routes.ts";
+import { dashboardRoutes } from "./web/dashboard.routes.ts";
 import { BeamSupervisor } from "./beam/beam-supervisor.ts";
 import { uploadTrackHandler } from "./recorders/upload-track.job.ts";
 import { compositeProgressHandler, processSessionHandler } from "./recorders/session-recording.job.ts";
@@ -107,7 +108,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   await sfu?.start();
   const server = await buildServer(ctx, {
     v2: [roomRoutes, tokenRoutes, templateRoutes, sessionRoutes, recordingRoutes, liveStreamRoutes, assetRoutes, storageRoutes, webhookRoutes],
-    public: [internalBucketRoutes, healthRoutes(() => tools), webRoutes, playbackRoutes(ctx), ...(sfu ? [signallingRoutes(sfu)] : [])],
+    public: [internalBucketRoutes, healthRoutes(() => tools), webRoutes, dashboardRoutes, playbackRoutes(ctx), ...(sfu ? [signallingRoutes(sfu)] : [])],
   });
 
   try {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { roomUploadSchema } from "../domain/upload-config.ts";
 import { NAME_RE } from "../templates/template.schema.ts";
+import { webhookHeadersSchema } from "../webhooks/webhook-config.ts";
 
 export const REGIONS = ["eu", "in", "us", "auto"] as const;
 
@@ -17,10 +18,8 @@ export const webhookTargetSchema = z.strictObject({
     .max(2048)
     .url("webhook.url must be a URL")
     .refine((u) => /^https?:\/\//i.test(u), "webhook.url must be http or https"),
-  headers: z
-    .record(z.string().min(1).max(256).regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "header names must be HTTP tokens"), z.string().max(4096).regex(/^[^\r\n]*$/, "header values must not contain line breaks"))
-    .refine((h) => Object.keys(h).length <= 20, "at most 20 headers")
-    .optional(),
+  // The same rules as the app webhook (POST /v2/webhooks/config): token names, none tapedeck sets itself.
+  headers: webhookHeadersSchema.optional(),
 });
 
 export const recordingInfoSchema = z.strictObject({

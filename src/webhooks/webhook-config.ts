@@ -45,16 +45,30 @@ export function isHttpUrl(s: string): boolean {
 export const webhookUrlSchema = z.string().max(2048, "must be at most 2048 characters").refine(isHttpUrl, "must be an http:// or https:// URL");
 export const webhookHeadersSchema = z
   .record(
-    z.string().regex(HEADER_NAME, "header names must be HTTP tokens (letters, digits, -)").refine((n) => !isReservedHeaderName(n), "this header is set by tapedeck"),
+    z.string(),
     z.string().max(1024, "header values must be at most 1024 characters").refine((v) => !/[\r\n\0]/.test(v), "header values must be one line"),
   )
-  .refine((h) => Object.keys(h).length <= MAX_CUSTOM_HEADERS, `at most ${MAX_CUSTOM_HEADERS} headers`);
+  // Names are checked here rather than by the record's key schema, whose failures zod reports only as
+  // "Invalid key in record": the caller is told which header and why.
+  .superRefine((h, ctx) => {
+    for (const name of Object.keys(h)) {
+      if (!HEADER_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: `header name ${JSON.stringify(name.slice(0, 40))} is not an HTTP token (letters, digits, -)` });
+      else if (isReservedHeaderName(name)) ctx.addIssue({ code: "custom", path: [name], message: `${name} is set by tapedeck on every delivery and cannot be overridden` });
+    }
+    if (Object.keys(h).length > MAX_CUSTOM_HEADERS) ctx.addIssue({ code: "custom", message: `at most ${MAX_CUSTOM_HEADERS} headers` });
+  });
 
 export async function getAppWebhookConfig(db: Kysely<Database>, box: SecretBox): Promise<AppWebhookConfig | null> {
   const row = await db.selectFrom("app_settings").select("value").where("key", "=", APP_WEBHOOK_KEY).executeTakeFirst();
   if (!row) return null;
   const stored = JSON.parse(row.value) as StoredAppWebhook;
   return { url: stored.url, headers: openHeaders(stored.headers ?? {}, box), enabled: stored.enabled !== false };
+}
+
+/** Forgets the app webhook (and its sealed header values); true when there was one. */
+export async function deleteAppWebhookConfig(db: Kysely<Database>): Promise<boolean> {
+  const r = await db.deleteFrom("app_settings").where("key", "=", APP_WEBHOOK_KEY).executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
 }
 
 export async function setAppWebhookConfig(db: Kysely<Database>, box: SecretBox, config: AppWebhookConfig): Promise<AppWebhookConfig> {

@@ -16,6 +16,8 @@ export interface EventFilter {
   /** Exclusive cursor: the `last` of the previous page. */
   start?: string;
   limit: number;
+  /** "desc": newest first (a tapedeck addition for the delivery log; `start` then pages back in time). */
+  order?: "asc" | "desc";
 }
 
 /** A delivery log entry, as the API shows it (header values never appear here). */
@@ -53,11 +55,13 @@ export async function listEvents(db: Kysely<Database>, f: EventFilter): Promise<
   if (f.start) {
     const from = await db.selectFrom("webhook_events").select(["id", "created_at"]).where("id", "=", f.start).executeTakeFirst();
     if (!from) throw new AppError("invalid_query", "Invalid query parameter: start", { details: [`start: no event with id ${JSON.stringify(f.start)}`] });
+    const op = f.order === "desc" ? "<" : ">";
     q = q.where((eb) =>
-      eb.or([eb("created_at", ">", from.created_at), eb.and([eb("created_at", "=", from.created_at), eb("id", ">", from.id)])]),
+      eb.or([eb("created_at", op, from.created_at), eb.and([eb("created_at", "=", from.created_at), eb("id", op, from.id)])]),
     );
   }
-  return q.orderBy("created_at").orderBy("id").limit(f.limit + 1).execute();
+  const dir = f.order === "desc" ? "desc" : "asc";
+  return q.orderBy("created_at", dir).orderBy("id", dir).limit(f.limit + 1).execute();
 }
 
 export function toLogEntry(r: WebhookEventRow): DeliveryLogEntry {

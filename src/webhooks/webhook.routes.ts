@@ -4,12 +4,12 @@ import { pageQuery, toPage } from "../api/pagination.ts";
 import { parseBody, parseParams, parseQuery } from "../api/validation.ts";
 import { notFound } from "../errors.ts";
 import { WEBHOOK_EVENT_TYPES, WEBHOOK_STATES } from "./events.ts";
-import { getAppWebhookConfig, setAppWebhookConfig, webhookHeadersSchema, webhookUrlSchema } from "./webhook-config.ts";
+import { deleteAppWebhookConfig, getAppWebhookConfig, setAppWebhookConfig, webhookHeadersSchema, webhookUrlSchema } from "./webhook-config.ts";
 import { getEventWithAttempts, listEvents, queueReplay, toAttemptEntry, toEnvelope, toLogEntry } from "./webhook-log.ts";
 
 // /v2 routes for webhooks (management-token auth is done by the caller):
-//   GET/POST /webhooks/config          app-level endpoint (tapedeck extension; 100ms uses its dashboard)
-//   GET  /analytics/webhooks           delivery log          GET /analytics/webhooks/:event_id  one event
+//   GET/POST/DELETE /webhooks/config   app-level endpoint (tapedeck extension; 100ms uses its dashboard)
+//   GET  /analytics/webhooks           delivery log (`order=desc`: newest first, a tapedeck addition)          GET /analytics/webhooks/:event_id  one event
 //   POST /analytics/webhooks/replay    deliver again         GET /analytics/events             past events
 
 const configBody = z.object({
@@ -26,6 +26,7 @@ const filterQuery = {
 const logQuery = z.object({
   ...filterQuery,
   state: z.enum(WEBHOOK_STATES, { error: `must be one of ${WEBHOOK_STATES.join(", ")}` }).optional(),
+  order: z.enum(["asc", "desc"], { error: "order must be asc or desc" }).default("asc"),
   ...pageQuery,
 });
 
@@ -55,6 +56,12 @@ export const webhookRoutes: V2Routes = (v2, ctx) => {
     const saved = await setAppWebhookConfig(ctx.db, ctx.box, { url: body.url, headers: body.headers ?? {}, enabled: body.enabled ?? true });
     ctx.log.info({ component: "webhooks", host: new URL(saved.url).host, enabled: saved.enabled }, "app webhook configured");
     return renderConfig(saved);
+  });
+
+  v2.delete("/webhooks/config", async () => {
+    const removed = await deleteAppWebhookConfig(ctx.db);
+    if (removed) ctx.log.info({ component: "webhooks" }, "app webhook removed: events of rooms without their own webhook are logged as no_endpoint");
+    return renderConfig({ url: null, headers: {}, enabled: false });
   });
 
   v2.get("/analytics/webhooks", async (req) => {

@@ -42,6 +42,13 @@ for (const dialect of DIALECTS) {
         assert.ok(Array.isArray(bad.body.details) && bad.body.details.length > 0);
       }
 
+      // A header tapedeck sets itself is refused by name, for the app and for a room alike.
+      const reserved = await app.api("POST", "/v2/webhooks/config", { url: receiver.url, headers: { "User-Agent": "mine" } });
+      assert.deepEqual(reserved.body.details, ["headers.User-Agent: User-Agent is set by tapedeck on every delivery and cannot be overridden"]);
+      const roomReserved = await app.api("POST", "/v2/rooms", { name: `reserved-${dialect}`, webhook: { url: receiver.url, headers: { "x-tapedeck-signature": "x" } } });
+      assert.equal(roomReserved.status, 400);
+      assert.match(roomReserved.body.details[0], /x-tapedeck-signature is set by tapedeck/);
+
       const set = await app.api("POST", "/v2/webhooks/config", { url: receiver.url, headers: { "X-Api-Key": "abc" } });
       assert.equal(set.status, 200);
       const expected = { url: receiver.url, headers: { "X-Api-Key": "abc" }, enabled: true, signing_secret: app.ctx.identity.webhookSecret };
@@ -73,10 +80,16 @@ for (const dialect of DIALECTS) {
         ["peer.join.success", "log-room", "delivered", receiver.url, 1, 200, null, null],
       );
 
+      // Newest first, paging back in time.
+      const newest = await app.api("GET", "/v2/analytics/webhooks?room_id=log-room&order=desc&limit=1");
+      assert.deepEqual([newest.body.data[0].id, newest.body.last], [b, b]);
+      const older = await app.api("GET", `/v2/analytics/webhooks?room_id=log-room&order=desc&limit=1&start=${b}`);
+      assert.deepEqual([older.body.data.map((e: { id: string }) => e.id), older.body.last], [[a], ""]);
+
       const filtered = await app.api("GET", "/v2/analytics/webhooks?type=beam.recording.success&room_id=log-room&state=delivered");
       assert.deepEqual(filtered.body.data.map((e: { id: string }) => e.id), [a]);
       assert.deepEqual((await app.api("GET", "/v2/analytics/webhooks?state=failed")).body.data, []);
-      for (const q of ["type=nope", "state=lost", "limit=0", "limit=101", "start=unknown"]) {
+      for (const q of ["type=nope", "state=lost", "order=newest", "limit=0", "limit=101", "start=unknown"]) {
         const bad = await app.api("GET", `/v2/analytics/webhooks?${q}`);
         assert.equal(bad.status, 400, q);
         assert.equal(bad.body.code, 400);
@@ -123,6 +136,18 @@ for (const dialect of DIALECTS) {
       } finally {
         await roomReceiver.close();
       }
+    });
+
+    test("config: deleting the app webhook forgets it; later events have no endpoint", async () => {
+      const before = await app.api("GET", "/v2/webhooks/config");
+      const removed = await app.api("DELETE", "/v2/webhooks/config");
+      assert.equal(removed.status, 200);
+      assert.deepEqual(removed.body, { url: null, headers: {}, enabled: false, signing_secret: app.ctx.identity.webhookSecret });
+      assert.deepEqual((await app.api("GET", "/v2/webhooks/config")).body, removed.body);
+      const id = await app.ctx.db.transaction().execute((trx) => app.ctx.outbox.enqueue(trx, { type: "peer.join.success", data: { room_id: "no-endpoint-room" } }));
+      assert.equal((await app.api("GET", `/v2/analytics/webhooks/${id}`)).body.state, "no_endpoint");
+      assert.equal((await app.api("DELETE", "/v2/webhooks/config")).status, 200, "deleting twice is not an error");
+      await app.api("POST", "/v2/webhooks/config", { url: before.body.url, headers: before.body.headers });
     });
   });
 }

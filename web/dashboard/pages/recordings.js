@@ -1,0 +1,446 @@
+// Recordings & live: start a browser recording or a live stream (HLS) of a room, and follow both lists
+// as their status changes: polled every second while any is starting, running, stopping or
+// post-processing, and not at all once the view is left. Pause, resume and stop where the status allows;
+// a live stream's playback URL, its ladder, and a player (hls.js) in the page; a finished one's error,
+// session and files.
+
+import { badge, busy, copy, el, formatBytes, formatDuration, formatTime } from "../ui.js";
+
+const ACTIVE = new Set(["starting", "running", "stopping", "post_processing"]);
+const ENDED = new Set(["completed", "failed"]);
+const CONTROLLABLE = new Set(["starting", "running"]);
+const RESOLUTIONS = [
+  ["", "Template default (else 1280x720)"],
+  ["1280x720", "1280x720 landscape"],
+  ["1920x1080", "1920x1080 landscape"],
+  ["720x1280", "720x1280 portrait"],
+];
+const PAGE_SIZE = 25;
+const POLL_MS = 1000;
+
+/** Every item of a list endpoint after `start` (ids are time-ordered, so `start` is "newer than"). */
+async function listFrom(api, path, start) {
+  const out = [];
+  let from = start;
+  for (let i = 0; i < 1000; i++) {
+    const page = await api("GET", `${path}?limit=100${from ? `&start=${encodeURIComponent(from)}` : ""}`);
+    out.push(...(page.data ?? []));
+    if (!page.last) break;
+    from = page.last;
+  }
+  return out;
+}
+
+export async function render(view, { api, onLeave, refresh, showError, showOk }) {
+  const [rooms, recordings, streams] = await Promise.all([listFrom(api, "/v2/rooms", ""), listFrom(api, "/v2/recordings", ""), listFrom(api, "/v2/live-streams", "")]);
+  const roomName = new Map(rooms.map((r) => [r.id, r.name]));
+  const enabled = rooms.filter((r) => r.enabled);
+
+  let left = false;
+  const player = makePlayer();
+  const kinds = {
+    rec: makeList({ kind: "rec", path: "/v2/recordings", items: recordings, testid: "recordings", headers: ["Recording", "Status", "Details", ""], empty: "No browser recordings yet." }),
+    live: makeList({ kind: "live", path: "/v2/live-streams", items: streams, testid: "live-streams", headers: ["Live stream", "Status", "Playback", "Ladder", "Details", ""], empty: "No live streams yet." }),
+  };
+
+  // ---- Starting one ----
+  const room = el("select", { id: "rec-room", "data-testid": "rec-room" }, ...enabled.map((r) => el("option", { value: r.id }, r.name)));
+  const resolution = el("select", { id: "rec-resolution", "data-testid": "rec-resolution" }, ...RESOLUTIONS.map(([v, t]) => el("option", { value: v }, t)));
+  const layout = el("select", { id: "rec-layout", "data-testid": "rec-layout" }, el("option", { value: "grid" }, "Grid"), el("option", { value: "active-speaker" }, "Active speaker"));
+  const audioOnly = el("input", { type: "checkbox", id: "rec-audio-only", "data-testid": "rec-audio-only" });
+  const startRec = el("button", { type: "submit", class: "primary", "data-testid": "start-recording", disabled: !enabled.length }, "Start recording");
+  const hlsVod = el("input", { type: "checkbox", id: "live-hls-vod", "data-testid": "live-hls-vod", checked: true });
+  const singleFile = el("input", { type: "checkbox", id: "live-single-file", "data-testid": "live-single-file", checked: true });
+  const startLive = el("button", { type: "submit", class: "primary", "data-testid": "start-live", disabled: !enabled.length }, "Start live stream");
+  const pickedName = () => roomName.get(room.value) ?? room.value;
+
+  const recForm = el("form", { class: "recs-start" },
+    el("h2", {}, "Browser recording"),
+    el("p", { class: "muted" }, "A hidden recorder joins the room, shows its peers in a layout and records that into one MP4."),
+    el("div", { class: "row" },
+      el("div", {}, el("label", { for: "rec-resolution" }, "Resolution"), resolution),
+      el("div", {}, el("label", { for: "rec-layout" }, "Layout"), layout)),
+    el("label", { class: "check" }, audioOnly, "Audio only (the mixed sound, no video)"),
+    el("div", { class: "row recs-submit" }, startRec));
+  recForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    void busy(startRec, "Starting…", async () => {
+      const body = { layout: layout.value };
+      if (resolution.value) {
+        const [width, height] = resolution.value.split("x").map(Number);
+        body.resolution = { width, height };
+      }
+      if (audioOnly.checked) body.audio_only = true;
+      const r = await api("POST", `/v2/recordings/room/${room.value}/start`, body);
+      showOk(`Recording of ${pickedName()} is starting`, [`recording ${r.id}: the recorder is joining the room`]);
+      await update();
+    });
+  });
+
+  const liveForm = el("form", { class: "recs-start" },
+    el("h2", {}, "Live stream (HLS)"),
+    el("p", { class: "muted" }, "The recorder's view encoded into a ladder of layers and served as live HLS; the ladder is the template destination's, cut to what this machine can encode."),
+    el("label", { class: "check" }, hlsVod, "Keep a VOD of the stream (playlists and segments, zipped)"),
+    el("label", { class: "check" }, singleFile, "Keep one MP4 per layer"),
+    el("div", { class: "row recs-submit" }, startLive));
+  liveForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    void busy(startLive, "Starting…", async () => {
+      const r = await api("POST", `/v2/live-streams/room/${room.value}/start`, { recording: { hls_vod: hlsVod.checked, single_file_per_layer: singleFile.checked } });
+      showOk(`Live stream of ${pickedName()} is starting`, [`live stream ${r.id}: watch it once it is running`]);
+      await update();
+    });
+  });
+
+  const startPanel = el("section", { class: "panel" },
+    enabled.length
+      ? el("div", {}, el("label", { for: "rec-room" }, "Room"), room)
+      : el("p", { "data-testid": "no-rooms" }, "No enabled room to record: create or enable one on the ", el("a", { href: "#/rooms" }, "Rooms"), " page."),
+    el("div", { class: "recs-forms" }, recForm, liveForm));
+
+  // ---- Live updates ----
+  let timer = 0;
+  let running = null;
+  let again = false;
+  let lastError = "";
+
+  /** Fetches what may have changed (everything from the oldest unfinished item on), then redraws. */
+  async function update() {
+    if (left) return;
+    if (running) {
+      again = true;
+      return running;
+    }
+    clearTimeout(timer);
+    timer = 0;
+    running = (async () => {
+      do {
+        again = false;
+        await Promise.all(Object.values(kinds).map((k) => k.load()));
+      } while (again && !left);
+    })();
+    let delay = POLL_MS;
+    try {
+      await running;
+      lastError = "";
+    } catch (err) {
+      if (err?.status === 401) return void refresh();
+      if (err?.message !== lastError) showError(err);
+      lastError = err?.message ?? "";
+      delay = 5 * POLL_MS;
+    } finally {
+      running = null;
+    }
+    if (!left && Object.values(kinds).some((k) => k.active())) timer = setTimeout(update, delay);
+  }
+
+  onLeave(() => {
+    left = true;
+    clearTimeout(timer);
+    player.stop();
+  });
+
+  // ---- A list (recordings or live streams), newest first, updated in place ----
+  function makeList({ kind, path, items, testid, headers, empty }) {
+    const known = new Map(items.map((x) => [x.id, x]));
+    const details = new Map(); // id → the single object (with its assets), once it has ended
+    const rows = new Map();
+    let shown = PAGE_SIZE;
+    const tbody = el("tbody");
+    const tableEl = el("table", { "data-testid": testid }, el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))), tbody);
+    const emptyEl = el("p", { class: "muted", "data-testid": `${testid}-empty` }, empty);
+    const more = el("button", { type: "button", "data-testid": `${testid}-more` }, "Show older");
+    more.addEventListener("click", () => void busy(more, "Loading…", async () => {
+      shown += PAGE_SIZE;
+      await fetchDetails();
+      draw();
+    }));
+    const sorted = () => [...known.values()].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const visible = () => sorted().slice(0, shown);
+
+    async function fetchDetails() {
+      const need = visible().filter((x) => ENDED.has(x.status) && !details.has(x.id));
+      await Promise.all(need.map(async (x) => {
+        try {
+          details.set(x.id, await api("GET", `${path}/${x.id}`));
+        } catch (err) {
+          details.set(x.id, { fetch_error: err.message });
+        }
+      }));
+    }
+
+    function draw() {
+      const list = visible();
+      emptyEl.hidden = list.length > 0;
+      tableEl.hidden = list.length === 0;
+      more.hidden = known.size <= shown;
+      more.textContent = `Show older (${known.size - shown} more)`;
+      const trs = list.map((x) => {
+        let row = rows.get(x.id);
+        if (!row) rows.set(x.id, (row = kind === "rec" ? recordingRow(x) : streamRow(x)));
+        row.apply(x, details.get(x.id));
+        return row.tr;
+      });
+      const same = trs.length === tbody.children.length && trs.every((tr, i) => tbody.children[i] === tr);
+      if (!same) tbody.replaceChildren(...trs);
+    }
+
+    return {
+      node: el("div", {}, tableEl, emptyEl, el("div", { class: "row recs-more" }, more)),
+      active: () => [...known.values()].some((x) => ACTIVE.has(x.status)),
+      draw,
+      async load() {
+        // Whatever is unfinished can change, and anything newer than what we know may be new.
+        const asc = [...known.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        const first = asc.findIndex((x) => ACTIVE.has(x.status));
+        const start = first === -1 ? (asc.at(-1)?.id ?? "") : first > 0 ? asc[first - 1].id : "";
+        for (const x of await listFrom(api, path, start)) known.set(x.id, x);
+        await fetchDetails();
+        draw();
+      },
+      init: async () => {
+        await fetchDetails();
+        draw();
+      },
+    };
+  }
+
+  // ---- Rows ----
+  /** A button whose availability follows the row's state, and that stays disabled while its request runs. */
+  function action(text, testid, cls = "") {
+    const b = el("button", { type: "button", "data-testid": testid, class: cls || null }, text);
+    b.inFlight = false;
+    b.run = (busyText, work, after) => {
+      b.inFlight = true;
+      void busy(b, busyText, work).finally(() => {
+        b.inFlight = false;
+        after();
+      });
+    };
+    b.set = (label, ok, why) => {
+      if (!b.inFlight) {
+        b.textContent = label;
+        b.disabled = !ok;
+      }
+      b.title = ok ? "" : why;
+    };
+    return b;
+  }
+
+  const header = (x, what) => el("div", {},
+    el("strong", {}, roomName.get(x.room_id) ?? x.room_id),
+    el("div", { class: "mono muted" }, x.id),
+    el("div", { class: "muted" }, `${what} ${formatTime(x.created_at)}`));
+
+  function statusCell(x, pausedFlag, pausedText) {
+    const took = x.started_at ? formatDuration(((x.stopped_at ? Date.parse(x.stopped_at) : Date.now()) - Date.parse(x.started_at)) / 1000) : null;
+    return [
+      el("div", { class: "recs-badges" }, badge(x.status), pausedFlag ? el("span", { class: "badge paused", "data-testid": "paused" }, pausedText) : null),
+      took ? el("div", { class: "muted", "data-testid": "duration" }, `${ACTIVE.has(x.status) && !x.stopped_at ? "for" : "lasted"} ${took}`) : null,
+    ];
+  }
+
+  function detailsCell(x, detail) {
+    const d = detail ?? {};
+    const assets = d.recording_assets ?? [];
+    return [
+      x.stop_reason ? el("div", { class: "muted", "data-testid": "stop-reason" }, `Stopped: ${x.stop_reason}`) : null,
+      x.error ? el("div", { class: "recs-error", "data-testid": "error" }, x.error.message ?? "", x.error.type ? ` (${x.error.type})` : "") : null,
+      x.session_id ? el("div", {}, el("a", { href: `#/sessions/${x.session_id}`, "data-testid": "session-link" }, "Session"), el("span", { class: "mono muted" }, ` ${x.session_id}`)) : null,
+      d.fetch_error ? el("div", { class: "recs-error" }, `Files could not be listed: ${d.fetch_error}`) : null,
+      assets.length ? el("ul", { class: "recs-assets", "data-testid": "assets" }, ...assets.map(assetItem)) : null,
+      detail && !d.fetch_error && !assets.length && x.status === "completed" ? el("div", { class: "muted" }, "No files.") : null,
+    ];
+  }
+
+  function assetItem(a) {
+    const extra = [a.metadata?.resolution, a.duration ? formatDuration(a.duration) : null, formatBytes(a.size)].filter(Boolean).join(" · ");
+    const get = el("button", { type: "button", class: "link", "data-testid": "asset-download" }, "Download");
+    get.addEventListener("click", () => void busy(get, "Opening…", async () => {
+      const link = await api("GET", `/v2/recording-assets/${a.id}/presigned-url`);
+      window.open(link.url, "_blank", "noopener");
+    }));
+    return el("li", { "data-testid": "asset", "data-type": a.type, title: a.path }, el("span", { "data-testid": "asset-type" }, a.type), ` ${extra} `, get);
+  }
+
+  /** Redraws the cells that depend on `x` only when what they show changed (buttons keep their identity). */
+  function changed(memo, key, parts) {
+    const sig = JSON.stringify(parts);
+    if (memo[key] === sig) return false;
+    memo[key] = sig;
+    return true;
+  }
+
+  function recordingRow(initial) {
+    let cur = initial;
+    const memo = {};
+    const who = el("div");
+    const status = el("div");
+    const info = el("div", { class: "recs-details" });
+    const pause = action("Pause", "pause");
+    const stop = action("Stop", "stop", "danger");
+    const apply = (x, detail) => show(x, memoDetail(memo, detail));
+    const show = (x, detail) => {
+      cur = x;
+      if (changed(memo, "who", [x.room_id])) who.replaceChildren(header(x, "requested"));
+      if (changed(memo, "status", [x.status, x.paused, x.started_at, x.stopped_at, ACTIVE.has(x.status) && Math.floor(Date.now() / 1000)])) status.replaceChildren(...statusCell(x, x.paused, "paused"));
+      if (changed(memo, "info", [x.stop_reason, x.error, x.session_id, detail ?? null])) info.replaceChildren(...detailsCell(x, detail));
+      pause.set(x.paused ? "Resume" : "Pause", CONTROLLABLE.has(x.status), `a ${x.status} recording cannot be paused or resumed`);
+      stop.set("Stop", CONTROLLABLE.has(x.status), `the recording is ${x.status}`);
+    };
+    pause.addEventListener("click", () => pause.run(cur.paused ? "Resuming…" : "Pausing…", async () => {
+      const verb = cur.paused ? "resume" : "pause";
+      const r = await api("POST", `/v2/recordings/room/${cur.room_id}/${verb}`, {});
+      cur = { ...cur, paused: r.paused };
+      showOk(r.paused ? "Recording paused: the paused span is left out of the file" : "Recording resumed");
+      await update();
+    }, () => apply(cur)));
+    stop.addEventListener("click", () => stop.run("Stopping…", async () => {
+      await api("POST", `/v2/recordings/${cur.id}/stop`, {});
+      showOk("Recording stopping: the file is finished and uploaded");
+      await update();
+    }, () => apply(cur)));
+    const tr = el("tr", { "data-id": initial.id, "data-testid": "recording-row" },
+      el("td", { "data-label": "Recording" }, who), el("td", { "data-label": "Status" }, status),
+      el("td", { "data-label": "Details" }, info), el("td", { "data-label": "Actions" }, el("div", { class: "row recs-actions" }, pause, stop)));
+    return { tr, apply };
+  }
+
+  function streamRow(initial) {
+    let cur = initial;
+    const memo = {};
+    const who = el("div");
+    const status = el("div");
+    const ladder = el("div");
+    const info = el("div", { class: "recs-details" });
+    const url = el("div", { class: "mono", "data-testid": "playback-url" }, initial.playback?.url ?? "");
+    const copyUrl = el("button", { type: "button", "data-testid": "copy-playback" }, "Copy URL");
+    copyUrl.addEventListener("click", () => void copy(cur.playback.url, "Playback URL"));
+    const watch = action("Watch", "watch", "primary");
+    const pause = action("Pause recording", "pause-recording");
+    const stop = action("Stop", "stop", "danger");
+    const apply = (x, detail) => show(x, memoDetail(memo, detail));
+    const recorded = (x) => x.recording?.hls_vod || x.recording?.single_file_per_layer;
+    const show = (x, detail) => {
+      cur = x;
+      if (changed(memo, "who", [x.room_id])) who.replaceChildren(header(x, "requested"));
+      if (changed(memo, "status", [x.status, x.recording_paused, x.started_at, x.stopped_at, ACTIVE.has(x.status) && Math.floor(Date.now() / 1000)])) status.replaceChildren(...statusCell(x, x.recording_paused, "recording paused"));
+      if (changed(memo, "ladder", [x.layers, x.ladder_warning])) {
+        ladder.replaceChildren(
+          el("ul", { class: "recs-layers", "data-testid": "layers" }, ...(x.layers ?? []).map((l) => el("li", { "data-testid": "layer" }, `${l.width}x${l.height} · ${l.video_bitrate} kb/s`))),
+          x.ladder_warning ? el("p", { class: "recs-warn", "data-testid": "ladder-warning" }, x.ladder_warning) : null);
+      }
+      if (changed(memo, "info", [x.recording, x.stop_reason, x.error, x.session_id, detail ?? null])) {
+        const keeps = [x.recording?.hls_vod ? "VOD" : null, x.recording?.single_file_per_layer ? "an MP4 per layer" : null].filter(Boolean);
+        info.replaceChildren(el("div", { class: "muted" }, keeps.length ? `Keeps ${keeps.join(" and ")}` : "Not recorded"), ...detailsCell(x, detail));
+      }
+      watch.set("Watch", x.status === "running", `only a running stream can be watched (this one is ${x.status})`);
+      pause.set(x.recording_paused ? "Resume recording" : "Pause recording", CONTROLLABLE.has(x.status) && recorded(x),
+        recorded(x) ? `the stream is ${x.status}` : "this stream is not recorded");
+      stop.set("Stop", CONTROLLABLE.has(x.status), `the stream is ${x.status}`);
+    };
+    watch.addEventListener("click", () => player.watch(cur, roomName.get(cur.room_id) ?? cur.room_id));
+    pause.addEventListener("click", () => pause.run(cur.recording_paused ? "Resuming…" : "Pausing…", async () => {
+      const r = await api("POST", `/v2/live-streams/${cur.id}/${cur.recording_paused ? "resume" : "pause"}-recording`, {});
+      cur = r;
+      showOk(r.recording_paused ? "Recording paused: the stream goes on, the span is left out of the files" : "Recording resumed");
+      await update();
+    }, () => apply(cur)));
+    stop.addEventListener("click", () => stop.run("Stopping…", async () => {
+      await api("POST", `/v2/live-streams/${cur.id}/stop`, {});
+      showOk("Live stream stopping: its recording is made from the live segments");
+      await update();
+    }, () => apply(cur)));
+    const tr = el("tr", { "data-id": initial.id, "data-testid": "stream-row" },
+      el("td", { "data-label": "Live stream" }, who), el("td", { "data-label": "Status" }, status),
+      el("td", { "data-label": "Playback" }, url, el("div", { class: "row recs-actions" }, copyUrl, watch)),
+      el("td", { "data-label": "Ladder" }, ladder), el("td", { "data-label": "Details" }, info),
+      el("td", { "data-label": "Actions" }, el("div", { class: "row recs-actions" }, pause, stop)));
+    return { tr, apply };
+  }
+
+  /** Keeps the last details a row had when an action redraws it without them. */
+  function memoDetail(memo, detail) {
+    if (detail !== undefined) memo.detail = detail;
+    return memo.detail;
+  }
+
+  // ---- The player ----
+  function makePlayer() {
+    const video = el("video", { controls: true, playsinline: true, "data-testid": "player-video" });
+    const title = el("h2", { "data-testid": "player-title" }, "Watching");
+    const status = el("p", { class: "muted", "data-testid": "player-status" });
+    const close = el("button", { type: "button", "data-testid": "player-close" }, "Close");
+    const panel = el("section", { class: "panel recs-player", "data-testid": "player", hidden: true }, el("div", { class: "recs-player-head" }, title, close), video, status);
+    let hls = null;
+    let retry = 0;
+    const say = (text) => { status.textContent = text; };
+    const detach = () => {
+      clearTimeout(retry);
+      hls?.destroy();
+      hls = null;
+      video.removeAttribute("src");
+      video.load();
+    };
+    const stop = () => {
+      detach();
+      panel.hidden = true;
+    };
+    close.addEventListener("click", stop);
+    const play = () => video.play().catch(() => {
+      // Sound needs a gesture in some browsers: play muted, the controls unmute.
+      video.muted = true;
+      return video.play().catch(() => {});
+    });
+
+    function watch(stream, label) {
+      detach();
+      panel.hidden = false;
+      title.textContent = `Watching ${label}`;
+      const src = stream.playback.url;
+      const Hls = window.Hls;
+      if (Hls?.isSupported()) {
+        const h = new Hls({ lowLatencyMode: false, liveSyncDurationCount: 3 });
+        hls = h;
+        say("Loading the stream…");
+        h.on(Hls.Events.MANIFEST_PARSED, (_e, data) => {
+          say(`Live · ${data.levels.map((l) => `${l.height}p`).join(" / ")}`);
+          void play();
+        });
+        h.on(Hls.Events.LEVEL_UPDATED, (_e, data) => {
+          if (data.details.endList) say("The stream has ended.");
+        });
+        h.on(Hls.Events.ERROR, (_e, data) => {
+          if (!data.fatal || hls !== h) return;
+          const code = data.response?.code;
+          if (code === 410) say("The stream has ended; its recording is in the list below once made.");
+          else if (code === 404) {
+            say("The stream has not started yet; retrying…");
+            retry = setTimeout(() => hls === h && h.loadSource(src), 2000);
+          } else say(`Playback failed (${data.type}: ${data.details}).`);
+        });
+        h.loadSource(src);
+        h.attachMedia(video);
+      } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+        video.src = src;
+        say("Live");
+        void play();
+      } else {
+        say("This browser cannot play HLS: open the playback URL in a player.");
+      }
+      panel.scrollIntoView({ block: "nearest" });
+    }
+    return { panel, watch, stop };
+  }
+
+  await Promise.all(Object.values(kinds).map((k) => k.init()));
+  view.replaceChildren(el("div", { class: "recs-page" },
+    el("h1", {}, "Recordings & live"),
+    startPanel,
+    el("h2", {}, "Live streams"),
+    player.panel,
+    el("section", { class: "panel" }, kinds.live.node),
+    el("h2", {}, "Browser recordings"),
+    el("section", { class: "panel" }, kinds.rec.node)));
+  if (Object.values(kinds).some((k) => k.active())) timer = setTimeout(update, POLL_MS);
+}
