@@ -2,12 +2,17 @@ import { z } from "zod";
 
 // 100ms pagination: `limit` (default 10, at most 100) and `start` (the previous page's `last`).
 // Lists are ordered by id, which is time-ordered, so `start` is an exclusive lower bound.
-// tapedeck accepts any limit from 1 to 100 (100ms documents 10-100).
+// tapedeck accepts any limit from 1 to 100 (100ms documents 10-100), and adds `order=desc`: newest
+// first, `start` then an exclusive upper bound (paging back in time).
 
 export const pageQuery = {
   limit: z.coerce.number({ error: "limit must be a number" }).int("limit must be a whole number").min(1, "limit must be between 1 and 100").max(100, "limit must be between 1 and 100").default(10),
   start: z.string().max(64).optional(),
+  order: z.enum(["asc", "desc"], { error: "order must be asc or desc" }).default("asc"),
 };
+
+/** The comparison that puts an id after the `start` cursor in the list's order. */
+export const afterCursor = (order: "asc" | "desc") => (order === "desc" ? "<" : ">") as "<" | ">";
 
 export interface Page<T> {
   limit: number;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { V2Routes } from "../api/server.ts";
-import { pageQuery, toPage } from "../api/pagination.ts";
+import { afterCursor, pageQuery, toPage } from "../api/pagination.ts";
 import { objectIdParam, parseParams, parseQuery } from "../api/validation.ts";
 import { ASSET_STATUSES, ASSET_TYPES } from "../domain/recording-types.ts";
 import { AppError } from "../errors.ts";
@@ -29,8 +29,8 @@ const presignQuery = z.object({
 export const assetRoutes: V2Routes = (v2, ctx) => {
   v2.get("/recording-assets", async (req) => {
     const q = parseQuery(listQuery, req.query);
-    let query = ctx.db.selectFrom("recording_assets").selectAll().orderBy("id").limit(q.limit + 1);
-    if (q.start) query = query.where("id", ">", q.start);
+    let query = ctx.db.selectFrom("recording_assets").selectAll().orderBy("id", q.order).limit(q.limit + 1);
+    if (q.start) query = query.where("id", afterCursor(q.order), q.start);
     if (q.room_id) query = query.where("room_id", "=", q.room_id);
     if (q.session_id) query = query.where("session_id", "=", q.session_id);
     if (q.status) query = query.where("status", "=", q.status);

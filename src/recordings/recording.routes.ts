@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { V2Routes } from "../api/server.ts";
-import { pageQuery, toPage } from "../api/pagination.ts";
+import { afterCursor, pageQuery, toPage } from "../api/pagination.ts";
 import { objectIdParam, parseBody, parseParams, parseQuery } from "../api/validation.ts";
 import { ACTIVE_BEAM_STATUSES, createBeam, requestStop, setPaused, startBeamSchema } from "../beam/beam.service.ts";
 import { getRoom } from "../rooms/room.service.ts";
@@ -89,8 +89,8 @@ export const recordingRoutes: V2Routes = (v2, ctx) => {
 
   v2.get("/recordings", async (req) => {
     const q = parseQuery(listQuery, req.query);
-    let query = ctx.db.selectFrom("recordings").selectAll().where("kind", "=", "beam").orderBy("id").limit(q.limit + 1);
-    if (q.start) query = query.where("id", ">", q.start);
+    let query = ctx.db.selectFrom("recordings").selectAll().where("kind", "=", "beam").orderBy("id", q.order).limit(q.limit + 1);
+    if (q.start) query = query.where("id", afterCursor(q.order), q.start);
     if (q.room_id) query = query.where("room_id", "=", q.room_id);
     if (q.session_id) query = query.where("session_id", "=", q.session_id);
     if (q.status) query = query.where("status", "=", q.status);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { V2Routes } from "../api/server.ts";
-import { pageQuery, toPage } from "../api/pagination.ts";
+import { afterCursor, pageQuery, toPage } from "../api/pagination.ts";
 import { objectIdParam, parseBody, parseParams, parseQuery, queryBool, queryTime } from "../api/validation.ts";
 import type { RoomRow } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
@@ -45,8 +45,8 @@ export const roomRoutes: V2Routes = (v2, ctx) => {
 
   v2.get("/rooms", async (req) => {
     const q = parseQuery(listQuery, req.query);
-    let query = ctx.db.selectFrom("rooms").selectAll().orderBy("id").limit(q.limit + 1);
-    if (q.start) query = query.where("id", ">", q.start);
+    let query = ctx.db.selectFrom("rooms").selectAll().orderBy("id", q.order).limit(q.limit + 1);
+    if (q.start) query = query.where("id", afterCursor(q.order), q.start);
     if (q.enabled !== undefined) query = query.where("enabled", "=", q.enabled ? 1 : 0);
     if (q.after) query = query.where("created_at", ">=", q.after);
     if (q.before) query = query.where("created_at", "<", q.before);

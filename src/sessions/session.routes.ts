@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { V2Routes } from "../api/server.ts";
-import { pageQuery, toPage } from "../api/pagination.ts";
+import { afterCursor, pageQuery, toPage } from "../api/pagination.ts";
 import { objectIdParam, parseParams, parseQuery, queryBool, queryTime } from "../api/validation.ts";
 import { toBool, type Db } from "../db/database.ts";
 import type { PeerRow, SessionRow } from "../db/schema.ts";
@@ -46,8 +46,8 @@ async function peersOf(db: Db, sessionIds: string[]): Promise<Map<string, PeerRo
 export const sessionRoutes: V2Routes = (v2, ctx) => {
   v2.get("/sessions", async (req) => {
     const q = parseQuery(listQuery, req.query);
-    let query = ctx.db.selectFrom("sessions").selectAll().orderBy("id").limit(q.limit + 1);
-    if (q.start) query = query.where("id", ">", q.start);
+    let query = ctx.db.selectFrom("sessions").selectAll().orderBy("id", q.order).limit(q.limit + 1);
+    if (q.start) query = query.where("id", afterCursor(q.order), q.start);
     if (q.active !== undefined) query = query.where("active", "=", q.active ? 1 : 0);
     if (q.room_id) query = query.where("room_id", "=", q.room_id);
     if (q.after) query = query.where("created_at", ">=", q.after);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { V2Routes } from "../api/server.ts";
-import { pageQuery, toPage } from "../api/pagination.ts";
+import { afterCursor, pageQuery, toPage } from "../api/pagination.ts";
 import { objectIdParam, parseBody, parseParams, parseQuery } from "../api/validation.ts";
 import { AppError } from "../errors.ts";
 import { parseJson, type Json } from "../util/json.ts";
@@ -27,8 +27,8 @@ export const templateRoutes: V2Routes = (v2, ctx) => {
 
   v2.get("/templates", async (req) => {
     const q = parseQuery(listQuery, req.query);
-    let query = ctx.db.selectFrom("templates").selectAll().orderBy("id").limit(q.limit + 1);
-    if (q.start) query = query.where("id", ">", q.start);
+    let query = ctx.db.selectFrom("templates").selectAll().orderBy("id", q.order).limit(q.limit + 1);
+    if (q.start) query = query.where("id", afterCursor(q.order), q.start);
     if (q.name) query = query.where("name_key", "=", q.name.toLowerCase());
     return toPage(await query.execute(), q.limit, (r) => renderTemplate(ctx, r));
   });

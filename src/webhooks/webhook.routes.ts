@@ -26,7 +26,6 @@ const filterQuery = {
 const logQuery = z.object({
   ...filterQuery,
   state: z.enum(WEBHOOK_STATES, { error: `must be one of ${WEBHOOK_STATES.join(", ")}` }).optional(),
-  order: z.enum(["asc", "desc"], { error: "order must be asc or desc" }).default("asc"),
   ...pageQuery,
 });
 

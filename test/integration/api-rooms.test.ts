@@ -130,6 +130,12 @@ for (const dialect of DIALECTS) {
         }
         assert.equal(pages, 3);
         assert.deepEqual(seen, ids);
+        // order=desc (a tapedeck addition, as on every list): newest first, `start` pages back in time.
+        const newest = await fresh.api("GET", "/v2/rooms?limit=10&order=desc");
+        assert.deepEqual(newest.body.data.map((x: { id: string }) => x.id), ids.slice(15).reverse());
+        const older = await fresh.api("GET", `/v2/rooms?limit=10&order=desc&start=${newest.body.last}`);
+        assert.deepEqual(older.body.data.map((x: { id: string }) => x.id), ids.slice(5, 15).reverse());
+        assert.equal((await fresh.api("GET", "/v2/rooms?order=newest")).status, 400);
         const enabled = await fresh.api("GET", "/v2/rooms?limit=100&enabled=true");
         assert.equal(enabled.body.data.length, 24);
         const disabled = await fresh.api("GET", "/v2/rooms?enabled=false");

@@ -4,6 +4,7 @@
 // a live stream's playback URL, its ladder, and a player (hls.js) in the page; a finished one's error,
 // session and files.
 
+import { listAll } from "../api.js";
 import { badge, busy, copy, el, formatBytes, formatDuration, formatTime } from "../ui.js";
 
 const ACTIVE = new Set(["starting", "running", "stopping", "post_processing"]);
@@ -18,29 +19,20 @@ const RESOLUTIONS = [
 const PAGE_SIZE = 25;
 const POLL_MS = 1000;
 
-/** Every item of a list endpoint after `start` (ids are time-ordered, so `start` is "newer than"). */
-async function listFrom(api, path, start) {
-  const out = [];
-  let from = start;
-  for (let i = 0; i < 1000; i++) {
-    const page = await api("GET", `${path}?limit=100${from ? `&start=${encodeURIComponent(from)}` : ""}`);
-    out.push(...(page.data ?? []));
-    if (!page.last) break;
-    from = page.last;
-  }
-  return out;
-}
+/** One page of a list endpoint, newest first; `start` is the previous page's `last` (older than it). */
+const newestPage = (api, path, limit, start = "") =>
+  api("GET", `${path}?order=desc&limit=${limit}${start ? `&start=${encodeURIComponent(start)}` : ""}`);
 
 export async function render(view, { api, onLeave, refresh, showError, showOk }) {
-  const [rooms, recordings, streams] = await Promise.all([listFrom(api, "/v2/rooms", ""), listFrom(api, "/v2/recordings", ""), listFrom(api, "/v2/live-streams", "")]);
+  const [rooms, recordings, streams] = await Promise.all([listAll("/v2/rooms"), newestPage(api, "/v2/recordings", PAGE_SIZE), newestPage(api, "/v2/live-streams", PAGE_SIZE)]);
   const roomName = new Map(rooms.map((r) => [r.id, r.name]));
   const enabled = rooms.filter((r) => r.enabled);
 
   let left = false;
   const player = makePlayer();
   const kinds = {
-    rec: makeList({ kind: "rec", path: "/v2/recordings", items: recordings, testid: "recordings", headers: ["Recording", "Status", "Details", ""], empty: "No browser recordings yet." }),
-    live: makeList({ kind: "live", path: "/v2/live-streams", items: streams, testid: "live-streams", headers: ["Live stream", "Status", "Playback", "Ladder", "Details", ""], empty: "No live streams yet." }),
+    rec: makeList({ kind: "rec", path: "/v2/recordings", first: recordings, testid: "recordings", headers: ["Recording", "Status", "Details", ""], empty: "No browser recordings yet." }),
+    live: makeList({ kind: "live", path: "/v2/live-streams", first: streams, testid: "live-streams", headers: ["Live stream", "Status", "Playback", "Ladder", "Details", ""], empty: "No live streams yet." }),
   };
 
   // ---- Starting one ----
@@ -141,22 +133,24 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
   });
 
   // ---- A list (recordings or live streams), newest first, updated in place ----
-  function makeList({ kind, path, items, testid, headers, empty }) {
-    const known = new Map(items.map((x) => [x.id, x]));
+  function makeList({ kind, path, first, testid, headers, empty }) {
+    const known = new Map(first.data.map((x) => [x.id, x]));
+    /** Where the next older page starts ("" once the oldest is shown). */
+    let older = first.last;
     const details = new Map(); // id → the single object (with its assets), once it has ended
     const rows = new Map();
-    let shown = PAGE_SIZE;
     const tbody = el("tbody");
     const tableEl = el("table", { "data-testid": testid }, el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))), tbody);
     const emptyEl = el("p", { class: "muted", "data-testid": `${testid}-empty` }, empty);
     const more = el("button", { type: "button", "data-testid": `${testid}-more` }, "Show older");
     more.addEventListener("click", () => void busy(more, "Loading…", async () => {
-      shown += PAGE_SIZE;
+      const page = await newestPage(api, path, PAGE_SIZE, older);
+      for (const x of page.data) known.set(x.id, x);
+      older = page.last;
       await fetchDetails();
       draw();
     }));
-    const sorted = () => [...known.values()].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-    const visible = () => sorted().slice(0, shown);
+    const visible = () => [...known.values()].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
 
     async function fetchDetails() {
       const need = visible().filter((x) => ENDED.has(x.status) && !details.has(x.id));
@@ -173,8 +167,7 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
       const list = visible();
       emptyEl.hidden = list.length > 0;
       tableEl.hidden = list.length === 0;
-      more.hidden = known.size <= shown;
-      more.textContent = `Show older (${known.size - shown} more)`;
+      more.hidden = !older;
       const trs = list.map((x) => {
         let row = rows.get(x.id);
         if (!row) rows.set(x.id, (row = kind === "rec" ? recordingRow(x) : streamRow(x)));
@@ -190,11 +183,12 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
       active: () => [...known.values()].some((x) => ACTIVE.has(x.status)),
       draw,
       async load() {
-        // Whatever is unfinished can change, and anything newer than what we know may be new.
-        const asc = [...known.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-        const first = asc.findIndex((x) => ACTIVE.has(x.status));
-        const start = first === -1 ? (asc.at(-1)?.id ?? "") : first > 0 ? asc[first - 1].id : "";
-        for (const x of await listFrom(api, path, start)) known.set(x.id, x);
+        // New ones are among the newest; an unfinished one further down is read by itself.
+        const page = await newestPage(api, path, PAGE_SIZE);
+        const fresh = new Set(page.data.map((x) => x.id));
+        const stale = [...known.values()].filter((x) => ACTIVE.has(x.status) && !fresh.has(x.id));
+        const reread = await Promise.all(stale.map((x) => api("GET", `${path}/${x.id}`)));
+        for (const x of [...page.data, ...reread]) known.set(x.id, x);
         await fetchDetails();
         draw();
       },

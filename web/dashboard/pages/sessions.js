@@ -1,11 +1,6 @@
 // Sessions: the list (newest first, filtered by room and state, "Load more"), and one session: its peers
 // and everything recorded of it (the SFU recording, browser recordings, live streams), each file with its
 // size, duration and status, a Download link and an in-page player (video, audio, the chat CSV as a table).
-//
-// The API lists sessions oldest first (ordered by id, `start` = the previous page's `last`), so the list
-// walks back in time windows: a window (`after` ≤ created_at < `before`) is read whole with start/last,
-// sorted newest first and served a page at a time; windows widen while they come back sparse, and the
-// oldest matching session (the first of the plain list) says when nothing older is left.
 
 import { ApiError, listAll } from "../api.js";
 import { badge, busy, el, formatBytes, formatDuration, formatTime, showError, table } from "../ui.js";
@@ -27,45 +22,20 @@ export async function render(view, ctx) {
 
 // --- the list -------------------------------------------------------------------------------------
 
+/** The sessions matching `query`, newest first (`order=desc`), a page at a time. */
 function newestFirst(api, query) {
-  const buffer = [];
-  const seen = new Set();
-  let upper = null; // exclusive upper bound (ms) of the next window; null: now and later
-  let span = 3600_000;
-  let floor; // created_at (ms) of the oldest matching session
+  let last = "";
   let exhausted = false;
-  const get = (p) => api("GET", `/v2/sessions?${new URLSearchParams({ ...query, ...p })}`);
-
-  async function readWindow() {
-    if (floor === undefined) {
-      const first = await get({ limit: "1" });
-      if (!first.data.length) return void (exhausted = true);
-      floor = Date.parse(first.data[0].created_at);
-    }
-    const lower = (upper ?? Date.now()) - span;
-    const range = { ...(lower > floor ? { after: new Date(lower).toISOString() } : {}), ...(upper !== null ? { before: new Date(upper).toISOString() } : {}) };
-    const got = [];
-    let start = "";
-    do {
-      const page = await get({ ...range, limit: "100", ...(start ? { start } : {}) });
-      got.push(...page.data.filter((s) => !seen.has(s.id)));
-      start = page.last;
-    } while (start);
-    got.sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
-    for (const s of got) seen.add(s.id);
-    buffer.push(...got);
-    if (lower <= floor) exhausted = true;
-    upper = lower;
-    span = got.length < PAGE_SIZE ? span * 4 : got.length > 5 * PAGE_SIZE ? Math.max(span / 2, 60_000) : span;
-  }
-
   return {
     async next(n) {
-      while (buffer.length < n && !exhausted) await readWindow();
-      return buffer.splice(0, n);
+      if (exhausted) return [];
+      const page = await api("GET", `/v2/sessions?${new URLSearchParams({ ...query, order: "desc", limit: String(n), ...(last ? { start: last } : {}) })}`);
+      last = page.last;
+      exhausted = !page.last;
+      return page.data;
     },
     get more() {
-      return buffer.length > 0 || !exhausted;
+      return !exhausted;
     },
   };
 }
