@@ -15,6 +15,11 @@ import { WEB_DIR } from "./web.routes.ts";
 //                               so the secret is sent once and never kept by the page
 
 const SESSION_SECONDS = 12 * 3600;
+/** Wrong sign-ins allowed from one address within FAILURE_WINDOW_MS before it must wait for the window to pass. */
+const MAX_FAILURES = 10;
+const FAILURE_WINDOW_MS = 10 * 60_000;
+/** Addresses remembered at most (memory stays bounded however many try). */
+const MAX_ADDRESSES = 10_000;
 
 const PAGE_HEADERS: Record<string, string> = {
   "cache-control": "no-cache",
@@ -25,8 +30,8 @@ const PAGE_HEADERS: Record<string, string> = {
 };
 
 const signInSchema = z.strictObject({
-  access_key: z.string().min(1, "access_key is required").max(200),
-  secret: z.string().min(1, "secret is required").max(500),
+  access_key: z.string({ error: "access_key is required" }).min(1, "access_key is required").max(200),
+  secret: z.string({ error: "secret is required" }).min(1, "secret is required").max(500),
 });
 
 const same = (a: string, b: string) => {
@@ -35,21 +40,55 @@ const same = (a: string, b: string) => {
   return x.length === y.length && timingSafeEqual(x, y);
 };
 
+/** Recent wrong sign-ins per client address: guessing the secret is slowed to 10 tries per 10 minutes. */
+class SignInThrottle {
+  private readonly failures = new Map<string, number[]>();
+
+  /** Milliseconds this address must still wait, or 0. */
+  waitFor(ip: string, now = Date.now()): number {
+    const recent = (this.failures.get(ip) ?? []).filter((t) => now - t < FAILURE_WINDOW_MS);
+    if (recent.length) this.failures.set(ip, recent);
+    else this.failures.delete(ip);
+    return recent.length >= MAX_FAILURES ? recent[0] + FAILURE_WINDOW_MS - now : 0;
+  }
+
+  failed(ip: string, now = Date.now()): void {
+    const list = [...(this.failures.get(ip) ?? []), now].slice(-MAX_FAILURES);
+    this.failures.delete(ip);
+    this.failures.set(ip, list); // re-inserted: the Map's first key is the address that failed longest ago
+    if (this.failures.size > MAX_ADDRESSES) this.failures.delete(this.failures.keys().next().value!);
+  }
+
+  succeeded(ip: string): void {
+    this.failures.delete(ip);
+  }
+}
+
 export const dashboardRoutes: PublicRoutes = (app, ctx) => {
+  const throttle = new SignInThrottle();
+
   app.get("/dashboard", async (_req, reply) => {
     const html = await fsp.readFile(path.join(WEB_DIR, "dashboard.html"));
     return reply.headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(html);
   });
 
   app.post("/dashboard/sign-in", async (req) => {
+    const wait = throttle.waitFor(req.ip);
+    if (wait > 0) {
+      throw new AppError("rate_limited", "Too many wrong sign-ins from this address", {
+        details: [`try again in ${Math.ceil(wait / 1000)} s`, "or sign in with a management token (tapedeck token management)"],
+      });
+    }
     const body = parseBody(signInSchema, req.body);
     // Both compared, always, in constant time: which of the two was wrong is not told.
     const keyOk = same(body.access_key, ctx.identity.accessKey);
     const secretOk = same(body.secret, ctx.identity.appSecret);
     if (!keyOk || !secretOk) {
+      throttle.failed(req.ip);
       req.log.warn({ ip: req.ip }, "dashboard sign-in refused");
       throw new AppError("unauthorized", "Wrong access key or secret", { details: ["use the app's access key and secret (printed at first start, and in <data dir>/identity.json), or sign in with a management token"] });
     }
+    throttle.succeeded(req.ip);
     const token = await mintManagementToken(ctx.identity, SESSION_SECONDS);
     return { token, expires_at: new Date(Date.now() + SESSION_SECONDS * 1000).toISOString() };
   });
