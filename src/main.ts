@@ -129,7 +129,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   await jobs?.start();
   await beams?.start();
   await streams?.start();
-  log.info({ url }, "tapedeck listening");
+  log.info({ url, dashboard: `${url}/dashboard` }, "tapedeck listening");
 
   let closed = false;
   return {
@@ -163,7 +163,7 @@ export function describeCredentials(identity: AppIdentity): string {
     "  tapedeck app credentials (shown once; also in <data dir>/identity.json):",
     `    access key : ${identity.accessKey}`,
     `    app secret : ${identity.appSecret}`,
-    "  Mint a management token with:  npm run tapedeck -- token management",
+    "  Sign in to the dashboard (/dashboard) with them, or mint a management token:  npm run tapedeck -- token management",
     "",
   ].join("\n");
 }

@@ -10,6 +10,7 @@ import { WEB_DIR } from "./web.routes.ts";
 
 // The dashboard: one page (`web/dashboard.html`, its modules under `web/dashboard/`) that talks to the
 // /v2 API with a management token, like any other client.
+//   GET  /                      redirects to /dashboard
 //   GET  /dashboard             the page (every view is a #/… route inside it)
 //   POST /dashboard/sign-in     {access_key, secret} → {token, expires_at}: a management token for 12 h,
 //                               so the secret is sent once and never kept by the page
@@ -66,6 +67,8 @@ class SignInThrottle {
 
 export const dashboardRoutes: PublicRoutes = (app, ctx) => {
   const throttle = new SignInThrottle();
+
+  app.get("/", async (_req, reply) => reply.redirect("/dashboard", 302));
 
   app.get("/dashboard", async (_req, reply) => {
     const html = await fsp.readFile(path.join(WEB_DIR, "dashboard.html"));

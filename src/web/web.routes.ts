@@ -56,7 +56,7 @@ async function readFileOrNull(file: string): Promise<Buffer | null> {
 function notFoundPage(reply: FastifyReply, what: string): FastifyReply {
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not found · tapedeck</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; padding: 2rem"><h1>Not found</h1><p>${what}</p></body></html>`;
+<body><h1>Not found</h1><p>${what}</p></body></html>`;
   return reply.code(404).headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(html);
 }
 

@@ -2,26 +2,21 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { mintManagementToken } from "../../src/auth/tokens.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
-import { go, openDashboard, ready, toast, withDashboardArtifacts, type DashboardPage } from "../support/dashboard.ts";
+import { dashboardPool, go, ready, toast, withDashboardArtifacts } from "../support/dashboard.ts";
 
 // The dashboard's sign-in and Rooms page, in a real headless Chromium against a running tapedeck.
 
 let app: TestApp;
-const open: DashboardPage[] = [];
+const dashboards = dashboardPool(() => app);
+const dash = dashboards.open;
 
 before(async () => {
   app = await startTestApp();
 });
 after(async () => {
-  await Promise.all(open.map((d) => d.close()));
+  await dashboards.closeAll();
   await app?.close();
 });
-
-const dash = async (o: Parameters<typeof openDashboard>[1] = {}) => {
-  const d = await openDashboard(app, o);
-  open.push(d);
-  return d;
-};
 
 test("sign in: a wrong secret says so and what to use; the right one, or a management token, signs in; sign out forgets it", async () => {
   const d = await dash({ signIn: false });
@@ -103,5 +98,27 @@ test("on a phone-sized screen the menu folds away and the rooms table becomes ca
     await go(page, "#/rooms", "rooms");
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 390, `no sideways scrolling (page is ${width} px wide)`);
+  });
+});
+
+test("a view that finishes loading after the user has moved on is never shown over the newer one", async () => {
+  const d = await dash();
+  await withDashboardArtifacts("late-view", () => [d], async () => {
+    const { page } = d;
+    await go(page, "#/templates", "templates");
+    // The rooms list answers only when let go: the Rooms view is still loading when Templates is chosen.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    await page.route(/\/v2\/rooms\?/, async (r) => {
+      await held;
+      await r.continue();
+    });
+    await page.evaluate(() => { location.hash = "#/rooms"; });
+    await page.waitForFunction(() => (window as any).tapedeckDashboard.route === "rooms");
+    await go(page, "#/templates", "templates");
+    release();
+    await page.waitForFunction(() => (window as any).tapedeckDashboard.dropped === 1);
+    assert.equal(await page.locator("main h1").first().textContent(), "Templates");
+    assert.equal(await page.evaluate(() => (window as any).tapedeckDashboard.route), "templates");
   });
 });

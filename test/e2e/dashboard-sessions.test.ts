@@ -5,7 +5,7 @@ import type { Page } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
 import { joinSynthetic } from "../../src/participant/synthetic.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
-import { go, openDashboard, ready, type DashboardPage, withDashboardArtifacts } from "../support/dashboard.ts";
+import { dashboardPool, go, ready, withDashboardArtifacts } from "../support/dashboard.ts";
 import { startS3rver, type TestS3 } from "../support/s3rver.ts";
 import { SignalClient } from "../support/signal-client.ts";
 import { until } from "../support/wait.ts";
@@ -18,7 +18,8 @@ import { until } from "../support/wait.ts";
 let app: TestApp;
 let s3: TestS3;
 let templateId: string;
-const open: DashboardPage[] = [];
+const dashboards = dashboardPool(() => app);
+const dash = dashboards.open;
 const clients: SignalClient[] = [];
 const CHAT = 'hello from "Chatter", with a comma 👋';
 
@@ -41,16 +42,11 @@ before(async () => {
 
 after(async () => {
   for (const c of clients) c.close();
-  await Promise.all(open.map((d) => d.close()));
+  await dashboards.closeAll();
   await app?.close();
   await s3?.stop();
 });
 
-const dash = async (o: Parameters<typeof openDashboard>[1] = {}) => {
-  const d = await openDashboard(app, o);
-  open.push(d);
-  return d;
-};
 const newRoom = async (name: string, template?: string) => {
   const res = await app.api("POST", "/v2/rooms", { name: `${name}-${Date.now()}`, ...(template ? { template_id: template } : {}) });
   assert.equal(res.status, 200, JSON.stringify(res.body));

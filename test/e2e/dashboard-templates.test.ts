@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Page } from "playwright-core";
 import { startTestApp, type TestApp } from "../support/app.ts";
-import { go, openDashboard, ready, toast, withDashboardArtifacts, type DashboardPage } from "../support/dashboard.ts";
+import { dashboardPool, go, ready, toast, withDashboardArtifacts } from "../support/dashboard.ts";
 import { startS3rver, type TestS3 } from "../support/s3rver.ts";
 
 // The dashboard's Templates pages in a real headless Chromium against a running tapedeck: the list and a
@@ -12,22 +12,18 @@ import { startS3rver, type TestS3 } from "../support/s3rver.ts";
 
 let app: TestApp;
 let s3: TestS3;
-const open: DashboardPage[] = [];
+const dashboards = dashboardPool(() => app);
+const dash = dashboards.open;
 
 before(async () => {
   [app, s3] = await Promise.all([startTestApp(), startS3rver({ bucket: "dash-recordings" })]);
 });
 after(async () => {
-  await Promise.all(open.map((d) => d.close()));
+  await dashboards.closeAll();
   await app?.close();
   await s3?.stop();
 });
 
-const dash = async (o: Parameters<typeof openDashboard>[1] = {}) => {
-  const d = await openDashboard(app, o);
-  open.push(d);
-  return d;
-};
 
 async function newTemplate(name: string): Promise<string> {
   const res = await app.api("POST", "/v2/templates", { name });

@@ -4,7 +4,7 @@ import type { Page } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
 import { joinSynthetic, type SyntheticParticipant } from "../../src/participant/synthetic.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
-import { go, openDashboard, toast, withDashboardArtifacts, type DashboardPage } from "../support/dashboard.ts";
+import { dashboardPool, go, toast, withDashboardArtifacts } from "../support/dashboard.ts";
 import { TestReceiver, type ReceivedRequest } from "../support/receiver.ts";
 import { until } from "../support/wait.ts";
 
@@ -14,7 +14,8 @@ import { until } from "../support/wait.ts";
 
 let app: TestApp;
 let receiver: TestReceiver;
-const open: DashboardPage[] = [];
+const dashboards = dashboardPool(() => app);
+const dash = dashboards.open;
 const participants: SyntheticParticipant[] = [];
 const SECRET = "shared-s3cret-value";
 
@@ -24,16 +25,11 @@ before(async () => {
 });
 after(async () => {
   await Promise.all(participants.map((p) => p.leave().catch(() => {})));
-  await Promise.all(open.map((d) => d.close()));
+  await dashboards.closeAll();
   await app?.close();
   await receiver?.close();
 });
 
-const dash = async (o: Parameters<typeof openDashboard>[1] = {}) => {
-  const d = await openDashboard(app, o);
-  open.push(d);
-  return d;
-};
 
 /** Waits for a request for this event that arrives after this call (earlier ones do not count). */
 function requestFor(eventId: string, timeoutMs = 15_000): Promise<ReceivedRequest> {

@@ -40,6 +40,15 @@ async function client(dataDir: string, baseUrl: () => string) {
   return { identity, api };
 }
 
+/** SIGKILLs tapedeck, then waits for the peer's socket to close and (with `recorder`) for the recorder's Chromium to go. */
+async function crash(child: ChildProcess, peer: { done: Promise<unknown> }, recorder: boolean): Promise<void> {
+  child.kill("SIGKILL");
+  await new Promise((r) => child.once("exit", r));
+  await peer.done; // its signalling socket closed with the server
+  // The recorder's Chromium and ffmpeg go with their parent (the DevTools pipe and ffmpeg's stdin close).
+  if (recorder) await until(() => !/auto-accept-this-tab-capture/.test(execFileSync("ps", ["-eo", "args="]).toString()), "the recorder's Chromium gone", 15_000);
+}
+
 test("a recorded session survives a crash of tapedeck: files kept, processed at the next start", async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-crash-"));
   const env = {
@@ -59,9 +68,7 @@ test("a recorded session survives a crash of tapedeck: files kept, processed at 
     await until(() => spoolBytes() > 150_000, "several seconds of media in the spool", 20_000);
 
     const killedAt = Date.now();
-    server.child.kill("SIGKILL");
-    await new Promise((r) => server.child.once("exit", r));
-    await peer.done; // its signalling socket closed with the server
+    await crash(server.child, peer, false);
     const kept = spoolBytes();
     assert.ok(kept > 150_000, "the half-written track files are still on disk");
 
@@ -110,11 +117,7 @@ test("a browser recording survives a crash of tapedeck: what was recorded is fin
     await until(() => fs.existsSync(spool) && fs.statSync(spool).size > 300_000, "a few seconds of the recording in the spool", 30_000);
 
     const killedAt = Date.now();
-    server.child.kill("SIGKILL");
-    await new Promise((r) => server.child.once("exit", r));
-    await peer.done;
-    // The recorder's Chromium and ffmpeg go with their parent (the DevTools pipe and ffmpeg's stdin close).
-    await until(() => !/auto-accept-this-tab-capture/.test(execFileSync("ps", ["-eo", "args="]).toString()), "the recorder's Chromium gone", 15_000);
+    await crash(server.child, peer, true);
 
     server = await serve(env);
     const done = await until(async () => {
@@ -158,10 +161,7 @@ test("a live stream survives a crash of tapedeck: its recording is made from the
     await until(() => fs.existsSync(playlist) && (fs.readFileSync(playlist, "utf8").match(/\.ts/g) ?? []).length >= 3, "three segments written", 30_000);
 
     const killedAt = Date.now();
-    server.child.kill("SIGKILL");
-    await new Promise((r) => server.child.once("exit", r));
-    await peer.done;
-    await until(() => !/auto-accept-this-tab-capture/.test(execFileSync("ps", ["-eo", "args="]).toString()), "the recorder's Chromium gone", 15_000);
+    await crash(server.child, peer, true);
 
     server = await serve(env);
     const done = await until(async () => {

@@ -16,7 +16,10 @@ const signIn = async (body: unknown) => {
   return { status: res.status, body: await res.json() };
 };
 
-test("the page is served with a strict content security policy and without a referrer", async () => {
+test("the page is served at /dashboard (where / leads) with a strict content security policy and without a referrer", async () => {
+  const root = await fetch(`${app.url}/`, { redirect: "manual" });
+  assert.equal(root.status, 302);
+  assert.equal(root.headers.get("location"), "/dashboard");
   const res = await fetch(`${app.url}/dashboard`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type")!, /^text\/html/);

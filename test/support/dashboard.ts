@@ -34,6 +34,19 @@ export async function openDashboard(app: TestApp, opts: { signIn?: boolean; view
   return { browser, context, page, logs, close: () => browser.close() };
 }
 
+/** Dashboards for one test file's app, all closed by `closeAll` in its `after`. */
+export function dashboardPool(app: () => TestApp) {
+  const open: DashboardPage[] = [];
+  return {
+    async open(o: Parameters<typeof openDashboard>[1] = {}): Promise<DashboardPage> {
+      const d = await openDashboard(app(), o);
+      open.push(d);
+      return d;
+    },
+    closeAll: () => Promise.all(open.map((d) => d.close())),
+  };
+}
+
 /** Waits until the current view has rendered (optionally: this route). */
 export async function ready(page: Page, route?: string, timeoutMs = 15_000): Promise<void> {
   await page.waitForFunction(

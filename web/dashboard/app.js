@@ -30,7 +30,18 @@ const nav = document.querySelector('[data-testid="nav"]');
 const menu = document.querySelector('[data-testid="menu-button"]');
 /** Called when the view changes: a page's timers (live status polling) stop with it. */
 let cleanup = () => {};
-window.tapedeckDashboard = { route: null, ready: false };
+/** Counts route() calls: a page that finishes rendering after a newer route began is thrown away. */
+let generation = 0;
+/** The hash whose page is on screen. */
+let shownHash = "";
+
+/** Shows `hash`: through hashchange when it changes, directly when it is already there. */
+function goTo(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+/** For tests and the curious: the view shown, whether it has rendered, how many late renders were dropped. */
+window.tapedeckDashboard = { route: null, ready: false, dropped: 0 };
 
 menu.addEventListener("click", () => {
   const open = nav.classList.toggle("collapsed") === false;
@@ -38,8 +49,7 @@ menu.addEventListener("click", () => {
 });
 document.querySelector('[data-testid="sign-out"]').addEventListener("click", () => {
   clearToken();
-  location.hash = "#/sign-in";
-  route();
+  goTo("#/sign-in");
 });
 
 function signIn() {
@@ -69,8 +79,7 @@ function signIn() {
         setToken(res.token);
       }
       status.textContent = "";
-      location.hash = "#/rooms";
-      route();
+      goTo("#/rooms");
     } catch (err) {
       clearToken();
       status.textContent = "";
@@ -83,7 +92,14 @@ function signIn() {
   key.focus();
 }
 
+/** A render that finished after a newer route began: its page is never shown, its timers stopped. */
+function drop(leave) {
+  leave();
+  window.tapedeckDashboard.dropped++;
+}
+
 async function route() {
+  const mine = ++generation;
   cleanup();
   cleanup = () => {};
   window.tapedeckDashboard.ready = false;
@@ -98,7 +114,7 @@ async function route() {
   const hash = location.hash || "#/rooms";
   const match = ROUTES.map((r) => ({ r, m: r.pattern.exec(hash) })).find((x) => x.m);
   if (!match) {
-    location.hash = "#/rooms";
+    goTo("#/rooms");
     return;
   }
   const { r, m } = match;
@@ -106,14 +122,22 @@ async function route() {
     if (a.dataset.nav === r.nav) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
+  // A refresh of the same view keeps it on screen until the new one is ready.
+  if (window.tapedeckDashboard.route !== r.page || location.hash !== shownHash) view.replaceChildren(el("p", { class: "progress" }, "Loading…"));
   window.tapedeckDashboard.route = r.page;
-  view.replaceChildren(el("p", { class: "progress" }, "Loading…"));
+  // The page renders into its own element, shown only if no newer route has begun meanwhile.
+  const page = el("div", { class: "page" });
+  const stops = [];
+  const leave = () => stops.splice(0).forEach((f) => f());
+  cleanup = leave;
   try {
     const mod = await import(PAGE_MODULES[r.page]);
-    const stops = [];
-    cleanup = () => stops.forEach((f) => f());
-    await mod.render(view, { page: r.page, params: m.slice(1), api, onLeave: (f) => stops.push(f), navigate: (h) => { location.hash = h; }, refresh: route, showError, showOk });
+    await mod.render(page, { page: r.page, params: m.slice(1), api, onLeave: (f) => stops.push(f), navigate: (h) => { location.hash = h; }, refresh: route, showError, showOk });
+    if (mine !== generation) return drop(leave);
+    view.replaceChildren(page);
+    shownHash = location.hash;
   } catch (err) {
+    if (mine !== generation) return drop(leave);
     if (err instanceof ApiError && err.status === 401) {
       clearToken();
       showError(new ApiError(401, "Your session has ended", ["sign in again"]));
