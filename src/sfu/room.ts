@@ -26,6 +26,8 @@ export class SfuRoom {
   private lastChunk = -1;
   private lastChatAt = 0;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Joins asked for and not yet done: a room with one coming is not empty, whatever `peers` says. */
+  private joining = 0;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -42,6 +44,11 @@ export class SfuRoom {
 
   get id(): string {
     return this.row.id;
+  }
+
+  /** No peer in it and none on the way in: it may be dropped. */
+  get empty(): boolean {
+    return this.peers.size === 0 && this.joining === 0;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -67,32 +74,44 @@ export class SfuRoom {
   }
 
   join(peer: SfuPeer): Promise<void> {
+    // Counted now, not when its turn comes: the last peer's leave, queued ahead of this join, must not
+    // drop the room (the joiner would be alone in a room no one else can reach).
+    this.joining++;
     return this.serial(async () => {
-      const session = await this.deps.store.addPeer(
-        this.row,
-        { id: peer.id, name: peer.identity.name, role: peer.identity.role, userId: peer.identity.userId, userData: peer.identity.userData },
-        { settings: this.settings, chunkMs: this.deps.compositeChunkMs },
-      );
-      this.sessionId = session.sessionId;
-      this.sessionStartedAt = session.startedAt;
-      this.recording = session.recording;
-      this.peers.set(peer.id, peer);
-      peer.notify({
-        type: "joined",
-        peer: peer.info(),
-        room: { id: this.row.id, name: this.row.name },
-        session_id: session.sessionId,
-        peers: this.visiblePeers(peer.id).map((p) => p.info()),
-        can_publish: this.allowedToPublish(peer.identity.role),
-      });
-      if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-joined", peer: peer.info() });
-      for (const other of this.peers.values()) {
-        if (other === peer || !this.canSubscribe(peer.identity.role, other.identity.role)) continue;
-        for (const track of other.published.values()) peer.subscribe(other, track);
+      try {
+        await this.admit(peer);
+      } finally {
+        this.joining--;
+        if (this.empty) this.deps.onEmpty(this);
       }
-      this.requestRecordingKeyframes(); // the composite's layout changes here: a keyframe makes the cut cheap to seek to
-      this.deps.log.info({ peer_id: peer.id, role: peer.identity.role, session_id: session.sessionId, peers: this.peers.size }, "peer joined");
     });
+  }
+
+  private async admit(peer: SfuPeer): Promise<void> {
+    const session = await this.deps.store.addPeer(
+      this.row,
+      { id: peer.id, name: peer.identity.name, role: peer.identity.role, userId: peer.identity.userId, userData: peer.identity.userData },
+      { settings: this.settings, chunkMs: this.deps.compositeChunkMs },
+    );
+    this.sessionId = session.sessionId;
+    this.sessionStartedAt = session.startedAt;
+    this.recording = session.recording;
+    this.peers.set(peer.id, peer);
+    peer.notify({
+      type: "joined",
+      peer: peer.info(),
+      room: { id: this.row.id, name: this.row.name },
+      session_id: session.sessionId,
+      peers: this.visiblePeers(peer.id).map((p) => p.info()),
+      can_publish: this.allowedToPublish(peer.identity.role),
+    });
+    if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-joined", peer: peer.info() });
+    for (const other of this.peers.values()) {
+      if (other === peer || !this.canSubscribe(peer.identity.role, other.identity.role)) continue;
+      for (const track of other.published.values()) peer.subscribe(other, track);
+    }
+    this.requestRecordingKeyframes(); // the composite's layout changes here: a keyframe makes the cut cheap to seek to
+    this.deps.log.info({ peer_id: peer.id, role: peer.identity.role, session_id: session.sessionId, peers: this.peers.size }, "peer joined");
   }
 
   allowedToPublish(role: string): Array<"audio" | "video" | "screen"> {
@@ -142,7 +161,7 @@ export class SfuRoom {
         this.recording = null;
         this.lastChunk = -1;
       } else this.requestRecordingKeyframes();
-      if (this.peers.size === 0) this.deps.onEmpty(this);
+      if (this.empty) this.deps.onEmpty(this);
     });
   }
 

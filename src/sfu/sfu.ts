@@ -209,7 +209,7 @@ export class Sfu {
   }
 
   private dropRoom(room: SfuRoom): void {
-    if (room.peers.size > 0 || this.rooms.get(room.id) !== room) return;
+    if (!room.empty || this.rooms.get(room.id) !== room) return;
     room.dispose();
     this.rooms.delete(room.id);
   }

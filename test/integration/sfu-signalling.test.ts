@@ -200,6 +200,53 @@ describe("SFU signalling", () => {
     g.close();
     await g.closed;
   });
+
+  test("a peer that joins while the last one's leave is still being written is in the same room as the next peer", async () => {
+    const room2 = (await app.api("POST", "/v2/rooms", { name: "rejoin-room" })).body.id as string;
+    const sfu = app.sfu as Sfu;
+    const last = await SignalClient.connect(app.url);
+    await last.join(await token("host", "last", room2), "Last");
+
+    // The last peer's leave is held where it is written to the database, so the next join queues behind it.
+    const store = (sfu as any).store;
+    const removePeer = store.removePeer;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let held!: () => void;
+    const leaving = new Promise<void>((r) => (held = r));
+    store.removePeer = async (...args: unknown[]) => {
+      held();
+      await gate;
+      return removePeer.apply(store, args);
+    };
+    const early = await SignalClient.connect(app.url);
+    let earlyJoined: ReturnType<SignalClient["join"]>;
+    try {
+      last.close();
+      await leaving;
+      // The join has found the room (and, in the same tick, asked it to be let in) once it looks it up.
+      const lookedUp = new Promise<void>((resolve) => {
+        sfu.rooms.get = (id: string) => {
+          if (id === room2) resolve();
+          return Map.prototype.get.call(sfu.rooms, id);
+        };
+      });
+      earlyJoined = early.join(await token("host", "early", room2), "Early");
+      await lookedUp;
+    } finally {
+      delete (sfu.rooms as any).get;
+      store.removePeer = removePeer;
+      release();
+    }
+    const joinedEarly = await earlyJoined;
+    const next = await SignalClient.connect(app.url);
+    const joinedNext = await next.join(await token("host", "next", room2), "Next");
+    assert.deepEqual(joinedNext.peers.map((p: { name: string }) => p.name), ["Early"], "the next peer finds the early one");
+    assert.equal(joinedNext.session_id, joinedEarly.session_id);
+    assert.equal(sfu.rooms.get(room2)!.peers.size, 2);
+    early.close();
+    next.close();
+  });
 });
 
 describe("app tokens from the API", () => {
