@@ -63,7 +63,8 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler {
       const at = { roomId: room.id, sessionStartedAt: d.session_started_at!, epoch: d.epoch! };
       const vodDir = path.join(work, "vod");
       await fsp.rm(vodDir, { recursive: true, force: true });
-      const vod = await buildVod(d.live_dir, vodDir, d.paused_spans ?? []);
+      const metadata = await ctx.db.selectFrom("live_stream_metadata").select(["id", "payload", "duration", "created_at"]).where("stream_id", "=", rec.id).orderBy("created_at").execute();
+      const vod = await buildVod(d.live_dir, vodDir, d.paused_spans ?? [], metadata);
       const duration = Math.round(vod.variants[0]?.durationSeconds ?? 0);
       const top = vod.variants[0];
 

@@ -8,6 +8,7 @@ import type { LiveStreamMetadataRow } from "../db/schema.ts";
 import { isObjectId } from "../ids.ts";
 import { WEB_DIR } from "../web/web.routes.ts";
 import { hlsDetails, playbackToken, type HlsDetails } from "./live-stream.service.ts";
+import { dateRangeTag } from "./vod.ts";
 
 // The live ladder, served to viewers: no API credential, the playback URL's token is the key
 // (`/hls/<stream_id>/<token>/…`, token = HMAC of the id with the app secret).
@@ -62,7 +63,7 @@ export function servedPlaylist(text: string, o: { keep: number | null; metadata:
   for (const m of o.metadata) {
     const start = Date.parse(m.created_at);
     if (start + m.duration * 1000 < windowStart) continue;
-    out.push(`#EXT-X-DATERANGE:ID="${m.id}",CLASS="com.tapedeck.timed-metadata",START-DATE="${m.created_at}",DURATION=${m.duration},X-PAYLOAD="${encodeURIComponent(m.payload)}"`);
+    out.push(dateRangeTag(m));
   }
   for (const s of shown) out.push(...s);
   if (ended) out.push("#EXT-X-ENDLIST");

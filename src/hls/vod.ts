@@ -217,8 +217,31 @@ async function linkOrCopy(from: string, to: string): Promise<void> {
 
 const extinf = (d: number): string => `#EXTINF:${d.toFixed(6)},`;
 
-/** A VOD media playlist of `segments` (with their dates, and a discontinuity where spans were dropped). */
-function vodPlaylist(source: MediaPlaylist, segments: MediaSegment[]): string {
+/** Timed metadata sent to a stream (POST /v2/live-streams/:id/timed-metadata), as kept in live_stream_metadata. */
+export interface TimedMetadata {
+  id: string;
+  payload: string;
+  /** Seconds. */
+  duration: number;
+  /** ISO time it was sent: where it sits on the stream's wall clock. */
+  created_at: string;
+}
+
+/** The #EXT-X-DATERANGE line of one timed metadata entry, in the live playlists and the VOD alike. */
+export const dateRangeTag = (m: TimedMetadata): string =>
+  `#EXT-X-DATERANGE:ID="${m.id}",CLASS="com.tapedeck.timed-metadata",START-DATE="${m.created_at}",DURATION=${m.duration},X-PAYLOAD="${encodeURIComponent(m.payload)}"`;
+
+/** The entries whose span overlaps a kept (dated) segment: metadata sent while the recording was paused is left out with it. */
+export function recordedMetadata(metadata: TimedMetadata[], kept: MediaSegment[]): TimedMetadata[] {
+  return metadata.filter((m) => {
+    const from = Date.parse(m.created_at);
+    const to = from + m.duration * 1000;
+    return kept.some((s) => s.programDateTimeMs !== null && from < s.programDateTimeMs + s.duration * 1000 && to > s.programDateTimeMs);
+  });
+}
+
+/** A VOD media playlist of `segments` (with their dates, and a discontinuity where spans were dropped) and its timed metadata. */
+function vodPlaylist(source: MediaPlaylist, segments: MediaSegment[], metadata: TimedMetadata[]): string {
   const out = [
     "#EXTM3U",
     `#EXT-X-VERSION:${Math.max(3, source.version)}`,
@@ -226,6 +249,7 @@ function vodPlaylist(source: MediaPlaylist, segments: MediaSegment[]): string {
     "#EXT-X-MEDIA-SEQUENCE:0",
     "#EXT-X-PLAYLIST-TYPE:VOD",
     ...(source.independentSegments ? ["#EXT-X-INDEPENDENT-SEGMENTS"] : []),
+    ...recordedMetadata(metadata, segments).map(dateRangeTag),
   ];
   for (const s of segments) {
     if (s.discontinuity) out.push("#EXT-X-DISCONTINUITY");
@@ -267,10 +291,10 @@ async function planVariant(liveDir: string, variant: Variant, index: number, pau
 /**
  * Writes into `outDir` a complete VOD of the live stream in `liveDir` without the paused spans: the
  * master playlist (same variants and URIs, BANDWIDTH measured on the kept segments), each variant's
- * VOD playlist, and the kept segments. Every variant is read and checked before anything is written;
+ * VOD playlist (with the timed metadata of the kept spans as #EXT-X-DATERANGE), and the kept segments. Every variant is read and checked before anything is written;
  * files already in `outDir` under the same names are replaced.
  */
-export async function buildVod(liveDir: string, outDir: string, paused: PausedSpan[]): Promise<VodResult> {
+export async function buildVod(liveDir: string, outDir: string, paused: PausedSpan[], metadata: TimedMetadata[] = []): Promise<VodResult> {
   if (path.resolve(liveDir) === path.resolve(outDir)) throw new Error(`the VOD folder cannot be the live folder (${liveDir})`);
   const masterFile = path.join(liveDir, "master.m3u8");
   const master = await fsp.readFile(masterFile, "utf8").catch((err: NodeJS.ErrnoException) => {
@@ -297,7 +321,7 @@ export async function buildVod(liveDir: string, outDir: string, paused: PausedSp
       bytes += size;
       if (p.kept[i].duration > 0) peak = Math.max(peak, (size * 8) / p.kept[i].duration);
     }
-    await fsp.writeFile(path.join(outDir, playlist), vodPlaylist(p.source, p.kept));
+    await fsp.writeFile(path.join(outDir, playlist), vodPlaylist(p.source, p.kept, metadata));
     files.push(playlist, ...segmentFiles);
 
     const seconds = p.kept.reduce((sum, s) => sum + s.duration, 0);

@@ -205,6 +205,7 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
       assert.match(text, /#EXT-X-PLAYLIST-TYPE:VOD/);
       assert.match(text, /#EXT-X-ENDLIST/);
       assert.match(text, /#EXT-X-DISCONTINUITY/, "the paused span is marked");
+      assert.match(text, /#EXT-X-DATERANGE:ID="[0-9a-f]{24}",CLASS="com\.tapedeck\.timed-metadata",START-DATE="[^"]+",DURATION=5,X-PAYLOAD="poll%3A%20who%20wins%3F%20%22A%22%20or%20B"/, "the timed metadata is kept");
       for (const s of segmentsOf(text)) assert.ok(fs.existsSync(path.join(unzipped, `${layer}`, s)), `${layer}/${s} in the zip`);
     }
     const vodProbe = await probe(path.join(unzipped, "0/index.m3u8"));

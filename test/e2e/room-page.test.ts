@@ -65,7 +65,9 @@ async function join(roomId: string, opts: { role: string; name: string; colour: 
   return peer;
 }
 
-const selfId = (page: Page): Promise<string> => page.evaluate(() => (window as any).tapedeck.peerId);
+/** The page's own peer id, once it has joined (a page still joining has none). */
+const selfId = async (page: Page): Promise<string> =>
+  (await page.waitForFunction(() => (window as any).tapedeck?.peerId, undefined, { timeout: 15_000, polling: 50 })).jsonValue() as Promise<string>;
 
 /** Resolves once the page shows no remote peer; fails after `ms`. */
 async function waitForNoRemotePeers(page: Page, ms: number): Promise<void> {

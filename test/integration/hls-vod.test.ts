@@ -171,6 +171,28 @@ describe("VOD from a real two-variant live stream (ffmpeg)", () => {
     assert.deepEqual(fs.readdirSync(tmp.dir).filter((n) => /\.(part|concat)-/.test(n)), [], "no partial or list file left");
   });
 
+  test("timed metadata of the kept spans is in every VOD playlist as #EXT-X-DATERANGE; what was sent while paused is not", async () => {
+    const out = f("vod-metadata");
+    const at = (ms: number) => new Date(firstDate() + ms).toISOString();
+    const metadata = [
+      { id: "m-start", payload: "hello, world", duration: 1, created_at: at(500) },
+      { id: "m-paused", payload: "during the pause", duration: 1, created_at: at(5000) },
+      { id: "m-late", payload: "slide 2", duration: 3, created_at: at(9000) },
+      { id: "m-before", payload: "before the stream", duration: 5, created_at: at(-10_000) },
+    ];
+    const r = await buildVod(live, out, middlePaused(), metadata);
+    for (const v of r.variants) {
+      const text = fs.readFileSync(path.join(out, v.playlist), "utf8");
+      const tags = text.split("\n").filter((l) => l.startsWith("#EXT-X-DATERANGE:"));
+      assert.deepEqual(tags, [
+        `#EXT-X-DATERANGE:ID="m-start",CLASS="com.tapedeck.timed-metadata",START-DATE="${at(500)}",DURATION=1,X-PAYLOAD="hello%2C%20world"`,
+        `#EXT-X-DATERANGE:ID="m-late",CLASS="com.tapedeck.timed-metadata",START-DATE="${at(9000)}",DURATION=3,X-PAYLOAD="slide%202"`,
+      ], v.playlist);
+    }
+    // Still a playlist ffmpeg reads whole.
+    assert.ok(Math.abs((await probe(path.join(out, r.variants[0].playlist))).durationSeconds - 8) < 0.5);
+  });
+
   test("the zip holds the playlists and segments under their relative paths, segments stored", async () => {
     const out = f("vod-zip");
     const r = await buildVod(live, out, middlePaused());
