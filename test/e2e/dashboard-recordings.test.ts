@@ -4,7 +4,7 @@ import type { Page } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
 import { joinSynthetic, type SyntheticParticipant } from "../../src/participant/synthetic.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
-import { go, openDashboard, toast, withDashboardArtifacts, type DashboardPage } from "../support/dashboard.ts";
+import { assertFitsWidth, go, openDashboard, toast, withDashboardArtifacts, type DashboardPage } from "../support/dashboard.ts";
 
 // The dashboard's Recordings & live page in a real headless Chromium against a whole tapedeck whose
 // worker runs the real recorder (its own Chromium) and, for the live stream, ffmpeg's ladder. Kept
@@ -215,7 +215,6 @@ test("on a phone-sized screen the lists become cards without sideways scrolling"
     await go(page, "#/recordings", "recordings");
     assert.ok(await page.getByTestId("stream-row").first().isVisible());
     assert.ok(await page.getByTestId("recording-row").first().isVisible());
-    const width = await page.evaluate(() => document.documentElement.scrollWidth);
-    assert.ok(width <= 390, `no sideways scrolling (page is ${width} px wide)`);
+    await assertFitsWidth(page);
   });
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { mintManagementToken } from "../../src/auth/tokens.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
-import { dashboardPool, go, ready, toast, withDashboardArtifacts } from "../support/dashboard.ts";
+import { assertFitsWidth, dashboardPool, go, ready, toast, withDashboardArtifacts } from "../support/dashboard.ts";
 
 // The dashboard's sign-in and Rooms page, in a real headless Chromium against a running tapedeck.
 
@@ -96,8 +96,7 @@ test("on a phone-sized screen the menu folds away and the rooms table becomes ca
     await page.getByTestId("menu-button").click();
     assert.equal(await page.getByTestId("nav").isVisible(), true);
     await go(page, "#/rooms", "rooms");
-    const width = await page.evaluate(() => document.documentElement.scrollWidth);
-    assert.ok(width <= 390, `no sideways scrolling (page is ${width} px wide)`);
+    await assertFitsWidth(page);
   });
 });
 

@@ -5,7 +5,7 @@ import type { Page } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
 import { joinSynthetic } from "../../src/participant/synthetic.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
-import { dashboardPool, go, ready, withDashboardArtifacts } from "../support/dashboard.ts";
+import { assertFitsWidth, dashboardPool, go, ready, withDashboardArtifacts } from "../support/dashboard.ts";
 import { startS3rver, type TestS3 } from "../support/s3rver.ts";
 import { SignalClient } from "../support/signal-client.ts";
 import { until } from "../support/wait.ts";
@@ -178,8 +178,7 @@ test("a recorded session: listed, its peers and every file with its size, the co
 
     // On a phone the session page fits the screen.
     await page.setViewportSize({ width: 390, height: 844 });
-    const width = await page.evaluate(() => document.documentElement.scrollWidth);
-    assert.ok(width <= 390, `no sideways scrolling (page is ${width} px wide)`);
+    await assertFitsWidth(page);
   });
 });
 

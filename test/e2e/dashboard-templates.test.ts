@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Page } from "playwright-core";
 import { startTestApp, type TestApp } from "../support/app.ts";
-import { dashboardPool, go, ready, toast, withDashboardArtifacts } from "../support/dashboard.ts";
+import { assertFitsWidth, dashboardPool, go, ready, toast, withDashboardArtifacts } from "../support/dashboard.ts";
 import { startS3rver, type TestS3 } from "../support/s3rver.ts";
 
 // The dashboard's Templates pages in a real headless Chromium against a running tapedeck: the list and a
@@ -286,13 +286,12 @@ test("on a phone-sized screen every tab of a template fits without sideways scro
   await withDashboardArtifacts("templates-phone", () => [d], async () => {
     const { page } = d;
     await go(page, "#/templates", "templates");
-    const width = () => page.evaluate(() => document.documentElement.scrollWidth);
-    assert.ok((await width()) <= 390, `list: page is ${await width()} px wide`);
+    await assertFitsWidth(page, "the list");
     await go(page, `#/templates/${id}`, "template");
     for (const tab of ["roles", "recording", "storage"]) {
       await page.getByTestId(`tab-${tab}`).click();
       await page.getByTestId(`${tab}-panel`).waitFor();
-      assert.ok((await width()) <= 390, `${tab}: page is ${await width()} px wide`);
+      await assertFitsWidth(page, `the ${tab} tab`);
     }
   });
 });

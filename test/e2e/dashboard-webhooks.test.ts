@@ -4,7 +4,7 @@ import type { Page } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
 import { joinSynthetic, type SyntheticParticipant } from "../../src/participant/synthetic.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
-import { dashboardPool, go, toast, withDashboardArtifacts } from "../support/dashboard.ts";
+import { assertFitsWidth, dashboardPool, go, toast, withDashboardArtifacts } from "../support/dashboard.ts";
 import { TestReceiver, type ReceivedRequest } from "../support/receiver.ts";
 import { until } from "../support/wait.ts";
 
@@ -229,7 +229,6 @@ test("log pages with 'load more' under a type filter, and on a phone it fits 390
 
     await rowOf(page, seeded[11]).getByTestId("open-delivery").click();
     await page.getByTestId("payload").waitFor();
-    const width = await page.evaluate(() => document.documentElement.scrollWidth);
-    assert.ok(width <= 390, `no sideways scrolling (page is ${width} px wide)`);
+    await assertFitsWidth(page);
   });
 });

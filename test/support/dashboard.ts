@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -59,6 +60,12 @@ export async function ready(page: Page, route?: string, timeoutMs = 15_000): Pro
 export async function go(page: Page, hash: string, route: string): Promise<void> {
   await page.evaluate((h) => { location.hash = h; }, hash);
   await ready(page, route);
+}
+
+/** Asserts the page needs no sideways scrolling at its viewport's width (a phone's, in these tests). */
+export async function assertFitsWidth(page: Page, what = "the page"): Promise<void> {
+  const { scroll, viewport } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, viewport: window.innerWidth }));
+  assert.ok(scroll <= viewport, `${what} needs sideways scrolling: ${scroll} px wide on a ${viewport} px screen`);
 }
 
 /** The toast's title and details once it shows. */
