@@ -39,6 +39,9 @@ document.addEventListener("click", (e) => {
   if (e.target instanceof Element && e.target.closest('[data-testid="toast-close"]')) toast().hidden = true;
 });
 
+/** An error for the toast that did not come from the API: what went wrong, and what to do (`details`). */
+export const problem = (message, details = []) => Object.assign(new Error(message), { details });
+
 /** An API error (or any error) as the toast: the message, and each detail saying what to do. */
 export function showError(err) {
   console.error(err);

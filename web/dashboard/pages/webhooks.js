@@ -6,7 +6,7 @@
 // until asked for. A room's own webhook (rooms API) replaces this endpoint for that room's events.
 
 import { listAll } from "../api.js";
-import { badge, busy, copy, el, formatTime, table } from "../ui.js";
+import { badge, busy, copy, el, formatTime, problem, table } from "../ui.js";
 
 // As src/webhooks/events.ts (WEBHOOK_EVENT_TYPES, WEBHOOK_STATES): the API has no endpoint listing them.
 const EVENT_TYPES = [
@@ -23,8 +23,6 @@ const MAX_HEADERS = 20; // MAX_CUSTOM_HEADERS in src/webhooks/webhook-config.ts
 const PAGE_SIZES = [10, 25, 50, 100];
 const REPLAY_WATCH_MS = 30_000;
 
-/** An error for the toast that did not come from the API. */
-const problem = (message, details = []) => Object.assign(new Error(message), { details });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export async function render(view, { api, onLeave, showOk, showError }) {
