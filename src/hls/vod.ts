@@ -291,8 +291,9 @@ async function planVariant(liveDir: string, variant: Variant, index: number, pau
 /**
  * Writes into `outDir` a complete VOD of the live stream in `liveDir` without the paused spans: the
  * master playlist (same variants and URIs, BANDWIDTH measured on the kept segments), each variant's
- * VOD playlist (with the timed metadata of the kept spans as #EXT-X-DATERANGE), and the kept segments. Every variant is read and checked before anything is written;
- * files already in `outDir` under the same names are replaced.
+ * VOD playlist (with the timed metadata of the kept spans as #EXT-X-DATERANGE), and the kept
+ * segments. Every variant is read and checked before anything is written; files already in `outDir`
+ * under the same names are replaced.
  */
 export async function buildVod(liveDir: string, outDir: string, paused: PausedSpan[], metadata: TimedMetadata[] = []): Promise<VodResult> {
   if (path.resolve(liveDir) === path.resolve(outDir)) throw new Error(`the VOD folder cannot be the live folder (${liveDir})`);
