@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Page } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
+import { newObjectId } from "../../src/ids.ts";
 import { joinSynthetic, type SyntheticParticipant } from "../../src/participant/synthetic.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { assertFitsWidth, go, openDashboard, toast, withDashboardArtifacts, type DashboardPage } from "../support/dashboard.ts";
@@ -216,5 +217,37 @@ test("on a phone-sized screen the lists become cards without sideways scrolling"
     assert.ok(await page.getByTestId("stream-row").first().isVisible());
     assert.ok(await page.getByTestId("recording-row").first().isVisible());
     await assertFitsWidth(page);
+  });
+});
+
+test("the recordings list shows the 25 newest; Show older brings the rest, newest first", async () => {
+  // Thirty failed recordings written as the API writes a recording the recorder could not start
+  // (cheaper than thirty recorders), all newer than the one recorded above.
+  const seeded: string[] = [];
+  for (let i = 0; i < 30; i++) {
+    const now = new Date().toISOString();
+    const id = newObjectId();
+    seeded.push(id);
+    await app.ctx.db.insertInto("recordings").values({
+      id, kind: "beam", room_id: otherRoomId, session_id: null, status: "failed", meeting_url: "", destination: "", started_by: "", stopped_by: "",
+      details: JSON.stringify({ width: 1280, height: 720, audio_only: false, layout: "grid", roles: [], custom_url: "", max_duration_s: 14400, auto_stop_s: 300 }),
+      failure: JSON.stringify({ type: "MAX_RETRIES_REACHED", message: `seeded failure ${i}` }), created_at: now, started_at: null, stopped_at: now, updated_at: now,
+      stop_reason: null, paused: 0, worker: null, lease_until: null,
+    }).execute();
+  }
+  const all = (await app.api("GET", "/v2/recordings?order=desc&limit=100")).body.data.map((r: { id: string }) => r.id);
+  assert.ok(all.length > 30, `${all.length} recordings`);
+  await withDashboardArtifacts("recordings-older", () => [d], async () => {
+    const { page } = d;
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await go(page, "#/rooms", "rooms");
+    await go(page, "#/recordings", "recordings");
+    const ids = () => page.getByTestId("recording-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-id")));
+    assert.deepEqual(await ids(), all.slice(0, 25));
+    assert.match((await page.getByTestId("recording-row").first().getByTestId("error").textContent())!, /seeded failure 29 \(MAX_RETRIES_REACHED\)/);
+    await page.getByTestId("recordings-more").click();
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="recording-row"]').length === n, all.length);
+    assert.deepEqual(await ids(), all);
+    assert.equal(await page.getByTestId("recordings-more").isVisible(), false, "nothing older is left");
   });
 });
