@@ -307,7 +307,9 @@ test("preview on a phone: devices listed, a name required, joining with nothing 
     assert.equal(seen.name, "Hana Host");
     const sample = await sampleRemoteVideo(page, hostId);
     assert.ok(sample.r > 150 && sample.b < 90, JSON.stringify(sample));
-    assert.ok((await remoteAudioLevel(page, hostId)).totalAudioEnergy > 0, "the watcher hears nothing");
+    const heard = await remoteAudioLevel(page, hostId);
+    const why = async () => `${JSON.stringify(heard)}; its subscription: ${JSON.stringify(await page.evaluate(() => (window as any).tapedeck.describeSubscription()))}`;
+    assert.ok(heard.totalAudioEnergy > 0, `the watcher hears nothing: ${heard.totalAudioEnergy > 0 ? "" : await why()}`);
     assert.deepEqual(await page.evaluate(() => (window as any).tapedeck.published()), []);
     assert.equal(await page.locator('[data-testid="self-view"]').isVisible(), false);
     const [watcher] = await waitForRemotePeers(host.page, 1, { videoPlaying: false });

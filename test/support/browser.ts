@@ -233,7 +233,11 @@ export async function remoteAudioLevel(page: Page, peerId: string, timeoutMs = 1
       const s = await (window as any).tapedeck.inboundStats(id, "microphone");
       return (s?.totalAudioEnergy ?? 0) > 0 && (s?.audioLevel ?? 0) > min;
     }, [peerId, minLevel] as const, { timeout: timeoutMs, polling: 100 })
-    .catch(() => {}); // the reading below is what the test judges
+    .catch((err: Error) => {
+      // Out of time: the reading below is what the test judges. Anything else (the page's stats call
+      // failing) is the failure, said as it is.
+      if (err.name !== "TimeoutError") throw new Error(`reading ${peerId}'s audio level failed: ${err.message}`, { cause: err });
+    });
   return page.evaluate(async (id) => {
     const s = await (window as any).tapedeck.inboundStats(id, "microphone");
     return { audioLevel: s?.audioLevel ?? 0, totalAudioEnergy: s?.totalAudioEnergy ?? 0, packetsReceived: s?.packetsReceived ?? 0 };
