@@ -57,3 +57,11 @@ export async function listAll(path, max = 500) {
     start = page.last;
   }
 }
+
+/**
+ * One page of a list endpoint, newest first (`order=desc`), filtered by `query`; `start` is the
+ * previous page's `last` (the next page is older than it).
+ */
+export function newestPage(path, limit, start = "", query = {}) {
+  return api("GET", `${path}?${new URLSearchParams({ ...query, order: "desc", limit: String(limit), ...(start ? { start } : {}) })}`);
+}

@@ -4,7 +4,7 @@
 // a live stream's playback URL, its ladder, and a player (hls.js) in the page; a finished one's error,
 // session and files.
 
-import { listAll } from "../api.js";
+import { listAll, newestPage } from "../api.js";
 import { badge, busy, copy, el, formatBytes, formatDuration, formatTime } from "../ui.js";
 import { makePlayer } from "./live-player.js";
 
@@ -20,12 +20,8 @@ const RESOLUTIONS = [
 const PAGE_SIZE = 25;
 const POLL_MS = 1000;
 
-/** One page of a list endpoint, newest first; `start` is the previous page's `last` (older than it). */
-const newestPage = (api, path, limit, start = "") =>
-  api("GET", `${path}?order=desc&limit=${limit}${start ? `&start=${encodeURIComponent(start)}` : ""}`);
-
 export async function render(view, { api, onLeave, refresh, showError, showOk }) {
-  const [rooms, recordings, streams] = await Promise.all([listAll("/v2/rooms"), newestPage(api, "/v2/recordings", PAGE_SIZE), newestPage(api, "/v2/live-streams", PAGE_SIZE)]);
+  const [rooms, recordings, streams] = await Promise.all([listAll("/v2/rooms"), newestPage("/v2/recordings", PAGE_SIZE), newestPage("/v2/live-streams", PAGE_SIZE)]);
   const roomName = new Map(rooms.map((r) => [r.id, r.name]));
   const enabled = rooms.filter((r) => r.enabled);
 
@@ -145,7 +141,7 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     const emptyEl = el("p", { class: "muted", "data-testid": `${testid}-empty` }, empty);
     const more = el("button", { type: "button", "data-testid": `${testid}-more` }, "Show older");
     more.addEventListener("click", () => void busy(more, "Loading…", async () => {
-      const page = await newestPage(api, path, PAGE_SIZE, older);
+      const page = await newestPage(path, PAGE_SIZE, older);
       for (const x of page.data) known.set(x.id, x);
       older = page.last;
       await fetchDetails();
@@ -185,7 +181,7 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
       draw,
       async load() {
         // New ones are among the newest; an unfinished one further down is read by itself.
-        const page = await newestPage(api, path, PAGE_SIZE);
+        const page = await newestPage(path, PAGE_SIZE);
         const fresh = new Set(page.data.map((x) => x.id));
         const stale = [...known.values()].filter((x) => ACTIVE.has(x.status) && !fresh.has(x.id));
         const reread = await Promise.all(stale.map((x) => api("GET", `${path}/${x.id}`)));

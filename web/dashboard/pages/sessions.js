@@ -2,7 +2,7 @@
 // and everything recorded of it (the SFU recording, browser recordings, live streams), each file with its
 // size, duration and status, a Download link and an in-page player (video, audio, the chat CSV as a table).
 
-import { ApiError, listAll } from "../api.js";
+import { ApiError, listAll, newestPage } from "../api.js";
 import { badge, busy, el, formatBytes, formatDuration, formatTime, showError, table } from "../ui.js";
 import { chatTable, describe, TYPE_ORDER, viewerFor } from "./session-files.js";
 
@@ -24,13 +24,13 @@ export async function render(view, ctx) {
 // --- the list -------------------------------------------------------------------------------------
 
 /** The sessions matching `query`, newest first (`order=desc`), a page at a time. */
-function newestFirst(api, query) {
+function newestFirst(query) {
   let last = "";
   let exhausted = false;
   return {
     async next(n) {
       if (exhausted) return [];
-      const page = await api("GET", `/v2/sessions?${new URLSearchParams({ ...query, order: "desc", limit: String(n), ...(last ? { start: last } : {}) })}`);
+      const page = await newestPage("/v2/sessions", n, last, query);
       last = page.last;
       exhausted = !page.last;
       return page.data;
@@ -90,7 +90,7 @@ async function renderList(view, { api, refresh }) {
   const load = async () => {
     const mine = ++generation;
     const query = { ...(filters.room ? { room_id: filters.room } : {}), ...(filters.state ? { active: filters.state } : {}) };
-    const f = newestFirst(api, query);
+    const f = newestFirst(query);
     more.hidden = true;
     list.replaceChildren(el("p", { class: "progress" }, "Loading sessions…"));
     try {

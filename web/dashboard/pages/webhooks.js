@@ -5,7 +5,7 @@
 // Header values come back from the API in the clear (they are sealed at rest); they are shown masked
 // until asked for. A room's own webhook (rooms API) replaces this endpoint for that room's events.
 
-import { listAll } from "../api.js";
+import { listAll, newestPage } from "../api.js";
 import { badge, busy, copy, el, formatTime, problem, table } from "../ui.js";
 
 // As src/webhooks/events.ts (WEBHOOK_EVENT_TYPES, WEBHOOK_STATES): the API has no endpoint listing them.
@@ -31,7 +31,7 @@ export async function render(view, { api, onLeave, showOk, showError }) {
 
   const [config, firstPage, rooms] = await Promise.all([
     api("GET", "/v2/webhooks/config"),
-    api("GET", `/v2/analytics/webhooks?order=desc&limit=${PAGE_SIZES[1]}`),
+    newestPage("/v2/analytics/webhooks", PAGE_SIZES[1]),
     listAll("/v2/rooms").catch(() => []), // only for the "rooms with their own webhook" note
   ]);
 
@@ -159,13 +159,10 @@ export async function render(view, { api, onLeave, showOk, showError }) {
   const replaySelected = el("button", { type: "button", "data-testid": "replay-selected" }, "Replay selected");
   const count = el("span", { class: "muted", "data-testid": "log-count" });
 
-  const query = (start) => {
-    const q = new URLSearchParams({ order: "desc", limit: String(filter.limit) });
-    if (filter.type) q.set("type", filter.type);
-    if (filter.state) q.set("state", filter.state);
-    if (filter.room_id) q.set("room_id", filter.room_id);
-    if (start) q.set("start", start);
-    return `/v2/analytics/webhooks?${q}`;
+  /** A page of the log under the current filters (the empty ones left out), newest first. */
+  const logPage = (start) => {
+    const { limit, ...rest } = filter;
+    return newestPage("/v2/analytics/webhooks", limit, start, Object.fromEntries(Object.entries(rest).filter(([, v]) => v)));
   };
 
   const upsert = (entry) => {
@@ -215,7 +212,7 @@ export async function render(view, { api, onLeave, showOk, showError }) {
   }
 
   async function loadFirst() {
-    const page = await api("GET", query(""));
+    const page = await logPage("");
     entries = page.data ?? [];
     last = page.last ?? "";
     renderLog();
@@ -228,7 +225,7 @@ export async function render(view, { api, onLeave, showOk, showError }) {
   });
   refresh.addEventListener("click", () => void busy(refresh, "Refreshing…", loadFirst));
   more.addEventListener("click", () => void busy(more, "Loading…", async () => {
-    const page = await api("GET", query(last));
+    const page = await logPage(last);
     const known = new Set(entries.map((x) => x.id));
     entries.push(...(page.data ?? []).filter((x) => !known.has(x.id)));
     last = page.last ?? "";
