@@ -1,3 +1,4 @@
+import net from "node:net";
 import os from "node:os";
 import { PRESETS, type Preset } from "../hls/ladder.ts";
 import path from "node:path";
@@ -11,6 +12,21 @@ export type Role = (typeof ROLES)[number];
 
 const intFromEnv = (def: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(def);
+
+/** `10.0.0.0/8, ::1/128, 169.254.169.254` → the entries, each an address or an address/prefix (CIDR). */
+const cidrList = z
+  .string()
+  .default("")
+  .transform((s) => s.split(",").map((c) => c.trim()).filter(Boolean))
+  .superRefine((list, ctx) => {
+    for (const c of list) {
+      const [addr, prefix, extra] = c.split("/");
+      const family = net.isIP(addr);
+      const max = family === 6 ? 128 : 32;
+      const ok = family !== 0 && extra === undefined && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= max));
+      if (!ok) ctx.addIssue({ code: "custom", message: `${JSON.stringify(c)} is not an IP address or CIDR range (e.g. 10.0.0.0/8, fd00::/8)` });
+    }
+  });
 
 const envSchema = z.object({
   PORT: intFromEnv(8080, 0, 65535),
@@ -39,6 +55,21 @@ const envSchema = z.object({
   TAPEDECK_HLS_MAX: z.coerce.number().int().min(0).max(64).optional(),
   TAPEDECK_HLS_CORES: z.coerce.number().min(0.5).max(256).optional(),
   TAPEDECK_HLS_PRESET: z.enum(PRESETS, { error: `must be one of ${PRESETS.join(", ")}` }).default("superfast"),
+  // HTTP server limits (slow clients must not hold connections forever).
+  TAPEDECK_HTTP_REQUEST_TIMEOUT_SECONDS: intFromEnv(30, 1, 3600),
+  TAPEDECK_HTTP_HEADERS_TIMEOUT_SECONDS: intFromEnv(10, 1, 600),
+  TAPEDECK_HTTP_KEEPALIVE_SECONDS: intFromEnv(5, 1, 600),
+  TAPEDECK_HTTP_MAX_CONNECTIONS_PER_ADDRESS: intFromEnv(256, 1, 100_000),
+  // Addresses whose X-Forwarded-For is believed (reverse proxies).
+  TAPEDECK_TRUSTED_PROXIES: cidrList,
+  // Outbound target policy for webhooks, storage endpoints and meeting_url.
+  TAPEDECK_OUTBOUND_DENY: cidrList,
+  TAPEDECK_OUTBOUND_ALLOW: cidrList,
+  // Per-peer signalling limits.
+  TAPEDECK_CHAT_MAX_BYTES: intFromEnv(4096, 16, 65_536),
+  TAPEDECK_CHAT_PER_SECOND: z.coerce.number().min(0.1).max(1000).default(5),
+  TAPEDECK_CHAT_BURST: intFromEnv(20, 1, 10_000),
+  TAPEDECK_FLOOD_STRIKES: intFromEnv(20, 1, 10_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -75,6 +106,20 @@ export interface Config {
     hlsCores: number;
     hlsPreset: Preset;
   };
+  http: {
+    /** Whole request (headers and body) must arrive within this. */
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    /** Open connections one client address may hold at once. */
+    maxConnectionsPerAddress: number;
+    /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client. */
+    trustedProxies: string[];
+  };
+  /** Outbound target policy (webhooks, storage endpoints, meeting_url): CIDR lists that change the default. */
+  outbound: { deny: string[]; allow: string[] };
+  /** Per-peer signalling limits: chat size and rate (token bucket), over-limit messages before removal. */
+  peerLimits: { chatMaxBytes: number; chatPerSecond: number; chatBurst: number; floodStrikes: number };
   logLevel: string;
 }
 
@@ -128,6 +173,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     sfu: { remb: e.TAPEDECK_SFU_REMB === "on", processes: e.TAPEDECK_SFU_PROCESSES ?? os.cpus().length, cpuLimit: e.TAPEDECK_SFU_CPU_LIMIT },
     recording: { compositeChunkMs: e.TAPEDECK_COMPOSITE_CHUNK_SECONDS * 1000, beamMax: e.TAPEDECK_BEAM_MAX ?? Math.max(1, os.cpus().length),
       hlsMax: e.TAPEDECK_HLS_MAX ?? Math.max(1, Math.floor(os.cpus().length / 2)), hlsCores: e.TAPEDECK_HLS_CORES ?? os.cpus().length, hlsPreset: e.TAPEDECK_HLS_PRESET,
+    },
+    http: {
+      requestTimeoutMs: e.TAPEDECK_HTTP_REQUEST_TIMEOUT_SECONDS * 1000,
+      headersTimeoutMs: e.TAPEDECK_HTTP_HEADERS_TIMEOUT_SECONDS * 1000,
+      keepAliveTimeoutMs: e.TAPEDECK_HTTP_KEEPALIVE_SECONDS * 1000,
+      maxConnectionsPerAddress: e.TAPEDECK_HTTP_MAX_CONNECTIONS_PER_ADDRESS,
+      trustedProxies: e.TAPEDECK_TRUSTED_PROXIES,
+    },
+    outbound: { deny: e.TAPEDECK_OUTBOUND_DENY, allow: e.TAPEDECK_OUTBOUND_ALLOW },
+    peerLimits: {
+      chatMaxBytes: e.TAPEDECK_CHAT_MAX_BYTES,
+      chatPerSecond: e.TAPEDECK_CHAT_PER_SECOND,
+      chatBurst: e.TAPEDECK_CHAT_BURST,
+      floodStrikes: e.TAPEDECK_FLOOD_STRIKES,
     },
     logLevel: e.LOG_LEVEL,
   };
