@@ -9,6 +9,7 @@ import { joinSynthetic } from "./participant/synthetic.ts";
 import { runSfuShard } from "./sfu/shard-worker.ts";
 import { logStrayRejections } from "./system/stray-rejections.ts";
 import { runStorageValidateCli } from "./storage/storage.cli.ts";
+import { controlCharMessage, findControlChar } from "./util/text.ts";
 
 const USAGE = `usage: tapedeck <command>
 
@@ -96,10 +97,17 @@ async function token(kind: string | undefined, args: string[]): Promise<void> {
   }
   if (kind === "app") {
     if (!values.room || !values.role) throw new Error("token app needs --room <room id> and --role <role name>");
+    refuseControlChars("--user", values.user);
     console.log(await mintAppToken(identity, { roomId: values.room, role: values.role, userId: values.user, validForSeconds: validFor }));
     return;
   }
   throw new Error(`unknown token kind ${kind ?? "(none)"}: use 'token management' or 'token app'`);
+}
+
+/** Names and user ids end up in other people's screens, logs and CSVs: no control or bidi characters. */
+function refuseControlChars(option: string, value: string | undefined): void {
+  const code = value === undefined ? null : findControlChar(value);
+  if (code) throw new Error(controlCharMessage(option, code));
 }
 
 /** The customer id of this data dir, if tapedeck ran here: the default prefix recordings go under. */
@@ -120,6 +128,7 @@ async function participant(args: string[]): Promise<void> {
     strict: true,
   });
   if (!values.room) throw new Error("participant needs --room <room id>");
+  refuseControlChars("--name", values.name);
   const size = /^(\d+)x(\d+)$/.exec(values.size!);
   if (!size) throw new Error("--size must look like 1280x720");
   const config = loadConfig();

@@ -5,14 +5,21 @@ export const ERROR_REASONS = {
   invalid_body: 400,
   invalid_query: 400,
   invalid_param: 400,
+  /** Malformed HTTP: a request line, header or chunked framing Node's parser refuses. */
+  invalid_request: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  /** The request (headers, then body) did not arrive within the configured time. */
+  timeout: 408,
   conflict: 409,
   payload_too_large: 413,
+  /** A path segment longer than the router accepts. */
+  uri_too_long: 414,
   unsupported_media_type: 415,
   destination_error: 424,
   rate_limited: 429,
+  headers_too_large: 431,
   internal: 500,
   unavailable: 503,
 } as const;
@@ -54,6 +61,12 @@ export interface ErrorBody {
   details: string[];
   reason: ErrorReason;
   origin: ErrorOrigin;
+}
+
+/** The reason for an HTTP status (the first listed with it), for answers that only have a status. */
+export function reasonForStatus(status: number): ErrorReason {
+  const found = (Object.keys(ERROR_REASONS) as ErrorReason[]).find((r) => ERROR_REASONS[r] === status);
+  return found ?? (status >= 500 ? "internal" : "invalid_request");
 }
 
 export const notFound = (what: string, id: string): AppError =>

@@ -31,6 +31,7 @@ import { healthRoutes } from "./system/health.routes.ts";
 import { defaultTemplate } from "./templates/template.service.ts";
 import { templateRoutes } from "./templates/template.routes.ts";
 import { WebhookDispatcher } from "./webhooks/dispatcher.ts";
+import { outboundPolicy } from "./net/outbound-policy.ts";
 import { WebhookOutbox } from "./webhooks/outbox.ts";
 import { webRoutes } from "./web/web.routes.ts";
 import { webhookRoutes } from "./webhooks/webhook.routes.ts";
@@ -64,14 +65,15 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   const env = opts.env ?? process.env;
   const config = opts.config ?? loadConfig(env);
   const log = opts.log ?? createLogger(config.logLevel);
-  const { identity, generatedCredentials } = loadIdentity(config.dataDir, env);
-  const { db, dialect, close: closeDb } = await openDatabase(config.databaseUrl);
+  const { identity, generatedCredentials, tightened } = loadIdentity(config.dataDir, env);
+  const { db, dialect, close: closeDb, tightened: dbTightened } = await openDatabase(config.databaseUrl);
+  for (const c of [...tightened, ...dbTightened]) log.warn(c, c.error ? "could not make a data file private" : "made a data file private (it was readable by others)");
   log.info({ dialect, dataDir: config.dataDir, roles: [...config.roles] }, "database ready");
 
   const box = new SecretBox(identity.encryptionKey);
   const storage = new StorageService({ config, identity, box, log: log.child({ component: "storage" }) });
   const outbox = new WebhookOutbox({ identity, box });
-  const dispatcher = new WebhookDispatcher({ db, identity, box, config: config.webhooks, log: log.child({ component: "webhooks" }) });
+  const dispatcher = new WebhookDispatcher({ db, identity, box, config: config.webhooks, log: log.child({ component: "webhooks" }), outbound: outboundPolicy(config.outbound) });
   outbox.onEnqueued(() => dispatcher.kick());
   const ctx: AppContext = { config, identity, db, dialect, log, box, storage, outbox, dispatcher };
 

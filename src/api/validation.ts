@@ -20,6 +20,26 @@ function parseWith<S extends z.ZodType>(schema: S, value: unknown, reason: Error
   throw new AppError(reason, message, { details });
 }
 
+/** Objects and arrays in a request body may nest this deep; deeper bodies are refused before any handler. */
+export const MAX_JSON_DEPTH = 32;
+
+/** True when `text` (JSON) nests objects/arrays deeper than `max`; brackets inside strings do not count. */
+export function jsonNestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
 export const parseBody = <S extends z.ZodType>(schema: S, body: unknown): z.infer<S> =>
   parseWith(schema, body ?? {}, "invalid_body", "body");
 

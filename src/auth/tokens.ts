@@ -1,6 +1,7 @@
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
 import { AppError } from "../errors.ts";
 import { newUuid } from "../ids.ts";
+import { controlCharMessage, findControlChar } from "../util/text.ts";
 
 // Management tokens (REST API) and app tokens (peers), HS256 with the app secret, with exactly the
 // claims the 100ms server SDKs put in them, so tokens minted by those SDKs work here unchanged.
@@ -60,6 +61,8 @@ export function mintAppToken(
   if (!(validFor > 0 && validFor <= MAX_APP_SECONDS)) {
     throw new AppError("invalid_body", `app token validity must be 1..${MAX_APP_SECONDS} seconds (90 days)`);
   }
+  const badChar = opts.userId === undefined ? null : findControlChar(opts.userId);
+  if (badChar) throw new AppError("invalid_body", controlCharMessage("user_id", badChar));
   const claims: Record<string, unknown> = { type: "app", room_id: opts.roomId, role: opts.role };
   if (opts.userId !== undefined) claims.user_id = opts.userId;
   return sign(keys, claims, validFor);
@@ -82,6 +85,25 @@ async function verify(keys: TokenKeys, token: string): Promise<JWTPayload> {
   }
 }
 
+/**
+ * A token may not claim more than the documented validity for its type (14 days management, 90 days
+ * app): `exp - iat`, or `exp - now` for a token without `iat` (accepted: not every JWT library sets it).
+ * Nor may it be issued in the future beyond the clock skew. jose checks `exp` and `nbf` themselves.
+ */
+function checkTimes(payload: JWTPayload, type: TokenType): void {
+  const now = Math.floor(Date.now() / 1000);
+  const max = type === "management" ? MAX_MANAGEMENT_SECONDS : MAX_APP_SECONDS;
+  const maxText = type === "management" ? "14 days" : "90 days";
+  if (payload.iat !== undefined && payload.iat > now + CLOCK_TOLERANCE_SECONDS) {
+    throw tokenError(401, `claim iat: token is issued ${payload.iat - now} s in the future (more than the ${CLOCK_TOLERANCE_SECONDS} s clock skew); check the minting machine's clock`);
+  }
+  const exp = payload.exp as number;
+  const lifetime = exp - (payload.iat ?? now);
+  if (lifetime > max || exp - now > max + CLOCK_TOLERANCE_SECONDS) {
+    throw tokenError(401, `claim exp: a ${type} token may be valid for at most ${max} s (${maxText}); this one claims ${lifetime} s`);
+  }
+}
+
 function checkCommon(keys: TokenKeys, payload: JWTPayload, expected: TokenType): void {
   if (payload.access_key !== keys.accessKey) throw tokenError(401, "access_key does not match this app");
   if (payload.type !== expected) {
@@ -89,6 +111,7 @@ function checkCommon(keys: TokenKeys, payload: JWTPayload, expected: TokenType):
   }
   if (payload.version !== 2) throw tokenError(401, "version must be 2");
   if (payload.exp === undefined) throw tokenError(401, "token has no exp claim");
+  checkTimes(payload, expected);
 }
 
 export async function verifyManagementToken(keys: TokenKeys, token: string): Promise<ManagementClaims> {
@@ -101,6 +124,11 @@ export async function verifyAppToken(keys: TokenKeys, token: string): Promise<Ap
   const payload = await verify(keys, token);
   checkCommon(keys, payload, "app");
   if (typeof payload.room_id !== "string" || typeof payload.role !== "string") throw tokenError(401, "app token needs room_id and role");
+  if (payload.user_id !== undefined) {
+    if (typeof payload.user_id !== "string") throw tokenError(401, "user_id must be a string");
+    const code = findControlChar(payload.user_id);
+    if (code) throw tokenError(401, controlCharMessage("user_id", code));
+  }
   return payload as AppClaims;
 }
 

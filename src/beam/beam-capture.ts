@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import type { Logger } from "../log.ts";
+import { GuardedProxy } from "../net/guarded-proxy.ts";
+import { DEFAULT_OUTBOUND_POLICY, OutboundRefusedError, type OutboundPolicy } from "../net/outbound-policy.ts";
 import { FileFollower } from "./follow-file.ts";
 
 // One browser recording's media: a headless Chromium of its own opens the page, the page captures its
@@ -58,6 +60,8 @@ export interface CaptureOptions {
   ffmpegArgs?: string[];
   log: Logger;
   videoBitsPerSecond?: number;
+  /** Which addresses a custom page (meeting_url) may reach; default: the built-in policy. */
+  outbound?: OutboundPolicy;
 }
 
 export interface CaptureEnd {
@@ -144,15 +148,26 @@ export class BeamCapture {
   private ffmpegExit: Promise<void> = Promise.resolve();
   private behindWarnedAt = 0;
 
-  private constructor(private readonly browser: Browser, private readonly o: CaptureOptions) {
+  private constructor(private readonly browser: Browser, private readonly o: CaptureOptions, private readonly proxy: GuardedProxy | null) {
     this.follower = new FileFollower(o.spoolFile);
     this.ended = new Promise((resolve) => (this.endWith = resolve));
   }
 
   /** Launches Chromium, opens the page (PAGE_ATTEMPTS tries), waits for it to join, starts recording. */
   static async start(o: CaptureOptions): Promise<BeamCapture> {
-    const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, ignoreDefaultArgs: ["--mute-audio"] });
-    const cap = new BeamCapture(browser, o);
+    const proxy = o.builtIn ? null : await BeamCapture.guardCustomPage(o);
+    let browser: Browser;
+    try {
+      browser = await chromium.launch({
+        executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, ignoreDefaultArgs: ["--mute-audio"],
+        // `<-loopback>`: loopback goes through the proxy too (Chromium would otherwise connect to it directly).
+        ...(proxy ? { proxy: { server: proxy.url, bypass: "<-loopback>" } } : {}),
+      });
+    } catch (err) {
+      await proxy?.close();
+      throw err;
+    }
+    const cap = new BeamCapture(browser, o, proxy);
     try {
       await cap.open();
       return cap;
@@ -160,6 +175,22 @@ export class BeamCapture {
       await cap.kill();
       throw err;
     }
+  }
+
+  /**
+   * A custom page (meeting_url): its host is checked against the outbound policy now (a clear failure
+   * naming the rule), and its Chromium reaches HTTP(S) and WebSocket targets only through a proxy that
+   * resolves and checks every connection itself (redirects, subresources and later DNS answers included).
+   */
+  private static async guardCustomPage(o: CaptureOptions): Promise<GuardedProxy> {
+    const policy = o.outbound ?? DEFAULT_OUTBOUND_POLICY;
+    try {
+      await policy.resolveChecked(new URL(o.url).hostname);
+    } catch (err) {
+      if (err instanceof OutboundRefusedError) throw new PageLoadError(`meeting_url refused: ${err.message}`);
+      // Not resolvable now: the page load below fails and says so.
+    }
+    return GuardedProxy.start(policy, (message) => o.log.warn({ refused: message }, "recorder page: a connection was refused by the outbound policy"));
   }
 
   private async open(): Promise<void> {
@@ -184,6 +215,8 @@ export class BeamCapture {
         break;
       } catch (err) {
         lastError = (err as Error).message.split("\n")[0];
+        const refusal = this.proxy?.refusals.at(-1);
+        if (refusal) lastError += `; ${refusal}`;
         o.log.warn({ attempt, err: lastError }, "recorder page did not load");
         if (attempt >= PAGE_ATTEMPTS) throw new PageLoadError(`Beam couldn't connect to Meeting URL after ${PAGE_ATTEMPTS} retries. Check if meeting URL is correct. (${lastError})`);
         await new Promise((r) => setTimeout(r, 1000));
@@ -311,7 +344,7 @@ export class BeamCapture {
   }
 
   private finish(detail?: string): void {
-    void this.browser.close().catch(() => undefined).then(() =>
+    void this.browser.close().catch(() => undefined).then(() => this.proxy?.close()).then(() =>
       this.endWith({ clean: !this.failure, message: [this.failure ?? "stopped", detail].filter(Boolean).join("; "), bytes: this.bytes }),
     );
   }
@@ -321,6 +354,7 @@ export class BeamCapture {
     this.stopping = true; // on purpose: not a crash
     this.ffmpeg?.kill("SIGKILL");
     await this.browser.close().catch(() => undefined);
+    await this.proxy?.close();
     await this.ffmpegExit;
   }
 }

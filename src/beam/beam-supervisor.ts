@@ -14,7 +14,9 @@ import { getRoom, roomDestination } from "../rooms/room.service.ts";
 import type { WebhookEventType } from "../webhooks/events.ts";
 import { hlsWebhookBase } from "../hls/hls-finish.job.ts";
 import { ladderArgs, planLadder } from "../hls/ladder.ts";
+import { notPlayableMessage, PLAYABLE_WITHIN_MS, waitUntilPlayable } from "../hls/live-ready.ts";
 import type { HlsDetails } from "../hls/live-stream.service.ts";
+import { outboundPolicy } from "../net/outbound-policy.ts";
 import { BeamCapture, PageLoadError, redact } from "./beam-capture.ts";
 import { beamWebhookBase } from "./beam-finish.job.ts";
 import { beamDetails, requestStop, type BeamDetails, type BeamFailure } from "./beam.service.ts";
@@ -31,7 +33,9 @@ import { beamDetails, requestStop, type BeamDetails, type BeamFailure } from "./
 // Live streams (kind `hls`) run on the same machinery, one supervisor per kind: the same recorder page
 // and capture, but the page's WebM goes into the ladder encoder (hls/ladder.ts) writing live HLS into
 // the stream's folder, a pause marks a span the recording leaves out (the live stream goes on), the
-// webhooks are `hls.*`, and an `hls-finish` job makes the VOD zip and the layer MP4s.
+// webhooks are `hls.*`, and an `hls-finish` job makes the VOD zip and the layer MP4s. A live stream
+// stays `starting` until it can be played (hls/live-ready.ts: the master playlist and a first segment of
+// every layer are on disk, as the playback route serves them); only then is it `running` and announced.
 
 const LEASE_MS = 30_000;
 const TICK_MS = 1_000;
@@ -251,6 +255,8 @@ export class BeamSupervisor {
       hls.width = plan.layers[0].width;
       hls.height = plan.layers[0].height;
       hls.live_dir = path.join(dir, "live");
+      // Empty: files left by an earlier attempt (its worker died while starting) must not pass for this one's.
+      fs.rmSync(hls.live_dir, { recursive: true, force: true });
       fs.mkdirSync(hls.live_dir, { recursive: true });
       ffmpegArgs = ladderArgs(plan.layers, hls.live_dir, ctx.config.recording.hlsPreset);
       if (plan.warning) log.warn({ budget: plan.budget, cores: plan.cores }, plan.warning);
@@ -263,7 +269,7 @@ export class BeamSupervisor {
     try {
       r.capture = await BeamCapture.start({
         url, width: d.width, height: d.height, audioOnly: d.audio_only, builtIn: !d.custom_url, spoolFile: spool, ffmpegArgs, log,
-        videoBitsPerSecond: Math.round(d.width * d.height * 2.7),
+        videoBitsPerSecond: Math.round(d.width * d.height * 2.7), outbound: outboundPolicy(ctx.config.outbound),
       });
     } catch (err) {
       const message = (err as Error).message;
@@ -301,14 +307,21 @@ export class BeamSupervisor {
     }
     r.startedAtMs = epoch;
     r.emptySinceMs = Date.now();
-    const running: RecordingRow = { ...row, status: "running", session_id: session?.id ?? null, started_at: startedAt, details: JSON.stringify(d), updated_at: startedAt };
+    // A live stream is announced only once a viewer can play it; until then it stays `starting`.
+    if (hls && !(await this.untilPlayable(r, capture, hls, epoch))) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    // started_at stays the capture's time 0 (the recording's clock); the state changed now.
+    const runningAt = hls ? nowIso() : startedAt;
+    const running: RecordingRow = { ...row, status: "running", session_id: session?.id ?? null, started_at: startedAt, details: JSON.stringify(d), updated_at: runningAt };
     await ctx.db.transaction().execute(async (trx) => {
-      await trx.updateTable("recordings").set({ status: "running", session_id: running.session_id, started_at: startedAt, details: running.details, updated_at: startedAt }).where("id", "=", row.id).execute();
+      await trx.updateTable("recordings").set({ status: "running", session_id: running.session_id, started_at: startedAt, details: running.details, updated_at: runningAt }).where("id", "=", row.id).execute();
       await ctx.outbox.enqueue(trx, {
         type: this.event("started"),
         room: { id: room.id, webhook: room.webhook },
         data: {
-          ...this.webhookBase(running, room, d), job_id: row.id, ...(hls ? {} : { recording_enabled: true }), state_name: this.stateName("Started"), state_timestamp: startedAt,
+          ...this.webhookBase(running, room, d), job_id: row.id, ...(hls ? {} : { recording_enabled: true }), state_name: this.stateName("Started"), state_timestamp: runningAt,
           start_delay: Math.max(0, Math.round((epoch - Date.parse(row.created_at)) / 1000)), ...(hls ? { started_at: startedAt } : {}),
         },
       });
@@ -342,6 +355,35 @@ export class BeamSupervisor {
     if (size !== null) d.uploaded_size = size;
     const failure: BeamFailure | null = end.clean ? null : { type: "INTERNAL_ERROR", message: `${end.message} after ${duration} s; what was recorded until then is kept` };
     await this.toPostProcessing(running, d, { reason, stoppedAt, duration, failure });
+  }
+
+  /**
+   * Waits until the live folder holds what the playback route needs for every layer (woken by the
+   * folder's events), at most PLAYABLE_WITHIN_MS from the capture's start. If it never gets there, or the
+   * capture ends first (a stop, a crash), the stream fails, saying what was missing, and false is returned.
+   */
+  private async untilPlayable(r: Running, capture: BeamCapture, hls: HlsDetails, epoch: number): Promise<boolean> {
+    const layers = hls.layers ?? [];
+    const res = await waitUntilPlayable(hls.live_dir!, layers, { deadline: epoch + PLAYABLE_WITHIN_MS, ended: capture.ended });
+    if (res.playable) return true;
+    if (res.why === "timeout") {
+      r.log.warn({ missing: res.missing }, "live stream not playable in time; stopping it");
+      await capture.kill();
+      await this.fail(r.row, r.d, { type: "INTERNAL_ERROR", message: notPlayableMessage(res.missing, PLAYABLE_WITHIN_MS) }, r.log);
+      return false;
+    }
+    const end = await capture.ended;
+    if (this.closed && end.clean) {
+      // This worker is shutting down: the stream was never announced, so it starts again with the next worker.
+      await this.ctx.db.updateTable("recordings").set({ worker: null, lease_until: null }).where("id", "=", r.row.id).where("status", "=", "starting").execute();
+      r.log.info(`${this.what} was starting when its worker stopped; it starts again with the next worker`);
+      return false;
+    }
+    const failure: BeamFailure = r.stopping && end.clean
+      ? { type: "BEAM_STOPPED", message: `Beam stopped too early: the stop (${r.row.stop_reason ?? "client request"}) arrived before the live stream could be played` }
+      : { type: "INTERNAL_ERROR", message: `${end.message} before the live stream could be played: ${res.missing.join("; ")}` };
+    await this.fail(r.row, r.d, failure, r.log);
+    return false;
   }
 
   /** Capture over: `post_processing`, `beam.stopped.success`, and the finishing job. */

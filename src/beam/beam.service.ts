@@ -4,8 +4,10 @@ import type { Db } from "../db/database.ts";
 import type { RecordingRow, RoomRow, TemplateRow } from "../db/schema.ts";
 import { AppError, notFound } from "../errors.ts";
 import { newObjectId, nowIso } from "../ids.ts";
+import { DEFAULT_OUTBOUND_POLICY, type OutboundPolicy } from "../net/outbound-policy.ts";
 import { templateParts } from "../templates/template.service.ts";
 import { isPlainObject, parseJson } from "../util/json.ts";
+import { hasOwnKey, ownValue } from "../util/own.ts";
 
 // Browser recordings ("beam") on the API side: what a start request may ask for, the checks made before
 // a `recordings` row of kind `beam` is written (status `starting`), and the stop/pause/resume requests,
@@ -112,7 +114,7 @@ export function templateBrowserConfig(template: TemplateRow): BrowserConfig & { 
 function namedDestination(template: TemplateRow, name: string): BrowserConfig {
   const dests = templateParts(template).destinations;
   const browser = isPlainObject(dests) && isPlainObject(dests.browserRecordings) ? dests.browserRecordings : {};
-  const found = browser[name];
+  const found = ownValue(browser, name);
   if (!isPlainObject(found)) {
     const names = Object.keys(browser);
     throw new AppError("invalid_body", "destination not found", {
@@ -126,12 +128,18 @@ function namedDestination(template: TemplateRow, name: string): BrowserConfig {
 export function recordedRoles(template: TemplateRow, explicit: string[] | undefined, role: string | undefined): string[] | null {
   const roles = templateParts(template).roles;
   if (explicit) {
-    const unknown = explicit.filter((r) => !roles[r]);
+    const unknown = explicit.filter((r) => !hasOwnKey(roles, r));
     if (unknown.length) throw new AppError("invalid_body", "unknown role", { details: unknown.map((r) => `roles: ${r} is not a role of the room's template (${Object.keys(roles).join(", ")})`) });
     return [...new Set(explicit)];
   }
-  const subs = role && isPlainObject(roles[role]) ? (roles[role].subscribeParams as { subscribeToRoles?: string[] } | undefined)?.subscribeToRoles : undefined;
+  const own = role ? ownValue(roles, role) : undefined;
+  const subs = isPlainObject(own) ? (own.subscribeParams as { subscribeToRoles?: string[] } | undefined)?.subscribeToRoles : undefined;
   return Array.isArray(subs) ? subs : null;
+}
+
+/** 400 when meeting_url is, or resolves now to, an address the outbound policy refuses (the worker checks again). */
+export async function checkMeetingUrlTarget(url: string, outbound: OutboundPolicy = DEFAULT_OUTBOUND_POLICY): Promise<void> {
+  await outbound.checkUrl(url, "meeting_url");
 }
 
 /** A meeting URL of this tapedeck's own room page must be the room being recorded. */
@@ -145,7 +153,7 @@ export async function activeBeam(db: Db, roomId: string): Promise<RecordingRow |
 }
 
 /** Validates a start request and writes the `starting` row; the worker picks it up. */
-export async function createBeam(db: Db, room: RoomRow, template: TemplateRow, input: StartBeamInput, startedBy: string): Promise<RecordingRow> {
+export async function createBeam(db: Db, room: RoomRow, template: TemplateRow, input: StartBeamInput, startedBy: string, outbound?: OutboundPolicy): Promise<RecordingRow> {
   if (!room.enabled) throw new AppError("invalid_body", "room is disabled", { details: [`enable room ${room.id} before recording it`] });
   if (input.transcription?.enabled) throw new AppError("invalid_body", "transcription is not supported", { details: ["tapedeck does not transcribe recordings; leave transcription out"] });
   const cfg = templateBrowserConfig(template);
@@ -155,6 +163,7 @@ export async function createBeam(db: Db, room: RoomRow, template: TemplateRow, i
   const problems = resolutionProblems(width, height);
   if (problems.length) throw new AppError("invalid_body", "Resolution not supported", { details: problems });
   if (input.meeting_url) checkMeetingUrl(input.meeting_url, room.id);
+  if (input.meeting_url) await checkMeetingUrlTarget(input.meeting_url, outbound);
   const details: BeamDetails = {
     width, height,
     audio_only: input.audio_only ?? false,

@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { isMainThread } from "node:worker_threads";
 import { newObjectId } from "../ids.ts";
+import { tightenMode, type ModeChange } from "../util/file-mode.ts";
 
 // The app's identity and keys: generated on first start, kept in `<data>/identity.json` (mode 0600).
 // The access key and app secret may instead come from TAPEDECK_ACCESS_KEY / TAPEDECK_APP_SECRET.
@@ -23,13 +25,32 @@ export interface LoadedIdentity {
   identity: AppIdentity;
   /** True when the credentials were made just now and should be shown once. */
   generatedCredentials: boolean;
+  /** Paths in the data dir whose permissions were looser than tapedeck's and were tightened (to log). */
+  tightened: ModeChange[];
 }
 
 const FILE = "identity.json";
 
+/**
+ * The data dir holds the app secret, the database (sealed storage secrets) and the recordings: only
+ * tapedeck's own user may read it. It is made 0700 (an existing one is tightened), and the process
+ * umask becomes 077, so every file tapedeck, SQLite, ffmpeg and Chromium create from then on is 0600
+ * and every directory 0700, wherever tapedeck writes it (spool, bucket, beam, hls).
+ */
+export function secureDataDir(dataDir: string): ModeChange[] {
+  if (isMainThread) process.umask(0o077);
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const changes: ModeChange[] = [];
+  const dirChange = tightenMode(dataDir, 0o700);
+  if (dirChange) changes.push(dirChange);
+  return changes;
+}
+
 export function loadIdentity(dataDir: string, env: NodeJS.ProcessEnv = process.env): LoadedIdentity {
-  fs.mkdirSync(dataDir, { recursive: true });
+  const tightened = secureDataDir(dataDir);
   const file = path.join(dataDir, FILE);
+  const fileChange = tightenMode(file, 0o600);
+  if (fileChange) tightened.push(fileChange);
   let stored: Partial<AppIdentity> = {};
   if (fs.existsSync(file)) {
     try {
@@ -63,5 +84,5 @@ export function loadIdentity(dataDir: string, env: NodeJS.ProcessEnv = process.e
   if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== serialized) {
     fs.writeFileSync(file, serialized, { mode: 0o600 });
   }
-  return { identity, generatedCredentials };
+  return { identity, generatedCredentials, tightened };
 }

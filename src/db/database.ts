@@ -3,6 +3,7 @@ import path from "node:path";
 import SQLite from "better-sqlite3";
 import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type DatabaseConnection, type Driver } from "kysely";
 import pg from "pg";
+import { tightenMode, type ModeChange } from "../util/file-mode.ts";
 import type { Database } from "./schema.ts";
 import * as m001 from "./migrations/001-initial.ts";
 import * as m002 from "./migrations/002-chat.ts";
@@ -17,6 +18,8 @@ export type DialectName = "sqlite" | "postgres";
 export interface OpenedDatabase {
   db: Db;
   dialect: DialectName;
+  /** SQLite files whose permissions were looser than 0600 and were tightened (to log). */
+  tightened: ModeChange[];
   close(): Promise<void>;
 }
 
@@ -46,9 +49,19 @@ class ImmediateSqliteDialect extends SqliteDialect {
 export async function openDatabase(url: string): Promise<OpenedDatabase> {
   let db: Db;
   let dialect: DialectName;
+  const tightened: ModeChange[] = [];
   if (url.startsWith("sqlite:")) {
     const file = url.slice("sqlite:".length);
-    if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    if (file !== ":memory:") {
+      // The database holds sealed secrets and webhook headers: 0600. SQLite gives its -wal and -shm
+      // files the database file's mode, so creating it 0600 first covers them too.
+      fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+      fs.closeSync(fs.openSync(file, "a", 0o600));
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+        const change = tightenMode(f, 0o600);
+        if (change) tightened.push(change);
+      }
+    }
     const sqlite = new SQLite(file);
     sqlite.pragma("journal_mode = WAL");
     sqlite.pragma("busy_timeout = 5000");
@@ -62,7 +75,7 @@ export async function openDatabase(url: string): Promise<OpenedDatabase> {
     dialect = "postgres";
   }
   await migrate(db);
-  return { db, dialect, close: () => db.destroy() };
+  return { db, dialect, tightened, close: () => db.destroy() };
 }
 
 export async function migrate(db: Db): Promise<void> {

@@ -15,6 +15,7 @@ import { parseJson, type Json } from "../util/json.ts";
 import {
   ACTIVE_HLS_STATUSES, createLiveStream, getLiveStream, hlsDetails, playbackBase, setRecordingPaused, startLiveStreamSchema, timedMetadataSchema,
 } from "./live-stream.service.ts";
+import { outboundPolicy } from "../net/outbound-policy.ts";
 
 // Live streams (HLS): start, stop (one, or all of a room), get, list, pause and resume the recording,
 // timed metadata. The API writes requests; the worker streams and records (beam/beam-supervisor.ts in
@@ -67,7 +68,7 @@ export const liveStreamRoutes: V2Routes = (v2, ctx) => {
     const { room_id } = parseParams(roomParams, req.params);
     const body = parseBody(startLiveStreamSchema, req.body ?? {});
     const room = await getRoom(ctx.db, room_id);
-    const row = await createLiveStream(ctx.db, room, await getTemplate(ctx.db, room.template_id), body, "");
+    const row = await createLiveStream(ctx.db, room, await getTemplate(ctx.db, room.template_id), body, "", outboundPolicy(ctx.config.outbound));
     req.log.info({ stream_id: row.id, room_id }, "live stream requested");
     ctx.kickBeams?.();
     return renderLiveStream(ctx, row, null);

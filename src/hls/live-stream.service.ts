@@ -6,7 +6,9 @@ import { AppError, notFound } from "../errors.ts";
 import { newObjectId, nowIso } from "../ids.ts";
 import { templateParts } from "../templates/template.service.ts";
 import { isPlainObject, parseJson } from "../util/json.ts";
-import { BEAM_LAYOUTS, DEFAULT_AUTO_STOP_S, DEFAULT_MAX_DURATION_S, checkMeetingUrl, meetingUrlSchema, recordedRoles, roleName, type BeamDetails } from "../beam/beam.service.ts";
+import { ownValue } from "../util/own.ts";
+import { BEAM_LAYOUTS, DEFAULT_AUTO_STOP_S, DEFAULT_MAX_DURATION_S, checkMeetingUrl, checkMeetingUrlTarget, meetingUrlSchema, recordedRoles, roleName, type BeamDetails } from "../beam/beam.service.ts";
+import type { OutboundPolicy } from "../net/outbound-policy.ts";
 import { DEFAULT_LAYERS, defaultVideoBitrate, layerProblems, type Layer } from "./ladder.ts";
 
 // Live streams (HLS) on the API side: a `recordings` row of kind `hls`. The start request is checked
@@ -79,7 +81,7 @@ function hlsDestination(template: TemplateRow, name: string | undefined): HlsDes
     if (names.length > 1) throw new AppError("invalid_body", "destination is required", { details: [`the template has several hlsDestinations (${names.join(", ")}): name one as destination`] });
     return names.length === 1 && isPlainObject(hls[names[0]]) ? (hls[names[0]] as HlsDestination) : {};
   }
-  const found = hls[name];
+  const found = ownValue(hls, name);
   if (!isPlainObject(found)) {
     throw new AppError("invalid_body", "destination not found", {
       details: [`destination ${JSON.stringify(name)} is not one of the template's destinations.hlsDestinations${names.length ? ` (${names.join(", ")})` : " (it has none)"}`],
@@ -97,7 +99,7 @@ export async function activeLiveStream(db: Db, roomId: string): Promise<Recordin
 }
 
 /** Validates a start request and writes the `starting` row; a worker picks it up. */
-export async function createLiveStream(db: Db, room: RoomRow, template: TemplateRow, input: StartLiveStreamInput, startedBy: string): Promise<RecordingRow> {
+export async function createLiveStream(db: Db, room: RoomRow, template: TemplateRow, input: StartLiveStreamInput, startedBy: string, outbound?: OutboundPolicy): Promise<RecordingRow> {
   if (!room.enabled) throw new AppError("invalid_body", "room is disabled", { details: [`enable room ${room.id} before streaming it`] });
   if (input.transcription?.enabled) throw new AppError("invalid_body", "transcription is not supported", { details: ["tapedeck does not transcribe streams; leave transcription out"] });
   const dest = hlsDestination(template, input.destination);
@@ -106,6 +108,7 @@ export async function createLiveStream(db: Db, room: RoomRow, template: Template
   const problems = layerProblems(layers, source ?? "layers");
   if (problems.length) throw new AppError("invalid_body", "Resolution not supported", { details: problems });
   if (input.meeting_url) checkMeetingUrl(input.meeting_url, room.id);
+  if (input.meeting_url) await checkMeetingUrlTarget(input.meeting_url, outbound);
   const segments = dest.numPlaylistSegments ?? 5;
   const details: HlsDetails = {
     width: layers[0].width, height: layers[0].height, audio_only: false,

@@ -93,7 +93,7 @@ export function playbackRoutes(ctx: AppContext): PublicRoutes {
       }
       if (!FILE.test(rel)) return gone(reply, 404, "no such file in the stream", [`${JSON.stringify(rel)} is not master.m3u8, <layer>/index.m3u8 or <layer>/seg-N.ts`]);
       const d: HlsDetails = hlsDetails(row);
-      if (!d.live_dir || row.status === "starting") return gone(reply, 404, "the stream has not started yet", [`live stream ${id} is ${row.status}; the playlist appears a few seconds after it is running`]);
+      if (!d.live_dir || row.status === "starting") return gone(reply, 404, "the stream has not started yet", [`live stream ${id} is ${row.status}; it is served from the moment the stream is running (GET /v2/live-streams/${id})`]);
       const file = path.join(d.live_dir, ...rel.split("/"));
       let body: Buffer;
       try {

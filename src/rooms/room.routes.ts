@@ -5,6 +5,7 @@ import { objectIdParam, parseBody, parseParams, parseQuery, queryBool, queryTime
 import type { RoomRow } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
 import { isPlainObject } from "../util/json.ts";
+import { outboundPolicy } from "../net/outbound-policy.ts";
 import { createRoomSchema, REGIONS, updateRoomSchema } from "./room.schema.ts";
 import { getRoom, renderRoom, updateRoom, upsertRoom } from "./room.service.ts";
 
@@ -39,6 +40,7 @@ export const roomRoutes: V2Routes = (v2, ctx) => {
   v2.post("/rooms", async (req) => {
     precheckRoomBody(req.body);
     const body = parseBody(createRoomSchema, req.body);
+    await outboundPolicy(ctx.config.outbound).checkUrls([[body.webhook?.url, "webhook.url"], [body.recording_info?.upload_info?.options?.endpoint, "recording_info.upload_info.options.endpoint"]]);
     const { row, templateName } = await upsertRoom(ctx, body);
     return renderRoom(ctx, row, templateName);
   });
@@ -66,6 +68,7 @@ export const roomRoutes: V2Routes = (v2, ctx) => {
     const { id } = parseParams(idParams, req.params);
     precheckRoomBody(req.body);
     const body = parseBody(updateRoomSchema, req.body);
+    await outboundPolicy(ctx.config.outbound).checkUrls([[body.webhook?.url, "webhook.url"], [body.recording_info?.upload_info?.options?.endpoint, "recording_info.upload_info.options.endpoint"]]);
     return render(await updateRoom(ctx, id, body));
   });
 };

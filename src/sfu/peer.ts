@@ -1,4 +1,5 @@
 import { MediaStream, MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket, type RTCRtpTransceiver } from "werift";
+import { AppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { sfuPeerConfig } from "./media-config.ts";
 import type { PeerInfo, PublishedTrack as PublishedTrackMsg, ServerMessage, SubscribedTrack } from "./protocol.ts";
@@ -115,7 +116,10 @@ export class SfuPeer {
       });
     }
     const pc = this.publishPc;
-    await pc.setRemoteDescription({ type: "offer", sdp });
+    // The offer passed publish-check.ts; what werift still cannot apply is the peer's mistake, not ours.
+    await pc.setRemoteDescription({ type: "offer", sdp }).catch((err: Error) => {
+      throw new AppError("invalid_body", `the publish offer could not be applied: ${err.message}`);
+    });
     // Transceivers already carrying media whose announced track changed (renegotiation).
     for (const t of pc.getTransceivers()) {
       if (t.receiver.track && t.mid && !this.findPublishedByMid(t.mid)) this.trackArrived(t, t.receiver.track);
@@ -136,6 +140,11 @@ export class SfuPeer {
       return;
     }
     if (this.published.has(announced.track_id)) return;
+    if (track.kind !== announced.kind) {
+      // publish-check.ts compares the offer's m-lines with the announcement; media of another kind is never forwarded.
+      this.log.warn({ mid: transceiver.mid, kind: track.kind, announced: announced.kind }, "media of a kind its announcement does not say; ignored");
+      return;
+    }
     const { mid: _mid, ...info } = announced;
     const published = new PublishedTrack(info, track, transceiver.receiver);
     this.published.set(info.track_id, published);
@@ -247,9 +256,17 @@ export class SfuPeer {
   async subscribeAnswer(sdp: string): Promise<void> {
     // An answer to an offer of a connection reset since (the page answered before it heard) is stale.
     if (!this.subscribePc && this.subscribeWasReset) return;
-    if (!this.subscribePc || !this.negotiating) throw new Error("no subscribe offer is waiting for an answer");
+    if (!this.subscribePc || !this.negotiating) {
+      throw new AppError("conflict", "no subscribe offer is waiting for an answer", { details: ["send a subscribe-answer only in reply to a subscribe-offer"] });
+    }
+    // Not an SDP at all: the offer keeps waiting for a real answer (until the negotiation timeout).
+    if (!/^v=0\r?\n/.test(sdp) || !/^m=/m.test(sdp)) {
+      throw new AppError("invalid_body", "subscribe-answer sdp is not an SDP answer with media sections");
+    }
     try {
-      await this.subscribePc.setRemoteDescription({ type: "answer", sdp });
+      await this.subscribePc.setRemoteDescription({ type: "answer", sdp }).catch((err: Error) => {
+        throw new AppError("invalid_body", `the subscribe answer could not be applied: ${err.message}`);
+      });
     } finally {
       this.negotiationDone();
     }

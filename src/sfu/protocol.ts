@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { controlCharMessage, findControlChar } from "../util/text.ts";
 
 // The signalling protocol between a peer (room page, recorder, synthetic participant) and the SFU:
 // JSON text frames over one WebSocket at `GET /sfu/ws`. Each peer uses two RTCPeerConnections:
@@ -19,6 +20,13 @@ export type TrackKind = "audio" | "video";
 
 const id = z.string().min(1).max(128);
 
+/** Text shown to other people: any Unicode, but no control or bidi-override characters (`\n` only where `multiline`). */
+const printable = (field: string, s: z.ZodString, multiline = false, ignore?: RegExp) =>
+  s.superRefine((value, ctx) => {
+    const bad = findControlChar(ignore ? value.replace(ignore, "") : value, multiline);
+    if (bad) ctx.addIssue({ code: "custom", message: controlCharMessage(field, bad) });
+  });
+
 export const publishedTrackSchema = z.strictObject({
   /** The transceiver's mid in the publish offer (set after setLocalDescription). */
   mid: z.string().min(1).max(32),
@@ -34,8 +42,9 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
     type: z.literal("join"),
     /** App token (HS256, type "app", room_id, role, user_id): the 100ms auth token. */
     token: z.string().min(1).max(4096),
-    name: z.string().trim().min(1).max(100),
-    user_data: z.string().max(2048).optional(),
+    name: printable("name", z.string().trim().min(1).max(100)),
+    /** Free text (often JSON): its whitespace (tab, CR, LF) is allowed; other control characters are not. */
+    user_data: printable("user_data", z.string().max(2048), false, /[\t\r\n]/g).optional(),
   }),
   z.strictObject({
     type: z.literal("publish"),
@@ -45,7 +54,8 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("subscribe-answer"), sdp: z.string().min(1).max(200_000) }),
   z.strictObject({
     type: z.literal("chat"),
-    message: z.string().min(1).max(4096),
+    /** Size limit in UTF-8 bytes: config.peerLimits.chatMaxBytes (checked by the SFU; this bound is the configurable maximum). */
+    message: printable("message", z.string().min(1).max(65_536), true),
     /** Send to these roles only (omit or [] for everyone). */
     roles: z.array(z.string().min(1).max(100)).max(50).optional(),
     /** Send to this one peer only (a direct message; never recorded). */

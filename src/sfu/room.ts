@@ -2,6 +2,7 @@ import type { RoomRow } from "../db/schema.ts";
 import { nowIso } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import type { Json } from "../util/json.ts";
+import { ownValue } from "../util/own.ts";
 import type { SfuPeer } from "./peer.ts";
 import type { ChatMessageOut } from "./protocol.ts";
 import type { PublishedTrack } from "./published-track.ts";
@@ -9,10 +10,12 @@ import type { SfuRecordingSettings } from "../recorders/recording-settings.ts";
 import type { TrackRecordingService } from "../recorders/track-recording.service.ts";
 import type { SfuRecordingRef } from "../recorders/sfu-recording.ts";
 import type { LeaveReason, SessionStore } from "./session.store.ts";
+import { SignalError } from "./signal-error.ts";
 
 // A live room: its peers, who receives whose tracks (the roles' subscribeToRoles), chat fan-out,
 // and the once-a-second housekeeping (REMB feedback, media inactivity). Joins and leaves are
-// serialised so the session opens once and closes once.
+// serialised so the session opens once and closes once, and the room's `size` and each role's
+// `maxPeerCount` (0 or absent: no limit; hidden recorder peers do not count) are checked race-free.
 
 /** A publisher silent this long is gone (its network dropped without closing the socket). */
 export const MEDIA_INACTIVITY_MS = 5_000;
@@ -59,7 +62,7 @@ export class SfuRoom {
 
   /** May a peer of role `subscriber` receive tracks of role `publisher`? (no list = every role) */
   canSubscribe(subscriber: string, publisher: string): boolean {
-    const subs = (this.roles[subscriber]?.subscribeParams as { subscribeToRoles?: string[] } | undefined)?.subscribeToRoles;
+    const subs = (ownValue(this.roles, subscriber)?.subscribeParams as { subscribeToRoles?: string[] } | undefined)?.subscribeToRoles;
     return subs === undefined || subs.includes(publisher);
   }
 
@@ -87,7 +90,24 @@ export class SfuRoom {
     });
   }
 
+  /** Refuses a visible peer the room's `size` or its role's `maxPeerCount` has no place for. */
+  private checkLimits(peer: SfuPeer): void {
+    if (peer.identity.hidden) return;
+    const visible = this.visiblePeers();
+    const size = this.row.size ?? 0;
+    if (size > 0 && visible.length >= size) {
+      throw new SignalError("forbidden", "room_full", `room is full: it takes ${size} peers and has ${visible.length}; try again when someone leaves`);
+    }
+    const { role } = peer.identity;
+    const max = Number(ownValue(this.roles, role)?.maxPeerCount ?? 0);
+    const inRole = visible.filter((p) => p.identity.role === role).length;
+    if (max > 0 && inRole >= max) {
+      throw new SignalError("forbidden", "role_full", `role ${role} is full: it takes ${max} peers and has ${inRole}; try again when one leaves`);
+    }
+  }
+
   private async admit(peer: SfuPeer): Promise<void> {
+    this.checkLimits(peer);
     const session = await this.deps.store.addPeer(
       this.row,
       { id: peer.id, name: peer.identity.name, role: peer.identity.role, userId: peer.identity.userId, userData: peer.identity.userData },
@@ -115,7 +135,7 @@ export class SfuRoom {
   }
 
   allowedToPublish(role: string): Array<"audio" | "video" | "screen"> {
-    const allowed = (this.roles[role]?.publishParams as { allowed?: Array<"audio" | "video" | "screen"> } | undefined)?.allowed;
+    const allowed = (ownValue(this.roles, role)?.publishParams as { allowed?: Array<"audio" | "video" | "screen"> } | undefined)?.allowed;
     return allowed ?? ["audio", "video", "screen"];
   }
 

@@ -6,22 +6,27 @@ import { AppError } from "../errors.ts";
 import { newUuid, nowIso } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import { templateParts } from "../templates/template.service.ts";
+import { hasOwnKey, nullProtoCopy, ownValue } from "../util/own.ts";
+import { controlCharMessage, findControlChar } from "../util/text.ts";
 import { SfuPeer } from "./peer.ts";
 import { clientMessageSchema, type ClientMessage, type PublishedTrack, type ServerMessage } from "./protocol.ts";
 import { SfuRoom } from "./room.ts";
 import { sfuRecordingSettings } from "../recorders/recording-settings.ts";
 import { TrackRecordingService } from "../recorders/track-recording.service.ts";
 import { CpuMeter } from "./cpu-meter.ts";
+import { isLimitError, PeerLimits, STRIKE_WINDOW_MS } from "./peer-limits.ts";
+import { checkPublish } from "./publish-check.ts";
+import { frameReasonOf } from "./signal-error.ts";
 import { SessionStore } from "./session.store.ts";
 import type { SignalSocket } from "./signal-socket.ts";
 
 // The SFU: accepts signalling connections, authenticates peers with app tokens, and keeps the live
-// rooms. A malformed message gets an error frame, never an exception out of a handler.
+// rooms. A malformed message gets an error frame, never an exception out of a handler. A client's
+// mistake is a 4xx frame logged at info; only a fault of the server is `internal` (500, logged as error).
+// Messages are rate limited per connection (peer-limits.ts); a connection that floods is removed.
 
 const JOIN_TIMEOUT_MS = 10_000;
-
-const SOURCE_PERMISSION = { camera: "video", microphone: "audio", screen: "screen" } as const;
-const SOURCE_KIND = { camera: "video", microphone: "audio", screen: "video" } as const;
+const STRIKE_WINDOW_S = STRIKE_WINDOW_MS / 1000;
 
 export class Sfu {
   readonly rooms = new Map<string, SfuRoom>();
@@ -56,10 +61,20 @@ export class Sfu {
     let peer: SfuPeer | null = null;
     let room: SfuRoom | null = null;
     let joining = false;
+    const limits = new PeerLimits(this.ctx.config.peerLimits);
+    /** Set once the connection is removed for flooding: what it sends after that is ignored. */
+    let flooded: string | null = null;
     const send = (msg: ServerMessage) => socket.send(JSON.stringify(msg));
     const fail = (code: number, reason: string, message: string, fatal: boolean) => {
       send({ type: "error", code, reason, message, fatal });
       if (fatal) socket.close(4000 + Math.min(code, 999), message.slice(0, 120));
+    };
+    /** Too many refused messages: the peer leaves ("server removed peer"), is told why, and its socket closed. */
+    const removeFlooder = (last: string) => {
+      flooded = `removed for flooding: ${this.ctx.config.peerLimits.floodStrikes} messages over the limits within ${STRIKE_WINDOW_S} s (last: ${last})`;
+      log.warn({ peer_id: peer?.id, room_id: room?.id }, "signalling peer removed for flooding");
+      if (peer && room) void room.leave(peer, "server removed peer", "flooding").catch((err) => log.error({ err }, "leave failed"));
+      else fail(429, "flooding", flooded, true);
     };
     const joinTimer = setTimeout(() => {
       if (!peer) fail(408, "join_timeout", `send {"type":"join"} within ${JOIN_TIMEOUT_MS / 1000} s`, true);
@@ -72,10 +87,16 @@ export class Sfu {
       if (peer && room) void room.leave(peer, "websocket closed").catch((err) => log.error({ err }, "leave failed"));
     });
 
+    const limitExceeded = (err: AppError) => {
+      if (limits.strike()) return removeFlooder(err.message);
+      fail(err.status, frameReasonOf(err), err.message, false);
+    };
     socket.onMessage((data) => {
+      if (flooded) return;
       void (async () => {
         let msg: ClientMessage;
         try {
+          limits.checkMessage();
           if (data.startsWith("\u0000")) throw new Error("binary frames are not part of the protocol");
           const parsed = clientMessageSchema.safeParse(JSON.parse(data));
           if (!parsed.success) {
@@ -84,7 +105,14 @@ export class Sfu {
           }
           msg = parsed.data;
         } catch (err) {
+          if (isLimitError(err)) return limitExceeded(err as AppError);
           return fail(400, "invalid_message", `invalid message: ${(err as Error).message}`, false);
+        }
+        try {
+          if (msg.type === "chat") limits.checkChat(msg.message);
+          if (msg.type === "publish") limits.checkPublish();
+        } catch (err) {
+          return limitExceeded(err as AppError);
         }
         try {
           if (msg.type === "ping") return send({ type: "pong" });
@@ -92,7 +120,7 @@ export class Sfu {
             if (msg.type !== "join") return fail(400, "not_joined", `send {"type":"join"} first (got ${msg.type})`, false);
             if (joining) return fail(409, "already_joining", "join already in progress", false);
             joining = true;
-            const joined = await this.join(msg, send, log, (message) => fail(410, "removed", message, true));
+            const joined = await this.join(msg, send, log, (message) => (flooded ? fail(429, "flooding", flooded, true) : fail(410, "removed", message, true)));
             peer = joined.peer;
             room = joined.room;
             clearTimeout(joinTimer);
@@ -101,7 +129,12 @@ export class Sfu {
           }
           await this.handle(peer, room!, msg);
         } catch (err) {
-          if (err instanceof AppError) return fail(err.status, err.reason, err.details[0] ? `${err.message}: ${err.details[0]}` : err.message, !peer);
+          if (err instanceof AppError && err.status < 500) {
+            const message = err.details[0] ? `${err.message}: ${err.details[0]}` : err.message;
+            log.info({ peer_id: peer?.id, type: msg.type, code: err.status, message }, "signalling message refused");
+            return fail(err.status, frameReasonOf(err), message, !peer);
+          }
+          if (err instanceof AppError) return fail(err.status, frameReasonOf(err), err.details[0] ? `${err.message}: ${err.details[0]}` : err.message, !peer);
           log.error({ err, peer_id: peer?.id, type: msg.type }, "signalling message failed");
           fail(500, "internal", `could not handle ${msg.type}: ${(err as Error).message}`, false);
         } finally {
@@ -117,11 +150,15 @@ export class Sfu {
     if (!row) throw new AppError("not_found", "room not found", { details: [`no room with id ${claims.room_id}`] });
     if (!row.enabled) throw new AppError("forbidden", "room is disabled", { details: ["enable it with POST /v2/rooms/<id> {\"enabled\": true}"] });
     const template = await this.ctx.db.selectFrom("templates").selectAll().where("id", "=", row.template_id).executeTakeFirstOrThrow();
-    const roles = templateParts(template).roles;
+    // Roles are looked up as own properties only: `constructor` or `__proto__` is no role of any template.
+    const roles = nullProtoCopy(templateParts(template).roles);
     // The browser recorder's hidden role needs no entry in the template: it publishes nothing and
-    // receives every role (its page shows only the roles the recording asked for).
-    if (claims.role === RECORDER_ROLE && !roles[claims.role]) roles[claims.role] = { name: RECORDER_ROLE, publishParams: { allowed: [] } };
-    if (!roles[claims.role]) throw new AppError("forbidden", "role not in the room's template", { details: [`role ${claims.role} is not one of ${Object.keys(roles).join(", ")}`] });
+    // receives every role (its page shows only the roles the recording asked for), whatever the template says.
+    const hidden = claims.role === RECORDER_ROLE;
+    if (hidden) roles[RECORDER_ROLE] = { ...ownValue(roles, RECORDER_ROLE), name: RECORDER_ROLE, publishParams: { allowed: [] } };
+    if (!hasOwnKey(roles, claims.role)) throw new AppError("forbidden", "role not in the room's template", { details: [`role ${claims.role} is not one of ${Object.keys(roles).join(", ")}`] });
+    const badUserId = claims.user_id ? findControlChar(claims.user_id) : null;
+    if (badUserId) throw new AppError("invalid_body", controlCharMessage("user_id", badUserId), { details: ["the app token's user_id is shown to the other peers"] });
 
     const settings = sfuRecordingSettings(row, template);
     let room = this.rooms.get(row.id);
@@ -135,7 +172,7 @@ export class Sfu {
     const peerLog = log.child({ room_id: row.id });
     const theRoom = room;
     const peer = new SfuPeer(
-      { id: newUuid(), name: msg.name, role: claims.role, userId: claims.user_id ?? "", userData: msg.user_data ?? "", joinedAt: nowIso(), hidden: claims.role.startsWith("__") },
+      { id: newUuid(), name: msg.name, role: claims.role, userId: claims.user_id ?? "", userData: msg.user_data ?? "", joinedAt: nowIso(), hidden },
       send,
       peerLog,
       {
@@ -161,8 +198,8 @@ export class Sfu {
   private async handle(peer: SfuPeer, room: SfuRoom, msg: ClientMessage): Promise<void> {
     switch (msg.type) {
       case "publish":
-        this.checkPublish(room, peer, msg.tracks, msg.sdp);
         this.admitPublisher(peer, msg.tracks);
+        checkPublish(msg.sdp, msg.tracks, peer.identity.role, room.allowedToPublish(peer.identity.role));
         return peer.publish(msg.sdp, msg.tracks);
       case "subscribe-answer":
         return peer.subscribeAnswer(msg.sdp);
@@ -191,20 +228,6 @@ export class Sfu {
       throw new AppError("unavailable", "this SFU is at its CPU limit and takes no new publishers", {
         details: [`using ${Math.round(this.cpu.cores * 100)}% of a core, limit ${Math.round(limit * 100)}%; try again shortly or add SFU capacity`],
       });
-    }
-  }
-
-  private checkPublish(room: SfuRoom, peer: SfuPeer, tracks: PublishedTrack[], sdp: string): void {
-    if (!/^v=0\r?\n/.test(sdp) || !/^m=/m.test(sdp)) throw new AppError("invalid_body", "publish sdp is not an SDP offer with media sections");
-    const mids = new Set([...sdp.matchAll(/^a=mid:(\S+)/gm)].map((m) => m[1]));
-    const unknown = tracks.filter((t) => !mids.has(t.mid));
-    if (unknown.length) throw new AppError("invalid_body", `publish tracks name mids the offer does not have: ${unknown.map((t) => t.mid).join(", ")}`);
-    const allowed = room.allowedToPublish(peer.identity.role);
-    for (const t of tracks) {
-      if (SOURCE_KIND[t.source] !== t.kind) throw new AppError("invalid_body", `track ${t.track_id}: a ${t.source} track must be ${SOURCE_KIND[t.source]}`);
-      if (!allowed.includes(SOURCE_PERMISSION[t.source])) {
-        throw new AppError("forbidden", `role ${peer.identity.role} may not publish ${SOURCE_PERMISSION[t.source]}`, { details: [`allowed: ${allowed.join(", ") || "nothing"}`] });
-      }
     }
   }
 

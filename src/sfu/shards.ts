@@ -66,6 +66,9 @@ export class SfuShards implements SignalHandler {
         ...process.env,
         TAPEDECK_DATA_DIR: c.dataDir, DATABASE_URL: c.databaseUrl, LOG_LEVEL: c.logLevel, TAPEDECK_SFU_REMB: c.sfu.remb ? "on" : "off",
         TAPEDECK_SFU_CPU_LIMIT: String(c.sfu.cpuLimit),
+        // The shard loads its config from this environment: the api process's limits, however they were set.
+        TAPEDECK_CHAT_MAX_BYTES: String(c.peerLimits.chatMaxBytes), TAPEDECK_CHAT_PER_SECOND: String(c.peerLimits.chatPerSecond),
+        TAPEDECK_CHAT_BURST: String(c.peerLimits.chatBurst), TAPEDECK_FLOOD_STRIKES: String(c.peerLimits.floodStrikes),
       },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });

@@ -1,4 +1,5 @@
 import { AppError } from "../errors.ts";
+import { OUTBOUND_REFUSED_CODE } from "../net/outbound-policy.ts";
 import type { UploadType } from "../domain/upload-config.ts";
 
 // What a user's bucket answered, turned into errors a user can act on. The only place that looks at
@@ -15,6 +16,7 @@ export type DestinationFailure =
   | "wrong_region"
   | "unreachable"
   | "no_such_key"
+  | "refused"
   | "rejected";
 
 /** Where a request went, for messages (no secret in here). */
@@ -95,6 +97,10 @@ export function mapS3Error(err: unknown, op: StorageOperation, target: Destinati
   const make = (failure: DestinationFailure, message: string): DestinationError =>
     new DestinationError({ failure, operation: op, providerCode: code, message, details, cause: err });
 
+  if (status === undefined && e.code === OUTBOUND_REFUSED_CODE) {
+    // The outbound policy refused the address before connecting: its message names the rule and the fix.
+    return make("refused", `storage endpoint ${target.endpoint}: ${e.message}`);
+  }
   if (status === undefined && (NETWORK_CODES.has(String(e.code)) || e.name === "TimeoutError" || /^(CERT_|ERR_TLS|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(String(e.code)))) {
     return make("unreachable", `cannot reach endpoint ${target.endpoint} (${e.code ?? e.name}): check the bucket's region or options.endpoint, and that this server can connect to it`);
   }

@@ -1,8 +1,11 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import http from "node:http";
+import https from "node:https";
 import { Readable, Transform } from "node:stream";
 import { AppError } from "../errors.ts";
+import { createGuardedAgent, DEFAULT_OUTBOUND_POLICY, type OutboundPolicy } from "../net/outbound-policy.ts";
 import { displayPath, type UploadConfig, type UploadType } from "../domain/upload-config.ts";
 import { mapS3Error, type DestinationTarget, type StorageOperation } from "./destination-errors.ts";
 import type { ObjectStorage, PutOptions } from "./storage.ts";
@@ -53,7 +56,12 @@ export function resolveS3Settings(upload: Pick<UploadConfig, "type" | "options">
   }
 }
 
-export function createS3Client(upload: UploadConfig, settings: S3Settings = resolveS3Settings(upload)): S3Client {
+/**
+ * An S3 client whose every connection is checked by the outbound policy (after DNS resolution, on every
+ * request and retry); the SDK never follows redirects (followRegionRedirects is off).
+ */
+export function createS3Client(upload: UploadConfig, settings: S3Settings = resolveS3Settings(upload), policy: OutboundPolicy = DEFAULT_OUTBOUND_POLICY): S3Client {
+  const agentOptions = { keepAlive: true, maxSockets: 50 };
   return new S3Client({
     region: settings.region,
     endpoint: settings.endpoint,
@@ -65,7 +73,12 @@ export function createS3Client(upload: UploadConfig, settings: S3Settings = reso
     responseChecksumValidation: "WHEN_REQUIRED",
     followRegionRedirects: false,
     maxAttempts: 3,
-    requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
+    requestHandler: {
+      connectionTimeout: 10_000,
+      requestTimeout: 120_000,
+      httpAgent: createGuardedAgent(policy, http.Agent, agentOptions),
+      httpsAgent: createGuardedAgent(policy, https.Agent, agentOptions) as https.Agent,
+    },
   });
 }
 
@@ -75,11 +88,11 @@ export class S3Storage implements ObjectStorage {
   private readonly bucket: string;
   private readonly target: DestinationTarget;
 
-  constructor(upload: UploadConfig, client?: S3Client) {
+  constructor(upload: UploadConfig, client?: S3Client, policy?: OutboundPolicy) {
     const settings = resolveS3Settings(upload);
     this.kind = upload.type;
     this.bucket = upload.location;
-    this.client = client ?? createS3Client(upload, settings);
+    this.client = client ?? createS3Client(upload, settings, policy);
     this.target = {
       type: upload.type,
       bucket: upload.location,

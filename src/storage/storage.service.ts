@@ -6,6 +6,7 @@ import { SecretBox } from "../crypto/secret-box.ts";
 import type { UploadConfig } from "../domain/upload-config.ts";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { outboundPolicy, type OutboundPolicy } from "../net/outbound-policy.ts";
 import { LocalStorage } from "./local.storage.ts";
 import { S3Storage } from "./s3.storage.ts";
 import type { ObjectStorage } from "./storage.ts";
@@ -30,8 +31,11 @@ export class StorageService {
   private readonly sweeper: Sweeper;
   /** S3 clients keep connection pools: one per distinct destination, oldest evicted first. */
   private readonly clients = new Map<string, S3Storage>();
+  /** Which addresses destinations may be reached at (TAPEDECK_OUTBOUND_DENY / _ALLOW). */
+  readonly outbound: OutboundPolicy;
 
   constructor(private readonly deps: StorageServiceDeps) {
+    this.outbound = outboundPolicy(deps.config.outbound);
     const root = path.join(deps.config.dataDir, "bucket");
     this.internal = new LocalStorage({ root, publicUrl: () => deps.config.publicUrl, signingKey: deps.identity.urlSigningKey });
     this.sweeper = new Sweeper({
@@ -53,7 +57,7 @@ export class StorageService {
       this.clients.set(id, cached);
       return cached;
     }
-    const storage = new S3Storage(upload);
+    const storage = new S3Storage(upload, undefined, this.outbound);
     this.clients.set(id, storage);
     if (this.clients.size > MAX_CACHED_CLIENTS) {
       const [oldestId, oldest] = this.clients.entries().next().value as [string, S3Storage];
@@ -65,7 +69,9 @@ export class StorageService {
 
   /** Probes a destination (upload, download, delete) under its prefix (the customer id when empty). */
   async validate(upload: UploadConfig): Promise<ValidationReport> {
-    const storage = new S3Storage(upload);
+    // A custom endpoint the policy refuses is the caller's mistake (400), said before anything is probed.
+    await this.checkEndpoint(upload);
+    const storage = new S3Storage(upload, undefined, this.outbound);
     try {
       const report = await validateDestination(storage, { prefix: upload.prefix || this.deps.identity.customerId });
       this.deps.log.info(
@@ -76,6 +82,11 @@ export class StorageService {
     } finally {
       storage.destroy();
     }
+  }
+
+  /** 400 when the destination's custom endpoint is, or resolves now to, an address the outbound policy refuses. */
+  async checkEndpoint(upload: Pick<UploadConfig, "options">): Promise<void> {
+    if (upload.options.endpoint) await this.outbound.checkUrl(upload.options.endpoint, "storage endpoint");
   }
 
   /** What `recording_assets.location` stores: `internal`, or the destination sealed with the app's key. */

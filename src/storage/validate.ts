@@ -73,6 +73,7 @@ export function explainFailure(step: ValidationStep, err: unknown, storageKind: 
     case "no_bucket":
     case "wrong_region":
     case "unreachable":
+    case "refused":
       return sentence(err.message);
     case "rejected":
       return `The ${step} step failed: ${sentence(err.message)}`;

@@ -39,7 +39,38 @@ export const roleSchema = z.looseObject({
 });
 export type RoleInput = z.infer<typeof roleSchema>;
 
-export const rolesSchema = z.record(nameSchema, roleSchema).refine((r) => Object.keys(r).length <= 100, "at most 100 roles");
+// Role names are keys everywhere (templates, the SFU, the room page): a name that is a property every
+// JavaScript object inherits (`constructor`, `toString`, `__proto__`…) is refused rather than handled
+// as a special case in every lookup, and names starting with `__` are tapedeck's own hidden roles (the
+// recorder's `__internal_recorder`), which a template may not define.
+const RESERVED_ROLE_NAMES = new Set(["constructor", "prototype", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable", "toString", "toLocaleString", "valueOf"]);
+
+/** Why `name` cannot be a template's role, or null when it can. */
+export function roleNameProblem(name: string): string | null {
+  if (name.startsWith("__")) return `role ${name}: names starting with __ are reserved for tapedeck's own hidden roles; choose another name`;
+  if (RESERVED_ROLE_NAMES.has(name)) return `role ${name}: ${name} is a reserved name (a JavaScript object property); choose another name`;
+  return null;
+}
+
+/** A role name a template may define: `nameSchema` plus the reserved names above. */
+export const roleNameSchema = nameSchema.superRefine((name, ctx) => {
+  const problem = roleNameProblem(name);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+const roleMapSchema = z.record(nameSchema, roleSchema).refine((r) => Object.keys(r).length <= 100, "at most 100 roles");
+
+/** The `roles` map. Its raw keys are checked first: zod would silently drop an own `__proto__` key. */
+export const rolesSchema = z
+  .unknown()
+  .superRefine((raw, ctx) => {
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return;
+    for (const name of Object.keys(raw)) {
+      const problem = roleNameProblem(name);
+      if (problem) ctx.addIssue({ code: "custom", message: problem, path: [name] });
+    }
+  })
+  .pipe(roleMapSchema);
 
 export const settingsSchema = z.looseObject({
   region: z.enum(["in", "us", "eu", "auto"], { error: "region must be one of in, us, eu, auto" }).optional(),

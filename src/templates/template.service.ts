@@ -6,6 +6,7 @@ import type { UploadConfig } from "../domain/upload-config.ts";
 import { AppError, notFound } from "../errors.ts";
 import { newObjectId, nowIso } from "../ids.ts";
 import { isPlainObject, parseJson, type Json } from "../util/json.ts";
+import { nullProtoCopy } from "../util/own.ts";
 import { defaultRoles } from "./default-roles.ts";
 import { openUpload, renderUpload, sealUpload, type StoredUpload } from "./sealed-upload.ts";
 import type { CreateTemplateInput, RoleInput, SettingsInput } from "./template.schema.ts";
@@ -21,11 +22,18 @@ export interface TemplateParts {
 
 const DEFAULT_TEMPLATE_KEY = "default_template_id";
 
+/**
+ * A stored template's parts. Maps keyed by user-chosen names (roles, each kind of destination) come back
+ * as null-prototype objects, so `roles[name]` can never find an inherited `constructor` or `__proto__`.
+ */
 export function templateParts(row: TemplateRow): TemplateParts {
+  const destinations = parseJson<Json>(row.destinations, {});
+  const byName = Object.create(null) as Json;
+  for (const [kind, map] of Object.entries(destinations)) byName[kind] = isPlainObject(map) ? nullProtoCopy(map) : map;
   return {
-    roles: parseJson(row.roles, {}),
+    roles: nullProtoCopy(parseJson<Record<string, Json>>(row.roles, {})),
     settings: parseJson(row.settings, {}),
-    destinations: parseJson(row.destinations, {}),
+    destinations: byName,
     recordings: parseJson(row.recordings, []),
   };
 }

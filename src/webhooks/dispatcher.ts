@@ -5,6 +5,7 @@ import type { Db } from "../db/database.ts";
 import type { WebhookEventRow } from "../db/schema.ts";
 import { newUuid } from "../ids.ts";
 import type { Logger } from "../log.ts";
+import { DEFAULT_OUTBOUND_POLICY, type OutboundPolicy } from "../net/outbound-policy.ts";
 import { planRetry } from "./backoff.ts";
 import { DUE_STATES } from "./events.ts";
 import { postJson, type PostResult } from "./http-post.ts";
@@ -25,6 +26,8 @@ export interface DispatcherDeps {
   log: Logger;
   /** Deliveries in flight at once (default 4). */
   concurrency?: number;
+  /** Which addresses deliveries may connect to (checked on every attempt); default: the built-in policy. */
+  outbound?: OutboundPolicy;
 }
 
 export type AttemptOutcome = "delivered" | "retry" | "failed";
@@ -53,6 +56,7 @@ export class WebhookDispatcher {
   private readonly config: WebhookDeliveryConfig;
   private readonly log: Logger;
   private readonly concurrency: number;
+  private readonly outbound: OutboundPolicy;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly listeners = new Set<(r: AttemptReport) => void>();
   private running = false;
@@ -67,6 +71,7 @@ export class WebhookDispatcher {
     this.config = deps.config;
     this.log = deps.log;
     this.concurrency = Math.max(1, deps.concurrency ?? 4);
+    this.outbound = deps.outbound ?? DEFAULT_OUTBOUND_POLICY;
   }
 
   start(): void {
@@ -215,7 +220,7 @@ export class WebhookDispatcher {
       attempt: row.attempts,
       custom,
     });
-    return postJson(row.url, headers, row.body, this.config.timeoutMs);
+    return postJson(row.url, headers, row.body, this.config.timeoutMs, this.outbound);
   }
 
   private async record(row: WebhookEventRow, startedAt: Date, result: PostResult): Promise<void> {

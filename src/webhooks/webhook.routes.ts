@@ -3,6 +3,7 @@ import type { V2Routes } from "../api/server.ts";
 import { pageQuery, toPage } from "../api/pagination.ts";
 import { parseBody, parseParams, parseQuery } from "../api/validation.ts";
 import { notFound } from "../errors.ts";
+import { outboundPolicy } from "../net/outbound-policy.ts";
 import { WEBHOOK_EVENT_TYPES, WEBHOOK_STATES } from "./events.ts";
 import { deleteAppWebhookConfig, getAppWebhookConfig, setAppWebhookConfig, webhookHeadersSchema, webhookUrlSchema } from "./webhook-config.ts";
 import { getEventWithAttempts, listEvents, queueReplay, toAttemptEntry, toEnvelope, toLogEntry } from "./webhook-log.ts";
@@ -52,6 +53,8 @@ export const webhookRoutes: V2Routes = (v2, ctx) => {
 
   v2.post("/webhooks/config", async (req) => {
     const body = parseBody(configBody, req.body);
+    // Literal refused addresses and names that resolve to one now; delivery checks again every attempt.
+    await outboundPolicy(ctx.config.outbound).checkUrl(body.url, "webhook URL");
     const saved = await setAppWebhookConfig(ctx.db, ctx.box, { url: body.url, headers: body.headers ?? {}, enabled: body.enabled ?? true });
     ctx.log.info({ component: "webhooks", host: new URL(saved.url).host, enabled: saved.enabled }, "app webhook configured");
     return renderConfig(saved);

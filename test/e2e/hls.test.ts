@@ -107,6 +107,18 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
 
     const running = await waitFor(id, ["running", "failed"]);
     assert.equal(running.status, "running", JSON.stringify(running.error));
+    // Announced only once playable: the moment it is `running` (hls.started.success is written with it),
+    // the master, every layer's playlist and that playlist's first segment are served, with no wait.
+    const base = running.playback.url.replace(/master\.m3u8$/, "");
+    const master = await fetchText(running.playback.url);
+    assert.equal(master.status, 200, `master.m3u8 as soon as the stream is running: ${master.text}`);
+    for (const { layer } of running.layers) {
+      const playlist = await fetchText(`${base}${layer}/index.m3u8`);
+      assert.equal(playlist.status, 200, `layer ${layer}'s playlist as soon as the stream is running: ${playlist.text}`);
+      const first = segmentsOf(playlist.text)[0];
+      assert.ok(first, `layer ${layer}'s playlist lists a segment as soon as the stream is running: ${playlist.text}`);
+      assert.equal((await fetch(`${base}${layer}/${first}`)).status, 200, `layer ${layer}'s first segment ${first} as soon as the stream is running`);
+    }
     // Point 4: told at start which layers it produces, and why the top one is left out.
     assert.deepEqual(running.layers.map((l: any) => [l.width, l.height]), [[640, 360], [320, 180]]);
     assert.match(running.ladder_warning, /1280x720 is left out; producing 640x360, 320x180/);
@@ -116,11 +128,6 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
     assert.deepEqual([started.max_width, started.max_height, started.recording_vod_playlist_enabled, started.recording_single_file_per_layer_enabled], [640, 360, true, true]);
 
     // Live: the master lists both layers; a layer playlist grows; its segments decode at the layer's size.
-    const base = running.playback.url.replace(/master\.m3u8$/, "");
-    const master = await until(async () => {
-      const m = await fetchText(running.playback.url);
-      return m.status === 200 && m;
-    }, "the master playlist", 20_000, 200);
     assert.equal(master.type, "application/vnd.apple.mpegurl");
     assert.match(master.text, /RESOLUTION=640x360[\s\S]*\n0\/index\.m3u8/);
     assert.match(master.text, /RESOLUTION=320x180[\s\S]*\n1\/index\.m3u8/);

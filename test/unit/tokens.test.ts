@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { decodeJwt } from "jose";
+import { SignJWT, decodeJwt } from "jose";
 import { bearerToken, mintAppToken, mintManagementToken, verifyAppToken, verifyManagementToken } from "../../src/auth/tokens.ts";
 import { AppError } from "../../src/errors.ts";
 
@@ -51,4 +51,50 @@ test("garbage is a 401, never a crash", async () => {
   for (const junk of ["", "a.b.c", "x".repeat(5000), "eyJhbGciOiJIUzI1NiJ9.e30.", "💥.💥.💥"]) {
     await assert.rejects(verifyManagementToken(keys, junk), (e: AppError) => e instanceof AppError && e.status === 401, junk.slice(0, 20));
   }
+});
+
+// Tokens signed with the app secret but claiming more than the documented validity, issued in the
+// future, or carrying a user id with control characters are refused (issue 13).
+const signRaw = (claims: Record<string, unknown>) =>
+  new SignJWT({ access_key: keys.accessKey, version: 2, jti: "j", ...claims }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(new TextEncoder().encode(keys.appSecret));
+const now = () => Math.floor(Date.now() / 1000);
+const detailOf = (e: unknown) => (e instanceof AppError ? `${e.status} ${e.message}: ${e.details.join(" ")}` : String(e));
+
+test("a token valid for longer than the documented maximum is refused (14 days management, 90 days app)", async () => {
+  const iat = now() - 10;
+  const farMgmt = await signRaw({ type: "management", iat, nbf: iat, exp: iat + 14 * 86400 + 3600 });
+  await assert.rejects(verifyManagementToken(keys, farMgmt), (e) => /^401 Token validation error: .*14 days/.test(detailOf(e)));
+  const farApp = await signRaw({ type: "app", room_id: "r", role: "host", iat, nbf: iat, exp: iat + 91 * 86400 });
+  await assert.rejects(verifyAppToken(keys, farApp), (e) => /^401 Token validation error: .*90 days/.test(detailOf(e)));
+  const forever = await signRaw({ type: "management", iat, nbf: iat, exp: 9999999999 });
+  await assert.rejects(verifyManagementToken(keys, forever), (e) => /^401 /.test(detailOf(e)));
+  // Without iat the remaining validity counts.
+  const noIat = await signRaw({ type: "management", exp: now() + 30 * 86400 });
+  await assert.rejects(verifyManagementToken(keys, noIat), (e) => /^401 Token validation error: .*14 days/.test(detailOf(e)));
+
+  // The maximum itself, the 100ms SDKs' 24 h, and a token without iat within the limit are fine.
+  assert.ok(await verifyManagementToken(keys, await mintManagementToken(keys, 14 * 86400)));
+  assert.ok(await verifyAppToken(keys, await mintAppToken(keys, { roomId: "r", role: "h", validForSeconds: 90 * 86400 })));
+  assert.ok(await verifyManagementToken(keys, await signRaw({ type: "management", iat, nbf: iat, exp: iat + 86400 })));
+  assert.ok(await verifyManagementToken(keys, await signRaw({ type: "management", exp: now() + 3600 })));
+});
+
+test("a token issued in the future (beyond the 30 s skew) is refused", async () => {
+  const future = await signRaw({ type: "management", iat: now() + 600, exp: now() + 3600 });
+  await assert.rejects(verifyManagementToken(keys, future), (e) => /^401 Token validation error: .*iat.*future/.test(detailOf(e)));
+  const appFuture = await signRaw({ type: "app", room_id: "r", role: "host", iat: now() + 120, exp: now() + 3600 });
+  await assert.rejects(verifyAppToken(keys, appFuture), (e) => /^401 .*iat/.test(detailOf(e)));
+  // Within the skew: accepted.
+  assert.ok(await verifyManagementToken(keys, await signRaw({ type: "management", iat: now() + 20, exp: now() + 3600 })));
+});
+
+test("an app token whose user_id has control or bidi characters is refused; Unicode user ids work", async () => {
+  const iat = now() - 10;
+  for (const userId of ["u\u0000", "u\u0007", "a\u202Eb"]) {
+    const t = await signRaw({ type: "app", room_id: "r", role: "host", user_id: userId, iat, nbf: iat, exp: iat + 3600 });
+    await assert.rejects(verifyAppToken(keys, t), (e) => /^401 Token validation error: user_id contains a control/.test(detailOf(e)), JSON.stringify(userId));
+  }
+  await assert.rejects(async () => mintAppToken(keys, { roomId: "r", role: "host", userId: "u\u0007" }), /user_id contains a control/);
+  const ok = await mintAppToken(keys, { roomId: "r", role: "host", userId: "Zoë 山田 🎙️" });
+  assert.equal((await verifyAppToken(keys, ok)).user_id, "Zoë 山田 🎙️");
 });
