@@ -13,6 +13,8 @@ export const ERROR_REASONS = {
   /** The request (headers, then body) did not arrive within the configured time. */
   timeout: 408,
   conflict: 409,
+  /** It existed and is over (an ended live stream's playlists: its recording is elsewhere). */
+  gone: 410,
   payload_too_large: 413,
   /** A path segment longer than the router accepts. */
   uri_too_long: 414,

@@ -7,7 +7,13 @@ import { z } from "zod";
 
 export const pageQuery = {
   limit: z.coerce.number({ error: "limit must be a number" }).int("limit must be a whole number").min(1, "limit must be between 1 and 100").max(100, "limit must be between 1 and 100").default(10),
-  start: z.string().max(64).optional(),
+  // A cursor is a previous page's `last` (an object id or UUID): anything else is refused, not sent to
+  // the database (PostgreSQL refuses a NUL in text, which would surface as a 500).
+  start: z
+    .string({ error: "start must be given once" })
+    .max(64, "start must be at most 64 characters: the `last` of a previous page")
+    .regex(/^[A-Za-z0-9_.:-]*$/, "start must be the `last` of a previous page (letters, digits, '-', '_', '.', ':')")
+    .optional(),
   order: z.enum(["asc", "desc"], { error: "order must be asc or desc" }).default("asc"),
 };
 

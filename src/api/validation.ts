@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AppError, type ErrorReason } from "../errors.ts";
+import { controlCharMessage, findControlChar } from "../util/text.ts";
 
 // Request parsing: every body, query and path parameter goes through a zod schema; a failure becomes
 // a 400 whose `details` name each bad field, e.g. `name: must match ^[a-zA-Z0-9.:_-]+$`.
@@ -43,11 +44,30 @@ export function jsonNestedDeeperThan(text: string, max: number): boolean {
 export const parseBody = <S extends z.ZodType>(schema: S, body: unknown): z.infer<S> =>
   parseWith(schema, body ?? {}, "invalid_body", "body");
 
-export const parseQuery = <S extends z.ZodType>(schema: S, query: unknown): z.infer<S> =>
-  parseWith(schema, query ?? {}, "invalid_query", "query parameter");
+/**
+ * Query and path values are names, ids, times and flags: a control character (a NUL that PostgreSQL
+ * refuses to store or compare, an ESC for the logs) or a lone surrogate is never part of one, so it is
+ * refused before any schema or query sees it.
+ */
+function refuseControlChars(values: unknown, reason: ErrorReason, what: string): void {
+  if (values === null || typeof values !== "object") return;
+  for (const [key, value] of Object.entries(values)) {
+    for (const v of [value].flat()) {
+      const code = typeof v === "string" ? findControlChar(v) : null;
+      if (code) throw new AppError(reason, `Invalid ${what}: ${controlCharMessage(key, code)}`, { details: [`${key}: ${controlCharMessage(key, code)}`] });
+    }
+  }
+}
 
-export const parseParams = <S extends z.ZodType>(schema: S, params: unknown): z.infer<S> =>
-  parseWith(schema, params ?? {}, "invalid_param", "path parameter");
+export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
+  refuseControlChars(query, "invalid_query", "query parameter");
+  return parseWith(schema, query ?? {}, "invalid_query", "query parameter");
+}
+
+export function parseParams<S extends z.ZodType>(schema: S, params: unknown): z.infer<S> {
+  refuseControlChars(params, "invalid_param", "path parameter");
+  return parseWith(schema, params ?? {}, "invalid_param", "path parameter");
+}
 
 /** Query-string booleans: `true`/`false` (also 1/0). */
 export const queryBool = z

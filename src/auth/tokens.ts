@@ -124,6 +124,9 @@ export async function verifyAppToken(keys: TokenKeys, token: string): Promise<Ap
   const payload = await verify(keys, token);
   checkCommon(keys, payload, "app");
   if (typeof payload.room_id !== "string" || typeof payload.role !== "string") throw tokenError(401, "app token needs room_id and role");
+  // Room ids are 24-hex; anything else (a NUL byte, an SQL-looking string) never reaches the database.
+  if (!/^[0-9a-f]{24}$/.test(payload.room_id)) throw tokenError(401, "room_id must be a room's 24-character hex id");
+  if (payload.role.length === 0 || payload.role.length > 100 || findControlChar(payload.role)) throw tokenError(401, "role must be a role name of 1 to 100 printable characters");
   if (payload.user_id !== undefined) {
     if (typeof payload.user_id !== "string") throw tokenError(401, "user_id must be a string");
     const code = findControlChar(payload.user_id);

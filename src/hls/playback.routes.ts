@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppContext } from "../app-context.ts";
 import type { PublicRoutes } from "../api/server.ts";
 import type { LiveStreamMetadataRow } from "../db/schema.ts";
+import { AppError } from "../errors.ts";
 import { isObjectId } from "../ids.ts";
 import { WEB_DIR } from "../web/web.routes.ts";
 import { hlsDetails, playbackToken, type HlsDetails } from "./live-stream.service.ts";
@@ -70,8 +71,9 @@ export function servedPlaylist(text: string, o: { keep: number | null; metadata:
   return out.join("\n") + "\n";
 }
 
-function gone(reply: FastifyReply, status: number, message: string, details: string[]): FastifyReply {
-  return reply.code(status).header("access-control-allow-origin", "*").send({ code: status, message, details });
+function gone(reply: FastifyReply, status: 404 | 410, message: string, details: string[]): FastifyReply {
+  const err = new AppError(status === 404 ? "not_found" : "gone", message, { details });
+  return reply.code(status).header("access-control-allow-origin", "*").type("application/json").send(err.toJSON());
 }
 
 export function playbackRoutes(ctx: AppContext): PublicRoutes {

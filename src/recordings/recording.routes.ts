@@ -10,6 +10,7 @@ import type { AssetRow, RecordingRow } from "../db/schema.ts";
 import { RECORDING_STATUSES } from "../domain/recording-types.ts";
 import { AppError, notFound } from "../errors.ts";
 import { parseJson, type Json } from "../util/json.ts";
+import { outboundPolicy } from "../net/outbound-policy.ts";
 
 // Browser-composite recordings ("beam"): start, stop (one, or all of a room), pause, resume, get, list.
 // The API only writes what it asks for; the worker (beam/beam-supervisor.ts) records and reports.
@@ -53,7 +54,7 @@ export const recordingRoutes: V2Routes = (v2, ctx) => {
     const { room_id } = parseParams(roomParams, req.params);
     const body = parseBody(startBeamSchema, req.body);
     const room = await getRoom(ctx.db, room_id);
-    const row = await createBeam(ctx.db, room, await getTemplate(ctx.db, room.template_id), body, "");
+    const row = await createBeam(ctx.db, room, await getTemplate(ctx.db, room.template_id), body, "", outboundPolicy(ctx.config.outbound));
     req.log.info({ recording_id: row.id, room_id }, "browser recording requested");
     ctx.kickBeams?.();
     return renderRecording(row, null);
