@@ -36,8 +36,7 @@ before(async () => {
     roles: {
       host: { publishParams: { allowed: ["audio", "video", "screen"] }, subscribeParams: both },
       guest: { publishParams: { allowed: ["audio", "video", "screen"] }, subscribeParams: both },
-      // Watch only, hidden from the others (the `__` prefix): the recorder's role.
-      [RECORDER_ROLE]: { publishParams: { allowed: [] }, subscribeParams: both },
+      // The recorder's role (RECORDER_ROLE: watch only, hidden) is tapedeck's own: no template defines it.
     },
   });
   assert.equal(tpl.status, 200, JSON.stringify(tpl.body));
