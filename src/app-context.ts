@@ -4,6 +4,7 @@ import type { SecretBox } from "./crypto/secret-box.ts";
 import type { Db, DialectName } from "./db/database.ts";
 import type { Logger } from "./log.ts";
 import type { StorageService } from "./storage/storage.service.ts";
+import type { EventBus } from "./util/event-bus.ts";
 import type { WebhookDispatcher } from "./webhooks/dispatcher.ts";
 import type { WebhookOutbox } from "./webhooks/outbox.ts";
 
@@ -18,6 +19,17 @@ export interface AppContext {
   storage: StorageService;
   outbox: WebhookOutbox;
   dispatcher: WebhookDispatcher;
-  /** Wakes this process's browser-recording worker (set in main.ts when it runs one; others poll). */
-  kickBeams?: () => void;
+  /** News between parts of this process (who emits and who listens: AppEvents). */
+  events: EventBus<AppEvents>;
 }
+
+/**
+ * What the bus carries. Listeners only wake a worker early: every worker also polls the database, so a
+ * process that runs no worker (or a lost event) delays work by at most a poll, never loses it.
+ */
+export type AppEvents = {
+  /** A persisted job was queued (SFU track uploads, recording finishes): the job runner wakes. */
+  "jobs.queued": void;
+  /** A browser recording or live stream row was created or asked to stop, pause or resume: its worker wakes. */
+  "recording.requested": { kind: "beam" | "hls" };
+};

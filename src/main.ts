@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import type { AppContext } from "./app-context.ts";
+import type { AppContext, AppEvents } from "./app-context.ts";
 import { assetRoutes } from "./assets/asset.routes.ts";
 import { buildServer } from "./api/server.ts";
 import { loadConfig, type Config } from "./config/config.ts";
@@ -35,6 +35,7 @@ import { outboundPolicy } from "./net/outbound-policy.ts";
 import { WebhookOutbox } from "./webhooks/outbox.ts";
 import { webRoutes } from "./web/web.routes.ts";
 import { webhookRoutes } from "./webhooks/webhook.routes.ts";
+import { EventBus } from "./util/event-bus.ts";
 
 // The composition root: builds every part once, in order, and closes them in reverse.
 
@@ -75,7 +76,8 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   const outbox = new WebhookOutbox({ identity, box });
   const dispatcher = new WebhookDispatcher({ db, identity, box, config: config.webhooks, log: log.child({ component: "webhooks" }), outbound: outboundPolicy(config.outbound) });
   outbox.onEnqueued(() => dispatcher.kick());
-  const ctx: AppContext = { config, identity, db, dialect, log, box, storage, outbox, dispatcher };
+  const events = new EventBus<AppEvents>((err, event) => log.error({ err, event }, "an event listener failed"));
+  const ctx: AppContext = { config, identity, db, dialect, log, box, storage, outbox, dispatcher, events };
 
   let tools: ToolCheck[] = [];
   if (!opts.skipBootChecks) {
@@ -94,23 +96,24 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
         handlers: { "upload-track": uploadTrackHandler(ctx), "process-session": processSessionHandler(ctx), "composite-progress": compositeProgressHandler(ctx), "beam-finish": beamFinishHandler(ctx), "hls-finish": hlsFinishHandler(ctx) },
       })
     : null;
-  // Browser recordings: Chromium + ffmpeg per recording, on the worker.
-  const beams = config.roles.has("worker") ? new BeamSupervisor(ctx, { kickJobs: () => jobs?.kick() }) : null;
-  const streams = config.roles.has("worker") ? new BeamSupervisor(ctx, { kickJobs: () => jobs?.kick(), kind: "hls" }) : null;
-  ctx.kickBeams = () => {
-    beams?.kick();
-    streams?.kick();
-  };
-  const kickJobs = () => {
-    jobs?.kick();
-    ctx.kickBeams?.();
-  };
+  if (jobs) events.on("jobs.queued", () => jobs.kick());
+  // Browser recordings: Chromium + ffmpeg per recording, on the worker (each wakes on "recording.requested" of its kind).
+  const beams = config.roles.has("worker") ? new BeamSupervisor(ctx) : null;
+  const streams = config.roles.has("worker") ? new BeamSupervisor(ctx, { kind: "hls" }) : null;
   // The SFU: shard processes (one per core by default), or inside this process when processes = 0.
-  const sfu = !config.roles.has("sfu") ? null : config.sfu.processes > 0 ? new SfuShards(ctx, kickJobs) : new Sfu(ctx, { onJobQueued: kickJobs });
+  const sfu = !config.roles.has("sfu") ? null : config.sfu.processes > 0 ? new SfuShards(ctx) : new Sfu(ctx);
   await sfu?.start();
+  // What this process serves over HTTP, by role: /health always; with `api` the public API (/v2, which
+  // buildServer mounts only then), signed internal-bucket downloads, the pages and HLS playback; with
+  // `sfu` the signalling WebSocket. A worker-only process answers /health and 404 to the rest.
+  const api = config.roles.has("api");
   const server = await buildServer(ctx, {
     v2: [roomRoutes, tokenRoutes, templateRoutes, sessionRoutes, recordingRoutes, liveStreamRoutes, assetRoutes, storageRoutes, webhookRoutes],
-    public: [internalBucketRoutes, healthRoutes(() => tools), webRoutes, dashboardRoutes, playbackRoutes(ctx), ...(sfu ? [signallingRoutes(sfu)] : [])],
+    public: [
+      healthRoutes(() => tools),
+      ...(api ? [internalBucketRoutes, webRoutes, dashboardRoutes, playbackRoutes(ctx)] : []),
+      ...(sfu ? [signallingRoutes(sfu)] : []),
+    ],
   });
 
   try {

@@ -10,7 +10,7 @@ export type V2Routes = (v2: FastifyInstance, ctx: AppContext) => Promise<void> |
 export type PublicRoutes = (app: FastifyInstance, ctx: AppContext) => Promise<void> | void;
 
 export interface ServerParts {
-  /** Routes under /v2, behind the management token. */
+  /** Routes under /v2, behind the management token; mounted only in a process with the `api` role. */
   v2: V2Routes[];
   /** Routes outside /v2 (signed downloads, health, pages), each doing its own auth. */
   public: PublicRoutes[];
@@ -84,8 +84,14 @@ export async function buildServer(ctx: AppContext, parts: ServerParts): Promise<
     if (appErr.status >= 500) req.log.error({ err }, "request failed");
     void reply.status(appErr.status).type("application/json").send(appErr.toJSON());
   });
+  const servesApi = ctx.config.roles.has("api");
   app.setNotFoundHandler((req, reply) => {
-    const e = new AppError("not_found", "Not found", { details: [`no route for ${req.method} ${req.url.split("?")[0]}`] });
+    const urlPath = req.url.split("?")[0];
+    const details = [`no route for ${req.method} ${urlPath}`];
+    if (!servesApi && (urlPath === "/v2" || urlPath.startsWith("/v2/"))) {
+      details.push(`this process does not serve the API (TAPEDECK_ROLES=${[...ctx.config.roles].join(",")}): call a process with the api role`);
+    }
+    const e = new AppError("not_found", "Not found", { details });
     void reply.status(404).send(e.toJSON());
   });
 
@@ -116,16 +122,19 @@ export async function buildServer(ctx: AppContext, parts: ServerParts): Promise<
     done(null, parsed);
   });
 
-  await app.register(
-    async (v2) => {
-      v2.addHook("onRequest", async (req) => {
-        const token = bearerToken(req.headers.authorization);
-        await verifyManagementToken(ctx.identity, token);
-      });
-      for (const routes of parts.v2) await routes(v2, ctx);
-    },
-    { prefix: "/v2" },
-  );
+  // TAPEDECK_ROLES without `api`: no public API here (the 404 above says so).
+  if (servesApi) {
+    await app.register(
+      async (v2) => {
+        v2.addHook("onRequest", async (req) => {
+          const token = bearerToken(req.headers.authorization);
+          await verifyManagementToken(ctx.identity, token);
+        });
+        for (const routes of parts.v2) await routes(v2, ctx);
+      },
+      { prefix: "/v2" },
+    );
+  }
   for (const routes of parts.public) await routes(app, ctx);
   return app;
 }

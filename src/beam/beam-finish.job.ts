@@ -1,15 +1,13 @@
-import { execFile } from "node:child_process";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { promisify } from "node:util";
 import type { AppContext } from "../app-context.ts";
-import { insertAsset } from "../assets/asset.repository.ts";
 import type { RecordingRow, RoomRow } from "../db/schema.ts";
 import { chatPath } from "../domain/storage-paths.ts";
-import type { JobHandler } from "../jobs/job-queue.ts";
+import type { JobHandler, JobPayloads } from "../jobs/job-queue.ts";
 import { newUuid, nowIso } from "../ids.ts";
-import { writeChatCsv } from "../recorders/chat-recording.ts";
+import { chatAsset, commitOutputs, failRecording, probeMp4, uploadChatCsv, type UploadedChat } from "../recorders/finish.ts";
+import { describeBrowserFailure } from "../recorders/recording-failure.ts";
 import { uploadRecording, WEBHOOK_PRESIGN_SECONDS } from "../recorders/upload.ts";
 import { getRoom, roomDestination } from "../rooms/room.service.ts";
 import { beamDetails, failureOf, type BeamDetails } from "./beam.service.ts";
@@ -18,25 +16,10 @@ import { beamDetails, failureOf, type BeamDetails } from "./beam.service.ts";
 // live upload already put it there; if that failed, upload the spool file now, retried by the job queue
 // with backoff for up to 7 days while the file waits on disk), upload the chat CSV of the recorded span,
 // write the `room-composite` and `chat` assets and `beam.recording.success`, mark the recording
-// completed and remove the spool. When the queue gives up: `failed` and `beam.failure` (UPLOAD_ERROR).
+// completed and remove the spool. When the queue gives up: `failed` and `beam.failure`, with
+// UPLOAD_ERROR when the upload gave up (error_origin: the user's bucket or tapedeck's), else INTERNAL_ERROR.
 
-const execFileP = promisify(execFile);
-
-export interface BeamFinishPayload {
-  recordingId: string;
-}
-
-/** Duration (s, rounded) and video size of an MP4, from ffprobe; zeros when it cannot be read. */
-export async function probeMp4(file: string): Promise<{ duration: number; width: number; height: number }> {
-  try {
-    const { stdout } = await execFileP("ffprobe", ["-v", "error", "-show_entries", "format=duration:stream=codec_type,width,height", "-of", "json", file]);
-    const j = JSON.parse(stdout) as { format?: { duration?: string }; streams?: Array<{ codec_type: string; width?: number; height?: number }> };
-    const v = j.streams?.find((s) => s.codec_type === "video");
-    return { duration: Math.round(Number(j.format?.duration ?? 0)), width: v?.width ?? 0, height: v?.height ?? 0 };
-  } catch {
-    return { duration: 0, width: 0, height: 0 };
-  }
-}
+export type BeamFinishPayload = JobPayloads["beam-finish"];
 
 /** The keys every beam webhook shares. */
 export function beamWebhookBase(rec: RecordingRow, room: RoomRow, d: BeamDetails): Record<string, unknown> {
@@ -47,13 +30,13 @@ export function beamWebhookBase(rec: RecordingRow, room: RoomRow, d: BeamDetails
   };
 }
 
-export function beamFinishHandler(ctx: AppContext): JobHandler {
+export function beamFinishHandler(ctx: AppContext): JobHandler<BeamFinishPayload> {
   const load = async (id: string) => {
     const rec = await ctx.db.selectFrom("recordings").selectAll().where("id", "=", id).where("kind", "=", "beam").executeTakeFirstOrThrow();
     return { rec, d: beamDetails(rec), room: await getRoom(ctx.db, rec.room_id) };
   };
   return {
-    async run(p: BeamFinishPayload, { log }) {
+    async run(p, { log, signal }) {
       const { rec, d, room } = await load(p.recordingId);
       if (rec.status === "completed" || rec.status === "failed") return;
       const dest = await roomDestination(ctx, room);
@@ -66,57 +49,62 @@ export function beamFinishHandler(ctx: AppContext): JobHandler {
         size = up.size;
         log.info({ key: up.key, size }, "browser recording uploaded from the spool");
       }
-      const probe = fs.existsSync(d.spool) ? await probeMp4(d.spool) : { duration: 0, width: d.width, height: d.height };
+      const probe = fs.existsSync(d.spool) ? await probeMp4(d.spool, { signal, log }) : { duration: 0, width: d.width, height: d.height };
       const url = await storage.presignGet(d.key, WEBHOOK_PRESIGN_SECONDS);
       const location = ctx.storage.sealLocation(dest);
+      const owner = { jobId: rec.id, roomId: room.id, sessionId: rec.session_id ?? "" };
 
       // Chat of the recorded span: messages to everyone or to roles, from the recorder's start to its stop.
-      let chat: { path: string; url: string } | null = null;
+      let chat: UploadedChat | null = null;
       if (rec.session_id && rec.started_at) {
-        const file = path.join(path.dirname(d.spool), "chat.csv");
-        const messages = await writeChatCsv(ctx.db, rec.session_id, file, { from: rec.started_at, to: rec.stopped_at ?? nowIso() });
-        if (messages) {
-          const up = await uploadRecording(ctx, dest, chatPath({ roomId: room.id, sessionStartedAt: d.session_started_at!, epoch: d.epoch! }), file, "text/csv; charset=utf-8");
-          chat = { path: up.path, url: up.url };
-          await ctx.db.transaction().execute(async (trx) => {
-            await trx.deleteFrom("recording_assets").where("job_id", "=", rec.id).where("type", "=", "chat").execute();
-            await insertAsset(trx, { jobId: rec.id, roomId: room.id, sessionId: rec.session_id!, type: "chat", path: up.path, objectKey: up.key, location: up.location, size: up.size, duration: 0, metadata: { messages } });
-          });
-        }
+        chat = await uploadChatCsv(ctx, {
+          sessionId: rec.session_id, span: { from: rec.started_at, to: rec.stopped_at ?? nowIso() }, file: path.join(path.dirname(d.spool), "chat.csv"), dest,
+          relativePath: chatPath({ roomId: room.id, sessionStartedAt: d.session_started_at!, epoch: d.epoch! }),
+        });
       }
 
-      await ctx.db.transaction().execute(async (trx) => {
-        const asset = await insertAsset(trx, {
-          jobId: rec.id, roomId: room.id, sessionId: rec.session_id ?? "", type: "room-composite", path: storage.displayPath(d.key!), objectKey: d.key!, location,
-          size: size!, duration: probe.duration, metadata: { resolution: { width: probe.width || d.width, height: probe.height || d.height } },
-        });
-        await trx.updateTable("recordings").set({ status: "completed", updated_at: nowIso(), worker: null, lease_until: null }).where("id", "=", rec.id).execute();
-        const base = beamWebhookBase(rec, room, d);
-        await ctx.outbox.enqueue(trx, {
+      await commitOutputs(ctx, {
+        replace: { jobId: rec.id, types: ["chat"] },
+        assets: [
+          {
+            ...owner, type: "room-composite", path: storage.displayPath(d.key), objectKey: d.key, location,
+            size, duration: probe.duration, metadata: { resolution: { width: probe.width || d.width, height: probe.height || d.height } },
+          },
+          ...(chat ? [chatAsset(owner, chat)] : []),
+        ],
+        recording: { id: rec.id, set: { status: "completed", worker: null, lease_until: null } },
+        event: ([asset]) => ({
           type: "beam.recording.success",
           room: { id: room.id, webhook: room.webhook },
           data: {
-            ...base, created_at: rec.created_at, started_at: rec.started_at, stopped_at: rec.stopped_at, duration: probe.duration, location: asset.path,
-            recording_id: asset.id, recording_path: asset.path, recording_presigned_url: url,
-            chat_recording_path: chat?.path ?? "", chat_recording_presigned_url: chat?.url ?? "", size: size!,
+            ...beamWebhookBase(rec, room, d), created_at: rec.created_at, started_at: rec.started_at, stopped_at: rec.stopped_at, duration: probe.duration,
+            location: asset.path, recording_id: asset.id, recording_path: asset.path, recording_presigned_url: url,
+            chat_recording_path: chat?.path ?? "", chat_recording_presigned_url: chat?.url ?? "", size,
             ...(failureOf(rec) ? { error: failureOf(rec) } : {}),
           },
-        });
+        }),
       });
       log.info({ recording_id: rec.id, size, duration: probe.duration, chat: !!chat }, "browser recording completed");
       await fsp.rm(path.dirname(d.spool), { recursive: true, force: true });
     },
 
-    async onFailed(p: BeamFinishPayload, error: string) {
+    async onFailed(p, error) {
       const { rec, d, room } = await load(p.recordingId);
-      const failure = { type: "UPLOAD_ERROR", message: `Failed to upload recordings. Check if upload config is correct. (${error})` };
-      await ctx.db.transaction().execute(async (trx) => {
-        await trx.updateTable("recordings").set({ status: "failed", failure: JSON.stringify(failure), updated_at: nowIso(), worker: null, lease_until: null }).where("id", "=", rec.id).execute();
-        await ctx.outbox.enqueue(trx, {
+      const f = describeBrowserFailure(error);
+      const failure = {
+        ...f,
+        message: f.type === "UPLOAD_ERROR" ? `Failed to upload recordings. Check if upload config is correct. (${f.message})` : `Failed to finish the recording: ${f.message}`,
+      };
+      await failRecording(ctx, {
+        recordingId: rec.id, failure,
+        event: {
           type: "beam.failure",
           room: { id: room.id, webhook: room.webhook },
-          data: { ...beamWebhookBase(rec, room, d), job_id: rec.id, recording_enabled: true, error_code: 500, error_type: failure.type, error_message: failure.message, state_name: "Failed", state_timestamp: nowIso(), duration: 0 },
-        });
+          data: {
+            ...beamWebhookBase(rec, room, d), job_id: rec.id, recording_enabled: true, error_code: 500, error_type: failure.type, error_message: failure.message,
+            error_origin: failure.origin, state_name: "Failed", state_timestamp: nowIso(), duration: 0,
+          },
+        },
       });
     },
   };

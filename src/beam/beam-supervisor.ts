@@ -67,7 +67,10 @@ export class BeamSupervisor {
   /** For log lines: "browser recording" or "live stream". */
   private readonly what: string;
 
-  constructor(private readonly ctx: AppContext, private readonly opts: { kickJobs: () => void; max?: number; kind?: "beam" | "hls" }) {
+  /** Removes this worker's "recording.requested" listener. */
+  private unsubscribe = () => {};
+
+  constructor(private readonly ctx: AppContext, private readonly opts: { max?: number; kind?: "beam" | "hls" } = {}) {
     this.workerId = `${os.hostname()}:${ctx.config.dataDir}`;
     this.kind = opts.kind ?? "beam";
     this.what = this.kind === "hls" ? "live stream" : "browser recording";
@@ -92,6 +95,9 @@ export class BeamSupervisor {
     await this.recover();
     this.timer = setInterval(() => void this.tick(), TICK_MS);
     this.timer.unref();
+    this.unsubscribe = this.ctx.events.on("recording.requested", (e) => {
+      if (e.kind === this.kind) this.kick();
+    });
     this.kick();
   }
 
@@ -107,6 +113,7 @@ export class BeamSupervisor {
   /** Stops every recording ("server shutdown"), finishing files and uploads as far as time allows. */
   async stop(): Promise<void> {
     this.closed = true;
+    this.unsubscribe();
     clearInterval(this.timer);
     for (const r of this.running.values()) void this.stopOne(r, "server shutdown");
     const all = Promise.all([...this.running.values()].map((r) => r.done));
@@ -405,7 +412,7 @@ export class BeamSupervisor {
       const job = hls ? "hls-finish" : "beam-finish";
       await enqueueJob(trx, { type: job, key: `${job}:${row.id}`, payload: { recordingId: row.id } });
     });
-    this.opts.kickJobs();
+    this.ctx.events.emit("jobs.queued");
   }
 
   private async fail(row: RecordingRow, d: BeamDetails, failure: BeamFailure, log: Logger): Promise<void> {

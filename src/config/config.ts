@@ -1,8 +1,8 @@
 import net from "node:net";
 import os from "node:os";
-import { PRESETS, type Preset } from "../hls/ladder.ts";
 import path from "node:path";
 import { z } from "zod";
+import { PRESETS, type Preset } from "../media/x264-presets.ts";
 
 // One schema for every setting: it parses the environment, gives the defaults and the types.
 // A bad value stops the boot with `KEY=value: reason` lines rather than surfacing later.

@@ -1,6 +1,7 @@
 // Table shapes, shared by SQLite and PostgreSQL. Portable column types only: text (ids, ISO-8601 UTC
 // timestamps, JSON), integer/bigint, and 0/1 integers for booleans.
 import type { Generated, Insertable, Selectable, Updateable } from "kysely";
+import type { AssetStatus, AssetType, JobState, RecordingKind, RecordingStatus, TrackKind, TrackState, TrackUpload } from "../domain/recording-types.ts";
 
 export type Bool01 = 0 | 1;
 
@@ -64,11 +65,10 @@ export interface PeersTable {
 
 export interface RecordingsTable {
   id: string;
-  /** beam | sfu | hls */
-  kind: string;
+  kind: RecordingKind;
   room_id: string;
   session_id: string | null;
-  status: string;
+  status: RecordingStatus;
   meeting_url: string;
   destination: string;
   started_by: string;
@@ -93,14 +93,14 @@ export interface RecordingAssetsTable {
   job_id: string;
   room_id: string;
   session_id: string;
-  type: string;
+  type: AssetType;
   /** As shown to users, e.g. `s3://bucket/prefix/beam/…/Rec-….mp4`. */
   path: string;
   /** The object key inside the destination. */
   object_key: string;
   /** Sealed JSON of the destination the file was written to, or `internal`. */
   location: string;
-  status: string;
+  status: AssetStatus;
   size: number;
   duration: number;
   metadata: string;
@@ -169,8 +169,7 @@ export interface JobsTable {
   /** Idempotency key: enqueueing the same key twice makes one job. */
   key: string;
   payload: string;
-  /** pending | running | done | failed */
-  state: string;
+  state: JobState;
   attempts: number;
   run_at: string;
   locked_until: string | null;
@@ -188,16 +187,15 @@ export interface RecordedTracksTable {
   peer_id: string;
   stream_id: string;
   track_id: string;
-  /** audio | video */
-  kind: string;
+  kind: TrackKind;
   /** camera | microphone | screen */
   source: string;
   /** The spool file (absolute). */
   file: string;
-  /** recording | finished | empty | unreadable (written, but ffprobe finds no media in it) */
-  state: string;
-  /** The track's own upload (track recording): none (not asked for) | pending | done | failed */
-  upload: string;
+  /** unreadable: written, but ffprobe finds no media in it */
+  state: TrackState;
+  /** The track's own upload (track recording); none: not asked for. */
+  upload: TrackUpload;
   started_at: string;
   /** When the file's first frame was written: its timestamp 0 (for video, the first keyframe). */
   first_media_at: string | null;

@@ -2,14 +2,14 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import type { AppContext } from "../app-context.ts";
-import { insertAsset } from "../assets/asset.repository.ts";
-import { probeMp4 } from "../beam/beam-finish.job.ts";
+import type { NewAsset } from "../assets/asset.repository.ts";
 import type { RecordingRow, RoomRow } from "../db/schema.ts";
 import { chatPath, hlsLayerPath, hlsVodZipPath } from "../domain/storage-paths.ts";
-import type { JobHandler } from "../jobs/job-queue.ts";
+import type { JobHandler, JobPayloads } from "../jobs/job-queue.ts";
 import { newUuid, nowIso } from "../ids.ts";
-import { writeChatCsv } from "../recorders/chat-recording.ts";
-import { uploadRecording } from "../recorders/upload.ts";
+import { chatAsset, commitOutputs, failRecording, probeMp4, uploadChatCsv, type UploadedChat } from "../recorders/finish.ts";
+import { describeBrowserFailure } from "../recorders/recording-failure.ts";
+import { uploadRecording, type Uploaded } from "../recorders/upload.ts";
 import { getRoom, roomDestination } from "../rooms/room.service.ts";
 import { hlsDetails, playbackBase, type HlsDetails } from "./live-stream.service.ts";
 import { buildVod, layerMp4, zipVod } from "./vod.ts";
@@ -20,10 +20,10 @@ import { buildVod, layerMp4, zipVod } from "./vod.ts";
 // from the same segments (assets `room-composite` with `layer`); the chat CSV; then
 // `hls.recording.success`. Each run starts from the live folder, so a retry (the job queue retries with
 // backoff for days while the folder waits on disk) redoes everything; uploads overwrite the same keys.
+// When the queue gives up: `failed` and `hls.failure`, UPLOAD_ERROR when an upload gave up (with
+// error_origin), INTERNAL_ERROR when making the files did (ffmpeg, a missing live folder).
 
-export interface HlsFinishPayload {
-  recordingId: string;
-}
+export type HlsFinishPayload = JobPayloads["hls-finish"];
 
 /** The keys every hls webhook shares. */
 export function hlsWebhookBase(ctx: Pick<AppContext, "config" | "identity">, rec: RecordingRow, room: RoomRow, d: HlsDetails): Record<string, unknown> {
@@ -39,19 +39,20 @@ export function hlsWebhookBase(ctx: Pick<AppContext, "config" | "identity">, rec
   };
 }
 
-export function hlsFinishHandler(ctx: AppContext): JobHandler {
+export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> {
   const load = async (id: string) => {
     const rec = await ctx.db.selectFrom("recordings").selectAll().where("id", "=", id).where("kind", "=", "hls").executeTakeFirstOrThrow();
     return { rec, d: hlsDetails(rec), room: await getRoom(ctx.db, rec.room_id) };
   };
   return {
-    async run(p: HlsFinishPayload, { log }) {
+    async run(p, { log, signal }) {
       const { rec, d, room } = await load(p.recordingId);
       if (rec.status === "completed" || rec.status === "failed") return;
       if (!d.live_dir || !fs.existsSync(d.live_dir)) throw new Error(`the live folder of stream ${rec.id} is missing (${d.live_dir ?? "never made"})`);
       const work = path.dirname(d.live_dir);
+      const completed = { id: rec.id, set: { status: "completed", worker: null, lease_until: null } } as const;
       const finished = async () => {
-        await ctx.db.updateTable("recordings").set({ status: "completed", updated_at: nowIso(), worker: null, lease_until: null }).where("id", "=", rec.id).execute();
+        await commitOutputs(ctx, { assets: [], recording: completed });
         await fsp.rm(work, { recursive: true, force: true });
       };
       if (!d.hls_vod && !d.single_file_per_layer) {
@@ -68,79 +69,91 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler {
       const duration = Math.round(vod.variants[0]?.durationSeconds ?? 0);
       const top = vod.variants[0];
 
-      let zip: { path: string; url: string; key: string; location: string; size: number } | null = null;
+      let zip: Uploaded | null = null;
       if (d.hls_vod) {
         const file = path.join(work, "vod.zip");
         await zipVod(vodDir, file, vod.files);
         zip = await uploadRecording(ctx, dest, hlsVodZipPath(at), file, "application/zip");
         log.info({ key: zip.key, size: zip.size, files: vod.files.length }, "VOD zip uploaded");
       }
-      const layers: Array<{ index: number; width: number; height: number; duration: number; up: Awaited<ReturnType<typeof uploadRecording>> }> = [];
+      const layers: Array<{ index: number; width: number; height: number; duration: number; up: Uploaded }> = [];
       if (d.single_file_per_layer) {
         for (const v of vod.variants) {
           const file = path.join(work, `layer-${v.index}.mp4`);
           await layerMp4(vodDir, v.index, v.segmentFiles, file);
-          const probe = await probeMp4(file);
+          const probe = await probeMp4(file, { signal, log });
           const up = await uploadRecording(ctx, dest, hlsLayerPath({ ...at, layerIndex: v.index }), file, "video/mp4");
           layers.push({ index: v.index, width: probe.width || v.width, height: probe.height || v.height, duration: probe.duration, up });
           log.info({ layer: v.index, key: up.key, size: up.size }, "layer MP4 uploaded");
         }
       }
 
-      let chat: { path: string; url: string; key: string; location: string; size: number; messages: number } | null = null;
+      let chat: UploadedChat | null = null;
       if (rec.session_id && rec.started_at) {
-        const file = path.join(work, "chat.csv");
-        const messages = await writeChatCsv(ctx.db, rec.session_id, file, { from: rec.started_at, to: rec.stopped_at ?? nowIso() });
-        if (messages) chat = { ...(await uploadRecording(ctx, dest, chatPath(at), file, "text/csv; charset=utf-8")), messages };
+        chat = await uploadChatCsv(ctx, {
+          sessionId: rec.session_id, span: { from: rec.started_at, to: rec.stopped_at ?? nowIso() }, file: path.join(work, "chat.csv"), dest, relativePath: chatPath(at),
+        });
       }
 
-      await ctx.db.transaction().execute(async (trx) => {
-        await trx.deleteFrom("recording_assets").where("job_id", "=", rec.id).execute();
-        const base = { jobId: rec.id, roomId: room.id, sessionId: rec.session_id ?? "" };
-        const vodAsset = zip
-          ? await insertAsset(trx, {
-            ...base, type: "room-vod", path: zip.path, objectKey: zip.key, location: zip.location, size: zip.size, duration,
-            metadata: { num_layers: String(vod.variants.length), max_width: top?.width ?? d.width, max_height: top?.height ?? d.height },
-          })
-          : null;
-        const files = [];
-        for (const l of layers) {
-          const a = await insertAsset(trx, {
-            ...base, type: "room-composite", path: l.up.path, objectKey: l.up.key, location: l.up.location, size: l.up.size, duration: l.duration,
-            metadata: { resolution: { width: l.width, height: l.height }, layer: String(l.index) },
-          });
-          files.push({ asset_id: a.id, layer: String(l.index), recording_path: l.up.path, recording_presigned_url: l.up.url, size: l.up.size, width: l.width, height: l.height, duration: l.duration });
-        }
-        if (chat) await insertAsset(trx, { ...base, type: "chat", path: chat.path, objectKey: chat.key, location: chat.location, size: chat.size, duration: 0, metadata: { messages: chat.messages } });
-        await trx.updateTable("recordings").set({ status: "completed", updated_at: nowIso(), worker: null, lease_until: null }).where("id", "=", rec.id).execute();
-        await ctx.outbox.enqueue(trx, {
-          type: "hls.recording.success",
-          room: { id: room.id, webhook: room.webhook },
-          data: {
-            ...hlsWebhookBase(ctx, rec, room, d), duration, started_at: rec.started_at, stopped_at: rec.stopped_at, recording_created_at: rec.started_at,
-            recording_id: rec.id,
-            hls_vod_recording_path: zip?.path ?? "", hls_vod_recording_presigned_url: zip?.url ?? "", hls_vod_recording_size: zip?.size ?? 0,
-            recording_hls_vod_playlist_location: zip?.path ?? "", room_vod_asset_id: vodAsset?.id ?? "",
-            recording_single_files: files, recording_thumbnails: [],
-            chat_recording_path: chat?.path ?? "", chat_recording_presigned_url: chat?.url ?? "",
-            paused_spans: (d.paused_spans ?? []).map((s) => ({ from: new Date(s.from).toISOString(), to: s.to ? new Date(s.to).toISOString() : null })),
-          },
-        });
+      const owner = { jobId: rec.id, roomId: room.id, sessionId: rec.session_id ?? "" };
+      const vodAsset: NewAsset[] = zip
+        ? [{
+          ...owner, type: "room-vod", path: zip.path, objectKey: zip.key, location: zip.location, size: zip.size, duration,
+          metadata: { num_layers: String(vod.variants.length), max_width: top?.width ?? d.width, max_height: top?.height ?? d.height },
+        }]
+        : [];
+      const layerAssets: NewAsset[] = layers.map((l) => ({
+        ...owner, type: "room-composite", path: l.up.path, objectKey: l.up.key, location: l.up.location, size: l.up.size, duration: l.duration,
+        metadata: { resolution: { width: l.width, height: l.height }, layer: String(l.index) },
+      }));
+      await commitOutputs(ctx, {
+        replace: { jobId: rec.id },
+        assets: [...vodAsset, ...layerAssets, ...(chat ? [chatAsset(owner, chat)] : [])],
+        recording: completed,
+        event: (rows) => {
+          const layerRows = rows.slice(vodAsset.length, vodAsset.length + layers.length);
+          const files = layers.map((l, i) => ({
+            asset_id: layerRows[i].id, layer: String(l.index), recording_path: l.up.path, recording_presigned_url: l.up.url, size: l.up.size,
+            width: l.width, height: l.height, duration: l.duration,
+          }));
+          return {
+            type: "hls.recording.success",
+            room: { id: room.id, webhook: room.webhook },
+            data: {
+              ...hlsWebhookBase(ctx, rec, room, d), duration, started_at: rec.started_at, stopped_at: rec.stopped_at, recording_created_at: rec.started_at,
+              recording_id: rec.id,
+              hls_vod_recording_path: zip?.path ?? "", hls_vod_recording_presigned_url: zip?.url ?? "", hls_vod_recording_size: zip?.size ?? 0,
+              recording_hls_vod_playlist_location: zip?.path ?? "", room_vod_asset_id: zip ? rows[0].id : "",
+              recording_single_files: files, recording_thumbnails: [],
+              chat_recording_path: chat?.path ?? "", chat_recording_presigned_url: chat?.url ?? "",
+              paused_spans: (d.paused_spans ?? []).map((s) => ({ from: new Date(s.from).toISOString(), to: s.to ? new Date(s.to).toISOString() : null })),
+            },
+          };
+        },
       });
       log.info({ stream_id: rec.id, duration, layers: layers.length, vod: !!zip, chat: !!chat, seconds: (Date.now() - t0) / 1000 }, "live stream recording completed");
       await fsp.rm(work, { recursive: true, force: true });
     },
 
-    async onFailed(p: HlsFinishPayload, error: string) {
+    async onFailed(p, error) {
       const { rec, d, room } = await load(p.recordingId);
-      const failure = { type: "UPLOAD_ERROR", message: `Failed to make or upload the stream's recording. Check if upload config is correct. (${error})` };
-      await ctx.db.transaction().execute(async (trx) => {
-        await trx.updateTable("recordings").set({ status: "failed", failure: JSON.stringify(failure), updated_at: nowIso(), worker: null, lease_until: null }).where("id", "=", rec.id).execute();
-        await ctx.outbox.enqueue(trx, {
+      const f = describeBrowserFailure(error);
+      const failure = {
+        ...f,
+        message: f.type === "UPLOAD_ERROR"
+          ? `Failed to upload the stream's recording. Check if upload config is correct. (${f.message})`
+          : `Failed to make the stream's recording: ${f.message}`,
+      };
+      await failRecording(ctx, {
+        recordingId: rec.id, failure,
+        event: {
           type: "hls.failure",
           room: { id: room.id, webhook: room.webhook },
-          data: { ...hlsWebhookBase(ctx, rec, room, d), job_id: rec.id, error_code: 500, error_type: failure.type, error_message: failure.message, state_name: "HLSFailed", state_timestamp: nowIso(), duration: 0 },
-        });
+          data: {
+            ...hlsWebhookBase(ctx, rec, room, d), job_id: rec.id, error_code: 500, error_type: failure.type, error_message: failure.message,
+            error_origin: failure.origin, state_name: "HLSFailed", state_timestamp: nowIso(), duration: 0,
+          },
+        },
       });
     },
   };

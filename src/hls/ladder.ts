@@ -7,6 +7,10 @@
 // across the ladder, which is what lets a player switch layers and what lets a layer's MP4 be made
 // later by remuxing segments, never re-encoding.
 
+import { PRESETS, type Preset } from "../media/x264-presets.ts";
+
+export { PRESETS, type Preset };
+
 export interface Layer {
   width: number;
   height: number;
@@ -67,9 +71,6 @@ export const COST = {
   captureFixed: 0.95,
   capturePerMegapixel: 0.4,
 };
-
-export const PRESETS = ["ultrafast", "superfast", "veryfast"] as const;
-export type Preset = (typeof PRESETS)[number];
 
 const megapixels = (l: { width: number; height: number }) => (l.width * l.height) / 1e6;
 

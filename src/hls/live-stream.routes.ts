@@ -70,14 +70,14 @@ export const liveStreamRoutes: V2Routes = (v2, ctx) => {
     const room = await getRoom(ctx.db, room_id);
     const row = await createLiveStream(ctx.db, room, await getTemplate(ctx.db, room.template_id), body, "", outboundPolicy(ctx.config.outbound));
     req.log.info({ stream_id: row.id, room_id }, "live stream requested");
-    ctx.kickBeams?.();
+    ctx.events.emit("recording.requested", { kind: "hls" });
     return renderLiveStream(ctx, row, null);
   });
 
   v2.post("/live-streams/:id/stop", async (req) => {
     const { id } = parseParams(idParams, req.params);
     const row = await requestStop(ctx.db, id, "client request", "", "hls");
-    ctx.kickBeams?.();
+    ctx.events.emit("recording.requested", { kind: "hls" });
     return renderLiveStream(ctx, row, null);
   });
 
@@ -88,7 +88,7 @@ export const liveStreamRoutes: V2Routes = (v2, ctx) => {
     if (!active.length) throw new AppError("not_found", "no active stream found for the passed in identifiers", { details: [`room ${room_id} has no live stream that is starting or running`] });
     const rows = [];
     for (const { id } of active) rows.push(await requestStop(ctx.db, id, "client request", "", "hls"));
-    ctx.kickBeams?.();
+    ctx.events.emit("recording.requested", { kind: "hls" });
     return { error: "", limit: rows.length, data: rows.map((r) => renderLiveStream(ctx, r, null)), last: "" };
   });
 
@@ -96,7 +96,7 @@ export const liveStreamRoutes: V2Routes = (v2, ctx) => {
     v2.post(`/live-streams/:id/${action}-recording`, async (req) => {
       const { id } = parseParams(idParams, req.params);
       const row = await setRecordingPaused(ctx.db, id, action === "pause");
-      ctx.kickBeams?.();
+      ctx.events.emit("recording.requested", { kind: "hls" });
       return renderLiveStream(ctx, row, null);
     });
   }

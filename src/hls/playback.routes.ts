@@ -4,10 +4,10 @@ import path from "node:path";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppContext } from "../app-context.ts";
 import type { PublicRoutes } from "../api/server.ts";
+import { WEB_DIR } from "../config/paths.ts";
 import type { LiveStreamMetadataRow } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
 import { isObjectId } from "../ids.ts";
-import { WEB_DIR } from "../web/web.routes.ts";
 import { hlsDetails, playbackToken, type HlsDetails } from "./live-stream.service.ts";
 import { dateRangeTag } from "./vod.ts";
 

@@ -3,14 +3,14 @@ import type { JobRow } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
 import { newObjectId, nowIso } from "../ids.ts";
 import type { Logger } from "../log.ts";
-import { backoffDelayMs } from "../webhooks/backoff.ts";
+import { isJobType, readJobPayload, type JobPayloads, type JobType } from "./job-payloads.ts";
+import { backoffDelayMs } from "../util/backoff.ts";
 
 // The embedded job queue, persisted in the database: every job has an idempotency key; workers claim
 // due jobs with a lease (a conditional UPDATE, safe with several processes on one database), retry
 // failures with backoff until the job is `maxAgeMs` old, then mark it failed and call `onFailed`.
 
-export const JOB_TYPES = ["upload-track", "process-session", "composite-progress", "beam-finish", "hls-finish"] as const;
-export type JobType = (typeof JOB_TYPES)[number];
+export { JOB_TYPES, type JobPayloads, type JobType } from "./job-payloads.ts";
 
 export interface JobContext {
   job: JobRow;
@@ -20,11 +20,17 @@ export interface JobContext {
   signal: AbortSignal;
 }
 
-export interface JobHandler {
-  run(payload: any, ctx: JobContext): Promise<void>;
-  /** After the last attempt failed (the error is the last one). */
-  onFailed?(payload: any, error: string, ctx: JobContext): Promise<void>;
+export interface JobHandler<P> {
+  run(payload: P, ctx: JobContext): Promise<void>;
+  /**
+   * After the last attempt failed, with the error that attempt threw, as thrown (an UploadError, a
+   * MediaProcessError…): the handler turns it into the failure it reports.
+   */
+  onFailed?(payload: P, error: unknown, ctx: JobContext): Promise<void>;
 }
+
+/** The handler of every job type, each typed by its payload. */
+export type JobHandlers = { [T in JobType]: JobHandler<JobPayloads[T]> };
 
 export const RETRY_DELAYS_MS = [5_000, 15_000, 60_000, 300_000, 900_000, 3_600_000];
 /** Failed uploads are kept and retried for 7 days (as 100ms keeps them). */
@@ -32,7 +38,7 @@ export const DEFAULT_MAX_AGE_MS = 7 * 86_400_000;
 /** A claimed job is someone else's after this long without its lease being renewed (a crashed worker). */
 const LEASE_MS = 2 * 60_000;
 
-export async function enqueueJob(db: Db, job: { type: JobType; key: string; payload: unknown; runAt?: Date }): Promise<void> {
+export async function enqueueJob<T extends JobType>(db: Db, job: { type: T; key: string; payload: JobPayloads[T]; runAt?: Date }): Promise<void> {
   const now = nowIso();
   await db
     .insertInto("jobs")
@@ -46,7 +52,7 @@ export async function enqueueJob(db: Db, job: { type: JobType; key: string; payl
 
 export interface JobRunnerOptions {
   db: Db;
-  handlers: Partial<Record<JobType, JobHandler>>;
+  handlers: Partial<JobHandlers>;
   log: Logger;
   pollMs?: number;
   concurrency?: number;
@@ -69,7 +75,7 @@ export class JobRunner {
   /** Refuses to start while the queue holds jobs no handler can run (a deployment missing a role). */
   async start(): Promise<void> {
     const types = await this.o.db.selectFrom("jobs").select("type").distinct().where("state", "in", ["pending", "running"]).execute();
-    const orphan = types.map((t) => t.type).filter((t) => !this.o.handlers[t as JobType]);
+    const orphan = types.map((t) => t.type).filter((t) => !isJobType(t) || !this.o.handlers[t]);
     if (orphan.length) throw new AppError("internal", `queued jobs have no handler in this process: ${orphan.join(", ")}`);
     this.running = true;
     this.wake(0);
@@ -152,8 +158,19 @@ export class JobRunner {
 
   private async execute(job: JobRow): Promise<void> {
     const log = this.o.log.child({ job_id: job.id, job_type: job.type, attempt: job.attempts });
-    const handler = this.o.handlers[job.type as JobType]!;
-    const payload = JSON.parse(job.payload);
+    // Only claimed types have a handler (see claim), so the lookup holds; the payload is checked.
+    const type = job.type as JobType;
+    const handler = this.o.handlers[type] as JobHandler<JobPayloads[JobType]>;
+    let payload: JobPayloads[JobType];
+    try {
+      payload = readJobPayload(type, job.payload);
+    } catch (err) {
+      // No retry makes a corrupt payload valid: the job fails for good, without a failure hook (it has no payload to act on).
+      const message = (err as Error).message;
+      log.error({ err: message }, "job failed for good: its payload cannot be read");
+      await this.o.db.updateTable("jobs").set({ state: "failed", locked_until: null, last_error: message, updated_at: nowIso() }).where("id", "=", job.id).execute();
+      return;
+    }
     const ctx = { job, attempt: job.attempts, log, signal: this.stopping.signal };
     // Long jobs (a composite of an hour-long session) renew their lease while they run.
     const renew = setInterval(() => {
@@ -176,7 +193,7 @@ export class JobRunner {
       if (age + delay > this.o.maxAgeMs) {
         log.error({ err: message }, "job failed for good");
         await this.o.db.updateTable("jobs").set({ state: "failed", locked_until: null, last_error: message, updated_at: nowIso() }).where("id", "=", job.id).execute();
-        await handler.onFailed?.(payload, message, ctx).catch((e) => log.error({ err: e }, "job failure hook failed"));
+        await handler.onFailed?.(payload, err, ctx).catch((e) => log.error({ err: e }, "job failure hook failed"));
         return;
       }
       log.warn({ err: message, retry_in_ms: delay }, "job failed; will retry");

@@ -1,4 +1,4 @@
-import type { Canvas, LayoutSegment, PeerPresence, Tile } from "../recorders/composite-layout.ts";
+import type { Canvas, LayoutSegment, PeerPresence, Tile } from "./composite-types.ts";
 import { drawtextSafe, FONT_FILE } from "./ffmpeg-args.ts";
 
 // Pure ffmpeg argument builders for the SFU composite: one run per layout segment, then one concat.

@@ -1,9 +1,10 @@
-import { spawn } from "node:child_process";
+import { superviseProcess } from "../process/supervisor.ts";
 
-// The one runner for ffmpeg and ffprobe. Every run can be bounded (timeoutMs) and cancelled (signal);
-// either one kills the process (SIGTERM, then SIGKILL after a grace period) and the promise settles only
-// once the process has exited, so a rejected run never leaves an ffmpeg behind. stderr is kept as a
-// bounded tail (for the error) and passed line by line to the injected logger, never buffered whole.
+// The one runner for ffmpeg and ffprobe, over the process supervisor (process/supervisor.ts). Every run
+// can be bounded (timeoutMs, stallTimeoutMs) and cancelled (signal); each kills the process (SIGTERM,
+// then SIGKILL after a grace period) and the promise settles only once the process has exited, so a
+// rejected run never leaves an ffmpeg behind. stderr is kept as a bounded tail (for the error) and passed
+// line by line to the injected logger by the supervisor, never buffered whole.
 
 /** The logger subset the media code uses (a pino Logger fits). */
 export interface MediaLog {
@@ -57,98 +58,71 @@ export interface RunOptions {
   killGraceMs?: number;
 }
 
-const TAIL_LINES = 40;
-const MAX_LINE = 500;
-
 interface Spawned {
   stdout: string;
   stderrTail: string[];
 }
 
 function run(tool: "ffmpeg" | "ffprobe", args: string[], o: RunOptions & { keepStdout: boolean }): Promise<Spawned> {
-  return new Promise((resolve, reject) => {
-    if (o.signal?.aborted) return reject(new MediaProcessError("media_aborted", tool, null, null, []));
-    const child = spawn(tool, args, { stdio: ["ignore", "pipe", "pipe"] });
-    if (child.pid) o.log?.debug({ tool, pid: child.pid }, "media process spawned");
-    const tail: string[] = [];
-    let stdout = "";
-    let stdoutPartial = "";
-    let stderrPartial = "";
-    let killedFor: "media_timeout" | "media_stalled" | "media_aborted" | null = null;
-    let killTimer: NodeJS.Timeout | undefined;
-    let spawnError: Error | null = null;
+  if (o.signal?.aborted) return Promise.reject(new MediaProcessError("media_aborted", tool, null, null, []));
+  const proc = superviseProcess({ name: tool, command: tool, args, stdout: "pipe", log: o.log, killGraceMs: o.killGraceMs ?? 5000 });
+  const { child } = proc;
+  if (proc.pid) o.log?.debug({ tool, pid: proc.pid }, "media process spawned");
+  let stdout = "";
+  let stdoutPartial = "";
+  let killedFor: "media_timeout" | "media_stalled" | "media_aborted" | null = null;
 
-    const onStderrLine = (line: string) => {
-      if (!line.trim()) return;
-      const l = line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line;
-      tail.push(l);
-      if (tail.length > TAIL_LINES) tail.shift();
-      o.log?.debug({ tool, pid: child.pid, line: l }, "media process output");
-    };
-    let lastOutTime = -1;
-    let stallTimer: NodeJS.Timeout | undefined;
-    const armStall = () => {
-      if (!o.stallTimeoutMs) return;
-      clearTimeout(stallTimer);
-      stallTimer = setTimeout(() => kill("media_stalled"), o.stallTimeoutMs);
-    };
-    const onProgressLine = (line: string) => {
-      const m = /^out_time_us=(\d+)/.exec(line);
-      if (!m) return;
-      const seconds = Number(m[1]) / 1e6;
-      if (seconds > lastOutTime) {
-        lastOutTime = seconds;
-        armStall();
-      }
-      o.onProgress?.(seconds);
-    };
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      const lines = (stderrPartial + d).split(/\r?\n|\r/);
-      stderrPartial = lines.pop() ?? "";
-      if (stderrPartial.length > 4 * MAX_LINE) stderrPartial = stderrPartial.slice(-MAX_LINE);
-      lines.forEach(onStderrLine);
-    });
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      if (o.keepStdout) stdout += d;
-      else if (o.onProgress || o.stallTimeoutMs) {
-        const lines = (stdoutPartial + d).split("\n");
-        stdoutPartial = lines.pop() ?? "";
-        lines.forEach(onProgressLine);
-      }
-    });
+  const kill = (why: "media_timeout" | "media_stalled" | "media_aborted") => {
+    if (killedFor || !proc.running) return;
+    killedFor = why;
+    o.log?.warn({ tool, pid: proc.pid, reason: why }, "killing media process");
+    void proc.stop(); // SIGTERM, then SIGKILL after the grace
+  };
+  let lastOutTime = -1;
+  let stallTimer: NodeJS.Timeout | undefined;
+  const armStall = () => {
+    if (!o.stallTimeoutMs) return;
+    clearTimeout(stallTimer);
+    stallTimer = setTimeout(() => kill("media_stalled"), o.stallTimeoutMs);
+  };
+  const onProgressLine = (line: string) => {
+    const m = /^out_time_us=(\d+)/.exec(line);
+    if (!m) return;
+    const seconds = Number(m[1]) / 1e6;
+    if (seconds > lastOutTime) {
+      lastOutTime = seconds;
+      armStall();
+    }
+    o.onProgress?.(seconds);
+  };
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    if (o.keepStdout) stdout += d;
+    else if (o.onProgress || o.stallTimeoutMs) {
+      const lines = (stdoutPartial + d).split("\n");
+      stdoutPartial = lines.pop() ?? "";
+      lines.forEach(onProgressLine);
+    }
+  });
+  const timer = o.timeoutMs ? setTimeout(() => kill("media_timeout"), o.timeoutMs) : undefined;
+  armStall();
+  const onAbort = () => kill("media_aborted");
+  o.signal?.addEventListener("abort", onAbort, { once: true });
 
-    const kill = (why: "media_timeout" | "media_stalled" | "media_aborted") => {
-      if (killedFor || child.exitCode !== null || child.signalCode !== null) return;
-      killedFor = why;
-      o.log?.warn({ tool, pid: child.pid, reason: why }, "killing media process");
-      child.kill("SIGTERM");
-      killTimer = setTimeout(() => child.kill("SIGKILL"), o.killGraceMs ?? 5000);
-    };
-    const timer = o.timeoutMs ? setTimeout(() => kill("media_timeout"), o.timeoutMs) : undefined;
-    armStall();
-    const onAbort = () => kill("media_aborted");
-    o.signal?.addEventListener("abort", onAbort, { once: true });
-
-    child.on("error", (err) => {
-      spawnError = err; // ENOENT and friends; "close" still follows
-    });
-    child.on("close", (code, sig) => {
-      clearTimeout(timer);
-      clearTimeout(stallTimer);
-      clearTimeout(killTimer);
-      o.signal?.removeEventListener("abort", onAbort);
-      if (stderrPartial) onStderrLine(stderrPartial);
-      if (stdoutPartial) onProgressLine(stdoutPartial);
-      if (spawnError && (spawnError as NodeJS.ErrnoException).code === "ENOENT") {
-        return reject(new MediaProcessError("media_missing_tool", tool, null, null, [], { cause: spawnError }));
-      }
-      if (killedFor) {
-        const detail = killedFor === "media_stalled" ? `${o.stallTimeoutMs} ms` : undefined;
-        return reject(new MediaProcessError(killedFor, tool, code, sig, tail, { detail }));
-      }
-      if (code !== 0 || spawnError) return reject(new MediaProcessError("media_failed", tool, code, sig, tail, { cause: spawnError ?? undefined }));
-      resolve({ stdout, stderrTail: tail });
-    });
+  return proc.ended.then((end) => {
+    clearTimeout(timer);
+    clearTimeout(stallTimer);
+    o.signal?.removeEventListener("abort", onAbort);
+    if (stdoutPartial) onProgressLine(stdoutPartial);
+    const tail = end.stderrTail;
+    if (end.reason === "spawn_failed" && end.error?.code === "ENOENT") {
+      throw new MediaProcessError("media_missing_tool", tool, null, null, [], { cause: end.error });
+    }
+    if (killedFor) {
+      const detail = killedFor === "media_stalled" ? `${o.stallTimeoutMs} ms` : undefined;
+      throw new MediaProcessError(killedFor, tool, end.code, end.signal, tail, { detail });
+    }
+    if (end.reason !== "exited") throw new MediaProcessError("media_failed", tool, end.code, end.signal, tail, { cause: end.error });
+    return { stdout, stderrTail: tail };
   });
 }
 

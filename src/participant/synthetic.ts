@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import dgram from "node:dgram";
 import { randomUUID } from "node:crypto";
 import { MediaStream, MediaStreamTrack, RTCPeerConnection, RtpPacket } from "werift";
 import { WebSocket } from "ws";
 import { buildLoopedFileArgs, buildSyntheticSourceArgs } from "../media/ffmpeg-args.ts";
 import { OPUS, VP8 } from "../sfu/media-config.ts";
+import { superviseProcess, type SupervisedProcess } from "../process/supervisor.ts";
 import type { ServerMessage } from "../sfu/protocol.ts";
 
 // A participant without a browser, for demos, tests and benchmarks: joins a room over the signalling
@@ -56,7 +56,7 @@ export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParti
   const received = new Map<string, { audio: number; video: number }>();
   let subscribePc: RTCPeerConnection | null = null;
   let publishPc: RTCPeerConnection | null = null;
-  let ffmpeg: ChildProcess | null = null;
+  let ffmpeg: SupervisedProcess | null = null;
   const sockets: dgram.Socket[] = [];
   let finish!: (why: string) => void;
   const done = new Promise<string>((resolve) => (finish = resolve));
@@ -134,19 +134,20 @@ export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParti
           ...rtp, width: o.width ?? 1280, height: o.height ?? 720, fps: o.fps ?? 30, label: o.name,
           videoBitrateKbps: o.videoBitrateKbps ?? 1500, durationSeconds: o.durationSeconds ?? 0, keyframeIntervalSeconds: o.keyframeIntervalSeconds,
         });
-    ffmpeg = spawn("ffmpeg", args, { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    ffmpeg.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-2000)));
-    ffmpeg.on("exit", (code) => finish(code === 0 ? "media ended" : `ffmpeg exited with ${code}: ${stderr.trim()}`));
+    ffmpeg = superviseProcess({ name: "ffmpeg", command: "ffmpeg", args, killGraceMs: 2000 });
+    void ffmpeg.ended.then((end) =>
+      finish(end.reason === "exited" ? "media ended" : `ffmpeg exited with ${end.code ?? end.signal ?? end.error?.code}: ${end.stderrTail.slice(-10).join("\n")}`),
+    );
   }
 
   const cleanup = async () => {
     if (cleaned) return;
     cleaned = true;
-    ffmpeg?.kill("SIGTERM");
+    const stopped = ffmpeg?.stop(); // SIGTERM, SIGKILL after 2 s
     for (const s of sockets) s.close();
     await publishPc?.close().catch(() => {});
     await subscribePc?.close().catch(() => {});
+    await stopped;
   };
   void done.then(cleanup);
 

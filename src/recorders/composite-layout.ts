@@ -8,70 +8,12 @@
 // segment shorter than one frame disappears. Segments are never merged, so re-planning a live session
 // later gives the same closed segments again (what lets a caller render them early).
 
-export interface TrackRef {
-  file: string;
-  /**
-   * When the file's first frame was received, in ms from the session start: the file's timestamp 0.
-   * werift's writer starts its clock at the first frame it writes, and for video that is the first
-   * keyframe (it drops what comes before one), so this is the keyframe's arrival, not the track's.
-   */
-  startMs: number;
-  /** When its media ended, in ms from the session start; absent while it may still be growing. */
-  endMs?: number;
-}
+import type { Canvas, CompositeInput, CompositePlan, LayoutSegment, PeerPresence, Tile, TrackRef } from "../media/composite-types.ts";
 
-export interface PeerPresence {
-  peerId: string;
-  name: string;
-  /** ms from the session start. */
-  joinedAtMs: number;
-  /** ms from the session start; absent while the peer is still in the room. */
-  leftAtMs?: number | null;
-  video?: TrackRef;
-  audio?: TrackRef;
-}
-
-export interface CompositeInput {
-  /** The session's start (ISO 8601); the origin of every `…Ms` time. */
-  sessionStartedAt: string;
-  /** The session's length so far, or in all once it closed. */
-  durationMs: number;
-  peers: PeerPresence[];
-}
-
-export interface Tile {
-  peerId: string;
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
-
-export interface LayoutSegment {
-  startMs: number;
-  endMs: number;
-  /** The same bounds in frames of the output (startFrame inclusive, endFrame exclusive). */
-  startFrame: number;
-  endFrame: number;
-  tiles: Tile[];
-}
-
-export interface Canvas {
-  width: number;
-  height: number;
-  fps: number;
-}
+export type { Canvas, CompositeInput, CompositePlan, LayoutSegment, PeerPresence, Tile, TrackRef };
 
 export const COMPOSITE_CANVAS: Canvas = { width: 1280, height: 720, fps: 30 };
 export const MAX_TILES = 9;
-
-export interface CompositePlan {
-  sessionStartedAt: string;
-  durationMs: number;
-  canvas: Canvas;
-  peers: PeerPresence[];
-  segments: LayoutSegment[];
-}
 
 /** Columns and rows of the grid for `n` tiles (n ≥ 1). */
 export function gridFor(n: number): { cols: number; rows: number } {

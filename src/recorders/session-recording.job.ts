@@ -1,19 +1,19 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { AppContext } from "../app-context.ts";
-import { insertAsset } from "../assets/asset.repository.ts";
 import type { PeerRow, RecordedTrackRow, RecordingRow, RoomRow, SessionRow } from "../db/schema.ts";
-import type { AssetType } from "../domain/recording-types.ts";
+import type { RecordingFailure, SfuErrorType } from "../domain/recording-types.ts";
 import { chatPath, sfuCompositePath, streamPath } from "../domain/storage-paths.ts";
 import type { UploadConfig } from "../domain/upload-config.ts";
 import { nowIso } from "../ids.ts";
-import { enqueueJob, type JobContext, type JobHandler } from "../jobs/job-queue.ts";
+import { enqueueJob, type JobContext, type JobHandler, type JobPayloads } from "../jobs/job-queue.ts";
 import { MediaProcessError, probe } from "../media/process.ts";
 import { getRoom, roomDestination } from "../rooms/room.service.ts";
-import { writeChatCsv } from "./chat-recording.ts";
 import { closedSegments, COMPOSITE_CANVAS, planComposite } from "./composite-layout.ts";
 import { CompositeInputError, composeSession, renderSegment } from "./composite.ts";
+import { chatAsset, commitOutputs, failRecording, storeFailure, uploadChatCsv } from "./finish.ts";
 import { renderPeerStream } from "./per-peer.ts";
+import { describeSfuFailure } from "./recording-failure.ts";
 import {
   compositeInput, LIVE_SAFETY_MS, queueCompositeProgress, recordingDetails, releaseSpool, sessionWorkDir, usableTracks,
   type SfuRecordingDetails,
@@ -31,18 +31,13 @@ import { uploadRecording, WEBHOOK_PRESIGN_SECONDS as PRESIGN_SECONDS } from "./u
 // process restarted) redoes only what is left and announces nothing twice. Rendered files stay in the
 // session's work folder until uploaded. Media failures are retried twice, then reported; upload
 // failures are retried for as long as the job queue retries (7 days), then reported as CLOUD_ACCESS_ERROR.
+// Failures are classified by their class (recording-failure.ts), and say whose side failed (error_origin).
 //
 // `composite-progress` jobs run every chunk (TAPEDECK_COMPOSITE_CHUNK_SECONDS) while the session is live and render the
 // composite's closed segments, so at the close only the last piece is left to render.
 
-export interface ProcessSessionPayload {
-  recordingId: string;
-}
-
-export interface CompositeProgressPayload {
-  recordingId: string;
-  tick: number;
-}
+export type ProcessSessionPayload = JobPayloads["process-session"];
+export type CompositeProgressPayload = JobPayloads["composite-progress"];
 
 /** Attempts before a media failure (ffmpeg) is reported instead of retried. */
 const MEDIA_ATTEMPTS = 3;
@@ -77,7 +72,7 @@ function reportable(err: unknown, jc: JobContext): boolean {
   return err instanceof MediaProcessError && jc.attempt >= MEDIA_ATTEMPTS;
 }
 
-export function processSessionHandler(ctx: AppContext): JobHandler {
+export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessionPayload> {
   const saveDone = async (db: AppContext["db"], rec: RecordingRow, details: SfuRecordingDetails, step: string, outcome: "done" | "failed") => {
     details.done = { ...details.done, [step]: outcome };
     await db.updateTable("recordings").set({ details: JSON.stringify(details), updated_at: nowIso() }).where("id", "=", rec.id).execute();
@@ -153,28 +148,30 @@ export function processSessionHandler(ctx: AppContext): JobHandler {
         } catch (err) {
           if (!reportable(err, jc)) throw err;
           jc.log.error({ err, stream: id }, "stream recording failed");
-          await ctx.db.transaction().execute(async (trx) => {
-            await ctx.outbox.enqueue(trx, {
+          const failure = describeSfuFailure(err);
+          await commitOutputs(ctx, {
+            assets: [],
+            event: () => ({
               type: "stream.recording.failure", room: { id: s.room.id, webhook: s.room.webhook },
-              data: { ...base, size: 0, duration: 0, recording_id: "", recording_path: "", error_message: (err as Error).message },
-            });
-            await saveDone(trx, s.rec, s.details, step, "failed");
+              data: { ...base, size: 0, duration: 0, recording_id: "", recording_path: "", error_message: failure.message, error_origin: failure.origin },
+            }),
+            also: (trx) => saveDone(trx, s.rec, s.details, step, "failed"),
           });
           continue;
         }
       }
       const up = await upload(dest, streamPath({ roomId: s.room.id, sessionStartedAt: s.session.created_at, sessionId: s.session.id, peerId: first.peer_id, streamId: first.stream_id }), out, "video/mp4");
       duration ||= seconds(tracks[0].first_media_at!, tracks.map((t) => t.ended_at ?? "").sort().at(-1) || null);
-      await ctx.db.transaction().execute(async (trx) => {
-        const asset = await insertAsset(trx, {
+      await commitOutputs(ctx, {
+        assets: [{
           jobId: s.rec.id, roomId: s.room.id, sessionId: s.session.id, type: "stream", path: up.path, objectKey: up.key, location: up.location,
           size: up.size, duration: Math.round(duration), metadata: { peer_id: first.peer_id, stream_id: first.stream_id, user_id: base.user_id, stream_type: streamType },
-        });
-        await ctx.outbox.enqueue(trx, {
+        }],
+        event: ([asset]) => ({
           type: "stream.recording.success", room: { id: s.room.id, webhook: s.room.webhook },
           data: { ...base, size: up.size, duration: Math.round(duration), recording_id: asset.id, recording_path: asset.path, recording_presigned_url: up.url },
-        });
-        await saveDone(trx, s.rec, s.details, step, "done");
+        }),
+        also: (trx) => saveDone(trx, s.rec, s.details, step, "done"),
       });
       fs.rmSync(out, { force: true });
     }
@@ -187,33 +184,29 @@ export function processSessionHandler(ctx: AppContext): JobHandler {
       const asset = await ctx.db.selectFrom("recording_assets").selectAll().where("job_id", "=", s.rec.id).where("type", "=", "chat").executeTakeFirst();
       return asset ? { path: asset.path, url: await ctx.storage.open(dest).presignGet(asset.object_key, PRESIGN_SECONDS).catch(() => "") } : null;
     }
-    const file = path.join(work, "chat.csv");
-    const messages = await writeChatCsv(ctx.db, s.session.id, file);
-    if (messages === 0) return null;
-    const up = await upload(dest, relative, file, "text/csv; charset=utf-8");
-    await ctx.db.transaction().execute(async (trx) => {
-      await insertAsset(trx, {
-        jobId: s.rec.id, roomId: s.room.id, sessionId: s.session.id, type: "chat" satisfies AssetType, path: up.path, objectKey: up.key, location: up.location,
-        size: up.size, duration: 0, metadata: { messages },
-      });
-      await saveDone(trx, s.rec, s.details, "chat", "done");
+    const up = await uploadChatCsv(ctx, { sessionId: s.session.id, file: path.join(work, "chat.csv"), dest, relativePath: relative });
+    if (!up) return null;
+    await commitOutputs(ctx, {
+      assets: [chatAsset({ jobId: s.rec.id, roomId: s.room.id, sessionId: s.session.id }, up)],
+      also: (trx) => saveDone(trx, s.rec, s.details, "chat", "done"),
     });
     return { path: up.path, url: up.url };
   };
 
-  const failComposite = async (s: Loaded, errorType: string, message: string) => {
-    const internal = errorType !== "INPUT_ERROR" && errorType !== "CLOUD_ACCESS_ERROR";
-    await ctx.db.transaction().execute(async (trx) => {
-      await ctx.outbox.enqueue(trx, {
+  /** `recording.failed`; the recording's status is set when the other outputs are done. */
+  const failComposite = async (s: Loaded, failure: RecordingFailure<SfuErrorType>) => {
+    const internal = failure.type !== "INPUT_ERROR" && failure.type !== "CLOUD_ACCESS_ERROR";
+    await failRecording(ctx, {
+      recordingId: s.rec.id, failure, set: { failure: storeFailure(failure) },
+      event: {
         type: "recording.failed", room: { id: s.room.id, webhook: s.room.webhook },
         data: {
           room_id: s.room.id, room_name: s.room.name, session_id: s.session.id, template_id: s.room.template_id,
-          error: internal ? "INTERNAL_ERROR" : message, error_type: errorType, error_message: message,
+          error: internal ? "INTERNAL_ERROR" : failure.message, error_type: failure.type, error_message: failure.message, error_origin: failure.origin,
           session_started_at: s.session.created_at, session_stopped_at: s.session.ended_at ?? s.rec.stopped_at,
         },
-      });
-      await saveDone(trx, s.rec, s.details, "composite", "failed");
-      await trx.updateTable("recordings").set({ failure: JSON.stringify({ error_type: errorType, error: message }) }).where("id", "=", s.rec.id).execute();
+      },
+      also: (trx) => saveDone(trx, s.rec, s.details, "composite", "failed"),
     });
   };
 
@@ -231,18 +224,18 @@ export function processSessionHandler(ctx: AppContext): JobHandler {
       } catch (err) {
         if (!reportable(err, jc)) throw err;
         jc.log.error({ err }, "composite failed");
-        return failComposite(s, err instanceof CompositeInputError ? "INPUT_ERROR" : "PROCESSING_CMD_ERROR", (err as Error).message);
+        return failComposite(s, describeSfuFailure(err));
       }
     }
     const relative = sfuCompositePath({ roomId: s.room.id, sessionStartedAt: s.session.created_at, sessionId: s.session.id, epoch: s.details.epoch });
     const up = await upload(dest, relative, out, "video/mp4");
     const sessionDuration = seconds(s.session.created_at, s.session.ended_at);
-    await ctx.db.transaction().execute(async (trx) => {
-      const asset = await insertAsset(trx, {
+    await commitOutputs(ctx, {
+      assets: [{
         jobId: s.rec.id, roomId: s.room.id, sessionId: s.session.id, type: "room-composite-legacy", path: up.path, objectKey: up.key, location: up.location,
         size: up.size, duration: Math.round(duration) || sessionDuration, metadata: { width: COMPOSITE_CANVAS.width, height: COMPOSITE_CANVAS.height },
-      });
-      await ctx.outbox.enqueue(trx, {
+      }],
+      event: ([asset]) => ({
         type: "recording.success", room: { id: s.room.id, webhook: s.room.webhook },
         data: {
           room_id: s.room.id, room_name: s.room.name, session_id: s.session.id, template_id: s.room.template_id,
@@ -250,18 +243,19 @@ export function processSessionHandler(ctx: AppContext): JobHandler {
           chat_recording_path: chatFile?.path ?? "", chat_recording_presigned_url: chatFile?.url ?? "", size: up.size,
           session_started_at: s.session.created_at, session_stopped_at: s.session.ended_at ?? s.rec.stopped_at,
         },
-      });
-      await saveDone(trx, s.rec, s.details, "composite", "done");
+      }),
+      also: (trx) => saveDone(trx, s.rec, s.details, "composite", "done"),
     });
     fs.rmSync(out, { force: true });
   };
 
   return {
-    async run(p: ProcessSessionPayload, jc) {
+    async run(p, jc) {
       const s = await load(ctx, p.recordingId);
       if (!s || s.rec.status === "completed" || s.rec.status === "failed") return;
       const t0 = Date.now();
-      const log = (jc.log = jc.log.child({ recording_id: s.rec.id, session_id: s.session.id, room_id: s.room.id }));
+      jc.log = jc.log.child({ recording_id: s.rec.id, session_id: s.session.id, room_id: s.room.id });
+      const log = jc.log;
       await closeInterrupted(s, log);
       await dropUnreadable(s, jc);
       const dest = await roomDestination(ctx, s.room);
@@ -278,20 +272,20 @@ export function processSessionHandler(ctx: AppContext): JobHandler {
       await releaseSpool(ctx, s.rec.id);
     },
 
-    async onFailed(p: ProcessSessionPayload, error: string) {
+    async onFailed(p, error) {
       const s = await load(ctx, p.recordingId);
       if (!s) return;
-      const errorType = /^upload of /.test(error) ? "CLOUD_ACCESS_ERROR" : "API_ERROR";
-      if (s.details.settings.composite && !s.details.done?.composite) await failComposite(s, errorType, error);
-      await ctx.db.updateTable("recordings").set({ status: "failed", failure: JSON.stringify({ error_type: errorType, error }), updated_at: nowIso() }).where("id", "=", s.rec.id).execute();
+      const failure = describeSfuFailure(error);
+      if (s.details.settings.composite && !s.details.done?.composite) await failComposite(s, failure);
+      await commitOutputs(ctx, { assets: [], recording: { id: s.rec.id, set: { status: "failed", failure: storeFailure(failure) } } });
     },
   };
 }
 
 /** While the session runs: renders the composite's closed segments, then queues the next tick. */
-export function compositeProgressHandler(ctx: AppContext): JobHandler {
+export function compositeProgressHandler(ctx: AppContext): JobHandler<CompositeProgressPayload> {
   return {
-    async run(p: CompositeProgressPayload, jc) {
+    async run(p, jc) {
       const s = await load(ctx, p.recordingId);
       if (!s || s.rec.status !== "running" || !s.session.active) return;
       const now = Date.now();

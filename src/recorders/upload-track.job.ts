@@ -1,9 +1,10 @@
 import fs from "node:fs";
 import type { AppContext } from "../app-context.ts";
-import { insertAsset } from "../assets/asset.repository.ts";
 import { trackPath } from "../domain/storage-paths.ts";
-import type { JobHandler } from "../jobs/job-queue.ts";
+import type { JobHandler, JobPayloads } from "../jobs/job-queue.ts";
 import { getRoom, roomDestination } from "../rooms/room.service.ts";
+import { commitOutputs } from "./finish.ts";
+import { describeSfuFailure } from "./recording-failure.ts";
 import { releaseSpool } from "./sfu-recording.ts";
 import { uploadRecording } from "./upload.ts";
 
@@ -11,56 +12,48 @@ import { uploadRecording } from "./upload.ts";
 // bucket configuration takes effect on the next retry), then, in one transaction, writes its asset and
 // the `track.recording.success` webhook. The spool file stays for the session's post-processing (per-peer
 // MP4s, composite) and is removed when both are done (releaseSpool). Retried (the file waits on disk)
-// until the queue gives up, then `track.recording.failure`.
+// until the queue gives up, then `track.recording.failure` (with error_origin: the user's bucket or ours).
 
-export interface UploadTrackPayload {
-  file: string;
-  /** The `recorded_tracks` row and the session's SFU recording. */
-  recordedTrackId: string;
-  recordingId: string;
-  roomId: string;
-  sessionId: string;
-  sessionStartedAt: string;
-  peerId: string;
-  streamId: string;
-  trackId: string;
-  trackType: "audio" | "video";
-  startedAt: string;
-  endedAt: string;
-}
+export type UploadTrackPayload = JobPayloads["upload-track"];
 
-export function uploadTrackHandler(ctx: AppContext): JobHandler {
+export function uploadTrackHandler(ctx: AppContext): JobHandler<UploadTrackPayload> {
   const base = (p: UploadTrackPayload) => ({ room_id: p.roomId, session_id: p.sessionId, peer_id: p.peerId, stream_id: p.streamId, track_id: p.trackId, track_type: p.trackType });
   const duration = (p: UploadTrackPayload) => Math.max(0, Math.round((Date.parse(p.endedAt) - Date.parse(p.startedAt)) / 1000));
   return {
-    async run(p: UploadTrackPayload, { log }) {
+    async run(p, { log }) {
       if (!fs.existsSync(p.file)) throw new Error(`spooled recording ${p.file} is missing`);
       const room = await getRoom(ctx.db, p.roomId);
       const up = await uploadRecording(ctx, await roomDestination(ctx, room), trackPath(p), p.file, "video/webm");
-      await ctx.db.transaction().execute(async (trx) => {
-        const asset = await insertAsset(trx, {
+      await commitOutputs(ctx, {
+        assets: [{
           jobId: p.recordingId, roomId: p.roomId, sessionId: p.sessionId, type: "track", path: up.path, objectKey: up.key,
           location: up.location, size: up.size, duration: duration(p),
           metadata: { track_id: p.trackId, stream_id: p.streamId, peer_id: p.peerId, track_type: p.trackType },
-        });
-        await ctx.outbox.enqueue(trx, {
+        }],
+        event: ([asset]) => ({
           type: "track.recording.success",
           room: { id: room.id, webhook: room.webhook },
           data: { ...base(p), size: up.size, duration: duration(p), recording_id: asset.id, recording_path: asset.path, recording_presigned_url: up.url },
-        });
-        await trx.updateTable("recorded_tracks").set({ upload: "done" }).where("id", "=", p.recordedTrackId).execute();
+        }),
+        also: async (trx) => {
+          await trx.updateTable("recorded_tracks").set({ upload: "done" }).where("id", "=", p.recordedTrackId).execute();
+        },
       });
       log.info({ key: up.key, size: up.size }, "track recording uploaded");
       await releaseSpool(ctx, p.recordingId);
     },
-    async onFailed(p: UploadTrackPayload, error: string) {
+    async onFailed(p, error) {
+      const failure = describeSfuFailure(error);
       await ctx.db.updateTable("recorded_tracks").set({ upload: "failed" }).where("id", "=", p.recordedTrackId).execute();
       await releaseSpool(ctx, p.recordingId);
       const room = await getRoom(ctx.db, p.roomId);
       await ctx.outbox.enqueue(ctx.db, {
         type: "track.recording.failure",
         room: { id: room.id, webhook: room.webhook },
-        data: { ...base(p), size: fs.existsSync(p.file) ? fs.statSync(p.file).size : 0, duration: duration(p), recording_id: "", recording_path: "", error_message: error },
+        data: {
+          ...base(p), size: fs.existsSync(p.file) ? fs.statSync(p.file).size : 0, duration: duration(p), recording_id: "", recording_path: "",
+          error_message: failure.message, error_origin: failure.origin,
+        },
       });
     },
   };

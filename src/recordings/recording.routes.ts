@@ -56,14 +56,14 @@ export const recordingRoutes: V2Routes = (v2, ctx) => {
     const room = await getRoom(ctx.db, room_id);
     const row = await createBeam(ctx.db, room, await getTemplate(ctx.db, room.template_id), body, "", outboundPolicy(ctx.config.outbound));
     req.log.info({ recording_id: row.id, room_id }, "browser recording requested");
-    ctx.kickBeams?.();
+    ctx.events.emit("recording.requested", { kind: "beam" });
     return renderRecording(row, null);
   });
 
   v2.post("/recordings/:id/stop", async (req) => {
     const { id } = parseParams(idParams, req.params);
     const row = await requestStop(ctx.db, id, "client request");
-    ctx.kickBeams?.();
+    ctx.events.emit("recording.requested", { kind: "beam" });
     return renderRecording(row, null);
   });
 
@@ -74,7 +74,7 @@ export const recordingRoutes: V2Routes = (v2, ctx) => {
     if (!active.length) throw new AppError("not_found", "no active beam found for the passed in identifiers", { details: [`room ${room_id} has no recording that is starting or running`] });
     const rows = [];
     for (const { id } of active) rows.push(await requestStop(ctx.db, id, "client request"));
-    ctx.kickBeams?.();
+    ctx.events.emit("recording.requested", { kind: "beam" });
     return { limit: rows.length, data: rows.map((r) => renderRecording(r, null)), last: "" };
   });
 
@@ -83,7 +83,7 @@ export const recordingRoutes: V2Routes = (v2, ctx) => {
       const { room_id } = parseParams(roomParams, req.params);
       await getRoom(ctx.db, room_id);
       const row = await setPaused(ctx.db, room_id, action === "pause");
-      ctx.kickBeams?.();
+      ctx.events.emit("recording.requested", { kind: "beam" });
       return renderRecording(row, null);
     });
   }

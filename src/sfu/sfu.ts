@@ -40,11 +40,10 @@ export class Sfu {
   readonly recordings: TrackRecordingService;
 
   constructor(
-    private readonly ctx: Pick<AppContext, "db" | "outbox" | "identity" | "log" | "config">,
-    private readonly opts: { onJobQueued?: () => void } = {},
+    private readonly ctx: Pick<AppContext, "db" | "outbox" | "identity" | "log" | "config" | "events">,
   ) {
     this.store = new SessionStore(ctx);
-    this.recordings = new TrackRecordingService(ctx, opts.onJobQueued);
+    this.recordings = new TrackRecordingService(ctx, () => ctx.events.emit("jobs.queued"));
     this.log = ctx.log.child({ component: "sfu" });
     this.cpu = new CpuMeter(1000, (lateMs) =>
       this.log.warn({ late_ms: lateMs, rooms: this.rooms.size }, "event loop held up: media and signalling waited that long (a busy machine, or blocking work in this process)"));
@@ -188,7 +187,7 @@ export class Sfu {
         .then((started) => {
           if (!started) return;
           peerLog.info({ peer_id: peer.id }, "browser recording auto-started (template browserComposite.autoStart)");
-          this.opts.onJobQueued?.();
+          this.ctx.events.emit("recording.requested", { kind: "beam" });
         })
         .catch((err) => peerLog.error({ err }, "could not auto-start the browser recording"));
     }

@@ -1,9 +1,11 @@
+import type { AppEvents } from "../app-context.ts";
 import { loadConfig } from "../config/config.ts";
 import { loadIdentity } from "../config/identity.ts";
 import { SecretBox } from "../crypto/secret-box.ts";
 import { openDatabase } from "../db/database.ts";
 import { createLogger } from "../log.ts";
 import { logStrayRejections } from "../system/stray-rejections.ts";
+import { EventBus } from "../util/event-bus.ts";
 import { WebhookOutbox } from "../webhooks/outbox.ts";
 import type { FromShard, ToShard } from "./shard-ipc.ts";
 import type { SignalSocket } from "./signal-socket.ts";
@@ -22,7 +24,11 @@ export async function runSfuShard(index: number): Promise<void> {
   const toParent = (m: FromShard) => process.connected && process.send!(m);
   const outbox = new WebhookOutbox({ identity, box });
   outbox.onEnqueued(() => toParent({ t: "kick" }));
-  const sfu = new Sfu({ db, outbox, identity, log, config }, { onJobQueued: () => toParent({ t: "kick" }) });
+  // The shard's news goes to the process that forked it, whose bus wakes its workers.
+  const events = new EventBus<AppEvents>((err, event) => log.error({ err, event }, "an event listener failed"));
+  events.on("jobs.queued", () => toParent({ t: "kick" }));
+  events.on("recording.requested", () => toParent({ t: "kick" }));
+  const sfu = new Sfu({ db, outbox, identity, log, config, events });
   const sockets = new Map<number, { msg: (t: string) => void; closed: () => void }>();
 
   process.on("message", (m: ToShard) => {

@@ -1,9 +1,10 @@
-import { fork, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeJwt } from "jose";
 import type { AppContext } from "../app-context.ts";
 import type { Logger } from "../log.ts";
+import { superviseProcess, type ProcessEnd, type SupervisedProcess } from "../process/supervisor.ts";
 import { SessionStore } from "./session.store.ts";
 import type { FromShard, ToShard } from "./shard-ipc.ts";
 import { shardOf } from "./shard-ipc.ts";
@@ -14,13 +15,19 @@ import type { SignalHandler } from "./signalling.routes.ts";
 // A peer's WebSocket stays here; its frames are relayed over IPC to the shard owning its room (read
 // from the join message's token; the shard verifies it). When a shard dies, its peers are removed
 // ("server removed peer", sessions closed, webhooks sent), their sockets closed so pages can rejoin,
-// and the shard restarted.
+// and the shard restarted. Each shard runs under the process supervisor: ready when it says so over IPC
+// (or killed after READY_TIMEOUT_MS, which counts as a death), stopped with SIGTERM, then SIGKILL.
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../bin/tapedeck.js");
 const RESTART_DELAYS_MS = [100, 1_000, 5_000, 15_000];
+/** A shard that has not said "ready" by then is killed (and restarted like any shard that died). */
+const READY_TIMEOUT_MS = 30_000;
+/** A stopping shard closes its rooms on SIGTERM; after this long it is SIGKILLed. */
+const STOP_GRACE_MS = 10_000;
 
 interface Shard {
   index: number;
+  proc: SupervisedProcess | null;
   child: ChildProcess | null;
   ready: Promise<void>;
   /** Sockets relayed to it, by connection id, with the room each joined. */
@@ -35,10 +42,7 @@ export class SfuShards implements SignalHandler {
   private readonly log: Logger;
   private readonly store: SessionStore;
 
-  constructor(
-    private readonly ctx: AppContext,
-    private readonly onJobQueued: () => void = () => {},
-  ) {
+  constructor(private readonly ctx: AppContext) {
     this.log = ctx.log.child({ component: "sfu-shards" });
     this.store = new SessionStore(ctx);
   }
@@ -46,7 +50,7 @@ export class SfuShards implements SignalHandler {
   async start(): Promise<void> {
     await this.store.removeOrphanPeers();
     for (let i = 0; i < this.ctx.config.sfu.processes; i++) {
-      const shard: Shard = { index: i, child: null, ready: Promise.resolve(), conns: new Map(), restarts: 0, stopping: false };
+      const shard: Shard = { index: i, proc: null, child: null, ready: Promise.resolve(), conns: new Map(), restarts: 0, stopping: false };
       this.shards.push(shard);
       this.spawn(shard);
     }
@@ -61,7 +65,8 @@ export class SfuShards implements SignalHandler {
 
   private spawn(shard: Shard): void {
     const c = this.ctx.config;
-    const child = fork(BIN, ["sfu-shard", String(shard.index)], {
+    const proc = superviseProcess({
+      name: `sfu shard ${shard.index}`, command: BIN, args: ["sfu-shard", String(shard.index)], fork: true,
       env: {
         ...process.env,
         TAPEDECK_DATA_DIR: c.dataDir, DATABASE_URL: c.databaseUrl, LOG_LEVEL: c.logLevel, TAPEDECK_SFU_REMB: c.sfu.remb ? "on" : "off",
@@ -70,40 +75,47 @@ export class SfuShards implements SignalHandler {
         TAPEDECK_CHAT_MAX_BYTES: String(c.peerLimits.chatMaxBytes), TAPEDECK_CHAT_PER_SECOND: String(c.peerLimits.chatPerSecond),
         TAPEDECK_CHAT_BURST: String(c.peerLimits.chatBurst), TAPEDECK_FLOOD_STRIKES: String(c.peerLimits.floodStrikes),
       },
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      stdout: "inherit", stderr: "inherit",
+      ready: (child) =>
+        new Promise((resolve) => {
+          const onMessage = (m: FromShard) => {
+            if (m.t !== "ready") return;
+            child.off("message", onMessage);
+            resolve();
+          };
+          child.on("message", onMessage);
+        }),
+      readyTimeoutMs: READY_TIMEOUT_MS, gracefulStop: "SIGTERM", killGraceMs: STOP_GRACE_MS, log: this.log,
+      onOwnerExit: "leave", // a shard closes its rooms and exits when its IPC channel goes (shard-worker.ts)
     });
+    const { child } = proc;
+    shard.proc = proc;
     shard.child = child;
-    shard.ready = new Promise((resolve, reject) => {
-      const onMessage = (m: FromShard) => {
-        if (m.t === "ready") {
-          child.off("message", onMessage);
-          resolve();
-        }
-      };
-      child.on("message", onMessage);
-      child.once("exit", (code) => reject(new Error(`sfu shard ${shard.index} exited with ${code} before it was ready`)));
-    });
-    shard.ready.catch(() => {});
+    shard.ready = proc.ready;
     child.on("message", (m: FromShard) => this.fromShard(shard, m));
-    child.once("exit", (code, signal) => void this.onExit(shard, child, code, signal));
+    void proc.ended.then((end) => this.onExit(shard, child, end));
   }
 
   private fromShard(shard: Shard, m: FromShard): void {
     if (m.t === "frame") shard.conns.get(m.id)?.socket.send(m.data);
     else if (m.t === "close") shard.conns.get(m.id)?.socket.close(m.code, m.reason);
     else if (m.t === "kick") {
+      // The shard queued webhooks, jobs or a browser recording (its IPC says only "kick"): wake them all here.
       this.ctx.dispatcher.kick();
-      this.onJobQueued();
+      this.ctx.events.emit("jobs.queued");
+      this.ctx.events.emit("recording.requested", { kind: "beam" });
     }
   }
 
-  private async onExit(shard: Shard, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+  private async onExit(shard: Shard, child: ChildProcess, end: ProcessEnd): Promise<void> {
     if (shard.child !== child) return;
     shard.child = null;
+    shard.proc = null;
     const conns = [...shard.conns.values()];
     shard.conns.clear();
     if (shard.stopping) return;
-    this.log.error({ shard: shard.index, pid: child.pid, code, signal, peers: conns.length }, "sfu shard died; removing its peers and restarting it");
+    const { reason, code, signal } = end;
+    this.log.error({ shard: shard.index, pid: child.pid, reason, code, signal, peers: conns.length }, "sfu shard died; removing its peers and restarting it");
     const rooms = [...new Set(conns.map((c) => c.roomId).filter(Boolean))];
     try {
       if (rooms.length) await this.store.removeOrphanPeers(rooms);
@@ -183,13 +195,7 @@ export class SfuShards implements SignalHandler {
     await Promise.all(
       this.shards.map(async (s) => {
         s.stopping = true;
-        const child = s.child;
-        if (!child || child.exitCode !== null) return;
-        const exited = new Promise((r) => child.once("exit", r));
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        await exited;
-        clearTimeout(timer);
+        await s.proc?.stop(); // SIGTERM (the shard closes its rooms), SIGKILL after STOP_GRACE_MS
       }),
     );
   }

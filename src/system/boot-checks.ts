@@ -1,5 +1,5 @@
-import { execFile } from "node:child_process";
 import fs from "node:fs";
+import { superviseProcess } from "../process/supervisor.ts";
 
 // At boot, tapedeck checks for the media tools recording needs and says exactly what is missing and
 // how to install it. The API runs without them; recordings cannot.
@@ -15,12 +15,15 @@ export interface ToolCheck {
 
 const INSTALL_HINT = "run `bash scripts/ensure-deps.sh` (as root), or `apt-get install -y ffmpeg chromium`";
 
-function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: 15_000, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ ok: !err, out: `${stdout}${stderr}` });
-    });
+/** Runs a version or encoder listing under the process supervisor: at most 15 s, its output kept (4 MB at most). */
+async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
+  const proc = superviseProcess({ name: cmd, command: cmd, args, stdout: "pipe", timeoutMs: 15_000, killGraceMs: 1000, tailLines: 20 });
+  let out = "";
+  proc.child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    if (out.length < 4 * 1024 * 1024) out += d;
   });
+  const end = await proc.ended;
+  return { ok: end.reason === "exited", out: `${out}${end.stderrTail.join("\n")}` };
 }
 
 export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string | null {

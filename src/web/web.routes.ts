@@ -1,8 +1,8 @@
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { FastifyReply } from "fastify";
 import type { PublicRoutes } from "../api/server.ts";
+import { HLS_JS, WEB_DIR } from "../config/paths.ts";
 import { isObjectId } from "../ids.ts";
 
 // The browser side of live rooms, served from `web/` at the repo root:
@@ -11,8 +11,7 @@ import { isObjectId } from "../ids.ts";
 // Files are read on each request (they are small and served with `Cache-Control: no-cache`), only
 // with a known extension, and only from inside `web/`.
 
-export const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../web");
-const HLS_JS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../node_modules/hls.js/dist/hls.min.js");
+export { WEB_DIR };
 
 const STATIC_TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",

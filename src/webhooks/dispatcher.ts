@@ -6,7 +6,7 @@ import type { WebhookEventRow } from "../db/schema.ts";
 import { newUuid } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import { DEFAULT_OUTBOUND_POLICY, type OutboundPolicy } from "../net/outbound-policy.ts";
-import { planRetry } from "./backoff.ts";
+import { planRetry } from "../util/backoff.ts";
 import { DUE_STATES } from "./events.ts";
 import { postJson, type PostResult } from "./http-post.ts";
 import { buildDeliveryHeaders } from "./signer.ts";

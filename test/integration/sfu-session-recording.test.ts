@@ -182,13 +182,15 @@ for (const dialect of DIALECTS) {
         return r?.status === "failed" && r;
       }, "the recording to fail", 30_000);
       const failure = JSON.parse(rec.failure!);
-      assert.equal(failure.error_type, "INPUT_ERROR");
-      assert.match(failure.error, /no peer has a recorded track|no length/);
+      assert.equal(failure.type, "INPUT_ERROR");
+      assert.equal(failure.origin, "client");
+      assert.match(failure.message, /no peer has a recorded track|no length/);
       const failed = await app.ctx.db.selectFrom("webhook_events").select("body").where("type", "=", "recording.failed").where("room_id", "=", quiet).executeTakeFirstOrThrow();
       const data = JSON.parse(failed.body).data;
       assert.equal(data.session_id, sessionId);
       assert.equal(data.error_type, "INPUT_ERROR");
-      assert.equal(data.error, failure.error);
+      assert.equal(data.error_origin, "client");
+      assert.equal(data.error, failure.message);
       assert.equal((await app.ctx.db.selectFrom("webhook_events").select("id").where("type", "=", "recording.success").where("room_id", "=", quiet).execute()).length, 0);
     });
   });

@@ -1,8 +1,9 @@
-// The retry schedule, as pure functions. After failed attempt n of a delivery window, the next try
-// waits `backoffMs[n-1]` (the last value repeats). A window starts when the event is created, or
-// again when it is replayed. Retries go on while the failed attempt ended less than `retryForMs`
-// after the window started; the attempt that ends past that point is the last. So an endpoint that
-// is down gets tried for at least `retryForMs` (26 h by default).
+// The retry schedule, as pure functions; webhook deliveries and persisted jobs share it (so it lives
+// in util/, below both). After failed attempt n of a delivery window, the next try waits
+// `backoffMs[n-1]` (the last value repeats). A window starts when the event is created, or again when
+// it is replayed. Retries go on while the failed attempt ended less than `retryForMs` after the window
+// started; the attempt that ends past that point is the last. So an endpoint that is down gets tried
+// for at least `retryForMs` (26 h by default).
 
 export function backoffDelayMs(backoffMs: readonly number[], failedAttempt: number): number {
   if (backoffMs.length === 0) return 0;
