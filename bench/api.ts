@@ -9,7 +9,11 @@ export async function benchApi(baseUrl: string, dataDir: string) {
   const { identity } = loadIdentity(dataDir);
   const mgmt = await mintManagementToken(identity);
   const post = async (p: string, body: unknown) => {
-    const res = await fetch(baseUrl + p, { method: "POST", headers: { authorization: `Bearer ${mgmt}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const res = await fetch(baseUrl + p, {
+      method: "POST",
+      headers: { authorization: `Bearer ${mgmt}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
     const json = await res.json();
     if (!res.ok) throw new Error(`POST ${p}: ${res.status} ${JSON.stringify(json)}`);
     return json;

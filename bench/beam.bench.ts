@@ -66,8 +66,25 @@ async function cores(pids: () => number[], ms: number): Promise<number> {
 }
 
 function frames(file: string): { fps: number; seconds: number } {
-  const n = Number(execFileSync("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", file]).toString().trim());
-  const seconds = Number(execFileSync("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", file]).toString().trim());
+  const n = Number(
+    execFileSync("ffprobe", [
+      "-v",
+      "error",
+      "-count_frames",
+      "-select_streams",
+      "v:0",
+      "-show_entries",
+      "stream=nb_read_frames",
+      "-of",
+      "csv=p=0",
+      file,
+    ])
+      .toString()
+      .trim(),
+  );
+  const seconds = Number(
+    execFileSync("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", file]).toString().trim(),
+  );
   return { fps: n / seconds, seconds };
 }
 
@@ -75,7 +92,10 @@ export async function benchBeam(): Promise<Array<[string, string, string]>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-bench-beam-"));
   const dataDir = path.join(dir, "data");
   const source = path.join(dir, "clock-720p.webm");
-  const enc = spawnSync("ffmpeg", buildSyntheticFileArgs({ width: 1280, height: 720, fps: 30, seconds: 20, videoBitrateKbps: 1500, out: source }));
+  const enc = spawnSync(
+    "ffmpeg",
+    buildSyntheticFileArgs({ width: 1280, height: 720, fps: 30, seconds: 20, videoBitrateKbps: 1500, out: source }),
+  );
   if (enc.status !== 0) throw new Error(`could not encode the bench source: ${enc.stderr}`);
   const server = await startServer(dataDir, { TAPEDECK_ROLES: "api,sfu,worker", TAPEDECK_SFU_CPU_LIMIT: "1" });
   const av = await startAvPage();
@@ -85,7 +105,12 @@ export async function benchBeam(): Promise<Array<[string, string, string]>> {
   const peers: SyntheticParticipant[] = [];
   const rows: Array<[string, string, string]> = [];
   const join = async (roomId: string, name: string) => {
-    const p = await joinSynthetic({ baseUrl: server.url, token: await mintAppToken(identity, { roomId, role: "host" }), name, mediaFile: source });
+    const p = await joinSynthetic({
+      baseUrl: server.url,
+      token: await mintAppToken(identity, { roomId, role: "host" }),
+      name,
+      mediaFile: source,
+    });
     void p.done.then((why) => why !== "left" && say(`${name} ended early: ${why}`));
     peers.push(p);
     return p;
@@ -114,7 +139,9 @@ export async function benchBeam(): Promise<Array<[string, string, string]>> {
     for (let i = 0; !success; i++) {
       if (i > 1200) throw new Error(`no beam.recording.success for ${rec.id} within 120 s`);
       await sleep(100);
-      success = (await get(`/v2/analytics/events?type=beam.recording.success&room_id=${roomId}&limit=100`)).data?.find((e: any) => e.data.beam_id === rec.id);
+      success = (await get(`/v2/analytics/events?type=beam.recording.success&room_id=${roomId}&limit=100`)).data?.find(
+        (e: any) => e.data.beam_id === rec.id,
+      );
     }
     const stopToSuccessMs = Date.parse(success.timestamp) - tStop;
     const file = path.join(dir, `${rec.id}.mp4`);
@@ -144,20 +171,31 @@ export async function benchBeam(): Promise<Array<[string, string, string]>> {
 
       // Rendering-only baseline: the built-in page, same size, same room, no capture.
       const token = await mintAppToken(identity, { roomId: room.id, role: "__internal_recorder" });
-      const b = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, ignoreDefaultArgs: ["--mute-audio"] });
+      const b = await chromium.launch({
+        executablePath: CHROMIUM_PATH,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        ignoreDefaultArgs: ["--mute-audio"],
+      });
       const page = await (await b.newContext({ viewport: { width: size.width, height: size.height }, deviceScaleFactor: 1 })).newPage();
       await page.goto(`${server.url}/room/${room.id}?auth_token=${token}&name=Baseline&skip_preview=true&recorder=1`);
-      await page.waitForFunction("window.tapedeck && window.tapedeck.recorder && window.tapedeck.recorder.ready", undefined, { timeout: 20_000 });
+      await page.waitForFunction("window.tapedeck && window.tapedeck.recorder && window.tapedeck.recorder.ready", undefined, {
+        timeout: 20_000,
+      });
       await sleep(3000);
       const renderPids = () => {
-        const own = fs.readdirSync("/proc").filter((x) => /^\d+$/.test(x)).map(Number).filter((p) => {
-          try {
-            const a = fs.readFileSync(`/proc/${p}/cmdline`, "utf8");
-            return a.includes("--auto-accept-this-tab-capture") && !a.includes("--type=") && !processTree(server.pid).includes(p);
-          } catch {
-            return false;
-          }
-        });
+        const own = fs
+          .readdirSync("/proc")
+          .filter((x) => /^\d+$/.test(x))
+          .map(Number)
+          .filter((p) => {
+            try {
+              const a = fs.readFileSync(`/proc/${p}/cmdline`, "utf8");
+              return a.includes("--auto-accept-this-tab-capture") && !a.includes("--type=") && !processTree(server.pid).includes(p);
+            } catch {
+              return false;
+            }
+          });
         return own.flatMap((p) => processTree(p));
       };
       const renderOnly = await cores(renderPids, (SECONDS * 1000 * 2) / 3);
@@ -177,13 +215,34 @@ export async function benchBeam(): Promise<Array<[string, string, string]>> {
       const uploadAtEndMs = performance.now() - tUp;
 
       rows.push(
-        [`beam ${size.label}: CPU per recording`, `${r.cpu.toFixed(2)} cores`, `rendering the same page only: ${renderOnly.toFixed(2)} cores`],
+        [
+          `beam ${size.label}: CPU per recording`,
+          `${r.cpu.toFixed(2)} cores`,
+          `rendering the same page only: ${renderOnly.toFixed(2)} cores`,
+        ],
         [`beam ${size.label}: achieved fps`, `${f.fps.toFixed(1)} fps (${f.seconds.toFixed(1)} s file)`, "publishers send 30 fps"],
-        [`beam ${size.label}: A/V offset (audio − video)`, `${median(offsets).toFixed(0)} ms median (${offsets.map((o) => o.toFixed(0)).join(", ")})`, "source: 0 ms"],
-        [`beam ${size.label}: start latency (API → first recorded byte)`, `${(r.startMs / 1000).toFixed(2)} s`, `cold Chromium to a blank page: ${(median(cold) / 1000).toFixed(2)} s`],
-        [`beam ${size.label}: stop → beam.recording.success`, `${(r.stopToSuccessMs / 1000).toFixed(2)} s (${(r.size / 1e6).toFixed(1)} MB)`, `copying + probing the finished file after the stop: ${(uploadAtEndMs / 1000).toFixed(2)} s`],
+        [
+          `beam ${size.label}: A/V offset (audio − video)`,
+          `${median(offsets).toFixed(0)} ms median (${offsets.map((o) => o.toFixed(0)).join(", ")})`,
+          "source: 0 ms",
+        ],
+        [
+          `beam ${size.label}: start latency (API → first recorded byte)`,
+          `${(r.startMs / 1000).toFixed(2)} s`,
+          `cold Chromium to a blank page: ${(median(cold) / 1000).toFixed(2)} s`,
+        ],
+        [
+          `beam ${size.label}: stop → beam.recording.success`,
+          `${(r.stopToSuccessMs / 1000).toFixed(2)} s (${(r.size / 1e6).toFixed(1)} MB)`,
+          `copying + probing the finished file after the stop: ${(uploadAtEndMs / 1000).toFixed(2)} s`,
+        ],
       );
-      say(rows.slice(-5).map((x) => x.join(" | ")).join("\n"));
+      say(
+        rows
+          .slice(-5)
+          .map((x) => x.join(" | "))
+          .join("\n"),
+      );
     }
 
     // Headroom: two 720p recordings at once, one publisher each.
@@ -193,7 +252,11 @@ export async function benchBeam(): Promise<Array<[string, string, string]>> {
     const cpuBoth = sleep(8000).then(() => cores(() => recorderPids(server.pid), (SECONDS * 1000) / 2));
     const both = await Promise.all(rooms.map((rm) => record(rm.id, { resolution: { width: 1280, height: 720 } }, SECONDS, false)));
     const fpsBoth = both.map((b) => frames(b.file).fps);
-    rows.push([`beam 720p30: two recordings at once`, `${fpsBoth.map((x) => x.toFixed(1)).join(" and ")} fps, ${(await cpuBoth).toFixed(2)} cores together`, "one alone: see above"]);
+    rows.push([
+      `beam 720p30: two recordings at once`,
+      `${fpsBoth.map((x) => x.toFixed(1)).join(" and ")} fps, ${(await cpuBoth).toFixed(2)} cores together`,
+      "one alone: see above",
+    ]);
   } finally {
     await Promise.all(peers.map((p) => p.leave().catch(() => undefined)));
     await server.stop();

@@ -20,21 +20,31 @@ const SECONDS = Number(process.env.BENCH_COMPOSITE_SECONDS ?? 60);
 
 function sessionPeers(dir: string): PeerPresence[] {
   const t = (s: number) => Math.round((s * SECONDS * 1000) / 60);
-  const spans: Array<[string, number, number, number]> = [["A", 0, 60, 300], ["B", 10, 60, 500], ["C", 20, 50, 700], ["D", 30, 60, 900]];
+  const spans: Array<[string, number, number, number]> = [
+    ["A", 0, 60, 300],
+    ["B", 10, 60, 500],
+    ["C", 20, 50, 700],
+    ["D", 30, 60, 900],
+  ];
   return spans.map(([id, from, to]) => ({
-    peerId: id, name: `Peer ${id}`, joinedAtMs: t(from), leftAtMs: t(to),
+    peerId: id,
+    name: `Peer ${id}`,
+    joinedAtMs: t(from),
+    leftAtMs: t(to),
     video: { file: path.join(dir, `${id}.webm`), startMs: t(from) + 200 },
     audio: { file: path.join(dir, `${id}-audio.webm`), startMs: t(from) + 100 },
   }));
 }
 
-async function makeInputs(dir: string, peers: PeerPresence[]): Promise<void> {
+async function makeInputs(_dir: string, peers: PeerPresence[]): Promise<void> {
   const colours = ["testsrc2", "testsrc2", "testsrc2", "testsrc2"];
-  await Promise.all(peers.map(async (p, i) => {
-    const seconds = ((p.leftAtMs ?? 0) - p.joinedAtMs) / 1000;
-    await makeVideoWebm(p.video!.file, { seconds, width: 1280, height: 720, color: colours[i], gop: 90 });
-    await makeAudioWebm(p.audio!.file, { seconds, frequency: 300 + 200 * i });
-  }));
+  await Promise.all(
+    peers.map(async (p, i) => {
+      const seconds = ((p.leftAtMs ?? 0) - p.joinedAtMs) / 1000;
+      await makeVideoWebm(p.video!.file, { seconds, width: 1280, height: 720, color: colours[i], gop: 90 });
+      await makeAudioWebm(p.audio!.file, { seconds, frequency: 300 + 200 * i });
+    }),
+  );
 }
 
 /** Baseline: one ffmpeg, every input delayed to its start, a fixed 2x2 grid, one encode; no segments. */
@@ -46,7 +56,9 @@ export function buildNaiveGridArgs(peers: PeerPresence[], seconds: number, out: 
   peers.forEach((p, i) => {
     inputs.push("-itsoffset", String(p.video!.startMs / 1000), "-i", p.video!.file);
     const t = tiles[i];
-    f.push(`[${i}:v]fps=30,scale=${t.w}:${t.h}:force_original_aspect_ratio=decrease,pad=${t.w}:${t.h}:(ow-iw)/2:(oh-ih)/2,drawtext=fontfile=${FONT_FILE}:text='${p.name}':fontsize=24:fontcolor=white:x=10:y=h-th-10[v${i}]`);
+    f.push(
+      `[${i}:v]fps=30,scale=${t.w}:${t.h}:force_original_aspect_ratio=decrease,pad=${t.w}:${t.h}:(ow-iw)/2:(oh-ih)/2,drawtext=fontfile=${FONT_FILE}:text='${p.name}':fontsize=24:fontcolor=white:x=10:y=h-th-10[v${i}]`,
+    );
     f.push(`[${last}][v${i}]overlay=x=${t.x}:y=${t.y}:eof_action=pass[o${i}]`);
     last = `o${i}`;
   });
@@ -56,9 +68,35 @@ export function buildNaiveGridArgs(peers: PeerPresence[], seconds: number, out: 
   });
   f.push(`${peers.map((_, i) => `[a${i}]`).join("")}amix=inputs=${peers.length}:duration=longest:normalize=0[aout]`);
   return [
-    "-hide_banner", "-loglevel", "error", "-nostdin", "-y", ...inputs, "-filter_complex", f.join(";"),
-    "-map", `[${last}]`, "-map", "[aout]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-    "-c:a", "aac", "-b:a", "128k", "-t", String(seconds), "-movflags", "+faststart", out,
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-nostdin",
+    "-y",
+    ...inputs,
+    "-filter_complex",
+    f.join(";"),
+    "-map",
+    `[${last}]`,
+    "-map",
+    "[aout]",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-crf",
+    "23",
+    "-pix_fmt",
+    "yuv420p",
+    "-c:a",
+    "aac",
+    "-b:a",
+    "128k",
+    "-t",
+    String(seconds),
+    "-movflags",
+    "+faststart",
+    out,
   ];
 }
 
@@ -73,7 +111,8 @@ async function driftAtJoins(dir: string, mode: "pcm" | "aac"): Promise<number> {
   const beeps = path.join(dir, "beep.webm");
   if (!fs.existsSync(beeps)) await makeAudioWebm(beeps, { seconds: 12, frequency: 1000, beep: true });
   const plan = planComposite({
-    sessionStartedAt: "2024-01-01T00:00:00Z", durationMs: 12_000,
+    sessionStartedAt: "2024-01-01T00:00:00Z",
+    durationMs: 12_000,
     peers: [
       { peerId: "A", name: "A", joinedAtMs: 0, leftAtMs: 12_000, audio: { file: beeps, startMs: 0 } },
       { peerId: "B", name: "B", joinedAtMs: 3010, leftAtMs: 12_000 },
@@ -85,12 +124,37 @@ async function driftAtJoins(dir: string, mode: "pcm" | "aac"): Promise<number> {
   const files: string[] = [];
   for (const s of plan.segments) {
     const out = path.join(work, `${s.startFrame}.${mode === "aac" ? "mp4" : "mov"}`);
-    await runFfmpeg(buildSegmentArgs({ segment: s, peers: plan.peers, canvas: plan.canvas, out, audio: mode, containerStarts: new Map([[beeps, start]]) }));
+    await runFfmpeg(
+      buildSegmentArgs({
+        segment: s,
+        peers: plan.peers,
+        canvas: plan.canvas,
+        out,
+        audio: mode,
+        containerStarts: new Map([[beeps, start]]),
+      }),
+    );
     files.push(out);
   }
   fs.writeFileSync(path.join(work, "list.txt"), buildConcatList(files));
   const out = path.join(work, "out.mp4");
-  await runFfmpeg(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0", "-i", path.join(work, "list.txt"), "-c:v", "copy", ...(mode === "aac" ? ["-c:a", "copy"] : ["-c:a", "aac", "-b:a", "128k"]), out]);
+  await runFfmpeg([
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-nostdin",
+    "-y",
+    "-f",
+    "concat",
+    "-safe",
+    "0",
+    "-i",
+    path.join(work, "list.txt"),
+    "-c:v",
+    "copy",
+    ...(mode === "aac" ? ["-c:a", "copy"] : ["-c:a", "aac", "-b:a", "128k"]),
+    out,
+  ]);
   const onsets = await beepOnsets(out, 1000);
   return Math.max(...onsets.map((ms, i) => Math.abs(ms - i * 1000)));
 }
@@ -121,10 +185,22 @@ export async function benchComposite(): Promise<Array<[string, string, string]>>
     const [pcm, aac] = [await driftAtJoins(dir, "pcm"), await driftAtJoins(dir, "aac")];
     const lastSeconds = (plan.segments.at(-1)!.endMs - plan.segments.at(-1)!.startMs) / 1000;
     return [
-      [`composite RTF, 4 peers 720p ${SECONDS} s, ${plan.segments.length} layouts (wall/media, median of ${RUNS})`, rtf(median(ours)), `naive single-run 2x2 re-encode: ${rtf(median(naive))} (fixed grid: absent peers leave black quarters, cheaper to encode)`],
+      [
+        `composite RTF, 4 peers 720p ${SECONDS} s, ${plan.segments.length} layouts (wall/media, median of ${RUNS})`,
+        rtf(median(ours)),
+        `naive single-run 2x2 re-encode: ${rtf(median(naive))} (fixed grid: absent peers leave black quarters, cheaper to encode)`,
+      ],
       [`composite RTF, same, two segment runs at once`, rtf(median(ours2)), `naive: ${rtf(median(naive))}`],
-      [`composite ready after session close (closed segments rendered live)`, `${median(afterClose).toFixed(1)} s`, `last segment ${lastSeconds} s + join; from scratch: ${median(ours).toFixed(1)} s`],
-      [`composite audio offset at joins, max (PCM segments, 3 joins in 12 s)`, `${pcm.toFixed(1)} ms`, `AAC in each segment joined by copy: ${aac.toFixed(1)} ms (cumulative)`],
+      [
+        `composite ready after session close (closed segments rendered live)`,
+        `${median(afterClose).toFixed(1)} s`,
+        `last segment ${lastSeconds} s + join; from scratch: ${median(ours).toFixed(1)} s`,
+      ],
+      [
+        `composite audio offset at joins, max (PCM segments, 3 joins in 12 s)`,
+        `${pcm.toFixed(1)} ms`,
+        `AAC in each segment joined by copy: ${aac.toFixed(1)} ms (cumulative)`,
+      ],
     ];
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -32,7 +32,9 @@ const name = (l: Layer) => `${l.height}p`;
 /** CPU seconds (user + sys) of one ffmpeg run: bash's `times` prints its children's totals. */
 function ffmpegCpu(args: string[], stdinFile?: string): number {
   const r = spawnSync("bash", ["-c", `ffmpeg "$@" < ${stdinFile ? '"$STDIN_FILE"' : "/dev/null"} || exit 1; times`, "ffmpeg", ...args], {
-    encoding: "utf8", env: { ...process.env, STDIN_FILE: stdinFile ?? "" }, maxBuffer: 1 << 26,
+    encoding: "utf8",
+    env: { ...process.env, STDIN_FILE: stdinFile ?? "" },
+    maxBuffer: 1 << 26,
   });
   if (r.status !== 0) throw new Error(`ffmpeg failed: ${r.stderr.slice(-500)}`);
   const children = r.stdout.trim().split("\n").pop()!;
@@ -51,9 +53,33 @@ export async function benchHls(): Promise<Array<[string, string, string]>> {
     // The source: 1080p30 H.264 + Opus in Matroska, as MediaRecorder hands it over.
     const source = path.join(dir, "capture-1080p.mkv");
     const enc = spawnSync("ffmpeg", [
-      "-hide_banner", "-loglevel", "error", "-y",
-      "-f", "lavfi", "-i", `testsrc2=size=1920x1080:rate=30:duration=${media}`, "-f", "lavfi", "-i", `sine=frequency=440:sample_rate=48000:duration=${media}`,
-      "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "5000k", "-g", "60", "-c:a", "libopus", "-b:a", "128k", "-f", "matroska", source,
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-y",
+      "-f",
+      "lavfi",
+      "-i",
+      `testsrc2=size=1920x1080:rate=30:duration=${media}`,
+      "-f",
+      "lavfi",
+      "-i",
+      `sine=frequency=440:sample_rate=48000:duration=${media}`,
+      "-c:v",
+      "libx264",
+      "-preset",
+      "ultrafast",
+      "-b:v",
+      "5000k",
+      "-g",
+      "60",
+      "-c:a",
+      "libopus",
+      "-b:a",
+      "128k",
+      "-f",
+      "matroska",
+      source,
     ]);
     if (enc.status !== 0) throw new Error(`could not make the bench source: ${enc.stderr}`);
     const out = path.join(dir, "out");
@@ -62,8 +88,15 @@ export async function benchHls(): Promise<Array<[string, string, string]>> {
       fs.mkdirSync(out, { recursive: true });
       return out;
     };
-    const decodeOnly = med(() => ffmpegCpu(["-hide_banner", "-loglevel", "error", "-f", "webm", "-i", "pipe:0", "-vf", "fps=30", "-f", "null", "-"], source)) / media;
-    rows.push(["hls: decoding the 1080p30 capture (once per stream)", `${decodeOnly.toFixed(2)} cores`, "measured offline, median of runs"]);
+    const decodeOnly =
+      med(() =>
+        ffmpegCpu(["-hide_banner", "-loglevel", "error", "-f", "webm", "-i", "pipe:0", "-vf", "fps=30", "-f", "null", "-"], source),
+      ) / media;
+    rows.push([
+      "hls: decoding the 1080p30 capture (once per stream)",
+      `${decodeOnly.toFixed(2)} cores`,
+      "measured offline, median of runs",
+    ]);
 
     for (const preset of PRESETS) {
       const perRung: number[] = [];
@@ -81,12 +114,29 @@ export async function benchHls(): Promise<Array<[string, string, string]>> {
       const slope = xs.reduce((a, x, i) => a + (x - mx) * (perRung[i] - my), 0) / xs.reduce((a, x) => a + (x - mx) ** 2, 0);
       const fit = { perMegapixel: slope, fixed: my - slope * mx };
       rows.push(
-        [`hls ${preset}: x264 per rung while live (cores)`, DEFAULT_LAYERS.map((l, i) => `${name(l)} ${perRung[i].toFixed(2)}`).join(", "), `fit: ${fit.fixed.toFixed(2)} + ${fit.perMegapixel.toFixed(2)} per megapixel (model: ${COST.rungFixed} + ${COST.encodePerMegapixel[preset]})`],
-        [`hls ${preset}: the 5-rung ladder, one process`, `${ladder.toFixed(2)} cores`, `five separate per-layer encodes: ${separate.toFixed(2)} cores (${((1 - ladder / separate) * 100).toFixed(0)} % saved)`],
+        [
+          `hls ${preset}: x264 per rung while live (cores)`,
+          DEFAULT_LAYERS.map((l, i) => `${name(l)} ${perRung[i].toFixed(2)}`).join(", "),
+          `fit: ${fit.fixed.toFixed(2)} + ${fit.perMegapixel.toFixed(2)} per megapixel (model: ${COST.rungFixed} + ${COST.encodePerMegapixel[preset]})`,
+        ],
+        [
+          `hls ${preset}: the 5-rung ladder, one process`,
+          `${ladder.toFixed(2)} cores`,
+          `five separate per-layer encodes: ${separate.toFixed(2)} cores (${((1 - ladder / separate) * 100).toFixed(0)} % saved)`,
+        ],
       );
-      say(rows.slice(-2).map((x) => x.join(" | ")).join("\n"));
+      say(
+        rows
+          .slice(-2)
+          .map((x) => x.join(" | "))
+          .join("\n"),
+      );
     }
-    rows.push(["hls: the model's estimate of the default ladder", `${PRESETS.map((p) => `${p} ${ladderCost(DEFAULT_LAYERS, p as Preset).toFixed(2)}`).join(", ")} cores`, "capture (Chromium at the top size) + x264 per layer, src/hls/ladder.ts"]);
+    rows.push([
+      "hls: the model's estimate of the default ladder",
+      `${PRESETS.map((p) => `${p} ${ladderCost(DEFAULT_LAYERS, p as Preset).toFixed(2)}`).join(", ")} cores`,
+      "capture (Chromium at the top size) + x264 per layer, src/hls/ladder.ts",
+    ]);
 
     rows.push(...(await live(dir)));
   } finally {
@@ -114,7 +164,10 @@ function recorderPids(serverPid: number): number[] {
 async function live(dir: string): Promise<Array<[string, string, string]>> {
   const dataDir = path.join(dir, "data");
   const source = path.join(dir, "clock-720p.webm");
-  const enc = spawnSync("ffmpeg", buildSyntheticFileArgs({ width: 1280, height: 720, fps: 30, seconds: 20, videoBitrateKbps: 1500, out: source }));
+  const enc = spawnSync(
+    "ffmpeg",
+    buildSyntheticFileArgs({ width: 1280, height: 720, fps: 30, seconds: 20, videoBitrateKbps: 1500, out: source }),
+  );
   if (enc.status !== 0) throw new Error(`could not encode the publishers' source: ${enc.stderr}`);
   const server = await startServer(dataDir, { TAPEDECK_ROLES: "api,sfu,worker", TAPEDECK_SFU_CPU_LIMIT: "1" });
   const { identity, post } = await benchApi(server.url, dataDir);
@@ -124,7 +177,12 @@ async function live(dir: string): Promise<Array<[string, string, string]>> {
   try {
     const room = await post("/v2/rooms", { name: "bench-hls" });
     for (const n of ["Publisher 1", "Publisher 2"]) {
-      const p = await joinSynthetic({ baseUrl: server.url, token: await mintAppToken(identity, { roomId: room.id, role: "host" }), name: n, mediaFile: source });
+      const p = await joinSynthetic({
+        baseUrl: server.url,
+        token: await mintAppToken(identity, { roomId: room.id, role: "host" }),
+        name: n,
+        mediaFile: source,
+      });
       peers.push(p);
     }
     const s = await post(`/v2/live-streams/room/${room.id}/start`, {});
@@ -133,13 +191,16 @@ async function live(dir: string): Promise<Array<[string, string, string]>> {
       if (running?.status === "failed" || i > 600) throw new Error(`stream did not run: ${JSON.stringify(running)}`);
       await sleep(100);
     }
-    say(`live: ${running.layers.map((l: any) => `${l.height}p`).join(", ")}${running.ladder_warning ? ` (${running.ladder_warning})` : ""}`);
+    say(
+      `live: ${running.layers.map((l: any) => `${l.height}p`).join(", ")}${running.ladder_warning ? ` (${running.ladder_warning})` : ""}`,
+    );
     await sleep(5000);
     const pids = recorderPids(server.pid);
     const c0 = pids.reduce((n, p) => n + cpuSeconds(p), 0);
     const t0 = performance.now();
     await sleep(Math.max(5000, SECONDS * 1000 - 10_000));
-    const coresLive = (pids.reduce((n, p) => n + (fs.existsSync(`/proc/${p}`) ? cpuSeconds(p) : 0), 0) - c0) / ((performance.now() - t0) / 1000);
+    const coresLive =
+      (pids.reduce((n, p) => n + (fs.existsSync(`/proc/${p}`) ? cpuSeconds(p) : 0), 0) - c0) / ((performance.now() - t0) / 1000);
     await sleep(5000);
     const tStop = Date.now();
     await post(`/v2/live-streams/${s.id}/stop`, {});
@@ -147,7 +208,9 @@ async function live(dir: string): Promise<Array<[string, string, string]>> {
     for (let i = 0; !success; i++) {
       if (i > 1800) throw new Error(`no hls.recording.success within 180 s`);
       await sleep(100);
-      success = (await get(`/v2/analytics/events?type=hls.recording.success&room_id=${room.id}&limit=100`)).data?.find((e: any) => e.data.beam_id === s.id);
+      success = (await get(`/v2/analytics/events?type=hls.recording.success&room_id=${room.id}&limit=100`)).data?.find(
+        (e: any) => e.data.beam_id === s.id,
+      );
     }
     const stopToSuccess = (Date.parse(success.timestamp) - tStop) / 1000;
     // Baseline: the lower layers encoded from the top layer's file after the stop.
@@ -156,13 +219,40 @@ async function live(dir: string): Promise<Array<[string, string, string]>> {
     fs.writeFileSync(top, Buffer.from(await (await fetch(files[0].recording_presigned_url)).arrayBuffer()));
     const tb = performance.now();
     for (const f of files.slice(1)) {
-      const r = spawnSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-i", top, "-vf", `scale=${f.width}:${f.height}`, "-c:v", "libx264", "-preset", "superfast", "-c:a", "aac", path.join(dir, `re-${f.layer}.mp4`)]);
+      const r = spawnSync("ffmpeg", [
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-i",
+        top,
+        "-vf",
+        `scale=${f.width}:${f.height}`,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "superfast",
+        "-c:a",
+        "aac",
+        path.join(dir, `re-${f.layer}.mp4`),
+      ]);
       if (r.status !== 0) throw new Error(`baseline encode failed: ${r.stderr}`);
     }
     const encodeAfter = (performance.now() - tb) / 1000;
     return [
-      [`hls live: cores of the recorder (Chromium + ladder)`, `${coresLive.toFixed(2)} cores for ${running.layers.map((l: any) => `${l.height}p`).join("+")}`, `model's estimate: ${ladderCost(running.layers.map((l: any) => ({ width: l.width, height: l.height, videoBitrate: 0, audioBitrate: 0 })), (process.env.TAPEDECK_HLS_PRESET as Preset) ?? "superfast").toFixed(2)} cores${running.ladder_warning ? "; cut: " + running.ladder_warning : ""}`],
-      [`hls live: stop → hls.recording.success (${SECONDS} s stream, VOD zip + ${files.length} MP4s)`, `${stopToSuccess.toFixed(2)} s`, `encoding the ${files.length - 1} lower layers from the top one after the stop: ${encodeAfter.toFixed(2)} s`],
+      [
+        `hls live: cores of the recorder (Chromium + ladder)`,
+        `${coresLive.toFixed(2)} cores for ${running.layers.map((l: any) => `${l.height}p`).join("+")}`,
+        `model's estimate: ${ladderCost(
+          running.layers.map((l: any) => ({ width: l.width, height: l.height, videoBitrate: 0, audioBitrate: 0 })),
+          (process.env.TAPEDECK_HLS_PRESET as Preset) ?? "superfast",
+        ).toFixed(2)} cores${running.ladder_warning ? `; cut: ${running.ladder_warning}` : ""}`,
+      ],
+      [
+        `hls live: stop → hls.recording.success (${SECONDS} s stream, VOD zip + ${files.length} MP4s)`,
+        `${stopToSuccess.toFixed(2)} s`,
+        `encoding the ${files.length - 1} lower layers from the top one after the stop: ${encodeAfter.toFixed(2)} s`,
+      ],
     ];
   } finally {
     await Promise.all(peers.map((p) => p.leave().catch(() => undefined)));

@@ -19,14 +19,39 @@ async function oneRun(dir: string, remb: boolean, video: string): Promise<{ at10
   const server = await startServer(dataDir, { TAPEDECK_SFU_REMB: remb ? "on" : "off" });
   const { identity } = loadIdentity(dataDir);
   const mgmt = await mintManagementToken(identity);
-  const room = await (await fetch(`${server.url}/v2/rooms`, { method: "POST", headers: { authorization: `Bearer ${mgmt}`, "content-type": "application/json" }, body: "{}" })).json();
+  const room = await (
+    await fetch(`${server.url}/v2/rooms`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${mgmt}`, "content-type": "application/json" },
+      body: "{}",
+    })
+  ).json();
   const viewerBrowser = await launchBrowser();
-  const pub = await openRoomPage(null, { baseUrl: server.url, roomId: room.id, token: await mintAppToken(identity, { roomId: room.id, role: "host" }), name: "Pub", skipPreview: true, fakeVideoFile: video });
-  const view = await openRoomPage(viewerBrowser, { baseUrl: server.url, roomId: room.id, token: await mintAppToken(identity, { roomId: room.id, role: "guest" }), name: "View", skipPreview: true });
+  const pub = await openRoomPage(null, {
+    baseUrl: server.url,
+    roomId: room.id,
+    token: await mintAppToken(identity, { roomId: room.id, role: "host" }),
+    name: "Pub",
+    skipPreview: true,
+    fakeVideoFile: video,
+  });
+  const view = await openRoomPage(viewerBrowser, {
+    baseUrl: server.url,
+    roomId: room.id,
+    token: await mintAppToken(identity, { roomId: room.id, role: "guest" }),
+    name: "View",
+    skipPreview: true,
+  });
   try {
-    const pubId = await pub.page.waitForFunction(() => (window as any).tapedeck?.state === "joined" && (window as any).tapedeck.peerId, null, { timeout: 20_000 }).then((h) => h.jsonValue());
+    const pubId = await pub.page
+      .waitForFunction(() => (window as any).tapedeck?.state === "joined" && (window as any).tapedeck.peerId, null, { timeout: 20_000 })
+      .then((h) => h.jsonValue());
     const stats = () => view.page.evaluate((id) => (window as any).tapedeck.inboundStats(id, "camera"), pubId as string);
-    await view.page.waitForFunction((id) => (window as any).tapedeck?.remotePeers().some((p: any) => p.id === id && p.videoPlaying), pubId, { timeout: 20_000 });
+    await view.page.waitForFunction(
+      (id) => (window as any).tapedeck?.remotePeers().some((p: any) => p.id === id && p.videoPlaying),
+      pubId,
+      { timeout: 20_000 },
+    );
     const t0 = Date.now();
     let prev = { t: t0, bytes: (await stats())?.bytesReceived ?? 0 };
     let reach12: number | null = null;
@@ -63,7 +88,9 @@ export async function benchPublishBitrate(): Promise<Array<[string, string, stri
     const kbps = (xs: typeof on) => `${Math.round(median(xs.map((x) => x.at10s)) / 1000)} kbps`;
     const reach = (xs: typeof on) => {
       const ts = xs.map((x) => x.reach12);
-      return ts.every((t) => t !== null) ? `${median(ts as number[]).toFixed(1)} s` : `not reached in ${ts.filter((t) => t === null).length} of ${ts.length} runs`;
+      return ts.every((t) => t !== null)
+        ? `${median(ts as number[]).toFixed(1)} s`
+        : `not reached in ${ts.filter((t) => t === null).length} of ${ts.length} runs`;
     };
     return [
       ["Chromium 720p publish bitrate at 10 s, REMB on", kbps(on), `baseline REMB off: ${kbps(off)} (median of ${RUNS})`],

@@ -46,7 +46,10 @@ export async function benchRecord(): Promise<Array<[string, string, string]>> {
   const dataDir = path.join(dir, "data");
   const spool = path.join(dataDir, "spool", "tracks");
   const file = path.join(dir, "clock-720p.webm");
-  const enc = spawnSync("ffmpeg", buildSyntheticFileArgs({ width: 1280, height: 720, fps: 30, seconds: SOURCE_SECONDS, videoBitrateKbps: 1500, out: file }));
+  const enc = spawnSync(
+    "ffmpeg",
+    buildSyntheticFileArgs({ width: 1280, height: 720, fps: 30, seconds: SOURCE_SECONDS, videoBitrateKbps: 1500, out: file }),
+  );
   if (enc.status !== 0) throw new Error(`could not encode the bench source: ${enc.stderr}`);
   const sourceBytes = fs.statSync(file).size;
   const server = await startServer(dataDir);
@@ -56,7 +59,8 @@ export async function benchRecord(): Promise<Array<[string, string, string]>> {
     const t = await api("/v2/templates", { name: "bench-record", roles: { pub: { subscribeParams: { subscribeToRoles: [] } } } });
     const plain = await api("/v2/rooms", { name: "bench-plain", template_id: t.id });
     const recorded = await api("/v2/rooms", { name: "bench-recorded", template_id: t.id, recording_info: { enabled: true } });
-    if (recorded.recording_info?.enabled !== true) throw new Error(`the recorded room does not record: ${JSON.stringify(recorded.recording_info)}`);
+    if (recorded.recording_info?.enabled !== true)
+      throw new Error(`the recorded room does not record: ${JSON.stringify(recorded.recording_info)}`);
 
     const idle: number[] = [];
     for (let i = 0; i < 3; i++) idle.push(await measureCores(server.pid, WINDOW_MS / 2));

@@ -29,7 +29,10 @@ import { compositeInput, usableTracks, type SfuRecordingDetails } from "../src/r
 // BENCH_SESSION_MINUTES="2,10" (default) sets the sessions' lengths; "0.5" makes a quick check.
 // BENCH_KEEP_DIR=1 keeps the server's data folder (database, bucket, spool of a failed recording).
 
-const MINUTES = (process.env.BENCH_SESSION_MINUTES ?? "2,10").split(",").map((s) => Number(s.trim())).filter((m) => m > 0);
+const MINUTES = (process.env.BENCH_SESSION_MINUTES ?? "2,10")
+  .split(",")
+  .map((s) => Number(s.trim()))
+  .filter((m) => m > 0);
 const PUBLISHERS = 4;
 const JOIN_GAP_MS = 6_000;
 const PROGRESS_MS = 30_000;
@@ -67,10 +70,15 @@ async function startFullServer(dataDir: string): Promise<Server> {
       } catch {
         return;
       }
-      if ((e.level ?? 0) >= 40) say(`server ${e.level! >= 50 ? "error" : "warning"}: ${e.msg}${e.err?.message ? `: ${e.err.message}` : ""}`);
+      if ((e.level ?? 0) >= 40)
+        say(`server ${e.level! >= 50 ? "error" : "warning"}: ${e.msg}${e.err?.message ? `: ${e.err.message}` : ""}`);
     });
   });
-  return { url, pid: child.pid!, stop: () => new Promise((r) => (child.exitCode !== null ? r(null) : (child.once("exit", r), child.kill("SIGTERM")))) };
+  return {
+    url,
+    pid: child.pid!,
+    stop: () => new Promise((r) => (child.exitCode !== null ? r(null) : (child.once("exit", r), child.kill("SIGTERM")))),
+  };
 }
 
 interface Measured {
@@ -90,7 +98,10 @@ interface Measured {
 
 /** Datagrams the kernel dropped because a UDP socket's receive buffer was full (machine-wide). */
 function udpDrops(): number {
-  const [head, values] = fs.readFileSync("/proc/net/snmp", "utf8").split("\n").filter((l) => l.startsWith("Udp:"));
+  const [head, values] = fs
+    .readFileSync("/proc/net/snmp", "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("Udp:"));
   const i = head?.split(/\s+/).indexOf("RcvbufErrors") ?? -1;
   return i > 0 ? Number(values.split(/\s+/)[i]) : 0;
 }
@@ -115,8 +126,15 @@ async function runSession(minutes: number, dir: string, file: string, peers: Syn
       const d = path.join(dataDir, "spool", "sessions", sessionId.replace(/[^A-Za-z0-9._-]/g, "_"), "segments");
       return fs.existsSync(d) ? fs.readdirSync(d).filter((f) => /^seg-.*\.mov$/.test(f)).length : 0;
     };
-    const t = await api("/v2/templates", { name: "bench-session-recording", roles: { pub: { subscribeParams: { subscribeToRoles: [] } } } });
-    const room = await api("/v2/rooms", { name: `bench-session-${String(minutes).replace(".", "_")}min`, template_id: t.id, recording_info: { enabled: true } });
+    const t = await api("/v2/templates", {
+      name: "bench-session-recording",
+      roles: { pub: { subscribeParams: { subscribeToRoles: [] } } },
+    });
+    const room = await api("/v2/rooms", {
+      name: `bench-session-${String(minutes).replace(".", "_")}min`,
+      template_id: t.id,
+      recording_info: { enabled: true },
+    });
     if (room.recording_info?.enabled !== true) throw new Error(`the room does not record: ${JSON.stringify(room.recording_info)}`);
     const lengthMs = minutes * 60_000;
     say(`${label} session: ${PUBLISHERS} publishers joining ${JOIN_GAP_MS / 1000} s apart, all leaving at ${clock(lengthMs)}`);
@@ -142,14 +160,20 @@ async function runSession(minutes: number, dir: string, file: string, peers: Syn
       }
       // A publisher the server dropped (media silent, ICE consent lost) makes the session not the one
       // measured: stop here and say so rather than time a shorter session.
-      const gone = db.prepare("SELECT name, left_at, leave_reason FROM peers WHERE session_id = ? AND left_at IS NOT NULL").all(sessionId) as Array<{ name: string; left_at: string; leave_reason: string }>;
+      const gone = db
+        .prepare("SELECT name, left_at, leave_reason FROM peers WHERE session_id = ? AND left_at IS NOT NULL")
+        .all(sessionId) as Array<{ name: string; left_at: string; leave_reason: string }>;
       if (gone.length) {
-        throw new Error(`the server dropped ${gone.map((g) => `${g.name} at ${clock(Date.parse(g.left_at) - t0)} (${g.leave_reason})`).join(", ")} ` +
-          `during the session; load average ${os.loadavg()[0].toFixed(1)}, ${udpDrops() - udp0} UDP receive-buffer drops on this machine since the session began`);
+        throw new Error(
+          `the server dropped ${gone.map((g) => `${g.name} at ${clock(Date.parse(g.left_at) - t0)} (${g.leave_reason})`).join(", ")} ` +
+            `during the session; load average ${os.loadavg()[0].toFixed(1)}, ${udpDrops() - udp0} UDP receive-buffer drops on this machine since the session began`,
+        );
       }
       if (now >= nextProgress) {
-        say(`${label} session: ${clock(now - t0)} of ${clock(lengthMs)}, ${peers.length} publishers, ${segmentsOnDisk(sessionId)} composite pieces rendered so far ` +
-          `(load ${os.loadavg()[0].toFixed(1)}, ${udpDrops() - udp0} UDP receive-buffer drops)`);
+        say(
+          `${label} session: ${clock(now - t0)} of ${clock(lengthMs)}, ${peers.length} publishers, ${segmentsOnDisk(sessionId)} composite pieces rendered so far ` +
+            `(load ${os.loadavg()[0].toFixed(1)}, ${udpDrops() - udp0} UDP receive-buffer drops)`,
+        );
         nextProgress += PROGRESS_MS;
       }
       const wake = Math.min(t0 + lengthMs, nextProgress, i < PUBLISHERS ? t0 + i * JOIN_GAP_MS : Infinity);
@@ -159,22 +183,39 @@ async function runSession(minutes: number, dir: string, file: string, peers: Syn
     await Promise.all(peers.splice(0).map((p) => p.leave()));
 
     // The close, then recording.success (or recording.failed).
-    const session = () => db.prepare("SELECT created_at, ended_at FROM sessions WHERE id = ?").get(sessionId) as { created_at: string; ended_at: string | null };
-    const rec = () => db.prepare("SELECT id, status, details, failure FROM recordings WHERE session_id = ? AND kind = 'sfu'").get(sessionId) as
-      { id: string; status: string; details: string; failure: string | null } | undefined;
-    const event = (type: string) => (db.prepare("SELECT created_at, body FROM webhook_events WHERE type = ? AND room_id = ?").all(type, room.id) as Array<{ created_at: string; body: string }>)
-      .find((e) => JSON.parse(e.body).data?.session_id === sessionId);
-    const streamsDone = () => db.prepare("SELECT created_at FROM recording_assets WHERE session_id = ? AND type = 'stream' ORDER BY created_at").all(sessionId) as Array<{ created_at: string }>;
+    const session = () =>
+      db.prepare("SELECT created_at, ended_at FROM sessions WHERE id = ?").get(sessionId) as {
+        created_at: string;
+        ended_at: string | null;
+      };
+    const rec = () =>
+      db.prepare("SELECT id, status, details, failure FROM recordings WHERE session_id = ? AND kind = 'sfu'").get(sessionId) as
+        | { id: string; status: string; details: string; failure: string | null }
+        | undefined;
+    const event = (type: string) =>
+      (
+        db.prepare("SELECT created_at, body FROM webhook_events WHERE type = ? AND room_id = ?").all(type, room.id) as Array<{
+          created_at: string;
+          body: string;
+        }>
+      ).find((e) => JSON.parse(e.body).data?.session_id === sessionId);
+    const streamsDone = () =>
+      db
+        .prepare("SELECT created_at FROM recording_assets WHERE session_id = ? AND type = 'stream' ORDER BY created_at")
+        .all(sessionId) as Array<{ created_at: string }>;
     const deadline = Date.now() + Math.max(10 * 60_000, 6 * lengthMs);
     const waitFor = async <T>(what: string, fn: () => T | undefined | null | false): Promise<T> => {
       let nextSay = Date.now() + PROGRESS_MS;
       for (;;) {
         const v = fn();
         if (v) return v;
-        if (Date.now() > deadline) throw new Error(`${label} session ${sessionId}: no ${what} in time (recording: ${JSON.stringify(rec())})`);
+        if (Date.now() > deadline)
+          throw new Error(`${label} session ${sessionId}: no ${what} in time (recording: ${JSON.stringify(rec())})`);
         if (Date.now() >= nextSay) {
           const ended = session().ended_at;
-          say(`${label} session ${ended ? `closed ${clock(Date.now() - Date.parse(ended))} ago` : "closing"}: waiting for ${what} (recording ${rec()?.status}, per-peer MP4s ${streamsDone().length}/${PUBLISHERS} uploaded, ${segmentsOnDisk(sessionId)} composite pieces on disk)`);
+          say(
+            `${label} session ${ended ? `closed ${clock(Date.now() - Date.parse(ended))} ago` : "closing"}: waiting for ${what} (recording ${rec()?.status}, per-peer MP4s ${streamsDone().length}/${PUBLISHERS} uploaded, ${segmentsOnDisk(sessionId)} composite pieces on disk)`,
+          );
           nextSay += PROGRESS_MS;
         }
         await sleep(POLL_MS);
@@ -185,7 +226,9 @@ async function runSession(minutes: number, dir: string, file: string, peers: Syn
       const failed = event("recording.failed");
       if (failed) {
         const d = JSON.parse(failed.body).data as { error_type?: string; error_message?: string };
-        throw new Error(`recording.failed ${((Date.parse(failed.created_at) - Date.parse(endedAt)) / 1000).toFixed(1)} s after close: ${d.error_type}: ${d.error_message}`);
+        throw new Error(
+          `recording.failed ${((Date.parse(failed.created_at) - Date.parse(endedAt)) / 1000).toFixed(1)} s after close: ${d.error_type}: ${d.error_message}`,
+        );
       }
       return event("recording.success");
     });
@@ -202,16 +245,27 @@ async function runSession(minutes: number, dir: string, file: string, peers: Syn
     const r = rec()!;
     const details = JSON.parse(r.details) as SfuRecordingDetails;
     if (!details.segments) throw new Error(`${label} session: the recording's details have no segment counts: ${r.details}`);
-    say(`${label} session: recording.success ${(closeToSuccessMs / 1000).toFixed(1)} s after the close (per-peer MP4s done at ${closeToStreamsMs == null ? "-" : (closeToStreamsMs / 1000).toFixed(1)} s; ` +
-      `composite pieces ${details.segments.total}, ${details.segments.renderedAfterClose} rendered after the close, ${piecesAtClose} on disk at the close)`);
+    say(
+      `${label} session: recording.success ${(closeToSuccessMs / 1000).toFixed(1)} s after the close (per-peer MP4s done at ${closeToStreamsMs == null ? "-" : (closeToStreamsMs / 1000).toFixed(1)} s; ` +
+        `composite pieces ${details.segments.total}, ${details.segments.renderedAfterClose} rendered after the close, ${piecesAtClose} on disk at the close)`,
+    );
 
     // Baseline: the same plan from the uploaded track files, composed into an empty folder.
     const tracks = await waitFor("the track uploads", () => {
       const rows = db.prepare("SELECT * FROM recorded_tracks WHERE session_id = ?").all(sessionId) as RecordedTrackRow[];
       return !rows.some((x) => x.upload === "pending") && rows;
     });
-    const uploaded = new Map((db.prepare("SELECT object_key, metadata FROM recording_assets WHERE session_id = ? AND type = 'track'").all(sessionId) as Array<{ object_key: string; metadata: string }>)
-      .map((a) => { const m = JSON.parse(a.metadata) as { peer_id: string; track_id: string }; return [`${m.peer_id}/${m.track_id}`, path.join(dataDir, "bucket", a.object_key)] as const; }));
+    const uploaded = new Map(
+      (
+        db.prepare("SELECT object_key, metadata FROM recording_assets WHERE session_id = ? AND type = 'track'").all(sessionId) as Array<{
+          object_key: string;
+          metadata: string;
+        }>
+      ).map((a) => {
+        const m = JSON.parse(a.metadata) as { peer_id: string; track_id: string };
+        return [`${m.peer_id}/${m.track_id}`, path.join(dataDir, "bucket", a.object_key)] as const;
+      }),
+    );
     const mapped = tracks.map((x) => ({ ...x, file: uploaded.get(`${x.peer_id}/${x.track_id}`) ?? "" }));
     for (const x of usableTracks(mapped)) {
       if (!x.file || !fs.existsSync(x.file)) throw new Error(`${label} session: track ${x.track_id} of ${x.peer_id} has no uploaded file`);
@@ -219,8 +273,13 @@ async function runSession(minutes: number, dir: string, file: string, peers: Syn
     await server.stop();
     const s = session();
     const peerRows = db.prepare("SELECT * FROM peers WHERE session_id = ? ORDER BY joined_at").all(sessionId) as PeerRow[];
-    const plan = planComposite(compositeInput({ startedAt: s.created_at, endedAt: s.ended_at }, peerRows, mapped), COMPOSITE_CANVAS, details.chunkMs);
-    if (plan.segments.length !== details.segments.total) say(`${label} session: the baseline plan has ${plan.segments.length} pieces, the recording had ${details.segments.total}`);
+    const plan = planComposite(
+      compositeInput({ startedAt: s.created_at, endedAt: s.ended_at }, peerRows, mapped),
+      COMPOSITE_CANVAS,
+      details.chunkMs,
+    );
+    if (plan.segments.length !== details.segments.total)
+      say(`${label} session: the baseline plan has ${plan.segments.length} pieces, the recording had ${details.segments.total}`);
     const work = fs.mkdtempSync(path.join(dir, "from-scratch-"));
     say(`${label} session: composing the composite from scratch (${plan.segments.length} pieces)`);
     let fromScratch: Measured["fromScratch"];
@@ -228,7 +287,9 @@ async function runSession(minutes: number, dir: string, file: string, peers: Syn
       const b0 = performance.now();
       const composed = await composeSession(plan, { workDir: path.join(work, "segments"), outFile: path.join(work, "composite.mp4") });
       fromScratch = { ms: performance.now() - b0, segments: composed.segments };
-      say(`${label} session: from scratch ${(fromScratch.ms / 1000).toFixed(1)} s for ${composed.durationSeconds.toFixed(1)} s of composite`);
+      say(
+        `${label} session: from scratch ${(fromScratch.ms / 1000).toFixed(1)} s for ${composed.durationSeconds.toFixed(1)} s of composite`,
+      );
     } catch (err) {
       fromScratch = { error: (err as Error).message };
       say(`${label} session: composing from scratch failed: ${fromScratch.error}`);
@@ -237,9 +298,24 @@ async function runSession(minutes: number, dir: string, file: string, peers: Syn
     }
     const tracksWithMedia = usableTracks(tracks).length;
     if (tracksWithMedia < PUBLISHERS * 2) {
-      say(`${label} session: only ${tracksWithMedia} of ${PUBLISHERS * 2} tracks got media: ${tracks.filter((x) => !usableTracks([x]).length).map((x) => `${peerRows.find((p) => p.id === x.peer_id)?.name} ${x.kind} (${x.state})`).join(", ")}`);
+      say(
+        `${label} session: only ${tracksWithMedia} of ${PUBLISHERS * 2} tracks got media: ${tracks
+          .filter((x) => !usableTracks([x]).length)
+          .map((x) => `${peerRows.find((p) => p.id === x.peer_id)?.name} ${x.kind} (${x.state})`)
+          .join(", ")}`,
+      );
     }
-    return { minutes, closeToSuccessMs, closeToStreamsMs, streamsAtStop, segments: details.segments, chunkMs: details.chunkMs, fromScratch, tracksWithMedia, maxLoad };
+    return {
+      minutes,
+      closeToSuccessMs,
+      closeToStreamsMs,
+      streamsAtStop,
+      segments: details.segments,
+      chunkMs: details.chunkMs,
+      fromScratch,
+      tracksWithMedia,
+      maxLoad,
+    };
   } finally {
     await Promise.all(peers.splice(0).map((p) => p.leave().catch(() => {})));
     db.close();
@@ -255,7 +331,10 @@ export async function benchSessionRecording(): Promise<Array<[string, string, st
   const file = path.join(dir, "clock-720p.webm");
   const peers: SyntheticParticipant[] = [];
   try {
-    const enc = spawnSync("ffmpeg", buildSyntheticFileArgs({ width: 1280, height: 720, fps: 30, seconds: SOURCE_SECONDS, videoBitrateKbps: 1500, out: file }));
+    const enc = spawnSync(
+      "ffmpeg",
+      buildSyntheticFileArgs({ width: 1280, height: 720, fps: 30, seconds: SOURCE_SECONDS, videoBitrateKbps: 1500, out: file }),
+    );
     if (enc.status !== 0) throw new Error(`could not encode the bench source: ${enc.stderr}`);
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     const label = (m: number) => `SFU composite ready after close (recording.success), ${sessionLabel(m)} session (${PUBLISHERS}x720p)`;
@@ -270,16 +349,20 @@ export async function benchSessionRecording(): Promise<Array<[string, string, st
         rows.push([label(m), "failed", ((err as Error).message.split("\n")[0] ?? "").slice(0, 300)]);
         continue;
       }
-      const busy = r.maxLoad > os.cpus().length * 1.5 ? `; machine busy: load average up to ${r.maxLoad.toFixed(1)} on ${os.cpus().length} cores` : "";
+      const busy =
+        r.maxLoad > os.cpus().length * 1.5 ? `; machine busy: load average up to ${r.maxLoad.toFixed(1)} on ${os.cpus().length} cores` : "";
       const pieces = `segments ${r.segments.total}, ${r.segments.renderedAfterClose} left after close; ${r.chunkMs / 1000} s pieces`;
       rows.push([
         label(r.minutes),
         s(r.closeToSuccessMs),
-        ("ms" in r.fromScratch ? `baseline: from scratch ${s(r.fromScratch.ms)} (${pieces})` : `baseline: from scratch failed: ${r.fromScratch.error.slice(0, 200)} (${pieces})`) +
+        ("ms" in r.fromScratch
+          ? `baseline: from scratch ${s(r.fromScratch.ms)} (${pieces})`
+          : `baseline: from scratch failed: ${r.fromScratch.error.slice(0, 200)} (${pieces})`) +
           (r.closeToStreamsMs != null
             ? `; per-peer MP4s (after the composite): all ${PUBLISHERS} at ${s(r.closeToStreamsMs)}`
             : `; per-peer MP4s (after the composite): ${r.streamsAtStop}/${PUBLISHERS} within ${STREAMS_WAIT_MS / 60_000} min of it`) +
-          (r.tracksWithMedia < PUBLISHERS * 2 ? `; only ${r.tracksWithMedia}/${PUBLISHERS * 2} tracks got media` : "") + busy,
+          (r.tracksWithMedia < PUBLISHERS * 2 ? `; only ${r.tracksWithMedia}/${PUBLISHERS * 2} tracks got media` : "") +
+          busy,
       ]);
     }
     return rows;

@@ -36,16 +36,28 @@ export async function startServer(dataDir: string, env: Record<string, string> =
 export async function benchSfu(): Promise<Array<[string, string, string]>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-bench-sfu-"));
   const file = path.join(dir, "clock-720p.webm");
-  const enc = spawnSync("ffmpeg", buildSyntheticFileArgs({ width: 1280, height: 720, fps: 30, seconds: 20, videoBitrateKbps: 1500, out: file }));
+  const enc = spawnSync(
+    "ffmpeg",
+    buildSyntheticFileArgs({ width: 1280, height: 720, fps: 30, seconds: 20, videoBitrateKbps: 1500, out: file }),
+  );
   if (enc.status !== 0) throw new Error(`could not encode the bench source: ${enc.stderr}`);
   const server = await startServer(path.join(dir, "data"));
   const { identity } = loadIdentity(path.join(dir, "data"));
   const mgmt = await mintManagementToken(identity);
   const api = async (p: string, body: unknown) =>
-    (await fetch(server.url + p, { method: "POST", headers: { authorization: `Bearer ${mgmt}`, "content-type": "application/json" }, body: JSON.stringify(body) })).json();
+    (
+      await fetch(server.url + p, {
+        method: "POST",
+        headers: { authorization: `Bearer ${mgmt}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      })
+    ).json();
   const t = await api("/v2/templates", {
     name: "bench",
-    roles: { pub: { subscribeParams: { subscribeToRoles: [] } }, view: { publishParams: { allowed: [] }, subscribeParams: { subscribeToRoles: ["pub"] } } },
+    roles: {
+      pub: { subscribeParams: { subscribeToRoles: [] } },
+      view: { publishParams: { allowed: [] }, subscribeParams: { subscribeToRoles: ["pub"] } },
+    },
   });
   const room = await api("/v2/rooms", { name: "bench", template_id: t.id });
   const token = (role: string) => mintAppToken(identity, { roomId: room.id, role });
@@ -57,12 +69,14 @@ export async function benchSfu(): Promise<Array<[string, string, string]>> {
   const fwd: number[] = [];
   try {
     for (let i = 0; i < RUNS; i++) idle.push(await measureCores(server.pid, WINDOW_MS / 2));
-    for (let i = 0; i < PUBLISHERS; i++) peers.push(await joinSynthetic({ baseUrl: server.url, token: await token("pub"), name: `pub-${i}`, mediaFile: file }));
+    for (let i = 0; i < PUBLISHERS; i++)
+      peers.push(await joinSynthetic({ baseUrl: server.url, token: await token("pub"), name: `pub-${i}`, mediaFile: file }));
     for (const p of peers) void p.done.then((why) => why !== "left" && console.error(`bench participant ended early: ${why}`));
     await new Promise((r) => setTimeout(r, WARMUP_MS));
     for (let i = 0; i < RUNS; i++) pubs.push(await measureCores(server.pid, WINDOW_MS));
     const viewers: SyntheticParticipant[] = [];
-    for (let i = 0; i < VIEWERS; i++) viewers.push(await joinSynthetic({ baseUrl: server.url, token: await token("view"), name: `view-${i}`, viewOnly: true }));
+    for (let i = 0; i < VIEWERS; i++)
+      viewers.push(await joinSynthetic({ baseUrl: server.url, token: await token("view"), name: `view-${i}`, viewOnly: true }));
     peers.push(...viewers);
     await new Promise((r) => setTimeout(r, WARMUP_MS));
     const before = viewers.map((v) => [...v.received.values()].reduce((n, c) => n + c.video, 0));
@@ -74,8 +88,16 @@ export async function benchSfu(): Promise<Array<[string, string, string]>> {
     const perFwd = (median(fwd) - median(pubs)) / (PUBLISHERS * VIEWERS);
     return [
       ["SFU idle (baseline)", `${(mIdle * 100).toFixed(1)} % of a core`, `median of ${RUNS}`],
-      ["SFU CPU per 720p publisher (1.5 Mbps VP8 + Opus)", `${(perPub * 100).toFixed(2)} % of a core`, `${PUBLISHERS} publishers, minus baseline`],
-      ["SFU CPU per forwarded stream (video+audio to 1 viewer)", `${(perFwd * 100).toFixed(2)} % of a core`, `${PUBLISHERS}x${VIEWERS} streams, minus publishers-only`],
+      [
+        "SFU CPU per 720p publisher (1.5 Mbps VP8 + Opus)",
+        `${(perPub * 100).toFixed(2)} % of a core`,
+        `${PUBLISHERS} publishers, minus baseline`,
+      ],
+      [
+        "SFU CPU per forwarded stream (video+audio to 1 viewer)",
+        `${(perFwd * 100).toFixed(2)} % of a core`,
+        `${PUBLISHERS}x${VIEWERS} streams, minus publishers-only`,
+      ],
       ["video packets/s per stream at a viewer", rate.toFixed(0), "forwarding keeps up when ≈ source rate"],
       [
         "720p publishers per shard at the 0.85-core limit, 1:1 forwarding",

@@ -58,19 +58,41 @@ export async function startPostgres() {
     ...user,
   });
   const port = await freePort();
-  const [cmd, args] = [path.join(bin, "postgres"), [
-    "-D", dataDir, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1",
-    "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300",
-  ]];
+  const [cmd, args] = [
+    path.join(bin, "postgres"),
+    [
+      "-D",
+      dataDir,
+      "-p",
+      String(port),
+      "-k",
+      dir,
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "fsync=off",
+      "-c",
+      "synchronous_commit=off",
+      "-c",
+      "full_page_writes=off",
+      "-c",
+      "max_connections=300",
+    ],
+  ];
   const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"], ...user });
   let stderr = "";
-  child.stderr.on("data", (d) => { stderr = (stderr + d).slice(-4000); });
+  child.stderr.on("data", (d) => {
+    stderr = (stderr + d).slice(-4000);
+  });
   const url = `postgres://tapedeck@127.0.0.1:${port}/postgres`;
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`postgres exited: ${stderr}`);
     const ok = await new Promise((resolve) => {
-      const s = net.connect(port, "127.0.0.1", () => { s.end(); resolve(true); });
+      const s = net.connect(port, "127.0.0.1", () => {
+        s.end();
+        resolve(true);
+      });
       s.on("error", () => resolve(false));
     });
     if (ok && stderr.includes("ready to accept connections")) break;

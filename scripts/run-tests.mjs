@@ -62,11 +62,16 @@ const watchdog = setTimeout(() => {
   let running = "";
   try {
     running = execFileSync("ps", ["-o", "args=", "--ppid", String(current?.pid)], { encoding: "utf8" })
-      .split("\n").map((l) => l.match(/(test\/\S+\.test\.ts)/)?.[1]).filter(Boolean).join(", ");
+      .split("\n")
+      .map((l) => l.match(/(test\/\S+\.test\.ts)/)?.[1])
+      .filter(Boolean)
+      .join(", ");
   } catch {
     /* ps found nothing */
   }
-  console.error(`\ntest run stopped: over its limit of ${limitMinutes} minutes (TEST_RUN_LIMIT_MINUTES); still running: ${running || "(none found)"}`);
+  console.error(
+    `\ntest run stopped: over its limit of ${limitMinutes} minutes (TEST_RUN_LIMIT_MINUTES); still running: ${running || "(none found)"}`,
+  );
   killGroup("SIGKILL");
 }, limitMinutes * 60_000);
 process.on("SIGINT", () => killGroup("SIGINT"));
@@ -78,8 +83,14 @@ for (const phase of phases) {
   current = spawn(
     process.execPath,
     [
-      "--import", "tsx", "--test", "--test-reporter=spec", "--test-timeout=180000", "--test-force-exit",
-      `--test-concurrency=${phase.concurrency}`, ...phase.files.map((f) => path.relative(root, f)),
+      "--import",
+      "tsx",
+      "--test",
+      "--test-reporter=spec",
+      "--test-timeout=180000",
+      "--test-force-exit",
+      `--test-concurrency=${phase.concurrency}`,
+      ...phase.files.map((f) => path.relative(root, f)),
     ],
     { cwd: root, stdio: "inherit", detached: true, env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "silent" } },
   );

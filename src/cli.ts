@@ -64,7 +64,9 @@ async function serve(): Promise<void> {
   if (td.generatedCredentials) console.log(describeCredentials(td.ctx.identity));
   const missing = td.tools.filter((t) => !t.ok);
   if (missing.length) {
-    console.error(["", "  Recording needs tools that are missing:", ...missing.map((t) => `    - ${t.problem}; fix: ${t.fix}`), ""].join("\n"));
+    console.error(
+      ["", "  Recording needs tools that are missing:", ...missing.map((t) => `    - ${t.problem}; fix: ${t.fix}`), ""].join("\n"),
+    );
   }
   console.log(`tapedeck is running at ${td.ctx.config.publicUrl} (API: ${td.ctx.config.publicUrl}/v2)`);
   let stopping = false;
@@ -121,9 +123,14 @@ async function participant(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
-      room: { type: "string" }, role: { type: "string", default: "host" }, name: { type: "string", default: "Synthetic" },
-      url: { type: "string" }, size: { type: "string", default: "1280x720" }, fps: { type: "string", default: "30" },
-      duration: { type: "string", default: "0" }, "view-only": { type: "boolean", default: false },
+      room: { type: "string" },
+      role: { type: "string", default: "host" },
+      name: { type: "string", default: "Synthetic" },
+      url: { type: "string" },
+      size: { type: "string", default: "1280x720" },
+      fps: { type: "string", default: "30" },
+      duration: { type: "string", default: "0" },
+      "view-only": { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -135,8 +142,14 @@ async function participant(args: string[]): Promise<void> {
   const { identity } = loadIdentity(config.dataDir);
   const token = await mintAppToken(identity, { roomId: values.room, role: values.role!, userId: `synthetic-${values.name}` });
   const p = await joinSynthetic({
-    baseUrl: values.url ?? config.publicUrl, token, name: values.name!, width: Number(size[1]), height: Number(size[2]),
-    fps: Number(values.fps), durationSeconds: Number(values.duration), viewOnly: values["view-only"],
+    baseUrl: values.url ?? config.publicUrl,
+    token,
+    name: values.name!,
+    width: Number(size[1]),
+    height: Number(size[2]),
+    fps: Number(values.fps),
+    durationSeconds: Number(values.duration),
+    viewOnly: values["view-only"],
   });
   console.log(`joined as ${values.name} (peer ${p.peerId}, session ${p.sessionId}); Ctrl-C to leave`);
   const report = setInterval(() => {

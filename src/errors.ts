@@ -74,5 +74,4 @@ export function reasonForStatus(status: number): ErrorReason {
 export const notFound = (what: string, id: string): AppError =>
   new AppError("not_found", `${what} not found`, { details: [`no ${what} with id ${JSON.stringify(id)}`] });
 
-export const badRequest = (message: string, details: string[] = []): AppError =>
-  new AppError("invalid_body", message, { details });
+export const badRequest = (message: string, details: string[] = []): AppError => new AppError("invalid_body", message, { details });

@@ -68,13 +68,21 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   const log = opts.log ?? createLogger(config.logLevel);
   const { identity, generatedCredentials, tightened } = loadIdentity(config.dataDir, env);
   const { db, dialect, close: closeDb, tightened: dbTightened } = await openDatabase(config.databaseUrl);
-  for (const c of [...tightened, ...dbTightened]) log.warn(c, c.error ? "could not make a data file private" : "made a data file private (it was readable by others)");
+  for (const c of [...tightened, ...dbTightened])
+    log.warn(c, c.error ? "could not make a data file private" : "made a data file private (it was readable by others)");
   log.info({ dialect, dataDir: config.dataDir, roles: [...config.roles] }, "database ready");
 
   const box = new SecretBox(identity.encryptionKey);
   const storage = new StorageService({ config, identity, box, log: log.child({ component: "storage" }) });
   const outbox = new WebhookOutbox({ identity, box });
-  const dispatcher = new WebhookDispatcher({ db, identity, box, config: config.webhooks, log: log.child({ component: "webhooks" }), outbound: outboundPolicy(config.outbound) });
+  const dispatcher = new WebhookDispatcher({
+    db,
+    identity,
+    box,
+    config: config.webhooks,
+    log: log.child({ component: "webhooks" }),
+    outbound: outboundPolicy(config.outbound),
+  });
   outbox.onEnqueued(() => dispatcher.kick());
   const events = new EventBus<AppEvents>((err, event) => log.error({ err, event }, "an event listener failed"));
   const ctx: AppContext = { config, identity, db, dialect, log, box, storage, outbox, dispatcher, events };
@@ -92,8 +100,15 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   // The worker: persisted jobs (recording uploads and post-processing); refuses to start if it cannot run a queued job.
   const jobs = config.roles.has("worker")
     ? new JobRunner({
-        db, log: log.child({ component: "jobs" }),
-        handlers: { "upload-track": uploadTrackHandler(ctx), "process-session": processSessionHandler(ctx), "composite-progress": compositeProgressHandler(ctx), "beam-finish": beamFinishHandler(ctx), "hls-finish": hlsFinishHandler(ctx) },
+        db,
+        log: log.child({ component: "jobs" }),
+        handlers: {
+          "upload-track": uploadTrackHandler(ctx),
+          "process-session": processSessionHandler(ctx),
+          "composite-progress": compositeProgressHandler(ctx),
+          "beam-finish": beamFinishHandler(ctx),
+          "hls-finish": hlsFinishHandler(ctx),
+        },
       })
     : null;
   if (jobs) events.on("jobs.queued", () => jobs.kick());
@@ -108,7 +123,17 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   // `sfu` the signalling WebSocket. A worker-only process answers /health and 404 to the rest.
   const api = config.roles.has("api");
   const server = await buildServer(ctx, {
-    v2: [roomRoutes, tokenRoutes, templateRoutes, sessionRoutes, recordingRoutes, liveStreamRoutes, assetRoutes, storageRoutes, webhookRoutes],
+    v2: [
+      roomRoutes,
+      tokenRoutes,
+      templateRoutes,
+      sessionRoutes,
+      recordingRoutes,
+      liveStreamRoutes,
+      assetRoutes,
+      storageRoutes,
+      webhookRoutes,
+    ],
     public: [
       healthRoutes(() => tools),
       ...(api ? [internalBucketRoutes, webRoutes, dashboardRoutes, playbackRoutes(ctx)] : []),

@@ -38,7 +38,12 @@ let joinChoice = null; // { name, audio, video, cameraId, micId } for Rejoin
 const grid = new Grid({ root: $("grid"), empty: $("empty-room"), onAudioBlocked: () => ($("sound-button").hidden = false) });
 /** Recorder mode: the tiles a recording shows, in place of the grid (whose DOM stays empty and hidden). */
 const recorder = recorderOpts
-  ? new RecorderView({ root: $("recorder"), waiting: $("recorder-waiting"), ...recorderOpts, audioLevel: (id) => session?.subscriber.audioLevel(id) ?? Promise.resolve(null) })
+  ? new RecorderView({
+      root: $("recorder"),
+      waiting: $("recorder-waiting"),
+      ...recorderOpts,
+      audioLevel: (id) => session?.subscriber.audioLevel(id) ?? Promise.resolve(null),
+    })
   : null;
 /** Where remote peers are shown. */
 const tiles = recorder ?? grid;
@@ -101,7 +106,9 @@ const ui = {
     $("room-label").textContent = msg.room?.name ?? "";
     $("notice").hidden = true;
     $("room").hidden = false;
-    setButton("screen-button", { enabled: !recorder && msg.can_publish?.includes("screen") && Boolean(navigator.mediaDevices?.getDisplayMedia) });
+    setButton("screen-button", {
+      enabled: !recorder && msg.can_publish?.includes("screen") && Boolean(navigator.mediaDevices?.getDisplayMedia),
+    });
     recorder?.start();
   },
   peersChanged(peers) {
@@ -247,14 +254,22 @@ async function main() {
   if (!token) {
     setState("error");
     view.reason = "This link needs an auth_token.";
-    showNotice({ title: "This link needs an auth_token", text: "Open the room with ?auth_token=<app token> in the address, as given by the app that invited you.", rejoin: false });
+    showNotice({
+      title: "This link needs an auth_token",
+      text: "Open the room with ?auth_token=<app token> in the address, as given by the app that invited you.",
+      rejoin: false,
+    });
     return;
   }
   const claims = tokenClaims(token);
   if (claims && typeof claims.room_id === "string" && roomId && claims.room_id !== roomId) {
     setState("error");
     view.reason = "This auth_token is for another room.";
-    showNotice({ title: "Wrong room", text: `This auth_token is for room ${claims.room_id}, not for this room (${roomId}).`, rejoin: false });
+    showNotice({
+      title: "Wrong room",
+      text: `This auth_token is for room ${claims.room_id}, not for this room (${roomId}).`,
+      rejoin: false,
+    });
     return;
   }
   const name = (params.get("name") ?? "").trim();

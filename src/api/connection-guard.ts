@@ -47,7 +47,10 @@ export function httpServerOptions(http: HttpConfig): ServerOptions {
 }
 
 /** Closes connections beyond `max` open ones from one address (warned once while it stays over). */
-export function limitConnectionsPerAddress(server: Server, opts: { max: number; isTrusted: (address: string) => boolean; log: FastifyBaseLogger }): void {
+export function limitConnectionsPerAddress(
+  server: Server,
+  opts: { max: number; isTrusted: (address: string) => boolean; log: FastifyBaseLogger },
+): void {
   const open = new Map<string, number>();
   const overCap = new Set<string>();
   server.on("connection", (socket: net.Socket) => {
@@ -57,7 +60,10 @@ export function limitConnectionsPerAddress(server: Server, opts: { max: number; 
     if (count >= opts.max) {
       if (!overCap.has(address)) {
         overCap.add(address);
-        opts.log.warn({ ip: address, open: count, max: opts.max }, "connection refused: too many open connections from this address (TAPEDECK_HTTP_MAX_CONNECTIONS_PER_ADDRESS)");
+        opts.log.warn(
+          { ip: address, open: count, max: opts.max },
+          "connection refused: too many open connections from this address (TAPEDECK_HTTP_MAX_CONNECTIONS_PER_ADDRESS)",
+        );
       }
       socket.destroy();
       return;
@@ -76,14 +82,20 @@ export function limitConnectionsPerAddress(server: Server, opts: { max: number; 
 export function clientErrorToAppError(err: NodeJS.ErrnoException & { reason?: string }, http: HttpConfig): AppError {
   if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") {
     return new AppError("timeout", "Request timed out", {
-      details: [`the headers must arrive within ${http.headersTimeoutMs / 1000} s and the whole request within ${http.requestTimeoutMs / 1000} s of connecting`],
+      details: [
+        `the headers must arrive within ${http.headersTimeoutMs / 1000} s and the whole request within ${http.requestTimeoutMs / 1000} s of connecting`,
+      ],
     });
   }
   if (err.code === "HPE_HEADER_OVERFLOW") {
-    return new AppError("headers_too_large", "Request headers are too large", { details: [`the request line and headers may be at most 16 KiB together`] });
+    return new AppError("headers_too_large", "Request headers are too large", {
+      details: [`the request line and headers may be at most 16 KiB together`],
+    });
   }
   const what = err.reason ?? err.message;
-  return new AppError("invalid_request", "Malformed HTTP request", { details: [`${what}${err.code ? ` (${err.code})` : ""}: send a well-formed HTTP/1.1 request`] });
+  return new AppError("invalid_request", "Malformed HTTP request", {
+    details: [`${what}${err.code ? ` (${err.code})` : ""}: send a well-formed HTTP/1.1 request`],
+  });
 }
 
 /** Fastify's `clientErrorHandler`: answer in the documented shape when nothing was sent yet, then close. */
@@ -98,7 +110,9 @@ export function answerClientError(http: HttpConfig, log: FastifyBaseLogger) {
     if (socket.writable && !pending?.headersSent) {
       const body = JSON.stringify(e.toJSON());
       const status = `${e.status} ${STATUS_TEXT[e.status] ?? "Error"}`;
-      socket.write(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.write(
+        `HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
     }
     socket.destroy();
   };

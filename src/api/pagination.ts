@@ -6,7 +6,12 @@ import { z } from "zod";
 // first, `start` then an exclusive upper bound (paging back in time).
 
 export const pageQuery = {
-  limit: z.coerce.number({ error: "limit must be a number" }).int("limit must be a whole number").min(1, "limit must be between 1 and 100").max(100, "limit must be between 1 and 100").default(10),
+  limit: z.coerce
+    .number({ error: "limit must be a number" })
+    .int("limit must be a whole number")
+    .min(1, "limit must be between 1 and 100")
+    .max(100, "limit must be between 1 and 100")
+    .default(10),
   // A cursor is a previous page's `last` (an object id or UUID): anything else is refused, not sent to
   // the database (PostgreSQL refuses a NUL in text, which would surface as a 500).
   start: z

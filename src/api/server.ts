@@ -42,9 +42,14 @@ export async function buildServer(ctx: AppContext, parts: ServerParts): Promise<
   limitConnectionsPerAddress(app.server, { max: http.maxConnectionsPerAddress, isTrusted: isTrustedProxy, log });
   // Node answers an Expect other than 100-continue with an empty 417 unless told otherwise.
   app.server.on("checkExpectation", (req, res) => {
-    const e = new AppError("invalid_request", "Unsupported Expect header", { status: 417, details: [`Expect: ${String(req.headers.expect).slice(0, 100)} is not supported; only 100-continue is`] });
+    const e = new AppError("invalid_request", "Unsupported Expect header", {
+      status: 417,
+      details: [`Expect: ${String(req.headers.expect).slice(0, 100)} is not supported; only 100-continue is`],
+    });
     const body = JSON.stringify(e.toJSON());
-    res.writeHead(417, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body), connection: "close" }).end(body);
+    res
+      .writeHead(417, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body), connection: "close" })
+      .end(body);
   });
 
   // Every route, for the test that checks each one refuses an unauthenticated call.
@@ -55,7 +60,10 @@ export async function buildServer(ctx: AppContext, parts: ServerParts): Promise<
   });
 
   app.addHook("onResponse", async (req, reply) => {
-    req.log.info({ method: req.method, url: req.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
+    req.log.info(
+      { method: req.method, url: req.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      "request",
+    );
   });
 
   // A WebSocket handshake `ws` would refuse with a plain-text answer is refused here, in the API's shape.
@@ -89,7 +97,9 @@ export async function buildServer(ctx: AppContext, parts: ServerParts): Promise<
     const urlPath = req.url.split("?")[0];
     const details = [`no route for ${req.method} ${urlPath}`];
     if (!servesApi && (urlPath === "/v2" || urlPath.startsWith("/v2/"))) {
-      details.push(`this process does not serve the API (TAPEDECK_ROLES=${[...ctx.config.roles].join(",")}): call a process with the api role`);
+      details.push(
+        `this process does not serve the API (TAPEDECK_ROLES=${[...ctx.config.roles].join(",")}): call a process with the api role`,
+      );
     }
     const e = new AppError("not_found", "Not found", { details });
     void reply.status(404).send(e.toJSON());
@@ -114,7 +124,8 @@ export async function buildServer(ctx: AppContext, parts: ServerParts): Promise<
     // `__proto__` (and `constructor.prototype`) keys are data to JSON.parse but a prototype to any later
     // Object.assign or merge: refused here, as Fastify's own parser does, so no handler ever sees one.
     try {
-      if (parsed !== null && typeof parsed === "object") sjson.scan(parsed as Record<string, unknown>, { protoAction: "error", constructorAction: "error" });
+      if (parsed !== null && typeof parsed === "object")
+        sjson.scan(parsed as Record<string, unknown>, { protoAction: "error", constructorAction: "error" });
     } catch {
       const details = ["keys named __proto__, or constructor holding prototype, are not accepted anywhere in a body"];
       return done(new AppError("invalid_body", "Invalid body: forbidden key __proto__ or constructor.prototype", { details }), undefined);
@@ -148,7 +159,8 @@ function webSocketHandshakeProblem(headers: Record<string, string | string[] | u
   const version = headers["sec-websocket-version"];
   if (version !== "13" && version !== "8") return "send Sec-WebSocket-Version: 13";
   const protocols = headers["sec-websocket-protocol"];
-  if (protocols !== undefined && (typeof protocols !== "string" || !TOKEN_LIST.test(protocols))) return "Sec-WebSocket-Protocol must be a comma-separated list of tokens";
+  if (protocols !== undefined && (typeof protocols !== "string" || !TOKEN_LIST.test(protocols)))
+    return "Sec-WebSocket-Protocol must be a comma-separated list of tokens";
   return null;
 }
 
@@ -159,12 +171,18 @@ function toAppError(err: unknown, contentType: string | undefined): AppError {
   if (err instanceof AppError) return err;
   const fe = err as FastifyError;
   if (fe?.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
-    return new AppError("unsupported_media_type", `Unsupported content type ${contentType ? JSON.stringify(contentType.slice(0, 100)) : "(none)"}`, {
-      details: ["send the body as JSON with the header Content-Type: application/json"],
-    });
+    return new AppError(
+      "unsupported_media_type",
+      `Unsupported content type ${contentType ? JSON.stringify(contentType.slice(0, 100)) : "(none)"}`,
+      {
+        details: ["send the body as JSON with the header Content-Type: application/json"],
+      },
+    );
   }
   if (fe?.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
-    return new AppError("payload_too_large", "Request body is too large", { details: [`a request body may be at most ${MAX_BODY_BYTES} bytes`] });
+    return new AppError("payload_too_large", "Request body is too large", {
+      details: [`a request body may be at most ${MAX_BODY_BYTES} bytes`],
+    });
   }
   if (fe && typeof fe.statusCode === "number" && fe.statusCode < 500) {
     const reason = fe.statusCode === 400 ? "invalid_body" : reasonForStatus(fe.statusCode);
@@ -181,7 +199,9 @@ function frameworkError(err: FastifyError): AppError {
     });
   }
   if (err.code === "FST_ERR_MAX_PARAM_LENGTH") {
-    return new AppError("uri_too_long", "A path segment is too long", { details: [`a path parameter may be at most ${MAX_PARAM_LENGTH} characters`] });
+    return new AppError("uri_too_long", "A path segment is too long", {
+      details: [`a path parameter may be at most ${MAX_PARAM_LENGTH} characters`],
+    });
   }
   return new AppError("internal", "Internal error", { cause: err });
 }

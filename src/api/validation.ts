@@ -17,7 +17,8 @@ function parseWith<S extends z.ZodType>(schema: S, value: unknown, reason: Error
   if (r.success) return r.data;
   const details = describeIssues(r.error);
   // 100ms phrases body errors as "Invalid body param: <first problem>".
-  const message = reason === "invalid_body" ? `Invalid body param: ${details[0] ?? "malformed body"}` : `Invalid ${what}: ${details[0] ?? ""}`;
+  const message =
+    reason === "invalid_body" ? `Invalid body param: ${details[0] ?? "malformed body"}` : `Invalid ${what}: ${details[0] ?? ""}`;
   throw new AppError(reason, message, { details });
 }
 
@@ -31,7 +32,8 @@ export function jsonNestedDeeperThan(text: string, max: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
@@ -54,7 +56,10 @@ function refuseControlChars(values: unknown, reason: ErrorReason, what: string):
   for (const [key, value] of Object.entries(values)) {
     for (const v of [value].flat()) {
       const code = typeof v === "string" ? findControlChar(v) : null;
-      if (code) throw new AppError(reason, `Invalid ${what}: ${controlCharMessage(key, code)}`, { details: [`${key}: ${controlCharMessage(key, code)}`] });
+      if (code)
+        throw new AppError(reason, `Invalid ${what}: ${controlCharMessage(key, code)}`, {
+          details: [`${key}: ${controlCharMessage(key, code)}`],
+        });
     }
   }
 }
@@ -80,5 +85,4 @@ export const queryTime = z
   .refine((s) => !Number.isNaN(Date.parse(s)), "must be an ISO 8601 time such as 2024-01-31T10:00:00.000Z")
   .transform((s) => new Date(s).toISOString());
 
-export const objectIdParam = (name: string) =>
-  z.string().regex(/^[0-9a-f]{24}$/, `${name} must be a 24-character hex id`);
+export const objectIdParam = (name: string) => z.string().regex(/^[0-9a-f]{24}$/, `${name} must be a 24-character hex id`);

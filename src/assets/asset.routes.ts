@@ -29,7 +29,11 @@ const presignQuery = z.object({
 export const assetRoutes: V2Routes = (v2, ctx) => {
   v2.get("/recording-assets", async (req) => {
     const q = parseQuery(listQuery, req.query);
-    let query = ctx.db.selectFrom("recording_assets").selectAll().orderBy("id", q.order).limit(q.limit + 1);
+    let query = ctx.db
+      .selectFrom("recording_assets")
+      .selectAll()
+      .orderBy("id", q.order)
+      .limit(q.limit + 1);
     if (q.start) query = query.where("id", afterCursor(q.order), q.start);
     if (q.room_id) query = query.where("room_id", "=", q.room_id);
     if (q.session_id) query = query.where("session_id", "=", q.session_id);
@@ -54,7 +58,9 @@ export const assetRoutes: V2Routes = (v2, ctx) => {
     const expiry = q.presign_duration ?? (storage.kind === "oss" ? OSS_DEFAULT_PRESIGN_SECONDS : ctx.config.presignSeconds);
     if (storage.kind === "internal" && !(await storage.head(asset.object_key))) {
       throw new AppError("not_found", "recording file is gone", {
-        details: [`the internal bucket keeps files for ${Math.round(ctx.config.retentionMs / 86_400_000)} days; ${asset.path} has been removed`],
+        details: [
+          `the internal bucket keeps files for ${Math.round(ctx.config.retentionMs / 86_400_000)} days; ${asset.path} has been removed`,
+        ],
       });
     }
     const url = await storage.presignGet(asset.object_key, expiry);

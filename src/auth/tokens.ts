@@ -78,7 +78,8 @@ async function verify(keys: TokenKeys, token: string): Promise<JWTPayload> {
     return payload;
   } catch (err) {
     if (err instanceof joseErrors.JWTExpired) throw tokenError(401, "token expired");
-    if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw tokenError(401, "signature verification failed: token not signed with this app's secret");
+    if (err instanceof joseErrors.JWSSignatureVerificationFailed)
+      throw tokenError(401, "signature verification failed: token not signed with this app's secret");
     if (err instanceof joseErrors.JOSEAlgNotAllowed) throw tokenError(401, "token must be signed with HS256");
     if (err instanceof joseErrors.JWTClaimValidationFailed) throw tokenError(401, `claim ${err.claim}: ${err.reason}`);
     throw tokenError(401, "malformed token");
@@ -95,7 +96,10 @@ function checkTimes(payload: JWTPayload, type: TokenType): void {
   const max = type === "management" ? MAX_MANAGEMENT_SECONDS : MAX_APP_SECONDS;
   const maxText = type === "management" ? "14 days" : "90 days";
   if (payload.iat !== undefined && payload.iat > now + CLOCK_TOLERANCE_SECONDS) {
-    throw tokenError(401, `claim iat: token is issued ${payload.iat - now} s in the future (more than the ${CLOCK_TOLERANCE_SECONDS} s clock skew); check the minting machine's clock`);
+    throw tokenError(
+      401,
+      `claim iat: token is issued ${payload.iat - now} s in the future (more than the ${CLOCK_TOLERANCE_SECONDS} s clock skew); check the minting machine's clock`,
+    );
   }
   const exp = payload.exp as number;
   const lifetime = exp - (payload.iat ?? now);
@@ -126,7 +130,8 @@ export async function verifyAppToken(keys: TokenKeys, token: string): Promise<Ap
   if (typeof payload.room_id !== "string" || typeof payload.role !== "string") throw tokenError(401, "app token needs room_id and role");
   // Room ids are 24-hex; anything else (a NUL byte, an SQL-looking string) never reaches the database.
   if (!/^[0-9a-f]{24}$/.test(payload.room_id)) throw tokenError(401, "room_id must be a room's 24-character hex id");
-  if (payload.role.length === 0 || payload.role.length > 100 || findControlChar(payload.role)) throw tokenError(401, "role must be a role name of 1 to 100 printable characters");
+  if (payload.role.length === 0 || payload.role.length > 100 || findControlChar(payload.role))
+    throw tokenError(401, "role must be a role name of 1 to 100 printable characters");
   if (payload.user_id !== undefined) {
     if (typeof payload.user_id !== "string") throw tokenError(401, "user_id must be a string");
     const code = findControlChar(payload.user_id);
@@ -137,8 +142,10 @@ export async function verifyAppToken(keys: TokenKeys, token: string): Promise<Ap
 
 /** `Authorization: Bearer <token>` → the token, or a 401 that says what is missing. */
 export function bearerToken(header: string | undefined): string {
-  if (!header) throw new AppError("unauthorized", "Authentication error", { details: ["missing header Authorization: Bearer <management token>"] });
+  if (!header)
+    throw new AppError("unauthorized", "Authentication error", { details: ["missing header Authorization: Bearer <management token>"] });
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!m) throw new AppError("unauthorized", "Authentication error", { details: ["Authorization header must be 'Bearer <management token>'"] });
+  if (!m)
+    throw new AppError("unauthorized", "Authentication error", { details: ["Authorization header must be 'Bearer <management token>'"] });
   return m[1];
 }

@@ -158,7 +158,11 @@ export class BeamCapture {
   /** Chromium's browser process (the leader of its process group), asked for in the background at start. */
   private readonly browserPid: Promise<number | null>;
 
-  private constructor(private readonly browser: Browser, private readonly o: CaptureOptions, private readonly proxy: GuardedProxy | null) {
+  private constructor(
+    private readonly browser: Browser,
+    private readonly o: CaptureOptions,
+    private readonly proxy: GuardedProxy | null,
+  ) {
     this.follower = new FileFollower(o.spoolFile);
     this.ended = new Promise((resolve) => (this.endWith = resolve));
     this.browserPid = browserProcessId(browser);
@@ -170,7 +174,10 @@ export class BeamCapture {
     let browser: Browser;
     try {
       browser = await chromium.launch({
-        executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, ignoreDefaultArgs: ["--mute-audio"],
+        executablePath: CHROMIUM_PATH,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        ignoreDefaultArgs: ["--mute-audio"],
         // `<-loopback>`: loopback goes through the proxy too (Chromium would otherwise connect to it directly).
         ...(proxy ? { proxy: { server: proxy.url, bypass: "<-loopback>" } } : {}),
       });
@@ -201,7 +208,9 @@ export class BeamCapture {
       if (err instanceof OutboundRefusedError) throw new PageLoadError(`meeting_url refused: ${err.message}`);
       // Not resolvable now: the page load below fails and says so.
     }
-    return GuardedProxy.start(policy, (message) => o.log.warn({ refused: message }, "recorder page: a connection was refused by the outbound policy"));
+    return GuardedProxy.start(policy, (message) =>
+      o.log.warn({ refused: message }, "recorder page: a connection was refused by the outbound policy"),
+    );
   }
 
   private async open(): Promise<void> {
@@ -210,7 +219,11 @@ export class BeamCapture {
     // waitForFunction with a string predicate evaluates it with `new Function` in the page, which the
     // CSP then refused now and then ("the recorder page could not join the room: … EvalError"). The
     // recorder is our own automation of our own page, so the CSP is lifted for it alone.
-    const context = await this.browser.newContext({ viewport: { width: o.width, height: o.height }, deviceScaleFactor: 1, bypassCSP: true });
+    const context = await this.browser.newContext({
+      viewport: { width: o.width, height: o.height },
+      deviceScaleFactor: 1,
+      bypassCSP: true,
+    });
     const page = await context.newPage();
     this.page = page;
     const pageLog: string[] = [];
@@ -229,19 +242,39 @@ export class BeamCapture {
         const refusal = this.proxy?.refusals.at(-1);
         if (refusal) lastError += `; ${refusal}`;
         o.log.warn({ attempt, err: lastError }, "recorder page did not load");
-        if (attempt >= PAGE_ATTEMPTS) throw new PageLoadError(`Beam couldn't connect to Meeting URL after ${PAGE_ATTEMPTS} retries. Check if meeting URL is correct. (${lastError})`);
+        if (attempt >= PAGE_ATTEMPTS)
+          throw new PageLoadError(
+            `Beam couldn't connect to Meeting URL after ${PAGE_ATTEMPTS} retries. Check if meeting URL is correct. (${lastError})`,
+          );
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
     const joined = await page
-      .waitForFunction("(window.tapedeck && window.tapedeck.recorder && window.tapedeck.recorder.ready === true) || (window.tapedeck && window.tapedeck.state === 'error')", undefined, { timeout: JOIN_TIMEOUT_MS, polling: 100 })
-      .then(() => page.evaluate("window.tapedeck.state === 'error' ? String(window.tapedeck.lastError || 'could not join') : ''") as Promise<string>)
+      .waitForFunction(
+        "(window.tapedeck && window.tapedeck.recorder && window.tapedeck.recorder.ready === true) || (window.tapedeck && window.tapedeck.state === 'error')",
+        undefined,
+        { timeout: JOIN_TIMEOUT_MS, polling: 100 },
+      )
+      .then(
+        () =>
+          page.evaluate(
+            "window.tapedeck.state === 'error' ? String(window.tapedeck.lastError || 'could not join') : ''",
+          ) as Promise<string>,
+      )
       .catch((err: Error) => (err.name === "TimeoutError" ? "timeout" : `the page failed: ${err.message.split("\n")[0]}`));
     if (joined && o.builtIn) {
       const tail = pageLog.length ? ` (${pageLog.slice(-3).join("; ")})` : "";
-      throw new PageLoadError(joined === "timeout" ? `the recorder page did not join the room within ${JOIN_TIMEOUT_MS / 1000} s${tail}` : `the recorder page could not join the room: ${joined}${tail}`);
+      throw new PageLoadError(
+        joined === "timeout"
+          ? `the recorder page did not join the room within ${JOIN_TIMEOUT_MS / 1000} s${tail}`
+          : `the recorder page could not join the room: ${joined}${tail}`,
+      );
     }
-    if (joined) o.log.warn({ url: redact(o.url) }, `custom page did not set window.tapedeck.recorder.ready within ${JOIN_TIMEOUT_MS / 1000} s; recording it anyway`);
+    if (joined)
+      o.log.warn(
+        { url: redact(o.url) },
+        `custom page did not set window.tapedeck.recorder.ready within ${JOIN_TIMEOUT_MS / 1000} s; recording it anyway`,
+      );
 
     const proc = o.ffmpegArgs ? this.spawnEncoder(o.ffmpegArgs) : this.spawnMp4Writer();
     const ff = proc.child;
@@ -283,7 +316,10 @@ export class BeamCapture {
       const queued = ff.stdin!.writableLength;
       if (queued > BEHIND_BYTES && Date.now() - this.behindWarnedAt > 30_000) {
         this.behindWarnedAt = Date.now();
-        o.log.warn({ queued_bytes: queued }, "the encoder is falling behind real time: capture data is queueing for ffmpeg (a smaller ladder or TAPEDECK_HLS_CORES would help)");
+        o.log.warn(
+          { queued_bytes: queued },
+          "the encoder is falling behind real time: capture data is queueing for ffmpeg (a smaller ladder or TAPEDECK_HLS_CORES would help)",
+        );
       }
     });
     await page.exposeBinding("__tapedeckBeamEvent", (_src, message: string) => {
@@ -293,7 +329,13 @@ export class BeamCapture {
     page.on("crash", () => this.fail("the recorder page crashed"));
     page.on("close", () => this.fail("the recorder page was closed"));
     this.browser.on("disconnected", () => this.fail("Chromium exited"));
-    const opts = { width: o.width, height: o.height, audioOnly: o.audioOnly, videoBitsPerSecond: o.videoBitsPerSecond ?? 2_500_000, tickMs: TICK_MS };
+    const opts = {
+      width: o.width,
+      height: o.height,
+      audioOnly: o.audioOnly,
+      videoBitsPerSecond: o.videoBitsPerSecond ?? 2_500_000,
+      tickMs: TICK_MS,
+    };
     const started = (await page.evaluate(`(${START_IN_PAGE})(${JSON.stringify(opts)})`)) as { startedAt: number; described: string };
     this.startedAt = started.startedAt;
     o.log.info({ capture: started.described }, "recorder capturing");
@@ -302,16 +344,42 @@ export class BeamCapture {
   /** The mp4 writer: MediaRecorder's H.264 copied, Opus → AAC, fragmented MP4 on stdout (→ the spool file). */
   private spawnMp4Writer(): SupervisedProcess {
     fs.writeFileSync(this.o.spoolFile, "");
-    return this.superviseFfmpeg([
-      "-hide_banner", "-loglevel", "error",
-      // Start writing at once: the WebM header names both codecs, no need to read seconds of input first.
-      "-probesize", "32768", "-analyzeduration", "0",
-      "-f", "webm", "-i", "pipe:0",
-      "-map", "0:v?", "-map", "0:a?",
-      "-c:v", "copy", "-c:a", "aac", "-b:a", "128k", "-ar", "48000",
-      "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "1000000",
-      "pipe:1",
-    ], "pipe");
+    return this.superviseFfmpeg(
+      [
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        // Start writing at once: the WebM header names both codecs, no need to read seconds of input first.
+        "-probesize",
+        "32768",
+        "-analyzeduration",
+        "0",
+        "-f",
+        "webm",
+        "-i",
+        "pipe:0",
+        "-map",
+        "0:v?",
+        "-map",
+        "0:a?",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        "-ar",
+        "48000",
+        "-f",
+        "mp4",
+        "-movflags",
+        "+frag_keyframe+empty_moov+default_base_moof",
+        "-frag_duration",
+        "1000000",
+        "pipe:1",
+      ],
+      "pipe",
+    );
   }
 
   /** An encoder that writes its own output (the HLS ladder): stdout unused. */
@@ -322,8 +390,15 @@ export class BeamCapture {
   /** ffmpeg reading the page's WebM on stdin; stopped by the end of it (see FFMPEG_DRAIN_MS). */
   private superviseFfmpeg(args: string[], stdout: "pipe" | "ignore"): SupervisedProcess {
     this.ffmpeg = superviseProcess({
-      name: "ffmpeg", command: "ffmpeg", args, stdin: "pipe", stdout, log: this.o.log,
-      gracefulStop: "stdin-end", stopGraceMs: FFMPEG_DRAIN_MS, killGraceMs: 5000,
+      name: "ffmpeg",
+      command: "ffmpeg",
+      args,
+      stdin: "pipe",
+      stdout,
+      log: this.o.log,
+      gracefulStop: "stdin-end",
+      stopGraceMs: FFMPEG_DRAIN_MS,
+      killGraceMs: 5000,
     });
     return this.ffmpeg;
   }
@@ -341,10 +416,7 @@ export class BeamCapture {
     if (!this.stopping && !this.failure) {
       this.stopping = true;
       this.stoppedAt ??= Date.now();
-      await Promise.race([
-        this.page?.evaluate(inPage("stop")).catch(() => undefined),
-        new Promise((r) => setTimeout(r, 5000)),
-      ]);
+      await Promise.race([this.page?.evaluate(inPage("stop")).catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
       void this.ffmpeg?.stop();
     }
     return this.ended;
@@ -360,9 +432,11 @@ export class BeamCapture {
   }
 
   private finish(detail?: string): void {
-    void this.closeBrowser().then(() => this.proxy?.close()).then(() =>
-      this.endWith({ clean: !this.failure, message: [this.failure ?? "stopped", detail].filter(Boolean).join("; "), bytes: this.bytes }),
-    );
+    void this.closeBrowser()
+      .then(() => this.proxy?.close())
+      .then(() =>
+        this.endWith({ clean: !this.failure, message: [this.failure ?? "stopped", detail].filter(Boolean).join("; "), bytes: this.bytes }),
+      );
   }
 
   /** browser.close(), bounded: a Chromium that has not closed within CHROMIUM_CLOSE_MS has its process group killed. */

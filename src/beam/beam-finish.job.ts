@@ -24,9 +24,18 @@ export type BeamFinishPayload = JobPayloads["beam-finish"];
 /** The keys every beam webhook shares. */
 export function beamWebhookBase(rec: RecordingRow, room: RoomRow, d: BeamDetails): Record<string, unknown> {
   return {
-    beam_id: rec.id, room_id: rec.room_id, peer_id: d.peer_id ?? "", session_id: rec.session_id ?? "", template_id: room.template_id,
-    metadata_id: newUuid(), metadata_timestamp: nowIso(), max_width: d.width, max_height: d.height,
-    meeting_url: rec.meeting_url, rtmp: [], session_started_at: d.session_started_at ?? "",
+    beam_id: rec.id,
+    room_id: rec.room_id,
+    peer_id: d.peer_id ?? "",
+    session_id: rec.session_id ?? "",
+    template_id: room.template_id,
+    metadata_id: newUuid(),
+    metadata_timestamp: nowIso(),
+    max_width: d.width,
+    max_height: d.height,
+    meeting_url: rec.meeting_url,
+    rtmp: [],
+    session_started_at: d.session_started_at ?? "",
   };
 }
 
@@ -58,7 +67,10 @@ export function beamFinishHandler(ctx: AppContext): JobHandler<BeamFinishPayload
       let chat: UploadedChat | null = null;
       if (rec.session_id && rec.started_at) {
         chat = await uploadChatCsv(ctx, {
-          sessionId: rec.session_id, span: { from: rec.started_at, to: rec.stopped_at ?? nowIso() }, file: path.join(path.dirname(d.spool), "chat.csv"), dest,
+          sessionId: rec.session_id,
+          span: { from: rec.started_at, to: rec.stopped_at ?? nowIso() },
+          file: path.join(path.dirname(d.spool), "chat.csv"),
+          dest,
           relativePath: chatPath({ roomId: room.id, sessionStartedAt: d.session_started_at!, epoch: d.epoch! }),
         });
       }
@@ -67,8 +79,14 @@ export function beamFinishHandler(ctx: AppContext): JobHandler<BeamFinishPayload
         replace: { jobId: rec.id, types: ["chat"] },
         assets: [
           {
-            ...owner, type: "room-composite", path: storage.displayPath(d.key), objectKey: d.key, location,
-            size, duration: probe.duration, metadata: { resolution: { width: probe.width || d.width, height: probe.height || d.height } },
+            ...owner,
+            type: "room-composite",
+            path: storage.displayPath(d.key),
+            objectKey: d.key,
+            location,
+            size,
+            duration: probe.duration,
+            metadata: { resolution: { width: probe.width || d.width, height: probe.height || d.height } },
           },
           ...(chat ? [chatAsset(owner, chat)] : []),
         ],
@@ -77,9 +95,18 @@ export function beamFinishHandler(ctx: AppContext): JobHandler<BeamFinishPayload
           type: "beam.recording.success",
           room: { id: room.id, webhook: room.webhook },
           data: {
-            ...beamWebhookBase(rec, room, d), created_at: rec.created_at, started_at: rec.started_at, stopped_at: rec.stopped_at, duration: probe.duration,
-            location: asset.path, recording_id: asset.id, recording_path: asset.path, recording_presigned_url: url,
-            chat_recording_path: chat?.path ?? "", chat_recording_presigned_url: chat?.url ?? "", size,
+            ...beamWebhookBase(rec, room, d),
+            created_at: rec.created_at,
+            started_at: rec.started_at,
+            stopped_at: rec.stopped_at,
+            duration: probe.duration,
+            location: asset.path,
+            recording_id: asset.id,
+            recording_path: asset.path,
+            recording_presigned_url: url,
+            chat_recording_path: chat?.path ?? "",
+            chat_recording_presigned_url: chat?.url ?? "",
+            size,
             ...(failureOf(rec) ? { error: failureOf(rec) } : {}),
           },
         }),
@@ -93,16 +120,28 @@ export function beamFinishHandler(ctx: AppContext): JobHandler<BeamFinishPayload
       const f = describeBrowserFailure(error);
       const failure = {
         ...f,
-        message: f.type === "UPLOAD_ERROR" ? `Failed to upload recordings. Check if upload config is correct. (${f.message})` : `Failed to finish the recording: ${f.message}`,
+        message:
+          f.type === "UPLOAD_ERROR"
+            ? `Failed to upload recordings. Check if upload config is correct. (${f.message})`
+            : `Failed to finish the recording: ${f.message}`,
       };
       await failRecording(ctx, {
-        recordingId: rec.id, failure,
+        recordingId: rec.id,
+        failure,
         event: {
           type: "beam.failure",
           room: { id: room.id, webhook: room.webhook },
           data: {
-            ...beamWebhookBase(rec, room, d), job_id: rec.id, recording_enabled: true, error_code: 500, error_type: failure.type, error_message: failure.message,
-            error_origin: failure.origin, state_name: "Failed", state_timestamp: nowIso(), duration: 0,
+            ...beamWebhookBase(rec, room, d),
+            job_id: rec.id,
+            recording_enabled: true,
+            error_code: 500,
+            error_type: failure.type,
+            error_message: failure.message,
+            error_origin: failure.origin,
+            state_name: "Failed",
+            state_timestamp: nowIso(),
+            duration: 0,
           },
         },
       });

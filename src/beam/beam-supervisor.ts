@@ -70,7 +70,10 @@ export class BeamSupervisor {
   /** Removes this worker's "recording.requested" listener. */
   private unsubscribe = () => {};
 
-  constructor(private readonly ctx: AppContext, private readonly opts: { max?: number; kind?: "beam" | "hls" } = {}) {
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly opts: { max?: number; kind?: "beam" | "hls" } = {},
+  ) {
     this.workerId = `${os.hostname()}:${ctx.config.dataDir}`;
     this.kind = opts.kind ?? "beam";
     this.what = this.kind === "hls" ? "live stream" : "browser recording";
@@ -117,7 +120,9 @@ export class BeamSupervisor {
     clearInterval(this.timer);
     for (const r of this.running.values()) void this.stopOne(r, "server shutdown");
     const all = Promise.all([...this.running.values()].map((r) => r.done));
-    const timer = setTimeout(() => { for (const r of this.running.values()) r.upload.abort(); }, SHUTDOWN_UPLOAD_MS);
+    const timer = setTimeout(() => {
+      for (const r of this.running.values()) r.upload.abort();
+    }, SHUTDOWN_UPLOAD_MS);
     await all;
     clearTimeout(timer);
   }
@@ -140,11 +145,16 @@ export class BeamSupervisor {
     if (!this.running.size) return;
     const db = this.ctx.db;
     const ids = [...this.running.keys()];
-    await db.updateTable("recordings").set({ lease_until: new Date(Date.now() + LEASE_MS).toISOString() }).where("id", "in", ids).where("worker", "=", this.workerId).execute();
+    await db
+      .updateTable("recordings")
+      .set({ lease_until: new Date(Date.now() + LEASE_MS).toISOString() })
+      .where("id", "in", ids)
+      .where("worker", "=", this.workerId)
+      .execute();
     const rows = await db.selectFrom("recordings").selectAll().where("id", "in", ids).execute();
     for (const row of rows) {
       const r = this.running.get(row.id);
-      if (!r || !r.capture) continue;
+      if (!r?.capture) continue;
       r.row = { ...r.row, stop_reason: row.stop_reason, paused: row.paused };
       if (row.stop_reason) {
         void this.stopOne(r, row.stop_reason);
@@ -172,18 +182,26 @@ export class BeamSupervisor {
     const last = spans[spans.length - 1];
     if (paused && (!last || last.to !== null)) spans.push({ from: Date.now(), to: null });
     if (!paused && last && last.to === null) last.to = Date.now();
-    await this.ctx.db.updateTable("recordings").set({ details: JSON.stringify(d) }).where("id", "=", r.row.id).execute();
+    await this.ctx.db
+      .updateTable("recordings")
+      .set({ details: JSON.stringify(d) })
+      .where("id", "=", r.row.id)
+      .execute();
   }
 
   private async autoStopReason(r: Running): Promise<string | null> {
     const now = Date.now();
     if (now - r.startedAtMs >= r.d.max_duration_s * 1000) return "max duration reached";
     const room = await this.ctx.db.selectFrom("rooms").select("enabled").where("id", "=", r.row.room_id).executeTakeFirst();
-    if (!room || room.enabled !== 1) return "room ended";
+    if (room?.enabled !== 1) return "room ended";
     const visible = await this.ctx.db
-      .selectFrom("peers").innerJoin("sessions", "sessions.id", "peers.session_id")
+      .selectFrom("peers")
+      .innerJoin("sessions", "sessions.id", "peers.session_id")
       .select("peers.id")
-      .where("sessions.room_id", "=", r.row.room_id).where("sessions.active", "=", 1).where("peers.left_at", "is", null).where(sql<string>`substr(peers.role, 1, 2)`, "<>", "__")
+      .where("sessions.room_id", "=", r.row.room_id)
+      .where("sessions.active", "=", 1)
+      .where("peers.left_at", "is", null)
+      .where(sql<string>`substr(peers.role, 1, 2)`, "<>", "__")
       .executeTakeFirst();
     if (visible) r.emptySinceMs = now;
     else if (now - r.emptySinceMs >= r.d.auto_stop_s * 1000) return "last peer left";
@@ -195,19 +213,38 @@ export class BeamSupervisor {
     const db = this.ctx.db;
     const max = this.opts.max ?? (this.kind === "hls" ? this.ctx.config.recording.hlsMax : this.ctx.config.recording.beamMax);
     const now = nowIso();
-    const waiting = await db.selectFrom("recordings").selectAll().where("kind", "=", this.kind).where("status", "=", "starting")
-      .where((eb) => eb.or([eb("worker", "is", null), eb("lease_until", "<", now)])).orderBy("id").limit(20).execute();
+    const waiting = await db
+      .selectFrom("recordings")
+      .selectAll()
+      .where("kind", "=", this.kind)
+      .where("status", "=", "starting")
+      .where((eb) => eb.or([eb("worker", "is", null), eb("lease_until", "<", now)]))
+      .orderBy("id")
+      .limit(20)
+      .execute();
     for (const row of waiting) {
       if (row.stop_reason) {
-        await this.fail(row, beamDetails(row), { type: "BEAM_STOPPED", message: "Beam stopped too early: the stop arrived before the recording started" }, this.log);
+        await this.fail(
+          row,
+          beamDetails(row),
+          { type: "BEAM_STOPPED", message: "Beam stopped too early: the stop arrived before the recording started" },
+          this.log,
+        );
         continue;
       }
       if (this.running.size >= max) {
-        this.log.warn({ recording_id: row.id, running: this.running.size, max }, `${this.what} waits: this worker is at ${this.kind === "hls" ? "TAPEDECK_HLS_MAX" : "TAPEDECK_BEAM_MAX"}`);
+        this.log.warn(
+          { recording_id: row.id, running: this.running.size, max },
+          `${this.what} waits: this worker is at ${this.kind === "hls" ? "TAPEDECK_HLS_MAX" : "TAPEDECK_BEAM_MAX"}`,
+        );
         return;
       }
-      const claimed = await db.updateTable("recordings").set({ worker: this.workerId, lease_until: new Date(Date.now() + LEASE_MS).toISOString(), updated_at: nowIso() })
-        .where("id", "=", row.id).where("status", "=", "starting").where((eb) => eb.or([eb("worker", "is", null), eb("lease_until", "<", now)]))
+      const claimed = await db
+        .updateTable("recordings")
+        .set({ worker: this.workerId, lease_until: new Date(Date.now() + LEASE_MS).toISOString(), updated_at: nowIso() })
+        .where("id", "=", row.id)
+        .where("status", "=", "starting")
+        .where((eb) => eb.or([eb("worker", "is", null), eb("lease_until", "<", now)]))
         .executeTakeFirst();
       if (Number(claimed.numUpdatedRows) !== 1) continue;
       this.launch(row);
@@ -217,8 +254,16 @@ export class BeamSupervisor {
   private launch(row: RecordingRow): void {
     const log = this.log.child({ recording_id: row.id, room_id: row.room_id });
     const r: Running = {
-      row, d: beamDetails(row), log, capture: null, startedAtMs: Date.now(), paused: false, stopping: false, emptySinceMs: Date.now(),
-      upload: new AbortController(), done: Promise.resolve(),
+      row,
+      d: beamDetails(row),
+      log,
+      capture: null,
+      startedAtMs: Date.now(),
+      paused: false,
+      stopping: false,
+      emptySinceMs: Date.now(),
+      upload: new AbortController(),
+      done: Promise.resolve(),
     };
     this.running.set(row.id, r);
     r.done = this.record(r)
@@ -242,7 +287,14 @@ export class BeamSupervisor {
       return u.toString();
     }
     const u = new URL(`${this.ctx.config.publicUrl}/room/${row.room_id}`);
-    for (const [k, v] of Object.entries({ ...params, skip_preview: "true", recorder: "1", layout: d.layout, ...(d.roles ? { roles: d.roles.join(",") } : {}) })) u.searchParams.set(k, v);
+    for (const [k, v] of Object.entries({
+      ...params,
+      skip_preview: "true",
+      recorder: "1",
+      layout: d.layout,
+      ...(d.roles ? { roles: d.roles.join(",") } : {}),
+    }))
+      u.searchParams.set(k, v);
     return u.toString();
   }
 
@@ -267,16 +319,36 @@ export class BeamSupervisor {
       fs.mkdirSync(hls.live_dir, { recursive: true });
       ffmpegArgs = ladderArgs(plan.layers, hls.live_dir, ctx.config.recording.hlsPreset);
       if (plan.warning) log.warn({ budget: plan.budget, cores: plan.cores }, plan.warning);
-      log.info({ layers: plan.layers.map((l) => `${l.width}x${l.height}`), preset: ctx.config.recording.hlsPreset, cores: Number(plan.cores.toFixed(2)) }, "live stream ladder");
+      log.info(
+        {
+          layers: plan.layers.map((l) => `${l.width}x${l.height}`),
+          preset: ctx.config.recording.hlsPreset,
+          cores: Number(plan.cores.toFixed(2)),
+        },
+        "live stream ladder",
+      );
     }
-    const token = await mintAppToken(ctx.identity, { roomId: row.room_id, role: RECORDER_ROLE, userId: `${this.kind}-${row.id}`, validForSeconds: d.max_duration_s + 3600 });
+    const token = await mintAppToken(ctx.identity, {
+      roomId: row.room_id,
+      role: RECORDER_ROLE,
+      userId: `${this.kind}-${row.id}`,
+      validForSeconds: d.max_duration_s + 3600,
+    });
     const url = this.pageUrl(row, d, token);
     log.info({ url: redact(url), width: d.width, height: d.height, audio_only: d.audio_only }, `starting ${this.what}`);
 
     try {
       r.capture = await BeamCapture.start({
-        url, width: d.width, height: d.height, audioOnly: d.audio_only, builtIn: !d.custom_url, spoolFile: spool, ffmpegArgs, log,
-        videoBitsPerSecond: Math.round(d.width * d.height * 2.7), outbound: outboundPolicy(ctx.config.outbound),
+        url,
+        width: d.width,
+        height: d.height,
+        audioOnly: d.audio_only,
+        builtIn: !d.custom_url,
+        spoolFile: spool,
+        ffmpegArgs,
+        log,
+        videoBitsPerSecond: Math.round(d.width * d.height * 2.7),
+        outbound: outboundPolicy(ctx.config.outbound),
       });
     } catch (err) {
       const message = (err as Error).message;
@@ -288,15 +360,32 @@ export class BeamSupervisor {
     const now = await ctx.db.selectFrom("recordings").select("stop_reason").where("id", "=", row.id).executeTakeFirst();
     if (now?.stop_reason) {
       await capture.kill();
-      await this.fail(row, d, { type: "BEAM_STOPPED", message: "Beam stopped too early: the stop arrived before the recording started" }, log);
+      await this.fail(
+        row,
+        d,
+        { type: "BEAM_STOPPED", message: "Beam stopped too early: the stop arrived before the recording started" },
+        log,
+      );
       fs.rmSync(dir, { recursive: true, force: true });
       return;
     }
 
     // The recorder is in the room now, so its session exists.
-    const session = await ctx.db.selectFrom("sessions").select(["id", "created_at"]).where("room_id", "=", row.room_id).where("active", "=", 1).executeTakeFirst();
+    const session = await ctx.db
+      .selectFrom("sessions")
+      .select(["id", "created_at"])
+      .where("room_id", "=", row.room_id)
+      .where("active", "=", 1)
+      .executeTakeFirst();
     const peer = session
-      ? await ctx.db.selectFrom("peers").select("id").where("session_id", "=", session.id).where("role", "=", RECORDER_ROLE).where("user_id", "=", `${this.kind}-${row.id}`).orderBy("joined_at", "desc").executeTakeFirst()
+      ? await ctx.db
+          .selectFrom("peers")
+          .select("id")
+          .where("session_id", "=", session.id)
+          .where("role", "=", RECORDER_ROLE)
+          .where("user_id", "=", `${this.kind}-${row.id}`)
+          .orderBy("joined_at", "desc")
+          .executeTakeFirst()
       : undefined;
     const room = await getRoom(ctx.db, row.room_id);
     const dest = await roomDestination(ctx, room);
@@ -321,15 +410,31 @@ export class BeamSupervisor {
     }
     // started_at stays the capture's time 0 (the recording's clock); the state changed now.
     const runningAt = hls ? nowIso() : startedAt;
-    const running: RecordingRow = { ...row, status: "running", session_id: session?.id ?? null, started_at: startedAt, details: JSON.stringify(d), updated_at: runningAt };
+    const running: RecordingRow = {
+      ...row,
+      status: "running",
+      session_id: session?.id ?? null,
+      started_at: startedAt,
+      details: JSON.stringify(d),
+      updated_at: runningAt,
+    };
     await ctx.db.transaction().execute(async (trx) => {
-      await trx.updateTable("recordings").set({ status: "running", session_id: running.session_id, started_at: startedAt, details: running.details, updated_at: runningAt }).where("id", "=", row.id).execute();
+      await trx
+        .updateTable("recordings")
+        .set({ status: "running", session_id: running.session_id, started_at: startedAt, details: running.details, updated_at: runningAt })
+        .where("id", "=", row.id)
+        .execute();
       await ctx.outbox.enqueue(trx, {
         type: this.event("started"),
         room: { id: room.id, webhook: room.webhook },
         data: {
-          ...this.webhookBase(running, room, d), job_id: row.id, ...(hls ? {} : { recording_enabled: true }), state_name: this.stateName("Started"), state_timestamp: runningAt,
-          start_delay: Math.max(0, Math.round((epoch - Date.parse(row.created_at)) / 1000)), ...(hls ? { started_at: startedAt } : {}),
+          ...this.webhookBase(running, room, d),
+          job_id: row.id,
+          ...(hls ? {} : { recording_enabled: true }),
+          state_name: this.stateName("Started"),
+          state_timestamp: runningAt,
+          start_delay: Math.max(0, Math.round((epoch - Date.parse(row.created_at)) / 1000)),
+          ...(hls ? { started_at: startedAt } : {}),
         },
       });
     });
@@ -339,20 +444,26 @@ export class BeamSupervisor {
     // A browser recording's upload follows the spool file while it grows: parts go up during the recording.
     const live = hls
       ? Promise.resolve(null)
-      : ctx.storage.open(dest).put(d.key!, capture.follower.stream(), { contentType: "video/mp4", signal: r.upload.signal }).then(
-        (res) => res.size,
-        (err) => {
-          log.warn({ err: (err as Error).message }, "live upload failed; the spool file is uploaded after the stop, with retries");
-          return null;
-        },
-      );
+      : ctx.storage
+          .open(dest)
+          .put(d.key!, capture.follower.stream(), { contentType: "video/mp4", signal: r.upload.signal })
+          .then(
+            (res) => res.size,
+            (err) => {
+              log.warn({ err: (err as Error).message }, "live upload failed; the spool file is uploaded after the stop, with retries");
+              return null;
+            },
+          );
     this.kick(); // a pause asked for while Chromium started applies now
 
     const end = await capture.ended;
     const stoppedAt = new Date(capture.stoppedAt ?? Date.now()).toISOString();
     const duration = Math.max(0, Math.round((Date.parse(stoppedAt) - epoch) / 1000));
     const reason = end.clean ? (r.row.stop_reason ?? "client request") : "failure: INTERNAL_ERROR";
-    log.info({ reason, bytes: end.bytes, clean: end.clean }, hls ? "capture ended; making the recording" : "capture ended; finishing the upload");
+    log.info(
+      { reason, bytes: end.bytes, clean: end.clean },
+      hls ? "capture ended; making the recording" : "capture ended; finishing the upload",
+    );
     if (hls && r.paused) await this.markPause(r, false);
     if (end.bytes === 0 || (hls && !fs.existsSync(path.join(hls.live_dir!, "master.m3u8")))) {
       await this.fail(running, d, { type: "INTERNAL_ERROR", message: `${end.message}; nothing was recorded` }, log);
@@ -360,7 +471,9 @@ export class BeamSupervisor {
     }
     const size = await live;
     if (size !== null) d.uploaded_size = size;
-    const failure: BeamFailure | null = end.clean ? null : { type: "INTERNAL_ERROR", message: `${end.message} after ${duration} s; what was recorded until then is kept` };
+    const failure: BeamFailure | null = end.clean
+      ? null
+      : { type: "INTERNAL_ERROR", message: `${end.message} after ${duration} s; what was recorded until then is kept` };
     await this.toPostProcessing(running, d, { reason, stoppedAt, duration, failure });
   }
 
@@ -382,31 +495,60 @@ export class BeamSupervisor {
     const end = await capture.ended;
     if (this.closed && end.clean) {
       // This worker is shutting down: the stream was never announced, so it starts again with the next worker.
-      await this.ctx.db.updateTable("recordings").set({ worker: null, lease_until: null }).where("id", "=", r.row.id).where("status", "=", "starting").execute();
+      await this.ctx.db
+        .updateTable("recordings")
+        .set({ worker: null, lease_until: null })
+        .where("id", "=", r.row.id)
+        .where("status", "=", "starting")
+        .execute();
       r.log.info(`${this.what} was starting when its worker stopped; it starts again with the next worker`);
       return false;
     }
-    const failure: BeamFailure = r.stopping && end.clean
-      ? { type: "BEAM_STOPPED", message: `Beam stopped too early: the stop (${r.row.stop_reason ?? "client request"}) arrived before the live stream could be played` }
-      : { type: "INTERNAL_ERROR", message: `${end.message} before the live stream could be played: ${res.missing.join("; ")}` };
+    const failure: BeamFailure =
+      r.stopping && end.clean
+        ? {
+            type: "BEAM_STOPPED",
+            message: `Beam stopped too early: the stop (${r.row.stop_reason ?? "client request"}) arrived before the live stream could be played`,
+          }
+        : { type: "INTERNAL_ERROR", message: `${end.message} before the live stream could be played: ${res.missing.join("; ")}` };
     await this.fail(r.row, r.d, failure, r.log);
     return false;
   }
 
   /** Capture over: `post_processing`, `beam.stopped.success`, and the finishing job. */
-  private async toPostProcessing(row: RecordingRow, d: BeamDetails, o: { reason: string; stoppedAt: string; duration: number; failure: BeamFailure | null }): Promise<void> {
+  private async toPostProcessing(
+    row: RecordingRow,
+    d: BeamDetails,
+    o: { reason: string; stoppedAt: string; duration: number; failure: BeamFailure | null },
+  ): Promise<void> {
     const room = await getRoom(this.ctx.db, row.room_id);
     await this.ctx.db.transaction().execute(async (trx) => {
-      await trx.updateTable("recordings")
-        .set({ status: "post_processing", stopped_at: o.stoppedAt, stop_reason: o.reason, details: JSON.stringify(d), failure: o.failure ? JSON.stringify(o.failure) : null, updated_at: nowIso() })
-        .where("id", "=", row.id).execute();
+      await trx
+        .updateTable("recordings")
+        .set({
+          status: "post_processing",
+          stopped_at: o.stoppedAt,
+          stop_reason: o.reason,
+          details: JSON.stringify(d),
+          failure: o.failure ? JSON.stringify(o.failure) : null,
+          updated_at: nowIso(),
+        })
+        .where("id", "=", row.id)
+        .execute();
       const hls = this.kind === "hls";
       await this.ctx.outbox.enqueue(trx, {
         type: this.event("stopped"),
         room: { id: room.id, webhook: room.webhook },
         data: {
-          ...this.webhookBase(row, room, d), job_id: row.id, ...(hls ? { started_at: row.started_at, stopped_at: o.stoppedAt, live_transcription_enabled: false } : { recording_enabled: true }),
-          state_name: this.stateName("Stopped"), state_timestamp: o.stoppedAt, duration: o.duration, reason: o.reason,
+          ...this.webhookBase(row, room, d),
+          job_id: row.id,
+          ...(hls
+            ? { started_at: row.started_at, stopped_at: o.stoppedAt, live_transcription_enabled: false }
+            : { recording_enabled: true }),
+          state_name: this.stateName("Stopped"),
+          state_timestamp: o.stoppedAt,
+          duration: o.duration,
+          reason: o.reason,
         },
       });
       const job = hls ? "hls-finish" : "beam-finish";
@@ -420,13 +562,23 @@ export class BeamSupervisor {
     const room = await getRoom(this.ctx.db, row.room_id);
     const now = nowIso();
     await this.ctx.db.transaction().execute(async (trx) => {
-      await trx.updateTable("recordings").set({ status: "failed", failure: JSON.stringify(failure), stopped_at: now, updated_at: now, worker: null, lease_until: null }).where("id", "=", row.id).execute();
+      await trx
+        .updateTable("recordings")
+        .set({ status: "failed", failure: JSON.stringify(failure), stopped_at: now, updated_at: now, worker: null, lease_until: null })
+        .where("id", "=", row.id)
+        .execute();
       await this.ctx.outbox.enqueue(trx, {
         type: this.event("failure"),
         room: { id: room.id, webhook: room.webhook },
         data: {
-          ...this.webhookBase(row, room, d), job_id: row.id, ...(this.kind === "hls" ? {} : { recording_enabled: true }), error_code: failure.type === "MAX_RETRIES_REACHED" ? 7 : 500,
-          error_type: failure.type, error_message: failure.message, state_name: this.stateName("Failed"), state_timestamp: now,
+          ...this.webhookBase(row, room, d),
+          job_id: row.id,
+          ...(this.kind === "hls" ? {} : { recording_enabled: true }),
+          error_code: failure.type === "MAX_RETRIES_REACHED" ? 7 : 500,
+          error_type: failure.type,
+          error_message: failure.message,
+          state_name: this.stateName("Failed"),
+          state_timestamp: now,
           duration: row.started_at ? Math.max(0, Math.round((Date.parse(now) - Date.parse(row.started_at)) / 1000)) : 0,
         },
       });
@@ -440,8 +592,13 @@ export class BeamSupervisor {
    */
   private async recover(): Promise<void> {
     const now = nowIso();
-    const orphans = await this.ctx.db.selectFrom("recordings").selectAll().where("kind", "=", this.kind).where("status", "in", ["starting", "running", "stopping"])
-      .where((eb) => eb.or([eb("worker", "=", this.workerId), eb("lease_until", "<", now)])).execute();
+    const orphans = await this.ctx.db
+      .selectFrom("recordings")
+      .selectAll()
+      .where("kind", "=", this.kind)
+      .where("status", "in", ["starting", "running", "stopping"])
+      .where((eb) => eb.or([eb("worker", "=", this.workerId), eb("lease_until", "<", now)]))
+      .execute();
     for (const row of orphans) {
       const d = beamDetails(row);
       const log = this.log.child({ recording_id: row.id, room_id: row.room_id });
@@ -451,17 +608,36 @@ export class BeamSupervisor {
         continue;
       }
       const hlsDir = this.kind === "hls" ? (d as HlsDetails).live_dir : undefined;
-      const size = hlsDir ? (fs.existsSync(path.join(hlsDir, "master.m3u8")) ? 1 : 0) : d.spool && fs.existsSync(d.spool) ? fs.statSync(d.spool).size : 0;
+      const size = hlsDir
+        ? fs.existsSync(path.join(hlsDir, "master.m3u8"))
+          ? 1
+          : 0
+        : d.spool && fs.existsSync(d.spool)
+          ? fs.statSync(d.spool).size
+          : 0;
       if (!size) {
-        await this.fail(row, d, { type: "INTERNAL_ERROR", message: "the recorder's worker stopped (tapedeck restarted or crashed) and its recording is not on this machine" }, log);
+        await this.fail(
+          row,
+          d,
+          {
+            type: "INTERNAL_ERROR",
+            message: "the recorder's worker stopped (tapedeck restarted or crashed) and its recording is not on this machine",
+          },
+          log,
+        );
         continue;
       }
       const stoppedAt = row.lease_until && row.lease_until < now ? row.lease_until : now;
       const duration = Math.max(0, Math.round((Date.parse(stoppedAt) - (d.epoch ?? Date.parse(row.created_at))) / 1000));
       log.warn({ bytes: size }, `${this.what}'s worker stopped during the recording; finishing it from what was written`);
       await this.toPostProcessing(row, d, {
-        reason: "failure: INTERNAL_ERROR", stoppedAt, duration,
-        failure: { type: "INTERNAL_ERROR", message: `the recorder stopped with tapedeck (restart or crash) after about ${duration} s; what was recorded until then is kept` },
+        reason: "failure: INTERNAL_ERROR",
+        stoppedAt,
+        duration,
+        failure: {
+          type: "INTERNAL_ERROR",
+          message: `the recorder stopped with tapedeck (restart or crash) after about ${duration} s; what was recorded until then is kept`,
+        },
       });
     }
   }

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import type { AppContext } from "../app-context.ts";
 import type { Db } from "../db/database.ts";
 import type { RecordingRow, RoomRow, TemplateRow } from "../db/schema.ts";
 import { AppError, notFound } from "../errors.ts";
@@ -46,7 +45,10 @@ export interface BeamDetails {
   uploaded_size?: number;
 }
 
-export const roleName = z.string().regex(/^[a-zA-Z0-9.:_-]+$/, "must match ^[a-zA-Z0-9.:_-]+$").max(100);
+export const roleName = z
+  .string()
+  .regex(/^[a-zA-Z0-9.:_-]+$/, "must match ^[a-zA-Z0-9.:_-]+$")
+  .max(100);
 
 export const meetingUrlSchema = z
   .string()
@@ -80,7 +82,10 @@ export function resolutionProblems(width: number, height: number): string[] {
   const problems: string[] = [];
   if (width < 500 || width > 1920) problems.push(`width ${width} is outside 500..1920`);
   if (height < 480 || height > 1920) problems.push(`height ${height} is outside 480..1920`);
-  if (width > 1080 && height > 1080) problems.push(`${width}x${height}: when one side is over 1080 the other must be at most 1080 (1920x1080 landscape, 1080x1920 portrait)`);
+  if (width > 1080 && height > 1080)
+    problems.push(
+      `${width}x${height}: when one side is over 1080 the other must be at most 1080 (1920x1080 landscape, 1080x1920 portrait)`,
+    );
   if (width % 2 || height % 2) problems.push(`${width}x${height}: both sides must be even`);
   return problems;
 }
@@ -98,7 +103,10 @@ interface BrowserConfig {
 export function templateBrowserConfig(template: TemplateRow): BrowserConfig & { enabled: boolean } {
   const rec = templateParts(template).recordings[0];
   if (!isPlainObject(rec)) return { enabled: false };
-  const composite = isPlainObject(rec.compositeRecording) && isPlainObject(rec.compositeRecording.browserComposite) ? rec.compositeRecording.browserComposite : {};
+  const composite =
+    isPlainObject(rec.compositeRecording) && isPlainObject(rec.compositeRecording.browserComposite)
+      ? rec.compositeRecording.browserComposite
+      : {};
   const num = (v: unknown) => (typeof v === "number" ? v : undefined);
   return {
     enabled: composite.enabled === true || composite.autoStart === true,
@@ -118,7 +126,9 @@ function namedDestination(template: TemplateRow, name: string): BrowserConfig {
   if (!isPlainObject(found)) {
     const names = Object.keys(browser);
     throw new AppError("invalid_body", "destination not found", {
-      details: [`destination ${JSON.stringify(name)} is not one of the template's destinations.browserRecordings${names.length ? ` (${names.join(", ")})` : " (it has none)"}`],
+      details: [
+        `destination ${JSON.stringify(name)} is not one of the template's destinations.browserRecordings${names.length ? ` (${names.join(", ")})` : " (it has none)"}`,
+      ],
     });
   }
   return found as BrowserConfig;
@@ -129,7 +139,10 @@ export function recordedRoles(template: TemplateRow, explicit: string[] | undefi
   const roles = templateParts(template).roles;
   if (explicit) {
     const unknown = explicit.filter((r) => !hasOwnKey(roles, r));
-    if (unknown.length) throw new AppError("invalid_body", "unknown role", { details: unknown.map((r) => `roles: ${r} is not a role of the room's template (${Object.keys(roles).join(", ")})`) });
+    if (unknown.length)
+      throw new AppError("invalid_body", "unknown role", {
+        details: unknown.map((r) => `roles: ${r} is not a role of the room's template (${Object.keys(roles).join(", ")})`),
+      });
     return [...new Set(explicit)];
   }
   const own = role ? ownValue(roles, role) : undefined;
@@ -145,17 +158,36 @@ export async function checkMeetingUrlTarget(url: string, outbound: OutboundPolic
 /** A meeting URL of this tapedeck's own room page must be the room being recorded. */
 export function checkMeetingUrl(url: string, roomId: string): void {
   const m = /^\/room\/([0-9a-f]{24})\/?$/.exec(new URL(url).pathname);
-  if (m && m[1] !== roomId) throw new AppError("invalid_body", "meeting_url invalid", { details: [`meeting_url is the room page of room ${m[1]}, not of ${roomId}`] });
+  if (m && m[1] !== roomId)
+    throw new AppError("invalid_body", "meeting_url invalid", {
+      details: [`meeting_url is the room page of room ${m[1]}, not of ${roomId}`],
+    });
 }
 
 export async function activeBeam(db: Db, roomId: string): Promise<RecordingRow | undefined> {
-  return db.selectFrom("recordings").selectAll().where("kind", "=", "beam").where("room_id", "=", roomId).where("status", "in", [...ACTIVE_BEAM_STATUSES]).executeTakeFirst();
+  return db
+    .selectFrom("recordings")
+    .selectAll()
+    .where("kind", "=", "beam")
+    .where("room_id", "=", roomId)
+    .where("status", "in", [...ACTIVE_BEAM_STATUSES])
+    .executeTakeFirst();
 }
 
 /** Validates a start request and writes the `starting` row; the worker picks it up. */
-export async function createBeam(db: Db, room: RoomRow, template: TemplateRow, input: StartBeamInput, startedBy: string, outbound?: OutboundPolicy): Promise<RecordingRow> {
+export async function createBeam(
+  db: Db,
+  room: RoomRow,
+  template: TemplateRow,
+  input: StartBeamInput,
+  startedBy: string,
+  outbound?: OutboundPolicy,
+): Promise<RecordingRow> {
   if (!room.enabled) throw new AppError("invalid_body", "room is disabled", { details: [`enable room ${room.id} before recording it`] });
-  if (input.transcription?.enabled) throw new AppError("invalid_body", "transcription is not supported", { details: ["tapedeck does not transcribe recordings; leave transcription out"] });
+  if (input.transcription?.enabled)
+    throw new AppError("invalid_body", "transcription is not supported", {
+      details: ["tapedeck does not transcribe recordings; leave transcription out"],
+    });
   const cfg = templateBrowserConfig(template);
   const dest = input.destination ? namedDestination(template, input.destination) : {};
   const width = input.resolution?.width ?? dest.width ?? cfg.width ?? 1280;
@@ -165,7 +197,8 @@ export async function createBeam(db: Db, room: RoomRow, template: TemplateRow, i
   if (input.meeting_url) checkMeetingUrl(input.meeting_url, room.id);
   if (input.meeting_url) await checkMeetingUrlTarget(input.meeting_url, outbound);
   const details: BeamDetails = {
-    width, height,
+    width,
+    height,
     audio_only: input.audio_only ?? false,
     layout: input.layout ?? "grid",
     roles: recordedRoles(template, input.roles, dest.role ?? cfg.role),
@@ -175,20 +208,45 @@ export async function createBeam(db: Db, room: RoomRow, template: TemplateRow, i
   };
   const now = nowIso();
   const row: RecordingRow = {
-    id: newObjectId(), kind: "beam", room_id: room.id, session_id: null, status: "starting", meeting_url: input.meeting_url ?? "", destination: input.destination ?? "",
-    started_by: startedBy, stopped_by: "", details: JSON.stringify(details), failure: null, created_at: now, started_at: null, stopped_at: null, updated_at: now,
-    stop_reason: null, paused: 0, worker: null, lease_until: null,
+    id: newObjectId(),
+    kind: "beam",
+    room_id: room.id,
+    session_id: null,
+    status: "starting",
+    meeting_url: input.meeting_url ?? "",
+    destination: input.destination ?? "",
+    started_by: startedBy,
+    stopped_by: "",
+    details: JSON.stringify(details),
+    failure: null,
+    created_at: now,
+    started_at: null,
+    stopped_at: null,
+    updated_at: now,
+    stop_reason: null,
+    paused: 0,
+    worker: null,
+    lease_until: null,
   };
   return db.transaction().execute(async (trx) => {
     const existing = await activeBeam(trx, room.id);
-    if (existing) throw new AppError("conflict", "beam already started", { details: [`recording ${existing.id} of room ${room.id} is ${existing.status}; stop it first`] });
+    if (existing)
+      throw new AppError("conflict", "beam already started", {
+        details: [`recording ${existing.id} of room ${room.id} is ${existing.status}; stop it first`],
+      });
     await trx.insertInto("recordings").values(row).execute();
     return row;
   });
 }
 
 /** Asks a recording (or live stream) to stop (idempotent: one already stopping or done is returned as it is). */
-export async function requestStop(db: Db, id: string, reason: string, stoppedBy = "", kind: "beam" | "hls" = "beam"): Promise<RecordingRow> {
+export async function requestStop(
+  db: Db,
+  id: string,
+  reason: string,
+  stoppedBy = "",
+  kind: "beam" | "hls" = "beam",
+): Promise<RecordingRow> {
   const now = nowIso();
   await db
     .updateTable("recordings")
@@ -198,16 +256,34 @@ export async function requestStop(db: Db, id: string, reason: string, stoppedBy 
     .where("stop_reason", "is", null)
     .where("status", "in", ["starting", "running"])
     .execute();
-  await db.updateTable("recordings").set({ status: "stopping", updated_at: now }).where("id", "=", id).where("status", "=", "running").execute();
+  await db
+    .updateTable("recordings")
+    .set({ status: "stopping", updated_at: now })
+    .where("id", "=", id)
+    .where("status", "=", "running")
+    .execute();
   const row = await db.selectFrom("recordings").selectAll().where("id", "=", id).where("kind", "=", kind).executeTakeFirst();
   if (!row) throw notFound(kind === "hls" ? "live stream" : "recording", id);
   return row;
 }
 
 export async function setPaused(db: Db, roomId: string, paused: boolean): Promise<RecordingRow> {
-  const row = await db.selectFrom("recordings").selectAll().where("kind", "=", "beam").where("room_id", "=", roomId).where("status", "in", ["starting", "running"]).executeTakeFirst();
-  if (!row) throw new AppError("not_found", "no active beam found for the passed in identifiers", { details: [`room ${roomId} has no recording that is starting or running`] });
-  await db.updateTable("recordings").set({ paused: paused ? 1 : 0, updated_at: nowIso() }).where("id", "=", row.id).execute();
+  const row = await db
+    .selectFrom("recordings")
+    .selectAll()
+    .where("kind", "=", "beam")
+    .where("room_id", "=", roomId)
+    .where("status", "in", ["starting", "running"])
+    .executeTakeFirst();
+  if (!row)
+    throw new AppError("not_found", "no active beam found for the passed in identifiers", {
+      details: [`room ${roomId} has no recording that is starting or running`],
+    });
+  await db
+    .updateTable("recordings")
+    .set({ paused: paused ? 1 : 0, updated_at: nowIso() })
+    .where("id", "=", row.id)
+    .execute();
   return { ...row, paused: paused ? 1 : 0 };
 }
 

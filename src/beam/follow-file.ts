@@ -12,7 +12,10 @@ export class FileFollower {
   /** Bumped by every grew(): a read that started before a bump must look again instead of waiting. */
   private version = 0;
 
-  constructor(private readonly file: string, private readonly chunkBytes = 1 << 20) {}
+  constructor(
+    private readonly file: string,
+    private readonly chunkBytes = 1 << 20,
+  ) {}
 
   /** More bytes were appended. */
   grew(): void {
@@ -62,7 +65,10 @@ export class FileFollower {
       destroy(err, cb) {
         const h = handle;
         handle = null;
-        (h ? h.close() : Promise.resolve()).then(() => cb(err), () => cb(err));
+        (h ? h.close() : Promise.resolve()).then(
+          () => cb(err),
+          () => cb(err),
+        );
       },
     });
   }

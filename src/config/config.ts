@@ -10,21 +10,26 @@ import { PRESETS, type Preset } from "../media/x264-presets.ts";
 export const ROLES = ["api", "sfu", "worker"] as const;
 export type Role = (typeof ROLES)[number];
 
-const intFromEnv = (def: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(def);
+const intFromEnv = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 /** `10.0.0.0/8, ::1/128, 169.254.169.254` → the entries, each an address or an address/prefix (CIDR). */
 const cidrList = z
   .string()
   .default("")
-  .transform((s) => s.split(",").map((c) => c.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(",")
+      .map((c) => c.trim())
+      .filter(Boolean),
+  )
   .superRefine((list, ctx) => {
     for (const c of list) {
       const [addr, prefix, extra] = c.split("/");
       const family = net.isIP(addr);
       const max = family === 6 ? 128 : 32;
       const ok = family !== 0 && extra === undefined && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= max));
-      if (!ok) ctx.addIssue({ code: "custom", message: `${JSON.stringify(c)} is not an IP address or CIDR range (e.g. 10.0.0.0/8, fd00::/8)` });
+      if (!ok)
+        ctx.addIssue({ code: "custom", message: `${JSON.stringify(c)} is not an IP address or CIDR range (e.g. 10.0.0.0/8, fd00::/8)` });
     }
   });
 
@@ -40,12 +45,21 @@ const envSchema = z.object({
   TAPEDECK_ROLES: z
     .string()
     .default(ROLES.join(","))
-    .transform((s) => s.split(",").map((r) => r.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(",")
+        .map((r) => r.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(ROLES)).min(1)),
   TAPEDECK_RETENTION_DAYS: z.coerce.number().positive().max(3650).default(15),
   TAPEDECK_SWEEP_INTERVAL_SECONDS: intFromEnv(3600, 1, 86400),
   TAPEDECK_WEBHOOK_TIMEOUT_MS: intFromEnv(10_000, 100, 120_000),
-  TAPEDECK_WEBHOOK_RETRY_HOURS: z.coerce.number().min(24).max(24 * 30).default(26),
+  TAPEDECK_WEBHOOK_RETRY_HOURS: z.coerce
+    .number()
+    .min(24)
+    .max(24 * 30)
+    .default(26),
   TAPEDECK_PRESIGN_SECONDS: intFromEnv(3 * 86400, 60, 7 * 86400),
   TAPEDECK_SFU_PROCESSES: z.coerce.number().int().min(0).max(64).optional(),
   TAPEDECK_SFU_CPU_LIMIT: z.coerce.number().min(0.1).max(1).default(0.85),
@@ -170,9 +184,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       retryForMs: e.TAPEDECK_WEBHOOK_RETRY_HOURS * 3_600_000,
       pollMs: 1_000,
     },
-    sfu: { remb: e.TAPEDECK_SFU_REMB === "on", processes: e.TAPEDECK_SFU_PROCESSES ?? os.cpus().length, cpuLimit: e.TAPEDECK_SFU_CPU_LIMIT },
-    recording: { compositeChunkMs: e.TAPEDECK_COMPOSITE_CHUNK_SECONDS * 1000, beamMax: e.TAPEDECK_BEAM_MAX ?? Math.max(1, os.cpus().length),
-      hlsMax: e.TAPEDECK_HLS_MAX ?? Math.max(1, Math.floor(os.cpus().length / 2)), hlsCores: e.TAPEDECK_HLS_CORES ?? os.cpus().length, hlsPreset: e.TAPEDECK_HLS_PRESET,
+    sfu: {
+      remb: e.TAPEDECK_SFU_REMB === "on",
+      processes: e.TAPEDECK_SFU_PROCESSES ?? os.cpus().length,
+      cpuLimit: e.TAPEDECK_SFU_CPU_LIMIT,
+    },
+    recording: {
+      compositeChunkMs: e.TAPEDECK_COMPOSITE_CHUNK_SECONDS * 1000,
+      beamMax: e.TAPEDECK_BEAM_MAX ?? Math.max(1, os.cpus().length),
+      hlsMax: e.TAPEDECK_HLS_MAX ?? Math.max(1, Math.floor(os.cpus().length / 2)),
+      hlsCores: e.TAPEDECK_HLS_CORES ?? os.cpus().length,
+      hlsPreset: e.TAPEDECK_HLS_PRESET,
     },
     http: {
       requestTimeoutMs: e.TAPEDECK_HTTP_REQUEST_TIMEOUT_SECONDS * 1000,

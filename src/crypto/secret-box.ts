@@ -21,7 +21,10 @@ export class SecretBox {
 
   open(sealed: string): string {
     if (!SecretBox.isSealed(sealed)) throw new Error("not a sealed secret");
-    const [iv, tag, data] = sealed.slice(PREFIX.length).split(".").map((p) => Buffer.from(p, "base64url"));
+    const [iv, tag, data] = sealed
+      .slice(PREFIX.length)
+      .split(".")
+      .map((p) => Buffer.from(p, "base64url"));
     const decipher = createDecipheriv("aes-256-gcm", this.key, iv);
     decipher.setAuthTag(tag);
     return Buffer.concat([decipher.update(data), decipher.final()]).toString("utf8");

@@ -1,7 +1,16 @@
 import fs from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
-import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type DatabaseConnection, type Driver } from "kysely";
+import {
+  CompiledQuery,
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  type Migration,
+  type DatabaseConnection,
+  type Driver,
+} from "kysely";
 import pg from "pg";
 import { tightenMode, type ModeChange } from "../util/file-mode.ts";
 import type { Database } from "./schema.ts";
@@ -23,7 +32,14 @@ export interface OpenedDatabase {
   close(): Promise<void>;
 }
 
-const MIGRATIONS: Record<string, Migration> = { "001-initial": m001, "002-chat": m002, "003-jobs": m003, "004-recorded-tracks": m004, "005-beam": m005, "006-hls": m006 };
+const MIGRATIONS: Record<string, Migration> = {
+  "001-initial": m001,
+  "002-chat": m002,
+  "003-jobs": m003,
+  "004-recorded-tracks": m004,
+  "005-beam": m005,
+  "006-hls": m006,
+};
 
 // int8 (bigint) arrives from pg as a string; sizes stay well below 2^53, so read them as numbers.
 pg.types.setTypeParser(20, (v) => Number(v));

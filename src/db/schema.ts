@@ -1,7 +1,16 @@
 // Table shapes, shared by SQLite and PostgreSQL. Portable column types only: text (ids, ISO-8601 UTC
 // timestamps, JSON), integer/bigint, and 0/1 integers for booleans.
 import type { Generated, Insertable, Selectable, Updateable } from "kysely";
-import type { AssetStatus, AssetType, JobState, RecordingKind, RecordingStatus, TrackKind, TrackState, TrackUpload } from "../domain/recording-types.ts";
+import type {
+  AssetStatus,
+  AssetType,
+  JobState,
+  RecordingKind,
+  RecordingStatus,
+  TrackKind,
+  TrackState,
+  TrackUpload,
+} from "../domain/recording-types.ts";
 
 export type Bool01 = 0 | 1;
 

@@ -1,6 +1,15 @@
 // The string unions of the recording data model, in one place.
 
-export const ASSET_TYPES = ["room-composite", "room-composite-legacy", "room-vod", "chat", "transcript", "summary", "track", "stream"] as const;
+export const ASSET_TYPES = [
+  "room-composite",
+  "room-composite-legacy",
+  "room-vod",
+  "chat",
+  "transcript",
+  "summary",
+  "track",
+  "stream",
+] as const;
 export type AssetType = (typeof ASSET_TYPES)[number];
 
 export const ASSET_STATUSES = ["completed", "failed"] as const;

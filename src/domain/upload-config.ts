@@ -40,8 +40,17 @@ const prefix = z
 
 const options = z
   .object({
-    region: z.string().trim().max(64).regex(/^[a-zA-Z0-9-_]*$/, "region may contain letters, digits, '-' and '_'").optional(),
-    endpoint: z.string().url("endpoint must be a URL such as https://s3.example.com").refine((u) => /^https?:\/\//.test(u), "endpoint must be http(s)").optional(),
+    region: z
+      .string()
+      .trim()
+      .max(64)
+      .regex(/^[a-zA-Z0-9-_]*$/, "region may contain letters, digits, '-' and '_'")
+      .optional(),
+    endpoint: z
+      .string()
+      .url("endpoint must be a URL such as https://s3.example.com")
+      .refine((u) => /^https?:\/\//.test(u), "endpoint must be http(s)")
+      .optional(),
     force_path_style: z.boolean().optional(),
   })
   .strict()
@@ -60,10 +69,7 @@ export const templateUploadSchema = z.object({
   location: bucket,
   prefix,
   options,
-  credentials: z
-    .object({ key, secretKey: secret.optional(), secret: secret.optional() })
-    .strict()
-    .optional(),
+  credentials: z.object({ key, secretKey: secret.optional(), secret: secret.optional() }).strict().optional(),
 });
 
 /** `recording_info.upload_info` of a room; `secret` is the documented name, `secretKey` is accepted too. */

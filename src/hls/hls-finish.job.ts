@@ -26,12 +26,26 @@ import { buildVod, layerMp4, zipVod } from "./vod.ts";
 export type HlsFinishPayload = JobPayloads["hls-finish"];
 
 /** The keys every hls webhook shares. */
-export function hlsWebhookBase(ctx: Pick<AppContext, "config" | "identity">, rec: RecordingRow, room: RoomRow, d: HlsDetails): Record<string, unknown> {
+export function hlsWebhookBase(
+  ctx: Pick<AppContext, "config" | "identity">,
+  rec: RecordingRow,
+  room: RoomRow,
+  d: HlsDetails,
+): Record<string, unknown> {
   return {
-    beam_id: rec.id, room_id: rec.room_id, peer_id: d.peer_id ?? "", session_id: rec.session_id ?? "", template_id: room.template_id,
-    metadata_id: newUuid(), metadata_timestamp: nowIso(), max_width: d.width, max_height: d.height, meeting_url: rec.meeting_url,
+    beam_id: rec.id,
+    room_id: rec.room_id,
+    peer_id: d.peer_id ?? "",
+    session_id: rec.session_id ?? "",
+    template_id: room.template_id,
+    metadata_id: newUuid(),
+    metadata_timestamp: nowIso(),
+    max_width: d.width,
+    max_height: d.height,
+    meeting_url: rec.meeting_url,
     url: `${playbackBase(ctx.config.publicUrl, ctx.identity.appSecret, rec.id)}/master.m3u8`,
-    recording_vod_playlist_enabled: d.hls_vod, recording_single_file_per_layer_enabled: d.single_file_per_layer,
+    recording_vod_playlist_enabled: d.hls_vod,
+    recording_single_file_per_layer_enabled: d.single_file_per_layer,
     session_started_at: d.session_started_at ?? "",
     // tapedeck: the ladder produced, and why layers were left out.
     layers: (d.layers ?? d.requested_layers ?? []).map((l, i) => ({ layer: String(i), width: l.width, height: l.height })),
@@ -48,7 +62,8 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
     async run(p, { log, signal }) {
       const { rec, d, room } = await load(p.recordingId);
       if (rec.status === "completed" || rec.status === "failed") return;
-      if (!d.live_dir || !fs.existsSync(d.live_dir)) throw new Error(`the live folder of stream ${rec.id} is missing (${d.live_dir ?? "never made"})`);
+      if (!d.live_dir || !fs.existsSync(d.live_dir))
+        throw new Error(`the live folder of stream ${rec.id} is missing (${d.live_dir ?? "never made"})`);
       const work = path.dirname(d.live_dir);
       const completed = { id: rec.id, set: { status: "completed", worker: null, lease_until: null } } as const;
       const finished = async () => {
@@ -64,7 +79,12 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
       const at = { roomId: room.id, sessionStartedAt: d.session_started_at!, epoch: d.epoch! };
       const vodDir = path.join(work, "vod");
       await fsp.rm(vodDir, { recursive: true, force: true });
-      const metadata = await ctx.db.selectFrom("live_stream_metadata").select(["id", "payload", "duration", "created_at"]).where("stream_id", "=", rec.id).orderBy("created_at").execute();
+      const metadata = await ctx.db
+        .selectFrom("live_stream_metadata")
+        .select(["id", "payload", "duration", "created_at"])
+        .where("stream_id", "=", rec.id)
+        .orderBy("created_at")
+        .execute();
       const vod = await buildVod(d.live_dir, vodDir, d.paused_spans ?? [], metadata);
       const duration = Math.round(vod.variants[0]?.durationSeconds ?? 0);
       const top = vod.variants[0];
@@ -91,19 +111,37 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
       let chat: UploadedChat | null = null;
       if (rec.session_id && rec.started_at) {
         chat = await uploadChatCsv(ctx, {
-          sessionId: rec.session_id, span: { from: rec.started_at, to: rec.stopped_at ?? nowIso() }, file: path.join(work, "chat.csv"), dest, relativePath: chatPath(at),
+          sessionId: rec.session_id,
+          span: { from: rec.started_at, to: rec.stopped_at ?? nowIso() },
+          file: path.join(work, "chat.csv"),
+          dest,
+          relativePath: chatPath(at),
         });
       }
 
       const owner = { jobId: rec.id, roomId: room.id, sessionId: rec.session_id ?? "" };
       const vodAsset: NewAsset[] = zip
-        ? [{
-          ...owner, type: "room-vod", path: zip.path, objectKey: zip.key, location: zip.location, size: zip.size, duration,
-          metadata: { num_layers: String(vod.variants.length), max_width: top?.width ?? d.width, max_height: top?.height ?? d.height },
-        }]
+        ? [
+            {
+              ...owner,
+              type: "room-vod",
+              path: zip.path,
+              objectKey: zip.key,
+              location: zip.location,
+              size: zip.size,
+              duration,
+              metadata: { num_layers: String(vod.variants.length), max_width: top?.width ?? d.width, max_height: top?.height ?? d.height },
+            },
+          ]
         : [];
       const layerAssets: NewAsset[] = layers.map((l) => ({
-        ...owner, type: "room-composite", path: l.up.path, objectKey: l.up.key, location: l.up.location, size: l.up.size, duration: l.duration,
+        ...owner,
+        type: "room-composite",
+        path: l.up.path,
+        objectKey: l.up.key,
+        location: l.up.location,
+        size: l.up.size,
+        duration: l.duration,
         metadata: { resolution: { width: l.width, height: l.height }, layer: String(l.index) },
       }));
       await commitOutputs(ctx, {
@@ -113,25 +151,46 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
         event: (rows) => {
           const layerRows = rows.slice(vodAsset.length, vodAsset.length + layers.length);
           const files = layers.map((l, i) => ({
-            asset_id: layerRows[i].id, layer: String(l.index), recording_path: l.up.path, recording_presigned_url: l.up.url, size: l.up.size,
-            width: l.width, height: l.height, duration: l.duration,
+            asset_id: layerRows[i].id,
+            layer: String(l.index),
+            recording_path: l.up.path,
+            recording_presigned_url: l.up.url,
+            size: l.up.size,
+            width: l.width,
+            height: l.height,
+            duration: l.duration,
           }));
           return {
             type: "hls.recording.success",
             room: { id: room.id, webhook: room.webhook },
             data: {
-              ...hlsWebhookBase(ctx, rec, room, d), duration, started_at: rec.started_at, stopped_at: rec.stopped_at, recording_created_at: rec.started_at,
+              ...hlsWebhookBase(ctx, rec, room, d),
+              duration,
+              started_at: rec.started_at,
+              stopped_at: rec.stopped_at,
+              recording_created_at: rec.started_at,
               recording_id: rec.id,
-              hls_vod_recording_path: zip?.path ?? "", hls_vod_recording_presigned_url: zip?.url ?? "", hls_vod_recording_size: zip?.size ?? 0,
-              recording_hls_vod_playlist_location: zip?.path ?? "", room_vod_asset_id: zip ? rows[0].id : "",
-              recording_single_files: files, recording_thumbnails: [],
-              chat_recording_path: chat?.path ?? "", chat_recording_presigned_url: chat?.url ?? "",
-              paused_spans: (d.paused_spans ?? []).map((s) => ({ from: new Date(s.from).toISOString(), to: s.to ? new Date(s.to).toISOString() : null })),
+              hls_vod_recording_path: zip?.path ?? "",
+              hls_vod_recording_presigned_url: zip?.url ?? "",
+              hls_vod_recording_size: zip?.size ?? 0,
+              recording_hls_vod_playlist_location: zip?.path ?? "",
+              room_vod_asset_id: zip ? rows[0].id : "",
+              recording_single_files: files,
+              recording_thumbnails: [],
+              chat_recording_path: chat?.path ?? "",
+              chat_recording_presigned_url: chat?.url ?? "",
+              paused_spans: (d.paused_spans ?? []).map((s) => ({
+                from: new Date(s.from).toISOString(),
+                to: s.to ? new Date(s.to).toISOString() : null,
+              })),
             },
           };
         },
       });
-      log.info({ stream_id: rec.id, duration, layers: layers.length, vod: !!zip, chat: !!chat, seconds: (Date.now() - t0) / 1000 }, "live stream recording completed");
+      log.info(
+        { stream_id: rec.id, duration, layers: layers.length, vod: !!zip, chat: !!chat, seconds: (Date.now() - t0) / 1000 },
+        "live stream recording completed",
+      );
       await fsp.rm(work, { recursive: true, force: true });
     },
 
@@ -140,18 +199,27 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
       const f = describeBrowserFailure(error);
       const failure = {
         ...f,
-        message: f.type === "UPLOAD_ERROR"
-          ? `Failed to upload the stream's recording. Check if upload config is correct. (${f.message})`
-          : `Failed to make the stream's recording: ${f.message}`,
+        message:
+          f.type === "UPLOAD_ERROR"
+            ? `Failed to upload the stream's recording. Check if upload config is correct. (${f.message})`
+            : `Failed to make the stream's recording: ${f.message}`,
       };
       await failRecording(ctx, {
-        recordingId: rec.id, failure,
+        recordingId: rec.id,
+        failure,
         event: {
           type: "hls.failure",
           room: { id: room.id, webhook: room.webhook },
           data: {
-            ...hlsWebhookBase(ctx, rec, room, d), job_id: rec.id, error_code: 500, error_type: failure.type, error_message: failure.message,
-            error_origin: failure.origin, state_name: "HLSFailed", state_timestamp: nowIso(), duration: 0,
+            ...hlsWebhookBase(ctx, rec, room, d),
+            job_id: rec.id,
+            error_code: 500,
+            error_type: failure.type,
+            error_message: failure.message,
+            error_origin: failure.origin,
+            state_name: "HLSFailed",
+            state_timestamp: nowIso(),
+            duration: 0,
           },
         },
       });

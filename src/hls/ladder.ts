@@ -52,7 +52,8 @@ export function layerProblems(layers: ReadonlyArray<{ width: number; height: num
     const long = Math.max(l.width, l.height);
     if (short < 144 || short > 1080) problems.push(`${at}: the shorter side must be within 144..1080`);
     if (long < 192 || long > 1920) problems.push(`${at}: the longer side must be within 192..1920`);
-    if (i > 0 && l.width * l.height > layers[i - 1].width * layers[i - 1].height) problems.push(`${at}: list layers from the highest resolution down`);
+    if (i > 0 && l.width * l.height > layers[i - 1].width * layers[i - 1].height)
+      problems.push(`${at}: list layers from the highest resolution down`);
   });
   return problems;
 }
@@ -106,9 +107,14 @@ export function planLadder(requested: readonly Layer[], budget: number, preset: 
   const name = (l: Layer) => `${l.width}x${l.height}`;
   const parts: string[] = [];
   if (dropped.length) {
-    parts.push(`this machine has ${budget} cores for live streams: the full ladder needs about ${ladderCost(requested, preset).toFixed(1)}, so ${dropped.map(name).join(", ")} ${dropped.length > 1 ? "are" : "is"} left out; producing ${layers.map(name).join(", ")} (about ${cores.toFixed(1)} cores)`);
+    parts.push(
+      `this machine has ${budget} cores for live streams: the full ladder needs about ${ladderCost(requested, preset).toFixed(1)}, so ${dropped.map(name).join(", ")} ${dropped.length > 1 ? "are" : "is"} left out; producing ${layers.map(name).join(", ")} (about ${cores.toFixed(1)} cores)`,
+    );
   }
-  if (cores > budget) parts.push(`${dropped.length ? "even" : `this machine has ${budget} cores for live streams and`} ${name(layers[0])} alone needs about ${cores.toFixed(1)}; the stream may fall behind real time`);
+  if (cores > budget)
+    parts.push(
+      `${dropped.length ? "even" : `this machine has ${budget} cores for live streams and`} ${name(layers[0])} alone needs about ${cores.toFixed(1)}; the stream may fall behind real time`,
+    );
   const warning = parts.length ? parts.join("; ") : null;
   return { layers, dropped, cores, budget, warning };
 }
@@ -122,29 +128,76 @@ export function planLadder(requested: readonly Layer[], budget: number, preset: 
 export function ladderArgs(layers: readonly Layer[], dir: string, preset: Preset): string[] {
   const n = layers.length;
   const split = `[0:v]fps=${FPS},setsar=1,split=${n}${layers.map((_, i) => `[s${i}]`).join("")}`;
-  const scales = layers.map((l, i) => `[s${i}]scale=${l.width}:${l.height}:force_original_aspect_ratio=decrease:flags=bilinear,pad=${l.width}:${l.height}:(ow-iw)/2:(oh-ih)/2,format=yuv420p[v${i}]`);
+  const scales = layers.map(
+    (l, i) =>
+      `[s${i}]scale=${l.width}:${l.height}:force_original_aspect_ratio=decrease:flags=bilinear,pad=${l.width}:${l.height}:(ow-iw)/2:(oh-ih)/2,format=yuv420p[v${i}]`,
+  );
   const args = [
-    "-hide_banner", "-loglevel", "error",
-    "-probesize", "32768", "-analyzeduration", "0",
-    "-f", "webm", "-i", "pipe:0",
-    "-filter_complex", [split, ...scales].join(";"),
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-probesize",
+    "32768",
+    "-analyzeduration",
+    "0",
+    "-f",
+    "webm",
+    "-i",
+    "pipe:0",
+    "-filter_complex",
+    [split, ...scales].join(";"),
   ];
   layers.forEach((l, i) => {
     args.push(
-      "-map", `[v${i}]`, "-map", "0:a",
-      `-c:v:${i}`, "libx264", `-preset:v:${i}`, preset, `-profile:v:${i}`, "main",
-      `-b:v:${i}`, `${l.videoBitrate}k`, `-maxrate:v:${i}`, `${Math.round(l.videoBitrate * 1.2)}k`, `-bufsize:v:${i}`, `${l.videoBitrate * 2}k`,
-      `-c:a:${i}`, "aac", `-b:a:${i}`, `${l.audioBitrate}k`,
+      "-map",
+      `[v${i}]`,
+      "-map",
+      "0:a",
+      `-c:v:${i}`,
+      "libx264",
+      `-preset:v:${i}`,
+      preset,
+      `-profile:v:${i}`,
+      "main",
+      `-b:v:${i}`,
+      `${l.videoBitrate}k`,
+      `-maxrate:v:${i}`,
+      `${Math.round(l.videoBitrate * 1.2)}k`,
+      `-bufsize:v:${i}`,
+      `${l.videoBitrate * 2}k`,
+      `-c:a:${i}`,
+      "aac",
+      `-b:a:${i}`,
+      `${l.audioBitrate}k`,
     );
   });
   args.push(
-    "-g", String(FPS * SEGMENT_SECONDS), "-keyint_min", String(FPS * SEGMENT_SECONDS), "-sc_threshold", "0",
-    "-ar", "48000", "-ac", "2",
-    "-f", "hls", "-hls_time", String(SEGMENT_SECONDS), "-hls_list_size", "0", "-hls_playlist_type", "event",
-    "-hls_flags", "program_date_time+independent_segments+temp_file",
-    "-master_pl_name", "master.m3u8",
-    "-var_stream_map", layers.map((_, i) => `v:${i},a:${i},name:${i}`).join(" "),
-    "-hls_segment_filename", `${dir}/%v/seg-%05d.ts`,
+    "-g",
+    String(FPS * SEGMENT_SECONDS),
+    "-keyint_min",
+    String(FPS * SEGMENT_SECONDS),
+    "-sc_threshold",
+    "0",
+    "-ar",
+    "48000",
+    "-ac",
+    "2",
+    "-f",
+    "hls",
+    "-hls_time",
+    String(SEGMENT_SECONDS),
+    "-hls_list_size",
+    "0",
+    "-hls_playlist_type",
+    "event",
+    "-hls_flags",
+    "program_date_time+independent_segments+temp_file",
+    "-master_pl_name",
+    "master.m3u8",
+    "-var_stream_map",
+    layers.map((_, i) => `v:${i},a:${i},name:${i}`).join(" "),
+    "-hls_segment_filename",
+    `${dir}/%v/seg-%05d.ts`,
     `${dir}/%v/index.m3u8`,
   );
   return args;

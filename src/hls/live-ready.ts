@@ -49,7 +49,8 @@ function firstSegment(dir: string, i: number): { ok: true } | { ok: false; why: 
   }
   if (!uris.length) return { ok: false, why: "produced no segment (its playlist lists none yet)" };
   const safe = uris.filter((u) => /^[A-Za-z0-9_.-]+$/.test(u));
-  if (!safe.some((u) => hasFile(path.join(dir, String(i), u)))) return { ok: false, why: `produced no segment (${uris[0]} is listed but not on disk yet)` };
+  if (!safe.some((u) => hasFile(path.join(dir, String(i), u))))
+    return { ok: false, why: `produced no segment (${uris[0]} is listed but not on disk yet)` };
   return { ok: true };
 }
 
@@ -86,7 +87,11 @@ export type PlayableResult = { playable: true } | { playable: false; why: "timeo
  * Resolves when the stream in `dir` can be played (missingForPlayback is empty), or with what is missing
  * when `deadline` (epoch ms) passes or `ended` settles first (the capture stopped or died).
  */
-export function waitUntilPlayable(dir: string, layers: readonly LayerSize[], o: { deadline: number; ended: Promise<unknown> }): Promise<PlayableResult> {
+export function waitUntilPlayable(
+  dir: string,
+  layers: readonly LayerSize[],
+  o: { deadline: number; ended: Promise<unknown> },
+): Promise<PlayableResult> {
   return new Promise((resolve) => {
     const watchers = new Map<string, fs.FSWatcher>();
     let settled = false;
@@ -132,7 +137,10 @@ export function waitUntilPlayable(dir: string, layers: readonly LayerSize[], o: 
       if (d === dir && name !== null && isLayerDir(name)) watch(path.join(dir, name));
       if (name === null || name.endsWith(".m3u8") || name.endsWith(".ts") || isLayerDir(name)) schedule();
     };
-    const timer = setTimeout(() => finish({ playable: false, why: "timeout", missing: missingForPlayback(dir, layers) }), Math.max(0, o.deadline - Date.now()));
+    const timer = setTimeout(
+      () => finish({ playable: false, why: "timeout", missing: missingForPlayback(dir, layers) }),
+      Math.max(0, o.deadline - Date.now()),
+    );
     void o.ended.then(
       () => finish({ playable: false, why: "ended", missing: missingForPlayback(dir, layers) }),
       () => finish({ playable: false, why: "ended", missing: missingForPlayback(dir, layers) }),

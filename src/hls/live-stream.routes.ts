@@ -13,7 +13,14 @@ import { getRoom } from "../rooms/room.service.ts";
 import { getTemplate } from "../templates/template.service.ts";
 import { parseJson, type Json } from "../util/json.ts";
 import {
-  ACTIVE_HLS_STATUSES, createLiveStream, getLiveStream, hlsDetails, playbackBase, setRecordingPaused, startLiveStreamSchema, timedMetadataSchema,
+  ACTIVE_HLS_STATUSES,
+  createLiveStream,
+  getLiveStream,
+  hlsDetails,
+  playbackBase,
+  setRecordingPaused,
+  startLiveStreamSchema,
+  timedMetadataSchema,
 } from "./live-stream.service.ts";
 import { outboundPolicy } from "../net/outbound-policy.ts";
 
@@ -51,12 +58,18 @@ export function renderLiveStream(ctx: AppContext, r: RecordingRow, assets: Asset
     stopped_at: r.stopped_at,
     stopped_by: r.stopped_by,
     // tapedeck additions: the ladder produced (or asked for, before the worker starts), and its warning.
-    layers: layers.map((l, i) => ({ layer: String(i), width: l.width, height: l.height, video_bitrate: l.videoBitrate, audio_bitrate: l.audioBitrate })),
+    layers: layers.map((l, i) => ({
+      layer: String(i),
+      width: l.width,
+      height: l.height,
+      video_bitrate: l.videoBitrate,
+      audio_bitrate: l.audioBitrate,
+    })),
     ...(d.ladder_warning ? { ladder_warning: d.ladder_warning } : {}),
     recording_paused: r.paused === 1,
     ...(r.stop_reason ? { stop_reason: r.stop_reason } : {}),
     ...(failure ? { error: failure } : {}),
-    recording_assets: assets && assets.length ? assets.map((a) => renderAsset(a, { embedded: true })) : null,
+    recording_assets: assets?.length ? assets.map((a) => renderAsset(a, { embedded: true })) : null,
   };
   return out;
 }
@@ -68,7 +81,14 @@ export const liveStreamRoutes: V2Routes = (v2, ctx) => {
     const { room_id } = parseParams(roomParams, req.params);
     const body = parseBody(startLiveStreamSchema, req.body ?? {});
     const room = await getRoom(ctx.db, room_id);
-    const row = await createLiveStream(ctx.db, room, await getTemplate(ctx.db, room.template_id), body, "", outboundPolicy(ctx.config.outbound));
+    const row = await createLiveStream(
+      ctx.db,
+      room,
+      await getTemplate(ctx.db, room.template_id),
+      body,
+      "",
+      outboundPolicy(ctx.config.outbound),
+    );
     req.log.info({ stream_id: row.id, room_id }, "live stream requested");
     ctx.events.emit("recording.requested", { kind: "hls" });
     return renderLiveStream(ctx, row, null);
@@ -84,8 +104,18 @@ export const liveStreamRoutes: V2Routes = (v2, ctx) => {
   v2.post("/live-streams/room/:room_id/stop", async (req) => {
     const { room_id } = parseParams(roomParams, req.params);
     await getRoom(ctx.db, room_id);
-    const active = await ctx.db.selectFrom("recordings").select("id").where("kind", "=", "hls").where("room_id", "=", room_id).where("status", "in", [...ACTIVE_HLS_STATUSES]).orderBy("id").execute();
-    if (!active.length) throw new AppError("not_found", "no active stream found for the passed in identifiers", { details: [`room ${room_id} has no live stream that is starting or running`] });
+    const active = await ctx.db
+      .selectFrom("recordings")
+      .select("id")
+      .where("kind", "=", "hls")
+      .where("room_id", "=", room_id)
+      .where("status", "in", [...ACTIVE_HLS_STATUSES])
+      .orderBy("id")
+      .execute();
+    if (!active.length)
+      throw new AppError("not_found", "no active stream found for the passed in identifiers", {
+        details: [`room ${room_id} has no live stream that is starting or running`],
+      });
     const rows = [];
     for (const { id } of active) rows.push(await requestStop(ctx.db, id, "client request", "", "hls"));
     ctx.events.emit("recording.requested", { kind: "hls" });
@@ -105,14 +135,25 @@ export const liveStreamRoutes: V2Routes = (v2, ctx) => {
     const { id } = parseParams(idParams, req.params);
     const body = parseBody(timedMetadataSchema, req.body);
     const row = await getLiveStream(ctx.db, id);
-    if (row.status !== "running") throw new AppError("conflict", `live stream is ${row.status}`, { details: [`timed metadata goes into a running stream; ${id} is ${row.status}`] });
-    await ctx.db.insertInto("live_stream_metadata").values({ id: newObjectId(), stream_id: id, payload: body.payload, duration: body.duration ?? 1, created_at: nowIso() }).execute();
+    if (row.status !== "running")
+      throw new AppError("conflict", `live stream is ${row.status}`, {
+        details: [`timed metadata goes into a running stream; ${id} is ${row.status}`],
+      });
+    await ctx.db
+      .insertInto("live_stream_metadata")
+      .values({ id: newObjectId(), stream_id: id, payload: body.payload, duration: body.duration ?? 1, created_at: nowIso() })
+      .execute();
     return renderLiveStream(ctx, row, null);
   });
 
   v2.get("/live-streams", async (req) => {
     const q = parseQuery(listQuery, req.query);
-    let query = ctx.db.selectFrom("recordings").selectAll().where("kind", "=", "hls").orderBy("id", q.order).limit(q.limit + 1);
+    let query = ctx.db
+      .selectFrom("recordings")
+      .selectAll()
+      .where("kind", "=", "hls")
+      .orderBy("id", q.order)
+      .limit(q.limit + 1);
     if (q.start) query = query.where("id", afterCursor(q.order), q.start);
     if (q.room_id) query = query.where("room_id", "=", q.room_id);
     if (q.session_id) query = query.where("session_id", "=", q.session_id);

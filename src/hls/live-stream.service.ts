@@ -7,7 +7,17 @@ import { newObjectId, nowIso } from "../ids.ts";
 import { templateParts } from "../templates/template.service.ts";
 import { isPlainObject, parseJson } from "../util/json.ts";
 import { ownValue } from "../util/own.ts";
-import { BEAM_LAYOUTS, DEFAULT_AUTO_STOP_S, DEFAULT_MAX_DURATION_S, checkMeetingUrl, checkMeetingUrlTarget, meetingUrlSchema, recordedRoles, roleName, type BeamDetails } from "../beam/beam.service.ts";
+import {
+  BEAM_LAYOUTS,
+  DEFAULT_AUTO_STOP_S,
+  DEFAULT_MAX_DURATION_S,
+  checkMeetingUrl,
+  checkMeetingUrlTarget,
+  meetingUrlSchema,
+  recordedRoles,
+  roleName,
+  type BeamDetails,
+} from "../beam/beam.service.ts";
 import type { OutboundPolicy } from "../net/outbound-policy.ts";
 import { DEFAULT_LAYERS, defaultVideoBitrate, layerProblems, type Layer } from "./ladder.ts";
 
@@ -78,30 +88,54 @@ function hlsDestination(template: TemplateRow, name: string | undefined): HlsDes
   const hls = isPlainObject(dests) && isPlainObject(dests.hlsDestinations) ? (dests.hlsDestinations as Record<string, unknown>) : {};
   const names = Object.keys(hls);
   if (name === undefined) {
-    if (names.length > 1) throw new AppError("invalid_body", "destination is required", { details: [`the template has several hlsDestinations (${names.join(", ")}): name one as destination`] });
+    if (names.length > 1)
+      throw new AppError("invalid_body", "destination is required", {
+        details: [`the template has several hlsDestinations (${names.join(", ")}): name one as destination`],
+      });
     return names.length === 1 && isPlainObject(hls[names[0]]) ? (hls[names[0]] as HlsDestination) : {};
   }
   const found = ownValue(hls, name);
   if (!isPlainObject(found)) {
     throw new AppError("invalid_body", "destination not found", {
-      details: [`destination ${JSON.stringify(name)} is not one of the template's destinations.hlsDestinations${names.length ? ` (${names.join(", ")})` : " (it has none)"}`],
+      details: [
+        `destination ${JSON.stringify(name)} is not one of the template's destinations.hlsDestinations${names.length ? ` (${names.join(", ")})` : " (it has none)"}`,
+      ],
     });
   }
   return found as HlsDestination;
 }
 
 const withBitrates = (l: { width: number; height: number; videoBitrate?: number; audioBitrate?: number }): Layer => ({
-  width: l.width, height: l.height, videoBitrate: l.videoBitrate ?? defaultVideoBitrate(l.width, l.height), audioBitrate: l.audioBitrate ?? 128,
+  width: l.width,
+  height: l.height,
+  videoBitrate: l.videoBitrate ?? defaultVideoBitrate(l.width, l.height),
+  audioBitrate: l.audioBitrate ?? 128,
 });
 
 export async function activeLiveStream(db: Db, roomId: string): Promise<RecordingRow | undefined> {
-  return db.selectFrom("recordings").selectAll().where("kind", "=", "hls").where("room_id", "=", roomId).where("status", "in", [...ACTIVE_HLS_STATUSES]).executeTakeFirst();
+  return db
+    .selectFrom("recordings")
+    .selectAll()
+    .where("kind", "=", "hls")
+    .where("room_id", "=", roomId)
+    .where("status", "in", [...ACTIVE_HLS_STATUSES])
+    .executeTakeFirst();
 }
 
 /** Validates a start request and writes the `starting` row; a worker picks it up. */
-export async function createLiveStream(db: Db, room: RoomRow, template: TemplateRow, input: StartLiveStreamInput, startedBy: string, outbound?: OutboundPolicy): Promise<RecordingRow> {
+export async function createLiveStream(
+  db: Db,
+  room: RoomRow,
+  template: TemplateRow,
+  input: StartLiveStreamInput,
+  startedBy: string,
+  outbound?: OutboundPolicy,
+): Promise<RecordingRow> {
   if (!room.enabled) throw new AppError("invalid_body", "room is disabled", { details: [`enable room ${room.id} before streaming it`] });
-  if (input.transcription?.enabled) throw new AppError("invalid_body", "transcription is not supported", { details: ["tapedeck does not transcribe streams; leave transcription out"] });
+  if (input.transcription?.enabled)
+    throw new AppError("invalid_body", "transcription is not supported", {
+      details: ["tapedeck does not transcribe streams; leave transcription out"],
+    });
   const dest = hlsDestination(template, input.destination);
   const source = input.layers ? "layers" : dest.layers ? "destination layers" : null;
   const layers = (input.layers ?? dest.layers ?? DEFAULT_LAYERS).map(withBitrates);
@@ -111,7 +145,9 @@ export async function createLiveStream(db: Db, room: RoomRow, template: Template
   if (input.meeting_url) await checkMeetingUrlTarget(input.meeting_url, outbound);
   const segments = dest.numPlaylistSegments ?? 5;
   const details: HlsDetails = {
-    width: layers[0].width, height: layers[0].height, audio_only: false,
+    width: layers[0].width,
+    height: layers[0].height,
+    audio_only: false,
     layout: input.layout ?? "grid",
     roles: recordedRoles(template, input.roles, dest.role),
     custom_url: input.meeting_url ?? "",
@@ -127,13 +163,32 @@ export async function createLiveStream(db: Db, room: RoomRow, template: Template
   };
   const now = nowIso();
   const row: RecordingRow = {
-    id: newObjectId(), kind: "hls", room_id: room.id, session_id: null, status: "starting", meeting_url: input.meeting_url ?? "", destination: input.destination ?? "",
-    started_by: startedBy, stopped_by: "", details: JSON.stringify(details), failure: null, created_at: now, started_at: null, stopped_at: null, updated_at: now,
-    stop_reason: null, paused: 0, worker: null, lease_until: null,
+    id: newObjectId(),
+    kind: "hls",
+    room_id: room.id,
+    session_id: null,
+    status: "starting",
+    meeting_url: input.meeting_url ?? "",
+    destination: input.destination ?? "",
+    started_by: startedBy,
+    stopped_by: "",
+    details: JSON.stringify(details),
+    failure: null,
+    created_at: now,
+    started_at: null,
+    stopped_at: null,
+    updated_at: now,
+    stop_reason: null,
+    paused: 0,
+    worker: null,
+    lease_until: null,
   };
   return db.transaction().execute(async (trx) => {
     const existing = await activeLiveStream(trx, room.id);
-    if (existing) throw new AppError("conflict", "stream already started", { details: [`live stream ${existing.id} of room ${room.id} is ${existing.status}; stop it first`] });
+    if (existing)
+      throw new AppError("conflict", "stream already started", {
+        details: [`live stream ${existing.id} of room ${room.id} is ${existing.status}; stop it first`],
+      });
     await trx.insertInto("recordings").values(row).execute();
     return row;
   });
@@ -150,10 +205,20 @@ export async function getLiveStream(db: Db, id: string): Promise<RecordingRow> {
 /** Pauses or resumes the stream's recording (the live stream goes on). */
 export async function setRecordingPaused(db: Db, id: string, paused: boolean): Promise<RecordingRow> {
   const row = await getLiveStream(db, id);
-  if (!["starting", "running"].includes(row.status)) throw new AppError("conflict", `live stream is ${row.status}`, { details: [`live stream ${id} is ${row.status}; only a starting or running stream's recording can be paused or resumed`] });
+  if (!["starting", "running"].includes(row.status))
+    throw new AppError("conflict", `live stream is ${row.status}`, {
+      details: [`live stream ${id} is ${row.status}; only a starting or running stream's recording can be paused or resumed`],
+    });
   const d = hlsDetails(row);
-  if (!d.hls_vod && !d.single_file_per_layer) throw new AppError("conflict", "live stream is not recorded", { details: [`live stream ${id} was started with recording.hls_vod and recording.single_file_per_layer both false`] });
-  await db.updateTable("recordings").set({ paused: paused ? 1 : 0, updated_at: nowIso() }).where("id", "=", id).execute();
+  if (!d.hls_vod && !d.single_file_per_layer)
+    throw new AppError("conflict", "live stream is not recorded", {
+      details: [`live stream ${id} was started with recording.hls_vod and recording.single_file_per_layer both false`],
+    });
+  await db
+    .updateTable("recordings")
+    .set({ paused: paused ? 1 : 0, updated_at: nowIso() })
+    .where("id", "=", id)
+    .execute();
   return { ...row, paused: paused ? 1 : 0 };
 }
 
@@ -165,4 +230,5 @@ export function playbackToken(appSecret: string, streamId: string): string {
   return createHmac("sha256", appSecret).update(`hls-playback:${streamId}`).digest("base64url").slice(0, 22);
 }
 
-export const playbackBase = (publicUrl: string, appSecret: string, streamId: string): string => `${publicUrl}/hls/${streamId}/${playbackToken(appSecret, streamId)}`;
+export const playbackBase = (publicUrl: string, appSecret: string, streamId: string): string =>
+  `${publicUrl}/hls/${streamId}/${playbackToken(appSecret, streamId)}`;

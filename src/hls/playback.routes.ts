@@ -43,7 +43,15 @@ export function servedPlaylist(text: string, o: { keep: number | null; metadata:
     if (!line) continue;
     if (line.startsWith("#EXT-X-MEDIA-SEQUENCE:")) mediaSequence = Number(line.slice(22)) || 0;
     else if (line === "#EXT-X-ENDLIST") ended = true;
-    else if (!segments.length && !current.length && line.startsWith("#") && !line.startsWith("#EXTINF") && !line.startsWith("#EXT-X-PROGRAM-DATE-TIME") && !line.startsWith("#EXT-X-DISCONTINUITY")) header.push(line);
+    else if (
+      !segments.length &&
+      !current.length &&
+      line.startsWith("#") &&
+      !line.startsWith("#EXTINF") &&
+      !line.startsWith("#EXT-X-PROGRAM-DATE-TIME") &&
+      !line.startsWith("#EXT-X-DISCONTINUITY")
+    )
+      header.push(line);
     else {
       current.push(line);
       if (!line.startsWith("#")) {
@@ -68,7 +76,7 @@ export function servedPlaylist(text: string, o: { keep: number | null; metadata:
   }
   for (const s of shown) out.push(...s);
   if (ended) out.push("#EXT-X-ENDLIST");
-  return out.join("\n") + "\n";
+  return `${out.join("\n")}\n`;
 }
 
 function gone(reply: FastifyReply, status: 404 | 410, message: string, details: string[]): FastifyReply {
@@ -81,7 +89,8 @@ export function playbackRoutes(ctx: AppContext): PublicRoutes {
     const serve = async (req: FastifyRequest<{ Params: { id: string; token: string; "*"?: string } }>, reply: FastifyReply) => {
       const { id, token } = req.params;
       const rel = req.params["*"] ?? "";
-      if (!isObjectId(id) || !sameToken(token, playbackToken(ctx.identity.appSecret, id))) return gone(reply, 404, "no such live stream", ["check the playback URL: it is the stream's playback.url"]);
+      if (!isObjectId(id) || !sameToken(token, playbackToken(ctx.identity.appSecret, id)))
+        return gone(reply, 404, "no such live stream", ["check the playback URL: it is the stream's playback.url"]);
       const row = await ctx.db.selectFrom("recordings").selectAll().where("id", "=", id).where("kind", "=", "hls").executeTakeFirst();
       if (!row) return gone(reply, 404, "no such live stream", ["check the playback URL: it is the stream's playback.url"]);
       reply.header("access-control-allow-origin", "*");
@@ -89,26 +98,45 @@ export function playbackRoutes(ctx: AppContext): PublicRoutes {
       if (rel === "" || rel === "index.html") {
         const html = await fsp.readFile(path.join(WEB_DIR, "live.html"));
         return reply
-          .headers({ "cache-control": "no-cache", "referrer-policy": "no-referrer", "x-content-type-options": "nosniff", "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; base-uri 'none'; form-action 'none'" })
+          .headers({
+            "cache-control": "no-cache",
+            "referrer-policy": "no-referrer",
+            "x-content-type-options": "nosniff",
+            "content-security-policy":
+              "default-src 'self'; script-src 'self'; style-src 'self'; media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; base-uri 'none'; form-action 'none'",
+          })
           .type("text/html; charset=utf-8")
           .send(html);
       }
-      if (!FILE.test(rel)) return gone(reply, 404, "no such file in the stream", [`${JSON.stringify(rel)} is not master.m3u8, <layer>/index.m3u8 or <layer>/seg-N.ts`]);
+      if (!FILE.test(rel))
+        return gone(reply, 404, "no such file in the stream", [
+          `${JSON.stringify(rel)} is not master.m3u8, <layer>/index.m3u8 or <layer>/seg-N.ts`,
+        ]);
       const d: HlsDetails = hlsDetails(row);
-      if (!d.live_dir || row.status === "starting") return gone(reply, 404, "the stream has not started yet", [`live stream ${id} is ${row.status}; it is served from the moment the stream is running (GET /v2/live-streams/${id})`]);
+      if (!d.live_dir || row.status === "starting")
+        return gone(reply, 404, "the stream has not started yet", [
+          `live stream ${id} is ${row.status}; it is served from the moment the stream is running (GET /v2/live-streams/${id})`,
+        ]);
       const file = path.join(d.live_dir, ...rel.split("/"));
       let body: Buffer;
       try {
         body = await fsp.readFile(file);
       } catch {
         if (row.status === "completed" || row.status === "failed" || row.status === "post_processing") {
-          return gone(reply, 410, "the live stream has ended", [`live stream ${id} is ${row.status}; its recording is in the stream's recording_assets (GET /v2/live-streams/${id})`]);
+          return gone(reply, 410, "the live stream has ended", [
+            `live stream ${id} is ${row.status}; its recording is in the stream's recording_assets (GET /v2/live-streams/${id})`,
+          ]);
         }
         return gone(reply, 404, "not written yet", [`${rel} of live stream ${id} does not exist (yet)`]);
       }
       if (rel.endsWith(".ts")) return reply.headers({ "cache-control": "public, max-age=3600" }).type("video/mp2t").send(body);
       if (rel === "master.m3u8") return reply.headers({ "cache-control": "no-cache" }).type(PLAYLIST_TYPE).send(body);
-      const metadata = await ctx.db.selectFrom("live_stream_metadata").selectAll().where("stream_id", "=", id).orderBy("created_at").execute();
+      const metadata = await ctx.db
+        .selectFrom("live_stream_metadata")
+        .selectAll()
+        .where("stream_id", "=", id)
+        .orderBy("created_at")
+        .execute();
       const text = servedPlaylist(body.toString("utf8"), { keep: d.playlist_type === "live" ? d.playlist_segments : null, metadata });
       return reply.headers({ "cache-control": "no-cache" }).type(PLAYLIST_TYPE).send(text);
     };

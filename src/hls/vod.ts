@@ -80,7 +80,11 @@ export interface VodResult {
   files: string[];
 }
 
-const lines = (text: string): string[] => text.replace(/^\uFEFF/, "").split(/\r\n|\r|\n/).map((l) => l.trim());
+const lines = (text: string): string[] =>
+  text
+    .replace(/^\uFEFF/, "")
+    .split(/\r\n|\r|\n/)
+    .map((l) => l.trim());
 
 function tagValue(line: string, tag: string): string | null {
   return line.startsWith(`${tag}:`) ? line.slice(tag.length + 1) : null;
@@ -158,7 +162,13 @@ export function parseMasterPlaylist(text: string): Variant[] {
     else if (pending && l !== "" && !l.startsWith("#")) {
       const [w, h] = (/^(\d+)x(\d+)$/i.exec(pending.get("RESOLUTION") ?? "") ?? []).slice(1).map(Number);
       const codecs = pending.get("CODECS");
-      out.push({ uri: l, bandwidth: Number(pending.get("BANDWIDTH") ?? 0) || 0, width: w ?? 0, height: h ?? 0, ...(codecs ? { codecs } : {}) });
+      out.push({
+        uri: l,
+        bandwidth: Number(pending.get("BANDWIDTH") ?? 0) || 0,
+        width: w ?? 0,
+        height: h ?? 0,
+        ...(codecs ? { codecs } : {}),
+      });
       pending = null;
     }
   }
@@ -257,7 +267,7 @@ function vodPlaylist(source: MediaPlaylist, segments: MediaSegment[], metadata: 
     out.push(extinf(s.duration), s.uri);
   }
   out.push("#EXT-X-ENDLIST");
-  return out.join("\n") + "\n";
+  return `${out.join("\n")}\n`;
 }
 
 interface PlannedVariant {
@@ -331,11 +341,16 @@ export async function buildVod(liveDir: string, outDir: string, paused: PausedSp
     if (p.variant.codecs) attrs.push(`CODECS="${p.variant.codecs}"`);
     masterOut.push(`#EXT-X-STREAM-INF:${attrs.join(",")}`, playlist);
     results.push({
-      index: p.index, width: p.variant.width, height: p.variant.height, playlist,
-      segments: p.kept.length, durationSeconds: Math.round(seconds * 1000) / 1000, segmentFiles,
+      index: p.index,
+      width: p.variant.width,
+      height: p.variant.height,
+      playlist,
+      segments: p.kept.length,
+      durationSeconds: Math.round(seconds * 1000) / 1000,
+      segmentFiles,
     });
   }
-  await fsp.writeFile(path.join(outDir, "master.m3u8"), masterOut.join("\n") + "\n");
+  await fsp.writeFile(path.join(outDir, "master.m3u8"), `${masterOut.join("\n")}\n`);
   return { variants: results, files };
 }
 
@@ -375,7 +390,13 @@ export async function zipVod(outDir: string, zipFile: string, files: string[]): 
  * spans leave no gap. Written whole, then renamed into place. A failed ffmpeg run throws its
  * MediaProcessError (exit status and ffmpeg's last stderr lines).
  */
-export async function layerMp4(outDir: string, variantIndex: number, segments: string[], mp4File: string, run: Omit<RunOptions, "onProgress"> = {}): Promise<void> {
+export async function layerMp4(
+  outDir: string,
+  variantIndex: number,
+  segments: string[],
+  mp4File: string,
+  run: Omit<RunOptions, "onProgress"> = {},
+): Promise<void> {
   if (segments.length === 0) throw new Error(`variant ${variantIndex}: no segment to put in the MP4`);
   const files = segments.map((s) => path.resolve(outDir, safeRelative(s, `variant ${variantIndex}`)));
   const id = randomUUID().slice(0, 8);
@@ -385,10 +406,30 @@ export async function layerMp4(outDir: string, variantIndex: number, segments: s
     await fsp.writeFile(list, buildConcatList(files));
     await runFfmpeg(
       [
-        "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-        "-f", "concat", "-safe", "0", "-i", list,
-        "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy", "-bsf:a", "aac_adtstoasc",
-        "-movflags", "+faststart", "-f", "mp4", part,
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-y",
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        list,
+        "-map",
+        "0:v:0?",
+        "-map",
+        "0:a:0?",
+        "-c",
+        "copy",
+        "-bsf:a",
+        "aac_adtstoasc",
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+        part,
       ],
       { stallTimeoutMs: 120_000, ...run },
     );

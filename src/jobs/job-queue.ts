@@ -38,13 +38,25 @@ export const DEFAULT_MAX_AGE_MS = 7 * 86_400_000;
 /** A claimed job is someone else's after this long without its lease being renewed (a crashed worker). */
 const LEASE_MS = 2 * 60_000;
 
-export async function enqueueJob<T extends JobType>(db: Db, job: { type: T; key: string; payload: JobPayloads[T]; runAt?: Date }): Promise<void> {
+export async function enqueueJob<T extends JobType>(
+  db: Db,
+  job: { type: T; key: string; payload: JobPayloads[T]; runAt?: Date },
+): Promise<void> {
   const now = nowIso();
   await db
     .insertInto("jobs")
     .values({
-      id: newObjectId(), type: job.type, key: job.key, payload: JSON.stringify(job.payload), state: "pending", attempts: 0,
-      run_at: (job.runAt ?? new Date()).toISOString(), locked_until: null, last_error: null, created_at: now, updated_at: now,
+      id: newObjectId(),
+      type: job.type,
+      key: job.key,
+      payload: JSON.stringify(job.payload),
+      state: "pending",
+      attempts: 0,
+      run_at: (job.runAt ?? new Date()).toISOString(),
+      locked_until: null,
+      last_error: null,
+      created_at: now,
+      updated_at: now,
     })
     .onConflict((oc) => oc.column("key").doNothing())
     .execute();
@@ -142,16 +154,20 @@ export class JobRunner {
     const now = nowIso();
     const types = Object.keys(this.o.handlers);
     const due = await this.o.db
-      .selectFrom("jobs").selectAll()
+      .selectFrom("jobs")
+      .selectAll()
       .where("type", "in", types.length ? types : [""])
       .where((eb) => eb.or([eb("state", "=", "pending"), eb.and([eb("state", "=", "running"), eb("locked_until", "<", now)])]))
       .where("run_at", "<=", now)
-      .orderBy("run_at").limit(1).executeTakeFirst();
+      .orderBy("run_at")
+      .limit(1)
+      .executeTakeFirst();
     if (!due) return null;
     const res = await this.o.db
       .updateTable("jobs")
       .set({ state: "running", attempts: due.attempts + 1, locked_until: new Date(Date.now() + LEASE_MS).toISOString(), updated_at: now })
-      .where("id", "=", due.id).where("attempts", "=", due.attempts)
+      .where("id", "=", due.id)
+      .where("attempts", "=", due.attempts)
       .executeTakeFirst();
     return Number(res.numUpdatedRows) === 1 ? { ...due, attempts: due.attempts + 1, state: "running" } : this.claim();
   }
@@ -168,39 +184,67 @@ export class JobRunner {
       // No retry makes a corrupt payload valid: the job fails for good, without a failure hook (it has no payload to act on).
       const message = (err as Error).message;
       log.error({ err: message }, "job failed for good: its payload cannot be read");
-      await this.o.db.updateTable("jobs").set({ state: "failed", locked_until: null, last_error: message, updated_at: nowIso() }).where("id", "=", job.id).execute();
+      await this.o.db
+        .updateTable("jobs")
+        .set({ state: "failed", locked_until: null, last_error: message, updated_at: nowIso() })
+        .where("id", "=", job.id)
+        .execute();
       return;
     }
     const ctx = { job, attempt: job.attempts, log, signal: this.stopping.signal };
     // Long jobs (a composite of an hour-long session) renew their lease while they run.
     const renew = setInterval(() => {
-      this.o.db.updateTable("jobs").set({ locked_until: new Date(Date.now() + LEASE_MS).toISOString() }).where("id", "=", job.id).where("state", "=", "running").execute()
+      this.o.db
+        .updateTable("jobs")
+        .set({ locked_until: new Date(Date.now() + LEASE_MS).toISOString() })
+        .where("id", "=", job.id)
+        .where("state", "=", "running")
+        .execute()
         .catch((err) => log.warn({ err }, "could not renew the job's lease"));
     }, LEASE_MS / 4);
     try {
       await handler.run(payload, ctx);
-      await this.o.db.updateTable("jobs").set({ state: "done", locked_until: null, last_error: null, updated_at: nowIso() }).where("id", "=", job.id).execute();
+      await this.o.db
+        .updateTable("jobs")
+        .set({ state: "done", locked_until: null, last_error: null, updated_at: nowIso() })
+        .where("id", "=", job.id)
+        .execute();
       log.info("job done");
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (this.stopping.signal.aborted) {
         log.info({ err: message }, "job interrupted by shutdown; it runs again on the next start");
-        await this.o.db.updateTable("jobs").set({ state: "pending", attempts: job.attempts - 1, locked_until: null, run_at: nowIso(), updated_at: nowIso() }).where("id", "=", job.id).execute();
+        await this.o.db
+          .updateTable("jobs")
+          .set({ state: "pending", attempts: job.attempts - 1, locked_until: null, run_at: nowIso(), updated_at: nowIso() })
+          .where("id", "=", job.id)
+          .execute();
         return;
       }
       const age = Date.now() - Date.parse(job.created_at);
       const delay = backoffDelayMs(this.o.retryDelaysMs, job.attempts);
       if (age + delay > this.o.maxAgeMs) {
         log.error({ err: message }, "job failed for good");
-        await this.o.db.updateTable("jobs").set({ state: "failed", locked_until: null, last_error: message, updated_at: nowIso() }).where("id", "=", job.id).execute();
+        await this.o.db
+          .updateTable("jobs")
+          .set({ state: "failed", locked_until: null, last_error: message, updated_at: nowIso() })
+          .where("id", "=", job.id)
+          .execute();
         await handler.onFailed?.(payload, err, ctx).catch((e) => log.error({ err: e }, "job failure hook failed"));
         return;
       }
       log.warn({ err: message, retry_in_ms: delay }, "job failed; will retry");
       await this.o.db
         .updateTable("jobs")
-        .set({ state: "pending", locked_until: null, last_error: message, run_at: new Date(Date.now() + delay).toISOString(), updated_at: nowIso() })
-        .where("id", "=", job.id).execute();
+        .set({
+          state: "pending",
+          locked_until: null,
+          last_error: message,
+          run_at: new Date(Date.now() + delay).toISOString(),
+          updated_at: nowIso(),
+        })
+        .where("id", "=", job.id)
+        .execute();
     } finally {
       clearInterval(renew);
     }

@@ -52,7 +52,12 @@ interface SlicedInput {
  * without `-ss` ffmpeg moves the first packet to 0 (a video whose first keyframe came after the first
  * packet would show early).
  */
-export function sliceTrack(track: { file: string; startMs: number; endMs?: number }, start: number, length: number, containerStart = 0): SlicedInput | null {
+export function sliceTrack(
+  track: { file: string; startMs: number; endMs?: number },
+  start: number,
+  length: number,
+  containerStart = 0,
+): SlicedInput | null {
   if (track.endMs != null && track.endMs / 1000 <= start) return null; // its media ended before the segment
   const at = start - track.startMs / 1000; // the file timestamp at the segment's start
   const first = Math.max(containerStart, 0); // the first one ffmpeg reads when not seeking
@@ -90,7 +95,14 @@ export function buildSegmentArgs(o: SegmentArgsOptions): string[] {
     else noVideo.push(tile);
   }
   const boxes = noVideo.map((t) => `drawbox=x=${t.x}:y=${t.y}:w=${t.w}:h=${t.h}:color=${TILE_COLOUR}:t=fill`);
-  filters.push([`color=c=black:s=${canvas.width}x${canvas.height}:r=${canvas.fps}`, `trim=end_frame=${span.frames}`, "format=yuv420p", ...boxes].join(",") + "[bg]");
+  filters.push(
+    `${[
+      `color=c=black:s=${canvas.width}x${canvas.height}:r=${canvas.fps}`,
+      `trim=end_frame=${span.frames}`,
+      "format=yuv420p",
+      ...boxes,
+    ].join(",")}[bg]`,
+  );
   let last = "bg";
   videos.forEach(({ tile, slice }, i) => {
     const idx = nInputs++;
@@ -124,19 +136,46 @@ export function buildSegmentArgs(o: SegmentArgsOptions): string[] {
     filters.push(`[${idx}:a:0]aresample=${AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo${delay}[a${mixIn.length}]`);
     mixIn.push(`[a${mixIn.length}]`);
   }
-  const mix = mixIn.length > 1 ? `${mixIn.join("")}amix=inputs=${mixIn.length}:duration=first:dropout_transition=0:normalize=0,` : `${mixIn[0]}`;
+  const mix =
+    mixIn.length > 1 ? `${mixIn.join("")}amix=inputs=${mixIn.length}:duration=first:dropout_transition=0:normalize=0,` : `${mixIn[0]}`;
   filters.push(`${mix}${mixIn.length > 1 ? "" : "anull,"}apad=whole_len=${span.samples},atrim=end_sample=${span.samples}[aout]`);
 
   const audioCodec = o.audio === "aac" ? ["-c:a", "aac", "-b:a", "128k"] : ["-c:a", "pcm_s16le"];
   return [
-    "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-nostdin",
+    "-y",
     ...inputs,
-    "-filter_complex", filters.join(";"),
-    "-map", "[vout]", "-map", "[aout]",
-    "-c:v", "libx264", "-preset", o.preset ?? "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-r", String(canvas.fps),
-    "-g", String(canvas.fps * 2), "-video_track_timescale", String(canvas.fps * 512),
-    ...audioCodec, "-ar", String(AUDIO_RATE), "-ac", "2",
-    "-f", o.audio === "aac" ? "mp4" : "mov", o.out,
+    "-filter_complex",
+    filters.join(";"),
+    "-map",
+    "[vout]",
+    "-map",
+    "[aout]",
+    "-c:v",
+    "libx264",
+    "-preset",
+    o.preset ?? "veryfast",
+    "-crf",
+    "23",
+    "-pix_fmt",
+    "yuv420p",
+    "-r",
+    String(canvas.fps),
+    "-g",
+    String(canvas.fps * 2),
+    "-video_track_timescale",
+    String(canvas.fps * 512),
+    ...audioCodec,
+    "-ar",
+    String(AUDIO_RATE),
+    "-ac",
+    "2",
+    "-f",
+    o.audio === "aac" ? "mp4" : "mov",
+    o.out,
   ];
 }
 
@@ -149,9 +188,28 @@ export function buildConcatList(files: string[]): string {
 export function buildConcatArgs(o: { listFile: string; out: string; audio?: "pcm" | "aac" }): string[] {
   const audio = o.audio === "aac" ? ["-c:a", "copy"] : ["-c:a", "aac", "-b:a", "128k", "-ar", String(AUDIO_RATE), "-ac", "2"];
   return [
-    "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-    "-f", "concat", "-safe", "0", "-i", o.listFile,
-    "-map", "0:v:0", "-map", "0:a:0", "-c:v", "copy", ...audio,
-    "-movflags", "+faststart", "-f", "mp4", o.out,
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-nostdin",
+    "-y",
+    "-f",
+    "concat",
+    "-safe",
+    "0",
+    "-i",
+    o.listFile,
+    "-map",
+    "0:v:0",
+    "-map",
+    "0:a:0",
+    "-c:v",
+    "copy",
+    ...audio,
+    "-movflags",
+    "+faststart",
+    "-f",
+    "mp4",
+    o.out,
   ];
 }

@@ -13,9 +13,13 @@ export interface RtpTargets {
 }
 
 const rtpOut = (kind: "video" | "audio", o: RtpTargets): string[] => [
-  "-payload_type", String(kind === "video" ? o.videoPayloadType : o.audioPayloadType),
-  "-ssrc", String(kind === "video" ? o.videoSsrc : o.audioSsrc),
-  "-f", "rtp", `rtp://127.0.0.1:${kind === "video" ? o.videoPort : o.audioPort}?pkt_size=1200`,
+  "-payload_type",
+  String(kind === "video" ? o.videoPayloadType : o.audioPayloadType),
+  "-ssrc",
+  String(kind === "video" ? o.videoSsrc : o.audioSsrc),
+  "-f",
+  "rtp",
+  `rtp://127.0.0.1:${kind === "video" ? o.videoPort : o.audioPort}?pkt_size=1200`,
 ];
 
 /** A running clock (the stream's own time) drawn on the video. */
@@ -40,7 +44,12 @@ export interface SyntheticSourceOptions extends RtpTargets {
  * levels deep, so rather than escape, keep letters, digits, spaces and `._-,()` (at most 40 of them).
  */
 export function drawtextSafe(text: string): string {
-  return text.replace(/[^\p{L}\p{N} ._,()-]/gu, " ").trim().slice(0, 40) || "participant";
+  return (
+    text
+      .replace(/[^\p{L}\p{N} ._,()-]/gu, " ")
+      .trim()
+      .slice(0, 40) || "participant"
+  );
 }
 
 /**
@@ -53,13 +62,49 @@ export function buildSyntheticSourceArgs(o: SyntheticSourceOptions): string[] {
   const label = `drawtext=fontfile=${FONT_FILE}:text='${drawtextSafe(o.label)}':fontsize=${Math.round(o.height / 16)}:fontcolor=yellow:x=(w-tw)/2:y=h*2/3`;
   const duration = o.durationSeconds > 0 ? ["-t", String(o.durationSeconds)] : [];
   return [
-    "-hide_banner", "-loglevel", "error", "-nostdin",
-    ...duration, "-re", "-f", "lavfi", "-i", `testsrc2=size=${o.width}x${o.height}:rate=${o.fps},${clock},${label}`,
-    ...duration, "-re", "-f", "lavfi", "-i", "sine=frequency=1000:beep_factor=4:sample_rate=48000",
-    "-map", "0:v", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", `${o.videoBitrateKbps}k`,
-    "-g", String(gop), "-keyint_min", String(gop), "-auto-alt-ref", "0", "-error-resilient", "1",
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-nostdin",
+    ...duration,
+    "-re",
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc2=size=${o.width}x${o.height}:rate=${o.fps},${clock},${label}`,
+    ...duration,
+    "-re",
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=frequency=1000:beep_factor=4:sample_rate=48000",
+    "-map",
+    "0:v",
+    "-c:v",
+    "libvpx",
+    "-deadline",
+    "realtime",
+    "-cpu-used",
+    "8",
+    "-b:v",
+    `${o.videoBitrateKbps}k`,
+    "-g",
+    String(gop),
+    "-keyint_min",
+    String(gop),
+    "-auto-alt-ref",
+    "0",
+    "-error-resilient",
+    "1",
     ...rtpOut("video", o),
-    "-map", "1:a", "-c:a", "libopus", "-b:a", "48k", "-application", "lowdelay",
+    "-map",
+    "1:a",
+    "-c:a",
+    "libopus",
+    "-b:a",
+    "48k",
+    "-application",
+    "lowdelay",
     ...rtpOut("audio", o),
   ];
 }
@@ -71,21 +116,68 @@ export interface LoopedFileOptions extends RtpTargets {
 /** Sends a VP8/Opus WebM as RTP in real time, looping, without re-encoding (cheap: for benchmarks). */
 export function buildLoopedFileArgs(o: LoopedFileOptions): string[] {
   return [
-    "-hide_banner", "-loglevel", "error", "-nostdin",
-    "-stream_loop", "-1", "-re", "-i", o.file,
-    "-map", "0:v:0", "-c:v", "copy", ...rtpOut("video", o),
-    "-map", "0:a:0", "-c:a", "copy", ...rtpOut("audio", o),
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-nostdin",
+    "-stream_loop",
+    "-1",
+    "-re",
+    "-i",
+    o.file,
+    "-map",
+    "0:v:0",
+    "-c:v",
+    "copy",
+    ...rtpOut("video", o),
+    "-map",
+    "0:a:0",
+    "-c:a",
+    "copy",
+    ...rtpOut("audio", o),
   ];
 }
 
 /** Encodes the synthetic clock-and-beep source once into a WebM file (VP8 + Opus). */
-export function buildSyntheticFileArgs(o: { width: number; height: number; fps: number; seconds: number; videoBitrateKbps: number; out: string }): string[] {
+export function buildSyntheticFileArgs(o: {
+  width: number;
+  height: number;
+  fps: number;
+  seconds: number;
+  videoBitrateKbps: number;
+  out: string;
+}): string[] {
   const clock = clockFilter(o.height);
   return [
-    "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-    "-f", "lavfi", "-i", `testsrc2=size=${o.width}x${o.height}:rate=${o.fps}:duration=${o.seconds},${clock}`,
-    "-f", "lavfi", "-i", `sine=frequency=1000:beep_factor=4:sample_rate=48000:duration=${o.seconds}`,
-    "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", `${o.videoBitrateKbps}k`, "-g", String(o.fps * 2), "-auto-alt-ref", "0",
-    "-c:a", "libopus", "-b:a", "48k", o.out,
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-nostdin",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc2=size=${o.width}x${o.height}:rate=${o.fps}:duration=${o.seconds},${clock}`,
+    "-f",
+    "lavfi",
+    "-i",
+    `sine=frequency=1000:beep_factor=4:sample_rate=48000:duration=${o.seconds}`,
+    "-c:v",
+    "libvpx",
+    "-deadline",
+    "realtime",
+    "-cpu-used",
+    "8",
+    "-b:v",
+    `${o.videoBitrateKbps}k`,
+    "-g",
+    String(o.fps * 2),
+    "-auto-alt-ref",
+    "0",
+    "-c:a",
+    "libopus",
+    "-b:a",
+    "48k",
+    o.out,
   ];
 }

@@ -57,11 +57,30 @@ export function buildPerPeerArgs(o: PerPeerArgsOptions): string[] {
       const vf = [`fps=${fps}`];
       if (o.video.width && o.video.height) {
         const [w, h] = [o.video.width, o.video.height].map((v) => Math.max(2, Math.floor(v / 2) * 2));
-        vf.push(`scale=${w}:${h}:force_original_aspect_ratio=decrease:force_divisible_by=2`, `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black`, "setsar=1");
+        vf.push(
+          `scale=${w}:${h}:force_original_aspect_ratio=decrease:force_divisible_by=2`,
+          `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black`,
+          "setsar=1",
+        );
       }
       if (delayMs > 0) vf.push(`tpad=start_duration=${sec(delayMs)}:color=black`);
       vf.push("format=yuv420p");
-      out.push("-vf", vf.join(","), "-c:v", "libx264", "-preset", "veryfast", "-crf", String(o.crf ?? 23), "-pix_fmt", "yuv420p", "-r", String(fps), "-g", String(fps * 2));
+      out.push(
+        "-vf",
+        vf.join(","),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        String(o.crf ?? 23),
+        "-pix_fmt",
+        "yuv420p",
+        "-r",
+        String(fps),
+        "-g",
+        String(fps * 2),
+      );
     }
     idx++;
   }
@@ -75,10 +94,5 @@ export function buildPerPeerArgs(o: PerPeerArgsOptions): string[] {
     idx++;
   }
 
-  return [
-    "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-    ...inputs,
-    ...out,
-    "-movflags", "+faststart", "-f", "mp4", o.out,
-  ];
+  return ["-hide_banner", "-loglevel", "error", "-nostdin", "-y", ...inputs, ...out, "-movflags", "+faststart", "-f", "mp4", o.out];
 }

@@ -13,7 +13,13 @@ export interface MediaLog {
   warn(obj: object, msg?: string): void;
 }
 
-export type MediaErrorCode = "media_failed" | "media_timeout" | "media_stalled" | "media_aborted" | "media_missing_tool" | "media_bad_output";
+export type MediaErrorCode =
+  | "media_failed"
+  | "media_timeout"
+  | "media_stalled"
+  | "media_aborted"
+  | "media_missing_tool"
+  | "media_bad_output";
 
 /** A failed ffmpeg/ffprobe run: why it ended, its exit status and the last lines it wrote to stderr. */
 export class MediaProcessError extends Error {
@@ -30,14 +36,26 @@ export class MediaProcessError extends Error {
   }
 }
 
-function describe(code: MediaErrorCode, tool: string, exitCode: number | null, sig: string | null, tail: string[], detail?: string): string {
+function describe(
+  code: MediaErrorCode,
+  tool: string,
+  exitCode: number | null,
+  sig: string | null,
+  tail: string[],
+  detail?: string,
+): string {
   const head =
-    code === "media_timeout" ? `${tool} timed out and was killed`
-    : code === "media_stalled" ? `${tool} made no progress${detail ? ` for ${detail}` : ""} and was killed`
-    : code === "media_aborted" ? `${tool} was aborted and killed`
-    : code === "media_missing_tool" ? `${tool} is not installed (apt-get install -y ffmpeg)`
-    : code === "media_bad_output" ? `${tool} output could not be read${detail ? `: ${detail}` : ""}`
-    : `${tool} exited with ${exitCode !== null ? `code ${exitCode}` : `signal ${sig}`}`;
+    code === "media_timeout"
+      ? `${tool} timed out and was killed`
+      : code === "media_stalled"
+        ? `${tool} made no progress${detail ? ` for ${detail}` : ""} and was killed`
+        : code === "media_aborted"
+          ? `${tool} was aborted and killed`
+          : code === "media_missing_tool"
+            ? `${tool} is not installed (apt-get install -y ffmpeg)`
+            : code === "media_bad_output"
+              ? `${tool} output could not be read${detail ? `: ${detail}` : ""}`
+              : `${tool} exited with ${exitCode !== null ? `code ${exitCode}` : `signal ${sig}`}`;
   const last = tail.slice(-5).join(" | ");
   return last ? `${head}: ${last}` : head;
 }
@@ -188,7 +206,11 @@ export function parseProbe(json: string): ProbeResult {
 
 /** ffprobe `file`: container duration, format, size and each stream's codec and shape. */
 export async function probe(file: string, o: Omit<RunOptions, "onProgress"> = {}): Promise<ProbeResult> {
-  const r = await run("ffprobe", ["-v", "error", "-show_format", "-show_streams", "-of", "json", file], { timeoutMs: 60_000, ...o, keepStdout: true });
+  const r = await run("ffprobe", ["-v", "error", "-show_format", "-show_streams", "-of", "json", file], {
+    timeoutMs: 60_000,
+    ...o,
+    keepStdout: true,
+  });
   try {
     return parseProbe(r.stdout);
   } catch (err) {

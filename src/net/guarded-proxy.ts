@@ -10,7 +10,17 @@ import { OutboundRefusedError, type OutboundPolicy } from "./outbound-policy.ts"
 // applies the outbound policy and connects to the address it checked. It listens on 127.0.0.1 only and
 // lives as long as one recording's browser.
 
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate", "te", "trailer", "transfer-encoding", "upgrade"];
+const HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+];
 const MAX_REFUSALS_KEPT = 20;
 
 export class GuardedProxy {
@@ -18,7 +28,11 @@ export class GuardedProxy {
   readonly refusals: string[] = [];
   private readonly sockets = new Set<Duplex>();
 
-  private constructor(private readonly server: http.Server, private readonly policy: OutboundPolicy, private readonly onRefused?: (message: string) => void) {}
+  private constructor(
+    private readonly server: http.Server,
+    private readonly policy: OutboundPolicy,
+    private readonly onRefused?: (message: string) => void,
+  ) {}
 
   static async start(policy: OutboundPolicy, onRefused?: (message: string) => void): Promise<GuardedProxy> {
     const server = http.createServer();
@@ -78,7 +92,9 @@ export class GuardedProxy {
     upstream.on("error", (err) => {
       if (res.headersSent) return void res.destroy();
       const refused = err instanceof OutboundRefusedError;
-      res.writeHead(refused ? 403 : 502, { "content-type": "text/plain; charset=utf-8" }).end(refused ? this.refused(err) : `proxy: ${err.message}`);
+      res
+        .writeHead(refused ? 403 : 502, { "content-type": "text/plain; charset=utf-8" })
+        .end(refused ? this.refused(err) : `proxy: ${err.message}`);
     });
     req.pipe(upstream);
   }
@@ -96,7 +112,9 @@ export class GuardedProxy {
       if (!address) throw new Error("no address");
     } catch (err) {
       const text = err instanceof OutboundRefusedError ? this.refused(err) : `cannot resolve ${host}`;
-      return void client.end(`HTTP/1.1 ${err instanceof OutboundRefusedError ? "403 Forbidden" : "502 Bad Gateway"}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+      return void client.end(
+        `HTTP/1.1 ${err instanceof OutboundRefusedError ? "403 Forbidden" : "502 Bad Gateway"}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+      );
     }
     const upstream = net.connect({ host: address, port: Number(port) });
     this.track(upstream);

@@ -20,9 +20,7 @@ export interface ResolvedAddress {
 /** hostname → every address it has now (dns.lookup by default; tests inject a table). */
 export type Resolver = (hostname: string, family: 0 | 4 | 6) => Promise<ResolvedAddress[]>;
 
-export type OutboundVerdict =
-  | { allowed: true; address: string }
-  | { allowed: false; address: string; rule: string; fix: string };
+export type OutboundVerdict = { allowed: true; address: string } | { allowed: false; address: string; rule: string; fix: string };
 
 export interface OutboundPolicyOptions {
   /** CIDR entries refused on top of the built-in set (TAPEDECK_OUTBOUND_DENY). */
@@ -50,7 +48,10 @@ export const OUTBOUND_REFUSED_CODE = "ERR_OUTBOUND_REFUSED";
 /** A socket-level refusal; its message names the host, the address and the rule. */
 export class OutboundRefusedError extends Error {
   readonly code = OUTBOUND_REFUSED_CODE;
-  constructor(readonly host: string, readonly verdict: Extract<OutboundVerdict, { allowed: false }>) {
+  constructor(
+    readonly host: string,
+    readonly verdict: Extract<OutboundVerdict, { allowed: false }>,
+  ) {
     super(describeRefusal(host, verdict));
     this.name = "OutboundRefusedError";
   }
@@ -118,8 +119,7 @@ function embeddedIpv4(address: string): { form: string; v4: string } | null {
   return null;
 }
 
-const defaultResolver: Resolver = async (hostname, family) =>
-  dns.promises.lookup(hostname, { all: true, family, verbatim: true });
+const defaultResolver: Resolver = async (hostname, family) => dns.promises.lookup(hostname, { all: true, family, verbatim: true });
 
 export class OutboundPolicy {
   private readonly allow: Entry[];
@@ -143,10 +143,16 @@ export class OutboundPolicy {
     if (matches(this.allow, n)) return { allowed: true, address: ip };
     const denied = matches(this.deny, n);
     if (denied) {
-      return { allowed: false, address: shown, rule: `TAPEDECK_OUTBOUND_DENY entry ${denied.cidr}`, fix: `remove ${denied.cidr} from TAPEDECK_OUTBOUND_DENY, or add ${n.address}/${host} to TAPEDECK_OUTBOUND_ALLOW` };
+      return {
+        allowed: false,
+        address: shown,
+        rule: `TAPEDECK_OUTBOUND_DENY entry ${denied.cidr}`,
+        fix: `remove ${denied.cidr} from TAPEDECK_OUTBOUND_DENY, or add ${n.address}/${host} to TAPEDECK_OUTBOUND_ALLOW`,
+      };
     }
     const builtIn = this.builtIn.find((e) => e.list.check(n.address, n.family === 6 ? "ipv6" : "ipv4"));
-    if (builtIn) return { allowed: false, address: shown, rule: builtIn.rule, fix: `set TAPEDECK_OUTBOUND_ALLOW=${n.address}/${host} to allow it` };
+    if (builtIn)
+      return { allowed: false, address: shown, rule: builtIn.rule, fix: `set TAPEDECK_OUTBOUND_ALLOW=${n.address}/${host} to allow it` };
     const inner = n.family === 6 ? embeddedIpv4(n.address) : null;
     if (inner) {
       const v = this.checkAddress(inner.v4);
@@ -200,11 +206,13 @@ export class OutboundPolicy {
   }
 
   /** `net.LookupFunction` for sockets: resolves, refuses, and hands back only checked addresses. */
-  readonly lookup = (hostname: string, options: dns.LookupOptions, callback: (...args: any[]) => void): void => {
-    const family = options.family === 4 || options.family === 6 ? options.family : options.family === "IPv4" ? 4 : options.family === "IPv6" ? 6 : 0;
+  readonly lookup = (hostname: string, options: dns.LookupOptions, callback: (...args: unknown[]) => void): void => {
+    const family =
+      options.family === 4 || options.family === 6 ? options.family : options.family === "IPv4" ? 4 : options.family === "IPv6" ? 6 : 0;
     this.resolveChecked(hostname, family).then(
       (found) => {
-        if (found.length === 0) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND", hostname }));
+        if (found.length === 0)
+          return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND", hostname }));
         if (options.all) callback(null, found);
         else callback(null, found[0].address, found[0].family);
       },
@@ -249,7 +257,11 @@ export function createGuardedAgent(policy: OutboundPolicy, Base: AgentClass, opt
         }
       }
       // `super.createConnection` is net.createConnection / tls.connect, which take `lookup`.
-      return (Base.prototype as unknown as { createConnection: (o: object, c: Callback) => Duplex }).createConnection.call(this, { ...opts, lookup: policy.lookup }, cb);
+      return (Base.prototype as unknown as { createConnection: (o: object, c: Callback) => Duplex }).createConnection.call(
+        this,
+        { ...opts, lookup: policy.lookup },
+        cb,
+      );
     }
   };
   return new Guarded(options);

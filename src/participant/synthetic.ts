@@ -68,8 +68,10 @@ export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParti
       o.onMessage?.(msg);
       if (msg.type === "joined") resolve(msg);
       else if (msg.type === "error" && msg.fatal) reject(new Error(`${msg.code} ${msg.message}`));
-      else if (msg.type === "publish-answer") publishPc?.setRemoteDescription({ type: "answer", sdp: msg.sdp }).catch((err: Error) => finish(`publish failed: ${err.message}`));
-      else if (msg.type === "subscribe-offer") answerSubscribe(msg.sdp, msg.tracks).catch((err: Error) => finish(`subscribe failed: ${err.message}`));
+      else if (msg.type === "publish-answer")
+        publishPc?.setRemoteDescription({ type: "answer", sdp: msg.sdp }).catch((err: Error) => finish(`publish failed: ${err.message}`));
+      else if (msg.type === "subscribe-offer")
+        answerSubscribe(msg.sdp, msg.tracks).catch((err: Error) => finish(`subscribe failed: ${err.message}`));
       else if (msg.type === "subscribe-reset") {
         // Nothing left to receive: the SFU closed the connection; its next offer starts a new one.
         void subscribePc?.close().catch(() => {});
@@ -127,16 +129,33 @@ export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParti
     sockets.push(vSock, aSock);
     vSock.on("message", (buf) => video.writeRtp(RtpPacket.deSerialize(buf)));
     aSock.on("message", (buf) => audio.writeRtp(RtpPacket.deSerialize(buf)));
-    const rtp = { videoPort: vSock.address().port, audioPort: aSock.address().port, videoSsrc: 0x1111, audioSsrc: 0x2222, videoPayloadType: 96, audioPayloadType: 111 };
+    const rtp = {
+      videoPort: vSock.address().port,
+      audioPort: aSock.address().port,
+      videoSsrc: 0x1111,
+      audioSsrc: 0x2222,
+      videoPayloadType: 96,
+      audioPayloadType: 111,
+    };
     const args = o.mediaFile
       ? buildLoopedFileArgs({ file: o.mediaFile, ...rtp })
       : buildSyntheticSourceArgs({
-          ...rtp, width: o.width ?? 1280, height: o.height ?? 720, fps: o.fps ?? 30, label: o.name,
-          videoBitrateKbps: o.videoBitrateKbps ?? 1500, durationSeconds: o.durationSeconds ?? 0, keyframeIntervalSeconds: o.keyframeIntervalSeconds,
+          ...rtp,
+          width: o.width ?? 1280,
+          height: o.height ?? 720,
+          fps: o.fps ?? 30,
+          label: o.name,
+          videoBitrateKbps: o.videoBitrateKbps ?? 1500,
+          durationSeconds: o.durationSeconds ?? 0,
+          keyframeIntervalSeconds: o.keyframeIntervalSeconds,
         });
     ffmpeg = superviseProcess({ name: "ffmpeg", command: "ffmpeg", args, killGraceMs: 2000 });
     void ffmpeg.ended.then((end) =>
-      finish(end.reason === "exited" ? "media ended" : `ffmpeg exited with ${end.code ?? end.signal ?? end.error?.code}: ${end.stderrTail.slice(-10).join("\n")}`),
+      finish(
+        end.reason === "exited"
+          ? "media ended"
+          : `ffmpeg exited with ${end.code ?? end.signal ?? end.error?.code}: ${end.stderrTail.slice(-10).join("\n")}`,
+      ),
     );
   }
 

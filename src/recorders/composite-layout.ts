@@ -75,7 +75,10 @@ export function planLayout(peers: PeerPresence[], durationMs: number, canvas: Ca
     const startFrame = msToFrame(startMs, canvas.fps);
     const endFrame = msToFrame(endMs, canvas.fps);
     if (endFrame <= startFrame) continue;
-    const tiles = tilesFor(presentDuring(peers, startMs, endMs, durationMs).map((p) => p.peerId), canvas);
+    const tiles = tilesFor(
+      presentDuring(peers, startMs, endMs, durationMs).map((p) => p.peerId),
+      canvas,
+    );
     segments.push({ startMs, endMs, startFrame, endFrame, tiles });
   }
   return segments;

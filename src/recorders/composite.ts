@@ -77,14 +77,19 @@ async function containerStartsFor(plan: CompositePlan, segment: LayoutSegment, o
   const byId = new Map(plan.peers.map((p) => [p.peerId, p]));
   for (const t of segment.tiles) {
     for (const track of [byId.get(t.peerId)?.video, byId.get(t.peerId)?.audio]) {
-      if (track && !cache.has(track.file)) cache.set(track.file, (await probe(track.file, { signal: o.signal, log: o.log })).startTimeSeconds);
+      if (track && !cache.has(track.file))
+        cache.set(track.file, (await probe(track.file, { signal: o.signal, log: o.log })).startTimeSeconds);
     }
   }
   return cache;
 }
 
 /** Renders one segment into `workDir` unless it is there already; returns its file. */
-export async function renderSegment(plan: CompositePlan, segment: LayoutSegment, o: SegmentRunOptions): Promise<{ file: string; rendered: boolean }> {
+export async function renderSegment(
+  plan: CompositePlan,
+  segment: LayoutSegment,
+  o: SegmentRunOptions,
+): Promise<{ file: string; rendered: boolean }> {
   const file = segmentFile(plan, segment, o.workDir);
   if (fs.existsSync(file)) return { file, rendered: false };
   fs.mkdirSync(o.workDir, { recursive: true });
@@ -93,14 +98,24 @@ export async function renderSegment(plan: CompositePlan, segment: LayoutSegment,
   const t0 = performance.now();
   try {
     await runFfmpeg(buildSegmentArgs({ segment, peers: plan.peers, canvas: plan.canvas, out: part, containerStarts }), {
-      signal: o.signal, log: o.log, timeoutMs: o.timeoutMs ?? 300_000 + (segment.endFrame - segment.startFrame) * (10_000 / plan.canvas.fps),
+      signal: o.signal,
+      log: o.log,
+      timeoutMs: o.timeoutMs ?? 300_000 + (segment.endFrame - segment.startFrame) * (10_000 / plan.canvas.fps),
       stallTimeoutMs: o.stallTimeoutMs ?? STALL_MS,
     });
     fs.renameSync(part, file);
   } finally {
     fs.rmSync(part, { force: true });
   }
-  o.log?.info({ start_frame: segment.startFrame, end_frame: segment.endFrame, tiles: segment.tiles.length, wall_ms: Math.round(performance.now() - t0) }, "composite segment rendered");
+  o.log?.info(
+    {
+      start_frame: segment.startFrame,
+      end_frame: segment.endFrame,
+      tiles: segment.tiles.length,
+      wall_ms: Math.round(performance.now() - t0),
+    },
+    "composite segment rendered",
+  );
   return { file, rendered: true };
 }
 
@@ -145,14 +160,24 @@ export async function composeSession(plan: CompositePlan, o: ComposeOptions): Pr
     fs.writeFileSync(listFile, buildConcatList(results.map((r) => path.resolve(r.file))));
     const part = `${o.outFile}.part-${randomUUID().slice(0, 8)}`;
     try {
-      await runFfmpeg(buildConcatArgs({ listFile, out: part }), { signal: o.signal, log: o.log, timeoutMs: o.timeoutMs, stallTimeoutMs: o.stallTimeoutMs ?? STALL_MS });
+      await runFfmpeg(buildConcatArgs({ listFile, out: part }), {
+        signal: o.signal,
+        log: o.log,
+        timeoutMs: o.timeoutMs,
+        stallTimeoutMs: o.stallTimeoutMs ?? STALL_MS,
+      });
       fs.renameSync(part, o.outFile);
     } finally {
       fs.rmSync(part, { force: true });
       fs.rmSync(listFile, { force: true });
     }
     const p = await probe(o.outFile, { signal: o.signal, log: o.log });
-    return { durationSeconds: p.durationSeconds, sizeBytes: p.sizeBytes, segments: results.length, rendered: results.filter((r) => r.rendered).length };
+    return {
+      durationSeconds: p.durationSeconds,
+      sizeBytes: p.sizeBytes,
+      segments: results.length,
+      rendered: results.filter((r) => r.rendered).length,
+    };
   } finally {
     o.signal?.removeEventListener("abort", onAbort);
   }

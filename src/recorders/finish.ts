@@ -21,7 +21,10 @@ import { uploadRecording, type Uploaded } from "./upload.ts";
 const PROBE_TIMEOUT_MS = 30_000;
 
 /** Duration (s, rounded) and video size of a finished MP4; zeros when it cannot be read (the file is still delivered). */
-export async function probeMp4(file: string, o: Pick<RunOptions, "signal" | "log"> = {}): Promise<{ duration: number; width: number; height: number }> {
+export async function probeMp4(
+  file: string,
+  o: Pick<RunOptions, "signal" | "log"> = {},
+): Promise<{ duration: number; width: number; height: number }> {
   try {
     const p = await probe(file, { ...o, timeoutMs: PROBE_TIMEOUT_MS });
     const v = p.streams.find((s) => s.codec_type === "video");
@@ -52,7 +55,16 @@ export async function uploadChatCsv(
 
 /** The asset row of an uploaded chat CSV. */
 export function chatAsset(owner: { jobId: string; roomId: string; sessionId: string }, chat: UploadedChat): NewAsset {
-  return { ...owner, type: "chat", path: chat.path, objectKey: chat.key, location: chat.location, size: chat.size, duration: 0, metadata: { messages: chat.messages } };
+  return {
+    ...owner,
+    type: "chat",
+    path: chat.path,
+    objectKey: chat.key,
+    location: chat.location,
+    size: chat.size,
+    duration: 0,
+    metadata: { messages: chat.messages },
+  };
 }
 
 export interface CommitOutputs {
@@ -77,7 +89,12 @@ export async function commitOutputs(ctx: Pick<AppContext, "db" | "outbox">, o: C
     }
     const rows: AssetRow[] = [];
     for (const a of o.assets) rows.push(await insertAsset(trx, a));
-    if (o.recording) await trx.updateTable("recordings").set({ ...o.recording.set, updated_at: nowIso() }).where("id", "=", o.recording.id).execute();
+    if (o.recording)
+      await trx
+        .updateTable("recordings")
+        .set({ ...o.recording.set, updated_at: nowIso() })
+        .where("id", "=", o.recording.id)
+        .execute();
     if (o.event) await ctx.outbox.enqueue(trx, o.event(rows));
     await o.also?.(trx);
     return rows;
@@ -98,7 +115,18 @@ export const storeFailure = (f: RecordingFailure): string => JSON.stringify({ ty
  */
 export async function failRecording(
   ctx: Pick<AppContext, "db" | "outbox">,
-  o: { recordingId: string; failure: RecordingFailure; set?: Updateable<RecordingsTable>; event: EnqueueInput; also?: (trx: Db) => Promise<void> },
+  o: {
+    recordingId: string;
+    failure: RecordingFailure;
+    set?: Updateable<RecordingsTable>;
+    event: EnqueueInput;
+    also?: (trx: Db) => Promise<void>;
+  },
 ): Promise<void> {
-  await commitOutputs(ctx, { assets: [], recording: { id: o.recordingId, set: o.set ?? failedRecording(o.failure) }, event: () => o.event, also: o.also });
+  await commitOutputs(ctx, {
+    assets: [],
+    recording: { id: o.recordingId, set: o.set ?? failedRecording(o.failure) },
+    event: () => o.event,
+    also: o.also,
+  });
 }

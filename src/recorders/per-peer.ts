@@ -36,20 +36,28 @@ export async function renderPeerStream(tracks: PeerStreamTracks, o: PeerStreamOp
   const vp = tracks.video ? await probe(tracks.video.file, run) : undefined;
   const ap = tracks.audio ? await probe(tracks.audio.file, run) : undefined;
   const vs = vp?.streams.find((s) => s.codec_type === "video");
-  if (tracks.video && !vs) throw new MediaProcessError("media_bad_output", "ffprobe", 0, null, [], { detail: `${tracks.video.file} has no video stream` });
+  if (tracks.video && !vs)
+    throw new MediaProcessError("media_bad_output", "ffprobe", 0, null, [], { detail: `${tracks.video.file} has no video stream` });
   if (tracks.audio && !ap?.streams.some((s) => s.codec_type === "audio")) {
     throw new MediaProcessError("media_bad_output", "ffprobe", 0, null, [], { detail: `${tracks.audio.file} has no audio stream` });
   }
   const video = tracks.video && vs ? { ...tracks.video, codec: vs.codec_name, width: vs.width, height: vs.height } : undefined;
   const part = `${o.outFile}.part-${randomUUID().slice(0, 8)}`;
   try {
-    await runFfmpeg(buildPerPeerArgs({ video, audio: tracks.audio, out: part }), { ...run, timeoutMs: o.timeoutMs, stallTimeoutMs: o.stallTimeoutMs ?? 120_000 });
+    await runFfmpeg(buildPerPeerArgs({ video, audio: tracks.audio, out: part }), {
+      ...run,
+      timeoutMs: o.timeoutMs,
+      stallTimeoutMs: o.stallTimeoutMs ?? 120_000,
+    });
     fs.renameSync(part, o.outFile);
   } finally {
     fs.rmSync(part, { force: true });
   }
   const out = await probe(o.outFile, run);
-  o.log?.info({ file: o.outFile, duration: out.durationSeconds, size: out.sizeBytes, video_codec: video?.codec }, "stream recording written");
+  o.log?.info(
+    { file: o.outFile, duration: out.durationSeconds, size: out.sizeBytes, video_codec: video?.codec },
+    "stream recording written",
+  );
   return {
     durationSeconds: out.durationSeconds,
     sizeBytes: out.sizeBytes,

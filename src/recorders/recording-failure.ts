@@ -27,7 +27,12 @@ export function describeBrowserFailure(err: unknown): RecordingFailure<BrowserEr
   return { type: c.cause === "upload" ? "UPLOAD_ERROR" : "INTERNAL_ERROR", origin: c.origin, message: c.message };
 }
 
-const SFU_TYPES: Record<Cause, SfuErrorType> = { upload: "CLOUD_ACCESS_ERROR", media: "PROCESSING_CMD_ERROR", input: "INPUT_ERROR", other: "API_ERROR" };
+const SFU_TYPES: Record<Cause, SfuErrorType> = {
+  upload: "CLOUD_ACCESS_ERROR",
+  media: "PROCESSING_CMD_ERROR",
+  input: "INPUT_ERROR",
+  other: "API_ERROR",
+};
 
 /** For the SFU recording's `recording.failed` (and its per-track and per-peer failures). */
 export function describeSfuFailure(err: unknown): RecordingFailure<SfuErrorType> {

@@ -22,7 +22,8 @@ export function sfuRecordingSettings(room: RoomRow, template: TemplateRow): SfuR
     return { track: all, stream: all, composite: all };
   }
   const parts = templateParts(template);
-  if (isPlainObject(parts.settings.recording) && parts.settings.recording.enabled === true) return { track: true, stream: true, composite: true };
+  if (isPlainObject(parts.settings.recording) && parts.settings.recording.enabled === true)
+    return { track: true, stream: true, composite: true };
   const cfg = parts.recordings[0] ?? {};
   const composite = isPlainObject(cfg.compositeRecording) ? cfg.compositeRecording.customComposite : undefined;
   return { track: on(cfg.trackRecording), stream: on(cfg.streamRecording), composite: on(composite) };

@@ -15,7 +15,13 @@ import { chatAsset, commitOutputs, failRecording, storeFailure, uploadChatCsv } 
 import { renderPeerStream } from "./per-peer.ts";
 import { describeSfuFailure } from "./recording-failure.ts";
 import {
-  compositeInput, LIVE_SAFETY_MS, queueCompositeProgress, recordingDetails, releaseSpool, sessionWorkDir, usableTracks,
+  compositeInput,
+  LIVE_SAFETY_MS,
+  queueCompositeProgress,
+  recordingDetails,
+  releaseSpool,
+  sessionWorkDir,
+  usableTracks,
   type SfuRecordingDetails,
 } from "./sfu-recording.ts";
 import type { UploadTrackPayload } from "./upload-track.job.ts";
@@ -42,7 +48,6 @@ export type CompositeProgressPayload = JobPayloads["composite-progress"];
 /** Attempts before a media failure (ffmpeg) is reported instead of retried. */
 const MEDIA_ATTEMPTS = 3;
 
-
 interface Loaded {
   rec: RecordingRow;
   details: SfuRecordingDetails;
@@ -62,7 +67,8 @@ async function load(ctx: AppContext, recordingId: string): Promise<Loaded | null
   return { rec, details: recordingDetails(rec), session, room, peers, tracks };
 }
 
-const seconds = (from: string, to: string | null) => Math.max(0, Math.round(((to ? Date.parse(to) : Date.now()) - Date.parse(from)) / 1000));
+const seconds = (from: string, to: string | null) =>
+  Math.max(0, Math.round(((to ? Date.parse(to) : Date.now()) - Date.parse(from)) / 1000));
 const fileSafe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
 
 /** A media failure worth retrying now, or one to report (after MEDIA_ATTEMPTS, or an input that cannot work). */
@@ -73,13 +79,24 @@ function reportable(err: unknown, jc: JobContext): boolean {
 }
 
 export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessionPayload> {
-  const saveDone = async (db: AppContext["db"], rec: RecordingRow, details: SfuRecordingDetails, step: string, outcome: "done" | "failed") => {
+  const saveDone = async (
+    db: AppContext["db"],
+    rec: RecordingRow,
+    details: SfuRecordingDetails,
+    step: string,
+    outcome: "done" | "failed",
+  ) => {
     details.done = { ...details.done, [step]: outcome };
-    await db.updateTable("recordings").set({ details: JSON.stringify(details), updated_at: nowIso() }).where("id", "=", rec.id).execute();
+    await db
+      .updateTable("recordings")
+      .set({ details: JSON.stringify(details), updated_at: nowIso() })
+      .where("id", "=", rec.id)
+      .execute();
   };
 
   // The destination is looked up at each attempt: a fixed configuration works on the next retry.
-  const upload = (dest: UploadConfig | null, relative: string, file: string, contentType: string) => uploadRecording(ctx, dest, relative, file, contentType);
+  const upload = (dest: UploadConfig | null, relative: string, file: string, contentType: string) =>
+    uploadRecording(ctx, dest, relative, file, contentType);
 
   /** Tracks a crash left in `recording`: closed from their files; their own uploads queued. */
   const closeInterrupted = async (s: Loaded, log: JobContext["log"]) => {
@@ -88,16 +105,28 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
       const empty = bytes === 0 || !t.first_media_at;
       const endedAt = s.peers.find((p) => p.id === t.peer_id)?.left_at ?? s.session.ended_at ?? nowIso();
       await ctx.db.transaction().execute(async (trx) => {
-        await trx.updateTable("recorded_tracks")
+        await trx
+          .updateTable("recorded_tracks")
           .set({ state: empty ? "empty" : "finished", bytes, ended_at: endedAt, ...(empty ? { upload: "none" } : {}) })
-          .where("id", "=", t.id).execute();
+          .where("id", "=", t.id)
+          .execute();
         if (empty || t.upload !== "pending") return;
         await enqueueJob(trx, {
           type: "upload-track",
           key: `upload-track:${t.session_id}:${t.peer_id}:${t.track_id}`,
           payload: {
-            file: t.file, recordedTrackId: t.id, recordingId: t.recording_id, roomId: t.room_id, sessionId: t.session_id, sessionStartedAt: s.session.created_at,
-            peerId: t.peer_id, streamId: t.stream_id, trackId: t.track_id, trackType: t.kind as "audio" | "video", startedAt: t.started_at, endedAt,
+            file: t.file,
+            recordedTrackId: t.id,
+            recordingId: t.recording_id,
+            roomId: t.room_id,
+            sessionId: t.session_id,
+            sessionStartedAt: s.session.created_at,
+            peerId: t.peer_id,
+            streamId: t.stream_id,
+            trackId: t.track_id,
+            trackType: t.kind as "audio" | "video",
+            startedAt: t.started_at,
+            endedAt,
           } satisfies UploadTrackPayload,
         });
       });
@@ -119,7 +148,10 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
           return false;
         });
       if (ok) continue;
-      jc.log.warn({ track_id: t.track_id, peer_id: t.peer_id, kind: t.kind, bytes: t.bytes }, "track file has no readable media; left out of the per-peer file and the composite");
+      jc.log.warn(
+        { track_id: t.track_id, peer_id: t.peer_id, kind: t.kind, bytes: t.bytes },
+        "track file has no readable media; left out of the per-peer file and the composite",
+      );
       await ctx.db.updateTable("recorded_tracks").set({ state: "unreadable" }).where("id", "=", t.id).execute();
       t.state = "unreadable";
     }
@@ -127,7 +159,8 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
 
   const streams = async (s: Loaded, dest: UploadConfig | null, work: string, jc: JobContext) => {
     const groups = new Map<string, RecordedTrackRow[]>();
-    for (const t of usableTracks(s.tracks)) groups.set(`${t.peer_id}/${t.stream_id}`, [...(groups.get(`${t.peer_id}/${t.stream_id}`) ?? []), t]);
+    for (const t of usableTracks(s.tracks))
+      groups.set(`${t.peer_id}/${t.stream_id}`, [...(groups.get(`${t.peer_id}/${t.stream_id}`) ?? []), t]);
     const origin = Date.parse(s.session.created_at);
     for (const [id, tracks] of groups) {
       const step = `stream:${id}`;
@@ -137,14 +170,22 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
       const first = tracks[0];
       const peer = s.peers.find((p) => p.id === first.peer_id);
       const streamType = !video ? "audio" : video.source === "screen" ? "screen" : "regular";
-      const base = { room_id: s.room.id, session_id: s.session.id, peer_id: first.peer_id, stream_id: first.stream_id, user_id: peer?.user_id ?? "", stream_type: streamType };
+      const base = {
+        room_id: s.room.id,
+        session_id: s.session.id,
+        peer_id: first.peer_id,
+        stream_id: first.stream_id,
+        user_id: peer?.user_id ?? "",
+        stream_type: streamType,
+      };
       const out = path.join(work, "streams", `${fileSafe(first.peer_id)}-${fileSafe(first.stream_id)}.mp4`);
       const ref = (t?: RecordedTrackRow) => (t ? { file: t.file, startMs: Date.parse(t.first_media_at!) - origin } : undefined);
       let duration = 0;
       if (!fs.existsSync(out)) {
         fs.mkdirSync(path.dirname(out), { recursive: true });
         try {
-          duration = (await renderPeerStream({ video: ref(video), audio: ref(audio) }, { outFile: out, signal: jc.signal, log: jc.log })).durationSeconds;
+          duration = (await renderPeerStream({ video: ref(video), audio: ref(audio) }, { outFile: out, signal: jc.signal, log: jc.log }))
+            .durationSeconds;
         } catch (err) {
           if (!reportable(err, jc)) throw err;
           jc.log.error({ err, stream: id }, "stream recording failed");
@@ -152,24 +193,68 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
           await commitOutputs(ctx, {
             assets: [],
             event: () => ({
-              type: "stream.recording.failure", room: { id: s.room.id, webhook: s.room.webhook },
-              data: { ...base, size: 0, duration: 0, recording_id: "", recording_path: "", error_message: failure.message, error_origin: failure.origin },
+              type: "stream.recording.failure",
+              room: { id: s.room.id, webhook: s.room.webhook },
+              data: {
+                ...base,
+                size: 0,
+                duration: 0,
+                recording_id: "",
+                recording_path: "",
+                error_message: failure.message,
+                error_origin: failure.origin,
+              },
             }),
             also: (trx) => saveDone(trx, s.rec, s.details, step, "failed"),
           });
           continue;
         }
       }
-      const up = await upload(dest, streamPath({ roomId: s.room.id, sessionStartedAt: s.session.created_at, sessionId: s.session.id, peerId: first.peer_id, streamId: first.stream_id }), out, "video/mp4");
-      duration ||= seconds(tracks[0].first_media_at!, tracks.map((t) => t.ended_at ?? "").sort().at(-1) || null);
+      const up = await upload(
+        dest,
+        streamPath({
+          roomId: s.room.id,
+          sessionStartedAt: s.session.created_at,
+          sessionId: s.session.id,
+          peerId: first.peer_id,
+          streamId: first.stream_id,
+        }),
+        out,
+        "video/mp4",
+      );
+      duration ||= seconds(
+        tracks[0].first_media_at!,
+        tracks
+          .map((t) => t.ended_at ?? "")
+          .sort()
+          .at(-1) || null,
+      );
       await commitOutputs(ctx, {
-        assets: [{
-          jobId: s.rec.id, roomId: s.room.id, sessionId: s.session.id, type: "stream", path: up.path, objectKey: up.key, location: up.location,
-          size: up.size, duration: Math.round(duration), metadata: { peer_id: first.peer_id, stream_id: first.stream_id, user_id: base.user_id, stream_type: streamType },
-        }],
+        assets: [
+          {
+            jobId: s.rec.id,
+            roomId: s.room.id,
+            sessionId: s.session.id,
+            type: "stream",
+            path: up.path,
+            objectKey: up.key,
+            location: up.location,
+            size: up.size,
+            duration: Math.round(duration),
+            metadata: { peer_id: first.peer_id, stream_id: first.stream_id, user_id: base.user_id, stream_type: streamType },
+          },
+        ],
         event: ([asset]) => ({
-          type: "stream.recording.success", room: { id: s.room.id, webhook: s.room.webhook },
-          data: { ...base, size: up.size, duration: Math.round(duration), recording_id: asset.id, recording_path: asset.path, recording_presigned_url: up.url },
+          type: "stream.recording.success",
+          room: { id: s.room.id, webhook: s.room.webhook },
+          data: {
+            ...base,
+            size: up.size,
+            duration: Math.round(duration),
+            recording_id: asset.id,
+            recording_path: asset.path,
+            recording_presigned_url: up.url,
+          },
         }),
         also: (trx) => saveDone(trx, s.rec, s.details, step, "done"),
       });
@@ -181,8 +266,21 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
   const chat = async (s: Loaded, dest: UploadConfig | null, work: string) => {
     const relative = chatPath({ roomId: s.room.id, sessionStartedAt: s.session.created_at, epoch: s.details.epoch });
     if (s.details.done?.chat === "done") {
-      const asset = await ctx.db.selectFrom("recording_assets").selectAll().where("job_id", "=", s.rec.id).where("type", "=", "chat").executeTakeFirst();
-      return asset ? { path: asset.path, url: await ctx.storage.open(dest).presignGet(asset.object_key, PRESIGN_SECONDS).catch(() => "") } : null;
+      const asset = await ctx.db
+        .selectFrom("recording_assets")
+        .selectAll()
+        .where("job_id", "=", s.rec.id)
+        .where("type", "=", "chat")
+        .executeTakeFirst();
+      return asset
+        ? {
+            path: asset.path,
+            url: await ctx.storage
+              .open(dest)
+              .presignGet(asset.object_key, PRESIGN_SECONDS)
+              .catch(() => ""),
+          }
+        : null;
     }
     const up = await uploadChatCsv(ctx, { sessionId: s.session.id, file: path.join(work, "chat.csv"), dest, relativePath: relative });
     if (!up) return null;
@@ -197,26 +295,46 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
   const failComposite = async (s: Loaded, failure: RecordingFailure<SfuErrorType>) => {
     const internal = failure.type !== "INPUT_ERROR" && failure.type !== "CLOUD_ACCESS_ERROR";
     await failRecording(ctx, {
-      recordingId: s.rec.id, failure, set: { failure: storeFailure(failure) },
+      recordingId: s.rec.id,
+      failure,
+      set: { failure: storeFailure(failure) },
       event: {
-        type: "recording.failed", room: { id: s.room.id, webhook: s.room.webhook },
+        type: "recording.failed",
+        room: { id: s.room.id, webhook: s.room.webhook },
         data: {
-          room_id: s.room.id, room_name: s.room.name, session_id: s.session.id, template_id: s.room.template_id,
-          error: internal ? "INTERNAL_ERROR" : failure.message, error_type: failure.type, error_message: failure.message, error_origin: failure.origin,
-          session_started_at: s.session.created_at, session_stopped_at: s.session.ended_at ?? s.rec.stopped_at,
+          room_id: s.room.id,
+          room_name: s.room.name,
+          session_id: s.session.id,
+          template_id: s.room.template_id,
+          error: internal ? "INTERNAL_ERROR" : failure.message,
+          error_type: failure.type,
+          error_message: failure.message,
+          error_origin: failure.origin,
+          session_started_at: s.session.created_at,
+          session_stopped_at: s.session.ended_at ?? s.rec.stopped_at,
         },
       },
       also: (trx) => saveDone(trx, s.rec, s.details, "composite", "failed"),
     });
   };
 
-  const composite = async (s: Loaded, dest: UploadConfig | null, work: string, chatFile: { path: string; url: string } | null, jc: JobContext) => {
+  const composite = async (
+    s: Loaded,
+    dest: UploadConfig | null,
+    work: string,
+    chatFile: { path: string; url: string } | null,
+    jc: JobContext,
+  ) => {
     if (s.details.done?.composite) return;
     const out = path.join(work, "composite.mp4");
     let duration = 0;
     if (!fs.existsSync(out)) {
       try {
-        const plan = planComposite(compositeInput({ startedAt: s.session.created_at, endedAt: s.session.ended_at }, s.peers, s.tracks), COMPOSITE_CANVAS, s.details.chunkMs);
+        const plan = planComposite(
+          compositeInput({ startedAt: s.session.created_at, endedAt: s.session.ended_at }, s.peers, s.tracks),
+          COMPOSITE_CANVAS,
+          s.details.chunkMs,
+        );
         const r = await composeSession(plan, { outFile: out, workDir: path.join(work, "segments"), signal: jc.signal, log: jc.log });
         jc.log.info({ segments: r.segments, rendered_after_close: r.rendered, duration: r.durationSeconds }, "composite written");
         duration = r.durationSeconds;
@@ -227,21 +345,47 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
         return failComposite(s, describeSfuFailure(err));
       }
     }
-    const relative = sfuCompositePath({ roomId: s.room.id, sessionStartedAt: s.session.created_at, sessionId: s.session.id, epoch: s.details.epoch });
+    const relative = sfuCompositePath({
+      roomId: s.room.id,
+      sessionStartedAt: s.session.created_at,
+      sessionId: s.session.id,
+      epoch: s.details.epoch,
+    });
     const up = await upload(dest, relative, out, "video/mp4");
     const sessionDuration = seconds(s.session.created_at, s.session.ended_at);
     await commitOutputs(ctx, {
-      assets: [{
-        jobId: s.rec.id, roomId: s.room.id, sessionId: s.session.id, type: "room-composite-legacy", path: up.path, objectKey: up.key, location: up.location,
-        size: up.size, duration: Math.round(duration) || sessionDuration, metadata: { width: COMPOSITE_CANVAS.width, height: COMPOSITE_CANVAS.height },
-      }],
+      assets: [
+        {
+          jobId: s.rec.id,
+          roomId: s.room.id,
+          sessionId: s.session.id,
+          type: "room-composite-legacy",
+          path: up.path,
+          objectKey: up.key,
+          location: up.location,
+          size: up.size,
+          duration: Math.round(duration) || sessionDuration,
+          metadata: { width: COMPOSITE_CANVAS.width, height: COMPOSITE_CANVAS.height },
+        },
+      ],
       event: ([asset]) => ({
-        type: "recording.success", room: { id: s.room.id, webhook: s.room.webhook },
+        type: "recording.success",
+        room: { id: s.room.id, webhook: s.room.webhook },
         data: {
-          room_id: s.room.id, room_name: s.room.name, session_id: s.session.id, template_id: s.room.template_id,
-          location: asset.path, URL: up.url, duration: sessionDuration, recording_path: asset.path, recording_presigned_url: up.url,
-          chat_recording_path: chatFile?.path ?? "", chat_recording_presigned_url: chatFile?.url ?? "", size: up.size,
-          session_started_at: s.session.created_at, session_stopped_at: s.session.ended_at ?? s.rec.stopped_at,
+          room_id: s.room.id,
+          room_name: s.room.name,
+          session_id: s.session.id,
+          template_id: s.room.template_id,
+          location: asset.path,
+          URL: up.url,
+          duration: sessionDuration,
+          recording_path: asset.path,
+          recording_presigned_url: up.url,
+          chat_recording_path: chatFile?.path ?? "",
+          chat_recording_presigned_url: chatFile?.url ?? "",
+          size: up.size,
+          session_started_at: s.session.created_at,
+          session_stopped_at: s.session.ended_at ?? s.rec.stopped_at,
         },
       }),
       also: (trx) => saveDone(trx, s.rec, s.details, "composite", "done"),
@@ -267,8 +411,19 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
       if (settings.composite) await composite(s, dest, work, chatFile, jc);
       if (settings.stream) await streams(s, dest, work, jc);
       const failed = s.details.done?.composite === "failed";
-      await ctx.db.updateTable("recordings").set({ status: failed ? "failed" : "completed", updated_at: nowIso() }).where("id", "=", s.rec.id).execute();
-      log.info({ wall_ms: Date.now() - t0, since_close_ms: Date.now() - Date.parse(s.session.ended_at ?? s.rec.stopped_at ?? nowIso()), outcome: s.details.done }, "SFU recording post-processing finished");
+      await ctx.db
+        .updateTable("recordings")
+        .set({ status: failed ? "failed" : "completed", updated_at: nowIso() })
+        .where("id", "=", s.rec.id)
+        .execute();
+      log.info(
+        {
+          wall_ms: Date.now() - t0,
+          since_close_ms: Date.now() - Date.parse(s.session.ended_at ?? s.rec.stopped_at ?? nowIso()),
+          outcome: s.details.done,
+        },
+        "SFU recording post-processing finished",
+      );
       await releaseSpool(ctx, s.rec.id);
     },
 
@@ -287,15 +442,28 @@ export function compositeProgressHandler(ctx: AppContext): JobHandler<CompositeP
   return {
     async run(p, jc) {
       const s = await load(ctx, p.recordingId);
-      if (!s || s.rec.status !== "running" || !s.session.active) return;
+      if (s?.rec.status !== "running" || !s.session.active) return;
       const now = Date.now();
       const origin = Date.parse(s.session.created_at);
-      const plan = planComposite(compositeInput({ startedAt: s.session.created_at, endedAt: null }, s.peers, s.tracks, now), COMPOSITE_CANVAS, s.details.chunkMs);
+      const plan = planComposite(
+        compositeInput({ startedAt: s.session.created_at, endedAt: null }, s.peers, s.tracks, now),
+        COMPOSITE_CANVAS,
+        s.details.chunkMs,
+      );
       let rendered = 0;
       for (const segment of closedSegments(plan, now - origin - LIVE_SAFETY_MS)) {
         if (jc.signal.aborted) break;
         try {
-          if ((await renderSegment(plan, segment, { workDir: path.join(sessionWorkDir(ctx.config.dataDir, s.session.id), "segments"), signal: jc.signal, log: jc.log })).rendered) rendered++;
+          if (
+            (
+              await renderSegment(plan, segment, {
+                workDir: path.join(sessionWorkDir(ctx.config.dataDir, s.session.id), "segments"),
+                signal: jc.signal,
+                log: jc.log,
+              })
+            ).rendered
+          )
+            rendered++;
         } catch (err) {
           // Not fatal: the post-processing renders whatever is missing.
           jc.log.warn({ err, start_frame: segment.startFrame }, "composite segment could not be rendered during the session");

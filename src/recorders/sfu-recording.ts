@@ -50,11 +50,20 @@ export interface SfuRecordingOptions {
 export const anyRecording = (s: SfuRecordingSettings): boolean => s.track || s.stream || s.composite;
 
 export function recordingDetails(rec: RecordingRow): SfuRecordingDetails {
-  return parseJson<SfuRecordingDetails>(rec.details, { settings: { track: false, stream: false, composite: false }, epoch: Date.parse(rec.created_at), chunkMs: 30_000 });
+  return parseJson<SfuRecordingDetails>(rec.details, {
+    settings: { track: false, stream: false, composite: false },
+    epoch: Date.parse(rec.created_at),
+    chunkMs: 30_000,
+  });
 }
 
 /** Opens the SFU recording of a session that just opened (inside its transaction). */
-export async function openSfuRecording(trx: Db, room: RoomRow, session: { id: string; startedAt: string }, o: SfuRecordingOptions): Promise<SfuRecordingRef> {
+export async function openSfuRecording(
+  trx: Db,
+  room: RoomRow,
+  session: { id: string; startedAt: string },
+  o: SfuRecordingOptions,
+): Promise<SfuRecordingRef> {
   const { settings, chunkMs } = o;
   const id = newObjectId();
   const now = nowIso();
@@ -62,9 +71,25 @@ export async function openSfuRecording(trx: Db, room: RoomRow, session: { id: st
   await trx
     .insertInto("recordings")
     .values({
-      id, kind: "sfu", room_id: room.id, session_id: session.id, status: "running", meeting_url: "", destination: "", started_by: "auto", stopped_by: "",
-      details: JSON.stringify({ settings, epoch, chunkMs } satisfies SfuRecordingDetails), failure: null, created_at: now, started_at: now, stopped_at: null, updated_at: now,
-      stop_reason: null, paused: 0, worker: null, lease_until: null,
+      id,
+      kind: "sfu",
+      room_id: room.id,
+      session_id: session.id,
+      status: "running",
+      meeting_url: "",
+      destination: "",
+      started_by: "auto",
+      stopped_by: "",
+      details: JSON.stringify({ settings, epoch, chunkMs } satisfies SfuRecordingDetails),
+      failure: null,
+      created_at: now,
+      started_at: now,
+      stopped_at: null,
+      updated_at: now,
+      stop_reason: null,
+      paused: 0,
+      worker: null,
+      lease_until: null,
     })
     .execute();
   if (settings.composite) await queueCompositeProgress(trx, id, 1, new Date(epoch + chunkMs + LIVE_SAFETY_MS));
@@ -72,22 +97,42 @@ export async function openSfuRecording(trx: Db, room: RoomRow, session: { id: st
 }
 
 export async function queueCompositeProgress(db: Db, recordingId: string, tick: number, runAt: Date): Promise<void> {
-  await enqueueJob(db, { type: "composite-progress", key: `composite-progress:${recordingId}:${tick}`, payload: { recordingId, tick }, runAt });
+  await enqueueJob(db, {
+    type: "composite-progress",
+    key: `composite-progress:${recordingId}:${tick}`,
+    payload: { recordingId, tick },
+    runAt,
+  });
 }
 
 /** The running SFU recording of a session, if it has one. */
 export async function sessionRecording(db: Db, sessionId: string): Promise<SfuRecordingRef | null> {
-  const rec = await db.selectFrom("recordings").selectAll().where("session_id", "=", sessionId).where("kind", "=", "sfu").executeTakeFirst();
-  if (!rec || rec.status !== "running") return null;
+  const rec = await db
+    .selectFrom("recordings")
+    .selectAll()
+    .where("session_id", "=", sessionId)
+    .where("kind", "=", "sfu")
+    .executeTakeFirst();
+  if (rec?.status !== "running") return null;
   const d = recordingDetails(rec);
   return { id: rec.id, settings: d.settings, chunkMs: d.chunkMs };
 }
 
 /** The session closed (inside its transaction): queue the post-processing. */
 export async function closeSfuRecording(trx: Db, sessionId: string, stoppedAt: string): Promise<void> {
-  const rec = await trx.selectFrom("recordings").select("id").where("session_id", "=", sessionId).where("kind", "=", "sfu").where("status", "=", "running").executeTakeFirst();
+  const rec = await trx
+    .selectFrom("recordings")
+    .select("id")
+    .where("session_id", "=", sessionId)
+    .where("kind", "=", "sfu")
+    .where("status", "=", "running")
+    .executeTakeFirst();
   if (!rec) return;
-  await trx.updateTable("recordings").set({ status: "post_processing", stopped_at: stoppedAt, stopped_by: "auto", updated_at: nowIso() }).where("id", "=", rec.id).execute();
+  await trx
+    .updateTable("recordings")
+    .set({ status: "post_processing", stopped_at: stoppedAt, stopped_by: "auto", updated_at: nowIso() })
+    .where("id", "=", rec.id)
+    .execute();
   await enqueueJob(trx, { type: "process-session", key: `process-session:${rec.id}`, payload: { recordingId: rec.id } });
 }
 
@@ -109,7 +154,7 @@ export function sessionWorkDir(dataDir: string, sessionId: string): string {
  */
 export async function releaseSpool(ctx: Pick<AppContext, "db" | "config" | "log">, recordingId: string): Promise<boolean> {
   const rec = await ctx.db.selectFrom("recordings").selectAll().where("id", "=", recordingId).executeTakeFirst();
-  if (!rec || rec.status !== "completed") return false;
+  if (rec?.status !== "completed") return false;
   const tracks = await ctx.db.selectFrom("recorded_tracks").selectAll().where("recording_id", "=", recordingId).execute();
   if (tracks.some((t) => t.upload === "pending")) return false;
   for (const t of tracks) {
@@ -136,9 +181,17 @@ export const usableTracks = (tracks: RecordedTrackRow[]): RecordedTrackRow[] =>
  * and its first microphone track. (A peer that published several cameras or republished shows the first.)
  */
 export function peerMedia(tracks: RecordedTrackRow[], peerId: string, originMs: number): { video?: TrackRef; audio?: TrackRef } {
-  const mine = usableTracks(tracks).filter((t) => t.peer_id === peerId).sort((a, b) => a.started_at.localeCompare(b.started_at));
+  const mine = usableTracks(tracks)
+    .filter((t) => t.peer_id === peerId)
+    .sort((a, b) => a.started_at.localeCompare(b.started_at));
   const ref = (t: RecordedTrackRow | undefined): TrackRef | undefined =>
-    t ? { file: t.file, startMs: Date.parse(t.first_media_at!) - originMs, ...(t.state === "finished" && t.ended_at ? { endMs: Date.parse(t.ended_at) - originMs } : {}) } : undefined;
+    t
+      ? {
+          file: t.file,
+          startMs: Date.parse(t.first_media_at!) - originMs,
+          ...(t.state === "finished" && t.ended_at ? { endMs: Date.parse(t.ended_at) - originMs } : {}),
+        }
+      : undefined;
   return {
     video: ref(mine.find((t) => t.kind === "video" && t.source === "camera") ?? mine.find((t) => t.kind === "video")),
     audio: ref(mine.find((t) => t.kind === "audio")),
@@ -146,7 +199,12 @@ export function peerMedia(tracks: RecordedTrackRow[], peerId: string, originMs: 
 }
 
 /** The composite's input from the database: visible peers (not `__` roles), their presence and tracks. */
-export function compositeInput(session: { startedAt: string; endedAt: string | null }, peers: PeerRow[], tracks: RecordedTrackRow[], nowMs = Date.now()): CompositeInput {
+export function compositeInput(
+  session: { startedAt: string; endedAt: string | null },
+  peers: PeerRow[],
+  tracks: RecordedTrackRow[],
+  nowMs = Date.now(),
+): CompositeInput {
   const origin = Date.parse(session.startedAt);
   const end = session.endedAt ? Date.parse(session.endedAt) : nowMs;
   const presence: PeerPresence[] = peers

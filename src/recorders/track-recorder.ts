@@ -75,7 +75,13 @@ export function vp8KeyframeSize(rtp: RtpPacket): { width: number; height: number
 export function patchWebmVideoSize(header: Buffer, width: number, height: number): boolean {
   if (width > 0xffff || height > 0xffff) return false;
   for (let at = header.indexOf(0xe0); at >= 0 && at + 10 <= header.length; at = header.indexOf(0xe0, at + 1)) {
-    if (header[at + 1] === 0x88 && header[at + 2] === 0xb0 && header[at + 3] === 0x82 && header[at + 6] === 0xba && header[at + 7] === 0x82) {
+    if (
+      header[at + 1] === 0x88 &&
+      header[at + 2] === 0xb0 &&
+      header[at + 3] === 0x82 &&
+      header[at + 6] === 0xba &&
+      header[at + 7] === 0x82
+    ) {
       header.writeUInt16BE(width, at + 4);
       header.writeUInt16BE(height, at + 8);
       return true;
@@ -102,7 +108,11 @@ export class TrackRecorder {
   private stopped: Promise<FinishedTrack> | null = null;
   error: Error | null = null;
 
-  constructor(track: MediaStreamTrack, readonly file: string, private readonly onFirstMedia: (at: string) => void = () => {}) {
+  constructor(
+    track: MediaStreamTrack,
+    readonly file: string,
+    private readonly onFirstMedia: (at: string) => void = () => {},
+  ) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const input = track.kind === "video" ? withoutPadding(track) : { track, stop: () => {} };
     this.stopInput = input.stop;

@@ -45,13 +45,29 @@ export class TrackRecordingService {
     const key = `${peerId}/${track.info.track_id}`;
     if (this.active.has(key)) return;
     const payload = {
-      roomId: room.row.id, sessionId: room.sessionId, sessionStartedAt: room.sessionStartedAt, peerId, recordingId: room.recording.id,
-      streamId: track.info.stream_id, trackId: track.info.track_id, trackType: track.info.kind,
+      roomId: room.row.id,
+      sessionId: room.sessionId,
+      sessionStartedAt: room.sessionStartedAt,
+      peerId,
+      recordingId: room.recording.id,
+      streamId: track.info.stream_id,
+      trackId: track.info.track_id,
+      trackType: track.info.kind,
     };
     const file = trackSpoolFile(this.ctx.config.dataDir, payload);
-    const exists = await this.ctx.db.selectFrom("recorded_tracks").select("id").where("session_id", "=", room.sessionId).where("peer_id", "=", peerId).where("track_id", "=", payload.trackId).executeTakeFirst();
+    const exists = await this.ctx.db
+      .selectFrom("recorded_tracks")
+      .select("id")
+      .where("session_id", "=", room.sessionId)
+      .where("peer_id", "=", peerId)
+      .where("track_id", "=", payload.trackId)
+      .executeTakeFirst();
     if (exists || this.active.has(key)) {
-      if (exists) this.log.warn({ peer_id: peerId, track_id: payload.trackId }, "track republished with the same id: only its first publication is recorded");
+      if (exists)
+        this.log.warn(
+          { peer_id: peerId, track_id: payload.trackId },
+          "track republished with the same id: only its first publication is recorded",
+        );
       return;
     }
     const rowId = newObjectId();
@@ -60,14 +76,28 @@ export class TrackRecordingService {
     const inserted = db
       .insertInto("recorded_tracks")
       .values({
-        id: rowId, recording_id: room.recording.id, room_id: payload.roomId, session_id: payload.sessionId, peer_id: peerId, stream_id: payload.streamId,
-        track_id: payload.trackId, kind: payload.trackType, source: track.info.source, file, state: "recording", upload: upload ? "pending" : "none",
-        started_at: nowIso(), first_media_at: null, ended_at: null, bytes: null,
+        id: rowId,
+        recording_id: room.recording.id,
+        room_id: payload.roomId,
+        session_id: payload.sessionId,
+        peer_id: peerId,
+        stream_id: payload.streamId,
+        track_id: payload.trackId,
+        kind: payload.trackType,
+        source: track.info.source,
+        file,
+        state: "recording",
+        upload: upload ? "pending" : "none",
+        started_at: nowIso(),
+        first_media_at: null,
+        ended_at: null,
+        bytes: null,
       })
       .execute();
     const recorder = new TrackRecorder(track.track, file, (at) => {
       // The composite renders this track while it is still being written: it needs its timestamp 0 now.
-      void inserted.then(() => db.updateTable("recorded_tracks").set({ first_media_at: at }).where("id", "=", rowId).execute())
+      void inserted
+        .then(() => db.updateTable("recorded_tracks").set({ first_media_at: at }).where("id", "=", rowId).execute())
         .catch((err) => this.log.error({ err, track_id: payload.trackId }, "could not save the track's first frame time"));
     });
     track.requestKeyframe(true); // the file starts at a keyframe: ask for one now
@@ -78,7 +108,14 @@ export class TrackRecordingService {
     await this.ctx.outbox.enqueue(this.ctx.db, {
       type: "track.recording.started.success",
       room: { id: room.row.id, webhook: room.row.webhook },
-      data: { room_id: payload.roomId, session_id: payload.sessionId, peer_id: peerId, stream_id: payload.streamId, track_id: payload.trackId, track_type: payload.trackType },
+      data: {
+        room_id: payload.roomId,
+        session_id: payload.sessionId,
+        peer_id: peerId,
+        stream_id: payload.streamId,
+        track_id: payload.trackId,
+        track_type: payload.trackType,
+      },
     });
   }
 
@@ -96,21 +133,38 @@ export class TrackRecordingService {
     await a.inserted.catch(() => undefined);
     const empty = done.bytes === 0 || !done.firstMediaAt;
     await this.ctx.db.transaction().execute(async (trx) => {
-      await trx.updateTable("recorded_tracks")
-        .set({ state: empty ? "empty" : "finished", ended_at: done.endedAt, bytes: done.bytes, first_media_at: done.firstMediaAt, ...(empty ? { upload: "none" } : {}) })
-        .where("id", "=", a.rowId).execute();
+      await trx
+        .updateTable("recorded_tracks")
+        .set({
+          state: empty ? "empty" : "finished",
+          ended_at: done.endedAt,
+          bytes: done.bytes,
+          first_media_at: done.firstMediaAt,
+          ...(empty ? { upload: "none" } : {}),
+        })
+        .where("id", "=", a.rowId)
+        .execute();
       if (empty || !a.upload) return;
       await enqueueJob(trx, {
         type: "upload-track",
         key: `upload-track:${a.payload.sessionId}:${a.payload.peerId}:${a.payload.trackId}`,
-        payload: { ...a.payload, recordedTrackId: a.rowId, file: done.file, startedAt: done.startedAt, endedAt: done.endedAt } satisfies UploadTrackPayload,
+        payload: {
+          ...a.payload,
+          recordedTrackId: a.rowId,
+          file: done.file,
+          startedAt: done.startedAt,
+          endedAt: done.endedAt,
+        } satisfies UploadTrackPayload,
       });
     });
     if (empty) {
       this.log.warn({ track_id: a.payload.trackId, error: a.recorder.error?.message }, "track recording is empty; nothing to upload");
       return;
     }
-    this.log.info({ track_id: a.payload.trackId, bytes: done.bytes, upload: a.upload }, a.upload ? "track recording finished; upload queued" : "track recording finished");
+    this.log.info(
+      { track_id: a.payload.trackId, bytes: done.bytes, upload: a.upload },
+      a.upload ? "track recording finished; upload queued" : "track recording finished",
+    );
     if (a.upload) this.onJobQueued();
   }
 

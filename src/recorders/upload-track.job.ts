@@ -17,7 +17,14 @@ import { uploadRecording } from "./upload.ts";
 export type UploadTrackPayload = JobPayloads["upload-track"];
 
 export function uploadTrackHandler(ctx: AppContext): JobHandler<UploadTrackPayload> {
-  const base = (p: UploadTrackPayload) => ({ room_id: p.roomId, session_id: p.sessionId, peer_id: p.peerId, stream_id: p.streamId, track_id: p.trackId, track_type: p.trackType });
+  const base = (p: UploadTrackPayload) => ({
+    room_id: p.roomId,
+    session_id: p.sessionId,
+    peer_id: p.peerId,
+    stream_id: p.streamId,
+    track_id: p.trackId,
+    track_type: p.trackType,
+  });
   const duration = (p: UploadTrackPayload) => Math.max(0, Math.round((Date.parse(p.endedAt) - Date.parse(p.startedAt)) / 1000));
   return {
     async run(p, { log }) {
@@ -25,15 +32,31 @@ export function uploadTrackHandler(ctx: AppContext): JobHandler<UploadTrackPaylo
       const room = await getRoom(ctx.db, p.roomId);
       const up = await uploadRecording(ctx, await roomDestination(ctx, room), trackPath(p), p.file, "video/webm");
       await commitOutputs(ctx, {
-        assets: [{
-          jobId: p.recordingId, roomId: p.roomId, sessionId: p.sessionId, type: "track", path: up.path, objectKey: up.key,
-          location: up.location, size: up.size, duration: duration(p),
-          metadata: { track_id: p.trackId, stream_id: p.streamId, peer_id: p.peerId, track_type: p.trackType },
-        }],
+        assets: [
+          {
+            jobId: p.recordingId,
+            roomId: p.roomId,
+            sessionId: p.sessionId,
+            type: "track",
+            path: up.path,
+            objectKey: up.key,
+            location: up.location,
+            size: up.size,
+            duration: duration(p),
+            metadata: { track_id: p.trackId, stream_id: p.streamId, peer_id: p.peerId, track_type: p.trackType },
+          },
+        ],
         event: ([asset]) => ({
           type: "track.recording.success",
           room: { id: room.id, webhook: room.webhook },
-          data: { ...base(p), size: up.size, duration: duration(p), recording_id: asset.id, recording_path: asset.path, recording_presigned_url: up.url },
+          data: {
+            ...base(p),
+            size: up.size,
+            duration: duration(p),
+            recording_id: asset.id,
+            recording_path: asset.path,
+            recording_presigned_url: up.url,
+          },
         }),
         also: async (trx) => {
           await trx.updateTable("recorded_tracks").set({ upload: "done" }).where("id", "=", p.recordedTrackId).execute();
@@ -51,8 +74,13 @@ export function uploadTrackHandler(ctx: AppContext): JobHandler<UploadTrackPaylo
         type: "track.recording.failure",
         room: { id: room.id, webhook: room.webhook },
         data: {
-          ...base(p), size: fs.existsSync(p.file) ? fs.statSync(p.file).size : 0, duration: duration(p), recording_id: "", recording_path: "",
-          error_message: failure.message, error_origin: failure.origin,
+          ...base(p),
+          size: fs.existsSync(p.file) ? fs.statSync(p.file).size : 0,
+          duration: duration(p),
+          recording_id: "",
+          recording_path: "",
+          error_message: failure.message,
+          error_origin: failure.origin,
         },
       });
     },

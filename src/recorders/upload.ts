@@ -35,7 +35,11 @@ export interface Uploaded {
 }
 
 export async function uploadRecording(
-  ctx: Pick<AppContext, "storage" | "identity">, dest: UploadConfig | null, relativePath: string, file: string, contentType: string,
+  ctx: Pick<AppContext, "storage" | "identity">,
+  dest: UploadConfig | null,
+  relativePath: string,
+  file: string,
+  contentType: string,
 ): Promise<Uploaded> {
   const storage = ctx.storage.open(dest);
   const key = objectKey(dest?.prefix, ctx.identity.customerId, relativePath);

@@ -70,8 +70,18 @@ export const recordingRoutes: V2Routes = (v2, ctx) => {
   v2.post("/recordings/room/:room_id/stop", async (req) => {
     const { room_id } = parseParams(roomParams, req.params);
     await getRoom(ctx.db, room_id);
-    const active = await ctx.db.selectFrom("recordings").select("id").where("kind", "=", "beam").where("room_id", "=", room_id).where("status", "in", [...ACTIVE_BEAM_STATUSES]).orderBy("id").execute();
-    if (!active.length) throw new AppError("not_found", "no active beam found for the passed in identifiers", { details: [`room ${room_id} has no recording that is starting or running`] });
+    const active = await ctx.db
+      .selectFrom("recordings")
+      .select("id")
+      .where("kind", "=", "beam")
+      .where("room_id", "=", room_id)
+      .where("status", "in", [...ACTIVE_BEAM_STATUSES])
+      .orderBy("id")
+      .execute();
+    if (!active.length)
+      throw new AppError("not_found", "no active beam found for the passed in identifiers", {
+        details: [`room ${room_id} has no recording that is starting or running`],
+      });
     const rows = [];
     for (const { id } of active) rows.push(await requestStop(ctx.db, id, "client request"));
     ctx.events.emit("recording.requested", { kind: "beam" });
@@ -90,7 +100,12 @@ export const recordingRoutes: V2Routes = (v2, ctx) => {
 
   v2.get("/recordings", async (req) => {
     const q = parseQuery(listQuery, req.query);
-    let query = ctx.db.selectFrom("recordings").selectAll().where("kind", "=", "beam").orderBy("id", q.order).limit(q.limit + 1);
+    let query = ctx.db
+      .selectFrom("recordings")
+      .selectAll()
+      .where("kind", "=", "beam")
+      .orderBy("id", q.order)
+      .limit(q.limit + 1);
     if (q.start) query = query.where("id", afterCursor(q.order), q.start);
     if (q.room_id) query = query.where("room_id", "=", q.room_id);
     if (q.session_id) query = query.where("session_id", "=", q.session_id);

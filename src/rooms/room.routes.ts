@@ -22,7 +22,10 @@ const listQuery = z.object({
 /** The 100ms error texts for the two mistakes clients make most. */
 function precheckRoomBody(body: unknown): void {
   if (!isPlainObject(body)) return;
-  if ("template" in body) throw new AppError("invalid_body", "Invalid body param: template. Use template_id", { details: ["template: not accepted, use template_id"] });
+  if ("template" in body)
+    throw new AppError("invalid_body", "Invalid body param: template. Use template_id", {
+      details: ["template: not accepted, use template_id"],
+    });
   if ("region" in body && !(REGIONS as readonly unknown[]).includes(body.region)) {
     throw new AppError("invalid_body", "Error: region not supported", { details: [`region: must be one of ${REGIONS.join(", ")}`] });
   }
@@ -40,14 +43,21 @@ export const roomRoutes: V2Routes = (v2, ctx) => {
   v2.post("/rooms", async (req) => {
     precheckRoomBody(req.body);
     const body = parseBody(createRoomSchema, req.body);
-    await outboundPolicy(ctx.config.outbound).checkUrls([[body.webhook?.url, "webhook.url"], [body.recording_info?.upload_info?.options?.endpoint, "recording_info.upload_info.options.endpoint"]]);
+    await outboundPolicy(ctx.config.outbound).checkUrls([
+      [body.webhook?.url, "webhook.url"],
+      [body.recording_info?.upload_info?.options?.endpoint, "recording_info.upload_info.options.endpoint"],
+    ]);
     const { row, templateName } = await upsertRoom(ctx, body);
     return renderRoom(ctx, row, templateName);
   });
 
   v2.get("/rooms", async (req) => {
     const q = parseQuery(listQuery, req.query);
-    let query = ctx.db.selectFrom("rooms").selectAll().orderBy("id", q.order).limit(q.limit + 1);
+    let query = ctx.db
+      .selectFrom("rooms")
+      .selectAll()
+      .orderBy("id", q.order)
+      .limit(q.limit + 1);
     if (q.start) query = query.where("id", afterCursor(q.order), q.start);
     if (q.enabled !== undefined) query = query.where("enabled", "=", q.enabled ? 1 : 0);
     if (q.after) query = query.where("created_at", ">=", q.after);
@@ -68,7 +78,10 @@ export const roomRoutes: V2Routes = (v2, ctx) => {
     const { id } = parseParams(idParams, req.params);
     precheckRoomBody(req.body);
     const body = parseBody(updateRoomSchema, req.body);
-    await outboundPolicy(ctx.config.outbound).checkUrls([[body.webhook?.url, "webhook.url"], [body.recording_info?.upload_info?.options?.endpoint, "recording_info.upload_info.options.endpoint"]]);
+    await outboundPolicy(ctx.config.outbound).checkUrls([
+      [body.webhook?.url, "webhook.url"],
+      [body.recording_info?.upload_info?.options?.endpoint, "recording_info.upload_info.options.endpoint"],
+    ]);
     return render(await updateRoom(ctx, id, body));
   });
 };

@@ -45,12 +45,18 @@ const common = {
 export const createRoomSchema = z
   .strictObject({
     name: roomName.optional(),
-    template_id: z.string().regex(/^[0-9a-f]{24}$/, "template_id must be a 24-character hex id").optional(),
+    template_id: z
+      .string()
+      .regex(/^[0-9a-f]{24}$/, "template_id must be a 24-character hex id")
+      .optional(),
     large_room: z.boolean().optional(),
     size: z.number().int().min(0).max(20000).optional(),
     ...common,
   })
-  .refine((b) => b.size === undefined || b.large_room === true || b.size <= 2500, { message: "size must be between 0 and 2500 (up to 20000 with large_room)", path: ["size"] });
+  .refine((b) => b.size === undefined || b.large_room === true || b.size <= 2500, {
+    message: "size must be between 0 and 2500 (up to 20000 with large_room)",
+    path: ["size"],
+  });
 export type CreateRoomInput = z.infer<typeof createRoomSchema>;
 
 export const updateRoomSchema = z.strictObject({

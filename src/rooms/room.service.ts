@@ -33,7 +33,9 @@ export function renderRoom(ctx: Pick<Ctx, "box">, row: RoomRow, templateName?: s
     description: row.description,
     customer_id: row.customer_id,
     app_id: row.app_id,
-    recording_info: info ? { enabled: info.enabled, ...(info.upload_info ? { upload_info: renderUpload(ctx.box, info.upload_info) } : {}) } : null,
+    recording_info: info
+      ? { enabled: info.enabled, ...(info.upload_info ? { upload_info: renderUpload(ctx.box, info.upload_info) } : {}) }
+      : null,
     recording_source_template: info === null,
     template_id: row.template_id,
     template: templateName ?? null,
@@ -75,7 +77,8 @@ async function templateFor(ctx: Ctx, templateId: string | undefined) {
 export async function upsertRoom(ctx: Ctx, input: CreateRoomInput): Promise<{ row: RoomRow; templateName: string }> {
   const name = input.name ?? `room-${randomBytes(6).toString("hex")}`;
   const existing = await ctx.db.selectFrom("rooms").selectAll().where("name_key", "=", name.toLowerCase()).executeTakeFirst();
-  const template = existing && !input.template_id ? await getTemplate(ctx.db, existing.template_id) : await templateFor(ctx, input.template_id);
+  const template =
+    existing && !input.template_id ? await getTemplate(ctx.db, existing.template_id) : await templateFor(ctx, input.template_id);
   const now = nowIso();
   if (existing) {
     const changes: Partial<RoomRow> = { template_id: template.id, updated_at: now };

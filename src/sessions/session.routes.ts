@@ -46,14 +46,21 @@ async function peersOf(db: Db, sessionIds: string[]): Promise<Map<string, PeerRo
 export const sessionRoutes: V2Routes = (v2, ctx) => {
   v2.get("/sessions", async (req) => {
     const q = parseQuery(listQuery, req.query);
-    let query = ctx.db.selectFrom("sessions").selectAll().orderBy("id", q.order).limit(q.limit + 1);
+    let query = ctx.db
+      .selectFrom("sessions")
+      .selectAll()
+      .orderBy("id", q.order)
+      .limit(q.limit + 1);
     if (q.start) query = query.where("id", afterCursor(q.order), q.start);
     if (q.active !== undefined) query = query.where("active", "=", q.active ? 1 : 0);
     if (q.room_id) query = query.where("room_id", "=", q.room_id);
     if (q.after) query = query.where("created_at", ">=", q.after);
     if (q.before) query = query.where("created_at", "<", q.before);
     const rows = await query.execute();
-    const peers = await peersOf(ctx.db, rows.slice(0, q.limit).map((r) => r.id));
+    const peers = await peersOf(
+      ctx.db,
+      rows.slice(0, q.limit).map((r) => r.id),
+    );
     return toPage(rows, q.limit, (s) => renderSession(s, peers.get(s.id) ?? []));
   });
 

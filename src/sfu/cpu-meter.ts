@@ -9,7 +9,10 @@ export class CpuMeter {
    * `onStall` hears of a sample that came over a second late: the event loop was held that long, and
    * media and signalling with it (STUN consent checks among them: 30 s of that and ICE fails).
    */
-  constructor(private readonly intervalMs = 1000, private readonly onStall: (lateMs: number) => void = () => {}) {
+  constructor(
+    private readonly intervalMs = 1000,
+    private readonly onStall: (lateMs: number) => void = () => {},
+  ) {
     this.timer = setInterval(() => this.sample(), intervalMs);
     this.timer.unref();
   }

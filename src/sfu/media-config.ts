@@ -1,12 +1,4 @@
-import {
-  RTCRtpCodecParameters,
-  useAbsSendTime,
-  useNACK,
-  usePLI,
-  useREMB,
-  useSdesMid,
-  type RTCPeerConnectionConfig,
-} from "werift";
+import { RTCRtpCodecParameters, useAbsSendTime, useNACK, usePLI, useREMB, useSdesMid, type RTCPeerConnectionConfig } from "werift";
 
 // What the SFU negotiates: VP8 and H.264 video, Opus audio. Congestion feedback is REMB (goog-remb),
 // sent by the SFU itself (remb.ts); transport-cc is not offered, so Chromium's bandwidth estimate follows
@@ -24,7 +16,8 @@ export const H264 = () =>
     parameters: "profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1",
   });
 
-export const OPUS = () => new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2, parameters: "minptime=10;useinbandfec=1" });
+export const OPUS = () =>
+  new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2, parameters: "minptime=10;useinbandfec=1" });
 
 export function sfuPeerConfig(): RTCPeerConnectionConfig {
   return {

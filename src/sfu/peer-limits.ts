@@ -48,13 +48,21 @@ export class PeerLimits {
   /** Throws the error frame's SignalError if a message of any type is one too many. */
   checkMessage(): void {
     if (!this.messages.take()) {
-      throw new SignalError("rate_limited", "rate_limited", `too many messages: at most ${MESSAGE_PER_SECOND} a second (bursts of ${MESSAGE_BURST}); this one was dropped`);
+      throw new SignalError(
+        "rate_limited",
+        "rate_limited",
+        `too many messages: at most ${MESSAGE_PER_SECOND} a second (bursts of ${MESSAGE_BURST}); this one was dropped`,
+      );
     }
   }
 
   checkPublish(): void {
     if (!this.publishes.take()) {
-      throw new SignalError("rate_limited", "rate_limited", `too many publish messages: at most ${PUBLISH_PER_SECOND} a second (bursts of ${PUBLISH_BURST}); this one was dropped`);
+      throw new SignalError(
+        "rate_limited",
+        "rate_limited",
+        `too many publish messages: at most ${PUBLISH_PER_SECOND} a second (bursts of ${PUBLISH_BURST}); this one was dropped`,
+      );
     }
   }
 
@@ -63,11 +71,19 @@ export class PeerLimits {
     const bytes = Buffer.byteLength(message, "utf8");
     const max = this.limits.chatMaxBytes;
     if (bytes > max) {
-      throw new SignalError("payload_too_large", "payload_too_large", `chat message too long: ${bytes} bytes (UTF-8), at most ${max}; it was not sent`);
+      throw new SignalError(
+        "payload_too_large",
+        "payload_too_large",
+        `chat message too long: ${bytes} bytes (UTF-8), at most ${max}; it was not sent`,
+      );
     }
     if (!this.chats.take()) {
       const { chatPerSecond, chatBurst } = this.limits;
-      throw new SignalError("rate_limited", "rate_limited", `too many chat messages: at most ${chatPerSecond} a second (bursts of ${chatBurst}); this one was not sent`);
+      throw new SignalError(
+        "rate_limited",
+        "rate_limited",
+        `too many chat messages: at most ${chatPerSecond} a second (bursts of ${chatBurst}); this one was not sent`,
+      );
     }
   }
 
@@ -80,4 +96,5 @@ export class PeerLimits {
 }
 
 /** Is `err` one of the limits above (a strike towards flooding)? */
-export const isLimitError = (err: unknown): boolean => err instanceof SignalError && (err.reason === "rate_limited" || err.reason === "payload_too_large");
+export const isLimitError = (err: unknown): boolean =>
+  err instanceof SignalError && (err.reason === "rate_limited" || err.reason === "payload_too_large");

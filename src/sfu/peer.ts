@@ -43,7 +43,10 @@ const NEGOTIATION_TIMEOUT_MS = 15_000;
  */
 function forwardedCopy(rtp: RtpPacket): RtpPacket {
   const { padding, paddingSize, marker, payloadType, sequenceNumber, timestamp, ssrc, csrc } = rtp.header;
-  return new RtpPacket(new RtpHeader({ padding, paddingSize, marker, payloadType, sequenceNumber, timestamp, ssrc, csrc: [...csrc] }), rtp.payload);
+  return new RtpPacket(
+    new RtpHeader({ padding, paddingSize, marker, payloadType, sequenceNumber, timestamp, ssrc, csrc: [...csrc] }),
+    rtp.payload,
+  );
 }
 
 export class SfuPeer {
@@ -142,7 +145,10 @@ export class SfuPeer {
     if (this.published.has(announced.track_id)) return;
     if (track.kind !== announced.kind) {
       // publish-check.ts compares the offer's m-lines with the announcement; media of another kind is never forwarded.
-      this.log.warn({ mid: transceiver.mid, kind: track.kind, announced: announced.kind }, "media of a kind its announcement does not say; ignored");
+      this.log.warn(
+        { mid: transceiver.mid, kind: track.kind, announced: announced.kind },
+        "media of a kind its announcement does not say; ignored",
+      );
       return;
     }
     const { mid: _mid, ...info } = announced;
@@ -162,7 +168,10 @@ export class SfuPeer {
     if (this.closed || this.subscriptions.has(key)) return;
     const pc = this.ensureSubscribePc();
     const local = new MediaStreamTrack({ kind: track.info.kind });
-    const transceiver = pc.addTransceiver(local, { direction: "sendonly", streams: [new MediaStream({ id: track.info.stream_id, tracks: [local] })] });
+    const transceiver = pc.addTransceiver(local, {
+      direction: "sendonly",
+      streams: [new MediaStream({ id: track.info.stream_id, tracks: [local] })],
+    });
     if (track.codec) transceiver.codecs = [track.codec];
     const unlisten = track.listen((rtp) => local.writeRtp(forwardedCopy(rtp)));
     const pli = transceiver.sender.onPictureLossIndication.subscribe(() => track.requestKeyframe());
@@ -257,7 +266,9 @@ export class SfuPeer {
     // An answer to an offer of a connection reset since (the page answered before it heard) is stale.
     if (!this.subscribePc && this.subscribeWasReset) return;
     if (!this.subscribePc || !this.negotiating) {
-      throw new AppError("conflict", "no subscribe offer is waiting for an answer", { details: ["send a subscribe-answer only in reply to a subscribe-offer"] });
+      throw new AppError("conflict", "no subscribe offer is waiting for an answer", {
+        details: ["send a subscribe-answer only in reply to a subscribe-offer"],
+      });
     }
     // Not an SDP at all: the offer keeps waiting for a real answer (until the negotiation timeout).
     if (!/^v=0\r?\n/.test(sdp) || !/^m=/m.test(sdp)) {

@@ -25,7 +25,16 @@ export function parseOffer(sdp: string): { sections: MediaSection[]; secured: bo
   const lines = sdp.split(/\r?\n/);
   let sessionDirection = "sendrecv";
   const session = { ufrag: false, pwd: false, fingerprint: false };
-  const raw: Array<{ kind: string; port: number; mid?: string; direction?: string; bundleOnly: boolean; ufrag: boolean; pwd: boolean; fingerprint: boolean }> = [];
+  const raw: Array<{
+    kind: string;
+    port: number;
+    mid?: string;
+    direction?: string;
+    bundleOnly: boolean;
+    ufrag: boolean;
+    pwd: boolean;
+    fingerprint: boolean;
+  }> = [];
   for (const line of lines) {
     const m = /^m=(\S+) (\d+)(?:\/\d+)? /.exec(line);
     if (m) {
@@ -48,7 +57,11 @@ export function parseOffer(sdp: string): { sections: MediaSection[]; secured: bo
   const sections = raw.map((s) => {
     const direction = s.direction ?? sessionDirection;
     const open = s.port !== 0 || s.bundleOnly;
-    return { kind: s.kind, mid: s.mid, sends: (s.kind === "audio" || s.kind === "video") && open && (direction === "sendrecv" || direction === "sendonly") };
+    return {
+      kind: s.kind,
+      mid: s.mid,
+      sends: (s.kind === "audio" || s.kind === "video") && open && (direction === "sendrecv" || direction === "sendonly"),
+    };
   });
   const sending = raw.filter((_, i) => sections[i].sends);
   const has = (k: "ufrag" | "pwd" | "fingerprint") => session[k] || (sending.length > 0 && sending.every((s) => s[k]));
@@ -83,13 +96,20 @@ export function checkPublish(sdp: string, tracks: PublishedTrack[], role: string
   for (const t of tracks) {
     const section = byMid.get(t.mid)!;
     if (section.kind !== t.kind) throw invalid(`track ${t.track_id}: announced as ${t.kind} but m-line ${t.mid} is ${section.kind}`);
-    if (!section.sends) throw invalid(`track ${t.track_id}: m-line ${t.mid} sends nothing (closed, recvonly or inactive); announce only the tracks you send`);
+    if (!section.sends)
+      throw invalid(`track ${t.track_id}: m-line ${t.mid} sends nothing (closed, recvonly or inactive); announce only the tracks you send`);
     if (SOURCE_KIND[t.source] !== t.kind) throw invalid(`track ${t.track_id}: a ${t.source} track must be ${SOURCE_KIND[t.source]}`);
     if (!allowed.includes(SOURCE_PERMISSION[t.source])) {
-      throw new AppError("forbidden", `role ${role} may not publish ${SOURCE_PERMISSION[t.source]}`, { details: [`allowed: ${allowed.join(", ") || "nothing"}`] });
+      throw new AppError("forbidden", `role ${role} may not publish ${SOURCE_PERMISSION[t.source]}`, {
+        details: [`allowed: ${allowed.join(", ") || "nothing"}`],
+      });
     }
   }
   const unannounced = sections.find((s) => s.sends && !mids.has(s.mid!));
-  if (unannounced) throw invalid(`m-line ${unannounced.mid} (${unannounced.kind}) sends media but no track announces it; announce every track you send`);
-  if (!secured) throw invalid("publish sdp has no ICE credentials or DTLS fingerprint (a=ice-ufrag, a=ice-pwd, a=fingerprint): send the offer your RTCPeerConnection made");
+  if (unannounced)
+    throw invalid(`m-line ${unannounced.mid} (${unannounced.kind}) sends media but no track announces it; announce every track you send`);
+  if (!secured)
+    throw invalid(
+      "publish sdp has no ICE credentials or DTLS fingerprint (a=ice-ufrag, a=ice-pwd, a=fingerprint): send the offer your RTCPeerConnection made",
+    );
 }

@@ -38,7 +38,12 @@ export class SfuRoom {
     private roles: Record<string, Json>,
     private settings: SfuRecordingSettings,
     private readonly deps: {
-      store: SessionStore; log: Logger; remb: boolean; recordings: TrackRecordingService; compositeChunkMs: number; onEmpty: (room: SfuRoom) => void;
+      store: SessionStore;
+      log: Logger;
+      remb: boolean;
+      recordings: TrackRecordingService;
+      compositeChunkMs: number;
+      onEmpty: (room: SfuRoom) => void;
     },
   ) {
     this.timer = setInterval(() => this.tick(), 1000);
@@ -96,13 +101,21 @@ export class SfuRoom {
     const visible = this.visiblePeers();
     const size = this.row.size ?? 0;
     if (size > 0 && visible.length >= size) {
-      throw new SignalError("forbidden", "room_full", `room is full: it takes ${size} peers and has ${visible.length}; try again when someone leaves`);
+      throw new SignalError(
+        "forbidden",
+        "room_full",
+        `room is full: it takes ${size} peers and has ${visible.length}; try again when someone leaves`,
+      );
     }
     const { role } = peer.identity;
     const max = Number(ownValue(this.roles, role)?.maxPeerCount ?? 0);
     const inRole = visible.filter((p) => p.identity.role === role).length;
     if (max > 0 && inRole >= max) {
-      throw new SignalError("forbidden", "role_full", `role ${role} is full: it takes ${max} peers and has ${inRole}; try again when one leaves`);
+      throw new SignalError(
+        "forbidden",
+        "role_full",
+        `role ${role} is full: it takes ${max} peers and has ${inRole}; try again when one leaves`,
+      );
     }
   }
 
@@ -131,7 +144,10 @@ export class SfuRoom {
       for (const track of other.published.values()) peer.subscribe(other, track);
     }
     this.requestRecordingKeyframes(); // the composite's layout changes here: a keyframe makes the cut cheap to seek to
-    this.deps.log.info({ peer_id: peer.id, role: peer.identity.role, session_id: session.sessionId, peers: this.peers.size }, "peer joined");
+    this.deps.log.info(
+      { peer_id: peer.id, role: peer.identity.role, session_id: session.sessionId, peers: this.peers.size },
+      "peer joined",
+    );
   }
 
   allowedToPublish(role: string): Array<"audio" | "video" | "screen"> {
@@ -143,7 +159,9 @@ export class SfuRoom {
     if (!this.peers.has(peer.id)) return;
     if (this.recording && this.sessionId) {
       const room = { row: this.row, sessionId: this.sessionId, sessionStartedAt: this.sessionStartedAt, recording: this.recording };
-      this.deps.recordings.start(room, peer.id, track).catch((err) => this.deps.log.error({ err, peer_id: peer.id }, "could not start track recording"));
+      this.deps.recordings
+        .start(room, peer.id, track)
+        .catch((err) => this.deps.log.error({ err, peer_id: peer.id }, "could not start track recording"));
     }
     for (const other of this.peers.values()) {
       if (other !== peer && this.canSubscribe(other.identity.role, peer.identity.role)) other.subscribe(peer, track);
@@ -152,7 +170,9 @@ export class SfuRoom {
   }
 
   onTrackEnded(peer: SfuPeer, track: PublishedTrack): void {
-    this.deps.recordings.finish(peer.id, track.info.track_id).catch((err) => this.deps.log.error({ err }, "could not finish track recording"));
+    this.deps.recordings
+      .finish(peer.id, track.info.track_id)
+      .catch((err) => this.deps.log.error({ err }, "could not finish track recording"));
     for (const other of this.peers.values()) if (other !== peer) other.unsubscribePeer(peer.id, track.info.track_id);
     if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
   }
@@ -164,7 +184,8 @@ export class SfuRoom {
     const leftAt = nowIso();
     this.peers.delete(peer.id);
     // A peer the server removes (media or connection lost, shutdown) is told why, and its socket closed.
-    if (reason !== "client request" && reason !== "websocket closed") peer.removed(`removed from the room: ${reason}${message ? ` (${message})` : ""}`);
+    if (reason !== "client request" && reason !== "websocket closed")
+      peer.removed(`removed from the room: ${reason}${message ? ` (${message})` : ""}`);
     const closing = peer.close();
     for (const other of this.peers.values()) {
       other.unsubscribePeer(peer.id);
@@ -194,11 +215,26 @@ export class SfuRoom {
     const sentAt = this.nextChatTime();
     const sender = { peer_id: from.id, name: from.identity.name, user_id: from.identity.userId, role: from.identity.role };
     const id = await this.deps.store.saveChat({
-      roomId: this.row.id, sessionId: this.sessionId, sender: { peerId: from.id, name: sender.name, userId: sender.user_id, role: sender.role },
-      roles, toPeerId: msg.peer_id, message: msg.message, sentAt,
+      roomId: this.row.id,
+      sessionId: this.sessionId,
+      sender: { peerId: from.id, name: sender.name, userId: sender.user_id, role: sender.role },
+      roles,
+      toPeerId: msg.peer_id,
+      message: msg.message,
+      sentAt,
     });
-    const out: ChatMessageOut = { type: "chat", id, sender, roles, message: msg.message, sent_at: sentAt, ...(msg.peer_id ? { peer_id: msg.peer_id } : {}) };
-    const recipients = target ? [target, from] : [...this.peers.values()].filter((p) => p === from || roles.length === 0 || roles.includes(p.identity.role));
+    const out: ChatMessageOut = {
+      type: "chat",
+      id,
+      sender,
+      roles,
+      message: msg.message,
+      sent_at: sentAt,
+      ...(msg.peer_id ? { peer_id: msg.peer_id } : {}),
+    };
+    const recipients = target
+      ? [target, from]
+      : [...this.peers.values()].filter((p) => p === from || roles.length === 0 || roles.includes(p.identity.role));
     for (const p of new Set(recipients)) p.notify(out);
   }
 
@@ -232,7 +268,8 @@ export class SfuRoom {
     for (const peer of this.peers.values()) {
       if (this.deps.remb) for (const t of peer.published.values()) t.sendFeedback();
       const silent = peer.msSinceLastMedia(now);
-      if (silent !== null && silent > MEDIA_INACTIVITY_MS) void this.leave(peer, "ice connection state closed", `no media for ${Math.round(silent / 1000)} s`);
+      if (silent !== null && silent > MEDIA_INACTIVITY_MS)
+        void this.leave(peer, "ice connection state closed", `no media for ${Math.round(silent / 1000)} s`);
     }
   }
 

@@ -2,13 +2,26 @@ import fs from "node:fs";
 import type { AppContext } from "../app-context.ts";
 import type { RoomRow } from "../db/schema.ts";
 import { newObjectId, newUuid, nowIso } from "../ids.ts";
-import { anyRecording, closeSfuRecording, openSfuRecording, sessionRecording, type SfuRecordingOptions, type SfuRecordingRef } from "../recorders/sfu-recording.ts";
+import {
+  anyRecording,
+  closeSfuRecording,
+  openSfuRecording,
+  sessionRecording,
+  type SfuRecordingOptions,
+  type SfuRecordingRef,
+} from "../recorders/sfu-recording.ts";
 
 // Persists what happens in live rooms: sessions, peers, chat. Each state change and the webhook it
 // causes are written in one transaction (outbox), so no event is lost and none is sent for a change
 // that did not happen.
 
-export const LEAVE_REASONS = ["client request", "peer kicked", "websocket closed", "ice connection state closed", "server removed peer"] as const;
+export const LEAVE_REASONS = [
+  "client request",
+  "peer kicked",
+  "websocket closed",
+  "ice connection state closed",
+  "server removed peer",
+] as const;
 export type LeaveReason = (typeof LEAVE_REASONS)[number];
 
 type Ctx = Pick<AppContext, "db" | "outbox" | "identity" | "log">;
@@ -51,32 +64,68 @@ export class SessionStore {
   async addPeer(room: RoomRow, peer: JoiningPeer, recording?: SfuRecordingOptions): Promise<SessionRef> {
     return this.ctx.db.transaction().execute(async (trx) => {
       const now = nowIso();
-      let session = await trx.selectFrom("sessions").select(["id", "created_at"]).where("room_id", "=", room.id).where("active", "=", 1).executeTakeFirst();
+      let session = await trx
+        .selectFrom("sessions")
+        .select(["id", "created_at"])
+        .where("room_id", "=", room.id)
+        .where("active", "=", 1)
+        .executeTakeFirst();
       let rec: SfuRecordingRef | null = null;
       if (session) rec = await sessionRecording(trx, session.id);
       else {
         session = { id: newObjectId(), created_at: now };
         await trx
           .insertInto("sessions")
-          .values({ id: session.id, room_id: room.id, customer_id: room.customer_id, app_id: room.app_id, active: 1, created_at: now, updated_at: now, ended_at: null })
+          .values({
+            id: session.id,
+            room_id: room.id,
+            customer_id: room.customer_id,
+            app_id: room.app_id,
+            active: 1,
+            created_at: now,
+            updated_at: now,
+            ended_at: null,
+          })
           .execute();
         await this.ctx.outbox.enqueue(trx, {
           type: "session.open.success",
           room: roomRef(room),
           data: { room_id: room.id, room_name: room.name, session_id: session.id, template_id: room.template_id, session_started_at: now },
         });
-        if (recording && anyRecording(recording.settings)) rec = await openSfuRecording(trx, room, { id: session.id, startedAt: now }, recording);
+        if (recording && anyRecording(recording.settings))
+          rec = await openSfuRecording(trx, room, { id: session.id, startedAt: now }, recording);
       }
       await trx
         .insertInto("peers")
-        .values({ id: peer.id, session_id: session.id, room_id: room.id, name: peer.name, role: peer.role, user_id: peer.userId, user_data: peer.userData, joined_at: now, left_at: null, leave_reason: null })
+        .values({
+          id: peer.id,
+          session_id: session.id,
+          room_id: room.id,
+          name: peer.name,
+          role: peer.role,
+          user_id: peer.userId,
+          user_data: peer.userData,
+          joined_at: now,
+          left_at: null,
+          leave_reason: null,
+        })
         .execute();
       await this.ctx.outbox.enqueue(trx, {
         type: "peer.join.success",
         room: roomRef(room),
         data: {
-          room_id: room.id, room_name: room.name, session_id: session.id, peer_id: peer.id, user_id: peer.userId, template_id: room.template_id,
-          user_name: peer.name, user_data: peer.userData, role: peer.role, joined_at: now, session_started_at: session.created_at, type: "regular",
+          room_id: room.id,
+          room_name: room.name,
+          session_id: session.id,
+          peer_id: peer.id,
+          user_id: peer.userId,
+          template_id: room.template_id,
+          user_name: peer.name,
+          user_data: peer.userData,
+          role: peer.role,
+          joined_at: now,
+          session_started_at: session.created_at,
+          type: "regular",
         },
       });
       return { sessionId: session.id, startedAt: session.created_at, recording: rec };
@@ -98,14 +147,37 @@ export class SessionStore {
         type: "peer.leave.success",
         room: roomRef(room),
         data: {
-          room_id: room.id, room_name: room.name, session_id: session.id, peer_id: peer.id, user_id: peer.user_id, template_id: room.template_id,
-          user_name: peer.name, user_data: peer.user_data, role: peer.role, joined_at: peer.joined_at, session_started_at: session.created_at, type: "regular",
-          left_at: now, duration: seconds(peer.joined_at, now), reason, message,
+          room_id: room.id,
+          room_name: room.name,
+          session_id: session.id,
+          peer_id: peer.id,
+          user_id: peer.user_id,
+          template_id: room.template_id,
+          user_name: peer.name,
+          user_data: peer.user_data,
+          role: peer.role,
+          joined_at: peer.joined_at,
+          session_started_at: session.created_at,
+          type: "regular",
+          left_at: now,
+          duration: seconds(peer.joined_at, now),
+          reason,
+          message,
         },
       });
-      const remaining = await trx.selectFrom("peers").select("id").where("session_id", "=", session.id).where("left_at", "is", null).executeTakeFirst();
+      const remaining = await trx
+        .selectFrom("peers")
+        .select("id")
+        .where("session_id", "=", session.id)
+        .where("left_at", "is", null)
+        .executeTakeFirst();
       if (remaining) return false;
-      const lastLeft = await trx.selectFrom("peers").select("left_at").where("session_id", "=", session.id).orderBy("left_at", "desc").executeTakeFirst();
+      const lastLeft = await trx
+        .selectFrom("peers")
+        .select("left_at")
+        .where("session_id", "=", session.id)
+        .orderBy("left_at", "desc")
+        .executeTakeFirst();
       const endedAt = lastLeft?.left_at && lastLeft.left_at > now ? lastLeft.left_at : now;
       await trx.updateTable("sessions").set({ active: 0, ended_at: endedAt, updated_at: nowIso() }).where("id", "=", session.id).execute();
       await closeSfuRecording(trx, session.id, endedAt);
@@ -113,8 +185,13 @@ export class SessionStore {
         type: "session.close.success",
         room: roomRef(room),
         data: {
-          room_id: room.id, room_name: room.name, session_id: session.id, template_id: room.template_id,
-          session_started_at: session.created_at, session_stopped_at: endedAt, session_duration: seconds(session.created_at, endedAt),
+          room_id: room.id,
+          room_name: room.name,
+          session_id: session.id,
+          template_id: room.template_id,
+          session_started_at: session.created_at,
+          session_stopped_at: endedAt,
+          session_duration: seconds(session.created_at, endedAt),
         },
       });
       return true;
@@ -123,7 +200,12 @@ export class SessionStore {
 
   /** When the peer's recorded track files were last written, if it has any still marked recording. */
   private async lastWritten(peerId: string): Promise<string | undefined> {
-    const files = await this.ctx.db.selectFrom("recorded_tracks").select("file").where("peer_id", "=", peerId).where("state", "=", "recording").execute();
+    const files = await this.ctx.db
+      .selectFrom("recorded_tracks")
+      .select("file")
+      .where("peer_id", "=", peerId)
+      .where("state", "=", "recording")
+      .execute();
     const times = files.map((f) => (fs.existsSync(f.file) ? fs.statSync(f.file).mtimeMs : 0)).filter((t) => t > 0);
     return times.length ? new Date(Math.max(...times)).toISOString() : undefined;
   }
@@ -133,8 +215,17 @@ export class SessionStore {
     await this.ctx.db
       .insertInto("chat_messages")
       .values({
-        id, room_id: c.roomId, session_id: c.sessionId, sender_peer_id: c.sender.peerId, sender_name: c.sender.name, sender_user_id: c.sender.userId,
-        sender_role: c.sender.role, roles: JSON.stringify(c.roles), to_peer_id: c.toPeerId ?? null, message: c.message, sent_at: c.sentAt,
+        id,
+        room_id: c.roomId,
+        session_id: c.sessionId,
+        sender_peer_id: c.sender.peerId,
+        sender_name: c.sender.name,
+        sender_user_id: c.sender.userId,
+        sender_role: c.sender.role,
+        roles: JSON.stringify(c.roles),
+        to_peer_id: c.toPeerId ?? null,
+        message: c.message,
+        sent_at: c.sentAt,
       })
       .execute();
     return id;

@@ -39,14 +39,16 @@ export class Sfu {
 
   readonly recordings: TrackRecordingService;
 
-  constructor(
-    private readonly ctx: Pick<AppContext, "db" | "outbox" | "identity" | "log" | "config" | "events">,
-  ) {
+  constructor(private readonly ctx: Pick<AppContext, "db" | "outbox" | "identity" | "log" | "config" | "events">) {
     this.store = new SessionStore(ctx);
     this.recordings = new TrackRecordingService(ctx, () => ctx.events.emit("jobs.queued"));
     this.log = ctx.log.child({ component: "sfu" });
     this.cpu = new CpuMeter(1000, (lateMs) =>
-      this.log.warn({ late_ms: lateMs, rooms: this.rooms.size }, "event loop held up: media and signalling waited that long (a busy machine, or blocking work in this process)"));
+      this.log.warn(
+        { late_ms: lateMs, rooms: this.rooms.size },
+        "event loop held up: media and signalling waited that long (a busy machine, or blocking work in this process)",
+      ),
+    );
   }
 
   /** Peers left marked present by a previous run are removed (their sessions close). */
@@ -119,7 +121,9 @@ export class Sfu {
             if (msg.type !== "join") return fail(400, "not_joined", `send {"type":"join"} first (got ${msg.type})`, false);
             if (joining) return fail(409, "already_joining", "join already in progress", false);
             joining = true;
-            const joined = await this.join(msg, send, log, (message) => (flooded ? fail(429, "flooding", flooded, true) : fail(410, "removed", message, true)));
+            const joined = await this.join(msg, send, log, (message) =>
+              flooded ? fail(429, "flooding", flooded, true) : fail(410, "removed", message, true),
+            );
             peer = joined.peer;
             room = joined.room;
             clearTimeout(joinTimer);
@@ -133,7 +137,8 @@ export class Sfu {
             log.info({ peer_id: peer?.id, type: msg.type, code: err.status, message }, "signalling message refused");
             return fail(err.status, frameReasonOf(err), message, !peer);
           }
-          if (err instanceof AppError) return fail(err.status, frameReasonOf(err), err.details[0] ? `${err.message}: ${err.details[0]}` : err.message, !peer);
+          if (err instanceof AppError)
+            return fail(err.status, frameReasonOf(err), err.details[0] ? `${err.message}: ${err.details[0]}` : err.message, !peer);
           log.error({ err, peer_id: peer?.id, type: msg.type }, "signalling message failed");
           fail(500, "internal", `could not handle ${msg.type}: ${(err as Error).message}`, false);
         } finally {
@@ -143,11 +148,17 @@ export class Sfu {
     });
   }
 
-  private async join(msg: Extract<ClientMessage, { type: "join" }>, send: (m: ServerMessage) => void, log: Logger, onRemoved: (message: string) => void) {
+  private async join(
+    msg: Extract<ClientMessage, { type: "join" }>,
+    send: (m: ServerMessage) => void,
+    log: Logger,
+    onRemoved: (message: string) => void,
+  ) {
     const claims = await verifyAppToken(this.ctx.identity, msg.token);
     const row = await this.ctx.db.selectFrom("rooms").selectAll().where("id", "=", claims.room_id).executeTakeFirst();
     if (!row) throw new AppError("not_found", "room not found", { details: [`no room with id ${claims.room_id}`] });
-    if (!row.enabled) throw new AppError("forbidden", "room is disabled", { details: ["enable it with POST /v2/rooms/<id> {\"enabled\": true}"] });
+    if (!row.enabled)
+      throw new AppError("forbidden", "room is disabled", { details: ['enable it with POST /v2/rooms/<id> {"enabled": true}'] });
     const template = await this.ctx.db.selectFrom("templates").selectAll().where("id", "=", row.template_id).executeTakeFirstOrThrow();
     // Roles are looked up as own properties only: `constructor` or `__proto__` is no role of any template.
     const roles = nullProtoCopy(templateParts(template).roles);
@@ -155,23 +166,42 @@ export class Sfu {
     // receives every role (its page shows only the roles the recording asked for), whatever the template says.
     const hidden = claims.role === RECORDER_ROLE;
     if (hidden) roles[RECORDER_ROLE] = { ...ownValue(roles, RECORDER_ROLE), name: RECORDER_ROLE, publishParams: { allowed: [] } };
-    if (!hasOwnKey(roles, claims.role)) throw new AppError("forbidden", "role not in the room's template", { details: [`role ${claims.role} is not one of ${Object.keys(roles).join(", ")}`] });
+    if (!hasOwnKey(roles, claims.role))
+      throw new AppError("forbidden", "role not in the room's template", {
+        details: [`role ${claims.role} is not one of ${Object.keys(roles).join(", ")}`],
+      });
     const badUserId = claims.user_id ? findControlChar(claims.user_id) : null;
-    if (badUserId) throw new AppError("invalid_body", controlCharMessage("user_id", badUserId), { details: ["the app token's user_id is shown to the other peers"] });
+    if (badUserId)
+      throw new AppError("invalid_body", controlCharMessage("user_id", badUserId), {
+        details: ["the app token's user_id is shown to the other peers"],
+      });
 
     const settings = sfuRecordingSettings(row, template);
     let room = this.rooms.get(row.id);
     if (room) room.updateRoles(row, roles, settings);
     else {
       room = new SfuRoom(row, roles, settings, {
-        store: this.store, log: this.log.child({ room_id: row.id }), remb: this.ctx.config.sfu.remb, recordings: this.recordings, compositeChunkMs: this.ctx.config.recording.compositeChunkMs, onEmpty: (r) => this.dropRoom(r),
+        store: this.store,
+        log: this.log.child({ room_id: row.id }),
+        remb: this.ctx.config.sfu.remb,
+        recordings: this.recordings,
+        compositeChunkMs: this.ctx.config.recording.compositeChunkMs,
+        onEmpty: (r) => this.dropRoom(r),
       });
       this.rooms.set(row.id, room);
     }
     const peerLog = log.child({ room_id: row.id });
     const theRoom = room;
     const peer = new SfuPeer(
-      { id: newUuid(), name: msg.name, role: claims.role, userId: claims.user_id ?? "", userData: msg.user_data ?? "", joinedAt: nowIso(), hidden },
+      {
+        id: newUuid(),
+        name: msg.name,
+        role: claims.role,
+        userId: claims.user_id ?? "",
+        userData: msg.user_data ?? "",
+        joinedAt: nowIso(),
+        hidden,
+      },
       send,
       peerLog,
       {
@@ -225,7 +255,9 @@ export class Sfu {
     if (adds && this.cpu.cores > limit) {
       this.log.warn({ cores: this.cpu.cores, limit, peer_id: peer.id }, "publisher refused: SFU at its CPU limit");
       throw new AppError("unavailable", "this SFU is at its CPU limit and takes no new publishers", {
-        details: [`using ${Math.round(this.cpu.cores * 100)}% of a core, limit ${Math.round(limit * 100)}%; try again shortly or add SFU capacity`],
+        details: [
+          `using ${Math.round(this.cpu.cores * 100)}% of a core, limit ${Math.round(limit * 100)}%; try again shortly or add SFU capacity`,
+        ],
       });
     }
   }

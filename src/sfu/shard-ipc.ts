@@ -1,8 +1,5 @@
 // Messages between the api process (which holds the peers' WebSockets) and an SFU shard process.
-export type ToShard =
-  | { t: "open"; id: number; remote: string }
-  | { t: "frame"; id: number; data: string }
-  | { t: "close"; id: number };
+export type ToShard = { t: "open"; id: number; remote: string } | { t: "frame"; id: number; data: string } | { t: "close"; id: number };
 
 export type FromShard =
   | { t: "ready" }

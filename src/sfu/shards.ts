@@ -66,16 +66,25 @@ export class SfuShards implements SignalHandler {
   private spawn(shard: Shard): void {
     const c = this.ctx.config;
     const proc = superviseProcess({
-      name: `sfu shard ${shard.index}`, command: BIN, args: ["sfu-shard", String(shard.index)], fork: true,
+      name: `sfu shard ${shard.index}`,
+      command: BIN,
+      args: ["sfu-shard", String(shard.index)],
+      fork: true,
       env: {
         ...process.env,
-        TAPEDECK_DATA_DIR: c.dataDir, DATABASE_URL: c.databaseUrl, LOG_LEVEL: c.logLevel, TAPEDECK_SFU_REMB: c.sfu.remb ? "on" : "off",
+        TAPEDECK_DATA_DIR: c.dataDir,
+        DATABASE_URL: c.databaseUrl,
+        LOG_LEVEL: c.logLevel,
+        TAPEDECK_SFU_REMB: c.sfu.remb ? "on" : "off",
         TAPEDECK_SFU_CPU_LIMIT: String(c.sfu.cpuLimit),
         // The shard loads its config from this environment: the api process's limits, however they were set.
-        TAPEDECK_CHAT_MAX_BYTES: String(c.peerLimits.chatMaxBytes), TAPEDECK_CHAT_PER_SECOND: String(c.peerLimits.chatPerSecond),
-        TAPEDECK_CHAT_BURST: String(c.peerLimits.chatBurst), TAPEDECK_FLOOD_STRIKES: String(c.peerLimits.floodStrikes),
+        TAPEDECK_CHAT_MAX_BYTES: String(c.peerLimits.chatMaxBytes),
+        TAPEDECK_CHAT_PER_SECOND: String(c.peerLimits.chatPerSecond),
+        TAPEDECK_CHAT_BURST: String(c.peerLimits.chatBurst),
+        TAPEDECK_FLOOD_STRIKES: String(c.peerLimits.floodStrikes),
       },
-      stdout: "inherit", stderr: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
       ready: (child) =>
         new Promise((resolve) => {
           const onMessage = (m: FromShard) => {
@@ -85,7 +94,10 @@ export class SfuShards implements SignalHandler {
           };
           child.on("message", onMessage);
         }),
-      readyTimeoutMs: READY_TIMEOUT_MS, gracefulStop: "SIGTERM", killGraceMs: STOP_GRACE_MS, log: this.log,
+      readyTimeoutMs: READY_TIMEOUT_MS,
+      gracefulStop: "SIGTERM",
+      killGraceMs: STOP_GRACE_MS,
+      log: this.log,
       onOwnerExit: "leave", // a shard closes its rooms and exits when its IPC channel goes (shard-worker.ts)
     });
     const { child } = proc;
@@ -115,7 +127,10 @@ export class SfuShards implements SignalHandler {
     shard.conns.clear();
     if (shard.stopping) return;
     const { reason, code, signal } = end;
-    this.log.error({ shard: shard.index, pid: child.pid, reason, code, signal, peers: conns.length }, "sfu shard died; removing its peers and restarting it");
+    this.log.error(
+      { shard: shard.index, pid: child.pid, reason, code, signal, peers: conns.length },
+      "sfu shard died; removing its peers and restarting it",
+    );
     const rooms = [...new Set(conns.map((c) => c.roomId).filter(Boolean))];
     try {
       if (rooms.length) await this.store.removeOrphanPeers(rooms);
@@ -144,7 +159,13 @@ export class SfuShards implements SignalHandler {
     /** The room's shard is down or restarting: the peer is told to try again, and its socket closed. */
     const refuse = () => {
       shard = null;
-      reply({ type: "error", code: 503, reason: "unavailable", message: "the SFU for this room is restarting; try again in a few seconds", fatal: true });
+      reply({
+        type: "error",
+        code: 503,
+        reason: "unavailable",
+        message: "the SFU for this room is restarting; try again in a few seconds",
+        fatal: true,
+      });
       socket.close(4503, "sfu restarting");
     };
     socket.onMessage((data) => {
@@ -153,7 +174,11 @@ export class SfuShards implements SignalHandler {
       const roomId = roomOf(data);
       // Before a join nothing can be routed: answer here as the SFU would.
       if (roomId === undefined) {
-        return reply(data.includes('"ping"') ? { type: "pong" } : { type: "error", code: 400, reason: "not_joined", message: 'send {"type":"join"} first', fatal: false });
+        return reply(
+          data.includes('"ping"')
+            ? { type: "pong" }
+            : { type: "error", code: 400, reason: "not_joined", message: 'send {"type":"join"} first', fatal: false },
+        );
       }
       clearTimeout(joinTimer);
       shard = this.shards[shardOf(roomId, this.shards.length)];

@@ -14,6 +14,8 @@ export const signallingRoutes =
     const log = ctx.log.child({ component: "signalling" });
     await app.register(async (scope) => {
       await scope.register(websocket, { options: { maxPayload: 256 * 1024 } });
-      scope.get("/sfu/ws", { websocket: true }, (socket, req) => handler.connect(wsSignalSocket(socket, log.child({ remote: req.ip })), req.ip));
+      scope.get("/sfu/ws", { websocket: true }, (socket, req) =>
+        handler.connect(wsSignalSocket(socket, log.child({ remote: req.ip })), req.ip),
+      );
     });
   };

@@ -37,7 +37,14 @@ export class DestinationError extends AppError {
   /** The provider's error code (`AccessDenied`, `NoSuchBucket`…) or the network error code. */
   readonly providerCode: string;
 
-  constructor(args: { failure: DestinationFailure; operation: StorageOperation; providerCode: string; message: string; details?: string[]; cause?: unknown }) {
+  constructor(args: {
+    failure: DestinationFailure;
+    operation: StorageOperation;
+    providerCode: string;
+    message: string;
+    details?: string[];
+    cause?: unknown;
+  }) {
     super(args.failure === "no_such_key" ? "not_found" : "destination_error", args.message, {
       origin: "destination",
       details: args.details ?? [],
@@ -50,7 +57,17 @@ export class DestinationError extends AppError {
   }
 }
 
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "ECONNABORTED"]);
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EPIPE",
+  "ECONNABORTED",
+]);
 
 export function providerName(t: Pick<DestinationTarget, "type" | "customEndpoint" | "endpoint">): string {
   if (t.customEndpoint) return `the storage at ${t.endpoint}`;
@@ -101,8 +118,16 @@ export function mapS3Error(err: unknown, op: StorageOperation, target: Destinati
     // The outbound policy refused the address before connecting: its message names the rule and the fix.
     return make("refused", `storage endpoint ${target.endpoint}: ${e.message}`);
   }
-  if (status === undefined && (NETWORK_CODES.has(String(e.code)) || e.name === "TimeoutError" || /^(CERT_|ERR_TLS|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(String(e.code)))) {
-    return make("unreachable", `cannot reach endpoint ${target.endpoint} (${e.code ?? e.name}): check the bucket's region or options.endpoint, and that this server can connect to it`);
+  if (
+    status === undefined &&
+    (NETWORK_CODES.has(String(e.code)) ||
+      e.name === "TimeoutError" ||
+      /^(CERT_|ERR_TLS|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(String(e.code)))
+  ) {
+    return make(
+      "unreachable",
+      `cannot reach endpoint ${target.endpoint} (${e.code ?? e.name}): check the bucket's region or options.endpoint, and that this server can connect to it`,
+    );
   }
   if (e.name === "CredentialsProviderError" || code === "CredentialsProviderError") {
     return make("no_credentials", "no storage credentials: set credentials.key and the secret for this destination");
@@ -111,9 +136,15 @@ export function mapS3Error(err: unknown, op: StorageOperation, target: Destinati
     case "SignatureDoesNotMatch":
       return make("bad_secret", `the access key or secret is wrong: the secret does not match access key ${ak} (SignatureDoesNotMatch)`);
     case "InvalidAccessKeyId":
-      return make("unknown_key", `the access key or secret is wrong: ${providerName(target)} does not know access key ${ak} (InvalidAccessKeyId)`);
+      return make(
+        "unknown_key",
+        `the access key or secret is wrong: ${providerName(target)} does not know access key ${ak} (InvalidAccessKeyId)`,
+      );
     case "NoSuchBucket":
-      return make("no_bucket", `bucket ${bucket} does not exist ${where(target)} (NoSuchBucket): check the bucket name (location) and region`);
+      return make(
+        "no_bucket",
+        `bucket ${bucket} does not exist ${where(target)} (NoSuchBucket): check the bucket name (location) and region`,
+      );
     case "NoSuchKey":
     case "NotFound":
       return make("no_such_key", `object "${key ?? ""}" does not exist in bucket ${bucket}; retention rules may have removed it`);

@@ -65,10 +65,14 @@ async function serve(bucket: LocalStorage, req: FastifyRequest, reply: FastifyRe
   const expires = single(query.expires);
   const check = bucket.checkLink(key, expires, single(query.signature));
   if (check === "missing") {
-    throw new AppError("forbidden", "Download link is not signed", { details: ["the link needs both expires and signature query parameters; ask the API for a presigned URL"] });
+    throw new AppError("forbidden", "Download link is not signed", {
+      details: ["the link needs both expires and signature query parameters; ask the API for a presigned URL"],
+    });
   }
   if (check === "bad_signature") {
-    throw new AppError("forbidden", "Download link signature is not valid", { details: ["the link was changed or was not made by this server; ask the API for a new presigned URL"] });
+    throw new AppError("forbidden", "Download link signature is not valid", {
+      details: ["the link was changed or was not made by this server; ask the API for a new presigned URL"],
+    });
   }
   if (check === "expired") {
     throw new AppError("forbidden", "Download link has expired", {

@@ -57,7 +57,9 @@ export class LocalStorage implements ObjectStorage {
     const problem = keyProblem(key);
     const file = problem ? "" : path.resolve(this.root, key);
     if (problem || !file.startsWith(this.root + path.sep)) {
-      throw new AppError("invalid_param", `invalid object key ${JSON.stringify(key)}`, { details: [problem ?? "key resolves outside the bucket"] });
+      throw new AppError("invalid_param", `invalid object key ${JSON.stringify(key)}`, {
+        details: [problem ?? "key resolves outside the bucket"],
+      });
     }
     return file;
   }
@@ -121,7 +123,10 @@ export class LocalStorage implements ObjectStorage {
     await fsp.rm(file, { force: true });
     // Prune folders left empty, up to (not including) the bucket root. rmdir refuses non-empty ones.
     for (let dir = path.dirname(file); dir !== this.root && dir.startsWith(this.root + path.sep); dir = path.dirname(dir)) {
-      const removed = await fsp.rmdir(dir).then(() => true, () => false);
+      const removed = await fsp.rmdir(dir).then(
+        () => true,
+        () => false,
+      );
       if (!removed) break;
     }
   }

@@ -33,7 +33,12 @@ export function resolveS3Settings(upload: Pick<UploadConfig, "type" | "options">
   switch (upload.type) {
     case "s3": {
       const region = givenRegion || "us-east-1";
-      return { endpoint, displayEndpoint: endpoint ?? `https://s3.${region}.amazonaws.com`, region, forcePathStyle: force_path_style ?? Boolean(endpoint) };
+      return {
+        endpoint,
+        displayEndpoint: endpoint ?? `https://s3.${region}.amazonaws.com`,
+        region,
+        forcePathStyle: force_path_style ?? Boolean(endpoint),
+      };
     }
     case "gs": {
       // GCS signs with region "auto"; path style works for every bucket name (dots included).
@@ -42,7 +47,9 @@ export function resolveS3Settings(upload: Pick<UploadConfig, "type" | "options">
     }
     case "oss": {
       // OSS region ids are `cn-hangzhou`; users often write the endpoint form `oss-cn-hangzhou`.
-      const fromEndpoint = endpoint ? /^https?:\/\/(?:[^/]*\.)?oss-([a-z0-9-]+?)(?:-internal)?\.aliyuncs\.com/.exec(endpoint)?.[1] : undefined;
+      const fromEndpoint = endpoint
+        ? /^https?:\/\/(?:[^/]*\.)?oss-([a-z0-9-]+?)(?:-internal)?\.aliyuncs\.com/.exec(endpoint)?.[1]
+        : undefined;
       const region = (givenRegion || "").replace(/^oss-/, "") || fromEndpoint;
       if (!region) {
         throw new AppError("invalid_body", "Invalid upload configuration: options.region is required for oss (for example cn-hangzhou)", {
@@ -60,7 +67,11 @@ export function resolveS3Settings(upload: Pick<UploadConfig, "type" | "options">
  * An S3 client whose every connection is checked by the outbound policy (after DNS resolution, on every
  * request and retry); the SDK never follows redirects (followRegionRedirects is off).
  */
-export function createS3Client(upload: UploadConfig, settings: S3Settings = resolveS3Settings(upload), policy: OutboundPolicy = DEFAULT_OUTBOUND_POLICY): S3Client {
+export function createS3Client(
+  upload: UploadConfig,
+  settings: S3Settings = resolveS3Settings(upload),
+  policy: OutboundPolicy = DEFAULT_OUTBOUND_POLICY,
+): S3Client {
   const agentOptions = { keepAlive: true, maxSockets: 50 };
   return new S3Client({
     region: settings.region,
@@ -153,7 +164,10 @@ export class S3Storage implements ObjectStorage {
       if (body instanceof Readable) body.destroy();
       if (sourceError && (err as Error)?.name !== "AbortError") {
         // Our side failed (the recorder's stream), not the user's bucket.
-        throw new AppError("internal", `upload of ${this.displayPath(key)} failed: the source stream failed`, { cause: sourceError, details: [sourceError.message] });
+        throw new AppError("internal", `upload of ${this.displayPath(key)} failed: the source stream failed`, {
+          cause: sourceError,
+          details: [sourceError.message],
+        });
       }
       throw this.fail(err, "PutObject", key);
     } finally {

@@ -88,13 +88,18 @@ export async function runStorageValidateCli(argv: string[], deps: StorageCliDeps
   let storage: S3Storage;
   try {
     // The same outbound policy as the server: TAPEDECK_OUTBOUND_DENY / _ALLOW (CIDR lists) change the built-in one.
-    const list = (v: string | undefined) => (v ?? "").split(",").map((c) => c.trim()).filter(Boolean);
+    const list = (v: string | undefined) =>
+      (v ?? "")
+        .split(",")
+        .map((c) => c.trim())
+        .filter(Boolean);
     const policy = new OutboundPolicy({ deny: list(env.TAPEDECK_OUTBOUND_DENY), allow: list(env.TAPEDECK_OUTBOUND_ALLOW) });
     if (upload.options.endpoint) await policy.checkUrl(upload.options.endpoint, "storage endpoint");
     storage = new S3Storage(upload, undefined, policy);
   } catch (e) {
     if (e instanceof AppError) return usage([e.message, ...e.details].join("\n"));
-    if (e instanceof TypeError || (e as { code?: string }).code === "ERR_INVALID_ARG_VALUE") return usage(`TAPEDECK_OUTBOUND_DENY / _ALLOW: ${(e as Error).message}`);
+    if (e instanceof TypeError || (e as { code?: string }).code === "ERR_INVALID_ARG_VALUE")
+      return usage(`TAPEDECK_OUTBOUND_DENY / _ALLOW: ${(e as Error).message}`);
     throw e;
   }
   const prefix = upload.prefix || deps.customerId || "";

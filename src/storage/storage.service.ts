@@ -75,7 +75,12 @@ export class StorageService {
     try {
       const report = await validateDestination(storage, { prefix: upload.prefix || this.deps.identity.customerId });
       this.deps.log.info(
-        { type: upload.type, bucket: upload.location, valid: report.valid, checks: report.checks.map((c) => `${c.step}:${c.ok ? "ok" : "failed"}`) },
+        {
+          type: upload.type,
+          bucket: upload.location,
+          valid: report.valid,
+          checks: report.checks.map((c) => `${c.step}:${c.ok ? "ok" : "failed"}`),
+        },
         "storage destination validated",
       );
       return report;

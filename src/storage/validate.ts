@@ -48,7 +48,8 @@ async function readSmall(stream: Readable): Promise<Buffer> {
 
 const sentence = (s: string): string => `${s.charAt(0).toUpperCase()}${s.slice(1)}${/[.!?]$/.test(s) ? "" : "."}`;
 
-const errorText = (err: unknown): string => (err instanceof AppError ? err.message : `unexpected error: ${(err as Error)?.message ?? String(err)}`);
+const errorText = (err: unknown): string =>
+  err instanceof AppError ? err.message : `unexpected error: ${(err as Error)?.message ?? String(err)}`;
 
 /** The sentence for a failed step; the error's own message carries the specifics (bucket, region, key). */
 export function explainFailure(step: ValidationStep, err: unknown, storageKind: ObjectStorage["kind"]): string {

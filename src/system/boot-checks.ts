@@ -38,7 +38,14 @@ async function checkFfmpeg(): Promise<ToolCheck> {
   const enc = await run("ffmpeg", ["-hide_banner", "-encoders"]);
   const missing = ["libx264", "aac", "libopus"].filter((e) => !new RegExp(`\\s${e}\\s`).test(enc.out));
   if (missing.length) {
-    return { name: "ffmpeg", ok: false, path: "ffmpeg", version, problem: `ffmpeg ${version} lacks encoders: ${missing.join(", ")}`, fix: "install Debian's ffmpeg package: apt-get install -y ffmpeg" };
+    return {
+      name: "ffmpeg",
+      ok: false,
+      path: "ffmpeg",
+      version,
+      problem: `ffmpeg ${version} lacks encoders: ${missing.join(", ")}`,
+      fix: "install Debian's ffmpeg package: apt-get install -y ffmpeg",
+    };
   }
   return { name: "ffmpeg", ok: true, path: "ffmpeg", version };
 }
@@ -51,9 +58,25 @@ async function checkFfprobe(): Promise<ToolCheck> {
 
 async function checkChromium(env: NodeJS.ProcessEnv): Promise<ToolCheck> {
   const p = chromiumPath(env);
-  if (!p) return { name: "chromium", ok: false, path: null, version: null, problem: "Chromium not found (looked at CHROMIUM_PATH, /usr/bin/chromium)", fix: INSTALL_HINT };
+  if (!p)
+    return {
+      name: "chromium",
+      ok: false,
+      path: null,
+      version: null,
+      problem: "Chromium not found (looked at CHROMIUM_PATH, /usr/bin/chromium)",
+      fix: INSTALL_HINT,
+    };
   const v = await run(p, ["--version"]);
-  if (!v.ok) return { name: "chromium", ok: false, path: p, version: null, problem: `${p} --version failed: ${v.out.trim().slice(0, 200)}`, fix: INSTALL_HINT };
+  if (!v.ok)
+    return {
+      name: "chromium",
+      ok: false,
+      path: p,
+      version: null,
+      problem: `${p} --version failed: ${v.out.trim().slice(0, 200)}`,
+      fix: INSTALL_HINT,
+    };
   return { name: "chromium", ok: true, path: p, version: /(\d+\.\d+\.\d+\.\d+)/.exec(v.out)?.[1] ?? v.out.trim() };
 }
 

@@ -12,7 +12,9 @@ export const healthRoutes =
         status: "ok",
         database: ctx.dialect,
         recording_ready: tools.every((t) => t.ok),
-        tools: Object.fromEntries(tools.map((t) => [t.name, t.ok ? { ok: true, version: t.version } : { ok: false, problem: t.problem, fix: t.fix }])),
+        tools: Object.fromEntries(
+          tools.map((t) => [t.name, t.ok ? { ok: true, version: t.version } : { ok: false, problem: t.problem, fix: t.fix }]),
+        ),
       };
     });
   };

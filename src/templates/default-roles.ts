@@ -1,6 +1,17 @@
 import type { RoleInput } from "./template.schema.ts";
 
-const ALL_PERMISSIONS = ["endRoom", "removeOthers", "mute", "unmute", "changeRole", "hlsStreaming", "rtmpStreaming", "browserRecording", "pollRead", "pollWrite"];
+const ALL_PERMISSIONS = [
+  "endRoom",
+  "removeOthers",
+  "mute",
+  "unmute",
+  "changeRole",
+  "hlsStreaming",
+  "rtmpStreaming",
+  "browserRecording",
+  "pollRead",
+  "pollWrite",
+];
 
 const permissions = (granted: string[]): Record<string, boolean> =>
   Object.fromEntries(ALL_PERMISSIONS.map((p) => [p, granted.includes(p)]));

@@ -26,8 +26,13 @@ const newRoleParams = z.object({ id: objectIdParam("template_id"), role: roleNam
 const listQuery = z.object({ ...pageQuery, name: z.string().max(100).optional() });
 
 /** A custom upload endpoint must pass the outbound policy when it is saved (uploads check it again). */
-async function checkUploadEndpoint(ctx: AppContext, settings: { recording?: { upload?: { options?: { endpoint?: string } } | null } | null } | null | undefined): Promise<void> {
-  await outboundPolicy(ctx.config.outbound).checkUrls([[settings?.recording?.upload?.options?.endpoint, "settings.recording.upload.options.endpoint"]]);
+async function checkUploadEndpoint(
+  ctx: AppContext,
+  settings: { recording?: { upload?: { options?: { endpoint?: string } } | null } | null } | null | undefined,
+): Promise<void> {
+  await outboundPolicy(ctx.config.outbound).checkUrls([
+    [settings?.recording?.upload?.options?.endpoint, "settings.recording.upload.options.endpoint"],
+  ]);
 }
 
 export const templateRoutes: V2Routes = (v2, ctx) => {
@@ -39,7 +44,11 @@ export const templateRoutes: V2Routes = (v2, ctx) => {
 
   v2.get("/templates", async (req) => {
     const q = parseQuery(listQuery, req.query);
-    let query = ctx.db.selectFrom("templates").selectAll().orderBy("id", q.order).limit(q.limit + 1);
+    let query = ctx.db
+      .selectFrom("templates")
+      .selectAll()
+      .orderBy("id", q.order)
+      .limit(q.limit + 1);
     if (q.start) query = query.where("id", afterCursor(q.order), q.start);
     if (q.name) query = query.where("name_key", "=", q.name.toLowerCase());
     return toPage(await query.execute(), q.limit, (r) => renderTemplate(ctx, r));

@@ -5,7 +5,12 @@ import { templateUploadSchema } from "../domain/upload-config.ts";
 // roles and settings are kept as given (apps written for 100ms send fields tapedeck does not use).
 
 export const NAME_RE = /^[a-zA-Z0-9.:_-]+$/;
-export const nameSchema = z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters").regex(NAME_RE, "may contain only a-z, A-Z, 0-9 and . - : _");
+export const nameSchema = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(100, "must be at most 100 characters")
+  .regex(NAME_RE, "may contain only a-z, A-Z, 0-9 and . - : _");
 
 const TRACK_KINDS = ["audio", "video", "screen"] as const;
 
@@ -21,7 +26,10 @@ export const roleSchema = z.looseObject({
   name: nameSchema.optional(),
   publishParams: z
     .looseObject({
-      allowed: z.array(z.enum(TRACK_KINDS, { error: "allowed entries must be audio, video or screen" })).max(3).optional(),
+      allowed: z
+        .array(z.enum(TRACK_KINDS, { error: "allowed entries must be audio, video or screen" }))
+        .max(3)
+        .optional(),
       audio: z.looseObject({ bitRate: z.number().int().min(0).max(1000).optional(), codec: z.enum(["opus"]).optional() }).optional(),
       video: videoParams.optional(),
       screen: videoParams.optional(),
@@ -43,11 +51,21 @@ export type RoleInput = z.infer<typeof roleSchema>;
 // JavaScript object inherits (`constructor`, `toString`, `__proto__`…) is refused rather than handled
 // as a special case in every lookup, and names starting with `__` are tapedeck's own hidden roles (the
 // recorder's `__internal_recorder`), which a template may not define.
-const RESERVED_ROLE_NAMES = new Set(["constructor", "prototype", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable", "toString", "toLocaleString", "valueOf"]);
+const RESERVED_ROLE_NAMES = new Set([
+  "constructor",
+  "prototype",
+  "hasOwnProperty",
+  "isPrototypeOf",
+  "propertyIsEnumerable",
+  "toString",
+  "toLocaleString",
+  "valueOf",
+]);
 
 /** Why `name` cannot be a template's role, or null when it can. */
 export function roleNameProblem(name: string): string | null {
-  if (name.startsWith("__")) return `role ${name}: names starting with __ are reserved for tapedeck's own hidden roles; choose another name`;
+  if (name.startsWith("__"))
+    return `role ${name}: names starting with __ are reserved for tapedeck's own hidden roles; choose another name`;
   if (RESERVED_ROLE_NAMES.has(name)) return `role ${name}: ${name} is a reserved name (a JavaScript object property); choose another name`;
   return null;
 }
@@ -86,7 +104,13 @@ export const settingsSchema = z.looseObject({
 });
 export type SettingsInput = z.infer<typeof settingsSchema>;
 
-const evenDim = (max: number) => z.number().int().min(2).max(max).refine((n) => n % 2 === 0, "must be even");
+const evenDim = (max: number) =>
+  z
+    .number()
+    .int()
+    .min(2)
+    .max(max)
+    .refine((n) => n % 2 === 0, "must be even");
 
 export const layerSchema = z
   .object({
@@ -111,8 +135,16 @@ const thumbnails = z.looseObject({
   fps: z.number().int().min(1).max(60).optional(),
 });
 
-const durationSeconds = z.number().int().min(0).max(12 * 3600);
-const presignDuration = z.number().int().min(60).max(7 * 86400);
+const durationSeconds = z
+  .number()
+  .int()
+  .min(0)
+  .max(12 * 3600);
+const presignDuration = z
+  .number()
+  .int()
+  .min(60)
+  .max(7 * 86400);
 
 export const hlsDestinationSchema = z.looseObject({
   name: nameSchema.optional(),
@@ -150,7 +182,9 @@ export const browserRecordingSchema = z.looseObject({
 
 export const destinationsSchema = z.looseObject({
   browserRecordings: z.record(nameSchema, browserRecordingSchema).optional(),
-  rtmpDestinations: z.record(nameSchema, z.looseObject({ name: nameSchema.optional(), rtmpUrls: z.array(z.string().max(2048)).max(3).optional() })).optional(),
+  rtmpDestinations: z
+    .record(nameSchema, z.looseObject({ name: nameSchema.optional(), rtmpUrls: z.array(z.string().max(2048)).max(3).optional() }))
+    .optional(),
   hlsDestinations: z.record(nameSchema, hlsDestinationSchema).optional(),
   transcriptions: z.record(nameSchema, z.looseObject({ name: nameSchema.optional(), role: nameSchema.optional() })).optional(),
 });

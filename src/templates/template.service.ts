@@ -127,18 +127,21 @@ export function checkTemplateConsistency(parts: TemplateParts): void {
   const problems: string[] = [];
   for (const [name, role] of Object.entries(parts.roles)) {
     const subs = (role.subscribeParams as { subscribeToRoles?: string[] } | undefined)?.subscribeToRoles ?? [];
-    for (const s of subs) if (!roles.has(s)) problems.push(`roles.${name}.subscribeParams.subscribeToRoles: role ${s} is not in this template`);
+    for (const s of subs)
+      if (!roles.has(s)) problems.push(`roles.${name}.subscribeParams.subscribeToRoles: role ${s} is not in this template`);
   }
   parts.recordings.forEach((r, i) => {
     if (typeof r.role === "string" && !roles.has(r.role)) problems.push(`recordings.${i}.role: role ${r.role} is not in this template`);
   });
   const browser = (parts.destinations.browserRecordings ?? {}) as Record<string, Json>;
   for (const [name, d] of Object.entries(browser)) {
-    if (typeof d.role === "string" && !roles.has(d.role)) problems.push(`destinations.browserRecordings.${name}.role: role ${d.role} is not in this template`);
+    if (typeof d.role === "string" && !roles.has(d.role))
+      problems.push(`destinations.browserRecordings.${name}.role: role ${d.role} is not in this template`);
   }
   const hls = (parts.destinations.hlsDestinations ?? {}) as Record<string, Json>;
   for (const [name, d] of Object.entries(hls)) {
-    if (typeof d.role === "string" && !roles.has(d.role)) problems.push(`destinations.hlsDestinations.${name}.role: role ${d.role} is not in this template`);
+    if (typeof d.role === "string" && !roles.has(d.role))
+      problems.push(`destinations.hlsDestinations.${name}.role: role ${d.role} is not in this template`);
   }
   if (problems.length) throw new AppError("invalid_body", `Invalid body param: ${problems[0]}`, { details: problems });
 }

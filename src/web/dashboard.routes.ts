@@ -58,7 +58,9 @@ const same = (a: string, b: string) => {
 
 /** `<issued s>.<nonce>.<HMAC>`: keyed with the app secret, so a new secret forgets every browser. */
 const deviceSignature = (identity: AppIdentity, issued: string, nonce: string) =>
-  createHmac("sha256", identity.appSecret).update(`tapedeck dashboard device\n${identity.accessKey}\n${issued}\n${nonce}`).digest("base64url");
+  createHmac("sha256", identity.appSecret)
+    .update(`tapedeck dashboard device\n${identity.accessKey}\n${issued}\n${nonce}`)
+    .digest("base64url");
 
 function newDeviceCookie(identity: AppIdentity, secure: boolean): string {
   const issued = String(Math.floor(Date.now() / 1000));
@@ -69,7 +71,10 @@ function newDeviceCookie(identity: AppIdentity, secure: boolean): string {
 
 /** The nonce of a valid, unexpired device cookie in the request, or null. */
 function knownDevice(identity: AppIdentity, cookieHeader: string | undefined): string | null {
-  const pair = (cookieHeader ?? "").split(";").map((c) => c.trim()).find((c) => c.startsWith(`${DEVICE_COOKIE}=`));
+  const pair = (cookieHeader ?? "")
+    .split(";")
+    .map((c) => c.trim())
+    .find((c) => c.startsWith(`${DEVICE_COOKIE}=`));
   const m = /^(\d{1,12})\.([\w-]{16})\.([\w-]{43})$/.exec(pair?.slice(DEVICE_COOKIE.length + 1) ?? "");
   if (!m) return null;
   const age = Date.now() / 1000 - Number(m[1]);
@@ -101,13 +106,20 @@ export const dashboardRoutes: PublicRoutes = async (app, ctx) => {
   await app.register(async (scope) => {
     await scope.register(rateLimit, { global: false, cache: MAX_ADDRESSES });
     const device = new WeakMap<FastifyRequest, string>();
-    const perAddress: Brake = { limiter: scope.createRateLimit({ max: MAX_FAILURES, timeWindow: BRAKE_WINDOW_MS }), message: "Too many wrong sign-ins from this address" };
+    const perAddress: Brake = {
+      limiter: scope.createRateLimit({ max: MAX_FAILURES, timeWindow: BRAKE_WINDOW_MS }),
+      message: "Too many wrong sign-ins from this address",
+    };
     const global: Brake = {
       limiter: scope.createRateLimit({ max: MAX_FAILURES_GLOBAL, timeWindow: 60_000, keyGenerator: () => "all addresses" }),
       message: "Too many wrong sign-ins on this server",
     };
     const perDevice: Brake = {
-      limiter: scope.createRateLimit({ max: MAX_FAILURES, timeWindow: BRAKE_WINDOW_MS, keyGenerator: (req) => `device ${device.get(req)}` }),
+      limiter: scope.createRateLimit({
+        max: MAX_FAILURES,
+        timeWindow: BRAKE_WINDOW_MS,
+        keyGenerator: (req) => `device ${device.get(req)}`,
+      }),
       message: "Too many wrong sign-ins from this browser",
     };
 
@@ -131,7 +143,11 @@ export const dashboardRoutes: PublicRoutes = async (app, ctx) => {
       if (!keyOk || !secretOk) {
         for (const brake of brakes) await brake.limiter(req);
         req.log.warn({ ip: req.ip, knownBrowser: Boolean(known) }, "dashboard sign-in refused");
-        throw new AppError("unauthorized", "Wrong access key or secret", { details: ["use the app's access key and secret (printed at first start, and in <data dir>/identity.json), or sign in with a management token"] });
+        throw new AppError("unauthorized", "Wrong access key or secret", {
+          details: [
+            "use the app's access key and secret (printed at first start, and in <data dir>/identity.json), or sign in with a management token",
+          ],
+        });
       }
       void reply.header("set-cookie", newDeviceCookie(ctx.identity, req.protocol === "https"));
       const token = await mintManagementToken(ctx.identity, SESSION_SECONDS);

@@ -61,7 +61,8 @@ function notFoundPage(reply: FastifyReply, what: string): FastifyReply {
 
 export const webRoutes: PublicRoutes = (app) => {
   app.get<{ Params: { room_id: string } }>("/room/:room_id", async (req, reply) => {
-    if (!isObjectId(req.params.room_id)) return notFoundPage(reply, "There is no room at this address: a room id is 24 hexadecimal characters.");
+    if (!isObjectId(req.params.room_id))
+      return notFoundPage(reply, "There is no room at this address: a room id is 24 hexadecimal characters.");
     const html = await readFileOrNull(path.join(WEB_DIR, "room.html"));
     if (!html) throw new Error(`room page missing: ${path.join(WEB_DIR, "room.html")}`);
     return reply.headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(html);
@@ -71,7 +72,10 @@ export const webRoutes: PublicRoutes = (app) => {
   app.get("/web/vendor/hls.min.js", async (_req, reply) => {
     const body = await readFileOrNull(HLS_JS);
     if (!body) throw new Error(`hls.js missing: ${HLS_JS} (run npm ci)`);
-    return reply.headers({ "cache-control": "public, max-age=86400", "x-content-type-options": "nosniff" }).type(STATIC_TYPES[".js"]).send(body);
+    return reply
+      .headers({ "cache-control": "public, max-age=86400", "x-content-type-options": "nosniff" })
+      .type(STATIC_TYPES[".js"])
+      .send(body);
   });
 
   app.get<{ Params: { "*": string } }>("/web/*", async (req, reply) => {

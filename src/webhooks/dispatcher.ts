@@ -118,10 +118,13 @@ export class WebhookDispatcher {
 
   private wake(delayMs: number): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.pump();
-    }, Math.max(0, delayMs));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        void this.pump();
+      },
+      Math.max(0, delayMs),
+    );
   }
 
   private async pump(): Promise<void> {
@@ -272,7 +275,16 @@ export class WebhookDispatcher {
         .where("locked_until", "=", row.locked_until)
         .execute();
     });
-    const fields = { event_id: row.id, type: row.type, attempt: row.attempts, replay, status: result.status, error: result.error, ms: result.durationMs, host: hostOf(row.url) };
+    const fields = {
+      event_id: row.id,
+      type: row.type,
+      attempt: row.attempts,
+      replay,
+      status: result.status,
+      error: result.error,
+      ms: result.durationMs,
+      host: hostOf(row.url),
+    };
     if (outcome === "delivered") this.log.info(fields, "webhook delivered");
     else if (outcome === "retry") this.log.warn({ ...fields, next_attempt_at: nextAttemptAt }, "webhook attempt failed, will retry");
     else this.log.error(fields, "webhook delivery failed permanently");
@@ -301,7 +313,9 @@ export class WebhookDispatcher {
       .orderBy("attempt", "desc")
       .limit(1)
       .executeTakeFirst();
-    return lastReplay ? { startMs: Date.parse(lastReplay.started_at), first: lastReplay.attempt } : { startMs: Date.parse(row.created_at), first: 1 };
+    return lastReplay
+      ? { startMs: Date.parse(lastReplay.started_at), first: lastReplay.attempt }
+      : { startMs: Date.parse(row.created_at), first: 1 };
   }
 
   private async msUntilNextDue(): Promise<number> {

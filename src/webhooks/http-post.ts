@@ -20,7 +20,13 @@ export interface PostResult {
 const EXCERPT_CHARS = 256;
 const READ_LIMIT_BYTES = 2048;
 
-export function postJson(url: string, headers: Record<string, string>, body: string, timeoutMs: number, policy: OutboundPolicy = DEFAULT_OUTBOUND_POLICY): Promise<PostResult> {
+export function postJson(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+  policy: OutboundPolicy = DEFAULT_OUTBOUND_POLICY,
+): Promise<PostResult> {
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
   return new Promise((resolve) => {
@@ -45,7 +51,12 @@ export function postJson(url: string, headers: Record<string, string>, body: str
       const text = Buffer.concat(chunks).toString("utf8").replace(/\s+/g, " ").trim();
       const status = res.statusCode ?? 0;
       const ok = status >= 200 && status < 300;
-      resolve({ status, error: ok ? null : error ?? `HTTP ${status}`, excerpt: text ? text.slice(0, EXCERPT_CHARS) : null, durationMs: ms() });
+      resolve({
+        status,
+        error: ok ? null : (error ?? `HTTP ${status}`),
+        excerpt: text ? text.slice(0, EXCERPT_CHARS) : null,
+        durationMs: ms(),
+      });
     };
     const timeout = Object.assign(new Error("timed out"), { name: "TimeoutError" });
     const timer = setTimeout(() => finish(describeFetchError(timeout, timeoutMs)), timeoutMs);
@@ -96,7 +107,8 @@ export function describeFetchError(err: unknown, timeoutMs: number): string {
   // The outbound policy's refusal already says what, why and how to change it.
   if (code === OUTBOUND_REFUSED_CODE) return (e?.cause?.message ?? e?.message ?? "refused by the outbound policy").slice(0, 500);
   if (code && CODE_TEXT[code]) return CODE_TEXT[code];
-  if (code && (code.startsWith("CERT_") || code.startsWith("ERR_TLS") || code.includes("CERT") || code.startsWith("ERR_SSL"))) return `TLS error: ${code}`;
+  if (code && (code.startsWith("CERT_") || code.startsWith("ERR_TLS") || code.includes("CERT") || code.startsWith("ERR_SSL")))
+    return `TLS error: ${code}`;
   const message = (e?.cause?.message ?? e?.message ?? String(err)).slice(0, 200);
   return code ? `${code}: ${message}` : message;
 }

@@ -42,18 +42,30 @@ export function isHttpUrl(s: string): boolean {
 }
 
 /** Validation shared by the config endpoint: http(s) URL, token header names, single-line values. */
-export const webhookUrlSchema = z.string().max(2048, "must be at most 2048 characters").refine(isHttpUrl, "must be an http:// or https:// URL");
+export const webhookUrlSchema = z
+  .string()
+  .max(2048, "must be at most 2048 characters")
+  .refine(isHttpUrl, "must be an http:// or https:// URL");
 export const webhookHeadersSchema = z
   .record(
     z.string(),
-    z.string().max(1024, "header values must be at most 1024 characters").refine((v) => !/[\r\n\0]/.test(v), "header values must be one line"),
+    z
+      .string()
+      .max(1024, "header values must be at most 1024 characters")
+      .refine((v) => !/[\r\n\0]/.test(v), "header values must be one line"),
   )
   // Names are checked here rather than by the record's key schema, whose failures zod reports only as
   // "Invalid key in record": the caller is told which header and why.
   .superRefine((h, ctx) => {
     for (const name of Object.keys(h)) {
-      if (!HEADER_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: `header name ${JSON.stringify(name.slice(0, 40))} is not an HTTP token (letters, digits, -)` });
-      else if (isReservedHeaderName(name)) ctx.addIssue({ code: "custom", path: [name], message: `${name} is set by tapedeck on every delivery and cannot be overridden` });
+      if (!HEADER_NAME.test(name))
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: `header name ${JSON.stringify(name.slice(0, 40))} is not an HTTP token (letters, digits, -)`,
+        });
+      else if (isReservedHeaderName(name))
+        ctx.addIssue({ code: "custom", path: [name], message: `${name} is set by tapedeck on every delivery and cannot be overridden` });
     }
     if (Object.keys(h).length > MAX_CUSTOM_HEADERS) ctx.addIssue({ code: "custom", message: `at most ${MAX_CUSTOM_HEADERS} headers` });
   });
@@ -120,11 +132,15 @@ export async function resolveEndpoint(
   const roomEndpoint = parseRoomWebhook(room?.webhook, box);
   if (roomEndpoint) return roomEndpoint;
   const app = await getAppWebhookConfig(db, box);
-  return app && app.enabled ? { url: app.url, headers: app.headers } : null;
+  return app?.enabled ? { url: app.url, headers: app.headers } : null;
 }
 
 /** As `resolveEndpoint`, looking the room up by id (for replays, where only the room id is kept). */
-export async function resolveEndpointForRoomId(db: Kysely<Database>, box: SecretBox, roomId: string | null): Promise<WebhookEndpoint | null> {
+export async function resolveEndpointForRoomId(
+  db: Kysely<Database>,
+  box: SecretBox,
+  roomId: string | null,
+): Promise<WebhookEndpoint | null> {
   const room = roomId ? await db.selectFrom("rooms").select("webhook").where("id", "=", roomId).executeTakeFirst() : undefined;
   return resolveEndpoint(db, box, room ?? null);
 }

@@ -54,14 +54,21 @@ export async function listEvents(db: Kysely<Database>, f: EventFilter): Promise<
   if (f.state) q = q.where("state", "=", f.state);
   if (f.start) {
     const from = await db.selectFrom("webhook_events").select(["id", "created_at"]).where("id", "=", f.start).executeTakeFirst();
-    if (!from) throw new AppError("invalid_query", "Invalid query parameter: start", { details: [`start: no event with id ${JSON.stringify(f.start)}`] });
+    if (!from)
+      throw new AppError("invalid_query", "Invalid query parameter: start", {
+        details: [`start: no event with id ${JSON.stringify(f.start)}`],
+      });
     const op = f.order === "desc" ? "<" : ">";
     q = q.where((eb) =>
       eb.or([eb("created_at", op, from.created_at), eb.and([eb("created_at", "=", from.created_at), eb("id", op, from.id)])]),
     );
   }
   const dir = f.order === "desc" ? "desc" : "asc";
-  return q.orderBy("created_at", dir).orderBy("id", dir).limit(f.limit + 1).execute();
+  return q
+    .orderBy("created_at", dir)
+    .orderBy("id", dir)
+    .limit(f.limit + 1)
+    .execute();
 }
 
 export function toLogEntry(r: WebhookEventRow): DeliveryLogEntry {
@@ -89,7 +96,13 @@ export async function getEventWithAttempts(
 ): Promise<{ event: WebhookEventRow; attempts: WebhookAttemptRow[] } | undefined> {
   const event = await db.selectFrom("webhook_events").selectAll().where("id", "=", id).executeTakeFirst();
   if (!event) return undefined;
-  const attempts = await db.selectFrom("webhook_attempts").selectAll().where("event_id", "=", id).orderBy("attempt").orderBy("started_at").execute();
+  const attempts = await db
+    .selectFrom("webhook_attempts")
+    .selectAll()
+    .where("event_id", "=", id)
+    .orderBy("attempt")
+    .orderBy("started_at")
+    .execute();
   return { event, attempts };
 }
 
@@ -125,14 +138,22 @@ export async function queueReplay(db: Kysely<Database>, box: SecretBox, ids: str
     const homeless = endpoints.filter((e) => !e.endpoint);
     if (homeless.length) {
       throw new AppError("conflict", "no webhook endpoint is configured for these events", {
-        details: homeless.map((e) => `event ${JSON.stringify(e.id)}: set the app webhook (POST /v2/webhooks/config) or the room's webhook first`),
+        details: homeless.map(
+          (e) => `event ${JSON.stringify(e.id)}: set the app webhook (POST /v2/webhooks/config) or the room's webhook first`,
+        ),
       });
     }
     const now = new Date().toISOString();
     for (const { id, endpoint } of endpoints) {
       await trx
         .updateTable("webhook_events")
-        .set({ state: "replaying", next_attempt_at: now, locked_until: null, url: endpoint!.url, headers: sealHeaders(endpoint!.headers, box) })
+        .set({
+          state: "replaying",
+          next_attempt_at: now,
+          locked_until: null,
+          url: endpoint!.url,
+          headers: sealHeaders(endpoint!.headers, box),
+        })
         .where("id", "=", id)
         .execute();
     }

@@ -5,7 +5,13 @@ import { parseBody, parseParams, parseQuery } from "../api/validation.ts";
 import { notFound } from "../errors.ts";
 import { outboundPolicy } from "../net/outbound-policy.ts";
 import { WEBHOOK_EVENT_TYPES, WEBHOOK_STATES } from "./events.ts";
-import { deleteAppWebhookConfig, getAppWebhookConfig, setAppWebhookConfig, webhookHeadersSchema, webhookUrlSchema } from "./webhook-config.ts";
+import {
+  deleteAppWebhookConfig,
+  getAppWebhookConfig,
+  setAppWebhookConfig,
+  webhookHeadersSchema,
+  webhookUrlSchema,
+} from "./webhook-config.ts";
 import { getEventWithAttempts, listEvents, queueReplay, toAttemptEntry, toEnvelope, toLogEntry } from "./webhook-log.ts";
 
 // /v2 routes for webhooks (management-token auth is done by the caller):
@@ -62,7 +68,8 @@ export const webhookRoutes: V2Routes = (v2, ctx) => {
 
   v2.delete("/webhooks/config", async () => {
     const removed = await deleteAppWebhookConfig(ctx.db);
-    if (removed) ctx.log.info({ component: "webhooks" }, "app webhook removed: events of rooms without their own webhook are logged as no_endpoint");
+    if (removed)
+      ctx.log.info({ component: "webhooks" }, "app webhook removed: events of rooms without their own webhook are logged as no_endpoint");
     return renderConfig({ url: null, headers: {}, enabled: false });
   });
 

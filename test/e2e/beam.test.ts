@@ -6,7 +6,15 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { mintAppToken } from "../../src/auth/tokens.ts";
 import { probe } from "../../src/media/process.ts";
-import { makeFakeAudio, makeFakeVideo, openRoomPage, remotePeers, waitForRemotePeers, withArtifacts, type RoomPage } from "../support/browser.ts";
+import {
+  makeFakeAudio,
+  makeFakeVideo,
+  openRoomPage,
+  remotePeers,
+  waitForRemotePeers,
+  withArtifacts,
+  type RoomPage,
+} from "../support/browser.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { startAvPage } from "../support/av-page.ts";
 import { startS3rver } from "../support/s3rver.ts";
@@ -31,14 +39,25 @@ before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-beam-"));
   const camera = { width: 320, height: 180, fps: 15 };
   const media = {
-    red: { video: makeFakeVideo(path.join(tmp, "red.y4m"), { color: "red", ...camera }), audio: makeFakeAudio(path.join(tmp, "a440.wav"), { frequency: 440 }) },
-    blue: { video: makeFakeVideo(path.join(tmp, "blue.y4m"), { color: "blue", ...camera }), audio: makeFakeAudio(path.join(tmp, "a660.wav"), { frequency: 660 }) },
+    red: {
+      video: makeFakeVideo(path.join(tmp, "red.y4m"), { color: "red", ...camera }),
+      audio: makeFakeAudio(path.join(tmp, "a440.wav"), { frequency: 440 }),
+    },
+    blue: {
+      video: makeFakeVideo(path.join(tmp, "blue.y4m"), { color: "blue", ...camera }),
+      audio: makeFakeAudio(path.join(tmp, "a660.wav"), { frequency: 660 }),
+    },
   };
   roomId = (await app.api("POST", "/v2/rooms", { name: "beam-room" })).body.id;
   const join = async (role: string, name: string, m: { video: string; audio: string }) =>
     openRoomPage(null, {
-      baseUrl: app.url, roomId, token: await mintAppToken(app.ctx.identity, { roomId, role, userId: `user-${name}` }), name, skipPreview: true,
-      fakeVideoFile: m.video, fakeAudioFile: m.audio,
+      baseUrl: app.url,
+      roomId,
+      token: await mintAppToken(app.ctx.identity, { roomId, role, userId: `user-${name}` }),
+      name,
+      skipPreview: true,
+      fakeVideoFile: m.video,
+      fakeAudioFile: m.audio,
     });
   red = await join("host", "Red", media.red);
   blue = await join("guest", "Blue", media.blue);
@@ -64,10 +83,15 @@ async function startRecording(body: Record<string, unknown>, room = roomId): Pro
 }
 
 async function waitFor(id: string, statuses: string[], timeoutMs = 45_000): Promise<any> {
-  return until(async () => {
-    const r = (await app.api("GET", `/v2/recordings/${id}`)).body;
-    return statuses.includes(r.status) && r;
-  }, `recording ${id} to be ${statuses.join(" or ")}`, timeoutMs, 50);
+  return until(
+    async () => {
+      const r = (await app.api("GET", `/v2/recordings/${id}`)).body;
+      return statuses.includes(r.status) && r;
+    },
+    `recording ${id} to be ${statuses.join(" or ")}`,
+    timeoutMs,
+    50,
+  );
 }
 
 /** The recording's events, by type. */
@@ -96,8 +120,22 @@ async function download(rec: any, name: string): Promise<string> {
 
 /** The video frames' presentation times, in order (fragmented MP4 does not write a frame count). */
 function frameTimes(file: string): number[] {
-  const out = execFileSync("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0", file]).toString();
-  return out.split("\n").map((l) => parseFloat(l)).filter((t) => Number.isFinite(t)).sort((a, b) => a - b);
+  const out = execFileSync("ffprobe", [
+    "-v",
+    "error",
+    "-select_streams",
+    "v:0",
+    "-show_entries",
+    "packet=pts_time",
+    "-of",
+    "csv=p=0",
+    file,
+  ]).toString();
+  return out
+    .split("\n")
+    .map((l) => parseFloat(l))
+    .filter((t) => Number.isFinite(t))
+    .sort((a, b) => a - b);
 }
 
 /** Share of pixels close to a colour in an RGB24 frame. */
@@ -127,7 +165,9 @@ async function checkMp4(file: string, rec: any, width: number, height: number) {
   let gap = 0;
   for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i] - times[i - 1]);
   const span = times[times.length - 1] - times[0];
-  console.log(`${file}: ${times.length} frames, ${(times.length / p.durationSeconds).toFixed(1)} fps, longest still ${(gap * 1000).toFixed(0)} ms`);
+  console.log(
+    `${file}: ${times.length} frames, ${(times.length / p.durationSeconds).toFixed(1)} fps, longest still ${(gap * 1000).toFixed(0)} ms`,
+  );
   assert.ok(span >= p.durationSeconds - 1, `frames span ${span.toFixed(2)} s of the ${p.durationSeconds} s file`);
   assert.ok(gap <= 1, `the picture stood still for ${(gap * 1000).toFixed(0)} ms`);
   return p;
@@ -142,8 +182,14 @@ test("a 1280x720 recording of two publishing peers: H.264 + AAC, both peers on i
     // The recorder is a peer named Beam in the sessions API, and nobody sees it in the room.
     const session = (await app.api("GET", `/v2/sessions/${running.session_id}`)).body;
     const peers = Object.values(session.peers) as Array<{ name: string; left_at?: string }>;
-    assert.ok(peers.some((p) => p.name === "Beam"), JSON.stringify(peers));
-    assert.deepEqual((await remotePeers(red.page)).map((p) => p.name), ["Blue"]);
+    assert.ok(
+      peers.some((p) => p.name === "Beam"),
+      JSON.stringify(peers),
+    );
+    assert.deepEqual(
+      (await remotePeers(red.page)).map((p) => p.name),
+      ["Blue"],
+    );
 
     await red.page.evaluate(() => (window as any).tapedeck.sendChat("hello from Red, on the record"));
     await delay(8000);
@@ -264,7 +310,10 @@ test("Chromium killed mid-recording: what was recorded is kept, and the stop say
   const p = await probe(await download(rec, "crashed.mp4"));
   // At most the last second's chunk (MediaRecorder hands one over each second) and fragment are lost.
   const recordedBeforeKill = (killedAt - Date.parse(rec.started_at)) / 1000;
-  assert.ok(p.durationSeconds >= recordedBeforeKill - 2, `${p.durationSeconds} s kept of the ${recordedBeforeKill} s recorded before the kill`);
+  assert.ok(
+    p.durationSeconds >= recordedBeforeKill - 2,
+    `${p.durationSeconds} s kept of the ${recordedBeforeKill} s recorded before the kill`,
+  );
   const ev = await events(id);
   assert.equal(ev.get("beam.stopped.success").reason, "failure: INTERNAL_ERROR");
   assert.ok(ev.get("beam.recording.success").size > 0);
@@ -273,7 +322,10 @@ test("Chromium killed mid-recording: what was recorded is kept, and the stop say
 /** The recorder's Chromium browser process (its renderers and helpers carry --type=). */
 function recorderBrowserPids(): number[] {
   const out = execFileSync("ps", ["-eo", "pid=,args="]).toString();
-  return out.split("\n").filter((l) => l.includes("--auto-accept-this-tab-capture") && !l.includes("--type=")).map((l) => Number(l.trim().split(/\s+/)[0]));
+  return out
+    .split("\n")
+    .filter((l) => l.includes("--auto-accept-this-tab-capture") && !l.includes("--type="))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
 }
 
 test("autoStart: the first peer's join starts a recording, and it stops autoStopTimeout after the last peer left", async () => {
@@ -284,10 +336,19 @@ test("autoStart: the first peer's join starts a recording, and it stops autoStop
   assert.equal(tpl.status, 200, JSON.stringify(tpl.body));
   const room = (await app.api("POST", "/v2/rooms", { name: "beam-auto-room", template_id: tpl.body.id })).body.id;
   const peer = await openRoomPage(red.page.context().browser(), {
-    baseUrl: app.url, roomId: room, token: await mintAppToken(app.ctx.identity, { roomId: room, role: "host" }), name: "Auto", skipPreview: true,
+    baseUrl: app.url,
+    roomId: room,
+    token: await mintAppToken(app.ctx.identity, { roomId: room, role: "host" }),
+    name: "Auto",
+    skipPreview: true,
   });
   try {
-    const started = await until(async () => (await app.api("GET", `/v2/recordings?room_id=${room}`)).body.data[0], "an auto-started recording", 15_000, 100);
+    const started = await until(
+      async () => (await app.api("GET", `/v2/recordings?room_id=${room}`)).body.data[0],
+      "an auto-started recording",
+      15_000,
+      100,
+    );
     await waitFor(started.id, ["running"]);
     await delay(3000);
     await peer.page.getByTestId("leave-button").click();
@@ -304,7 +365,13 @@ test("an unreachable bucket: the recording waits on disk and is uploaded when th
   const s3 = await startS3rver();
   const link = await startTcpSwitch({ host: "127.0.0.1", port: Number(new URL(s3.endpoint).port) });
   try {
-    const upload = { type: "s3", location: s3.bucket, prefix: "rec", options: { endpoint: `http://127.0.0.1:${link.port}` }, credentials: { key: s3.accessKey, secret: s3.secret } };
+    const upload = {
+      type: "s3",
+      location: s3.bucket,
+      prefix: "rec",
+      options: { endpoint: `http://127.0.0.1:${link.port}` },
+      credentials: { key: s3.accessKey, secret: s3.secret },
+    };
     const created = await app.api("POST", "/v2/rooms", { name: "beam-s3-outage", recording_info: { enabled: false, upload_info: upload } });
     assert.equal(created.status, 200, JSON.stringify(created.body));
     await link.off();
@@ -332,7 +399,10 @@ test("an unreachable bucket: the recording waits on disk and is uploaded when th
 });
 
 test("automatic stops: maxDuration ends a recording with `max duration reached`, disabling the room with `room ended`", async () => {
-  const tpl = await app.api("POST", "/v2/templates", { name: "beam-limits", recordings: [{ name: "limits", role: "host", maxDuration: 3 }] });
+  const tpl = await app.api("POST", "/v2/templates", {
+    name: "beam-limits",
+    recordings: [{ name: "limits", role: "host", maxDuration: 3 }],
+  });
   assert.equal(tpl.status, 200, JSON.stringify(tpl.body));
   const short = (await app.api("POST", "/v2/rooms", { name: "beam-max-duration", template_id: tpl.body.id })).body.id;
   const a = await startRecording({ meeting_url: av.url }, short);
@@ -361,7 +431,10 @@ test("audio_only: one MP4 with the room's mixed audio and no video", async () =>
   assert.equal(rec.status, "completed", JSON.stringify(rec.error));
   const file = await download(rec, "audio-only.mp4");
   const p = await probe(file);
-  assert.deepEqual(p.streams.map((s) => s.codec_name), ["aac"]);
+  assert.deepEqual(
+    p.streams.map((s) => s.codec_name),
+    ["aac"],
+  );
   assert.ok(Math.abs(p.durationSeconds - seconds(rec.started_at, rec.stopped_at)) <= 1, `${p.durationSeconds} s`);
   assert.ok((await audioLevel(file, 1, 2)) > 0.01, "Red's and Blue's tones are on it");
 });

@@ -23,12 +23,19 @@ let d: DashboardPage;
 const listRequests: Array<{ at: number; url: string }> = [];
 
 before(async () => {
-  app = await startTestApp({ env: { TAPEDECK_SFU_CPU_LIMIT: "1", TAPEDECK_BEAM_MAX: "1", TAPEDECK_HLS_PRESET: "ultrafast", TAPEDECK_HLS_CORES: "1.2" } });
+  app = await startTestApp({
+    env: { TAPEDECK_SFU_CPU_LIMIT: "1", TAPEDECK_BEAM_MAX: "1", TAPEDECK_HLS_PRESET: "ultrafast", TAPEDECK_HLS_CORES: "1.2" },
+  });
   roomId = (await app.api("POST", "/v2/rooms", { name: "dash-rec-room" })).body.id;
   otherRoomId = (await app.api("POST", "/v2/rooms", { name: "dash-rec-other" })).body.id;
   publisher = await joinSynthetic({
-    baseUrl: app.url, token: await mintAppToken(app.ctx.identity, { roomId, role: "host", userId: "user-ada" }), name: "Ada",
-    width: 320, height: 180, fps: 15, videoBitrateKbps: 300,
+    baseUrl: app.url,
+    token: await mintAppToken(app.ctx.identity, { roomId, role: "host", userId: "user-ada" }),
+    name: "Ada",
+    width: 320,
+    height: 180,
+    fps: 15,
+    videoBitrateKbps: 300,
   });
   d = await openDashboard(app);
   d.page.on("request", (r) => {
@@ -48,12 +55,18 @@ async function waitForStatus(page: Page, id: string, status: string, timeoutMs: 
   try {
     await page.waitForFunction(
       ([id, status]) => document.querySelector(`tr[data-id="${id}"] [data-testid="status"]`)?.textContent === status,
-      [id, status] as const, { timeout: timeoutMs, polling: 100 },
+      [id, status] as const,
+      { timeout: timeoutMs, polling: 100 },
     );
   } catch {
-    const shown = await page.locator(`tr[data-id="${id}"] [data-testid="status"]`).textContent().catch(() => null);
+    const shown = await page
+      .locator(`tr[data-id="${id}"] [data-testid="status"]`)
+      .textContent()
+      .catch(() => null);
     const api = (await app.api("GET", `${path}/${id}`)).body;
-    throw new Error(`row ${id} did not show ${status} within ${timeoutMs} ms: it shows ${shown}; the API says ${api.status} ${JSON.stringify(api.error ?? null)}`);
+    throw new Error(
+      `row ${id} did not show ${status} within ${timeoutMs} ms: it shows ${shown}; the API says ${api.status} ${JSON.stringify(api.error ?? null)}`,
+    );
   }
 }
 
@@ -64,160 +77,186 @@ async function listRequestsDuring(ms: number, what: RegExp): Promise<number> {
   return listRequests.filter((r) => r.at >= from && what.test(r.url)).length;
 }
 
-const markDocument = (page: Page) => page.evaluate(() => { (window as any).__sameDocument = true; });
+const markDocument = (page: Page) =>
+  page.evaluate(() => {
+    (window as any).__sameDocument = true;
+  });
 const sameDocument = (page: Page) => page.evaluate(() => (window as any).__sameDocument === true);
 
 test("browser recording: start it, see it run, a second start refused with 409, pause and resume, stop it and see it complete with its session and files", async () => {
-  await withDashboardArtifacts("recordings-beam", () => [d], async () => {
-    const { page } = d;
-    await go(page, "#/recordings", "recordings");
-    await markDocument(page);
-    assert.equal(await page.getByTestId("recordings-empty").isVisible(), true);
+  await withDashboardArtifacts(
+    "recordings-beam",
+    () => [d],
+    async () => {
+      const { page } = d;
+      await go(page, "#/recordings", "recordings");
+      await markDocument(page);
+      assert.equal(await page.getByTestId("recordings-empty").isVisible(), true);
 
-    await page.getByTestId("rec-room").selectOption(roomId);
-    await page.getByTestId("rec-resolution").selectOption("1280x720");
-    await page.getByTestId("rec-layout").selectOption("grid");
-    await page.getByTestId("start-recording").click();
-    const started = await toast(page);
-    assert.ok(started.ok, started.title);
-    assert.equal(started.title, "Recording of dash-rec-room is starting");
-    const row = page.getByTestId("recording-row").first();
-    const id = (await row.getAttribute("data-id"))!;
-    assert.match(id, /^[0-9a-f]{24}$/);
-    assert.equal((await app.api("GET", `/v2/recordings/${id}`)).body.room_id, roomId);
+      await page.getByTestId("rec-room").selectOption(roomId);
+      await page.getByTestId("rec-resolution").selectOption("1280x720");
+      await page.getByTestId("rec-layout").selectOption("grid");
+      await page.getByTestId("start-recording").click();
+      const started = await toast(page);
+      assert.ok(started.ok, started.title);
+      assert.equal(started.title, "Recording of dash-rec-room is starting");
+      const row = page.getByTestId("recording-row").first();
+      const id = (await row.getAttribute("data-id"))!;
+      assert.match(id, /^[0-9a-f]{24}$/);
+      assert.equal((await app.api("GET", `/v2/recordings/${id}`)).body.room_id, roomId);
 
-    await waitForStatus(page, id, "running", 60_000, "/v2/recordings");
-    const rec = page.locator(`tr[data-id="${id}"]`);
-    assert.equal(await rec.getByTestId("stop").isEnabled(), true);
+      await waitForStatus(page, id, "running", 60_000, "/v2/recordings");
+      const rec = page.locator(`tr[data-id="${id}"]`);
+      assert.equal(await rec.getByTestId("stop").isEnabled(), true);
 
-    // A second start in the same room: the API's refusal, shown as it says it.
-    await page.getByTestId("start-recording").click();
-    const refused = await toast(page);
-    assert.equal(refused.ok, false);
-    assert.equal(refused.title, "beam already started");
-    assert.match(refused.details[0], new RegExp(`recording ${id} of room ${roomId} is running; stop it first`));
+      // A second start in the same room: the API's refusal, shown as it says it.
+      await page.getByTestId("start-recording").click();
+      const refused = await toast(page);
+      assert.equal(refused.ok, false);
+      assert.equal(refused.title, "beam already started");
+      assert.match(refused.details[0], new RegExp(`recording ${id} of room ${roomId} is running; stop it first`));
 
-    // Another room's recording waits for the worker (one at a time here); stopped before it starts, it fails and says why.
-    await page.getByTestId("rec-room").selectOption(otherRoomId);
-    await page.getByTestId("start-recording").click();
-    assert.equal((await toast(page)).title, "Recording of dash-rec-other is starting");
-    const waitingId = (await page.getByTestId("recording-row").first().getAttribute("data-id"))!;
-    assert.notEqual(waitingId, id, "newest first");
-    const waiting = page.locator(`tr[data-id="${waitingId}"]`);
-    assert.equal(await waiting.getByTestId("status").textContent(), "starting");
-    await waiting.getByTestId("stop").click();
-    assert.match((await toast(page)).title, /Recording stopping/);
-    await waitForStatus(page, waitingId, "failed", 30_000, "/v2/recordings");
-    assert.match((await waiting.getByTestId("error").textContent())!, /Beam stopped too early.*\(BEAM_STOPPED\)/);
-    assert.equal(await waiting.getByTestId("stop").isDisabled(), true);
-    assert.equal(await waiting.getByTestId("pause").isDisabled(), true);
+      // Another room's recording waits for the worker (one at a time here); stopped before it starts, it fails and says why.
+      await page.getByTestId("rec-room").selectOption(otherRoomId);
+      await page.getByTestId("start-recording").click();
+      assert.equal((await toast(page)).title, "Recording of dash-rec-other is starting");
+      const waitingId = (await page.getByTestId("recording-row").first().getAttribute("data-id"))!;
+      assert.notEqual(waitingId, id, "newest first");
+      const waiting = page.locator(`tr[data-id="${waitingId}"]`);
+      assert.equal(await waiting.getByTestId("status").textContent(), "starting");
+      await waiting.getByTestId("stop").click();
+      assert.match((await toast(page)).title, /Recording stopping/);
+      await waitForStatus(page, waitingId, "failed", 30_000, "/v2/recordings");
+      assert.match((await waiting.getByTestId("error").textContent())!, /Beam stopped too early.*\(BEAM_STOPPED\)/);
+      assert.equal(await waiting.getByTestId("stop").isDisabled(), true);
+      assert.equal(await waiting.getByTestId("pause").isDisabled(), true);
 
-    // Pause and resume.
-    await rec.getByTestId("pause").click();
-    assert.match((await toast(page)).title, /Recording paused/);
-    await rec.getByTestId("paused").waitFor();
-    assert.equal(await rec.getByTestId("pause").textContent(), "Resume");
-    assert.equal((await app.api("GET", `/v2/recordings/${id}`)).body.paused, true);
-    await rec.getByTestId("pause").click();
-    assert.equal((await toast(page)).title, "Recording resumed");
-    await rec.getByTestId("paused").waitFor({ state: "detached" });
-    assert.equal((await app.api("GET", `/v2/recordings/${id}`)).body.paused, false);
+      // Pause and resume.
+      await rec.getByTestId("pause").click();
+      assert.match((await toast(page)).title, /Recording paused/);
+      await rec.getByTestId("paused").waitFor();
+      assert.equal(await rec.getByTestId("pause").textContent(), "Resume");
+      assert.equal((await app.api("GET", `/v2/recordings/${id}`)).body.paused, true);
+      await rec.getByTestId("pause").click();
+      assert.equal((await toast(page)).title, "Recording resumed");
+      await rec.getByTestId("paused").waitFor({ state: "detached" });
+      assert.equal((await app.api("GET", `/v2/recordings/${id}`)).body.paused, false);
 
-    await rec.getByTestId("stop").click();
-    assert.match((await toast(page)).title, /Recording stopping/);
-    await waitForStatus(page, id, "completed", 90_000, "/v2/recordings");
-    assert.equal(await sameDocument(page), true, "followed without reloading the page");
-    assert.equal(await rec.getByTestId("stop").isDisabled(), true);
-    assert.equal(await rec.getByTestId("pause").isDisabled(), true);
-    assert.equal(await rec.getByTestId("stop-reason").textContent(), "Stopped: client request");
-    const done = (await app.api("GET", `/v2/recordings/${id}`)).body;
-    assert.equal(await rec.getByTestId("session-link").getAttribute("href"), `#/sessions/${done.session_id}`);
-    await rec.getByTestId("asset").first().waitFor();
-    const types = await rec.getByTestId("asset-type").allTextContents();
-    assert.ok(types.includes("room-composite"), `files listed: ${types.join(", ")}`);
-    assert.deepEqual(types.sort(), done.recording_assets.map((a: any) => a.type).sort());
+      await rec.getByTestId("stop").click();
+      assert.match((await toast(page)).title, /Recording stopping/);
+      await waitForStatus(page, id, "completed", 90_000, "/v2/recordings");
+      assert.equal(await sameDocument(page), true, "followed without reloading the page");
+      assert.equal(await rec.getByTestId("stop").isDisabled(), true);
+      assert.equal(await rec.getByTestId("pause").isDisabled(), true);
+      assert.equal(await rec.getByTestId("stop-reason").textContent(), "Stopped: client request");
+      const done = (await app.api("GET", `/v2/recordings/${id}`)).body;
+      assert.equal(await rec.getByTestId("session-link").getAttribute("href"), `#/sessions/${done.session_id}`);
+      await rec.getByTestId("asset").first().waitFor();
+      const types = await rec.getByTestId("asset-type").allTextContents();
+      assert.ok(types.includes("room-composite"), `files listed: ${types.join(", ")}`);
+      assert.deepEqual(types.sort(), done.recording_assets.map((a: any) => a.type).sort());
 
-    // Nothing is unfinished: the page stops polling.
-    assert.equal(await listRequestsDuring(2500, /\/v2\/(recordings|live-streams)/), 0, "no polling once every item has ended");
-  });
+      // Nothing is unfinished: the page stops polling.
+      assert.equal(await listRequestsDuring(2500, /\/v2\/(recordings|live-streams)/), 0, "no polling once every item has ended");
+    },
+  );
 });
 
 test("live stream: start it, see its ladder and URL, watch it in the page, polling stops when the view is left, pause its recording, stop it and see it complete", async () => {
-  await withDashboardArtifacts("recordings-live", () => [d], async () => {
-    const { page } = d;
-    await go(page, "#/recordings", "recordings");
-    await markDocument(page);
-    await page.getByTestId("rec-room").selectOption(roomId);
-    assert.equal(await page.getByTestId("live-hls-vod").isChecked(), true);
-    assert.equal(await page.getByTestId("live-single-file").isChecked(), true);
-    await page.getByTestId("start-live").click();
-    const started = await toast(page);
-    assert.equal(started.title, "Live stream of dash-rec-room is starting");
-    const id = (await page.getByTestId("stream-row").first().getAttribute("data-id"))!;
-    const row = page.locator(`tr[data-id="${id}"]`);
-    assert.equal(await row.getByTestId("watch").isDisabled(), true, "nothing to watch while starting");
+  await withDashboardArtifacts(
+    "recordings-live",
+    () => [d],
+    async () => {
+      const { page } = d;
+      await go(page, "#/recordings", "recordings");
+      await markDocument(page);
+      await page.getByTestId("rec-room").selectOption(roomId);
+      assert.equal(await page.getByTestId("live-hls-vod").isChecked(), true);
+      assert.equal(await page.getByTestId("live-single-file").isChecked(), true);
+      await page.getByTestId("start-live").click();
+      const started = await toast(page);
+      assert.equal(started.title, "Live stream of dash-rec-room is starting");
+      const id = (await page.getByTestId("stream-row").first().getAttribute("data-id"))!;
+      const row = page.locator(`tr[data-id="${id}"]`);
+      assert.equal(await row.getByTestId("watch").isDisabled(), true, "nothing to watch while starting");
 
-    await waitForStatus(page, id, "running", 60_000, "/v2/live-streams");
-    const api = (await app.api("GET", `/v2/live-streams/${id}`)).body;
-    assert.equal(await row.getByTestId("playback-url").textContent(), api.playback.url);
-    assert.match(api.playback.url, new RegExp(`/hls/${id}/[A-Za-z0-9_-]{22}/master\\.m3u8$`));
-    assert.deepEqual(await row.getByTestId("layer").allTextContents(), ["426x240 · 400 kb/s"]);
-    assert.match((await row.getByTestId("ladder-warning").textContent())!, /1920x1080, 1280x720, 854x480, 640x360 are left out; producing 426x240/);
+      await waitForStatus(page, id, "running", 60_000, "/v2/live-streams");
+      const api = (await app.api("GET", `/v2/live-streams/${id}`)).body;
+      assert.equal(await row.getByTestId("playback-url").textContent(), api.playback.url);
+      assert.match(api.playback.url, new RegExp(`/hls/${id}/[A-Za-z0-9_-]{22}/master\\.m3u8$`));
+      assert.deepEqual(await row.getByTestId("layer").allTextContents(), ["426x240 · 400 kb/s"]);
+      assert.match(
+        (await row.getByTestId("ladder-warning").textContent())!,
+        /1920x1080, 1280x720, 854x480, 640x360 are left out; producing 426x240/,
+      );
 
-    await row.getByTestId("copy-playback").click();
-    assert.equal((await toast(page)).title, "Playback URL copied");
-    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), api.playback.url);
+      await row.getByTestId("copy-playback").click();
+      assert.equal((await toast(page)).title, "Playback URL copied");
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), api.playback.url);
 
-    // Watch: hls.js plays it in the page.
-    await row.getByTestId("watch").click();
-    await page.getByTestId("player").waitFor();
-    await page.waitForFunction(() => (document.querySelector('[data-testid="player-video"]') as HTMLVideoElement | null)?.currentTime! > 1, undefined, { timeout: 60_000, polling: 200 })
-      .catch(async () => {
-        const seen = await page.evaluate(() => ({ status: document.querySelector('[data-testid="player-status"]')?.textContent, time: (document.querySelector('[data-testid="player-video"]') as HTMLVideoElement | null)?.currentTime }));
-        throw new Error(`the in-page player did not play: ${JSON.stringify(seen)}; console: ${d.logs.slice(-10).join(" | ")}`);
-      });
-    assert.equal(await page.getByTestId("player-status").textContent(), "Live · 240p");
+      // Watch: hls.js plays it in the page.
+      await row.getByTestId("watch").click();
+      await page.getByTestId("player").waitFor();
+      await page
+        .waitForFunction(
+          () => ((document.querySelector('[data-testid="player-video"]') as HTMLVideoElement | null)?.currentTime ?? 0) > 1,
+          undefined,
+          { timeout: 60_000, polling: 200 },
+        )
+        .catch(async () => {
+          const seen = await page.evaluate(() => ({
+            status: document.querySelector('[data-testid="player-status"]')?.textContent,
+            time: (document.querySelector('[data-testid="player-video"]') as HTMLVideoElement | null)?.currentTime,
+          }));
+          throw new Error(`the in-page player did not play: ${JSON.stringify(seen)}; console: ${d.logs.slice(-10).join(" | ")}`);
+        });
+      assert.equal(await page.getByTestId("player-status").textContent(), "Live · 240p");
 
-    // Polling is live while the stream runs, and stops (with the player) when the view is left.
-    assert.ok((await listRequestsDuring(1500, /\/v2\/live-streams/)) >= 1, "polls while a stream runs");
-    await go(page, "#/rooms", "rooms");
-    assert.equal(await listRequestsDuring(2500, /\/v2\/(recordings|live-streams)/), 0, "no polling once the view is left");
-    assert.equal(await page.getByTestId("player-video").count(), 0);
-    await go(page, "#/recordings", "recordings");
-    await markDocument(page);
-    assert.equal(await page.getByTestId("player").isHidden(), true);
+      // Polling is live while the stream runs, and stops (with the player) when the view is left.
+      assert.ok((await listRequestsDuring(1500, /\/v2\/live-streams/)) >= 1, "polls while a stream runs");
+      await go(page, "#/rooms", "rooms");
+      assert.equal(await listRequestsDuring(2500, /\/v2\/(recordings|live-streams)/), 0, "no polling once the view is left");
+      assert.equal(await page.getByTestId("player-video").count(), 0);
+      await go(page, "#/recordings", "recordings");
+      await markDocument(page);
+      assert.equal(await page.getByTestId("player").isHidden(), true);
 
-    await row.getByTestId("pause-recording").click();
-    assert.match((await toast(page)).title, /Recording paused: the stream goes on/);
-    await row.getByTestId("paused").waitFor();
-    assert.equal((await app.api("GET", `/v2/live-streams/${id}`)).body.recording_paused, true);
-    await row.getByTestId("pause-recording").click();
-    assert.equal((await toast(page)).title, "Recording resumed");
-    await row.getByTestId("paused").waitFor({ state: "detached" });
+      await row.getByTestId("pause-recording").click();
+      assert.match((await toast(page)).title, /Recording paused: the stream goes on/);
+      await row.getByTestId("paused").waitFor();
+      assert.equal((await app.api("GET", `/v2/live-streams/${id}`)).body.recording_paused, true);
+      await row.getByTestId("pause-recording").click();
+      assert.equal((await toast(page)).title, "Recording resumed");
+      await row.getByTestId("paused").waitFor({ state: "detached" });
 
-    await row.getByTestId("stop").click();
-    assert.match((await toast(page)).title, /Live stream stopping/);
-    await waitForStatus(page, id, "completed", 90_000, "/v2/live-streams");
-    assert.equal(await sameDocument(page), true, "followed without reloading the page");
-    assert.equal(await row.getByTestId("watch").isDisabled(), true);
-    await row.getByTestId("asset").first().waitFor();
-    const types = (await row.getByTestId("asset-type").allTextContents()).sort();
-    assert.ok(types.includes("room-vod") && types.includes("room-composite"), `files listed: ${types.join(", ")}`);
-    const done = (await app.api("GET", `/v2/live-streams/${id}`)).body;
-    assert.deepEqual(types, done.recording_assets.map((a: any) => a.type).sort());
-    assert.equal(await row.getByTestId("session-link").getAttribute("href"), `#/sessions/${done.session_id}`);
-  });
+      await row.getByTestId("stop").click();
+      assert.match((await toast(page)).title, /Live stream stopping/);
+      await waitForStatus(page, id, "completed", 90_000, "/v2/live-streams");
+      assert.equal(await sameDocument(page), true, "followed without reloading the page");
+      assert.equal(await row.getByTestId("watch").isDisabled(), true);
+      await row.getByTestId("asset").first().waitFor();
+      const types = (await row.getByTestId("asset-type").allTextContents()).sort();
+      assert.ok(types.includes("room-vod") && types.includes("room-composite"), `files listed: ${types.join(", ")}`);
+      const done = (await app.api("GET", `/v2/live-streams/${id}`)).body;
+      assert.deepEqual(types, done.recording_assets.map((a: any) => a.type).sort());
+      assert.equal(await row.getByTestId("session-link").getAttribute("href"), `#/sessions/${done.session_id}`);
+    },
+  );
 });
 
 test("on a phone-sized screen the lists become cards without sideways scrolling", async () => {
-  await withDashboardArtifacts("recordings-phone", () => [d], async () => {
-    const { page } = d;
-    await page.setViewportSize({ width: 390, height: 844 });
-    await go(page, "#/recordings", "recordings");
-    assert.ok(await page.getByTestId("stream-row").first().isVisible());
-    assert.ok(await page.getByTestId("recording-row").first().isVisible());
-    await assertFitsWidth(page);
-  });
+  await withDashboardArtifacts(
+    "recordings-phone",
+    () => [d],
+    async () => {
+      const { page } = d;
+      await page.setViewportSize({ width: 390, height: 844 });
+      await go(page, "#/recordings", "recordings");
+      assert.ok(await page.getByTestId("stream-row").first().isVisible());
+      assert.ok(await page.getByTestId("recording-row").first().isVisible());
+      await assertFitsWidth(page);
+    },
+  );
 });
 
 test("the recordings list shows the 25 newest; Show older brings the rest, newest first", async () => {
@@ -228,26 +267,60 @@ test("the recordings list shows the 25 newest; Show older brings the rest, newes
     const now = new Date().toISOString();
     const id = newObjectId();
     seeded.push(id);
-    await app.ctx.db.insertInto("recordings").values({
-      id, kind: "beam", room_id: otherRoomId, session_id: null, status: "failed", meeting_url: "", destination: "", started_by: "", stopped_by: "",
-      details: JSON.stringify({ width: 1280, height: 720, audio_only: false, layout: "grid", roles: [], custom_url: "", max_duration_s: 14400, auto_stop_s: 300 }),
-      failure: JSON.stringify({ type: "MAX_RETRIES_REACHED", message: `seeded failure ${i}` }), created_at: now, started_at: null, stopped_at: now, updated_at: now,
-      stop_reason: null, paused: 0, worker: null, lease_until: null,
-    }).execute();
+    await app.ctx.db
+      .insertInto("recordings")
+      .values({
+        id,
+        kind: "beam",
+        room_id: otherRoomId,
+        session_id: null,
+        status: "failed",
+        meeting_url: "",
+        destination: "",
+        started_by: "",
+        stopped_by: "",
+        details: JSON.stringify({
+          width: 1280,
+          height: 720,
+          audio_only: false,
+          layout: "grid",
+          roles: [],
+          custom_url: "",
+          max_duration_s: 14400,
+          auto_stop_s: 300,
+        }),
+        failure: JSON.stringify({ type: "MAX_RETRIES_REACHED", message: `seeded failure ${i}` }),
+        created_at: now,
+        started_at: null,
+        stopped_at: now,
+        updated_at: now,
+        stop_reason: null,
+        paused: 0,
+        worker: null,
+        lease_until: null,
+      })
+      .execute();
   }
   const all = (await app.api("GET", "/v2/recordings?order=desc&limit=100")).body.data.map((r: { id: string }) => r.id);
   assert.ok(all.length > 30, `${all.length} recordings`);
-  await withDashboardArtifacts("recordings-older", () => [d], async () => {
-    const { page } = d;
-    await page.setViewportSize({ width: 1280, height: 800 });
-    await go(page, "#/rooms", "rooms");
-    await go(page, "#/recordings", "recordings");
-    const ids = () => page.getByTestId("recording-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-id")));
-    assert.deepEqual(await ids(), all.slice(0, 25));
-    assert.match((await page.getByTestId("recording-row").first().getByTestId("error").textContent())!, /seeded failure 29 \(MAX_RETRIES_REACHED\)/);
-    await page.getByTestId("recordings-more").click();
-    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="recording-row"]').length === n, all.length);
-    assert.deepEqual(await ids(), all);
-    assert.equal(await page.getByTestId("recordings-more").isVisible(), false, "nothing older is left");
-  });
+  await withDashboardArtifacts(
+    "recordings-older",
+    () => [d],
+    async () => {
+      const { page } = d;
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await go(page, "#/rooms", "rooms");
+      await go(page, "#/recordings", "recordings");
+      const ids = () => page.getByTestId("recording-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-id")));
+      assert.deepEqual(await ids(), all.slice(0, 25));
+      assert.match(
+        (await page.getByTestId("recording-row").first().getByTestId("error").textContent())!,
+        /seeded failure 29 \(MAX_RETRIES_REACHED\)/,
+      );
+      await page.getByTestId("recordings-more").click();
+      await page.waitForFunction((n) => document.querySelectorAll('[data-testid="recording-row"]').length === n, all.length);
+      assert.deepEqual(await ids(), all);
+      assert.equal(await page.getByTestId("recordings-more").isVisible(), false, "nothing older is left");
+    },
+  );
 });

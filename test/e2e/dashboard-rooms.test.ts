@@ -20,104 +20,125 @@ after(async () => {
 
 test("sign in: a wrong secret says so and what to use; the right one, or a management token, signs in; sign out forgets it", async () => {
   const d = await dash({ signIn: false });
-  await withDashboardArtifacts("sign-in", () => [d], async () => {
-    const { page } = d;
-    await page.getByTestId("access-key").fill(app.ctx.identity.accessKey);
-    await page.getByTestId("secret").fill("not-the-secret");
-    await page.getByTestId("sign-in").click();
-    const wrong = await toast(page);
-    assert.equal(wrong.title, "Wrong access key or secret");
-    assert.match(wrong.details[0], /identity\.json/);
-    assert.equal(await page.evaluate(() => (window as any).tapedeckDashboard.route), "sign-in");
+  await withDashboardArtifacts(
+    "sign-in",
+    () => [d],
+    async () => {
+      const { page } = d;
+      await page.getByTestId("access-key").fill(app.ctx.identity.accessKey);
+      await page.getByTestId("secret").fill("not-the-secret");
+      await page.getByTestId("sign-in").click();
+      const wrong = await toast(page);
+      assert.equal(wrong.title, "Wrong access key or secret");
+      assert.match(wrong.details[0], /identity\.json/);
+      assert.equal(await page.evaluate(() => (window as any).tapedeckDashboard.route), "sign-in");
 
-    await page.getByTestId("secret").fill(app.ctx.identity.appSecret);
-    await page.getByTestId("sign-in").click();
-    await ready(page, "rooms");
-    assert.equal(await page.evaluate(() => sessionStorage.length), 1, "only the token is kept, in this tab's session storage");
-    assert.ok(!(await page.evaluate(() => JSON.stringify(sessionStorage))).includes(app.ctx.identity.appSecret), "the secret is not kept");
+      await page.getByTestId("secret").fill(app.ctx.identity.appSecret);
+      await page.getByTestId("sign-in").click();
+      await ready(page, "rooms");
+      assert.equal(await page.evaluate(() => sessionStorage.length), 1, "only the token is kept, in this tab's session storage");
+      assert.ok(
+        !(await page.evaluate(() => JSON.stringify(sessionStorage))).includes(app.ctx.identity.appSecret),
+        "the secret is not kept",
+      );
 
-    await page.getByTestId("sign-out").click();
-    await ready(page, "sign-in");
-    await page.getByTestId("token").fill("eyJhbGciOiJIUzI1NiJ9.e30.bad");
-    await page.getByTestId("sign-in").click();
-    assert.equal((await toast(page)).title, "Token validation error");
+      await page.getByTestId("sign-out").click();
+      await ready(page, "sign-in");
+      await page.getByTestId("token").fill("eyJhbGciOiJIUzI1NiJ9.e30.bad");
+      await page.getByTestId("sign-in").click();
+      assert.equal((await toast(page)).title, "Token validation error");
 
-    await page.getByTestId("token").fill(await mintManagementToken(app.ctx.identity));
-    await page.getByTestId("sign-in").click();
-    await ready(page, "rooms");
-  });
+      await page.getByTestId("token").fill(await mintManagementToken(app.ctx.identity));
+      await page.getByTestId("sign-in").click();
+      await ready(page, "rooms");
+    },
+  );
 });
 
 test("rooms: create one, see it listed, copy a join link that opens the room page, disable and enable it", async () => {
   const d = await dash();
-  await withDashboardArtifacts("rooms", () => [d], async () => {
-    const { page } = d;
-    const name = `dash-room-${Date.now()}`;
-    await page.getByTestId("room-name").fill(name);
-    await page.getByTestId("create-room").click();
-    assert.equal((await toast(page)).title, `Room ${name} is ready`);
-    await ready(page, "rooms");
-    const row = page.locator("tr", { has: page.getByText(name, { exact: true }) });
-    await row.waitFor();
-    const id = await row.getAttribute("data-id");
-    assert.match(id!, /^[0-9a-f]{24}$/);
-    assert.equal((await app.api("GET", `/v2/rooms/${id}`)).body.name, name);
+  await withDashboardArtifacts(
+    "rooms",
+    () => [d],
+    async () => {
+      const { page } = d;
+      const name = `dash-room-${Date.now()}`;
+      await page.getByTestId("room-name").fill(name);
+      await page.getByTestId("create-room").click();
+      assert.equal((await toast(page)).title, `Room ${name} is ready`);
+      await ready(page, "rooms");
+      const row = page.locator("tr", { has: page.getByText(name, { exact: true }) });
+      await row.waitFor();
+      const id = await row.getAttribute("data-id");
+      assert.match(id!, /^[0-9a-f]{24}$/);
+      assert.equal((await app.api("GET", `/v2/rooms/${id}`)).body.name, name);
 
-    // A bad name: the API's reason, shown as is.
-    await page.getByTestId("room-name").fill("no spaces allowed!");
-    await page.getByTestId("create-room").click();
-    const bad = await toast(page);
-    assert.match(bad.title, /Invalid body param/);
+      // A bad name: the API's reason, shown as is.
+      await page.getByTestId("room-name").fill("no spaces allowed!");
+      await page.getByTestId("create-room").click();
+      const bad = await toast(page);
+      assert.match(bad.title, /Invalid body param/);
 
-    await row.getByTestId("copy-link").click();
-    assert.equal((await toast(page)).title, "Join link copied");
-    const link = await page.evaluate(() => navigator.clipboard.readText());
-    assert.match(link, new RegExp(`/room/${id}\\?auth_token=`));
-    const joinPage = await d.context.newPage();
-    await joinPage.goto(link);
-    await joinPage.waitForFunction(() => (window as any).tapedeck?.state === "preview", undefined, { timeout: 15_000 });
-    await joinPage.close();
+      await row.getByTestId("copy-link").click();
+      assert.equal((await toast(page)).title, "Join link copied");
+      const link = await page.evaluate(() => navigator.clipboard.readText());
+      assert.match(link, new RegExp(`/room/${id}\\?auth_token=`));
+      const joinPage = await d.context.newPage();
+      await joinPage.goto(link);
+      await joinPage.waitForFunction(() => (window as any).tapedeck?.state === "preview", undefined, { timeout: 15_000 });
+      await joinPage.close();
 
-    await row.getByTestId("toggle-room").click();
-    assert.match((await toast(page)).title, /disabled/);
-    await ready(page, "rooms");
-    assert.equal((await app.api("GET", `/v2/rooms/${id}`)).body.enabled, false);
-    await page.locator(`tr[data-id="${id}"]`).getByTestId("toggle-room").click();
-    assert.match((await toast(page)).title, /enabled/);
-    assert.equal((await app.api("GET", `/v2/rooms/${id}`)).body.enabled, true);
-  });
+      await row.getByTestId("toggle-room").click();
+      assert.match((await toast(page)).title, /disabled/);
+      await ready(page, "rooms");
+      assert.equal((await app.api("GET", `/v2/rooms/${id}`)).body.enabled, false);
+      await page.locator(`tr[data-id="${id}"]`).getByTestId("toggle-room").click();
+      assert.match((await toast(page)).title, /enabled/);
+      assert.equal((await app.api("GET", `/v2/rooms/${id}`)).body.enabled, true);
+    },
+  );
 });
 
 test("on a phone-sized screen the menu folds away and the rooms table becomes cards", async () => {
   const d = await dash({ viewport: { width: 390, height: 844 } });
-  await withDashboardArtifacts("phone", () => [d], async () => {
-    const { page } = d;
-    assert.equal(await page.getByTestId("nav").isVisible(), false);
-    await page.getByTestId("menu-button").click();
-    assert.equal(await page.getByTestId("nav").isVisible(), true);
-    await go(page, "#/rooms", "rooms");
-    await assertFitsWidth(page);
-  });
+  await withDashboardArtifacts(
+    "phone",
+    () => [d],
+    async () => {
+      const { page } = d;
+      assert.equal(await page.getByTestId("nav").isVisible(), false);
+      await page.getByTestId("menu-button").click();
+      assert.equal(await page.getByTestId("nav").isVisible(), true);
+      await go(page, "#/rooms", "rooms");
+      await assertFitsWidth(page);
+    },
+  );
 });
 
 test("a view that finishes loading after the user has moved on is never shown over the newer one", async () => {
   const d = await dash();
-  await withDashboardArtifacts("late-view", () => [d], async () => {
-    const { page } = d;
-    await go(page, "#/templates", "templates");
-    // The rooms list answers only when let go: the Rooms view is still loading when Templates is chosen.
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    await page.route(/\/v2\/rooms\?/, async (r) => {
-      await held;
-      await r.continue();
-    });
-    await page.evaluate(() => { location.hash = "#/rooms"; });
-    await page.waitForFunction(() => (window as any).tapedeckDashboard.route === "rooms");
-    await go(page, "#/templates", "templates");
-    release();
-    await page.waitForFunction(() => (window as any).tapedeckDashboard.dropped === 1);
-    assert.equal(await page.locator("main h1").first().textContent(), "Templates");
-    assert.equal(await page.evaluate(() => (window as any).tapedeckDashboard.route), "templates");
-  });
+  await withDashboardArtifacts(
+    "late-view",
+    () => [d],
+    async () => {
+      const { page } = d;
+      await go(page, "#/templates", "templates");
+      // The rooms list answers only when let go: the Rooms view is still loading when Templates is chosen.
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      await page.route(/\/v2\/rooms\?/, async (r) => {
+        await held;
+        await r.continue();
+      });
+      await page.evaluate(() => {
+        location.hash = "#/rooms";
+      });
+      await page.waitForFunction(() => (window as any).tapedeckDashboard.route === "rooms");
+      await go(page, "#/templates", "templates");
+      release();
+      await page.waitForFunction(() => (window as any).tapedeckDashboard.dropped === 1);
+      assert.equal(await page.locator("main h1").first().textContent(), "Templates");
+      assert.equal(await page.evaluate(() => (window as any).tapedeckDashboard.route), "templates");
+    },
+  );
 });

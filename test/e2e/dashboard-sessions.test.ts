@@ -27,14 +27,42 @@ before(async () => {
   s3 = await startS3rver();
   // What a user of the dashboard does for their bucket: let the dashboard's origin read files (the chat CSV
   // is read by the page; videos play without CORS).
-  const client = new S3Client({ endpoint: s3.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secret } });
-  await client.send(new PutBucketCorsCommand({ Bucket: s3.bucket, CORSConfiguration: { CORSRules: [{ AllowedOrigins: ["*"], AllowedMethods: ["GET", "HEAD"], AllowedHeaders: ["*"] }] } }));
+  const client = new S3Client({
+    endpoint: s3.endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secret },
+  });
+  await client.send(
+    new PutBucketCorsCommand({
+      Bucket: s3.bucket,
+      CORSConfiguration: { CORSRules: [{ AllowedOrigins: ["*"], AllowedMethods: ["GET", "HEAD"], AllowedHeaders: ["*"] }] },
+    }),
+  );
   client.destroy();
   app = await startTestApp({ env: { TAPEDECK_SFU_CPU_LIMIT: "1" } });
   const tpl = await app.api("POST", "/v2/templates", {
     name: `dash-sessions-${Date.now()}`,
-    settings: { recording: { upload: { type: "s3", location: s3.bucket, prefix: "rec", options: { endpoint: s3.endpoint }, credentials: { key: s3.accessKey, secretKey: s3.secret } } } },
-    recordings: [{ name: "default", role: "host", trackRecording: { enabled: true }, streamRecording: { enabled: true }, compositeRecording: { customComposite: { enabled: true } } }],
+    settings: {
+      recording: {
+        upload: {
+          type: "s3",
+          location: s3.bucket,
+          prefix: "rec",
+          options: { endpoint: s3.endpoint },
+          credentials: { key: s3.accessKey, secretKey: s3.secret },
+        },
+      },
+    },
+    recordings: [
+      {
+        name: "default",
+        role: "host",
+        trackRecording: { enabled: true },
+        streamRecording: { enabled: true },
+        compositeRecording: { customComposite: { enabled: true } },
+      },
+    ],
   });
   assert.equal(tpl.status, 200, JSON.stringify(tpl.body));
   templateId = tpl.body.id;
@@ -65,8 +93,10 @@ const listAll = async (path: string): Promise<any[]> => {
   return out;
 };
 /** As the page formats sizes (its own ui.js). */
-const formatBytes = (page: Page, n: number): Promise<string> => page.evaluate(async (x) => (await import("/web/dashboard/ui.js" as string)).formatBytes(x), n);
-const rowIds = (page: Page, testid: string): Promise<string[]> => page.$$eval(`[data-testid="${testid}"] tbody tr`, (trs) => trs.map((t) => (t as HTMLElement).dataset.id ?? ""));
+const formatBytes = (page: Page, n: number): Promise<string> =>
+  page.evaluate(async (x) => (await import("/web/dashboard/ui.js" as string)).formatBytes(x), n);
+const rowIds = (page: Page, testid: string): Promise<string[]> =>
+  page.$$eval(`[data-testid="${testid}"] tbody tr`, (trs) => trs.map((t) => (t as HTMLElement).dataset.id ?? ""));
 
 test("a recorded session: listed, its peers and every file with its size, the composite and a track play in the page, the chat shows, Download gives the file, a failed recording says why", async () => {
   const room = await newRoom("dash-recorded", templateId);
@@ -74,7 +104,17 @@ test("a recorded session: listed, its peers and every file with its size, the co
   clients.push(chatter);
   const joined = await chatter.join(await token(room.id, "host", "user-chatter"), "Chatter");
   const sessionId = joined.session_id as string;
-  const ada = await joinSynthetic({ baseUrl: app.url, token: await token(room.id, "host", "user-ada"), name: "Ada", width: 320, height: 180, fps: 15, videoBitrateKbps: 300, keyframeIntervalSeconds: 1, durationSeconds: 4 });
+  const ada = await joinSynthetic({
+    baseUrl: app.url,
+    token: await token(room.id, "host", "user-ada"),
+    name: "Ada",
+    width: 320,
+    height: 180,
+    fps: 15,
+    videoBitrateKbps: 300,
+    keyframeIntervalSeconds: 1,
+    durationSeconds: 4,
+  });
   assert.equal(ada.sessionId, sessionId);
   chatter.send({ type: "chat", message: CHAT });
   // A browser recording asked for while the session runs, of a page that does not exist: it fails.
@@ -84,115 +124,168 @@ test("a recorded session: listed, its peers and every file with its size, the co
   await ada.leave();
   chatter.close();
 
-  const failed = await until(async () => {
-    const r = (await app.api("GET", `/v2/recordings/${beam.body.id}`)).body;
-    return ["failed", "completed"].includes(r.status) && r;
-  }, "the browser recording to fail", 45_000);
+  const failed = await until(
+    async () => {
+      const r = (await app.api("GET", `/v2/recordings/${beam.body.id}`)).body;
+      return ["failed", "completed"].includes(r.status) && r;
+    },
+    "the browser recording to fail",
+    45_000,
+  );
   assert.equal(failed.status, "failed");
-  const assets = await until(async () => {
-    const list = await listAll(`/v2/recording-assets?session_id=${sessionId}`);
-    const types = list.map((a) => a.type).sort().join(",");
-    return types === "chat,room-composite-legacy,stream,track,track" && list;
-  }, "the session's composite, per-peer file, two tracks and chat", 90_000);
+  const assets = await until(
+    async () => {
+      const list = await listAll(`/v2/recording-assets?session_id=${sessionId}`);
+      const types = list
+        .map((a) => a.type)
+        .sort()
+        .join(",");
+      return types === "chat,room-composite-legacy,stream,track,track" && list;
+    },
+    "the session's composite, per-peer file, two tracks and chat",
+    90_000,
+  );
   const ofType = (type: string, pred: (a: any) => boolean = () => true) => assets.find((a) => a.type === type && pred(a))!;
   const composite = ofType("room-composite-legacy");
   const audioTrack = ofType("track", (a) => a.metadata.track_type === "audio");
 
   const d = await dash();
-  await withDashboardArtifacts("sessions-recorded", () => [d], async () => {
-    const { page } = d;
-    const popups: Page[] = [];
-    d.context.on("page", (p) => popups.push(p));
-    const presigns: string[] = [];
-    page.on("request", (r) => /\/presigned-url/.test(r.url()) && presigns.push(r.url()));
-    await go(page, "#/sessions", "sessions");
-    const row = page.locator(`[data-testid="sessions"] tr[data-id="${sessionId}"]`);
-    await row.waitFor();
-    assert.equal(await row.getByTestId("session-room").textContent(), room.name);
-    assert.equal(await row.getByTestId("status").textContent(), "ended");
-    assert.equal(await row.getByTestId("peer-count").textContent(), "2");
+  await withDashboardArtifacts(
+    "sessions-recorded",
+    () => [d],
+    async () => {
+      const { page } = d;
+      const popups: Page[] = [];
+      d.context.on("page", (p) => popups.push(p));
+      const presigns: string[] = [];
+      page.on("request", (r) => /\/presigned-url/.test(r.url()) && presigns.push(r.url()));
+      await go(page, "#/sessions", "sessions");
+      const row = page.locator(`[data-testid="sessions"] tr[data-id="${sessionId}"]`);
+      await row.waitFor();
+      assert.equal(await row.getByTestId("session-room").textContent(), room.name);
+      assert.equal(await row.getByTestId("status").textContent(), "ended");
+      assert.equal(await row.getByTestId("peer-count").textContent(), "2");
 
-    await row.getByTestId("open-session").click();
-    await ready(page, "session");
-    assert.equal(await page.getByTestId("session-room").textContent(), room.name);
-    assert.equal(await page.getByTestId("session-state").textContent(), "ended");
-    const peerRow = page.locator('[data-testid="peers"] tr', { has: page.getByText("Ada", { exact: true }) });
-    assert.match((await peerRow.textContent())!, /host/);
-    assert.match((await peerRow.textContent())!, /user-ada/);
-    assert.deepEqual((await page.getByTestId("peer-name").allTextContents()).sort(), ["Ada", "Chatter"]);
+      await row.getByTestId("open-session").click();
+      await ready(page, "session");
+      assert.equal(await page.getByTestId("session-room").textContent(), room.name);
+      assert.equal(await page.getByTestId("session-state").textContent(), "ended");
+      const peerRow = page.locator('[data-testid="peers"] tr', { has: page.getByText("Ada", { exact: true }) });
+      assert.match((await peerRow.textContent())!, /host/);
+      assert.match((await peerRow.textContent())!, /user-ada/);
+      assert.deepEqual((await page.getByTestId("peer-name").allTextContents()).sort(), ["Ada", "Chatter"]);
 
-    // Every file, in the SFU recording's group, with its size as the API gives it.
-    const sfu = page.locator('[data-testid="job"][data-kind="sfu"]');
-    assert.deepEqual((await rowIds(page, "assets")).sort(), assets.map((a) => a.id).sort());
-    for (const a of assets) {
-      const cell = sfu.locator(`tr[data-id="${a.id}"]`).getByTestId("asset-size");
-      assert.equal(await cell.textContent(), await formatBytes(page, a.size), `size of ${a.type}`);
-    }
-    assert.equal(await sfu.locator(`tr[data-id="${composite.id}"]`).getByTestId("asset-details").textContent(), `${composite.metadata.width}×${composite.metadata.height}`);
-    assert.equal(await sfu.locator(`tr[data-id="${ofType("chat").id}"]`).getByTestId("asset-details").textContent(), "1 message");
-    assert.equal(await sfu.locator(`tr[data-id="${ofType("room-composite-legacy").id}"]`).getByTestId("play").count(), 1);
+      // Every file, in the SFU recording's group, with its size as the API gives it.
+      const sfu = page.locator('[data-testid="job"][data-kind="sfu"]');
+      assert.deepEqual((await rowIds(page, "assets")).sort(), assets.map((a) => a.id).sort());
+      for (const a of assets) {
+        const cell = sfu.locator(`tr[data-id="${a.id}"]`).getByTestId("asset-size");
+        assert.equal(await cell.textContent(), await formatBytes(page, a.size), `size of ${a.type}`);
+      }
+      assert.equal(
+        await sfu.locator(`tr[data-id="${composite.id}"]`).getByTestId("asset-details").textContent(),
+        `${composite.metadata.width}×${composite.metadata.height}`,
+      );
+      assert.equal(
+        await sfu
+          .locator(`tr[data-id="${ofType("chat").id}"]`)
+          .getByTestId("asset-details")
+          .textContent(),
+        "1 message",
+      );
+      assert.equal(
+        await sfu
+          .locator(`tr[data-id="${ofType("room-composite-legacy").id}"]`)
+          .getByTestId("play")
+          .count(),
+        1,
+      );
 
-    // The failed browser recording, with the reason.
-    const beamGroup = page.locator(`[data-testid="job"][data-id="${beam.body.id}"]`);
-    assert.equal(await beamGroup.getByTestId("status").textContent(), "failed");
-    assert.equal(await beamGroup.getByTestId("job-error").textContent(), `${failed.error.type}: ${failed.error.message}`);
+      // The failed browser recording, with the reason.
+      const beamGroup = page.locator(`[data-testid="job"][data-id="${beam.body.id}"]`);
+      assert.equal(await beamGroup.getByTestId("status").textContent(), "failed");
+      assert.equal(await beamGroup.getByTestId("job-error").textContent(), `${failed.error.type}: ${failed.error.message}`);
 
-    // No presigned link was asked for up front: they are made when a file is played or downloaded.
-    assert.equal(presigns.length, 0, "no presigned link is made before one is asked for");
-    assert.equal(await page.locator('[data-testid="download"][data-url]').count(), 0);
+      // No presigned link was asked for up front: they are made when a file is played or downloaded.
+      assert.equal(presigns.length, 0, "no presigned link is made before one is asked for");
+      assert.equal(await page.locator('[data-testid="download"][data-url]').count(), 0);
 
-    // The composite plays in the page.
-    await sfu.locator(`tr[data-id="${composite.id}"]`).getByTestId("play").click();
-    await page.waitForFunction((id) => {
-      const v = document.querySelector(`video[data-asset="${id}"]`) as HTMLVideoElement | null;
-      return !!v && v.currentTime > 0.5 && v.videoWidth > 0;
-    }, composite.id, { timeout: 20_000 });
-    assert.match(await page.getByTestId("player-video").getAttribute("src") ?? "", new RegExp(`^${s3.endpoint}/`));
+      // The composite plays in the page.
+      await sfu.locator(`tr[data-id="${composite.id}"]`).getByTestId("play").click();
+      await page.waitForFunction(
+        (id) => {
+          const v = document.querySelector(`video[data-asset="${id}"]`) as HTMLVideoElement | null;
+          return !!v && v.currentTime > 0.5 && v.videoWidth > 0;
+        },
+        composite.id,
+        { timeout: 20_000 },
+      );
+      assert.match((await page.getByTestId("player-video").getAttribute("src")) ?? "", new RegExp(`^${s3.endpoint}/`));
 
-    // An audio track plays in an <audio>.
-    await sfu.locator(`tr[data-id="${audioTrack.id}"]`).getByTestId("play").click();
-    await page.waitForFunction((id) => {
-      const a = document.querySelector(`audio[data-asset="${id}"]`) as HTMLAudioElement | null;
-      return !!a && a.currentTime > 0.3;
-    }, audioTrack.id, { timeout: 20_000 });
-    assert.equal(await page.locator("video").count(), 0, "one player at a time");
+      // An audio track plays in an <audio>.
+      await sfu.locator(`tr[data-id="${audioTrack.id}"]`).getByTestId("play").click();
+      await page.waitForFunction(
+        (id) => {
+          const a = document.querySelector(`audio[data-asset="${id}"]`) as HTMLAudioElement | null;
+          return !!a && a.currentTime > 0.3;
+        },
+        audioTrack.id,
+        { timeout: 20_000 },
+      );
+      assert.equal(await page.locator("video").count(), 0, "one player at a time");
 
-    // The chat CSV as a table.
-    await sfu.locator(`tr[data-id="${ofType("chat").id}"]`).getByTestId("play").click();
-    const chatRow = page.locator('[data-testid="chat-rows"] tbody tr');
-    await chatRow.first().waitFor();
-    assert.equal(await chatRow.count(), 1);
-    assert.deepEqual(await chatRow.locator("td").allTextContents().then((c) => c.slice(1)), ["Chatter", "everyone", CHAT]);
+      // The chat CSV as a table.
+      await sfu
+        .locator(`tr[data-id="${ofType("chat").id}"]`)
+        .getByTestId("play")
+        .click();
+      const chatRow = page.locator('[data-testid="chat-rows"] tbody tr');
+      await chatRow.first().waitFor();
+      assert.equal(await chatRow.count(), 1);
+      assert.deepEqual(
+        await chatRow
+          .locator("td")
+          .allTextContents()
+          .then((c) => c.slice(1)),
+        ["Chatter", "everyone", CHAT],
+      );
 
-    // Download: the link is made when clicked, and gives the file.
-    const link = sfu.locator(`tr[data-id="${composite.id}"]`).getByTestId("download");
-    await link.click();
-    await page.waitForFunction((id) => !!document.querySelector(`tr[data-id="${id}"] [data-testid="download"][data-url]`), composite.id, { timeout: 10_000 });
-    const url = (await link.getAttribute("data-url"))!;
-    assert.match(url, new RegExp(`^${s3.endpoint}/${s3.bucket}/rec/`));
-    const res = await fetch(url);
-    assert.equal(res.status, 200);
-    assert.equal((await res.arrayBuffer()).byteLength, composite.size);
-    assert.equal(presigns.filter((u) => u.includes(composite.id)).length, 1, "the player's link is reused by Download");
-    for (const p of popups) await p.close();
+      // Download: the link is made when clicked, and gives the file.
+      const link = sfu.locator(`tr[data-id="${composite.id}"]`).getByTestId("download");
+      await link.click();
+      await page.waitForFunction((id) => !!document.querySelector(`tr[data-id="${id}"] [data-testid="download"][data-url]`), composite.id, {
+        timeout: 10_000,
+      });
+      const url = (await link.getAttribute("data-url"))!;
+      assert.match(url, new RegExp(`^${s3.endpoint}/${s3.bucket}/rec/`));
+      const res = await fetch(url);
+      assert.equal(res.status, 200);
+      assert.equal((await res.arrayBuffer()).byteLength, composite.size);
+      assert.equal(presigns.filter((u) => u.includes(composite.id)).length, 1, "the player's link is reused by Download");
+      for (const p of popups) await p.close();
 
-    // On a phone the session page fits the screen.
-    await page.setViewportSize({ width: 390, height: 844 });
-    await assertFitsWidth(page);
-  });
+      // On a phone the session page fits the screen.
+      await page.setViewportSize({ width: 390, height: 844 });
+      await assertFitsWidth(page);
+    },
+  );
 });
 
 test("an unknown session id says it is not found", async () => {
   const d = await dash();
-  await withDashboardArtifacts("sessions-not-found", () => [d], async () => {
-    const { page } = d;
-    await go(page, "#/sessions/0123456789abcdef01234567", "session");
-    const panel = page.getByTestId("not-found");
-    await panel.waitFor();
-    assert.match((await panel.textContent())!, /Session not found.*0123456789abcdef01234567/);
-    await page.getByRole("link", { name: "← All sessions" }).click();
-    await ready(page, "sessions");
-  });
+  await withDashboardArtifacts(
+    "sessions-not-found",
+    () => [d],
+    async () => {
+      const { page } = d;
+      await go(page, "#/sessions/0123456789abcdef01234567", "session");
+      const panel = page.getByTestId("not-found");
+      await panel.waitFor();
+      assert.match((await panel.textContent())!, /Session not found.*0123456789abcdef01234567/);
+      await page.getByRole("link", { name: "← All sessions" }).click();
+      await ready(page, "sessions");
+    },
+  );
 });
 
 test("the list: newest first, 20 at a time with Load more, filtered by room and by state", async () => {
@@ -209,50 +302,58 @@ test("the list: newest first, 20 at a time with Load more, filtered by room and 
   clients.push(live);
   const liveSession = (await live.join(await token(liveRoom.id, "host", "user-live"), "Live")).session_id as string;
 
-  const newest = (list: any[]) => [...list].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id)).map((s) => s.id);
+  const newest = (list: any[]) =>
+    [...list].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id)).map((s) => s.id);
   const all = newest(await listAll("/v2/sessions"));
   assert.ok(all.length >= 23);
 
   const d = await dash();
-  await withDashboardArtifacts("sessions-list", () => [d], async () => {
-    const { page } = d;
-    await go(page, "#/sessions", "sessions");
-    assert.deepEqual(await rowIds(page, "sessions"), all.slice(0, 20), "the 20 newest, newest first");
-    assert.equal(await page.locator(`tr[data-id="${liveSession}"]`).getByTestId("status").textContent(), "active");
-    await page.getByTestId("load-more").click();
-    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="sessions"] tbody tr').length === n, Math.min(all.length, 40));
-    assert.deepEqual(await rowIds(page, "sessions"), all.slice(0, 40));
-    if (all.length <= 40) assert.equal(await page.getByTestId("load-more").isVisible(), false, "nothing more to load");
+  await withDashboardArtifacts(
+    "sessions-list",
+    () => [d],
+    async () => {
+      const { page } = d;
+      await go(page, "#/sessions", "sessions");
+      assert.deepEqual(await rowIds(page, "sessions"), all.slice(0, 20), "the 20 newest, newest first");
+      assert.equal(await page.locator(`tr[data-id="${liveSession}"]`).getByTestId("status").textContent(), "active");
+      await page.getByTestId("load-more").click();
+      await page.waitForFunction(
+        (n) => document.querySelectorAll('[data-testid="sessions"] tbody tr').length === n,
+        Math.min(all.length, 40),
+      );
+      assert.deepEqual(await rowIds(page, "sessions"), all.slice(0, 40));
+      if (all.length <= 40) assert.equal(await page.getByTestId("load-more").isVisible(), false, "nothing more to load");
 
-    // By room: its 22 sessions, 20 then 2.
-    await page.getByTestId("filter-room").selectOption(filler.id);
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="sessions"] tbody tr').length === 20);
-    assert.deepEqual(new Set(await page.getByTestId("session-room").allTextContents()), new Set([filler.name]));
-    await page.getByTestId("load-more").click();
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="sessions"] tbody tr').length === 22);
-    assert.deepEqual(await rowIds(page, "sessions"), newest(await listAll(`/v2/sessions?room_id=${filler.id}`)));
-    assert.equal(await page.getByTestId("load-more").isVisible(), false);
+      // By room: its 22 sessions, 20 then 2.
+      await page.getByTestId("filter-room").selectOption(filler.id);
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="sessions"] tbody tr').length === 20);
+      assert.deepEqual(new Set(await page.getByTestId("session-room").allTextContents()), new Set([filler.name]));
+      await page.getByTestId("load-more").click();
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="sessions"] tbody tr').length === 22);
+      assert.deepEqual(await rowIds(page, "sessions"), newest(await listAll(`/v2/sessions?room_id=${filler.id}`)));
+      assert.equal(await page.getByTestId("load-more").isVisible(), false);
 
-    // Active ones, in any room: the running session alone. Kept when coming back from a session.
-    await page.getByTestId("filter-room").selectOption("");
-    await page.getByTestId("filter-state").selectOption("true");
-    await page.waitForFunction((id) => {
-      const rows = [...document.querySelectorAll('[data-testid="sessions"] tbody tr')] as HTMLElement[];
-      return rows.length === 1 && rows[0].dataset.id === id;
-    }, liveSession);
-    await page.locator(`tr[data-id="${liveSession}"]`).getByTestId("open-session").click();
-    await ready(page, "session");
-    assert.equal(await page.getByTestId("session-ended").textContent(), "still running");
-    assert.match((await page.getByTestId("recordings-empty").textContent())!, /still running/);
-    await page.getByTestId("back").click();
-    await ready(page, "sessions");
-    assert.equal(await page.getByTestId("filter-state").inputValue(), "true");
-    assert.deepEqual(await rowIds(page, "sessions"), [liveSession]);
+      // Active ones, in any room: the running session alone. Kept when coming back from a session.
+      await page.getByTestId("filter-room").selectOption("");
+      await page.getByTestId("filter-state").selectOption("true");
+      await page.waitForFunction((id) => {
+        const rows = [...document.querySelectorAll('[data-testid="sessions"] tbody tr')] as HTMLElement[];
+        return rows.length === 1 && rows[0].dataset.id === id;
+      }, liveSession);
+      await page.locator(`tr[data-id="${liveSession}"]`).getByTestId("open-session").click();
+      await ready(page, "session");
+      assert.equal(await page.getByTestId("session-ended").textContent(), "still running");
+      assert.match((await page.getByTestId("recordings-empty").textContent())!, /still running/);
+      await page.getByTestId("back").click();
+      await ready(page, "sessions");
+      assert.equal(await page.getByTestId("filter-state").inputValue(), "true");
+      assert.deepEqual(await rowIds(page, "sessions"), [liveSession]);
 
-    // Ended ones in the live room: none, and the page says so.
-    await page.getByTestId("filter-room").selectOption(liveRoom.id);
-    await page.getByTestId("filter-state").selectOption("false");
-    await page.getByTestId("sessions-empty").waitFor();
-    assert.equal(await page.getByTestId("sessions-empty").textContent(), "No session matches these filters.");
-  });
+      // Ended ones in the live room: none, and the page says so.
+      await page.getByTestId("filter-room").selectOption(liveRoom.id);
+      await page.getByTestId("filter-state").selectOption("false");
+      await page.getByTestId("sessions-empty").waitFor();
+      assert.equal(await page.getByTestId("sessions-empty").textContent(), "No session matches these filters.");
+    },
+  );
 });

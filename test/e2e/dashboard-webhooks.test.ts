@@ -30,11 +30,14 @@ after(async () => {
   await receiver?.close();
 });
 
-
 /** Waits for a request for this event that arrives after this call (earlier ones do not count). */
 function requestFor(eventId: string, timeoutMs = 15_000): Promise<ReceivedRequest> {
   const from = receiver.requests.length;
-  return until(() => receiver.requests.slice(from).find((r) => r.headers["x-tapedeck-event-id"] === eventId), `the receiver to get event ${eventId}`, timeoutMs);
+  return until(
+    () => receiver.requests.slice(from).find((r) => r.headers["x-tapedeck-event-id"] === eventId),
+    `the receiver to get event ${eventId}`,
+    timeoutMs,
+  );
 }
 
 const rowOf = (page: Page, id: string) => page.locator(`[data-testid="deliveries"] tr[data-id="${id}"]`);
@@ -56,179 +59,209 @@ test("endpoint: a bad URL or reserved header is refused with the API's reason; U
   const override = await app.api("POST", "/v2/rooms", { name: `own-hook-${Date.now()}`, webhook: { url: "http://127.0.0.1:9/room-hook" } });
   assert.equal(override.status, 200, JSON.stringify(override.body));
   const d = await dash();
-  await withDashboardArtifacts("webhooks-config", () => [d], async () => {
-    const { page } = d;
-    await go(page, "#/webhooks", "webhooks");
-    assert.match((await page.getByTestId("webhook-state").textContent())!, /No endpoint set/);
-    const overrides = page.getByTestId("room-overrides");
-    assert.match((await overrides.textContent())!, new RegExp(`${override.body.name} → http://127\\.0\\.0\\.1:9/room-hook`));
+  await withDashboardArtifacts(
+    "webhooks-config",
+    () => [d],
+    async () => {
+      const { page } = d;
+      await go(page, "#/webhooks", "webhooks");
+      assert.match((await page.getByTestId("webhook-state").textContent())!, /No endpoint set/);
+      const overrides = page.getByTestId("room-overrides");
+      assert.match((await overrides.textContent())!, new RegExp(`${override.body.name} → http://127\\.0\\.0\\.1:9/room-hook`));
 
-    await configure(page, "ftp://example.com/hook", {});
-    const bad = await toast(page);
-    assert.equal(bad.title, "Invalid body param: url: must be an http:// or https:// URL");
-    assert.equal(bad.ok, false);
-    assert.equal((await app.api("GET", "/v2/webhooks/config")).body.url, null, "nothing saved");
+      await configure(page, "ftp://example.com/hook", {});
+      const bad = await toast(page);
+      assert.equal(bad.title, "Invalid body param: url: must be an http:// or https:// URL");
+      assert.equal(bad.ok, false);
+      assert.equal((await app.api("GET", "/v2/webhooks/config")).body.url, null, "nothing saved");
 
-    await configure(page, receiver.url, { "X-Tapedeck-Mine": "x" });
-    // The API's words, shown as they come.
-    assert.equal((await toast(page)).title, "Invalid body param: headers.X-Tapedeck-Mine: X-Tapedeck-Mine is set by tapedeck on every delivery and cannot be overridden");
+      await configure(page, receiver.url, { "X-Tapedeck-Mine": "x" });
+      // The API's words, shown as they come.
+      assert.equal(
+        (await toast(page)).title,
+        "Invalid body param: headers.X-Tapedeck-Mine: X-Tapedeck-Mine is set by tapedeck on every delivery and cannot be overridden",
+      );
 
-    await configure(page, receiver.url, { "X-Shared-Secret": "a", "x-shared-secret": "b" });
-    assert.match((await toast(page)).title, /given twice/);
+      await configure(page, receiver.url, { "X-Shared-Secret": "a", "x-shared-secret": "b" });
+      assert.match((await toast(page)).title, /given twice/);
 
-    await configure(page, receiver.url, { "X-Shared-Secret": SECRET });
-    const saved = await toast(page);
-    assert.equal(saved.title, "Webhook endpoint saved");
-    assert.ok(saved.ok);
-    const config = (await app.api("GET", "/v2/webhooks/config")).body;
-    assert.deepEqual({ url: config.url, headers: config.headers, enabled: config.enabled }, { url: receiver.url, headers: { "X-Shared-Secret": SECRET }, enabled: true });
+      await configure(page, receiver.url, { "X-Shared-Secret": SECRET });
+      const saved = await toast(page);
+      assert.equal(saved.title, "Webhook endpoint saved");
+      assert.ok(saved.ok);
+      const config = (await app.api("GET", "/v2/webhooks/config")).body;
+      assert.deepEqual(
+        { url: config.url, headers: config.headers, enabled: config.enabled },
+        { url: receiver.url, headers: { "X-Shared-Secret": SECRET }, enabled: true },
+      );
 
-    // Shown back after leaving the page: the value masked until asked for.
-    await go(page, "#/rooms", "rooms");
-    await go(page, "#/webhooks", "webhooks");
-    assert.equal(await page.getByTestId("webhook-url").inputValue(), receiver.url);
-    assert.equal(await page.getByTestId("header-name").inputValue(), "X-Shared-Secret");
-    const value = page.getByTestId("header-value");
-    assert.equal(await value.getAttribute("type"), "password");
-    assert.equal(await value.inputValue(), SECRET);
-    await page.getByTestId("header-show").click();
-    assert.equal(await value.getAttribute("type"), "text");
-    assert.match((await page.getByTestId("webhook-state").textContent())!, /Events are sent to/);
+      // Shown back after leaving the page: the value masked until asked for.
+      await go(page, "#/rooms", "rooms");
+      await go(page, "#/webhooks", "webhooks");
+      assert.equal(await page.getByTestId("webhook-url").inputValue(), receiver.url);
+      assert.equal(await page.getByTestId("header-name").inputValue(), "X-Shared-Secret");
+      const value = page.getByTestId("header-value");
+      assert.equal(await value.getAttribute("type"), "password");
+      assert.equal(await value.inputValue(), SECRET);
+      await page.getByTestId("header-show").click();
+      assert.equal(await value.getAttribute("type"), "text");
+      assert.match((await page.getByTestId("webhook-state").textContent())!, /Events are sent to/);
 
-    // Removed: forgotten by the server, and the page says what happens to events now.
-    await page.getByTestId("remove-webhook").click();
-    assert.equal((await toast(page)).title, "Webhook endpoint removed");
-    assert.equal((await app.api("GET", "/v2/webhooks/config")).body.url, null);
-    assert.match((await page.getByTestId("webhook-state").textContent())!, /No endpoint set/);
-    assert.equal(await page.getByTestId("remove-webhook").isVisible(), false);
-  });
+      // Removed: forgotten by the server, and the page says what happens to events now.
+      await page.getByTestId("remove-webhook").click();
+      assert.equal((await toast(page)).title, "Webhook endpoint removed");
+      assert.equal((await app.api("GET", "/v2/webhooks/config")).body.url, null);
+      assert.match((await page.getByTestId("webhook-state").textContent())!, /No endpoint set/);
+      assert.equal(await page.getByTestId("remove-webhook").isVisible(), false);
+    },
+  );
 });
 
 test("delivery log: a failed delivery shows its attempt and the receiver's 500; replayed from the page after the receiver recovers, it arrives with the custom header and shows delivered", async () => {
   const d = await dash();
-  await withDashboardArtifacts("webhooks-replay", () => [d], async () => {
-    const { page } = d;
-    await go(page, "#/webhooks", "webhooks");
-    await configure(page, receiver.url, { "X-Shared-Secret": SECRET });
-    assert.equal((await toast(page)).title, "Webhook endpoint saved");
+  await withDashboardArtifacts(
+    "webhooks-replay",
+    () => [d],
+    async () => {
+      const { page } = d;
+      await go(page, "#/webhooks", "webhooks");
+      await configure(page, receiver.url, { "X-Shared-Secret": SECRET });
+      assert.equal((await toast(page)).title, "Webhook endpoint saved");
 
-    // A room joined by a synthetic viewer: session.open.success and peer.join.success, both answered 500.
-    receiver.answerByDefault(500);
-    const room = (await app.api("POST", "/v2/rooms", { name: `hooked-${Date.now()}` })).body;
-    const viewer = await joinSynthetic({ baseUrl: app.url, token: await mintAppToken(app.ctx.identity, { roomId: room.id, role: "host" }), name: "Synthetic", viewOnly: true });
-    participants.push(viewer);
-    const events = await until(async () => {
-      const res = await app.api("GET", `/v2/analytics/webhooks?room_id=${room.id}&limit=100`);
-      const byType = new Map<string, any>(res.body.data.map((e: any) => [e.type, e]));
-      const join = byType.get("peer.join.success");
-      const openSession = byType.get("session.open.success");
-      return join?.last_status === 500 && openSession?.last_status === 500 && { join, openSession };
-    }, "both events' first attempts to be recorded", 15_000);
-    const id = events.join.id as string;
-    const first = receiver.requests.find((r) => r.headers["x-tapedeck-event-id"] === id)!;
-    assert.equal(first.answeredWith, 500);
-    assert.equal(first.headers["x-shared-secret"], SECRET);
+      // A room joined by a synthetic viewer: session.open.success and peer.join.success, both answered 500.
+      receiver.answerByDefault(500);
+      const room = (await app.api("POST", "/v2/rooms", { name: `hooked-${Date.now()}` })).body;
+      const viewer = await joinSynthetic({
+        baseUrl: app.url,
+        token: await mintAppToken(app.ctx.identity, { roomId: room.id, role: "host" }),
+        name: "Synthetic",
+        viewOnly: true,
+      });
+      participants.push(viewer);
+      const events = await until(
+        async () => {
+          const res = await app.api("GET", `/v2/analytics/webhooks?room_id=${room.id}&limit=100`);
+          const byType = new Map<string, any>(res.body.data.map((e: any) => [e.type, e]));
+          const join = byType.get("peer.join.success");
+          const openSession = byType.get("session.open.success");
+          return join?.last_status === 500 && openSession?.last_status === 500 && { join, openSession };
+        },
+        "both events' first attempts to be recorded",
+        15_000,
+      );
+      const id = events.join.id as string;
+      const first = receiver.requests.find((r) => r.headers["x-tapedeck-event-id"] === id)!;
+      assert.equal(first.answeredWith, 500);
+      assert.equal(first.headers["x-shared-secret"], SECRET);
 
-    // Filter by event type: just the join, failed once with the receiver's status.
-    await page.getByTestId("filter-type").selectOption("peer.join.success");
-    await page.getByTestId("filter-room").fill(room.id);
-    await page.getByTestId("apply-filter").click();
-    const row = rowOf(page, id);
-    await row.waitFor();
-    assert.equal(await rowCount(page), 1);
-    assert.equal(await row.getByTestId("delivery-type").textContent(), "peer.join.success");
-    assert.equal(await row.getByTestId("status").textContent(), "pending");
-    assert.equal(await row.getByTestId("delivery-http").textContent(), "500");
-    assert.equal(await row.getByTestId("delivery-attempts").textContent(), "1");
-    assert.equal(await row.getByTestId("delivery-error").textContent(), "HTTP 500");
+      // Filter by event type: just the join, failed once with the receiver's status.
+      await page.getByTestId("filter-type").selectOption("peer.join.success");
+      await page.getByTestId("filter-room").fill(room.id);
+      await page.getByTestId("apply-filter").click();
+      const row = rowOf(page, id);
+      await row.waitFor();
+      assert.equal(await rowCount(page), 1);
+      assert.equal(await row.getByTestId("delivery-type").textContent(), "peer.join.success");
+      assert.equal(await row.getByTestId("status").textContent(), "pending");
+      assert.equal(await row.getByTestId("delivery-http").textContent(), "500");
+      assert.equal(await row.getByTestId("delivery-attempts").textContent(), "1");
+      assert.equal(await row.getByTestId("delivery-error").textContent(), "HTTP 500");
 
-    // Filter by state: nothing delivered in this room yet; both events pending.
-    await page.getByTestId("filter-type").selectOption("");
-    await page.getByTestId("filter-state").selectOption("delivered");
-    await page.getByTestId("apply-filter").click();
-    await page.getByTestId("deliveries-empty").waitFor();
-    await page.getByTestId("filter-state").selectOption("pending");
-    await page.getByTestId("apply-filter").click();
-    await rowOf(page, events.openSession.id).waitFor();
-    assert.equal(await rowCount(page), 2);
+      // Filter by state: nothing delivered in this room yet; both events pending.
+      await page.getByTestId("filter-type").selectOption("");
+      await page.getByTestId("filter-state").selectOption("delivered");
+      await page.getByTestId("apply-filter").click();
+      await page.getByTestId("deliveries-empty").waitFor();
+      await page.getByTestId("filter-state").selectOption("pending");
+      await page.getByTestId("apply-filter").click();
+      await rowOf(page, events.openSession.id).waitFor();
+      assert.equal(await rowCount(page), 2);
 
-    // The details: the failed attempt, the receiver's answer, and the payload.
-    await rowOf(page, id).getByTestId("open-delivery").click();
-    const details = page.getByTestId("delivery-details");
-    await details.waitFor();
-    assert.equal(await details.getByTestId("details-id").textContent(), id);
-    const attempts = details.locator('[data-testid="attempts"] tbody tr');
-    assert.equal(await attempts.count(), 1);
-    assert.equal(await attempts.first().getByTestId("attempt-status").textContent(), "500");
-    assert.equal(await attempts.first().getByTestId("attempt-error").textContent(), "HTTP 500");
-    assert.equal(await attempts.first().getByTestId("attempt-response").textContent(), "receiver says 500");
-    const payload = JSON.parse((await details.getByTestId("payload").textContent())!);
-    assert.equal(payload.id, id);
-    assert.equal(payload.type, "peer.join.success");
-    assert.equal(payload.data.peer_id, viewer.peerId);
-    assert.equal(payload.data.room_id, room.id);
+      // The details: the failed attempt, the receiver's answer, and the payload.
+      await rowOf(page, id).getByTestId("open-delivery").click();
+      const details = page.getByTestId("delivery-details");
+      await details.waitFor();
+      assert.equal(await details.getByTestId("details-id").textContent(), id);
+      const attempts = details.locator('[data-testid="attempts"] tbody tr');
+      assert.equal(await attempts.count(), 1);
+      assert.equal(await attempts.first().getByTestId("attempt-status").textContent(), "500");
+      assert.equal(await attempts.first().getByTestId("attempt-error").textContent(), "HTTP 500");
+      assert.equal(await attempts.first().getByTestId("attempt-response").textContent(), "receiver says 500");
+      const payload = JSON.parse((await details.getByTestId("payload").textContent())!);
+      assert.equal(payload.id, id);
+      assert.equal(payload.type, "peer.join.success");
+      assert.equal(payload.data.peer_id, viewer.peerId);
+      assert.equal(payload.data.room_id, room.id);
 
-    // The receiver recovers; replay from the details.
-    receiver.answerByDefault(200);
-    const replayed = requestFor(id);
-    await details.getByTestId("details-replay").click();
-    const req = await replayed;
-    assert.equal(req.answeredWith, 200);
-    assert.equal(req.headers["x-shared-secret"], SECRET);
-    assert.equal(req.headers["x-tapedeck-delivery-attempt"], "2");
-    assert.equal(JSON.parse(req.body).id, id);
+      // The receiver recovers; replay from the details.
+      receiver.answerByDefault(200);
+      const replayed = requestFor(id);
+      await details.getByTestId("details-replay").click();
+      const req = await replayed;
+      assert.equal(req.answeredWith, 200);
+      assert.equal(req.headers["x-shared-secret"], SECRET);
+      assert.equal(req.headers["x-tapedeck-delivery-attempt"], "2");
+      assert.equal(JSON.parse(req.body).id, id);
 
-    const result = await toast(page);
-    assert.equal(result.title, "Replayed peer.join.success: delivered");
-    assert.ok(result.ok);
-    assert.match(result.details[0], new RegExp(`${receiver.url.replace(/[.]/g, "\\.")} answered HTTP 200`));
-    assert.equal(await row.getByTestId("status").textContent(), "delivered");
-    assert.equal(await row.getByTestId("delivery-http").textContent(), "200");
-    assert.equal(await row.getByTestId("delivery-attempts").textContent(), "2");
-    assert.equal(await row.getByTestId("delivery-error").textContent(), "–");
-    assert.equal(await details.getByTestId("details-state").textContent(), "delivered");
-    assert.equal(await attempts.count(), 2);
-    assert.equal(await attempts.nth(1).getByTestId("attempt-status").textContent(), "200");
-    assert.match((await attempts.nth(1).textContent())!, /replay/);
-    assert.equal((await app.api("GET", `/v2/analytics/webhooks/${id}`)).body.state, "delivered");
+      const result = await toast(page);
+      assert.equal(result.title, "Replayed peer.join.success: delivered");
+      assert.ok(result.ok);
+      assert.match(result.details[0], new RegExp(`${receiver.url.replace(/[.]/g, "\\.")} answered HTTP 200`));
+      assert.equal(await row.getByTestId("status").textContent(), "delivered");
+      assert.equal(await row.getByTestId("delivery-http").textContent(), "200");
+      assert.equal(await row.getByTestId("delivery-attempts").textContent(), "2");
+      assert.equal(await row.getByTestId("delivery-error").textContent(), "–");
+      assert.equal(await details.getByTestId("details-state").textContent(), "delivered");
+      assert.equal(await attempts.count(), 2);
+      assert.equal(await attempts.nth(1).getByTestId("attempt-status").textContent(), "200");
+      assert.match((await attempts.nth(1).textContent())!, /replay/);
+      assert.equal((await app.api("GET", `/v2/analytics/webhooks/${id}`)).body.state, "delivered");
 
-    // The other event, still pending, replayed from its row.
-    const other = rowOf(page, events.openSession.id);
-    const otherReq = requestFor(events.openSession.id);
-    await other.getByTestId("replay-delivery").click();
-    assert.equal((await otherReq).headers["x-shared-secret"], SECRET);
-    assert.equal((await toast(page)).title, "Replayed session.open.success: delivered");
-    assert.equal(await other.getByTestId("status").textContent(), "delivered");
-  });
+      // The other event, still pending, replayed from its row.
+      const other = rowOf(page, events.openSession.id);
+      const otherReq = requestFor(events.openSession.id);
+      await other.getByTestId("replay-delivery").click();
+      assert.equal((await otherReq).headers["x-shared-secret"], SECRET);
+      assert.equal((await toast(page)).title, "Replayed session.open.success: delivered");
+      assert.equal(await other.getByTestId("status").textContent(), "delivered");
+    },
+  );
 });
 
 test("log pages with 'load more' under a type filter, and on a phone it fits 390 px", async () => {
   // Twelve events through the outbox, as emitting code writes them (cheaper than twelve recordings).
   const seeded: string[] = [];
   for (let i = 0; i < 12; i++) {
-    seeded.push(await app.ctx.outbox.enqueue(app.ctx.db, { type: "beam.recording.success", data: { room_id: "seeded-room", beam_id: `beam-${i}` } }));
+    seeded.push(
+      await app.ctx.outbox.enqueue(app.ctx.db, { type: "beam.recording.success", data: { room_id: "seeded-room", beam_id: `beam-${i}` } }),
+    );
   }
   const d = await dash({ viewport: { width: 390, height: 844 } });
-  await withDashboardArtifacts("webhooks-paging", () => [d], async () => {
-    const { page } = d;
-    await go(page, "#/webhooks", "webhooks");
-    await page.getByTestId("filter-type").selectOption("beam.recording.success");
-    await page.getByTestId("filter-limit").selectOption("10");
-    await page.getByTestId("apply-filter").click();
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="deliveries"] tbody tr').length === 10);
-    const ids = () => page.locator('[data-testid="deliveries"] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute("data-id")));
-    const newestFirst = [...seeded].reverse();
-    assert.deepEqual(await ids(), newestFirst.slice(0, 10), "newest first");
-    assert.equal(await page.getByTestId("load-more").isVisible(), true);
+  await withDashboardArtifacts(
+    "webhooks-paging",
+    () => [d],
+    async () => {
+      const { page } = d;
+      await go(page, "#/webhooks", "webhooks");
+      await page.getByTestId("filter-type").selectOption("beam.recording.success");
+      await page.getByTestId("filter-limit").selectOption("10");
+      await page.getByTestId("apply-filter").click();
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="deliveries"] tbody tr').length === 10);
+      const ids = () =>
+        page.locator('[data-testid="deliveries"] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute("data-id")));
+      const newestFirst = [...seeded].reverse();
+      assert.deepEqual(await ids(), newestFirst.slice(0, 10), "newest first");
+      assert.equal(await page.getByTestId("load-more").isVisible(), true);
 
-    await page.getByTestId("load-more").click();
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="deliveries"] tbody tr').length === 12);
-    assert.deepEqual(await ids(), newestFirst);
-    assert.equal(await page.getByTestId("load-more").isVisible(), false);
-    assert.match((await page.getByTestId("log-count").textContent())!, /^12 shown, newest first$/);
+      await page.getByTestId("load-more").click();
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="deliveries"] tbody tr').length === 12);
+      assert.deepEqual(await ids(), newestFirst);
+      assert.equal(await page.getByTestId("load-more").isVisible(), false);
+      assert.match((await page.getByTestId("log-count").textContent())!, /^12 shown, newest first$/);
 
-    await rowOf(page, seeded[11]).getByTestId("open-delivery").click();
-    await page.getByTestId("payload").waitFor();
-    await assertFitsWidth(page);
-  });
+      await rowOf(page, seeded[11]).getByTestId("open-delivery").click();
+      await page.getByTestId("payload").waitFor();
+      await assertFitsWidth(page);
+    },
+  );
 });

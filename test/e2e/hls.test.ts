@@ -40,14 +40,25 @@ before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-hls-"));
   const camera = { width: 320, height: 180, fps: 15 };
   const media = {
-    red: { video: makeFakeVideo(path.join(tmp, "red.y4m"), { color: "red", ...camera }), audio: makeFakeAudio(path.join(tmp, "a440.wav"), { frequency: 440 }) },
-    blue: { video: makeFakeVideo(path.join(tmp, "blue.y4m"), { color: "blue", ...camera }), audio: makeFakeAudio(path.join(tmp, "a660.wav"), { frequency: 660 }) },
+    red: {
+      video: makeFakeVideo(path.join(tmp, "red.y4m"), { color: "red", ...camera }),
+      audio: makeFakeAudio(path.join(tmp, "a440.wav"), { frequency: 440 }),
+    },
+    blue: {
+      video: makeFakeVideo(path.join(tmp, "blue.y4m"), { color: "blue", ...camera }),
+      audio: makeFakeAudio(path.join(tmp, "a660.wav"), { frequency: 660 }),
+    },
   };
   roomId = (await app.api("POST", "/v2/rooms", { name: "hls-room" })).body.id;
   const join = async (role: string, name: string, m: { video: string; audio: string }) =>
     openRoomPage(null, {
-      baseUrl: app.url, roomId, token: await mintAppToken(app.ctx.identity, { roomId, role, userId: `user-${name}` }), name, skipPreview: true,
-      fakeVideoFile: m.video, fakeAudioFile: m.audio,
+      baseUrl: app.url,
+      roomId,
+      token: await mintAppToken(app.ctx.identity, { roomId, role, userId: `user-${name}` }),
+      name,
+      skipPreview: true,
+      fakeVideoFile: m.video,
+      fakeAudioFile: m.audio,
     });
   red = await join("host", "Red", media.red);
   blue = await join("guest", "Blue", media.blue);
@@ -65,10 +76,15 @@ const pages = () => [red, blue].filter(Boolean);
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitFor(id: string, statuses: string[], timeoutMs = 60_000): Promise<any> {
-  return until(async () => {
-    const r = (await app.api("GET", `/v2/live-streams/${id}`)).body;
-    return statuses.includes(r.status) && r;
-  }, `live stream ${id} to be ${statuses.join(" or ")}`, timeoutMs, 100);
+  return until(
+    async () => {
+      const r = (await app.api("GET", `/v2/live-streams/${id}`)).body;
+      return statuses.includes(r.status) && r;
+    },
+    `live stream ${id} to be ${statuses.join(" or ")}`,
+    timeoutMs,
+    100,
+  );
 }
 
 async function events(id: string): Promise<Map<string, any>> {
@@ -97,7 +113,10 @@ async function download(url: string, file: string): Promise<string> {
 
 test("a live stream: the ladder cut to the machine, live playlists and segments, a viewer, timed metadata, then the VOD zip and one MP4 per layer", async () => {
   await withArtifacts("hls-live", pages, async () => {
-    const start = await app.api("POST", `/v2/live-streams/room/${roomId}/start`, { layers: ASKED, recording: { hls_vod: true, single_file_per_layer: true } });
+    const start = await app.api("POST", `/v2/live-streams/room/${roomId}/start`, {
+      layers: ASKED,
+      recording: { hls_vod: true, single_file_per_layer: true },
+    });
     assert.equal(start.status, 200, JSON.stringify(start.body));
     assert.equal(start.body.status, "starting");
     const id = start.body.id;
@@ -117,27 +136,48 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
       assert.equal(playlist.status, 200, `layer ${layer}'s playlist as soon as the stream is running: ${playlist.text}`);
       const first = segmentsOf(playlist.text)[0];
       assert.ok(first, `layer ${layer}'s playlist lists a segment as soon as the stream is running: ${playlist.text}`);
-      assert.equal((await fetch(`${base}${layer}/${first}`)).status, 200, `layer ${layer}'s first segment ${first} as soon as the stream is running`);
+      assert.equal(
+        (await fetch(`${base}${layer}/${first}`)).status,
+        200,
+        `layer ${layer}'s first segment ${first} as soon as the stream is running`,
+      );
     }
     // Point 4: told at start which layers it produces, and why the top one is left out.
-    assert.deepEqual(running.layers.map((l: any) => [l.width, l.height]), [[640, 360], [320, 180]]);
+    assert.deepEqual(
+      running.layers.map((l: any) => [l.width, l.height]),
+      [
+        [640, 360],
+        [320, 180],
+      ],
+    );
     assert.match(running.ladder_warning, /1280x720 is left out; producing 640x360, 320x180/);
     const started = (await events(id)).get("hls.started.success");
     assert.equal(started.url, running.playback.url);
     assert.equal(started.state_name, "HLSStarted");
-    assert.deepEqual([started.max_width, started.max_height, started.recording_vod_playlist_enabled, started.recording_single_file_per_layer_enabled], [640, 360, true, true]);
+    assert.deepEqual(
+      [started.max_width, started.max_height, started.recording_vod_playlist_enabled, started.recording_single_file_per_layer_enabled],
+      [640, 360, true, true],
+    );
 
     // Live: the master lists both layers; a layer playlist grows; its segments decode at the layer's size.
     assert.equal(master.type, "application/vnd.apple.mpegurl");
     assert.match(master.text, /RESOLUTION=640x360[\s\S]*\n0\/index\.m3u8/);
     assert.match(master.text, /RESOLUTION=320x180[\s\S]*\n1\/index\.m3u8/);
-    const live = await until(async () => {
-      const p = await fetchText(`${base}1/index.m3u8`);
-      return p.status === 200 && segmentsOf(p.text).length >= 2 && p;
-    }, "two live segments of layer 1", 30_000, 250);
+    const live = await until(
+      async () => {
+        const p = await fetchText(`${base}1/index.m3u8`);
+        return p.status === 200 && segmentsOf(p.text).length >= 2 && p;
+      },
+      "two live segments of layer 1",
+      30_000,
+      250,
+    );
     assert.doesNotMatch(live.text, /#EXT-X-ENDLIST/);
     assert.match(live.text, /#EXT-X-PROGRAM-DATE-TIME:/);
-    for (const [layer, w, h] of [[0, 640, 360], [1, 320, 180]] as const) {
+    for (const [layer, w, h] of [
+      [0, 640, 360],
+      [1, 320, 180],
+    ] as const) {
       const seg = await download(`${base}${layer}/${segmentsOf(live.text)[0]}`, path.join(tmp, `live-${layer}.ts`));
       const p = await probe(seg);
       const v = p.streams.find((s) => s.codec_type === "video");
@@ -146,27 +186,51 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
       assert.ok(Math.abs(p.durationSeconds - 2) < 0.6, `a 2 s segment, not ${p.durationSeconds}`);
     }
     assert.equal((await fetch(`${base}../../etc/passwd`)).status, 404);
-    assert.equal((await fetch(running.playback.url.replace(/\/[A-Za-z0-9_-]{22}\//, "/AAAAAAAAAAAAAAAAAAAAAA/"))).status, 404, "a wrong token");
+    assert.equal(
+      (await fetch(running.playback.url.replace(/\/[A-Za-z0-9_-]{22}\//, "/AAAAAAAAAAAAAAAAAAAAAA/"))).status,
+      404,
+      "a wrong token",
+    );
 
     // A viewer: the page plays the stream with hls.js and shows timed metadata.
-    viewer = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required"] });
+    viewer = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+    });
     const page = await viewer.newPage();
     const consoleLines: string[] = [];
     page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
     page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e.message}`));
     await page.goto(running.playback.viewer_url);
     await page
-      .waitForFunction(() => (window as any).tapedeckLive?.state === "playing" && (document.querySelector("video") as HTMLVideoElement).currentTime > 1, undefined, { timeout: 30_000 })
+      .waitForFunction(
+        () => (window as any).tapedeckLive?.state === "playing" && (document.querySelector("video") as HTMLVideoElement).currentTime > 1,
+        undefined,
+        { timeout: 30_000 },
+      )
       .catch(async () => {
-        const seen = await page.evaluate(() => ({ url: location.href, live: (window as any).tapedeckLive, time: document.querySelector("video")?.currentTime, body: document.body?.innerHTML.slice(0, 300) }));
+        const seen = await page.evaluate(() => ({
+          url: location.href,
+          live: (window as any).tapedeckLive,
+          time: document.querySelector("video")?.currentTime,
+          body: document.body?.innerHTML.slice(0, 300),
+        }));
         throw new Error(`the viewer page did not play: ${JSON.stringify(seen)}; console: ${consoleLines.slice(-10).join(" | ")}`);
       });
     assert.deepEqual((await page.evaluate(() => (window as any).tapedeckLive.levels.map((l: any) => l.height))).sort(), [180, 360]);
-    const meta = await app.api("POST", `/v2/live-streams/${id}/timed-metadata`, { payload: "poll: who wins? \"A\" or B", duration: 5 });
+    const meta = await app.api("POST", `/v2/live-streams/${id}/timed-metadata`, { payload: 'poll: who wins? "A" or B', duration: 5 });
     assert.equal(meta.status, 200, JSON.stringify(meta.body));
     const withMeta = await fetchText(`${base}0/index.m3u8`);
-    assert.match(withMeta.text, /#EXT-X-DATERANGE:ID="[0-9a-f]{24}",CLASS="com\.tapedeck\.timed-metadata",START-DATE="[^"]+",DURATION=5,X-PAYLOAD="poll%3A%20who%20wins%3F%20%22A%22%20or%20B"/);
-    await page.waitForFunction(() => (window as any).tapedeckLive.metadata.some((m: any) => m.payload === 'poll: who wins? "A" or B'), undefined, { timeout: 20_000 });
+    assert.match(
+      withMeta.text,
+      /#EXT-X-DATERANGE:ID="[0-9a-f]{24}",CLASS="com\.tapedeck\.timed-metadata",START-DATE="[^"]+",DURATION=5,X-PAYLOAD="poll%3A%20who%20wins%3F%20%22A%22%20or%20B"/,
+    );
+    await page.waitForFunction(
+      () => (window as any).tapedeckLive.metadata.some((m: any) => m.payload === 'poll: who wins? "A" or B'),
+      undefined,
+      { timeout: 20_000 },
+    );
     assert.equal((await app.api("POST", `/v2/live-streams/${id}/timed-metadata`, { payload: "x".repeat(101) })).status, 400);
 
     // The recording is paused for about 6 s while the stream goes on: the span is left out of the files.
@@ -174,11 +238,28 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
     await delay(4000);
     const paused = await app.api("POST", `/v2/live-streams/${id}/pause-recording`, {});
     assert.equal(paused.body.recording_paused, true);
-    await until(async () => (await app.api("GET", `/v2/live-streams/${id}`)).body && (await app.ctx.db.selectFrom("recordings").select("details").where("id", "=", id).executeTakeFirstOrThrow()).details.includes('"paused_spans":[{'), "the pause to be noted", 5000, 100);
+    await until(
+      async () =>
+        (await app.api("GET", `/v2/live-streams/${id}`)).body &&
+        (await app.ctx.db.selectFrom("recordings").select("details").where("id", "=", id).executeTakeFirstOrThrow()).details.includes(
+          '"paused_spans":[{',
+        ),
+      "the pause to be noted",
+      5000,
+      100,
+    );
     const pausedAt = Date.now();
     await delay(6000);
     await app.api("POST", `/v2/live-streams/${id}/resume-recording`, {});
-    await until(async () => (await app.ctx.db.selectFrom("recordings").select("details").where("id", "=", id).executeTakeFirstOrThrow()).details.match(/"to":\d+/), "the resume to be noted", 5000, 100);
+    await until(
+      async () =>
+        (await app.ctx.db.selectFrom("recordings").select("details").where("id", "=", id).executeTakeFirstOrThrow()).details.match(
+          /"to":\d+/,
+        ),
+      "the resume to be noted",
+      5000,
+      100,
+    );
     const pausedMs = Date.now() - pausedAt;
     await delay(4000);
 
@@ -212,7 +293,11 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
       assert.match(text, /#EXT-X-PLAYLIST-TYPE:VOD/);
       assert.match(text, /#EXT-X-ENDLIST/);
       assert.match(text, /#EXT-X-DISCONTINUITY/, "the paused span is marked");
-      assert.match(text, /#EXT-X-DATERANGE:ID="[0-9a-f]{24}",CLASS="com\.tapedeck\.timed-metadata",START-DATE="[^"]+",DURATION=5,X-PAYLOAD="poll%3A%20who%20wins%3F%20%22A%22%20or%20B"/, "the timed metadata is kept");
+      assert.match(
+        text,
+        /#EXT-X-DATERANGE:ID="[0-9a-f]{24}",CLASS="com\.tapedeck\.timed-metadata",START-DATE="[^"]+",DURATION=5,X-PAYLOAD="poll%3A%20who%20wins%3F%20%22A%22%20or%20B"/,
+        "the timed metadata is kept",
+      );
       for (const s of segmentsOf(text)) assert.ok(fs.existsSync(path.join(unzipped, `${layer}`, s)), `${layer}/${s} in the zip`);
     }
     const vodProbe = await probe(path.join(unzipped, "0/index.m3u8"));
@@ -222,16 +307,25 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
     for (const file of success.recording_single_files) {
       const [w, h] = file.layer === "0" ? [640, 360] : [320, 180];
       assert.deepEqual([file.width, file.height], [w, h]);
-      assert.match(file.recording_path, new RegExp(`/hls/${roomId}/\\d{8}/\\d{13}/file-recording/Rec-${roomId}-\\d{13}-${file.layer}\\.mp4$`));
+      assert.match(
+        file.recording_path,
+        new RegExp(`/hls/${roomId}/\\d{8}/\\d{13}/file-recording/Rec-${roomId}-\\d{13}-${file.layer}\\.mp4$`),
+      );
       const mp4 = await download(file.recording_presigned_url, path.join(tmp, `layer-${file.layer}.mp4`));
       assert.equal(fs.statSync(mp4).size, file.size);
       const p = await probe(mp4);
       const v = p.streams.find((s) => s.codec_type === "video");
       assert.deepEqual([v?.codec_name, v?.width, v?.height], ["h264", w, h]);
       assert.equal(p.streams.find((s) => s.codec_type === "audio")?.codec_name, "aac");
-      assert.ok(Math.abs(p.durationSeconds - expected) <= 2.5, `layer ${file.layer}: ${p.durationSeconds} s, expected about ${expected.toFixed(1)} s (${wall} s less the ${pausedMs} ms pause)`);
+      assert.ok(
+        Math.abs(p.durationSeconds - expected) <= 2.5,
+        `layer ${file.layer}: ${p.durationSeconds} s, expected about ${expected.toFixed(1)} s (${wall} s less the ${pausedMs} ms pause)`,
+      );
       const asset = done.recording_assets.find((a: any) => a.id === file.asset_id);
-      assert.deepEqual([asset.type, asset.metadata.layer, asset.metadata.resolution], ["room-composite", file.layer, { width: w, height: h }]);
+      assert.deepEqual(
+        [asset.type, asset.metadata.layer, asset.metadata.resolution],
+        ["room-composite", file.layer, { width: w, height: h }],
+      );
     }
 
     // Over: the live URL says where the recording went.
@@ -241,12 +335,31 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
 });
 
 test("the default ladder is 100ms's, and a template destination's layers are checked when the template is saved", async () => {
-  assert.deepEqual(DEFAULT_LAYERS.map((l) => l.height), [1080, 720, 480, 360, 240]);
+  assert.deepEqual(
+    DEFAULT_LAYERS.map((l) => l.height),
+    [1080, 720, 480, 360, 240],
+  );
   const bad = await app.api("POST", "/v2/templates", {
     name: `hls-bad-${Date.now()}`,
-    destinations: { hlsDestinations: { main: { name: "main", layers: [{ width: 1281, height: 720 }, { width: 1920, height: 1080 }] } } },
+    destinations: {
+      hlsDestinations: {
+        main: {
+          name: "main",
+          layers: [
+            { width: 1281, height: 720 },
+            { width: 1920, height: 1080 },
+          ],
+        },
+      },
+    },
   });
   assert.equal(bad.status, 400, JSON.stringify(bad.body));
-  assert.ok(bad.body.details.some((d: string) => /layers\.0\.width: must be even/.test(d)), JSON.stringify(bad.body.details));
-  assert.ok(bad.body.details.some((d: string) => /descending resolution/.test(d)), JSON.stringify(bad.body.details));
+  assert.ok(
+    bad.body.details.some((d: string) => /layers\.0\.width: must be even/.test(d)),
+    JSON.stringify(bad.body.details),
+  );
+  assert.ok(
+    bad.body.details.some((d: string) => /descending resolution/.test(d)),
+    JSON.stringify(bad.body.details),
+  );
 });

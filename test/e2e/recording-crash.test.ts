@@ -34,7 +34,11 @@ async function client(dataDir: string, baseUrl: () => string) {
   const { identity } = loadIdentity(dataDir);
   const mgmt = await mintManagementToken(identity);
   const api = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(baseUrl() + p, { method, headers: { authorization: `Bearer ${mgmt}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(baseUrl() + p, {
+      method,
+      headers: { authorization: `Bearer ${mgmt}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return res.json();
   };
   return { identity, api };
@@ -46,25 +50,49 @@ async function crash(child: ChildProcess, peer: { done: Promise<unknown> }, reco
   await new Promise((r) => child.once("exit", r));
   await peer.done; // its signalling socket closed with the server
   // The recorder's Chromium and ffmpeg go with their parent (the DevTools pipe and ffmpeg's stdin close).
-  if (recorder) await until(() => !/auto-accept-this-tab-capture/.test(execFileSync("ps", ["-eo", "args="]).toString()), "the recorder's Chromium gone", 15_000);
+  if (recorder)
+    await until(
+      () => !/auto-accept-this-tab-capture/.test(execFileSync("ps", ["-eo", "args="]).toString()),
+      "the recorder's Chromium gone",
+      15_000,
+    );
 }
 
 test("a recorded session survives a crash of tapedeck: files kept, processed at the next start", async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-crash-"));
   const env = {
-    ...process.env, PORT: "0", HOST: "127.0.0.1", TAPEDECK_DATA_DIR: dataDir, LOG_LEVEL: "warn",
-    TAPEDECK_SFU_PROCESSES: "0", TAPEDECK_SFU_CPU_LIMIT: "1", TAPEDECK_COMPOSITE_CHUNK_SECONDS: "3",
+    ...process.env,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    TAPEDECK_DATA_DIR: dataDir,
+    LOG_LEVEL: "warn",
+    TAPEDECK_SFU_PROCESSES: "0",
+    TAPEDECK_SFU_CPU_LIMIT: "1",
+    TAPEDECK_COMPOSITE_CHUNK_SECONDS: "3",
   };
   let server = await serve(env);
   try {
     const { identity, api } = await client(dataDir, () => server.url);
     const room = await api("POST", "/v2/rooms", { name: "crash-room", recording_info: { enabled: true } });
     const peer = await joinSynthetic({
-      baseUrl: server.url, token: await mintAppToken(identity, { roomId: room.id, role: "host" }), name: "Survivor",
-      width: 320, height: 180, fps: 15, videoBitrateKbps: 300, keyframeIntervalSeconds: 1, durationSeconds: 60,
+      baseUrl: server.url,
+      token: await mintAppToken(identity, { roomId: room.id, role: "host" }),
+      name: "Survivor",
+      width: 320,
+      height: 180,
+      fps: 15,
+      videoBitrateKbps: 300,
+      keyframeIntervalSeconds: 1,
+      durationSeconds: 60,
     });
     const spool = path.join(dataDir, "spool", "tracks", peer.sessionId, peer.peerId);
-    const spoolBytes = () => (fs.existsSync(spool) ? fs.readdirSync(spool, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).reduce((n, e) => n + fs.statSync(path.join(e.parentPath, e.name)).size, 0) : 0);
+    const spoolBytes = () =>
+      fs.existsSync(spool)
+        ? fs
+            .readdirSync(spool, { recursive: true, withFileTypes: true })
+            .filter((e) => e.isFile())
+            .reduce((n, e) => n + fs.statSync(path.join(e.parentPath, e.name)).size, 0)
+        : 0;
     await until(() => spoolBytes() > 150_000, "several seconds of media in the spool", 20_000);
 
     const killedAt = Date.now();
@@ -73,9 +101,17 @@ test("a recorded session survives a crash of tapedeck: files kept, processed at 
     assert.ok(kept > 150_000, "the half-written track files are still on disk");
 
     server = await serve(env);
-    const success = await until(async () => (await api("GET", `/v2/analytics/events?type=recording.success&room_id=${room.id}`)).data?.[0]?.data, "recording.success after the restart", 90_000);
+    const success = await until(
+      async () => (await api("GET", `/v2/analytics/events?type=recording.success&room_id=${room.id}`)).data?.[0]?.data,
+      "recording.success after the restart",
+      90_000,
+    );
     // The per-peer MP4 comes after the composite.
-    await until(async () => (await api("GET", `/v2/analytics/events?type=stream.recording.success&room_id=${room.id}`)).data?.[0], "stream.recording.success after the restart", 60_000);
+    await until(
+      async () => (await api("GET", `/v2/analytics/events?type=stream.recording.success&room_id=${room.id}`)).data?.[0],
+      "stream.recording.success after the restart",
+      60_000,
+    );
     const events = (await api("GET", `/v2/analytics/events?room_id=${room.id}&limit=100`)).data as Array<{ type: string; data: any }>;
     const count = (type: string) => events.filter((e) => e.type === type).length;
     assert.deepEqual([count("track.recording.success"), count("stream.recording.success"), count("session.close.success")], [2, 1, 1]);
@@ -87,9 +123,16 @@ test("a recorded session survives a crash of tapedeck: files kept, processed at 
     fs.writeFileSync(file, Buffer.from(await (await fetch(success.recording_presigned_url)).arrayBuffer()));
     const composite = await probe(file);
     const untilCrash = (killedAt - Date.parse(success.session_started_at)) / 1000;
-    assert.ok(Math.abs(composite.durationSeconds - untilCrash) <= 1.5, `composite lasts ${composite.durationSeconds} s; the session ran ${untilCrash} s before the crash`);
+    assert.ok(
+      Math.abs(composite.durationSeconds - untilCrash) <= 1.5,
+      `composite lasts ${composite.durationSeconds} s; the session ran ${untilCrash} s before the crash`,
+    );
     assert.deepEqual(composite.streams.map((s) => s.codec_type).sort(), ["audio", "video"]);
-    await until(() => !fs.existsSync(path.join(dataDir, "spool", "tracks", peer.sessionId)), "spool emptied once everything is uploaded", 30_000);
+    await until(
+      () => !fs.existsSync(path.join(dataDir, "spool", "tracks", peer.sessionId)),
+      "spool emptied once everything is uploaded",
+      30_000,
+    );
   } finally {
     server.child.kill("SIGTERM");
     await new Promise((r) => (server.child.exitCode !== null ? r(null) : server.child.once("exit", r)));
@@ -99,20 +142,39 @@ test("a recorded session survives a crash of tapedeck: files kept, processed at 
 
 test("a browser recording survives a crash of tapedeck: what was recorded is finished and delivered at the next start", async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-beam-crash-"));
-  const env = { ...process.env, PORT: "0", HOST: "127.0.0.1", TAPEDECK_DATA_DIR: dataDir, LOG_LEVEL: "warn", TAPEDECK_SFU_PROCESSES: "0", TAPEDECK_SFU_CPU_LIMIT: "1" };
+  const env = {
+    ...process.env,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    TAPEDECK_DATA_DIR: dataDir,
+    LOG_LEVEL: "warn",
+    TAPEDECK_SFU_PROCESSES: "0",
+    TAPEDECK_SFU_CPU_LIMIT: "1",
+  };
   let server = await serve(env);
   try {
     const { identity, api } = await client(dataDir, () => server.url);
     const room = await api("POST", "/v2/rooms", { name: "beam-crash-room" });
     const peer = await joinSynthetic({
-      baseUrl: server.url, token: await mintAppToken(identity, { roomId: room.id, role: "host" }), name: "Survivor",
-      width: 320, height: 180, fps: 15, videoBitrateKbps: 300, keyframeIntervalSeconds: 1, durationSeconds: 60,
+      baseUrl: server.url,
+      token: await mintAppToken(identity, { roomId: room.id, role: "host" }),
+      name: "Survivor",
+      width: 320,
+      height: 180,
+      fps: 15,
+      videoBitrateKbps: 300,
+      keyframeIntervalSeconds: 1,
+      durationSeconds: 60,
     });
     const started = await api("POST", `/v2/recordings/room/${room.id}/start`, {});
-    const rec = await until(async () => {
-      const r = await api("GET", `/v2/recordings/${started.id}`);
-      return r.status === "running" && r;
-    }, "the recording running", 30_000);
+    const rec = await until(
+      async () => {
+        const r = await api("GET", `/v2/recordings/${started.id}`);
+        return r.status === "running" && r;
+      },
+      "the recording running",
+      30_000,
+    );
     const spool = path.join(dataDir, "beam", started.id, "recording.mp4");
     await until(() => fs.existsSync(spool) && fs.statSync(spool).size > 300_000, "a few seconds of the recording in the spool", 30_000);
 
@@ -120,19 +182,30 @@ test("a browser recording survives a crash of tapedeck: what was recorded is fin
     await crash(server.child, peer, true);
 
     server = await serve(env);
-    const done = await until(async () => {
-      const r = await api("GET", `/v2/recordings/${started.id}`);
-      return ["completed", "failed"].includes(r.status) && r;
-    }, "the recording finished after the restart", 60_000);
+    const done = await until(
+      async () => {
+        const r = await api("GET", `/v2/recordings/${started.id}`);
+        return ["completed", "failed"].includes(r.status) && r;
+      },
+      "the recording finished after the restart",
+      60_000,
+    );
     assert.equal(done.status, "completed", JSON.stringify(done.error));
     assert.equal(done.stop_reason, "failure: INTERNAL_ERROR");
     assert.match(done.error.message, /stopped with tapedeck/);
-    const success = await until(async () => (await api("GET", `/v2/analytics/events?type=beam.recording.success&room_id=${room.id}`)).data?.[0]?.data, "beam.recording.success", 30_000);
+    const success = await until(
+      async () => (await api("GET", `/v2/analytics/events?type=beam.recording.success&room_id=${room.id}`)).data?.[0]?.data,
+      "beam.recording.success",
+      30_000,
+    );
     const file = path.join(dataDir, "beam.mp4");
     fs.writeFileSync(file, Buffer.from(await (await fetch(success.recording_presigned_url)).arrayBuffer()));
     const p = await probe(file);
     const untilCrash = (killedAt - Date.parse(rec.started_at)) / 1000;
-    assert.ok(p.durationSeconds >= untilCrash - 2.5 && p.durationSeconds <= untilCrash + 0.5, `kept ${p.durationSeconds} s of the ${untilCrash} s recorded before the crash`);
+    assert.ok(
+      p.durationSeconds >= untilCrash - 2.5 && p.durationSeconds <= untilCrash + 0.5,
+      `kept ${p.durationSeconds} s of the ${untilCrash} s recorded before the crash`,
+    );
     assert.deepEqual(p.streams.map((s) => s.codec_name).sort(), ["aac", "h264"]);
   } finally {
     server.child.kill("SIGTERM");
@@ -143,34 +216,71 @@ test("a browser recording survives a crash of tapedeck: what was recorded is fin
 
 test("a live stream survives a crash of tapedeck: its recording is made from the segments written before it, at the next start", async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-hls-crash-"));
-  const env = { ...process.env, PORT: "0", HOST: "127.0.0.1", TAPEDECK_DATA_DIR: dataDir, LOG_LEVEL: "warn", TAPEDECK_SFU_PROCESSES: "0", TAPEDECK_SFU_CPU_LIMIT: "1", TAPEDECK_HLS_PRESET: "ultrafast" };
+  const env = {
+    ...process.env,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    TAPEDECK_DATA_DIR: dataDir,
+    LOG_LEVEL: "warn",
+    TAPEDECK_SFU_PROCESSES: "0",
+    TAPEDECK_SFU_CPU_LIMIT: "1",
+    TAPEDECK_HLS_PRESET: "ultrafast",
+  };
   let server = await serve(env);
   try {
     const { identity, api } = await client(dataDir, () => server.url);
     const room = await api("POST", "/v2/rooms", { name: "hls-crash-room" });
     const peer = await joinSynthetic({
-      baseUrl: server.url, token: await mintAppToken(identity, { roomId: room.id, role: "host" }), name: "Survivor",
-      width: 320, height: 180, fps: 15, videoBitrateKbps: 300, keyframeIntervalSeconds: 1, durationSeconds: 60,
+      baseUrl: server.url,
+      token: await mintAppToken(identity, { roomId: room.id, role: "host" }),
+      name: "Survivor",
+      width: 320,
+      height: 180,
+      fps: 15,
+      videoBitrateKbps: 300,
+      keyframeIntervalSeconds: 1,
+      durationSeconds: 60,
     });
-    const started = await api("POST", `/v2/live-streams/room/${room.id}/start`, { layers: [{ width: 640, height: 360 }, { width: 320, height: 180 }] });
-    const stream = await until(async () => {
-      const r = await api("GET", `/v2/live-streams/${started.id}`);
-      return r.status === "running" && r;
-    }, "the stream running", 30_000);
+    const started = await api("POST", `/v2/live-streams/room/${room.id}/start`, {
+      layers: [
+        { width: 640, height: 360 },
+        { width: 320, height: 180 },
+      ],
+    });
+    const stream = await until(
+      async () => {
+        const r = await api("GET", `/v2/live-streams/${started.id}`);
+        return r.status === "running" && r;
+      },
+      "the stream running",
+      30_000,
+    );
     const playlist = path.join(dataDir, "hls", started.id, "live", "1", "index.m3u8");
-    await until(() => fs.existsSync(playlist) && (fs.readFileSync(playlist, "utf8").match(/\.ts/g) ?? []).length >= 3, "three segments written", 30_000);
+    await until(
+      () => fs.existsSync(playlist) && (fs.readFileSync(playlist, "utf8").match(/\.ts/g) ?? []).length >= 3,
+      "three segments written",
+      30_000,
+    );
 
     const killedAt = Date.now();
     await crash(server.child, peer, true);
 
     server = await serve(env);
-    const done = await until(async () => {
-      const r = await api("GET", `/v2/live-streams/${started.id}`);
-      return ["completed", "failed"].includes(r.status) && r;
-    }, "the stream's recording made after the restart", 60_000);
+    const done = await until(
+      async () => {
+        const r = await api("GET", `/v2/live-streams/${started.id}`);
+        return ["completed", "failed"].includes(r.status) && r;
+      },
+      "the stream's recording made after the restart",
+      60_000,
+    );
     assert.equal(done.status, "completed", JSON.stringify(done.error));
     assert.equal(done.stop_reason, "failure: INTERNAL_ERROR");
-    const success = await until(async () => (await api("GET", `/v2/analytics/events?type=hls.recording.success&room_id=${room.id}`)).data?.[0]?.data, "hls.recording.success", 30_000);
+    const success = await until(
+      async () => (await api("GET", `/v2/analytics/events?type=hls.recording.success&room_id=${room.id}`)).data?.[0]?.data,
+      "hls.recording.success",
+      30_000,
+    );
     assert.equal(success.recording_single_files.length, 2);
     const top = success.recording_single_files.find((f: { layer: string }) => f.layer === "0");
     const file = path.join(dataDir, "layer0.mp4");
@@ -178,7 +288,10 @@ test("a live stream survives a crash of tapedeck: its recording is made from the
     const p = await probe(file);
     const untilCrash = (killedAt - Date.parse(stream.started_at)) / 1000;
     // Segments are finished every 2 s: at most the one being written (and the pipeline's second) is lost.
-    assert.ok(p.durationSeconds >= untilCrash - 4 && p.durationSeconds <= untilCrash + 0.5, `kept ${p.durationSeconds} s of the ${untilCrash} s streamed before the crash`);
+    assert.ok(
+      p.durationSeconds >= untilCrash - 4 && p.durationSeconds <= untilCrash + 0.5,
+      `kept ${p.durationSeconds} s of the ${untilCrash} s streamed before the crash`,
+    );
     assert.deepEqual(p.streams.map((s) => `${s.codec_name}${s.width ? ` ${s.width}x${s.height}` : ""}`).sort(), ["aac", "h264 640x360"]);
     assert.ok(success.hls_vod_recording_size > 0);
   } finally {

@@ -46,7 +46,21 @@ test("staticFilePath keeps to web/ and to the known extensions", () => {
   assert.equal(staticFilePath("room.js"), path.join(WEB_DIR, "room.js"));
   assert.equal(staticFilePath("room/session.js"), path.join(WEB_DIR, "room", "session.js"));
   assert.equal(staticFilePath("room.css"), path.join(WEB_DIR, "room.css"));
-  for (const bad of ["../package.json", "../src/main.ts", "room/../../x.js", "..", "", "room/", "/etc/x.js", ".hidden.js", "room/.x.css", "a\\..\\b.js", "room.html", "room.js\0.css", "x.mjs"]) {
+  for (const bad of [
+    "../package.json",
+    "../src/main.ts",
+    "room/../../x.js",
+    "..",
+    "",
+    "room/",
+    "/etc/x.js",
+    ".hidden.js",
+    "room/.x.css",
+    "a\\..\\b.js",
+    "room.html",
+    "room.js\0.css",
+    "x.mjs",
+  ]) {
     assert.equal(staticFilePath(bad), null, `served ${JSON.stringify(bad)}`);
   }
 });
@@ -71,14 +85,28 @@ test("a room path that is not a 24-hex id is a 404 page", async () => {
 });
 
 test("GET /web/* serves scripts and styles with their types, and nothing else", async () => {
-  for (const [p, type] of [["/web/room.js", "text/javascript"], ["/web/room/session.js", "text/javascript"], ["/web/room.css", "text/css"]]) {
+  for (const [p, type] of [
+    ["/web/room.js", "text/javascript"],
+    ["/web/room/session.js", "text/javascript"],
+    ["/web/room.css", "text/css"],
+  ]) {
     const res = await rawGet(p);
     assert.equal(res.status, 200, p);
     assert.equal(res.headers["content-type"], `${type}; charset=utf-8`, p);
     assert.equal(res.headers["cache-control"], "no-cache", p);
     assert.equal(res.headers["x-content-type-options"], "nosniff", p);
   }
-  for (const p of ["/web/../package.json", "/web/%2e%2e/package.json", "/web/room/%2e%2e/%2e%2e/package.json", "/web/..%2fpackage.json", "/web/room.html", "/web/.x.js", "/web/nope.js", "/web/room/", "/web/"]) {
+  for (const p of [
+    "/web/../package.json",
+    "/web/%2e%2e/package.json",
+    "/web/room/%2e%2e/%2e%2e/package.json",
+    "/web/..%2fpackage.json",
+    "/web/room.html",
+    "/web/.x.js",
+    "/web/nope.js",
+    "/web/room/",
+    "/web/",
+  ]) {
     const res = await rawGet(p);
     assert.equal(res.status, 404, p);
     assert.ok(!res.body.includes('"devDependencies"'), `${p} leaked package.json`);
@@ -86,15 +114,29 @@ test("GET /web/* serves scripts and styles with their types, and nothing else", 
 });
 
 test("without an auth_token the page says the link needs one", async () => {
-  const peer = await openRoomPage(browser, { baseUrl: app.url, roomId: newObjectId(), token: "", name: "Nobody", skipPreview: true, label: "no-token" });
-  pages.push(peer);
-  await withArtifacts("room page no token", () => [peer], async () => {
-    await waitForState(peer.page, "error");
-    assert.equal(await peer.page.locator('[data-testid="notice-title"]').textContent(), "This link needs an auth_token");
-    assert.equal(await peer.page.locator('[data-testid="preview"]').isVisible(), false);
-    assert.equal(await peer.page.locator('[data-testid="room"]').isVisible(), false);
-    assert.deepEqual(peer.logs.filter((l) => l.startsWith("[pageerror]")), []);
+  const peer = await openRoomPage(browser, {
+    baseUrl: app.url,
+    roomId: newObjectId(),
+    token: "",
+    name: "Nobody",
+    skipPreview: true,
+    label: "no-token",
   });
+  pages.push(peer);
+  await withArtifacts(
+    "room page no token",
+    () => [peer],
+    async () => {
+      await waitForState(peer.page, "error");
+      assert.equal(await peer.page.locator('[data-testid="notice-title"]').textContent(), "This link needs an auth_token");
+      assert.equal(await peer.page.locator('[data-testid="preview"]').isVisible(), false);
+      assert.equal(await peer.page.locator('[data-testid="room"]').isVisible(), false);
+      assert.deepEqual(
+        peer.logs.filter((l) => l.startsWith("[pageerror]")),
+        [],
+      );
+    },
+  );
 });
 
 test("a token for another room is refused by the page before joining", async () => {
@@ -102,9 +144,13 @@ test("a token for another room is refused by the page before joining", async () 
   const here = newObjectId();
   const peer = await openRoomPage(browser, { baseUrl: app.url, roomId: here, token, name: "Lost", skipPreview: true, label: "wrong-room" });
   pages.push(peer);
-  await withArtifacts("room page wrong room", () => [peer], async () => {
-    await waitForState(peer.page, "error");
-    assert.equal(await peer.page.locator('[data-testid="notice-title"]').textContent(), "Wrong room");
-    assert.match((await peer.page.locator('[data-testid="notice-text"]').textContent()) ?? "", new RegExp(here));
-  });
+  await withArtifacts(
+    "room page wrong room",
+    () => [peer],
+    async () => {
+      await waitForState(peer.page, "error");
+      assert.equal(await peer.page.locator('[data-testid="notice-title"]').textContent(), "Wrong room");
+      assert.match((await peer.page.locator('[data-testid="notice-text"]').textContent()) ?? "", new RegExp(here));
+    },
+  );
 });

@@ -8,7 +8,16 @@ import type { Browser, Page } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
 import { probe } from "../../src/media/process.ts";
 import { recordingDetails } from "../../src/recorders/sfu-recording.ts";
-import { launchBrowser, makeFakeAudio, makeFakeVideo, openRoomPage, waitForRemotePeers, waitForState, withArtifacts, type RoomPage } from "../support/browser.ts";
+import {
+  launchBrowser,
+  makeFakeAudio,
+  makeFakeVideo,
+  openRoomPage,
+  waitForRemotePeers,
+  waitForState,
+  withArtifacts,
+  type RoomPage,
+} from "../support/browser.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { audioLevel, colourAt, decodeAudio, frameAt } from "../support/media-fixtures.ts";
 import { until } from "../support/wait.ts";
@@ -39,8 +48,14 @@ const browsers: Browser[] = [];
 before(async () => {
   app = await startTestApp({ env: { TAPEDECK_COMPOSITE_CHUNK_SECONDS: "5", TAPEDECK_SFU_CPU_LIMIT: "1" } });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-room-recording-"));
-  red = { video: makeFakeVideo(path.join(tmp, "red.y4m"), { color: "red", ...CAMERA }), audio: makeFakeAudio(path.join(tmp, "a440.wav"), { frequency: 440 }) };
-  blue = { video: makeGrainyVideo(path.join(tmp, "blue.y4m"), "blue"), audio: makeFakeAudio(path.join(tmp, "a660.wav"), { frequency: 660 }) };
+  red = {
+    video: makeFakeVideo(path.join(tmp, "red.y4m"), { color: "red", ...CAMERA }),
+    audio: makeFakeAudio(path.join(tmp, "a440.wav"), { frequency: 440 }),
+  };
+  blue = {
+    video: makeGrainyVideo(path.join(tmp, "blue.y4m"), "blue"),
+    audio: makeFakeAudio(path.join(tmp, "a660.wav"), { frequency: 660 }),
+  };
 });
 
 after(async () => {
@@ -71,26 +86,38 @@ const selfId = (page: Page): Promise<string> => page.evaluate(() => (window as a
 
 /** The peer's recorded tracks once both have their first frame written (their timestamp 0). */
 async function recordingTracks(peerId: string, timeoutMs = 15_000) {
-  return until(async () => {
-    const rows = await app.ctx.db.selectFrom("recorded_tracks").selectAll().where("peer_id", "=", peerId).execute();
-    return rows.length === 2 && rows.every((r) => r.first_media_at) && rows;
-  }, `the recording of ${peerId}'s camera and microphone`, timeoutMs);
+  return until(
+    async () => {
+      const rows = await app.ctx.db.selectFrom("recorded_tracks").selectAll().where("peer_id", "=", peerId).execute();
+      return rows.length === 2 && rows.every((r) => r.first_media_at) && rows;
+    },
+    `the recording of ${peerId}'s camera and microphone`,
+    timeoutMs,
+  );
 }
 
 /**
  * Resolves once the session has run `ms` past `fromIso`. This is the scenario's own clock (how long a
  * peer stays in the room), not a wait for some state: there is nothing to await but time.
  */
-const roomTime = (fromIso: string, ms: number) => until(() => Date.now() >= Date.parse(fromIso) + ms, `${ms} ms after ${fromIso}`, ms + 1_000, 50);
+const roomTime = (fromIso: string, ms: number) =>
+  until(() => Date.now() >= Date.parse(fromIso) + ms, `${ms} ms after ${fromIso}`, ms + 1_000, 50);
 
 function assertColour(frame: Buffer, x: number, y: number, want: Rgb, what: string): void {
   const got = colourAt(frame, W, x, y);
-  assert.ok(got.every((c, i) => Math.abs(c - want[i]) <= 40), `${what} at (${x},${y}): got rgb(${got}), want about rgb(${want})`);
+  assert.ok(
+    got.every((c, i) => Math.abs(c - want[i]) <= 40),
+    `${what} at (${x},${y}): got rgb(${got}), want about rgb(${want})`,
+  );
 }
 
 /** RMS of the audio in [from, from+length) through a narrow band-pass at `hz`. */
 async function toneLevel(file: string, hz: number, from: number, length: number): Promise<number> {
-  const s = await decodeAudio(file, { from, seconds: length, filter: `bandpass=f=${hz}:width_type=h:w=40,bandpass=f=${hz}:width_type=h:w=40` });
+  const s = await decodeAudio(file, {
+    from,
+    seconds: length,
+    filter: `bandpass=f=${hz}:width_type=h:w=40,bandpass=f=${hz}:width_type=h:w=40`,
+  });
   let sum = 0;
   for (const v of s) sum += v * v;
   return s.length ? Math.sqrt(sum / s.length) : 0;
@@ -99,7 +126,15 @@ async function toneLevel(file: string, hz: number, from: number, length: number)
 test("Chromium peers joining and leaving at different times: per-peer MP4s, a composite that reflows, chat CSV, tracks, assets, webhooks", async (t) => {
   const tpl = await app.api("POST", "/v2/templates", {
     name: `records-everything-${Date.now()}`,
-    recordings: [{ name: "default", role: "host", trackRecording: { enabled: true }, streamRecording: { enabled: true }, compositeRecording: { customComposite: { enabled: true } } }],
+    recordings: [
+      {
+        name: "default",
+        role: "host",
+        trackRecording: { enabled: true },
+        streamRecording: { enabled: true },
+        compositeRecording: { customComposite: { enabled: true } },
+      },
+    ],
   });
   assert.equal(tpl.status, 200, JSON.stringify(tpl.body));
   const room = await app.api("POST", "/v2/rooms", { name: `room-recording-${Date.now()}`, template_id: tpl.body.id });
@@ -108,200 +143,306 @@ test("Chromium peers joining and leaving at different times: per-peer MP4s, a co
 
   // Each peer has a browser of its own (its fake camera and microphone are launch flags), started up
   // front so that Blue's join later is only a page load.
-  const [redBrowser, blueBrowser] = await Promise.all([launchBrowser({ fakeVideoFile: red.video, fakeAudioFile: red.audio }), launchBrowser({ fakeVideoFile: blue.video, fakeAudioFile: blue.audio })]);
+  const [redBrowser, blueBrowser] = await Promise.all([
+    launchBrowser({ fakeVideoFile: red.video, fakeAudioFile: red.audio }),
+    launchBrowser({ fakeVideoFile: blue.video, fakeAudioFile: blue.audio }),
+  ]);
   browsers.push(redBrowser, blueBrowser);
   const join = async (browser: Browser, name: string, query?: Record<string, string>) => {
     const token = await mintAppToken(app.ctx.identity, { roomId, role: "host", userId: `user-${name.toLowerCase()}` });
-    const peer = await openRoomPage(browser, { baseUrl: app.url, roomId, token, name, skipPreview: true, label: name, query, viewport: { width: 640, height: 360 } });
+    const peer = await openRoomPage(browser, {
+      baseUrl: app.url,
+      roomId,
+      token,
+      name,
+      skipPreview: true,
+      label: name,
+      query,
+      viewport: { width: 640, height: 360 },
+    });
     open.push(peer);
     return peer;
   };
 
   let redPage: RoomPage | undefined;
   let bluePage: RoomPage | undefined;
-  await withArtifacts("room recording", () => [redPage, bluePage].filter((p): p is RoomPage => Boolean(p)), async () => {
-    // Red opens the session and publishes alone for a few seconds.
-    redPage = await join(redBrowser, "Red");
-    await waitForState(redPage.page, "joined");
-    const redId = await selfId(redPage.page);
-    const sessionId: string = await redPage.page.evaluate(() => (window as any).tapedeck.sessionId);
-    const redTracks = await recordingTracks(redId);
-    const redVideoFirst = redTracks.find((r) => r.kind === "video")!.first_media_at!;
-    await roomTime(redVideoFirst, 3_000);
+  await withArtifacts(
+    "room recording",
+    () => [redPage, bluePage].filter((p): p is RoomPage => Boolean(p)),
+    async () => {
+      // Red opens the session and publishes alone for a few seconds.
+      redPage = await join(redBrowser, "Red");
+      await waitForState(redPage.page, "joined");
+      const redId = await selfId(redPage.page);
+      const sessionId: string = await redPage.page.evaluate(() => (window as any).tapedeck.sessionId);
+      const redTracks = await recordingTracks(redId);
+      const redVideoFirst = redTracks.find((r) => r.kind === "video")!.first_media_at!;
+      await roomTime(redVideoFirst, 3_000);
 
-    // Blue joins, publishing H.264; each sees the other.
-    bluePage = await join(blueBrowser, "Blue", { codec: "h264" });
-    await waitForState(bluePage.page, "joined");
-    const blueId = await selfId(bluePage.page);
-    assert.equal(await bluePage.page.evaluate(() => (window as any).tapedeck.sessionId), sessionId, "Blue joined the same session");
-    const blueTracks = await recordingTracks(blueId);
-    await Promise.all([waitForRemotePeers(redPage.page, 1), waitForRemotePeers(bluePage.page, 1)]);
-    const blueCodec = await redPage.page.evaluate((id) => (window as any).tapedeck.inboundStats(id, "camera"), blueId);
-    assert.equal(blueCodec?.mimeType, "video/H264", `Blue publishes H.264: ${JSON.stringify(blueCodec)}`);
+      // Blue joins, publishing H.264; each sees the other.
+      bluePage = await join(blueBrowser, "Blue", { codec: "h264" });
+      await waitForState(bluePage.page, "joined");
+      const blueId = await selfId(bluePage.page);
+      assert.equal(await bluePage.page.evaluate(() => (window as any).tapedeck.sessionId), sessionId, "Blue joined the same session");
+      const blueTracks = await recordingTracks(blueId);
+      await Promise.all([waitForRemotePeers(redPage.page, 1), waitForRemotePeers(bluePage.page, 1)]);
+      const blueCodec = await redPage.page.evaluate((id) => (window as any).tapedeck.inboundStats(id, "camera"), blueId);
+      assert.equal(blueCodec?.mimeType, "video/H264", `Blue publishes H.264: ${JSON.stringify(blueCodec)}`);
 
-    // Red chats to everyone (the debug hook; room-page.test.ts drives the chat box); both get it.
-    assert.equal(await redPage.page.evaluate((m) => (window as any).tapedeck.sendChat(m), CHAT), true, "chat sent");
-    await Promise.all([redPage, bluePage].map((p) => p.page.waitForFunction((m) => (window as any).tapedeck.chat.some((c: any) => c.message === m), CHAT, { timeout: 5_000 })));
+      // Red chats to everyone (the debug hook; room-page.test.ts drives the chat box); both get it.
+      assert.equal(await redPage.page.evaluate((m) => (window as any).tapedeck.sendChat(m), CHAT), true, "chat sent");
+      await Promise.all(
+        [redPage, bluePage].map((p) =>
+          p.page.waitForFunction((m) => (window as any).tapedeck.chat.some((c: any) => c.message === m), CHAT, { timeout: 5_000 }),
+        ),
+      );
 
-    // Blue stays a few seconds with its video recorded, then closes its tab.
-    const blueVideoFirst = blueTracks.find((r) => r.kind === "video")!.first_media_at!;
-    await roomTime(blueVideoFirst, 5_000);
-    const blueClosing = new Date().toISOString(); // its media stops between these two
-    await bluePage.close();
-    const blueClosed = new Date().toISOString();
-    await waitForRemotePeers(redPage.page, 0, { timeoutMs: 5_000 });
-    const blueLeft = await until(async () => (await app.ctx.db.selectFrom("peers").select("left_at").where("id", "=", blueId).executeTakeFirstOrThrow()).left_at, "Blue's left_at");
+      // Blue stays a few seconds with its video recorded, then closes its tab.
+      const blueVideoFirst = blueTracks.find((r) => r.kind === "video")!.first_media_at!;
+      await roomTime(blueVideoFirst, 5_000);
+      const blueClosing = new Date().toISOString(); // its media stops between these two
+      await bluePage.close();
+      const blueClosed = new Date().toISOString();
+      await waitForRemotePeers(redPage.page, 0, { timeoutMs: 5_000 });
+      const blueLeft = await until(
+        async () => (await app.ctx.db.selectFrom("peers").select("left_at").where("id", "=", blueId).executeTakeFirstOrThrow()).left_at,
+        "Blue's left_at",
+      );
 
-    // Red alone again for a few seconds, and at least until the composite's first piece is rendered.
-    await roomTime(blueLeft, 3_500);
-    const segDir = path.join(app.dataDir, "spool", "sessions", sessionId, "segments");
-    await until(() => fs.existsSync(segDir) && fs.readdirSync(segDir).some((f) => /^seg-\d{8}-[0-9a-f]{16}\.mov$/.test(f)), "a composite piece rendered during the session", 30_000);
-    const redLeaving = new Date().toISOString();
-    await redPage.page.locator('[data-testid="leave-button"]').click();
-    await waitForState(redPage.page, "left", 5_000);
-    const redGone = new Date().toISOString();
+      // Red alone again for a few seconds, and at least until the composite's first piece is rendered.
+      await roomTime(blueLeft, 3_500);
+      const segDir = path.join(app.dataDir, "spool", "sessions", sessionId, "segments");
+      await until(
+        () => fs.existsSync(segDir) && fs.readdirSync(segDir).some((f) => /^seg-\d{8}-[0-9a-f]{16}\.mov$/.test(f)),
+        "a composite piece rendered during the session",
+        30_000,
+      );
+      const redLeaving = new Date().toISOString();
+      await redPage.page.locator('[data-testid="leave-button"]').click();
+      await waitForState(redPage.page, "left", 5_000);
+      const redGone = new Date().toISOString();
 
-    // The session closes; post-processing and the track uploads finish.
-    const rec = await until(() => app.ctx.db.selectFrom("recordings").selectAll().where("session_id", "=", sessionId).where("kind", "=", "sfu").executeTakeFirst(), "the session's SFU recording");
-    await until(async () => {
-      const r = await app.ctx.db.selectFrom("recordings").select(["status", "failure"]).where("id", "=", rec.id).executeTakeFirstOrThrow();
-      if (r.status === "failed") throw new Error(`recording failed: ${r.failure}`);
-      return r.status === "completed";
-    }, "the SFU recording completed", 60_000).catch(async (err) => {
-      console.error(JSON.stringify((await app.ctx.db.selectFrom("webhook_events").select(["type", "body"]).where("type", "=", "peer.leave.success").execute()).map((e) => JSON.parse(e.body).data)));
-      console.error(JSON.stringify(await app.ctx.db.selectFrom("jobs").selectAll().execute(), null, 1));
-      throw err;
-    });
-    await until(async () => (await app.ctx.db.selectFrom("webhook_events").select("id").where("type", "=", "track.recording.success").execute()).length === 4, "4 track.recording.success", 30_000);
+      // The session closes; post-processing and the track uploads finish.
+      const rec = await until(
+        () =>
+          app.ctx.db.selectFrom("recordings").selectAll().where("session_id", "=", sessionId).where("kind", "=", "sfu").executeTakeFirst(),
+        "the session's SFU recording",
+      );
+      await until(
+        async () => {
+          const r = await app.ctx.db
+            .selectFrom("recordings")
+            .select(["status", "failure"])
+            .where("id", "=", rec.id)
+            .executeTakeFirstOrThrow();
+          if (r.status === "failed") throw new Error(`recording failed: ${r.failure}`);
+          return r.status === "completed";
+        },
+        "the SFU recording completed",
+        60_000,
+      ).catch(async (err) => {
+        console.error(
+          JSON.stringify(
+            (await app.ctx.db.selectFrom("webhook_events").select(["type", "body"]).where("type", "=", "peer.leave.success").execute()).map(
+              (e) => JSON.parse(e.body).data,
+            ),
+          ),
+        );
+        console.error(JSON.stringify(await app.ctx.db.selectFrom("jobs").selectAll().execute(), null, 1));
+        throw err;
+      });
+      await until(
+        async () =>
+          (await app.ctx.db.selectFrom("webhook_events").select("id").where("type", "=", "track.recording.success").execute()).length === 4,
+        "4 track.recording.success",
+        30_000,
+      );
 
-    const session = await app.ctx.db.selectFrom("sessions").selectAll().where("id", "=", sessionId).executeTakeFirstOrThrow();
-    assert.equal(session.active, 0);
-    const peers = await app.ctx.db.selectFrom("peers").selectAll().where("session_id", "=", sessionId).execute();
-    assert.deepEqual(peers.map((p) => p.name).sort(), ["Blue", "Red"]);
-    const peerOf = (id: string) => peers.find((p) => p.id === id)!;
-    const tracks = await app.ctx.db.selectFrom("recorded_tracks").selectAll().where("session_id", "=", sessionId).execute();
-    const events = (await app.ctx.db.selectFrom("webhook_events").select(["type", "body"]).execute()).map((e) => ({ type: e.type, body: JSON.parse(e.body) }));
-    const ofType = (type: string) => events.filter((e) => e.type === type).map((e) => e.body.data);
-    const download = async (url: string, name: string) => {
-      const file = path.join(tmp, name);
-      const res = await fetch(url);
-      assert.equal(res.status, 200, `download ${name} from ${url}`);
-      fs.writeFileSync(file, Buffer.from(await res.arrayBuffer()));
-      return file;
-    };
+      const session = await app.ctx.db.selectFrom("sessions").selectAll().where("id", "=", sessionId).executeTakeFirstOrThrow();
+      assert.equal(session.active, 0);
+      const peers = await app.ctx.db.selectFrom("peers").selectAll().where("session_id", "=", sessionId).execute();
+      assert.deepEqual(peers.map((p) => p.name).sort(), ["Blue", "Red"]);
+      const peerOf = (id: string) => peers.find((p) => p.id === id)!;
+      const tracks = await app.ctx.db.selectFrom("recorded_tracks").selectAll().where("session_id", "=", sessionId).execute();
+      const events = (await app.ctx.db.selectFrom("webhook_events").select(["type", "body"]).execute()).map((e) => ({
+        type: e.type,
+        body: JSON.parse(e.body),
+      }));
+      const ofType = (type: string) => events.filter((e) => e.type === type).map((e) => e.body.data);
+      const download = async (url: string, name: string) => {
+        const file = path.join(tmp, name);
+        const res = await fetch(url);
+        assert.equal(res.status, 200, `download ${name} from ${url}`);
+        fs.writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+        return file;
+      };
 
-    // Times on the session clock (s): the composite starts at the session start.
-    const origin = session.created_at;
-    const at = (iso: string) => seconds(origin, iso);
-    const videoStart = (peerId: string) => at(tracks.find((r) => r.peer_id === peerId && r.kind === "video")!.first_media_at!);
-    const sessionSeconds = seconds(origin, session.ended_at!);
-    const timeline = {
-      redJoined: at(peerOf(redId).joined_at), redVideo: videoStart(redId), blueJoined: at(peerOf(blueId).joined_at), blueVideo: videoStart(blueId),
-      blueClosing: at(blueClosing), blueClosed: at(blueClosed), blueLeft: at(peerOf(blueId).left_at!), redLeaving: at(redLeaving), redGone: at(redGone), redLeft: at(peerOf(redId).left_at!), end: sessionSeconds,
-    };
-    const ctx = `timeline ${JSON.stringify(timeline)}`;
-    t.diagnostic(ctx);
+      // Times on the session clock (s): the composite starts at the session start.
+      const origin = session.created_at;
+      const at = (iso: string) => seconds(origin, iso);
+      const videoStart = (peerId: string) => at(tracks.find((r) => r.peer_id === peerId && r.kind === "video")!.first_media_at!);
+      const sessionSeconds = seconds(origin, session.ended_at!);
+      const timeline = {
+        redJoined: at(peerOf(redId).joined_at),
+        redVideo: videoStart(redId),
+        blueJoined: at(peerOf(blueId).joined_at),
+        blueVideo: videoStart(blueId),
+        blueClosing: at(blueClosing),
+        blueClosed: at(blueClosed),
+        blueLeft: at(peerOf(blueId).left_at!),
+        redLeaving: at(redLeaving),
+        redGone: at(redGone),
+        redLeft: at(peerOf(redId).left_at!),
+        end: sessionSeconds,
+      };
+      const ctx = `timeline ${JSON.stringify(timeline)}`;
+      t.diagnostic(ctx);
 
-    // recording.success: the composite and the chat, under the internal bucket.
-    const [success] = ofType("recording.success");
-    assert.ok(success, "recording.success sent");
-    assert.equal(ofType("recording.failed").length, 0);
-    const epoch = Date.parse(origin);
-    const date = origin.slice(0, 10).replaceAll("-", "");
-    const bucket = `tapedeck://internal/${app.ctx.identity.customerId}`;
-    assert.equal(success.recording_path, `${bucket}/${roomId}/${date}/${sessionId}/Rec-${sessionId}-${epoch}.mp4`);
-    assert.equal(success.chat_recording_path, `${bucket}/chat/${roomId}/${date}/Rec-${roomId}-${epoch}.csv`);
-    assert.equal(success.duration, Math.round(sessionSeconds));
-    const details = recordingDetails(await app.ctx.db.selectFrom("recordings").selectAll().where("id", "=", rec.id).executeTakeFirstOrThrow());
-    assert.ok(details.segments && details.segments.renderedAfterClose < details.segments.total, `pieces rendered during the session: ${JSON.stringify(details.segments)}`);
+      // recording.success: the composite and the chat, under the internal bucket.
+      const [success] = ofType("recording.success");
+      assert.ok(success, "recording.success sent");
+      assert.equal(ofType("recording.failed").length, 0);
+      const epoch = Date.parse(origin);
+      const date = origin.slice(0, 10).replaceAll("-", "");
+      const bucket = `tapedeck://internal/${app.ctx.identity.customerId}`;
+      assert.equal(success.recording_path, `${bucket}/${roomId}/${date}/${sessionId}/Rec-${sessionId}-${epoch}.mp4`);
+      assert.equal(success.chat_recording_path, `${bucket}/chat/${roomId}/${date}/Rec-${roomId}-${epoch}.csv`);
+      assert.equal(success.duration, Math.round(sessionSeconds));
+      const details = recordingDetails(
+        await app.ctx.db.selectFrom("recordings").selectAll().where("id", "=", rec.id).executeTakeFirstOrThrow(),
+      );
+      assert.ok(
+        details.segments && details.segments.renderedAfterClose < details.segments.total,
+        `pieces rendered during the session: ${JSON.stringify(details.segments)}`,
+      );
 
-    // The composite: 1280x720 H.264 + AAC, as long as the session.
-    const compositeFile = await download(success.recording_presigned_url, "composite.mp4");
-    const composite = await probe(compositeFile);
-    const cv = composite.streams.find((s) => s.codec_type === "video")!;
-    assert.equal(cv.codec_name, "h264");
-    assert.deepEqual([cv.width, cv.height], [W, H]);
-    assert.equal(composite.streams.find((s) => s.codec_type === "audio")?.codec_name, "aac");
-    assert.ok(Math.abs(composite.durationSeconds - sessionSeconds) <= 1, `composite lasts ${composite.durationSeconds} s, the session ${sessionSeconds} s; ${ctx}`);
-    assert.equal(success.size, composite.sizeBytes);
+      // The composite: 1280x720 H.264 + AAC, as long as the session.
+      const compositeFile = await download(success.recording_presigned_url, "composite.mp4");
+      const composite = await probe(compositeFile);
+      const cv = composite.streams.find((s) => s.codec_type === "video")!;
+      assert.equal(cv.codec_name, "h264");
+      assert.deepEqual([cv.width, cv.height], [W, H]);
+      assert.equal(composite.streams.find((s) => s.codec_type === "audio")?.codec_name, "aac");
+      assert.ok(
+        Math.abs(composite.durationSeconds - sessionSeconds) <= 1,
+        `composite lasts ${composite.durationSeconds} s, the session ${sessionSeconds} s; ${ctx}`,
+      );
+      assert.equal(success.size, composite.sizeBytes);
 
-    // Its grid follows who was there: Red alone (full frame), Red | Blue, Red alone again.
-    const mid = (a: number, b: number) => {
-      assert.ok(b - a >= 2, `less than 2 s between ${a} and ${b}: ${ctx}`);
-      return (a + b) / 2;
-    };
-    const redAlone = mid(timeline.redVideo + 0.5, timeline.blueJoined - 0.5);
-    const both = mid(timeline.blueVideo + 1, timeline.blueClosing - 1);
-    const redAgain = mid(timeline.blueLeft + 1, sessionSeconds - 0.5);
-    for (const [tSec, what] of [[redAlone, "before Blue joined"], [redAgain, "after Blue left"]] as const) {
-      const frame = await frameAt(compositeFile, tSec, W, H);
-      for (const [x, y] of [[640, 360], [320, 360], [960, 360]]) assertColour(frame, x, y, RED, `t=${tSec.toFixed(2)} ${what}: Red full frame; ${ctx}`);
-    }
-    const frame = await frameAt(compositeFile, both, W, H);
-    assertColour(frame, 320, 360, RED, `t=${both.toFixed(2)} Red on the left; ${ctx}`);
-    assertColour(frame, 960, 360, BLUE, `t=${both.toFixed(2)} Blue on the right; ${ctx}`);
+      // Its grid follows who was there: Red alone (full frame), Red | Blue, Red alone again.
+      const mid = (a: number, b: number) => {
+        assert.ok(b - a >= 2, `less than 2 s between ${a} and ${b}: ${ctx}`);
+        return (a + b) / 2;
+      };
+      const redAlone = mid(timeline.redVideo + 0.5, timeline.blueJoined - 0.5);
+      const both = mid(timeline.blueVideo + 1, timeline.blueClosing - 1);
+      const redAgain = mid(timeline.blueLeft + 1, sessionSeconds - 0.5);
+      for (const [tSec, what] of [
+        [redAlone, "before Blue joined"],
+        [redAgain, "after Blue left"],
+      ] as const) {
+        const frame = await frameAt(compositeFile, tSec, W, H);
+        for (const [x, y] of [
+          [640, 360],
+          [320, 360],
+          [960, 360],
+        ])
+          assertColour(frame, x, y, RED, `t=${tSec.toFixed(2)} ${what}: Red full frame; ${ctx}`);
+      }
+      const frame = await frameAt(compositeFile, both, W, H);
+      assertColour(frame, 320, 360, RED, `t=${both.toFixed(2)} Red on the left; ${ctx}`);
+      assertColour(frame, 960, 360, BLUE, `t=${both.toFixed(2)} Blue on the right; ${ctx}`);
 
-    // Its sound: Red's tone throughout, Blue's only while Blue was there.
-    const span = 1;
-    const red440Alone = await toneLevel(compositeFile, 440, redAlone - span / 2, span);
-    const blue660Alone = await toneLevel(compositeFile, 660, redAlone - span / 2, span);
-    const blue660Both = await toneLevel(compositeFile, 660, both - span / 2, span);
-    const blue660Again = await toneLevel(compositeFile, 660, redAgain - span / 2, span);
-    const levels = JSON.stringify({ red440Alone, blue660Alone, blue660Both, blue660Again });
-    assert.ok(red440Alone > 0.005, `Red heard in the composite: ${levels}`);
-    assert.ok(blue660Both > 0.005 && blue660Both > 5 * blue660Alone && blue660Both > 5 * blue660Again, `Blue heard only while in the room: ${levels}`);
+      // Its sound: Red's tone throughout, Blue's only while Blue was there.
+      const span = 1;
+      const red440Alone = await toneLevel(compositeFile, 440, redAlone - span / 2, span);
+      const blue660Alone = await toneLevel(compositeFile, 660, redAlone - span / 2, span);
+      const blue660Both = await toneLevel(compositeFile, 660, both - span / 2, span);
+      const blue660Again = await toneLevel(compositeFile, 660, redAgain - span / 2, span);
+      const levels = JSON.stringify({ red440Alone, blue660Alone, blue660Both, blue660Again });
+      assert.ok(red440Alone > 0.005, `Red heard in the composite: ${levels}`);
+      assert.ok(
+        blue660Both > 0.005 && blue660Both > 5 * blue660Alone && blue660Both > 5 * blue660Again,
+        `Blue heard only while in the room: ${levels}`,
+      );
 
-    // Per-peer MP4s: one per peer, H.264 at the camera's size, with sound, as long as the peer stayed.
-    const streams = ofType("stream.recording.success");
-    assert.deepEqual(streams.map((d) => d.peer_id).sort(), [redId, blueId].sort());
-    for (const d of streams) {
-      const peer = peerOf(d.peer_id);
-      assert.equal(d.stream_type, "regular");
-      assert.equal(d.recording_path, `${bucket}/${roomId}/${date}/${sessionId}/${d.peer_id}/${d.stream_id}/${d.stream_id}.mp4`);
-      const file = await download(d.recording_presigned_url, `${peer.name}.mp4`);
-      const p = await probe(file);
-      const v = p.streams.find((s) => s.codec_type === "video")!;
-      assert.equal(v.codec_name, "h264", `${peer.name}'s MP4 video`);
-      assert.deepEqual([v.width, v.height], [CAMERA.width, CAMERA.height], `${peer.name}'s MP4 size`);
-      assert.ok(p.streams.some((s) => s.codec_type === "audio"), `${peer.name}'s MP4 has audio`);
-      // As long as the peer published: from its first media to when it left (closed its tab, clicked
-      // Leave). A browser joins, then sets up its publish connection (ICE, DTLS) before its first
-      // packet: 0.5-2 s here, which the MP4 cannot hold. (Not up to peers.left_at: the SFU writes it
-      // only once it has closed the peer's connections and finished its track files, which can take
-      // seconds after the leave.)
-      const firstMedia = tracks.filter((r) => r.peer_id === peer.id).map((r) => r.first_media_at!).sort()[0];
-      const [leaving, gone] = peer.id === redId ? [redLeaving, redGone] : [blueClosing, blueClosed];
-      const why = `${peer.name}: MP4 ${p.durationSeconds} s, publishing ${seconds(firstMedia, leaving)}-${seconds(firstMedia, gone)} s, in the room (peers table) ${seconds(peer.joined_at, peer.left_at!)} s; ${ctx}`;
-      assert.ok(p.durationSeconds >= seconds(firstMedia, leaving) - 1 && p.durationSeconds <= seconds(firstMedia, gone) + 1, why);
-      assert.ok(seconds(peer.joined_at, firstMedia) < 4, `the first media came long after the join: ${why}`);
-      assert.equal(d.size, p.sizeBytes);
-      const [own, other] = peer.name === "Red" ? [440, 660] : [660, 440];
-      const middle = p.durationSeconds / 2;
-      const ownLevel = await toneLevel(file, own, middle - 0.5, 1);
-      const otherLevel = await toneLevel(file, other, middle - 0.5, 1);
-      assert.ok(ownLevel > 0.005 && ownLevel > 5 * otherLevel, `${peer.name}'s MP4 carries its own ${own} Hz tone: ${JSON.stringify({ ownLevel, otherLevel, rms: await audioLevel(file, middle - 0.5, 1) })}`);
-      const picture = await frameAt(file, middle, CAMERA.width, CAMERA.height);
-      const got = colourAt(picture, CAMERA.width, CAMERA.width / 2, CAMERA.height / 2);
-      const want = peer.name === "Red" ? RED : BLUE;
-      assert.ok(got.every((c, i) => Math.abs(c - want[i]) <= 40), `${peer.name}'s MP4 picture: rgb(${got})`);
-    }
+      // Per-peer MP4s: one per peer, H.264 at the camera's size, with sound, as long as the peer stayed.
+      const streams = ofType("stream.recording.success");
+      assert.deepEqual(streams.map((d) => d.peer_id).sort(), [redId, blueId].sort());
+      for (const d of streams) {
+        const peer = peerOf(d.peer_id);
+        assert.equal(d.stream_type, "regular");
+        assert.equal(d.recording_path, `${bucket}/${roomId}/${date}/${sessionId}/${d.peer_id}/${d.stream_id}/${d.stream_id}.mp4`);
+        const file = await download(d.recording_presigned_url, `${peer.name}.mp4`);
+        const p = await probe(file);
+        const v = p.streams.find((s) => s.codec_type === "video")!;
+        assert.equal(v.codec_name, "h264", `${peer.name}'s MP4 video`);
+        assert.deepEqual([v.width, v.height], [CAMERA.width, CAMERA.height], `${peer.name}'s MP4 size`);
+        assert.ok(
+          p.streams.some((s) => s.codec_type === "audio"),
+          `${peer.name}'s MP4 has audio`,
+        );
+        // As long as the peer published: from its first media to when it left (closed its tab, clicked
+        // Leave). A browser joins, then sets up its publish connection (ICE, DTLS) before its first
+        // packet: 0.5-2 s here, which the MP4 cannot hold. (Not up to peers.left_at: the SFU writes it
+        // only once it has closed the peer's connections and finished its track files, which can take
+        // seconds after the leave.)
+        const firstMedia = tracks
+          .filter((r) => r.peer_id === peer.id)
+          .map((r) => r.first_media_at!)
+          .sort()[0];
+        const [leaving, gone] = peer.id === redId ? [redLeaving, redGone] : [blueClosing, blueClosed];
+        const why = `${peer.name}: MP4 ${p.durationSeconds} s, publishing ${seconds(firstMedia, leaving)}-${seconds(firstMedia, gone)} s, in the room (peers table) ${seconds(peer.joined_at, peer.left_at!)} s; ${ctx}`;
+        assert.ok(p.durationSeconds >= seconds(firstMedia, leaving) - 1 && p.durationSeconds <= seconds(firstMedia, gone) + 1, why);
+        assert.ok(seconds(peer.joined_at, firstMedia) < 4, `the first media came long after the join: ${why}`);
+        assert.equal(d.size, p.sizeBytes);
+        const [own, other] = peer.name === "Red" ? [440, 660] : [660, 440];
+        const middle = p.durationSeconds / 2;
+        const ownLevel = await toneLevel(file, own, middle - 0.5, 1);
+        const otherLevel = await toneLevel(file, other, middle - 0.5, 1);
+        assert.ok(
+          ownLevel > 0.005 && ownLevel > 5 * otherLevel,
+          `${peer.name}'s MP4 carries its own ${own} Hz tone: ${JSON.stringify({ ownLevel, otherLevel, rms: await audioLevel(file, middle - 0.5, 1) })}`,
+        );
+        const picture = await frameAt(file, middle, CAMERA.width, CAMERA.height);
+        const got = colourAt(picture, CAMERA.width, CAMERA.width / 2, CAMERA.height / 2);
+        const want = peer.name === "Red" ? RED : BLUE;
+        assert.ok(
+          got.every((c, i) => Math.abs(c - want[i]) <= 40),
+          `${peer.name}'s MP4 picture: rgb(${got})`,
+        );
+      }
 
-    // The chat CSV: the header, Red's message quoted as RFC 4180 says.
-    const csv = fs.readFileSync(await download(success.chat_recording_presigned_url, "chat.csv"), "utf8");
-    const lines = csv.split("\r\n");
-    assert.equal(lines[0], "SenderPeerID,SenderName,SenderUserID,Roles,SentAt,Type,Message");
-    assert.deepEqual(lines.slice(2), [""], `one message and a final CRLF: ${JSON.stringify(csv)}`);
-    const [sentAt] = /,(\d{4}-\d\d-\d\dT[0-9:.]+Z),/.exec(lines[1])!.slice(1);
-    assert.equal(lines[1], `${redId},Red,user-red,[],${sentAt},chat,"${CHAT.replaceAll('"', '""')}"`);
-    assert.ok(Date.parse(sentAt) >= Date.parse(peerOf(blueId).joined_at) && Date.parse(sentAt) <= Date.parse(peerOf(blueId).left_at!), `sent while both were there: ${sentAt}`);
+      // The chat CSV: the header, Red's message quoted as RFC 4180 says.
+      const csv = fs.readFileSync(await download(success.chat_recording_presigned_url, "chat.csv"), "utf8");
+      const lines = csv.split("\r\n");
+      assert.equal(lines[0], "SenderPeerID,SenderName,SenderUserID,Roles,SentAt,Type,Message");
+      assert.deepEqual(lines.slice(2), [""], `one message and a final CRLF: ${JSON.stringify(csv)}`);
+      const [sentAt] = /,(\d{4}-\d\d-\d\dT[0-9:.]+Z),/.exec(lines[1])!.slice(1);
+      assert.equal(lines[1], `${redId},Red,user-red,[],${sentAt},chat,"${CHAT.replaceAll('"', '""')}"`);
+      assert.ok(
+        Date.parse(sentAt) >= Date.parse(peerOf(blueId).joined_at) && Date.parse(sentAt) <= Date.parse(peerOf(blueId).left_at!),
+        `sent while both were there: ${sentAt}`,
+      );
 
-    // Tracks: four, two per peer; every asset listed for the session.
-    const trackEvents = ofType("track.recording.success");
-    assert.deepEqual(trackEvents.map((d) => `${d.peer_id === redId ? "Red" : d.peer_id === blueId ? "Blue" : d.peer_id}/${d.track_type}`).sort(), ["Blue/audio", "Blue/video", "Red/audio", "Red/video"]);
-    const assets = (await app.api("GET", `/v2/recording-assets?session_id=${sessionId}`)).body.data as Array<{ type: string; path: string }>;
-    const count = (type: string) => assets.filter((a) => a.type === type).length;
-    assert.deepEqual([count("room-composite-legacy"), count("stream"), count("track"), count("chat")], [1, 2, 4, 1], JSON.stringify(assets.map((a) => a.type)));
-    assert.ok(assets.some((a) => a.type === "room-composite-legacy" && a.path === success.recording_path));
-    assert.ok(assets.some((a) => a.type === "chat" && a.path === success.chat_recording_path));
-  });
+      // Tracks: four, two per peer; every asset listed for the session.
+      const trackEvents = ofType("track.recording.success");
+      assert.deepEqual(
+        trackEvents.map((d) => `${d.peer_id === redId ? "Red" : d.peer_id === blueId ? "Blue" : d.peer_id}/${d.track_type}`).sort(),
+        ["Blue/audio", "Blue/video", "Red/audio", "Red/video"],
+      );
+      const assets = (await app.api("GET", `/v2/recording-assets?session_id=${sessionId}`)).body.data as Array<{
+        type: string;
+        path: string;
+      }>;
+      const count = (type: string) => assets.filter((a) => a.type === type).length;
+      assert.deepEqual(
+        [count("room-composite-legacy"), count("stream"), count("track"), count("chat")],
+        [1, 2, 4, 1],
+        JSON.stringify(assets.map((a) => a.type)),
+      );
+      assert.ok(assets.some((a) => a.type === "room-composite-legacy" && a.path === success.recording_path));
+      assert.ok(assets.some((a) => a.type === "chat" && a.path === success.chat_recording_path));
+    },
+  );
 });

@@ -50,14 +50,20 @@ test("tapedeck serve: credentials printed once, API reachable, clean stop on SIG
     const token = execFileSync(process.execPath, [bin, "token", "management"], { env }).toString().trim();
     const rooms = await fetch(`${first.url}/v2/rooms`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(rooms.status, 200);
-    const created = await fetch(`${first.url}/v2/rooms`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ name: "kept-across-restarts" }) });
+    const created = await fetch(`${first.url}/v2/rooms`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "kept-across-restarts" }),
+    });
     assert.equal(created.status, 200);
     assert.equal(await first.stop(), 0);
 
     // Second start on the same data dir: same credentials, not printed again, data kept.
     const second = await run();
     assert.ok(!second.stdout.join("\n").includes(secret), "the secret was printed a second time");
-    const list = await fetch(`${second.url}/v2/rooms?name=kept-across-restarts`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json());
+    const list = await fetch(`${second.url}/v2/rooms?name=kept-across-restarts`, { headers: { authorization: `Bearer ${token}` } }).then(
+      (r) => r.json(),
+    );
     assert.equal(list.data.length, 1);
     assert.equal(await second.stop(), 0);
   } finally {

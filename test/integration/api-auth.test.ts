@@ -12,7 +12,10 @@ describe("management token auth on /v2", () => {
   after(() => app.close());
 
   const get = (token?: string) =>
-    fetch(`${app.url}/v2/rooms`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    fetch(`${app.url}/v2/rooms`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } }).then(async (r) => ({
+      status: r.status,
+      body: await r.json(),
+    }));
 
   test("a valid management token is accepted", async () => {
     const r = await get(app.token);
@@ -70,7 +73,9 @@ describe("management token auth on /v2", () => {
 
   test("an alg=none token is refused", async () => {
     const header = Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url");
-    const payload = Buffer.from(JSON.stringify({ access_key: app.ctx.identity.accessKey, type: "management", version: 2, exp: 9999999999 })).toString("base64url");
+    const payload = Buffer.from(
+      JSON.stringify({ access_key: app.ctx.identity.accessKey, type: "management", version: 2, exp: 9999999999 }),
+    ).toString("base64url");
     const r = await get(`${header}.${payload}.`);
     assert.equal(r.status, 401);
   });
@@ -102,11 +107,20 @@ describe("every /v2 route refuses a call without a token", () => {
   after(() => app.close());
 
   test("401 with the error shape on each route", async () => {
-    const routes = (app.server as unknown as { routeList: Array<{ method: string; url: string }> }).routeList.filter((r) => r.url.startsWith("/v2/"));
+    const routes = (app.server as unknown as { routeList: Array<{ method: string; url: string }> }).routeList.filter((r) =>
+      r.url.startsWith("/v2/"),
+    );
     assert.ok(routes.length >= 25, `only ${routes.length} routes found`);
     for (const r of routes) {
-      const url = r.url.replace(/:role\b/g, "host").replace(/:event_id\b/g, crypto.randomUUID()).replace(/:[a-z_]+/g, "a".repeat(24));
-      const res = await fetch(app.url + url, { method: r.method, headers: { "content-type": "application/json" }, body: r.method === "GET" || r.method === "DELETE" ? undefined : "{}" });
+      const url = r.url
+        .replace(/:role\b/g, "host")
+        .replace(/:event_id\b/g, crypto.randomUUID())
+        .replace(/:[a-z_]+/g, "a".repeat(24));
+      const res = await fetch(app.url + url, {
+        method: r.method,
+        headers: { "content-type": "application/json" },
+        body: r.method === "GET" || r.method === "DELETE" ? undefined : "{}",
+      });
       assert.equal(res.status, 401, `${r.method} ${r.url}`);
       const body = await res.json();
       assert.equal(body.code, 401);

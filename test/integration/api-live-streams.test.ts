@@ -22,7 +22,15 @@ describe("live streams API (HLS)", () => {
     const cases: Array<[unknown, string | RegExp]> = [
       [{ layers: [{ width: 1281, height: 720 }] }, "Resolution not supported"],
       [{ layers: [{ width: 3840, height: 2160 }] }, "Resolution not supported"],
-      [{ layers: [{ width: 640, height: 360 }, { width: 1280, height: 720 }] }, "Resolution not supported"],
+      [
+        {
+          layers: [
+            { width: 640, height: 360 },
+            { width: 1280, height: 720 },
+          ],
+        },
+        "Resolution not supported",
+      ],
       [{ layers: [] }, /Invalid body param: layers/],
       [{ recording: { hls_vod: "yes" } }, /Invalid body param: recording.hls_vod/],
       [{ meeting_url: "file:///etc/passwd" }, /meeting_url must be an http\(s\) URL/],
@@ -48,7 +56,10 @@ describe("live streams API (HLS)", () => {
     const s = res.body;
     assert.equal(s.status, "starting");
     assert.deepEqual(s.recording, { hls_vod: true, single_file_per_layer: true });
-    assert.deepEqual(s.layers.map((l: any) => `${l.layer}:${l.width}x${l.height}`), ["0:1920x1080", "1:1280x720", "2:854x480", "3:640x360", "4:426x240"]);
+    assert.deepEqual(
+      s.layers.map((l: any) => `${l.layer}:${l.width}x${l.height}`),
+      ["0:1920x1080", "1:1280x720", "2:854x480", "3:640x360", "4:426x240"],
+    );
     assert.match(s.playback.url, new RegExp(`^${app.url.replace(/[.]/g, "\\.")}/hls/${s.id}/[A-Za-z0-9_-]{22}/master\\.m3u8$`));
     assert.equal(s.recording_assets, null);
 
@@ -73,11 +84,17 @@ describe("live streams API (HLS)", () => {
     const got = await app.api("GET", `/v2/live-streams/${s.id}`);
     assert.equal(got.body.id, s.id);
     const listed = await app.api("GET", `/v2/live-streams?room_id=${roomId}&status=starting`);
-    assert.deepEqual(listed.body.data.map((x: any) => x.id), [s.id]);
+    assert.deepEqual(
+      listed.body.data.map((x: any) => x.id),
+      [s.id],
+    );
 
     const stopped = await app.api("POST", `/v2/live-streams/room/${roomId}/stop`, {});
     assert.equal(stopped.status, 200);
-    assert.deepEqual(stopped.body.data.map((x: any) => x.id), [s.id]);
+    assert.deepEqual(
+      stopped.body.data.map((x: any) => x.id),
+      [s.id],
+    );
     assert.equal(stopped.body.error, "");
     assert.equal((await app.api("POST", `/v2/live-streams/${s.id}/stop`, {})).status, 200, "a second stop is harmless");
     assert.equal((await app.api("POST", `/v2/live-streams/000000000000000000000000/stop`, {})).status, 404);
@@ -88,7 +105,16 @@ describe("live streams API (HLS)", () => {
       name: `hls-dest-${Date.now()}`,
       destinations: {
         hlsDestinations: {
-          portrait: { name: "portrait", layers: [{ width: 720, height: 1280 }, { width: 360, height: 640 }], playlistType: "live", numPlaylistSegments: 4, recording: { hlsVod: true, singleFilePerLayer: false } },
+          portrait: {
+            name: "portrait",
+            layers: [
+              { width: 720, height: 1280 },
+              { width: 360, height: 640 },
+            ],
+            playlistType: "live",
+            numPlaylistSegments: 4,
+            recording: { hlsVod: true, singleFilePerLayer: false },
+          },
           small: { name: "small", layers: [{ width: 640, height: 360 }] },
         },
       },
@@ -100,7 +126,13 @@ describe("live streams API (HLS)", () => {
     assert.equal(unnamed.body.message, "destination is required");
     const res = await start({ destination: "portrait" }, room);
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    assert.deepEqual(res.body.layers.map((l: any) => [l.width, l.height]), [[720, 1280], [360, 640]]);
+    assert.deepEqual(
+      res.body.layers.map((l: any) => [l.width, l.height]),
+      [
+        [720, 1280],
+        [360, 640],
+      ],
+    );
     assert.deepEqual(res.body.recording, { hls_vod: true, single_file_per_layer: false });
     await app.api("POST", `/v2/live-streams/room/${room}/stop`, {});
   });

@@ -42,12 +42,19 @@ describe("role names that are object properties, hidden roles, control character
   });
 
   test("a template may not define a role starting with __, nor one named like an object property", async () => {
-    const hidden = await app.api("POST", "/v2/templates", { name: "sneaky", roles: { __spy: { publishParams: { allowed: ["audio"] } }, host: {} } });
+    const hidden = await app.api("POST", "/v2/templates", {
+      name: "sneaky",
+      roles: { __spy: { publishParams: { allowed: ["audio"] } }, host: {} },
+    });
     assert.equal(hidden.status, 400, JSON.stringify(hidden.body));
     assert.match(hidden.body.details.join(" "), /roles\.__spy: .*__/);
 
     // JSON.parse makes an own "__proto__" key: it must be refused, not silently dropped.
-    const proto = await app.api("POST", "/v2/templates", '{"name":"sneaky2","roles":{"__proto__":{"publishParams":{"allowed":["audio"]}},"host":{}}}');
+    const proto = await app.api(
+      "POST",
+      "/v2/templates",
+      '{"name":"sneaky2","roles":{"__proto__":{"publishParams":{"allowed":["audio"]}},"host":{}}}',
+    );
     assert.equal(proto.status, 400, JSON.stringify(proto.body));
     assert.match(proto.body.details.join(" "), /__proto__/);
 
@@ -63,7 +70,10 @@ describe("role names that are object properties, hidden roles, control character
     const t = await app.api("GET", `/v2/templates/${templateId}`);
     assert.deepEqual(Object.keys(t.body.roles).sort(), ["guest", "host"]);
     // Ordinary names with underscores elsewhere still work.
-    assert.equal((await app.api("POST", `/v2/templates/${templateId}/roles/co_host`, { publishParams: { allowed: ["audio"] } })).status, 200);
+    assert.equal(
+      (await app.api("POST", `/v2/templates/${templateId}/roles/co_host`, { publishParams: { allowed: ["audio"] } })).status,
+      200,
+    );
     assert.equal((await app.api("DELETE", `/v2/templates/${templateId}/roles/co_host`)).status, 204);
   });
 
@@ -79,7 +89,7 @@ describe("role names that are object properties, hidden roles, control character
     assert.match(r.body.message, /__proto__/);
     assert.equal((await app.api("GET", "/v2/templates?name=proto-body")).body.data.length, 0, "nothing was stored");
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
-    assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, "polluted"), false);
+    assert.equal(Object.hasOwn(Object.prototype, "polluted"), false);
   });
 
   test("a recording's roles and destination are looked up as own keys only", async () => {

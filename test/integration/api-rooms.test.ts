@@ -74,7 +74,11 @@ for (const dialect of DIALECTS) {
 
     test("update, disable and enable", async () => {
       const { body: room } = await app.api("POST", "/v2/rooms", { name: "to-update" });
-      const u = await app.api("POST", `/v2/rooms/${room.id}`, { description: "new", max_duration_seconds: 600, webhook: { url: "http://127.0.0.1:9/hook", headers: { "x-secret": "s" } } });
+      const u = await app.api("POST", `/v2/rooms/${room.id}`, {
+        description: "new",
+        max_duration_seconds: 600,
+        webhook: { url: "http://127.0.0.1:9/hook", headers: { "x-secret": "s" } },
+      });
       assert.equal(u.status, 200);
       assert.equal(u.body.description, "new");
       assert.equal(u.body.max_duration_seconds, 600);
@@ -96,12 +100,27 @@ for (const dialect of DIALECTS) {
     test("room storage secrets are encrypted at rest and never returned", async () => {
       const r = await app.api("POST", "/v2/rooms", {
         name: "with-bucket",
-        recording_info: { enabled: true, upload_info: { type: "s3", location: "my-bucket", prefix: "rec", options: { region: "eu-west-1" }, credentials: { key: "AKIAEXAMPLE", secret: "SUPERSECRETVALUE123" } } },
+        recording_info: {
+          enabled: true,
+          upload_info: {
+            type: "s3",
+            location: "my-bucket",
+            prefix: "rec",
+            options: { region: "eu-west-1" },
+            credentials: { key: "AKIAEXAMPLE", secret: "SUPERSECRETVALUE123" },
+          },
+        },
       });
       assert.equal(r.status, 200);
       assert.deepEqual(r.body.recording_info, {
         enabled: true,
-        upload_info: { type: "s3", location: "my-bucket", prefix: "rec", options: { region: "eu-west-1" }, credentials: { key: "AKIAEXAMPLE" } },
+        upload_info: {
+          type: "s3",
+          location: "my-bucket",
+          prefix: "rec",
+          options: { region: "eu-west-1" },
+          credentials: { key: "AKIAEXAMPLE" },
+        },
       });
       assert.ok(!JSON.stringify(r.body).includes("SUPERSECRETVALUE123"));
       const list = await app.api("GET", "/v2/rooms?limit=100");
@@ -114,7 +133,8 @@ for (const dialect of DIALECTS) {
       const fresh = await startTestApp({ dialect });
       try {
         const ids: string[] = [];
-        for (let i = 0; i < 25; i++) ids.push((await fresh.api("POST", "/v2/rooms", { name: `page-${String(i).padStart(2, "0")}` })).body.id);
+        for (let i = 0; i < 25; i++)
+          ids.push((await fresh.api("POST", "/v2/rooms", { name: `page-${String(i).padStart(2, "0")}` })).body.id);
         await fresh.api("POST", `/v2/rooms/${ids[3]}`, { enabled: false });
         const seen: string[] = [];
         let start = "";
@@ -132,16 +152,28 @@ for (const dialect of DIALECTS) {
         assert.deepEqual(seen, ids);
         // order=desc (a tapedeck addition, as on every list): newest first, `start` pages back in time.
         const newest = await fresh.api("GET", "/v2/rooms?limit=10&order=desc");
-        assert.deepEqual(newest.body.data.map((x: { id: string }) => x.id), ids.slice(15).reverse());
+        assert.deepEqual(
+          newest.body.data.map((x: { id: string }) => x.id),
+          ids.slice(15).reverse(),
+        );
         const older = await fresh.api("GET", `/v2/rooms?limit=10&order=desc&start=${newest.body.last}`);
-        assert.deepEqual(older.body.data.map((x: { id: string }) => x.id), ids.slice(5, 15).reverse());
+        assert.deepEqual(
+          older.body.data.map((x: { id: string }) => x.id),
+          ids.slice(5, 15).reverse(),
+        );
         assert.equal((await fresh.api("GET", "/v2/rooms?order=newest")).status, 400);
         const enabled = await fresh.api("GET", "/v2/rooms?limit=100&enabled=true");
         assert.equal(enabled.body.data.length, 24);
         const disabled = await fresh.api("GET", "/v2/rooms?enabled=false");
-        assert.deepEqual(disabled.body.data.map((x: { id: string }) => x.id), [ids[3]]);
+        assert.deepEqual(
+          disabled.body.data.map((x: { id: string }) => x.id),
+          [ids[3]],
+        );
         const byName = await fresh.api("GET", "/v2/rooms?name=PAGE-07");
-        assert.deepEqual(byName.body.data.map((x: { id: string }) => x.id), [ids[7]]);
+        assert.deepEqual(
+          byName.body.data.map((x: { id: string }) => x.id),
+          [ids[7]],
+        );
         const future = await fresh.api("GET", `/v2/rooms?after=${new Date(Date.now() + 60_000).toISOString()}`);
         assert.equal(future.body.data.length, 0);
         assert.equal((await fresh.api("GET", "/v2/rooms?limit=500")).status, 400);

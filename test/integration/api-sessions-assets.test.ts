@@ -22,20 +22,88 @@ describe("sessions, recordings and recording assets API", () => {
     roomId = (await app.api("POST", "/v2/rooms", { name: "recorded-room" })).body.id;
     sessionId = newObjectId();
     const t0 = "2026-11-24T10:00:00.000Z";
-    await app.ctx.db.insertInto("sessions").values({ id: sessionId, room_id: roomId, customer_id: app.ctx.identity.customerId, app_id: app.ctx.identity.appId, active: 0, created_at: t0, updated_at: t0, ended_at: "2026-11-24T10:30:00.000Z" }).execute();
+    await app.ctx.db
+      .insertInto("sessions")
+      .values({
+        id: sessionId,
+        room_id: roomId,
+        customer_id: app.ctx.identity.customerId,
+        app_id: app.ctx.identity.appId,
+        active: 0,
+        created_at: t0,
+        updated_at: t0,
+        ended_at: "2026-11-24T10:30:00.000Z",
+      })
+      .execute();
     peerA = newUuid();
-    await app.ctx.db.insertInto("peers").values([
-      { id: peerA, session_id: sessionId, room_id: roomId, name: "Alice", role: "host", user_id: "u-1", user_data: "", joined_at: t0, left_at: "2026-11-24T10:30:00.000Z", leave_reason: "client request" },
-      { id: newUuid(), session_id: sessionId, room_id: roomId, name: "Beam", role: "__internal_recorder", user_id: "", user_data: "", joined_at: t0, left_at: null, leave_reason: null },
-    ]).execute();
+    await app.ctx.db
+      .insertInto("peers")
+      .values([
+        {
+          id: peerA,
+          session_id: sessionId,
+          room_id: roomId,
+          name: "Alice",
+          role: "host",
+          user_id: "u-1",
+          user_data: "",
+          joined_at: t0,
+          left_at: "2026-11-24T10:30:00.000Z",
+          leave_reason: "client request",
+        },
+        {
+          id: newUuid(),
+          session_id: sessionId,
+          room_id: roomId,
+          name: "Beam",
+          role: "__internal_recorder",
+          user_id: "",
+          user_data: "",
+          joined_at: t0,
+          left_at: null,
+          leave_reason: null,
+        },
+      ])
+      .execute();
     recordingId = newObjectId();
-    await app.ctx.db.insertInto("recordings").values({ id: recordingId, kind: "beam", room_id: roomId, session_id: sessionId, status: "completed", meeting_url: "", destination: "", started_by: "", stopped_by: "", details: "{}", failure: null, created_at: t0, started_at: t0, stopped_at: t0, updated_at: t0, stop_reason: null, paused: 0, worker: null, lease_until: null }).execute();
+    await app.ctx.db
+      .insertInto("recordings")
+      .values({
+        id: recordingId,
+        kind: "beam",
+        room_id: roomId,
+        session_id: sessionId,
+        status: "completed",
+        meeting_url: "",
+        destination: "",
+        started_by: "",
+        stopped_by: "",
+        details: "{}",
+        failure: null,
+        created_at: t0,
+        started_at: t0,
+        stopped_at: t0,
+        updated_at: t0,
+        stop_reason: null,
+        paused: 0,
+        worker: null,
+        lease_until: null,
+      })
+      .execute();
 
     const key = objectKey("", app.ctx.identity.customerId, beamPath({ roomId, sessionStartedAt: t0, epoch: 1764000000000 }));
     await app.ctx.storage.internal.put(key, fileBytes, { contentType: "video/mp4" });
     const asset = await insertAsset(app.ctx.db, {
-      jobId: recordingId, roomId, sessionId, type: "room-composite", path: app.ctx.storage.internal.displayPath(key), objectKey: key,
-      location: app.ctx.storage.sealLocation(null), size: fileBytes.length, duration: 1800, metadata: { resolution: { width: 1280, height: 720 } },
+      jobId: recordingId,
+      roomId,
+      sessionId,
+      type: "room-composite",
+      path: app.ctx.storage.internal.displayPath(key),
+      objectKey: key,
+      location: app.ctx.storage.sealLocation(null),
+      size: fileBytes.length,
+      duration: 1800,
+      metadata: { resolution: { width: 1280, height: 720 } },
     });
     assetId = asset.id;
   });
@@ -47,7 +115,15 @@ describe("sessions, recordings and recording assets API", () => {
     assert.equal(r.body.room_id, roomId);
     assert.equal(r.body.active, false);
     assert.equal(Object.keys(r.body.peers).length, 2);
-    assert.deepEqual(r.body.peers[peerA], { id: peerA, session_id: sessionId, name: "Alice", role: "host", user_id: "u-1", joined_at: "2026-11-24T10:00:00.000Z", left_at: "2026-11-24T10:30:00.000Z" });
+    assert.deepEqual(r.body.peers[peerA], {
+      id: peerA,
+      session_id: sessionId,
+      name: "Alice",
+      role: "host",
+      user_id: "u-1",
+      joined_at: "2026-11-24T10:00:00.000Z",
+      left_at: "2026-11-24T10:30:00.000Z",
+    });
     const list = await app.api("GET", `/v2/sessions?room_id=${roomId}`);
     assert.equal(list.body.data.length, 1);
     assert.equal((await app.api("GET", "/v2/sessions?active=true")).body.data.length, 0);

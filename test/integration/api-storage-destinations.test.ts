@@ -23,7 +23,13 @@ describe("saved storage destinations against a real S3-protocol server", () => {
       name: "own-bucket",
       settings: {
         recording: {
-          upload: { type: "s3", location: s3.bucket, prefix: "acme", options: { endpoint: s3.endpoint, region: "us-east-1" }, credentials: { key: s3.accessKey, secretKey: s3.secret } },
+          upload: {
+            type: "s3",
+            location: s3.bucket,
+            prefix: "acme",
+            options: { endpoint: s3.endpoint, region: "us-east-1" },
+            credentials: { key: s3.accessKey, secretKey: s3.secret },
+          },
         },
       },
     });
@@ -48,7 +54,14 @@ describe("saved storage destinations against a real S3-protocol server", () => {
   test("a room with a wrong secret of its own fails validation with a reason, without echoing the secret", async () => {
     const bad = await app.api("POST", "/v2/rooms", {
       name: "bad-secret-room",
-      recording_info: { upload_info: { type: "s3", location: s3.bucket, options: { endpoint: s3.endpoint }, credentials: { key: s3.accessKey, secret: "WRONG-SECRET-123" } } },
+      recording_info: {
+        upload_info: {
+          type: "s3",
+          location: s3.bucket,
+          options: { endpoint: s3.endpoint },
+          credentials: { key: s3.accessKey, secret: "WRONG-SECRET-123" },
+        },
+      },
     });
     const r = await app.api("POST", "/v2/storage/validate", { room_id: bad.body.id });
     assert.equal(r.status, 200);
@@ -75,8 +88,15 @@ describe("saved storage destinations against a real S3-protocol server", () => {
     const bytes = Buffer.from("not really an mp4, but bytes all the same");
     await storage.put(key, bytes, { contentType: "video/mp4" });
     const asset = await insertAsset(app.ctx.db, {
-      jobId: newObjectId(), roomId, sessionId: newObjectId(), type: "room-composite", path: storage.displayPath(key), objectKey: key,
-      location: app.ctx.storage.sealLocation(dest), size: bytes.length, duration: 1,
+      jobId: newObjectId(),
+      roomId,
+      sessionId: newObjectId(),
+      type: "room-composite",
+      path: storage.displayPath(key),
+      objectKey: key,
+      location: app.ctx.storage.sealLocation(dest),
+      size: bytes.length,
+      duration: 1,
     });
     assert.equal(asset.path, `s3://${s3.bucket}/${key}`);
     const raw = await app.ctx.db.selectFrom("recording_assets").select("location").where("id", "=", asset.id).executeTakeFirstOrThrow();

@@ -23,19 +23,40 @@ for (const dialect of DIALECTS) {
       const r = await app.api("POST", "/v2/templates", {
         name: "podcast",
         roles: {
-          host: { publishParams: { allowed: ["audio", "video"] }, subscribeParams: { subscribeToRoles: ["host", "guest"] }, permissions: { browserRecording: true } },
+          host: {
+            publishParams: { allowed: ["audio", "video"] },
+            subscribeParams: { subscribeToRoles: ["host", "guest"] },
+            permissions: { browserRecording: true },
+          },
           guest: { publishParams: { allowed: ["audio"] }, subscribeParams: { subscribeToRoles: ["host"] } },
         },
         settings: { region: "eu", recording: { upload } },
-        destinations: { hlsDestinations: { "hls-1": { layers: [{ width: 1280, height: 720, videoBitrate: 2000 }, { width: 640, height: 360 }] } } },
-        recordings: [{ name: "default", role: "host", trackRecording: { enabled: true }, compositeRecording: { customComposite: { enabled: true } } }],
+        destinations: {
+          hlsDestinations: {
+            "hls-1": {
+              layers: [
+                { width: 1280, height: 720, videoBitrate: 2000 },
+                { width: 640, height: 360 },
+              ],
+            },
+          },
+        },
+        recordings: [
+          { name: "default", role: "host", trackRecording: { enabled: true }, compositeRecording: { customComposite: { enabled: true } } },
+        ],
       });
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.match(r.body.id, /^[0-9a-f]{24}$/);
       assert.equal(r.body.roles.host.name, "host");
       assert.deepEqual(r.body.roles.guest.publishParams.allowed, ["audio"]);
       assert.equal(r.body.settings.region, "eu");
-      assert.deepEqual(r.body.settings.recording.upload, { type: "s3", location: "recordings-bucket", prefix: "tenant-a", options: { region: "ap-south-1" }, credentials: { key: "AKIATEMPLATE" } });
+      assert.deepEqual(r.body.settings.recording.upload, {
+        type: "s3",
+        location: "recordings-bucket",
+        prefix: "tenant-a",
+        options: { region: "ap-south-1" },
+        credentials: { key: "AKIATEMPLATE" },
+      });
       assert.ok(!JSON.stringify(r.body).includes("TEMPLATE-SECRET-VALUE"));
       assert.equal(r.body.destinations.hlsDestinations["hls-1"].name, "hls-1");
       assert.equal(r.body.recordings[0].trackRecording.enabled, true);
@@ -67,7 +88,12 @@ for (const dialect of DIALECTS) {
       assert.equal(dest?.credentials?.secret, "TEMPLATE-SECRET-VALUE");
       assert.equal(dest?.prefix, "tenant-b");
       // A room's own upload_info wins over the template's.
-      await app.api("POST", `/v2/rooms/${room.body.id}`, { recording_info: { enabled: true, upload_info: { type: "gs", location: "room-bucket", credentials: { key: "GOOG1", secret: "ROOMSECRET" } } } });
+      await app.api("POST", `/v2/rooms/${room.body.id}`, {
+        recording_info: {
+          enabled: true,
+          upload_info: { type: "gs", location: "room-bucket", credentials: { key: "GOOG1", secret: "ROOMSECRET" } },
+        },
+      });
       const own = await roomDestination(app.ctx, await getRoom(app.ctx.db, room.body.id));
       assert.equal(own?.type, "gs");
       assert.equal(own?.credentials?.secret, "ROOMSECRET");
@@ -79,21 +105,36 @@ for (const dialect of DIALECTS) {
 
     test("sub-resources: destinations, recordings, roles", async () => {
       const t = (await app.api("POST", "/v2/templates", { name: "subs" })).body;
-      const d = await app.api("POST", `/v2/templates/${t.id}/destinations`, { browserRecordings: { beam: { role: "host", autoStart: true } } });
+      const d = await app.api("POST", `/v2/templates/${t.id}/destinations`, {
+        browserRecordings: { beam: { role: "host", autoStart: true } },
+      });
       assert.equal(d.status, 200);
       assert.equal(d.body.browserRecordings.beam.autoStart, true);
       assert.deepEqual((await app.api("GET", `/v2/templates/${t.id}/destinations`)).body, d.body);
 
-      const rec = await app.api("POST", `/v2/templates/${t.id}/recordings`, [{ name: "default", role: "host", compositeRecording: { browserComposite: { autoStart: true, autoStopTimeout: 30 } } }]);
+      const rec = await app.api("POST", `/v2/templates/${t.id}/recordings`, [
+        { name: "default", role: "host", compositeRecording: { browserComposite: { autoStart: true, autoStopTimeout: 30 } } },
+      ]);
       assert.equal(rec.status, 200);
       assert.equal(rec.body[0].compositeRecording.browserComposite.autoStart, true);
-      assert.equal((await app.api("POST", `/v2/templates/${t.id}/recordings`, [{ name: "a", role: "host" }, { name: "b", role: "host" }])).status, 400);
+      assert.equal(
+        (
+          await app.api("POST", `/v2/templates/${t.id}/recordings`, [
+            { name: "a", role: "host" },
+            { name: "b", role: "host" },
+          ])
+        ).status,
+        400,
+      );
       const badRole = await app.api("POST", `/v2/templates/${t.id}/recordings`, [{ name: "a", role: "nobody" }]);
       assert.equal(badRole.status, 400);
       assert.match(badRole.body.message, /role nobody is not in this template/);
       assert.equal((await app.api("POST", `/v2/templates/${t.id}/recordings`, { name: "not-an-array" })).status, 400);
 
-      const role = await app.api("POST", `/v2/templates/${t.id}/roles/viewer`, { publishParams: { allowed: [] }, subscribeParams: { subscribeToRoles: ["host"] } });
+      const role = await app.api("POST", `/v2/templates/${t.id}/roles/viewer`, {
+        publishParams: { allowed: [] },
+        subscribeParams: { subscribeToRoles: ["host"] },
+      });
       assert.equal(role.status, 200);
       assert.equal(role.body.name, "viewer");
       assert.equal((await app.api("GET", `/v2/templates/${t.id}/roles/viewer`)).body.name, "viewer");
@@ -111,7 +152,21 @@ for (const dialect of DIALECTS) {
         [{ settings: { recording: { upload: { type: "s3" } } } }, /Bucket location is missing/],
         [{ settings: { recording: { upload: { type: "ftp", location: "bucket-x" } } } }, /type must be one of s3, gs, oss/],
         [{ destinations: { hlsDestinations: { h: { layers: [{ width: 641, height: 360 }] } } } }, /even/],
-        [{ destinations: { hlsDestinations: { h: { layers: [{ width: 640, height: 360 }, { width: 1280, height: 720 }] } } } }, /descending/],
+        [
+          {
+            destinations: {
+              hlsDestinations: {
+                h: {
+                  layers: [
+                    { width: 640, height: 360 },
+                    { width: 1280, height: 720 },
+                  ],
+                },
+              },
+            },
+          },
+          /descending/,
+        ],
         [{ roles: { a: { subscribeParams: { subscribeToRoles: ["ghost"] } } } }, /role ghost is not in this template/],
         [{ nonsense: true }, /nonsense|Unrecognized/],
       ];
@@ -121,7 +176,13 @@ for (const dialect of DIALECTS) {
         assert.match(`${r.body.message} ${r.body.details.join(" ")}`, re, JSON.stringify(body));
       }
       const unknown = "c".repeat(24);
-      for (const p of [`/v2/templates/${unknown}`, `/v2/templates/${unknown}/settings`, `/v2/templates/${unknown}/destinations`, `/v2/templates/${unknown}/recordings`, `/v2/templates/${unknown}/roles/host`]) {
+      for (const p of [
+        `/v2/templates/${unknown}`,
+        `/v2/templates/${unknown}/settings`,
+        `/v2/templates/${unknown}/destinations`,
+        `/v2/templates/${unknown}/recordings`,
+        `/v2/templates/${unknown}/roles/host`,
+      ]) {
         assert.equal((await app.api("GET", p)).status, 404, p);
       }
       assert.equal((await app.api("POST", `/v2/templates/${unknown}`, { name: "x" })).status, 404);

@@ -28,7 +28,12 @@ after(async () => {
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 /** Appends `total` bytes in 256 kB writes, calling grew() after each, with a turn of the event loop between. */
-async function writeGrowing(file: string, follower: FileFollower, total: number, onWritten?: (bytes: number) => Promise<void>): Promise<Buffer> {
+async function writeGrowing(
+  file: string,
+  follower: FileFollower,
+  total: number,
+  onWritten?: (bytes: number) => Promise<void>,
+): Promise<Buffer> {
   const all = randomBytes(total);
   const fd = fs.openSync(file, "a");
   for (let at = 0; at < total; at += 256 * 1024) {
@@ -42,7 +47,13 @@ async function writeGrowing(file: string, follower: FileFollower, total: number,
 }
 
 test("a growing file reaches an S3 bucket part by part while it is written, and whole at the end", async () => {
-  const storage = new S3Storage({ type: "s3", location: s3.bucket, prefix: "", options: { endpoint: s3.endpoint }, credentials: { key: s3.accessKey, secret: s3.secret } });
+  const storage = new S3Storage({
+    type: "s3",
+    location: s3.bucket,
+    prefix: "",
+    options: { endpoint: s3.endpoint },
+    credentials: { key: s3.accessKey, secret: s3.secret },
+  });
   const file = path.join(dir, "growing.mp4");
   fs.writeFileSync(file, "");
   const follower = new FileFollower(file);
@@ -61,9 +72,13 @@ test("a growing file reaches an S3 bucket part by part while it is written, and 
   follower.end();
   const { size } = await upload;
   assert.equal(size, bytes.length);
-  const got = await new Promise<Buffer>(async (resolve, reject) => {
+  const stream = await storage.get("live/rec.mp4");
+  const got = await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
-    (await storage.get("live/rec.mp4")).on("data", (c: Buffer) => chunks.push(c)).on("end", () => resolve(Buffer.concat(chunks))).on("error", reject);
+    stream
+      .on("data", (c: Buffer) => chunks.push(c))
+      .on("end", () => resolve(Buffer.concat(chunks)))
+      .on("error", reject);
   });
   assert.equal(sha(got), sha(bytes));
   storage.destroy();

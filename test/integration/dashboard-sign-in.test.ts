@@ -18,7 +18,11 @@ after(async () => {
 });
 
 const signInAt = async (target: TestApp, body: unknown, headers: Record<string, string> = {}) => {
-  const res = await fetch(`${target.url}/dashboard/sign-in`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+  const res = await fetch(`${target.url}/dashboard/sign-in`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: await res.json(), cookie: res.headers.get("set-cookie"), headers: res.headers };
 };
 const signIn = (body: unknown, headers: Record<string, string> = {}) => signInAt(app, body, headers);
@@ -72,7 +76,8 @@ test("ten wrong sign-ins from an address make it wait, unchecked (the right secr
   const known = await signIn({ access_key: accessKey, secret: appSecret });
   // Wrong tries are counted from here on (the previous tests left some already: only failures count).
   let tries = 0;
-  while ((await signIn({ access_key: accessKey, secret: `guess-${tries}` })).status === 401) assert.ok(++tries <= 10, `still 401 after ${tries} wrong tries`);
+  while ((await signIn({ access_key: accessKey, secret: `guess-${tries}` })).status === 401)
+    assert.ok(++tries <= 10, `still 401 after ${tries} wrong tries`);
   const blocked = await signIn({ access_key: accessKey, secret: appSecret });
   assert.equal(blocked.status, 429);
   assert.equal(blocked.body.message, "Too many wrong sign-ins from this address");
@@ -97,7 +102,8 @@ test("without trusted proxies X-Forwarded-For is ignored: a braked address canno
 test("behind a trusted proxy each forwarded client address has its own brake", async () => {
   const { accessKey, appSecret } = proxied.ctx.identity;
   const from = (ip: string) => ({ "x-forwarded-for": ip });
-  for (let i = 0; i < 10; i++) assert.equal((await signInAt(proxied, { access_key: accessKey, secret: `guess-${i}` }, from("203.0.113.7"))).status, 401);
+  for (let i = 0; i < 10; i++)
+    assert.equal((await signInAt(proxied, { access_key: accessKey, secret: `guess-${i}` }, from("203.0.113.7"))).status, 401);
   assert.equal((await signInAt(proxied, { access_key: accessKey, secret: appSecret }, from("203.0.113.7"))).status, 429);
   assert.equal((await signInAt(proxied, { access_key: accessKey, secret: appSecret }, from("203.0.113.8"))).status, 200);
   // A client cannot step around its brake by adding addresses of its own in front of the proxy's.
@@ -118,7 +124,11 @@ test("a global brake: past 100 wrong sign-ins a minute over all addresses, unkno
     assert.equal(blocked.status, 429);
     assert.equal(blocked.body.message, "Too many wrong sign-ins on this server");
     assert.match(blocked.body.details[0], /^try again in \d+ s$/);
-    const again = await signInAt(spread, { access_key: accessKey, secret: appSecret }, { "x-forwarded-for": "198.51.100.1", cookie: cookiePair(known.cookie) });
+    const again = await signInAt(
+      spread,
+      { access_key: accessKey, secret: appSecret },
+      { "x-forwarded-for": "198.51.100.1", cookie: cookiePair(known.cookie) },
+    );
     assert.equal(again.status, 200);
   } finally {
     await spread.close();

@@ -4,7 +4,16 @@ import fc from "fast-check";
 import { mintAppToken } from "../../src/auth/tokens.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { bodyArb, describeBody, malformedUrlArb, pathParamArb, queryArb, type BodyChoice } from "../support/fuzz-inputs.ts";
-import { FUZZ_RUNS, FUZZ_SEED, assertProperty, checkHttpAnswer, clip, guardOutboundLookups, prototypePollution, snapshotPrototypes } from "../support/fuzz-run.ts";
+import {
+  FUZZ_RUNS,
+  FUZZ_SEED,
+  assertProperty,
+  checkHttpAnswer,
+  clip,
+  guardOutboundLookups,
+  prototypePollution,
+  snapshotPrototypes,
+} from "../support/fuzz-run.ts";
 import { SignalClient } from "../support/signal-client.ts";
 
 // Property-based fuzzing of every /v2 route, enumerated from the running server (a new route is fuzzed
@@ -26,14 +35,35 @@ const knownBodies: Record<string, Record<string, unknown>> = {
   "POST /v2/recordings/room/:room_id/start": { resolution: { width: 1280, height: 720 }, audio_only: false, roles: ["host"] },
   "POST /v2/live-streams/room/:room_id/start": { recording: { hls_vod: true } },
   "POST /v2/live-streams/:id/timed-metadata": { payload: "fuzz", duration: 10 },
-  "POST /v2/storage/validate": { type: "s3", location: "fuzz-bucket", prefix: "p", options: { endpoint: "http://127.0.0.1:9", region: "us-east-1", force_path_style: true }, credentials: { key: "k", secretKey: "s" } },
+  "POST /v2/storage/validate": {
+    type: "s3",
+    location: "fuzz-bucket",
+    prefix: "p",
+    options: { endpoint: "http://127.0.0.1:9", region: "us-east-1", force_path_style: true },
+    credentials: { key: "k", secretKey: "s" },
+  },
   "POST /v2/webhooks/config": { url: "http://127.0.0.1:9/hook", headers: { "x-fuzz": "1" }, enabled: false },
 };
 
 /** PostgreSQL by default: it refuses more (NUL bytes, out-of-range numbers) than SQLite, so finds more. */
 const DIALECT = process.env.FUZZ_DIALECT === "sqlite" ? "sqlite" : "postgres";
 
-const QUERY_KEYS = ["limit", "start", "order", "room_id", "session_id", "status", "type", "state", "active", "presign_duration", "after", "before", "name", "enabled"];
+const QUERY_KEYS = [
+  "limit",
+  "start",
+  "order",
+  "room_id",
+  "session_id",
+  "status",
+  "type",
+  "state",
+  "active",
+  "presign_duration",
+  "after",
+  "before",
+  "name",
+  "enabled",
+];
 
 describe(`fuzz: every /v2 route answers bad input with a documented 4xx (${DIALECT})`, () => {
   let app: TestApp;
@@ -75,7 +105,10 @@ describe(`fuzz: every /v2 route answers bad input with a documented 4xx (${DIALE
     for (const r of routes.filter((r) => r.method === "GET" && !r.url.includes(":"))) {
       const list = await getJson(r.url);
       const items = Array.isArray(list?.data) ? (list.data as Array<Record<string, unknown>>) : [];
-      idsByList.set(r.url, items.map((i) => i.id).filter((v): v is string => typeof v === "string"));
+      idsByList.set(
+        r.url,
+        items.map((i) => i.id).filter((v): v is string => typeof v === "string"),
+      );
       if (items[0]) firstItemByList.set(r.url, items[0]);
     }
   });
@@ -103,7 +136,8 @@ describe(`fuzz: every /v2 route answers bad input with a documented 4xx (${DIALE
     if (known) return known;
     if (route.method !== "POST") return null;
     const shown = await getJson(validUrl(route.url));
-    if (shown && typeof shown === "object" && !Array.isArray(shown)) return Array.isArray(shown.data) ? (firstItemByList.get(route.url) ?? null) : shown;
+    if (shown && typeof shown === "object" && !Array.isArray(shown))
+      return Array.isArray(shown.data) ? (firstItemByList.get(route.url) ?? null) : shown;
     return null;
   }
 
@@ -121,7 +155,8 @@ describe(`fuzz: every /v2 route answers bad input with a documented 4xx (${DIALE
     if (route.method !== "GET") {
       const probe = await send(route.method, validUrl(route.url), { contentType: "application/json", text: "{}" });
       const details = probe.status === 400 ? ((JSON.parse(probe.text).details ?? []) as string[]) : [];
-      for (const d of details) for (const part of d.split(":")[0].split(".")) if (part && part !== "(body)" && !/^\d+$/.test(part)) names.add(part);
+      for (const d of details)
+        for (const part of d.split(":")[0].split(".")) if (part && part !== "(body)" && !/^\d+$/.test(part)) names.add(part);
     }
     return [...names];
   }
@@ -143,14 +178,22 @@ describe(`fuzz: every /v2 route answers bad input with a documented 4xx (${DIALE
       const params = [...route.url.matchAll(/:([a-z_]+)/g)].map((m) => m[1]);
       const queryKeys = [...new Set([...QUERY_KEYS, ...fields.filter((f) => f.length < 30)])];
       const noBody = fc.constant<BodyChoice>({ contentType: null, text: null });
-      const body = route.method === "GET" ? noBody : route.method === "DELETE" ? fc.oneof({ arbitrary: noBody, weight: 3 }, { arbitrary: bodyArb(fields, base), weight: 1 }) : bodyArb(fields, base);
+      const body =
+        route.method === "GET"
+          ? noBody
+          : route.method === "DELETE"
+            ? fc.oneof({ arbitrary: noBody, weight: 3 }, { arbitrary: bodyArb(fields, base), weight: 1 })
+            : bodyArb(fields, base);
       const request = fc
         .record({ values: fc.tuple(...params.map((p) => pathParamArb(validValues(route.url, p)))), query: queryArb(queryKeys), body })
         .map(({ values, query, body }): FuzzRequest => {
           let i = 0;
           const path = route.url.replace(/:([a-z_]+)/g, () => values[i++]) + query;
           const req = { method: route.method, path, body };
-          Object.defineProperty(req, fc.toStringMethod, { value: () => `${route.method} ${clip(path, 300)} ${describeBody(body)}`, enumerable: false });
+          Object.defineProperty(req, fc.toStringMethod, {
+            value: () => `${route.method} ${clip(path, 300)} ${describeBody(body)}`,
+            enumerable: false,
+          });
           return req;
         });
       // Each route is its own subtest, so every failing route is reported, not just the first.
@@ -159,11 +202,13 @@ describe(`fuzz: every /v2 route answers bad input with a documented 4xx (${DIALE
           await assertProperty(
             name,
             fc.asyncProperty(request, async (req) => {
-              let answer;
+              let answer: Awaited<ReturnType<typeof send>>;
               try {
                 answer = await send(req.method, req.path, req.body);
               } catch (err) {
-                throw new Error(`${req.method} ${clip(req.path)}: no answer (${(err as Error).message}; ${String((err as Error).cause ?? "")})`);
+                throw new Error(
+                  `${req.method} ${clip(req.path)}: no answer (${(err as Error).message}; ${String((err as Error).cause ?? "")})`,
+                );
               }
               checkHttpAnswer(`${req.method} ${clip(req.path)}`, answer.status, answer.contentType, answer.text);
               const key = answer.status >= 400 ? `${answer.status} ${JSON.parse(answer.text).reason}` : String(answer.status);
@@ -178,13 +223,20 @@ describe(`fuzz: every /v2 route answers bad input with a documented 4xx (${DIALE
         }
       });
     }
-    t.diagnostic(`answers seen: ${[...outcomes].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`).join(", ")}`);
+    t.diagnostic(
+      `answers seen: ${[...outcomes]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, n]) => `${k} ×${n}`)
+        .join(", ")}`,
+    );
     if (failures.length) t.diagnostic(`routes whose property failed: ${failures.join("; ")}`);
   });
 
   // Found by this suite on PostgreSQL (which refuses NUL in text): a cursor with NUL was a 500.
   test("a list's `start` cursor with a NUL or control character is a 400 on every list route", async () => {
-    const lists = routes.filter((r) => r.method === "GET" && !r.url.includes(":") && idsByList.has(r.url) && r.url !== "/v2/webhooks/config");
+    const lists = routes.filter(
+      (r) => r.method === "GET" && !r.url.includes(":") && idsByList.has(r.url) && r.url !== "/v2/webhooks/config",
+    );
     assert.ok(lists.length >= 8, `only ${lists.length} list routes`);
     for (const r of lists) {
       for (const start of ["%00", "a%00b", "%1B", "%E2%80%AE"]) {

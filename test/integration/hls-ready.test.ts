@@ -9,11 +9,34 @@ import { missingForPlayback, notPlayableMessage, waitUntilPlayable } from "../..
 // playlists written as .tmp, renamed into place, the master last), watched by the supervisor's wait. The
 // stream itself (Chromium, ffmpeg, the API) is tested in test/e2e/hls.test.ts.
 
-const LAYERS = [{ width: 640, height: 360 }, { width: 320, height: 180 }];
+const LAYERS = [
+  { width: 640, height: 360 },
+  { width: 320, height: 180 },
+];
 
-const MASTER = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360", "0/index.m3u8", "#EXT-X-STREAM-INF:BANDWIDTH=300000,RESOLUTION=320x180", "1/index.m3u8", ""].join("\n");
-const playlist = (n: number) => ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-TARGETDURATION:2", "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:EVENT",
-  ...Array.from({ length: n }, (_, i) => [`#EXTINF:2.000000,`, `#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:0${2 * i}.000+0000`, `seg-${String(i).padStart(5, "0")}.ts`]).flat(), ""].join("\n");
+const MASTER = [
+  "#EXTM3U",
+  "#EXT-X-VERSION:6",
+  "#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360",
+  "0/index.m3u8",
+  "#EXT-X-STREAM-INF:BANDWIDTH=300000,RESOLUTION=320x180",
+  "1/index.m3u8",
+  "",
+].join("\n");
+const playlist = (n: number) =>
+  [
+    "#EXTM3U",
+    "#EXT-X-VERSION:6",
+    "#EXT-X-TARGETDURATION:2",
+    "#EXT-X-MEDIA-SEQUENCE:0",
+    "#EXT-X-PLAYLIST-TYPE:EVENT",
+    ...Array.from({ length: n }, (_, i) => [
+      `#EXTINF:2.000000,`,
+      `#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:0${2 * i}.000+0000`,
+      `seg-${String(i).padStart(5, "0")}.ts`,
+    ]).flat(),
+    "",
+  ].join("\n");
 
 /** Writes `name` the way ffmpeg does with temp_file: to name.tmp, then renamed. */
 function writeRenamed(file: string, body: string | Buffer): void {
@@ -63,7 +86,9 @@ describe("a live stream is playable once the master and a segment of every layer
   test("the wait ends when the last of them is written, not before, woken by the folder's events", async () => {
     const dir = freshDir();
     let done = false;
-    const wait = waitUntilPlayable(dir, LAYERS, { deadline: Date.now() + 10_000, ended: new Promise(() => undefined) }).then((r) => ((done = true), r));
+    const wait = waitUntilPlayable(dir, LAYERS, { deadline: Date.now() + 10_000, ended: new Promise(() => undefined) }).then(
+      (r) => ((done = true), r),
+    );
     await nextTurn();
     writeFirstSegment(dir, 0);
     await nextTurn();
@@ -84,14 +109,20 @@ describe("a live stream is playable once the master and a segment of every layer
     writeFirstSegment(dir, 0);
     writeFirstSegment(dir, 1);
     writeRenamed(path.join(dir, "master.m3u8"), MASTER);
-    assert.deepEqual(await waitUntilPlayable(dir, LAYERS, { deadline: Date.now() + 10_000, ended: new Promise(() => undefined) }), { playable: true });
+    assert.deepEqual(await waitUntilPlayable(dir, LAYERS, { deadline: Date.now() + 10_000, ended: new Promise(() => undefined) }), {
+      playable: true,
+    });
   });
 
   test("past the deadline it gives up naming the layer that produced no segment", async () => {
     const dir = freshDir();
     writeFirstSegment(dir, 0);
     const r = await waitUntilPlayable(dir, LAYERS, { deadline: Date.now() + 300, ended: new Promise(() => undefined) });
-    assert.deepEqual(r, { playable: false, why: "timeout", missing: ["layer 1 (320x180) produced no segment (no playlist yet)", "master.m3u8 was not written"] });
+    assert.deepEqual(r, {
+      playable: false,
+      why: "timeout",
+      missing: ["layer 1 (320x180) produced no segment (no playlist yet)", "master.m3u8 was not written"],
+    });
     assert.equal(
       notPlayableMessage(r.playable ? [] : r.missing, 30_000),
       "the live stream did not become playable within 30 s of the capture start: layer 1 (320x180) produced no segment (no playlist yet); master.m3u8 was not written",

@@ -4,7 +4,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { buildVod, layerMp4, parseMasterPlaylist, parseMediaPlaylist, recordedSegments, zipVod, type MediaSegment } from "../../src/hls/vod.ts";
+import {
+  buildVod,
+  layerMp4,
+  parseMasterPlaylist,
+  parseMediaPlaylist,
+  recordedSegments,
+  zipVod,
+  type MediaSegment,
+} from "../../src/hls/vod.ts";
 import { MediaProcessError, probe, runFfmpeg } from "../../src/media/process.ts";
 import { fixtureDir } from "../support/media-fixtures.ts";
 
@@ -13,16 +21,35 @@ const execFileP = promisify(execFile);
 describe("playlist parsing and segment selection (pure)", () => {
   test("a media playlist: CRLF, unknown tags, dates before or after #EXTINF, a missing date, a discontinuity", () => {
     const text = [
-      "\uFEFF#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-TARGETDURATION:2", "#EXT-X-MEDIA-SEQUENCE:7", "#EXT-X-PLAYLIST-TYPE:EVENT",
-      "#EXT-X-INDEPENDENT-SEGMENTS", "#EXT-X-SOMETHING-NEW:A=1", "# a comment",
-      "#EXTINF:2.000000,", "#EXT-X-PROGRAM-DATE-TIME:2024-05-01T10:00:00.500+0000", "seg-00000.ts",
-      "#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:02.500+02:00", "#EXTINF:1.5,title, with a comma", "seg-00001.ts",
-      "", "#EXT-X-DISCONTINUITY", "#EXTINF:2,", "seg-00002.ts",
-      "#EXTINF:0.25,", "#EXT-X-PROGRAM-DATE-TIME:2024-05-01T10:00:10Z", "sub/seg-00003.ts",
-      "#EXT-X-ENDLIST", "",
+      "\uFEFF#EXTM3U",
+      "#EXT-X-VERSION:6",
+      "#EXT-X-TARGETDURATION:2",
+      "#EXT-X-MEDIA-SEQUENCE:7",
+      "#EXT-X-PLAYLIST-TYPE:EVENT",
+      "#EXT-X-INDEPENDENT-SEGMENTS",
+      "#EXT-X-SOMETHING-NEW:A=1",
+      "# a comment",
+      "#EXTINF:2.000000,",
+      "#EXT-X-PROGRAM-DATE-TIME:2024-05-01T10:00:00.500+0000",
+      "seg-00000.ts",
+      "#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:02.500+02:00",
+      "#EXTINF:1.5,title, with a comma",
+      "seg-00001.ts",
+      "",
+      "#EXT-X-DISCONTINUITY",
+      "#EXTINF:2,",
+      "seg-00002.ts",
+      "#EXTINF:0.25,",
+      "#EXT-X-PROGRAM-DATE-TIME:2024-05-01T10:00:10Z",
+      "sub/seg-00003.ts",
+      "#EXT-X-ENDLIST",
+      "",
     ].join("\r\n");
     const p = parseMediaPlaylist(text);
-    assert.deepEqual({ ...p, segments: undefined }, { targetDuration: 2, mediaSequence: 7, version: 6, ended: true, independentSegments: true, segments: undefined });
+    assert.deepEqual(
+      { ...p, segments: undefined },
+      { targetDuration: 2, mediaSequence: 7, version: 6, ended: true, independentSegments: true, segments: undefined },
+    );
     const t0 = Date.UTC(2024, 4, 1, 10, 0, 0, 500);
     assert.deepEqual(p.segments, [
       { uri: "seg-00000.ts", duration: 2, programDateTimeMs: t0, discontinuity: false },
@@ -32,7 +59,11 @@ describe("playlist parsing and segment selection (pure)", () => {
     ]);
     const live = parseMediaPlaylist("#EXTM3U\n#EXTINF:2,\na.ts\n#EXT-X-PROGRAM-DATE-TIME:not a date\n#EXTINF:2,\nb.ts\n");
     assert.equal(live.ended, false);
-    assert.deepEqual(live.segments.map((s) => s.programDateTimeMs), [null, null], "an unreadable date is no date");
+    assert.deepEqual(
+      live.segments.map((s) => s.programDateTimeMs),
+      [null, null],
+      "an unreadable date is no date",
+    );
   });
 
   test("a media playlist that is not one, or a segment without #EXTINF, is refused", () => {
@@ -43,10 +74,16 @@ describe("playlist parsing and segment selection (pure)", () => {
 
   test("a master playlist: variants in order, resolution, quoted codecs with commas, blank lines", () => {
     const text = [
-      "#EXTM3U", "#EXT-X-VERSION:6",
-      '#EXT-X-STREAM-INF:BANDWIDTH=1540000,RESOLUTION=1280x720,CODECS="avc1.64001f,mp4a.40.2"', "0/index.m3u8", "",
-      "#EXT-X-STREAM-INF:RESOLUTION=640x360,BANDWIDTH=500000", "", "1/index.m3u8",
-      '#EXT-X-STREAM-INF:BANDWIDTH=64000,CODECS="mp4a.40.2"', "audio/index.m3u8",
+      "#EXTM3U",
+      "#EXT-X-VERSION:6",
+      '#EXT-X-STREAM-INF:BANDWIDTH=1540000,RESOLUTION=1280x720,CODECS="avc1.64001f,mp4a.40.2"',
+      "0/index.m3u8",
+      "",
+      "#EXT-X-STREAM-INF:RESOLUTION=640x360,BANDWIDTH=500000",
+      "",
+      "1/index.m3u8",
+      '#EXT-X-STREAM-INF:BANDWIDTH=64000,CODECS="mp4a.40.2"',
+      "audio/index.m3u8",
     ].join("\r\n");
     assert.deepEqual(parseMasterPlaylist(text), [
       { uri: "0/index.m3u8", bandwidth: 1540000, width: 1280, height: 720, codecs: "avc1.64001f,mp4a.40.2" },
@@ -55,19 +92,41 @@ describe("playlist parsing and segment selection (pure)", () => {
     ]);
   });
 
-  const seg = (i: number, pdt: number | null = 1000 + i * 2000): MediaSegment => ({ uri: `s${i}.ts`, duration: 2, programDateTimeMs: pdt, discontinuity: false });
+  const seg = (i: number, pdt: number | null = 1000 + i * 2000): MediaSegment => ({
+    uri: `s${i}.ts`,
+    duration: 2,
+    programDateTimeMs: pdt,
+    discontinuity: false,
+  });
   const kept = (segments: MediaSegment[]) => segments.map((s) => (s.discontinuity ? `|${s.uri}` : s.uri));
 
   test("segments whose middle is paused are dropped; the join after them is a discontinuity", () => {
     const all = [0, 1, 2, 3, 4, 5].map((i) => seg(i)); // middles at 2000, 4000, … 12000
     assert.deepEqual(kept(recordedSegments(all, [])), ["s0.ts", "s1.ts", "s2.ts", "s3.ts", "s4.ts", "s5.ts"]);
     assert.deepEqual(kept(recordedSegments(all, [{ from: 5000, to: 9000 }])), ["s0.ts", "s1.ts", "|s4.ts", "s5.ts"]);
-    assert.deepEqual(kept(recordedSegments(all, [{ from: 6000, to: 8000 }])), ["s0.ts", "s1.ts", "|s3.ts", "s4.ts", "s5.ts"], "from ≤ middle < to");
-    assert.deepEqual(kept(recordedSegments(all, [{ from: 0, to: 3000 }, { from: 9500, to: null }])), ["s1.ts", "s2.ts", "s3.ts"], "no join before the first kept segment; open to the end");
+    assert.deepEqual(
+      kept(recordedSegments(all, [{ from: 6000, to: 8000 }])),
+      ["s0.ts", "s1.ts", "|s3.ts", "s4.ts", "s5.ts"],
+      "from ≤ middle < to",
+    );
+    assert.deepEqual(
+      kept(
+        recordedSegments(all, [
+          { from: 0, to: 3000 },
+          { from: 9500, to: null },
+        ]),
+      ),
+      ["s1.ts", "s2.ts", "s3.ts"],
+      "no join before the first kept segment; open to the end",
+    );
     assert.deepEqual(kept(recordedSegments(all, [{ from: 0, to: null }])), []);
     const undated = [seg(0), seg(1, null), seg(2)];
     assert.deepEqual(kept(recordedSegments(undated, [{ from: 0, to: null }])), ["s1.ts"], "a segment without a date is kept");
-    assert.equal(all.some((s) => s.discontinuity), false, "the input is left alone");
+    assert.equal(
+      all.some((s) => s.discontinuity),
+      false,
+      "the input is left alone",
+    );
   });
 });
 
@@ -81,17 +140,62 @@ describe("VOD from a real two-variant live stream (ffmpeg)", () => {
   before(async () => {
     for (const v of ["0", "1"]) fs.mkdirSync(path.join(live, v), { recursive: true });
     await runFfmpeg([
-      "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-      "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15:duration=12",
-      "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000:duration=12",
-      "-filter_complex", "[0:v]split=2[v0][t];[t]scale=160:90[v1]",
-      "-map", "[v0]", "-map", "[v1]", "-map", "1:a", "-map", "1:a",
-      "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
-      "-c:a", "aac", "-b:a", "64k",
-      "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "event", "-hls_list_size", "0",
-      "-hls_flags", "program_date_time+independent_segments+temp_file",
-      "-var_stream_map", "v:0,a:0,name:0 v:1,a:1,name:1", "-master_pl_name", "master.m3u8",
-      "-hls_segment_filename", path.join(live, "%v", "seg-%05d.ts"), path.join(live, "%v", "index.m3u8"),
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-nostdin",
+      "-y",
+      "-f",
+      "lavfi",
+      "-i",
+      "testsrc2=size=320x180:rate=15:duration=12",
+      "-f",
+      "lavfi",
+      "-i",
+      "sine=frequency=1000:sample_rate=48000:duration=12",
+      "-filter_complex",
+      "[0:v]split=2[v0][t];[t]scale=160:90[v1]",
+      "-map",
+      "[v0]",
+      "-map",
+      "[v1]",
+      "-map",
+      "1:a",
+      "-map",
+      "1:a",
+      "-c:v",
+      "libx264",
+      "-preset",
+      "ultrafast",
+      "-pix_fmt",
+      "yuv420p",
+      "-g",
+      "30",
+      "-keyint_min",
+      "30",
+      "-sc_threshold",
+      "0",
+      "-c:a",
+      "aac",
+      "-b:a",
+      "64k",
+      "-f",
+      "hls",
+      "-hls_time",
+      "2",
+      "-hls_playlist_type",
+      "event",
+      "-hls_list_size",
+      "0",
+      "-hls_flags",
+      "program_date_time+independent_segments+temp_file",
+      "-var_stream_map",
+      "v:0,a:0,name:0 v:1,a:1,name:1",
+      "-master_pl_name",
+      "master.m3u8",
+      "-hls_segment_filename",
+      path.join(live, "%v", "seg-%05d.ts"),
+      path.join(live, "%v", "index.m3u8"),
     ]);
   });
 
@@ -101,23 +205,44 @@ describe("VOD from a real two-variant live stream (ffmpeg)", () => {
 
   test("ffmpeg's playlists parse: 2 variants, 6 dated segments of 2 s each", () => {
     const variants = parseMasterPlaylist(fs.readFileSync(path.join(live, "master.m3u8"), "utf8"));
-    assert.deepEqual(variants.map((v) => [v.uri, v.width, v.height]), [["0/index.m3u8", 320, 180], ["1/index.m3u8", 160, 90]]);
+    assert.deepEqual(
+      variants.map((v) => [v.uri, v.width, v.height]),
+      [
+        ["0/index.m3u8", 320, 180],
+        ["1/index.m3u8", 160, 90],
+      ],
+    );
     assert.match(variants[0].codecs ?? "", /^avc1\..+,mp4a\.40\.2$/);
     for (const v of ["0", "1"]) {
       const p = parseMediaPlaylist(fs.readFileSync(path.join(live, v, "index.m3u8"), "utf8"));
       assert.equal(p.segments.length, 6);
       assert.equal(p.targetDuration, 2);
-      assert.ok(p.segments.every((s) => Math.abs(s.duration - 2) < 0.1), `durations ${p.segments.map((s) => s.duration)}`);
+      assert.ok(
+        p.segments.every((s) => Math.abs(s.duration - 2) < 0.1),
+        `durations ${p.segments.map((s) => s.duration)}`,
+      );
       const dates = p.segments.map((s) => s.programDateTimeMs!);
-      assert.ok(dates.every((d, i) => i === 0 || Math.abs(d - dates[i - 1] - 2000) < 100), `dates 2 s apart: ${dates}`);
-      assert.deepEqual(p.segments.map((s) => s.uri), [0, 1, 2, 3, 4, 5].map((i) => `seg-0000${i}.ts`));
+      assert.ok(
+        dates.every((d, i) => i === 0 || Math.abs(d - dates[i - 1] - 2000) < 100),
+        `dates 2 s apart: ${dates}`,
+      );
+      assert.deepEqual(
+        p.segments.map((s) => s.uri),
+        [0, 1, 2, 3, 4, 5].map((i) => `seg-0000${i}.ts`),
+      );
     }
   });
 
   test("no pause: every segment, VOD playlists that ffprobe reads at 12 s and the variant's size", async () => {
     const out = f("vod-full");
     const r = await buildVod(live, out, []);
-    assert.deepEqual(r.variants.map((v) => [v.index, v.playlist, v.width, v.height, v.segments]), [[0, "0/index.m3u8", 320, 180, 6], [1, "1/index.m3u8", 160, 90, 6]]);
+    assert.deepEqual(
+      r.variants.map((v) => [v.index, v.playlist, v.width, v.height, v.segments]),
+      [
+        [0, "0/index.m3u8", 320, 180, 6],
+        [1, "1/index.m3u8", 160, 90, 6],
+      ],
+    );
     assert.equal(r.files.length, 1 + 2 * 7);
     for (const v of r.variants) {
       const text = fs.readFileSync(path.join(out, v.playlist), "utf8");
@@ -132,7 +257,13 @@ describe("VOD from a real two-variant live stream (ffmpeg)", () => {
       assert.deepEqual([vs.codec_name, vs.width, vs.height], ["h264", v.width, v.height]);
     }
     const master = parseMasterPlaylist(fs.readFileSync(path.join(out, "master.m3u8"), "utf8"));
-    assert.deepEqual(master.map((v) => [v.uri, v.width, v.height]), [["0/index.m3u8", 320, 180], ["1/index.m3u8", 160, 90]]);
+    assert.deepEqual(
+      master.map((v) => [v.uri, v.width, v.height]),
+      [
+        ["0/index.m3u8", 320, 180],
+        ["1/index.m3u8", 160, 90],
+      ],
+    );
     assert.ok(master[0].bandwidth > master[1].bandwidth, `BANDWIDTH measured per variant: ${master.map((v) => v.bandwidth)}`);
     for (const file of r.files.filter((x) => x.endsWith(".ts"))) {
       assert.equal(fs.statSync(path.join(out, file)).size, fs.statSync(path.join(live, file)).size, file);
@@ -143,7 +274,10 @@ describe("VOD from a real two-variant live stream (ffmpeg)", () => {
     const out = f("vod-paused");
     const r = await buildVod(live, out, middlePaused());
     const v0 = r.variants[0];
-    assert.deepEqual(r.variants.map((v) => v.segments), [4, 4]);
+    assert.deepEqual(
+      r.variants.map((v) => v.segments),
+      [4, 4],
+    );
     assert.deepEqual(v0.segmentFiles, ["0/seg-00000.ts", "0/seg-00001.ts", "0/seg-00004.ts", "0/seg-00005.ts"]);
     const text = fs.readFileSync(path.join(out, v0.playlist), "utf8");
     assert.equal(text.match(/#EXT-X-DISCONTINUITY\n/g)?.length, 1);
@@ -162,13 +296,23 @@ describe("VOD from a real two-variant live stream (ffmpeg)", () => {
     }
     // Not re-encoded: every decoded picture of the MP4 is the same as the kept segments'.
     const pictures = async (input: string) =>
-      (await execFileP("ffmpeg", ["-hide_banner", "-loglevel", "error", "-nostdin", "-i", input, "-map", "0:v:0", "-f", "framemd5", "-"], { maxBuffer: 1 << 24 }))
-        .stdout.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(",").pop()!.trim());
+      (
+        await execFileP("ffmpeg", ["-hide_banner", "-loglevel", "error", "-nostdin", "-i", input, "-map", "0:v:0", "-f", "framemd5", "-"], {
+          maxBuffer: 1 << 24,
+        })
+      ).stdout
+        .split("\n")
+        .filter((l) => l && !l.startsWith("#"))
+        .map((l) => l.split(",").pop()!.trim());
     const fromMp4 = await pictures(f("layer-0.mp4"));
     const fromSegments = await pictures(`concat:${v0.segmentFiles.map((s) => path.join(out, s)).join("|")}`);
     assert.equal(fromMp4.length, 120);
     assert.deepEqual(fromMp4, fromSegments);
-    assert.deepEqual(fs.readdirSync(tmp.dir).filter((n) => /\.(part|concat)-/.test(n)), [], "no partial or list file left");
+    assert.deepEqual(
+      fs.readdirSync(tmp.dir).filter((n) => /\.(part|concat)-/.test(n)),
+      [],
+      "no partial or list file left",
+    );
   });
 
   test("timed metadata of the kept spans is in every VOD playlist as #EXT-X-DATERANGE; what was sent while paused is not", async () => {
@@ -184,10 +328,14 @@ describe("VOD from a real two-variant live stream (ffmpeg)", () => {
     for (const v of r.variants) {
       const text = fs.readFileSync(path.join(out, v.playlist), "utf8");
       const tags = text.split("\n").filter((l) => l.startsWith("#EXT-X-DATERANGE:"));
-      assert.deepEqual(tags, [
-        `#EXT-X-DATERANGE:ID="m-start",CLASS="com.tapedeck.timed-metadata",START-DATE="${at(500)}",DURATION=1,X-PAYLOAD="hello%2C%20world"`,
-        `#EXT-X-DATERANGE:ID="m-late",CLASS="com.tapedeck.timed-metadata",START-DATE="${at(9000)}",DURATION=3,X-PAYLOAD="slide%202"`,
-      ], v.playlist);
+      assert.deepEqual(
+        tags,
+        [
+          `#EXT-X-DATERANGE:ID="m-start",CLASS="com.tapedeck.timed-metadata",START-DATE="${at(500)}",DURATION=1,X-PAYLOAD="hello%2C%20world"`,
+          `#EXT-X-DATERANGE:ID="m-late",CLASS="com.tapedeck.timed-metadata",START-DATE="${at(9000)}",DURATION=3,X-PAYLOAD="slide%202"`,
+        ],
+        v.playlist,
+      );
     }
     // Still a playlist ffmpeg reads whole.
     assert.ok(Math.abs((await probe(path.join(out, r.variants[0].playlist))).durationSeconds - 8) < 0.5);
@@ -199,14 +347,23 @@ describe("VOD from a real two-variant live stream (ffmpeg)", () => {
     const zip = f("vod.zip");
     const size = await zipVod(out, zip, r.files);
     assert.equal(size, fs.statSync(zip).size);
-    const script = "import json,sys,zipfile\nz=zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nprint(json.dumps([[i.filename,i.compress_type] for i in z.infolist()]))";
+    const script =
+      "import json,sys,zipfile\nz=zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nprint(json.dumps([[i.filename,i.compress_type] for i in z.infolist()]))";
     const entries = JSON.parse((await execFileP("python3", ["-c", script, zip])).stdout) as Array<[string, number]>;
-    assert.deepEqual(entries.map(([name]) => name), r.files);
+    assert.deepEqual(
+      entries.map(([name]) => name),
+      r.files,
+    );
     assert.ok(["master.m3u8", "0/index.m3u8", "1/index.m3u8", "0/seg-00000.ts", "1/seg-00005.ts"].every((n) => r.files.includes(n)));
-    for (const [name, method] of entries) assert.equal(method, name.endsWith(".ts") ? 0 : 8, `${name}: ${method === 0 ? "stored" : "deflated"}`);
+    for (const [name, method] of entries)
+      assert.equal(method, name.endsWith(".ts") ? 0 : 8, `${name}: ${method === 0 ? "stored" : "deflated"}`);
     await assert.rejects(zipVod(out, f("bad.zip"), ["master.m3u8", "0/missing.ts"]), /ENOENT/);
     assert.equal(fs.existsSync(f("bad.zip")), false);
-    assert.deepEqual(fs.readdirSync(tmp.dir).filter((n) => n.includes(".part-")), [], "no partial zip left");
+    assert.deepEqual(
+      fs.readdirSync(tmp.dir).filter((n) => n.includes(".part-")),
+      [],
+      "no partial zip left",
+    );
   });
 
   test("segment paths that leave the variant folder are refused; so are a missing or empty variant", async () => {
@@ -218,7 +375,10 @@ describe("VOD from a real two-variant live stream (ffmpeg)", () => {
       return dir;
     };
     const up = copy("live-up", (t) => t.replace("seg-00003.ts", "../0/seg-00003.ts"));
-    await assert.rejects(buildVod(up, f("out-up"), []), /variant 1 \(1\/index\.m3u8\): refusing "\.\.\/0\/seg-00003\.ts": it contains "\.\."/);
+    await assert.rejects(
+      buildVod(up, f("out-up"), []),
+      /variant 1 \(1\/index\.m3u8\): refusing "\.\.\/0\/seg-00003\.ts": it contains "\.\."/,
+    );
     assert.equal(fs.existsSync(f("out-up")), false, "nothing written");
     const abs = copy("live-abs", (t) => t.replace("seg-00003.ts", "/etc/passwd"));
     await assert.rejects(buildVod(abs, f("out-abs"), []), /refusing "\/etc\/passwd": not a relative path/);

@@ -136,8 +136,19 @@ describe("connections per address", () => {
   let app: TestApp;
   let proxied: TestApp;
   before(async () => {
-    app = await startTestApp({ config: { http: tinyHttp({ maxConnectionsPerAddress: 3, headersTimeoutMs: 10_000, requestTimeoutMs: 10_000 }) } });
-    proxied = await startTestApp({ config: { http: tinyHttp({ maxConnectionsPerAddress: 2, headersTimeoutMs: 10_000, requestTimeoutMs: 10_000, trustedProxies: ["127.0.0.0/8"] }) } });
+    app = await startTestApp({
+      config: { http: tinyHttp({ maxConnectionsPerAddress: 3, headersTimeoutMs: 10_000, requestTimeoutMs: 10_000 }) },
+    });
+    proxied = await startTestApp({
+      config: {
+        http: tinyHttp({
+          maxConnectionsPerAddress: 2,
+          headersTimeoutMs: 10_000,
+          requestTimeoutMs: 10_000,
+          trustedProxies: ["127.0.0.0/8"],
+        }),
+      },
+    });
   });
   after(async () => {
     await app?.close();
@@ -180,9 +191,13 @@ describe("errors Fastify and Node answer by themselves", () => {
   });
   after(() => app?.close());
 
-  const get = (path: string, extra = "") => rawRequest(app, `GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${app.token}\r\n${extra}Connection: close\r\n\r\n`);
+  const get = (path: string, extra = "") =>
+    rawRequest(app, `GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${app.token}\r\n${extra}Connection: close\r\n\r\n`);
   const post = (path: string, type: string, body: string) =>
-    rawRequest(app, `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${app.token}\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    rawRequest(
+      app,
+      `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${app.token}\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
 
   test("malformed URL encoding is a 400 and an over-long path segment a 414, in and outside /v2", async () => {
     for (const path of ["/v2/rooms/%E0%A4%A", "/room/%E0%A4%A"]) {
@@ -206,7 +221,10 @@ describe("errors Fastify and Node answer by themselves", () => {
     const big = await get("/health", `X-Big: ${"a".repeat(20_000)}\r\n`);
     assert.equal(big.status, 431);
     assertDocumented(big.body, 431, "headers_too_large");
-    const chunked = await rawRequest(app, `POST /v2/rooms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n`);
+    const chunked = await rawRequest(
+      app,
+      `POST /v2/rooms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n`,
+    );
     assertDocumented(chunked.body, 400, "invalid_request");
   });
 
@@ -229,20 +247,24 @@ describe("errors Fastify and Node answer by themselves", () => {
   });
 
   test("a WebSocket handshake with a bad key or version, and an unknown Expect, are refused in the documented shape", async () => {
-    const upgrade = (extra: string) => rawRequest(app, `GET /sfu/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n${extra}\r\n`);
+    const upgrade = (extra: string) =>
+      rawRequest(app, `GET /sfu/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n${extra}\r\n`);
     const noKey = await upgrade("Sec-WebSocket-Version: 13\r\n");
     assert.equal(noKey.status, 400);
     assert.match(assertDocumented(noKey.body, 400, "invalid_request").details.join(" "), /Sec-WebSocket-Key/);
     const version = await upgrade("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 99\r\n");
     assert.equal(version.status, 400);
     assert.match(assertDocumented(version.body, 400, "invalid_request").details.join(" "), /Sec-WebSocket-Version: 13/);
-    const expect = await rawRequest(app, `POST /dashboard/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: foo\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+    const expect = await rawRequest(
+      app,
+      `POST /dashboard/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: foo\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`,
+    );
     assert.equal(expect.status, 417);
     assert.match(assertDocumented(expect.body, 417, "invalid_request").details.join(" "), /100-continue/);
   });
 
   test("JSON nested deeper than 32 levels is refused before any handler; 32 levels parse", async () => {
-    const nest = (depth: number) => "[".repeat(depth - 1) + "{}" + "]".repeat(depth - 1);
+    const nest = (depth: number) => `${"[".repeat(depth - 1)}{}${"]".repeat(depth - 1)}`;
     const deep = await app.api("POST", "/v2/templates", `{"name":"deep","settings":{"x":${nest(4100)}}}`);
     assert.equal(deep.status, 400);
     assert.equal(deep.body.reason, "invalid_body");

@@ -43,7 +43,8 @@ describe("meeting_url and the outbound policy", () => {
     });
     await new Promise<void>((r) => site.listen(0, "127.0.0.1", r));
     const port = (site.address() as AddressInfo).port;
-    const resolve: Resolver = async (host) => (host === "metadata.test" ? [{ address: "169.254.169.254", family: 4 }] : [{ address: "127.0.0.1", family: 4 }]);
+    const resolve: Resolver = async (host) =>
+      host === "metadata.test" ? [{ address: "169.254.169.254", family: 4 }] : [{ address: "127.0.0.1", family: 4 }];
     const proxy = await GuardedProxy.start(new OutboundPolicy({ resolve, deny: ["127.0.0.2/32"] }));
     const viaProxy = (url: string) =>
       new Promise<{ status: number; body: string }>((ok, fail) => {

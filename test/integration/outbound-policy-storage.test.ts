@@ -19,14 +19,32 @@ after(async () => {
   await s3.stop();
 });
 
-const body = (endpoint: string) => ({ type: "s3", location: s3.bucket, prefix: "p", options: { endpoint }, credentials: { key: s3.accessKey, secretKey: s3.secret } });
-const upload = (endpoint: string): UploadConfig => ({ type: "s3", location: s3.bucket, prefix: "p", options: { endpoint }, credentials: { key: s3.accessKey, secret: s3.secret } });
+const body = (endpoint: string) => ({
+  type: "s3",
+  location: s3.bucket,
+  prefix: "p",
+  options: { endpoint },
+  credentials: { key: s3.accessKey, secretKey: s3.secret },
+});
+const upload = (endpoint: string): UploadConfig => ({
+  type: "s3",
+  location: s3.bucket,
+  prefix: "p",
+  options: { endpoint },
+  credentials: { key: s3.accessKey, secret: s3.secret },
+});
 
 describe("storage endpoints and the outbound policy", () => {
   test("validate refuses the metadata address in any spelling with 400 naming the rule; the s3rver on loopback validates", async () => {
     const app = await startTestApp();
     try {
-      for (const endpoint of ["http://169.254.169.254", "http://169.254.169.254:80/", "http://2852039166", "http://[::ffff:a9fe:a9fe]:9000", "http://0.0.0.0:9000"]) {
+      for (const endpoint of [
+        "http://169.254.169.254",
+        "http://169.254.169.254:80/",
+        "http://2852039166",
+        "http://[::ffff:a9fe:a9fe]:9000",
+        "http://0.0.0.0:9000",
+      ]) {
         const res = await app.api("POST", "/v2/storage/validate", body(endpoint));
         assert.equal(res.status, 400, endpoint);
         assert.equal(res.body.reason, "invalid_body");
@@ -58,17 +76,33 @@ describe("storage endpoints and the outbound policy", () => {
 
   test("each storage request checks the address it connects to: a refused one is a destination_error naming the rule", async () => {
     const port = new URL(s3.endpoint).port;
-    const resolve: Resolver = async (host) => (host === "metadata.test" ? [{ address: "169.254.169.254", family: 4 }] : [{ address: "127.0.0.1", family: 4 }]);
+    const resolve: Resolver = async (host) =>
+      host === "metadata.test" ? [{ address: "169.254.169.254", family: 4 }] : [{ address: "127.0.0.1", family: 4 }];
     const seen = s3.requests.length;
     const cases: Array<[string, OutboundPolicy, RegExp]> = [
-      [`http://metadata.test:${port}`, new OutboundPolicy({ resolve }), /metadata\.test resolves to 169\.254\.169\.254, refused by the outbound policy \(link-local 169\.254\.0\.0\/16: cloud metadata\)/],
-      [s3.endpoint, new OutboundPolicy({ deny: ["127.0.0.0/8"] }), /127\.0\.0\.1 is refused by the outbound policy \(TAPEDECK_OUTBOUND_DENY entry 127\.0\.0\.0\/8\)/],
-      [`http://localhost:${port}`, new OutboundPolicy({ deny: ["127.0.0.0/8", "::1/128"] }), /localhost resolves to .*, refused by the outbound policy \(TAPEDECK_OUTBOUND_DENY entry/],
+      [
+        `http://metadata.test:${port}`,
+        new OutboundPolicy({ resolve }),
+        /metadata\.test resolves to 169\.254\.169\.254, refused by the outbound policy \(link-local 169\.254\.0\.0\/16: cloud metadata\)/,
+      ],
+      [
+        s3.endpoint,
+        new OutboundPolicy({ deny: ["127.0.0.0/8"] }),
+        /127\.0\.0\.1 is refused by the outbound policy \(TAPEDECK_OUTBOUND_DENY entry 127\.0\.0\.0\/8\)/,
+      ],
+      [
+        `http://localhost:${port}`,
+        new OutboundPolicy({ deny: ["127.0.0.0/8", "::1/128"] }),
+        /localhost resolves to .*, refused by the outbound policy \(TAPEDECK_OUTBOUND_DENY entry/,
+      ],
     ];
     for (const [endpoint, policy, rule] of cases) {
       const storage = new S3Storage(upload(endpoint), undefined, policy);
       try {
-        const err = await storage.put("p/x.txt", "hello").then(() => null, (e: unknown) => e);
+        const err = await storage.put("p/x.txt", "hello").then(
+          () => null,
+          (e: unknown) => e,
+        );
         assert.ok(err instanceof DestinationError, `${endpoint}: ${String(err)}`);
         assert.equal(err.reason, "destination_error");
         assert.equal(err.failure, "refused");

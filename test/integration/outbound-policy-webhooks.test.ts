@@ -20,7 +20,14 @@ describe("webhook targets and the outbound policy", () => {
   test("POST /v2/webhooks/config refuses the metadata address in any spelling, naming the rule; loopback is allowed", async () => {
     const app = await startTestApp();
     try {
-      for (const url of ["http://169.254.169.254/latest/meta-data/", "http://2852039166/", "http://[::ffff:a9fe:a9fe]/", "http://0xa9.0xfe.0xa9.0xfe/", "http://0/", "http://224.0.0.1/"]) {
+      for (const url of [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://2852039166/",
+        "http://[::ffff:a9fe:a9fe]/",
+        "http://0xa9.0xfe.0xa9.0xfe/",
+        "http://0/",
+        "http://224.0.0.1/",
+      ]) {
         const res = await app.api("POST", "/v2/webhooks/config", { url, headers: { "Metadata-Flavor": "Google" } });
         assert.equal(res.status, 400, url);
         assert.equal(res.body.reason, "invalid_body");
@@ -43,17 +50,27 @@ describe("webhook targets and the outbound policy", () => {
   test("a template's custom upload endpoint is checked when the template is saved", async () => {
     const app = await startTestApp({ env: { TAPEDECK_ROLES: "api" } });
     try {
-      const upload = { type: "s3", location: "bucket", options: { endpoint: "http://2852039166:9000" }, credentials: { key: "k", secretKey: "s" } };
+      const upload = {
+        type: "s3",
+        location: "bucket",
+        options: { endpoint: "http://2852039166:9000" },
+        credentials: { key: "k", secretKey: "s" },
+      };
       const made = await app.api("POST", "/v2/templates", { name: "outbound-template", settings: { recording: { upload } } });
       assert.equal(made.status, 400, JSON.stringify(made.body));
-      assert.match(made.body.message, /^settings\.recording\.upload\.options\.endpoint http:\/\/2852039166:9000 is 169\.254\.169\.254, refused by the outbound policy \(link-local/);
+      assert.match(
+        made.body.message,
+        /^settings\.recording\.upload\.options\.endpoint http:\/\/2852039166:9000 is 169\.254\.169\.254, refused by the outbound policy \(link-local/,
+      );
       const tpl = await app.api("POST", "/v2/templates", { name: "outbound-template" });
       assert.equal(tpl.status, 200, JSON.stringify(tpl.body));
       const settings = await app.api("POST", `/v2/templates/${tpl.body.id}/settings`, { recording: { upload } });
       assert.equal(settings.status, 400, JSON.stringify(settings.body));
       const update = await app.api("POST", `/v2/templates/${tpl.body.id}`, { settings: { recording: { upload } } });
       assert.equal(update.status, 400, JSON.stringify(update.body));
-      const ok = await app.api("POST", `/v2/templates/${tpl.body.id}/settings`, { recording: { upload: { ...upload, options: { endpoint: "http://127.0.0.1:9000" } } } });
+      const ok = await app.api("POST", `/v2/templates/${tpl.body.id}/settings`, {
+        recording: { upload: { ...upload, options: { endpoint: "http://127.0.0.1:9000" } } },
+      });
       assert.equal(ok.status, 200, JSON.stringify(ok.body));
     } finally {
       await app.close();
@@ -65,11 +82,22 @@ describe("webhook targets and the outbound policy", () => {
     try {
       const hook = await app.api("POST", "/v2/rooms", { name: "outbound-room", webhook: { url: "http://[::ffff:169.254.169.254]/hook" } });
       assert.equal(hook.status, 400, JSON.stringify(hook.body));
-      assert.match(hook.body.message, /^webhook\.url http:\/\/\[::ffff:169\.254\.169\.254\]\/hook is .*, refused by the outbound policy \(link-local 169\.254\.0\.0\/16: cloud metadata\)/);
-      const upload = { type: "s3", location: "bucket", options: { endpoint: "http://169.254.169.254" }, credentials: { key: "k", secret: "s" } };
+      assert.match(
+        hook.body.message,
+        /^webhook\.url http:\/\/\[::ffff:169\.254\.169\.254\]\/hook is .*, refused by the outbound policy \(link-local 169\.254\.0\.0\/16: cloud metadata\)/,
+      );
+      const upload = {
+        type: "s3",
+        location: "bucket",
+        options: { endpoint: "http://169.254.169.254" },
+        credentials: { key: "k", secret: "s" },
+      };
       const store = await app.api("POST", "/v2/rooms", { name: "outbound-room", recording_info: { enabled: true, upload_info: upload } });
       assert.equal(store.status, 400, JSON.stringify(store.body));
-      assert.match(store.body.message, /^recording_info\.upload_info\.options\.endpoint http:\/\/169\.254\.169\.254 is 169\.254\.169\.254, refused/);
+      assert.match(
+        store.body.message,
+        /^recording_info\.upload_info\.options\.endpoint http:\/\/169\.254\.169\.254 is 169\.254\.169\.254, refused/,
+      );
       assert.equal((await app.api("GET", "/v2/rooms?name=outbound-room")).body.data?.length ?? 0, 0, "no room was made");
       const room = await app.api("POST", "/v2/rooms", { name: "outbound-room", webhook: { url: "http://127.0.0.1:9/hook" } });
       assert.equal(room.status, 200, JSON.stringify(room.body));
@@ -98,7 +126,8 @@ describe("webhook targets and the outbound policy", () => {
     withFixture("sqlite", async (f) => {
       const receiver = await f.receiver();
       // metadata.test resolves to 169.254.169.254 now (it may have resolved elsewhere when it was configured).
-      const resolve: Resolver = async (host) => (host === "metadata.test" ? [{ address: "169.254.169.254", family: 4 }] : [{ address: "127.0.0.1", family: 4 }]);
+      const resolve: Resolver = async (host) =>
+        host === "metadata.test" ? [{ address: "169.254.169.254", family: 4 }] : [{ address: "127.0.0.1", family: 4 }];
       await setAppWebhookConfig(f.db, f.box, { url: `http://metadata.test:${receiver.port}/hook`, headers: {}, enabled: true });
       const id = await f.enqueue();
       assert.equal(await dispatcherWith(f, new OutboundPolicy({ resolve })).runOnce(), 1);
@@ -123,11 +152,17 @@ describe("webhook targets and the outbound policy", () => {
       assert.equal(await dispatcherWith(f, strict).runOnce(), 2);
       const [a] = await attemptRows(f.db, byName);
       const [b] = await attemptRows(f.db, byAddress);
-      assert.match(a.error ?? "", /^localhost resolves to (127\.0\.0\.1|::1), refused by the outbound policy \(TAPEDECK_OUTBOUND_DENY entry/);
+      assert.match(
+        a.error ?? "",
+        /^localhost resolves to (127\.0\.0\.1|::1), refused by the outbound policy \(TAPEDECK_OUTBOUND_DENY entry/,
+      );
       assert.match(b.error ?? "", /^127\.0\.0\.1 is refused by the outbound policy \(TAPEDECK_OUTBOUND_DENY entry 127\.0\.0\.0\/8\)/);
       assert.equal(receiver.requests.length, 0, "the receiver got no request");
       // Same endpoint, default policy: delivered.
-      await f.db.updateTable("webhook_events").set({ next_attempt_at: new Date(0).toISOString() }).execute();
+      await f.db
+        .updateTable("webhook_events")
+        .set({ next_attempt_at: new Date(0).toISOString() })
+        .execute();
       assert.equal(await dispatcherWith(f, new OutboundPolicy()).runOnce(), 2);
       assert.equal(receiver.requests.length, 2);
     }));
@@ -138,7 +173,11 @@ describe("webhook targets and the outbound policy", () => {
       const redirector = http.createServer((_req, res) => res.writeHead(302, { location: target.url }).end("moved"));
       await new Promise<void>((r) => redirector.listen(0, "127.0.0.1", r));
       try {
-        await setAppWebhookConfig(f.db, f.box, { url: `http://127.0.0.1:${(redirector.address() as AddressInfo).port}/hook`, headers: {}, enabled: true });
+        await setAppWebhookConfig(f.db, f.box, {
+          url: `http://127.0.0.1:${(redirector.address() as AddressInfo).port}/hook`,
+          headers: {},
+          enabled: true,
+        });
         const id = await f.enqueue();
         assert.equal(await dispatcherWith(f, new OutboundPolicy()).runOnce(), 1);
         const [attempt] = await attemptRows(f.db, id);

@@ -53,15 +53,39 @@ for (const dialect of DIALECTS) {
     const insertRecording = async (o: { kind: "beam" | "hls"; roomId: string; details: object }) => {
       const id = newObjectId();
       const t = nowIso();
-      await app.ctx.db.insertInto("recordings").values({
-        id, kind: o.kind, room_id: o.roomId, session_id: null, status: "post_processing", meeting_url: "", destination: "", started_by: "", stopped_by: "",
-        details: JSON.stringify(o.details), failure: null, created_at: t, started_at: t, stopped_at: t, updated_at: t, stop_reason: "client request",
-        paused: 0, worker: null, lease_until: null,
-      }).execute();
+      await app.ctx.db
+        .insertInto("recordings")
+        .values({
+          id,
+          kind: o.kind,
+          room_id: o.roomId,
+          session_id: null,
+          status: "post_processing",
+          meeting_url: "",
+          destination: "",
+          started_by: "",
+          stopped_by: "",
+          details: JSON.stringify(o.details),
+          failure: null,
+          created_at: t,
+          started_at: t,
+          stopped_at: t,
+          updated_at: t,
+          stop_reason: "client request",
+          paused: 0,
+          worker: null,
+          lease_until: null,
+        })
+        .execute();
       return id;
     };
     const webhook = async (type: string, roomId: string) => {
-      const row = await app.ctx.db.selectFrom("webhook_events").select("body").where("type", "=", type).where("room_id", "=", roomId).executeTakeFirstOrThrow();
+      const row = await app.ctx.db
+        .selectFrom("webhook_events")
+        .select("body")
+        .where("type", "=", type)
+        .where("room_id", "=", roomId)
+        .executeTakeFirstOrThrow();
       return JSON.parse(row.body).data as Record<string, unknown>;
     };
     const recording = async (id: string) => app.ctx.db.selectFrom("recordings").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
@@ -70,7 +94,16 @@ for (const dialect of DIALECTS) {
       const port = await closedPort();
       const t = await app.api("POST", "/v2/templates", {
         name: `unreachable-bucket-${dialect}`,
-        settings: { recording: { upload: { type: "s3", location: "rec", options: { endpoint: `http://127.0.0.1:${port}` }, credentials: { key: "AKIATEST", secretKey: "secret" } } } },
+        settings: {
+          recording: {
+            upload: {
+              type: "s3",
+              location: "rec",
+              options: { endpoint: `http://127.0.0.1:${port}` },
+              credentials: { key: "AKIATEST", secretKey: "secret" },
+            },
+          },
+        },
       });
       assert.equal(t.status, 200, JSON.stringify(t.body));
       const roomId = (await app.api("POST", "/v2/rooms", { name: `unreachable-${dialect}`, template_id: t.body.id })).body.id as string;
@@ -78,10 +111,22 @@ for (const dialect of DIALECTS) {
       fs.mkdirSync(path.dirname(spool), { recursive: true });
       fs.writeFileSync(spool, "an MP4 that never left the disk");
       const id = await insertRecording({
-        kind: "beam", roomId,
+        kind: "beam",
+        roomId,
         details: {
-          width: 1280, height: 720, audio_only: false, layout: "grid", roles: null, custom_url: "", max_duration_s: 60, auto_stop_s: 60,
-          epoch: Date.now(), session_started_at: nowIso(), spool, relative_path: "beam/x/Rec.mp4", key: "rec/beam/x/Rec.mp4",
+          width: 1280,
+          height: 720,
+          audio_only: false,
+          layout: "grid",
+          roles: null,
+          custom_url: "",
+          max_duration_s: 60,
+          auto_stop_s: 60,
+          epoch: Date.now(),
+          session_started_at: nowIso(),
+          spool,
+          relative_path: "beam/x/Rec.mp4",
+          key: "rec/beam/x/Rec.mp4",
         },
       });
       await enqueueJob(app.ctx.db, { type: "beam-finish", key: `beam-finish:${id}`, payload: { recordingId: id } });
@@ -90,7 +135,10 @@ for (const dialect of DIALECTS) {
       const data = await webhook("beam.failure", roomId);
       assert.equal(data.error_type, "UPLOAD_ERROR");
       assert.equal(data.error_origin, "destination");
-      assert.match(String(data.error_message), /^Failed to upload recordings\. Check if upload config is correct\. \(upload of .*cannot reach endpoint http:\/\/127\.0\.0\.1:\d+/);
+      assert.match(
+        String(data.error_message),
+        /^Failed to upload recordings\. Check if upload config is correct\. \(upload of .*cannot reach endpoint http:\/\/127\.0\.0\.1:\d+/,
+      );
       const rec = await recording(id);
       assert.equal(rec.status, "failed");
       assert.deepEqual(JSON.parse(rec.failure!), { type: "UPLOAD_ERROR", origin: "destination", message: data.error_message });
@@ -102,17 +150,42 @@ for (const dialect of DIALECTS) {
       const live = path.join(app.dataDir, "hls", "junk", "live");
       fs.mkdirSync(path.join(live, "0"), { recursive: true });
       fs.writeFileSync(path.join(live, "master.m3u8"), "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=500000,RESOLUTION=320x180\n0/index.m3u8\n");
-      fs.writeFileSync(path.join(live, "0", "index.m3u8"), [
-        "#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:2", "#EXT-X-MEDIA-SEQUENCE:0",
-        "#EXT-X-PROGRAM-DATE-TIME:2026-12-01T10:00:00.000Z", "#EXTINF:2.000000,", "seg-00000.ts", "#EXT-X-ENDLIST", "",
-      ].join("\n"));
+      fs.writeFileSync(
+        path.join(live, "0", "index.m3u8"),
+        [
+          "#EXTM3U",
+          "#EXT-X-VERSION:3",
+          "#EXT-X-TARGETDURATION:2",
+          "#EXT-X-MEDIA-SEQUENCE:0",
+          "#EXT-X-PROGRAM-DATE-TIME:2026-12-01T10:00:00.000Z",
+          "#EXTINF:2.000000,",
+          "seg-00000.ts",
+          "#EXT-X-ENDLIST",
+          "",
+        ].join("\n"),
+      );
       fs.writeFileSync(path.join(live, "0", "seg-00000.ts"), "not a transport stream");
       const id = await insertRecording({
-        kind: "hls", roomId,
+        kind: "hls",
+        roomId,
         details: {
-          width: 320, height: 180, audio_only: false, layout: "grid", roles: null, custom_url: "", max_duration_s: 60, auto_stop_s: 60,
-          epoch: Date.now(), session_started_at: nowIso(), requested_layers: [{ width: 320, height: 180 }], hls_vod: false, single_file_per_layer: true,
-          playlist_type: "event", playlist_segments: 5, paused_spans: [], live_dir: live,
+          width: 320,
+          height: 180,
+          audio_only: false,
+          layout: "grid",
+          roles: null,
+          custom_url: "",
+          max_duration_s: 60,
+          auto_stop_s: 60,
+          epoch: Date.now(),
+          session_started_at: nowIso(),
+          requested_layers: [{ width: 320, height: 180 }],
+          hls_vod: false,
+          single_file_per_layer: true,
+          playlist_type: "event",
+          playlist_segments: 5,
+          paused_spans: [],
+          live_dir: live,
         },
       });
       await enqueueJob(app.ctx.db, { type: "hls-finish", key: `hls-finish:${id}`, payload: { recordingId: id } });
@@ -130,10 +203,22 @@ for (const dialect of DIALECTS) {
     test("a job row whose payload is corrupt fails with the field named, without running its handler", async () => {
       const t = nowIso();
       const jobId = newObjectId();
-      await app.ctx.db.insertInto("jobs").values({
-        id: jobId, type: "beam-finish", key: `corrupt:${jobId}`, payload: '{"recording":"r1"}', state: "pending", attempts: 0,
-        run_at: t, locked_until: null, last_error: null, created_at: t, updated_at: t,
-      }).execute();
+      await app.ctx.db
+        .insertInto("jobs")
+        .values({
+          id: jobId,
+          type: "beam-finish",
+          key: `corrupt:${jobId}`,
+          payload: '{"recording":"r1"}',
+          state: "pending",
+          attempts: 0,
+          run_at: t,
+          locked_until: null,
+          last_error: null,
+          created_at: t,
+          updated_at: t,
+        })
+        .execute();
       const before = handled.length;
       assert.equal(await runner.runOnce(), 1);
       const job = await app.ctx.db.selectFrom("jobs").selectAll().where("id", "=", jobId).executeTakeFirstOrThrow();

@@ -25,7 +25,10 @@ const codecs = async (file: string) => (await probe(file)).streams.map((s) => `$
 
 test("VP8 + Opus → H.264 + AAC at the same size; the later audio starts with silence", async () => {
   const out = f("vp8.mp4");
-  const r = await renderPeerStream({ video: { file: f("vp8.webm"), startMs: 10_000 }, audio: { file: f("opus6.webm"), startMs: 10_400 } }, { outFile: out });
+  const r = await renderPeerStream(
+    { video: { file: f("vp8.webm"), startMs: 10_000 }, audio: { file: f("opus6.webm"), startMs: 10_400 } },
+    { outFile: out },
+  );
   assert.deepEqual(r.video, { codec: "vp8", mode: "transcode", width: 640, height: 360 });
   const p = await probe(out);
   assert.deepEqual(await codecs(out), ["audio/aac", "video/h264"]);
@@ -36,12 +39,19 @@ test("VP8 + Opus → H.264 + AAC at the same size; the later audio starts with s
   assert.ok((await audioLevel(out, 0, 0.35)) < 0.01, "silence before the audio track starts");
   assert.ok((await audioLevel(out, 0.5, 0.5)) > 0.05, "the tone after it starts (a sine at 1/8 amplitude: RMS 0.088)");
   assert.equal(r.sizeBytes, fs.statSync(out).size);
-  assert.deepEqual(fs.readdirSync(tmp.dir).filter((n) => n.includes(".part-")), [], "no partial file left");
+  assert.deepEqual(
+    fs.readdirSync(tmp.dir).filter((n) => n.includes(".part-")),
+    [],
+    "no partial file left",
+  );
 });
 
 test("H.264 + Opus → the video copied untouched, the later video shifted", async () => {
   const out = f("h264.mp4");
-  const r = await renderPeerStream({ video: { file: f("h264.webm"), startMs: 2300 }, audio: { file: f("opus5.webm"), startMs: 2000 } }, { outFile: out });
+  const r = await renderPeerStream(
+    { video: { file: f("h264.webm"), startMs: 2300 }, audio: { file: f("opus5.webm"), startMs: 2000 } },
+    { outFile: out },
+  );
   assert.equal(r.video?.mode, "copy");
   const [pin, pout] = [await probe(f("h264.webm")), await probe(out)];
   assert.deepEqual(await codecs(out), ["audio/aac", "video/h264"]);
@@ -55,7 +65,10 @@ test("H.264 + Opus → the video copied untouched, the later video shifted", asy
 
 test("H.264 as werift writes it (no CodecPrivate, Annex B) is copied into a valid MP4", async () => {
   const out = f("werift-h264.mp4");
-  const r = await renderPeerStream({ video: { file: f("werift-h264.webm"), startMs: 0 }, audio: { file: f("opus5.webm"), startMs: 0 } }, { outFile: out });
+  const r = await renderPeerStream(
+    { video: { file: f("werift-h264.webm"), startMs: 0 }, audio: { file: f("opus5.webm"), startMs: 0 } },
+    { outFile: out },
+  );
   assert.equal(r.video?.mode, "copy");
   const v = (await probe(out)).streams.find((s) => s.codec_type === "video")!;
   assert.deepEqual([v.codec_name, v.width, v.height, v.nb_frames], ["h264", 640, 360, 120]);
@@ -67,7 +80,24 @@ test("a VP8 track that changes size midway (as Chromium does under congestion) k
   await makeVideoWebm(f("big.webm"), { seconds: 2, width: 640, height: 360 });
   await makeVideoWebm(f("small.webm"), { seconds: 2, width: 320, height: 180 });
   fs.writeFileSync(f("sizes.txt"), `file '${f("big.webm")}'\nfile '${f("small.webm")}'\n`);
-  await runFfmpeg(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0", "-i", f("sizes.txt"), "-c", "copy", "-f", "webm", f("resize.webm")]);
+  await runFfmpeg([
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-nostdin",
+    "-y",
+    "-f",
+    "concat",
+    "-safe",
+    "0",
+    "-i",
+    f("sizes.txt"),
+    "-c",
+    "copy",
+    "-f",
+    "webm",
+    f("resize.webm"),
+  ]);
   const out = f("resize.mp4");
   await renderPeerStream({ video: { file: f("resize.webm"), startMs: 0 } }, { outFile: out });
   const v = (await probe(out)).streams.find((s) => s.codec_type === "video")!;
@@ -85,6 +115,9 @@ test("audio only → an MP4 with AAC alone", async () => {
 });
 
 test("a track file without the stream it should hold is refused before ffmpeg runs", async () => {
-  await assert.rejects(renderPeerStream({ video: { file: f("opus5.webm"), startMs: 0 } }, { outFile: f("bad.mp4") }), /has no video stream/);
+  await assert.rejects(
+    renderPeerStream({ video: { file: f("opus5.webm"), startMs: 0 } }, { outFile: f("bad.mp4") }),
+    /has no video stream/,
+  );
   assert.ok(!fs.existsSync(f("bad.mp4")));
 });

@@ -20,7 +20,10 @@ describe("TAPEDECK_ROLES", () => {
       const health = await fetch(`${app.url}/health`);
       assert.equal(health.status, 200);
       for (const page of ["/dashboard", "/sfu/ws"]) assert.equal((await fetch(app.url + page)).status, 404, page);
-      assert.deepEqual(routesOf(app.server).filter((r) => !r.endsWith("/health")), []);
+      assert.deepEqual(
+        routesOf(app.server).filter((r) => !r.endsWith("/health")),
+        [],
+      );
       assert.ok(app.jobs && app.beams && app.streams, "the worker runs the job runner and both browser-recording workers");
       assert.equal(app.sfu, null);
       assert.equal(app.ctx.events.listenerCount("jobs.queued"), 1, "the job runner listens for queued jobs");
@@ -38,7 +41,10 @@ describe("TAPEDECK_ROLES", () => {
       assert.equal((await fetch(`${app.url}/health`)).status, 200);
       const routes = routesOf(app.server);
       assert.ok(routes.includes("GET /sfu/ws"), routes.join(", "));
-      assert.deepEqual(routes.filter((r) => r.includes("/v2")), []);
+      assert.deepEqual(
+        routes.filter((r) => r.includes("/v2")),
+        [],
+      );
       assert.ok(app.sfu);
       assert.equal(app.jobs, null);
     } finally {

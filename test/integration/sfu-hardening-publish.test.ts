@@ -23,7 +23,13 @@ async function makeOffer(kinds: Kind[]): Promise<{ sdp: string; mids: string[] }
   return out;
 }
 
-const track = (mid: string, kind: Kind, source: "camera" | "microphone" | "screen", id = `${source}-${mid}`) => ({ mid, track_id: id, stream_id: "s", kind, source });
+const track = (mid: string, kind: Kind, source: "camera" | "microphone" | "screen", id = `${source}-${mid}`) => ({
+  mid,
+  track_id: id,
+  stream_id: "s",
+  kind,
+  source,
+});
 
 describe("SFU hardening: publish offers checked against their m-lines", () => {
   let app: TestApp;
@@ -33,7 +39,8 @@ describe("SFU hardening: publish offers checked against their m-lines", () => {
     const j = await c.join(await mintAppToken(app.ctx.identity, { roomId, role }), name);
     return { c, peerId: j.peer.id as string };
   };
-  const publishPc = (peerId: string) => (app.sfu as Sfu).rooms.get(roomId)!.peers.get(peerId) as unknown as { publishPc: unknown; published: Map<string, unknown> };
+  const publishPc = (peerId: string) =>
+    (app.sfu as Sfu).rooms.get(roomId)!.peers.get(peerId) as unknown as { publishPc: unknown; published: Map<string, unknown> };
 
   before(async () => {
     app = await startTestApp();
@@ -64,8 +71,14 @@ describe("SFU hardening: publish offers checked against their m-lines", () => {
     const cases: Array<[unknown[], RegExp]> = [
       [[track(v, "video", "camera")], new RegExp(`m-line ${a} \\(audio\\) sends media but no track announces it`)],
       [[track(v, "audio", "microphone"), track(a, "video", "camera")], /announced as audio but m-line .* is video/],
-      [[track(v, "video", "camera"), track(a, "audio", "microphone"), track("9", "audio", "microphone", "x")], /mids the offer does not have: 9/],
-      [[track(v, "video", "camera"), track(v, "video", "screen", "dup"), track(a, "audio", "microphone")], new RegExp(`mid ${v} is announced twice`)],
+      [
+        [track(v, "video", "camera"), track(a, "audio", "microphone"), track("9", "audio", "microphone", "x")],
+        /mids the offer does not have: 9/,
+      ],
+      [
+        [track(v, "video", "camera"), track(v, "video", "screen", "dup"), track(a, "audio", "microphone")],
+        new RegExp(`mid ${v} is announced twice`),
+      ],
       [[track(v, "video", "camera", "same"), track(a, "audio", "microphone", "same")], /track id same is announced twice/],
     ];
     for (const [tracks, re] of cases) {
@@ -100,7 +113,11 @@ describe("SFU hardening: publish offers checked against their m-lines", () => {
     const sections = o.sdp.split(/(?=^m=)/m);
     const closedIndex = sections.findIndex((s) => s.includes(`a=mid:${o.mids[1]}\r\n`));
     sections[closedIndex] = sections[closedIndex].replace(/^m=video \d+/, "m=video 0").replace("a=sendonly", "a=inactive");
-    c.send({ type: "publish", sdp: sections.join(""), tracks: [track(o.mids[0], "video", "camera"), track(o.mids[2], "audio", "microphone")] });
+    c.send({
+      type: "publish",
+      sdp: sections.join(""),
+      tracks: [track(o.mids[0], "video", "camera"), track(o.mids[2], "audio", "microphone")],
+    });
     const answer = await c.next("publish-answer");
     assert.match(answer.sdp, /^m=video/m);
     c.close();

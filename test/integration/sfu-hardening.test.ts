@@ -49,7 +49,11 @@ describe("SFU hardening: joins, names, limits", () => {
     // A `__` role a template kept from before such names were refused is an ordinary, visible role.
     const row = await app.ctx.db.selectFrom("templates").select("roles").where("id", "=", templateId).executeTakeFirstOrThrow();
     const roles = { ...JSON.parse(row.roles), __sneaky: { publishParams: { allowed: [] } } };
-    await app.ctx.db.updateTable("templates").set({ roles: JSON.stringify(roles) }).where("id", "=", templateId).execute();
+    await app.ctx.db
+      .updateTable("templates")
+      .set({ roles: JSON.stringify(roles) })
+      .where("id", "=", templateId)
+      .execute();
     const host = await SignalClient.connect(app.url);
     await host.join(await token("host"), "Host");
     const sneaky = await SignalClient.connect(app.url);
@@ -105,9 +109,21 @@ describe("SFU hardening: joins, names, limits", () => {
     }
     // As another SDK would mint it (tapedeck's own minting refuses such a user_id already).
     const iat = Math.floor(Date.now() / 1000) - 10;
-    const claims = { access_key: app.ctx.identity.accessKey, type: "app", version: 2, room_id: roomId, role: "host", user_id: "user\u001b[31m" };
-    const sdkToken = await new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setIssuedAt(iat).setNotBefore(iat).setExpirationTime(iat + 3600)
-      .setJti("j-1").sign(new TextEncoder().encode(app.ctx.identity.appSecret));
+    const claims = {
+      access_key: app.ctx.identity.accessKey,
+      type: "app",
+      version: 2,
+      room_id: roomId,
+      role: "host",
+      user_id: "user\u001b[31m",
+    };
+    const sdkToken = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setIssuedAt(iat)
+      .setNotBefore(iat)
+      .setExpirationTime(iat + 3600)
+      .setJti("j-1")
+      .sign(new TextEncoder().encode(app.ctx.identity.appSecret));
     const badUser = await refusedJoin(sdkToken);
     assert.ok(badUser.code === 400 || badUser.code === 401, `${badUser.code}`); // 401 where token verification refuses it first
     assert.match(badUser.message, /user_id contains a control/);
@@ -139,7 +155,11 @@ describe("SFU hardening: joins, names, limits", () => {
     const noOffer = await s.next("error");
     assert.deepEqual([noOffer.code, noOffer.reason, noOffer.fatal], [409, "conflict", false]);
     assert.match(noOffer.message, /no subscribe offer is waiting/);
-    s.send({ type: "publish", sdp: "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendonly\r\n", tracks: [{ mid: "0", track_id: "t", stream_id: "s", kind: "audio", source: "microphone" }] });
+    s.send({
+      type: "publish",
+      sdp: "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendonly\r\n",
+      tracks: [{ mid: "0", track_id: "t", stream_id: "s", kind: "audio", source: "microphone" }],
+    });
     const badSdp = await s.next("error");
     assert.equal(badSdp.code, 400, badSdp.message);
     s.send({ type: "join", token: await token("host"), name: "again" });
@@ -151,7 +171,15 @@ describe("SFU hardening: joins, names, limits", () => {
     const room = (await app.api("POST", "/v2/rooms", { name: "answer-room" })).body.id;
     const viewer = await SignalClient.connect(app.url);
     await viewer.join(await token("guest", "v", room), "Viewer");
-    const pub = await joinSynthetic({ baseUrl: app.url, token: await token("host", "p", room), name: "Pub", width: 320, height: 180, fps: 10, videoBitrateKbps: 200 });
+    const pub = await joinSynthetic({
+      baseUrl: app.url,
+      token: await token("host", "p", room),
+      name: "Pub",
+      width: 320,
+      height: 180,
+      fps: 10,
+      videoBitrateKbps: 200,
+    });
     try {
       await viewer.next("subscribe-offer", () => true, 20_000);
       viewer.send({ type: "subscribe-answer", sdp: "v=0\r\nthis is not an answer\r\n" });
@@ -209,7 +237,10 @@ describe("SFU hardening: joins, names, limits", () => {
 describe("SFU hardening with shard processes", () => {
   let app: TestApp;
   before(async () => {
-    app = await startTestApp({ env: { TAPEDECK_SFU_PROCESSES: "1" }, config: { peerLimits: { chatMaxBytes: 32, chatPerSecond: 5, chatBurst: 20, floodStrikes: 20 } } });
+    app = await startTestApp({
+      env: { TAPEDECK_SFU_PROCESSES: "1" },
+      config: { peerLimits: { chatMaxBytes: 32, chatPerSecond: 5, chatBurst: 20, floodStrikes: 20 } },
+    });
   });
   after(() => app.close());
 

@@ -20,34 +20,67 @@ describe("SFU media forwarding (werift peers)", () => {
   test("a viewer receives a publisher's video and audio; the publisher leaving is seen", async () => {
     const token = (role: string) => mintAppToken(app.ctx.identity, { roomId, role });
     const viewer = await joinSynthetic({ baseUrl: app.url, token: await token("guest"), name: "Viewer", viewOnly: true });
-    const publisher = await joinSynthetic({ baseUrl: app.url, token: await token("host"), name: "Clock", width: 640, height: 360, fps: 15, videoBitrateKbps: 500 });
+    const publisher = await joinSynthetic({
+      baseUrl: app.url,
+      token: await token("host"),
+      name: "Clock",
+      width: 640,
+      height: 360,
+      fps: 15,
+      videoBitrateKbps: 500,
+    });
     try {
-      const counts = await until(() => {
-        const c = viewer.received.get(publisher.peerId);
-        return c && c.video > 50 && c.audio > 50 && c;
-      }, "video and audio packets at the viewer", 20_000);
+      const counts = await until(
+        () => {
+          const c = viewer.received.get(publisher.peerId);
+          return c && c.video > 50 && c.audio > 50 && c;
+        },
+        "video and audio packets at the viewer",
+        20_000,
+      );
       assert.ok(counts.video > 50 && counts.audio > 50);
       const room = app.ctx.db.selectFrom("peers").select(["name", "left_at"]).where("session_id", "=", viewer.sessionId);
       assert.equal((await room.execute()).length, 2);
     } finally {
       await publisher.leave();
     }
-    await until(async () => (await app.ctx.db.selectFrom("peers").select("left_at").where("id", "=", publisher.peerId).executeTakeFirst())?.left_at, "the publisher to be marked gone");
+    await until(
+      async () => (await app.ctx.db.selectFrom("peers").select("left_at").where("id", "=", publisher.peerId).executeTakeFirst())?.left_at,
+      "the publisher to be marked gone",
+    );
     await viewer.leave();
   });
 
   test("a viewer left with nothing to receive gets a fresh subscribe connection for the next publisher", async () => {
     const token = (role: string) => mintAppToken(app.ctx.identity, { roomId, role });
     const resets: string[] = [];
-    const viewer = await joinSynthetic({ baseUrl: app.url, token: await token("guest"), name: "Stays", viewOnly: true, onMessage: (m) => m.type === "subscribe-reset" && resets.push(m.type) });
+    const viewer = await joinSynthetic({
+      baseUrl: app.url,
+      token: await token("guest"),
+      name: "Stays",
+      viewOnly: true,
+      onMessage: (m) => m.type === "subscribe-reset" && resets.push(m.type),
+    });
     try {
       for (const name of ["First", "Second"]) {
-        const publisher = await joinSynthetic({ baseUrl: app.url, token: await token("host"), name, width: 320, height: 180, fps: 15, videoBitrateKbps: 300 });
+        const publisher = await joinSynthetic({
+          baseUrl: app.url,
+          token: await token("host"),
+          name,
+          width: 320,
+          height: 180,
+          fps: 15,
+          videoBitrateKbps: 300,
+        });
         try {
-          await until(() => {
-            const c = viewer.received.get(publisher.peerId);
-            return c && c.video > 30 && c.audio > 30;
-          }, `${name}'s media at the viewer`, 20_000);
+          await until(
+            () => {
+              const c = viewer.received.get(publisher.peerId);
+              return c && c.video > 30 && c.audio > 30;
+            },
+            `${name}'s media at the viewer`,
+            20_000,
+          );
         } finally {
           await publisher.leave();
         }

@@ -37,8 +37,26 @@ for (const dialect of DIALECTS) {
       app = await startTestApp({ dialect, env: { TAPEDECK_COMPOSITE_CHUNK_SECONDS: "3", TAPEDECK_SFU_CPU_LIMIT: "1" } });
       const t = await app.api("POST", "/v2/templates", {
         name: "records-everything",
-        settings: { recording: { upload: { type: "s3", location: s3.bucket, prefix: "rec", options: { endpoint: `http://127.0.0.1:${link.port}` }, credentials: { key: s3.accessKey, secretKey: s3.secret } } } },
-        recordings: [{ name: "default", role: "host", trackRecording: { enabled: true }, streamRecording: { enabled: true }, compositeRecording: { customComposite: { enabled: true } } }],
+        settings: {
+          recording: {
+            upload: {
+              type: "s3",
+              location: s3.bucket,
+              prefix: "rec",
+              options: { endpoint: `http://127.0.0.1:${link.port}` },
+              credentials: { key: s3.accessKey, secretKey: s3.secret },
+            },
+          },
+        },
+        recordings: [
+          {
+            name: "default",
+            role: "host",
+            trackRecording: { enabled: true },
+            streamRecording: { enabled: true },
+            compositeRecording: { customComposite: { enabled: true } },
+          },
+        ],
       });
       assert.equal(t.status, 200, JSON.stringify(t.body));
       roomId = (await app.api("POST", "/v2/rooms", { name: "session-rec-room", template_id: t.body.id })).body.id;
@@ -60,47 +78,98 @@ for (const dialect of DIALECTS) {
       chatter.send({ type: "chat", message: 'hello, "world"\nsecond line 🎉 مرحبا' });
       chatter.send({ type: "chat", message: "=1+2 for guests", roles: ["guest"] });
       chatter.send({ type: "chat", message: "just for Ada", peer_id: ada.peerId });
-      await until(async () => (await app.ctx.db.selectFrom("chat_messages").select("id").where("session_id", "=", sessionId).execute()).length === 3, "chat stored");
+      await until(
+        async () => (await app.ctx.db.selectFrom("chat_messages").select("id").where("session_id", "=", sessionId).execute()).length === 3,
+        "chat stored",
+      );
       let adaEnded = "";
       void ada.done.then((why) => (adaEnded = why));
-      await until(async () => {
-        if (adaEnded) throw new Error(`Ada's session ended early: ${adaEnded}`);
-        return (await app.ctx.db.selectFrom("recorded_tracks").select("id").where("first_media_at", "is not", null).execute()).length === 2;
-      }, "Ada's tracks recording", 10_000);
+      await until(
+        async () => {
+          if (adaEnded) throw new Error(`Ada's session ended early: ${adaEnded}`);
+          return (
+            (await app.ctx.db.selectFrom("recorded_tracks").select("id").where("first_media_at", "is not", null).execute()).length === 2
+          );
+        },
+        "Ada's tracks recording",
+        10_000,
+      );
       const bo = await joinSynthetic({ baseUrl: app.url, token: await token("guest"), name: "Bo", durationSeconds: 3, ...media });
       assert.equal(await bo.done, "media ended");
       await bo.leave();
 
       // While the session runs, the composite's closed pieces are rendered.
       const segDir = path.join(app.dataDir, "spool", "sessions", sessionId, "segments");
-      await until(() => fs.existsSync(segDir) && fs.readdirSync(segDir).some((f) => /^seg-.*\.mov$/.test(f)), "a composite segment rendered during the session", 15_000);
-      assert.equal((await app.ctx.db.selectFrom("sessions").select("active").where("id", "=", sessionId).executeTakeFirstOrThrow()).active, 1);
+      await until(
+        () => fs.existsSync(segDir) && fs.readdirSync(segDir).some((f) => /^seg-.*\.mov$/.test(f)),
+        "a composite segment rendered during the session",
+        15_000,
+      );
+      assert.equal(
+        (await app.ctx.db.selectFrom("sessions").select("active").where("id", "=", sessionId).executeTakeFirstOrThrow()).active,
+        1,
+      );
 
       assert.equal(await ada.done, "media ended");
       await link.off(); // the bucket is unreachable when the session closes
       await ada.leave();
       chatter.close();
-      const rec = await until(async () => {
-        const r = await app.ctx.db.selectFrom("recordings").selectAll().where("session_id", "=", sessionId).where("kind", "=", "sfu").executeTakeFirst();
-        const job = await app.ctx.db.selectFrom("jobs").selectAll().where("key", "=", `process-session:${r?.id}`).executeTakeFirst();
-        return job?.state === "pending" && /^upload of s3:\/\//.test(job.last_error ?? "") && r;
-      }, "post-processing waiting for the bucket", 60_000);
+      const rec = await until(
+        async () => {
+          const r = await app.ctx.db
+            .selectFrom("recordings")
+            .selectAll()
+            .where("session_id", "=", sessionId)
+            .where("kind", "=", "sfu")
+            .executeTakeFirst();
+          const job = await app.ctx.db.selectFrom("jobs").selectAll().where("key", "=", `process-session:${r?.id}`).executeTakeFirst();
+          return job?.state === "pending" && /^upload of s3:\/\//.test(job.last_error ?? "") && r;
+        },
+        "post-processing waiting for the bucket",
+        60_000,
+      );
       assert.equal(rec.status, "post_processing");
-      assert.deepEqual(await app.ctx.db.selectFrom("recording_assets").select("type").where("type", "!=", "track").execute(), [], "no asset before its upload");
-      const early = await app.ctx.db.selectFrom("webhook_events").select("type").where("type", "in", ["recording.success", "stream.recording.success"]).execute();
+      assert.deepEqual(
+        await app.ctx.db.selectFrom("recording_assets").select("type").where("type", "!=", "track").execute(),
+        [],
+        "no asset before its upload",
+      );
+      const early = await app.ctx.db
+        .selectFrom("webhook_events")
+        .select("type")
+        .where("type", "in", ["recording.success", "stream.recording.success"])
+        .execute();
       assert.deepEqual(early, [], "no success webhook before the upload");
 
       await link.on();
       await app.ctx.db.updateTable("jobs").set({ run_at: new Date().toISOString() }).where("state", "=", "pending").execute(); // skip the backoff wait
       app.jobs!.kick();
-      await until(async () => (await app.ctx.db.selectFrom("recordings").select("status").where("id", "=", rec.id).executeTakeFirstOrThrow()).status === "completed", "recording completed", 120_000)
-        .catch(async (err) => { console.error(JSON.stringify(await app.ctx.db.selectFrom("jobs").selectAll().execute(), null, 1)); throw err; });
-      await until(async () => (await app.ctx.db.selectFrom("jobs").select("state").where("type", "=", "upload-track").execute()).every((j) => j.state === "done"), "track uploads done", 30_000);
+      await until(
+        async () =>
+          (await app.ctx.db.selectFrom("recordings").select("status").where("id", "=", rec.id).executeTakeFirstOrThrow()).status ===
+          "completed",
+        "recording completed",
+        120_000,
+      ).catch(async (err) => {
+        console.error(JSON.stringify(await app.ctx.db.selectFrom("jobs").selectAll().execute(), null, 1));
+        throw err;
+      });
+      await until(
+        async () =>
+          (await app.ctx.db.selectFrom("jobs").select("state").where("type", "=", "upload-track").execute()).every(
+            (j) => j.state === "done",
+          ),
+        "track uploads done",
+        30_000,
+      );
 
       const session = await app.ctx.db.selectFrom("sessions").selectAll().where("id", "=", sessionId).executeTakeFirstOrThrow();
       const peers = await app.ctx.db.selectFrom("peers").selectAll().where("session_id", "=", sessionId).execute();
       const peerOf = (name: string) => peers.find((p) => p.name === name)!;
-      const events = (await app.ctx.db.selectFrom("webhook_events").select(["type", "body"]).execute()).map((e) => ({ type: e.type, body: JSON.parse(e.body) }));
+      const events = (await app.ctx.db.selectFrom("webhook_events").select(["type", "body"]).execute()).map((e) => ({
+        type: e.type,
+        body: JSON.parse(e.body),
+      }));
       const ofType = (type: string) => events.filter((e) => e.type === type).map((e) => e.body.data);
       const download = async (url: string, name: string) => {
         const file = path.join(tmp, `${dialect}-${name}`);
@@ -127,17 +196,28 @@ for (const dialect of DIALECTS) {
       assert.equal(cv.codec_name, "h264");
       assert.deepEqual([cv.width, cv.height], [1280, 720]);
       assert.equal(composite.streams.find((s) => s.codec_type === "audio")?.codec_name, "aac");
-      assert.ok(Math.abs(composite.durationSeconds - sessionSeconds) <= 1, `composite lasts ${composite.durationSeconds} s, the session ${sessionSeconds} s`);
+      assert.ok(
+        Math.abs(composite.durationSeconds - sessionSeconds) <= 1,
+        `composite lasts ${composite.durationSeconds} s, the session ${sessionSeconds} s`,
+      );
       assert.equal(success.size, composite.sizeBytes);
-      const details = recordingDetails(await app.ctx.db.selectFrom("recordings").selectAll().where("id", "=", rec.id).executeTakeFirstOrThrow());
-      assert.ok(details.segments && details.segments.renderedAfterClose < details.segments.total, `pieces left for after the close: ${JSON.stringify(details.segments)}`);
+      const details = recordingDetails(
+        await app.ctx.db.selectFrom("recordings").selectAll().where("id", "=", rec.id).executeTakeFirstOrThrow(),
+      );
+      assert.ok(
+        details.segments && details.segments.renderedAfterClose < details.segments.total,
+        `pieces left for after the close: ${JSON.stringify(details.segments)}`,
+      );
 
       // The chat: broadcast and role messages, not the direct one; escaped.
       const csv = fs.readFileSync(await download(success.chat_recording_presigned_url, "chat.csv"), "utf8");
       const chatter0 = peerOf("Chatter");
       const lines = csv.split("\r\n");
       assert.equal(lines[0], "SenderPeerID,SenderName,SenderUserID,Roles,SentAt,Type,Message");
-      assert.match(csv, new RegExp(`\\r\\n${chatter0.id},Chatter,,\\[\\],[0-9T:.Z-]+,chat,"hello, ""world""\\nsecond line 🎉 مرحبا"\\r\\n`));
+      assert.match(
+        csv,
+        new RegExp(`\\r\\n${chatter0.id},Chatter,,\\[\\],[0-9T:.Z-]+,chat,"hello, ""world""\\nsecond line 🎉 مرحبا"\\r\\n`),
+      );
       assert.match(csv, new RegExp(`\\r\\n${chatter0.id},Chatter,,\\[guest\\],[0-9T:.Z-]+,chat,'=1\\+2 for guests\\r\\n$`));
       assert.doesNotMatch(csv, /just for Ada/);
 
@@ -147,24 +227,36 @@ for (const dialect of DIALECTS) {
       for (const d of streams) {
         const peer = peers.find((p) => p.id === d.peer_id)!;
         assert.equal(d.stream_type, "regular");
-        assert.equal(d.recording_path, `s3://${s3.bucket}/rec/${roomId}/${date}/${sessionId}/${d.peer_id}/${d.stream_id}/${d.stream_id}.mp4`);
+        assert.equal(
+          d.recording_path,
+          `s3://${s3.bucket}/rec/${roomId}/${date}/${sessionId}/${d.peer_id}/${d.stream_id}/${d.stream_id}.mp4`,
+        );
         const p = await probe(await download(d.recording_presigned_url, `${peer.name}.mp4`));
         const v = p.streams.find((s) => s.codec_type === "video")!;
         assert.equal(v.codec_name, "h264");
         assert.deepEqual([v.width, v.height], [320, 180]);
-        assert.ok(p.streams.some((s) => s.codec_type === "audio"), `${peer.name}'s MP4 has audio`);
+        assert.ok(
+          p.streams.some((s) => s.codec_type === "audio"),
+          `${peer.name}'s MP4 has audio`,
+        );
         // Synthetic peers publish a known length of media (Ada 9 s, Bo 3 s), starting a moment after they
         // join (later on a loaded machine), so the file is compared with that; the Chromium test compares
         // with the time in the room.
         const published = peer.name === "Ada" ? 9 : 3;
         assert.ok(Math.abs(p.durationSeconds - published) <= 1, `${peer.name}: MP4 ${p.durationSeconds} s, published ${published} s`);
-        assert.ok(p.durationSeconds <= seconds(peer.joined_at, peer.left_at!) + 0.5, `${peer.name}: MP4 no longer than the time in the room`);
+        assert.ok(
+          p.durationSeconds <= seconds(peer.joined_at, peer.left_at!) + 0.5,
+          `${peer.name}: MP4 no longer than the time in the room`,
+        );
         assert.equal(d.size, p.sizeBytes);
       }
 
       // Tracks, assets, and the spool emptied.
       assert.equal(ofType("track.recording.success").length, 4);
-      const assets = (await app.api("GET", `/v2/recording-assets?session_id=${sessionId}`)).body.data as Array<{ type: string; path: string }>;
+      const assets = (await app.api("GET", `/v2/recording-assets?session_id=${sessionId}`)).body.data as Array<{
+        type: string;
+        path: string;
+      }>;
       const count = (type: string) => assets.filter((a) => a.type === type).length;
       assert.deepEqual([count("room-composite-legacy"), count("stream"), count("track"), count("chat")], [1, 2, 4, 1]);
       assert.ok(assets.some((a) => a.type === "chat" && a.path === success.chat_recording_path));
@@ -175,23 +267,43 @@ for (const dialect of DIALECTS) {
     test("a session where nobody published: recording.failed with INPUT_ERROR, and the recording says why", async () => {
       const quiet = (await app.api("POST", "/v2/rooms", { name: "quiet-room", recording_info: { enabled: true } })).body.id;
       const peer = await SignalClient.connect(app.url);
-      const sessionId = (await peer.join(await mintAppToken(app.ctx.identity, { roomId: quiet, role: "host" }), "Silent")).session_id as string;
+      const sessionId = (await peer.join(await mintAppToken(app.ctx.identity, { roomId: quiet, role: "host" }), "Silent"))
+        .session_id as string;
       peer.close();
-      const rec = await until(async () => {
-        const r = await app.ctx.db.selectFrom("recordings").selectAll().where("session_id", "=", sessionId).executeTakeFirst();
-        return r?.status === "failed" && r;
-      }, "the recording to fail", 30_000);
+      const rec = await until(
+        async () => {
+          const r = await app.ctx.db.selectFrom("recordings").selectAll().where("session_id", "=", sessionId).executeTakeFirst();
+          return r?.status === "failed" && r;
+        },
+        "the recording to fail",
+        30_000,
+      );
       const failure = JSON.parse(rec.failure!);
       assert.equal(failure.type, "INPUT_ERROR");
       assert.equal(failure.origin, "client");
       assert.match(failure.message, /no peer has a recorded track|no length/);
-      const failed = await app.ctx.db.selectFrom("webhook_events").select("body").where("type", "=", "recording.failed").where("room_id", "=", quiet).executeTakeFirstOrThrow();
+      const failed = await app.ctx.db
+        .selectFrom("webhook_events")
+        .select("body")
+        .where("type", "=", "recording.failed")
+        .where("room_id", "=", quiet)
+        .executeTakeFirstOrThrow();
       const data = JSON.parse(failed.body).data;
       assert.equal(data.session_id, sessionId);
       assert.equal(data.error_type, "INPUT_ERROR");
       assert.equal(data.error_origin, "client");
       assert.equal(data.error, failure.message);
-      assert.equal((await app.ctx.db.selectFrom("webhook_events").select("id").where("type", "=", "recording.success").where("room_id", "=", quiet).execute()).length, 0);
+      assert.equal(
+        (
+          await app.ctx.db
+            .selectFrom("webhook_events")
+            .select("id")
+            .where("type", "=", "recording.success")
+            .where("room_id", "=", quiet)
+            .execute()
+        ).length,
+        0,
+      );
     });
   });
 }

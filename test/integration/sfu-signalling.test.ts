@@ -40,7 +40,10 @@ describe("SFU signalling", () => {
     const joinedB = await b.join(await token("guest", "user-b"), "Bob");
     assert.equal(joinedB.session_id, joinedA.session_id);
     assert.deepEqual(joinedB.can_publish, ["audio"]);
-    assert.deepEqual(joinedB.peers.map((p: { name: string }) => p.name), ["Alice"]);
+    assert.deepEqual(
+      joinedB.peers.map((p: { name: string }) => p.name),
+      ["Alice"],
+    );
     const seen = await a.next("peer-joined");
     assert.equal(seen.peer.name, "Bob");
 
@@ -85,7 +88,7 @@ describe("SFU signalling", () => {
 
   test("chat to everyone, to a role and to one peer; all kept, direct ones marked", async () => {
     const a = await SignalClient.connect(app.url);
-    const ja = await a.join(await token("host", "ua"), "Host, \"quoted\"");
+    const ja = await a.join(await token("host", "ua"), 'Host, "quoted"');
     const b = await SignalClient.connect(app.url);
     const jb = await b.join(await token("guest", "ub"), "Guest");
     const c = await SignalClient.connect(app.url);
@@ -105,14 +108,22 @@ describe("SFU signalling", () => {
     await a.next("chat", (m) => m.message === "ping"); // a never got the direct message before this
     assert.ok(!a.received.some((m) => m.type === "chat" && m.message === "psst"));
 
-    const rows = await app.ctx.db.selectFrom("chat_messages").selectAll().where("session_id", "=", ja.session_id).orderBy("sent_at").execute();
-    assert.deepEqual(rows.map((r) => [r.message, JSON.parse(r.roles), r.to_peer_id]), [
-      ["hello, all\nsecond line ✓", [], null],
-      ["hosts only", ["host"], null],
-      ["psst", [], jb.peer.id],
-      ["ping", [], null],
-    ]);
-    assert.equal(rows[0].sender_name, "Host, \"quoted\"");
+    const rows = await app.ctx.db
+      .selectFrom("chat_messages")
+      .selectAll()
+      .where("session_id", "=", ja.session_id)
+      .orderBy("sent_at")
+      .execute();
+    assert.deepEqual(
+      rows.map((r) => [r.message, JSON.parse(r.roles), r.to_peer_id]),
+      [
+        ["hello, all\nsecond line ✓", [], null],
+        ["hosts only", ["host"], null],
+        ["psst", [], jb.peer.id],
+        ["ping", [], null],
+      ],
+    );
+    assert.equal(rows[0].sender_name, 'Host, "quoted"');
     assert.equal(rows[0].sender_user_id, "ua");
     for (const cl of [a, b, c]) cl.close();
     await Promise.all([a.closed, b.closed, c.closed]);
@@ -136,7 +147,11 @@ describe("SFU signalling", () => {
     assert.equal((await b.closed).code, 4410);
     const left = await a.next("peer-left");
     assert.deepEqual([left.peer_id, left.reason], [jb.peer.id, "ice connection state closed"]);
-    const peer = await app.ctx.db.selectFrom("peers").select(["left_at", "leave_reason"]).where("id", "=", jb.peer.id).executeTakeFirstOrThrow();
+    const peer = await app.ctx.db
+      .selectFrom("peers")
+      .select(["left_at", "leave_reason"])
+      .where("id", "=", jb.peer.id)
+      .executeTakeFirstOrThrow();
     assert.equal(peer.leave_reason, "ice connection state closed");
     assert.ok(peer.left_at);
     assert.equal(ja.session_id, jb.session_id);
@@ -159,7 +174,11 @@ describe("SFU signalling", () => {
     await s.closed;
 
     const expired = await SignalClient.connect(app.url);
-    expired.send({ type: "join", token: await mintAppToken({ accessKey: app.ctx.identity.accessKey, appSecret: "another-secret-entirely" }, { roomId, role: "host" }), name: "x" });
+    expired.send({
+      type: "join",
+      token: await mintAppToken({ accessKey: app.ctx.identity.accessKey, appSecret: "another-secret-entirely" }, { roomId, role: "host" }),
+      name: "x",
+    });
     assert.equal((await expired.next("error")).code, 401);
 
     const noRoom = await SignalClient.connect(app.url);
@@ -241,7 +260,11 @@ describe("SFU signalling", () => {
     const joinedEarly = await earlyJoined;
     const next = await SignalClient.connect(app.url);
     const joinedNext = await next.join(await token("host", "next", room2), "Next");
-    assert.deepEqual(joinedNext.peers.map((p: { name: string }) => p.name), ["Early"], "the next peer finds the early one");
+    assert.deepEqual(
+      joinedNext.peers.map((p: { name: string }) => p.name),
+      ["Early"],
+      "the next peer finds the early one",
+    );
     assert.equal(joinedNext.session_id, joinedEarly.session_id);
     assert.equal(sfu.rooms.get(room2)!.peers.size, 2);
     early.close();

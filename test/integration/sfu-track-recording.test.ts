@@ -16,13 +16,27 @@ import { until } from "../support/wait.ts";
 // and webhooks. The bucket goes down during the session: the files wait and arrive when it is back.
 
 function probe(file: string) {
-  const out = execFileSync("ffprobe", ["-v", "error", "-count_packets", "-show_entries", "stream=codec_name,codec_type,width,height,nb_read_packets:format=duration", "-of", "json", file]);
-  return JSON.parse(String(out)) as { streams: Array<{ codec_name: string; codec_type: string; width?: number; nb_read_packets: string }>; format: { duration?: string } };
+  const out = execFileSync("ffprobe", [
+    "-v",
+    "error",
+    "-count_packets",
+    "-show_entries",
+    "stream=codec_name,codec_type,width,height,nb_read_packets:format=duration",
+    "-of",
+    "json",
+    file,
+  ]);
+  return JSON.parse(String(out)) as {
+    streams: Array<{ codec_name: string; codec_type: string; width?: number; nb_read_packets: string }>;
+    format: { duration?: string };
+  };
 }
 
 /** Duration from the last packet's timestamp (live WebM files carry no duration in their header). */
 function lastPacketSeconds(file: string): number {
-  const out = String(execFileSync("ffprobe", ["-v", "error", "-show_entries", "packet=pts_time", "-of", "csv=p=0", file])).trim().split("\n");
+  const out = String(execFileSync("ffprobe", ["-v", "error", "-show_entries", "packet=pts_time", "-of", "csv=p=0", file]))
+    .trim()
+    .split("\n");
   return Math.max(...out.map(Number).filter((n) => !Number.isNaN(n)));
 }
 
@@ -40,7 +54,17 @@ describe("SFU track recording", () => {
     app = await startTestApp();
     const t = await app.api("POST", "/v2/templates", {
       name: "records-tracks",
-      settings: { recording: { upload: { type: "s3", location: s3.bucket, prefix: "rec", options: { endpoint: `http://127.0.0.1:${link.port}` }, credentials: { key: s3.accessKey, secretKey: s3.secret } } } },
+      settings: {
+        recording: {
+          upload: {
+            type: "s3",
+            location: s3.bucket,
+            prefix: "rec",
+            options: { endpoint: `http://127.0.0.1:${link.port}` },
+            credentials: { key: s3.accessKey, secretKey: s3.secret },
+          },
+        },
+      },
       recordings: [{ name: "default", role: "host", trackRecording: { enabled: true } }],
     });
     roomId = (await app.api("POST", "/v2/rooms", { name: "track-room", template_id: t.body.id })).body.id;
@@ -54,24 +78,45 @@ describe("SFU track recording", () => {
 
   test("each published track becomes a WebM in the bucket, after an outage, with asset and webhooks", async () => {
     await link.off(); // the bucket is unreachable for the whole session
-    const pub = await joinSynthetic({ baseUrl: app.url, token: await mintAppToken(app.ctx.identity, { roomId, role: "host" }), name: "Rec", width: 320, height: 180, fps: 15, videoBitrateKbps: 300, durationSeconds: 4, keyframeIntervalSeconds: 0.5 });
+    const pub = await joinSynthetic({
+      baseUrl: app.url,
+      token: await mintAppToken(app.ctx.identity, { roomId, role: "host" }),
+      name: "Rec",
+      width: 320,
+      height: 180,
+      fps: 15,
+      videoBitrateKbps: 300,
+      durationSeconds: 4,
+      keyframeIntervalSeconds: 0.5,
+    });
     assert.equal(await pub.done, "media ended");
     const joinedAt = Date.now();
     await pub.leave();
 
     // Both uploads fail and wait on disk.
-    const failing = await until(async () => {
-      const jobs = await app.ctx.db.selectFrom("jobs").selectAll().where("type", "=", "upload-track").execute();
-      return jobs.length === 2 && jobs.every((j) => j.attempts >= 1 && j.state === "pending" && j.last_error) && jobs;
-    }, "two failed upload attempts", 15_000);
+    const failing = await until(
+      async () => {
+        const jobs = await app.ctx.db.selectFrom("jobs").selectAll().where("type", "=", "upload-track").execute();
+        return jobs.length === 2 && jobs.every((j) => j.attempts >= 1 && j.state === "pending" && j.last_error) && jobs;
+      },
+      "two failed upload attempts",
+      15_000,
+    );
     for (const j of failing) assert.ok(fs.existsSync(JSON.parse(j.payload).file), "spooled file kept while the bucket is down");
     assert.equal((await app.ctx.db.selectFrom("recording_assets").select("id").execute()).length, 0);
-    assert.equal((await app.ctx.db.selectFrom("webhook_events").select("id").where("type", "=", "track.recording.success").execute()).length, 0);
+    assert.equal(
+      (await app.ctx.db.selectFrom("webhook_events").select("id").where("type", "=", "track.recording.success").execute()).length,
+      0,
+    );
 
     await link.on();
     await app.ctx.db.updateTable("jobs").set({ run_at: new Date().toISOString() }).execute(); // skip the backoff wait
     app.jobs!.kick();
-    await until(async () => (await app.ctx.db.selectFrom("jobs").select("state").execute()).every((j) => j.state === "done"), "uploads done", 15_000);
+    await until(
+      async () => (await app.ctx.db.selectFrom("jobs").select("state").execute()).every((j) => j.state === "done"),
+      "uploads done",
+      15_000,
+    );
     for (const j of failing) assert.ok(!fs.existsSync(JSON.parse(j.payload).file), "spool file removed after upload");
 
     const events = await app.ctx.db.selectFrom("webhook_events").select(["type", "body"]).execute();
@@ -82,7 +127,10 @@ describe("SFU track recording", () => {
     const assets = (await app.api("GET", `/v2/recording-assets?room_id=${roomId}&type=track`)).body.data;
     assert.equal(assets.length, 2);
     for (const d of success) {
-      assert.match(d.recording_path, new RegExp(`^s3://${s3.bucket}/rec/${roomId}/\\d{8}/${d.session_id}/${d.peer_id}/${d.stream_id}/${d.track_id}\\.webm$`));
+      assert.match(
+        d.recording_path,
+        new RegExp(`^s3://${s3.bucket}/rec/${roomId}/\\d{8}/${d.session_id}/${d.peer_id}/${d.stream_id}/${d.track_id}\\.webm$`),
+      );
       const file = path.join(tmp, `${d.track_type}.webm`);
       fs.writeFileSync(file, Buffer.from(await (await fetch(d.recording_presigned_url)).arrayBuffer()));
       const p = probe(file);
@@ -91,7 +139,11 @@ describe("SFU track recording", () => {
       if (d.track_type === "video") assert.equal(p.streams[0].width, 320);
       const seconds = lastPacketSeconds(file);
       assert.ok(Math.abs(seconds - 4) <= 1, `${d.track_type} track lasts ${seconds} s, the peer published 4 s`);
-      assert.ok(assets.some((a: { path: string; metadata: { track_id: string } }) => a.path === d.recording_path && a.metadata.track_id === d.track_id));
+      assert.ok(
+        assets.some(
+          (a: { path: string; metadata: { track_id: string } }) => a.path === d.recording_path && a.metadata.track_id === d.track_id,
+        ),
+      );
     }
     assert.ok(Date.now() - joinedAt < 60_000);
   });

@@ -12,7 +12,7 @@ import { loadConfig } from "../../src/config/config.ts";
 import { loadIdentity, type AppIdentity } from "../../src/config/identity.ts";
 import { SecretBox } from "../../src/crypto/secret-box.ts";
 import type { UploadConfig } from "../../src/domain/upload-config.ts";
-import { AppError } from "../../src/errors.ts";
+import type { AppError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
 import { internalBucketRoutes } from "../../src/storage/internal-bucket.routes.ts";
 import { StorageService } from "../../src/storage/storage.service.ts";
@@ -57,7 +57,11 @@ async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 const listAll = (dir: string): string[] =>
-  fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
+  fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+    .sort();
 
 test("put, head, get and delete: strings, buffers and streams", async () => {
   const bucket = service.internal;
@@ -66,7 +70,9 @@ test("put, head, get and delete: strings, buffers and streams", async () => {
   assert.deepEqual(await bucket.put("c/a.txt", "hello"), { size: 5 });
   assert.deepEqual(await bucket.put("c/b.bin", Buffer.from([1, 2, 3])), { size: 3 });
   const progress: number[] = [];
-  const res = await bucket.put("c/deep/er/s.bin", Readable.from([Buffer.alloc(1000, 1), Buffer.alloc(24, 2)]), { onProgress: (n) => progress.push(n) });
+  const res = await bucket.put("c/deep/er/s.bin", Readable.from([Buffer.alloc(1000, 1), Buffer.alloc(24, 2)]), {
+    onProgress: (n) => progress.push(n),
+  });
   assert.deepEqual(res, { size: 1024 });
   assert.deepEqual(progress, [1000, 1024]);
   assert.equal(fs.readFileSync(path.join(bucketRoot(), "c/a.txt"), "utf8"), "hello");
@@ -74,7 +80,10 @@ test("put, head, get and delete: strings, buffers and streams", async () => {
   assert.deepEqual([...(await readAll(await bucket.get("c/b.bin")))], [1, 2, 3]);
   assert.equal(await bucket.head("c/missing.txt"), null);
   assert.equal(await bucket.head("c/deep"), null, "a folder is not an object");
-  await assert.rejects(bucket.get("c/missing.txt"), (e: AppError) => e.status === 404 && /retention may have removed it/.test(e.details[0]));
+  await assert.rejects(
+    bucket.get("c/missing.txt"),
+    (e: AppError) => e.status === 404 && /retention may have removed it/.test(e.details[0]),
+  );
   // Replacing an object swaps it whole.
   await bucket.put("c/a.txt", "second version");
   assert.equal((await readAll(await bucket.get("c/a.txt"))).toString(), "second version");
@@ -95,7 +104,10 @@ test("a failed or aborted write leaves neither the object nor a partial file", a
       this.destroy(new Error("encoder crashed"));
     },
   });
-  await assert.rejects(bucket.put("w/broken.mp4", failing), (e: AppError) => e.status === 500 && /cannot write tapedeck:\/\/internal\/w\/broken\.mp4/.test(e.message));
+  await assert.rejects(
+    bucket.put("w/broken.mp4", failing),
+    (e: AppError) => e.status === 500 && /cannot write tapedeck:\/\/internal\/w\/broken\.mp4/.test(e.message),
+  );
   const controller = new AbortController();
   const endless = new Readable({
     read() {
@@ -104,13 +116,23 @@ test("a failed or aborted write leaves neither the object nor a partial file", a
     },
   });
   await assert.rejects(bucket.put("w/aborted.mp4", endless, { signal: controller.signal }), (e: Error) => e.name === "AbortError");
-  assert.deepEqual(listAll(bucketRoot()).filter((f) => f.startsWith("w/")), []);
+  assert.deepEqual(
+    listAll(bucketRoot()).filter((f) => f.startsWith("w/")),
+    [],
+  );
   // An existing object survives a failed replacement.
   await bucket.put("w/kept.mp4", "good");
-  const failAgain = new Readable({ read() { this.destroy(new Error("boom")); } });
+  const failAgain = new Readable({
+    read() {
+      this.destroy(new Error("boom"));
+    },
+  });
   await assert.rejects(bucket.put("w/kept.mp4", failAgain));
   assert.equal(fs.readFileSync(path.join(bucketRoot(), "w/kept.mp4"), "utf8"), "good");
-  assert.deepEqual(listAll(bucketRoot()).filter((f) => f.startsWith("w/")), ["w/kept.mp4"]);
+  assert.deepEqual(
+    listAll(bucketRoot()).filter((f) => f.startsWith("w/")),
+    ["w/kept.mp4"],
+  );
   await bucket.delete("w/kept.mp4");
 });
 
@@ -118,8 +140,23 @@ test("path traversal keys are refused and nothing is written outside the bucket"
   const bucket = service.internal;
   const outside = path.join(dataDir, "outside.txt");
   const before = listAll(dataDir);
-  for (const key of ["../x", "../../x", "a/../../b", "a/../../../outside.txt", outside, "/etc/passwd", "a\\..\\..\\b", "a\0b", "", "a//b"]) {
-    await assert.rejects(bucket.put(key, "pwned"), (e: AppError) => e.status === 400 && e.reason === "invalid_param", `put ${JSON.stringify(key)}`);
+  for (const key of [
+    "../x",
+    "../../x",
+    "a/../../b",
+    "a/../../../outside.txt",
+    outside,
+    "/etc/passwd",
+    "a\\..\\..\\b",
+    "a\0b",
+    "",
+    "a//b",
+  ]) {
+    await assert.rejects(
+      bucket.put(key, "pwned"),
+      (e: AppError) => e.status === 400 && e.reason === "invalid_param",
+      `put ${JSON.stringify(key)}`,
+    );
     await assert.rejects(bucket.get(key), (e: AppError) => e.status === 400, `get ${JSON.stringify(key)}`);
     await assert.rejects(bucket.head(key), (e: AppError) => e.status === 400, `head ${JSON.stringify(key)}`);
     await assert.rejects(bucket.delete(key), (e: AppError) => e.status === 400, `delete ${JSON.stringify(key)}`);
@@ -206,7 +243,13 @@ test("expired, tampered, unsigned and missing links are refused with the reason"
 });
 
 test("asset locations: 'internal' or the sealed destination, which opens again", async () => {
-  const upload: UploadConfig = { type: "gs", location: "rec-bucket", prefix: "p", options: {}, credentials: { key: "GOOG1EXAMPLE", secret: "gcs-hmac-secret-value" } };
+  const upload: UploadConfig = {
+    type: "gs",
+    location: "rec-bucket",
+    prefix: "p",
+    options: {},
+    credentials: { key: "GOOG1EXAMPLE", secret: "gcs-hmac-secret-value" },
+  };
   assert.equal(service.sealLocation(null), "internal");
   assert.equal(service.openLocation("internal"), service.internal);
   assert.equal(service.open(null), service.internal);
@@ -217,7 +260,13 @@ test("asset locations: 'internal' or the sealed destination, which opens again",
   assert.equal(opened.kind, "gs");
   assert.equal(opened.displayPath("p/beam/x.mp4"), "gs://rec-bucket/p/beam/x.mp4");
   assert.equal(service.open(upload), opened, "clients are cached per destination");
-  assert.throws(() => service.openLocation("s3://bucket"), (e: AppError) => e.status === 500);
+  assert.throws(
+    () => service.openLocation("s3://bucket"),
+    (e: AppError) => e.status === 500,
+  );
   const otherBox = new SecretBox(Buffer.alloc(32, 9).toString("base64"));
-  assert.throws(() => service.openLocation(otherBox.sealJson(upload)), (e: AppError) => /cannot be opened with this server's encryption key/.test(e.message));
+  assert.throws(
+    () => service.openLocation(otherBox.sealJson(upload)),
+    (e: AppError) => /cannot be opened with this server's encryption key/.test(e.message),
+  );
 });

@@ -5,8 +5,8 @@ import { after, before, test } from "node:test";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { beamPath, objectKey } from "../../src/domain/storage-paths.ts";
 import type { UploadConfig } from "../../src/domain/upload-config.ts";
-import { AppError } from "../../src/errors.ts";
-import { DestinationError } from "../../src/storage/destination-errors.ts";
+import type { AppError } from "../../src/errors.ts";
+import type { DestinationError } from "../../src/storage/destination-errors.ts";
 import { S3Storage } from "../../src/storage/s3.storage.ts";
 import { startS3rver, type TestS3 } from "../support/s3rver.ts";
 
@@ -39,20 +39,30 @@ async function readAll(stream: Readable): Promise<Buffer> {
 }
 
 test("put, head, get and delete a small object under the prefix", async () => {
-  const key = objectKey("tenant-a/recordings", "cust1", beamPath({ roomId: "room1", sessionStartedAt: "2024-03-05T10:00:00Z", epoch: 1709632800000 }));
+  const key = objectKey(
+    "tenant-a/recordings",
+    "cust1",
+    beamPath({ roomId: "room1", sessionStartedAt: "2024-03-05T10:00:00Z", epoch: 1709632800000 }),
+  );
   assert.equal(key, "tenant-a/recordings/beam/room1/20240305/Rec-room1-1709632800000.mp4");
   const res = await storage.put(key, Buffer.from("hello world"), { contentType: "video/mp4" });
   assert.equal(res.size, 11);
   assert.equal(storage.displayPath(key), `s3://${s3.bucket}/tenant-a/recordings/beam/room1/20240305/Rec-room1-1709632800000.mp4`);
   // The object sits under the prefix in the bucket.
   const listed = await storage.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: "tenant-a/recordings/" }));
-  assert.deepEqual(listed.Contents?.map((o) => o.Key), [key]);
+  assert.deepEqual(
+    listed.Contents?.map((o) => o.Key),
+    [key],
+  );
   assert.deepEqual(await storage.head(key), { size: 11 });
   assert.equal((await readAll(await storage.get(key))).toString(), "hello world");
   await storage.delete(key);
   assert.equal(await storage.head(key), null);
   await storage.delete(key); // deleting a missing object is fine
-  await assert.rejects(storage.get(key), (e: DestinationError) => e.status === 404 && e.reason === "not_found" && e.failure === "no_such_key");
+  await assert.rejects(
+    storage.get(key),
+    (e: DestinationError) => e.status === 404 && e.reason === "not_found" && e.failure === "no_such_key",
+  );
 });
 
 test("a 50 MB stream goes up in 8 MiB parts and reads back identical", async () => {
@@ -155,7 +165,11 @@ test("failures become destination errors that name the problem and never the sec
   }
   const noBucket = new S3Storage(upload({ location: "no-such-bucket" }));
   try {
-    await assert.rejects(noBucket.put("x/y.txt", "data"), (e: DestinationError) => e.failure === "no_bucket" && /bucket "no-such-bucket" does not exist at http:\/\/127\.0\.0\.1:\d+/.test(e.message));
+    await assert.rejects(
+      noBucket.put("x/y.txt", "data"),
+      (e: DestinationError) =>
+        e.failure === "no_bucket" && /bucket "no-such-bucket" does not exist at http:\/\/127\.0\.0\.1:\d+/.test(e.message),
+    );
   } finally {
     noBucket.destroy();
   }

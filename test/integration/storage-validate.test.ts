@@ -63,20 +63,24 @@ async function startDenyingProxy(denied: "GET" | "DELETE"): Promise<{ endpoint: 
       res.end(s3ErrorXml("AccessDenied", "Access Denied"));
       return;
     }
-    const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     upstream.on("error", () => res.destroy());
     req.pipe(upstream);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -96,7 +100,14 @@ test("good credentials validate: upload, download and delete all pass, nothing i
   const report = await service.validate(dest());
   assert.equal(report.valid, true);
   assert.equal(report.message, VALIDATED_MESSAGE);
-  assert.deepEqual(report.checks.map((c) => [c.step, c.ok]), [["upload", true], ["download", true], ["delete", true]]);
+  assert.deepEqual(
+    report.checks.map((c) => [c.step, c.ok]),
+    [
+      ["upload", true],
+      ["download", true],
+      ["delete", true],
+    ],
+  );
   const probePuts = s3.requests.slice(before).filter((r) => r.method === "PUT");
   assert.equal(probePuts.length, 1);
   assert.match(probePuts[0].path, new RegExp(`^/${s3.bucket}/recordings/\\.tapedeck-probe-[0-9a-f-]{36}$`));
@@ -107,14 +118,23 @@ test("with no prefix, the probe goes under the customer id, where recordings go"
   const before = s3.requests.length;
   const report = await service.validate(dest({ prefix: "" }));
   assert.equal(report.valid, true);
-  assert.match(s3.requests.slice(before).find((r) => r.method === "PUT")!.path, new RegExp(`^/${s3.bucket}/${customerId}/\\.tapedeck-probe-`));
+  assert.match(
+    s3.requests.slice(before).find((r) => r.method === "PUT")!.path,
+    new RegExp(`^/${s3.bucket}/${customerId}/\\.tapedeck-probe-`),
+  );
 });
 
 test("a wrong secret is reported as such, without the secret", async () => {
   const report = await service.validate(dest({ credentials: { key: s3.accessKey, secret: "Wrong-Secret-Value-42" } }));
   assert.equal(report.valid, false);
-  assert.deepEqual(report.checks.map((c) => [c.step, c.ok]), [["upload", false]]);
-  assert.match(report.message, /^The access key or secret is wrong: the secret does not match access key "S3RVER" \(SignatureDoesNotMatch\)\. Check the secret/);
+  assert.deepEqual(
+    report.checks.map((c) => [c.step, c.ok]),
+    [["upload", false]],
+  );
+  assert.match(
+    report.message,
+    /^The access key or secret is wrong: the secret does not match access key "S3RVER" \(SignatureDoesNotMatch\)\. Check the secret/,
+  );
   assert.ok(!JSON.stringify(report).includes("Wrong-Secret-Value-42"));
 });
 
@@ -145,7 +165,14 @@ test("a key that can upload but not download: upload ok, download failed, SFU wo
   try {
     const report = await service.validate(dest({}, proxy.endpoint));
     assert.equal(report.valid, false);
-    assert.deepEqual(report.checks.map((c) => [c.step, c.ok]), [["upload", true], ["download", false], ["delete", true]]);
+    assert.deepEqual(
+      report.checks.map((c) => [c.step, c.ok]),
+      [
+        ["upload", true],
+        ["download", false],
+        ["delete", true],
+      ],
+    );
     assert.equal(
       report.message,
       "The key can upload but not download (AccessDenied on GetObject). SFU recording needs download permission too (s3:GetObject); browser recording only needs upload.",
@@ -162,7 +189,14 @@ test("a key that cannot delete still validates, with a note about the probe left
   try {
     const report = await service.validate(dest({}, proxy.endpoint));
     assert.equal(report.valid, true);
-    assert.deepEqual(report.checks.map((c) => [c.step, c.ok]), [["upload", true], ["download", true], ["delete", false]]);
+    assert.deepEqual(
+      report.checks.map((c) => [c.step, c.ok]),
+      [
+        ["upload", true],
+        ["download", true],
+        ["delete", false],
+      ],
+    );
     assert.ok(report.message.startsWith(`${VALIDATED_MESSAGE}. Note: The key can upload and download but not delete`), report.message);
     assert.equal((await probeKeys()).length, 1);
   } finally {
@@ -175,13 +209,24 @@ test("a key that cannot delete still validates, with a note about the probe left
 
 test("POST /v2/storage/validate answers 200 with the report, 400 for a malformed body", async () => {
   const { identity } = loadIdentity(dataDir, {});
-  const ctx = { config: loadConfig({ TAPEDECK_DATA_DIR: dataDir }), identity, log: createLogger("silent"), storage: service } as unknown as AppContext;
+  const ctx = {
+    config: loadConfig({ TAPEDECK_DATA_DIR: dataDir }),
+    identity,
+    log: createLogger("silent"),
+    storage: service,
+  } as unknown as AppContext;
   const app: FastifyInstance = await buildServer(ctx, { v2: [storageRoutes], public: [] });
   try {
     const token = await mintManagementToken(identity);
     const call = (body: unknown) =>
       app.inject({ method: "POST", url: "/v2/storage/validate", headers: { authorization: `Bearer ${token}` }, payload: body as object });
-    const body = { type: "s3", location: s3.bucket, prefix: "recordings", options: { endpoint: s3.endpoint }, credentials: { key: s3.accessKey, secretKey: s3.secret } };
+    const body = {
+      type: "s3",
+      location: s3.bucket,
+      prefix: "recordings",
+      options: { endpoint: s3.endpoint },
+      credentials: { key: s3.accessKey, secretKey: s3.secret },
+    };
     const ok = await call(body);
     assert.equal(ok.statusCode, 200);
     assert.equal(ok.json().valid, true);
@@ -221,7 +266,10 @@ test("tapedeck storage validate: exit 0 when valid, 1 when not, 2 for usage erro
   const ok = await run(base, { TAPEDECK_STORAGE_SECRET: s3.secret });
   assert.equal(ok.code, 0, ok.err.join("\n"));
   assert.match(ok.out[0], new RegExp(`^checking s3://${s3.bucket}/cli`));
-  assert.deepEqual(ok.out.slice(1, 4).map((l) => l.split(/\s+/).slice(0, 2).join(" ")), ["ok upload", "ok download", "ok delete"]);
+  assert.deepEqual(
+    ok.out.slice(1, 4).map((l) => l.split(/\s+/).slice(0, 2).join(" ")),
+    ["ok upload", "ok download", "ok delete"],
+  );
   assert.equal(ok.out.at(-1), VALIDATED_MESSAGE);
 
   const bad = await run([...base, "--secret", "nope-nope-nope"]);

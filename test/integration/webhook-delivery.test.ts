@@ -30,15 +30,25 @@ for (const dialect of DIALECTS) {
         assert.equal((await delivered).eventId, id);
         await d.stop();
         assert.equal(await d.runOnce(), 0);
-        assert.deepEqual(receiver.requests.map((r) => JSON.parse(r.body).data.room_id), ["kept"]);
+        assert.deepEqual(
+          receiver.requests.map((r) => JSON.parse(r.body).data.room_id),
+          ["kept"],
+        );
         const rows = await f.db.selectFrom("webhook_events").select("id").execute();
-        assert.deepEqual(rows.map((r) => r.id), [id]);
+        assert.deepEqual(
+          rows.map((r) => r.id),
+          [id],
+        );
       }));
 
     test("a committed event is delivered once: exact envelope, custom headers, verifiable signature", () =>
       withFixture(dialect, async (f) => {
         const receiver = await f.receiver();
-        await setAppWebhookConfig(f.db, f.box, { url: receiver.url, headers: { "X-Api-Key": "k-123", Authorization: "Basic dTpw" }, enabled: true });
+        await setAppWebhookConfig(f.db, f.box, {
+          url: receiver.url,
+          headers: { "X-Api-Key": "k-123", Authorization: "Basic dTpw" },
+          enabled: true,
+        });
         const data = { room_id: "r1", session_id: "s1", template_id: "t1", size: 10024, recording_single_files: [{ layer: "0" }] };
         const id = await f.enqueue({ type: "hls.recording.success", data });
         const d = f.dispatcher();
@@ -62,7 +72,16 @@ for (const dialect of DIALECTS) {
           type: "hls.recording.success",
           data,
         });
-        assert.deepEqual(Object.keys(JSON.parse(req.body)), ["version", "id", "app_id", "account_id", "template_id", "timestamp", "type", "data"]);
+        assert.deepEqual(Object.keys(JSON.parse(req.body)), [
+          "version",
+          "id",
+          "app_id",
+          "account_id",
+          "template_id",
+          "timestamp",
+          "type",
+          "data",
+        ]);
         assert.equal(req.headers["x-api-key"], "k-123");
         assert.equal(req.headers.authorization, "Basic dTpw");
         assert.equal(req.headers["content-type"], "application/json");
@@ -73,7 +92,10 @@ for (const dialect of DIALECTS) {
 
         const header = req.headers["x-tapedeck-signature"];
         assert.equal(verifyWebhookSignature({ secret: f.identity.webhookSecret, header, body: req.rawBody }), true);
-        assert.equal(verifyWebhookSignature({ secret: f.identity.webhookSecret, header, body: req.body.replace('"size":10024', '"size":10025') }), false);
+        assert.equal(
+          verifyWebhookSignature({ secret: f.identity.webhookSecret, header, body: req.body.replace('"size":10024', '"size":10025') }),
+          false,
+        );
         assert.equal(verifyWebhookSignature({ secret: "whsec_someone_else", header, body: req.rawBody }), false);
 
         assert.equal(row.state, "delivered");
@@ -128,7 +150,10 @@ for (const dialect of DIALECTS) {
         assert.ok(attempts.length >= 2);
         for (const a of attempts.slice(0, -1)) assert.deepEqual([a.status_code, a.error], [null, "connection refused"]);
         assert.deepEqual([attempts.at(-1)!.status_code, attempts.at(-1)!.error], [200, null]);
-        assert.ok(Date.parse(attempts[1].started_at) - Date.parse(attempts[0].started_at) >= 50, "the first retry waits the first backoff step");
+        assert.ok(
+          Date.parse(attempts[1].started_at) - Date.parse(attempts[0].started_at) >= 50,
+          "the first retry waits the first backoff step",
+        );
         const row = await eventRow(f.db, id);
         assert.deepEqual([row.state, row.attempts, row.last_status, row.last_error], ["delivered", attempts.length, 200, null]);
         assert.ok(f.logLines.some((l) => l.msg === "webhook attempt failed, will retry" && l.error === "connection refused"));
@@ -151,13 +176,18 @@ for (const dialect of DIALECTS) {
         assert.deepEqual([first.headers["x-tapedeck-delivery-attempt"], second.headers["x-tapedeck-delivery-attempt"]], ["1", "2"]);
         for (const r of [first, second]) {
           assert.equal(r.headers["x-tapedeck-event-id"], id);
-          assert.ok(verifyWebhookSignature({ secret: f.identity.webhookSecret, header: r.headers["x-tapedeck-signature"], body: r.rawBody }));
+          assert.ok(
+            verifyWebhookSignature({ secret: f.identity.webhookSecret, header: r.headers["x-tapedeck-signature"], body: r.rawBody }),
+          );
         }
         const attempts = await attemptRows(f.db, id);
-        assert.deepEqual(attempts.map((a) => [a.attempt, a.status_code, a.error, a.response_excerpt]), [
-          [1, 500, "HTTP 500", "receiver says 500"],
-          [2, 200, null, "ok"],
-        ]);
+        assert.deepEqual(
+          attempts.map((a) => [a.attempt, a.status_code, a.error, a.response_excerpt]),
+          [
+            [1, 500, "HTTP 500", "receiver says 500"],
+            [2, 200, null, "ok"],
+          ],
+        );
       }));
 
     test("a room's webhook replaces the app webhook for that room's events", () =>
@@ -168,9 +198,15 @@ for (const dialect of DIALECTS) {
         const roomEvent = await f.enqueue({ type: "peer.join.success", data: { room_id: "room-a" }, room: { id: "room-a", webhook } });
         const appEvent = await f.enqueue({ type: "peer.join.success", data: { room_id: "room-b" }, room: { id: "room-b", webhook: null } });
         assert.equal(await f.dispatcher().runOnce(), 2);
-        assert.deepEqual(room.requests.map((r) => r.headers["x-tapedeck-event-id"]), [roomEvent]);
+        assert.deepEqual(
+          room.requests.map((r) => r.headers["x-tapedeck-event-id"]),
+          [roomEvent],
+        );
         assert.equal(room.requests[0].headers["x-room-secret"], "rs");
-        assert.deepEqual(app.requests.map((r) => r.headers["x-tapedeck-event-id"]), [appEvent]);
+        assert.deepEqual(
+          app.requests.map((r) => r.headers["x-tapedeck-event-id"]),
+          [appEvent],
+        );
         assert.equal(app.requests[0].headers["x-room-secret"], undefined);
         assert.equal((await eventRow(f.db, roomEvent)).room_id, "room-a");
       }));
@@ -210,8 +246,12 @@ for (const dialect of DIALECTS) {
         assert.equal(attempts.length, last.attempt);
         // Every attempt failing inside the window was retried; the first failing past it ended the event.
         const created = Date.parse(row.created_at);
-        assert.deepEqual(reports.map((r) => r.outcome), [...Array(last.attempt - 1).fill("retry"), "failed"]);
-        for (const r of reports.slice(0, -1)) assert.ok(Date.parse(r.decidedAt) < created + 800, `attempt ${r.attempt} was judged inside the window and retried`);
+        assert.deepEqual(
+          reports.map((r) => r.outcome),
+          [...Array(last.attempt - 1).fill("retry"), "failed"],
+        );
+        for (const r of reports.slice(0, -1))
+          assert.ok(Date.parse(r.decidedAt) < created + 800, `attempt ${r.attempt} was judged inside the window and retried`);
         assert.ok(Date.parse(last.decidedAt) >= created + 800, "the last one was judged past the window");
         const errors = f.logLines.filter((l) => l.level === 50);
         assert.equal(errors.length, 1);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { AppError } from "../../src/errors.ts";
+import type { AppError } from "../../src/errors.ts";
 import { setAppWebhookConfig } from "../../src/webhooks/webhook-config.ts";
 import { listEvents, queueReplay } from "../../src/webhooks/webhook-log.ts";
 import { DIALECTS } from "../support/db.ts";
@@ -25,10 +25,13 @@ for (const dialect of DIALECTS) {
         assert.equal(receiver.requests[1].headers["x-tapedeck-event-id"], id);
         assert.equal(receiver.requests[1].headers["x-tapedeck-delivery-attempt"], "2");
         const attempts = await attemptRows(f.db, id);
-        assert.deepEqual(attempts.map((a) => [a.attempt, a.replay, a.status_code]), [
-          [1, 0, 200],
-          [2, 1, 200],
-        ]);
+        assert.deepEqual(
+          attempts.map((a) => [a.attempt, a.replay, a.status_code]),
+          [
+            [1, 0, 200],
+            [2, 1, 200],
+          ],
+        );
         assert.deepEqual([(await eventRow(f.db, id)).state, (await eventRow(f.db, id)).attempts], ["delivered", 2]);
       }));
 
@@ -56,13 +59,19 @@ for (const dialect of DIALECTS) {
         await delivered;
         await retrying.stop();
         assert.equal(old.requests.length, 1);
-        assert.deepEqual(fixed.requests.map((r) => r.answeredWith), [502, 200]);
+        assert.deepEqual(
+          fixed.requests.map((r) => r.answeredWith),
+          [502, 200],
+        );
         assert.equal(fixed.requests[1].headers["x-new"], "1");
-        assert.deepEqual((await attemptRows(f.db, id)).map((a) => [a.replay, a.status_code]), [
-          [0, 410],
-          [1, 502],
-          [0, 200],
-        ]);
+        assert.deepEqual(
+          (await attemptRows(f.db, id)).map((a) => [a.replay, a.status_code]),
+          [
+            [0, 410],
+            [1, 502],
+            [0, 200],
+          ],
+        );
       }));
 
     test("replay: unknown ids are a 404 naming them, events with no endpoint a 409; nothing is queued then", () =>
@@ -91,7 +100,11 @@ for (const dialect of DIALECTS) {
         await f.db.updateTable("webhook_events").set({ locked_until: future, attempts: 1 }).where("id", "=", id).execute();
         const d = f.dispatcher();
         assert.equal(await d.runOnce(), 0);
-        await f.db.updateTable("webhook_events").set({ locked_until: new Date(Date.now() - 1).toISOString() }).where("id", "=", id).execute();
+        await f.db
+          .updateTable("webhook_events")
+          .set({ locked_until: new Date(Date.now() - 1).toISOString() })
+          .where("id", "=", id)
+          .execute();
         assert.equal(await d.runOnce(), 1);
         assert.equal(receiver.requests.length, 1);
         assert.equal(receiver.requests[0].headers["x-tapedeck-delivery-attempt"], "2");
@@ -116,14 +129,27 @@ for (const dialect of DIALECTS) {
     test("the log lists events in creation order with filters and 100ms-style pages", () =>
       withFixture(dialect, async (f) => {
         const ids: string[] = [];
-        for (let i = 0; i < 5; i++) ids.push(await f.enqueue({ type: i % 2 ? "peer.join.success" : "peer.leave.success", data: { room_id: i < 3 ? "ra" : "rb" } }));
+        for (let i = 0; i < 5; i++)
+          ids.push(await f.enqueue({ type: i % 2 ? "peer.join.success" : "peer.leave.success", data: { room_id: i < 3 ? "ra" : "rb" } }));
         const all = await listEvents(f.db, { limit: 100 });
-        assert.deepEqual(all.map((r) => r.id), ids);
+        assert.deepEqual(
+          all.map((r) => r.id),
+          ids,
+        );
         const page1 = await listEvents(f.db, { limit: 2 });
         const page2 = await listEvents(f.db, { limit: 2, start: page1[1].id });
-        assert.deepEqual([...page1.slice(0, 2), ...page2.slice(0, 2)].map((r) => r.id), ids.slice(0, 4));
-        assert.deepEqual((await listEvents(f.db, { limit: 10, type: "peer.join.success" })).map((r) => r.id), [ids[1], ids[3]]);
-        assert.deepEqual((await listEvents(f.db, { limit: 10, room_id: "rb" })).map((r) => r.id), [ids[3], ids[4]]);
+        assert.deepEqual(
+          [...page1.slice(0, 2), ...page2.slice(0, 2)].map((r) => r.id),
+          ids.slice(0, 4),
+        );
+        assert.deepEqual(
+          (await listEvents(f.db, { limit: 10, type: "peer.join.success" })).map((r) => r.id),
+          [ids[1], ids[3]],
+        );
+        assert.deepEqual(
+          (await listEvents(f.db, { limit: 10, room_id: "rb" })).map((r) => r.id),
+          [ids[3], ids[4]],
+        );
         assert.equal((await listEvents(f.db, { limit: 10, state: "no_endpoint" })).length, 5);
         assert.equal((await listEvents(f.db, { limit: 10, state: "pending" })).length, 0);
         await assert.rejects(listEvents(f.db, { limit: 10, start: "missing" }), (e: AppError) => e.status === 400);

@@ -23,7 +23,10 @@ test("a restart between attempts loses nothing and duplicates nothing", async (t
   const before = first.dispatcher({ backoffMs: [50] });
   assert.equal(await before.runOnce(), 1);
   const afterFirst = await eventRow(first.db, id);
-  assert.deepEqual([afterFirst.state, afterFirst.attempts, afterFirst.last_error, afterFirst.locked_until], ["pending", 1, "connection refused", null]);
+  assert.deepEqual(
+    [afterFirst.state, afterFirst.attempts, afterFirst.last_error, afterFirst.locked_until],
+    ["pending", 1, "connection refused", null],
+  );
   const body = afterFirst.body;
   await first.close(); // stops the dispatcher, closes the database
 
@@ -47,9 +50,12 @@ test("a restart between attempts loses nothing and duplicates nothing", async (t
   assert.ok(verifyWebhookSignature({ secret: identity.webhookSecret, header: req.headers["x-tapedeck-signature"], body: req.rawBody }));
   const row = await eventRow(second.db, id);
   assert.deepEqual([row.state, row.attempts, row.last_status], ["delivered", 2, 200]);
-  assert.deepEqual((await attemptRows(second.db, id)).map((a) => [a.attempt, a.status_code, a.error]), [
-    [1, null, "connection refused"],
-    [2, 200, null],
-  ]);
+  assert.deepEqual(
+    (await attemptRows(second.db, id)).map((a) => [a.attempt, a.status_code, a.error]),
+    [
+      [1, null, "connection refused"],
+      [2, 200, null],
+    ],
+  );
   assert.equal((await second.db.selectFrom("webhook_events").select("id").execute()).length, 1);
 });

@@ -21,7 +21,11 @@ for (const dialect of DIALECTS) {
     });
 
     /** Enqueues an event the way a service does, and waits until the running dispatcher has tried it. */
-    async function emit(type: "beam.recording.success" | "peer.join.success", data: Record<string, unknown>, room?: { id: string; webhook: string | null }) {
+    async function emit(
+      type: "beam.recording.success" | "peer.join.success",
+      data: Record<string, unknown>,
+      room?: { id: string; webhook: string | null },
+    ) {
       const tried = nextAttempt(app.ctx.dispatcher);
       const id = await app.ctx.db.transaction().execute((trx) => app.ctx.outbox.enqueue(trx, { type, data, room }));
       app.ctx.dispatcher.kick();
@@ -34,7 +38,12 @@ for (const dialect of DIALECTS) {
       assert.equal(empty.status, 200);
       assert.deepEqual(empty.body, { url: null, headers: {}, enabled: false, signing_secret: app.ctx.identity.webhookSecret });
 
-      for (const body of [{}, { url: "ftp://x.example" }, { url: receiver.url, headers: { "X-Tapedeck-Signature": "x" } }, { url: receiver.url, headers: { "X-A": "a\nb" } }]) {
+      for (const body of [
+        {},
+        { url: "ftp://x.example" },
+        { url: receiver.url, headers: { "X-Tapedeck-Signature": "x" } },
+        { url: receiver.url, headers: { "X-A": "a\nb" } },
+      ]) {
         const bad = await app.api("POST", "/v2/webhooks/config", body);
         assert.equal(bad.status, 400, JSON.stringify(body));
         assert.equal(bad.body.code, 400);
@@ -44,14 +53,24 @@ for (const dialect of DIALECTS) {
 
       // A header tapedeck sets itself is refused by name, for the app and for a room alike.
       const reserved = await app.api("POST", "/v2/webhooks/config", { url: receiver.url, headers: { "User-Agent": "mine" } });
-      assert.deepEqual(reserved.body.details, ["headers.User-Agent: User-Agent is set by tapedeck on every delivery and cannot be overridden"]);
-      const roomReserved = await app.api("POST", "/v2/rooms", { name: `reserved-${dialect}`, webhook: { url: receiver.url, headers: { "x-tapedeck-signature": "x" } } });
+      assert.deepEqual(reserved.body.details, [
+        "headers.User-Agent: User-Agent is set by tapedeck on every delivery and cannot be overridden",
+      ]);
+      const roomReserved = await app.api("POST", "/v2/rooms", {
+        name: `reserved-${dialect}`,
+        webhook: { url: receiver.url, headers: { "x-tapedeck-signature": "x" } },
+      });
       assert.equal(roomReserved.status, 400);
       assert.match(roomReserved.body.details[0], /x-tapedeck-signature is set by tapedeck/);
 
       const set = await app.api("POST", "/v2/webhooks/config", { url: receiver.url, headers: { "X-Api-Key": "abc" } });
       assert.equal(set.status, 200);
-      const expected = { url: receiver.url, headers: { "X-Api-Key": "abc" }, enabled: true, signing_secret: app.ctx.identity.webhookSecret };
+      const expected = {
+        url: receiver.url,
+        headers: { "X-Api-Key": "abc" },
+        enabled: true,
+        signing_secret: app.ctx.identity.webhookSecret,
+      };
       assert.deepEqual(set.body, expected);
       assert.deepEqual((await app.api("GET", "/v2/webhooks/config")).body, expected);
 
@@ -63,7 +82,13 @@ for (const dialect of DIALECTS) {
       const a = await emit("beam.recording.success", { room_id: "log-room", recording_id: "rec-1" });
       const b = await emit("peer.join.success", { room_id: "log-room" });
       const signed = receiver.requests.at(-1)!;
-      assert.ok(verifyWebhookSignature({ secret: (await app.api("GET", "/v2/webhooks/config")).body.signing_secret, header: signed.headers["x-tapedeck-signature"], body: signed.rawBody }));
+      assert.ok(
+        verifyWebhookSignature({
+          secret: (await app.api("GET", "/v2/webhooks/config")).body.signing_secret,
+          header: signed.headers["x-tapedeck-signature"],
+          body: signed.rawBody,
+        }),
+      );
 
       const log = await app.api("GET", "/v2/analytics/webhooks?room_id=log-room&limit=1");
       assert.equal(log.status, 200);
@@ -72,7 +97,10 @@ for (const dialect of DIALECTS) {
       assert.equal(log.body.data[0].id, a);
       assert.equal(log.body.last, a);
       const next = await app.api("GET", `/v2/analytics/webhooks?room_id=log-room&limit=1&start=${log.body.last}`);
-      assert.deepEqual(next.body.data.map((e: { id: string }) => e.id), [b]);
+      assert.deepEqual(
+        next.body.data.map((e: { id: string }) => e.id),
+        [b],
+      );
       assert.equal(next.body.last, "");
       const entry = next.body.data[0];
       assert.deepEqual(
@@ -87,7 +115,10 @@ for (const dialect of DIALECTS) {
       assert.deepEqual([older.body.data.map((e: { id: string }) => e.id), older.body.last], [[a], ""]);
 
       const filtered = await app.api("GET", "/v2/analytics/webhooks?type=beam.recording.success&room_id=log-room&state=delivered");
-      assert.deepEqual(filtered.body.data.map((e: { id: string }) => e.id), [a]);
+      assert.deepEqual(
+        filtered.body.data.map((e: { id: string }) => e.id),
+        [a],
+      );
       assert.deepEqual((await app.api("GET", "/v2/analytics/webhooks?state=failed")).body.data, []);
       for (const q of ["type=nope", "state=lost", "order=newest", "limit=0", "limit=101", "start=unknown"]) {
         const bad = await app.api("GET", `/v2/analytics/webhooks?${q}`);
@@ -99,7 +130,10 @@ for (const dialect of DIALECTS) {
       assert.equal(one.status, 200);
       assert.equal(one.body.envelope.id, a);
       assert.deepEqual(one.body.envelope.data, { room_id: "log-room", recording_id: "rec-1" });
-      assert.deepEqual(one.body.attempt_log.map((x: { attempt: number; status_code: number; replay: boolean }) => [x.attempt, x.status_code, x.replay]), [[1, 200, false]]);
+      assert.deepEqual(
+        one.body.attempt_log.map((x: { attempt: number; status_code: number; replay: boolean }) => [x.attempt, x.status_code, x.replay]),
+        [[1, 200, false]],
+      );
       const missing = await app.api("GET", "/v2/analytics/webhooks/no-such-event");
       assert.equal(missing.status, 404);
       assert.deepEqual(missing.body.details, ['no webhook event with id "no-such-event"']);
@@ -113,7 +147,10 @@ for (const dialect of DIALECTS) {
     test("replay: re-delivers now, to the room's current webhook when it has one; unknown ids 404", async () => {
       const roomReceiver = await TestReceiver.start();
       try {
-        const room = await app.api("POST", "/v2/rooms", { name: `webhook-room-${dialect}`, webhook: { url: roomReceiver.url, headers: { "X-Room": "1" } } });
+        const room = await app.api("POST", "/v2/rooms", {
+          name: `webhook-room-${dialect}`,
+          webhook: { url: roomReceiver.url, headers: { "X-Room": "1" } },
+        });
         assert.equal(room.status, 200);
         const id = await emit("peer.join.success", { room_id: room.body.id }, { id: room.body.id, webhook: null });
         const first = receiver.requests.at(-1)!;
@@ -144,7 +181,9 @@ for (const dialect of DIALECTS) {
       assert.equal(removed.status, 200);
       assert.deepEqual(removed.body, { url: null, headers: {}, enabled: false, signing_secret: app.ctx.identity.webhookSecret });
       assert.deepEqual((await app.api("GET", "/v2/webhooks/config")).body, removed.body);
-      const id = await app.ctx.db.transaction().execute((trx) => app.ctx.outbox.enqueue(trx, { type: "peer.join.success", data: { room_id: "no-endpoint-room" } }));
+      const id = await app.ctx.db
+        .transaction()
+        .execute((trx) => app.ctx.outbox.enqueue(trx, { type: "peer.join.success", data: { room_id: "no-endpoint-room" } }));
       assert.equal((await app.api("GET", `/v2/analytics/webhooks/${id}`)).body.state, "no_endpoint");
       assert.equal((await app.api("DELETE", "/v2/webhooks/config")).status, 200, "deleting twice is not an error");
       await app.api("POST", "/v2/webhooks/config", { url: before.body.url, headers: before.body.headers });

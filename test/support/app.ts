@@ -14,7 +14,12 @@ export interface TestApp extends Tapedeck {
   dataDir: string;
   token: string;
   /** fetch against the app with the management token (JSON in, parsed JSON out). */
-  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
 export interface TestAppOptions {
@@ -28,9 +33,17 @@ export interface TestAppOptions {
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-test-"));
   // The SFU runs in-process unless a test asks for shard processes (TAPEDECK_SFU_PROCESSES).
-  const env = { PORT: "0", HOST: "127.0.0.1", TAPEDECK_DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? "silent", TAPEDECK_SFU_PROCESSES: "0", ...opts.env };
+  const env = {
+    PORT: "0",
+    HOST: "127.0.0.1",
+    TAPEDECK_DATA_DIR: dataDir,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
+    TAPEDECK_SFU_PROCESSES: "0",
+    ...opts.env,
+  };
   const base = loadConfig(env);
-  const databaseUrl = opts.databaseUrl ?? (opts.dialect === "postgres" ? await freshDatabaseUrl("postgres") : `sqlite:${path.join(dataDir, "tapedeck.db")}`);
+  const databaseUrl =
+    opts.databaseUrl ?? (opts.dialect === "postgres" ? await freshDatabaseUrl("postgres") : `sqlite:${path.join(dataDir, "tapedeck.db")}`);
   const config: Config = { ...base, databaseUrl, ...opts.config };
   const td = await startTapedeck({ config, env, log: createLogger(config.logLevel), skipBootChecks: true });
   const token = await mintManagementToken(td.ctx.identity);

@@ -41,9 +41,15 @@ export function launchBrowser(opts: LaunchOptions = {}): Promise<Browser> {
 }
 
 /** A solid-colour (or `testsrc`) Y4M clip for the fake camera, made with ffmpeg. */
-export function makeFakeVideo(file: string, opts: { color?: string; pattern?: "testsrc"; width?: number; height?: number; fps?: number; seconds?: number } = {}): string {
+export function makeFakeVideo(
+  file: string,
+  opts: { color?: string; pattern?: "testsrc"; width?: number; height?: number; fps?: number; seconds?: number } = {},
+): string {
   const { width = 320, height = 180, fps = 15, seconds = 1 } = opts;
-  const source = opts.pattern === "testsrc" ? `testsrc=size=${width}x${height}:rate=${fps}` : `color=c=${opts.color ?? "red"}:size=${width}x${height}:rate=${fps}`;
+  const source =
+    opts.pattern === "testsrc"
+      ? `testsrc=size=${width}x${height}:rate=${fps}`
+      : `color=c=${opts.color ?? "red"}:size=${width}x${height}:rate=${fps}`;
   execFileSync("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", source, "-t", String(seconds), "-pix_fmt", "yuv420p", file]);
   return file;
 }
@@ -51,7 +57,18 @@ export function makeFakeVideo(file: string, opts: { color?: string; pattern?: "t
 /** A continuous sine tone (WAV) for the fake microphone, made with ffmpeg. */
 export function makeFakeAudio(file: string, opts: { frequency?: number; seconds?: number } = {}): string {
   const { frequency = 440, seconds = 2 } = opts;
-  execFileSync("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", `sine=frequency=${frequency}:sample_rate=48000:duration=${seconds}`, "-ac", "1", file]);
+  execFileSync("ffmpeg", [
+    "-v",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    `sine=frequency=${frequency}:sample_rate=48000:duration=${seconds}`,
+    "-ac",
+    "1",
+    file,
+  ]);
   return file;
 }
 
@@ -127,7 +144,11 @@ export async function waitForState(page: Page, state: PageState, timeoutMs = 15_
   try {
     await page.waitForFunction((s) => (window as any).tapedeck?.state === s, state, { timeout: timeoutMs, polling: 50 });
   } catch {
-    const now = await page.evaluate(() => ({ state: (window as any).tapedeck?.state, reason: (window as any).tapedeck?.reason, error: (window as any).tapedeck?.lastError }));
+    const now = await page.evaluate(() => ({
+      state: (window as any).tapedeck?.state,
+      reason: (window as any).tapedeck?.reason,
+      error: (window as any).tapedeck?.lastError,
+    }));
     throw new Error(`page did not reach state ${state} within ${timeoutMs} ms: ${JSON.stringify(now)}`);
   }
 }
@@ -147,7 +168,11 @@ export const remotePeers = (page: Page): Promise<RemotePeer[]> => page.evaluate(
  * Waits until the page shows exactly `n` remote peers (by default each with its video playing) and
  * returns them.
  */
-export async function waitForRemotePeers(page: Page, n: number, opts: { videoPlaying?: boolean; timeoutMs?: number } = {}): Promise<RemotePeer[]> {
+export async function waitForRemotePeers(
+  page: Page,
+  n: number,
+  opts: { videoPlaying?: boolean; timeoutMs?: number } = {},
+): Promise<RemotePeer[]> {
   const { videoPlaying = true, timeoutMs = 20_000 } = opts;
   try {
     await page.waitForFunction(
@@ -159,7 +184,9 @@ export async function waitForRemotePeers(page: Page, n: number, opts: { videoPla
       { timeout: timeoutMs, polling: 100 },
     );
   } catch {
-    throw new Error(`expected ${n} remote peer(s)${videoPlaying ? " with video playing" : ""} within ${timeoutMs} ms, have ${JSON.stringify(await remotePeers(page))}`);
+    throw new Error(
+      `expected ${n} remote peer(s)${videoPlaying ? " with video playing" : ""} within ${timeoutMs} ms, have ${JSON.stringify(await remotePeers(page))}`,
+    );
   }
   return remotePeers(page);
 }
@@ -205,7 +232,13 @@ export async function sampleRemoteVideo(page: Page, peerId: string): Promise<Vid
  * Samples a peer's video every 100 ms until `ok(sample)` holds, and returns that sample; fails after
  * the deadline with the last sample (or why there was none).
  */
-export async function waitForRemoteVideo(page: Page, peerId: string, ok: (s: VideoSample) => boolean, what: string, timeoutMs = 10_000): Promise<VideoSample> {
+export async function waitForRemoteVideo(
+  page: Page,
+  peerId: string,
+  ok: (s: VideoSample) => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<VideoSample> {
   const deadline = Date.now() + timeoutMs;
   let last: VideoSample | string = "no sample";
   for (;;) {
@@ -229,10 +262,14 @@ export interface AudioLevel {
  */
 export async function remoteAudioLevel(page: Page, peerId: string, timeoutMs = 10_000, minLevel = 0.01): Promise<AudioLevel> {
   await page
-    .waitForFunction(async ([id, min]) => {
-      const s = await (window as any).tapedeck.inboundStats(id, "microphone");
-      return (s?.totalAudioEnergy ?? 0) > 0 && (s?.audioLevel ?? 0) > min;
-    }, [peerId, minLevel] as const, { timeout: timeoutMs, polling: 100 })
+    .waitForFunction(
+      async ([id, min]) => {
+        const s = await (window as any).tapedeck.inboundStats(id, "microphone");
+        return (s?.totalAudioEnergy ?? 0) > 0 && (s?.audioLevel ?? 0) > min;
+      },
+      [peerId, minLevel] as const,
+      { timeout: timeoutMs, polling: 100 },
+    )
     .catch((err: Error) => {
       // Out of time: the reading below is what the test judges. Anything else (the page's stats call
       // failing) is the failure, said as it is.
@@ -253,11 +290,14 @@ export async function withArtifacts<T>(name: string, pages: () => RoomPage[], fn
     return await fn();
   } catch (err) {
     fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
-    const base = name.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "").toLowerCase();
+    const base = name
+      .replace(/[^a-z0-9]+/gi, "-")
+      .replace(/^-|-$/g, "")
+      .toLowerCase();
     for (const p of pages()) {
       const file = path.join(ARTIFACTS_DIR, `${base}-${p.label.replace(/[^a-z0-9]+/gi, "-")}`);
       await p.page.screenshot({ path: `${file}.png`, fullPage: true, timeout: 5_000 }).catch(() => {});
-      fs.writeFileSync(`${file}.log`, p.logs.join("\n") + "\n");
+      fs.writeFileSync(`${file}.log`, `${p.logs.join("\n")}\n`);
     }
     throw err;
   }

@@ -16,9 +16,15 @@ export interface DashboardPage {
   close(): Promise<void>;
 }
 
-export async function openDashboard(app: TestApp, opts: { signIn?: boolean; viewport?: { width: number; height: number } } = {}): Promise<DashboardPage> {
+export async function openDashboard(
+  app: TestApp,
+  opts: { signIn?: boolean; viewport?: { width: number; height: number } } = {},
+): Promise<DashboardPage> {
   const browser = await launchBrowser();
-  const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 800 }, permissions: ["clipboard-read", "clipboard-write"] });
+  const context = await browser.newContext({
+    viewport: opts.viewport ?? { width: 1280, height: 800 },
+    permissions: ["clipboard-read", "clipboard-write"],
+  });
   const page = await context.newPage();
   const logs: string[] = [];
   page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
@@ -52,13 +58,16 @@ export function dashboardPool(app: () => TestApp) {
 export async function ready(page: Page, route?: string, timeoutMs = 15_000): Promise<void> {
   await page.waitForFunction(
     (r) => (window as any).tapedeckDashboard?.ready === true && (!r || (window as any).tapedeckDashboard.route === r),
-    route, { timeout: timeoutMs, polling: 50 },
+    route,
+    { timeout: timeoutMs, polling: 50 },
   );
 }
 
 /** Goes to a #/ route and waits for it. */
 export async function go(page: Page, hash: string, route: string): Promise<void> {
-  await page.evaluate((h) => { location.hash = h; }, hash);
+  await page.evaluate((h) => {
+    location.hash = h;
+  }, hash);
   await ready(page, route);
 }
 
@@ -90,7 +99,7 @@ export async function withDashboardArtifacts<T>(name: string, pages: () => Dashb
     const base = path.join(ARTIFACTS_DIR, `dashboard-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`);
     for (const [i, p] of pages().entries()) {
       await p.page.screenshot({ path: `${base}-${i}.png`, fullPage: true, timeout: 5_000 }).catch(() => {});
-      fs.writeFileSync(`${base}-${i}.log`, p.logs.join("\n") + "\n");
+      fs.writeFileSync(`${base}-${i}.log`, `${p.logs.join("\n")}\n`);
     }
     throw err;
   }

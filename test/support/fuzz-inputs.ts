@@ -8,11 +8,63 @@ import { clip } from "./fuzz-run.ts";
 export const PROTO_KEYS = ["__proto__", "constructor", "prototype"] as const;
 
 const specialStrings = [
-  ...PROTO_KEYS, "toString", "hasOwnProperty", "valueOf", "__defineGetter__",
-  "", " ", "\t", "\u0000", "a\u0000b", "\uD800", "\uDFFF", "x\uDBFFy", "\u202Eevil\u202C", "\u2066rtl\u2069", "\u200B", "\uFEFF", "\u0085", "\u2028",
-  "Ω≈ç√", "😀👨‍👩‍👧", "ｆｕｌｌｗｉｄｔｈ", "e\u0301", "../../etc/passwd", "..", ".", "/", "\\", "%00", "%", "null", "undefined", "NaN", "Infinity",
-  "-1", "0", "1e309", "0x1f", "1_000", "true", "[]", "{}", "<script>alert(1)</script>", "'; DROP TABLE rooms; --", "${7*7}", "{{7*7}}", "\r\nX-Injected: 1",
-  "host", "guest", "__internal_recorder", "0".repeat(24), "f".repeat(24), "A".repeat(24), "2026-01-01T00:00:00Z", "http://127.0.0.1:1/x", "javascript:alert(1)",
+  ...PROTO_KEYS,
+  "toString",
+  "hasOwnProperty",
+  "valueOf",
+  "__defineGetter__",
+  "",
+  " ",
+  "\t",
+  "\u0000",
+  "a\u0000b",
+  "\uD800",
+  "\uDFFF",
+  "x\uDBFFy",
+  "\u202Eevil\u202C",
+  "\u2066rtl\u2069",
+  "\u200B",
+  "\uFEFF",
+  "\u0085",
+  "\u2028",
+  "Ω≈ç√",
+  "😀👨‍👩‍👧",
+  "ｆｕｌｌｗｉｄｔｈ",
+  "e\u0301",
+  "../../etc/passwd",
+  "..",
+  ".",
+  "/",
+  "\\",
+  "%00",
+  "%",
+  "null",
+  "undefined",
+  "NaN",
+  "Infinity",
+  "-1",
+  "0",
+  "1e309",
+  "0x1f",
+  "1_000",
+  "true",
+  "[]",
+  "{}",
+  "<script>alert(1)</script>",
+  "'; DROP TABLE rooms; --",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection probe, sent as plain text
+  "${7*7}",
+  "{{7*7}}",
+  "\r\nX-Injected: 1",
+  "host",
+  "guest",
+  "__internal_recorder",
+  "0".repeat(24),
+  "f".repeat(24),
+  "A".repeat(24),
+  "2026-01-01T00:00:00Z",
+  "http://127.0.0.1:1/x",
+  "javascript:alert(1)",
 ];
 
 /** Strings that break things: random code points, specials (prototype names, NUL, lone surrogates, bidi), or huge. */
@@ -23,14 +75,29 @@ export const nastyString: fc.Arbitrary<string> = fc.oneof(
   // A NUL inside otherwise ordinary text: PostgreSQL refuses it in any text column.
   { arbitrary: fc.tuple(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 })).map(([a, b]) => `${a}\u0000${b}`), weight: 1 },
   {
-    arbitrary: fc.tuple(fc.constantFrom(101, 257, 5000, 70_000), fc.constantFrom("x", "é", "😀", "\u0000", "\uD800")).map(([n, c]) => c.repeat(n)),
+    arbitrary: fc
+      .tuple(fc.constantFrom(101, 257, 5000, 70_000), fc.constantFrom("x", "é", "😀", "\u0000", "\uD800"))
+      .map(([n, c]) => c.repeat(n)),
     weight: 1,
   },
 );
 
 const scalarText: fc.Arbitrary<string> = fc.oneof(
   nastyString.map((s) => JSON.stringify(s)),
-  fc.constantFrom("null", "true", "false", "0", "-1", "-0", "1.5", "1e308", "-1e308", "9007199254740993", "1e-400", "123456789012345678901234567890"),
+  fc.constantFrom(
+    "null",
+    "true",
+    "false",
+    "0",
+    "-1",
+    "-0",
+    "1.5",
+    "1e308",
+    "-1e308",
+    "9007199254740993",
+    "1e-400",
+    "123456789012345678901234567890",
+  ),
   fc.integer().map(String),
   fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => JSON.stringify(d)),
 );
@@ -71,21 +138,33 @@ export function jsonValueText(fields: string[]): fc.Arbitrary<string> {
       { arbitrary: deepJsonText, weight: 1 },
     ),
     array: fc.array(tie("value"), { maxLength: 4 }).map((items) => `[${items.join(",")}]`),
-    object: fc.array(fc.tuple(key, tie("value")), { maxLength: 5 }).map((pairs) => `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(",")}}`),
+    object: fc
+      .array(fc.tuple(key, tie("value")), { maxLength: 5 })
+      .map((pairs) => `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(",")}}`),
   }));
   return value;
 }
 
 /** A JSON object (as text) with keys from `fields`, some repeated, values of every wrong type. */
 export function jsonObjectText(fields: string[]): fc.Arbitrary<string> {
-  const key = fc.oneof({ arbitrary: fc.constantFrom(...(fields.length ? fields : ["name"])), weight: 5 }, { arbitrary: fc.constantFrom(...PROTO_KEYS), weight: 1 });
-  return fc.array(fc.tuple(key, jsonValueText(fields)), { maxLength: 6 }).map((pairs) => `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(",")}}`);
+  const key = fc.oneof(
+    { arbitrary: fc.constantFrom(...(fields.length ? fields : ["name"])), weight: 5 },
+    { arbitrary: fc.constantFrom(...PROTO_KEYS), weight: 1 },
+  );
+  return fc
+    .array(fc.tuple(key, jsonValueText(fields)), { maxLength: 6 })
+    .map((pairs) => `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(",")}}`);
 }
 
 const MARK = "\u0000fuzz-mark\u0000";
 
 /** Every path into `base` (objects and arrays, a few levels deep), for mutating one place of a valid body. */
-function pathsOf(base: unknown, prefix: Array<string | number> = [], depth = 0, out: Array<Array<string | number>> = []): Array<Array<string | number>> {
+function pathsOf(
+  base: unknown,
+  prefix: Array<string | number> = [],
+  depth = 0,
+  out: Array<Array<string | number>> = [],
+): Array<Array<string | number>> {
   out.push(prefix);
   if (depth >= 4 || !base || typeof base !== "object") return out;
   for (const [k, v] of Object.entries(base)) pathsOf(v, [...prefix, Array.isArray(base) ? Number(k) : k], depth + 1, out);
@@ -96,7 +175,12 @@ function pathsOf(base: unknown, prefix: Array<string | number> = [], depth = 0, 
 export function mutatedBodyText(base: Record<string, unknown>, fields: string[]): fc.Arbitrary<string> {
   const paths = pathsOf(base);
   return fc
-    .tuple(fc.constantFrom(...paths), fc.constantFrom("replace", "delete", "add"), fc.oneof(fc.constantFrom(...fields, ...PROTO_KEYS), nastyString), jsonValueText(fields))
+    .tuple(
+      fc.constantFrom(...paths),
+      fc.constantFrom("replace", "delete", "add"),
+      fc.oneof(fc.constantFrom(...fields, ...PROTO_KEYS), nastyString),
+      jsonValueText(fields),
+    )
     .map(([path, op, newKey, valueText]) => {
       const copy = structuredClone(base) as Record<string, unknown>;
       const parent = path.slice(0, -1).reduce<any>((o, k) => o?.[k], copy);
@@ -106,7 +190,8 @@ export function mutatedBodyText(base: Record<string, unknown>, fields: string[])
       else if (op === "delete" && last !== undefined && parent && typeof parent === "object") {
         if (Array.isArray(parent)) parent.splice(Number(last), 1);
         else delete parent[last];
-      } else if (target && typeof target === "object" && !Array.isArray(target)) Object.defineProperty(target, newKey, { value: MARK, enumerable: true, configurable: true, writable: true });
+      } else if (target && typeof target === "object" && !Array.isArray(target))
+        Object.defineProperty(target, newKey, { value: MARK, enumerable: true, configurable: true, writable: true });
       else if (Array.isArray(target)) target.push(MARK);
       else return valueText;
       return JSON.stringify(copy).replace(JSON.stringify(MARK), valueText);
@@ -115,7 +200,23 @@ export function mutatedBodyText(base: Record<string, unknown>, fields: string[])
 
 /** Text that is not JSON at all, or JSON with something wrong around it. */
 export const invalidJsonText: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom("{", "}", "{'a':1}", '{"a":1,}', '{"a":}', "[1,]", "NaN", "undefined", "\uFEFF{}", '{"a":1}garbage', "\u0000", '{"a":"\\uZZZZ"}', '{"a":01}', "/* */{}", "{\"a\":1}\n{\"b\":2}"),
+  fc.constantFrom(
+    "{",
+    "}",
+    "{'a':1}",
+    '{"a":1,}',
+    '{"a":}',
+    "[1,]",
+    "NaN",
+    "undefined",
+    "\uFEFF{}",
+    '{"a":1}garbage',
+    "\u0000",
+    '{"a":"\\uZZZZ"}',
+    '{"a":01}',
+    "/* */{}",
+    '{"a":1}\n{"b":2}',
+  ),
   fc.string({ unit: "binary", maxLength: 30 }),
 );
 
@@ -126,12 +227,21 @@ export interface BodyChoice {
   text: string | null;
 }
 
-const bodyChoice = (contentType: string | null, text: string | null): BodyChoice =>
-  ({ contentType, text });
+const bodyChoice = (contentType: string | null, text: string | null): BodyChoice => ({ contentType, text });
 
 const otherContentTypes = [
-  "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml", "application/octet-stream",
-  "application/json; charset=utf-16", "application/json; charset=latin1", "APPLICATION/JSON", "application/json;;", "application/jsonp", "*/*", "garbage",
+  "text/plain",
+  "application/x-www-form-urlencoded",
+  "multipart/form-data; boundary=x",
+  "application/xml",
+  "application/octet-stream",
+  "application/json; charset=utf-16",
+  "application/json; charset=latin1",
+  "APPLICATION/JSON",
+  "application/json;;",
+  "application/jsonp",
+  "*/*",
+  "garbage",
 ];
 
 /** Everything a body can be wrong in: types, missing fields, size, depth, prototype keys, encoding, content type. */
@@ -147,21 +257,49 @@ export function bodyArb(fields: string[], base: Record<string, unknown> | null):
     { arbitrary: json(fc.constantFrom(`{"name":"${"x".repeat(1_100_000)}"}`, `[${"1,".repeat(600_000)}1]`)), weight: 1 },
     { arbitrary: fc.constant(bodyChoice(null, null)), weight: 1 },
     { arbitrary: fc.constant(bodyChoice("application/json", null)), weight: 1 },
-    { arbitrary: fc.tuple(fc.constantFrom(...otherContentTypes), fc.oneof(jsonObjectText(fields), nastyString)).map(([ct, t]) => bodyChoice(ct, t)), weight: 2 },
+    {
+      arbitrary: fc
+        .tuple(fc.constantFrom(...otherContentTypes), fc.oneof(jsonObjectText(fields), nastyString))
+        .map(([ct, t]) => bodyChoice(ct, t)),
+      weight: 2,
+    },
   ];
   if (base) options.push({ arbitrary: json(mutatedBodyText(base, fields)), weight: 6 });
   return fc.oneof(...options);
 }
 
 /** A body as the failure report prints it (long texts cut). */
-export const describeBody = (b: BodyChoice): string => `${b.contentType ?? "(no content-type)"} ${b.text === null ? "(no body)" : clip(JSON.stringify(b.text), 300)}`;
+export const describeBody = (b: BodyChoice): string =>
+  `${b.contentType ?? "(no content-type)"} ${b.text === null ? "(no body)" : clip(JSON.stringify(b.text), 300)}`;
 
 /** Percent-encode every byte outside the unreserved set (lone surrogates become U+FFFD, as a browser would send them). */
 export const encodeAll = (s: string): string =>
-  [...Buffer.from(s, "utf8")].map((b) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`)).join("");
+  [...Buffer.from(s, "utf8")]
+    .map((b) =>
+      /[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`,
+    )
+    .join("");
 
 /** Raw (not percent-encoded) junk for a path segment or query value: bad escapes, encoded surrogates, separators. */
-export const rawUrlJunk = ["%", "%zz", "%00", "%ff", "%c0%af", "%2e%2e", "%2F", "a%2Fb", "%E2%80%AE", "%ED%A0%80", "%uD800", ";", "*", "~", "%20", "+", "%0d%0a"];
+export const rawUrlJunk = [
+  "%",
+  "%zz",
+  "%00",
+  "%ff",
+  "%c0%af",
+  "%2e%2e",
+  "%2F",
+  "a%2Fb",
+  "%E2%80%AE",
+  "%ED%A0%80",
+  "%uD800",
+  ";",
+  "*",
+  "~",
+  "%20",
+  "+",
+  "%0d%0a",
+];
 
 /** A path parameter: an existing id some of the time (so validators past the 404 run), else junk of every kind. */
 export function pathParamArb(validValues: string[]): fc.Arbitrary<string> {
@@ -177,7 +315,26 @@ export function pathParamArb(validValues: string[]): fc.Arbitrary<string> {
 
 const queryValue: fc.Arbitrary<string> = fc.oneof(
   { arbitrary: nastyString.map(encodeAll).filter((s) => s.length <= 6000), weight: 4 },
-  { arbitrary: fc.constantFrom("-1", "0", "1", "100", "101", "1e3", "1.5", "NaN", "Infinity", "true", "false", "asc", "desc", "9".repeat(400), ""), weight: 3 },
+  {
+    arbitrary: fc.constantFrom(
+      "-1",
+      "0",
+      "1",
+      "100",
+      "101",
+      "1e3",
+      "1.5",
+      "NaN",
+      "Infinity",
+      "true",
+      "false",
+      "asc",
+      "desc",
+      "9".repeat(400),
+      "",
+    ),
+    weight: 3,
+  },
   // Huge, yet within Node's 16 KiB limit on the request head (malformedUrlArb goes past it).
   { arbitrary: fc.constantFrom(2_000, 6_000).map((n) => "q".repeat(n)), weight: 1 },
 );
@@ -205,8 +362,12 @@ export function malformedUrlArb(urls: string[]): fc.Arbitrary<string> {
   return fc.oneof(
     fc.tuple(fc.constantFrom(...urls), fc.constantFrom(...rawUrlJunk)).map(([u, j]) => fill(u.includes(":") ? u : `${u}/:x`, j)),
     fc.tuple(fc.constantFrom(...urls), fc.constantFrom(...rawUrlJunk)).map(([u, j]) => `${fill(u, "0".repeat(24))}?limit=${j}&${j}=1`),
-    fc.tuple(fc.constantFrom(...urls.filter((u) => u.includes(":"))), fc.constantFrom(201, 1000, 5000)).map(([u, n]) => fill(u, "a".repeat(n))),
-    fc.tuple(fc.constantFrom(...urls), fc.constantFrom(17_000, 70_000)).map(([u, n]) => `${fill(u, "0".repeat(24))}?start=${"q".repeat(n)}`),
+    fc
+      .tuple(fc.constantFrom(...urls.filter((u) => u.includes(":"))), fc.constantFrom(201, 1000, 5000))
+      .map(([u, n]) => fill(u, "a".repeat(n))),
+    fc
+      .tuple(fc.constantFrom(...urls), fc.constantFrom(17_000, 70_000))
+      .map(([u, n]) => `${fill(u, "0".repeat(24))}?start=${"q".repeat(n)}`),
     fc.tuple(fc.constantFrom(...urls), fc.constantFrom(17_000, 70_000)).map(([u, n]) => `${u.replace(/\/?$/, "/")}${"a".repeat(n)}`),
   );
 }

@@ -23,13 +23,20 @@ export function seedFor(name: string): number {
  * fc.assert with the suite's seed and run count. On failure the thrown error carries fast-check's own
  * report (seed, path, shrunk counterexample, the error it raised) plus how to replay the whole suite.
  */
-export async function assertProperty<Ts extends [unknown, ...unknown[]]>(name: string, property: fc.IAsyncProperty<Ts>, runs = FUZZ_RUNS): Promise<void> {
+export async function assertProperty<Ts extends [unknown, ...unknown[]]>(
+  name: string,
+  property: fc.IAsyncProperty<Ts>,
+  runs = FUZZ_RUNS,
+): Promise<void> {
   const seed = seedFor(name);
   try {
     await fc.assert(property, { seed, numRuns: runs });
   } catch (err) {
     const report = (err as Error).message;
-    throw new Error(`fuzz property "${name}" failed; replay with FUZZ_SEED=${FUZZ_SEED} FUZZ_RUNS=${FUZZ_RUNS} (property seed ${seed})\n${report}`, { cause: err });
+    throw new Error(
+      `fuzz property "${name}" failed; replay with FUZZ_SEED=${FUZZ_SEED} FUZZ_RUNS=${FUZZ_RUNS} (property seed ${seed})\n${report}`,
+      { cause: err },
+    );
   }
 }
 
@@ -81,7 +88,10 @@ export function guardOutboundLookups(): { refused: string[]; restore(): void } {
     const cb = (typeof options === "function" ? options : callback) as (err: Error | null, ...rest: unknown[]) => void;
     if (loopback(host)) return (original as (...a: unknown[]) => void).call(dns, host, options, callback);
     refused.push(host);
-    const err = Object.assign(new Error(`fuzz guard: only loopback may be contacted (lookup of ${host} refused)`), { code: "ENOTFOUND", hostname: host });
+    const err = Object.assign(new Error(`fuzz guard: only loopback may be contacted (lookup of ${host} refused)`), {
+      code: "ENOTFOUND",
+      hostname: host,
+    });
     process.nextTick(() => cb(err));
   }) as typeof dns.lookup;
   dns.lookup = guarded;
@@ -93,7 +103,12 @@ export function guardOutboundLookups(): { refused: string[]; restore(): void } {
   };
 }
 
-const watchedPrototypes = { "Object.prototype": Object.prototype, "Array.prototype": Array.prototype, "Function.prototype": Function.prototype, "String.prototype": String.prototype };
+const watchedPrototypes = {
+  "Object.prototype": Object.prototype,
+  "Array.prototype": Array.prototype,
+  "Function.prototype": Function.prototype,
+  "String.prototype": String.prototype,
+};
 
 /** The own keys of the built-in prototypes now; compare with `prototypePollution(before)` after a run. */
 export function snapshotPrototypes(): Record<string, string[]> {
@@ -111,6 +126,7 @@ export function prototypePollution(before: Record<string, string[]>): string[] {
   const fresh: Record<string, unknown> = {};
   for (const key in fresh) problems.push(`a fresh {} enumerates ${key}`);
   for (const key in []) problems.push(`a fresh [] enumerates ${key}`);
-  for (const key of ["polluted", "isAdmin", "fuzzed"]) if ((fresh as Record<string, unknown>)[key] !== undefined) problems.push(`({}).${key} is ${String(fresh[key])}`);
+  for (const key of ["polluted", "isAdmin", "fuzzed"])
+    if ((fresh as Record<string, unknown>)[key] !== undefined) problems.push(`({}).${key} is ${String(fresh[key])}`);
   return problems;
 }

@@ -42,20 +42,69 @@ export function videoFixtureArgs(out: string, o: VideoFixture): string[] {
   const h = o.height ?? 360;
   const fps = o.fps ?? 30;
   const gop = String(o.gop ?? 150);
-  const src = !o.color || o.color === "testsrc2"
-    ? `testsrc2=size=${w}x${h}:rate=${fps}:duration=${o.seconds}`
-    : `color=c=${o.color}:size=${w}x${h}:rate=${fps}:duration=${o.seconds}`;
-  const enc = o.codec === "h264"
-    ? ["-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-bf", "0", "-g", gop, "-pix_fmt", "yuv420p", "-f", "matroska"]
-    : ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "800k", "-g", gop, "-keyint_min", gop, "-auto-alt-ref", "0", "-f", "webm"];
+  const src =
+    !o.color || o.color === "testsrc2"
+      ? `testsrc2=size=${w}x${h}:rate=${fps}:duration=${o.seconds}`
+      : `color=c=${o.color}:size=${w}x${h}:rate=${fps}:duration=${o.seconds}`;
+  const enc =
+    o.codec === "h264"
+      ? [
+          "-c:v",
+          "libx264",
+          "-preset",
+          "ultrafast",
+          "-profile:v",
+          "baseline",
+          "-bf",
+          "0",
+          "-g",
+          gop,
+          "-pix_fmt",
+          "yuv420p",
+          "-f",
+          "matroska",
+        ]
+      : [
+          "-c:v",
+          "libvpx",
+          "-deadline",
+          "realtime",
+          "-cpu-used",
+          "8",
+          "-b:v",
+          "800k",
+          "-g",
+          gop,
+          "-keyint_min",
+          gop,
+          "-auto-alt-ref",
+          "0",
+          "-f",
+          "webm",
+        ];
   return ["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi", "-i", src, "-map", "0:v", ...enc, out];
 }
 
 export function audioFixtureArgs(out: string, o: AudioFixture): string[] {
   return [
-    "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-    "-f", "lavfi", "-i", `sine=frequency=${o.frequency ?? 440}:sample_rate=48000:duration=${o.seconds}${o.beep ? ":beep_factor=4" : ""}`,
-    "-c:a", "libopus", "-b:a", "48k", "-ac", "1", "-f", "webm", out,
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-nostdin",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    `sine=frequency=${o.frequency ?? 440}:sample_rate=48000:duration=${o.seconds}${o.beep ? ":beep_factor=4" : ""}`,
+    "-c:a",
+    "libopus",
+    "-b:a",
+    "48k",
+    "-ac",
+    "1",
+    "-f",
+    "webm",
+    out,
   ];
 }
 
@@ -78,12 +127,50 @@ export async function makeAudioWebm(out: string, o: AudioFixture): Promise<strin
  */
 export async function makeWeriftVideoWebm(out: string, o: VideoFixture): Promise<string> {
   const [w, h, fps] = [o.width ?? 640, o.height ?? 360, o.fps ?? 30];
-  const src = !o.color || o.color === "testsrc2" ? `testsrc2=size=${w}x${h}:rate=${fps}:duration=${o.seconds}` : `color=c=${o.color}:size=${w}x${h}:rate=${fps}:duration=${o.seconds}`;
+  const src =
+    !o.color || o.color === "testsrc2"
+      ? `testsrc2=size=${w}x${h}:rate=${fps}:duration=${o.seconds}`
+      : `color=c=${o.color}:size=${w}x${h}:rate=${fps}:duration=${o.seconds}`;
   const gop = String(o.gop ?? 150);
   const raw = `${out}.raw`;
-  const enc = o.codec === "h264"
-    ? ["-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-bf", "0", "-g", gop, "-pix_fmt", "yuv420p", "-x264-params", "aud=1:repeat-headers=1", "-f", "h264"]
-    : ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "800k", "-g", gop, "-keyint_min", gop, "-auto-alt-ref", "0", "-f", "ivf"];
+  const enc =
+    o.codec === "h264"
+      ? [
+          "-c:v",
+          "libx264",
+          "-preset",
+          "ultrafast",
+          "-profile:v",
+          "baseline",
+          "-bf",
+          "0",
+          "-g",
+          gop,
+          "-pix_fmt",
+          "yuv420p",
+          "-x264-params",
+          "aud=1:repeat-headers=1",
+          "-f",
+          "h264",
+        ]
+      : [
+          "-c:v",
+          "libvpx",
+          "-deadline",
+          "realtime",
+          "-cpu-used",
+          "8",
+          "-b:v",
+          "800k",
+          "-g",
+          gop,
+          "-keyint_min",
+          gop,
+          "-auto-alt-ref",
+          "0",
+          "-f",
+          "ivf",
+        ];
   await runFfmpeg(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi", "-i", src, ...enc, raw]);
   const stream = fs.readFileSync(raw);
   fs.rmSync(raw);
@@ -109,12 +196,21 @@ export async function makeWeriftVideoWebm(out: string, o: VideoFixture): Promise
     }
   }
   const codec = o.codec === "h264" ? "MPEG4/ISO/AVC" : "VP8";
-  const webm = new WebmCallback([{ kind: "video", codec, clockRate: 90000, trackNumber: 1, width: w, height: h }], { duration: 1000 * 60 * 60 * 24 });
+  const webm = new WebmCallback([{ kind: "video", codec, clockRate: 90000, trackNumber: 1, width: w, height: h }], {
+    duration: 1000 * 60 * 60 * 24,
+  });
   fs.rmSync(out, { force: true }); // werift appends, as its MediaRecorder does after unlinking the path
   const save = saveToFileSystem(out);
   const done = new Promise<void>((resolve, reject) => {
     let writes = Promise.resolve();
-    webm.pipe((output) => (writes = writes.then(async () => { if (await save(output)) resolve(); }).catch(reject)));
+    webm.pipe(
+      (output) =>
+        (writes = writes
+          .then(async () => {
+            if (await save(output)) resolve();
+          })
+          .catch(reject)),
+    );
   });
   frames.forEach((f, i) => webm.inputVideo({ frame: { ...f, time: Math.round((i * 1000) / fps) } }));
   webm.inputVideo({ eol: true });
@@ -126,7 +222,24 @@ export async function makeWeriftVideoWebm(out: string, o: VideoFixture): Promise
 export async function frameAt(file: string, seconds: number, width: number, height: number): Promise<Buffer> {
   const out = path.join(path.dirname(file), `frame-${Math.round(seconds * 1000)}-${process.pid}.rgb`);
   try {
-    await runFfmpeg(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-ss", String(seconds), "-i", file, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", out]);
+    await runFfmpeg([
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-nostdin",
+      "-y",
+      "-ss",
+      String(seconds),
+      "-i",
+      file,
+      "-frames:v",
+      "1",
+      "-f",
+      "rawvideo",
+      "-pix_fmt",
+      "rgb24",
+      out,
+    ]);
     const buf = fs.readFileSync(out);
     if (buf.length !== width * height * 3) throw new Error(`frame at ${seconds}s is ${buf.length} bytes, expected ${width}x${height}x3`);
     return buf;
@@ -155,7 +268,26 @@ export async function decodeAudio(file: string, o: { from?: number; seconds?: nu
   try {
     const range = [...(o.from ? ["-ss", String(o.from)] : []), ...(o.seconds ? ["-t", String(o.seconds)] : [])];
     const filter = o.filter ? ["-af", o.filter] : [];
-    await runFfmpeg(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", ...range, "-i", file, "-map", "0:a:0", ...filter, "-ac", "1", "-ar", "48000", "-f", "s16le", out]);
+    await runFfmpeg([
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-nostdin",
+      "-y",
+      ...range,
+      "-i",
+      file,
+      "-map",
+      "0:a:0",
+      ...filter,
+      "-ac",
+      "1",
+      "-ar",
+      "48000",
+      "-f",
+      "s16le",
+      out,
+    ]);
     const buf = fs.readFileSync(out);
     const samples = new Float64Array(buf.length / 2);
     for (let i = 0; i < samples.length; i++) samples[i] = buf.readInt16LE(i * 2) / 32768;
@@ -189,7 +321,18 @@ export async function beepOnsets(file: string, frequency: number): Promise<numbe
 
 /** Times (ms) at which the picture turns white (mean luma crossing 128 upwards). */
 export async function flashOnsets(file: string): Promise<number[]> {
-  const { stdout } = await execFileP("ffprobe", ["-v", "error", "-f", "lavfi", "-i", `movie=${file},signalstats`, "-show_entries", "frame=pts_time:frame_tags=lavfi.signalstats.YAVG", "-of", "csv=p=0"]);
+  const { stdout } = await execFileP("ffprobe", [
+    "-v",
+    "error",
+    "-f",
+    "lavfi",
+    "-i",
+    `movie=${file},signalstats`,
+    "-show_entries",
+    "frame=pts_time:frame_tags=lavfi.signalstats.YAVG",
+    "-of",
+    "csv=p=0",
+  ]);
   const onsets: number[] = [];
   let on = false;
   for (const line of stdout.trim().split("\n")) {
@@ -204,6 +347,8 @@ export async function flashOnsets(file: string): Promise<number[]> {
 export async function avOffsetsMs(file: string, beepFrequency = 1000): Promise<{ offsets: number[]; beeps: number[]; flashes: number[] }> {
   const beeps = await beepOnsets(file, beepFrequency);
   const flashes = await flashOnsets(file);
-  const offsets = flashes.length ? beeps.map((b) => b - flashes.reduce((best, f) => (Math.abs(f - b) < Math.abs(best - b) ? f : best))).sort((a, b) => a - b) : [];
+  const offsets = flashes.length
+    ? beeps.map((b) => b - flashes.reduce((best, f) => (Math.abs(f - b) < Math.abs(best - b) ? f : best))).sort((a, b) => a - b)
+    : [];
   return { offsets, beeps, flashes };
 }

@@ -179,9 +179,9 @@ export async function webhookFixture(opened: OpenedDatabase, identity: AppIdenti
       return r;
     },
     enqueue(input = {}) {
-      return opened.db.transaction().execute((trx) =>
-        outbox.enqueue(trx, { type: "beam.recording.success", data: { room_id: "r1", beam_id: "b1" }, ...input }),
-      );
+      return opened.db
+        .transaction()
+        .execute((trx) => outbox.enqueue(trx, { type: "beam.recording.success", data: { room_id: "r1", beam_id: "b1" }, ...input }));
     },
     async close() {
       for (const d of dispatchers) await d.stop();

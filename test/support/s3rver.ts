@@ -85,15 +85,22 @@ const hmac = (key: Buffer | string, s: string): Buffer => createHmac("sha256", k
 
 function parseQuery(raw: string): Array<[string, string]> {
   if (!raw) return [];
-  return raw.split("&").filter(Boolean).map((pair) => {
-    const i = pair.indexOf("=");
-    const k = i < 0 ? pair : pair.slice(0, i);
-    const v = i < 0 ? "" : pair.slice(i + 1);
-    return [decodeURIComponent(k), decodeURIComponent(v)];
-  });
+  return raw
+    .split("&")
+    .filter(Boolean)
+    .map((pair) => {
+      const i = pair.indexOf("=");
+      const k = i < 0 ? pair : pair.slice(0, i);
+      const v = i < 0 ? "" : pair.slice(i + 1);
+      return [decodeURIComponent(k), decodeURIComponent(v)];
+    });
 }
 
-export function checkSignatureV4(req: http.IncomingMessage, secrets: Record<string, string>, now = Date.now()): { code: string; message: string } | null {
+export function checkSignatureV4(
+  req: http.IncomingMessage,
+  secrets: Record<string, string>,
+  now = Date.now(),
+): { code: string; message: string } | null {
   const [rawPath, rawQuery = ""] = (req.url ?? "/").split("?", 2);
   const query = parseQuery(rawQuery);
   const q = new Map(query);
@@ -118,7 +125,8 @@ export function checkSignatureV4(req: http.IncomingMessage, secrets: Record<stri
   }
   const [accessKey, ...scopeParts] = credential.split("/");
   const secret = secrets[accessKey];
-  if (secret === undefined) return { code: "InvalidAccessKeyId", message: "The AWS Access Key Id you provided does not exist in our records." };
+  if (secret === undefined)
+    return { code: "InvalidAccessKeyId", message: "The AWS Access Key Id you provided does not exist in our records." };
   const scope = scopeParts.join("/");
   const [date, region, service] = scopeParts;
 
@@ -129,14 +137,24 @@ export function checkSignatureV4(req: http.IncomingMessage, secrets: Record<stri
     .map(([k, v]) => `${k}=${v}`)
     .join("&");
   const names = signedHeaders.split(";");
-  const canonicalHeaders = names.map((n) => `${n}:${String(req.headers[n] ?? "").trim().replace(/\s+/g, " ")}\n`).join("");
+  const canonicalHeaders = names
+    .map(
+      (n) =>
+        `${n}:${String(req.headers[n] ?? "")
+          .trim()
+          .replace(/\s+/g, " ")}\n`,
+    )
+    .join("");
   const canonicalRequest = [req.method, rawPath, canonicalQuery, canonicalHeaders, signedHeaders, payloadHash].join("\n");
   const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256(canonicalRequest)].join("\n");
   const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), "aws4_request");
   const expected = hmac(key, stringToSign);
   const given = Buffer.from(signature, "hex");
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    return { code: "SignatureDoesNotMatch", message: "The request signature we calculated does not match the signature you provided. Check your key and signing method." };
+    return {
+      code: "SignatureDoesNotMatch",
+      message: "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+    };
   }
   return null;
 }

@@ -45,7 +45,10 @@ export class SignalClient {
       return Promise.resolve(seen);
     }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${type} message within ${ms} ms; got ${JSON.stringify(this.received.map((m) => m.type))}`)), ms);
+      const timer = setTimeout(
+        () => reject(new Error(`no ${type} message within ${ms} ms; got ${JSON.stringify(this.received.map((m) => m.type))}`)),
+        ms,
+      );
       this.waiters.push({
         pred: match,
         resolve: (m) => {

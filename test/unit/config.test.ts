@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { ConfigError, loadConfig } from "../../src/config/config.ts";
+import { type ConfigError, loadConfig } from "../../src/config/config.ts";
 import { loadIdentity } from "../../src/config/identity.ts";
 import { toPage } from "../../src/api/pagination.ts";
 import { newObjectId } from "../../src/ids.ts";
@@ -57,8 +57,14 @@ test("object ids are 24 hex and sort by creation", () => {
 
 test("a page's last is empty on the final page", () => {
   const rows = [{ id: "a" }, { id: "b" }, { id: "c" }];
-  assert.deepEqual(toPage(rows, 2, (r) => r.id), { limit: 2, data: ["a", "b"], last: "b" });
-  assert.deepEqual(toPage(rows.slice(0, 2), 2, (r) => r.id), { limit: 2, data: ["a", "b"], last: "" });
+  assert.deepEqual(
+    toPage(rows, 2, (r) => r.id),
+    { limit: 2, data: ["a", "b"], last: "b" },
+  );
+  assert.deepEqual(
+    toPage(rows.slice(0, 2), 2, (r) => r.id),
+    { limit: 2, data: ["a", "b"], last: "" },
+  );
 });
 
 test("starting once with credentials from the environment does not drop the stored ones", () => {

@@ -8,7 +8,13 @@ import { AppError, ERROR_REASONS, reasonForStatus } from "../../src/errors.ts";
 // The pieces of the HTTP layer's hardening that need no server: the finite list of error reasons,
 // Node's connection errors as API errors, trusted-proxy matching and the JSON nesting check.
 
-const http = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, maxConnectionsPerAddress: 256, trustedProxies: [] };
+const http = {
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnectionsPerAddress: 256,
+  trustedProxies: [],
+};
 
 test("every reason has a 4xx or 5xx status, and answers only known to a status still get a listed reason", () => {
   for (const [reason, status] of Object.entries(ERROR_REASONS)) assert.ok(status >= 400 && status < 600, `${reason}: ${status}`);
@@ -19,7 +25,13 @@ test("every reason has a 4xx or 5xx status, and answers only known to a status s
   assert.equal(reasonForStatus(404), "not_found");
   assert.equal(reasonForStatus(405), "invalid_request");
   assert.equal(reasonForStatus(502), "internal");
-  assert.deepEqual(new AppError("timeout", "Request timed out").toJSON(), { code: 408, message: "Request timed out", details: [], reason: "timeout", origin: "client" });
+  assert.deepEqual(new AppError("timeout", "Request timed out").toJSON(), {
+    code: 408,
+    message: "Request timed out",
+    details: [],
+    reason: "timeout",
+    origin: "client",
+  });
 });
 
 test("Node's connection errors become 408 timeout, 431 headers_too_large or 400 invalid_request", () => {
@@ -28,7 +40,10 @@ test("Node's connection errors become 408 timeout, 431 headers_too_large or 400 
   assert.match(timeout.details[0], /within 10 s .* within 30 s/);
   const big = clientErrorToAppError(Object.assign(new Error("overflow"), { code: "HPE_HEADER_OVERFLOW" }), http);
   assert.deepEqual([big.status, big.reason], [431, "headers_too_large"]);
-  const bad = clientErrorToAppError(Object.assign(new Error("Parse Error"), { code: "HPE_INVALID_HEADER_TOKEN", reason: "Invalid header value char" }), http);
+  const bad = clientErrorToAppError(
+    Object.assign(new Error("Parse Error"), { code: "HPE_INVALID_HEADER_TOKEN", reason: "Invalid header value char" }),
+    http,
+  );
   assert.deepEqual([bad.status, bad.reason], [400, "invalid_request"]);
   assert.match(bad.details[0], /^Invalid header value char \(HPE_INVALID_HEADER_TOKEN\)/);
 });

@@ -5,11 +5,23 @@ import { servedPlaylist } from "../../src/hls/playback.routes.ts";
 
 test("layer bounds: 100ms's (even sides, short side 144..1080, long side 192..1920, highest first)", () => {
   assert.deepEqual(layerProblems(DEFAULT_LAYERS), []);
-  assert.deepEqual(layerProblems([{ width: 1080, height: 1920 }, { width: 720, height: 1280 }]), []);
+  assert.deepEqual(
+    layerProblems([
+      { width: 1080, height: 1920 },
+      { width: 720, height: 1280 },
+    ]),
+    [],
+  );
   assert.equal(layerProblems([{ width: 1281, height: 720 }]).length, 1);
   assert.equal(layerProblems([{ width: 2560, height: 1440 }]).length, 2);
   assert.equal(layerProblems([{ width: 200, height: 100 }]).length, 1);
-  assert.match(layerProblems([{ width: 640, height: 360 }, { width: 1280, height: 720 }])[0], /highest resolution down/);
+  assert.match(
+    layerProblems([
+      { width: 640, height: 360 },
+      { width: 1280, height: 720 },
+    ])[0],
+    /highest resolution down/,
+  );
   assert.match(layerProblems([])[0], /at least one layer/);
 });
 
@@ -20,13 +32,23 @@ test("the ladder is cut from the top until it fits the cores, and says what it l
 
   const budget = (ladderCost(DEFAULT_LAYERS.slice(1), "superfast") + ladderCost(DEFAULT_LAYERS, "superfast")) / 2;
   const cut = planLadder(DEFAULT_LAYERS, budget, "superfast");
-  assert.deepEqual(cut.layers.map((l) => l.height), [720, 480, 360, 240]);
-  assert.deepEqual(cut.dropped.map((l) => l.height), [1080]);
+  assert.deepEqual(
+    cut.layers.map((l) => l.height),
+    [720, 480, 360, 240],
+  );
+  assert.deepEqual(
+    cut.dropped.map((l) => l.height),
+    [1080],
+  );
   assert.match(cut.warning!, /1920x1080 is left out; producing 1280x720, 854x480, 640x360, 426x240/);
   assert.ok(cut.cores <= budget);
 
   const tiny = planLadder(DEFAULT_LAYERS, 0.5, "superfast");
-  assert.deepEqual(tiny.layers.map((l) => l.height), [240], "the lowest layer is always kept");
+  assert.deepEqual(
+    tiny.layers.map((l) => l.height),
+    [240],
+    "the lowest layer is always kept",
+  );
   assert.match(tiny.warning!, /may fall behind real time/);
   assert.ok(ladderCost(DEFAULT_LAYERS, "ultrafast") < ladderCost(DEFAULT_LAYERS, "veryfast"));
 });
@@ -36,15 +58,27 @@ test("ffmpeg arguments: one decode, one x264 per layer with the same GOP, HLS wi
   const filter = args[args.indexOf("-filter_complex") + 1];
   assert.match(filter, /^\[0:v\]fps=30,setsar=1,split=2\[s0\]\[s1\];\[s0\]scale=640:360/);
   assert.equal(args.filter((a) => a === "libx264").length, 2);
-  assert.deepEqual([args[args.indexOf("-g") + 1], args[args.indexOf("-keyint_min") + 1], args[args.indexOf("-sc_threshold") + 1]], ["60", "60", "0"]);
+  assert.deepEqual(
+    [args[args.indexOf("-g") + 1], args[args.indexOf("-keyint_min") + 1], args[args.indexOf("-sc_threshold") + 1]],
+    ["60", "60", "0"],
+  );
   assert.equal(args[args.indexOf("-var_stream_map") + 1], "v:0,a:0,name:0 v:1,a:1,name:1");
   assert.match(args[args.indexOf("-hls_flags") + 1], /program_date_time/);
   assert.equal(args.at(-1), "/tmp/x/%v/index.m3u8");
 });
 
 const EVENT = [
-  "#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:2", "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:EVENT", "#EXT-X-INDEPENDENT-SEGMENTS",
-  ...[0, 1, 2, 3, 4, 5].flatMap((i) => [`#EXT-X-PROGRAM-DATE-TIME:2026-12-01T10:00:0${i * 2}.000+0000`, "#EXTINF:2.000000,", `seg-0000${i}.ts`]),
+  "#EXTM3U",
+  "#EXT-X-VERSION:3",
+  "#EXT-X-TARGETDURATION:2",
+  "#EXT-X-MEDIA-SEQUENCE:0",
+  "#EXT-X-PLAYLIST-TYPE:EVENT",
+  "#EXT-X-INDEPENDENT-SEGMENTS",
+  ...[0, 1, 2, 3, 4, 5].flatMap((i) => [
+    `#EXT-X-PROGRAM-DATE-TIME:2026-12-01T10:00:0${i * 2}.000+0000`,
+    "#EXTINF:2.000000,",
+    `seg-0000${i}.ts`,
+  ]),
 ].join("\n");
 
 test("served playlists: a live window of the last N segments, and timed metadata as DATERANGE", () => {
@@ -57,11 +91,17 @@ test("served playlists: a live window of the last N segments, and timed metadata
     { id: "b".repeat(24), stream_id: "s", payload: 'now "quoted"', duration: 5, created_at: "2026-12-01T10:00:09.000Z" },
   ];
   const windowed = servedPlaylist(EVENT, { keep: 3, metadata: meta });
-  assert.deepEqual(windowed.split("\n").filter((l) => l.startsWith("seg-")), ["seg-00003.ts", "seg-00004.ts", "seg-00005.ts"]);
+  assert.deepEqual(
+    windowed.split("\n").filter((l) => l.startsWith("seg-")),
+    ["seg-00003.ts", "seg-00004.ts", "seg-00005.ts"],
+  );
   assert.match(windowed, /#EXT-X-MEDIA-SEQUENCE:3\n/);
   assert.doesNotMatch(windowed, /PLAYLIST-TYPE/, "a live window is not an EVENT playlist");
   assert.doesNotMatch(windowed, /X-PAYLOAD="old"/, "metadata that ended before the window is left out");
-  assert.match(windowed, /#EXT-X-DATERANGE:ID="b{24}",CLASS="com\.tapedeck\.timed-metadata",START-DATE="2026-12-01T10:00:09\.000Z",DURATION=5,X-PAYLOAD="now%20%22quoted%22"/);
+  assert.match(
+    windowed,
+    /#EXT-X-DATERANGE:ID="b{24}",CLASS="com\.tapedeck\.timed-metadata",START-DATE="2026-12-01T10:00:09\.000Z",DURATION=5,X-PAYLOAD="now%20%22quoted%22"/,
+  );
   // Each segment keeps its own date: the window's first line after the tags is its PDT.
   assert.match(windowed, /#EXT-X-PROGRAM-DATE-TIME:2026-12-01T10:00:06\.000\+0000\n#EXTINF:2\.000000,\nseg-00003\.ts/);
 });

@@ -192,10 +192,18 @@ test("the checks catch what they are for (planted imports)", () => {
     { from: "config/config.ts", to: "hls/ladder.ts" },
     { from: "main.ts", to: "sfu/sfu.ts" },
   ];
-  assert.deepEqual(findUpward(planted).map((u) => u.message), [
-    "src/media/composite-args.ts (foundation) imports src/recorders/composite-layout.ts (features, a higher layer)",
-    "src/config/config.ts (infrastructure) imports src/hls/ladder.ts (features, a higher layer)",
+  assert.deepEqual(
+    findUpward(planted).map((u) => u.message),
+    [
+      "src/media/composite-args.ts (foundation) imports src/recorders/composite-layout.ts (features, a higher layer)",
+      "src/config/config.ts (infrastructure) imports src/hls/ladder.ts (features, a higher layer)",
+    ],
+  );
+  const loop = new Map([
+    ["a", new Set(["b"])],
+    ["b", new Set(["c"])],
+    ["c", new Set(["a"])],
+    ["d", new Set(["a"])],
   ]);
-  const loop = new Map([["a", new Set(["b"])], ["b", new Set(["c"])], ["c", new Set(["a"])], ["d", new Set(["a"])]]);
   assert.deepEqual(folderCycles(loop), [["a", "b", "c"]]);
 });

@@ -5,8 +5,18 @@ import { JOB_TYPES, JobPayloadError, readJobPayload } from "../../src/jobs/job-p
 // A job's payload is checked when it is read back from the database: a corrupt row is a clear error.
 
 const track = {
-  file: "/spool/t.webm", recordedTrackId: "t1", recordingId: "r1", roomId: "room", sessionId: "s1", sessionStartedAt: "2026-12-01T10:00:00.000Z",
-  peerId: "p1", streamId: "st", trackId: "tr", trackType: "video", startedAt: "2026-12-01T10:00:00.000Z", endedAt: "2026-12-01T10:01:00.000Z",
+  file: "/spool/t.webm",
+  recordedTrackId: "t1",
+  recordingId: "r1",
+  roomId: "room",
+  sessionId: "s1",
+  sessionStartedAt: "2026-12-01T10:00:00.000Z",
+  peerId: "p1",
+  streamId: "st",
+  trackId: "tr",
+  trackType: "video",
+  startedAt: "2026-12-01T10:00:00.000Z",
+  endedAt: "2026-12-01T10:01:00.000Z",
 };
 
 test("every job type has a schema, and a valid payload reads back as written", () => {
@@ -18,13 +28,19 @@ test("every job type has a schema, and a valid payload reads back as written", (
 
 test("a payload missing a field or holding a wrong value names the field", () => {
   const noId = () => readJobPayload("hls-finish", '{"recording":"r1"}');
-  assert.throws(noId, (e: unknown) => e instanceof JobPayloadError && /hls-finish job's payload is not valid: recordingId:/.test(e.message));
+  assert.throws(
+    noId,
+    (e: unknown) => e instanceof JobPayloadError && /hls-finish job's payload is not valid: recordingId:/.test(e.message),
+  );
   const badKind = () => readJobPayload("upload-track", JSON.stringify({ ...track, trackType: "data" }));
   assert.throws(badKind, (e: unknown) => e instanceof JobPayloadError && /trackType:/.test(e.message));
   assert.throws(() => readJobPayload("composite-progress", '{"recordingId":"r1","tick":-1}'), /tick:/);
 });
 
 test("a payload that is not JSON, or not an object, is refused", () => {
-  assert.throws(() => readJobPayload("process-session", "{not json"), (e: unknown) => e instanceof JobPayloadError && /process-session job's payload is not JSON/.test(e.message));
+  assert.throws(
+    () => readJobPayload("process-session", "{not json"),
+    (e: unknown) => e instanceof JobPayloadError && /process-session job's payload is not JSON/.test(e.message),
+  );
   assert.throws(() => readJobPayload("process-session", "null"), /process-session job's payload is not valid: \(payload\)/);
 });

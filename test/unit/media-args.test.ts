@@ -6,8 +6,18 @@ import { ReceiverEstimatedMaxBitrate, RtpHeader, RtpPacket } from "werift";
 
 test("synthetic source: VP8 and Opus to the two RTP ports, duration on both inputs", () => {
   const args = buildSyntheticSourceArgs({
-    width: 1280, height: 720, fps: 30, label: "A", videoPort: 5000, audioPort: 5002, videoSsrc: 1, audioSsrc: 2,
-    videoPayloadType: 96, audioPayloadType: 111, videoBitrateKbps: 1500, durationSeconds: 5,
+    width: 1280,
+    height: 720,
+    fps: 30,
+    label: "A",
+    videoPort: 5000,
+    audioPort: 5002,
+    videoSsrc: 1,
+    audioSsrc: 2,
+    videoPayloadType: 96,
+    audioPayloadType: 111,
+    videoBitrateKbps: 1500,
+    durationSeconds: 5,
   });
   assert.equal(args.filter((a) => a === "-t").length, 2);
   assert.ok(args.includes("libvpx") && args.includes("libopus"));

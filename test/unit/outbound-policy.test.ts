@@ -8,11 +8,13 @@ import { OutboundPolicy, OutboundRefusedError, type Resolver } from "../../src/n
 // The outbound target policy: every spelling of a refused address, the precedence of the env lists,
 // resolution through an injected resolver, and the socket-level guard (lookup + literal addresses).
 
-const fakeDns = (table: Record<string, string[]>): Resolver => async (host) => {
-  const found = table[host.replace(/\.$/, "").toLowerCase()];
-  if (!found) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: "ENOTFOUND" });
-  return found.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
-};
+const fakeDns =
+  (table: Record<string, string[]>): Resolver =>
+  async (host) => {
+    const found = table[host.replace(/\.$/, "").toLowerCase()];
+    if (!found) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: "ENOTFOUND" });
+    return found.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
+  };
 
 describe("outbound policy: addresses", () => {
   const policy = new OutboundPolicy();
@@ -40,16 +42,44 @@ describe("outbound policy: addresses", () => {
   });
 
   test("IPv4-mapped, NAT64, 6to4 and IPv4-compatible spellings of a refused IPv4 are refused", () => {
-    for (const ip of ["::ffff:169.254.169.254", "::ffff:a9fe:a9fe", "0:0:0:0:0:ffff:169.254.169.254", "0:0:0:0:0:FFFF:A9FE:A9FE", "64:ff9b::a9fe:a9fe", "64:ff9b::169.254.169.254", "2002:a9fe:a9fe::1", "::169.254.169.254", "::ffff:0.0.0.0", "::ffff:224.0.0.1"]) {
+    for (const ip of [
+      "::ffff:169.254.169.254",
+      "::ffff:a9fe:a9fe",
+      "0:0:0:0:0:ffff:169.254.169.254",
+      "0:0:0:0:0:FFFF:A9FE:A9FE",
+      "64:ff9b::a9fe:a9fe",
+      "64:ff9b::169.254.169.254",
+      "2002:a9fe:a9fe::1",
+      "::169.254.169.254",
+      "::ffff:0.0.0.0",
+      "::ffff:224.0.0.1",
+    ]) {
       const v = policy.checkAddress(ip);
       assert.equal(v.allowed, false, ip);
     }
     const mapped = policy.checkAddress("::ffff:a9fe:a9fe");
-    assert.ok(!mapped.allowed && /link-local 169\.254\.0\.0\/16/.test(mapped.rule) && mapped.fix.includes("TAPEDECK_OUTBOUND_ALLOW=169.254.169.254/32"));
+    assert.ok(
+      !mapped.allowed &&
+        /link-local 169\.254\.0\.0\/16/.test(mapped.rule) &&
+        mapped.fix.includes("TAPEDECK_OUTBOUND_ALLOW=169.254.169.254/32"),
+    );
   });
 
   test("loopback, private ranges and public addresses are allowed by default", () => {
-    for (const ip of ["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "fd12::1", "100.64.0.1", "8.8.8.8", "2001:4860:4860::8888", "64:ff9b::808:808"]) {
+    for (const ip of [
+      "127.0.0.1",
+      "127.9.9.9",
+      "::1",
+      "::ffff:127.0.0.1",
+      "10.0.0.1",
+      "172.16.5.4",
+      "192.168.1.1",
+      "fd12::1",
+      "100.64.0.1",
+      "8.8.8.8",
+      "2001:4860:4860::8888",
+      "64:ff9b::808:808",
+    ]) {
       assert.equal(policy.checkAddress(ip).allowed, true, ip);
     }
   });
@@ -75,12 +105,20 @@ describe("outbound policy: addresses", () => {
     assert.equal(p.checkAddress("169.254.169.253").allowed, false);
     assert.equal(p.checkAddress("10.1.2.3").allowed, true);
     assert.equal(p.checkAddress("10.2.0.1").allowed, false);
-    assert.equal(new OutboundPolicy({ allow: ["169.254.169.254"] }).checkAddress("169.254.169.254").allowed, true, "a bare address is a /32");
+    assert.equal(
+      new OutboundPolicy({ allow: ["169.254.169.254"] }).checkAddress("169.254.169.254").allowed,
+      true,
+      "a bare address is a /32",
+    );
   });
 });
 
 describe("outbound policy: URLs and names", () => {
-  const dns = fakeDns({ "metadata.test": ["169.254.169.254"], "mixed.test": ["10.0.0.1", "169.254.169.254"], "receiver.test": ["127.0.0.1"] });
+  const dns = fakeDns({
+    "metadata.test": ["169.254.169.254"],
+    "mixed.test": ["10.0.0.1", "169.254.169.254"],
+    "receiver.test": ["127.0.0.1"],
+  });
   const policy = new OutboundPolicy({ resolve: dns });
 
   test("every URL spelling of the metadata address is refused (decimal, hex, octal, short, mapped, trailing dot)", async () => {
@@ -103,7 +141,10 @@ describe("outbound policy: URLs and names", () => {
       "http://METADATA.test/",
       "http://mixed.test/",
     ]) {
-      const err = await policy.checkUrl(url, "webhook URL").then(() => null, (e: unknown) => e);
+      const err = await policy.checkUrl(url, "webhook URL").then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof AppError, url);
       assert.equal(err.status, 400, url);
       assert.match(err.message, /refused by the outbound policy \(/, url);
@@ -122,7 +163,15 @@ describe("outbound policy: URLs and names", () => {
   });
 
   test("decimal and hex spellings of loopback are loopback: allowed by default, refused with DENY=127.0.0.0/8", async () => {
-    for (const url of ["http://2130706433/", "http://0x7f.1/", "http://0177.0.0.1/", "http://127.1/", "http://[::1]/", "http://[::ffff:7f00:1]/", "http://receiver.test/"]) {
+    for (const url of [
+      "http://2130706433/",
+      "http://0x7f.1/",
+      "http://0177.0.0.1/",
+      "http://127.1/",
+      "http://[::1]/",
+      "http://[::ffff:7f00:1]/",
+      "http://receiver.test/",
+    ]) {
       await policy.checkUrl(url, "webhook URL");
       const strict = new OutboundPolicy({ deny: ["127.0.0.0/8", "::1/128"], resolve: dns });
       await assert.rejects(strict.checkUrl(url, "webhook URL"), /TAPEDECK_OUTBOUND_DENY entry (127\.0\.0\.0\/8|::1\/128)/, url);
@@ -160,7 +209,10 @@ describe("outbound policy: the socket guard", () => {
       assert.ok(refused instanceof OutboundRefusedError);
       assert.equal(refused.code, "ERR_OUTBOUND_REFUSED");
       assert.match(refused.message, /^metadata\.test resolves to 169\.254\.169\.254, refused by the outbound policy \(link-local/);
-      await assert.rejects(get(open, "169.254.169.254"), (e: unknown) => e instanceof OutboundRefusedError && /^169\.254\.169\.254 is refused/.test(e.message));
+      await assert.rejects(
+        get(open, "169.254.169.254"),
+        (e: unknown) => e instanceof OutboundRefusedError && /^169\.254\.169\.254 is refused/.test(e.message),
+      );
       const strict = new OutboundPolicy({ deny: ["127.0.0.0/8"], resolve: dns });
       await assert.rejects(get(strict, "receiver.test"), /TAPEDECK_OUTBOUND_DENY entry 127\.0\.0\.0\/8/);
       await assert.rejects(get(strict, "127.0.0.1"), /TAPEDECK_OUTBOUND_DENY entry 127\.0\.0\.0\/8/);

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { buildChatCsv, csvField, formatRoles, protectSpreadsheetField, unescapeSpreadsheetField, type ChatCsvRow } from "../../src/recorders/chat-csv.ts";
+import {
+  buildChatCsv,
+  csvField,
+  formatRoles,
+  protectSpreadsheetField,
+  unescapeSpreadsheetField,
+  type ChatCsvRow,
+} from "../../src/recorders/chat-csv.ts";
 
 /** A strict RFC 4180 reader: CRLF records, quoted fields with doubled quotes; throws on anything else. */
 function parseCsv(text: string): string[][] {
@@ -14,7 +21,11 @@ function parseCsv(text: string): string[][] {
       for (;;) {
         if (i >= text.length) throw new Error("unterminated quoted field");
         if (text[i] === '"') {
-          if (text[i + 1] === '"') { field += '"'; i += 2; continue; }
+          if (text[i + 1] === '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
           i++;
           break;
         }
@@ -27,14 +38,29 @@ function parseCsv(text: string): string[][] {
       }
     }
     row.push(field);
-    if (text[i] === ",") { i++; continue; }
-    if (text.startsWith("\r\n", i)) { rows.push(row); row = []; i += 2; if (i === text.length) return rows; continue; }
+    if (text[i] === ",") {
+      i++;
+      continue;
+    }
+    if (text.startsWith("\r\n", i)) {
+      rows.push(row);
+      row = [];
+      i += 2;
+      if (i === text.length) return rows;
+      continue;
+    }
     throw new Error(`expected , or CRLF at ${i}, found ${JSON.stringify(text.slice(i, i + 5))}`);
   }
 }
 
 const row = (message: string, extra: Partial<ChatCsvRow> = {}): ChatCsvRow => ({
-  sender_peer_id: "peer-1", sender_name: "Alice", sender_user_id: "user-1", roles: [], sent_at: "2024-05-01T10:00:00.123Z", message, ...extra,
+  sender_peer_id: "peer-1",
+  sender_name: "Alice",
+  sender_user_id: "user-1",
+  roles: [],
+  sent_at: "2024-05-01T10:00:00.123Z",
+  message,
+  ...extra,
 });
 
 const NASTY = [
@@ -61,7 +87,10 @@ const NASTY = [
 
 test("header, Roles [] for everyone, Type chat, CRLF, no BOM", () => {
   const csv = buildChatCsv([row("hello")]);
-  assert.equal(csv, "SenderPeerID,SenderName,SenderUserID,Roles,SentAt,Type,Message\r\npeer-1,Alice,user-1,[],2024-05-01T10:00:00.123Z,chat,hello\r\n");
+  assert.equal(
+    csv,
+    "SenderPeerID,SenderName,SenderUserID,Roles,SentAt,Type,Message\r\npeer-1,Alice,user-1,[],2024-05-01T10:00:00.123Z,chat,hello\r\n",
+  );
   assert.notEqual(csv.charCodeAt(0), 0xfeff);
 });
 
@@ -78,9 +107,16 @@ test("roles print the way Go prints a []string", () => {
 });
 
 test("direct messages are dropped", () => {
-  const csv = buildChatCsv([row("to all"), row("secret", { to_peer_id: "peer-2" }), row("to hosts", { roles: ["host"], to_peer_id: null })]);
+  const csv = buildChatCsv([
+    row("to all"),
+    row("secret", { to_peer_id: "peer-2" }),
+    row("to hosts", { roles: ["host"], to_peer_id: null }),
+  ]);
   const rows = parseCsv(csv);
-  assert.deepEqual(rows.slice(1).map((r) => r[6]), ["to all", "to hosts"]);
+  assert.deepEqual(
+    rows.slice(1).map((r) => r[6]),
+    ["to all", "to hosts"],
+  );
   assert.ok(!csv.includes("secret"));
 });
 
@@ -99,13 +135,19 @@ test("formula triggers get a leading quote, reversibly", () => {
   assert.equal(protectSpreadsheetField("a=1"), "a=1");
   assert.equal(protectSpreadsheetField("[]"), "[]");
   for (const s of NASTY) assert.equal(unescapeSpreadsheetField(protectSpreadsheetField(s)), s);
-  const [, line] = parseCsv(buildChatCsv([row("=HYPERLINK(\"http://evil\",\"x\")", { sender_name: "=cmd" })]));
+  const [, line] = parseCsv(buildChatCsv([row('=HYPERLINK("http://evil","x")', { sender_name: "=cmd" })]));
   assert.equal(line[1], "'=cmd");
-  assert.equal(line[6], "'=HYPERLINK(\"http://evil\",\"x\")");
+  assert.equal(line[6], '\'=HYPERLINK("http://evil","x")');
 });
 
 test("nasty content survives a round trip through a strict RFC 4180 reader", () => {
-  const rows = NASTY.map((m, i) => row(m, { sender_name: NASTY[(i + 3) % NASTY.length], sender_user_id: NASTY[(i + 7) % NASTY.length], roles: i % 2 ? ["host", "guest"] : [] }));
+  const rows = NASTY.map((m, i) =>
+    row(m, {
+      sender_name: NASTY[(i + 3) % NASTY.length],
+      sender_user_id: NASTY[(i + 7) % NASTY.length],
+      roles: i % 2 ? ["host", "guest"] : [],
+    }),
+  );
   const csv = buildChatCsv(rows);
   const parsed = parseCsv(csv);
   assert.equal(parsed.length, rows.length + 1);
@@ -113,9 +155,18 @@ test("nasty content survives a round trip through a strict RFC 4180 reader", () 
   parsed.slice(1).forEach((fields, i) => {
     assert.equal(fields.length, 7, `row ${i} has 7 fields`);
     const [peer, name, user, roles, sentAt, type, message] = fields.map(unescapeSpreadsheetField);
-    assert.deepEqual([peer, name, user, roles, sentAt, type, message], [
-      rows[i].sender_peer_id, rows[i].sender_name, rows[i].sender_user_id, i % 2 ? "[host guest]" : "[]", rows[i].sent_at, "chat", rows[i].message,
-    ]);
+    assert.deepEqual(
+      [peer, name, user, roles, sentAt, type, message],
+      [
+        rows[i].sender_peer_id,
+        rows[i].sender_name,
+        rows[i].sender_user_id,
+        i % 2 ? "[host guest]" : "[]",
+        rows[i].sent_at,
+        "chat",
+        rows[i].message,
+      ],
+    );
   });
   // Nothing outside a quoted field breaks a record: every record ends with CRLF and no bare LF or CR.
   assert.ok(Buffer.from(csv, "utf8").toString("utf8") === csv, "valid UTF-8 all the way");

@@ -9,7 +9,11 @@ const after = (args: string[], flag: string): string | undefined => args[args.in
 const allAfter = (args: string[], flag: string): string[] => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
 
 test("per-peer: H.264 is copied, the later audio delayed with real silence", () => {
-  const args = buildPerPeerArgs({ video: { file: "v.webm", codec: "h264", startMs: 1000 }, audio: { file: "a.webm", startMs: 1250 }, out: "o.mp4" });
+  const args = buildPerPeerArgs({
+    video: { file: "v.webm", codec: "h264", startMs: 1000 },
+    audio: { file: "a.webm", startMs: 1250 },
+    out: "o.mp4",
+  });
   assert.equal(after(args, "-c:v"), "copy");
   assert.ok(!args.includes("-itsoffset"));
   assert.equal(after(args, "-af"), "aresample=48000,adelay=delays=12000S:all=1");
@@ -20,13 +24,21 @@ test("per-peer: H.264 is copied, the later audio delayed with real silence", () 
 });
 
 test("per-peer: a later copied video is shifted with -itsoffset on its input", () => {
-  const args = buildPerPeerArgs({ video: { file: "v.webm", codec: "h264", startMs: 1500 }, audio: { file: "a.webm", startMs: 1000 }, out: "o.mp4" });
+  const args = buildPerPeerArgs({
+    video: { file: "v.webm", codec: "h264", startMs: 1500 },
+    audio: { file: "a.webm", startMs: 1000 },
+    out: "o.mp4",
+  });
   assert.deepEqual(args.slice(args.indexOf("-itsoffset"), args.indexOf("-itsoffset") + 4), ["-itsoffset", "0.500", "-i", "v.webm"]);
   assert.ok(!args.includes("-af"));
 });
 
 test("per-peer: VP8 is transcoded at its own size, 30 fps, padded in front when later", () => {
-  const args = buildPerPeerArgs({ video: { file: "v.webm", codec: "vp8", startMs: 300, width: 640, height: 360 }, audio: { file: "a.webm", startMs: 0 }, out: "o.mp4" });
+  const args = buildPerPeerArgs({
+    video: { file: "v.webm", codec: "vp8", startMs: 300, width: 640, height: 360 },
+    audio: { file: "a.webm", startMs: 0 },
+    out: "o.mp4",
+  });
   assert.equal(after(args, "-c:v"), "libx264");
   assert.equal(after(args, "-preset"), "veryfast");
   assert.equal(after(args, "-crf"), "23");
@@ -55,8 +67,22 @@ test("slices: seek into a track that started earlier, delay one that starts insi
 });
 
 const peers: PeerPresence[] = [
-  { peerId: "A", name: "Alice: it's 100%", joinedAtMs: 0, leftAtMs: 12000, video: { file: "/t/a v.webm", startMs: 0 }, audio: { file: "/t/aa.webm", startMs: 0 } },
-  { peerId: "B", name: "Bob", joinedAtMs: 3000, leftAtMs: 12000, video: { file: "/t/b.webm", startMs: 3400 }, audio: { file: "/t/ba.webm", startMs: 3100 } },
+  {
+    peerId: "A",
+    name: "Alice: it's 100%",
+    joinedAtMs: 0,
+    leftAtMs: 12000,
+    video: { file: "/t/a v.webm", startMs: 0 },
+    audio: { file: "/t/aa.webm", startMs: 0 },
+  },
+  {
+    peerId: "B",
+    name: "Bob",
+    joinedAtMs: 3000,
+    leftAtMs: 12000,
+    video: { file: "/t/b.webm", startMs: 3400 },
+    audio: { file: "/t/ba.webm", startMs: 3100 },
+  },
   { peerId: "C", name: "Carol", joinedAtMs: 6000, leftAtMs: 9000, audio: { file: "/t/ca.webm", startMs: 6000 } },
 ];
 
@@ -88,7 +114,12 @@ test("segment: a video starting inside the segment is shifted, its audio delayed
 });
 
 test("segment: nobody there is black and silent of the right length", () => {
-  const args = buildSegmentArgs({ segment: { startMs: 0, endMs: 1000, startFrame: 0, endFrame: 30, tiles: [] }, peers: [], canvas: COMPOSITE_CANVAS, out: "s.mov" });
+  const args = buildSegmentArgs({
+    segment: { startMs: 0, endMs: 1000, startFrame: 0, endFrame: 30, tiles: [] },
+    peers: [],
+    canvas: COMPOSITE_CANVAS,
+    out: "s.mov",
+  });
   assert.ok(!args.includes("-i"));
   const graph = after(args, "-filter_complex")!;
   assert.ok(graph.includes("trim=end_frame=30") && graph.includes("end_sample=48000") && !graph.includes("amix"), graph);
@@ -103,13 +134,24 @@ test("concat list quotes paths the way the demuxer reads them", () => {
 });
 
 test("parseProbe reads ffprobe's JSON; a WebM being written has no duration", () => {
-  const p = parseProbe(JSON.stringify({
-    streams: [{ codec_type: "video", codec_name: "vp8", width: 640, height: 360, nb_frames: "N/A" }, { codec_type: "audio", codec_name: "opus", sample_rate: "48000" }],
-    format: { format_name: "matroska,webm", start_time: "-0.007000", size: "1234" },
-  }));
+  const p = parseProbe(
+    JSON.stringify({
+      streams: [
+        { codec_type: "video", codec_name: "vp8", width: 640, height: 360, nb_frames: "N/A" },
+        { codec_type: "audio", codec_name: "opus", sample_rate: "48000" },
+      ],
+      format: { format_name: "matroska,webm", start_time: "-0.007000", size: "1234" },
+    }),
+  );
   assert.deepEqual(p, {
-    durationSeconds: 0, startTimeSeconds: -0.007, formatName: "matroska,webm", sizeBytes: 1234,
-    streams: [{ codec_type: "video", codec_name: "vp8", width: 640, height: 360 }, { codec_type: "audio", codec_name: "opus", sample_rate: 48000 }],
+    durationSeconds: 0,
+    startTimeSeconds: -0.007,
+    formatName: "matroska,webm",
+    sizeBytes: 1234,
+    streams: [
+      { codec_type: "video", codec_name: "vp8", width: 640, height: 360 },
+      { codec_type: "audio", codec_name: "opus", sample_rate: 48000 },
+    ],
   });
   assert.throws(() => parseProbe("{}"), /no format/);
 });

@@ -19,7 +19,11 @@ test("H.264 keyframes as werift's writer sees them: an IDR alone or in FU-A frag
   assert.equal(h264StartsKeyframe(Buffer.from([0x7c, 0x81])), false, "FU-A of a non-IDR slice");
   assert.equal(h264StartsKeyframe(Buffer.from([0x41, 0x9a])), false, "non-IDR slice");
   assert.equal(h264StartsKeyframe(Buffer.from([0x67, 0x42])), false, "SPS alone");
-  assert.equal(h264StartsKeyframe(Buffer.from([0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x65, 0x88])), false, "STAP-A, even holding an IDR");
+  assert.equal(
+    h264StartsKeyframe(Buffer.from([0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x65, 0x88])),
+    false,
+    "STAP-A, even holding an IDR",
+  );
   assert.equal(h264StartsKeyframe(Buffer.alloc(0)), false, "padding");
 });
 
@@ -30,7 +34,8 @@ test("padding-only video packets never reach the writer, and the sequence number
   const { track, stop } = withoutPadding(source as never);
   const seen: number[] = [];
   track.onReceiveRtp.subscribe((rtp) => seen.push(rtp.header.sequenceNumber));
-  const send = (seq: number, bytes: number) => source.onReceiveRtp.execute(new RtpPacket(new RtpHeader({ sequenceNumber: seq }), Buffer.alloc(bytes, 1)));
+  const send = (seq: number, bytes: number) =>
+    source.onReceiveRtp.execute(new RtpPacket(new RtpHeader({ sequenceNumber: seq }), Buffer.alloc(bytes, 1)));
   send(65534, 100);
   send(65535, 0);
   send(0, 0);

@@ -8,14 +8,29 @@ import { mapS3Error } from "../../src/storage/destination-errors.ts";
 
 // What a recorder reports for an error: by the error's class, with whose side failed.
 
-const target = { type: "s3" as const, bucket: "rec", region: "us-east-1", endpoint: "https://s3.us-east-1.amazonaws.com", customEndpoint: false, accessKey: "AKIA" };
+const target = {
+  type: "s3" as const,
+  bucket: "rec",
+  region: "us-east-1",
+  endpoint: "https://s3.us-east-1.amazonaws.com",
+  customEndpoint: false,
+  accessKey: "AKIA",
+};
 const refused = mapS3Error({ name: "AccessDenied", Code: "AccessDenied", $metadata: { httpStatusCode: 403 } }, "PutObject", target, "k");
 const upload = (cause: unknown) => new UploadError(`upload of s3://rec/k failed: ${(cause as Error).message}`, { cause });
 const ffmpeg = new MediaProcessError("media_failed", "ffmpeg", 1, null, ["junk.ts: Invalid data found when processing input"]);
 
 test("an upload the user's bucket refused is an upload error from the destination", () => {
-  assert.deepEqual(describeBrowserFailure(upload(refused)), { type: "UPLOAD_ERROR", origin: "destination", message: upload(refused).message });
-  assert.deepEqual(describeSfuFailure(upload(refused)), { type: "CLOUD_ACCESS_ERROR", origin: "destination", message: upload(refused).message });
+  assert.deepEqual(describeBrowserFailure(upload(refused)), {
+    type: "UPLOAD_ERROR",
+    origin: "destination",
+    message: upload(refused).message,
+  });
+  assert.deepEqual(describeSfuFailure(upload(refused)), {
+    type: "CLOUD_ACCESS_ERROR",
+    origin: "destination",
+    message: upload(refused).message,
+  });
   // A storage error that reaches the job unwrapped says the same.
   assert.deepEqual(describeBrowserFailure(refused), { type: "UPLOAD_ERROR", origin: "destination", message: refused.message });
 });

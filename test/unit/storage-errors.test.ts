@@ -4,11 +4,24 @@ import { DestinationError, mapS3Error, permissionName, type DestinationTarget } 
 import { resolveS3Settings } from "../../src/storage/s3.storage.ts";
 import { explainFailure, VALIDATED_MESSAGE } from "../../src/storage/validate.ts";
 
-const aws: DestinationTarget = { type: "s3", bucket: "rec-bucket", region: "eu-west-1", endpoint: "https://s3.eu-west-1.amazonaws.com", customEndpoint: false, accessKey: "AKIAEXAMPLE" };
+const aws: DestinationTarget = {
+  type: "s3",
+  bucket: "rec-bucket",
+  region: "eu-west-1",
+  endpoint: "https://s3.eu-west-1.amazonaws.com",
+  customEndpoint: false,
+  accessKey: "AKIAEXAMPLE",
+};
 
 // Shaped like the SDK's service exceptions: name, Code, message, $metadata.
 const sdkError = (code: string, status: number, extra: Record<string, unknown> = {}) =>
-  Object.assign(new Error(extra.message as string ?? code), { name: code, Code: code, $fault: "client", $metadata: { httpStatusCode: status, requestId: "REQ1" }, ...extra });
+  Object.assign(new Error((extra.message as string) ?? code), {
+    name: code,
+    Code: code,
+    $fault: "client",
+    $metadata: { httpStatusCode: status, requestId: "REQ1" },
+    ...extra,
+  });
 
 test("NoSuchBucket names the bucket and the region", () => {
   const e = mapS3Error(sdkError("NoSuchBucket", 404), "PutObject", aws) as DestinationError;
@@ -45,7 +58,11 @@ test("AccessDenied names the operation and the permission in the provider's word
   const gsGet = mapS3Error(sdkError("AccessDenied", 403), "GetObject", { ...aws, type: "gs" });
   assert.match(gsGet.message, /may not download from .*grant it storage\.objects\.get/);
   // HEAD answers have no body: the SDK names them after the status.
-  const head = mapS3Error(Object.assign(new Error("UnknownError"), { name: "Forbidden", $metadata: { httpStatusCode: 403 } }), "HeadObject", aws) as DestinationError;
+  const head = mapS3Error(
+    Object.assign(new Error("UnknownError"), { name: "Forbidden", $metadata: { httpStatusCode: 403 } }),
+    "HeadObject",
+    aws,
+  ) as DestinationError;
   assert.equal(head.failure, "access_denied");
   assert.equal(permissionName("oss", "DeleteObject"), "oss:DeleteObject");
 });
@@ -62,7 +79,11 @@ test("a wrong region says which region the bucket is in", () => {
 });
 
 test("network errors say the endpoint cannot be reached", () => {
-  const e = mapS3Error(Object.assign(new Error("connect ECONNREFUSED 10.0.0.1:443"), { code: "ECONNREFUSED", $metadata: { attempts: 3 } }), "PutObject", aws) as DestinationError;
+  const e = mapS3Error(
+    Object.assign(new Error("connect ECONNREFUSED 10.0.0.1:443"), { code: "ECONNREFUSED", $metadata: { attempts: 3 } }),
+    "PutObject",
+    aws,
+  ) as DestinationError;
   assert.equal(e.failure, "unreachable");
   assert.match(e.message, /^cannot reach endpoint https:\/\/s3\.eu-west-1\.amazonaws\.com \(ECONNREFUSED\)/);
   const dns = mapS3Error(Object.assign(new Error("getaddrinfo ENOTFOUND x"), { code: "ENOTFOUND" }), "GetObject", aws) as DestinationError;
@@ -76,9 +97,16 @@ test("a missing object is a 404, an abort passes through, anything else is a rea
   assert.match(missing.message, /object "p\/a\.mp4" does not exist/);
   const abort = Object.assign(new Error("Upload aborted."), { name: "AbortError" });
   assert.equal(mapS3Error(abort, "PutObject", aws), abort);
-  const other = mapS3Error(sdkError("InvalidBucketName", 400, { message: "The specified bucket is not valid." }), "PutObject", aws) as DestinationError;
+  const other = mapS3Error(
+    sdkError("InvalidBucketName", 400, { message: "The specified bucket is not valid." }),
+    "PutObject",
+    aws,
+  ) as DestinationError;
   assert.equal(other.failure, "rejected");
-  assert.equal(other.message, 'AWS S3 refused PutObject on bucket "rec-bucket" (InvalidBucketName, HTTP 400): The specified bucket is not valid.');
+  assert.equal(
+    other.message,
+    'AWS S3 refused PutObject on bucket "rec-bucket" (InvalidBucketName, HTTP 400): The specified bucket is not valid.',
+  );
 });
 
 test("validation explains each failure for the step it happened in", () => {
@@ -87,20 +115,55 @@ test("validation explains each failure for the step it happened in", () => {
     explainFailure("download", denied("GetObject"), "s3"),
     "The key can upload but not download (AccessDenied on GetObject). SFU recording needs download permission too (s3:GetObject); browser recording only needs upload.",
   );
-  assert.match(explainFailure("upload", denied("PutObject"), "s3"), /^The key cannot upload \(AccessDenied on PutObject\)\. Both browser and SFU recording need upload permission/);
+  assert.match(
+    explainFailure("upload", denied("PutObject"), "s3"),
+    /^The key cannot upload \(AccessDenied on PutObject\)\. Both browser and SFU recording need upload permission/,
+  );
   assert.match(explainFailure("delete", denied("DeleteObject"), "gs"), /not delete .*Recording does not need delete permission/);
-  assert.match(explainFailure("upload", mapS3Error(sdkError("SignatureDoesNotMatch", 403), "PutObject", aws), "s3"), /^The access key or secret is wrong: the secret does not match .* Check the secret/);
+  assert.match(
+    explainFailure("upload", mapS3Error(sdkError("SignatureDoesNotMatch", 403), "PutObject", aws), "s3"),
+    /^The access key or secret is wrong: the secret does not match .* Check the secret/,
+  );
   assert.match(explainFailure("upload", new Error("boom"), "s3"), /^The upload step failed: Unexpected error: boom\.$/);
   assert.equal(VALIDATED_MESSAGE, "Recording upload config validated successfully");
 });
 
 test("endpoints, regions and addressing per destination type", () => {
-  assert.deepEqual(resolveS3Settings({ type: "s3", options: {} }), { endpoint: undefined, displayEndpoint: "https://s3.us-east-1.amazonaws.com", region: "us-east-1", forcePathStyle: false });
+  assert.deepEqual(resolveS3Settings({ type: "s3", options: {} }), {
+    endpoint: undefined,
+    displayEndpoint: "https://s3.us-east-1.amazonaws.com",
+    region: "us-east-1",
+    forcePathStyle: false,
+  });
   assert.deepEqual(resolveS3Settings({ type: "s3", options: { region: "ap-south-1" } }).region, "ap-south-1");
-  assert.deepEqual(resolveS3Settings({ type: "s3", options: { endpoint: "http://minio:9000" } }), { endpoint: "http://minio:9000", displayEndpoint: "http://minio:9000", region: "us-east-1", forcePathStyle: true });
-  assert.equal(resolveS3Settings({ type: "s3", options: { endpoint: "https://r2.example", force_path_style: false } }).forcePathStyle, false);
-  assert.deepEqual(resolveS3Settings({ type: "gs", options: {} }), { endpoint: "https://storage.googleapis.com", displayEndpoint: "https://storage.googleapis.com", region: "auto", forcePathStyle: true });
-  assert.deepEqual(resolveS3Settings({ type: "oss", options: { region: "oss-cn-hangzhou" } }), { endpoint: "https://oss-cn-hangzhou.aliyuncs.com", displayEndpoint: "https://oss-cn-hangzhou.aliyuncs.com", region: "cn-hangzhou", forcePathStyle: false });
-  assert.equal(resolveS3Settings({ type: "oss", options: { endpoint: "https://oss-eu-central-1-internal.aliyuncs.com" } }).region, "eu-central-1");
-  assert.throws(() => resolveS3Settings({ type: "oss", options: {} }), (e: any) => e.status === 400 && /options\.region is required for oss/.test(e.message));
+  assert.deepEqual(resolveS3Settings({ type: "s3", options: { endpoint: "http://minio:9000" } }), {
+    endpoint: "http://minio:9000",
+    displayEndpoint: "http://minio:9000",
+    region: "us-east-1",
+    forcePathStyle: true,
+  });
+  assert.equal(
+    resolveS3Settings({ type: "s3", options: { endpoint: "https://r2.example", force_path_style: false } }).forcePathStyle,
+    false,
+  );
+  assert.deepEqual(resolveS3Settings({ type: "gs", options: {} }), {
+    endpoint: "https://storage.googleapis.com",
+    displayEndpoint: "https://storage.googleapis.com",
+    region: "auto",
+    forcePathStyle: true,
+  });
+  assert.deepEqual(resolveS3Settings({ type: "oss", options: { region: "oss-cn-hangzhou" } }), {
+    endpoint: "https://oss-cn-hangzhou.aliyuncs.com",
+    displayEndpoint: "https://oss-cn-hangzhou.aliyuncs.com",
+    region: "cn-hangzhou",
+    forcePathStyle: false,
+  });
+  assert.equal(
+    resolveS3Settings({ type: "oss", options: { endpoint: "https://oss-eu-central-1-internal.aliyuncs.com" } }).region,
+    "eu-central-1",
+  );
+  assert.throws(
+    () => resolveS3Settings({ type: "oss", options: {} }),
+    (e: any) => e.status === 400 && /options\.region is required for oss/.test(e.message),
+  );
 });

@@ -35,12 +35,22 @@ test("download-link signatures: valid, expired, tampered, missing", () => {
   assert.equal(check("a/b.mp4", String(now + 60), sig, now + 61), "expired");
   assert.equal(check("a/c.mp4", String(now + 60), sig), "bad_signature");
   assert.equal(check("a/b.mp4", String(now + 61), sig), "bad_signature");
-  assert.equal(check("a/b.mp4", String(now + 60), sig.replace(/^./, (c) => (c === "0" ? "1" : "0"))), "bad_signature");
+  assert.equal(
+    check(
+      "a/b.mp4",
+      String(now + 60),
+      sig.replace(/^./, (c) => (c === "0" ? "1" : "0")),
+    ),
+    "bad_signature",
+  );
   assert.equal(check("a/b.mp4", String(now + 60), sig.slice(2)), "bad_signature");
   assert.equal(check("a/b.mp4", "soon", sig), "bad_signature");
   assert.equal(check("a/b.mp4", undefined, sig), "missing");
   assert.equal(check("a/b.mp4", String(now + 60), undefined), "missing");
-  assert.equal(checkSignature({ signingKey: "other", key: "a/b.mp4", expires: String(now + 60), signature: sig, nowSeconds: now }), "bad_signature");
+  assert.equal(
+    checkSignature({ signingKey: "other", key: "a/b.mp4", expires: String(now + 60), signature: sig, nowSeconds: now }),
+    "bad_signature",
+  );
   // An expired link that was also tampered with is reported as tampered.
   assert.equal(check("a/c.mp4", String(now - 10), signKey(k, "a/b.mp4", now - 10)), "bad_signature");
   assert.equal(encodeKeyPath("a b/c#d.mp4"), "a%20b/c%23d.mp4");

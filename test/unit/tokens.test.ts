@@ -46,8 +46,14 @@ test("validity limits: 14 days for management, 90 for app tokens", async () => {
 test("bearer header parsing", () => {
   assert.equal(bearerToken("Bearer abc.def.ghi"), "abc.def.ghi");
   assert.equal(bearerToken("bearer   x"), "x");
-  assert.throws(() => bearerToken(undefined), (e: AppError) => e.status === 401);
-  assert.throws(() => bearerToken("Token x"), (e: AppError) => e.status === 401);
+  assert.throws(
+    () => bearerToken(undefined),
+    (e: AppError) => e.status === 401,
+  );
+  assert.throws(
+    () => bearerToken("Token x"),
+    (e: AppError) => e.status === 401,
+  );
 });
 
 test("garbage is a 401, never a crash", async () => {
@@ -59,7 +65,9 @@ test("garbage is a 401, never a crash", async () => {
 // Tokens signed with the app secret but claiming more than the documented validity, issued in the
 // future, or carrying a user id with control characters are refused (issue 13).
 const signRaw = (claims: Record<string, unknown>) =>
-  new SignJWT({ access_key: keys.accessKey, version: 2, jti: "j", ...claims }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(new TextEncoder().encode(keys.appSecret));
+  new SignJWT({ access_key: keys.accessKey, version: 2, jti: "j", ...claims })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .sign(new TextEncoder().encode(keys.appSecret));
 const now = () => Math.floor(Date.now() / 1000);
 const detailOf = (e: unknown) => (e instanceof AppError ? `${e.status} ${e.message}: ${e.details.join(" ")}` : String(e));
 
@@ -95,7 +103,11 @@ test("an app token whose user_id has control or bidi characters is refused; Unic
   const iat = now() - 10;
   for (const userId of ["u\u0000", "u\u0007", "a\u202Eb"]) {
     const t = await signRaw({ type: "app", room_id: ROOM, role: "host", user_id: userId, iat, nbf: iat, exp: iat + 3600 });
-    await assert.rejects(verifyAppToken(keys, t), (e) => /^401 Token validation error: user_id contains a control/.test(detailOf(e)), JSON.stringify(userId));
+    await assert.rejects(
+      verifyAppToken(keys, t),
+      (e) => /^401 Token validation error: user_id contains a control/.test(detailOf(e)),
+      JSON.stringify(userId),
+    );
   }
   await assert.rejects(async () => mintAppToken(keys, { roomId: ROOM, role: "host", userId: "u\u0007" }), /user_id contains a control/);
   const ok = await mintAppToken(keys, { roomId: ROOM, role: "host", userId: "Zoë 山田 🎙️" });
@@ -111,6 +123,10 @@ test("an app token whose room_id is not a room id, or whose role is not a printa
     [{ room_id: ROOM, role: "ho\u0000st" }, /role must be a role name/],
   ] as const) {
     const t = await signRaw({ type: "app", ...claims, iat, nbf: iat, exp: iat + 3600 });
-    await assert.rejects(async () => verifyAppToken(keys, t), (e: unknown) => e instanceof AppError && e.status === 401 && pattern.test(detailOf(e)), JSON.stringify(claims));
+    await assert.rejects(
+      async () => verifyAppToken(keys, t),
+      (e: unknown) => e instanceof AppError && e.status === 401 && pattern.test(detailOf(e)),
+      JSON.stringify(claims),
+    );
   }
 });

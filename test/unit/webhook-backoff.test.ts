@@ -6,7 +6,10 @@ import { envelopeVersion, WEBHOOK_EVENT_TYPES } from "../../src/webhooks/events.
 
 test("backoff delay follows the list and repeats its last value", () => {
   const b = [50, 100, 400];
-  assert.deepEqual([1, 2, 3, 4, 10].map((n) => backoffDelayMs(b, n)), [50, 100, 400, 400, 400]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 10].map((n) => backoffDelayMs(b, n)),
+    [50, 100, 400, 400, 400],
+  );
   assert.equal(backoffDelayMs(b, 0), 50);
   assert.equal(backoffDelayMs([], 3), 0);
 });

@@ -23,7 +23,8 @@ test("a room webhook without a usable URL means none", () => {
 
 test("config validation: http(s) URLs, token header names, no reserved names, single-line values", () => {
   assert.equal(webhookUrlSchema.safeParse("https://example.com/h?x=1").success, true);
-  for (const bad of ["ftp://example.com", "example.com", "http://", "javascript:alert(1)"]) assert.equal(webhookUrlSchema.safeParse(bad).success, false, bad);
+  for (const bad of ["ftp://example.com", "example.com", "http://", "javascript:alert(1)"])
+    assert.equal(webhookUrlSchema.safeParse(bad).success, false, bad);
   assert.equal(webhookHeadersSchema.safeParse({ "X-Api-Key": "abc" }).success, true);
   for (const bad of [{ "bad name": "v" }, { "X-K": "a\r\nb" }, { "Content-Type": "x" }, { "X-Tapedeck-Signature": "x" }]) {
     assert.equal(webhookHeadersSchema.safeParse(bad).success, false, JSON.stringify(bad));
@@ -33,10 +34,14 @@ test("config validation: http(s) URLs, token header names, no reserved names, si
 });
 
 test("fetch errors are described in plain words", () => {
-  const refused = Object.assign(new TypeError("fetch failed"), { cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) });
+  const refused = Object.assign(new TypeError("fetch failed"), {
+    cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }),
+  });
   assert.equal(describeFetchError(refused, 1000), "connection refused");
   assert.equal(describeFetchError(new DOMException("timeout", "TimeoutError"), 1500), "timed out after 1500 ms");
-  const tls = Object.assign(new TypeError("fetch failed"), { cause: Object.assign(new Error("self-signed"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" }) });
+  const tls = Object.assign(new TypeError("fetch failed"), {
+    cause: Object.assign(new Error("self-signed"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" }),
+  });
   assert.equal(describeFetchError(tls, 1000), "TLS error: DEPTH_ZERO_SELF_SIGNED_CERT");
   assert.equal(describeFetchError(new Error("odd"), 1000), "odd");
 });

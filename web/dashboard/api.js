@@ -30,7 +30,10 @@ export async function api(method, path, body, opts = {}) {
   try {
     res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (err) {
-    throw new ApiError(0, "tapedeck cannot be reached", [`${method} ${path}: ${err.message}`, "check that the server is running and the network is up"]);
+    throw new ApiError(0, "tapedeck cannot be reached", [
+      `${method} ${path}: ${err.message}`,
+      "check that the server is running and the network is up",
+    ]);
   }
   const text = await res.text();
   let json = null;
@@ -40,7 +43,11 @@ export async function api(method, path, body, opts = {}) {
     /* not JSON */
   }
   if (!res.ok) {
-    throw new ApiError(res.status, json?.message ?? `${method} ${path} failed with HTTP ${res.status}`, Array.isArray(json?.details) ? json.details : []);
+    throw new ApiError(
+      res.status,
+      json?.message ?? `${method} ${path} failed with HTTP ${res.status}`,
+      Array.isArray(json?.details) ? json.details : [],
+    );
   }
   return json;
 }

@@ -59,13 +59,24 @@ function signIn() {
   const token = el("textarea", { id: "token", "data-testid": "token", placeholder: "eyJhbGciOi…" });
   const status = el("p", { class: "muted", "data-testid": "sign-in-status" });
   const submit = el("button", { type: "submit", class: "primary", "data-testid": "sign-in" }, "Sign in");
-  const form = el("form", { class: "panel signin" },
+  const form = el(
+    "form",
+    { class: "panel signin" },
     el("h1", {}, "Sign in to tapedeck"),
-    el("p", { class: "muted" }, "With the app's access key and secret (printed when tapedeck first started; also in <data dir>/identity.json), or with a management token."),
-    el("label", { for: "access-key" }, "Access key"), key,
-    el("label", { for: "secret" }, "App secret"), secret,
-    el("label", { for: "token" }, "…or a management token"), token,
-    el("div", { class: "row signin-actions" }, submit), status);
+    el(
+      "p",
+      { class: "muted" },
+      "With the app's access key and secret (printed when tapedeck first started; also in <data dir>/identity.json), or with a management token.",
+    ),
+    el("label", { for: "access-key" }, "Access key"),
+    key,
+    el("label", { for: "secret" }, "App secret"),
+    secret,
+    el("label", { for: "token" }, "…or a management token"),
+    token,
+    el("div", { class: "row signin-actions" }, submit),
+    status,
+  );
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     submit.disabled = true;
@@ -123,7 +134,8 @@ async function route() {
     else a.removeAttribute("aria-current");
   }
   // A refresh of the same view keeps it on screen until the new one is ready.
-  if (window.tapedeckDashboard.route !== r.page || location.hash !== shownHash) view.replaceChildren(el("p", { class: "progress" }, "Loading…"));
+  if (window.tapedeckDashboard.route !== r.page || location.hash !== shownHash)
+    view.replaceChildren(el("p", { class: "progress" }, "Loading…"));
   window.tapedeckDashboard.route = r.page;
   // The page renders into its own element, shown only if no newer route has begun meanwhile.
   const page = el("div", { class: "page" });
@@ -132,7 +144,18 @@ async function route() {
   cleanup = leave;
   try {
     const mod = await import(PAGE_MODULES[r.page]);
-    await mod.render(page, { page: r.page, params: m.slice(1), api, onLeave: (f) => stops.push(f), navigate: (h) => { location.hash = h; }, refresh: route, showError, showOk });
+    await mod.render(page, {
+      page: r.page,
+      params: m.slice(1),
+      api,
+      onLeave: (f) => stops.push(f),
+      navigate: (h) => {
+        location.hash = h;
+      },
+      refresh: route,
+      showError,
+      showOk,
+    });
     if (mine !== generation) return drop(leave);
     view.replaceChildren(page);
     shownHash = location.hash;
@@ -143,7 +166,9 @@ async function route() {
       showError(new ApiError(401, "Your session has ended", ["sign in again"]));
       return route();
     }
-    view.replaceChildren(el("div", { class: "panel" }, el("h1", {}, "This page could not be shown"), el("p", { "data-testid": "page-error" }, err.message)));
+    view.replaceChildren(
+      el("div", { class: "panel" }, el("h1", {}, "This page could not be shown"), el("p", { "data-testid": "page-error" }, err.message)),
+    );
     showError(err);
   }
   window.tapedeckDashboard.ready = true;

@@ -82,9 +82,16 @@ export const badge = (status) => el("span", { class: `badge ${status}`, "data-te
  */
 export function table(headers, rows, o = {}) {
   if (!rows.length) return el("p", { class: "muted", "data-testid": o.testid ? `${o.testid}-empty` : null }, o.empty ?? "Nothing yet.");
-  return el("table", { "data-testid": o.testid },
+  return el(
+    "table",
+    { "data-testid": o.testid },
     el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))),
-    el("tbody", {}, ...rows.map((cells, i) => el("tr", { "data-id": o.rowIds?.[i] }, ...cells.map((c, j) => el("td", { "data-label": headers[j] }, c))))));
+    el(
+      "tbody",
+      {},
+      ...rows.map((cells, i) => el("tr", { "data-id": o.rowIds?.[i] }, ...cells.map((c, j) => el("td", { "data-label": headers[j] }, c)))),
+    ),
+  );
 }
 
 /** Runs `work` with `button` disabled and showing `busyText`; errors go to the toast. */

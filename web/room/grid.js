@@ -133,12 +133,17 @@ function attach(media, track) {
 }
 
 function isPlaying(video) {
-  return Boolean(video && video.srcObject && !video.paused && video.readyState >= 2 && video.videoWidth > 0);
+  return Boolean(video?.srcObject && !video.paused && video.readyState >= 2 && video.videoWidth > 0);
 }
 
 function initials(name) {
   const parts = String(name).trim().split(/\s+/).filter(Boolean);
-  return parts.slice(0, 2).map((p) => [...p][0].toUpperCase()).join("") || "?";
+  return (
+    parts
+      .slice(0, 2)
+      .map((p) => [...p][0].toUpperCase())
+      .join("") || "?"
+  );
 }
 
 /** A new element with a class and attributes (static values only; user text is set with textContent). */

@@ -29,7 +29,10 @@ export async function getLocalMedia({ audio, video, cameraId, micId }) {
       return { stream, problems };
     }
   }
-  for (const [what, constraints] of [["microphone", { audio: audioC }], ["camera", { video: videoC }]]) {
+  for (const [what, constraints] of [
+    ["microphone", { audio: audioC }],
+    ["camera", { video: videoC }],
+  ]) {
     try {
       for (const t of await ask(constraints)) stream.addTrack(t);
     } catch (err) {
@@ -120,7 +123,12 @@ export function preferVideoCodec(transceiver, codec = "vp8") {
 export function tokenClaims(token) {
   try {
     const part = token.split(".")[1];
-    const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
+    const json = atob(
+      part
+        .replace(/-/g, "+")
+        .replace(/_/g, "/")
+        .padEnd(Math.ceil(part.length / 4) * 4, "="),
+    );
     const claims = JSON.parse(json);
     return claims && typeof claims === "object" ? claims : null;
   } catch {

@@ -28,7 +28,12 @@ export function runPreview({ root, name }) {
     stopStream(stream);
     const cameraId = cameraSelect.value || undefined;
     const micId = micSelect.value || undefined;
-    const got = await getLocalMedia({ audio: micSelect.value !== "none", video: cameraSelect.value !== "none", cameraId: cameraId === "none" ? undefined : cameraId, micId: micId === "none" ? undefined : micId });
+    const got = await getLocalMedia({
+      audio: micSelect.value !== "none",
+      video: cameraSelect.value !== "none",
+      cameraId: cameraId === "none" ? undefined : cameraId,
+      micId: micId === "none" ? undefined : micId,
+    });
     if (mine !== generation) {
       stopStream(got.stream); // a newer choice replaced this one while it opened
       return;

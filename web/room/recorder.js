@@ -43,7 +43,14 @@ export function parseRecorderParams(params) {
   const rawRoles = params.get("roles");
   let roles = null;
   if (rawRoles !== null) {
-    const list = [...new Set(rawRoles.split(",").map((r) => r.trim()).filter(Boolean))];
+    const list = [
+      ...new Set(
+        rawRoles
+          .split(",")
+          .map((r) => r.trim())
+          .filter(Boolean),
+      ),
+    ];
     if (list.length > 0) roles = list;
     else console.warn("recorder: roles= lists no role name; showing every role");
   }
@@ -333,10 +340,15 @@ function detach(media) {
 }
 
 function isPlaying(video) {
-  return Boolean(video && video.srcObject && !video.paused && video.readyState >= 2 && video.videoWidth > 0);
+  return Boolean(video?.srcObject && !video.paused && video.readyState >= 2 && video.videoWidth > 0);
 }
 
 function initials(name) {
   const parts = String(name).trim().split(/\s+/).filter(Boolean);
-  return parts.slice(0, 2).map((p) => [...p][0].toUpperCase()).join("") || "?";
+  return (
+    parts
+      .slice(0, 2)
+      .map((p) => [...p][0].toUpperCase())
+      .join("") || "?"
+  );
 }

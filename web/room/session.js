@@ -69,7 +69,9 @@ export class RoomSession {
         this.publisher?.onAnswer(msg.sdp);
         break;
       case "subscribe-offer":
-        void this.subscriber.onOffer(msg).catch((err) => this.ui.error({ message: `Could not receive the others' media: ${err.message}`, fatal: false }));
+        void this.subscriber
+          .onOffer(msg)
+          .catch((err) => this.ui.error({ message: `Could not receive the others' media: ${err.message}`, fatal: false }));
         break;
       case "subscribe-reset":
         this.subscriber.onReset();
@@ -146,7 +148,9 @@ export class RoomSession {
   /** Starts a screen share (a new transceiver, a new offer with all tracks) or stops the current one. */
   async toggleScreen() {
     if (this.sharingScreen) {
-      await this.publisher.removeSource("screen").catch((err) => this.ui.error({ message: `Could not stop sharing: ${err.message}`, fatal: false }));
+      await this.publisher
+        .removeSource("screen")
+        .catch((err) => this.ui.error({ message: `Could not stop sharing: ${err.message}`, fatal: false }));
       this.ui.publishing(this.publisher.describeTracks().map((t) => t.source));
       return false;
     }

@@ -59,8 +59,23 @@ export class Subscriber {
     return {
       signalingState: this.pc.signalingState,
       tracksByMid: [...this.tracksByMid.values()],
-      transceivers: this.pc.getTransceivers().map((t) => ({ mid: t.mid, currentDirection: t.currentDirection, track: t.receiver.track?.id, kind: t.receiver.track?.kind, readyState: t.receiver.track?.readyState })),
-      inbound: [...report.values()].filter((s) => s.type === "inbound-rtp").map((s) => ({ mid: s.mid, ssrc: s.ssrc, kind: s.kind, trackIdentifier: s.trackIdentifier, packetsReceived: s.packetsReceived, framesDecoded: s.framesDecoded })),
+      transceivers: this.pc.getTransceivers().map((t) => ({
+        mid: t.mid,
+        currentDirection: t.currentDirection,
+        track: t.receiver.track?.id,
+        kind: t.receiver.track?.kind,
+        readyState: t.receiver.track?.readyState,
+      })),
+      inbound: [...report.values()]
+        .filter((s) => s.type === "inbound-rtp")
+        .map((s) => ({
+          mid: s.mid,
+          ssrc: s.ssrc,
+          kind: s.kind,
+          trackIdentifier: s.trackIdentifier,
+          packetsReceived: s.packetsReceived,
+          framesDecoded: s.framesDecoded,
+        })),
     };
   }
 

@@ -152,7 +152,17 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  for (const t of ["app_settings", "webhook_attempts", "webhook_events", "recording_assets", "recordings", "peers", "sessions", "rooms", "templates"]) {
+  for (const t of [
+    "app_settings",
+    "webhook_attempts",
+    "webhook_events",
+    "recording_assets",
+    "recordings",
+    "peers",
+    "sessions",
+    "rooms",
+    "templates",
+  ]) {
     await db.schema.dropTable(t).execute();
   }
 }

@@ -23,7 +23,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("ended_at", "text")
     .addColumn("bytes", "bigint")
     .execute();
-  await db.schema.createIndex("recorded_tracks_session_idx").on("recorded_tracks").columns(["session_id", "peer_id", "track_id"]).unique().execute();
+  await db.schema
+    .createIndex("recorded_tracks_session_idx")
+    .on("recorded_tracks")
+    .columns(["session_id", "peer_id", "track_id"])
+    .unique()
+    .execute();
   await db.schema.createIndex("recordings_session_idx").on("recordings").columns(["session_id", "kind"]).execute();
 }
 

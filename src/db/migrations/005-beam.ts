@@ -5,7 +5,10 @@ import type { Kysely } from "kysely";
 // so the API and the worker never rewrite each other's JSON.
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable("recordings").addColumn("stop_reason", "text").execute();
-  await db.schema.alterTable("recordings").addColumn("paused", "integer", (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable("recordings")
+    .addColumn("paused", "integer", (c) => c.notNull().defaultTo(0))
+    .execute();
   await db.schema.alterTable("recordings").addColumn("worker", "text").execute();
   await db.schema.alterTable("recordings").addColumn("lease_until", "text").execute();
   await db.schema.createIndex("recordings_kind_status_idx").on("recordings").columns(["kind", "status"]).execute();

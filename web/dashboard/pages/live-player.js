@@ -10,10 +10,18 @@ export function makePlayer() {
   const title = el("h2", { "data-testid": "player-title" }, "Watching");
   const status = el("p", { class: "muted", "data-testid": "player-status" });
   const close = el("button", { type: "button", "data-testid": "player-close" }, "Close");
-  const panel = el("section", { class: "panel recs-player", "data-testid": "player", hidden: true }, el("div", { class: "recs-player-head" }, title, close), video, status);
+  const panel = el(
+    "section",
+    { class: "panel recs-player", "data-testid": "player", hidden: true },
+    el("div", { class: "recs-player-head" }, title, close),
+    video,
+    status,
+  );
   let hls = null;
   let retry = 0;
-  const say = (text) => { status.textContent = text; };
+  const say = (text) => {
+    status.textContent = text;
+  };
   const detach = () => {
     clearTimeout(retry);
     hls?.destroy();
@@ -26,11 +34,12 @@ export function makePlayer() {
     panel.hidden = true;
   };
   close.addEventListener("click", stop);
-  const play = () => video.play().catch(() => {
-    // Sound needs a gesture in some browsers: play muted, the controls unmute.
-    video.muted = true;
-    return video.play().catch(() => {});
-  });
+  const play = () =>
+    video.play().catch(() => {
+      // Sound needs a gesture in some browsers: play muted, the controls unmute.
+      video.muted = true;
+      return video.play().catch(() => {});
+    });
 
   function watch(stream, label) {
     detach();

@@ -21,36 +21,77 @@ const PAGE_SIZE = 25;
 const POLL_MS = 1000;
 
 export async function render(view, { api, onLeave, refresh, showError, showOk }) {
-  const [rooms, recordings, streams] = await Promise.all([listAll("/v2/rooms"), newestPage("/v2/recordings", PAGE_SIZE), newestPage("/v2/live-streams", PAGE_SIZE)]);
+  const [rooms, recordings, streams] = await Promise.all([
+    listAll("/v2/rooms"),
+    newestPage("/v2/recordings", PAGE_SIZE),
+    newestPage("/v2/live-streams", PAGE_SIZE),
+  ]);
   const roomName = new Map(rooms.map((r) => [r.id, r.name]));
   const enabled = rooms.filter((r) => r.enabled);
 
   let left = false;
   const player = makePlayer();
   const kinds = {
-    rec: makeList({ kind: "rec", path: "/v2/recordings", first: recordings, testid: "recordings", headers: ["Recording", "Status", "Details", ""], empty: "No browser recordings yet." }),
-    live: makeList({ kind: "live", path: "/v2/live-streams", first: streams, testid: "live-streams", headers: ["Live stream", "Status", "Playback", "Ladder", "Details", ""], empty: "No live streams yet." }),
+    rec: makeList({
+      kind: "rec",
+      path: "/v2/recordings",
+      first: recordings,
+      testid: "recordings",
+      headers: ["Recording", "Status", "Details", ""],
+      empty: "No browser recordings yet.",
+    }),
+    live: makeList({
+      kind: "live",
+      path: "/v2/live-streams",
+      first: streams,
+      testid: "live-streams",
+      headers: ["Live stream", "Status", "Playback", "Ladder", "Details", ""],
+      empty: "No live streams yet.",
+    }),
   };
 
   // ---- Starting one ----
   const room = el("select", { id: "rec-room", "data-testid": "rec-room" }, ...enabled.map((r) => el("option", { value: r.id }, r.name)));
-  const resolution = el("select", { id: "rec-resolution", "data-testid": "rec-resolution" }, ...RESOLUTIONS.map(([v, t]) => el("option", { value: v }, t)));
-  const layout = el("select", { id: "rec-layout", "data-testid": "rec-layout" }, el("option", { value: "grid" }, "Grid"), el("option", { value: "active-speaker" }, "Active speaker"));
+  const resolution = el(
+    "select",
+    { id: "rec-resolution", "data-testid": "rec-resolution" },
+    ...RESOLUTIONS.map(([v, t]) => el("option", { value: v }, t)),
+  );
+  const layout = el(
+    "select",
+    { id: "rec-layout", "data-testid": "rec-layout" },
+    el("option", { value: "grid" }, "Grid"),
+    el("option", { value: "active-speaker" }, "Active speaker"),
+  );
   const audioOnly = el("input", { type: "checkbox", id: "rec-audio-only", "data-testid": "rec-audio-only" });
-  const startRec = el("button", { type: "submit", class: "primary", "data-testid": "start-recording", disabled: !enabled.length }, "Start recording");
+  const startRec = el(
+    "button",
+    { type: "submit", class: "primary", "data-testid": "start-recording", disabled: !enabled.length },
+    "Start recording",
+  );
   const hlsVod = el("input", { type: "checkbox", id: "live-hls-vod", "data-testid": "live-hls-vod", checked: true });
   const singleFile = el("input", { type: "checkbox", id: "live-single-file", "data-testid": "live-single-file", checked: true });
-  const startLive = el("button", { type: "submit", class: "primary", "data-testid": "start-live", disabled: !enabled.length }, "Start live stream");
+  const startLive = el(
+    "button",
+    { type: "submit", class: "primary", "data-testid": "start-live", disabled: !enabled.length },
+    "Start live stream",
+  );
   const pickedName = () => roomName.get(room.value) ?? room.value;
 
-  const recForm = el("form", { class: "recs-start" },
+  const recForm = el(
+    "form",
+    { class: "recs-start" },
     el("h2", {}, "Browser recording"),
     el("p", { class: "muted" }, "A hidden recorder joins the room, shows its peers in a layout and records that into one MP4."),
-    el("div", { class: "row" },
+    el(
+      "div",
+      { class: "row" },
       el("div", {}, el("label", { for: "rec-resolution" }, "Resolution"), resolution),
-      el("div", {}, el("label", { for: "rec-layout" }, "Layout"), layout)),
+      el("div", {}, el("label", { for: "rec-layout" }, "Layout"), layout),
+    ),
     el("label", { class: "check" }, audioOnly, "Audio only (the mixed sound, no video)"),
-    el("div", { class: "row recs-submit" }, startRec));
+    el("div", { class: "row recs-submit" }, startRec),
+  );
   recForm.addEventListener("submit", (e) => {
     e.preventDefault();
     void busy(startRec, "Starting…", async () => {
@@ -66,26 +107,44 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     });
   });
 
-  const liveForm = el("form", { class: "recs-start" },
+  const liveForm = el(
+    "form",
+    { class: "recs-start" },
     el("h2", {}, "Live stream (HLS)"),
-    el("p", { class: "muted" }, "The recorder's view encoded into a ladder of layers and served as live HLS; the ladder is the template destination's, cut to what this machine can encode."),
+    el(
+      "p",
+      { class: "muted" },
+      "The recorder's view encoded into a ladder of layers and served as live HLS; the ladder is the template destination's, cut to what this machine can encode.",
+    ),
     el("label", { class: "check" }, hlsVod, "Keep a VOD of the stream (playlists and segments, zipped)"),
     el("label", { class: "check" }, singleFile, "Keep one MP4 per layer"),
-    el("div", { class: "row recs-submit" }, startLive));
+    el("div", { class: "row recs-submit" }, startLive),
+  );
   liveForm.addEventListener("submit", (e) => {
     e.preventDefault();
     void busy(startLive, "Starting…", async () => {
-      const r = await api("POST", `/v2/live-streams/room/${room.value}/start`, { recording: { hls_vod: hlsVod.checked, single_file_per_layer: singleFile.checked } });
+      const r = await api("POST", `/v2/live-streams/room/${room.value}/start`, {
+        recording: { hls_vod: hlsVod.checked, single_file_per_layer: singleFile.checked },
+      });
       showOk(`Live stream of ${pickedName()} is starting`, [`live stream ${r.id}: watch it once it is running`]);
       await update();
     });
   });
 
-  const startPanel = el("section", { class: "panel" },
+  const startPanel = el(
+    "section",
+    { class: "panel" },
     enabled.length
       ? el("div", {}, el("label", { for: "rec-room" }, "Room"), room)
-      : el("p", { "data-testid": "no-rooms" }, "No enabled room to record: create or enable one on the ", el("a", { href: "#/rooms" }, "Rooms"), " page."),
-    el("div", { class: "recs-forms" }, recForm, liveForm));
+      : el(
+          "p",
+          { "data-testid": "no-rooms" },
+          "No enabled room to record: create or enable one on the ",
+          el("a", { href: "#/rooms" }, "Rooms"),
+          " page.",
+        ),
+    el("div", { class: "recs-forms" }, recForm, liveForm),
+  );
 
   // ---- Live updates ----
   let timer = 0;
@@ -140,24 +199,30 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     const tableEl = el("table", { "data-testid": testid }, el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))), tbody);
     const emptyEl = el("p", { class: "muted", "data-testid": `${testid}-empty` }, empty);
     const more = el("button", { type: "button", "data-testid": `${testid}-more` }, "Show older");
-    more.addEventListener("click", () => void busy(more, "Loading…", async () => {
-      const page = await newestPage(path, PAGE_SIZE, older);
-      for (const x of page.data) known.set(x.id, x);
-      older = page.last;
-      await fetchDetails();
-      draw();
-    }));
+    more.addEventListener(
+      "click",
+      () =>
+        void busy(more, "Loading…", async () => {
+          const page = await newestPage(path, PAGE_SIZE, older);
+          for (const x of page.data) known.set(x.id, x);
+          older = page.last;
+          await fetchDetails();
+          draw();
+        }),
+    );
     const visible = () => [...known.values()].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
 
     async function fetchDetails() {
       const need = visible().filter((x) => ENDED.has(x.status) && !details.has(x.id));
-      await Promise.all(need.map(async (x) => {
-        try {
-          details.set(x.id, await api("GET", `${path}/${x.id}`));
-        } catch (err) {
-          details.set(x.id, { fetch_error: err.message });
-        }
-      }));
+      await Promise.all(
+        need.map(async (x) => {
+          try {
+            details.set(x.id, await api("GET", `${path}/${x.id}`));
+          } catch (err) {
+            details.set(x.id, { fetch_error: err.message });
+          }
+        }),
+      );
     }
 
     function draw() {
@@ -218,16 +283,29 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     return b;
   }
 
-  const header = (x, what) => el("div", {},
-    el("strong", {}, roomName.get(x.room_id) ?? x.room_id),
-    el("div", { class: "mono muted" }, x.id),
-    el("div", { class: "muted" }, `${what} ${formatTime(x.created_at)}`));
+  const header = (x, what) =>
+    el(
+      "div",
+      {},
+      el("strong", {}, roomName.get(x.room_id) ?? x.room_id),
+      el("div", { class: "mono muted" }, x.id),
+      el("div", { class: "muted" }, `${what} ${formatTime(x.created_at)}`),
+    );
 
   function statusCell(x, pausedFlag, pausedText) {
-    const took = x.started_at ? formatDuration(((x.stopped_at ? Date.parse(x.stopped_at) : Date.now()) - Date.parse(x.started_at)) / 1000) : null;
+    const took = x.started_at
+      ? formatDuration(((x.stopped_at ? Date.parse(x.stopped_at) : Date.now()) - Date.parse(x.started_at)) / 1000)
+      : null;
     return [
-      el("div", { class: "recs-badges" }, badge(x.status), pausedFlag ? el("span", { class: "badge paused", "data-testid": "paused" }, pausedText) : null),
-      took ? el("div", { class: "muted", "data-testid": "duration" }, `${ACTIVE.has(x.status) && !x.stopped_at ? "for" : "lasted"} ${took}`) : null,
+      el(
+        "div",
+        { class: "recs-badges" },
+        badge(x.status),
+        pausedFlag ? el("span", { class: "badge paused", "data-testid": "paused" }, pausedText) : null,
+      ),
+      took
+        ? el("div", { class: "muted", "data-testid": "duration" }, `${ACTIVE.has(x.status) && !x.stopped_at ? "for" : "lasted"} ${took}`)
+        : null,
     ];
   }
 
@@ -236,8 +314,17 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     const assets = d.recording_assets ?? [];
     return [
       x.stop_reason ? el("div", { class: "muted", "data-testid": "stop-reason" }, `Stopped: ${x.stop_reason}`) : null,
-      x.error ? el("div", { class: "recs-error", "data-testid": "error" }, x.error.message ?? "", x.error.type ? ` (${x.error.type})` : "") : null,
-      x.session_id ? el("div", {}, el("a", { href: `#/sessions/${x.session_id}`, "data-testid": "session-link" }, "Session"), el("span", { class: "mono muted" }, ` ${x.session_id}`)) : null,
+      x.error
+        ? el("div", { class: "recs-error", "data-testid": "error" }, x.error.message ?? "", x.error.type ? ` (${x.error.type})` : "")
+        : null,
+      x.session_id
+        ? el(
+            "div",
+            {},
+            el("a", { href: `#/sessions/${x.session_id}`, "data-testid": "session-link" }, "Session"),
+            el("span", { class: "mono muted" }, ` ${x.session_id}`),
+          )
+        : null,
       d.fetch_error ? el("div", { class: "recs-error" }, `Files could not be listed: ${d.fetch_error}`) : null,
       assets.length ? el("ul", { class: "recs-assets", "data-testid": "assets" }, ...assets.map(assetItem)) : null,
       detail && !d.fetch_error && !assets.length && x.status === "completed" ? el("div", { class: "muted" }, "No files.") : null,
@@ -247,11 +334,21 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
   function assetItem(a) {
     const extra = [a.metadata?.resolution, a.duration ? formatDuration(a.duration) : null, formatBytes(a.size)].filter(Boolean).join(" · ");
     const get = el("button", { type: "button", class: "link", "data-testid": "asset-download" }, "Download");
-    get.addEventListener("click", () => void busy(get, "Opening…", async () => {
-      const link = await api("GET", `/v2/recording-assets/${a.id}/presigned-url`);
-      window.open(link.url, "_blank", "noopener");
-    }));
-    return el("li", { "data-testid": "asset", "data-type": a.type, title: a.path }, el("span", { "data-testid": "asset-type" }, a.type), ` ${extra} `, get);
+    get.addEventListener(
+      "click",
+      () =>
+        void busy(get, "Opening…", async () => {
+          const link = await api("GET", `/v2/recording-assets/${a.id}/presigned-url`);
+          window.open(link.url, "_blank", "noopener");
+        }),
+    );
+    return el(
+      "li",
+      { "data-testid": "asset", "data-type": a.type, title: a.path },
+      el("span", { "data-testid": "asset-type" }, a.type),
+      ` ${extra} `,
+      get,
+    );
   }
 
   /** Redraws the cells that depend on `x` only when what they show changed (buttons keep their identity). */
@@ -274,26 +371,44 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     const show = (x, detail) => {
       cur = x;
       if (changed(memo, "who", [x.room_id])) who.replaceChildren(header(x, "requested"));
-      if (changed(memo, "status", [x.status, x.paused, x.started_at, x.stopped_at, ACTIVE.has(x.status) && Math.floor(Date.now() / 1000)])) status.replaceChildren(...statusCell(x, x.paused, "paused"));
+      if (changed(memo, "status", [x.status, x.paused, x.started_at, x.stopped_at, ACTIVE.has(x.status) && Math.floor(Date.now() / 1000)]))
+        status.replaceChildren(...statusCell(x, x.paused, "paused"));
       if (changed(memo, "info", [x.stop_reason, x.error, x.session_id, detail ?? null])) info.replaceChildren(...detailsCell(x, detail));
       pause.set(x.paused ? "Resume" : "Pause", CONTROLLABLE.has(x.status), `a ${x.status} recording cannot be paused or resumed`);
       stop.set("Stop", CONTROLLABLE.has(x.status), `the recording is ${x.status}`);
     };
-    pause.addEventListener("click", () => pause.run(cur.paused ? "Resuming…" : "Pausing…", async () => {
-      const verb = cur.paused ? "resume" : "pause";
-      const r = await api("POST", `/v2/recordings/room/${cur.room_id}/${verb}`, {});
-      cur = { ...cur, paused: r.paused };
-      showOk(r.paused ? "Recording paused: the paused span is left out of the file" : "Recording resumed");
-      await update();
-    }, () => apply(cur)));
-    stop.addEventListener("click", () => stop.run("Stopping…", async () => {
-      await api("POST", `/v2/recordings/${cur.id}/stop`, {});
-      showOk("Recording stopping: the file is finished and uploaded");
-      await update();
-    }, () => apply(cur)));
-    const tr = el("tr", { "data-id": initial.id, "data-testid": "recording-row" },
-      el("td", { "data-label": "Recording" }, who), el("td", { "data-label": "Status" }, status),
-      el("td", { "data-label": "Details" }, info), el("td", { "data-label": "Actions" }, el("div", { class: "row recs-actions" }, pause, stop)));
+    pause.addEventListener("click", () =>
+      pause.run(
+        cur.paused ? "Resuming…" : "Pausing…",
+        async () => {
+          const verb = cur.paused ? "resume" : "pause";
+          const r = await api("POST", `/v2/recordings/room/${cur.room_id}/${verb}`, {});
+          cur = { ...cur, paused: r.paused };
+          showOk(r.paused ? "Recording paused: the paused span is left out of the file" : "Recording resumed");
+          await update();
+        },
+        () => apply(cur),
+      ),
+    );
+    stop.addEventListener("click", () =>
+      stop.run(
+        "Stopping…",
+        async () => {
+          await api("POST", `/v2/recordings/${cur.id}/stop`, {});
+          showOk("Recording stopping: the file is finished and uploaded");
+          await update();
+        },
+        () => apply(cur),
+      ),
+    );
+    const tr = el(
+      "tr",
+      { "data-id": initial.id, "data-testid": "recording-row" },
+      el("td", { "data-label": "Recording" }, who),
+      el("td", { "data-label": "Status" }, status),
+      el("td", { "data-label": "Details" }, info),
+      el("td", { "data-label": "Actions" }, el("div", { class: "row recs-actions" }, pause, stop)),
+    );
     return { tr, apply };
   }
 
@@ -315,38 +430,75 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     const show = (x, detail) => {
       cur = x;
       if (changed(memo, "who", [x.room_id])) who.replaceChildren(header(x, "requested"));
-      if (changed(memo, "status", [x.status, x.recording_paused, x.started_at, x.stopped_at, ACTIVE.has(x.status) && Math.floor(Date.now() / 1000)])) status.replaceChildren(...statusCell(x, x.recording_paused, "recording paused"));
+      if (
+        changed(memo, "status", [
+          x.status,
+          x.recording_paused,
+          x.started_at,
+          x.stopped_at,
+          ACTIVE.has(x.status) && Math.floor(Date.now() / 1000),
+        ])
+      )
+        status.replaceChildren(...statusCell(x, x.recording_paused, "recording paused"));
       if (changed(memo, "ladder", [x.layers, x.ladder_warning])) {
         ladder.replaceChildren(
-          el("ul", { class: "recs-layers", "data-testid": "layers" }, ...(x.layers ?? []).map((l) => el("li", { "data-testid": "layer" }, `${l.width}x${l.height} · ${l.video_bitrate} kb/s`))),
-          x.ladder_warning ? el("p", { class: "recs-warn", "data-testid": "ladder-warning" }, x.ladder_warning) : null);
+          el(
+            "ul",
+            { class: "recs-layers", "data-testid": "layers" },
+            ...(x.layers ?? []).map((l) => el("li", { "data-testid": "layer" }, `${l.width}x${l.height} · ${l.video_bitrate} kb/s`)),
+          ),
+          x.ladder_warning ? el("p", { class: "recs-warn", "data-testid": "ladder-warning" }, x.ladder_warning) : null,
+        );
       }
       if (changed(memo, "info", [x.recording, x.stop_reason, x.error, x.session_id, detail ?? null])) {
         const keeps = [x.recording?.hls_vod ? "VOD" : null, x.recording?.single_file_per_layer ? "an MP4 per layer" : null].filter(Boolean);
-        info.replaceChildren(el("div", { class: "muted" }, keeps.length ? `Keeps ${keeps.join(" and ")}` : "Not recorded"), ...detailsCell(x, detail));
+        info.replaceChildren(
+          el("div", { class: "muted" }, keeps.length ? `Keeps ${keeps.join(" and ")}` : "Not recorded"),
+          ...detailsCell(x, detail),
+        );
       }
       watch.set("Watch", x.status === "running", `only a running stream can be watched (this one is ${x.status})`);
-      pause.set(x.recording_paused ? "Resume recording" : "Pause recording", CONTROLLABLE.has(x.status) && recorded(x),
-        recorded(x) ? `the stream is ${x.status}` : "this stream is not recorded");
+      pause.set(
+        x.recording_paused ? "Resume recording" : "Pause recording",
+        CONTROLLABLE.has(x.status) && recorded(x),
+        recorded(x) ? `the stream is ${x.status}` : "this stream is not recorded",
+      );
       stop.set("Stop", CONTROLLABLE.has(x.status), `the stream is ${x.status}`);
     };
     watch.addEventListener("click", () => player.watch(cur, roomName.get(cur.room_id) ?? cur.room_id));
-    pause.addEventListener("click", () => pause.run(cur.recording_paused ? "Resuming…" : "Pausing…", async () => {
-      const r = await api("POST", `/v2/live-streams/${cur.id}/${cur.recording_paused ? "resume" : "pause"}-recording`, {});
-      cur = r;
-      showOk(r.recording_paused ? "Recording paused: the stream goes on, the span is left out of the files" : "Recording resumed");
-      await update();
-    }, () => apply(cur)));
-    stop.addEventListener("click", () => stop.run("Stopping…", async () => {
-      await api("POST", `/v2/live-streams/${cur.id}/stop`, {});
-      showOk("Live stream stopping: its recording is made from the live segments");
-      await update();
-    }, () => apply(cur)));
-    const tr = el("tr", { "data-id": initial.id, "data-testid": "stream-row" },
-      el("td", { "data-label": "Live stream" }, who), el("td", { "data-label": "Status" }, status),
+    pause.addEventListener("click", () =>
+      pause.run(
+        cur.recording_paused ? "Resuming…" : "Pausing…",
+        async () => {
+          const r = await api("POST", `/v2/live-streams/${cur.id}/${cur.recording_paused ? "resume" : "pause"}-recording`, {});
+          cur = r;
+          showOk(r.recording_paused ? "Recording paused: the stream goes on, the span is left out of the files" : "Recording resumed");
+          await update();
+        },
+        () => apply(cur),
+      ),
+    );
+    stop.addEventListener("click", () =>
+      stop.run(
+        "Stopping…",
+        async () => {
+          await api("POST", `/v2/live-streams/${cur.id}/stop`, {});
+          showOk("Live stream stopping: its recording is made from the live segments");
+          await update();
+        },
+        () => apply(cur),
+      ),
+    );
+    const tr = el(
+      "tr",
+      { "data-id": initial.id, "data-testid": "stream-row" },
+      el("td", { "data-label": "Live stream" }, who),
+      el("td", { "data-label": "Status" }, status),
       el("td", { "data-label": "Playback" }, url, el("div", { class: "row recs-actions" }, copyUrl, watch)),
-      el("td", { "data-label": "Ladder" }, ladder), el("td", { "data-label": "Details" }, info),
-      el("td", { "data-label": "Actions" }, el("div", { class: "row recs-actions" }, pause, stop)));
+      el("td", { "data-label": "Ladder" }, ladder),
+      el("td", { "data-label": "Details" }, info),
+      el("td", { "data-label": "Actions" }, el("div", { class: "row recs-actions" }, pause, stop)),
+    );
     return { tr, apply };
   }
 
@@ -357,13 +509,18 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
   }
 
   await Promise.all(Object.values(kinds).map((k) => k.init()));
-  view.replaceChildren(el("div", { class: "recs-page" },
-    el("h1", {}, "Recordings & live"),
-    startPanel,
-    el("h2", {}, "Live streams"),
-    player.panel,
-    el("section", { class: "panel" }, kinds.live.node),
-    el("h2", {}, "Browser recordings"),
-    el("section", { class: "panel" }, kinds.rec.node)));
+  view.replaceChildren(
+    el(
+      "div",
+      { class: "recs-page" },
+      el("h1", {}, "Recordings & live"),
+      startPanel,
+      el("h2", {}, "Live streams"),
+      player.panel,
+      el("section", { class: "panel" }, kinds.live.node),
+      el("h2", {}, "Browser recordings"),
+      el("section", { class: "panel" }, kinds.rec.node),
+    ),
+  );
   if (Object.values(kinds).some((k) => k.active())) timer = setTimeout(update, POLL_MS);
 }

@@ -22,12 +22,18 @@ export function describe(a, peerName) {
   switch (a.type) {
     case "room-composite":
       return m.layer !== undefined ? [`Live stream layer ${m.layer} (MP4)`, join(res, `layer ${m.layer}`)] : ["Composite (browser)", res];
-    case "room-composite-legacy": return ["Composite (SFU)", res];
-    case "room-vod": return ["HLS recording (zip)", join(m.num_layers ? `${m.num_layers} layer${m.num_layers === "1" ? "" : "s"}` : "", res)];
-    case "track": return [`Track: ${m.track_type ?? "media"} (WebM)`, join(who, m.track_id ? `track ${m.track_id}` : "")];
-    case "stream": return [`Per-peer file: ${m.stream_type ?? "stream"} (MP4)`, who];
-    case "chat": return ["Chat (CSV)", m.messages !== undefined ? `${m.messages} message${m.messages === 1 ? "" : "s"}` : ""];
-    default: return [a.type, res];
+    case "room-composite-legacy":
+      return ["Composite (SFU)", res];
+    case "room-vod":
+      return ["HLS recording (zip)", join(m.num_layers ? `${m.num_layers} layer${m.num_layers === "1" ? "" : "s"}` : "", res)];
+    case "track":
+      return [`Track: ${m.track_type ?? "media"} (WebM)`, join(who, m.track_id ? `track ${m.track_id}` : "")];
+    case "stream":
+      return [`Per-peer file: ${m.stream_type ?? "stream"} (MP4)`, who];
+    case "chat":
+      return ["Chat (CSV)", m.messages !== undefined ? `${m.messages} message${m.messages === 1 ? "" : "s"}` : ""];
+    default:
+      return [a.type, res];
   }
 }
 
@@ -53,17 +59,27 @@ function parseCsv(text) {
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; }
-      else if (c === '"') quoted = false;
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
       else field += c;
     } else if (c === '"') quoted = true;
-    else if (c === ",") { row.push(field); field = ""; }
-    else if (c === "\n" || c === "\r") {
+    else if (c === ",") {
+      row.push(field);
+      field = "";
+    } else if (c === "\n" || c === "\r") {
       if (c === "\r" && text[i + 1] === "\n") i++;
-      row.push(field); rows.push(row); row = []; field = "";
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = "";
     } else field += c;
   }
-  if (field || row.length) { row.push(field); rows.push(row); }
+  if (field || row.length) {
+    row.push(field);
+    rows.push(row);
+  }
   return rows;
 }
 
@@ -73,9 +89,19 @@ export function chatTable(text) {
   const known = ["SentAt", "SenderName", "Roles", "Message"].every((n) => col(n) >= 0);
   const shown = rows.slice(0, 500);
   const cells = known
-    ? shown.map((r) => [formatTime(r[col("SentAt")]), r[col("SenderName")] || r[col("SenderPeerID")] || "–", r[col("Roles")] === "[]" ? "everyone" : r[col("Roles")], el("span", { class: "chat-message" }, r[col("Message")])])
+    ? shown.map((r) => [
+        formatTime(r[col("SentAt")]),
+        r[col("SenderName")] || r[col("SenderPeerID")] || "–",
+        r[col("Roles")] === "[]" ? "everyone" : r[col("Roles")],
+        el("span", { class: "chat-message" }, r[col("Message")]),
+      ])
     : shown;
-  return el("div", { class: "chat-table" },
+  return el(
+    "div",
+    { class: "chat-table" },
     table(known ? ["Sent", "From", "To", "Message"] : header, cells, { testid: "chat-rows", empty: "The chat file has no messages." }),
-    rows.length > shown.length ? el("p", { class: "muted" }, `The first ${shown.length} of ${rows.length} messages; download the file for all of them.`) : null);
+    rows.length > shown.length
+      ? el("p", { class: "muted" }, `The first ${shown.length} of ${rows.length} messages; download the file for all of them.`)
+      : null,
+  );
 }

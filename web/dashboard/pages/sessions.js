@@ -45,22 +45,35 @@ const peersOf = (s) => Object.values(s.peers ?? {});
 /** The session's end: its last peer's leaving (what the server records as its end), else its last update. */
 function endedAt(s) {
   if (s.active) return null;
-  const left = peersOf(s).map((p) => p.left_at).filter(Boolean).sort();
+  const left = peersOf(s)
+    .map((p) => p.left_at)
+    .filter(Boolean)
+    .sort();
   return left.at(-1) ?? s.updated_at;
 }
 const lasted = (s) => (Date.parse(endedAt(s) ?? new Date().toISOString()) - Date.parse(s.created_at)) / 1000;
 const stateBadge = (s) => badge(s.active ? "active" : "ended");
 
-async function renderList(view, { api, refresh }) {
+async function renderList(view, { refresh }) {
   const rooms = await listAll("/v2/rooms");
   const roomName = new Map(rooms.map((r) => [r.id, r.name]));
   if (filters.room && !roomName.has(filters.room)) filters.room = "";
 
-  const room = el("select", { id: "sessions-room", "data-testid": "filter-room" },
+  const room = el(
+    "select",
+    { id: "sessions-room", "data-testid": "filter-room" },
     el("option", { value: "" }, "All rooms"),
-    ...rooms.map((r) => el("option", { value: r.id, selected: r.id === filters.room }, r.name)));
-  const state = el("select", { id: "sessions-state", "data-testid": "filter-state" },
-    ...[["", "Active and ended"], ["true", "Active"], ["false", "Ended"]].map(([v, t]) => el("option", { value: v, selected: v === filters.state }, t)));
+    ...rooms.map((r) => el("option", { value: r.id, selected: r.id === filters.room }, r.name)),
+  );
+  const state = el(
+    "select",
+    { id: "sessions-state", "data-testid": "filter-state" },
+    ...[
+      ["", "Active and ended"],
+      ["true", "Active"],
+      ["false", "Ended"],
+    ].map(([v, t]) => el("option", { value: v, selected: v === filters.state }, t)),
+  );
   const reload = el("button", { type: "button", "data-testid": "reload" }, "Refresh");
   const list = el("div", { "data-testid": "sessions-list" });
   const count = el("p", { class: "muted", "data-testid": "sessions-count" });
@@ -80,10 +93,16 @@ async function renderList(view, { api, refresh }) {
       el("span", { class: "mono" }, s.id),
     ]);
     const filtered = filters.room || filters.state;
-    list.replaceChildren(table(["Started", "Room", "State", "Ended", "Duration", "Peers", "Id"], rows, {
-      testid: "sessions", rowIds: shown.map((s) => s.id), empty: filtered ? "No session matches these filters." : "No sessions yet: a session starts when someone joins a room.",
-    }));
-    count.textContent = shown.length ? `${shown.length} session${shown.length === 1 ? "" : "s"} shown, newest first${feed.more ? "" : " (that is all)"}` : "";
+    list.replaceChildren(
+      table(["Started", "Room", "State", "Ended", "Duration", "Peers", "Id"], rows, {
+        testid: "sessions",
+        rowIds: shown.map((s) => s.id),
+        empty: filtered ? "No session matches these filters." : "No sessions yet: a session starts when someone joins a room.",
+      }),
+    );
+    count.textContent = shown.length
+      ? `${shown.length} session${shown.length === 1 ? "" : "s"} shown, newest first${feed.more ? "" : " (that is all)"}`
+      : "";
     more.hidden = !feed.more;
   };
   /** Reads the first page for the current filters; a newer reload wins over a slower older one. */
@@ -105,25 +124,48 @@ async function renderList(view, { api, refresh }) {
       showError(err);
     }
   };
-  room.addEventListener("change", () => { filters.room = room.value; void load(); });
-  state.addEventListener("change", () => { filters.state = state.value; void load(); });
+  room.addEventListener("change", () => {
+    filters.room = room.value;
+    void load();
+  });
+  state.addEventListener("change", () => {
+    filters.state = state.value;
+    void load();
+  });
   reload.addEventListener("click", () => void busy(reload, "Refreshing…", refresh));
-  more.addEventListener("click", () => void busy(more, "Loading…", async () => {
-    const f = feed;
-    const next = await f.next(PAGE_SIZE);
-    if (f !== feed) return;
-    shown.push(...next);
-    draw();
-  }));
+  more.addEventListener(
+    "click",
+    () =>
+      void busy(more, "Loading…", async () => {
+        const f = feed;
+        const next = await f.next(PAGE_SIZE);
+        if (f !== feed) return;
+        shown.push(...next);
+        draw();
+      }),
+  );
 
-  view.replaceChildren(el("div", { class: "sessions-page" },
-    el("h1", {}, "Sessions"),
-    el("div", { class: "panel" },
-      el("div", { class: "row" },
-        el("div", {}, el("label", { for: "sessions-room" }, "Room"), room),
-        el("div", {}, el("label", { for: "sessions-state" }, "State"), state),
-        reload),
-      count, list, el("div", { class: "row" }, more))));
+  view.replaceChildren(
+    el(
+      "div",
+      { class: "sessions-page" },
+      el("h1", {}, "Sessions"),
+      el(
+        "div",
+        { class: "panel" },
+        el(
+          "div",
+          { class: "row" },
+          el("div", {}, el("label", { for: "sessions-room" }, "Room"), room),
+          el("div", {}, el("label", { for: "sessions-state" }, "State"), state),
+          reload,
+        ),
+        count,
+        list,
+        el("div", { class: "row" }, more),
+      ),
+    ),
+  );
   await load();
 }
 
@@ -157,12 +199,20 @@ async function renderSession(view, { api, params, onLeave }) {
     data = await load();
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 404)) throw err;
-    view.replaceChildren(el("div", { class: "sessions-page" },
-      el("p", {}, el("a", { href: "#/sessions" }, "← All sessions")),
-      el("div", { class: "panel", "data-testid": "not-found" },
-        el("h1", {}, "Session not found"),
-        el("p", {}, "There is no session with the id ", el("span", { class: "mono" }, id), "."),
-        el("p", { class: "muted" }, "Check the id, or find the session in the list; sessions are kept with their room."))));
+    view.replaceChildren(
+      el(
+        "div",
+        { class: "sessions-page" },
+        el("p", {}, el("a", { href: "#/sessions" }, "← All sessions")),
+        el(
+          "div",
+          { class: "panel", "data-testid": "not-found" },
+          el("h1", {}, "Session not found"),
+          el("p", {}, "There is no session with the id ", el("span", { class: "mono" }, id), "."),
+          el("p", { class: "muted" }, "Check the id, or find the session in the list; sessions are kept with their room."),
+        ),
+      ),
+    );
     return;
   }
   const room = await api("GET", `/v2/rooms/${data.session.room_id}`).catch(() => null);
@@ -185,21 +235,37 @@ async function renderSession(view, { api, params, onLeave }) {
   const drawSummary = () => {
     const s = data.session;
     const fact = (label, value, testid) => el("div", {}, el("dt", {}, label), el("dd", { "data-testid": testid }, value));
-    summary.replaceChildren(el("dl", { class: "facts" },
-      fact("Room", room ? room.name : s.room_id, "session-room"),
-      fact("State", stateBadge(s), "session-state"),
-      fact("Started", formatTime(s.created_at), "session-started"),
-      fact("Ended", s.active ? "still running" : formatTime(endedAt(s)), "session-ended"),
-      fact("Duration", formatDuration(lasted(s)), "session-duration"),
-      fact("Peers", String(peersOf(s).length), "session-peer-count"),
-      fact("Session id", el("span", { class: "mono" }, s.id), "session-id")));
+    summary.replaceChildren(
+      el(
+        "dl",
+        { class: "facts" },
+        fact("Room", room ? room.name : s.room_id, "session-room"),
+        fact("State", stateBadge(s), "session-state"),
+        fact("Started", formatTime(s.created_at), "session-started"),
+        fact("Ended", s.active ? "still running" : formatTime(endedAt(s)), "session-ended"),
+        fact("Duration", formatDuration(lasted(s)), "session-duration"),
+        fact("Peers", String(peersOf(s).length), "session-peer-count"),
+        fact("Session id", el("span", { class: "mono" }, s.id), "session-id"),
+      ),
+    );
   };
 
   const drawPeers = () => {
     const list = peersOf(data.session).sort((a, b) => a.joined_at.localeCompare(b.joined_at));
-    peers.replaceChildren(el("h2", {}, "Peers"), table(["Name", "Role", "User id", "Joined", "Left"],
-      list.map((p) => [el("span", { "data-testid": "peer-name" }, p.name || "(no name)"), p.role, el("span", { class: "mono" }, p.user_id || "–"), formatTime(p.joined_at), p.left_at ? formatTime(p.left_at) : "still in the room"]),
-      { testid: "peers", rowIds: list.map((p) => p.id), empty: "Nobody joined." }));
+    peers.replaceChildren(
+      el("h2", {}, "Peers"),
+      table(
+        ["Name", "Role", "User id", "Joined", "Left"],
+        list.map((p) => [
+          el("span", { "data-testid": "peer-name" }, p.name || "(no name)"),
+          p.role,
+          el("span", { class: "mono" }, p.user_id || "–"),
+          formatTime(p.joined_at),
+          p.left_at ? formatTime(p.left_at) : "still in the room",
+        ]),
+        { testid: "peers", rowIds: list.map((p) => p.id), empty: "Nobody joined." },
+      ),
+    );
   };
 
   const closePlayer = () => {
@@ -218,19 +284,40 @@ async function renderSession(view, { api, params, onLeave }) {
     closePlayer();
     let body;
     if (kind === "video" || kind === "audio") {
-      body = el(kind, { controls: true, preload: "metadata", playsinline: kind === "video", src: url, "data-testid": `player-${kind}`, "data-asset": a.id });
-      body.addEventListener("error", () => showError(new ApiError(0, "This file cannot be played here", [
-        body.error?.message || `the browser could not load or decode ${a.path}`, "use Download to get the file"])));
-      body.play().catch(() => { /* autoplay refused: the controls are there */ });
+      body = el(kind, {
+        controls: true,
+        preload: "metadata",
+        playsinline: kind === "video",
+        src: url,
+        "data-testid": `player-${kind}`,
+        "data-asset": a.id,
+      });
+      body.addEventListener("error", () =>
+        showError(
+          new ApiError(0, "This file cannot be played here", [
+            body.error?.message || `the browser could not load or decode ${a.path}`,
+            "use Download to get the file",
+          ]),
+        ),
+      );
+      body.play().catch(() => {
+        /* autoplay refused: the controls are there */
+      });
     } else {
       let res;
       try {
         res = await fetch(url, { referrerPolicy: "no-referrer" });
       } catch (err) {
         throw new ApiError(0, "The file could not be read here", [
-          "its bucket does not let this page read it (no CORS rule for this site's origin); Download still works", err.message]);
+          "its bucket does not let this page read it (no CORS rule for this site's origin); Download still works",
+          err.message,
+        ]);
       }
-      if (!res.ok) throw new ApiError(res.status, "The file could not be read here", [`its storage answered HTTP ${res.status}`, "use Download to get the file"]);
+      if (!res.ok)
+        throw new ApiError(res.status, "The file could not be read here", [
+          `its storage answered HTTP ${res.status}`,
+          "use Download to get the file",
+        ]);
       const text = await res.text();
       body = kind === "csv" ? chatTable(text) : el("pre", { class: "asset-text", "data-testid": "player-text" }, text.slice(0, 200_000));
     }
@@ -243,7 +330,11 @@ async function renderSession(view, { api, params, onLeave }) {
   /** A real link once its URL is known: fetched when first clicked (never for every row up front). */
   const downloadLink = (a) => {
     const name = a.path.split("/").pop() || a.id;
-    const link = el("a", { href: `#/sessions/${id}`, target: "_blank", rel: "noopener", download: name, "data-testid": "download" }, "Download");
+    const link = el(
+      "a",
+      { href: `#/sessions/${id}`, target: "_blank", rel: "noopener", download: name, "data-testid": "download" },
+      "Download",
+    );
     link.addEventListener("click", (e) => {
       const known = links.get(a.id);
       if (known && known.until > Date.now() && link.dataset.url === known.url) return; // the browser follows it
@@ -251,14 +342,16 @@ async function renderSession(view, { api, params, onLeave }) {
       if (link.getAttribute("aria-busy") === "true") return;
       link.setAttribute("aria-busy", "true");
       link.textContent = "Preparing…";
-      presign(a).then((url) => {
-        link.href = url;
-        link.dataset.url = url;
-        link.click();
-      }, showError).finally(() => {
-        link.removeAttribute("aria-busy");
-        link.textContent = "Download";
-      });
+      presign(a)
+        .then((url) => {
+          link.href = url;
+          link.dataset.url = url;
+          link.click();
+        }, showError)
+        .finally(() => {
+          link.removeAttribute("aria-busy");
+          link.textContent = "Download";
+        });
     });
     return link;
   };
@@ -285,7 +378,11 @@ async function renderSession(view, { api, params, onLeave }) {
 
   const groups = () => {
     const out = new Map();
-    for (const [kind, list] of [["beam", data.beams], ["hls", data.streams]]) for (const job of list) out.set(job.id, { kind, job, assets: [] });
+    for (const [kind, list] of [
+      ["beam", data.beams],
+      ["hls", data.streams],
+    ])
+      for (const job of list) out.set(job.id, { kind, job, assets: [] });
     for (const a of data.assets) {
       if (!out.has(a.job_id)) out.set(a.job_id, { kind: "sfu", job: null, id: a.job_id, assets: [] });
       out.get(a.job_id).assets.push(a);
@@ -300,20 +397,54 @@ async function renderSession(view, { api, params, onLeave }) {
       const job = g.job;
       const err = job?.error;
       const sorted = [...g.assets].sort((x, y) => TYPE_ORDER.indexOf(x.type) - TYPE_ORDER.indexOf(y.type) || x.id.localeCompare(y.id));
-      const when = job ? [job.started_at && `started ${formatTime(job.started_at)}`, job.stopped_at && `stopped ${formatTime(job.stopped_at)}`, job.stop_reason && `(${job.stop_reason})`].filter(Boolean).join(" ") : "";
-      return el("section", { class: "job", "data-testid": "job", "data-kind": g.kind, "data-id": job?.id ?? g.id },
-        el("div", { class: "job-head" }, el("h3", {}, JOB_TITLES[g.kind]), job ? badge(job.status) : null, el("span", { class: "mono muted" }, job?.id ?? g.id)),
+      const when = job
+        ? [
+            job.started_at && `started ${formatTime(job.started_at)}`,
+            job.stopped_at && `stopped ${formatTime(job.stopped_at)}`,
+            job.stop_reason && `(${job.stop_reason})`,
+          ]
+            .filter(Boolean)
+            .join(" ")
+        : "";
+      return el(
+        "section",
+        { class: "job", "data-testid": "job", "data-kind": g.kind, "data-id": job?.id ?? g.id },
+        el(
+          "div",
+          { class: "job-head" },
+          el("h3", {}, JOB_TITLES[g.kind]),
+          job ? badge(job.status) : null,
+          el("span", { class: "mono muted" }, job?.id ?? g.id),
+        ),
         el("p", { class: "muted" }, JOB_NOTES[g.kind], when ? ` ${when[0].toUpperCase()}${when.slice(1)}.` : ""),
-        job && !job.session_id ? el("p", { class: "muted" }, `Asked for at ${formatTime(job.created_at)}, while this session ran; it failed before it joined.`) : null,
-        err ? el("p", { class: "job-error", "data-testid": "job-error" }, `${err.type ?? err.error_type ?? "ERROR"}: ${err.message ?? err.error ?? JSON.stringify(err)}`) : null,
+        job && !job.session_id
+          ? el("p", { class: "muted" }, `Asked for at ${formatTime(job.created_at)}, while this session ran; it failed before it joined.`)
+          : null,
+        err
+          ? el(
+              "p",
+              { class: "job-error", "data-testid": "job-error" },
+              `${err.type ?? err.error_type ?? "ERROR"}: ${err.message ?? err.error ?? JSON.stringify(err)}`,
+            )
+          : null,
         job?.ladder_warning ? el("p", { class: "muted" }, job.ladder_warning) : null,
         sorted.length
-          ? table(["Type", "Details", "Size", "Duration", "Status", ""], sorted.map(assetRow), { testid: "assets", rowIds: sorted.map((a) => a.id) })
-          : el("p", { class: "muted", "data-testid": "job-no-files" }, job && ACTIVE_JOB.includes(job.status) ? "Its files appear here when it finishes." : "No files."));
+          ? table(["Type", "Details", "Size", "Duration", "Status", ""], sorted.map(assetRow), {
+              testid: "assets",
+              rowIds: sorted.map((a) => a.id),
+            })
+          : el(
+              "p",
+              { class: "muted", "data-testid": "job-no-files" },
+              job && ACTIVE_JOB.includes(job.status) ? "Its files appear here when it finishes." : "No files.",
+            ),
+      );
     });
     const s = data.session;
-    const waiting = s.active ? "The session is still running: what is recorded of it appears here when it ends."
-      : Date.now() - Date.parse(endedAt(s)) < POLL_AFTER_END_MS ? "Nothing yet: a recording of this session may still be processing; this page checks every few seconds."
+    const waiting = s.active
+      ? "The session is still running: what is recorded of it appears here when it ends."
+      : Date.now() - Date.parse(endedAt(s)) < POLL_AFTER_END_MS
+        ? "Nothing yet: a recording of this session may still be processing; this page checks every few seconds."
         : "Nothing was recorded of this session.";
     jobs.replaceChildren(...(blocks.length ? blocks : [el("p", { class: "muted", "data-testid": "recordings-empty" }, waiting)]));
     // A file that is gone (re-recorded, deleted) closes its player.
@@ -323,17 +454,31 @@ async function renderSession(view, { api, params, onLeave }) {
   drawSummary();
   drawPeers();
   drawJobs();
-  view.replaceChildren(el("div", { class: "sessions-page" },
-    el("p", {}, el("a", { href: "#/sessions", "data-testid": "back" }, "← All sessions")),
-    el("h1", {}, `Session of ${room ? room.name : data.session.room_id}`),
-    summary, peers,
-    el("div", { class: "panel" }, el("h2", {}, "Recordings"), player, jobs)));
+  view.replaceChildren(
+    el(
+      "div",
+      { class: "sessions-page" },
+      el("p", {}, el("a", { href: "#/sessions", "data-testid": "back" }, "← All sessions")),
+      el("h1", {}, `Session of ${room ? room.name : data.session.room_id}`),
+      summary,
+      peers,
+      el("div", { class: "panel" }, el("h2", {}, "Recordings"), player, jobs),
+    ),
+  );
 
   // While something may still change (the session runs, a job works, the SFU recording post-processes),
   // look again every few seconds; only what changed is redrawn, and a playing file keeps playing.
-  const fingerprint = (d) => JSON.stringify([d.session.active, peersOf(d.session).map((p) => [p.id, p.left_at]),
-    d.assets.map((a) => [a.id, a.status, a.size]), [...d.beams, ...d.streams].map((j) => [j.id, j.status])]);
-  const live = (d) => d.session.active || [...d.beams, ...d.streams].some((j) => ACTIVE_JOB.includes(j.status)) || Date.now() - Date.parse(endedAt(d.session)) < POLL_AFTER_END_MS;
+  const fingerprint = (d) =>
+    JSON.stringify([
+      d.session.active,
+      peersOf(d.session).map((p) => [p.id, p.left_at]),
+      d.assets.map((a) => [a.id, a.status, a.size]),
+      [...d.beams, ...d.streams].map((j) => [j.id, j.status]),
+    ]);
+  const live = (d) =>
+    d.session.active ||
+    [...d.beams, ...d.streams].some((j) => ACTIVE_JOB.includes(j.status)) ||
+    Date.now() - Date.parse(endedAt(d.session)) < POLL_AFTER_END_MS;
   let timer = 0;
   let failing = false;
   const poll = async () => {

@@ -17,9 +17,15 @@ export const enc = encodeURIComponent;
 /** A labelled input in its own block. */
 export function field(label, input, hint) {
   input.id ||= `tpl-f${++fieldCount}`;
-  return el("div", { class: "tpl-field" }, el("label", { for: input.id }, label, hint ? el("span", { class: "tpl-hint" }, ` (${hint})`) : null), input);
+  return el(
+    "div",
+    { class: "tpl-field" },
+    el("label", { for: input.id }, label, hint ? el("span", { class: "tpl-hint" }, ` (${hint})`) : null),
+    input,
+  );
 }
-export const numberInput = (testid, value, attrs = {}) => el("input", { type: "number", inputmode: "numeric", step: 1, "data-testid": testid, value: value ?? "", ...attrs });
+export const numberInput = (testid, value, attrs = {}) =>
+  el("input", { type: "number", inputmode: "numeric", step: 1, "data-testid": testid, value: value ?? "", ...attrs });
 export function checkbox(label, checked, attrs = {}) {
   const box = el("input", { type: "checkbox", checked: Boolean(checked), ...attrs });
   return { box, node: el("label", { class: "check" }, box, label) };
@@ -31,9 +37,22 @@ export function confirmButton({ label, question, testid, busyText, action }) {
   const yes = el("button", { type: "button", class: "danger", "data-testid": `${testid}-confirm` }, label);
   const no = el("button", { type: "button", "data-testid": `${testid}-cancel` }, "Cancel");
   const ask = el("span", { class: "tpl-confirm", hidden: true }, el("span", {}, question), yes, no);
-  start.addEventListener("click", () => { start.hidden = true; ask.hidden = false; });
-  no.addEventListener("click", () => { start.hidden = false; ask.hidden = true; });
+  start.addEventListener("click", () => {
+    start.hidden = true;
+    ask.hidden = false;
+  });
+  no.addEventListener("click", () => {
+    start.hidden = false;
+    ask.hidden = true;
+  });
   // Done or refused (the toast says why), the question closes.
-  yes.addEventListener("click", () => void busy(yes, busyText, action).finally(() => { start.hidden = false; ask.hidden = true; }));
+  yes.addEventListener(
+    "click",
+    () =>
+      void busy(yes, busyText, action).finally(() => {
+        start.hidden = false;
+        ask.hidden = true;
+      }),
+  );
   return el("span", { class: "tpl-confirm-wrap" }, start, ask);
 }

@@ -3,7 +3,11 @@
 import { busy, el, problem } from "../ui.js";
 import { checkbox, clone, confirmButton, enc, field } from "./template-form.js";
 
-const TRACKS = [["audio", "Audio"], ["video", "Video"], ["screen", "Screen share"]];
+const TRACKS = [
+  ["audio", "Audio"],
+  ["video", "Video"],
+  ["screen", "Screen share"],
+];
 // As src/templates/default-roles.ts (ALL_PERMISSIONS); keys a role already has are shown too.
 const PERMISSIONS = [
   ["browserRecording", "Start/stop browser recording"],
@@ -26,12 +30,20 @@ export function rolesSection(section, state, { api, showOk }, id, reload, onRole
     const perms = role.permissions ?? {};
     const publish = TRACKS.map(([k, label]) => ({ k, ...checkbox(label, allowed.has(k), { "data-testid": `publish-${k}` }) }));
     const subscribe = allNames.map((r) => ({ k: r, ...checkbox(r, subs.has(r), { "data-testid": "subscribe", "data-role": r }) }));
-    const permKeys = [...PERMISSIONS, ...Object.keys(perms).filter((k) => !PERMISSIONS.some(([p]) => p === k)).map((k) => [k, k])];
+    const permKeys = [
+      ...PERMISSIONS,
+      ...Object.keys(perms)
+        .filter((k) => !PERMISSIONS.some(([p]) => p === k))
+        .map((k) => [k, k]),
+    ];
     const permissions = permKeys.map(([k, label]) => ({ k, ...checkbox(label, perms[k] === true, { "data-testid": `perm-${k}` }) }));
 
     const save = el("button", { type: "submit", class: "primary", "data-testid": "role-save" }, "Save role");
     const remove = confirmButton({
-      label: "Delete role", question: `Delete role ${name}?`, testid: "role-delete", busyText: "Deleting…",
+      label: "Delete role",
+      question: `Delete role ${name}?`,
+      testid: "role-delete",
+      busyText: "Deleting…",
       action: async () => {
         await api("DELETE", `/v2/templates/${id}/roles/${enc(name)}`);
         showOk(`Role ${name} deleted`);
@@ -40,12 +52,15 @@ export function rolesSection(section, state, { api, showOk }, id, reload, onRole
         onRolesChanged();
       },
     });
-    const form = el("form", { novalidate: true, class: "panel tpl-role", "data-testid": "role", "data-role": name },
+    const form = el(
+      "form",
+      { novalidate: true, class: "panel tpl-role", "data-testid": "role", "data-role": name },
       el("h2", {}, name),
       el("fieldset", {}, el("legend", {}, "May publish"), el("div", { class: "tpl-checks" }, ...publish.map((c) => c.node))),
       el("fieldset", {}, el("legend", {}, "Sees (subscribes to)"), el("div", { class: "tpl-checks" }, ...subscribe.map((c) => c.node))),
       el("fieldset", {}, el("legend", {}, "Permissions"), el("div", { class: "tpl-checks" }, ...permissions.map((c) => c.node))),
-      el("div", { class: "row tpl-actions" }, save, remove));
+      el("div", { class: "row tpl-actions" }, save, remove),
+    );
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       void busy(save, "Saving…", async () => {
@@ -55,7 +70,9 @@ export function rolesSection(section, state, { api, showOk }, id, reload, onRole
         body.permissions = { ...clone(role.permissions), ...Object.fromEntries(permissions.map((c) => [c.k, c.box.checked])) };
         role = await api("POST", `/v2/templates/${id}/roles/${enc(name)}`, body);
         state.t.roles[name] = role;
-        const granted = Object.entries(role.permissions ?? {}).filter(([, v]) => v).map(([k]) => k);
+        const granted = Object.entries(role.permissions ?? {})
+          .filter(([, v]) => v)
+          .map(([k]) => k);
         showOk(`Role ${name} saved`, [
           `publishes: ${(role.publishParams?.allowed ?? []).join(", ") || "nothing"}`,
           `sees: ${(role.subscribeParams?.subscribeToRoles ?? []).join(", ") || "nobody"}`,
@@ -69,21 +86,30 @@ export function rolesSection(section, state, { api, showOk }, id, reload, onRole
   function addRoleForm(allNames) {
     const name = el("input", { "data-testid": "new-role-name", placeholder: "e.g. viewer", maxlength: 100, autocomplete: "off" });
     const add = el("button", { type: "submit", "data-testid": "add-role" }, "Add role");
-    const form = el("form", { novalidate: true, class: "panel" }, el("h2", {}, "Add a role"),
+    const form = el(
+      "form",
+      { novalidate: true, class: "panel" },
+      el("h2", {}, "Add a role"),
       el("div", { class: "row" }, field("Name (letters, digits, . - : _)", name), add),
-      el("p", { class: "muted" }, "It may publish audio, video and screen, sees every role, and has no permissions until you give it some."));
+      el(
+        "p",
+        { class: "muted" },
+        "It may publish audio, video and screen, sees every role, and has no permissions until you give it some.",
+      ),
+    );
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       void busy(add, "Adding…", async () => {
         const wanted = name.value.trim();
         if (!wanted) throw problem("Give the role a name");
-        if (allNames.includes(wanted)) throw problem(`Role ${wanted} already exists`, ["saving it here would replace it: edit it above instead"]);
+        if (allNames.includes(wanted))
+          throw problem(`Role ${wanted} already exists`, ["saving it here would replace it: edit it above instead"]);
         await api("POST", `/v2/templates/${id}/roles/${enc(wanted)}`, {
           publishParams: { allowed: TRACKS.map(([k]) => k) },
           subscribeParams: { subscribeToRoles: [...allNames, wanted] },
           permissions: Object.fromEntries(PERMISSIONS.map(([k]) => [k, false])),
         });
-        showOk(`Role ${wanted} added`, ["other roles do not see it until you tick it under their \"Sees\""]);
+        showOk(`Role ${wanted} added`, ['other roles do not see it until you tick it under their "Sees"']);
         await reload();
         render();
         onRolesChanged();
@@ -95,9 +121,16 @@ export function rolesSection(section, state, { api, showOk }, id, reload, onRole
   function render() {
     const names = Object.keys(state.t.roles ?? {});
     section.replaceChildren(
-      el("p", { class: "muted" }, "Each peer joins with one role. A role can be deleted only when no other role, recording config or destination refers to it."),
-      ...(names.length ? names.map((n) => rolePanel(n, state.t.roles[n], names)) : [el("p", { class: "muted", "data-testid": "roles-empty" }, "No roles: add one below.")]),
-      addRoleForm(names));
+      el(
+        "p",
+        { class: "muted" },
+        "Each peer joins with one role. A role can be deleted only when no other role, recording config or destination refers to it.",
+      ),
+      ...(names.length
+        ? names.map((n) => rolePanel(n, state.t.roles[n], names))
+        : [el("p", { class: "muted", "data-testid": "roles-empty" }, "No roles: add one below.")]),
+      addRoleForm(names),
+    );
   }
   return { render };
 }

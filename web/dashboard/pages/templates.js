@@ -28,19 +28,31 @@ export async function render(view, ctx) {
 
 async function renderList(view, { api, navigate, showOk }) {
   const templates = await listAll("/v2/templates");
-  const name = el("input", { id: "template-name", "data-testid": "template-name", placeholder: "e.g. webinar", maxlength: 100, autocomplete: "off" });
+  const name = el("input", {
+    id: "template-name",
+    "data-testid": "template-name",
+    placeholder: "e.g. webinar",
+    maxlength: 100,
+    autocomplete: "off",
+  });
   const create = el("button", { type: "submit", class: "primary", "data-testid": "create-template" }, "Create template");
-  const form = el("form", { novalidate: true, class: "panel" },
+  const form = el(
+    "form",
+    { novalidate: true, class: "panel" },
     el("h2", {}, "New template"),
     el("div", { class: "row" }, field("Name (letters, digits, . - : _; empty: a generated name)", name), create),
-    el("p", { class: "muted" }, "It starts with two roles: host (may do everything) and guest; change them on its page."));
+    el("p", { class: "muted" }, "It starts with two roles: host (may do everything) and guest; change them on its page."),
+  );
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     void busy(create, "Creating…", async () => {
       const wanted = name.value.trim();
       // POST /v2/templates with an existing name overwrites that template (as in 100ms): not what "create" means.
       const clash = templates.find((t) => t.name.toLowerCase() === wanted.toLowerCase());
-      if (wanted && clash) throw problem(`A template named ${clash.name} already exists`, ["template names are case-insensitive: pick another name, or open that template to change it"]);
+      if (wanted && clash)
+        throw problem(`A template named ${clash.name} already exists`, [
+          "template names are case-insensitive: pick another name, or open that template to change it",
+        ]);
       const t = await api("POST", "/v2/templates", wanted ? { name: wanted } : {});
       showOk(`Template ${t.name} created`, [`roles: ${Object.keys(t.roles ?? {}).join(", ")}`]);
       navigate(`#/templates/${t.id}`);
@@ -50,13 +62,30 @@ async function renderList(view, { api, navigate, showOk }) {
   const rows = templates.map((t) => [
     el("a", { href: `#/templates/${t.id}`, "data-testid": "template-link" }, t.name),
     el("span", { class: "mono" }, t.id),
-    el("span", { class: "tpl-badges", "data-testid": "template-roles" }, ...Object.keys(t.roles ?? {}).map((r) => el("span", { class: "badge" }, r))),
+    el(
+      "span",
+      { class: "tpl-badges", "data-testid": "template-roles" },
+      ...Object.keys(t.roles ?? {}).map((r) => el("span", { class: "badge" }, r)),
+    ),
     formatTime(t.created_at),
   ]);
-  view.replaceChildren(el("div", { class: "tpl-page" },
-    el("h1", {}, "Templates"),
-    form,
-    el("div", { class: "panel" }, table(["Name", "Id", "Roles", "Created"], rows, { testid: "templates", rowIds: templates.map((t) => t.id), empty: "No templates yet: create one above." }))));
+  view.replaceChildren(
+    el(
+      "div",
+      { class: "tpl-page" },
+      el("h1", {}, "Templates"),
+      form,
+      el(
+        "div",
+        { class: "panel" },
+        table(["Name", "Id", "Roles", "Created"], rows, {
+          testid: "templates",
+          rowIds: templates.map((t) => t.id),
+          empty: "No templates yet: create one above.",
+        }),
+      ),
+    ),
+  );
 }
 
 // ------------------------------------------------------------------------------------- one template
@@ -65,11 +94,21 @@ async function renderTemplate(view, ctx, id) {
   const { api } = ctx;
   /** The template as last read or written; sections update it after each save. */
   const state = { t: await api("GET", `/v2/templates/${id}`) };
-  const reload = async () => { state.t = await api("GET", `/v2/templates/${id}`); };
+  const reload = async () => {
+    state.t = await api("GET", `/v2/templates/${id}`);
+  };
 
-  const tabs = [["roles", "Roles"], ["recording", "Recording & HLS"], ["storage", "Destinations (storage)"]];
-  const sections = Object.fromEntries(tabs.map(([key]) => [key, el("section", { class: "tpl-section", "data-testid": `${key}-panel`, role: "tabpanel" })]));
-  const buttons = tabs.map(([key, label]) => el("button", { type: "button", role: "tab", "data-testid": `tab-${key}`, "data-tab": key }, label));
+  const tabs = [
+    ["roles", "Roles"],
+    ["recording", "Recording & HLS"],
+    ["storage", "Destinations (storage)"],
+  ];
+  const sections = Object.fromEntries(
+    tabs.map(([key]) => [key, el("section", { class: "tpl-section", "data-testid": `${key}-panel`, role: "tabpanel" })]),
+  );
+  const buttons = tabs.map(([key, label]) =>
+    el("button", { type: "button", role: "tab", "data-testid": `tab-${key}`, "data-tab": key }, label),
+  );
   const show = (key) => {
     lastTab.set(id, key);
     for (const b of buttons) b.setAttribute("aria-selected", String(b.dataset.tab === key));
@@ -84,11 +123,22 @@ async function renderTemplate(view, ctx, id) {
   recording.render();
   storage.render();
 
-  view.replaceChildren(el("div", { class: "tpl-page" },
-    el("p", {}, el("a", { href: "#/templates", "data-testid": "back-to-templates" }, "← Templates")),
-    el("h1", { "data-testid": "template-title" }, state.t.name),
-    el("p", { class: "muted" }, "Id ", el("span", { class: "mono", "data-testid": "template-id" }, state.t.id), ` · created ${formatTime(state.t.created_at)}`),
-    el("div", { class: "tpl-tabs", role: "tablist" }, ...buttons),
-    ...Object.values(sections)));
+  view.replaceChildren(
+    el(
+      "div",
+      { class: "tpl-page" },
+      el("p", {}, el("a", { href: "#/templates", "data-testid": "back-to-templates" }, "← Templates")),
+      el("h1", { "data-testid": "template-title" }, state.t.name),
+      el(
+        "p",
+        { class: "muted" },
+        "Id ",
+        el("span", { class: "mono", "data-testid": "template-id" }, state.t.id),
+        ` · created ${formatTime(state.t.created_at)}`,
+      ),
+      el("div", { class: "tpl-tabs", role: "tablist" }, ...buttons),
+      ...Object.values(sections),
+    ),
+  );
   show(lastTab.get(id) ?? "roles");
 }

@@ -10,13 +10,28 @@ import { badge, busy, copy, el, formatTime, problem, table } from "../ui.js";
 
 // As src/webhooks/events.ts (WEBHOOK_EVENT_TYPES, WEBHOOK_STATES): the API has no endpoint listing them.
 const EVENT_TYPES = [
-  "session.open.success", "session.close.success", "peer.join.success", "peer.leave.success",
-  "beam.started.success", "beam.stopped.success", "beam.recording.success", "beam.failure",
-  "recording.success", "recording.failed",
-  "track.recording.started.success", "track.recording.success", "track.recording.failure",
-  "stream.recording.success", "stream.recording.failure",
-  "hls.started.success", "hls.stopped.success", "hls.recording.success", "hls.failure",
-  "transcription.started.success", "transcription.success", "transcription.failure",
+  "session.open.success",
+  "session.close.success",
+  "peer.join.success",
+  "peer.leave.success",
+  "beam.started.success",
+  "beam.stopped.success",
+  "beam.recording.success",
+  "beam.failure",
+  "recording.success",
+  "recording.failed",
+  "track.recording.started.success",
+  "track.recording.success",
+  "track.recording.failure",
+  "stream.recording.success",
+  "stream.recording.failure",
+  "hls.started.success",
+  "hls.stopped.success",
+  "hls.recording.success",
+  "hls.failure",
+  "transcription.started.success",
+  "transcription.success",
+  "transcription.failure",
 ];
 const STATES = ["pending", "replaying", "delivered", "failed", "no_endpoint"];
 const MAX_HEADERS = 20; // MAX_CUSTOM_HEADERS in src/webhooks/webhook-config.ts
@@ -27,7 +42,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export async function render(view, { api, onLeave, showOk, showError }) {
   let left = false;
-  onLeave(() => { left = true; });
+  onLeave(() => {
+    left = true;
+  });
 
   const [config, firstPage, rooms] = await Promise.all([
     api("GET", "/v2/webhooks/config"),
@@ -42,14 +59,39 @@ export async function render(view, { api, onLeave, showOk, showError }) {
   // ---------------------------------------------------------------- the endpoint
 
   function renderEndpoint(c) {
-    const url = el("input", { id: "webhook-url", type: "url", "data-testid": "webhook-url", value: c.url ?? "", placeholder: "https://example.com/tapedeck-events", maxlength: 2048, autocomplete: "off" });
+    const url = el("input", {
+      id: "webhook-url",
+      type: "url",
+      "data-testid": "webhook-url",
+      value: c.url ?? "",
+      placeholder: "https://example.com/tapedeck-events",
+      maxlength: 2048,
+      autocomplete: "off",
+    });
     const enabled = el("input", { type: "checkbox", "data-testid": "webhook-enabled", checked: c.url ? c.enabled : true });
     const rows = el("div", { class: "wh-headers", "data-testid": "webhook-headers" });
     const add = el("button", { type: "button", "data-testid": "add-header" }, "Add header");
-    const syncAdd = () => { add.disabled = rows.children.length >= MAX_HEADERS; };
+    const syncAdd = () => {
+      add.disabled = rows.children.length >= MAX_HEADERS;
+    };
     const addRow = (name = "", value = "") => {
-      const n = el("input", { "data-testid": "header-name", "aria-label": "Header name", placeholder: "e.g. X-Shared-Secret", value: name, maxlength: 128, autocomplete: "off" });
-      const v = el("input", { "data-testid": "header-value", "aria-label": "Header value", type: "password", placeholder: "value", value, maxlength: 1024, autocomplete: "off" });
+      const n = el("input", {
+        "data-testid": "header-name",
+        "aria-label": "Header name",
+        placeholder: "e.g. X-Shared-Secret",
+        value: name,
+        maxlength: 128,
+        autocomplete: "off",
+      });
+      const v = el("input", {
+        "data-testid": "header-value",
+        "aria-label": "Header value",
+        type: "password",
+        placeholder: "value",
+        value,
+        maxlength: 1024,
+        autocomplete: "off",
+      });
       const show = el("button", { type: "button", "data-testid": "header-show", "aria-pressed": "false" }, "Show");
       show.addEventListener("click", () => {
         const visible = v.type === "password";
@@ -59,7 +101,10 @@ export async function render(view, { api, onLeave, showOk, showError }) {
       });
       const remove = el("button", { type: "button", class: "danger", "data-testid": "header-remove" }, "Remove");
       const row = el("div", { class: "row wh-header", "data-testid": "header-row" }, n, v, show, remove);
-      remove.addEventListener("click", () => { row.remove(); syncAdd(); });
+      remove.addEventListener("click", () => {
+        row.remove();
+        syncAdd();
+      });
       rows.append(row);
       syncAdd();
       return n;
@@ -81,26 +126,54 @@ export async function render(view, { api, onLeave, showOk, showError }) {
 
     const save = el("button", { type: "submit", class: "primary", "data-testid": "save-webhook" }, "Save");
     const remove = el("button", { type: "button", class: "danger", "data-testid": "remove-webhook", hidden: !c.url }, "Remove endpoint");
-    remove.addEventListener("click", () => void busy(remove, "Removing…", async () => {
-      renderEndpoint(await api("DELETE", "/v2/webhooks/config"));
-      showOk("Webhook endpoint removed", ["new events are kept in the log (no_endpoint) and sent only if you replay them"]);
-    }));
+    remove.addEventListener(
+      "click",
+      () =>
+        void busy(remove, "Removing…", async () => {
+          renderEndpoint(await api("DELETE", "/v2/webhooks/config"));
+          showOk("Webhook endpoint removed", ["new events are kept in the log (no_endpoint) and sent only if you replay them"]);
+        }),
+    );
     const overrides = rooms.filter((r) => r.webhook?.url);
     endpoint.replaceChildren(
       el("h2", {}, "Endpoint"),
-      el("p", { class: "muted", "data-testid": "webhook-state" },
-        !c.url ? "No endpoint set: events are kept in the log (state no_endpoint) and sent only if you replay them."
-          : c.enabled ? `Events are sent to ${c.url}.` : `Sending is off: new events are kept in the log (no_endpoint), not sent to ${c.url}.`),
-      el("label", { for: "webhook-url" }, "URL (http:// or https://)"), url,
+      el(
+        "p",
+        { class: "muted", "data-testid": "webhook-state" },
+        !c.url
+          ? "No endpoint set: events are kept in the log (state no_endpoint) and sent only if you replay them."
+          : c.enabled
+            ? `Events are sent to ${c.url}.`
+            : `Sending is off: new events are kept in the log (no_endpoint), not sent to ${c.url}.`,
+      ),
+      el("label", { for: "webhook-url" }, "URL (http:// or https://)"),
+      url,
       el("label", { class: "check" }, enabled, "Send events to this URL"),
       el("label", {}, `Custom headers, sent with every request (up to ${MAX_HEADERS}; e.g. a shared secret your server checks)`),
       rows,
       el("div", { class: "row wh-actions" }, add, save, remove),
-      el("p", { class: "muted" }, "The endpoint is chosen when an event is written: events already in the log keep theirs until you replay them. A room with its own webhook (set on the room through the rooms API) sends its events there instead."),
+      el(
+        "p",
+        { class: "muted" },
+        "The endpoint is chosen when an event is written: events already in the log keep theirs until you replay them. A room with its own webhook (set on the room through the rooms API) sends its events there instead.",
+      ),
       overrides.length
-        ? el("div", { "data-testid": "room-overrides" },
-          el("p", {}, `${overrides.length} room${overrides.length === 1 ? "" : "s"} use${overrides.length === 1 ? "s" : ""} ${overrides.length === 1 ? "its" : "their"} own webhook:`),
-          el("ul", { class: "wh-overrides" }, ...overrides.map((r) => el("li", { "data-id": r.id }, el("strong", {}, r.name), " → ", el("span", { class: "mono" }, r.webhook.url)))))
+        ? el(
+            "div",
+            { "data-testid": "room-overrides" },
+            el(
+              "p",
+              {},
+              `${overrides.length} room${overrides.length === 1 ? "" : "s"} use${overrides.length === 1 ? "s" : ""} ${overrides.length === 1 ? "its" : "their"} own webhook:`,
+            ),
+            el(
+              "ul",
+              { class: "wh-overrides" },
+              ...overrides.map((r) =>
+                el("li", { "data-id": r.id }, el("strong", {}, r.name), " → ", el("span", { class: "mono" }, r.webhook.url)),
+              ),
+            ),
+          )
         : null,
       el("label", {}, "Signing secret (verify X-Tapedeck-Signature with it; see the README)"),
       el("div", { class: "row wh-secret" }, secretText, showSecret, copySecret),
@@ -116,7 +189,10 @@ export async function render(view, { api, onLeave, showOk, showError }) {
           if (!name && !value) continue; // an empty row is ignored
           if (!name) throw problem("A header has a value but no name", ["give it a name, or remove the row"]);
           const key = name.toLowerCase();
-          if (seen.has(key)) throw problem(`Header ${name} is given twice`, [`header names are case-insensitive: ${seen.get(key)} and ${name} are the same header; remove one`]);
+          if (seen.has(key))
+            throw problem(`Header ${name} is given twice`, [
+              `header names are case-insensitive: ${seen.get(key)} and ${name} are the same header; remove one`,
+            ]);
           seen.set(key, name);
           headers[name] = value;
         }
@@ -142,17 +218,40 @@ export async function render(view, { api, onLeave, showOk, showError }) {
   const replaying = new Set();
   let openId = null;
 
-  const typeSel = el("select", { id: "filter-type", "data-testid": "filter-type" }, el("option", { value: "" }, "All events"), ...EVENT_TYPES.map((t) => el("option", { value: t }, t)));
-  const stateSel = el("select", { id: "filter-state", "data-testid": "filter-state" }, el("option", { value: "" }, "Any state"), ...STATES.map((s) => el("option", { value: s }, s)));
-  const roomIn = el("input", { id: "filter-room", "data-testid": "filter-room", placeholder: "room id", maxlength: 64, autocomplete: "off" });
-  const sizeSel = el("select", { id: "filter-limit", "data-testid": "filter-limit" }, ...PAGE_SIZES.map((n) => el("option", { value: n, selected: n === filter.limit }, String(n))));
+  const typeSel = el(
+    "select",
+    { id: "filter-type", "data-testid": "filter-type" },
+    el("option", { value: "" }, "All events"),
+    ...EVENT_TYPES.map((t) => el("option", { value: t }, t)),
+  );
+  const stateSel = el(
+    "select",
+    { id: "filter-state", "data-testid": "filter-state" },
+    el("option", { value: "" }, "Any state"),
+    ...STATES.map((s) => el("option", { value: s }, s)),
+  );
+  const roomIn = el("input", {
+    id: "filter-room",
+    "data-testid": "filter-room",
+    placeholder: "room id",
+    maxlength: 64,
+    autocomplete: "off",
+  });
+  const sizeSel = el(
+    "select",
+    { id: "filter-limit", "data-testid": "filter-limit" },
+    ...PAGE_SIZES.map((n) => el("option", { value: n, selected: n === filter.limit }, String(n))),
+  );
   const apply = el("button", { type: "submit", class: "primary", "data-testid": "apply-filter" }, "Show");
-  const filters = el("form", { class: "row wh-filters" },
+  const filters = el(
+    "form",
+    { class: "row wh-filters" },
     el("div", {}, el("label", { for: "filter-type" }, "Event"), typeSel),
     el("div", {}, el("label", { for: "filter-state" }, "State"), stateSel),
     el("div", {}, el("label", { for: "filter-room" }, "Room id"), roomIn),
     el("div", { class: "wh-narrow" }, el("label", { for: "filter-limit" }, "Per page"), sizeSel),
-    apply);
+    apply,
+  );
   const tableHost = el("div", { class: "wh-table", "data-testid": "delivery-table" });
   const more = el("button", { type: "button", "data-testid": "load-more" }, "Load more");
   const refresh = el("button", { type: "button", "data-testid": "refresh-log" }, "Refresh");
@@ -172,7 +271,12 @@ export async function render(view, { api, onLeave, showOk, showError }) {
 
   function renderLog() {
     const rows = entries.map((d) => {
-      const pick = el("input", { type: "checkbox", "data-testid": "select-delivery", "aria-label": `Select ${d.type}`, checked: selected.has(d.id) });
+      const pick = el("input", {
+        type: "checkbox",
+        "data-testid": "select-delivery",
+        "aria-label": `Select ${d.type}`,
+        checked: selected.has(d.id),
+      });
       pick.addEventListener("change", () => {
         if (pick.checked) selected.add(d.id);
         else selected.delete(d.id);
@@ -180,10 +284,18 @@ export async function render(view, { api, onLeave, showOk, showError }) {
       });
       const open = el("button", { type: "button", "data-testid": "open-delivery" }, "Details");
       open.addEventListener("click", () => void busy(open, "Opening…", () => showDetails(d.id, true)));
-      const replay = el("button", { type: "button", "data-testid": "replay-delivery", disabled: replaying.has(d.id) }, replaying.has(d.id) ? "Replaying…" : "Replay");
+      const replay = el(
+        "button",
+        { type: "button", "data-testid": "replay-delivery", disabled: replaying.has(d.id) },
+        replaying.has(d.id) ? "Replaying…" : "Replay",
+      );
       replay.addEventListener("click", () => void busy(replay, "Replaying…", () => replayEvents([d.id])));
-      const when = d.state === "delivered" ? `delivered ${formatTime(d.delivered_at)}`
-        : d.next_attempt_at ? `next try ${formatTime(d.next_attempt_at)}` : "";
+      const when =
+        d.state === "delivered"
+          ? `delivered ${formatTime(d.delivered_at)}`
+          : d.next_attempt_at
+            ? `next try ${formatTime(d.next_attempt_at)}`
+            : "";
       return [
         pick,
         el("span", { "data-testid": "delivery-type" }, d.type),
@@ -196,10 +308,16 @@ export async function render(view, { api, onLeave, showOk, showError }) {
         el("div", { class: "row wh-row-actions" }, open, replay),
       ];
     });
-    tableHost.replaceChildren(table(["Select", "Event", "Time", "State", "HTTP", "Attempts", "Error", "Room", "Actions"], rows, {
-      testid: "deliveries", rowIds: entries.map((d) => d.id),
-      empty: filter.type || filter.state || filter.room_id ? "No deliveries match these filters." : "No events yet: they appear here as rooms are used.",
-    }));
+    tableHost.replaceChildren(
+      table(["Select", "Event", "Time", "State", "HTTP", "Attempts", "Error", "Room", "Actions"], rows, {
+        testid: "deliveries",
+        rowIds: entries.map((d) => d.id),
+        empty:
+          filter.type || filter.state || filter.room_id
+            ? "No deliveries match these filters."
+            : "No events yet: they appear here as rooms are used.",
+      }),
+    );
     more.hidden = !last;
     count.textContent = `${entries.length} shown, newest first${last ? "; older ones below Load more" : ""}`;
     syncSelection();
@@ -224,13 +342,17 @@ export async function render(view, { api, onLeave, showOk, showError }) {
     void busy(apply, "Loading…", loadFirst);
   });
   refresh.addEventListener("click", () => void busy(refresh, "Refreshing…", loadFirst));
-  more.addEventListener("click", () => void busy(more, "Loading…", async () => {
-    const page = await logPage(last);
-    const known = new Set(entries.map((x) => x.id));
-    entries.push(...(page.data ?? []).filter((x) => !known.has(x.id)));
-    last = page.last ?? "";
-    renderLog();
-  }));
+  more.addEventListener(
+    "click",
+    () =>
+      void busy(more, "Loading…", async () => {
+        const page = await logPage(last);
+        const known = new Set(entries.map((x) => x.id));
+        entries.push(...(page.data ?? []).filter((x) => !known.has(x.id)));
+        last = page.last ?? "";
+        renderLog();
+      }),
+  );
   replaySelected.addEventListener("click", () => void busy(replaySelected, "Replaying…", () => replayEvents([...selected])));
 
   // ---------------------------------------------------------------- one delivery
@@ -244,7 +366,10 @@ export async function render(view, { api, onLeave, showOk, showError }) {
     const replay = el("button", { type: "button", class: "primary", "data-testid": "details-replay" }, "Replay");
     replay.addEventListener("click", () => void busy(replay, "Replaying…", () => replayEvents([id])));
     const close = el("button", { type: "button", "data-testid": "details-close" }, "Close");
-    close.addEventListener("click", () => { openId = null; details.hidden = true; });
+    close.addEventListener("click", () => {
+      openId = null;
+      details.hidden = true;
+    });
     const payload = JSON.stringify(d.envelope, null, 2);
     const copyPayload = el("button", { type: "button", "data-testid": "copy-payload" }, "Copy payload");
     copyPayload.addEventListener("click", () => void copy(payload, "Payload"));
@@ -260,7 +385,9 @@ export async function render(view, { api, onLeave, showOk, showError }) {
     ]);
     details.replaceChildren(
       el("div", { class: "row wh-details-head" }, el("h2", {}, `Delivery: ${d.type}`), replay, copyPayload, close),
-      el("dl", { class: "wh-facts" },
+      el(
+        "dl",
+        { class: "wh-facts" },
         fact("Event id", el("span", { class: "mono" }, d.id), "details-id"),
         fact("State", badge(d.state), "details-state"),
         fact("Written", formatTime(d.created_at), "details-created"),
@@ -268,7 +395,8 @@ export async function render(view, { api, onLeave, showOk, showError }) {
         d.next_attempt_at ? fact("Next try", formatTime(d.next_attempt_at), "details-next") : null,
         fact("Endpoint", el("span", { class: "mono" }, d.url ?? "none (no endpoint when it was written)"), "details-url"),
         fact("Room", el("span", { class: "mono" }, d.room_id ?? "–"), "details-room"),
-        fact("Attempts", String(d.attempts), "details-attempts")),
+        fact("Attempts", String(d.attempts), "details-attempts"),
+      ),
       el("h2", {}, "Attempts"),
       table(["#", "Started", "HTTP", "Took", "Error", "Response", "URL"], attempts, { testid: "attempts", empty: "Not attempted yet." }),
       el("h2", {}, "Payload"),
