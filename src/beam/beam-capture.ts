@@ -1,9 +1,9 @@
+import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import type { Logger } from "../log.ts";
 import { GuardedProxy } from "../net/guarded-proxy.ts";
 import { DEFAULT_OUTBOUND_POLICY, OutboundRefusedError, type OutboundPolicy } from "../net/outbound-policy.ts";
-import { superviseProcess, type SupervisedProcess } from "../process/supervisor.ts";
 import { FileFollower } from "./follow-file.ts";
 
 // One browser recording's media: a headless Chromium of its own opens the page, the page captures its
@@ -12,10 +12,7 @@ import { FileFollower } from "./follow-file.ts";
 // binding twice a second, and ffmpeg copies the video and turns Opus into AAC, writing fragmented MP4 to
 // the spool file, which the upload follows while it grows (see ARCHITECTURE.md for why this path:
 // A/V offset ~0 and a playable file as soon as the recorder stops). Paused spans are left out by
-// MediaRecorder itself (pause/resume). ffmpeg runs under the process supervisor: a stop ends its stdin
-// (it writes what is queued and its trailer), then SIGTERM after FFMPEG_DRAIN_MS, then SIGKILL; kill()
-// is SIGKILL at once. Chromium is Playwright's to run (its own process group, closed by browser.close(),
-// killed by Playwright's exit hook); the close is bounded by CHROMIUM_CLOSE_MS, then its group is killed.
+// MediaRecorder itself (pause/resume).
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -40,11 +37,6 @@ const TICK_MS = 66;
 
 /** Capture bytes waiting for ffmpeg above which the encoder is said to be falling behind (about 20 s at 720p). */
 const BEHIND_BYTES = 8 * 1024 * 1024;
-
-/** After the end of its input, how long ffmpeg may take to write what is queued (a ladder behind real time) and its trailer. */
-const FFMPEG_DRAIN_MS = 60_000;
-/** How long browser.close() may take before Chromium's process group is killed. */
-const CHROMIUM_CLOSE_MS = 10_000;
 
 /** How many times a page that does not load is tried before the recording fails (MAX_RETRIES_REACHED). */
 export const PAGE_ATTEMPTS = 3;
@@ -151,12 +143,10 @@ export class BeamCapture {
   private bytes = 0;
   /** Bytes the page handed over (MediaRecorder's WebM). */
   private chunkBytes = 0;
-  private ffmpeg: SupervisedProcess | null = null;
+  private ffmpeg: ChildProcess | null = null;
   private page: Page | null = null;
   private ffmpegExit: Promise<void> = Promise.resolve();
   private behindWarnedAt = 0;
-  /** Chromium's browser process (the leader of its process group), asked for in the background at start. */
-  private readonly browserPid: Promise<number | null>;
 
   private constructor(
     private readonly browser: Browser,
@@ -165,7 +155,6 @@ export class BeamCapture {
   ) {
     this.follower = new FileFollower(o.spoolFile);
     this.ended = new Promise((resolve) => (this.endWith = resolve));
-    this.browserPid = browserProcessId(browser);
   }
 
   /** Launches Chromium, opens the page (PAGE_ATTEMPTS tries), waits for it to join, starts recording. */
@@ -276,8 +265,10 @@ export class BeamCapture {
         `custom page did not set window.tapedeck.recorder.ready within ${JOIN_TIMEOUT_MS / 1000} s; recording it anyway`,
       );
 
-    const proc = o.ffmpegArgs ? this.spawnEncoder(o.ffmpegArgs) : this.spawnMp4Writer();
-    const ff = proc.child;
+    const ff = o.ffmpegArgs ? this.spawnEncoder(o.ffmpegArgs) : this.spawnMp4Writer();
+    let stderr = "";
+    ff.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    ff.stdin!.on("error", () => undefined); // ffmpeg gone: its exit says why
     const out = o.ffmpegArgs ? null : fs.createWriteStream(o.spoolFile, { flags: "a" });
     if (out) {
       ff.stdout!.on("data", (d: Buffer) => {
@@ -288,20 +279,18 @@ export class BeamCapture {
       });
       out.on("drain", () => ff.stdout!.resume());
     }
-    this.ffmpegExit = proc.ended.then(
-      (end) =>
-        new Promise<void>((resolve) => {
-          const closeOut = (then: () => void) => (out ? out.end(then) : then());
-          closeOut(() => {
-            this.follower.end();
-            const last = end.stderrTail.at(-1);
-            const why = `ffmpeg exited (${end.signal ?? (end.code !== null ? `code ${end.code}` : end.reason)})${last ? `: ${last}` : ""}`;
-            if (!this.stopping) this.fail(why);
-            resolve();
-            this.finish(this.bytes === 0 ? `${why}, after ${this.chunkBytes} bytes from the page` : undefined);
-          });
-        }),
-    );
+    this.ffmpegExit = new Promise((resolve) => {
+      ff.on("close", (code, signal) => {
+        const closeOut = (then: () => void) => (out ? out.end(then) : then());
+        closeOut(() => {
+          this.follower.end();
+          const why = `ffmpeg exited (${signal ?? `code ${code}`})${stderr ? `: ${stderr.trim().split("\n").pop()}` : ""}`;
+          if (!this.stopping) this.fail(why);
+          resolve();
+          this.finish(this.bytes === 0 ? `${why}, after ${this.chunkBytes} bytes from the page` : undefined);
+        });
+      });
+    });
 
     await page.exposeBinding("__tapedeckBeamChunk", (_src, b64: string) => {
       const chunk = Buffer.from(b64, "base64");
@@ -342,9 +331,10 @@ export class BeamCapture {
   }
 
   /** The mp4 writer: MediaRecorder's H.264 copied, Opus → AAC, fragmented MP4 on stdout (→ the spool file). */
-  private spawnMp4Writer(): SupervisedProcess {
+  private spawnMp4Writer(): ChildProcess {
     fs.writeFileSync(this.o.spoolFile, "");
-    return this.superviseFfmpeg(
+    const ff = spawn(
+      "ffmpeg",
       [
         "-hide_banner",
         "-loglevel",
@@ -378,29 +368,17 @@ export class BeamCapture {
         "1000000",
         "pipe:1",
       ],
-      "pipe",
+      { stdio: ["pipe", "pipe", "pipe"] },
     );
+    this.ffmpeg = ff;
+    return ff;
   }
 
   /** An encoder that writes its own output (the HLS ladder): stdout unused. */
-  private spawnEncoder(args: string[]): SupervisedProcess {
-    return this.superviseFfmpeg(args, "ignore");
-  }
-
-  /** ffmpeg reading the page's WebM on stdin; stopped by the end of it (see FFMPEG_DRAIN_MS). */
-  private superviseFfmpeg(args: string[], stdout: "pipe" | "ignore"): SupervisedProcess {
-    this.ffmpeg = superviseProcess({
-      name: "ffmpeg",
-      command: "ffmpeg",
-      args,
-      stdin: "pipe",
-      stdout,
-      log: this.o.log,
-      gracefulStop: "stdin-end",
-      stopGraceMs: FFMPEG_DRAIN_MS,
-      killGraceMs: 5000,
-    });
-    return this.ffmpeg;
+  private spawnEncoder(args: string[]): ChildProcess {
+    const ff = spawn("ffmpeg", args, { stdio: ["pipe", "ignore", "pipe"] });
+    this.ffmpeg = ff;
+    return ff;
   }
 
   async pause(): Promise<void> {
@@ -417,7 +395,7 @@ export class BeamCapture {
       this.stopping = true;
       this.stoppedAt ??= Date.now();
       await Promise.race([this.page?.evaluate(inPage("stop")).catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
-      void this.ffmpeg?.stop();
+      this.ffmpeg?.stdin?.end();
     }
     return this.ended;
   }
@@ -428,59 +406,26 @@ export class BeamCapture {
     this.failure = message;
     this.stoppedAt ??= Date.now();
     this.o.log.error({ reason: message }, "browser recording interrupted; keeping what was recorded");
-    void this.ffmpeg?.stop();
+    this.ffmpeg?.stdin?.end();
   }
 
   private finish(detail?: string): void {
-    void this.closeBrowser()
+    void this.browser
+      .close()
+      .catch(() => undefined)
       .then(() => this.proxy?.close())
       .then(() =>
         this.endWith({ clean: !this.failure, message: [this.failure ?? "stopped", detail].filter(Boolean).join("; "), bytes: this.bytes }),
       );
   }
 
-  /** browser.close(), bounded: a Chromium that has not closed within CHROMIUM_CLOSE_MS has its process group killed. */
-  private async closeBrowser(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const closed = this.browser.close().catch(() => undefined);
-    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), CHROMIUM_CLOSE_MS)));
-    const r = await Promise.race([closed, late]);
-    clearTimeout(timer);
-    if (r !== "late") return;
-    const pid = await Promise.race([this.browserPid, new Promise<null>((resolve) => setTimeout(() => resolve(null), 100))]);
-    this.o.log.warn({ pid }, `Chromium did not close within ${CHROMIUM_CLOSE_MS / 1000} s; killing its process group`);
-    if (pid) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        /* gone meanwhile */
-      }
-    }
-    await closed; // Playwright sees its pipe close and settles
-  }
-
   /** Kills everything at once (shutdown without waiting). */
   async kill(): Promise<void> {
     this.stopping = true; // on purpose: not a crash
-    void this.ffmpeg?.kill();
-    await this.closeBrowser();
+    this.ffmpeg?.kill("SIGKILL");
+    await this.browser.close().catch(() => undefined);
     await this.proxy?.close();
     await this.ffmpegExit;
-  }
-}
-
-/**
- * The pid of Chromium's browser process, from the DevTools protocol: chromium.launch() does not expose
- * its ChildProcess (only launchServer() does), and Playwright starts it as a process group leader.
- */
-async function browserProcessId(browser: Browser): Promise<number | null> {
-  try {
-    const cdp = await browser.newBrowserCDPSession();
-    const info = (await cdp.send("SystemInfo.getProcessInfo")) as { processInfo: Array<{ type: string; id: number }> };
-    await cdp.detach().catch(() => undefined);
-    return info.processInfo.find((p) => p.type === "browser")?.id ?? null;
-  } catch {
-    return null; // closed already
   }
 }
 
