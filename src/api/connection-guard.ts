@@ -19,23 +19,6 @@ export function plainAddress(address: string): string {
   return address.startsWith("::ffff:") && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
 }
 
-/** A test for "is this address in one of these CIDR ranges (or equal to one of these addresses)". */
-export function matchAddresses(cidrs: string[]): (address: string) => boolean {
-  if (cidrs.length === 0) return () => false;
-  const list = new net.BlockList();
-  for (const c of cidrs) {
-    const [addr, prefix] = c.split("/");
-    const type = net.isIPv6(addr) ? "ipv6" : "ipv4";
-    if (prefix === undefined) list.addAddress(addr, type);
-    else list.addSubnet(addr, Number(prefix), type);
-  }
-  return (address) => {
-    const a = plainAddress(address);
-    const type = net.isIPv6(a) ? "ipv6" : net.isIPv4(a) ? "ipv4" : null;
-    return type !== null && list.check(a, type);
-  };
-}
-
 /** Options for http.createServer: the header deadline, and a check frequent enough to enforce the timeouts. */
 export function httpServerOptions(http: HttpConfig): ServerOptions {
   const headersTimeout = Math.min(http.headersTimeoutMs, http.requestTimeoutMs);

@@ -3,7 +3,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { AppContext } from "../app-context.ts";
 import { bearerToken, verifyManagementToken } from "../auth/tokens.ts";
 import { AppError, reasonForStatus } from "../errors.ts";
-import { answerClientError, httpServerOptions, limitConnectionsPerAddress, matchAddresses } from "./connection-guard.ts";
+import { matchAddresses } from "../net/outbound-policy.ts";
+import { answerClientError, httpServerOptions, limitConnectionsPerAddress } from "./connection-guard.ts";
 import { jsonNestedDeeperThan, MAX_JSON_DEPTH } from "./validation.ts";
 
 export type V2Routes = (v2: FastifyInstance, ctx: AppContext) => Promise<void> | void;

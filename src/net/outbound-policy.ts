@@ -84,6 +84,13 @@ function toEntry(cidr: string): Entry {
 const matches = (entries: Entry[], a: { address: string; family: 4 | 6 }): Entry | undefined =>
   entries.find((e) => e.list.check(a.address, a.family === 6 ? "ipv6" : "ipv4"));
 
+/** A test for "is this address in one of these CIDR ranges (or equal to one of these addresses)", IPv4-mapped forms included. */
+export function matchAddresses(cidrs: string[]): (address: string) => boolean {
+  const entries = cidrs.map(toEntry);
+  return (address) =>
+    entries.length > 0 && net.isIP(address.replace(/^\[|\]$/g, "")) !== 0 && matches(entries, normalise(address)) !== undefined;
+}
+
 /** Eight 16-bit groups of an IPv6 address (embedded dotted IPv4 and zone ids allowed). */
 function ipv6Groups(ip: string): number[] {
   let s = ip.replace(/%.*$/, "").toLowerCase();

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { clientErrorToAppError, matchAddresses, plainAddress } from "../../src/api/connection-guard.ts";
+import { clientErrorToAppError, plainAddress } from "../../src/api/connection-guard.ts";
+import { matchAddresses } from "../../src/net/outbound-policy.ts";
 import { jsonNestedDeeperThan } from "../../src/api/validation.ts";
 import { AppError, ERROR_REASONS, reasonForStatus } from "../../src/errors.ts";
 
