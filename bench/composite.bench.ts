@@ -4,8 +4,8 @@ import path from "node:path";
 import { AUDIO_RATE, buildConcatList, buildSegmentArgs } from "../src/media/composite-args.ts";
 import { FONT_FILE } from "../src/media/ffmpeg-args.ts";
 import { probe, runFfmpeg } from "../src/media/process.ts";
-import { planComposite, tilesFor, type PeerPresence } from "../src/recorders/composite-layout.ts";
-import { composeSession, segmentFile } from "../src/recorders/composite.ts";
+import { planComposite, tilesFor, type PeerPresence } from "../src/recorders/sfu/composite-layout.ts";
+import { composeSession, segmentFile } from "../src/recorders/sfu/composite.ts";
 import { beepOnsets, makeAudioWebm, makeVideoWebm } from "../test/support/media-fixtures.ts";
 import { median } from "./proc.ts";
 

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { mintAppToken, mintManagementToken } from "../src/auth/tokens.ts";
-import { COST, DEFAULT_LAYERS, ladderArgs, ladderCost, PRESETS, type Layer, type Preset } from "../src/hls/ladder.ts";
+import { COST, DEFAULT_LAYERS, ladderArgs, ladderCost, PRESETS, type Layer, type Preset } from "../src/recorders/hls/ladder.ts";
 import { buildSyntheticFileArgs } from "../src/media/ffmpeg-args.ts";
 import { joinSynthetic, type SyntheticParticipant } from "../src/participant/synthetic.ts";
 import { benchApi } from "./api.ts";

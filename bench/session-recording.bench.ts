@@ -9,9 +9,9 @@ import { benchApi } from "./api.ts";
 import type { PeerRow, RecordedTrackRow } from "../src/db/schema.ts";
 import { buildSyntheticFileArgs } from "../src/media/ffmpeg-args.ts";
 import { joinSynthetic, type SyntheticParticipant } from "../src/participant/synthetic.ts";
-import { COMPOSITE_CANVAS, planComposite } from "../src/recorders/composite-layout.ts";
-import { composeSession } from "../src/recorders/composite.ts";
-import { compositeInput, usableTracks, type SfuRecordingDetails } from "../src/recorders/sfu-recording.ts";
+import { COMPOSITE_CANVAS, planComposite } from "../src/recorders/sfu/composite-layout.ts";
+import { composeSession } from "../src/recorders/sfu/composite.ts";
+import { compositeInput, usableTracks, type SfuRecordingDetails } from "../src/recorders/sfu/sfu-recording.ts";
 
 // How long after an SFU-recorded session closes its composite is ready: from the session's close
 // (`sessions.ended_at`) to the `recording.success` event (`webhook_events.created_at`, written with the

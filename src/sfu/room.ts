@@ -6,9 +6,9 @@ import { ownValue } from "../util/own.ts";
 import type { SfuPeer } from "./peer.ts";
 import type { ChatMessageOut } from "./protocol.ts";
 import type { PublishedTrack } from "./published-track.ts";
-import type { SfuRecordingSettings } from "../recorders/recording-settings.ts";
-import type { TrackRecordingService } from "../recorders/track-recording.service.ts";
-import type { SfuRecordingRef } from "../recorders/sfu-recording.ts";
+import type { SfuRecordingSettings } from "../recorders/core/recording-settings.ts";
+import type { TrackRecordingService } from "../recorders/sfu/track-recording.service.ts";
+import type { SfuRecordingRef } from "../recorders/sfu/sfu-recording.ts";
 import type { LeaveReason, SessionStore } from "./session.store.ts";
 import { SignalError } from "./signal-error.ts";
 

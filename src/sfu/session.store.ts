@@ -9,7 +9,7 @@ import {
   sessionRecording,
   type SfuRecordingOptions,
   type SfuRecordingRef,
-} from "../recorders/sfu-recording.ts";
+} from "../recorders/sfu/sfu-recording.ts";
 
 // Persists what happens in live rooms: sessions, peers, chat. Each state change and the webhook it
 // causes are written in one transaction (outbox), so no event is lost and none is sent for a change

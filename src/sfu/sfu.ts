@@ -1,6 +1,6 @@
 import type { AppContext } from "../app-context.ts";
 import { verifyAppToken } from "../auth/tokens.ts";
-import { autoStartBeam } from "../beam/beam.service.ts";
+import { autoStartBeam } from "../recorders/browser/beam.service.ts";
 import { RECORDER_ROLE } from "../domain/recording-types.ts";
 import { AppError } from "../errors.ts";
 import { newUuid, nowIso } from "../ids.ts";
@@ -11,8 +11,8 @@ import { controlCharMessage, findControlChar } from "../util/text.ts";
 import { SfuPeer } from "./peer.ts";
 import { clientMessageSchema, type ClientMessage, type PublishedTrack, type ServerMessage } from "./protocol.ts";
 import { SfuRoom } from "./room.ts";
-import { sfuRecordingSettings } from "../recorders/recording-settings.ts";
-import { TrackRecordingService } from "../recorders/track-recording.service.ts";
+import { sfuRecordingSettings } from "../recorders/core/recording-settings.ts";
+import { TrackRecordingService } from "../recorders/sfu/track-recording.service.ts";
 import { CpuMeter } from "./cpu-meter.ts";
 import { isLimitError, PeerLimits, STRIKE_WINDOW_MS } from "./peer-limits.ts";
 import { checkPublish } from "./publish-check.ts";

@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
 import { probe } from "../../src/media/process.ts";
-import { recordingDetails } from "../../src/recorders/sfu-recording.ts";
+import { recordingDetails } from "../../src/recorders/sfu/sfu-recording.ts";
 import {
   launchBrowser,
   makeFakeAudio,

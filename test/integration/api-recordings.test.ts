@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { resolutionProblems } from "../../src/beam/beam.service.ts";
+import { resolutionProblems } from "../../src/recorders/browser/beam.service.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 
 // The browser-recording API as a caller meets it, without a worker (roles api and sfu only), so every

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { missingForPlayback, notPlayableMessage, waitUntilPlayable } from "../../src/hls/live-ready.ts";
+import { missingForPlayback, notPlayableMessage, waitUntilPlayable } from "../../src/recorders/hls/live-ready.ts";
 
 // When a live stream may be announced: the live folder as ffmpeg's HLS muxer writes it (segments and
 // playlists written as .tmp, renamed into place, the master last), watched by the supervisor's wait. The

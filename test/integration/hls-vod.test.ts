@@ -12,7 +12,7 @@ import {
   recordedSegments,
   zipVod,
   type MediaSegment,
-} from "../../src/hls/vod.ts";
+} from "../../src/recorders/hls/vod.ts";
 import { MediaProcessError, probe, runFfmpeg } from "../../src/media/process.ts";
 import { fixtureDir } from "../support/media-fixtures.ts";
 

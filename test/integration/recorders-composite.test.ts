@@ -3,8 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { MediaProcessError, probe, type MediaLog } from "../../src/media/process.ts";
-import { closedSegments, planComposite, type PeerPresence } from "../../src/recorders/composite-layout.ts";
-import { composeSession, CompositeInputError, renderSegment } from "../../src/recorders/composite.ts";
+import { closedSegments, planComposite, type PeerPresence } from "../../src/recorders/sfu/composite-layout.ts";
+import { composeSession, CompositeInputError, renderSegment } from "../../src/recorders/sfu/composite.ts";
 import {
   audioLevel,
   beepOnsets,

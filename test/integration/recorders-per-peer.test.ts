@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { probe } from "../../src/media/process.ts";
-import { renderPeerStream } from "../../src/recorders/per-peer.ts";
+import { renderPeerStream } from "../../src/recorders/sfu/per-peer.ts";
 import { runFfmpeg } from "../../src/media/process.ts";
 import { audioLevel, fixtureDir, makeAudioWebm, makeVideoWebm, makeWeriftVideoWebm } from "../support/media-fixtures.ts";
 

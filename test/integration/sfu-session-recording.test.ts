@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { mintAppToken } from "../../src/auth/tokens.ts";
 import { probe } from "../../src/media/process.ts";
 import { joinSynthetic } from "../../src/participant/synthetic.ts";
-import { recordingDetails } from "../../src/recorders/sfu-recording.ts";
+import { recordingDetails } from "../../src/recorders/sfu/sfu-recording.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { DIALECTS } from "../support/db.ts";
 import { startS3rver, type TestS3 } from "../support/s3rver.ts";

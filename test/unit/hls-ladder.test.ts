@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DEFAULT_LAYERS, ladderArgs, ladderCost, layerProblems, planLadder } from "../../src/hls/ladder.ts";
-import { servedPlaylist } from "../../src/hls/playback.routes.ts";
+import { DEFAULT_LAYERS, ladderArgs, ladderCost, layerProblems, planLadder } from "../../src/recorders/hls/ladder.ts";
+import { servedPlaylist } from "../../src/recorders/hls/playback.routes.ts";
 
 test("layer bounds: 100ms's (even sides, short side 144..1080, long side 192..1920, highest first)", () => {
   assert.deepEqual(layerProblems(DEFAULT_LAYERS), []);

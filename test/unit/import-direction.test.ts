@@ -29,7 +29,7 @@ const LAYERS: ReadonlyArray<{ name: string; members: readonly string[] }> = [
   // Features: the /v2 resources, the SFU, the recorders, the pages, health.
   {
     name: "features",
-    members: ["templates", "rooms", "sessions", "assets", "sfu", "recorders", "beam", "hls", "recordings", "participant", "web", "system"],
+    members: ["templates", "rooms", "sessions", "assets", "sfu", "recorders", "participant", "web", "system"],
   },
   // The composition root and the command line.
   { name: "entry", members: ["main.ts", "cli.ts"] },
@@ -51,12 +51,9 @@ const ALLOWED_UPWARD: Readonly<Record<string, string>> = {
 const ALLOWED_LOOP_EDGES: Readonly<Record<string, string>> = {
   // The beam supervisor also runs live streams (hls/ladder, live-ready, the hls finish job) while hls/
   // builds on beam's rules; issue 14's recorders/ (one Recorder strategy per kind) removes it.
-  "beam>hls": "one supervisor for two kinds of recording, until recorders/ holds both as strategies",
-  // The SFU inserts the auto-started browser recording itself (beam.service autoStartBeam on a visible
-  // join). To go, a shard must relay a "peer joined" event to a process whose bus has the beam listener.
-  "sfu>beam": "autoStartBeam runs inside the SFU (in shard processes too)",
-  // The SFU starts track recordings (recorders/), and the track recorder types its input with the SFU's PublishedTrack.
-  "recorders>sfu": "track-recording.service.ts imports the type sfu/published-track.ts",
+  "recorders/browser>recorders/hls": "one supervisor for two kinds of recording, until each is a Recorder strategy",
+  // The SFU starts track recordings (recorders/sfu), and the track recorder types its input with the SFU's PublishedTrack.
+  "recorders/sfu>sfu": "track-recording.service.ts imports the type sfu/published-track.ts",
 };
 
 interface Edge {
@@ -88,6 +85,17 @@ function readEdges(): Edge[] {
 }
 
 const topOf = (rel: string): string => rel.split("/")[0];
+/**
+ * The unit the loop check works on: a top folder, except recorders/, where each kind of recording
+ * (recorders/sfu, recorders/browser, recorders/hls) and the shared parts (recorders/core, recorders/chat)
+ * count on their own, so two kinds importing each other is a loop like two features doing so.
+ */
+const unitOf = (rel: string): string => {
+  const parts = rel.split("/");
+  return parts[0] === "recorders" && parts.length > 2 ? `recorders/${parts[1]}` : parts[0];
+};
+/** The parts every kind of recording builds on: they import no kind. */
+const RECORDER_SHARED = ["recorders/core", "recorders/chat"];
 const layerOf = (rel: string): number => LAYERS.findIndex((l) => l.members.includes(topOf(rel)));
 
 /** Strongly connected groups of more than one folder in a folder graph (Tarjan). */
@@ -166,7 +174,7 @@ test("feature folders do not import each other round a loop", () => {
   const graph = new Map<string, Set<string>>();
   const files = new Map<string, string[]>();
   for (const e of edges) {
-    const [a, b] = [topOf(e.from), topOf(e.to)];
+    const [a, b] = [unitOf(e.from), unitOf(e.to)];
     if (a === b || layerOf(e.from) !== FEATURES || layerOf(e.to) !== FEATURES) continue;
     if (!graph.has(a)) graph.set(a, new Set());
     graph.get(a)!.add(b);
@@ -186,17 +194,38 @@ test("feature folders do not import each other round a loop", () => {
   assert.deepEqual(stale, [], "these ALLOWED_LOOP_EDGES no longer close a loop: delete them from the list");
 });
 
+test("the recorders' shared core and chat output import no kind of recording", () => {
+  const problems = edges
+    .filter(
+      (e) => RECORDER_SHARED.includes(unitOf(e.from)) && unitOf(e.to).startsWith("recorders/") && !RECORDER_SHARED.includes(unitOf(e.to)),
+    )
+    .map((e) => `src/${e.from} -> src/${e.to}`);
+  assert.deepEqual(
+    problems,
+    [],
+    `the shared recorder parts must stay below the kinds (pass what a kind knows in from the kind):\n${problems.join("\n")}`,
+  );
+  const kinds = [
+    ...new Set(listSources(path.join(SRC, "recorders")).map((f) => unitOf(path.relative(SRC, f).split(path.sep).join("/")))),
+  ].sort();
+  assert.deepEqual(
+    kinds,
+    ["recorders/browser", "recorders/chat", "recorders/core", "recorders/hls", "recorders/sfu"],
+    "every file under recorders/ is in a kind's folder or a shared one",
+  );
+});
+
 test("the checks catch what they are for (planted imports)", () => {
   const planted = [
-    { from: "media/composite-args.ts", to: "recorders/composite-layout.ts" },
-    { from: "config/config.ts", to: "hls/ladder.ts" },
+    { from: "media/composite-args.ts", to: "recorders/sfu/composite-layout.ts" },
+    { from: "config/config.ts", to: "recorders/hls/ladder.ts" },
     { from: "main.ts", to: "sfu/sfu.ts" },
   ];
   assert.deepEqual(
     findUpward(planted).map((u) => u.message),
     [
-      "src/media/composite-args.ts (foundation) imports src/recorders/composite-layout.ts (features, a higher layer)",
-      "src/config/config.ts (infrastructure) imports src/hls/ladder.ts (features, a higher layer)",
+      "src/media/composite-args.ts (foundation) imports src/recorders/sfu/composite-layout.ts (features, a higher layer)",
+      "src/config/config.ts (infrastructure) imports src/recorders/hls/ladder.ts (features, a higher layer)",
     ],
   );
   const loop = new Map([

@@ -7,7 +7,7 @@ import {
   protectSpreadsheetField,
   unescapeSpreadsheetField,
   type ChatCsvRow,
-} from "../../src/recorders/chat-csv.ts";
+} from "../../src/recorders/chat/chat-csv.ts";
 
 /** A strict RFC 4180 reader: CRLF records, quoted fields with doubled quotes; throws on anything else. */
 function parseCsv(text: string): string[][] {

@@ -8,7 +8,7 @@ import {
   tilesFor,
   type PeerPresence,
   type Tile,
-} from "../../src/recorders/composite-layout.ts";
+} from "../../src/recorders/sfu/composite-layout.ts";
 
 const peer = (peerId: string, joinedAtMs: number, leftAtMs?: number): PeerPresence => ({ peerId, name: peerId, joinedAtMs, leftAtMs });
 const ids = (tiles: Tile[]) => tiles.map((t) => t.peerId);

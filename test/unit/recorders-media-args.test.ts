@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { buildConcatArgs, buildConcatList, buildSegmentArgs, segmentSpan, sliceTrack } from "../../src/media/composite-args.ts";
 import { buildPerPeerArgs } from "../../src/media/per-peer-args.ts";
 import { MediaProcessError, parseProbe } from "../../src/media/process.ts";
-import { COMPOSITE_CANVAS, planLayout, type PeerPresence } from "../../src/recorders/composite-layout.ts";
+import { COMPOSITE_CANVAS, planLayout, type PeerPresence } from "../../src/recorders/sfu/composite-layout.ts";
 
 const after = (args: string[], flag: string): string | undefined => args[args.indexOf(flag) + 1];
 const allAfter = (args: string[], flag: string): string[] => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { patchWebmVideoSize } from "../../src/recorders/track-recorder.ts";
+import { patchWebmVideoSize } from "../../src/recorders/sfu/track-recorder.ts";
 
 test("the WebM video size is rewritten in place; other headers are left alone", () => {
   const header = Buffer.from("1a45dfa3" + "85565f565038" + "e088b0820280ba820168" + "1f43b675", "hex");
@@ -12,7 +12,7 @@ test("the WebM video size is rewritten in place; other headers are left alone", 
 });
 
 test("H.264 keyframes as werift's writer sees them: an IDR alone or in FU-A fragments, not SPS or STAP-A", async () => {
-  const { h264StartsKeyframe } = await import("../../src/recorders/track-recorder.ts");
+  const { h264StartsKeyframe } = await import("../../src/recorders/sfu/track-recorder.ts");
   assert.equal(h264StartsKeyframe(Buffer.from([0x65, 0x88])), true, "IDR slice");
   assert.equal(h264StartsKeyframe(Buffer.from([0x7c, 0x85])), true, "FU-A start of an IDR");
   assert.equal(h264StartsKeyframe(Buffer.from([0x7c, 0x45])), true, "FU-A end of an IDR (werift counts every fragment)");
@@ -28,7 +28,7 @@ test("H.264 keyframes as werift's writer sees them: an IDR alone or in FU-A frag
 });
 
 test("padding-only video packets never reach the writer, and the sequence numbers after them close up", async () => {
-  const { withoutPadding } = await import("../../src/recorders/track-recorder.ts");
+  const { withoutPadding } = await import("../../src/recorders/sfu/track-recorder.ts");
   const { Event, RtpHeader, RtpPacket } = await import("werift");
   const source = { kind: "video", codec: { name: "VP8" }, onReceiveRtp: new Event(), onReceiveRtcp: new Event() };
   const { track, stop } = withoutPadding(source as never);

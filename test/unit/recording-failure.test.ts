@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { MediaProcessError } from "../../src/media/process.ts";
-import { CompositeInputError } from "../../src/recorders/composite.ts";
-import { describeBrowserFailure, describeSfuFailure } from "../../src/recorders/recording-failure.ts";
-import { UploadError } from "../../src/recorders/upload.ts";
+import { CompositeInputError } from "../../src/recorders/sfu/composite.ts";
+import { describeBrowserFailure, describeSfuFailure } from "../../src/recorders/core/recording-failure.ts";
+import { UploadError } from "../../src/recorders/core/upload.ts";
 import { mapS3Error } from "../../src/storage/destination-errors.ts";
 
 // What a recorder reports for an error: by the error's class, with whose side failed.

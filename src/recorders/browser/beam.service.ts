@@ -1,12 +1,12 @@
 import { z } from "zod";
-import type { Db } from "../db/database.ts";
-import type { RecordingRow, RoomRow, TemplateRow } from "../db/schema.ts";
-import { AppError, notFound } from "../errors.ts";
-import { newObjectId, nowIso } from "../ids.ts";
-import { DEFAULT_OUTBOUND_POLICY, type OutboundPolicy } from "../net/outbound-policy.ts";
-import { templateParts } from "../templates/template.service.ts";
-import { isPlainObject, parseJson } from "../util/json.ts";
-import { hasOwnKey, ownValue } from "../util/own.ts";
+import type { Db } from "../../db/database.ts";
+import type { RecordingRow, RoomRow, TemplateRow } from "../../db/schema.ts";
+import { AppError, notFound } from "../../errors.ts";
+import { newObjectId, nowIso } from "../../ids.ts";
+import { DEFAULT_OUTBOUND_POLICY, type OutboundPolicy } from "../../net/outbound-policy.ts";
+import { templateParts } from "../../templates/template.service.ts";
+import { isPlainObject, parseJson } from "../../util/json.ts";
+import { hasOwnKey, ownValue } from "../../util/own.ts";
 
 // Browser recordings ("beam") on the API side: what a start request may ask for, the checks made before
 // a `recordings` row of kind `beam` is written (status `starting`), and the stop/pause/resume requests,

@@ -1,9 +1,9 @@
-import type { AppContext } from "../app-context.ts";
-import type { RoomRow } from "../db/schema.ts";
-import { enqueueJob } from "../jobs/job-queue.ts";
-import { newObjectId, nowIso } from "../ids.ts";
-import type { Logger } from "../log.ts";
-import type { PublishedTrack } from "../sfu/published-track.ts";
+import type { AppContext } from "../../app-context.ts";
+import type { RoomRow } from "../../db/schema.ts";
+import { enqueueJob } from "../../jobs/job-queue.ts";
+import { newObjectId, nowIso } from "../../ids.ts";
+import type { Logger } from "../../log.ts";
+import type { PublishedTrack } from "../../sfu/published-track.ts";
 import { trackSpoolFile, type SfuRecordingRef } from "./sfu-recording.ts";
 import { TrackRecorder } from "./track-recorder.ts";
 import type { UploadTrackPayload } from "./upload-track.job.ts";

@@ -1,12 +1,12 @@
 import fs from "node:fs";
-import type { AppContext } from "../app-context.ts";
-import { trackPath } from "../domain/storage-paths.ts";
-import type { JobHandler, JobPayloads } from "../jobs/job-queue.ts";
-import { getRoom, roomDestination } from "../rooms/room.service.ts";
-import { commitOutputs } from "./finish.ts";
-import { describeSfuFailure } from "./recording-failure.ts";
+import type { AppContext } from "../../app-context.ts";
+import { trackPath } from "../../domain/storage-paths.ts";
+import type { JobHandler, JobPayloads } from "../../jobs/job-queue.ts";
+import { getRoom, roomDestination } from "../../rooms/room.service.ts";
+import { commitOutputs } from "../core/finish.ts";
+import { describeSfuFailure } from "../core/recording-failure.ts";
 import { releaseSpool } from "./sfu-recording.ts";
-import { uploadRecording } from "./upload.ts";
+import { uploadRecording } from "../core/upload.ts";
 
 // Uploads one recorded track from the spool to the room's destination (looked up now, so a fixed
 // bucket configuration takes effect on the next retry), then, in one transaction, writes its asset and

@@ -1,16 +1,16 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import type { AppContext } from "../app-context.ts";
-import type { NewAsset } from "../assets/asset.repository.ts";
-import type { RecordingRow, RoomRow } from "../db/schema.ts";
-import { chatPath, hlsLayerPath, hlsVodZipPath } from "../domain/storage-paths.ts";
-import type { JobHandler, JobPayloads } from "../jobs/job-queue.ts";
-import { newUuid, nowIso } from "../ids.ts";
-import { chatAsset, commitOutputs, failRecording, probeMp4, uploadChatCsv, type UploadedChat } from "../recorders/finish.ts";
-import { describeBrowserFailure } from "../recorders/recording-failure.ts";
-import { uploadRecording, type Uploaded } from "../recorders/upload.ts";
-import { getRoom, roomDestination } from "../rooms/room.service.ts";
+import type { AppContext } from "../../app-context.ts";
+import type { NewAsset } from "../../assets/asset.repository.ts";
+import type { RecordingRow, RoomRow } from "../../db/schema.ts";
+import { chatPath, hlsLayerPath, hlsVodZipPath } from "../../domain/storage-paths.ts";
+import type { JobHandler, JobPayloads } from "../../jobs/job-queue.ts";
+import { newUuid, nowIso } from "../../ids.ts";
+import { chatAsset, commitOutputs, failRecording, probeMp4, uploadChatCsv, type UploadedChat } from "../core/finish.ts";
+import { describeBrowserFailure } from "../core/recording-failure.ts";
+import { uploadRecording, type Uploaded } from "../core/upload.ts";
+import { getRoom, roomDestination } from "../../rooms/room.service.ts";
 import { hlsDetails, playbackBase, type HlsDetails } from "./live-stream.service.ts";
 import { buildVod, layerMp4, zipVod } from "./vod.ts";
 

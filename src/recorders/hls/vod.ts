@@ -5,8 +5,8 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ZipFile } from "yazl";
-import { buildConcatList } from "../media/composite-args.ts";
-import { runFfmpeg, type RunOptions } from "../media/process.ts";
+import { buildConcatList } from "../../media/composite-args.ts";
+import { runFfmpeg, type RunOptions } from "../../media/process.ts";
 
 // A live HLS stream turned into a video-on-demand one, with the paused spans cut out.
 //

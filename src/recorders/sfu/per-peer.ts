@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import { randomUUID } from "node:crypto";
-import { buildPerPeerArgs, isCopyable } from "../media/per-peer-args.ts";
-import { MediaProcessError, probe, runFfmpeg, type MediaLog } from "../media/process.ts";
+import { buildPerPeerArgs, isCopyable } from "../../media/per-peer-args.ts";
+import { MediaProcessError, probe, runFfmpeg, type MediaLog } from "../../media/process.ts";
 
 // A per-peer ("stream") recording: one MP4 from a peer stream's track WebMs (see per-peer-args.ts for
 // the choices). Probes the video for its codec and size, runs one ffmpeg, checks the result.

@@ -1,12 +1,12 @@
 import { createHmac } from "node:crypto";
 import { z } from "zod";
-import type { Db } from "../db/database.ts";
-import type { RecordingRow, RoomRow, TemplateRow } from "../db/schema.ts";
-import { AppError, notFound } from "../errors.ts";
-import { newObjectId, nowIso } from "../ids.ts";
-import { templateParts } from "../templates/template.service.ts";
-import { isPlainObject, parseJson } from "../util/json.ts";
-import { ownValue } from "../util/own.ts";
+import type { Db } from "../../db/database.ts";
+import type { RecordingRow, RoomRow, TemplateRow } from "../../db/schema.ts";
+import { AppError, notFound } from "../../errors.ts";
+import { newObjectId, nowIso } from "../../ids.ts";
+import { templateParts } from "../../templates/template.service.ts";
+import { isPlainObject, parseJson } from "../../util/json.ts";
+import { ownValue } from "../../util/own.ts";
 import {
   BEAM_LAYOUTS,
   DEFAULT_AUTO_STOP_S,
@@ -17,8 +17,8 @@ import {
   recordedRoles,
   roleName,
   type BeamDetails,
-} from "../beam/beam.service.ts";
-import type { OutboundPolicy } from "../net/outbound-policy.ts";
+} from "../browser/beam.service.ts";
+import type { OutboundPolicy } from "../../net/outbound-policy.ts";
 import { DEFAULT_LAYERS, defaultVideoBitrate, layerProblems, type Layer } from "./ladder.ts";
 
 // Live streams (HLS) on the API side: a `recordings` row of kind `hls`. The start request is checked

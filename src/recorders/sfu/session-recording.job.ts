@@ -1,19 +1,19 @@
 import fs from "node:fs";
 import path from "node:path";
-import type { AppContext } from "../app-context.ts";
-import type { PeerRow, RecordedTrackRow, RecordingRow, RoomRow, SessionRow } from "../db/schema.ts";
-import type { RecordingFailure, SfuErrorType } from "../domain/recording-types.ts";
-import { chatPath, sfuCompositePath, streamPath } from "../domain/storage-paths.ts";
-import type { UploadConfig } from "../domain/upload-config.ts";
-import { nowIso } from "../ids.ts";
-import { enqueueJob, type JobContext, type JobHandler, type JobPayloads } from "../jobs/job-queue.ts";
-import { MediaProcessError, probe } from "../media/process.ts";
-import { getRoom, roomDestination } from "../rooms/room.service.ts";
+import type { AppContext } from "../../app-context.ts";
+import type { PeerRow, RecordedTrackRow, RecordingRow, RoomRow, SessionRow } from "../../db/schema.ts";
+import type { RecordingFailure, SfuErrorType } from "../../domain/recording-types.ts";
+import { chatPath, sfuCompositePath, streamPath } from "../../domain/storage-paths.ts";
+import type { UploadConfig } from "../../domain/upload-config.ts";
+import { nowIso } from "../../ids.ts";
+import { enqueueJob, type JobContext, type JobHandler, type JobPayloads } from "../../jobs/job-queue.ts";
+import { MediaProcessError, probe } from "../../media/process.ts";
+import { getRoom, roomDestination } from "../../rooms/room.service.ts";
 import { closedSegments, COMPOSITE_CANVAS, planComposite } from "./composite-layout.ts";
 import { CompositeInputError, composeSession, renderSegment } from "./composite.ts";
-import { chatAsset, commitOutputs, failRecording, storeFailure, uploadChatCsv } from "./finish.ts";
+import { chatAsset, commitOutputs, failRecording, storeFailure, uploadChatCsv } from "../core/finish.ts";
 import { renderPeerStream } from "./per-peer.ts";
-import { describeSfuFailure } from "./recording-failure.ts";
+import { describeSfuFailure } from "../core/recording-failure.ts";
 import {
   compositeInput,
   LIVE_SAFETY_MS,
@@ -25,7 +25,7 @@ import {
   type SfuRecordingDetails,
 } from "./sfu-recording.ts";
 import type { UploadTrackPayload } from "./upload-track.job.ts";
-import { uploadRecording, WEBHOOK_PRESIGN_SECONDS as PRESIGN_SECONDS } from "./upload.ts";
+import { uploadRecording, WEBHOOK_PRESIGN_SECONDS as PRESIGN_SECONDS } from "../core/upload.ts";
 
 // The SFU recording's post-processing, one `process-session` job per closed session:
 //   1. tracks a crash left half-written are closed from what reached the disk (their uploads queued);

@@ -1,13 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
-import type { AppContext } from "../app-context.ts";
-import type { Db } from "../db/database.ts";
-import type { PeerRow, RecordedTrackRow, RecordingRow, RoomRow } from "../db/schema.ts";
-import { newObjectId, nowIso } from "../ids.ts";
-import { enqueueJob } from "../jobs/job-queue.ts";
-import { parseJson } from "../util/json.ts";
+import type { AppContext } from "../../app-context.ts";
+import type { Db } from "../../db/database.ts";
+import type { PeerRow, RecordedTrackRow, RecordingRow, RoomRow } from "../../db/schema.ts";
+import { newObjectId, nowIso } from "../../ids.ts";
+import { enqueueJob } from "../../jobs/job-queue.ts";
+import { parseJson } from "../../util/json.ts";
 import type { CompositeInput, PeerPresence, TrackRef } from "./composite-layout.ts";
-import type { SfuRecordingSettings } from "./recording-settings.ts";
+import type { SfuRecordingSettings } from "../core/recording-settings.ts";
 
 // The life of a session's SFU recording, kept as a `recordings` row of kind `sfu`:
 //   running          opened with the session (when the room records); tracks are written to the spool,

@@ -2,12 +2,12 @@ import { timingSafeEqual } from "node:crypto";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { AppContext } from "../app-context.ts";
-import type { PublicRoutes } from "../api/server.ts";
-import { WEB_DIR } from "../config/paths.ts";
-import type { LiveStreamMetadataRow } from "../db/schema.ts";
-import { AppError } from "../errors.ts";
-import { isObjectId } from "../ids.ts";
+import type { AppContext } from "../../app-context.ts";
+import type { PublicRoutes } from "../../api/server.ts";
+import { WEB_DIR } from "../../config/paths.ts";
+import type { LiveStreamMetadataRow } from "../../db/schema.ts";
+import { AppError } from "../../errors.ts";
+import { isObjectId } from "../../ids.ts";
 import { hlsDetails, playbackToken, type HlsDetails } from "./live-stream.service.ts";
 import { dateRangeTag } from "./vod.ts";
 

@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { buildConcatArgs, buildConcatList, buildSegmentArgs } from "../media/composite-args.ts";
-import { probe, runFfmpeg, type MediaLog } from "../media/process.ts";
+import { buildConcatArgs, buildConcatList, buildSegmentArgs } from "../../media/composite-args.ts";
+import { probe, runFfmpeg, type MediaLog } from "../../media/process.ts";
 import type { CompositePlan, LayoutSegment } from "./composite-layout.ts";
+import { RecordingInputError } from "../core/recording-failure.ts";
 
 // The SFU composite (1280x720 H.264 + AAC): each layout segment is rendered by its own ffmpeg run into
 // `workDir`, then the segments are joined by the concat demuxer (video copied, audio encoded once).
@@ -51,9 +52,8 @@ export interface ComposeResult {
 const STALL_MS = 120_000;
 
 /** The composite had nothing to show: no segment or no track at all (100ms: INPUT_ERROR). */
-export class CompositeInputError extends Error {
+export class CompositeInputError extends RecordingInputError {
   override readonly name = "CompositeInputError";
-  readonly errorType = "INPUT_ERROR";
 }
 
 /** The segment's file in `workDir`: named by what decides its content. */

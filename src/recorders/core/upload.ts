@@ -1,9 +1,9 @@
 import fs from "node:fs";
-import type { AppContext } from "../app-context.ts";
-import { objectKey } from "../domain/storage-paths.ts";
-import type { FailureOrigin } from "../domain/recording-types.ts";
-import type { UploadConfig } from "../domain/upload-config.ts";
-import { AppError } from "../errors.ts";
+import type { AppContext } from "../../app-context.ts";
+import { objectKey } from "../../domain/storage-paths.ts";
+import type { FailureOrigin } from "../../domain/recording-types.ts";
+import type { UploadConfig } from "../../domain/upload-config.ts";
+import { AppError } from "../../errors.ts";
 
 // One recording file from the spool to a destination (the internal bucket when `dest` is null), with a
 // presigned link for its webhook. Every failure is an UploadError that says whose side failed (the

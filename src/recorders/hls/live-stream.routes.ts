@@ -1,17 +1,17 @@
 import { z } from "zod";
-import type { AppContext } from "../app-context.ts";
-import type { V2Routes } from "../api/server.ts";
-import { afterCursor, pageQuery, toPage } from "../api/pagination.ts";
-import { objectIdParam, parseBody, parseParams, parseQuery } from "../api/validation.ts";
-import { renderAsset } from "../assets/asset.repository.ts";
-import { requestStop } from "../beam/beam.service.ts";
-import type { AssetRow, RecordingRow } from "../db/schema.ts";
-import { RECORDING_STATUSES } from "../domain/recording-types.ts";
-import { AppError } from "../errors.ts";
-import { newObjectId, nowIso } from "../ids.ts";
-import { getRoom } from "../rooms/room.service.ts";
-import { getTemplate } from "../templates/template.service.ts";
-import { parseJson, type Json } from "../util/json.ts";
+import type { AppContext } from "../../app-context.ts";
+import type { V2Routes } from "../../api/server.ts";
+import { afterCursor, pageQuery, toPage } from "../../api/pagination.ts";
+import { objectIdParam, parseBody, parseParams, parseQuery } from "../../api/validation.ts";
+import { renderAsset } from "../../assets/asset.repository.ts";
+import { requestStop } from "../browser/beam.service.ts";
+import type { AssetRow, RecordingRow } from "../../db/schema.ts";
+import { RECORDING_STATUSES } from "../../domain/recording-types.ts";
+import { AppError } from "../../errors.ts";
+import { newObjectId, nowIso } from "../../ids.ts";
+import { getRoom } from "../../rooms/room.service.ts";
+import { getTemplate } from "../../templates/template.service.ts";
+import { parseJson, type Json } from "../../util/json.ts";
 import {
   ACTIVE_HLS_STATUSES,
   createLiveStream,
@@ -22,7 +22,7 @@ import {
   startLiveStreamSchema,
   timedMetadataSchema,
 } from "./live-stream.service.ts";
-import { outboundPolicy } from "../net/outbound-policy.ts";
+import { outboundPolicy } from "../../net/outbound-policy.ts";
 
 // Live streams (HLS): start, stop (one, or all of a room), get, list, pause and resume the recording,
 // timed metadata. The API writes requests; the worker streams and records (beam/beam-supervisor.ts in

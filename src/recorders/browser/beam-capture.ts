@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
-import type { Logger } from "../log.ts";
-import { GuardedProxy } from "../net/guarded-proxy.ts";
-import { DEFAULT_OUTBOUND_POLICY, OutboundRefusedError, type OutboundPolicy } from "../net/outbound-policy.ts";
+import type { Logger } from "../../log.ts";
+import { GuardedProxy } from "../../net/guarded-proxy.ts";
+import { DEFAULT_OUTBOUND_POLICY, OutboundRefusedError, type OutboundPolicy } from "../../net/outbound-policy.ts";
 import { FileFollower } from "./follow-file.ts";
 
 // One browser recording's media: a headless Chromium of its own opens the page, the page captures its

@@ -7,7 +7,7 @@
 // across the ladder, which is what lets a player switch layers and what lets a layer's MP4 be made
 // later by remuxing segments, never re-encoding.
 
-import { PRESETS, type Preset } from "../media/x264-presets.ts";
+import { PRESETS, type Preset } from "../../media/x264-presets.ts";
 
 export { PRESETS, type Preset };
 

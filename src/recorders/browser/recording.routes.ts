@@ -1,16 +1,16 @@
 import { z } from "zod";
-import type { V2Routes } from "../api/server.ts";
-import { afterCursor, pageQuery, toPage } from "../api/pagination.ts";
-import { objectIdParam, parseBody, parseParams, parseQuery } from "../api/validation.ts";
-import { ACTIVE_BEAM_STATUSES, createBeam, requestStop, setPaused, startBeamSchema } from "../beam/beam.service.ts";
-import { getRoom } from "../rooms/room.service.ts";
-import { getTemplate } from "../templates/template.service.ts";
-import { renderAsset } from "../assets/asset.repository.ts";
-import type { AssetRow, RecordingRow } from "../db/schema.ts";
-import { RECORDING_STATUSES } from "../domain/recording-types.ts";
-import { AppError, notFound } from "../errors.ts";
-import { parseJson, type Json } from "../util/json.ts";
-import { outboundPolicy } from "../net/outbound-policy.ts";
+import type { V2Routes } from "../../api/server.ts";
+import { afterCursor, pageQuery, toPage } from "../../api/pagination.ts";
+import { objectIdParam, parseBody, parseParams, parseQuery } from "../../api/validation.ts";
+import { ACTIVE_BEAM_STATUSES, createBeam, requestStop, setPaused, startBeamSchema } from "./beam.service.ts";
+import { getRoom } from "../../rooms/room.service.ts";
+import { getTemplate } from "../../templates/template.service.ts";
+import { renderAsset } from "../../assets/asset.repository.ts";
+import type { AssetRow, RecordingRow } from "../../db/schema.ts";
+import { RECORDING_STATUSES } from "../../domain/recording-types.ts";
+import { AppError, notFound } from "../../errors.ts";
+import { parseJson, type Json } from "../../util/json.ts";
+import { outboundPolicy } from "../../net/outbound-policy.ts";
 
 // Browser-composite recordings ("beam"): start, stop (one, or all of a room), pause, resume, get, list.
 // The API only writes what it asks for; the worker (beam/beam-supervisor.ts) records and reports.

@@ -1,15 +1,15 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import type { AppContext } from "../app-context.ts";
-import type { RecordingRow, RoomRow } from "../db/schema.ts";
-import { chatPath } from "../domain/storage-paths.ts";
-import type { JobHandler, JobPayloads } from "../jobs/job-queue.ts";
-import { newUuid, nowIso } from "../ids.ts";
-import { chatAsset, commitOutputs, failRecording, probeMp4, uploadChatCsv, type UploadedChat } from "../recorders/finish.ts";
-import { describeBrowserFailure } from "../recorders/recording-failure.ts";
-import { uploadRecording, WEBHOOK_PRESIGN_SECONDS } from "../recorders/upload.ts";
-import { getRoom, roomDestination } from "../rooms/room.service.ts";
+import type { AppContext } from "../../app-context.ts";
+import type { RecordingRow, RoomRow } from "../../db/schema.ts";
+import { chatPath } from "../../domain/storage-paths.ts";
+import type { JobHandler, JobPayloads } from "../../jobs/job-queue.ts";
+import { newUuid, nowIso } from "../../ids.ts";
+import { chatAsset, commitOutputs, failRecording, probeMp4, uploadChatCsv, type UploadedChat } from "../core/finish.ts";
+import { describeBrowserFailure } from "../core/recording-failure.ts";
+import { uploadRecording, WEBHOOK_PRESIGN_SECONDS } from "../core/upload.ts";
+import { getRoom, roomDestination } from "../../rooms/room.service.ts";
 import { beamDetails, failureOf, type BeamDetails } from "./beam.service.ts";
 
 // After a browser recording's capture has ended: make sure the MP4 is in the destination (normally the

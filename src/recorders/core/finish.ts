@@ -1,14 +1,14 @@
 import type { Updateable } from "kysely";
-import type { AppContext } from "../app-context.ts";
-import { insertAsset, type NewAsset } from "../assets/asset.repository.ts";
-import type { Db } from "../db/database.ts";
-import type { AssetRow, RecordingsTable } from "../db/schema.ts";
-import type { AssetType, RecordingFailure } from "../domain/recording-types.ts";
-import type { UploadConfig } from "../domain/upload-config.ts";
-import { nowIso } from "../ids.ts";
-import { probe, type RunOptions } from "../media/process.ts";
-import type { EnqueueInput } from "../webhooks/outbox.ts";
-import { writeChatCsv } from "./chat-recording.ts";
+import type { AppContext } from "../../app-context.ts";
+import { insertAsset, type NewAsset } from "../../assets/asset.repository.ts";
+import type { Db } from "../../db/database.ts";
+import type { AssetRow, RecordingsTable } from "../../db/schema.ts";
+import type { AssetType, RecordingFailure } from "../../domain/recording-types.ts";
+import type { UploadConfig } from "../../domain/upload-config.ts";
+import { nowIso } from "../../ids.ts";
+import { probe, type RunOptions } from "../../media/process.ts";
+import type { EnqueueInput } from "../../webhooks/outbox.ts";
+import { writeChatCsv } from "../chat/chat-recording.ts";
 import { uploadRecording, type Uploaded } from "./upload.ts";
 
 // How every recorder finishes, in one place: the chat CSV is written and uploaded the same way for the

@@ -8,7 +8,7 @@
 // segment shorter than one frame disappears. Segments are never merged, so re-planning a live session
 // later gives the same closed segments again (what lets a caller render them early).
 
-import type { Canvas, CompositeInput, CompositePlan, LayoutSegment, PeerPresence, Tile, TrackRef } from "../media/composite-types.ts";
+import type { Canvas, CompositeInput, CompositePlan, LayoutSegment, PeerPresence, Tile, TrackRef } from "../../media/composite-types.ts";
 
 export type { Canvas, CompositeInput, CompositePlan, LayoutSegment, PeerPresence, Tile, TrackRef };
 
