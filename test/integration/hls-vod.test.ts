@@ -4,15 +4,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import {
-  buildVod,
-  layerMp4,
-  parseMasterPlaylist,
-  parseMediaPlaylist,
-  recordedSegments,
-  zipVod,
-  type MediaSegment,
-} from "../../src/recorders/hls/vod.ts";
+import { type MediaSegment, parseMasterPlaylist, parseMediaPlaylist } from "../../src/media/hls-playlist.ts";
+import { buildVod, layerMp4, recordedSegments, zipVod } from "../../src/recorders/hls/vod.ts";
 import { MediaProcessError, probe, runFfmpeg } from "../../src/media/process.ts";
 import { fixtureDir } from "../support/media-fixtures.ts";
 

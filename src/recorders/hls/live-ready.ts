@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { parseMasterPlaylist, parseMediaPlaylist } from "./vod.ts";
+import { parseMasterPlaylist, parseMediaPlaylist } from "../../media/hls-playlist.ts";
 
 // Why: a live stream is announced (`running`, `hls.started.success`) only once a viewer handed its URL can
 // play it. ffmpeg's HLS muxer writes, seconds after the capture starts, each layer's first segment and
