@@ -1,4 +1,4 @@
-import type { AppContext } from "../app-context.ts";
+import type { SfuContext, SfuService } from "./sfu-service.ts";
 import { verifyAppToken } from "../auth/tokens.ts";
 import { autoStartBeam } from "../recorders/browser/beam.service.ts";
 import { RECORDER_ROLE } from "../domain/recording-types.ts";
@@ -28,7 +28,7 @@ import type { SignalSocket } from "./signal-socket.ts";
 const JOIN_TIMEOUT_MS = 10_000;
 const STRIKE_WINDOW_S = STRIKE_WINDOW_MS / 1000;
 
-export class Sfu {
+export class Sfu implements SfuService {
   readonly rooms = new Map<string, SfuRoom>();
   readonly store: SessionStore;
   private readonly log: Logger;
@@ -39,7 +39,7 @@ export class Sfu {
 
   readonly recordings: TrackRecordingService;
 
-  constructor(private readonly ctx: Pick<AppContext, "db" | "outbox" | "identity" | "log" | "config" | "events">) {
+  constructor(private readonly ctx: SfuContext) {
     this.store = new SessionStore(ctx);
     this.recordings = new TrackRecordingService(ctx, () => ctx.events.emit("jobs.queued"));
     this.log = ctx.log.child({ component: "sfu" });

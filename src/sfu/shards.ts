@@ -2,14 +2,13 @@ import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeJwt } from "jose";
-import type { AppContext } from "../app-context.ts";
 import type { Logger } from "../log.ts";
 import { superviseProcess, type ProcessEnd, type SupervisedProcess } from "../process/supervisor.ts";
 import { SessionStore } from "./session.store.ts";
 import type { FromShard, ToShard } from "./shard-ipc.ts";
 import { shardOf } from "./shard-ipc.ts";
 import type { SignalSocket } from "./signal-socket.ts";
-import type { SignalHandler } from "./signalling.routes.ts";
+import type { SfuContext, SfuService } from "./sfu-service.ts";
 
 // The api side of a sharded SFU: one `tapedeck sfu-shard` process per core, rooms hashed across them.
 // A peer's WebSocket stays here; its frames are relayed over IPC to the shard owning its room (read
@@ -36,13 +35,13 @@ interface Shard {
   stopping: boolean;
 }
 
-export class SfuShards implements SignalHandler {
+export class SfuShards implements SfuService {
   private readonly shards: Shard[] = [];
   private nextId = 1;
   private readonly log: Logger;
   private readonly store: SessionStore;
 
-  constructor(private readonly ctx: AppContext) {
+  constructor(private readonly ctx: SfuContext) {
     this.log = ctx.log.child({ component: "sfu-shards" });
     this.store = new SessionStore(ctx);
   }
@@ -113,7 +112,7 @@ export class SfuShards implements SignalHandler {
     else if (m.t === "close") shard.conns.get(m.id)?.socket.close(m.code, m.reason);
     else if (m.t === "kick") {
       // The shard queued webhooks, jobs or a browser recording (its IPC says only "kick"): wake them all here.
-      this.ctx.dispatcher.kick();
+      this.ctx.outbox.writtenElsewhere();
       this.ctx.events.emit("jobs.queued");
       this.ctx.events.emit("recording.requested", { kind: "beam" });
     }

@@ -1,15 +1,11 @@
 import websocket from "@fastify/websocket";
 import type { PublicRoutes } from "../api/server.ts";
-import { wsSignalSocket, type SignalSocket } from "./signal-socket.ts";
-
-/** The in-process SFU, or the api-side router to SFU shard processes. */
-export interface SignalHandler {
-  connect(socket: SignalSocket, remote: string): void;
-}
+import type { SfuService } from "./sfu-service.ts";
+import { wsSignalSocket } from "./signal-socket.ts";
 
 /** `GET /sfu/ws`: the signalling WebSocket (protocol in protocol.ts). Auth is the app token in `join`. */
 export const signallingRoutes =
-  (handler: SignalHandler): PublicRoutes =>
+  (handler: Pick<SfuService, "connect">): PublicRoutes =>
   async (app, ctx) => {
     const log = ctx.log.child({ component: "signalling" });
     await app.register(async (scope) => {

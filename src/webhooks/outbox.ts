@@ -22,7 +22,7 @@ export interface EnqueueInput {
 export class WebhookOutbox {
   private readonly identity: AppIdentity;
   private readonly box: SecretBox;
-  private readonly listeners = new Set<(eventId: string) => void>();
+  private readonly listeners = new Set<(eventId: string | null) => void>();
 
   constructor(deps: { identity: AppIdentity; box: SecretBox }) {
     this.identity = deps.identity;
@@ -79,9 +79,14 @@ export class WebhookOutbox {
    * dispatcher. The notification may arrive before the caller's transaction commits; the
    * dispatcher's poll picks up what it missed. Returns an unsubscribe function.
    */
-  onEnqueued(listener: (eventId: string) => void): () => void {
+  onEnqueued(listener: (eventId: string | null) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Events were written by another process (an SFU shard shares the database): tell the listeners, without an id. */
+  writtenElsewhere(): void {
+    for (const l of this.listeners) setImmediate(l, null);
   }
 }
 
