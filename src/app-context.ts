@@ -2,6 +2,7 @@ import type { Config } from "./config/config.ts";
 import type { AppIdentity } from "./config/identity.ts";
 import type { SecretBox } from "./crypto/secret-box.ts";
 import type { Db, DialectName } from "./db/database.ts";
+import type { RoomRow, TemplateRow } from "./db/schema.ts";
 import type { Logger } from "./log.ts";
 import type { StorageService } from "./storage/storage.service.ts";
 import type { EventBus } from "./util/event-bus.ts";
@@ -32,4 +33,9 @@ export type AppEvents = {
   "jobs.queued": void;
   /** A browser recording or live stream row was created or asked to stop, pause or resume: its worker wakes. */
   "recording.requested": { kind: "beam" | "hls" };
+  /**
+   * A peer joined a room of the SFU running in this process (in a shard process, that shard's bus): the
+   * browser recorder's auto-start listens (recorders/browser/auto-start.ts). `hidden`: tapedeck's own recorder.
+   */
+  "peer.joined": { room: RoomRow; template: TemplateRow; peerId: string; hidden: boolean };
 };

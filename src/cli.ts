@@ -6,7 +6,7 @@ import { ConfigError, loadConfig } from "./config/config.ts";
 import { loadIdentity } from "./config/identity.ts";
 import { describeCredentials, startTapedeck } from "./main.ts";
 import { joinSynthetic } from "./participant/synthetic.ts";
-import { runSfuShard } from "./sfu/shard-worker.ts";
+import { runSfuShard } from "./shard-main.ts";
 import { logStrayRejections } from "./system/stray-rejections.ts";
 import { runStorageValidateCli } from "./storage/storage.cli.ts";
 import { controlCharMessage, findControlChar } from "./util/text.ts";

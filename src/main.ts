@@ -17,11 +17,15 @@ import { hlsFinishHandler } from "./recorders/hls/hls-finish.job.ts";
 import { liveStreamRoutes } from "./recorders/hls/live-stream.routes.ts";
 import { playbackRoutes } from "./recorders/hls/playback.routes.ts";
 import { dashboardRoutes } from "./web/dashboard.routes.ts";
-import { BeamSupervisor } from "./recorders/browser/beam-supervisor.ts";
+import { beamRecorder } from "./recorders/browser/beam-recorder.ts";
+import type { BeamDetails } from "./recorders/browser/beam.service.ts";
+import { CaptureWorker } from "./recorders/browser/capture-worker.ts";
+import { hlsRecorder } from "./recorders/hls/hls-recorder.ts";
+import type { HlsDetails } from "./recorders/hls/live-stream.service.ts";
+import { autoStartOnJoin } from "./recorders/browser/auto-start.ts";
 import { uploadTrackHandler } from "./recorders/sfu/upload-track.job.ts";
 import { compositeProgressHandler, processSessionHandler } from "./recorders/sfu/session-recording.job.ts";
-import { Sfu } from "./sfu/sfu.ts";
-import { SfuShards } from "./sfu/shards.ts";
+import { createSfu, type SfuService } from "./sfu/sfu-service.ts";
 import { signallingRoutes } from "./sfu/signalling.routes.ts";
 import { internalBucketRoutes } from "./storage/internal-bucket.routes.ts";
 import { StorageService } from "./storage/storage.service.ts";
@@ -42,11 +46,13 @@ import { EventBus } from "./util/event-bus.ts";
 export interface Tapedeck {
   ctx: AppContext;
   server: FastifyInstance;
-  sfu: Sfu | SfuShards | null;
+  /** The in-process `Sfu` or the `SfuShards` relay (tests narrow it to reach inside). */
+  sfu: SfuService | null;
   jobs: JobRunner | null;
-  beams: BeamSupervisor | null;
-  /** Live streams (HLS): the same supervisor in its hls flavour. */
-  streams: BeamSupervisor | null;
+  /** Browser recordings: the capture worker with the beam recorder. */
+  beams: CaptureWorker<BeamDetails> | null;
+  /** Live streams (HLS): the capture worker with the hls recorder. */
+  streams: CaptureWorker<HlsDetails> | null;
   /** http://host:port the server listens on. */
   url: string;
   generatedCredentials: boolean;
@@ -112,11 +118,14 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
       })
     : null;
   if (jobs) events.on("jobs.queued", () => jobs.kick());
-  // Browser recordings: Chromium + ffmpeg per recording, on the worker (each wakes on "recording.requested" of its kind).
-  const beams = config.roles.has("worker") ? new BeamSupervisor(ctx) : null;
-  const streams = config.roles.has("worker") ? new BeamSupervisor(ctx, { kind: "hls" }) : null;
+  // Browser recordings and live streams: Chromium + ffmpeg per recording, on the worker, one capture
+  // worker per kind with that kind's Recorder (each wakes on "recording.requested" of its kind).
+  const beams = config.roles.has("worker") ? new CaptureWorker(ctx, beamRecorder(ctx)) : null;
+  const streams = config.roles.has("worker") ? new CaptureWorker(ctx, hlsRecorder(ctx)) : null;
   // The SFU: shard processes (one per core by default), or inside this process when processes = 0.
-  const sfu = !config.roles.has("sfu") ? null : config.sfu.processes > 0 ? new SfuShards(ctx) : new Sfu(ctx);
+  const sfu = config.roles.has("sfu") ? createSfu(ctx) : null;
+  // A template's browserComposite.autoStart, on the SFU's "peer.joined" (shard processes register their own).
+  if (sfu) autoStartOnJoin(ctx);
   await sfu?.start();
   // What this process serves over HTTP, by role: /health always; with `api` the public API (/v2, which
   // buildServer mounts only then), signed internal-bucket downloads, the pages and HLS playback; with

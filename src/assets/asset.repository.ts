@@ -49,6 +49,11 @@ export async function getAsset(db: Db, id: string): Promise<AssetRow> {
   return row;
 }
 
+/** A recording's assets (its `job_id`), oldest first. */
+export async function assetsOfRecording(db: Db, recordingId: string): Promise<AssetRow[]> {
+  return db.selectFrom("recording_assets").selectAll().where("job_id", "=", recordingId).orderBy("id").execute();
+}
+
 /** The asset object; embedded in a recording it omits job_id, room_id and session_id (as 100ms does). */
 export function renderAsset(row: AssetRow, opts: { embedded?: boolean } = {}): Json {
   const ids = opts.embedded ? {} : { job_id: row.job_id, room_id: row.room_id, session_id: row.session_id };

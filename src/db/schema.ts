@@ -246,6 +246,8 @@ export type RoomRow = Selectable<RoomsTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type PeerRow = Selectable<PeersTable>;
 export type RecordingRow = Selectable<RecordingsTable>;
+/** Columns of a recording to set (its status only through recorders/core/recording.repository.ts transitions). */
+export type RecordingUpdate = Updateable<RecordingsTable>;
 export type LiveStreamMetadataRow = Selectable<LiveStreamMetadataTable>;
 export type AssetRow = Selectable<RecordingAssetsTable>;
 export type WebhookEventRow = Selectable<WebhookEventsTable>;

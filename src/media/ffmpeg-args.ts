@@ -181,3 +181,44 @@ export function buildSyntheticFileArgs(o: {
     o.out,
   ];
 }
+
+/**
+ * ffmpeg's input options for the recorder page's MediaRecorder WebM (H.264 + Opus, or Opus alone)
+ * arriving on stdin, shared by the browser recording's MP4 writer and the live stream's ladder: errors
+ * only and no progress line (stderr stays quiet for the whole run: the owner reads it only for why
+ * ffmpeg ended), and writing starts at once (the WebM header names both codecs: no need to read seconds
+ * of input first).
+ */
+export function webmPipeInputArgs(): string[] {
+  return ["-hide_banner", "-loglevel", "error", "-nostats", "-probesize", "32768", "-analyzeduration", "0", "-f", "webm", "-i", "pipe:0"];
+}
+
+/**
+ * The browser recording's MP4 writer: the page's WebM on stdin, its H.264 copied (Opus → AAC at 48 kHz),
+ * fragmented MP4 on stdout (one fragment a second, each playable as soon as it is written: the live
+ * upload follows the file while it grows).
+ */
+export function buildCaptureMp4Args(): string[] {
+  return [
+    ...webmPipeInputArgs(),
+    "-map",
+    "0:v?",
+    "-map",
+    "0:a?",
+    "-c:v",
+    "copy",
+    "-c:a",
+    "aac",
+    "-b:a",
+    "128k",
+    "-ar",
+    "48000",
+    "-f",
+    "mp4",
+    "-movflags",
+    "+frag_keyframe+empty_moov+default_base_moof",
+    "-frag_duration",
+    "1000000",
+    "pipe:1",
+  ];
+}

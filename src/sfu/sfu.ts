@@ -1,6 +1,5 @@
 import type { SfuContext, SfuService } from "./sfu-service.ts";
 import { verifyAppToken } from "../auth/tokens.ts";
-import { autoStartBeam } from "../recorders/browser/beam.service.ts";
 import { RECORDER_ROLE } from "../domain/recording-types.ts";
 import { AppError } from "../errors.ts";
 import { newUuid, nowIso } from "../ids.ts";
@@ -212,15 +211,7 @@ export class Sfu implements SfuService {
       },
     );
     await room.join(peer);
-    if (!peer.identity.hidden) {
-      await autoStartBeam(this.ctx.db, row, template)
-        .then((started) => {
-          if (!started) return;
-          peerLog.info({ peer_id: peer.id }, "browser recording auto-started (template browserComposite.autoStart)");
-          this.ctx.events.emit("recording.requested", { kind: "beam" });
-        })
-        .catch((err) => peerLog.error({ err }, "could not auto-start the browser recording"));
-    }
+    this.ctx.events.emit("peer.joined", { room: row, template, peerId: peer.id, hidden: peer.identity.hidden });
     return { peer, room };
   }
 

@@ -97,7 +97,7 @@ export class SfuShards implements SfuService {
       gracefulStop: "SIGTERM",
       killGraceMs: STOP_GRACE_MS,
       log: this.log,
-      onOwnerExit: "leave", // a shard closes its rooms and exits when its IPC channel goes (shard-worker.ts)
+      onOwnerExit: "leave", // a shard closes its rooms and exits when its IPC channel goes (shard-main.ts)
     });
     const { child } = proc;
     shard.proc = proc;

@@ -21,6 +21,10 @@ import { startS3rver } from "../support/s3rver.ts";
 import { startTcpSwitch } from "../support/tcp-switch.ts";
 import { audioLevel, avOffsetsMs, frameAt } from "../support/media-fixtures.ts";
 import { until } from "../support/wait.ts";
+import type { ListPage, PresignedUrl, Recording, Room, Session, Template } from "../support/api-types.ts";
+import { type EventsByType, eventsByType } from "../support/api-client.ts";
+import type { RecordingStatus } from "../../src/domain/recording-types.ts";
+import type { HookWindow } from "../support/page-hooks.ts";
 
 // Browser recordings as users make them: a whole tapedeck, two publishing headless Chromium peers
 // (Red: red camera, 440 Hz; Blue: blue camera, 660 Hz) and the recorder, its own headless Chromium,
@@ -48,7 +52,7 @@ before(async () => {
       audio: makeFakeAudio(path.join(tmp, "a660.wav"), { frequency: 660 }),
     },
   };
-  roomId = (await app.api("POST", "/v2/rooms", { name: "beam-room" })).body.id;
+  roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "beam-room" })).body.id;
   const join = async (role: string, name: string, m: { video: string; audio: string }) =>
     openRoomPage(null, {
       baseUrl: app.url,
@@ -76,16 +80,16 @@ const pages = () => [red, blue].filter(Boolean);
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startRecording(body: Record<string, unknown>, room = roomId): Promise<string> {
-  const res = await app.api("POST", `/v2/recordings/room/${room}/start`, body);
+  const res = await app.api<Recording>("POST", `/v2/recordings/room/${room}/start`, body);
   assert.equal(res.status, 200, JSON.stringify(res.body));
   assert.equal(res.body.status, "starting");
   return res.body.id;
 }
 
-async function waitFor(id: string, statuses: string[], timeoutMs = 45_000): Promise<any> {
+async function waitFor(id: string, statuses: RecordingStatus[], timeoutMs = 45_000): Promise<Recording> {
   return until(
     async () => {
-      const r = (await app.api("GET", `/v2/recordings/${id}`)).body;
+      const r = await app.v2.getRecording(id);
       return statuses.includes(r.status) && r;
     },
     `recording ${id} to be ${statuses.join(" or ")}`,
@@ -94,22 +98,16 @@ async function waitFor(id: string, statuses: string[], timeoutMs = 45_000): Prom
   );
 }
 
-/** The recording's events, by type. */
-async function events(id: string): Promise<Map<string, any>> {
-  const rows = await app.ctx.db.selectFrom("webhook_events").select(["type", "body"]).orderBy("id").execute();
-  const out = new Map<string, any>();
-  for (const r of rows) {
-    const data = JSON.parse(r.body).data;
-    if (data.beam_id === id) out.set(r.type, data);
-  }
-  return out;
+/** The recording's events, by type, as the app's event log (`GET /v2/analytics/events`) shows them. */
+async function events(id: string): Promise<EventsByType> {
+  return eventsByType(await app.v2.events(), (data) => data.beam_id === id);
 }
 
 /** The room-composite file, fetched through its presigned URL as a user would. */
-async function download(rec: any, name: string): Promise<string> {
-  const asset = rec.recording_assets.find((a: { type: string }) => a.type === "room-composite");
+async function download(rec: Recording, name: string): Promise<string> {
+  const asset = rec.recording_assets?.find((a) => a.type === "room-composite");
   assert.ok(asset, `a room-composite asset in ${JSON.stringify(rec.recording_assets)}`);
-  const link = await app.api("GET", `/v2/recording-assets/${asset.id}/presigned-url`);
+  const link = await app.api<PresignedUrl>("GET", `/v2/recording-assets/${asset.id}/presigned-url`);
   const res = await fetch(link.body.url);
   assert.equal(res.status, 200);
   const file = path.join(tmp, name);
@@ -147,9 +145,13 @@ function share(frame: Buffer, match: (r: number, g: number, b: number) => boolea
 const isRed = (r: number, g: number, b: number) => r > 180 && g < 80 && b < 80;
 const isBlue = (r: number, g: number, b: number) => b > 180 && r < 80 && g < 80;
 
-const seconds = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 1000;
+/** Seconds between two times of a recording (both must be set). */
+function seconds(from: string | null, to: string | null): number {
+  assert.ok(from && to, `a start and an end: ${from} – ${to}`);
+  return (Date.parse(to) - Date.parse(from)) / 1000;
+}
 
-async function checkMp4(file: string, rec: any, width: number, height: number) {
+async function checkMp4(file: string, rec: Recording, width: number, height: number) {
   const p = await probe(file);
   const video = p.streams.find((s) => s.codec_type === "video");
   const audio = p.streams.find((s) => s.codec_type === "audio");
@@ -180,8 +182,8 @@ test("a 1280x720 recording of two publishing peers: H.264 + AAC, both peers on i
     assert.ok(running.session_id, "the recording belongs to the room's session");
 
     // The recorder is a peer named Beam in the sessions API, and nobody sees it in the room.
-    const session = (await app.api("GET", `/v2/sessions/${running.session_id}`)).body;
-    const peers = Object.values(session.peers) as Array<{ name: string; left_at?: string }>;
+    const session = (await app.api<Session>("GET", `/v2/sessions/${running.session_id}`)).body;
+    const peers = Object.values(session.peers);
     assert.ok(
       peers.some((p) => p.name === "Beam"),
       JSON.stringify(peers),
@@ -191,14 +193,14 @@ test("a 1280x720 recording of two publishing peers: H.264 + AAC, both peers on i
       ["Blue"],
     );
 
-    await red.page.evaluate(() => (window as any).tapedeck.sendChat("hello from Red, on the record"));
+    await red.page.evaluate(() => (window as HookWindow).tapedeck?.sendChat("hello from Red, on the record"));
     await delay(8000);
-    const stop = await app.api("POST", `/v2/recordings/${id}/stop`, {});
+    const stop = await app.api<Recording>("POST", `/v2/recordings/${id}/stop`, {});
     assert.equal(stop.status, 200);
     assert.ok(["stopping", "post_processing", "completed"].includes(stop.body.status), stop.body.status);
     const rec = await waitFor(id, ["completed", "failed"]);
     assert.equal(rec.status, "completed", JSON.stringify(rec.error));
-    assert.deepEqual(rec.asset_types.sort(), ["chat", "room-composite"]);
+    assert.deepEqual(rec.asset_types?.sort(), ["chat", "room-composite"]);
 
     const file = await download(rec, "720p.mp4");
     const p = await checkMp4(file, rec, 1280, 720);
@@ -208,10 +210,12 @@ test("a 1280x720 recording of two publishing peers: H.264 + AAC, both peers on i
     assert.ok((await audioLevel(file, 1, 4)) > 0.01, "the room's audio is on it");
 
     const ev = await events(id);
-    assert.equal(ev.get("beam.started.success").state_name, "Started");
-    assert.equal(ev.get("beam.stopped.success").reason, "client request");
+    assert.equal(ev.get("beam.started.success")?.state_name, "Started");
+    assert.equal(ev.get("beam.stopped.success")?.reason, "client request");
     const done = ev.get("beam.recording.success");
-    const composite = rec.recording_assets.find((a: any) => a.type === "room-composite");
+    const composite = rec.recording_assets?.find((a) => a.type === "room-composite");
+    assert.ok(done, "beam.recording.success");
+    assert.ok(composite, "a room-composite asset");
     assert.equal(done.recording_path, composite.path);
     assert.match(done.recording_path, new RegExp(`/beam/${roomId}/\\d{8}/Rec-${roomId}-\\d{13}\\.mp4$`));
     assert.equal(done.size, composite.size);
@@ -230,7 +234,7 @@ test("a portrait 720x1280 recording of the host role only: Blue (guest) is nowhe
     const id = await startRecording({ resolution: { width: 720, height: 1280 }, roles: ["host"] });
     await waitFor(id, ["running"]);
     await delay(6000);
-    await app.api("POST", `/v2/recordings/room/${roomId}/stop`, {});
+    await app.api<ListPage<Recording>>("POST", `/v2/recordings/room/${roomId}/stop`, {});
     const rec = await waitFor(id, ["completed", "failed"]);
     assert.equal(rec.status, "completed", JSON.stringify(rec.error));
     const file = await download(rec, "portrait.mp4");
@@ -247,11 +251,11 @@ test("pause and resume: the paused span is left out of the file", async () => {
   const id = await startRecording({});
   await waitFor(id, ["running"]);
   await delay(3000);
-  assert.equal((await app.api("POST", `/v2/recordings/room/${roomId}/pause`, {})).body.paused, true);
+  assert.equal((await app.api<Recording>("POST", `/v2/recordings/room/${roomId}/pause`, {})).body.paused, true);
   await delay(4000);
-  assert.equal((await app.api("POST", `/v2/recordings/room/${roomId}/resume`, {})).body.paused, false);
+  assert.equal((await app.api<Recording>("POST", `/v2/recordings/room/${roomId}/resume`, {})).body.paused, false);
   await delay(3000);
-  await app.api("POST", `/v2/recordings/${id}/stop`, {});
+  await app.api<Recording>("POST", `/v2/recordings/${id}/stop`, {});
   const rec = await waitFor(id, ["completed", "failed"]);
   assert.equal(rec.status, "completed", JSON.stringify(rec.error));
   const p = await probe(await download(rec, "paused.mp4"));
@@ -261,11 +265,11 @@ test("pause and resume: the paused span is left out of the file", async () => {
 });
 
 test("A/V sync of a custom meeting_url page whose flash and beep coincide: within ±60 ms", async () => {
-  const room = (await app.api("POST", "/v2/rooms", { name: "beam-av" })).body.id;
+  const room = (await app.api<Room>("POST", "/v2/rooms", { name: "beam-av" })).body.id;
   const id = await startRecording({ meeting_url: av.url }, room);
   await waitFor(id, ["running"]);
   await delay(7000);
-  await app.api("POST", `/v2/recordings/${id}/stop`, {});
+  await app.api<Recording>("POST", `/v2/recordings/${id}/stop`, {});
   const rec = await waitFor(id, ["completed", "failed"]);
   assert.equal(rec.status, "completed", JSON.stringify(rec.error));
   const file = await download(rec, "av.mp4");
@@ -276,21 +280,23 @@ test("A/V sync of a custom meeting_url page whose flash and beep coincide: withi
 });
 
 test("a meeting_url that does not load fails fast with MAX_RETRIES_REACHED in its status and beam.failure", async () => {
-  const room = (await app.api("POST", "/v2/rooms", { name: "beam-bad-url" })).body.id;
+  const room = (await app.api<Room>("POST", "/v2/rooms", { name: "beam-bad-url" })).body.id;
   const t0 = Date.now();
   const id = await startRecording({ meeting_url: `${av.url}missing` }, room);
   const rec = await waitFor(id, ["failed", "completed"], 30_000);
   assert.equal(rec.status, "failed");
+  assert.ok(rec.error, "the recording says why it failed");
   assert.equal(rec.error.type, "MAX_RETRIES_REACHED");
   assert.match(rec.error.message, /HTTP 404/);
   assert.ok(Date.now() - t0 < 20_000, `failed after ${Date.now() - t0} ms`);
   const failure = (await events(id)).get("beam.failure");
+  assert.ok(failure, "beam.failure");
   assert.equal(failure.error_type, "MAX_RETRIES_REACHED");
   assert.match(failure.error_message, /Check if meeting URL is correct/);
   // The room is free again.
-  const again = await app.api("POST", `/v2/recordings/room/${room}/start`, { meeting_url: av.url });
+  const again = await app.api<Recording>("POST", `/v2/recordings/room/${room}/start`, { meeting_url: av.url });
   assert.equal(again.status, 200);
-  await app.api("POST", `/v2/recordings/${again.body.id}/stop`, {});
+  await app.api<Recording>("POST", `/v2/recordings/${again.body.id}/stop`, {});
   await waitFor(again.body.id, ["completed", "failed"]);
 });
 
@@ -305,18 +311,19 @@ test("Chromium killed mid-recording: what was recorded is kept, and the stop say
   const rec = await waitFor(id, ["completed", "failed"]);
   assert.equal(rec.status, "completed", JSON.stringify(rec.error));
   assert.equal(rec.stop_reason, "failure: INTERNAL_ERROR");
+  assert.ok(rec.error, "the recording says what died");
   assert.equal(rec.error.type, "INTERNAL_ERROR");
   assert.match(rec.error.message, /Chromium exited|page crashed|page was closed|ffmpeg/);
   const p = await probe(await download(rec, "crashed.mp4"));
   // At most the last second's chunk (MediaRecorder hands one over each second) and fragment are lost.
-  const recordedBeforeKill = (killedAt - Date.parse(rec.started_at)) / 1000;
+  const recordedBeforeKill = seconds(rec.started_at, new Date(killedAt).toISOString());
   assert.ok(
     p.durationSeconds >= recordedBeforeKill - 2,
     `${p.durationSeconds} s kept of the ${recordedBeforeKill} s recorded before the kill`,
   );
   const ev = await events(id);
-  assert.equal(ev.get("beam.stopped.success").reason, "failure: INTERNAL_ERROR");
-  assert.ok(ev.get("beam.recording.success").size > 0);
+  assert.equal(ev.get("beam.stopped.success")?.reason, "failure: INTERNAL_ERROR");
+  assert.ok((ev.get("beam.recording.success")?.size ?? 0) > 0);
 });
 
 /** The recorder's Chromium browser process (its renderers and helpers carry --type=). */
@@ -329,12 +336,12 @@ function recorderBrowserPids(): number[] {
 }
 
 test("autoStart: the first peer's join starts a recording, and it stops autoStopTimeout after the last peer left", async () => {
-  const tpl = await app.api("POST", "/v2/templates", {
+  const tpl = await app.api<Template>("POST", "/v2/templates", {
     name: "beam-auto",
     recordings: [{ name: "auto", role: "host", compositeRecording: { browserComposite: { autoStart: true, autoStopTimeout: 2 } } }],
   });
   assert.equal(tpl.status, 200, JSON.stringify(tpl.body));
-  const room = (await app.api("POST", "/v2/rooms", { name: "beam-auto-room", template_id: tpl.body.id })).body.id;
+  const room = (await app.api<Room>("POST", "/v2/rooms", { name: "beam-auto-room", template_id: tpl.body.id })).body.id;
   const peer = await openRoomPage(red.page.context().browser(), {
     baseUrl: app.url,
     roomId: room,
@@ -344,7 +351,7 @@ test("autoStart: the first peer's join starts a recording, and it stops autoStop
   });
   try {
     const started = await until(
-      async () => (await app.api("GET", `/v2/recordings?room_id=${room}`)).body.data[0],
+      async () => (await app.api<ListPage<Recording>>("GET", `/v2/recordings?room_id=${room}`)).body.data[0],
       "an auto-started recording",
       15_000,
       100,
@@ -355,7 +362,7 @@ test("autoStart: the first peer's join starts a recording, and it stops autoStop
     const rec = await waitFor(started.id, ["completed", "failed"]);
     assert.equal(rec.status, "completed", JSON.stringify(rec.error));
     assert.equal(rec.stop_reason, "last peer left");
-    assert.equal((await events(started.id)).get("beam.stopped.success").reason, "last peer left");
+    assert.equal((await events(started.id)).get("beam.stopped.success")?.reason, "last peer left");
   } finally {
     await peer.close();
   }
@@ -372,26 +379,36 @@ test("an unreachable bucket: the recording waits on disk and is uploaded when th
       options: { endpoint: `http://127.0.0.1:${link.port}` },
       credentials: { key: s3.accessKey, secret: s3.secret },
     };
-    const created = await app.api("POST", "/v2/rooms", { name: "beam-s3-outage", recording_info: { enabled: false, upload_info: upload } });
+    const created = await app.api<Room>("POST", "/v2/rooms", {
+      name: "beam-s3-outage",
+      recording_info: { enabled: false, upload_info: upload },
+    });
     assert.equal(created.status, 200, JSON.stringify(created.body));
     await link.off();
     const id = await startRecording({ meeting_url: av.url }, created.body.id);
     await waitFor(id, ["running"]);
     await delay(4000);
-    await app.api("POST", `/v2/recordings/${id}/stop`, {});
+    await app.api<Recording>("POST", `/v2/recordings/${id}/stop`, {});
     await waitFor(id, ["post_processing"]);
-    const row = await app.ctx.db.selectFrom("recordings").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
-    const d = JSON.parse(row.details);
-    assert.equal(d.uploaded_size, undefined, "the live upload could not finish");
-    assert.ok(fs.statSync(d.spool).size > 0, "the recording waits in the spool");
+    // What an operator sees: nothing in the bucket yet, the file waiting in the data dir (README:
+    // `<data dir>/beam/<recording_id>/`).
+    assert.deepEqual(await s3.keys("rec/beam/"), [], "the live upload could not finish");
+    const spoolDir = path.join(app.dataDir, "beam", id);
+    const spooled = fs.readdirSync(spoolDir).filter((f) => f.endsWith(".mp4"));
+    assert.ok(
+      spooled.some((f) => fs.statSync(path.join(spoolDir, f)).size > 0),
+      `the recording waits in the spool: ${spooled.join(", ") || "no MP4"}`,
+    );
     await link.on();
     const rec = await waitFor(id, ["completed", "failed"], 60_000);
     assert.equal(rec.status, "completed", JSON.stringify(rec.error));
-    const asset = rec.recording_assets.find((a: { type: string }) => a.type === "room-composite");
+    const asset = rec.recording_assets?.find((a) => a.type === "room-composite");
+    assert.ok(asset, "a room-composite asset");
     assert.match(asset.path, new RegExp(`^s3://${s3.bucket}/rec/beam/`));
+    assert.equal((await s3.keys("rec/beam/")).length, 1, "the file is in the bucket");
     const p = await probe(await download(rec, "outage.mp4"));
     assert.ok(Math.abs(p.durationSeconds - seconds(rec.started_at, rec.stopped_at)) <= 1, `${p.durationSeconds} s`);
-    assert.equal(fs.existsSync(d.spool), false, "the spool is removed once uploaded");
+    assert.equal(fs.existsSync(spoolDir), false, "the spool is removed once uploaded");
   } finally {
     await link.stop();
     await s3.stop();
@@ -399,34 +416,34 @@ test("an unreachable bucket: the recording waits on disk and is uploaded when th
 });
 
 test("automatic stops: maxDuration ends a recording with `max duration reached`, disabling the room with `room ended`", async () => {
-  const tpl = await app.api("POST", "/v2/templates", {
+  const tpl = await app.api<Template>("POST", "/v2/templates", {
     name: "beam-limits",
     recordings: [{ name: "limits", role: "host", maxDuration: 3 }],
   });
   assert.equal(tpl.status, 200, JSON.stringify(tpl.body));
-  const short = (await app.api("POST", "/v2/rooms", { name: "beam-max-duration", template_id: tpl.body.id })).body.id;
+  const short = (await app.api<Room>("POST", "/v2/rooms", { name: "beam-max-duration", template_id: tpl.body.id })).body.id;
   const a = await startRecording({ meeting_url: av.url }, short);
   const first = await waitFor(a, ["completed", "failed"], 30_000);
   assert.equal(first.status, "completed", JSON.stringify(first.error));
   assert.equal(first.stop_reason, "max duration reached");
   assert.ok(seconds(first.started_at, first.stopped_at) < 6, `stopped ${seconds(first.started_at, first.stopped_at)} s after it started`);
 
-  const room = (await app.api("POST", "/v2/rooms", { name: "beam-disabled" })).body.id;
+  const room = (await app.api<Room>("POST", "/v2/rooms", { name: "beam-disabled" })).body.id;
   const b = await startRecording({ meeting_url: av.url }, room);
   await waitFor(b, ["running"]);
   await delay(2000);
-  assert.equal((await app.api("POST", `/v2/rooms/${room}`, { enabled: false })).status, 200);
+  assert.equal((await app.api<Room>("POST", `/v2/rooms/${room}`, { enabled: false })).status, 200);
   const second = await waitFor(b, ["completed", "failed"], 30_000);
   assert.equal(second.status, "completed", JSON.stringify(second));
   assert.equal(second.stop_reason, "room ended");
-  assert.equal((await events(b)).get("beam.stopped.success").reason, "room ended");
+  assert.equal((await events(b)).get("beam.stopped.success")?.reason, "room ended");
 });
 
 test("audio_only: one MP4 with the room's mixed audio and no video", async () => {
   const id = await startRecording({ audio_only: true });
   await waitFor(id, ["running"]);
   await delay(4000);
-  await app.api("POST", `/v2/recordings/${id}/stop`, {});
+  await app.api<Recording>("POST", `/v2/recordings/${id}/stop`, {});
   const rec = await waitFor(id, ["completed", "failed"]);
   assert.equal(rec.status, "completed", JSON.stringify(rec.error));
   const file = await download(rec, "audio-only.mp4");

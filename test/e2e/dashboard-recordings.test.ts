@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Page } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
-import { newObjectId } from "../../src/ids.ts";
+import { seedFailedBrowserRecordings } from "../support/internal-state.ts";
 import { joinSynthetic, type SyntheticParticipant } from "../../src/participant/synthetic.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { assertFitsWidth, go, openDashboard, toast, withDashboardArtifacts, type DashboardPage } from "../support/dashboard.ts";
+import type { LiveStream, ListPage, Recording, Room } from "../support/api-types.ts";
 
 // The dashboard's Recordings & live page in a real headless Chromium against a whole tapedeck whose
 // worker runs the real recorder (its own Chromium) and, for the live stream, ffmpeg's ladder. Kept
@@ -26,8 +27,8 @@ before(async () => {
   app = await startTestApp({
     env: { TAPEDECK_SFU_CPU_LIMIT: "1", TAPEDECK_BEAM_MAX: "1", TAPEDECK_HLS_PRESET: "ultrafast", TAPEDECK_HLS_CORES: "1.2" },
   });
-  roomId = (await app.api("POST", "/v2/rooms", { name: "dash-rec-room" })).body.id;
-  otherRoomId = (await app.api("POST", "/v2/rooms", { name: "dash-rec-other" })).body.id;
+  roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "dash-rec-room" })).body.id;
+  otherRoomId = (await app.api<Room>("POST", "/v2/rooms", { name: "dash-rec-other" })).body.id;
   publisher = await joinSynthetic({
     baseUrl: app.url,
     token: await mintAppToken(app.ctx.identity, { roomId, role: "host", userId: "user-ada" }),
@@ -63,7 +64,7 @@ async function waitForStatus(page: Page, id: string, status: string, timeoutMs: 
       .locator(`tr[data-id="${id}"] [data-testid="status"]`)
       .textContent()
       .catch(() => null);
-    const api = (await app.api("GET", `${path}/${id}`)).body;
+    const api = (await app.api<Recording | LiveStream>("GET", `${path}/${id}`)).body;
     throw new Error(
       `row ${id} did not show ${status} within ${timeoutMs} ms: it shows ${shown}; the API says ${api.status} ${JSON.stringify(api.error ?? null)}`,
     );
@@ -103,7 +104,7 @@ test("browser recording: start it, see it run, a second start refused with 409, 
       const row = page.getByTestId("recording-row").first();
       const id = (await row.getAttribute("data-id"))!;
       assert.match(id, /^[0-9a-f]{24}$/);
-      assert.equal((await app.api("GET", `/v2/recordings/${id}`)).body.room_id, roomId);
+      assert.equal((await app.api<Recording>("GET", `/v2/recordings/${id}`)).body.room_id, roomId);
 
       await waitForStatus(page, id, "running", 60_000, "/v2/recordings");
       const rec = page.locator(`tr[data-id="${id}"]`);
@@ -136,11 +137,11 @@ test("browser recording: start it, see it run, a second start refused with 409, 
       assert.match((await toast(page)).title, /Recording paused/);
       await rec.getByTestId("paused").waitFor();
       assert.equal(await rec.getByTestId("pause").textContent(), "Resume");
-      assert.equal((await app.api("GET", `/v2/recordings/${id}`)).body.paused, true);
+      assert.equal((await app.api<Recording>("GET", `/v2/recordings/${id}`)).body.paused, true);
       await rec.getByTestId("pause").click();
       assert.equal((await toast(page)).title, "Recording resumed");
       await rec.getByTestId("paused").waitFor({ state: "detached" });
-      assert.equal((await app.api("GET", `/v2/recordings/${id}`)).body.paused, false);
+      assert.equal((await app.api<Recording>("GET", `/v2/recordings/${id}`)).body.paused, false);
 
       await rec.getByTestId("stop").click();
       assert.match((await toast(page)).title, /Recording stopping/);
@@ -149,12 +150,12 @@ test("browser recording: start it, see it run, a second start refused with 409, 
       assert.equal(await rec.getByTestId("stop").isDisabled(), true);
       assert.equal(await rec.getByTestId("pause").isDisabled(), true);
       assert.equal(await rec.getByTestId("stop-reason").textContent(), "Stopped: client request");
-      const done = (await app.api("GET", `/v2/recordings/${id}`)).body;
+      const done = await app.v2.getRecording(id);
       assert.equal(await rec.getByTestId("session-link").getAttribute("href"), `#/sessions/${done.session_id}`);
       await rec.getByTestId("asset").first().waitFor();
       const types = await rec.getByTestId("asset-type").allTextContents();
       assert.ok(types.includes("room-composite"), `files listed: ${types.join(", ")}`);
-      assert.deepEqual(types.sort(), done.recording_assets.map((a: any) => a.type).sort());
+      assert.deepEqual(types.sort(), (done.recording_assets ?? []).map((a) => a.type).sort());
 
       // Nothing is unfinished: the page stops polling.
       assert.equal(await listRequestsDuring(2500, /\/v2\/(recordings|live-streams)/), 0, "no polling once every item has ended");
@@ -181,7 +182,7 @@ test("live stream: start it, see its ladder and URL, watch it in the page, polli
       assert.equal(await row.getByTestId("watch").isDisabled(), true, "nothing to watch while starting");
 
       await waitForStatus(page, id, "running", 60_000, "/v2/live-streams");
-      const api = (await app.api("GET", `/v2/live-streams/${id}`)).body;
+      const api = (await app.api<LiveStream>("GET", `/v2/live-streams/${id}`)).body;
       assert.equal(await row.getByTestId("playback-url").textContent(), api.playback.url);
       assert.match(api.playback.url, new RegExp(`/hls/${id}/[A-Za-z0-9_-]{22}/master\\.m3u8$`));
       assert.deepEqual(await row.getByTestId("layer").allTextContents(), ["426x240 · 400 kb/s"]);
@@ -224,7 +225,7 @@ test("live stream: start it, see its ladder and URL, watch it in the page, polli
       await row.getByTestId("pause-recording").click();
       assert.match((await toast(page)).title, /Recording paused: the stream goes on/);
       await row.getByTestId("paused").waitFor();
-      assert.equal((await app.api("GET", `/v2/live-streams/${id}`)).body.recording_paused, true);
+      assert.equal((await app.api<LiveStream>("GET", `/v2/live-streams/${id}`)).body.recording_paused, true);
       await row.getByTestId("pause-recording").click();
       assert.equal((await toast(page)).title, "Recording resumed");
       await row.getByTestId("paused").waitFor({ state: "detached" });
@@ -237,8 +238,8 @@ test("live stream: start it, see its ladder and URL, watch it in the page, polli
       await row.getByTestId("asset").first().waitFor();
       const types = (await row.getByTestId("asset-type").allTextContents()).sort();
       assert.ok(types.includes("room-vod") && types.includes("room-composite"), `files listed: ${types.join(", ")}`);
-      const done = (await app.api("GET", `/v2/live-streams/${id}`)).body;
-      assert.deepEqual(types, done.recording_assets.map((a: any) => a.type).sort());
+      const done = await app.v2.getLiveStream(id);
+      assert.deepEqual(types, (done.recording_assets ?? []).map((a) => a.type).sort());
       assert.equal(await row.getByTestId("session-link").getAttribute("href"), `#/sessions/${done.session_id}`);
     },
   );
@@ -260,49 +261,11 @@ test("on a phone-sized screen the lists become cards without sideways scrolling"
 });
 
 test("the recordings list shows the 25 newest; Show older brings the rest, newest first", async () => {
-  // Thirty failed recordings written as the API writes a recording the recorder could not start
-  // (cheaper than thirty recorders), all newer than the one recorded above.
-  const seeded: string[] = [];
-  for (let i = 0; i < 30; i++) {
-    const now = new Date().toISOString();
-    const id = newObjectId();
-    seeded.push(id);
-    await app.ctx.db
-      .insertInto("recordings")
-      .values({
-        id,
-        kind: "beam",
-        room_id: otherRoomId,
-        session_id: null,
-        status: "failed",
-        meeting_url: "",
-        destination: "",
-        started_by: "",
-        stopped_by: "",
-        details: JSON.stringify({
-          width: 1280,
-          height: 720,
-          audio_only: false,
-          layout: "grid",
-          roles: [],
-          custom_url: "",
-          max_duration_s: 14400,
-          auto_stop_s: 300,
-        }),
-        failure: JSON.stringify({ type: "MAX_RETRIES_REACHED", message: `seeded failure ${i}` }),
-        created_at: now,
-        started_at: null,
-        stopped_at: now,
-        updated_at: now,
-        stop_reason: null,
-        paused: 0,
-        worker: null,
-        lease_until: null,
-      })
-      .execute();
-  }
-  const all = (await app.api("GET", "/v2/recordings?order=desc&limit=100")).body.data.map((r: { id: string }) => r.id);
+  // Thirty failed recordings, all newer than the one recorded above (seeded: see internal-state.ts for why).
+  const seeded = await seedFailedBrowserRecordings(app, otherRoomId, 30);
+  const all = (await app.api<ListPage<Recording>>("GET", "/v2/recordings?order=desc&limit=100")).body.data.map((r) => r.id);
   assert.ok(all.length > 30, `${all.length} recordings`);
+  assert.deepEqual(all.slice(0, 30), [...seeded].reverse(), "the seeded ones are the newest");
   await withDashboardArtifacts(
     "recordings-older",
     () => [d],

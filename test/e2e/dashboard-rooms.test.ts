@@ -3,6 +3,7 @@ import { after, before, test } from "node:test";
 import { mintManagementToken } from "../../src/auth/tokens.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { assertFitsWidth, dashboardPool, go, ready, toast, withDashboardArtifacts } from "../support/dashboard.ts";
+import type { Room } from "../support/api-types.ts";
 
 // The dashboard's sign-in and Rooms page, in a real headless Chromium against a running tapedeck.
 
@@ -71,7 +72,7 @@ test("rooms: create one, see it listed, copy a join link that opens the room pag
       await row.waitFor();
       const id = await row.getAttribute("data-id");
       assert.match(id!, /^[0-9a-f]{24}$/);
-      assert.equal((await app.api("GET", `/v2/rooms/${id}`)).body.name, name);
+      assert.equal((await app.api<Room>("GET", `/v2/rooms/${id}`)).body.name, name);
 
       // A bad name: the API's reason, shown as is.
       await page.getByTestId("room-name").fill("no spaces allowed!");
@@ -91,10 +92,10 @@ test("rooms: create one, see it listed, copy a join link that opens the room pag
       await row.getByTestId("toggle-room").click();
       assert.match((await toast(page)).title, /disabled/);
       await ready(page, "rooms");
-      assert.equal((await app.api("GET", `/v2/rooms/${id}`)).body.enabled, false);
+      assert.equal((await app.api<Room>("GET", `/v2/rooms/${id}`)).body.enabled, false);
       await page.locator(`tr[data-id="${id}"]`).getByTestId("toggle-room").click();
       assert.match((await toast(page)).title, /enabled/);
-      assert.equal((await app.api("GET", `/v2/rooms/${id}`)).body.enabled, true);
+      assert.equal((await app.api<Room>("GET", `/v2/rooms/${id}`)).body.enabled, true);
     },
   );
 });

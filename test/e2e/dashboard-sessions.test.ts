@@ -9,6 +9,7 @@ import { assertFitsWidth, dashboardPool, go, ready, withDashboardArtifacts } fro
 import { startS3rver, type TestS3 } from "../support/s3rver.ts";
 import { SignalClient } from "../support/signal-client.ts";
 import { until } from "../support/wait.ts";
+import type { ListPage, Recording, RecordingAsset, Room, Session, Template } from "../support/api-types.ts";
 
 // The dashboard's Sessions pages, in a real headless Chromium against a running tapedeck whose
 // recordings go to a real S3-protocol server: a session recorded by the SFU (a publishing synthetic
@@ -41,7 +42,7 @@ before(async () => {
   );
   client.destroy();
   app = await startTestApp({ env: { TAPEDECK_SFU_CPU_LIMIT: "1" } });
-  const tpl = await app.api("POST", "/v2/templates", {
+  const tpl = await app.api<Template>("POST", "/v2/templates", {
     name: `dash-sessions-${Date.now()}`,
     settings: {
       recording: {
@@ -76,16 +77,16 @@ after(async () => {
 });
 
 const newRoom = async (name: string, template?: string) => {
-  const res = await app.api("POST", "/v2/rooms", { name: `${name}-${Date.now()}`, ...(template ? { template_id: template } : {}) });
+  const res = await app.api<Room>("POST", "/v2/rooms", { name: `${name}-${Date.now()}`, ...(template ? { template_id: template } : {}) });
   assert.equal(res.status, 200, JSON.stringify(res.body));
   return res.body as { id: string; name: string };
 };
 const token = (roomId: string, role: string, userId: string) => mintAppToken(app.ctx.identity, { roomId, role, userId });
-const listAll = async (path: string): Promise<any[]> => {
-  const out: any[] = [];
+const listAll = async <T>(path: string): Promise<T[]> => {
+  const out: T[] = [];
   let start = "";
   do {
-    const res = await app.api("GET", `${path}${path.includes("?") ? "&" : "?"}limit=100${start ? `&start=${start}` : ""}`);
+    const res = await app.api<ListPage<T>>("GET", `${path}${path.includes("?") ? "&" : "?"}limit=100${start ? `&start=${start}` : ""}`);
     assert.equal(res.status, 200, JSON.stringify(res.body));
     out.push(...res.body.data);
     start = res.body.last;
@@ -118,7 +119,7 @@ test("a recorded session: listed, its peers and every file with its size, the co
   assert.equal(ada.sessionId, sessionId);
   chatter.send({ type: "chat", message: CHAT });
   // A browser recording asked for while the session runs, of a page that does not exist: it fails.
-  const beam = await app.api("POST", `/v2/recordings/room/${room.id}/start`, { meeting_url: `${app.url}/no-such-page` });
+  const beam = await app.api<Recording>("POST", `/v2/recordings/room/${room.id}/start`, { meeting_url: `${app.url}/no-such-page` });
   assert.equal(beam.status, 200, JSON.stringify(beam.body));
   assert.equal(await ada.done, "media ended");
   await ada.leave();
@@ -126,7 +127,7 @@ test("a recorded session: listed, its peers and every file with its size, the co
 
   const failed = await until(
     async () => {
-      const r = (await app.api("GET", `/v2/recordings/${beam.body.id}`)).body;
+      const r = (await app.api<Recording>("GET", `/v2/recordings/${beam.body.id}`)).body;
       return ["failed", "completed"].includes(r.status) && r;
     },
     "the browser recording to fail",
@@ -135,7 +136,7 @@ test("a recorded session: listed, its peers and every file with its size, the co
   assert.equal(failed.status, "failed");
   const assets = await until(
     async () => {
-      const list = await listAll(`/v2/recording-assets?session_id=${sessionId}`);
+      const list = await listAll<RecordingAsset>(`/v2/recording-assets?session_id=${sessionId}`);
       const types = list
         .map((a) => a.type)
         .sort()
@@ -204,6 +205,7 @@ test("a recorded session: listed, its peers and every file with its size, the co
       // The failed browser recording, with the reason.
       const beamGroup = page.locator(`[data-testid="job"][data-id="${beam.body.id}"]`);
       assert.equal(await beamGroup.getByTestId("status").textContent(), "failed");
+      assert.ok(failed.error, "the recording says why it failed");
       assert.equal(await beamGroup.getByTestId("job-error").textContent(), `${failed.error.type}: ${failed.error.message}`);
 
       // No presigned link was asked for up front: they are made when a file is played or downloaded.
@@ -295,7 +297,7 @@ test("the list: newest first, 20 at a time with Load more, filtered by room and 
     const c = await SignalClient.connect(app.url);
     const s = await c.join(await token(filler.id, "guest", `user-${i}`), `Guest ${i}`);
     c.close();
-    await until(async () => (await app.api("GET", `/v2/sessions/${s.session_id}`)).body.active === false, `session ${i} to end`);
+    await until(async () => (await app.api<Session>("GET", `/v2/sessions/${s.session_id}`)).body.active === false, `session ${i} to end`);
   }
   const liveRoom = await newRoom("dash-live");
   const live = await SignalClient.connect(app.url);
@@ -304,7 +306,7 @@ test("the list: newest first, 20 at a time with Load more, filtered by room and 
 
   const newest = (list: any[]) =>
     [...list].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id)).map((s) => s.id);
-  const all = newest(await listAll("/v2/sessions"));
+  const all = newest(await listAll<Session>("/v2/sessions"));
   assert.ok(all.length >= 23);
 
   const d = await dash();
@@ -330,7 +332,7 @@ test("the list: newest first, 20 at a time with Load more, filtered by room and 
       assert.deepEqual(new Set(await page.getByTestId("session-room").allTextContents()), new Set([filler.name]));
       await page.getByTestId("load-more").click();
       await page.waitForFunction(() => document.querySelectorAll('[data-testid="sessions"] tbody tr').length === 22);
-      assert.deepEqual(await rowIds(page, "sessions"), newest(await listAll(`/v2/sessions?room_id=${filler.id}`)));
+      assert.deepEqual(await rowIds(page, "sessions"), newest(await listAll<Session>(`/v2/sessions?room_id=${filler.id}`)));
       assert.equal(await page.getByTestId("load-more").isVisible(), false);
 
       // Active ones, in any room: the running session alone. Kept when coming back from a session.

@@ -4,6 +4,14 @@ import type { Page } from "playwright-core";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { assertFitsWidth, dashboardPool, go, ready, toast, withDashboardArtifacts } from "../support/dashboard.ts";
 import { startS3rver, type TestS3 } from "../support/s3rver.ts";
+import type {
+  RecordingConfig,
+  StorageValidation,
+  Template,
+  TemplateDestinations,
+  TemplateRole,
+  TemplateSettings,
+} from "../support/api-types.ts";
 
 // The dashboard's Templates pages in a real headless Chromium against a running tapedeck: the list and a
 // new template, roles and permissions, the recording config and HLS destinations, and the storage
@@ -25,7 +33,7 @@ after(async () => {
 });
 
 async function newTemplate(name: string): Promise<string> {
-  const res = await app.api("POST", "/v2/templates", { name });
+  const res = await app.api<Template>("POST", "/v2/templates", { name });
   assert.equal(res.status, 200, JSON.stringify(res.body));
   return res.body.id;
 }
@@ -49,7 +57,7 @@ test("templates: create one from the page, see it listed, edit a role's permissi
       await ready(page, "template");
       assert.equal(await page.getByTestId("template-title").textContent(), name);
       const id = (await page.getByTestId("template-id").textContent())!;
-      const stored = (await app.api("GET", `/v2/templates/${id}`)).body;
+      const stored = (await app.api<Template>("GET", `/v2/templates/${id}`)).body;
       assert.equal(stored.name, name);
       assert.deepEqual(Object.keys(stored.roles), ["host", "guest"]);
 
@@ -72,10 +80,10 @@ test("templates: create one from the page, see it listed, edit a role's permissi
       const saved = await toast(page);
       assert.equal(saved.title, "Role guest saved");
       assert.ok(saved.details.includes("publishes: audio, video"), saved.details.join(" | "));
-      const guestNow = (await app.api("GET", `/v2/templates/${id}/roles/guest`)).body;
-      assert.equal(guestNow.permissions.browserRecording, true);
-      assert.equal(guestNow.permissions.pollRead, true, "other permissions kept");
-      assert.deepEqual(guestNow.publishParams.allowed, ["audio", "video"]);
+      const guestNow = (await app.api<TemplateRole>("GET", `/v2/templates/${id}/roles/guest`)).body;
+      assert.equal(guestNow.permissions?.browserRecording, true);
+      assert.equal(guestNow.permissions?.pollRead, true, "other permissions kept");
+      assert.deepEqual(guestNow.publishParams?.allowed, ["audio", "video"]);
       assert.equal(guestNow.priority, 2, "fields the page does not show are kept");
 
       // Add a role; it appears with its own panel.
@@ -83,9 +91,9 @@ test("templates: create one from the page, see it listed, edit a role's permissi
       await page.getByTestId("add-role").click();
       assert.equal((await toast(page)).title, "Role viewer added");
       await role(page, "viewer").waitFor();
-      const viewer = (await app.api("GET", `/v2/templates/${id}/roles/viewer`)).body;
-      assert.deepEqual(viewer.subscribeParams.subscribeToRoles, ["host", "guest", "viewer"]);
-      assert.equal(viewer.permissions.endRoom, false);
+      const viewer = (await app.api<TemplateRole>("GET", `/v2/templates/${id}/roles/viewer`)).body;
+      assert.deepEqual(viewer.subscribeParams?.subscribeToRoles, ["host", "guest", "viewer"]);
+      assert.equal(viewer.permissions?.endRoom, false);
       // The host now gets a "viewer" box under "Sees"; tick it and save.
       await role(page, "host").locator('[data-testid="subscribe"][data-role="viewer"]').check();
       await role(page, "host").getByTestId("role-save").click();
@@ -97,7 +105,7 @@ test("templates: create one from the page, see it listed, edit a role's permissi
       const refused = await toast(page);
       assert.equal(refused.ok, false);
       assert.equal(refused.title, "Invalid body param: roles.host.subscribeParams.subscribeToRoles: role viewer is not in this template");
-      assert.ok("viewer" in (await app.api("GET", `/v2/templates/${id}`)).body.roles);
+      assert.ok("viewer" in (await app.api<Template>("GET", `/v2/templates/${id}`)).body.roles);
 
       // Untick it on the host, then the delete goes through.
       await role(page, "host").locator('[data-testid="subscribe"][data-role="viewer"]').uncheck();
@@ -107,7 +115,7 @@ test("templates: create one from the page, see it listed, edit a role's permissi
       await role(page, "viewer").getByTestId("role-delete-confirm").click();
       assert.equal((await toast(page)).title, "Role viewer deleted");
       await role(page, "viewer").waitFor({ state: "detached" });
-      assert.deepEqual(Object.keys((await app.api("GET", `/v2/templates/${id}`)).body.roles), ["host", "guest"]);
+      assert.deepEqual(Object.keys((await app.api<Template>("GET", `/v2/templates/${id}`)).body.roles), ["host", "guest"]);
     },
   );
 });
@@ -132,14 +140,14 @@ test("recording & HLS: save the recording config; save an HLS destination with t
       await rec.getByTestId("rec-track").check();
       await rec.getByTestId("rec-save").click();
       assert.equal((await toast(page)).title, "Recording config saved");
-      const recordings = (await app.api("GET", `/v2/templates/${id}/recordings`)).body;
+      const recordings = (await app.api<RecordingConfig[]>("GET", `/v2/templates/${id}/recordings`)).body;
       assert.equal(recordings.length, 1);
       assert.equal(recordings[0].name, "default");
       assert.equal(recordings[0].role, "host");
       assert.equal(recordings[0].maxDuration, 1800);
-      assert.deepEqual(recordings[0].compositeRecording.browserComposite, { autoStart: true, width: 1280, height: 720 });
-      assert.equal(recordings[0].trackRecording.enabled, true);
-      assert.equal(recordings[0].streamRecording.enabled, false);
+      assert.deepEqual(recordings[0].compositeRecording?.browserComposite, { autoStart: true, width: 1280, height: 720 });
+      assert.equal(recordings[0].trackRecording?.enabled, true);
+      assert.equal(recordings[0].streamRecording?.enabled, false);
       assert.match((await page.getByTestId("rec-state").textContent()) ?? "", /Saved as default/);
 
       // A new HLS destination starts with one 1280x720 layer; add a second.
@@ -159,15 +167,15 @@ test("recording & HLS: save the recording config; save an HLS destination with t
       await hls.getByTestId("hls-save").click();
       const saved = await toast(page);
       assert.equal(saved.title, "HLS destination live saved");
-      const live = (await app.api("GET", `/v2/templates/${id}/destinations`)).body.hlsDestinations.live;
-      assert.deepEqual(live.layers, [
+      const live = (await app.api<TemplateDestinations>("GET", `/v2/templates/${id}/destinations`)).body.hlsDestinations?.live;
+      assert.deepEqual(live?.layers, [
         { width: 1280, height: 720, videoBitrate: 2500, audioBitrate: 128 },
         { width: 640, height: 360, videoBitrate: 800, audioBitrate: 64 },
       ]);
-      assert.equal(live.playlistType, "live");
-      assert.equal(live.numPlaylistSegments, 6);
-      assert.equal(live.maxDuration, 3600);
-      assert.deepEqual(live.recording, { hlsVod: true, singleFilePerLayer: false });
+      assert.equal(live?.playlistType, "live");
+      assert.equal(live?.numPlaylistSegments, 6);
+      assert.equal(live?.maxDuration, 3600);
+      assert.deepEqual(live?.recording, { hlsVod: true, singleFilePerLayer: false });
 
       // An odd width: the API refuses it and its message shows as is; nothing changes.
       const again = page.locator('[data-testid="hls-destination"][data-name="live"]');
@@ -177,14 +185,20 @@ test("recording & HLS: save the recording config; save an HLS destination with t
       assert.equal(bad.ok, false);
       assert.equal(bad.title, "Invalid body param: hlsDestinations.live.layers.1.width: must be even");
       assert.deepEqual(bad.details, ["hlsDestinations.live.layers.1.width: must be even"]);
-      assert.equal((await app.api("GET", `/v2/templates/${id}/destinations`)).body.hlsDestinations.live.layers[1].width, 640);
+      assert.equal(
+        (await app.api<TemplateDestinations>("GET", `/v2/templates/${id}/destinations`)).body.hlsDestinations?.live.layers?.[1].width,
+        640,
+      );
 
       // Remove that layer: one is left.
       await again.getByTestId("layer-row").nth(1).getByTestId("layer-remove").click();
       assert.equal(await again.getByTestId("layer-row").count(), 1);
       await again.getByTestId("hls-save").click();
       assert.equal((await toast(page)).title, "HLS destination live saved");
-      assert.equal((await app.api("GET", `/v2/templates/${id}/destinations`)).body.hlsDestinations.live.layers.length, 1);
+      assert.equal(
+        (await app.api<TemplateDestinations>("GET", `/v2/templates/${id}/destinations`)).body.hlsDestinations?.live.layers?.length,
+        1,
+      );
       assert.equal(await page.locator('[data-testid="hls-destination"][data-name="live"]').getByTestId("layer-row").count(), 1);
     },
   );
@@ -283,15 +297,17 @@ test("storage: Validate Config against s3rver (right secret, wrong secret), save
         await form.getByTestId("secret-state").textContent(),
         `A secret is saved for access key ${s3.accessKey}. Leave the secret empty to keep it.`,
       );
-      const tpl = (await app.api("GET", `/v2/templates/${id}`)).body;
-      assert.deepEqual(tpl.settings.recording.upload, {
+      const tpl = (await app.api<Template>("GET", `/v2/templates/${id}`)).body;
+      assert.deepEqual(tpl.settings.recording?.upload, {
         type: "s3",
         location: s3.bucket,
         prefix: "dash",
         options: { region: "us-east-1", endpoint: s3.endpoint },
         credentials: { key: s3.accessKey },
       });
-      assert.deepEqual((await app.api("GET", `/v2/templates/${id}/settings`)).body.recording.upload.credentials, { key: s3.accessKey });
+      assert.deepEqual((await app.api<TemplateSettings>("GET", `/v2/templates/${id}/settings`)).body.recording?.upload?.credentials, {
+        key: s3.accessKey,
+      });
 
       // Validate with the stored secret: the page sends {template_id}.
       const stored = await validate();
@@ -303,17 +319,21 @@ test("storage: Validate Config against s3rver (right secret, wrong secret), save
       await form.getByTestId("storage-prefix").fill("dash2");
       await form.getByTestId("save-storage").click();
       assert.deepEqual((await toast(page)).details, [`s3://${s3.bucket}/dash2`, `secret kept for access key ${s3.accessKey}`]);
-      const after = (await app.api("GET", `/v2/templates/${id}/settings`)).body.recording.upload;
-      assert.equal(after.prefix, "dash2");
-      assert.deepEqual(after.credentials, { key: s3.accessKey });
-      assert.equal((await app.api("POST", "/v2/storage/validate", { template_id: id })).body.valid, true, "the stored secret still works");
+      const after = (await app.api<TemplateSettings>("GET", `/v2/templates/${id}/settings`)).body.recording?.upload;
+      assert.equal(after?.prefix, "dash2");
+      assert.deepEqual(after?.credentials, { key: s3.accessKey });
+      assert.equal(
+        (await app.api<StorageValidation>("POST", "/v2/storage/validate", { template_id: id })).body.valid,
+        true,
+        "the stored secret still works",
+      );
     },
   );
 });
 
 test("on a phone-sized screen every tab of a template fits without sideways scrolling", async () => {
   const id = await newTemplate(`dash-phone-${Date.now()}`);
-  await app.api("POST", `/v2/templates/${id}/destinations`, {
+  await app.api<TemplateDestinations>("POST", `/v2/templates/${id}/destinations`, {
     hlsDestinations: { hls: { layers: [{ width: 1280, height: 720, videoBitrate: 2500, audioBitrate: 128 }] } },
   });
   const d = await dash({ viewport: { width: 390, height: 844 } });

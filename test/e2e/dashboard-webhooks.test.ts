@@ -7,6 +7,8 @@ import { startTestApp, type TestApp } from "../support/app.ts";
 import { assertFitsWidth, dashboardPool, go, toast, withDashboardArtifacts } from "../support/dashboard.ts";
 import { TestReceiver, type ReceivedRequest } from "../support/receiver.ts";
 import { until } from "../support/wait.ts";
+import type { DeliveryDetail, DeliveryLogEntry, ListPage, Room, WebhookConfig } from "../support/api-types.ts";
+import { seedWebhookEvents } from "../support/internal-state.ts";
 
 // The dashboard's Webhooks page in a real headless Chromium against a running tapedeck, delivering to
 // a real HTTP receiver on 127.0.0.1 that answers 500 until switched to 200. Retries are set 10 minutes
@@ -56,7 +58,10 @@ async function configure(page: Page, url: string, headers: Record<string, string
 }
 
 test("endpoint: a bad URL or reserved header is refused with the API's reason; URL and custom header are saved and shown back masked; room webhooks are listed", async () => {
-  const override = await app.api("POST", "/v2/rooms", { name: `own-hook-${Date.now()}`, webhook: { url: "http://127.0.0.1:9/room-hook" } });
+  const override = await app.api<Room>("POST", "/v2/rooms", {
+    name: `own-hook-${Date.now()}`,
+    webhook: { url: "http://127.0.0.1:9/room-hook" },
+  });
   assert.equal(override.status, 200, JSON.stringify(override.body));
   const d = await dash();
   await withDashboardArtifacts(
@@ -73,7 +78,7 @@ test("endpoint: a bad URL or reserved header is refused with the API's reason; U
       const bad = await toast(page);
       assert.equal(bad.title, "Invalid body param: url: must be an http:// or https:// URL");
       assert.equal(bad.ok, false);
-      assert.equal((await app.api("GET", "/v2/webhooks/config")).body.url, null, "nothing saved");
+      assert.equal((await app.api<WebhookConfig>("GET", "/v2/webhooks/config")).body.url, null, "nothing saved");
 
       await configure(page, receiver.url, { "X-Tapedeck-Mine": "x" });
       // The API's words, shown as they come.
@@ -89,7 +94,7 @@ test("endpoint: a bad URL or reserved header is refused with the API's reason; U
       const saved = await toast(page);
       assert.equal(saved.title, "Webhook endpoint saved");
       assert.ok(saved.ok);
-      const config = (await app.api("GET", "/v2/webhooks/config")).body;
+      const config = (await app.api<WebhookConfig>("GET", "/v2/webhooks/config")).body;
       assert.deepEqual(
         { url: config.url, headers: config.headers, enabled: config.enabled },
         { url: receiver.url, headers: { "X-Shared-Secret": SECRET }, enabled: true },
@@ -110,7 +115,7 @@ test("endpoint: a bad URL or reserved header is refused with the API's reason; U
       // Removed: forgotten by the server, and the page says what happens to events now.
       await page.getByTestId("remove-webhook").click();
       assert.equal((await toast(page)).title, "Webhook endpoint removed");
-      assert.equal((await app.api("GET", "/v2/webhooks/config")).body.url, null);
+      assert.equal((await app.api<WebhookConfig>("GET", "/v2/webhooks/config")).body.url, null);
       assert.match((await page.getByTestId("webhook-state").textContent())!, /No endpoint set/);
       assert.equal(await page.getByTestId("remove-webhook").isVisible(), false);
     },
@@ -130,7 +135,7 @@ test("delivery log: a failed delivery shows its attempt and the receiver's 500; 
 
       // A room joined by a synthetic viewer: session.open.success and peer.join.success, both answered 500.
       receiver.answerByDefault(500);
-      const room = (await app.api("POST", "/v2/rooms", { name: `hooked-${Date.now()}` })).body;
+      const room = (await app.api<Room>("POST", "/v2/rooms", { name: `hooked-${Date.now()}` })).body;
       const viewer = await joinSynthetic({
         baseUrl: app.url,
         token: await mintAppToken(app.ctx.identity, { roomId: room.id, role: "host" }),
@@ -140,7 +145,7 @@ test("delivery log: a failed delivery shows its attempt and the receiver's 500; 
       participants.push(viewer);
       const events = await until(
         async () => {
-          const res = await app.api("GET", `/v2/analytics/webhooks?room_id=${room.id}&limit=100`);
+          const res = await app.api<ListPage<DeliveryLogEntry>>("GET", `/v2/analytics/webhooks?room_id=${room.id}&limit=100`);
           const byType = new Map<string, any>(res.body.data.map((e: any) => [e.type, e]));
           const join = byType.get("peer.join.success");
           const openSession = byType.get("session.open.success");
@@ -215,7 +220,7 @@ test("delivery log: a failed delivery shows its attempt and the receiver's 500; 
       assert.equal(await attempts.count(), 2);
       assert.equal(await attempts.nth(1).getByTestId("attempt-status").textContent(), "200");
       assert.match((await attempts.nth(1).textContent())!, /replay/);
-      assert.equal((await app.api("GET", `/v2/analytics/webhooks/${id}`)).body.state, "delivered");
+      assert.equal((await app.api<DeliveryDetail>("GET", `/v2/analytics/webhooks/${id}`)).body.state, "delivered");
 
       // The other event, still pending, replayed from its row.
       const other = rowOf(page, events.openSession.id);
@@ -229,13 +234,8 @@ test("delivery log: a failed delivery shows its attempt and the receiver's 500; 
 });
 
 test("log pages with 'load more' under a type filter, and on a phone it fits 390 px", async () => {
-  // Twelve events through the outbox, as emitting code writes them (cheaper than twelve recordings).
-  const seeded: string[] = [];
-  for (let i = 0; i < 12; i++) {
-    seeded.push(
-      await app.ctx.outbox.enqueue(app.ctx.db, { type: "beam.recording.success", data: { room_id: "seeded-room", beam_id: `beam-${i}` } }),
-    );
-  }
+  // Twelve events through the outbox, as emitting code writes them (seeded: see internal-state.ts for why).
+  const seeded = await seedWebhookEvents(app, 12);
   const d = await dash({ viewport: { width: 390, height: 844 } });
   await withDashboardArtifacts(
     "webhooks-paging",

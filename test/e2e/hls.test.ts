@@ -12,6 +12,10 @@ import { probe } from "../../src/media/process.ts";
 import { makeFakeAudio, makeFakeVideo, openRoomPage, waitForRemotePeers, withArtifacts, type RoomPage } from "../support/browser.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { until } from "../support/wait.ts";
+import type { ApiError, LiveStream, Room } from "../support/api-types.ts";
+import { type EventsByType, eventsByType } from "../support/api-client.ts";
+import type { HookWindow } from "../support/page-hooks.ts";
+import type { RecordingStatus } from "../../src/domain/recording-types.ts";
 
 // Live streams as users run them: a whole tapedeck, two publishing headless Chromium peers and the
 // recorder's own Chromium encoding the ladder. The live playlists and segments are fetched while the
@@ -49,7 +53,7 @@ before(async () => {
       audio: makeFakeAudio(path.join(tmp, "a660.wav"), { frequency: 660 }),
     },
   };
-  roomId = (await app.api("POST", "/v2/rooms", { name: "hls-room" })).body.id;
+  roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "hls-room" })).body.id;
   const join = async (role: string, name: string, m: { video: string; audio: string }) =>
     openRoomPage(null, {
       baseUrl: app.url,
@@ -75,10 +79,10 @@ after(async () => {
 const pages = () => [red, blue].filter(Boolean);
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(id: string, statuses: string[], timeoutMs = 60_000): Promise<any> {
+async function waitFor(id: string, statuses: RecordingStatus[], timeoutMs = 60_000): Promise<LiveStream> {
   return until(
     async () => {
-      const r = (await app.api("GET", `/v2/live-streams/${id}`)).body;
+      const r = await app.v2.getLiveStream(id);
       return statuses.includes(r.status) && r;
     },
     `live stream ${id} to be ${statuses.join(" or ")}`,
@@ -87,14 +91,9 @@ async function waitFor(id: string, statuses: string[], timeoutMs = 60_000): Prom
   );
 }
 
-async function events(id: string): Promise<Map<string, any>> {
-  const rows = await app.ctx.db.selectFrom("webhook_events").select(["type", "body"]).orderBy("id").execute();
-  const out = new Map<string, any>();
-  for (const r of rows) {
-    const data = JSON.parse(r.body).data;
-    if (data.beam_id === id) out.set(r.type, data);
-  }
-  return out;
+/** The stream's events, by type, as the app's event log (`GET /v2/analytics/events`) shows them. */
+async function events(id: string): Promise<EventsByType> {
+  return eventsByType(await app.v2.events(), (data) => data.beam_id === id);
 }
 
 const segmentsOf = (playlist: string) => playlist.split("\n").filter((l) => l && !l.startsWith("#"));
@@ -113,7 +112,7 @@ async function download(url: string, file: string): Promise<string> {
 
 test("a live stream: the ladder cut to the machine, live playlists and segments, a viewer, timed metadata, then the VOD zip and one MP4 per layer", async () => {
   await withArtifacts("hls-live", pages, async () => {
-    const start = await app.api("POST", `/v2/live-streams/room/${roomId}/start`, {
+    const start = await app.api<LiveStream>("POST", `/v2/live-streams/room/${roomId}/start`, {
       layers: ASKED,
       recording: { hls_vod: true, single_file_per_layer: true },
     });
@@ -121,7 +120,7 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
     assert.equal(start.body.status, "starting");
     const id = start.body.id;
     assert.match(start.body.playback.url, new RegExp(`/hls/${id}/[A-Za-z0-9_-]{22}/master\\.m3u8$`));
-    const again = await app.api("POST", `/v2/live-streams/room/${roomId}/start`, {});
+    const again = await app.api<LiveStream>("POST", `/v2/live-streams/room/${roomId}/start`, {});
     assert.equal(again.status, 409, "one stream per room");
 
     const running = await waitFor(id, ["running", "failed"]);
@@ -144,14 +143,15 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
     }
     // Point 4: told at start which layers it produces, and why the top one is left out.
     assert.deepEqual(
-      running.layers.map((l: any) => [l.width, l.height]),
+      running.layers.map((l) => [l.width, l.height]),
       [
         [640, 360],
         [320, 180],
       ],
     );
-    assert.match(running.ladder_warning, /1280x720 is left out; producing 640x360, 320x180/);
+    assert.match(running.ladder_warning ?? "", /1280x720 is left out; producing 640x360, 320x180/);
     const started = (await events(id)).get("hls.started.success");
+    assert.ok(started, "hls.started.success");
     assert.equal(started.url, running.playback.url);
     assert.equal(started.state_name, "HLSStarted");
     assert.deepEqual(
@@ -205,21 +205,28 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
     await page.goto(running.playback.viewer_url);
     await page
       .waitForFunction(
-        () => (window as any).tapedeckLive?.state === "playing" && (document.querySelector("video") as HTMLVideoElement).currentTime > 1,
+        () =>
+          (window as HookWindow).tapedeckLive?.state === "playing" && (document.querySelector("video") as HTMLVideoElement).currentTime > 1,
         undefined,
         { timeout: 30_000 },
       )
       .catch(async () => {
         const seen = await page.evaluate(() => ({
           url: location.href,
-          live: (window as any).tapedeckLive,
+          live: (window as HookWindow).tapedeckLive,
           time: document.querySelector("video")?.currentTime,
           body: document.body?.innerHTML.slice(0, 300),
         }));
         throw new Error(`the viewer page did not play: ${JSON.stringify(seen)}; console: ${consoleLines.slice(-10).join(" | ")}`);
       });
-    assert.deepEqual((await page.evaluate(() => (window as any).tapedeckLive.levels.map((l: any) => l.height))).sort(), [180, 360]);
-    const meta = await app.api("POST", `/v2/live-streams/${id}/timed-metadata`, { payload: 'poll: who wins? "A" or B', duration: 5 });
+    assert.deepEqual(
+      (await page.evaluate(() => (window as HookWindow).tapedeckLive?.levels.map((l) => l.height) ?? [])).sort(),
+      [180, 360],
+    );
+    const meta = await app.api<LiveStream>("POST", `/v2/live-streams/${id}/timed-metadata`, {
+      payload: 'poll: who wins? "A" or B',
+      duration: 5,
+    });
     assert.equal(meta.status, 200, JSON.stringify(meta.body));
     const withMeta = await fetchText(`${base}0/index.m3u8`);
     assert.match(
@@ -227,55 +234,44 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
       /#EXT-X-DATERANGE:ID="[0-9a-f]{24}",CLASS="com\.tapedeck\.timed-metadata",START-DATE="[^"]+",DURATION=5,X-PAYLOAD="poll%3A%20who%20wins%3F%20%22A%22%20or%20B"/,
     );
     await page.waitForFunction(
-      () => (window as any).tapedeckLive.metadata.some((m: any) => m.payload === 'poll: who wins? "A" or B'),
+      () => (window as HookWindow).tapedeckLive?.metadata.some((m) => m.payload === 'poll: who wins? "A" or B'),
       undefined,
       { timeout: 20_000 },
     );
-    assert.equal((await app.api("POST", `/v2/live-streams/${id}/timed-metadata`, { payload: "x".repeat(101) })).status, 400);
+    assert.equal((await app.api<LiveStream>("POST", `/v2/live-streams/${id}/timed-metadata`, { payload: "x".repeat(101) })).status, 400);
 
     // The recording is paused for about 6 s while the stream goes on: the span is left out of the files.
-    await red.page.evaluate(() => (window as any).tapedeck.sendChat("live from Red"));
+    assert.equal(await red.page.evaluate(() => (window as HookWindow).tapedeck?.sendChat("live from Red")), true, "Red's chat sent");
     await delay(4000);
-    const paused = await app.api("POST", `/v2/live-streams/${id}/pause-recording`, {});
+    const paused = await app.api<LiveStream>("POST", `/v2/live-streams/${id}/pause-recording`, {});
     assert.equal(paused.body.recording_paused, true);
-    await until(
-      async () =>
-        (await app.api("GET", `/v2/live-streams/${id}`)).body &&
-        (await app.ctx.db.selectFrom("recordings").select("details").where("id", "=", id).executeTakeFirstOrThrow()).details.includes(
-          '"paused_spans":[{',
-        ),
-      "the pause to be noted",
-      5000,
-      100,
-    );
-    const pausedAt = Date.now();
+    assert.equal((await app.v2.getLiveStream(id)).recording_paused, true);
     await delay(6000);
-    await app.api("POST", `/v2/live-streams/${id}/resume-recording`, {});
-    await until(
-      async () =>
-        (await app.ctx.db.selectFrom("recordings").select("details").where("id", "=", id).executeTakeFirstOrThrow()).details.match(
-          /"to":\d+/,
-        ),
-      "the resume to be noted",
-      5000,
-      100,
-    );
-    const pausedMs = Date.now() - pausedAt;
+    const resumed = await app.api<LiveStream>("POST", `/v2/live-streams/${id}/resume-recording`, {});
+    assert.equal(resumed.body.recording_paused, false);
     await delay(4000);
 
-    const stop = await app.api("POST", `/v2/live-streams/${id}/stop`, {});
+    const stop = await app.api<LiveStream>("POST", `/v2/live-streams/${id}/stop`, {});
     assert.equal(stop.status, 200);
     const done = await waitFor(id, ["completed", "failed"], 90_000);
     assert.equal(done.status, "completed", JSON.stringify(done.error));
+    assert.ok(done.started_at && done.stopped_at, "the stream says when it started and stopped");
     const wall = (Date.parse(done.stopped_at) - Date.parse(done.started_at)) / 1000;
-    const expected = wall - pausedMs / 1000;
 
     const ev = await events(id);
-    assert.equal(ev.get("hls.stopped.success").reason, "client request");
-    assert.equal(ev.get("hls.stopped.success").state_name, "HLSStopped");
+    assert.equal(ev.get("hls.stopped.success")?.reason, "client request");
+    assert.equal(ev.get("hls.stopped.success")?.state_name, "HLSStopped");
     const success = ev.get("hls.recording.success");
     assert.ok(success, "hls.recording.success");
-    const vodAsset = done.recording_assets.find((a: any) => a.type === "room-vod");
+    // The paused span as the recorder noted it (hls.recording.success says which spans were left out).
+    assert.equal(success.paused_spans.length, 1, JSON.stringify(success.paused_spans));
+    const [span] = success.paused_spans;
+    assert.ok(span.to, `the pause was closed by the resume: ${JSON.stringify(span)}`);
+    const pausedMs = Date.parse(span.to) - Date.parse(span.from);
+    assert.ok(pausedMs > 0 && pausedMs < wall * 1000, `a pause within the stream: ${pausedMs} ms of ${wall} s`);
+    const expected = wall - pausedMs / 1000;
+    const vodAsset = done.recording_assets?.find((a) => a.type === "room-vod");
+    assert.ok(vodAsset, "a room-vod asset");
     assert.equal(success.hls_vod_recording_path, vodAsset.path);
     assert.match(success.hls_vod_recording_path, new RegExp(`/hls/${roomId}/\\d{8}/\\d{13}/vod/Rec-${roomId}-\\d{13}\\.zip$`));
     assert.equal(success.hls_vod_recording_size, vodAsset.size);
@@ -321,9 +317,9 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
         Math.abs(p.durationSeconds - expected) <= 2.5,
         `layer ${file.layer}: ${p.durationSeconds} s, expected about ${expected.toFixed(1)} s (${wall} s less the ${pausedMs} ms pause)`,
       );
-      const asset = done.recording_assets.find((a: any) => a.id === file.asset_id);
+      const asset = done.recording_assets?.find((a) => a.id === file.asset_id);
       assert.deepEqual(
-        [asset.type, asset.metadata.layer, asset.metadata.resolution],
+        [asset?.type, asset?.metadata.layer, asset?.metadata.resolution],
         ["room-composite", file.layer, { width: w, height: h }],
       );
     }
@@ -339,7 +335,7 @@ test("the default ladder is 100ms's, and a template destination's layers are che
     DEFAULT_LAYERS.map((l) => l.height),
     [1080, 720, 480, 360, 240],
   );
-  const bad = await app.api("POST", "/v2/templates", {
+  const bad = await app.api<ApiError>("POST", "/v2/templates", {
     name: `hls-bad-${Date.now()}`,
     destinations: {
       hlsDestinations: {
@@ -362,4 +358,23 @@ test("the default ladder is 100ms's, and a template destination's layers are che
     bad.body.details.some((d: string) => /descending resolution/.test(d)),
     JSON.stringify(bad.body.details),
   );
+});
+
+test("automatic stop: disabling the room ends its live stream with `room ended`, and the stream completes", async () => {
+  await withArtifacts("hls-room-disabled", pages, async () => {
+    const started = await app.v2.startLiveStream(roomId, {
+      layers: [{ width: 320, height: 180, videoBitrate: 250, audioBitrate: 64 }],
+      recording: { hls_vod: false, single_file_per_layer: false },
+    });
+    const running = await waitFor(started.id, ["running", "failed"]);
+    assert.equal(running.status, "running", JSON.stringify(running.error));
+    const disabled = await app.api<Room>("POST", `/v2/rooms/${roomId}`, { enabled: false });
+    assert.equal(disabled.status, 200, JSON.stringify(disabled.body));
+    // The worker sees the disabled room on its next tick (1 s) and stops the stream as if asked.
+    const done = await waitFor(started.id, ["completed", "failed"]);
+    assert.equal(done.status, "completed", JSON.stringify(done.error));
+    assert.equal(done.stop_reason, "room ended");
+    const events = eventsByType(await app.v2.events({ room_id: roomId }), (d) => "beam_id" in d && d.beam_id === started.id);
+    assert.equal(events.get("hls.stopped.success")?.reason, "room ended", "hls.stopped.success says why the stream stopped");
+  });
 });

@@ -18,6 +18,7 @@ import {
 } from "../support/browser.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { until } from "../support/wait.ts";
+import type { Room, Template } from "../support/api-types.ts";
 
 // The room page in recorder mode (`?recorder=1`), as the browser recorder opens it: two Chromium peers
 // publish a red and a blue fake camera; a recorder page joins with a role that may publish nothing and
@@ -46,7 +47,7 @@ before(async () => {
     audio: makeFakeAudio(path.join(media, "a660.wav"), { frequency: 660 }),
   };
   const both = { subscribeToRoles: ["host", "guest"] };
-  const tpl = await app.api("POST", "/v2/templates", {
+  const tpl = await app.api<Template>("POST", "/v2/templates", {
     name: `recorder-page-${Date.now()}`,
     roles: {
       host: { publishParams: { allowed: ["audio", "video", "screen"] }, subscribeParams: both },
@@ -72,7 +73,7 @@ after(async () => {
 });
 
 async function newRoom(name: string): Promise<string> {
-  const res = await app.api("POST", "/v2/rooms", { name, template_id: templateId });
+  const res = await app.api<Room>("POST", "/v2/rooms", { name, template_id: templateId });
   assert.equal(res.status, 200, JSON.stringify(res.body));
   return res.body.id;
 }

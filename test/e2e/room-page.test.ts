@@ -20,6 +20,7 @@ import {
   type RoomPage,
 } from "../support/browser.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
+import type { ListPage, Room, Session, Template } from "../support/api-types.ts";
 
 // The room page as users meet it: a whole tapedeck, two headless Chromium peers (each with its own
 // fake camera colour and microphone tone) joining by URL alone, seeing and hearing each other,
@@ -57,7 +58,7 @@ after(async () => {
 });
 
 async function newRoom(name: string): Promise<string> {
-  const res = await app.api("POST", "/v2/rooms", { name });
+  const res = await app.api<Room>("POST", "/v2/rooms", { name });
   assert.equal(res.status, 200, JSON.stringify(res.body));
   return res.body.id;
 }
@@ -98,7 +99,7 @@ async function waitForNoRemotePeers(page: Page, ms: number): Promise<void> {
 }
 
 async function sessionOf(roomId: string) {
-  const res = await app.api("GET", `/v2/sessions?room_id=${roomId}`);
+  const res = await app.api<ListPage<Session>>("GET", `/v2/sessions?room_id=${roomId}`);
   assert.equal(res.status, 200, JSON.stringify(res.body));
   assert.equal(res.body.data.length, 1, `one session expected: ${JSON.stringify(res.body.data)}`);
   return res.body.data[0];
@@ -200,9 +201,8 @@ test("two peers see and hear each other, chat, and leave; the sessions API recor
       assert.deepEqual(Object.keys(s.peers).sort(), [hostId, guestId].sort());
       assert.equal(s.peers[hostId].name, "Hana Host");
       assert.equal(s.peers[guestId].name, guestName);
-      for (const p of Object.values<any>(s.peers))
-        assert.ok(!Number.isNaN(Date.parse(p.joined_at)), `joined_at missing: ${JSON.stringify(p)}`);
-      assert.ok(Date.parse(s.peers[guestId].left_at) >= Date.parse(s.peers[guestId].joined_at));
+      for (const p of Object.values(s.peers)) assert.ok(!Number.isNaN(Date.parse(p.joined_at)), `joined_at missing: ${JSON.stringify(p)}`);
+      assert.ok(Date.parse(s.peers[guestId].left_at ?? "") >= Date.parse(s.peers[guestId].joined_at));
       assert.equal(s.peers[hostId].left_at ?? null, null);
 
       // The host leaves too: the session closes with both left.
@@ -505,7 +505,7 @@ test("with a watch-only peer in first, every peer receives every track, a screen
   // the guest's camera: 3 for the viewer, 1 for the host), and each must receive packets marked with its
   // own mid, or its browser drops them.
   const both = { subscribeToRoles: ["host", "guest"] };
-  const tpl = await app.api("POST", "/v2/templates", {
+  const tpl = await app.api<Template>("POST", "/v2/templates", {
     name: `room-page-viewer-${Date.now()}`,
     roles: {
       host: { publishParams: { allowed: ["audio", "video", "screen"] }, subscribeParams: both },
@@ -514,7 +514,7 @@ test("with a watch-only peer in first, every peer receives every track, a screen
     },
   });
   assert.equal(tpl.status, 200, JSON.stringify(tpl.body));
-  const res = await app.api("POST", "/v2/rooms", { name: `room-page-viewer-${Date.now()}`, template_id: tpl.body.id });
+  const res = await app.api<Room>("POST", "/v2/rooms", { name: `room-page-viewer-${Date.now()}`, template_id: tpl.body.id });
   assert.equal(res.status, 200, JSON.stringify(res.body));
   const roomId = res.body.id;
   const viewerToken = await mintAppToken(app.ctx.identity, { roomId, role: "viewer", userId: "user-viewer" });

@@ -7,7 +7,6 @@ import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
 import { probe } from "../../src/media/process.ts";
-import { recordingDetails } from "../../src/recorders/sfu/sfu-recording.ts";
 import {
   launchBrowser,
   makeFakeAudio,
@@ -21,6 +20,9 @@ import {
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { audioLevel, colourAt, decodeAudio, frameAt } from "../support/media-fixtures.ts";
 import { until } from "../support/wait.ts";
+import type { KnownEventType, Room, Template } from "../support/api-types.ts";
+import type { HookWindow } from "../support/page-hooks.ts";
+import { jobsForDiagnostics, recordedTracks, sfuCompositeSegments } from "../support/internal-state.ts";
 
 // SFU recording of a room as users make it: two headless Chromium peers join by URL at different
 // times in a room whose template records everything. Red (red camera, 440 Hz, VP8) is there from the
@@ -82,13 +84,20 @@ function makeGrainyVideo(file: string, color: string): string {
 }
 
 const seconds = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 1000;
-const selfId = (page: Page): Promise<string> => page.evaluate(() => (window as any).tapedeck.peerId);
+const selfId = async (page: Page): Promise<string> => {
+  const id = await page.evaluate(() => (window as HookWindow).tapedeck?.peerId);
+  assert.ok(id, "the page has joined as a peer");
+  return id;
+};
 
-/** The peer's recorded tracks once both have their first frame written (their timestamp 0). */
+/**
+ * The peer's recorded tracks once both have their first frame written (their timestamp 0): not in the
+ * API, see internal-state.ts.
+ */
 async function recordingTracks(peerId: string, timeoutMs = 15_000) {
   return until(
     async () => {
-      const rows = await app.ctx.db.selectFrom("recorded_tracks").selectAll().where("peer_id", "=", peerId).execute();
+      const rows = await recordedTracks(app, { peerId });
       return rows.length === 2 && rows.every((r) => r.first_media_at) && rows;
     },
     `the recording of ${peerId}'s camera and microphone`,
@@ -124,7 +133,7 @@ async function toneLevel(file: string, hz: number, from: number, length: number)
 }
 
 test("Chromium peers joining and leaving at different times: per-peer MP4s, a composite that reflows, chat CSV, tracks, assets, webhooks", async (t) => {
-  const tpl = await app.api("POST", "/v2/templates", {
+  const tpl = await app.api<Template>("POST", "/v2/templates", {
     name: `records-everything-${Date.now()}`,
     recordings: [
       {
@@ -137,7 +146,7 @@ test("Chromium peers joining and leaving at different times: per-peer MP4s, a co
     ],
   });
   assert.equal(tpl.status, 200, JSON.stringify(tpl.body));
-  const room = await app.api("POST", "/v2/rooms", { name: `room-recording-${Date.now()}`, template_id: tpl.body.id });
+  const room = await app.api<Room>("POST", "/v2/rooms", { name: `room-recording-${Date.now()}`, template_id: tpl.body.id });
   assert.equal(room.status, 200, JSON.stringify(room.body));
   const roomId: string = room.body.id;
 
@@ -174,7 +183,8 @@ test("Chromium peers joining and leaving at different times: per-peer MP4s, a co
       redPage = await join(redBrowser, "Red");
       await waitForState(redPage.page, "joined");
       const redId = await selfId(redPage.page);
-      const sessionId: string = await redPage.page.evaluate(() => (window as any).tapedeck.sessionId);
+      const sessionId = await redPage.page.evaluate(() => (window as HookWindow).tapedeck?.sessionId);
+      assert.ok(sessionId, "Red's page is in a session");
       const redTracks = await recordingTracks(redId);
       const redVideoFirst = redTracks.find((r) => r.kind === "video")!.first_media_at!;
       await roomTime(redVideoFirst, 3_000);
@@ -183,17 +193,21 @@ test("Chromium peers joining and leaving at different times: per-peer MP4s, a co
       bluePage = await join(blueBrowser, "Blue", { codec: "h264" });
       await waitForState(bluePage.page, "joined");
       const blueId = await selfId(bluePage.page);
-      assert.equal(await bluePage.page.evaluate(() => (window as any).tapedeck.sessionId), sessionId, "Blue joined the same session");
+      assert.equal(
+        await bluePage.page.evaluate(() => (window as HookWindow).tapedeck?.sessionId),
+        sessionId,
+        "Blue joined the same session",
+      );
       const blueTracks = await recordingTracks(blueId);
       await Promise.all([waitForRemotePeers(redPage.page, 1), waitForRemotePeers(bluePage.page, 1)]);
-      const blueCodec = await redPage.page.evaluate((id) => (window as any).tapedeck.inboundStats(id, "camera"), blueId);
+      const blueCodec = await redPage.page.evaluate((id) => (window as HookWindow).tapedeck?.inboundStats(id, "camera"), blueId);
       assert.equal(blueCodec?.mimeType, "video/H264", `Blue publishes H.264: ${JSON.stringify(blueCodec)}`);
 
       // Red chats to everyone (the debug hook; room-page.test.ts drives the chat box); both get it.
-      assert.equal(await redPage.page.evaluate((m) => (window as any).tapedeck.sendChat(m), CHAT), true, "chat sent");
+      assert.equal(await redPage.page.evaluate((m) => (window as HookWindow).tapedeck?.sendChat(m), CHAT), true, "chat sent");
       await Promise.all(
         [redPage, bluePage].map((p) =>
-          p.page.waitForFunction((m) => (window as any).tapedeck.chat.some((c: any) => c.message === m), CHAT, { timeout: 5_000 }),
+          p.page.waitForFunction((m) => (window as HookWindow).tapedeck?.chat.some((c) => c.message === m), CHAT, { timeout: 5_000 }),
         ),
       );
 
@@ -205,8 +219,8 @@ test("Chromium peers joining and leaving at different times: per-peer MP4s, a co
       const blueClosed = new Date().toISOString();
       await waitForRemotePeers(redPage.page, 0, { timeoutMs: 5_000 });
       const blueLeft = await until(
-        async () => (await app.ctx.db.selectFrom("peers").select("left_at").where("id", "=", blueId).executeTakeFirstOrThrow()).left_at,
-        "Blue's left_at",
+        async () => (await app.v2.getSession(sessionId)).peers[blueId]?.left_at,
+        "Blue's left_at in the session",
       );
 
       // Red alone again for a few seconds, and at least until the composite's first piece is rendered.
@@ -222,53 +236,37 @@ test("Chromium peers joining and leaving at different times: per-peer MP4s, a co
       await waitForState(redPage.page, "left", 5_000);
       const redGone = new Date().toISOString();
 
-      // The session closes; post-processing and the track uploads finish.
-      const rec = await until(
-        () =>
-          app.ctx.db.selectFrom("recordings").selectAll().where("session_id", "=", sessionId).where("kind", "=", "sfu").executeTakeFirst(),
-        "the session's SFU recording",
-      );
+      // The session closes; post-processing and the track uploads finish: the app's event log says so
+      // (recording.success or recording.failed for the composite, one track.recording.success per track).
+      const ofSession = async <K extends KnownEventType>(type: K) =>
+        (await app.v2.events({ type, room_id: roomId })).filter((e) => e.data.session_id === sessionId).map((e) => e.data);
       await until(
         async () => {
-          const r = await app.ctx.db
-            .selectFrom("recordings")
-            .select(["status", "failure"])
-            .where("id", "=", rec.id)
-            .executeTakeFirstOrThrow();
-          if (r.status === "failed") throw new Error(`recording failed: ${r.failure}`);
-          return r.status === "completed";
+          const [failed] = await ofSession("recording.failed");
+          if (failed) throw new Error(`recording failed: ${JSON.stringify(failed)}`);
+          return (await ofSession("recording.success")).length > 0;
         },
-        "the SFU recording completed",
+        "the SFU recording completed (recording.success)",
         60_000,
       ).catch(async (err) => {
-        console.error(
-          JSON.stringify(
-            (await app.ctx.db.selectFrom("webhook_events").select(["type", "body"]).where("type", "=", "peer.leave.success").execute()).map(
-              (e) => JSON.parse(e.body).data,
-            ),
-          ),
-        );
-        console.error(JSON.stringify(await app.ctx.db.selectFrom("jobs").selectAll().execute(), null, 1));
+        console.error(JSON.stringify(await ofSession("peer.leave.success")));
+        console.error(JSON.stringify(await jobsForDiagnostics(app), null, 1));
         throw err;
       });
-      await until(
-        async () =>
-          (await app.ctx.db.selectFrom("webhook_events").select("id").where("type", "=", "track.recording.success").execute()).length === 4,
-        "4 track.recording.success",
-        30_000,
-      );
+      await until(async () => (await ofSession("track.recording.success")).length === 4, "4 track.recording.success", 30_000);
 
-      const session = await app.ctx.db.selectFrom("sessions").selectAll().where("id", "=", sessionId).executeTakeFirstOrThrow();
-      assert.equal(session.active, 0);
-      const peers = await app.ctx.db.selectFrom("peers").selectAll().where("session_id", "=", sessionId).execute();
+      const session = await app.v2.getSession(sessionId);
+      assert.equal(session.active, false);
+      const peers = Object.values(session.peers);
       assert.deepEqual(peers.map((p) => p.name).sort(), ["Blue", "Red"]);
-      const peerOf = (id: string) => peers.find((p) => p.id === id)!;
-      const tracks = await app.ctx.db.selectFrom("recorded_tracks").selectAll().where("session_id", "=", sessionId).execute();
-      const events = (await app.ctx.db.selectFrom("webhook_events").select(["type", "body"]).execute()).map((e) => ({
-        type: e.type,
-        body: JSON.parse(e.body),
-      }));
-      const ofType = (type: string) => events.filter((e) => e.type === type).map((e) => e.body.data);
+      const peerOf = (id: string) => {
+        const peer = session.peers[id];
+        assert.ok(peer?.left_at, `peer ${id} in the session, and gone: ${JSON.stringify(peer)}`);
+        return { ...peer, left_at: peer.left_at };
+      };
+      const [closed] = await ofSession("session.close.success");
+      assert.ok(closed, "session.close.success");
+      const tracks = await recordedTracks(app, { sessionId });
       const download = async (url: string, name: string) => {
         const file = path.join(tmp, name);
         const res = await fetch(url);
@@ -281,7 +279,7 @@ test("Chromium peers joining and leaving at different times: per-peer MP4s, a co
       const origin = session.created_at;
       const at = (iso: string) => seconds(origin, iso);
       const videoStart = (peerId: string) => at(tracks.find((r) => r.peer_id === peerId && r.kind === "video")!.first_media_at!);
-      const sessionSeconds = seconds(origin, session.ended_at!);
+      const sessionSeconds = seconds(origin, closed.session_stopped_at);
       const timeline = {
         redJoined: at(peerOf(redId).joined_at),
         redVideo: videoStart(redId),
@@ -289,31 +287,29 @@ test("Chromium peers joining and leaving at different times: per-peer MP4s, a co
         blueVideo: videoStart(blueId),
         blueClosing: at(blueClosing),
         blueClosed: at(blueClosed),
-        blueLeft: at(peerOf(blueId).left_at!),
+        blueLeft: at(peerOf(blueId).left_at),
         redLeaving: at(redLeaving),
         redGone: at(redGone),
-        redLeft: at(peerOf(redId).left_at!),
+        redLeft: at(peerOf(redId).left_at),
         end: sessionSeconds,
       };
       const ctx = `timeline ${JSON.stringify(timeline)}`;
       t.diagnostic(ctx);
 
       // recording.success: the composite and the chat, under the internal bucket.
-      const [success] = ofType("recording.success");
+      const [success] = await ofSession("recording.success");
       assert.ok(success, "recording.success sent");
-      assert.equal(ofType("recording.failed").length, 0);
+      assert.equal((await ofSession("recording.failed")).length, 0);
       const epoch = Date.parse(origin);
       const date = origin.slice(0, 10).replaceAll("-", "");
       const bucket = `tapedeck://internal/${app.ctx.identity.customerId}`;
       assert.equal(success.recording_path, `${bucket}/${roomId}/${date}/${sessionId}/Rec-${sessionId}-${epoch}.mp4`);
       assert.equal(success.chat_recording_path, `${bucket}/chat/${roomId}/${date}/Rec-${roomId}-${epoch}.csv`);
       assert.equal(success.duration, Math.round(sessionSeconds));
-      const details = recordingDetails(
-        await app.ctx.db.selectFrom("recordings").selectAll().where("id", "=", rec.id).executeTakeFirstOrThrow(),
-      );
+      const segments = await sfuCompositeSegments(app, sessionId);
       assert.ok(
-        details.segments && details.segments.renderedAfterClose < details.segments.total,
-        `pieces rendered during the session: ${JSON.stringify(details.segments)}`,
+        segments && segments.renderedAfterClose < segments.total,
+        `pieces rendered during the session: ${JSON.stringify(segments)}`,
       );
 
       // The composite: 1280x720 H.264 + AAC, as long as the session.
@@ -367,7 +363,7 @@ test("Chromium peers joining and leaving at different times: per-peer MP4s, a co
       );
 
       // Per-peer MP4s: one per peer, H.264 at the camera's size, with sound, as long as the peer stayed.
-      const streams = ofType("stream.recording.success");
+      const streams = await ofSession("stream.recording.success");
       assert.deepEqual(streams.map((d) => d.peer_id).sort(), [redId, blueId].sort());
       for (const d of streams) {
         const peer = peerOf(d.peer_id);
@@ -392,7 +388,7 @@ test("Chromium peers joining and leaving at different times: per-peer MP4s, a co
           .map((r) => r.first_media_at!)
           .sort()[0];
         const [leaving, gone] = peer.id === redId ? [redLeaving, redGone] : [blueClosing, blueClosed];
-        const why = `${peer.name}: MP4 ${p.durationSeconds} s, publishing ${seconds(firstMedia, leaving)}-${seconds(firstMedia, gone)} s, in the room (peers table) ${seconds(peer.joined_at, peer.left_at!)} s; ${ctx}`;
+        const why = `${peer.name}: MP4 ${p.durationSeconds} s, publishing ${seconds(firstMedia, leaving)}-${seconds(firstMedia, gone)} s, in the room (sessions API) ${seconds(peer.joined_at, peer.left_at)} s; ${ctx}`;
         assert.ok(p.durationSeconds >= seconds(firstMedia, leaving) - 1 && p.durationSeconds <= seconds(firstMedia, gone) + 1, why);
         assert.ok(seconds(peer.joined_at, firstMedia) < 4, `the first media came long after the join: ${why}`);
         assert.equal(d.size, p.sizeBytes);
@@ -421,20 +417,17 @@ test("Chromium peers joining and leaving at different times: per-peer MP4s, a co
       const [sentAt] = /,(\d{4}-\d\d-\d\dT[0-9:.]+Z),/.exec(lines[1])!.slice(1);
       assert.equal(lines[1], `${redId},Red,user-red,[],${sentAt},chat,"${CHAT.replaceAll('"', '""')}"`);
       assert.ok(
-        Date.parse(sentAt) >= Date.parse(peerOf(blueId).joined_at) && Date.parse(sentAt) <= Date.parse(peerOf(blueId).left_at!),
+        Date.parse(sentAt) >= Date.parse(peerOf(blueId).joined_at) && Date.parse(sentAt) <= Date.parse(peerOf(blueId).left_at),
         `sent while both were there: ${sentAt}`,
       );
 
       // Tracks: four, two per peer; every asset listed for the session.
-      const trackEvents = ofType("track.recording.success");
+      const trackEvents = await ofSession("track.recording.success");
       assert.deepEqual(
         trackEvents.map((d) => `${d.peer_id === redId ? "Red" : d.peer_id === blueId ? "Blue" : d.peer_id}/${d.track_type}`).sort(),
         ["Blue/audio", "Blue/video", "Red/audio", "Red/video"],
       );
-      const assets = (await app.api("GET", `/v2/recording-assets?session_id=${sessionId}`)).body.data as Array<{
-        type: string;
-        path: string;
-      }>;
+      const assets = await app.v2.listAssets({ session_id: sessionId });
       const count = (type: string) => assets.filter((a) => a.type === type).length;
       assert.deepEqual(
         [count("room-composite-legacy"), count("stream"), count("track"), count("chat")],

@@ -3,6 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { SignJWT } from "jose";
 import { mintAppToken, mintManagementToken } from "../../src/auth/tokens.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
+import type { ApiError } from "../support/api-types.ts";
 
 describe("management token auth on /v2", () => {
   let app: TestApp;
@@ -93,7 +94,7 @@ describe("management token auth on /v2", () => {
   });
 
   test("unknown routes answer 404 in the error shape", async () => {
-    const r = await app.api("GET", "/v2/no-such-thing");
+    const r = await app.api<ApiError>("GET", "/v2/no-such-thing");
     assert.equal(r.status, 404);
     assert.equal(r.body.code, 404);
   });

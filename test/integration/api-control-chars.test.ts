@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startTestApp, type TestApp } from "../support/app.ts";
+import type { ApiError, ListPage, Room } from "../support/api-types.ts";
 
 // A NUL byte (or any control character) in a query value or path parameter is a 400 naming the
 // parameter, never a 500 from PostgreSQL ("invalid byte sequence for encoding UTF8: 0x00"), which is why
@@ -24,13 +25,13 @@ describe("control characters in query values and path parameters (PostgreSQL)", 
   ];
   for (const [path, reason, param] of cases) {
     test(`GET ${path} is 400 ${reason} naming ${param}`, async () => {
-      const r = await app.api("GET", path);
+      const r = await app.api<ApiError>("GET", path);
       assert.equal(r.status, 400, JSON.stringify(r.body));
       assert.equal(r.body.code, 400);
       assert.equal(r.body.reason, reason);
       assert.equal(r.body.origin, "client");
       assert.match(r.body.details[0], new RegExp(`^${param}: `));
-      assert.equal((await app.api("GET", "/v2/rooms")).status, 200, "the server still serves");
+      assert.equal((await app.api<ListPage<Room>>("GET", "/v2/rooms")).status, 200, "the server still serves");
     });
   }
 });

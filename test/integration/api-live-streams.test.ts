@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startTestApp, type TestApp } from "../support/app.ts";
+import type { ApiError, LiveStream, LiveStreamStopPage, ListPage, Room, Template } from "../support/api-types.ts";
 
 // The live-stream API as a caller meets it, without a worker (roles api and sfu only), so a started
 // stream stays `starting`: what is accepted and with which ladder, what is refused and how, and what
@@ -12,11 +13,11 @@ describe("live streams API (HLS)", () => {
 
   before(async () => {
     app = await startTestApp({ env: { TAPEDECK_ROLES: "api,sfu" } });
-    roomId = (await app.api("POST", "/v2/rooms", { name: "live-streams-api" })).body.id;
+    roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "live-streams-api" })).body.id;
   });
   after(async () => app?.close());
 
-  const start = (body: unknown, room = roomId) => app.api("POST", `/v2/live-streams/room/${room}/start`, body);
+  const start = <T = LiveStream>(body: unknown, room = roomId) => app.api<T>("POST", `/v2/live-streams/room/${room}/start`, body);
 
   test("bad requests are refused with the field that is wrong, and nothing is started", async () => {
     const cases: Array<[unknown, string | RegExp]> = [
@@ -39,13 +40,13 @@ describe("live streams API (HLS)", () => {
       [{ unknown_field: 1 }, /Invalid body param/],
     ];
     for (const [body, message] of cases) {
-      const res = await start(body);
+      const res = await start<ApiError>(body);
       assert.equal(res.status, 400, `${JSON.stringify(body)} → ${JSON.stringify(res.body)}`);
       if (typeof message === "string") assert.equal(res.body.message, message, JSON.stringify(res.body));
       else assert.match(res.body.message, message);
       assert.ok(Array.isArray(res.body.details) && res.body.details.length > 0, JSON.stringify(res.body));
     }
-    const list = await app.api("GET", `/v2/live-streams?room_id=${roomId}`);
+    const list = await app.api<ListPage<LiveStream>>("GET", `/v2/live-streams?room_id=${roomId}`);
     assert.deepEqual(list.body.data, []);
     assert.equal((await start({}, "000000000000000000000000")).status, 404);
   });
@@ -63,7 +64,7 @@ describe("live streams API (HLS)", () => {
     assert.match(s.playback.url, new RegExp(`^${app.url.replace(/[.]/g, "\\.")}/hls/${s.id}/[A-Za-z0-9_-]{22}/master\\.m3u8$`));
     assert.equal(s.recording_assets, null);
 
-    const again = await start({});
+    const again = await start<ApiError>({});
     assert.equal(again.status, 409);
     assert.equal(again.body.message, "stream already started");
 
@@ -71,37 +72,37 @@ describe("live streams API (HLS)", () => {
     const notYet = await fetch(s.playback.url);
     assert.equal(notYet.status, 404);
     assert.match((await notYet.json()).message, /not started yet/);
-    const meta = await app.api("POST", `/v2/live-streams/${s.id}/timed-metadata`, { payload: "hello", duration: 2 });
+    const meta = await app.api<LiveStream>("POST", `/v2/live-streams/${s.id}/timed-metadata`, { payload: "hello", duration: 2 });
     assert.equal(meta.status, 409);
-    assert.equal((await app.api("POST", `/v2/live-streams/${s.id}/timed-metadata`, { payload: "" })).status, 400);
+    assert.equal((await app.api<LiveStream>("POST", `/v2/live-streams/${s.id}/timed-metadata`, { payload: "" })).status, 400);
 
-    const paused = await app.api("POST", `/v2/live-streams/${s.id}/pause-recording`, {});
+    const paused = await app.api<LiveStream>("POST", `/v2/live-streams/${s.id}/pause-recording`, {});
     assert.equal(paused.status, 200);
     assert.equal(paused.body.recording_paused, true);
-    const resumed = await app.api("POST", `/v2/live-streams/${s.id}/resume-recording`, {});
+    const resumed = await app.api<LiveStream>("POST", `/v2/live-streams/${s.id}/resume-recording`, {});
     assert.equal(resumed.body.recording_paused, false);
 
-    const got = await app.api("GET", `/v2/live-streams/${s.id}`);
+    const got = await app.api<LiveStream>("GET", `/v2/live-streams/${s.id}`);
     assert.equal(got.body.id, s.id);
-    const listed = await app.api("GET", `/v2/live-streams?room_id=${roomId}&status=starting`);
+    const listed = await app.api<ListPage<LiveStream>>("GET", `/v2/live-streams?room_id=${roomId}&status=starting`);
     assert.deepEqual(
       listed.body.data.map((x: any) => x.id),
       [s.id],
     );
 
-    const stopped = await app.api("POST", `/v2/live-streams/room/${roomId}/stop`, {});
+    const stopped = await app.api<LiveStreamStopPage>("POST", `/v2/live-streams/room/${roomId}/stop`, {});
     assert.equal(stopped.status, 200);
     assert.deepEqual(
       stopped.body.data.map((x: any) => x.id),
       [s.id],
     );
     assert.equal(stopped.body.error, "");
-    assert.equal((await app.api("POST", `/v2/live-streams/${s.id}/stop`, {})).status, 200, "a second stop is harmless");
-    assert.equal((await app.api("POST", `/v2/live-streams/000000000000000000000000/stop`, {})).status, 404);
+    assert.equal((await app.api<LiveStream>("POST", `/v2/live-streams/${s.id}/stop`, {})).status, 200, "a second stop is harmless");
+    assert.equal((await app.api<LiveStream>("POST", `/v2/live-streams/000000000000000000000000/stop`, {})).status, 404);
   });
 
   test("a template's hlsDestinations: its layers, playlist window and recording flags apply; several need a destination name", async () => {
-    const tpl = await app.api("POST", "/v2/templates", {
+    const tpl = await app.api<Template>("POST", "/v2/templates", {
       name: `hls-dest-${Date.now()}`,
       destinations: {
         hlsDestinations: {
@@ -120,8 +121,8 @@ describe("live streams API (HLS)", () => {
       },
     });
     assert.equal(tpl.status, 200, JSON.stringify(tpl.body));
-    const room = (await app.api("POST", "/v2/rooms", { name: `hls-dest-room-${Date.now()}`, template_id: tpl.body.id })).body.id;
-    const unnamed = await start({}, room);
+    const room = (await app.api<Room>("POST", "/v2/rooms", { name: `hls-dest-room-${Date.now()}`, template_id: tpl.body.id })).body.id;
+    const unnamed = await start<ApiError>({}, room);
     assert.equal(unnamed.status, 400);
     assert.equal(unnamed.body.message, "destination is required");
     const res = await start({ destination: "portrait" }, room);
@@ -134,6 +135,6 @@ describe("live streams API (HLS)", () => {
       ],
     );
     assert.deepEqual(res.body.recording, { hls_vod: true, single_file_per_layer: false });
-    await app.api("POST", `/v2/live-streams/room/${room}/stop`, {});
+    await app.api<LiveStreamStopPage>("POST", `/v2/live-streams/room/${room}/stop`, {});
   });
 });

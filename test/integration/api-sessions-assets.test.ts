@@ -4,6 +4,7 @@ import { insertAsset } from "../../src/assets/asset.repository.ts";
 import { beamPath, objectKey } from "../../src/domain/storage-paths.ts";
 import { newObjectId, newUuid } from "../../src/ids.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
+import type { ApiError, ListPage, PresignedUrl, Recording, RecordingAsset, Room, Session } from "../support/api-types.ts";
 
 // Sessions, recordings and assets are written by the SFU and recorders; here rows are put in place
 // directly and read back through the API the way a user would.
@@ -19,7 +20,7 @@ describe("sessions, recordings and recording assets API", () => {
 
   before(async () => {
     app = await startTestApp();
-    roomId = (await app.api("POST", "/v2/rooms", { name: "recorded-room" })).body.id;
+    roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "recorded-room" })).body.id;
     sessionId = newObjectId();
     const t0 = "2026-11-24T10:00:00.000Z";
     await app.ctx.db
@@ -110,7 +111,7 @@ describe("sessions, recordings and recording assets API", () => {
   after(() => app.close());
 
   test("a session lists its peers as a map keyed by peer id", async () => {
-    const r = await app.api("GET", `/v2/sessions/${sessionId}`);
+    const r = await app.api<Session>("GET", `/v2/sessions/${sessionId}`);
     assert.equal(r.status, 200);
     assert.equal(r.body.room_id, roomId);
     assert.equal(r.body.active, false);
@@ -124,38 +125,38 @@ describe("sessions, recordings and recording assets API", () => {
       joined_at: "2026-11-24T10:00:00.000Z",
       left_at: "2026-11-24T10:30:00.000Z",
     });
-    const list = await app.api("GET", `/v2/sessions?room_id=${roomId}`);
+    const list = await app.api<ListPage<Session>>("GET", `/v2/sessions?room_id=${roomId}`);
     assert.equal(list.body.data.length, 1);
-    assert.equal((await app.api("GET", "/v2/sessions?active=true")).body.data.length, 0);
-    assert.equal((await app.api("GET", `/v2/sessions/${"d".repeat(24)}`)).status, 404);
-    assert.equal((await app.api("GET", "/v2/sessions?room_id=nope")).status, 400);
+    assert.equal((await app.api<ListPage<Session>>("GET", "/v2/sessions?active=true")).body.data.length, 0);
+    assert.equal((await app.api<Session>("GET", `/v2/sessions/${"d".repeat(24)}`)).status, 404);
+    assert.equal((await app.api<ListPage<Session>>("GET", "/v2/sessions?room_id=nope")).status, 400);
   });
 
   test("a recording shows its assets; the list omits them", async () => {
-    const r = await app.api("GET", `/v2/recordings/${recordingId}`);
+    const r = await app.api<Recording>("GET", `/v2/recordings/${recordingId}`);
     assert.equal(r.status, 200);
     assert.equal(r.body.status, "completed");
     assert.deepEqual(r.body.asset_types, ["room-composite"]);
-    assert.equal(r.body.recording_assets[0].id, assetId);
-    assert.equal(r.body.recording_assets[0].job_id, undefined);
-    const list = await app.api("GET", `/v2/recordings?room_id=${roomId}`);
+    assert.equal(r.body.recording_assets?.[0].id, assetId);
+    assert.ok(!("job_id" in r.body.recording_assets[0]), "an embedded asset has no job_id");
+    const list = await app.api<ListPage<Recording>>("GET", `/v2/recordings?room_id=${roomId}`);
     assert.equal(list.body.data.length, 1);
     assert.equal(list.body.data[0].recording_assets, undefined);
-    assert.equal((await app.api("GET", "/v2/recordings?status=bogus")).status, 400);
-    assert.equal((await app.api("GET", `/v2/recordings/${"e".repeat(24)}`)).status, 404);
+    assert.equal((await app.api<ListPage<Recording>>("GET", "/v2/recordings?status=bogus")).status, 400);
+    assert.equal((await app.api<Recording>("GET", `/v2/recordings/${"e".repeat(24)}`)).status, 404);
   });
 
   test("an asset and its presigned URL, which downloads the file", async () => {
-    const a = await app.api("GET", `/v2/recording-assets/${assetId}`);
+    const a = await app.api<RecordingAsset>("GET", `/v2/recording-assets/${assetId}`);
     assert.equal(a.status, 200);
     assert.equal(a.body.type, "room-composite");
     assert.equal(a.body.job_id, recordingId);
     assert.equal(a.body.size, fileBytes.length);
     assert.deepEqual(a.body.metadata, { resolution: { width: 1280, height: 720 } });
-    const list = await app.api("GET", `/v2/recording-assets?room_id=${roomId}&type=room-composite`);
+    const list = await app.api<ListPage<RecordingAsset>>("GET", `/v2/recording-assets?room_id=${roomId}&type=room-composite`);
     assert.equal(list.body.data.length, 1);
 
-    const p = await app.api("GET", `/v2/recording-assets/${assetId}/presigned-url?presign_duration=120`);
+    const p = await app.api<PresignedUrl>("GET", `/v2/recording-assets/${assetId}/presigned-url?presign_duration=120`);
     assert.equal(p.status, 200);
     assert.equal(p.body.id, assetId);
     assert.equal(p.body.expiry, 120);
@@ -164,14 +165,14 @@ describe("sessions, recordings and recording assets API", () => {
     assert.equal(file.status, 200);
     assert.deepEqual(Buffer.from(await file.arrayBuffer()), fileBytes);
 
-    const dflt = await app.api("GET", `/v2/recording-assets/${assetId}/presigned-url`);
+    const dflt = await app.api<PresignedUrl>("GET", `/v2/recording-assets/${assetId}/presigned-url`);
     assert.equal(dflt.body.expiry, 3 * 86400);
     for (const bad of ["0", "-5", "abc", "99999999"]) {
-      const r = await app.api("GET", `/v2/recording-assets/${assetId}/presigned-url?presign_duration=${bad}`);
+      const r = await app.api<ApiError>("GET", `/v2/recording-assets/${assetId}/presigned-url?presign_duration=${bad}`);
       assert.equal(r.status, 400, bad);
       assert.match(r.body.message, /presign_duration/);
     }
-    assert.equal((await app.api("GET", `/v2/recording-assets/${"f".repeat(24)}/presigned-url`)).status, 404);
-    assert.equal((await app.api("GET", "/v2/recording-assets?type=movie")).status, 400);
+    assert.equal((await app.api<PresignedUrl>("GET", `/v2/recording-assets/${"f".repeat(24)}/presigned-url`)).status, 404);
+    assert.equal((await app.api<ListPage<RecordingAsset>>("GET", "/v2/recording-assets?type=movie")).status, 400);
   });
 });

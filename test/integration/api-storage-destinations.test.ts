@@ -5,6 +5,7 @@ import { getRoom, roomDestination } from "../../src/rooms/room.service.ts";
 import { newObjectId } from "../../src/ids.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { startS3rver, type TestS3 } from "../support/s3rver.ts";
+import type { PresignedUrl, Room, StorageValidation, Template } from "../support/api-types.ts";
 
 // A template's saved destination, checked and used the way a user would: validate it by template or
 // room id (the stored secret is used, never shown), then a file written there is downloadable through
@@ -19,7 +20,7 @@ describe("saved storage destinations against a real S3-protocol server", () => {
   before(async () => {
     s3 = await startS3rver();
     app = await startTestApp();
-    const t = await app.api("POST", "/v2/templates", {
+    const t = await app.api<Template>("POST", "/v2/templates", {
       name: "own-bucket",
       settings: {
         recording: {
@@ -35,7 +36,7 @@ describe("saved storage destinations against a real S3-protocol server", () => {
     });
     assert.equal(t.status, 200, JSON.stringify(t.body));
     templateId = t.body.id;
-    roomId = (await app.api("POST", "/v2/rooms", { name: "own-bucket-room", template_id: templateId })).body.id;
+    roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "own-bucket-room", template_id: templateId })).body.id;
   });
   after(async () => {
     await app.close();
@@ -43,16 +44,16 @@ describe("saved storage destinations against a real S3-protocol server", () => {
   });
 
   test("validate by template id and by room id uses the stored secret", async () => {
-    const byTemplate = await app.api("POST", "/v2/storage/validate", { template_id: templateId });
+    const byTemplate = await app.api<StorageValidation>("POST", "/v2/storage/validate", { template_id: templateId });
     assert.equal(byTemplate.status, 200);
     assert.equal(byTemplate.body.valid, true, JSON.stringify(byTemplate.body));
     assert.equal(byTemplate.body.message, "Recording upload config validated successfully");
-    const byRoom = await app.api("POST", "/v2/storage/validate", { room_id: roomId });
+    const byRoom = await app.api<StorageValidation>("POST", "/v2/storage/validate", { room_id: roomId });
     assert.equal(byRoom.body.valid, true);
   });
 
   test("a room with a wrong secret of its own fails validation with a reason, without echoing the secret", async () => {
-    const bad = await app.api("POST", "/v2/rooms", {
+    const bad = await app.api<Room>("POST", "/v2/rooms", {
       name: "bad-secret-room",
       recording_info: {
         upload_info: {
@@ -63,7 +64,7 @@ describe("saved storage destinations against a real S3-protocol server", () => {
         },
       },
     });
-    const r = await app.api("POST", "/v2/storage/validate", { room_id: bad.body.id });
+    const r = await app.api<StorageValidation>("POST", "/v2/storage/validate", { room_id: bad.body.id });
     assert.equal(r.status, 200);
     assert.equal(r.body.valid, false);
     assert.match(r.body.message, /secret/i);
@@ -71,13 +72,16 @@ describe("saved storage destinations against a real S3-protocol server", () => {
   });
 
   test("nothing saved, unknown ids and mixed bodies get clear errors", async () => {
-    const plain = (await app.api("POST", "/v2/rooms", { name: "internal-room" })).body.id;
-    const none = await app.api("POST", "/v2/storage/validate", { room_id: plain });
+    const plain = (await app.api<Room>("POST", "/v2/rooms", { name: "internal-room" })).body.id;
+    const none = await app.api<StorageValidation>("POST", "/v2/storage/validate", { room_id: plain });
     assert.equal(none.status, 400);
     assert.match(none.body.message, /internal bucket/);
-    assert.equal((await app.api("POST", "/v2/storage/validate", { template_id: "a".repeat(24) })).status, 404);
-    assert.equal((await app.api("POST", "/v2/storage/validate", { template_id: templateId, room_id: roomId })).status, 400);
-    assert.equal((await app.api("POST", "/v2/storage/validate", { template_id: "nope" })).status, 400);
+    assert.equal((await app.api<StorageValidation>("POST", "/v2/storage/validate", { template_id: "a".repeat(24) })).status, 404);
+    assert.equal(
+      (await app.api<StorageValidation>("POST", "/v2/storage/validate", { template_id: templateId, room_id: roomId })).status,
+      400,
+    );
+    assert.equal((await app.api<StorageValidation>("POST", "/v2/storage/validate", { template_id: "nope" })).status, 400);
   });
 
   test("a file written to the room's destination downloads through the asset's presigned URL", async () => {
@@ -101,7 +105,7 @@ describe("saved storage destinations against a real S3-protocol server", () => {
     assert.equal(asset.path, `s3://${s3.bucket}/${key}`);
     const raw = await app.ctx.db.selectFrom("recording_assets").select("location").where("id", "=", asset.id).executeTakeFirstOrThrow();
     assert.ok(!raw.location.includes(s3.secret), "destination secret stored in the clear");
-    const p = await app.api("GET", `/v2/recording-assets/${asset.id}/presigned-url?presign_duration=300`);
+    const p = await app.api<PresignedUrl>("GET", `/v2/recording-assets/${asset.id}/presigned-url?presign_duration=300`);
     assert.equal(p.status, 200);
     assert.equal(p.body.expiry, 300);
     const file = await fetch(p.body.url);

@@ -15,6 +15,7 @@ import {
   snapshotPrototypes,
 } from "../support/fuzz-run.ts";
 import { SignalClient } from "../support/signal-client.ts";
+import type { LiveStream, Recording, Room, Template } from "../support/api-types.ts";
 
 // Property-based fuzzing of every /v2 route, enumerated from the running server (a new route is fuzzed
 // without editing this file). Each route gets generated bad path parameters, query strings, bodies and
@@ -94,14 +95,14 @@ describe(`fuzz: every /v2 route answers bad input with a documented 4xx (${DIALE
     routes = (app.server as unknown as { routeList: Route[] }).routeList.filter((r) => r.url.startsWith("/v2/"));
     // Something of each kind to point at: a template, a room, a session with peers and webhook events,
     // a browser recording and a live stream (both stay queued).
-    const template = await app.api("POST", "/v2/templates", { name: "fuzz-template" });
-    const room = await app.api("POST", "/v2/rooms", { name: "fuzz-room", template_id: template.body.id });
+    const template = await app.api<Template>("POST", "/v2/templates", { name: "fuzz-template" });
+    const room = await app.api<Room>("POST", "/v2/rooms", { name: "fuzz-room", template_id: template.body.id });
     const peer = await SignalClient.connect(app.url);
     await peer.join(await mintAppToken(app.ctx.identity, { roomId: room.body.id, role: "host", userId: "fuzz" }), "Fuzz");
     peer.close();
     await peer.closed;
-    await app.api("POST", `/v2/recordings/room/${room.body.id}/start`, {});
-    await app.api("POST", `/v2/live-streams/room/${room.body.id}/start`, {});
+    await app.api<Recording>("POST", `/v2/recordings/room/${room.body.id}/start`, {});
+    await app.api<LiveStream>("POST", `/v2/live-streams/room/${room.body.id}/start`, {});
     for (const r of routes.filter((r) => r.method === "GET" && !r.url.includes(":"))) {
       const list = await getJson(r.url);
       const items = Array.isArray(list?.data) ? (list.data as Array<Record<string, unknown>>) : [];

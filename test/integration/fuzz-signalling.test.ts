@@ -24,6 +24,7 @@ import {
   snapshotPrototypes,
 } from "../support/fuzz-run.ts";
 import { SignalClient } from "../support/signal-client.ts";
+import type { Room, Template } from "../support/api-types.ts";
 
 // Property-based fuzzing of the signalling WebSocket (/sfu/ws): every client message type, read from
 // protocol.ts's schema (a new type is fuzzed without editing this file), plus unknown types, non-JSON,
@@ -116,14 +117,14 @@ describe("fuzz: signalling answers bad messages with 4xx error frames and keeps 
         TAPEDECK_SFU_CPU_LIMIT: "1",
       },
     });
-    const template = await app.api("POST", "/v2/templates", {
+    const template = await app.api<Template>("POST", "/v2/templates", {
       name: "fuzz-signal",
       roles: {
         host: { subscribeParams: { subscribeToRoles: ["host", "guest"] } },
         guest: { publishParams: { allowed: ["audio"] }, subscribeParams: { subscribeToRoles: ["host"] } },
       },
     });
-    roomId = (await app.api("POST", "/v2/rooms", { name: "fuzz-signal-room", template_id: template.body.id })).body.id;
+    roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "fuzz-signal-room", template_id: template.body.id })).body.id;
     tokens.host = await mintAppToken(app.ctx.identity, { roomId, role: "host", userId: "fuzz-host" });
     tokens.guest = await mintAppToken(app.ctx.identity, { roomId, role: "guest", userId: "fuzz-guest" });
     // Signed here rather than minted, so the claims can be anything the minting code would refuse.

@@ -4,6 +4,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { after, before, describe, test } from "node:test";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { SignalClient } from "../support/signal-client.ts";
+import type { ApiError, Room } from "../support/api-types.ts";
 
 // The HTTP layer against hostile or broken clients: slow requests are cut (408) while upgraded
 // WebSockets and long downloads are not; one address holds a bounded number of connections; every
@@ -265,17 +266,17 @@ describe("errors Fastify and Node answer by themselves", () => {
 
   test("JSON nested deeper than 32 levels is refused before any handler; 32 levels parse", async () => {
     const nest = (depth: number) => `${"[".repeat(depth - 1)}{}${"]".repeat(depth - 1)}`;
-    const deep = await app.api("POST", "/v2/templates", `{"name":"deep","settings":{"x":${nest(4100)}}}`);
+    const deep = await app.api<ApiError>("POST", "/v2/templates", `{"name":"deep","settings":{"x":${nest(4100)}}}`);
     assert.equal(deep.status, 400);
     assert.equal(deep.body.reason, "invalid_body");
     assert.match(deep.body.message, /nested deeper than 32/);
-    const roles = await app.api("POST", "/v2/templates", `{"name":"deep2","roles":${nest(40)}}`);
+    const roles = await app.api<ApiError>("POST", "/v2/templates", `{"name":"deep2","roles":${nest(40)}}`);
     assert.equal(roles.status, 400);
     assert.match(roles.body.message, /nested deeper than 32/);
     // A string full of brackets is not nesting.
-    const text = await app.api("POST", "/v2/rooms", { name: "brackets", description: "[".repeat(100) });
+    const text = await app.api<Room>("POST", "/v2/rooms", { name: "brackets", description: "[".repeat(100) });
     assert.equal(text.status, 200, JSON.stringify(text.body));
-    const ok = await app.api("POST", "/dashboard/sign-in", nest(32));
+    const ok = await app.api<ApiError>("POST", "/dashboard/sign-in", nest(32));
     assert.equal(ok.status, 400);
     assert.doesNotMatch(ok.body.message, /nested/);
   });

@@ -6,6 +6,7 @@ import { describe, test } from "node:test";
 import { GuardedProxy } from "../../src/net/guarded-proxy.ts";
 import { OutboundPolicy, type Resolver } from "../../src/net/outbound-policy.ts";
 import { startTestApp } from "../support/app.ts";
+import type { ApiError, ListPage, LiveStream, Recording, Room } from "../support/api-types.ts";
 
 // meeting_url and the outbound policy: refused at the API (400, nothing started), and the proxy a
 // custom page's Chromium goes through checks every connection (navigations, redirects, subresources)
@@ -15,19 +16,19 @@ describe("meeting_url and the outbound policy", () => {
   test("recordings and live streams refuse a meeting_url the policy refuses; the env lists apply", async () => {
     const app = await startTestApp({ env: { TAPEDECK_ROLES: "api,sfu", TAPEDECK_OUTBOUND_DENY: "10.0.0.0/8" } });
     try {
-      const room = (await app.api("POST", "/v2/rooms", { name: "outbound-meeting-url" })).body.id;
+      const room = (await app.api<Room>("POST", "/v2/rooms", { name: "outbound-meeting-url" })).body.id;
       for (const kind of ["recordings", "live-streams"]) {
         for (const [url, rule] of [
           ["http://169.254.169.254/latest/meta-data/", /link-local 169\.254\.0\.0\/16: cloud metadata/],
           ["http://[::ffff:a9fe:a9fe]/", /link-local/],
           ["http://0x0a000001/page", /TAPEDECK_OUTBOUND_DENY entry 10\.0\.0\.0\/8/],
         ] as const) {
-          const res = await app.api("POST", `/v2/${kind}/room/${room}/start`, { meeting_url: url });
+          const res = await app.api<ApiError>("POST", `/v2/${kind}/room/${room}/start`, { meeting_url: url });
           assert.equal(res.status, 400, `${kind} ${url}: ${JSON.stringify(res.body)}`);
           assert.match(res.body.message, /^meeting_url .* is .*, refused by the outbound policy/);
           assert.match(res.body.message, rule);
         }
-        const list = await app.api("GET", `/v2/${kind}?room_id=${room}`);
+        const list = await app.api<ListPage<Recording | LiveStream>>("GET", `/v2/${kind}?room_id=${room}`);
         assert.equal(list.body.data.length, 0, "nothing was started");
       }
     } finally {

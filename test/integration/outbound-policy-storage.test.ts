@@ -6,6 +6,7 @@ import { DestinationError } from "../../src/storage/destination-errors.ts";
 import { S3Storage } from "../../src/storage/s3.storage.ts";
 import { startTestApp } from "../support/app.ts";
 import { startS3rver, type TestS3 } from "../support/s3rver.ts";
+import type { ApiError, StorageValidation } from "../support/api-types.ts";
 
 // Storage endpoints and the outbound policy: POST /v2/storage/validate refuses a custom endpoint the
 // policy refuses (400, the rule named) without probing it, and every storage request checks the address
@@ -45,12 +46,12 @@ describe("storage endpoints and the outbound policy", () => {
         "http://[::ffff:a9fe:a9fe]:9000",
         "http://0.0.0.0:9000",
       ]) {
-        const res = await app.api("POST", "/v2/storage/validate", body(endpoint));
+        const res = await app.api<ApiError>("POST", "/v2/storage/validate", body(endpoint));
         assert.equal(res.status, 400, endpoint);
         assert.equal(res.body.reason, "invalid_body");
         assert.match(res.body.message, /^storage endpoint .* is .*, refused by the outbound policy \((link-local|unspecified)/, endpoint);
       }
-      const ok = await app.api("POST", "/v2/storage/validate", body(s3.endpoint));
+      const ok = await app.api<StorageValidation>("POST", "/v2/storage/validate", body(s3.endpoint));
       assert.equal(ok.status, 200);
       assert.equal(ok.body.valid, true, ok.body.message);
     } finally {
@@ -62,7 +63,7 @@ describe("storage endpoints and the outbound policy", () => {
     const app = await startTestApp({ env: { TAPEDECK_OUTBOUND_DENY: "127.0.0.0/8,::1/128" } });
     try {
       const seen = s3.requests.length;
-      const res = await app.api("POST", "/v2/storage/validate", body(s3.endpoint));
+      const res = await app.api<StorageValidation>("POST", "/v2/storage/validate", body(s3.endpoint));
       assert.equal(res.status, 400);
       assert.equal(
         res.body.message,

@@ -8,6 +8,7 @@ import { WebhookDispatcher } from "../../src/webhooks/dispatcher.ts";
 import { setAppWebhookConfig } from "../../src/webhooks/webhook-config.ts";
 import { startTestApp } from "../support/app.ts";
 import { TEST_DELIVERY, TestReceiver, attemptRows, withFixture, type WebhookFixture } from "../support/receiver.ts";
+import type { ApiError, ListPage, Room, Template, TemplateSettings, WebhookConfig } from "../support/api-types.ts";
 
 // Webhook targets and the outbound policy: refused at config time (400, the rule named) and again at
 // delivery time, after DNS resolution, on every attempt, with no request sent; redirects not followed.
@@ -28,20 +29,20 @@ describe("webhook targets and the outbound policy", () => {
         "http://0/",
         "http://224.0.0.1/",
       ]) {
-        const res = await app.api("POST", "/v2/webhooks/config", { url, headers: { "Metadata-Flavor": "Google" } });
+        const res = await app.api<ApiError>("POST", "/v2/webhooks/config", { url, headers: { "Metadata-Flavor": "Google" } });
         assert.equal(res.status, 400, url);
         assert.equal(res.body.reason, "invalid_body");
         assert.equal(res.body.origin, "client");
         assert.match(res.body.message, /^webhook URL .* is .*, refused by the outbound policy \((link-local|unspecified|multicast)/, url);
       }
-      const meta = await app.api("POST", "/v2/webhooks/config", { url: "http://169.254.169.254/" });
+      const meta = await app.api<ApiError>("POST", "/v2/webhooks/config", { url: "http://169.254.169.254/" });
       assert.equal(
         meta.body.message,
         "webhook URL http://169.254.169.254/ is 169.254.169.254, refused by the outbound policy (link-local 169.254.0.0/16: cloud metadata); set TAPEDECK_OUTBOUND_ALLOW=169.254.169.254/32 to allow it",
       );
-      assert.equal((await app.api("GET", "/v2/webhooks/config")).body.url, null, "nothing was saved");
-      assert.equal((await app.api("POST", "/v2/webhooks/config", { url: "http://127.0.0.1:9/hook" })).status, 200);
-      assert.equal((await app.api("POST", "/v2/webhooks/config", { url: "http://localhost:9/hook" })).status, 200);
+      assert.equal((await app.api<WebhookConfig>("GET", "/v2/webhooks/config")).body.url, null, "nothing was saved");
+      assert.equal((await app.api<WebhookConfig>("POST", "/v2/webhooks/config", { url: "http://127.0.0.1:9/hook" })).status, 200);
+      assert.equal((await app.api<WebhookConfig>("POST", "/v2/webhooks/config", { url: "http://localhost:9/hook" })).status, 200);
     } finally {
       await app.close();
     }
@@ -56,19 +57,19 @@ describe("webhook targets and the outbound policy", () => {
         options: { endpoint: "http://2852039166:9000" },
         credentials: { key: "k", secretKey: "s" },
       };
-      const made = await app.api("POST", "/v2/templates", { name: "outbound-template", settings: { recording: { upload } } });
+      const made = await app.api<ApiError>("POST", "/v2/templates", { name: "outbound-template", settings: { recording: { upload } } });
       assert.equal(made.status, 400, JSON.stringify(made.body));
       assert.match(
         made.body.message,
         /^settings\.recording\.upload\.options\.endpoint http:\/\/2852039166:9000 is 169\.254\.169\.254, refused by the outbound policy \(link-local/,
       );
-      const tpl = await app.api("POST", "/v2/templates", { name: "outbound-template" });
+      const tpl = await app.api<Template>("POST", "/v2/templates", { name: "outbound-template" });
       assert.equal(tpl.status, 200, JSON.stringify(tpl.body));
-      const settings = await app.api("POST", `/v2/templates/${tpl.body.id}/settings`, { recording: { upload } });
+      const settings = await app.api<TemplateSettings>("POST", `/v2/templates/${tpl.body.id}/settings`, { recording: { upload } });
       assert.equal(settings.status, 400, JSON.stringify(settings.body));
-      const update = await app.api("POST", `/v2/templates/${tpl.body.id}`, { settings: { recording: { upload } } });
+      const update = await app.api<Template>("POST", `/v2/templates/${tpl.body.id}`, { settings: { recording: { upload } } });
       assert.equal(update.status, 400, JSON.stringify(update.body));
-      const ok = await app.api("POST", `/v2/templates/${tpl.body.id}/settings`, {
+      const ok = await app.api<TemplateSettings>("POST", `/v2/templates/${tpl.body.id}/settings`, {
         recording: { upload: { ...upload, options: { endpoint: "http://127.0.0.1:9000" } } },
       });
       assert.equal(ok.status, 200, JSON.stringify(ok.body));
@@ -80,7 +81,10 @@ describe("webhook targets and the outbound policy", () => {
   test("a room's own webhook URL and upload endpoint are checked when the room is created or updated", async () => {
     const app = await startTestApp({ env: { TAPEDECK_ROLES: "api" } });
     try {
-      const hook = await app.api("POST", "/v2/rooms", { name: "outbound-room", webhook: { url: "http://[::ffff:169.254.169.254]/hook" } });
+      const hook = await app.api<ApiError>("POST", "/v2/rooms", {
+        name: "outbound-room",
+        webhook: { url: "http://[::ffff:169.254.169.254]/hook" },
+      });
       assert.equal(hook.status, 400, JSON.stringify(hook.body));
       assert.match(
         hook.body.message,
@@ -92,16 +96,19 @@ describe("webhook targets and the outbound policy", () => {
         options: { endpoint: "http://169.254.169.254" },
         credentials: { key: "k", secret: "s" },
       };
-      const store = await app.api("POST", "/v2/rooms", { name: "outbound-room", recording_info: { enabled: true, upload_info: upload } });
+      const store = await app.api<ApiError>("POST", "/v2/rooms", {
+        name: "outbound-room",
+        recording_info: { enabled: true, upload_info: upload },
+      });
       assert.equal(store.status, 400, JSON.stringify(store.body));
       assert.match(
         store.body.message,
         /^recording_info\.upload_info\.options\.endpoint http:\/\/169\.254\.169\.254 is 169\.254\.169\.254, refused/,
       );
-      assert.equal((await app.api("GET", "/v2/rooms?name=outbound-room")).body.data?.length ?? 0, 0, "no room was made");
-      const room = await app.api("POST", "/v2/rooms", { name: "outbound-room", webhook: { url: "http://127.0.0.1:9/hook" } });
+      assert.equal((await app.api<ListPage<Room>>("GET", "/v2/rooms?name=outbound-room")).body.data?.length ?? 0, 0, "no room was made");
+      const room = await app.api<Room>("POST", "/v2/rooms", { name: "outbound-room", webhook: { url: "http://127.0.0.1:9/hook" } });
       assert.equal(room.status, 200, JSON.stringify(room.body));
-      const update = await app.api("POST", `/v2/rooms/${room.body.id}`, { webhook: { url: "http://0xa9fea9fe/" } });
+      const update = await app.api<ApiError>("POST", `/v2/rooms/${room.body.id}`, { webhook: { url: "http://0xa9fea9fe/" } });
       assert.equal(update.status, 400);
       assert.match(update.body.message, /refused by the outbound policy \(link-local/);
     } finally {
@@ -113,7 +120,7 @@ describe("webhook targets and the outbound policy", () => {
     const app = await startTestApp({ env: { TAPEDECK_OUTBOUND_DENY: "127.0.0.0/8,::1/128" } });
     try {
       for (const url of ["http://127.0.0.1:9/hook", "http://2130706433:9/", "http://[::1]:9/", "http://localhost:9/hook"]) {
-        const res = await app.api("POST", "/v2/webhooks/config", { url });
+        const res = await app.api<ApiError>("POST", "/v2/webhooks/config", { url });
         assert.equal(res.status, 400, url);
         assert.match(res.body.message, /refused by the outbound policy \(TAPEDECK_OUTBOUND_DENY entry (127\.0\.0\.0\/8|::1\/128)\)/, url);
       }

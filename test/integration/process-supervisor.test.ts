@@ -4,11 +4,15 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
+import { probe, runFfmpeg } from "../../src/media/process.ts";
 import { NotReadyError, superviseProcess } from "../../src/process/supervisor.ts";
+import { CaptureFfmpeg } from "../../src/recorders/browser/capture-ffmpeg.ts";
+import { FileFollower } from "../../src/recorders/browser/follow-file.ts";
 import { until } from "../support/wait.ts";
 
 // The process supervisor with real child processes and real signals: small `node -e` programs that
-// become ready, ignore SIGTERM, crash, start a grandchild, or never get ready.
+// become ready, ignore SIGTERM, crash, start a grandchild, or never get ready; and the browser
+// recorder's capture ffmpeg, which runs under it (a WebM like MediaRecorder's fed in chunks).
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-supervisor-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -187,4 +191,82 @@ test("groups still running when the owning Node process exits are killed by its 
   const pid = Number(execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" }).trim());
   assert.ok(pid > 0);
   await until(() => gone(pid), "the orphan to be gone", 2000, 10);
+});
+
+// The capture ffmpeg (recorders/browser/capture-ffmpeg.ts) under the supervisor.
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** 3 s of H.264 (no B-frames) + Opus stereo, as MediaRecorder writes it, cut into ~0.5 s chunks. */
+async function captureChunks(): Promise<Buffer[]> {
+  const file = path.join(tmp, "capture.mkv");
+  if (!fs.existsSync(file)) {
+    await runFfmpeg(
+      ["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=3"]
+        .concat(["-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000:duration=3", "-c:v", "libx264", "-preset", "ultrafast"])
+        .concat([
+          "-profile:v",
+          "baseline",
+          "-bf",
+          "0",
+          "-g",
+          "60",
+          "-pix_fmt",
+          "yuv420p",
+          "-c:a",
+          "libopus",
+          "-ac",
+          "2",
+          "-f",
+          "matroska",
+          file,
+        ]),
+    );
+  }
+  const data = fs.readFileSync(file);
+  const size = Math.ceil(data.length / 6);
+  return Array.from({ length: 6 }, (_, i) => data.subarray(i * size, (i + 1) * size));
+}
+
+const readAll = async (f: FileFollower): Promise<number> => {
+  let n = 0;
+  for await (const chunk of f.stream()) n += (chunk as Buffer).length;
+  return n;
+};
+
+test("the capture ffmpeg: a stop ends its input, it finishes the MP4 in the spool and exits 0; the follower reads it all", async () => {
+  const spool = path.join(tmp, "stop.mp4");
+  const follower = new FileFollower(spool);
+  const ff = new CaptureFfmpeg({ spoolFile: spool, follower, log: silent });
+  const read = readAll(follower);
+  const chunks = await captureChunks();
+  for (const c of chunks) ff.write(c);
+  ff.stop();
+  assert.equal(await ff.ended, "ffmpeg exited (code 0)", "a quiet stderr: no line after the exit");
+  assert.equal(
+    ff.chunkBytes,
+    chunks.reduce((n, c) => n + c.length, 0),
+  );
+  assert.equal(ff.bytes, fs.statSync(spool).size);
+  assert.ok(ff.firstDataAt !== null);
+  assert.equal(await read, ff.bytes, "the follower ended after the last byte");
+  const p = await probe(spool);
+  assert.deepEqual(p.streams.map((s) => s.codec_name).sort(), ["aac", "h264"]);
+  assert.ok(p.durationSeconds > 2.5, `${p.durationSeconds} s`);
+  ff.write(chunks[0]); // after the end of its input: dropped, not an error
+});
+
+test("the capture ffmpeg: kill() is SIGKILL; input it cannot read ends it with its last stderr line", async () => {
+  const spool = path.join(tmp, "kill.mp4");
+  const killed = new CaptureFfmpeg({ spoolFile: spool, follower: new FileFollower(spool), log: silent });
+  killed.write((await captureChunks())[0]);
+  killed.kill();
+  assert.equal(await killed.ended, "ffmpeg exited (SIGKILL)");
+
+  const junk = new CaptureFfmpeg({ spoolFile: spool, follower: new FileFollower(spool), log: silent });
+  junk.write(Buffer.alloc(64 * 1024, 7));
+  junk.stop();
+  const why = await junk.ended;
+  assert.match(why, /^ffmpeg exited \(code [1-9]\d*\): .+/);
+  assert.equal(junk.bytes, 0);
 });

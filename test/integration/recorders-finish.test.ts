@@ -5,11 +5,13 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { beamFinishHandler } from "../../src/recorders/browser/beam-finish.job.ts";
 import { hlsFinishHandler } from "../../src/recorders/hls/hls-finish.job.ts";
+import { commitOutputs, failRecording } from "../../src/recorders/core/finish.ts";
 import { newObjectId, nowIso } from "../../src/ids.ts";
 import { enqueueJob, JobRunner, type JobHandlers } from "../../src/jobs/job-queue.ts";
 import { createLogger } from "../../src/log.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { DIALECTS } from "../support/db.ts";
+import type { Room, Template } from "../support/api-types.ts";
 
 // The finish jobs' failure path, through the real job queue: when the queue gives up, the failure
 // webhook and the recording's `error` say what failed (type) and whose side it was (origin), from the
@@ -92,7 +94,7 @@ for (const dialect of DIALECTS) {
 
     test("a browser recording whose bucket cannot be reached: beam.failure UPLOAD_ERROR from the destination", async () => {
       const port = await closedPort();
-      const t = await app.api("POST", "/v2/templates", {
+      const t = await app.api<Template>("POST", "/v2/templates", {
         name: `unreachable-bucket-${dialect}`,
         settings: {
           recording: {
@@ -106,7 +108,8 @@ for (const dialect of DIALECTS) {
         },
       });
       assert.equal(t.status, 200, JSON.stringify(t.body));
-      const roomId = (await app.api("POST", "/v2/rooms", { name: `unreachable-${dialect}`, template_id: t.body.id })).body.id as string;
+      const roomId = (await app.api<Room>("POST", "/v2/rooms", { name: `unreachable-${dialect}`, template_id: t.body.id })).body
+        .id as string;
       const spool = path.join(app.dataDir, "beam", "unreachable", "Rec.mp4");
       fs.mkdirSync(path.dirname(spool), { recursive: true });
       fs.writeFileSync(spool, "an MP4 that never left the disk");
@@ -146,7 +149,7 @@ for (const dialect of DIALECTS) {
     });
 
     test("a live stream whose segment ffmpeg cannot read: hls.failure INTERNAL_ERROR, origin internal", async () => {
-      const roomId = (await app.api("POST", "/v2/rooms", { name: `junk-segment-${dialect}` })).body.id as string;
+      const roomId = (await app.api<Room>("POST", "/v2/rooms", { name: `junk-segment-${dialect}` })).body.id as string;
       const live = path.join(app.dataDir, "hls", "junk", "live");
       fs.mkdirSync(path.join(live, "0"), { recursive: true });
       fs.writeFileSync(path.join(live, "master.m3u8"), "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=500000,RESOLUTION=320x180\n0/index.m3u8\n");
@@ -198,6 +201,44 @@ for (const dialect of DIALECTS) {
       const rec = await recording(id);
       assert.equal(rec.status, "failed");
       assert.deepEqual(JSON.parse(rec.failure!), { type: "INTERNAL_ERROR", origin: "internal", message: data.error_message });
+    });
+
+    test("outputs of a recording someone else moved are not committed; a final recording is not failed again", async () => {
+      const roomId = (await app.api<Room>("POST", "/v2/rooms", { name: `moved-${dialect}` })).body.id as string;
+      const id = await insertRecording({ kind: "beam", roomId, details: {} });
+      const failure = { type: "INTERNAL_ERROR", origin: "internal", message: "the first writer failed it" } as const;
+      const failureWebhook = { type: "beam.failure", room: { id: roomId, webhook: null }, data: { beam_id: id } } as const;
+      assert.equal(await failRecording(app.ctx, { recordingId: id, kind: "beam", failure, event: failureWebhook }), true);
+      const committed = await commitOutputs(app.ctx, {
+        assets: [
+          {
+            jobId: id,
+            roomId,
+            sessionId: "",
+            type: "room-composite",
+            path: "x/Rec.mp4",
+            objectKey: "x/Rec.mp4",
+            location: "",
+            size: 1,
+            duration: 1,
+            metadata: {},
+          },
+        ],
+        recording: { id, kind: "beam" },
+        event: () => ({ type: "beam.recording.success", room: { id: roomId, webhook: null }, data: { beam_id: id } }),
+      });
+      assert.equal(committed, null);
+      assert.equal((await recording(id)).status, "failed");
+      const assets = await app.ctx.db.selectFrom("recording_assets").select("id").where("job_id", "=", id).execute();
+      assert.deepEqual(assets, [], "no asset without its completion");
+      const events = async (type: string) =>
+        (await app.ctx.db.selectFrom("webhook_events").select("id").where("type", "=", type).where("room_id", "=", roomId).execute())
+          .length;
+      assert.equal(await events("beam.recording.success"), 0);
+      const again = { ...failure, message: "a second writer" };
+      assert.equal(await failRecording(app.ctx, { recordingId: id, kind: "beam", failure: again, event: failureWebhook }), false);
+      assert.equal(JSON.parse((await recording(id)).failure!).message, "the first writer failed it");
+      assert.equal(await events("beam.failure"), 1);
     });
 
     test("a job row whose payload is corrupt fails with the field named, without running its handler", async () => {

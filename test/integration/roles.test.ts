@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { startTestApp } from "../support/app.ts";
+import type { ApiError, ListPage, Room } from "../support/api-types.ts";
 
 // TAPEDECK_ROLES decides what a process runs and serves: /health always; with `api` the public API
 // (/v2, signed downloads, the pages, HLS playback); with `sfu` the signalling WebSocket; with `worker`
@@ -13,7 +14,7 @@ describe("TAPEDECK_ROLES", () => {
   test("a worker-only process serves no public API: /v2 is 404 (saying why), /health is 200", async () => {
     const app = await startTestApp({ env: { TAPEDECK_ROLES: "worker" } });
     try {
-      const rooms = await app.api("GET", "/v2/rooms");
+      const rooms = await app.api<ApiError>("GET", "/v2/rooms");
       assert.equal(rooms.status, 404, JSON.stringify(rooms.body));
       assert.equal(rooms.body.reason, "not_found");
       assert.match(rooms.body.details.join(" "), /does not serve the API \(TAPEDECK_ROLES=worker\)/);
@@ -37,7 +38,7 @@ describe("TAPEDECK_ROLES", () => {
   test("an sfu-only process serves the signalling WebSocket and /health, not the API", async () => {
     const app = await startTestApp({ env: { TAPEDECK_ROLES: "sfu" } });
     try {
-      assert.equal((await app.api("GET", "/v2/rooms")).status, 404);
+      assert.equal((await app.api<ListPage<Room>>("GET", "/v2/rooms")).status, 404);
       assert.equal((await fetch(`${app.url}/health`)).status, 200);
       const routes = routesOf(app.server);
       assert.ok(routes.includes("GET /sfu/ws"), routes.join(", "));
@@ -55,7 +56,7 @@ describe("TAPEDECK_ROLES", () => {
   test("a process with the api role serves /v2 (the default runs every role)", async () => {
     const app = await startTestApp({ env: { TAPEDECK_ROLES: "api" } });
     try {
-      assert.equal((await app.api("GET", "/v2/rooms")).status, 200);
+      assert.equal((await app.api<ListPage<Room>>("GET", "/v2/rooms")).status, 200);
       assert.equal((await fetch(`${app.url}/dashboard`)).status, 200);
       assert.equal(app.sfu, null);
       assert.equal(app.jobs, null);

@@ -6,6 +6,7 @@ import { OPUS, VP8 } from "../../src/sfu/media-config.ts";
 import type { Sfu } from "../../src/sfu/sfu.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { SignalClient } from "../support/signal-client.ts";
+import type { Room, Template } from "../support/api-types.ts";
 
 // A publish is checked against the offer's real m-lines, not only the announcement: a video m-line
 // announced as audio (to slip past a role allowed only audio), a sending m-line left unannounced, an
@@ -44,11 +45,11 @@ describe("SFU hardening: publish offers checked against their m-lines", () => {
 
   before(async () => {
     app = await startTestApp();
-    const t = await app.api("POST", "/v2/templates", {
+    const t = await app.api<Template>("POST", "/v2/templates", {
       name: "publish-checks",
       roles: { host: {}, guest: { publishParams: { allowed: ["audio"] } }, presenter: { publishParams: { allowed: ["audio", "screen"] } } },
     });
-    roomId = (await app.api("POST", "/v2/rooms", { name: "publish-checks", template_id: t.body.id })).body.id;
+    roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "publish-checks", template_id: t.body.id })).body.id;
   });
   after(() => app.close());
 

@@ -7,6 +7,7 @@ import type { Sfu } from "../../src/sfu/sfu.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { SignalClient } from "../support/signal-client.ts";
 import { until } from "../support/wait.ts";
+import type { Room, Template } from "../support/api-types.ts";
 
 // Issue 13 at the SFU: roles looked up as own properties only, room and role peer limits, display
 // names and chat without control characters, client mistakes answered 4xx (never `internal`), and
@@ -27,7 +28,7 @@ describe("SFU hardening: joins, names, limits", () => {
 
   before(async () => {
     app = await startTestApp({ config: { peerLimits: { chatMaxBytes: 64, chatPerSecond: 0.1, chatBurst: 3, floodStrikes: 5 } } });
-    const t = await app.api("POST", "/v2/templates", {
+    const t = await app.api<Template>("POST", "/v2/templates", {
       name: "hardened",
       roles: {
         host: {},
@@ -36,7 +37,7 @@ describe("SFU hardening: joins, names, limits", () => {
       },
     });
     templateId = t.body.id;
-    roomId = (await app.api("POST", "/v2/rooms", { name: "hardened-room", template_id: templateId })).body.id;
+    roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "hardened-room", template_id: templateId })).body.id;
   });
   after(() => app.close());
 
@@ -70,7 +71,7 @@ describe("SFU hardening: joins, names, limits", () => {
   });
 
   test("room size and role maxPeerCount refuse the join that would exceed them; 0 is no limit; the recorder is not counted", async () => {
-    const small = (await app.api("POST", "/v2/rooms", { name: "small-room", template_id: templateId, size: 2 })).body.id;
+    const small = (await app.api<Room>("POST", "/v2/rooms", { name: "small-room", template_id: templateId, size: 2 })).body.id;
     const a = await SignalClient.connect(app.url);
     await a.join(await token("host", "a", small), "A");
     const rec = await SignalClient.connect(app.url);
@@ -168,7 +169,7 @@ describe("SFU hardening: joins, names, limits", () => {
   });
 
   test("a subscribe answer that is not an SDP answer to the waiting offer is a 400", async () => {
-    const room = (await app.api("POST", "/v2/rooms", { name: "answer-room" })).body.id;
+    const room = (await app.api<Room>("POST", "/v2/rooms", { name: "answer-room" })).body.id;
     const viewer = await SignalClient.connect(app.url);
     await viewer.join(await token("guest", "v", room), "Viewer");
     const pub = await joinSynthetic({
@@ -192,7 +193,7 @@ describe("SFU hardening: joins, names, limits", () => {
   });
 
   test("chat is limited in size (UTF-8 bytes) and rate; a peer that keeps flooding is removed", async () => {
-    const room = (await app.api("POST", "/v2/rooms", { name: "chat-limit-room" })).body.id;
+    const room = (await app.api<Room>("POST", "/v2/rooms", { name: "chat-limit-room" })).body.id;
     const other = await SignalClient.connect(app.url);
     await other.join(await token("host", "other", room), "Other");
     const s = await SignalClient.connect(app.url);
@@ -245,7 +246,7 @@ describe("SFU hardening with shard processes", () => {
   after(() => app.close());
 
   test("the chat limits of the configuration apply in a shard process too", async () => {
-    const roomId = (await app.api("POST", "/v2/rooms", { name: "sharded-limits" })).body.id;
+    const roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "sharded-limits" })).body.id;
     const s = await SignalClient.connect(app.url);
     await s.join(await mintAppToken(app.ctx.identity, { roomId, role: "host" }), "Sharded");
     s.send({ type: "chat", message: "x".repeat(33) });

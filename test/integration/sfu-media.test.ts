@@ -4,6 +4,7 @@ import { mintAppToken } from "../../src/auth/tokens.ts";
 import { joinSynthetic } from "../../src/participant/synthetic.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { until } from "../support/wait.ts";
+import type { Room } from "../support/api-types.ts";
 
 // Media through the SFU between two werift peers: a synthetic participant publishes ffmpeg-made
 // VP8 + Opus; a viewer receives both, and stops receiving when the publisher leaves.
@@ -13,7 +14,7 @@ describe("SFU media forwarding (werift peers)", () => {
   let roomId: string;
   before(async () => {
     app = await startTestApp();
-    roomId = (await app.api("POST", "/v2/rooms", { name: "media-room" })).body.id;
+    roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "media-room" })).body.id;
   });
   after(() => app.close());
 
@@ -39,13 +40,12 @@ describe("SFU media forwarding (werift peers)", () => {
         20_000,
       );
       assert.ok(counts.video > 50 && counts.audio > 50);
-      const room = app.ctx.db.selectFrom("peers").select(["name", "left_at"]).where("session_id", "=", viewer.sessionId);
-      assert.equal((await room.execute()).length, 2);
+      assert.equal(Object.keys((await app.v2.getSession(viewer.sessionId)).peers).length, 2);
     } finally {
       await publisher.leave();
     }
     await until(
-      async () => (await app.ctx.db.selectFrom("peers").select("left_at").where("id", "=", publisher.peerId).executeTakeFirst())?.left_at,
+      async () => (await app.v2.getSession(viewer.sessionId)).peers[publisher.peerId]?.left_at,
       "the publisher to be marked gone",
     );
     await viewer.leave();

@@ -13,6 +13,7 @@ import { startS3rver, type TestS3 } from "../support/s3rver.ts";
 import { SignalClient } from "../support/signal-client.ts";
 import { startTcpSwitch } from "../support/tcp-switch.ts";
 import { until } from "../support/wait.ts";
+import type { ListPage, RecordingAsset, Room, Template } from "../support/api-types.ts";
 
 // SFU recording of a whole session, end to end, with the bucket down when the session closes:
 // Chatter (no media) is there from the start and chats; Ada publishes for 9 s; Bo joins ~2 s later and
@@ -35,7 +36,7 @@ for (const dialect of DIALECTS) {
       const u = new URL(s3.endpoint);
       link = await startTcpSwitch({ host: u.hostname, port: Number(u.port) });
       app = await startTestApp({ dialect, env: { TAPEDECK_COMPOSITE_CHUNK_SECONDS: "3", TAPEDECK_SFU_CPU_LIMIT: "1" } });
-      const t = await app.api("POST", "/v2/templates", {
+      const t = await app.api<Template>("POST", "/v2/templates", {
         name: "records-everything",
         settings: {
           recording: {
@@ -59,7 +60,7 @@ for (const dialect of DIALECTS) {
         ],
       });
       assert.equal(t.status, 200, JSON.stringify(t.body));
-      roomId = (await app.api("POST", "/v2/rooms", { name: "session-rec-room", template_id: t.body.id })).body.id;
+      roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "session-rec-room", template_id: t.body.id })).body.id;
     });
     after(async () => {
       await app.close();
@@ -253,7 +254,7 @@ for (const dialect of DIALECTS) {
 
       // Tracks, assets, and the spool emptied.
       assert.equal(ofType("track.recording.success").length, 4);
-      const assets = (await app.api("GET", `/v2/recording-assets?session_id=${sessionId}`)).body.data as Array<{
+      const assets = (await app.api<ListPage<RecordingAsset>>("GET", `/v2/recording-assets?session_id=${sessionId}`)).body.data as Array<{
         type: string;
         path: string;
       }>;
@@ -265,7 +266,7 @@ for (const dialect of DIALECTS) {
     });
 
     test("a session where nobody published: recording.failed with INPUT_ERROR, and the recording says why", async () => {
-      const quiet = (await app.api("POST", "/v2/rooms", { name: "quiet-room", recording_info: { enabled: true } })).body.id;
+      const quiet = (await app.api<Room>("POST", "/v2/rooms", { name: "quiet-room", recording_info: { enabled: true } })).body.id;
       const peer = await SignalClient.connect(app.url);
       const sessionId = (await peer.join(await mintAppToken(app.ctx.identity, { roomId: quiet, role: "host" }), "Silent"))
         .session_id as string;

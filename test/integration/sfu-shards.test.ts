@@ -8,6 +8,7 @@ import type { SfuShards } from "../../src/sfu/shards.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { SignalClient } from "../support/signal-client.ts";
 import { until } from "../support/wait.ts";
+import type { Room, Session } from "../support/api-types.ts";
 
 // The SFU as it runs in production: one shard process per core, rooms hashed across them. A shard
 // killed with SIGKILL: its peers are removed with a reason, sockets closed, the shard restarted, and
@@ -21,7 +22,7 @@ describe("SFU shard processes", () => {
   after(() => app.close());
 
   test("media flows through a shard; a crashed shard's peers leave and the shard comes back", async () => {
-    const roomId = (await app.api("POST", "/v2/rooms", { name: "sharded" })).body.id;
+    const roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "sharded" })).body.id;
     const token = (role: string) => mintAppToken(app.ctx.identity, { roomId, role });
     const viewer = await joinSynthetic({ baseUrl: app.url, token: await token("guest"), name: "Viewer", viewOnly: true });
     const pub = await joinSynthetic({
@@ -54,7 +55,7 @@ describe("SFU shard processes", () => {
       peers.map((p) => p.leave_reason),
       ["server removed peer", "server removed peer"],
     );
-    const session = (await app.api("GET", `/v2/sessions/${viewer.sessionId}`)).body;
+    const session = (await app.api<Session>("GET", `/v2/sessions/${viewer.sessionId}`)).body;
     assert.equal(session.active, false);
 
     await until(() => shards.pids()[owner] !== pidsBefore[owner] && shards.pids()[owner] !== 0, "the shard to restart", 20_000);
@@ -85,7 +86,7 @@ describe("CPU admission", () => {
   after(() => app.close());
 
   test("near its CPU limit the SFU refuses new publishers with a clear error but still admits viewers", async () => {
-    const roomId = (await app.api("POST", "/v2/rooms", { name: "busy" })).body.id;
+    const roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "busy" })).body.id;
     (app.sfu as Sfu).cpu = { cores: 0.95, stop() {} };
     const viewer = await SignalClient.connect(app.url);
     await viewer.join(await mintAppToken(app.ctx.identity, { roomId, role: "guest" }), "Viewer");

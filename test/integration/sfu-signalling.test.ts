@@ -5,6 +5,7 @@ import type { Sfu } from "../../src/sfu/sfu.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { SignalClient } from "../support/signal-client.ts";
 import { until } from "../support/wait.ts";
+import type { Room, RoomToken, Session, Template } from "../support/api-types.ts";
 
 // Signalling without media: join, presence, chat routing and its storage, sessions and their
 // webhooks, and every kind of bad input answered with an error frame (the SFU keeps running).
@@ -16,7 +17,7 @@ describe("SFU signalling", () => {
 
   before(async () => {
     app = await startTestApp();
-    const t = await app.api("POST", "/v2/templates", {
+    const t = await app.api<Template>("POST", "/v2/templates", {
       name: "talk",
       roles: {
         host: { subscribeParams: { subscribeToRoles: ["host", "guest"] } },
@@ -24,7 +25,7 @@ describe("SFU signalling", () => {
         // The recorder's hidden role (__internal_recorder) needs no entry: templates may not name `__` roles.
       },
     });
-    roomId = (await app.api("POST", "/v2/rooms", { name: "signal-room", template_id: t.body.id })).body.id;
+    roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "signal-room", template_id: t.body.id })).body.id;
   });
   after(() => app.close());
 
@@ -63,7 +64,7 @@ describe("SFU signalling", () => {
 
     const sessionId = joinedA.session_id;
     const session = await until(async () => {
-      const body = (await app.api("GET", `/v2/sessions/${sessionId}`)).body;
+      const body = (await app.api<Session>("GET", `/v2/sessions/${sessionId}`)).body;
       return body.active === false && body;
     }, "the session to close");
     assert.equal(session.active, false);
@@ -209,19 +210,19 @@ describe("SFU signalling", () => {
     g.send({ type: "ping" });
     await g.next("pong");
 
-    await app.api("POST", `/v2/rooms/${roomId}`, { enabled: false });
+    await app.api<Room>("POST", `/v2/rooms/${roomId}`, { enabled: false });
     const disabled = await SignalClient.connect(app.url);
     disabled.send({ type: "join", token: await token("host"), name: "x" });
     const dis = await disabled.next("error");
     assert.equal(dis.code, 403);
     assert.match(dis.message, /disabled/);
-    await app.api("POST", `/v2/rooms/${roomId}`, { enabled: true });
+    await app.api<Room>("POST", `/v2/rooms/${roomId}`, { enabled: true });
     g.close();
     await g.closed;
   });
 
   test("a peer that joins while the last one's leave is still being written is in the same room as the next peer", async () => {
-    const room2 = (await app.api("POST", "/v2/rooms", { name: "rejoin-room" })).body.id as string;
+    const room2 = (await app.api<Room>("POST", "/v2/rooms", { name: "rejoin-room" })).body.id as string;
     const sfu = app.sfu as Sfu;
     const last = await SignalClient.connect(app.url);
     await last.join(await token("host", "last", room2), "Last");
@@ -280,8 +281,8 @@ describe("app tokens from the API", () => {
   after(() => app.close());
 
   test("POST /v2/rooms/:id/tokens mints a token that joins, with the room page URL", async () => {
-    const roomId = (await app.api("POST", "/v2/rooms", { name: "token-room" })).body.id;
-    const r = await app.api("POST", `/v2/rooms/${roomId}/tokens`, { role: "guest", user_id: "u-9", name: "Gina" });
+    const roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "token-room" })).body.id;
+    const r = await app.api<RoomToken>("POST", `/v2/rooms/${roomId}/tokens`, { role: "guest", user_id: "u-9", name: "Gina" });
     assert.equal(r.status, 200);
     assert.equal(r.body.role, "guest");
     const url = new URL(r.body.join_url);
@@ -293,8 +294,8 @@ describe("app tokens from the API", () => {
     assert.equal(joined.peer.user_id, "u-9");
     s.close();
     await s.closed;
-    assert.equal((await app.api("POST", `/v2/rooms/${roomId}/tokens`, { role: "janitor" })).status, 400);
-    assert.equal((await app.api("POST", `/v2/rooms/${roomId}/tokens`, {})).status, 400);
-    assert.equal((await app.api("POST", `/v2/rooms/${"9".repeat(24)}/tokens`, { role: "host" })).status, 404);
+    assert.equal((await app.api<RoomToken>("POST", `/v2/rooms/${roomId}/tokens`, { role: "janitor" })).status, 400);
+    assert.equal((await app.api<RoomToken>("POST", `/v2/rooms/${roomId}/tokens`, {})).status, 400);
+    assert.equal((await app.api<RoomToken>("POST", `/v2/rooms/${"9".repeat(24)}/tokens`, { role: "host" })).status, 404);
   });
 });

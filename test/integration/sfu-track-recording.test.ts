@@ -10,6 +10,7 @@ import { startTestApp, type TestApp } from "../support/app.ts";
 import { startS3rver, type TestS3 } from "../support/s3rver.ts";
 import { startTcpSwitch } from "../support/tcp-switch.ts";
 import { until } from "../support/wait.ts";
+import type { ListPage, RecordingAsset, Room, Template } from "../support/api-types.ts";
 
 // Track recording end to end: a synthetic peer publishes in a room whose template records tracks;
 // each track lands as WebM in the template's bucket (VP8 / Opus, checked with ffprobe) with its asset
@@ -52,7 +53,7 @@ describe("SFU track recording", () => {
     const u = new URL(s3.endpoint);
     link = await startTcpSwitch({ host: u.hostname, port: Number(u.port) });
     app = await startTestApp();
-    const t = await app.api("POST", "/v2/templates", {
+    const t = await app.api<Template>("POST", "/v2/templates", {
       name: "records-tracks",
       settings: {
         recording: {
@@ -67,7 +68,7 @@ describe("SFU track recording", () => {
       },
       recordings: [{ name: "default", role: "host", trackRecording: { enabled: true } }],
     });
-    roomId = (await app.api("POST", "/v2/rooms", { name: "track-room", template_id: t.body.id })).body.id;
+    roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "track-room", template_id: t.body.id })).body.id;
   });
   after(async () => {
     await app.close();
@@ -103,11 +104,8 @@ describe("SFU track recording", () => {
       15_000,
     );
     for (const j of failing) assert.ok(fs.existsSync(JSON.parse(j.payload).file), "spooled file kept while the bucket is down");
-    assert.equal((await app.ctx.db.selectFrom("recording_assets").select("id").execute()).length, 0);
-    assert.equal(
-      (await app.ctx.db.selectFrom("webhook_events").select("id").where("type", "=", "track.recording.success").execute()).length,
-      0,
-    );
+    assert.deepEqual(await app.v2.listAssets(), [], "no asset while the bucket is down");
+    assert.deepEqual(await app.v2.events({ type: "track.recording.success" }), [], "no success webhook while the bucket is down");
 
     await link.on();
     await app.ctx.db.updateTable("jobs").set({ run_at: new Date().toISOString() }).execute(); // skip the backoff wait
@@ -119,12 +117,11 @@ describe("SFU track recording", () => {
     );
     for (const j of failing) assert.ok(!fs.existsSync(JSON.parse(j.payload).file), "spool file removed after upload");
 
-    const events = await app.ctx.db.selectFrom("webhook_events").select(["type", "body"]).execute();
-    const started = events.filter((e) => e.type === "track.recording.started.success").map((e) => JSON.parse(e.body).data);
-    const success = events.filter((e) => e.type === "track.recording.success").map((e) => JSON.parse(e.body).data);
+    const started = (await app.v2.events({ type: "track.recording.started.success" })).map((e) => e.data);
+    const success = (await app.v2.events({ type: "track.recording.success" })).map((e) => e.data);
     assert.deepEqual(started.map((d) => d.track_type).sort(), ["audio", "video"]);
     assert.equal(success.length, 2);
-    const assets = (await app.api("GET", `/v2/recording-assets?room_id=${roomId}&type=track`)).body.data;
+    const assets = (await app.api<ListPage<RecordingAsset>>("GET", `/v2/recording-assets?room_id=${roomId}&type=track`)).body.data;
     assert.equal(assets.length, 2);
     for (const d of success) {
       assert.match(
@@ -139,11 +136,7 @@ describe("SFU track recording", () => {
       if (d.track_type === "video") assert.equal(p.streams[0].width, 320);
       const seconds = lastPacketSeconds(file);
       assert.ok(Math.abs(seconds - 4) <= 1, `${d.track_type} track lasts ${seconds} s, the peer published 4 s`);
-      assert.ok(
-        assets.some(
-          (a: { path: string; metadata: { track_id: string } }) => a.path === d.recording_path && a.metadata.track_id === d.track_id,
-        ),
-      );
+      assert.ok(assets.some((a) => a.path === d.recording_path && a.metadata.track_id === d.track_id));
     }
     assert.ok(Date.now() - joinedAt < 60_000);
   });

@@ -4,6 +4,16 @@ import { verifyWebhookSignature } from "../../src/webhooks/signer.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { DIALECTS } from "../support/db.ts";
 import { nextAttempt, TestReceiver } from "../support/receiver.ts";
+import type {
+  ApiError,
+  DeliveryDetail,
+  DeliveryLogEntry,
+  ListPage,
+  ReplayAnswer,
+  Room,
+  WebhookConfig,
+  WebhookEnvelope,
+} from "../support/api-types.ts";
 
 // The webhook endpoints of a whole tapedeck: config, delivery log, events, replay.
 
@@ -34,7 +44,7 @@ for (const dialect of DIALECTS) {
     }
 
     test("config: empty at first, validated, stored and shown with the signing secret", async () => {
-      const empty = await app.api("GET", "/v2/webhooks/config");
+      const empty = await app.api<WebhookConfig>("GET", "/v2/webhooks/config");
       assert.equal(empty.status, 200);
       assert.deepEqual(empty.body, { url: null, headers: {}, enabled: false, signing_secret: app.ctx.identity.webhookSecret });
 
@@ -44,7 +54,7 @@ for (const dialect of DIALECTS) {
         { url: receiver.url, headers: { "X-Tapedeck-Signature": "x" } },
         { url: receiver.url, headers: { "X-A": "a\nb" } },
       ]) {
-        const bad = await app.api("POST", "/v2/webhooks/config", body);
+        const bad = await app.api<ApiError>("POST", "/v2/webhooks/config", body);
         assert.equal(bad.status, 400, JSON.stringify(body));
         assert.equal(bad.body.code, 400);
         assert.match(bad.body.message, /^Invalid body param: /);
@@ -52,18 +62,18 @@ for (const dialect of DIALECTS) {
       }
 
       // A header tapedeck sets itself is refused by name, for the app and for a room alike.
-      const reserved = await app.api("POST", "/v2/webhooks/config", { url: receiver.url, headers: { "User-Agent": "mine" } });
+      const reserved = await app.api<ApiError>("POST", "/v2/webhooks/config", { url: receiver.url, headers: { "User-Agent": "mine" } });
       assert.deepEqual(reserved.body.details, [
         "headers.User-Agent: User-Agent is set by tapedeck on every delivery and cannot be overridden",
       ]);
-      const roomReserved = await app.api("POST", "/v2/rooms", {
+      const roomReserved = await app.api<ApiError>("POST", "/v2/rooms", {
         name: `reserved-${dialect}`,
         webhook: { url: receiver.url, headers: { "x-tapedeck-signature": "x" } },
       });
       assert.equal(roomReserved.status, 400);
       assert.match(roomReserved.body.details[0], /x-tapedeck-signature is set by tapedeck/);
 
-      const set = await app.api("POST", "/v2/webhooks/config", { url: receiver.url, headers: { "X-Api-Key": "abc" } });
+      const set = await app.api<WebhookConfig>("POST", "/v2/webhooks/config", { url: receiver.url, headers: { "X-Api-Key": "abc" } });
       assert.equal(set.status, 200);
       const expected = {
         url: receiver.url,
@@ -72,7 +82,7 @@ for (const dialect of DIALECTS) {
         signing_secret: app.ctx.identity.webhookSecret,
       };
       assert.deepEqual(set.body, expected);
-      assert.deepEqual((await app.api("GET", "/v2/webhooks/config")).body, expected);
+      assert.deepEqual((await app.api<WebhookConfig>("GET", "/v2/webhooks/config")).body, expected);
 
       const noToken = await fetch(`${app.url}/v2/webhooks/config`);
       assert.equal(noToken.status, 401);
@@ -84,19 +94,22 @@ for (const dialect of DIALECTS) {
       const signed = receiver.requests.at(-1)!;
       assert.ok(
         verifyWebhookSignature({
-          secret: (await app.api("GET", "/v2/webhooks/config")).body.signing_secret,
+          secret: (await app.api<WebhookConfig>("GET", "/v2/webhooks/config")).body.signing_secret,
           header: signed.headers["x-tapedeck-signature"],
           body: signed.rawBody,
         }),
       );
 
-      const log = await app.api("GET", "/v2/analytics/webhooks?room_id=log-room&limit=1");
+      const log = await app.api<ListPage<DeliveryLogEntry>>("GET", "/v2/analytics/webhooks?room_id=log-room&limit=1");
       assert.equal(log.status, 200);
       assert.equal(log.body.limit, 1);
       assert.equal(log.body.data.length, 1);
       assert.equal(log.body.data[0].id, a);
       assert.equal(log.body.last, a);
-      const next = await app.api("GET", `/v2/analytics/webhooks?room_id=log-room&limit=1&start=${log.body.last}`);
+      const next = await app.api<ListPage<DeliveryLogEntry>>(
+        "GET",
+        `/v2/analytics/webhooks?room_id=log-room&limit=1&start=${log.body.last}`,
+      );
       assert.deepEqual(
         next.body.data.map((e: { id: string }) => e.id),
         [b],
@@ -109,36 +122,42 @@ for (const dialect of DIALECTS) {
       );
 
       // Newest first, paging back in time.
-      const newest = await app.api("GET", "/v2/analytics/webhooks?room_id=log-room&order=desc&limit=1");
+      const newest = await app.api<ListPage<DeliveryLogEntry>>("GET", "/v2/analytics/webhooks?room_id=log-room&order=desc&limit=1");
       assert.deepEqual([newest.body.data[0].id, newest.body.last], [b, b]);
-      const older = await app.api("GET", `/v2/analytics/webhooks?room_id=log-room&order=desc&limit=1&start=${b}`);
+      const older = await app.api<ListPage<DeliveryLogEntry>>(
+        "GET",
+        `/v2/analytics/webhooks?room_id=log-room&order=desc&limit=1&start=${b}`,
+      );
       assert.deepEqual([older.body.data.map((e: { id: string }) => e.id), older.body.last], [[a], ""]);
 
-      const filtered = await app.api("GET", "/v2/analytics/webhooks?type=beam.recording.success&room_id=log-room&state=delivered");
+      const filtered = await app.api<ListPage<DeliveryLogEntry>>(
+        "GET",
+        "/v2/analytics/webhooks?type=beam.recording.success&room_id=log-room&state=delivered",
+      );
       assert.deepEqual(
         filtered.body.data.map((e: { id: string }) => e.id),
         [a],
       );
-      assert.deepEqual((await app.api("GET", "/v2/analytics/webhooks?state=failed")).body.data, []);
+      assert.deepEqual((await app.api<ListPage<DeliveryLogEntry>>("GET", "/v2/analytics/webhooks?state=failed")).body.data, []);
       for (const q of ["type=nope", "state=lost", "order=newest", "limit=0", "limit=101", "start=unknown"]) {
-        const bad = await app.api("GET", `/v2/analytics/webhooks?${q}`);
+        const bad = await app.api<ApiError>("GET", `/v2/analytics/webhooks?${q}`);
         assert.equal(bad.status, 400, q);
         assert.equal(bad.body.code, 400);
       }
 
-      const one = await app.api("GET", `/v2/analytics/webhooks/${a}`);
+      const one = await app.api<DeliveryDetail>("GET", `/v2/analytics/webhooks/${a}`);
       assert.equal(one.status, 200);
       assert.equal(one.body.envelope.id, a);
       assert.deepEqual(one.body.envelope.data, { room_id: "log-room", recording_id: "rec-1" });
       assert.deepEqual(
-        one.body.attempt_log.map((x: { attempt: number; status_code: number; replay: boolean }) => [x.attempt, x.status_code, x.replay]),
+        one.body.attempt_log.map((x) => [x.attempt, x.status_code, x.replay]),
         [[1, 200, false]],
       );
-      const missing = await app.api("GET", "/v2/analytics/webhooks/no-such-event");
+      const missing = await app.api<ApiError>("GET", "/v2/analytics/webhooks/no-such-event");
       assert.equal(missing.status, 404);
       assert.deepEqual(missing.body.details, ['no webhook event with id "no-such-event"']);
 
-      const events = await app.api("GET", "/v2/analytics/events?type=beam.recording.success&room_id=log-room");
+      const events = await app.api<ListPage<WebhookEnvelope>>("GET", "/v2/analytics/events?type=beam.recording.success&room_id=log-room");
       assert.equal(events.status, 200);
       assert.deepEqual(events.body.data, [JSON.parse(receiver.requests.find((r) => r.headers["x-tapedeck-event-id"] === a)!.body)]);
       assert.equal(events.body.last, "");
@@ -147,7 +166,7 @@ for (const dialect of DIALECTS) {
     test("replay: re-delivers now, to the room's current webhook when it has one; unknown ids 404", async () => {
       const roomReceiver = await TestReceiver.start();
       try {
-        const room = await app.api("POST", "/v2/rooms", {
+        const room = await app.api<Room>("POST", "/v2/rooms", {
           name: `webhook-room-${dialect}`,
           webhook: { url: roomReceiver.url, headers: { "X-Room": "1" } },
         });
@@ -157,18 +176,18 @@ for (const dialect of DIALECTS) {
         assert.equal(first.headers["x-tapedeck-event-id"], id, "no room webhook at enqueue time: the app webhook");
 
         const delivered = roomReceiver.nextRequest();
-        const replay = await app.api("POST", "/v2/analytics/webhooks/replay", { event_ids: [id] });
+        const replay = await app.api<ReplayAnswer>("POST", "/v2/analytics/webhooks/replay", { event_ids: [id] });
         assert.equal(replay.status, 200);
         assert.deepEqual(replay.body, { data: [{ id, state: "replaying", url: roomReceiver.url }] });
         const again = await delivered;
         assert.equal(again.body, first.body);
         assert.equal(again.headers["x-room"], "1");
 
-        const unknown = await app.api("POST", "/v2/analytics/webhooks/replay", { event_ids: [id, "ghost"] });
+        const unknown = await app.api<ApiError>("POST", "/v2/analytics/webhooks/replay", { event_ids: [id, "ghost"] });
         assert.equal(unknown.status, 404);
         assert.deepEqual(unknown.body.details, ['no webhook event with id "ghost"']);
         for (const body of [{}, { event_ids: [] }, { event_ids: Array.from({ length: 101 }, (_, i) => `e${i}`) }]) {
-          assert.equal((await app.api("POST", "/v2/analytics/webhooks/replay", body)).status, 400);
+          assert.equal((await app.api<ReplayAnswer>("POST", "/v2/analytics/webhooks/replay", body)).status, 400);
         }
       } finally {
         await roomReceiver.close();
@@ -176,17 +195,17 @@ for (const dialect of DIALECTS) {
     });
 
     test("config: deleting the app webhook forgets it; later events have no endpoint", async () => {
-      const before = await app.api("GET", "/v2/webhooks/config");
-      const removed = await app.api("DELETE", "/v2/webhooks/config");
+      const before = await app.api<WebhookConfig>("GET", "/v2/webhooks/config");
+      const removed = await app.api<WebhookConfig>("DELETE", "/v2/webhooks/config");
       assert.equal(removed.status, 200);
       assert.deepEqual(removed.body, { url: null, headers: {}, enabled: false, signing_secret: app.ctx.identity.webhookSecret });
-      assert.deepEqual((await app.api("GET", "/v2/webhooks/config")).body, removed.body);
+      assert.deepEqual((await app.api<WebhookConfig>("GET", "/v2/webhooks/config")).body, removed.body);
       const id = await app.ctx.db
         .transaction()
         .execute((trx) => app.ctx.outbox.enqueue(trx, { type: "peer.join.success", data: { room_id: "no-endpoint-room" } }));
-      assert.equal((await app.api("GET", `/v2/analytics/webhooks/${id}`)).body.state, "no_endpoint");
-      assert.equal((await app.api("DELETE", "/v2/webhooks/config")).status, 200, "deleting twice is not an error");
-      await app.api("POST", "/v2/webhooks/config", { url: before.body.url, headers: before.body.headers });
+      assert.equal((await app.api<DeliveryDetail>("GET", `/v2/analytics/webhooks/${id}`)).body.state, "no_endpoint");
+      assert.equal((await app.api<WebhookConfig>("DELETE", "/v2/webhooks/config")).status, 200, "deleting twice is not an error");
+      await app.api<WebhookConfig>("POST", "/v2/webhooks/config", { url: before.body.url, headers: before.body.headers });
     });
   });
 }

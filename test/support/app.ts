@@ -6,6 +6,7 @@ import { loadConfig, type Config } from "../../src/config/config.ts";
 import type { DialectName } from "../../src/db/database.ts";
 import { createLogger } from "../../src/log.ts";
 import { startTapedeck, type Tapedeck } from "../../src/main.ts";
+import { type ApiRequest, v2Client, type V2Client } from "./api-client.ts";
 import { freshDatabaseUrl } from "./db.ts";
 
 // A whole tapedeck on a free port, with its own data dir and database, driven through its public API.
@@ -13,13 +14,13 @@ import { freshDatabaseUrl } from "./db.ts";
 export interface TestApp extends Tapedeck {
   dataDir: string;
   token: string;
-  /** fetch against the app with the management token (JSON in, parsed JSON out). */
-  api(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers?: Record<string, string>,
-  ): Promise<{ status: number; body: any; headers: Headers }>;
+  /**
+   * fetch against the app with the management token (JSON in, parsed JSON out). The caller names the body
+   * it expects: `app.api<Room>("POST", "/v2/rooms", {...})`, `app.api<ApiError>(...)` for a refusal.
+   */
+  api: ApiRequest;
+  /** Typed helpers for the /v2 resources tests use again and again (a non-2xx answer throws). */
+  v2: V2Client;
 }
 
 export interface TestAppOptions {
@@ -47,7 +48,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const config: Config = { ...base, databaseUrl, ...opts.config };
   const td = await startTapedeck({ config, env, log: createLogger(config.logLevel), skipBootChecks: true });
   const token = await mintManagementToken(td.ctx.identity);
-  const api: TestApp["api"] = async (method, p, body, headers = {}) => {
+  const api: ApiRequest = async <T>(method: string, p: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(td.url + p, {
       method,
       headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
@@ -60,13 +61,15 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     } catch {
       /* not JSON */
     }
-    return { status: res.status, body: parsed, headers: res.headers };
+    // The caller says what it expects; the tests' assertions check it.
+    return { status: res.status, body: parsed as T, headers: res.headers };
   };
   return {
     ...td,
     dataDir,
     token,
     api,
+    v2: v2Client(api),
     async close() {
       await td.close();
       if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });

@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { HookWindow, ShownPeer } from "./page-hooks.ts";
 
 // Headless Debian Chromium driven by playwright-core, for tests of the room page. Each peer gets a fresh
 // context (separate cookies, storage, media); a peer with its own fake camera file gets its own browser,
@@ -142,27 +143,21 @@ export type PageState = "preview" | "joining" | "joined" | "left" | "error";
 /** Waits until `window.tapedeck.state` is `state`; fails with the page's state and reason otherwise. */
 export async function waitForState(page: Page, state: PageState, timeoutMs = 15_000): Promise<void> {
   try {
-    await page.waitForFunction((s) => (window as any).tapedeck?.state === s, state, { timeout: timeoutMs, polling: 50 });
+    await page.waitForFunction((s) => (window as HookWindow).tapedeck?.state === s, state, { timeout: timeoutMs, polling: 50 });
   } catch {
     const now = await page.evaluate(() => ({
-      state: (window as any).tapedeck?.state,
-      reason: (window as any).tapedeck?.reason,
-      error: (window as any).tapedeck?.lastError,
+      state: (window as HookWindow).tapedeck?.state,
+      reason: (window as HookWindow).tapedeck?.reason,
+      error: (window as HookWindow).tapedeck?.lastError,
     }));
     throw new Error(`page did not reach state ${state} within ${timeoutMs} ms: ${JSON.stringify(now)}`);
   }
 }
 
-export interface RemotePeer {
-  id: string;
-  name: string;
-  role: string;
-  videoPlaying: boolean;
-  hasAudio: boolean;
-  screenPlaying: boolean;
-}
+/** A peer as the room page shows it. */
+export type RemotePeer = ShownPeer;
 
-export const remotePeers = (page: Page): Promise<RemotePeer[]> => page.evaluate(() => (window as any).tapedeck.remotePeers());
+export const remotePeers = (page: Page): Promise<RemotePeer[]> => page.evaluate(() => (window as HookWindow).tapedeck!.remotePeers());
 
 /**
  * Waits until the page shows exactly `n` remote peers (by default each with its video playing) and
@@ -177,8 +172,8 @@ export async function waitForRemotePeers(
   try {
     await page.waitForFunction(
       ({ n, videoPlaying }) => {
-        const peers = (window as any).tapedeck?.remotePeers() ?? [];
-        return peers.length === n && (!videoPlaying || peers.every((p: RemotePeer) => p.videoPlaying));
+        const peers = (window as HookWindow).tapedeck?.remotePeers() ?? [];
+        return peers.length === n && (!videoPlaying || peers.every((p) => p.videoPlaying));
       },
       { n, videoPlaying },
       { timeout: timeoutMs, polling: 100 },
@@ -264,7 +259,7 @@ export async function remoteAudioLevel(page: Page, peerId: string, timeoutMs = 1
   await page
     .waitForFunction(
       async ([id, min]) => {
-        const s = await (window as any).tapedeck.inboundStats(id, "microphone");
+        const s = await (window as HookWindow).tapedeck!.inboundStats(id, "microphone");
         return (s?.totalAudioEnergy ?? 0) > 0 && (s?.audioLevel ?? 0) > min;
       },
       [peerId, minLevel] as const,
@@ -276,7 +271,7 @@ export async function remoteAudioLevel(page: Page, peerId: string, timeoutMs = 1
       if (err.name !== "TimeoutError") throw new Error(`reading ${peerId}'s audio level failed: ${err.message}`, { cause: err });
     });
   return page.evaluate(async (id) => {
-    const s = await (window as any).tapedeck.inboundStats(id, "microphone");
+    const s = await (window as HookWindow).tapedeck!.inboundStats(id, "microphone");
     return { audioLevel: s?.audioLevel ?? 0, totalAudioEnergy: s?.totalAudioEnergy ?? 0, packetsReceived: s?.packetsReceived ?? 0 };
   }, peerId);
 }

@@ -4,6 +4,7 @@ import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { ARTIFACTS_DIR, launchBrowser } from "./browser.ts";
 import type { TestApp } from "./app.ts";
+import type { HookWindow } from "./page-hooks.ts";
 
 // The dashboard in a real headless Chromium, for the dashboard-*.test.ts files: a signed-in page,
 // waiting for a view to be rendered, reading the toast, and screenshots + console kept on failure.
@@ -57,7 +58,7 @@ export function dashboardPool(app: () => TestApp) {
 /** Waits until the current view has rendered (optionally: this route). */
 export async function ready(page: Page, route?: string, timeoutMs = 15_000): Promise<void> {
   await page.waitForFunction(
-    (r) => (window as any).tapedeckDashboard?.ready === true && (!r || (window as any).tapedeckDashboard.route === r),
+    (r) => (window as HookWindow).tapedeckDashboard?.ready === true && (!r || (window as HookWindow).tapedeckDashboard?.route === r),
     route,
     { timeout: timeoutMs, polling: 50 },
   );

@@ -171,6 +171,14 @@ function pathsOf(
   return out;
 }
 
+/** An object or array: something a path can step into. */
+const isContainer = (v: unknown): v is Record<string, unknown> | unknown[] => typeof v === "object" && v !== null;
+
+/** The value at `path` inside `root` (undefined when the path leaves the tree). */
+function valueAt(root: unknown, path: ReadonlyArray<string | number>): unknown {
+  return path.reduce<unknown>((o, k) => (isContainer(o) ? (o as Record<string | number, unknown>)[k] : undefined), root);
+}
+
 /** `base` (a valid-looking body) with one place replaced by a bad value, removed, or given a bad extra key. */
 export function mutatedBodyText(base: Record<string, unknown>, fields: string[]): fc.Arbitrary<string> {
   const paths = pathsOf(base);
@@ -183,13 +191,13 @@ export function mutatedBodyText(base: Record<string, unknown>, fields: string[])
     )
     .map(([path, op, newKey, valueText]) => {
       const copy = structuredClone(base) as Record<string, unknown>;
-      const parent = path.slice(0, -1).reduce<any>((o, k) => o?.[k], copy);
+      const parent = valueAt(copy, path.slice(0, -1));
       const last = path.at(-1);
-      const target = path.reduce<any>((o, k) => o?.[k], copy);
-      if (op === "replace" && last !== undefined && parent && typeof parent === "object") parent[last] = MARK;
-      else if (op === "delete" && last !== undefined && parent && typeof parent === "object") {
+      const target = valueAt(copy, path);
+      if (op === "replace" && last !== undefined && isContainer(parent)) (parent as Record<string | number, unknown>)[last] = MARK;
+      else if (op === "delete" && last !== undefined && isContainer(parent)) {
         if (Array.isArray(parent)) parent.splice(Number(last), 1);
-        else delete parent[last];
+        else delete (parent as Record<string | number, unknown>)[last];
       } else if (target && typeof target === "object" && !Array.isArray(target))
         Object.defineProperty(target, newKey, { value: MARK, enumerable: true, configurable: true, writable: true });
       else if (Array.isArray(target)) target.push(MARK);

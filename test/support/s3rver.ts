@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 
 // A real S3-protocol server for integration tests: s3rver 3.7.1 (filesystem store in a temp folder)
 // behind a small HTTP front that checks AWS Signature V4. s3rver itself only checks V2 signatures and
@@ -20,6 +21,8 @@ export interface TestS3 {
   directory: string;
   /** Requests the front has seen: method and path (without query), in order. */
   requests: Array<{ method: string; path: string }>;
+  /** The keys in the bucket under `prefix`, listed as the bucket's owner would (ListObjectsV2), sorted. */
+  keys(prefix?: string): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +66,26 @@ export async function startS3rver(opts: { bucket?: string } = {}): Promise<TestS
     bucket,
     directory,
     requests,
+    async keys(prefix = "") {
+      const client = new S3Client({
+        endpoint: `http://127.0.0.1:${port}`,
+        region: "us-east-1",
+        forcePathStyle: true,
+        credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET },
+      });
+      try {
+        const out: string[] = [];
+        let token: string | undefined;
+        do {
+          const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+          for (const o of page.Contents ?? []) if (o.Key) out.push(o.Key);
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+        return out.sort();
+      } finally {
+        client.destroy();
+      }
+    },
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

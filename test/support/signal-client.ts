@@ -3,7 +3,9 @@ import type { ServerMessage } from "../../src/sfu/protocol.ts";
 
 // A bare signalling client for tests: sends JSON frames and awaits server messages by type.
 
-type Msg = ServerMessage & Record<string, any>;
+type Msg = ServerMessage;
+/** The server message of one type. */
+export type MessageOf<T extends ServerMessage["type"]> = Extract<ServerMessage, { type: T }>;
 
 export class SignalClient {
   readonly received: Msg[] = [];
@@ -37,8 +39,9 @@ export class SignalClient {
   }
 
   /** The first message (already received or to come) matching `type` and `pred`, within `ms`. */
-  next<T extends Msg["type"]>(type: T, pred: (m: Msg) => boolean = () => true, ms = 10_000): Promise<Msg> {
-    const match = (m: Msg) => m.type === type && pred(m);
+  next<T extends Msg["type"]>(type: T, pred: (m: MessageOf<T>) => boolean = () => true, ms = 10_000): Promise<MessageOf<T>> {
+    const isType = (m: Msg): m is MessageOf<T> => m.type === type;
+    const match = (m: Msg): m is MessageOf<T> => isType(m) && pred(m);
     const seen = this.received.find(match);
     if (seen) {
       this.received.splice(this.received.indexOf(seen), 1);
@@ -54,13 +57,13 @@ export class SignalClient {
         resolve: (m) => {
           clearTimeout(timer);
           this.received.splice(this.received.indexOf(m), 1);
-          resolve(m);
+          resolve(m as MessageOf<T>);
         },
       });
     });
   }
 
-  async join(token: string, name: string): Promise<Msg> {
+  async join(token: string, name: string): Promise<MessageOf<"joined">> {
     this.send({ type: "join", token, name });
     return this.next("joined");
   }

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import type { Logger } from "../../log.ts";
 import { GuardedProxy } from "../../net/guarded-proxy.ts";
 import { DEFAULT_OUTBOUND_POLICY, OutboundRefusedError, type OutboundPolicy } from "../../net/outbound-policy.ts";
+import { CaptureFfmpeg } from "./capture-ffmpeg.ts";
 import { FileFollower } from "./follow-file.ts";
 
 // One browser recording's media: a headless Chromium of its own opens the page, the page captures its
@@ -12,7 +13,10 @@ import { FileFollower } from "./follow-file.ts";
 // binding twice a second, and ffmpeg copies the video and turns Opus into AAC, writing fragmented MP4 to
 // the spool file, which the upload follows while it grows (see ARCHITECTURE.md for why this path:
 // A/V offset ~0 and a playable file as soon as the recorder stops). Paused spans are left out by
-// MediaRecorder itself (pause/resume).
+// MediaRecorder itself (pause/resume). ffmpeg runs under the process supervisor (capture-ffmpeg.ts: a
+// stop ends its input, then SIGTERM, then SIGKILL). Chromium is Playwright's to run (a process group of
+// its own, closed by browser.close(), killed by Playwright's exit hook); the close is bounded by
+// CHROMIUM_CLOSE_MS, then its group is killed.
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -35,8 +39,8 @@ export const CHROMIUM_ARGS = [
 /** The full-viewport layer's opacity flips this often (see START_IN_PAGE): 30 changes a second. */
 const TICK_MS = 66;
 
-/** Capture bytes waiting for ffmpeg above which the encoder is said to be falling behind (about 20 s at 720p). */
-const BEHIND_BYTES = 8 * 1024 * 1024;
+/** How long browser.close() may take before Chromium's process group is killed. */
+const CHROMIUM_CLOSE_MS = 10_000;
 
 /** How many times a page that does not load is tried before the recording fails (MAX_RETRIES_REACHED). */
 export const PAGE_ATTEMPTS = 3;
@@ -128,7 +132,9 @@ export class BeamCapture {
   /** Resolves once, when the capture has ended for any reason (stop() or a crash). */
   readonly ended: Promise<CaptureEnd>;
   /** Time of the first byte ffmpeg wrote (the file's first frame), or null. */
-  firstDataAt: number | null = null;
+  get firstDataAt(): number | null {
+    return this.ffmpeg?.firstDataAt ?? null;
+  }
   /**
    * When MediaRecorder started (the file's time 0) and when the recording was asked to stop or broke
    * (its end), as the page and this process saw them: a recording's started_at and stopped_at, which
@@ -140,18 +146,16 @@ export class BeamCapture {
   private endWith!: (e: CaptureEnd) => void;
   private stopping = false;
   private failure: string | null = null;
-  private bytes = 0;
-  /** Bytes the page handed over (MediaRecorder's WebM). */
-  private chunkBytes = 0;
-  private ffmpeg: ChildProcess | null = null;
+  private ffmpeg: CaptureFfmpeg | null = null;
   private page: Page | null = null;
   private ffmpegExit: Promise<void> = Promise.resolve();
-  private behindWarnedAt = 0;
 
   private constructor(
     private readonly browser: Browser,
     private readonly o: CaptureOptions,
     private readonly proxy: GuardedProxy | null,
+    /** On this capture's Chromium command line: how its browser process is found when it has to be killed. */
+    private readonly marker: string,
   ) {
     this.follower = new FileFollower(o.spoolFile);
     this.ended = new Promise((resolve) => (this.endWith = resolve));
@@ -160,12 +164,13 @@ export class BeamCapture {
   /** Launches Chromium, opens the page (PAGE_ATTEMPTS tries), waits for it to join, starts recording. */
   static async start(o: CaptureOptions): Promise<BeamCapture> {
     const proxy = o.builtIn ? null : await BeamCapture.guardCustomPage(o);
+    const marker = `--tapedeck-capture=${randomUUID()}`;
     let browser: Browser;
     try {
       browser = await chromium.launch({
         executablePath: CHROMIUM_PATH,
         headless: true,
-        args: CHROMIUM_ARGS,
+        args: [...CHROMIUM_ARGS, marker],
         ignoreDefaultArgs: ["--mute-audio"],
         // `<-loopback>`: loopback goes through the proxy too (Chromium would otherwise connect to it directly).
         ...(proxy ? { proxy: { server: proxy.url, bypass: "<-loopback>" } } : {}),
@@ -174,7 +179,7 @@ export class BeamCapture {
       await proxy?.close();
       throw err;
     }
-    const cap = new BeamCapture(browser, o, proxy);
+    const cap = new BeamCapture(browser, o, proxy, marker);
     try {
       await cap.open();
       return cap;
@@ -265,52 +270,14 @@ export class BeamCapture {
         `custom page did not set window.tapedeck.recorder.ready within ${JOIN_TIMEOUT_MS / 1000} s; recording it anyway`,
       );
 
-    const ff = o.ffmpegArgs ? this.spawnEncoder(o.ffmpegArgs) : this.spawnMp4Writer();
-    let stderr = "";
-    ff.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-    ff.stdin!.on("error", () => undefined); // ffmpeg gone: its exit says why
-    const out = o.ffmpegArgs ? null : fs.createWriteStream(o.spoolFile, { flags: "a" });
-    if (out) {
-      ff.stdout!.on("data", (d: Buffer) => {
-        this.firstDataAt ??= Date.now();
-        this.bytes += d.length;
-        if (!out.write(d)) ff.stdout!.pause();
-        this.follower.grew();
-      });
-      out.on("drain", () => ff.stdout!.resume());
-    }
-    this.ffmpegExit = new Promise((resolve) => {
-      ff.on("close", (code, signal) => {
-        const closeOut = (then: () => void) => (out ? out.end(then) : then());
-        closeOut(() => {
-          this.follower.end();
-          const why = `ffmpeg exited (${signal ?? `code ${code}`})${stderr ? `: ${stderr.trim().split("\n").pop()}` : ""}`;
-          if (!this.stopping) this.fail(why);
-          resolve();
-          this.finish(this.bytes === 0 ? `${why}, after ${this.chunkBytes} bytes from the page` : undefined);
-        });
-      });
+    const ff = new CaptureFfmpeg({ spoolFile: o.spoolFile, follower: this.follower, ffmpegArgs: o.ffmpegArgs, log: o.log });
+    this.ffmpeg = ff;
+    this.ffmpegExit = ff.ended.then((why) => {
+      if (!this.stopping) this.fail(why);
+      this.finish(ff.bytes === 0 ? `${why}, after ${ff.chunkBytes} bytes from the page` : undefined);
     });
 
-    await page.exposeBinding("__tapedeckBeamChunk", (_src, b64: string) => {
-      const chunk = Buffer.from(b64, "base64");
-      this.chunkBytes += chunk.length;
-      if (o.ffmpegArgs) {
-        // The encoder writes its own files: what it was given is what there is to count.
-        this.firstDataAt ??= Date.now();
-        this.bytes += chunk.length;
-      }
-      if (ff.stdin!.writable) ff.stdin!.write(chunk);
-      // ffmpeg not keeping up (a ladder too big for the machine): the page's chunks pile up here.
-      const queued = ff.stdin!.writableLength;
-      if (queued > BEHIND_BYTES && Date.now() - this.behindWarnedAt > 30_000) {
-        this.behindWarnedAt = Date.now();
-        o.log.warn(
-          { queued_bytes: queued },
-          "the encoder is falling behind real time: capture data is queueing for ffmpeg (a smaller ladder or TAPEDECK_HLS_CORES would help)",
-        );
-      }
-    });
+    await page.exposeBinding("__tapedeckBeamChunk", (_src, b64: string) => ff.write(Buffer.from(b64, "base64")));
     await page.exposeBinding("__tapedeckBeamEvent", (_src, message: string) => {
       o.log.warn({ event: message }, "recorder page event");
       if (!this.stopping && /ended|error/.test(message)) this.fail(message);
@@ -330,57 +297,6 @@ export class BeamCapture {
     o.log.info({ capture: started.described }, "recorder capturing");
   }
 
-  /** The mp4 writer: MediaRecorder's H.264 copied, Opus → AAC, fragmented MP4 on stdout (→ the spool file). */
-  private spawnMp4Writer(): ChildProcess {
-    fs.writeFileSync(this.o.spoolFile, "");
-    const ff = spawn(
-      "ffmpeg",
-      [
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        // Start writing at once: the WebM header names both codecs, no need to read seconds of input first.
-        "-probesize",
-        "32768",
-        "-analyzeduration",
-        "0",
-        "-f",
-        "webm",
-        "-i",
-        "pipe:0",
-        "-map",
-        "0:v?",
-        "-map",
-        "0:a?",
-        "-c:v",
-        "copy",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "128k",
-        "-ar",
-        "48000",
-        "-f",
-        "mp4",
-        "-movflags",
-        "+frag_keyframe+empty_moov+default_base_moof",
-        "-frag_duration",
-        "1000000",
-        "pipe:1",
-      ],
-      { stdio: ["pipe", "pipe", "pipe"] },
-    );
-    this.ffmpeg = ff;
-    return ff;
-  }
-
-  /** An encoder that writes its own output (the HLS ladder): stdout unused. */
-  private spawnEncoder(args: string[]): ChildProcess {
-    const ff = spawn("ffmpeg", args, { stdio: ["pipe", "ignore", "pipe"] });
-    this.ffmpeg = ff;
-    return ff;
-  }
-
   async pause(): Promise<void> {
     await this.page?.evaluate(inPage("pause")).catch(() => undefined);
   }
@@ -395,7 +311,7 @@ export class BeamCapture {
       this.stopping = true;
       this.stoppedAt ??= Date.now();
       await Promise.race([this.page?.evaluate(inPage("stop")).catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
-      this.ffmpeg?.stdin?.end();
+      this.ffmpeg?.stop();
     }
     return this.ended;
   }
@@ -406,27 +322,68 @@ export class BeamCapture {
     this.failure = message;
     this.stoppedAt ??= Date.now();
     this.o.log.error({ reason: message }, "browser recording interrupted; keeping what was recorded");
-    this.ffmpeg?.stdin?.end();
+    this.ffmpeg?.stop();
   }
 
   private finish(detail?: string): void {
-    void this.browser
-      .close()
-      .catch(() => undefined)
+    void this.closeBrowser()
       .then(() => this.proxy?.close())
       .then(() =>
-        this.endWith({ clean: !this.failure, message: [this.failure ?? "stopped", detail].filter(Boolean).join("; "), bytes: this.bytes }),
+        this.endWith({
+          clean: !this.failure,
+          message: [this.failure ?? "stopped", detail].filter(Boolean).join("; "),
+          bytes: this.ffmpeg?.bytes ?? 0,
+        }),
       );
+  }
+
+  /** browser.close(), bounded: a Chromium that has not closed within CHROMIUM_CLOSE_MS has its process group killed. */
+  private async closeBrowser(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const closed = this.browser.close().catch(() => undefined);
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), CHROMIUM_CLOSE_MS)));
+    const r = await Promise.race([closed, late]);
+    clearTimeout(timer);
+    if (r !== "late") return;
+    const pid = chromiumPid(this.marker);
+    this.o.log.warn({ pid }, `Chromium did not close within ${CHROMIUM_CLOSE_MS / 1000} s; killing its process group`);
+    if (pid) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    await closed; // Playwright sees its pipe close and settles
   }
 
   /** Kills everything at once (shutdown without waiting). */
   async kill(): Promise<void> {
     this.stopping = true; // on purpose: not a crash
-    this.ffmpeg?.kill("SIGKILL");
-    await this.browser.close().catch(() => undefined);
+    this.ffmpeg?.kill();
+    await this.closeBrowser();
     await this.proxy?.close();
     await this.ffmpegExit;
   }
+}
+
+/**
+ * The pid of the Chromium browser process whose command line carries `marker` (chromium.launch() does
+ * not expose its ChildProcess; Playwright starts it as the leader of a process group of its own), read
+ * from /proc only when it has to be killed, so a running capture is never asked for it.
+ */
+function chromiumPid(marker: string): number | null {
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let args: string[];
+    try {
+      args = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (args.includes(marker) && !args.some((a) => a.startsWith("--type="))) return Number(entry);
+  }
+  return null;
 }
 
 /** A URL without its auth token, for logs. */

@@ -2,15 +2,15 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import type { AppContext } from "../../app-context.ts";
-import type { RecordingRow, RoomRow } from "../../db/schema.ts";
 import { chatPath } from "../../domain/storage-paths.ts";
 import type { JobHandler, JobPayloads } from "../../jobs/job-queue.ts";
-import { newUuid, nowIso } from "../../ids.ts";
-import { chatAsset, commitOutputs, failRecording, probeMp4, uploadChatCsv, type UploadedChat } from "../core/finish.ts";
+import { nowIso } from "../../ids.ts";
+import { chatAsset, commitOutputs, finishJobHandler, probeMp4, uploadChatCsv, type UploadedChat } from "../core/finish.ts";
 import { describeBrowserFailure } from "../core/recording-failure.ts";
 import { uploadRecording, WEBHOOK_PRESIGN_SECONDS } from "../core/upload.ts";
-import { getRoom, roomDestination } from "../../rooms/room.service.ts";
-import { beamDetails, failureOf, type BeamDetails } from "./beam.service.ts";
+import { roomDestination } from "../../rooms/room.service.ts";
+import { beamRecorder } from "./beam-recorder.ts";
+import { failureOf } from "./beam.service.ts";
 
 // After a browser recording's capture has ended: make sure the MP4 is in the destination (normally the
 // live upload already put it there; if that failed, upload the spool file now, retried by the job queue
@@ -21,33 +21,10 @@ import { beamDetails, failureOf, type BeamDetails } from "./beam.service.ts";
 
 export type BeamFinishPayload = JobPayloads["beam-finish"];
 
-/** The keys every beam webhook shares. */
-export function beamWebhookBase(rec: RecordingRow, room: RoomRow, d: BeamDetails): Record<string, unknown> {
-  return {
-    beam_id: rec.id,
-    room_id: rec.room_id,
-    peer_id: d.peer_id ?? "",
-    session_id: rec.session_id ?? "",
-    template_id: room.template_id,
-    metadata_id: newUuid(),
-    metadata_timestamp: nowIso(),
-    max_width: d.width,
-    max_height: d.height,
-    meeting_url: rec.meeting_url,
-    rtmp: [],
-    session_started_at: d.session_started_at ?? "",
-  };
-}
-
 export function beamFinishHandler(ctx: AppContext): JobHandler<BeamFinishPayload> {
-  const load = async (id: string) => {
-    const rec = await ctx.db.selectFrom("recordings").selectAll().where("id", "=", id).where("kind", "=", "beam").executeTakeFirstOrThrow();
-    return { rec, d: beamDetails(rec), room: await getRoom(ctx.db, rec.room_id) };
-  };
-  return {
-    async run(p, { log, signal }) {
-      const { rec, d, room } = await load(p.recordingId);
-      if (rec.status === "completed" || rec.status === "failed") return;
+  const beam = beamRecorder(ctx);
+  return finishJobHandler(ctx, beam, {
+    async run({ rec, d, room }, { log, signal }) {
       const dest = await roomDestination(ctx, room);
       const storage = ctx.storage.open(dest);
       if (!d.key || !d.spool) throw new Error("recording has no spool file or key: it never captured anything");
@@ -75,7 +52,7 @@ export function beamFinishHandler(ctx: AppContext): JobHandler<BeamFinishPayload
         });
       }
 
-      await commitOutputs(ctx, {
+      const committed = await commitOutputs(ctx, {
         replace: { jobId: rec.id, types: ["chat"] },
         assets: [
           {
@@ -90,12 +67,12 @@ export function beamFinishHandler(ctx: AppContext): JobHandler<BeamFinishPayload
           },
           ...(chat ? [chatAsset(owner, chat)] : []),
         ],
-        recording: { id: rec.id, set: { status: "completed", worker: null, lease_until: null } },
+        recording: { id: rec.id, kind: beam.kind, set: { worker: null, lease_until: null } },
         event: ([asset]) => ({
-          type: "beam.recording.success",
+          type: beam.events.success,
           room: { id: room.id, webhook: room.webhook },
           data: {
-            ...beamWebhookBase(rec, room, d),
+            ...beam.webhookBase(rec, room, d),
             created_at: rec.created_at,
             started_at: rec.started_at,
             stopped_at: rec.stopped_at,
@@ -111,40 +88,20 @@ export function beamFinishHandler(ctx: AppContext): JobHandler<BeamFinishPayload
           },
         }),
       });
+      if (!committed) return;
       log.info({ recording_id: rec.id, size, duration: probe.duration, chat: !!chat }, "browser recording completed");
       await fsp.rm(path.dirname(d.spool), { recursive: true, force: true });
     },
 
-    async onFailed(p, error) {
-      const { rec, d, room } = await load(p.recordingId);
+    describe(error) {
       const f = describeBrowserFailure(error);
-      const failure = {
+      return {
         ...f,
         message:
           f.type === "UPLOAD_ERROR"
             ? `Failed to upload recordings. Check if upload config is correct. (${f.message})`
             : `Failed to finish the recording: ${f.message}`,
       };
-      await failRecording(ctx, {
-        recordingId: rec.id,
-        failure,
-        event: {
-          type: "beam.failure",
-          room: { id: room.id, webhook: room.webhook },
-          data: {
-            ...beamWebhookBase(rec, room, d),
-            job_id: rec.id,
-            recording_enabled: true,
-            error_code: 500,
-            error_type: failure.type,
-            error_message: failure.message,
-            error_origin: failure.origin,
-            state_name: "Failed",
-            state_timestamp: nowIso(),
-            duration: 0,
-          },
-        },
-      });
     },
-  };
+  });
 }

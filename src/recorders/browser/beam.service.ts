@@ -1,19 +1,29 @@
 import { z } from "zod";
 import type { Db } from "../../db/database.ts";
 import type { RecordingRow, RoomRow, TemplateRow } from "../../db/schema.ts";
+import { BROWSER_ERROR_TYPES } from "../../domain/recording-types.ts";
 import { AppError, notFound } from "../../errors.ts";
-import { newObjectId, nowIso } from "../../ids.ts";
+import { nowIso } from "../../ids.ts";
 import { DEFAULT_OUTBOUND_POLICY, type OutboundPolicy } from "../../net/outbound-policy.ts";
 import { templateParts } from "../../templates/template.service.ts";
-import { isPlainObject, parseJson } from "../../util/json.ts";
+import { isPlainObject } from "../../util/json.ts";
 import { hasOwnKey, ownValue } from "../../util/own.ts";
+import {
+  ACTIVE_STATUSES,
+  findActiveRecording,
+  insertRecordingUnlessActive,
+  parseRecordingDetails,
+  recordingFailure,
+  requestRecordingStop,
+  updateRecording,
+} from "../core/recording.repository.ts";
 
 // Browser recordings ("beam") on the API side: what a start request may ask for, the checks made before
 // a `recordings` row of kind `beam` is written (status `starting`), and the stop/pause/resume requests,
-// which only set columns the recording's worker watches (beam-supervisor.ts does the recording).
+// which only set columns the recording's worker watches (capture-worker.ts, running beam-recorder.ts, does the recording).
 
 /** Recordings of these statuses hold the room: a second start is refused until they stop. */
-export const ACTIVE_BEAM_STATUSES = ["starting", "running", "stopping"] as const;
+export const ACTIVE_BEAM_STATUSES = ACTIVE_STATUSES;
 export const BEAM_LAYOUTS = ["grid", "active-speaker"] as const;
 export type BeamLayout = (typeof BEAM_LAYOUTS)[number];
 /** 100ms: maxDuration defaults to 4 h. */
@@ -44,6 +54,29 @@ export interface BeamDetails {
   /** Set when the live upload completed (bytes); absent = upload the spool file. */
   uploaded_size?: number;
 }
+
+/**
+ * `recordings.details` of a browser recording, checked when read. Loose: a live stream's details (which
+ * extend these) keep their own fields when read as a browser recording's and written back.
+ */
+export const beamDetailsShape = {
+  width: z.number(),
+  height: z.number(),
+  audio_only: z.boolean(),
+  layout: z.enum(BEAM_LAYOUTS),
+  roles: z.array(z.string()).nullable(),
+  custom_url: z.string(),
+  max_duration_s: z.number(),
+  auto_stop_s: z.number(),
+  epoch: z.number().optional(),
+  session_started_at: z.string().optional(),
+  peer_id: z.string().optional(),
+  spool: z.string().optional(),
+  relative_path: z.string().optional(),
+  key: z.string().optional(),
+  uploaded_size: z.number().optional(),
+};
+const beamDetailsSchema = z.looseObject(beamDetailsShape);
 
 export const roleName = z
   .string()
@@ -165,13 +198,7 @@ export function checkMeetingUrl(url: string, roomId: string): void {
 }
 
 export async function activeBeam(db: Db, roomId: string): Promise<RecordingRow | undefined> {
-  return db
-    .selectFrom("recordings")
-    .selectAll()
-    .where("kind", "=", "beam")
-    .where("room_id", "=", roomId)
-    .where("status", "in", [...ACTIVE_BEAM_STATUSES])
-    .executeTakeFirst();
+  return findActiveRecording(db, { kind: "beam", roomId });
 }
 
 /** Validates a start request and writes the `starting` row; the worker picks it up. */
@@ -206,38 +233,25 @@ export async function createBeam(
     max_duration_s: dest.maxDuration || cfg.maxDuration || DEFAULT_MAX_DURATION_S,
     auto_stop_s: dest.autoStopTimeout ?? cfg.autoStopTimeout ?? DEFAULT_AUTO_STOP_S,
   };
-  const now = nowIso();
-  const row: RecordingRow = {
-    id: newObjectId(),
-    kind: "beam",
-    room_id: room.id,
-    session_id: null,
-    status: "starting",
-    meeting_url: input.meeting_url ?? "",
-    destination: input.destination ?? "",
-    started_by: startedBy,
-    stopped_by: "",
-    details: JSON.stringify(details),
-    failure: null,
-    created_at: now,
-    started_at: null,
-    stopped_at: null,
-    updated_at: now,
-    stop_reason: null,
-    paused: 0,
-    worker: null,
-    lease_until: null,
-  };
-  return db.transaction().execute(async (trx) => {
-    const existing = await activeBeam(trx, room.id);
-    if (existing)
-      throw new AppError("conflict", "beam already started", {
+  return insertRecordingUnlessActive(
+    db,
+    {
+      kind: "beam",
+      roomId: room.id,
+      meetingUrl: input.meeting_url,
+      destination: input.destination,
+      startedBy,
+      details,
+    },
+    (existing) =>
+      new AppError("conflict", "beam already started", {
         details: [`recording ${existing.id} of room ${room.id} is ${existing.status}; stop it first`],
-      });
-    await trx.insertInto("recordings").values(row).execute();
-    return row;
-  });
+      }),
+  );
 }
+
+/** What the API calls each kind in a 404. */
+const RESOURCE_NAME = { beam: "recording", hls: "live stream" } as const;
 
 /** Asks a recording (or live stream) to stop (idempotent: one already stopping or done is returned as it is). */
 export async function requestStop(
@@ -247,47 +261,23 @@ export async function requestStop(
   stoppedBy = "",
   kind: "beam" | "hls" = "beam",
 ): Promise<RecordingRow> {
-  const now = nowIso();
-  await db
-    .updateTable("recordings")
-    .set({ stop_reason: reason, stopped_by: stoppedBy, updated_at: now })
-    .where("id", "=", id)
-    .where("kind", "=", kind)
-    .where("stop_reason", "is", null)
-    .where("status", "in", ["starting", "running"])
-    .execute();
-  await db
-    .updateTable("recordings")
-    .set({ status: "stopping", updated_at: now })
-    .where("id", "=", id)
-    .where("status", "=", "running")
-    .execute();
-  const row = await db.selectFrom("recordings").selectAll().where("id", "=", id).where("kind", "=", kind).executeTakeFirst();
-  if (!row) throw notFound(kind === "hls" ? "live stream" : "recording", id);
+  const row = await requestRecordingStop(db, { id, kind, reason, stoppedBy });
+  if (!row) throw notFound(RESOURCE_NAME[kind], id);
   return row;
 }
 
 export async function setPaused(db: Db, roomId: string, paused: boolean): Promise<RecordingRow> {
-  const row = await db
-    .selectFrom("recordings")
-    .selectAll()
-    .where("kind", "=", "beam")
-    .where("room_id", "=", roomId)
-    .where("status", "in", ["starting", "running"])
-    .executeTakeFirst();
+  const row = await findActiveRecording(db, { kind: "beam", roomId, statuses: ["starting", "running"] });
   if (!row)
     throw new AppError("not_found", "no active beam found for the passed in identifiers", {
       details: [`room ${roomId} has no recording that is starting or running`],
     });
-  await db
-    .updateTable("recordings")
-    .set({ paused: paused ? 1 : 0, updated_at: nowIso() })
-    .where("id", "=", row.id)
-    .execute();
+  await updateRecording(db, row.id, { paused: paused ? 1 : 0, updated_at: nowIso() });
   return { ...row, paused: paused ? 1 : 0 };
 }
 
-export const beamDetails = (row: RecordingRow): BeamDetails => parseJson<BeamDetails>(row.details, {} as BeamDetails);
+/** The browser recording's details, checked (RecordingDetailsError names the field that is not what it should be). */
+export const beamDetails = (row: RecordingRow): BeamDetails => parseRecordingDetails(row, beamDetailsSchema);
 
 /** The failure a recording shows in its object (`error`) and webhook. */
 export interface BeamFailure {
@@ -295,7 +285,11 @@ export interface BeamFailure {
   message: string;
 }
 
-export const failureOf = (row: RecordingRow): BeamFailure | null => parseJson<BeamFailure | null>(row.failure, null);
+/** The recording's failure, when it has one of a browser recording's types. */
+export function failureOf(row: RecordingRow): BeamFailure | null {
+  const f = recordingFailure(row);
+  return f && (BROWSER_ERROR_TYPES as readonly string[]).includes(f.type) ? (f as BeamFailure) : null;
+}
 
 /**
  * The template's `browserComposite.autoStart`: a visible peer joining starts a recording when the room

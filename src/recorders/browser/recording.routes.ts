@@ -1,19 +1,20 @@
 import { z } from "zod";
 import type { V2Routes } from "../../api/server.ts";
-import { afterCursor, pageQuery, toPage } from "../../api/pagination.ts";
+import { pageQuery, toPage } from "../../api/pagination.ts";
 import { objectIdParam, parseBody, parseParams, parseQuery } from "../../api/validation.ts";
 import { ACTIVE_BEAM_STATUSES, createBeam, requestStop, setPaused, startBeamSchema } from "./beam.service.ts";
 import { getRoom } from "../../rooms/room.service.ts";
 import { getTemplate } from "../../templates/template.service.ts";
-import { renderAsset } from "../../assets/asset.repository.ts";
+import { assetsOfRecording, renderAsset } from "../../assets/asset.repository.ts";
 import type { AssetRow, RecordingRow } from "../../db/schema.ts";
 import { RECORDING_STATUSES } from "../../domain/recording-types.ts";
-import { AppError, notFound } from "../../errors.ts";
-import { parseJson, type Json } from "../../util/json.ts";
+import { AppError } from "../../errors.ts";
+import type { Json } from "../../util/json.ts";
 import { outboundPolicy } from "../../net/outbound-policy.ts";
+import { getRecording, listRecordings, recordingFailure, roomRecordings } from "../core/recording.repository.ts";
 
 // Browser-composite recordings ("beam"): start, stop (one, or all of a room), pause, resume, get, list.
-// The API only writes what it asks for; the worker (beam/beam-supervisor.ts) records and reports.
+// The API only writes what it asks for; the worker (capture-worker.ts, running beam-recorder.ts) records and reports.
 
 const idParams = z.object({ id: objectIdParam("recording_id") });
 const roomParams = z.object({ room_id: objectIdParam("room_id") });
@@ -24,8 +25,9 @@ const listQuery = z.object({
   status: z.enum(RECORDING_STATUSES, { error: `status must be one of ${RECORDING_STATUSES.join(", ")}` }).optional(),
 });
 
+/** A browser recording (kind `beam`) as /v2/recordings answers it. */
 export function renderRecording(r: RecordingRow, assets: AssetRow[] | null): Json {
-  const failure = parseJson<Json | null>(r.failure, null);
+  const failure = recordingFailure(r);
   const out: Json = {
     id: r.id,
     room_id: r.room_id,
@@ -39,7 +41,8 @@ export function renderRecording(r: RecordingRow, assets: AssetRow[] | null): Jso
     started_at: r.started_at,
     updated_at: r.updated_at,
     stopped_at: r.stopped_at,
-    ...(r.kind === "beam" ? { paused: r.paused === 1, ...(r.stop_reason ? { stop_reason: r.stop_reason } : {}) } : {}),
+    paused: r.paused === 1,
+    ...(r.stop_reason ? { stop_reason: r.stop_reason } : {}),
     ...(failure ? { error: failure } : {}),
   };
   if (assets !== null) {
@@ -70,14 +73,7 @@ export const recordingRoutes: V2Routes = (v2, ctx) => {
   v2.post("/recordings/room/:room_id/stop", async (req) => {
     const { room_id } = parseParams(roomParams, req.params);
     await getRoom(ctx.db, room_id);
-    const active = await ctx.db
-      .selectFrom("recordings")
-      .select("id")
-      .where("kind", "=", "beam")
-      .where("room_id", "=", room_id)
-      .where("status", "in", [...ACTIVE_BEAM_STATUSES])
-      .orderBy("id")
-      .execute();
+    const active = await roomRecordings(ctx.db, { kind: "beam", roomId: room_id, statuses: ACTIVE_BEAM_STATUSES });
     if (!active.length)
       throw new AppError("not_found", "no active beam found for the passed in identifiers", {
         details: [`room ${room_id} has no recording that is starting or running`],
@@ -100,25 +96,22 @@ export const recordingRoutes: V2Routes = (v2, ctx) => {
 
   v2.get("/recordings", async (req) => {
     const q = parseQuery(listQuery, req.query);
-    let query = ctx.db
-      .selectFrom("recordings")
-      .selectAll()
-      .where("kind", "=", "beam")
-      .orderBy("id", q.order)
-      .limit(q.limit + 1);
-    if (q.start) query = query.where("id", afterCursor(q.order), q.start);
-    if (q.room_id) query = query.where("room_id", "=", q.room_id);
-    if (q.session_id) query = query.where("session_id", "=", q.session_id);
-    if (q.status) query = query.where("status", "=", q.status);
+    const rows = await listRecordings(ctx.db, {
+      kind: "beam",
+      limit: q.limit,
+      order: q.order,
+      start: q.start,
+      roomId: q.room_id,
+      sessionId: q.session_id,
+      status: q.status,
+    });
     // The list omits recording_assets, as 100ms does.
-    return toPage(await query.execute(), q.limit, (r) => renderRecording(r, null));
+    return toPage(rows, q.limit, (r) => renderRecording(r, null));
   });
 
   v2.get("/recordings/:id", async (req) => {
     const { id } = parseParams(idParams, req.params);
-    const r = await ctx.db.selectFrom("recordings").selectAll().where("id", "=", id).where("kind", "=", "beam").executeTakeFirst();
-    if (!r) throw notFound("recording", id);
-    const assets = await ctx.db.selectFrom("recording_assets").selectAll().where("job_id", "=", id).orderBy("id").execute();
-    return renderRecording(r, assets);
+    const r = await getRecording(ctx.db, id, "beam");
+    return renderRecording(r, await assetsOfRecording(ctx.db, id));
   });
 };

@@ -3,15 +3,14 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import type { AppContext } from "../../app-context.ts";
 import type { NewAsset } from "../../assets/asset.repository.ts";
-import type { RecordingRow, RoomRow } from "../../db/schema.ts";
 import { chatPath, hlsLayerPath, hlsVodZipPath } from "../../domain/storage-paths.ts";
 import type { JobHandler, JobPayloads } from "../../jobs/job-queue.ts";
-import { newUuid, nowIso } from "../../ids.ts";
-import { chatAsset, commitOutputs, failRecording, probeMp4, uploadChatCsv, type UploadedChat } from "../core/finish.ts";
+import { nowIso } from "../../ids.ts";
+import { chatAsset, commitOutputs, finishJobHandler, probeMp4, uploadChatCsv, type UploadedChat } from "../core/finish.ts";
 import { describeBrowserFailure } from "../core/recording-failure.ts";
 import { uploadRecording, type Uploaded } from "../core/upload.ts";
-import { getRoom, roomDestination } from "../../rooms/room.service.ts";
-import { hlsDetails, playbackBase, type HlsDetails } from "./live-stream.service.ts";
+import { roomDestination } from "../../rooms/room.service.ts";
+import { hlsRecorder } from "./hls-recorder.ts";
 import { buildVod, layerMp4, zipVod } from "./vod.ts";
 
 // After a live stream has stopped: its recording, made from the live segments without re-encoding.
@@ -25,50 +24,16 @@ import { buildVod, layerMp4, zipVod } from "./vod.ts";
 
 export type HlsFinishPayload = JobPayloads["hls-finish"];
 
-/** The keys every hls webhook shares. */
-export function hlsWebhookBase(
-  ctx: Pick<AppContext, "config" | "identity">,
-  rec: RecordingRow,
-  room: RoomRow,
-  d: HlsDetails,
-): Record<string, unknown> {
-  return {
-    beam_id: rec.id,
-    room_id: rec.room_id,
-    peer_id: d.peer_id ?? "",
-    session_id: rec.session_id ?? "",
-    template_id: room.template_id,
-    metadata_id: newUuid(),
-    metadata_timestamp: nowIso(),
-    max_width: d.width,
-    max_height: d.height,
-    meeting_url: rec.meeting_url,
-    url: `${playbackBase(ctx.config.publicUrl, ctx.identity.appSecret, rec.id)}/master.m3u8`,
-    recording_vod_playlist_enabled: d.hls_vod,
-    recording_single_file_per_layer_enabled: d.single_file_per_layer,
-    session_started_at: d.session_started_at ?? "",
-    // tapedeck: the ladder produced, and why layers were left out.
-    layers: (d.layers ?? d.requested_layers ?? []).map((l, i) => ({ layer: String(i), width: l.width, height: l.height })),
-    ...(d.ladder_warning ? { ladder_warning: d.ladder_warning } : {}),
-  };
-}
-
 export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> {
-  const load = async (id: string) => {
-    const rec = await ctx.db.selectFrom("recordings").selectAll().where("id", "=", id).where("kind", "=", "hls").executeTakeFirstOrThrow();
-    return { rec, d: hlsDetails(rec), room: await getRoom(ctx.db, rec.room_id) };
-  };
-  return {
-    async run(p, { log, signal }) {
-      const { rec, d, room } = await load(p.recordingId);
-      if (rec.status === "completed" || rec.status === "failed") return;
+  const hls = hlsRecorder(ctx);
+  return finishJobHandler(ctx, hls, {
+    async run({ rec, d, room }, { log, signal }) {
       if (!d.live_dir || !fs.existsSync(d.live_dir))
         throw new Error(`the live folder of stream ${rec.id} is missing (${d.live_dir ?? "never made"})`);
       const work = path.dirname(d.live_dir);
-      const completed = { id: rec.id, set: { status: "completed", worker: null, lease_until: null } } as const;
+      const completed = { id: rec.id, kind: hls.kind, set: { worker: null, lease_until: null } };
       const finished = async () => {
-        await commitOutputs(ctx, { assets: [], recording: completed });
-        await fsp.rm(work, { recursive: true, force: true });
+        if (await commitOutputs(ctx, { assets: [], recording: completed })) await fsp.rm(work, { recursive: true, force: true });
       };
       if (!d.hls_vod && !d.single_file_per_layer) {
         log.info({ stream_id: rec.id }, "live stream ended; it was not recorded");
@@ -144,7 +109,7 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
         duration: l.duration,
         metadata: { resolution: { width: l.width, height: l.height }, layer: String(l.index) },
       }));
-      await commitOutputs(ctx, {
+      const committed = await commitOutputs(ctx, {
         replace: { jobId: rec.id },
         assets: [...vodAsset, ...layerAssets, ...(chat ? [chatAsset(owner, chat)] : [])],
         recording: completed,
@@ -161,10 +126,10 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
             duration: l.duration,
           }));
           return {
-            type: "hls.recording.success",
+            type: hls.events.success,
             room: { id: room.id, webhook: room.webhook },
             data: {
-              ...hlsWebhookBase(ctx, rec, room, d),
+              ...hls.webhookBase(rec, room, d),
               duration,
               started_at: rec.started_at,
               stopped_at: rec.stopped_at,
@@ -187,6 +152,7 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
           };
         },
       });
+      if (!committed) return;
       log.info(
         { stream_id: rec.id, duration, layers: layers.length, vod: !!zip, chat: !!chat, seconds: (Date.now() - t0) / 1000 },
         "live stream recording completed",
@@ -194,35 +160,15 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
       await fsp.rm(work, { recursive: true, force: true });
     },
 
-    async onFailed(p, error) {
-      const { rec, d, room } = await load(p.recordingId);
+    describe(error) {
       const f = describeBrowserFailure(error);
-      const failure = {
+      return {
         ...f,
         message:
           f.type === "UPLOAD_ERROR"
             ? `Failed to upload the stream's recording. Check if upload config is correct. (${f.message})`
             : `Failed to make the stream's recording: ${f.message}`,
       };
-      await failRecording(ctx, {
-        recordingId: rec.id,
-        failure,
-        event: {
-          type: "hls.failure",
-          room: { id: room.id, webhook: room.webhook },
-          data: {
-            ...hlsWebhookBase(ctx, rec, room, d),
-            job_id: rec.id,
-            error_code: 500,
-            error_type: failure.type,
-            error_message: failure.message,
-            error_origin: failure.origin,
-            state_name: "HLSFailed",
-            state_timestamp: nowIso(),
-            duration: 0,
-          },
-        },
-      });
     },
-  };
+  });
 }

@@ -7,6 +7,7 @@
 // across the ladder, which is what lets a player switch layers and what lets a layer's MP4 be made
 // later by remuxing segments, never re-encoding.
 
+import { webmPipeInputArgs } from "../../media/ffmpeg-args.ts";
 import { PRESETS, type Preset } from "../../media/x264-presets.ts";
 
 export { PRESETS, type Preset };
@@ -132,21 +133,7 @@ export function ladderArgs(layers: readonly Layer[], dir: string, preset: Preset
     (l, i) =>
       `[s${i}]scale=${l.width}:${l.height}:force_original_aspect_ratio=decrease:flags=bilinear,pad=${l.width}:${l.height}:(ow-iw)/2:(oh-ih)/2,format=yuv420p[v${i}]`,
   );
-  const args = [
-    "-hide_banner",
-    "-loglevel",
-    "error",
-    "-probesize",
-    "32768",
-    "-analyzeduration",
-    "0",
-    "-f",
-    "webm",
-    "-i",
-    "pipe:0",
-    "-filter_complex",
-    [split, ...scales].join(";"),
-  ];
+  const args = [...webmPipeInputArgs(), "-filter_complex", [split, ...scales].join(";")];
   layers.forEach((l, i) => {
     args.push(
       "-map",

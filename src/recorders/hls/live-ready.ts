@@ -4,10 +4,11 @@ import { parseMasterPlaylist, parseMediaPlaylist } from "../../media/hls-playlis
 
 // Why: a live stream is announced (`running`, `hls.started.success`) only once a viewer handed its URL can
 // play it. ffmpeg's HLS muxer writes, seconds after the capture starts, each layer's first segment and
-// playlist and then the master playlist (each as a .tmp file renamed into place). The supervisor waits
-// here, woken by fs.watch on the live folder and its layer folders (no polling unless watching is
-// impossible), until what the playback route would serve is complete: master.m3u8 naming every layer,
-// and every layer's index.m3u8 listing at least one segment whose file is there.
+// playlist and then the master playlist (each as a .tmp file renamed into place). The capture worker
+// (recorders/browser/capture-worker.ts, through hls-recorder.ts's whenRunning) waits here, woken by
+// fs.watch on the live folder and its layer folders (no polling unless watching is impossible), until
+// what the playback route would serve is complete: master.m3u8 naming every layer, and every layer's
+// index.m3u8 listing at least one segment whose file is there.
 
 export interface LayerSize {
   width: number;

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import type { AppContext } from "../../app-context.ts";
 import type { V2Routes } from "../../api/server.ts";
-import { afterCursor, pageQuery, toPage } from "../../api/pagination.ts";
+import { pageQuery, toPage } from "../../api/pagination.ts";
 import { objectIdParam, parseBody, parseParams, parseQuery } from "../../api/validation.ts";
-import { renderAsset } from "../../assets/asset.repository.ts";
+import { assetsOfRecording, renderAsset } from "../../assets/asset.repository.ts";
 import { requestStop } from "../browser/beam.service.ts";
 import type { AssetRow, RecordingRow } from "../../db/schema.ts";
 import { RECORDING_STATUSES } from "../../domain/recording-types.ts";
@@ -11,7 +11,8 @@ import { AppError } from "../../errors.ts";
 import { newObjectId, nowIso } from "../../ids.ts";
 import { getRoom } from "../../rooms/room.service.ts";
 import { getTemplate } from "../../templates/template.service.ts";
-import { parseJson, type Json } from "../../util/json.ts";
+import type { Json } from "../../util/json.ts";
+import { listRecordings, recordingFailure, roomRecordings } from "../core/recording.repository.ts";
 import {
   ACTIVE_HLS_STATUSES,
   createLiveStream,
@@ -25,8 +26,8 @@ import {
 import { outboundPolicy } from "../../net/outbound-policy.ts";
 
 // Live streams (HLS): start, stop (one, or all of a room), get, list, pause and resume the recording,
-// timed metadata. The API writes requests; the worker streams and records (beam/beam-supervisor.ts in
-// its hls flavour), the playlist server (hls/playback.routes.ts) serves the live ladder.
+// timed metadata. The API writes requests; the worker streams and records (browser/capture-worker.ts
+// running hls-recorder.ts), the playlist server (hls/playback.routes.ts) serves the live ladder.
 
 const idParams = z.object({ id: objectIdParam("stream_id") });
 const roomParams = z.object({ room_id: objectIdParam("room_id") });
@@ -39,7 +40,7 @@ const listQuery = z.object({
 
 export function renderLiveStream(ctx: AppContext, r: RecordingRow, assets: AssetRow[] | null): Json {
   const d = hlsDetails(r);
-  const failure = parseJson<Json | null>(r.failure, null);
+  const failure = recordingFailure(r);
   const base = playbackBase(ctx.config.publicUrl, ctx.identity.appSecret, r.id);
   const layers = d.layers ?? d.requested_layers;
   const out: Json = {
@@ -75,8 +76,6 @@ export function renderLiveStream(ctx: AppContext, r: RecordingRow, assets: Asset
 }
 
 export const liveStreamRoutes: V2Routes = (v2, ctx) => {
-  const assetsOf = (id: string) => ctx.db.selectFrom("recording_assets").selectAll().where("job_id", "=", id).orderBy("id").execute();
-
   v2.post("/live-streams/room/:room_id/start", async (req) => {
     const { room_id } = parseParams(roomParams, req.params);
     const body = parseBody(startLiveStreamSchema, req.body ?? {});
@@ -104,14 +103,7 @@ export const liveStreamRoutes: V2Routes = (v2, ctx) => {
   v2.post("/live-streams/room/:room_id/stop", async (req) => {
     const { room_id } = parseParams(roomParams, req.params);
     await getRoom(ctx.db, room_id);
-    const active = await ctx.db
-      .selectFrom("recordings")
-      .select("id")
-      .where("kind", "=", "hls")
-      .where("room_id", "=", room_id)
-      .where("status", "in", [...ACTIVE_HLS_STATUSES])
-      .orderBy("id")
-      .execute();
+    const active = await roomRecordings(ctx.db, { kind: "hls", roomId: room_id, statuses: ACTIVE_HLS_STATUSES });
     if (!active.length)
       throw new AppError("not_found", "no active stream found for the passed in identifiers", {
         details: [`room ${room_id} has no live stream that is starting or running`],
@@ -148,22 +140,21 @@ export const liveStreamRoutes: V2Routes = (v2, ctx) => {
 
   v2.get("/live-streams", async (req) => {
     const q = parseQuery(listQuery, req.query);
-    let query = ctx.db
-      .selectFrom("recordings")
-      .selectAll()
-      .where("kind", "=", "hls")
-      .orderBy("id", q.order)
-      .limit(q.limit + 1);
-    if (q.start) query = query.where("id", afterCursor(q.order), q.start);
-    if (q.room_id) query = query.where("room_id", "=", q.room_id);
-    if (q.session_id) query = query.where("session_id", "=", q.session_id);
-    if (q.status) query = query.where("status", "=", q.status);
-    return toPage(await query.execute(), q.limit, (r) => renderLiveStream(ctx, r, null));
+    const rows = await listRecordings(ctx.db, {
+      kind: "hls",
+      limit: q.limit,
+      order: q.order,
+      start: q.start,
+      roomId: q.room_id,
+      sessionId: q.session_id,
+      status: q.status,
+    });
+    return toPage(rows, q.limit, (r) => renderLiveStream(ctx, r, null));
   });
 
   v2.get("/live-streams/:id", async (req) => {
     const { id } = parseParams(idParams, req.params);
     const row = await getLiveStream(ctx.db, id);
-    return renderLiveStream(ctx, row, await assetsOf(id));
+    return renderLiveStream(ctx, row, await assetsOfRecording(ctx.db, id));
   });
 };

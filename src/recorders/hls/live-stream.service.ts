@@ -2,13 +2,22 @@ import { createHmac } from "node:crypto";
 import { z } from "zod";
 import type { Db } from "../../db/database.ts";
 import type { RecordingRow, RoomRow, TemplateRow } from "../../db/schema.ts";
-import { AppError, notFound } from "../../errors.ts";
-import { newObjectId, nowIso } from "../../ids.ts";
+import { AppError } from "../../errors.ts";
+import { nowIso } from "../../ids.ts";
 import { templateParts } from "../../templates/template.service.ts";
-import { isPlainObject, parseJson } from "../../util/json.ts";
+import { isPlainObject } from "../../util/json.ts";
 import { ownValue } from "../../util/own.ts";
 import {
+  ACTIVE_STATUSES,
+  findActiveRecording,
+  getRecording,
+  insertRecordingUnlessActive,
+  parseRecordingDetails,
+  updateRecording,
+} from "../core/recording.repository.ts";
+import {
   BEAM_LAYOUTS,
+  beamDetailsShape,
   DEFAULT_AUTO_STOP_S,
   DEFAULT_MAX_DURATION_S,
   checkMeetingUrl,
@@ -22,12 +31,12 @@ import type { OutboundPolicy } from "../../net/outbound-policy.ts";
 import { DEFAULT_LAYERS, defaultVideoBitrate, layerProblems, type Layer } from "./ladder.ts";
 
 // Live streams (HLS) on the API side: a `recordings` row of kind `hls`. The start request is checked
-// and written as `starting`; the worker (the browser-recording supervisor, in its `hls` flavour) joins
+// and written as `starting`; the capture worker (recorders/browser/capture-worker.ts, running hls-recorder.ts) joins
 // the room with a recorder page, encodes the ladder and serves it live; at the stop, the VOD zip and one
 // MP4 per layer are made from the live segments (hls-finish.job.ts). Stop, pause and resume of the
 // recording, and timed metadata, are requests the API writes and the worker and the playlist server read.
 
-export const ACTIVE_HLS_STATUSES = ["starting", "running", "stopping"] as const;
+export const ACTIVE_HLS_STATUSES = ACTIVE_STATUSES;
 
 /** What the worker needs, fixed at start (`recordings.details`); the beam's fields plus the ladder. */
 export interface HlsDetails extends BeamDetails {
@@ -46,6 +55,24 @@ export interface HlsDetails extends BeamDetails {
   /** The live folder on the worker. */
   live_dir?: string;
 }
+
+const storedLayer = z
+  .object({ width: z.number(), height: z.number(), videoBitrate: z.number().optional(), audioBitrate: z.number().optional() })
+  .transform((l): Layer => withBitrates(l));
+
+/** `recordings.details` of a live stream, checked when read (loose: fields written by newer code are kept). */
+const hlsDetailsSchema = z.looseObject({
+  ...beamDetailsShape,
+  requested_layers: z.array(storedLayer),
+  layers: z.array(storedLayer).optional(),
+  ladder_warning: z.string().nullable().optional(),
+  hls_vod: z.boolean(),
+  single_file_per_layer: z.boolean(),
+  playlist_type: z.enum(["event", "live"]),
+  playlist_segments: z.number(),
+  paused_spans: z.array(z.object({ from: z.number(), to: z.number().nullable() })).optional(),
+  live_dir: z.string().optional(),
+});
 
 const layerInput = z.strictObject({
   width: z.number().int(),
@@ -113,13 +140,7 @@ const withBitrates = (l: { width: number; height: number; videoBitrate?: number;
 });
 
 export async function activeLiveStream(db: Db, roomId: string): Promise<RecordingRow | undefined> {
-  return db
-    .selectFrom("recordings")
-    .selectAll()
-    .where("kind", "=", "hls")
-    .where("room_id", "=", roomId)
-    .where("status", "in", [...ACTIVE_HLS_STATUSES])
-    .executeTakeFirst();
+  return findActiveRecording(db, { kind: "hls", roomId });
 }
 
 /** Validates a start request and writes the `starting` row; a worker picks it up. */
@@ -161,45 +182,28 @@ export async function createLiveStream(
     playlist_segments: Math.min(150, Math.max(3, segments)),
     paused_spans: [],
   };
-  const now = nowIso();
-  const row: RecordingRow = {
-    id: newObjectId(),
-    kind: "hls",
-    room_id: room.id,
-    session_id: null,
-    status: "starting",
-    meeting_url: input.meeting_url ?? "",
-    destination: input.destination ?? "",
-    started_by: startedBy,
-    stopped_by: "",
-    details: JSON.stringify(details),
-    failure: null,
-    created_at: now,
-    started_at: null,
-    stopped_at: null,
-    updated_at: now,
-    stop_reason: null,
-    paused: 0,
-    worker: null,
-    lease_until: null,
-  };
-  return db.transaction().execute(async (trx) => {
-    const existing = await activeLiveStream(trx, room.id);
-    if (existing)
-      throw new AppError("conflict", "stream already started", {
+  return insertRecordingUnlessActive(
+    db,
+    {
+      kind: "hls",
+      roomId: room.id,
+      meetingUrl: input.meeting_url,
+      destination: input.destination,
+      startedBy,
+      details,
+    },
+    (existing) =>
+      new AppError("conflict", "stream already started", {
         details: [`live stream ${existing.id} of room ${room.id} is ${existing.status}; stop it first`],
-      });
-    await trx.insertInto("recordings").values(row).execute();
-    return row;
-  });
+      }),
+  );
 }
 
-export const hlsDetails = (row: RecordingRow): HlsDetails => parseJson<HlsDetails>(row.details, {} as HlsDetails);
+/** The live stream's details, checked (RecordingDetailsError names the field that is not what it should be). */
+export const hlsDetails = (row: RecordingRow): HlsDetails => parseRecordingDetails(row, hlsDetailsSchema);
 
 export async function getLiveStream(db: Db, id: string): Promise<RecordingRow> {
-  const row = await db.selectFrom("recordings").selectAll().where("id", "=", id).where("kind", "=", "hls").executeTakeFirst();
-  if (!row) throw notFound("live stream", id);
-  return row;
+  return getRecording(db, id, "hls", "live stream");
 }
 
 /** Pauses or resumes the stream's recording (the live stream goes on). */
@@ -214,11 +218,7 @@ export async function setRecordingPaused(db: Db, id: string, paused: boolean): P
     throw new AppError("conflict", "live stream is not recorded", {
       details: [`live stream ${id} was started with recording.hls_vod and recording.single_file_per_layer both false`],
     });
-  await db
-    .updateTable("recordings")
-    .set({ paused: paused ? 1 : 0, updated_at: nowIso() })
-    .where("id", "=", id)
-    .execute();
+  await updateRecording(db, id, { paused: paused ? 1 : 0, updated_at: nowIso() });
   return { ...row, paused: paused ? 1 : 0 };
 }
 

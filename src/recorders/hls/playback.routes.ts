@@ -8,6 +8,7 @@ import { WEB_DIR } from "../../config/paths.ts";
 import type { LiveStreamMetadataRow } from "../../db/schema.ts";
 import { AppError } from "../../errors.ts";
 import { isObjectId } from "../../ids.ts";
+import { findRecording } from "../core/recording.repository.ts";
 import { hlsDetails, playbackToken, type HlsDetails } from "./live-stream.service.ts";
 import { dateRangeTag } from "./vod.ts";
 
@@ -91,7 +92,7 @@ export function playbackRoutes(ctx: AppContext): PublicRoutes {
       const rel = req.params["*"] ?? "";
       if (!isObjectId(id) || !sameToken(token, playbackToken(ctx.identity.appSecret, id)))
         return gone(reply, 404, "no such live stream", ["check the playback URL: it is the stream's playback.url"]);
-      const row = await ctx.db.selectFrom("recordings").selectAll().where("id", "=", id).where("kind", "=", "hls").executeTakeFirst();
+      const row = await findRecording(ctx.db, id, "hls");
       if (!row) return gone(reply, 404, "no such live stream", ["check the playback URL: it is the stream's playback.url"]);
       reply.header("access-control-allow-origin", "*");
 

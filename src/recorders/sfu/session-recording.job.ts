@@ -11,14 +11,13 @@ import { MediaProcessError, probe } from "../../media/process.ts";
 import { getRoom, roomDestination } from "../../rooms/room.service.ts";
 import { closedSegments, COMPOSITE_CANVAS, planComposite } from "./composite-layout.ts";
 import { CompositeInputError, composeSession, renderSegment } from "./composite.ts";
-import { chatAsset, commitOutputs, failRecording, storeFailure, uploadChatCsv } from "../core/finish.ts";
+import { chatAsset, commitOutputs, storeFailure, uploadChatCsv } from "../core/finish.ts";
 import { renderPeerStream } from "./per-peer.ts";
 import { describeSfuFailure } from "../core/recording-failure.ts";
 import {
   compositeInput,
   LIVE_SAFETY_MS,
   queueCompositeProgress,
-  recordingDetails,
   releaseSpool,
   sessionWorkDir,
   usableTracks,
@@ -26,6 +25,9 @@ import {
 } from "./sfu-recording.ts";
 import type { UploadTrackPayload } from "./upload-track.job.ts";
 import { uploadRecording, WEBHOOK_PRESIGN_SECONDS as PRESIGN_SECONDS } from "../core/upload.ts";
+import { findRecording, transitionRecording, updateRecording } from "../core/recording.repository.ts";
+import type { EnqueueInput } from "../../webhooks/outbox.ts";
+import { sfuRecording } from "./sfu-recorder.ts";
 
 // The SFU recording's post-processing, one `process-session` job per closed session:
 //   1. tracks a crash left half-written are closed from what reached the disk (their uploads queued);
@@ -58,13 +60,13 @@ interface Loaded {
 }
 
 async function load(ctx: AppContext, recordingId: string): Promise<Loaded | null> {
-  const rec = await ctx.db.selectFrom("recordings").selectAll().where("id", "=", recordingId).where("kind", "=", "sfu").executeTakeFirst();
+  const rec = await findRecording(ctx.db, recordingId, sfuRecording.kind);
   if (!rec?.session_id) return null;
   const session = await ctx.db.selectFrom("sessions").selectAll().where("id", "=", rec.session_id).executeTakeFirstOrThrow();
   const room = await getRoom(ctx.db, rec.room_id);
   const peers = await ctx.db.selectFrom("peers").selectAll().where("session_id", "=", session.id).orderBy("joined_at").execute();
   const tracks = await ctx.db.selectFrom("recorded_tracks").selectAll().where("recording_id", "=", rec.id).orderBy("started_at").execute();
-  return { rec, details: recordingDetails(rec), session, room, peers, tracks };
+  return { rec, details: sfuRecording.details(rec), session, room, peers, tracks };
 }
 
 const seconds = (from: string, to: string | null) =>
@@ -87,11 +89,7 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
     outcome: "done" | "failed",
   ) => {
     details.done = { ...details.done, [step]: outcome };
-    await db
-      .updateTable("recordings")
-      .set({ details: JSON.stringify(details), updated_at: nowIso() })
-      .where("id", "=", rec.id)
-      .execute();
+    await updateRecording(db, rec.id, { details: JSON.stringify(details), updated_at: nowIso() });
   };
 
   // The destination is looked up at each attempt: a fixed configuration works on the next retry.
@@ -291,30 +289,33 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
     return { path: up.path, url: up.url };
   };
 
-  /** `recording.failed`; the recording's status is set when the other outputs are done. */
-  const failComposite = async (s: Loaded, failure: RecordingFailure<SfuErrorType>) => {
+  /** The composite's `recording.failed`. */
+  const compositeFailed = (s: Loaded, failure: RecordingFailure<SfuErrorType>): EnqueueInput => {
     const internal = failure.type !== "INPUT_ERROR" && failure.type !== "CLOUD_ACCESS_ERROR";
-    await failRecording(ctx, {
-      recordingId: s.rec.id,
-      failure,
-      set: { failure: storeFailure(failure) },
-      event: {
-        type: "recording.failed",
-        room: { id: s.room.id, webhook: s.room.webhook },
-        data: {
-          room_id: s.room.id,
-          room_name: s.room.name,
-          session_id: s.session.id,
-          template_id: s.room.template_id,
-          error: internal ? "INTERNAL_ERROR" : failure.message,
-          error_type: failure.type,
-          error_message: failure.message,
-          error_origin: failure.origin,
-          session_started_at: s.session.created_at,
-          session_stopped_at: s.session.ended_at ?? s.rec.stopped_at,
-        },
+    return {
+      type: sfuRecording.events.failure,
+      room: { id: s.room.id, webhook: s.room.webhook },
+      data: {
+        ...sfuRecording.webhookBase(s.rec, s.room),
+        error: internal ? "INTERNAL_ERROR" : failure.message,
+        error_type: failure.type,
+        error_message: failure.message,
+        error_origin: failure.origin,
+        session_started_at: s.session.created_at,
+        session_stopped_at: s.session.ended_at ?? s.rec.stopped_at,
       },
-      also: (trx) => saveDone(trx, s.rec, s.details, "composite", "failed"),
+    };
+  };
+
+  /** `recording.failed` and the failure; the recording's status is set when the other outputs are done. */
+  const failComposite = async (s: Loaded, failure: RecordingFailure<SfuErrorType>) => {
+    await commitOutputs(ctx, {
+      assets: [],
+      event: () => compositeFailed(s, failure),
+      also: async (trx) => {
+        await updateRecording(trx, s.rec.id, { failure: storeFailure(failure) });
+        await saveDone(trx, s.rec, s.details, "composite", "failed");
+      },
     });
   };
 
@@ -369,13 +370,10 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
         },
       ],
       event: ([asset]) => ({
-        type: "recording.success",
+        type: sfuRecording.events.success,
         room: { id: s.room.id, webhook: s.room.webhook },
         data: {
-          room_id: s.room.id,
-          room_name: s.room.name,
-          session_id: s.session.id,
-          template_id: s.room.template_id,
+          ...sfuRecording.webhookBase(s.rec, s.room),
           location: asset.path,
           URL: up.url,
           duration: sessionDuration,
@@ -411,11 +409,8 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
       if (settings.composite) await composite(s, dest, work, chatFile, jc);
       if (settings.stream) await streams(s, dest, work, jc);
       const failed = s.details.done?.composite === "failed";
-      await ctx.db
-        .updateTable("recordings")
-        .set({ status: failed ? "failed" : "completed", updated_at: nowIso() })
-        .where("id", "=", s.rec.id)
-        .execute();
+      const end = await transitionRecording(ctx, { id: s.rec.id, kind: sfuRecording.kind, to: failed ? "failed" : "completed" });
+      if (!end.applied) log.warn({ status: end.current?.status }, "the recording's status was changed meanwhile; left as it is");
       log.info(
         {
           wall_ms: Date.now() - t0,
@@ -431,8 +426,22 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
       const s = await load(ctx, p.recordingId);
       if (!s) return;
       const failure = describeSfuFailure(error);
-      if (s.details.settings.composite && !s.details.done?.composite) await failComposite(s, failure);
-      await commitOutputs(ctx, { assets: [], recording: { id: s.rec.id, set: { status: "failed", failure: storeFailure(failure) } } });
+      // The composite's recording.failed (when it was not announced yet) only with the status change:
+      // a recording already completed or failed announces nothing more.
+      const announce = s.details.settings.composite && !s.details.done?.composite;
+      const details: SfuRecordingDetails = announce ? { ...s.details, done: { ...s.details.done, composite: "failed" } } : s.details;
+      const end = await transitionRecording(ctx, {
+        id: s.rec.id,
+        kind: sfuRecording.kind,
+        to: "failed",
+        set: { failure: storeFailure(failure), details: JSON.stringify(details) },
+        event: announce ? compositeFailed(s, failure) : undefined,
+      });
+      if (!end.applied)
+        ctx.log.warn(
+          { recording_id: s.rec.id, status: end.current?.status ?? null, error_type: failure.type },
+          "the SFU recording could not be failed (its status was changed meanwhile); left as it is",
+        );
     },
   };
 }

@@ -3,13 +3,15 @@ import path from "node:path";
 import type { AppContext } from "../../app-context.ts";
 import type { Db } from "../../db/database.ts";
 import type { PeerRow, RecordedTrackRow, RecordingRow, RoomRow } from "../../db/schema.ts";
-import { newObjectId, nowIso } from "../../ids.ts";
+import { newObjectId } from "../../ids.ts";
 import { enqueueJob } from "../../jobs/job-queue.ts";
-import { parseJson } from "../../util/json.ts";
+import { findRecording, findSessionRecording, insertRecording, markPostProcessing } from "../core/recording.repository.ts";
 import type { CompositeInput, PeerPresence, TrackRef } from "./composite-layout.ts";
 import type { SfuRecordingSettings } from "../core/recording-settings.ts";
+import { sfuRecording } from "./sfu-recorder.ts";
 
-// The life of a session's SFU recording, kept as a `recordings` row of kind `sfu`:
+// The life of a session's SFU recording, kept as a `recordings` row of kind `sfu` (its details, webhooks
+// and finish job declared in sfu-recorder.ts):
 //   running          opened with the session (when the room records); tracks are written to the spool,
 //                    and every chunk (TAPEDECK_COMPOSITE_CHUNK_SECONDS) a `composite-progress` job renders the composite's
 //                    closed segments, so little is left to do at the end
@@ -49,12 +51,9 @@ export interface SfuRecordingOptions {
 
 export const anyRecording = (s: SfuRecordingSettings): boolean => s.track || s.stream || s.composite;
 
+/** The SFU recording's details, checked (sfu-recorder.ts; RecordingDetailsError names the field that is not what it should be). */
 export function recordingDetails(rec: RecordingRow): SfuRecordingDetails {
-  return parseJson<SfuRecordingDetails>(rec.details, {
-    settings: { track: false, stream: false, composite: false },
-    epoch: Date.parse(rec.created_at),
-    chunkMs: 30_000,
-  });
+  return sfuRecording.details(rec);
 }
 
 /** Opens the SFU recording of a session that just opened (inside its transaction). */
@@ -66,32 +65,15 @@ export async function openSfuRecording(
 ): Promise<SfuRecordingRef> {
   const { settings, chunkMs } = o;
   const id = newObjectId();
-  const now = nowIso();
   const epoch = Date.parse(session.startedAt);
-  await trx
-    .insertInto("recordings")
-    .values({
-      id,
-      kind: "sfu",
-      room_id: room.id,
-      session_id: session.id,
-      status: "running",
-      meeting_url: "",
-      destination: "",
-      started_by: "auto",
-      stopped_by: "",
-      details: JSON.stringify({ settings, epoch, chunkMs } satisfies SfuRecordingDetails),
-      failure: null,
-      created_at: now,
-      started_at: now,
-      stopped_at: null,
-      updated_at: now,
-      stop_reason: null,
-      paused: 0,
-      worker: null,
-      lease_until: null,
-    })
-    .execute();
+  await insertRecording(trx, {
+    id,
+    kind: sfuRecording.kind,
+    roomId: room.id,
+    sessionId: session.id,
+    startedBy: "auto",
+    details: { settings, epoch, chunkMs } satisfies SfuRecordingDetails,
+  });
   if (settings.composite) await queueCompositeProgress(trx, id, 1, new Date(epoch + chunkMs + LIVE_SAFETY_MS));
   return { id, settings, chunkMs };
 }
@@ -107,12 +89,7 @@ export async function queueCompositeProgress(db: Db, recordingId: string, tick: 
 
 /** The running SFU recording of a session, if it has one. */
 export async function sessionRecording(db: Db, sessionId: string): Promise<SfuRecordingRef | null> {
-  const rec = await db
-    .selectFrom("recordings")
-    .selectAll()
-    .where("session_id", "=", sessionId)
-    .where("kind", "=", "sfu")
-    .executeTakeFirst();
+  const rec = await findSessionRecording(db, { sessionId, kind: sfuRecording.kind });
   if (rec?.status !== "running") return null;
   const d = recordingDetails(rec);
   return { id: rec.id, settings: d.settings, chunkMs: d.chunkMs };
@@ -120,20 +97,18 @@ export async function sessionRecording(db: Db, sessionId: string): Promise<SfuRe
 
 /** The session closed (inside its transaction): queue the post-processing. */
 export async function closeSfuRecording(trx: Db, sessionId: string, stoppedAt: string): Promise<void> {
-  const rec = await trx
-    .selectFrom("recordings")
-    .select("id")
-    .where("session_id", "=", sessionId)
-    .where("kind", "=", "sfu")
-    .where("status", "=", "running")
-    .executeTakeFirst();
+  const rec = await findSessionRecording(trx, { sessionId, kind: sfuRecording.kind, status: "running" });
   if (!rec) return;
-  await trx
-    .updateTable("recordings")
-    .set({ status: "post_processing", stopped_at: stoppedAt, stopped_by: "auto", updated_at: nowIso() })
-    .where("id", "=", rec.id)
-    .execute();
-  await enqueueJob(trx, { type: "process-session", key: `process-session:${rec.id}`, payload: { recordingId: rec.id } });
+  const job = sfuRecording.finishJob;
+  await markPostProcessing(
+    { db: trx },
+    {
+      id: rec.id,
+      kind: sfuRecording.kind,
+      set: { stopped_at: stoppedAt, stopped_by: "auto" },
+      also: (t) => enqueueJob(t, { type: job, key: `${job}:${rec.id}`, payload: { recordingId: rec.id } }),
+    },
+  );
 }
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
@@ -153,7 +128,7 @@ export function sessionWorkDir(dataDir: string, sessionId: string): string {
  * track whose upload failed for good are kept (the only copy), and logged.
  */
 export async function releaseSpool(ctx: Pick<AppContext, "db" | "config" | "log">, recordingId: string): Promise<boolean> {
-  const rec = await ctx.db.selectFrom("recordings").selectAll().where("id", "=", recordingId).executeTakeFirst();
+  const rec = await findRecording(ctx.db, recordingId);
   if (rec?.status !== "completed") return false;
   const tracks = await ctx.db.selectFrom("recorded_tracks").selectAll().where("recording_id", "=", recordingId).execute();
   if (tracks.some((t) => t.upload === "pending")) return false;

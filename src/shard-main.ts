@@ -1,18 +1,21 @@
-import type { AppEvents } from "../app-context.ts";
-import { loadConfig } from "../config/config.ts";
-import { loadIdentity } from "../config/identity.ts";
-import { SecretBox } from "../crypto/secret-box.ts";
-import { openDatabase } from "../db/database.ts";
-import { createLogger } from "../log.ts";
-import { logStrayRejections } from "../system/stray-rejections.ts";
-import { EventBus } from "../util/event-bus.ts";
-import { WebhookOutbox } from "../webhooks/outbox.ts";
-import type { FromShard, ToShard } from "./shard-ipc.ts";
-import type { SignalSocket } from "./signal-socket.ts";
-import { Sfu } from "./sfu.ts";
+import type { AppEvents } from "./app-context.ts";
+import { loadConfig } from "./config/config.ts";
+import { loadIdentity } from "./config/identity.ts";
+import { SecretBox } from "./crypto/secret-box.ts";
+import { openDatabase } from "./db/database.ts";
+import { createLogger } from "./log.ts";
+import { logStrayRejections } from "./system/stray-rejections.ts";
+import { EventBus } from "./util/event-bus.ts";
+import { WebhookOutbox } from "./webhooks/outbox.ts";
+import type { FromShard, ToShard } from "./sfu/shard-ipc.ts";
+import type { SignalSocket } from "./sfu/signal-socket.ts";
+import { autoStartOnJoin } from "./recorders/browser/auto-start.ts";
+import { Sfu } from "./sfu/sfu.ts";
 
 // An SFU shard process (`tapedeck sfu-shard <n>`, forked by the api process): runs the rooms hashed
 // to it; its peers' signalling arrives over IPC. Media (UDP) flows directly to and from this process.
+// This is the shard's composition root (like main.ts for the main process): it builds the shard's
+// context and wires its listeners.
 
 export async function runSfuShard(index: number): Promise<void> {
   const config = loadConfig(process.env);
@@ -28,6 +31,7 @@ export async function runSfuShard(index: number): Promise<void> {
   const events = new EventBus<AppEvents>((err, event) => log.error({ err, event }, "an event listener failed"));
   events.on("jobs.queued", () => toParent({ t: "kick" }));
   events.on("recording.requested", () => toParent({ t: "kick" }));
+  autoStartOnJoin({ db, events, log });
   const sfu = new Sfu({ db, outbox, identity, log, config, events });
   const sockets = new Map<number, { msg: (t: string) => void; closed: () => void }>();
 

@@ -1,0 +1,136 @@
+import fs from "node:fs";
+import { buildCaptureMp4Args } from "../../media/ffmpeg-args.ts";
+import { superviseProcess, type ProcessEnd, type ProcessLog, type SupervisedProcess } from "../../process/supervisor.ts";
+import type { FileFollower } from "./follow-file.ts";
+
+// The ffmpeg side of a browser recording (beam-capture.ts drives the page): one ffmpeg under the process
+// supervisor reads the page's MediaRecorder WebM on stdin, chunk by chunk as the page hands them over,
+// and either writes fragmented MP4 on stdout, appended here to the spool file that the live upload
+// follows (FileFollower), or, given its own arguments (the HLS ladder), writes its own files.
+//
+// A stop ends its stdin: ffmpeg writes what is still queued and its trailer and exits; if it has not
+// within FFMPEG_DRAIN_MS (a ladder far behind real time), the supervisor sends SIGTERM, then SIGKILL
+// FFMPEG_TERM_MS later. kill() is SIGKILL at once. Its stderr is quiet (webmPipeInputArgs: errors only,
+// no progress line): the supervisor keeps its last lines for the message saying why it ended.
+// bench/capture-pipe.bench.ts measures this path against a bare spawn of the same ffmpeg.
+
+/** Capture bytes waiting for ffmpeg above which the encoder is said to be falling behind (about 20 s at 720p). */
+const BEHIND_BYTES = 8 * 1024 * 1024;
+/** After the end of its input, how long ffmpeg may take to write what is queued (a ladder behind real time) and its trailer. */
+const FFMPEG_DRAIN_MS = 60_000;
+/** After SIGTERM, how long before SIGKILL. */
+const FFMPEG_TERM_MS = 5000;
+
+export interface CaptureFfmpegOptions {
+  /** mp4: the fragmented MP4 goes here (truncated first), and `follower` is told as it grows. */
+  spoolFile: string;
+  follower: FileFollower;
+  /** hls: ffmpeg runs with these arguments instead (reading WebM on stdin, writing its own files). */
+  ffmpegArgs?: string[];
+  log: ProcessLog & { error(obj: object, msg?: string): void };
+}
+
+export class CaptureFfmpeg {
+  /** What there is to show for the recording: MP4 bytes written to the spool, or (an encoder) WebM bytes given to it. */
+  bytes = 0;
+  /** Bytes the page handed over (MediaRecorder's WebM). */
+  chunkBytes = 0;
+  /** Time of the first byte written (the file's first frame), or null. */
+  firstDataAt: number | null = null;
+  /**
+   * Settles once, after ffmpeg has exited, its output was read and the spool file is closed (the follower
+   * is ended): why it ended, "ffmpeg exited (code 0)" or with the signal and its last stderr line.
+   */
+  readonly ended: Promise<string>;
+  private readonly proc: SupervisedProcess;
+  private behindWarnedAt = 0;
+
+  constructor(private readonly o: CaptureFfmpegOptions) {
+    let out: fs.WriteStream | null = null;
+    if (!o.ffmpegArgs) {
+      fs.writeFileSync(o.spoolFile, "");
+      out = fs.createWriteStream(o.spoolFile, { flags: "a" });
+    }
+    this.proc = superviseProcess({
+      name: "capture ffmpeg",
+      command: "ffmpeg",
+      args: o.ffmpegArgs ?? buildCaptureMp4Args(),
+      stdin: "pipe",
+      stdout: out ? "pipe" : "ignore",
+      log: o.log,
+      gracefulStop: "stdin-end",
+      stopGraceMs: FFMPEG_DRAIN_MS,
+      killGraceMs: FFMPEG_TERM_MS,
+    });
+    const stdout = this.proc.child.stdout;
+    if (out && stdout) {
+      const spool = out;
+      stdout.on("data", (d: Buffer) => {
+        this.firstDataAt ??= Date.now();
+        this.bytes += d.length;
+        if (!spool.write(d)) stdout.pause();
+        o.follower.grew();
+      });
+      spool.on("drain", () => stdout.resume());
+      spool.on("error", (err) => {
+        o.log.error({ err, file: o.spoolFile }, "the recording's spool file could not be written; stopping its ffmpeg");
+        void this.proc.kill();
+      });
+    }
+    this.ended = this.proc.ended.then(
+      (end) =>
+        new Promise<string>((resolve) => {
+          const done = () => {
+            o.follower.end();
+            resolve(whyEnded(end));
+          };
+          if (out && !out.destroyed) out.end(done);
+          else done();
+        }),
+    );
+  }
+
+  /** ffmpeg's pid (the leader of its process group), undefined if it did not start. */
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  /** Hands ffmpeg a chunk of the page's WebM (dropped once its input has ended), and warns when it falls behind. */
+  write(chunk: Buffer): void {
+    this.chunkBytes += chunk.length;
+    if (this.o.ffmpegArgs) {
+      // The encoder writes its own files: what it was given is what there is to count.
+      this.firstDataAt ??= Date.now();
+      this.bytes += chunk.length;
+    }
+    const stdin = this.proc.child.stdin;
+    if (!stdin?.writable) return;
+    stdin.write(chunk);
+    // ffmpeg not keeping up (a ladder too big for the machine): the page's chunks pile up here.
+    const queued = stdin.writableLength;
+    if (queued > BEHIND_BYTES && Date.now() - this.behindWarnedAt > 30_000) {
+      this.behindWarnedAt = Date.now();
+      this.o.log.warn(
+        { queued_bytes: queued },
+        "the encoder is falling behind real time: capture data is queueing for ffmpeg (a smaller ladder or TAPEDECK_HLS_CORES would help)",
+      );
+    }
+  }
+
+  /** The end of its input (it finishes the file), then SIGTERM after FFMPEG_DRAIN_MS, then SIGKILL. Idempotent. */
+  stop(): void {
+    void this.proc.stop();
+  }
+
+  /** SIGKILL now. */
+  kill(): void {
+    void this.proc.kill();
+  }
+}
+
+/** "ffmpeg exited (code 0)", "ffmpeg exited (SIGKILL): <its last stderr line>", "ffmpeg did not start (ENOENT)". */
+export function whyEnded(end: ProcessEnd): string {
+  if (end.reason === "spawn_failed") return `ffmpeg did not start (${end.error?.code ?? end.error?.message ?? "unknown error"})`;
+  const last = end.stderrTail.at(-1);
+  return `ffmpeg exited (${end.signal ?? `code ${end.code}`})${last ? `: ${last}` : ""}`;
+}
