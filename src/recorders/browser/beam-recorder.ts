@@ -2,7 +2,7 @@ import fs from "node:fs";
 import type { AppContext } from "../../app-context.ts";
 import type { RecordingRow, RoomRow } from "../../db/schema.ts";
 import { beamPath, objectKey } from "../../domain/storage-paths.ts";
-import { newUuid, nowIso } from "../../ids.ts";
+import { captureWebhookBase } from "./capture-webhook.ts";
 import type { Recorder } from "../core/recorder.ts";
 import { beamDetails, type BeamDetails } from "./beam.service.ts";
 
@@ -15,16 +15,7 @@ import { beamDetails, type BeamDetails } from "./beam.service.ts";
 /** The keys every beam webhook shares. */
 export function beamWebhookBase(rec: RecordingRow, room: RoomRow, d: BeamDetails): Record<string, unknown> {
   return {
-    beam_id: rec.id,
-    room_id: rec.room_id,
-    peer_id: d.peer_id ?? "",
-    session_id: rec.session_id ?? "",
-    template_id: room.template_id,
-    metadata_id: newUuid(),
-    metadata_timestamp: nowIso(),
-    max_width: d.width,
-    max_height: d.height,
-    meeting_url: rec.meeting_url,
+    ...captureWebhookBase(rec, room, d),
     rtmp: [],
     session_started_at: d.session_started_at ?? "",
   };

@@ -201,6 +201,23 @@ export async function activeBeam(db: Db, roomId: string): Promise<RecordingRow |
   return findActiveRecording(db, { kind: "beam", roomId });
 }
 
+/**
+ * What refuses any browser-captured start (a recording or a live stream): a disabled room, and a
+ * transcription request (tapedeck does not transcribe). `words` names it in the messages.
+ */
+export function refuseUnstartable(
+  room: RoomRow,
+  input: { transcription?: { enabled?: boolean } },
+  words: { verb: string; noun: string },
+): void {
+  if (!room.enabled)
+    throw new AppError("invalid_body", "room is disabled", { details: [`enable room ${room.id} before ${words.verb} it`] });
+  if (input.transcription?.enabled)
+    throw new AppError("invalid_body", "transcription is not supported", {
+      details: [`tapedeck does not transcribe ${words.noun}; leave transcription out`],
+    });
+}
+
 /** Validates a start request and writes the `starting` row; the worker picks it up. */
 export async function createBeam(
   db: Db,
@@ -210,11 +227,7 @@ export async function createBeam(
   startedBy: string,
   outbound?: OutboundPolicy,
 ): Promise<RecordingRow> {
-  if (!room.enabled) throw new AppError("invalid_body", "room is disabled", { details: [`enable room ${room.id} before recording it`] });
-  if (input.transcription?.enabled)
-    throw new AppError("invalid_body", "transcription is not supported", {
-      details: ["tapedeck does not transcribe recordings; leave transcription out"],
-    });
+  refuseUnstartable(room, input, { verb: "recording", noun: "recordings" });
   const cfg = templateBrowserConfig(template);
   const dest = input.destination ? namedDestination(template, input.destination) : {};
   const width = input.resolution?.width ?? dest.width ?? cfg.width ?? 1280;

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { AppContext } from "../../app-context.ts";
 import type { RecordingRow, RoomRow } from "../../db/schema.ts";
-import { newUuid, nowIso } from "../../ids.ts";
+import { captureWebhookBase } from "../browser/capture-webhook.ts";
 import type { Recorder } from "../core/recorder.ts";
 import { ladderArgs, planLadder } from "./ladder.ts";
 import { notPlayableMessage, PLAYABLE_WITHIN_MS, waitUntilPlayable } from "./live-ready.ts";
@@ -24,16 +24,7 @@ export function hlsWebhookBase(
   d: HlsDetails,
 ): Record<string, unknown> {
   return {
-    beam_id: rec.id,
-    room_id: rec.room_id,
-    peer_id: d.peer_id ?? "",
-    session_id: rec.session_id ?? "",
-    template_id: room.template_id,
-    metadata_id: newUuid(),
-    metadata_timestamp: nowIso(),
-    max_width: d.width,
-    max_height: d.height,
-    meeting_url: rec.meeting_url,
+    ...captureWebhookBase(rec, room, d),
     url: `${playbackBase(ctx.config.publicUrl, ctx.identity.appSecret, rec.id)}/master.m3u8`,
     recording_vod_playlist_enabled: d.hls_vod,
     recording_single_file_per_layer_enabled: d.single_file_per_layer,

@@ -24,6 +24,7 @@ import {
   checkMeetingUrlTarget,
   meetingUrlSchema,
   recordedRoles,
+  refuseUnstartable,
   roleName,
   type BeamDetails,
 } from "../browser/beam.service.ts";
@@ -152,11 +153,7 @@ export async function createLiveStream(
   startedBy: string,
   outbound?: OutboundPolicy,
 ): Promise<RecordingRow> {
-  if (!room.enabled) throw new AppError("invalid_body", "room is disabled", { details: [`enable room ${room.id} before streaming it`] });
-  if (input.transcription?.enabled)
-    throw new AppError("invalid_body", "transcription is not supported", {
-      details: ["tapedeck does not transcribe streams; leave transcription out"],
-    });
+  refuseUnstartable(room, input, { verb: "streaming", noun: "streams" });
   const dest = hlsDestination(template, input.destination);
   const source = input.layers ? "layers" : dest.layers ? "destination layers" : null;
   const layers = (input.layers ?? dest.layers ?? DEFAULT_LAYERS).map(withBitrates);
