@@ -1,8 +1,14 @@
 import { fork, spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 
-// The one place tapedeck starts child processes (ffmpeg, ffprobe, SFU shards, boot checks). Each runs in
-// a process group of its own (detached), so a stop reaches its children too, and the group is swept with
-// SIGKILL once the process has exited: nothing it started outlives it. A stop is graceful first (end of
+// The one place tapedeck starts child processes (ffmpeg, ffprobe, SFU shards, boot checks). By default each
+// runs in a process group of its own (detached), so a stop reaches its children too, and the group is swept
+// with SIGKILL once the process has exited: nothing it started outlives it. Detached also means a session
+// of its own, and on Linux with sched_autogroup (Debian's default) a scheduling group of its own that gets
+// an equal CPU share against every other group, Chromium's included. A process that starts no children of
+// its own and runs beside live recordings (the capture ffmpeg, the SFU shards) is started with
+// `group: "shared"`: it stays in tapedeck's group and session and signals go to its pid alone. With every
+// such process in a group of its own, two 720p browser recordings fell from 25-27 fps together to 18
+// (bench/beam.bench.ts, interleaved runs). A stop is graceful first (end of
 // stdin, `q`, a signal or an IPC message, whatever the program understands), then SIGTERM, then SIGKILL;
 // kill() is SIGKILL at once; every timeout (readiness, whole run) kills. `ended` settles once, after the
 // process exited and its output was read, with why it ended (mediasoup's "closed by us" is not "died"),
@@ -74,6 +80,12 @@ export interface SuperviseOptions {
    * "leave" is for a forked child that shuts itself down gracefully when its IPC channel disconnects.
    */
   onOwnerExit?: "kill" | "leave";
+  /**
+   * "own" (default): its own process group and session; signals reach what it started. "shared": stays in
+   * this process's group, session and scheduling group; signals go to its pid alone (for a program that
+   * starts no children).
+   */
+  group?: "own" | "shared";
 }
 
 export interface SupervisedProcess {
@@ -118,7 +130,8 @@ export function describeEnd(end: ProcessEnd): string {
 
 const MAX_LINE = 500;
 const CLOSE_AFTER_EXIT_MS = 2000;
-const live = new Set<ChildProcess>();
+/** Children to SIGKILL if this process exits, each with whether it shares this process's group. */
+const live = new Map<ChildProcess, boolean>();
 let exitHookInstalled = false;
 
 /** SIGKILL to every group still running when this process exits (process.exit, end of the event loop). */
@@ -126,14 +139,14 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on("exit", () => {
-    for (const c of live) signalGroup(c, "SIGKILL");
+    for (const [c, shared] of live) signalGroup(c, "SIGKILL", shared);
   });
 }
 
-function signalGroup(child: ChildProcess, sig: NodeJS.Signals): boolean {
+function signalGroup(child: ChildProcess, sig: NodeJS.Signals, shared = false): boolean {
   if (!child.pid) return false;
   try {
-    process.kill(-child.pid, sig);
+    process.kill(shared ? child.pid : -child.pid, sig);
     return true;
   } catch {
     return false; // the group is gone
@@ -144,7 +157,8 @@ function signalGroup(child: ChildProcess, sig: NodeJS.Signals): boolean {
 export function superviseProcess(o: SuperviseOptions): SupervisedProcess {
   const io = (v: "pipe" | "ignore" | "inherit" | undefined, dflt: "pipe" | "ignore") => v ?? dflt;
   const stdio: StdioOptions = [io(o.stdin, "ignore"), io(o.stdout, "ignore"), io(o.stderr, "pipe"), ...(o.fork ? ["ipc" as const] : [])];
-  const common = { env: o.env, cwd: o.cwd, stdio, detached: true };
+  const shared = o.group === "shared";
+  const common = { env: o.env, cwd: o.cwd, stdio, detached: !shared };
   const child = o.fork ? fork(o.command, o.args ?? [], common) : spawn(o.command, o.args ?? [], common);
   const tailLines = o.tailLines ?? 40;
   const tail: string[] = [];
@@ -157,7 +171,7 @@ export function superviseProcess(o: SuperviseOptions): SupervisedProcess {
   const after = (ms: number, fn: () => void) => timers.add(setTimeout(fn, ms));
 
   if (child.pid) {
-    if (o.onOwnerExit !== "leave") live.add(child);
+    if (o.onOwnerExit !== "leave") live.set(child, shared);
     installExitHook();
     o.log?.debug({ process: o.name, pid: child.pid }, "process started");
   }
@@ -205,10 +219,10 @@ export function superviseProcess(o: SuperviseOptions): SupervisedProcess {
 
   const sendKill = () => {
     sentKill = true;
-    signalGroup(child, "SIGKILL");
+    signalGroup(child, "SIGKILL", shared);
   };
   const sendTerm = () => {
-    signalGroup(child, "SIGTERM");
+    signalGroup(child, "SIGTERM", shared);
     after(o.killGraceMs ?? 5000, sendKill);
   };
   const terminate = (why: "stopped" | "timed_out") => {
@@ -221,7 +235,7 @@ export function superviseProcess(o: SuperviseOptions): SupervisedProcess {
     else if (g === "stdin-end") child.stdin?.end();
     else if (typeof g === "object") {
       if (child.connected) child.send(g.message as never);
-    } else signalGroup(child, g);
+    } else signalGroup(child, g, shared);
     after(o.stopGraceMs ?? 5000, sendTerm);
   };
   const onAbort = () => terminate("stopped");
@@ -235,7 +249,7 @@ export function superviseProcess(o: SuperviseOptions): SupervisedProcess {
     exited = true;
     exitStatus = { code, signal };
     for (const t of timers) clearTimeout(t);
-    signalGroup(child, "SIGKILL"); // whatever it started goes with it
+    if (!shared) signalGroup(child, "SIGKILL"); // whatever it started goes with it (a shared child's pid may be reused now)
     live.delete(child);
     // Its output is read to the end ("close"), unless something outside the group holds the pipes.
     after(CLOSE_AFTER_EXIT_MS, finish);

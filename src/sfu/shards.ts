@@ -97,6 +97,8 @@ export class SfuShards implements SfuService {
       gracefulStop: "SIGTERM",
       killGraceMs: STOP_GRACE_MS,
       log: this.log,
+      // A shard starts no children; in tapedeck's scheduling group, as media forwarding was before shards.
+      group: "shared",
       onOwnerExit: "leave", // a shard closes its rooms and exits when its IPC channel goes (shard-main.ts)
     });
     const { child } = proc;

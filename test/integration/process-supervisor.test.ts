@@ -156,6 +156,25 @@ test("stop() takes the whole process group: a grandchild that ignores SIGTERM do
   await until(() => gone(grandPid), "the grandchild to be gone", 2000, 10);
 });
 
+/** A process's process group and session ids (/proc/<pid>/stat fields 5 and 6). */
+function groupAndSession(pid: number | "self"): { pgrp: number; session: number } {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { pgrp: Number(fields[2]), session: Number(fields[3]) };
+}
+
+test('group "shared" stays in this process\'s group and session (one scheduling group); the default leads its own', async () => {
+  const mine = groupAndSession("self");
+  const shared = superviseProcess({ name: "shared", ...node(FOREVER), group: "shared", killGraceMs: 300 });
+  const own = superviseProcess({ name: "own", ...node(FOREVER), killGraceMs: 300 });
+  assert.deepEqual(groupAndSession(shared.pid!), mine, "a shared child is in this process's group and session");
+  assert.deepEqual(groupAndSession(own.pid!), { pgrp: own.pid!, session: own.pid! }, "the default child leads its own");
+  const [a, b] = await Promise.all([shared.stop(), own.stop()]);
+  assert.equal(a.reason, "stopped");
+  assert.equal(a.signal, "SIGTERM", "the shared child's stop reached it by its pid");
+  assert.equal(b.reason, "stopped");
+});
+
 test("kill() is SIGKILL at once; an abort signal stops", async () => {
   const p = superviseProcess({ name: "k", ...node(FOREVER) });
   await p.ready;

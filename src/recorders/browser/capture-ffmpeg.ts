@@ -61,6 +61,8 @@ export class CaptureFfmpeg {
       gracefulStop: "stdin-end",
       stopGraceMs: FFMPEG_DRAIN_MS,
       killGraceMs: FFMPEG_TERM_MS,
+      // No children of its own; in tapedeck's scheduling group, so it does not take an equal CPU share against Chromium.
+      group: "shared",
     });
     const stdout = this.proc.child.stdout;
     if (out && stdout) {
