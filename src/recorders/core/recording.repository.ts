@@ -15,6 +15,16 @@ import type { EnqueueInput, WebhookOutbox } from "../../webhooks/outbox.ts";
 // and what it writes with the change (the webhook event, other rows) is written in the same transaction
 // and only when it applied. Functions take a Kysely instance or a transaction (`Db`).
 
+/** The browser-captured kinds (beam, hls) move the same way: the capture worker drives both. */
+const CAPTURED_TRANSITIONS = {
+  starting: ["running", "failed"],
+  running: ["stopping", "post_processing", "failed"],
+  stopping: ["post_processing", "failed"],
+  post_processing: ["completed", "failed"],
+  completed: [],
+  failed: [],
+} as const;
+
 /**
  * Who may move a recording from which status to which, per kind (from → to). Taken from what the
  * recorders do:
@@ -28,22 +38,8 @@ import type { EnqueueInput, WebhookOutbox } from "../../webhooks/outbox.ts";
  * `completed` and `failed` are final.
  */
 export const RECORDING_TRANSITIONS = {
-  beam: {
-    starting: ["running", "failed"],
-    running: ["stopping", "post_processing", "failed"],
-    stopping: ["post_processing", "failed"],
-    post_processing: ["completed", "failed"],
-    completed: [],
-    failed: [],
-  },
-  hls: {
-    starting: ["running", "failed"],
-    running: ["stopping", "post_processing", "failed"],
-    stopping: ["post_processing", "failed"],
-    post_processing: ["completed", "failed"],
-    completed: [],
-    failed: [],
-  },
+  beam: CAPTURED_TRANSITIONS,
+  hls: CAPTURED_TRANSITIONS,
   sfu: {
     starting: [],
     running: ["post_processing"],
