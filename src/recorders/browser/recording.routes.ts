@@ -18,12 +18,18 @@ import { getRecording, listRecordings, recordingFailure, roomRecordings } from "
 
 const idParams = z.object({ id: objectIdParam("recording_id") });
 const roomParams = z.object({ room_id: objectIdParam("room_id") });
-const listQuery = z.object({
+/** The list query of GET /v2/recordings and GET /v2/live-streams. */
+export const listQuery = z.object({
   ...pageQuery,
   room_id: objectIdParam("room_id").optional(),
   session_id: objectIdParam("session_id").optional(),
   status: z.enum(RECORDING_STATUSES, { error: `status must be one of ${RECORDING_STATUSES.join(", ")}` }).optional(),
 });
+
+/** A parsed list query as the repository's list filter (the kind is the caller's). */
+export function listFilter(q: z.infer<typeof listQuery>) {
+  return { limit: q.limit, order: q.order, start: q.start, roomId: q.room_id, sessionId: q.session_id, status: q.status };
+}
 
 /** A browser recording (kind `beam`) as /v2/recordings answers it. */
 export function renderRecording(r: RecordingRow, assets: AssetRow[] | null): Json {
@@ -96,15 +102,7 @@ export const recordingRoutes: V2Routes = (v2, ctx) => {
 
   v2.get("/recordings", async (req) => {
     const q = parseQuery(listQuery, req.query);
-    const rows = await listRecordings(ctx.db, {
-      kind: "beam",
-      limit: q.limit,
-      order: q.order,
-      start: q.start,
-      roomId: q.room_id,
-      sessionId: q.session_id,
-      status: q.status,
-    });
+    const rows = await listRecordings(ctx.db, { kind: "beam", ...listFilter(q) });
     // The list omits recording_assets, as 100ms does.
     return toPage(rows, q.limit, (r) => renderRecording(r, null));
   });

@@ -1,12 +1,12 @@
 import { z } from "zod";
 import type { AppContext } from "../../app-context.ts";
 import type { V2Routes } from "../../api/server.ts";
-import { pageQuery, toPage } from "../../api/pagination.ts";
+import { toPage } from "../../api/pagination.ts";
 import { objectIdParam, parseBody, parseParams, parseQuery } from "../../api/validation.ts";
 import { assetsOfRecording, renderAsset } from "../../assets/asset.repository.ts";
 import { requestStop } from "../browser/beam.service.ts";
+import { listFilter, listQuery } from "../browser/recording.routes.ts";
 import type { AssetRow, RecordingRow } from "../../db/schema.ts";
-import { RECORDING_STATUSES } from "../../domain/recording-types.ts";
 import { AppError } from "../../errors.ts";
 import { newObjectId, nowIso } from "../../ids.ts";
 import { getRoom } from "../../rooms/room.service.ts";
@@ -31,12 +31,6 @@ import { outboundPolicy } from "../../net/outbound-policy.ts";
 
 const idParams = z.object({ id: objectIdParam("stream_id") });
 const roomParams = z.object({ room_id: objectIdParam("room_id") });
-const listQuery = z.object({
-  ...pageQuery,
-  room_id: objectIdParam("room_id").optional(),
-  session_id: objectIdParam("session_id").optional(),
-  status: z.enum(RECORDING_STATUSES, { error: `status must be one of ${RECORDING_STATUSES.join(", ")}` }).optional(),
-});
 
 export function renderLiveStream(ctx: AppContext, r: RecordingRow, assets: AssetRow[] | null): Json {
   const d = hlsDetails(r);
@@ -140,15 +134,7 @@ export const liveStreamRoutes: V2Routes = (v2, ctx) => {
 
   v2.get("/live-streams", async (req) => {
     const q = parseQuery(listQuery, req.query);
-    const rows = await listRecordings(ctx.db, {
-      kind: "hls",
-      limit: q.limit,
-      order: q.order,
-      start: q.start,
-      roomId: q.room_id,
-      sessionId: q.session_id,
-      status: q.status,
-    });
+    const rows = await listRecordings(ctx.db, { kind: "hls", ...listFilter(q) });
     return toPage(rows, q.limit, (r) => renderLiveStream(ctx, r, null));
   });
 
