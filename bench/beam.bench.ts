@@ -97,7 +97,7 @@ export async function benchBeam(): Promise<Array<[string, string, string]>> {
     buildSyntheticFileArgs({ width: 1280, height: 720, fps: 30, seconds: 20, videoBitrateKbps: 1500, out: source }),
   );
   if (enc.status !== 0) throw new Error(`could not encode the bench source: ${enc.stderr}`);
-  const server = await startServer(dataDir, { TAPEDECK_ROLES: "api,sfu,worker", TAPEDECK_SFU_CPU_LIMIT: "1" });
+  const server = await startServer(dataDir, { TAPEDECK_ROLES: "api,sfu,worker", TAPEDECK_SFU_CPU_LIMIT: "off" });
   const av = await startAvPage();
   const { identity, post } = await benchApi(server.url, dataDir);
   const mgmt = await mintManagementToken(identity);

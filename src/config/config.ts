@@ -62,7 +62,13 @@ const envSchema = z.object({
     .default(26),
   TAPEDECK_PRESIGN_SECONDS: intFromEnv(3 * 86400, 60, 7 * 86400),
   TAPEDECK_SFU_PROCESSES: z.coerce.number().int().min(0).max(64).optional(),
-  TAPEDECK_SFU_CPU_LIMIT: z.coerce.number().min(0.1).max(1).default(0.85),
+  // "off" turns CPU admission off (cpuLimit Infinity): for a process whose CPU reading is not the
+  // SFU's own, such as a test process that also runs the test's clients.
+  TAPEDECK_SFU_CPU_LIMIT: z
+    .union([z.literal("off").transform(() => Number.POSITIVE_INFINITY), z.coerce.number().min(0.1).max(1)], {
+      error: "must be a share of a core between 0.1 and 1, or off",
+    })
+    .default(0.85),
   TAPEDECK_COMPOSITE_CHUNK_SECONDS: intFromEnv(30, 2, 600),
   TAPEDECK_SFU_REMB: z.enum(["on", "off"], { error: "must be on or off" }).default("on"),
   TAPEDECK_BEAM_MAX: z.coerce.number().int().min(0).max(64).optional(),

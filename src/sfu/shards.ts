@@ -75,7 +75,7 @@ export class SfuShards implements SfuService {
         DATABASE_URL: c.databaseUrl,
         LOG_LEVEL: c.logLevel,
         TAPEDECK_SFU_REMB: c.sfu.remb ? "on" : "off",
-        TAPEDECK_SFU_CPU_LIMIT: String(c.sfu.cpuLimit),
+        TAPEDECK_SFU_CPU_LIMIT: Number.isFinite(c.sfu.cpuLimit) ? String(c.sfu.cpuLimit) : "off",
         // The shard loads its config from this environment: the api process's limits, however they were set.
         TAPEDECK_CHAT_MAX_BYTES: String(c.peerLimits.chatMaxBytes),
         TAPEDECK_CHAT_PER_SECOND: String(c.peerLimits.chatPerSecond),

@@ -38,7 +38,7 @@ let blue: RoomPage;
 let av: Awaited<ReturnType<typeof startAvPage>>;
 
 before(async () => {
-  app = await startTestApp({ env: { TAPEDECK_SFU_CPU_LIMIT: "1" } });
+  app = await startTestApp();
   av = await startAvPage();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-beam-"));
   const camera = { width: 320, height: 180, fps: 15 };

@@ -41,7 +41,7 @@ before(async () => {
     }),
   );
   client.destroy();
-  app = await startTestApp({ env: { TAPEDECK_SFU_CPU_LIMIT: "1" } });
+  app = await startTestApp();
   const tpl = await app.api<Template>("POST", "/v2/templates", {
     name: `dash-sessions-${Date.now()}`,
     settings: {

@@ -40,7 +40,7 @@ let blue: RoomPage;
 let viewer: Browser | null = null;
 
 before(async () => {
-  app = await startTestApp({ env: { TAPEDECK_SFU_CPU_LIMIT: "1", TAPEDECK_HLS_CORES: BUDGET.toFixed(2), TAPEDECK_HLS_PRESET: PRESET } });
+  app = await startTestApp({ env: { TAPEDECK_HLS_CORES: BUDGET.toFixed(2), TAPEDECK_HLS_PRESET: PRESET } });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-hls-"));
   const camera = { width: 320, height: 180, fps: 15 };
   const media = {

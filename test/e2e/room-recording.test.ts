@@ -48,7 +48,7 @@ const open: RoomPage[] = [];
 const browsers: Browser[] = [];
 
 before(async () => {
-  app = await startTestApp({ env: { TAPEDECK_COMPOSITE_CHUNK_SECONDS: "5", TAPEDECK_SFU_CPU_LIMIT: "1" } });
+  app = await startTestApp({ env: { TAPEDECK_COMPOSITE_CHUNK_SECONDS: "5" } });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-room-recording-"));
   red = {
     video: makeFakeVideo(path.join(tmp, "red.y4m"), { color: "red", ...CAMERA }),

@@ -114,7 +114,6 @@ describe("fuzz: signalling answers bad messages with 4xx error frames and keeps 
         TAPEDECK_CHAT_PER_SECOND: "1000",
         TAPEDECK_CHAT_BURST: "10000",
         TAPEDECK_FLOOD_STRIKES: "10000",
-        TAPEDECK_SFU_CPU_LIMIT: "1",
       },
     });
     const template = await app.api<Template>("POST", "/v2/templates", {

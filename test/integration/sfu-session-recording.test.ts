@@ -35,7 +35,7 @@ for (const dialect of DIALECTS) {
       s3 = await startS3rver();
       const u = new URL(s3.endpoint);
       link = await startTcpSwitch({ host: u.hostname, port: Number(u.port) });
-      app = await startTestApp({ dialect, env: { TAPEDECK_COMPOSITE_CHUNK_SECONDS: "3", TAPEDECK_SFU_CPU_LIMIT: "1" } });
+      app = await startTestApp({ dialect, env: { TAPEDECK_COMPOSITE_CHUNK_SECONDS: "3" } });
       const t = await app.api<Template>("POST", "/v2/templates", {
         name: "records-everything",
         settings: {

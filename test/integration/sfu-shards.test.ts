@@ -81,7 +81,7 @@ describe("SFU shard processes", () => {
 describe("CPU admission", () => {
   let app: TestApp;
   before(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ env: { TAPEDECK_SFU_CPU_LIMIT: "0.85" } });
   });
   after(() => app.close());
 

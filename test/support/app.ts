@@ -40,6 +40,9 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     TAPEDECK_DATA_DIR: dataDir,
     LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
     TAPEDECK_SFU_PROCESSES: "0",
+    // The in-process SFU's CPU reading is this whole test process, clients included, so admission
+    // would refuse publishers whenever the machine is busy; the tests of admission set a limit.
+    TAPEDECK_SFU_CPU_LIMIT: "off",
     ...opts.env,
   };
   const base = loadConfig(env);

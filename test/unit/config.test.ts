@@ -79,3 +79,16 @@ test("starting once with credentials from the environment does not drop the stor
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the SFU's CPU limit: 0.85 of a core by default, a share up to 1, or off; anything else is refused", () => {
+  assert.equal(loadConfig({}).sfu.cpuLimit, 0.85);
+  assert.equal(loadConfig({ TAPEDECK_SFU_CPU_LIMIT: "0.5" }).sfu.cpuLimit, 0.5);
+  assert.equal(loadConfig({ TAPEDECK_SFU_CPU_LIMIT: "off" }).sfu.cpuLimit, Number.POSITIVE_INFINITY);
+  for (const bad of ["2", "0", "none"]) {
+    assert.throws(
+      () => loadConfig({ TAPEDECK_SFU_CPU_LIMIT: bad }),
+      (e: ConfigError) => e.problems.some((p) => p.includes(`TAPEDECK_SFU_CPU_LIMIT="${bad}"`)),
+      bad,
+    );
+  }
+});
