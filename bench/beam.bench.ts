@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import { mintAppToken, mintManagementToken } from "../src/auth/tokens.ts";
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../src/recorders/browser/beam-capture.ts";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../src/recorders/browser/chromium-process.ts";
 import { buildSyntheticFileArgs } from "../src/media/ffmpeg-args.ts";
 import { joinSynthetic, type SyntheticParticipant } from "../src/participant/synthetic.ts";
 import { avOffsetsMs } from "../test/support/media-fixtures.ts";

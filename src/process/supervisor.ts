@@ -1,6 +1,6 @@
 import { fork, spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 
-// The one place tapedeck starts child processes (ffmpeg, ffprobe, SFU shards, boot checks). By default each
+// The one place tapedeck starts child processes (ffmpeg, ffprobe, Chromium, SFU shards, boot checks). By default each
 // runs in a process group of its own (detached), so a stop reaches its children too, and the group is swept
 // with SIGKILL once the process has exited: nothing it started outlives it. Detached also means a session
 // of its own, and on Linux with sched_autogroup (Debian's default) a scheduling group of its own that gets
@@ -86,6 +86,8 @@ export interface SuperviseOptions {
    * starts no children).
    */
   group?: "own" | "shared";
+  /** Pipes beyond stdin/stdout/stderr, as fds 3, 4, … (Chromium's --remote-debugging-pipe reads 3, writes 4). Not with fork. */
+  extraPipes?: number;
 }
 
 export interface SupervisedProcess {
@@ -156,7 +158,8 @@ function signalGroup(child: ChildProcess, sig: NodeJS.Signals, shared = false): 
 /** Starts `command` under supervision. Synchronous: the pid is known when this returns (unless spawn failed). */
 export function superviseProcess(o: SuperviseOptions): SupervisedProcess {
   const io = (v: "pipe" | "ignore" | "inherit" | undefined, dflt: "pipe" | "ignore") => v ?? dflt;
-  const stdio: StdioOptions = [io(o.stdin, "ignore"), io(o.stdout, "ignore"), io(o.stderr, "pipe"), ...(o.fork ? ["ipc" as const] : [])];
+  const extra = o.fork ? [] : Array.from({ length: o.extraPipes ?? 0 }, () => "pipe" as const);
+  const stdio: StdioOptions = [io(o.stdin, "ignore"), io(o.stdout, "ignore"), io(o.stderr, "pipe"), ...(o.fork ? ["ipc" as const] : extra)];
   const shared = o.group === "shared";
   const common = { env: o.env, cwd: o.cwd, stdio, detached: !shared };
   const child = o.fork ? fork(o.command, o.args ?? [], common) : spawn(o.command, o.args ?? [], common);

@@ -306,6 +306,8 @@ test("Chromium killed mid-recording: what was recorded is kept, and the stop say
   await delay(5000);
   const pids = recorderBrowserPids();
   assert.equal(pids.length, 1, `one recorder Chromium (${pids})`);
+  const group = processGroupOf(pids[0]);
+  assert.ok(processesInGroup(group).length > 1, "Chromium runs its renderer and helpers in its own process group");
   process.kill(pids[0], "SIGKILL");
   const killedAt = Date.now();
   const rec = await waitFor(id, ["completed", "failed"]);
@@ -324,7 +326,24 @@ test("Chromium killed mid-recording: what was recorded is kept, and the stop say
   const ev = await events(id);
   assert.equal(ev.get("beam.stopped.success")?.reason, "failure: INTERNAL_ERROR");
   assert.ok((ev.get("beam.recording.success")?.size ?? 0) > 0);
+  assert.deepEqual(processesInGroup(group), [], "nothing Chromium started is left running");
 });
+
+/** Live processes (a zombie is dead, waiting for init to reap it). */
+function processTable(): Array<{ pid: number; pgid: number }> {
+  return execFileSync("ps", ["-eo", "pid=,pgid=,stat="])
+    .toString()
+    .trim()
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([, , stat]) => !stat.startsWith("Z"))
+    .map(([pid, pgid]) => ({ pid: Number(pid), pgid: Number(pgid) }));
+}
+const processGroupOf = (pid: number) => processTable().find((p) => p.pid === pid)?.pgid ?? -1;
+const processesInGroup = (pgid: number) =>
+  processTable()
+    .filter((p) => p.pgid === pgid)
+    .map((p) => p.pid);
 
 /** The recorder's Chromium browser process (its renderers and helpers carry --type=). */
 function recorderBrowserPids(): number[] {

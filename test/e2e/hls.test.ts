@@ -6,7 +6,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { chromium, type Browser } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
-import { CHROMIUM_PATH } from "../../src/recorders/browser/beam-capture.ts";
+import { CHROMIUM_PATH } from "../support/browser.ts";
 import { DEFAULT_LAYERS, ladderCost, type Layer } from "../../src/recorders/hls/ladder.ts";
 import { probe } from "../../src/media/process.ts";
 import { makeFakeAudio, makeFakeVideo, openRoomPage, waitForRemotePeers, withArtifacts, type RoomPage } from "../support/browser.ts";

@@ -1,10 +1,10 @@
-import { randomUUID } from "node:crypto";
-import fs from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import type { Logger } from "../../log.ts";
 import { GuardedProxy } from "../../net/guarded-proxy.ts";
 import { DEFAULT_OUTBOUND_POLICY, OutboundRefusedError, type OutboundPolicy } from "../../net/outbound-policy.ts";
+import { describeEnd } from "../../process/supervisor.ts";
 import { CaptureFfmpeg } from "./capture-ffmpeg.ts";
+import { ChromiumProcess } from "./chromium-process.ts";
 import { FileFollower } from "./follow-file.ts";
 
 // One browser recording's media: a headless Chromium of its own opens the page, the page captures its
@@ -14,33 +14,12 @@ import { FileFollower } from "./follow-file.ts";
 // the spool file, which the upload follows while it grows (see ARCHITECTURE.md for why this path:
 // A/V offset ~0 and a playable file as soon as the recorder stops). Paused spans are left out by
 // MediaRecorder itself (pause/resume). ffmpeg runs under the process supervisor (capture-ffmpeg.ts: a
-// stop ends its input, then SIGTERM, then SIGKILL). Chromium is Playwright's to run (a process group of
-// its own, closed by browser.close(), killed by Playwright's exit hook); the close is bounded by
-// CHROMIUM_CLOSE_MS, then its group is killed.
-
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-export const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-extensions",
-  "--disable-background-timer-throttling",
-  "--disable-renderer-backgrounding",
-  "--disable-backgrounding-occluded-windows",
-  "--autoplay-policy=no-user-gesture-required",
-  // Tab capture of the page itself, without a picker. (--use-fake-ui-for-media-stream breaks it.)
-  "--auto-accept-this-tab-capture",
-];
+// stop ends its input, then SIGTERM, then SIGKILL). Chromium runs under the supervisor too
+// (chromium-process.ts: Playwright drives it over its DevTools pipe; a close is SIGTERM, then SIGKILL to
+// its process group).
 
 /** The full-viewport layer's opacity flips this often (see START_IN_PAGE): 30 changes a second. */
 const TICK_MS = 66;
-
-/** How long browser.close() may take before Chromium's process group is killed. */
-const CHROMIUM_CLOSE_MS = 10_000;
 
 /** How many times a page that does not load is tried before the recording fails (MAX_RETRIES_REACHED). */
 export const PAGE_ATTEMPTS = 3;
@@ -151,11 +130,9 @@ export class BeamCapture {
   private ffmpegExit: Promise<void> = Promise.resolve();
 
   private constructor(
-    private readonly browser: Browser,
+    private readonly chromium: ChromiumProcess,
     private readonly o: CaptureOptions,
     private readonly proxy: GuardedProxy | null,
-    /** On this capture's Chromium command line: how its browser process is found when it has to be killed. */
-    private readonly marker: string,
   ) {
     this.follower = new FileFollower(o.spoolFile);
     this.ended = new Promise((resolve) => (this.endWith = resolve));
@@ -164,22 +141,14 @@ export class BeamCapture {
   /** Launches Chromium, opens the page (PAGE_ATTEMPTS tries), waits for it to join, starts recording. */
   static async start(o: CaptureOptions): Promise<BeamCapture> {
     const proxy = o.builtIn ? null : await BeamCapture.guardCustomPage(o);
-    const marker = `--tapedeck-capture=${randomUUID()}`;
-    let browser: Browser;
+    let browser: ChromiumProcess;
     try {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM_PATH,
-        headless: true,
-        args: [...CHROMIUM_ARGS, marker],
-        ignoreDefaultArgs: ["--mute-audio"],
-        // `<-loopback>`: loopback goes through the proxy too (Chromium would otherwise connect to it directly).
-        ...(proxy ? { proxy: { server: proxy.url, bypass: "<-loopback>" } } : {}),
-      });
+      browser = await ChromiumProcess.launch({ proxy: proxy?.url, log: o.log });
     } catch (err) {
       await proxy?.close();
       throw err;
     }
-    const cap = new BeamCapture(browser, o, proxy, marker);
+    const cap = new BeamCapture(browser, o, proxy);
     try {
       await cap.open();
       return cap;
@@ -213,7 +182,7 @@ export class BeamCapture {
     // waitForFunction with a string predicate evaluates it with `new Function` in the page, which the
     // CSP then refused now and then ("the recorder page could not join the room: … EvalError"). The
     // recorder is our own automation of our own page, so the CSP is lifted for it alone.
-    const context = await this.browser.newContext({
+    const context = await this.chromium.browser.newContext({
       viewport: { width: o.width, height: o.height },
       deviceScaleFactor: 1,
       bypassCSP: true,
@@ -284,7 +253,8 @@ export class BeamCapture {
     });
     page.on("crash", () => this.fail("the recorder page crashed"));
     page.on("close", () => this.fail("the recorder page was closed"));
-    this.browser.on("disconnected", () => this.fail("Chromium exited"));
+    this.chromium.browser.on("disconnected", () => this.fail("Chromium exited"));
+    void this.chromium.ended.then((end) => this.fail(`Chromium exited: ${describeEnd(end)}`));
     const opts = {
       width: o.width,
       height: o.height,
@@ -337,24 +307,10 @@ export class BeamCapture {
       );
   }
 
-  /** browser.close(), bounded: a Chromium that has not closed within CHROMIUM_CLOSE_MS has its process group killed. */
+  /** Closes Chromium: SIGTERM, then SIGKILL to its process group if it has not exited within its grace. */
   private async closeBrowser(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const closed = this.browser.close().catch(() => undefined);
-    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), CHROMIUM_CLOSE_MS)));
-    const r = await Promise.race([closed, late]);
-    clearTimeout(timer);
-    if (r !== "late") return;
-    const pid = chromiumPid(this.marker);
-    this.o.log.warn({ pid }, `Chromium did not close within ${CHROMIUM_CLOSE_MS / 1000} s; killing its process group`);
-    if (pid) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        /* gone meanwhile */
-      }
-    }
-    await closed; // Playwright sees its pipe close and settles
+    const end = await this.chromium.close();
+    if (end.reason === "killed") this.o.log.warn({ pid: end.pid }, "Chromium did not exit after SIGTERM; its process group was killed");
   }
 
   /** Kills everything at once (shutdown without waiting). */
@@ -365,25 +321,6 @@ export class BeamCapture {
     await this.proxy?.close();
     await this.ffmpegExit;
   }
-}
-
-/**
- * The pid of the Chromium browser process whose command line carries `marker` (chromium.launch() does
- * not expose its ChildProcess; Playwright starts it as the leader of a process group of its own), read
- * from /proc only when it has to be killed, so a running capture is never asked for it.
- */
-function chromiumPid(marker: string): number | null {
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    let args: string[];
-    try {
-      args = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-    } catch {
-      continue; // gone meanwhile
-    }
-    if (args.includes(marker) && !args.some((a) => a.startsWith("--type="))) return Number(entry);
-  }
-  return null;
 }
 
 /** A URL without its auth token, for logs. */
