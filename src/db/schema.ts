@@ -11,6 +11,7 @@ import type {
   TrackState,
   TrackUpload,
 } from "../domain/recording-types.ts";
+import type { WebhookEventType, WebhookState } from "../domain/webhook-types.ts";
 
 export type Bool01 = 0 | 1;
 
@@ -119,15 +120,15 @@ export interface RecordingAssetsTable {
 
 export interface WebhookEventsTable {
   id: string;
-  type: string;
+  type: WebhookEventType;
   room_id: string | null;
   /** The exact JSON body that is delivered (and signed). */
   body: string;
   url: string | null;
   /** Sealed JSON of the static headers configured for the endpoint. */
   headers: string | null;
-  /** pending | replaying | delivered | failed | no_endpoint (see webhooks/events.ts) */
-  state: string;
+  /** `replaying`: queued again by the replay endpoint, due now. */
+  state: WebhookState;
   attempts: number;
   next_attempt_at: string;
   locked_until: string | null;

@@ -1,35 +1,7 @@
-// Every webhook event tapedeck can send, in one place (names from the 100ms reference, section 8),
-// and the envelope that carries them.
+import type { WebhookEventType, WebhookState } from "../domain/webhook-types.ts";
 
-export const WEBHOOK_EVENT_TYPES = [
-  "session.open.success",
-  "session.close.success",
-  "peer.join.success",
-  "peer.leave.success",
-  "beam.started.success",
-  "beam.stopped.success",
-  "beam.recording.success",
-  "beam.failure",
-  "recording.success",
-  "recording.failed",
-  "track.recording.started.success",
-  "track.recording.success",
-  "track.recording.failure",
-  "stream.recording.success",
-  "stream.recording.failure",
-  "hls.started.success",
-  "hls.stopped.success",
-  "hls.recording.success",
-  "hls.failure",
-  "transcription.started.success",
-  "transcription.success",
-  "transcription.failure",
-] as const;
-
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
-
-export const isWebhookEventType = (s: unknown): s is WebhookEventType =>
-  typeof s === "string" && (WEBHOOK_EVENT_TYPES as readonly string[]).includes(s);
+// The envelope that carries every webhook event tapedeck sends, and which outbox rows the dispatcher
+// picks up. The event names and the delivery states are in domain/webhook-types.ts.
 
 export type EnvelopeVersion = "1.0" | "2.0";
 
@@ -51,10 +23,6 @@ export interface WebhookEnvelope {
   type: WebhookEventType;
   data: Record<string, unknown>;
 }
-
-/** Delivery states of an outbox row. `replaying` = queued again by the replay endpoint, due now. */
-export const WEBHOOK_STATES = ["pending", "replaying", "delivered", "failed", "no_endpoint"] as const;
-export type WebhookState = (typeof WEBHOOK_STATES)[number];
 
 /** States the dispatcher picks up when `next_attempt_at` has come. */
 export const DUE_STATES: WebhookState[] = ["pending", "replaying"];

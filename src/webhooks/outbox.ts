@@ -3,7 +3,8 @@ import type { AppIdentity } from "../config/identity.ts";
 import type { SecretBox } from "../crypto/secret-box.ts";
 import type { Database } from "../db/schema.ts";
 import { randomBytes } from "node:crypto";
-import { envelopeVersion, type WebhookEnvelope, type WebhookEventType } from "./events.ts";
+import type { WebhookEventType } from "../domain/webhook-types.ts";
+import { envelopeVersion, type WebhookEnvelope } from "./events.ts";
 import { resolveEndpoint, sealHeaders } from "./webhook-config.ts";
 
 // The transactional outbox: the code that changes state calls `enqueue(trx, …)` inside its own

@@ -2,7 +2,8 @@ import type { Kysely } from "kysely";
 import type { SecretBox } from "../crypto/secret-box.ts";
 import type { Database, WebhookAttemptRow, WebhookEventRow } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
-import type { WebhookEnvelope, WebhookEventType, WebhookState } from "./events.ts";
+import type { WebhookEventType, WebhookState } from "../domain/webhook-types.ts";
+import type { WebhookEnvelope } from "./events.ts";
 import { resolveEndpointForRoomId, sealHeaders } from "./webhook-config.ts";
 
 // Reading the outbox (delivery log, past events) and queuing replays. Lists are ordered by
@@ -23,9 +24,9 @@ export interface EventFilter {
 /** A delivery log entry, as the API shows it (header values never appear here). */
 export interface DeliveryLogEntry {
   id: string;
-  type: string;
+  type: WebhookEventType;
   room_id: string | null;
-  state: string;
+  state: WebhookState;
   url: string | null;
   attempts: number;
   last_status: number | null;

@@ -4,7 +4,7 @@ import { pageQuery, toPage } from "../api/pagination.ts";
 import { parseBody, parseParams, parseQuery } from "../api/validation.ts";
 import { notFound } from "../errors.ts";
 import { outboundPolicy } from "../net/outbound-policy.ts";
-import { WEBHOOK_EVENT_TYPES, WEBHOOK_STATES } from "./events.ts";
+import { WEBHOOK_EVENT_TYPES, WEBHOOK_STATES } from "../domain/webhook-types.ts";
 import {
   deleteAppWebhookConfig,
   getAppWebhookConfig,

@@ -78,11 +78,13 @@ async function listRequestsDuring(ms: number, what: RegExp): Promise<number> {
   return listRequests.filter((r) => r.at >= from && what.test(r.url)).length;
 }
 
+/** `window` with the mark a test leaves in a document, to tell a client-side route change from a page load. */
+type MarkedWindow = Window & { __sameDocument?: boolean };
 const markDocument = (page: Page) =>
   page.evaluate(() => {
-    (window as any).__sameDocument = true;
+    (window as MarkedWindow).__sameDocument = true;
   });
-const sameDocument = (page: Page) => page.evaluate(() => (window as any).__sameDocument === true);
+const sameDocument = (page: Page) => page.evaluate(() => (window as MarkedWindow).__sameDocument === true);
 
 test("browser recording: start it, see it run, a second start refused with 409, pause and resume, stop it and see it complete with its session and files", async () => {
   await withDashboardArtifacts(

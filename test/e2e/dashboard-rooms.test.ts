@@ -4,6 +4,7 @@ import { mintManagementToken } from "../../src/auth/tokens.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { assertFitsWidth, dashboardPool, go, ready, toast, withDashboardArtifacts } from "../support/dashboard.ts";
 import type { Room } from "../support/api-types.ts";
+import type { HookWindow } from "../support/page-hooks.ts";
 
 // The dashboard's sign-in and Rooms page, in a real headless Chromium against a running tapedeck.
 
@@ -32,7 +33,7 @@ test("sign in: a wrong secret says so and what to use; the right one, or a manag
       const wrong = await toast(page);
       assert.equal(wrong.title, "Wrong access key or secret");
       assert.match(wrong.details[0], /identity\.json/);
-      assert.equal(await page.evaluate(() => (window as any).tapedeckDashboard.route), "sign-in");
+      assert.equal(await page.evaluate(() => (window as HookWindow).tapedeckDashboard!.route), "sign-in");
 
       await page.getByTestId("secret").fill(app.ctx.identity.appSecret);
       await page.getByTestId("sign-in").click();
@@ -86,7 +87,7 @@ test("rooms: create one, see it listed, copy a join link that opens the room pag
       assert.match(link, new RegExp(`/room/${id}\\?auth_token=`));
       const joinPage = await d.context.newPage();
       await joinPage.goto(link);
-      await joinPage.waitForFunction(() => (window as any).tapedeck?.state === "preview", undefined, { timeout: 15_000 });
+      await joinPage.waitForFunction(() => (window as HookWindow).tapedeck?.state === "preview", undefined, { timeout: 15_000 });
       await joinPage.close();
 
       await row.getByTestId("toggle-room").click();
@@ -134,12 +135,12 @@ test("a view that finishes loading after the user has moved on is never shown ov
       await page.evaluate(() => {
         location.hash = "#/rooms";
       });
-      await page.waitForFunction(() => (window as any).tapedeckDashboard.route === "rooms");
+      await page.waitForFunction(() => (window as HookWindow).tapedeckDashboard!.route === "rooms");
       await go(page, "#/templates", "templates");
       release();
-      await page.waitForFunction(() => (window as any).tapedeckDashboard.dropped === 1);
+      await page.waitForFunction(() => (window as HookWindow).tapedeckDashboard!.dropped === 1);
       assert.equal(await page.locator("main h1").first().textContent(), "Templates");
-      assert.equal(await page.evaluate(() => (window as any).tapedeckDashboard.route), "templates");
+      assert.equal(await page.evaluate(() => (window as HookWindow).tapedeckDashboard!.route), "templates");
     },
   );
 });

@@ -146,7 +146,7 @@ test("a recorded session: listed, its peers and every file with its size, the co
     "the session's composite, per-peer file, two tracks and chat",
     90_000,
   );
-  const ofType = (type: string, pred: (a: any) => boolean = () => true) => assets.find((a) => a.type === type && pred(a))!;
+  const ofType = (type: string, pred: (a: RecordingAsset) => boolean = () => true) => assets.find((a) => a.type === type && pred(a))!;
   const composite = ofType("room-composite-legacy");
   const audioTrack = ofType("track", (a) => a.metadata.track_type === "audio");
 
@@ -304,7 +304,7 @@ test("the list: newest first, 20 at a time with Load more, filtered by room and 
   clients.push(live);
   const liveSession = (await live.join(await token(liveRoom.id, "host", "user-live"), "Live")).session_id as string;
 
-  const newest = (list: any[]) =>
+  const newest = (list: Session[]) =>
     [...list].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id)).map((s) => s.id);
   const all = newest(await listAll<Session>("/v2/sessions"));
   assert.ok(all.length >= 23);

@@ -18,6 +18,9 @@ import type {
 // destination with Validate Config against a real S3-protocol server (s3rver behind a SigV4 check, so a
 // wrong secret really fails).
 
+/** `window` with the flag the validate test plants: whether the progress indicator was shown. */
+type ValidateProbeWindow = Window & { sawValidateProgress?: boolean };
+
 let app: TestApp;
 let s3: TestS3;
 const dashboards = dashboardPool(() => app);
@@ -237,7 +240,7 @@ test("storage: Validate Config against s3rver (right secret, wrong secret), save
         checks: Array<{ step: string; ok: boolean; message: string }>;
       }> => {
         await page.evaluate(() => {
-          const w = window as any;
+          const w = window as ValidateProbeWindow;
           w.sawValidateProgress = false;
           const p = document.querySelector('[data-testid="validate-progress"]')!;
           new MutationObserver(() => {
@@ -251,7 +254,11 @@ test("storage: Validate Config against s3rver (right secret, wrong secret), save
           const r = document.querySelector('[data-testid="validate-report"]');
           return r && !r.hasAttribute("hidden") && document.querySelector('[data-testid="validate-progress"]')!.hasAttribute("hidden");
         });
-        assert.equal(await page.evaluate(() => (window as any).sawValidateProgress), true, "progress shown while validating");
+        assert.equal(
+          await page.evaluate(() => (window as ValidateProbeWindow).sawValidateProgress),
+          true,
+          "progress shown while validating",
+        );
         return body;
       };
       const wrong = await validate();
@@ -276,7 +283,7 @@ test("storage: Validate Config against s3rver (right secret, wrong secret), save
         await report.locator("li").evaluateAll((lis) => lis.map((li) => `${li.getAttribute("data-step")}:${li.getAttribute("data-ok")}`)),
         ["upload:true", "download:true", "delete:true"],
       );
-      assert.deepEqual((validateBodies[1] as any).credentials, { key: s3.accessKey, secretKey: s3.secret });
+      assert.deepEqual((validateBodies[1] as { credentials?: unknown }).credentials, { key: s3.accessKey, secretKey: s3.secret });
 
       // Save.
       await form.getByTestId("save-storage").click();

@@ -146,7 +146,7 @@ test("delivery log: a failed delivery shows its attempt and the receiver's 500; 
       const events = await until(
         async () => {
           const res = await app.api<ListPage<DeliveryLogEntry>>("GET", `/v2/analytics/webhooks?room_id=${room.id}&limit=100`);
-          const byType = new Map<string, any>(res.body.data.map((e: any) => [e.type, e]));
+          const byType = new Map(res.body.data.map((e) => [e.type, e]));
           const join = byType.get("peer.join.success");
           const openSession = byType.get("session.open.success");
           return join?.last_status === 500 && openSession?.last_status === 500 && { join, openSession };

@@ -19,6 +19,7 @@ import {
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { until } from "../support/wait.ts";
 import type { Room, Template } from "../support/api-types.ts";
+import type { HookWindow } from "../support/page-hooks.ts";
 
 // The room page in recorder mode (`?recorder=1`), as the browser recorder opens it: two Chromium peers
 // publish a red and a blue fake camera; a recorder page joins with a role that may publish nothing and
@@ -94,6 +95,9 @@ async function publisher(roomId: string, role: string, name: string, colour: { v
   return peer;
 }
 
+/** `window` on a recorder page opened by openRecorder: its getUserMedia calls, counted. */
+type GumCountingWindow = Window & { __gumCalls?: number };
+
 /** The recorder's page, as the backend opens it; getUserMedia calls are counted in `window.__gumCalls`. */
 async function recorder(
   browser: Browser,
@@ -114,12 +118,12 @@ async function recorder(
     query: { recorder: "1", ...query },
     beforeGoto: async (p) => {
       await p.addInitScript(() => {
-        const w = window as any;
+        const w = window as GumCountingWindow;
         w.__gumCalls = 0;
         const md = navigator.mediaDevices;
         const real = md.getUserMedia.bind(md);
         md.getUserMedia = (c?: MediaStreamConstraints) => {
-          w.__gumCalls++;
+          w.__gumCalls = (w.__gumCalls ?? 0) + 1;
           return real(c);
         };
       });
@@ -141,7 +145,7 @@ interface Shown {
 
 const hook = (page: Page) =>
   page.evaluate(() => {
-    const r = (window as any).tapedeck.recorder;
+    const r = (window as HookWindow).tapedeck!.recorder!;
     return {
       ready: r.ready as boolean,
       layout: r.layout as string,
@@ -156,9 +160,9 @@ async function waitForShown(page: Page, n: number, timeoutMs = 20_000): Promise<
   await page
     .waitForFunction(
       (n) => {
-        const r = (window as any).tapedeck?.recorder;
+        const r = (window as HookWindow).tapedeck?.recorder;
         const shown = r?.ready ? r.shownPeers() : [];
-        return shown.length === n && shown.every((p: Shown) => p.videoPlaying);
+        return shown.length === n && shown.every((p) => p.videoPlaying);
       },
       n,
       { timeout: timeoutMs, polling: 100 },
@@ -174,13 +178,13 @@ async function waitForShown(page: Page, n: number, timeoutMs = 20_000): Promise<
 /** Waits until the recorder names `peerId` as the speaker; fails with who it names and the levels it hears. */
 async function waitForSpeaker(page: Page, peerId: string, timeoutMs = 10_000): Promise<void> {
   await page
-    .waitForFunction((id) => (window as any).tapedeck.recorder.speaker === id, peerId, { timeout: timeoutMs, polling: 50 })
+    .waitForFunction((id) => (window as HookWindow).tapedeck!.recorder!.speaker === id, peerId, { timeout: timeoutMs, polling: 50 })
     .catch(async () => {
       const now = await page.evaluate(async () => {
-        const t = (window as any).tapedeck;
+        const t = (window as HookWindow).tapedeck!;
         const levels: Record<string, unknown> = {};
-        for (const p of t.recorder.shownPeers()) levels[p.id] = (await t.inboundStats(p.id, "microphone"))?.audioLevel;
-        return { speaker: t.recorder.speaker, levels };
+        for (const p of t.recorder!.shownPeers()) levels[p.id] = (await t.inboundStats(p.id, "microphone"))?.audioLevel;
+        return { speaker: t.recorder!.speaker, levels };
       });
       throw new Error(`recorder: speaker not ${peerId} within ${timeoutMs} ms: ${JSON.stringify(now)}`);
     });
@@ -189,17 +193,17 @@ async function waitForSpeaker(page: Page, peerId: string, timeoutMs = 10_000): P
 /** Waits until the recorder plays `peerId`'s screen share; fails with what its receiver got. */
 async function waitForScreen(page: Page, peerId: string, timeoutMs = 15_000): Promise<void> {
   await page
-    .waitForFunction((id) => (window as any).tapedeck.recorder.shownPeers().some((p: any) => p.id === id && p.screenPlaying), peerId, {
+    .waitForFunction((id) => (window as HookWindow).tapedeck!.recorder!.shownPeers().some((p) => p.id === id && p.screenPlaying), peerId, {
       timeout: timeoutMs,
       polling: 100,
     })
     .catch(async () => {
       const now = await page.evaluate(async (id) => {
-        const t = (window as any).tapedeck;
+        const t = (window as HookWindow).tapedeck!;
         const v = document.querySelector<HTMLVideoElement>('[data-testid="recorder-screen"] video');
         const s = await t.inboundStats(id, "screen");
         return {
-          shown: t.recorder.shownPeers(),
+          shown: t.recorder!.shownPeers(),
           video: v && { paused: v.paused, readyState: v.readyState, width: v.videoWidth },
           stats: s && { packetsReceived: s.packetsReceived, framesDecoded: s.framesDecoded, pliCount: s.pliCount },
         };
@@ -208,7 +212,7 @@ async function waitForScreen(page: Page, peerId: string, timeoutMs = 15_000): Pr
     });
 }
 
-const selfId = (page: Page): Promise<string> => page.evaluate(() => (window as any).tapedeck.peerId);
+const selfId = (page: Page): Promise<string> => page.evaluate(() => (window as HookWindow).tapedeck!.peerId!);
 
 interface Rect {
   x: number;
@@ -220,7 +224,7 @@ interface Rect {
 /** Bounding boxes of the recorder's camera tiles, by peer id. */
 const tileRects = (page: Page): Promise<Record<string, Rect & { stage: boolean; name: string }>> =>
   page.evaluate(() => {
-    const out: Record<string, any> = {};
+    const out: Record<string, Rect & { stage: boolean; name: string }> = {};
     for (const t of document.querySelectorAll<HTMLElement>('[data-testid="recorder-tile"]')) {
       const r = t.getBoundingClientRect();
       out[t.dataset.peerId!] = {
@@ -354,13 +358,13 @@ test("recorder mode: watch only, the role filter hides other roles entirely, eve
         rec.logs.some((l) => l.startsWith("[warning]") && /unknown layout "mosaic"/.test(l)),
         `no warning for the layout: ${rec.logs.join("\n")}`,
       );
-      assert.deepEqual(await rec.page.evaluate(() => (window as any).tapedeck.remotePeers().map((p: any) => p.id)), [redId]);
+      assert.deepEqual(await rec.page.evaluate(() => (window as HookWindow).tapedeck!.remotePeers().map((p) => p.id)), [redId]);
       // Watch only: no camera or microphone opened, nothing published, the recorder hidden from the others.
-      assert.equal(await rec.page.evaluate(() => (window as any).__gumCalls), 0, "the recorder called getUserMedia");
-      assert.deepEqual(await rec.page.evaluate(() => (window as any).tapedeck.published()), []);
-      assert.equal(await rec.page.evaluate(() => (window as any).tapedeck.role), RECORDER_ROLE);
+      assert.equal(await rec.page.evaluate(() => (window as GumCountingWindow).__gumCalls), 0, "the recorder called getUserMedia");
+      assert.deepEqual(await rec.page.evaluate(() => (window as HookWindow).tapedeck!.published()), []);
+      assert.equal(await rec.page.evaluate(() => (window as HookWindow).tapedeck!.role), RECORDER_ROLE);
       assert.deepEqual(
-        (await redPeer.page.evaluate(() => (window as any).tapedeck.remotePeers())).map((p: any) => p.id),
+        (await redPeer.page.evaluate(() => (window as HookWindow).tapedeck!.remotePeers())).map((p) => p.id),
         [blueId],
       );
       // Blue's tracks reach the page (its role subscribes to guests) but are attached to no element;
@@ -376,7 +380,7 @@ test("recorder mode: watch only, the role filter hides other roles entirely, eve
         `media not playing: ${JSON.stringify(attached)}`,
       );
       assert.ok(
-        await rec.page.evaluate((id) => (window as any).tapedeck.inboundStats(id, "camera").then((s: any) => s !== null), blueId),
+        await rec.page.evaluate((id) => (window as HookWindow).tapedeck!.inboundStats(id, "camera").then((s) => s !== null), blueId),
         "the SFU should still send blue (the filter is the page's)",
       );
 
@@ -484,7 +488,7 @@ test("recorder mode, active-speaker: the speaker takes the stage after a hold, a
       const first = await recorder(browser, roomId, "recorder-screen", { layout: "active-speaker" }, { width: 1280, height: 720 });
       await waitForShown(first.page, 2);
       await redPeer.page.locator('[data-testid="screen-button"]').click();
-      await bluePeer.page.waitForFunction(() => (window as any).tapedeck.remotePeers()[0]?.screenPlaying === true, undefined, {
+      await bluePeer.page.waitForFunction(() => (window as HookWindow).tapedeck!.remotePeers()[0]?.screenPlaying === true, undefined, {
         timeout: 15_000,
         polling: 100,
       });

@@ -9,6 +9,7 @@ import { mintAppToken, mintManagementToken } from "../../src/auth/tokens.ts";
 import { loadIdentity } from "../../src/config/identity.ts";
 import { probe } from "../../src/media/process.ts";
 import { joinSynthetic } from "../../src/participant/synthetic.ts";
+import type { WebhookEnvelope } from "../support/api-types.ts";
 import { until } from "../support/wait.ts";
 
 // Nothing lost on a crash: `tapedeck serve` is killed (SIGKILL) in the middle of a recorded session.
@@ -112,10 +113,10 @@ test("a recorded session survives a crash of tapedeck: files kept, processed at 
       "stream.recording.success after the restart",
       60_000,
     );
-    const events = (await api("GET", `/v2/analytics/events?room_id=${room.id}&limit=100`)).data as Array<{ type: string; data: any }>;
+    const events = (await api("GET", `/v2/analytics/events?room_id=${room.id}&limit=100`)).data as WebhookEnvelope[];
     const count = (type: string) => events.filter((e) => e.type === type).length;
     assert.deepEqual([count("track.recording.success"), count("stream.recording.success"), count("session.close.success")], [2, 1, 1]);
-    const leave = events.find((e) => e.type === "peer.leave.success")!.data;
+    const leave = (events.find((e) => e.type === "peer.leave.success") as WebhookEnvelope<"peer.leave.success">).data;
     assert.equal(leave.reason, "server removed peer");
     assert.ok(Date.parse(leave.left_at) <= killedAt, `the peer left when its media stopped (${leave.left_at}), not at the restart`);
 

@@ -21,6 +21,7 @@ import {
 } from "../support/browser.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import type { ListPage, Room, Session, Template } from "../support/api-types.ts";
+import type { HookWindow } from "../support/page-hooks.ts";
 
 // The room page as users meet it: a whole tapedeck, two headless Chromium peers (each with its own
 // fake camera colour and microphone tone) joining by URL alone, seeing and hearing each other,
@@ -86,13 +87,13 @@ async function join(
 /** The page's own peer id, once it has joined (a page still joining has none). */
 const selfId = async (page: Page): Promise<string> =>
   (
-    await page.waitForFunction(() => (window as any).tapedeck?.peerId, undefined, { timeout: 15_000, polling: 50 })
+    await page.waitForFunction(() => (window as HookWindow).tapedeck?.peerId, undefined, { timeout: 15_000, polling: 50 })
   ).jsonValue() as Promise<string>;
 
 /** Resolves once the page shows no remote peer; fails after `ms`. */
 async function waitForNoRemotePeers(page: Page, ms: number): Promise<void> {
   await page
-    .waitForFunction(() => (window as any).tapedeck.remotePeers().length === 0, undefined, { timeout: ms, polling: 50 })
+    .waitForFunction(() => (window as HookWindow).tapedeck!.remotePeers().length === 0, undefined, { timeout: ms, polling: 50 })
     .catch(async () => {
       throw new Error(`a remote tile was still shown after ${ms} ms: ${JSON.stringify(await remotePeers(page))}`);
     });
@@ -106,7 +107,7 @@ async function sessionOf(roomId: string) {
 }
 
 /** Polls the sessions API (state written by the server after the fact) until `ok` or the deadline. */
-async function waitForSession(roomId: string, ok: (s: any) => boolean, ms = 5_000) {
+async function waitForSession(roomId: string, ok: (s: Session) => boolean, ms = 5_000) {
   const deadline = Date.now() + ms;
   let s = await sessionOf(roomId);
   while (!ok(s) && Date.now() < deadline) {
@@ -164,8 +165,11 @@ test("two peers see and hear each other, chat, and leave; the sessions API recor
       const shout = `hello <img src=x onerror="window.pwned=1"> ${Date.now()}`;
       await host.page.locator('[data-testid="chat-input"]').fill(shout);
       await host.page.locator('[data-testid="chat-send"]').click();
-      await guest.page.waitForFunction((m) => (window as any).tapedeck.chat.some((c: any) => c.message === m), shout, { timeout: 5_000 });
-      const got = (await guest.page.evaluate(() => (window as any).tapedeck.chat)).find((c: any) => c.message === shout);
+      await guest.page.waitForFunction((m) => (window as HookWindow).tapedeck!.chat.some((c) => c.message === m), shout, {
+        timeout: 5_000,
+      });
+      const got = (await guest.page.evaluate(() => (window as HookWindow).tapedeck!.chat)).find((c) => c.message === shout);
+      assert.ok(got, "the guest's page has the message");
       assert.equal(got.sender.name, "Hana Host");
       assert.equal(got.sender.peer_id, hostId);
       assert.equal(got.peer_id, undefined);
@@ -173,16 +177,17 @@ test("two peers see and hear each other, chat, and leave; the sessions API recor
       assert.equal(await shown.locator('[data-testid="chat-sender"]').textContent(), "Hana Host");
       assert.equal(await shown.getAttribute("data-direct"), "false");
       assert.equal(await guest.page.locator('[data-testid="chat-list"] img').count(), 0);
-      assert.equal(await guest.page.evaluate(() => (window as any).pwned), undefined);
+      assert.equal(await guest.page.evaluate(() => (window as Window & { pwned?: unknown }).pwned), undefined);
 
       // A direct message, chosen in the target selector.
       await guest.page.locator('[data-testid="chat-target"]').selectOption(`peer:${hostId}`);
       await guest.page.locator('[data-testid="chat-input"]').fill("just for you");
       await guest.page.locator('[data-testid="chat-input"]').press("Enter");
-      await host.page.waitForFunction(() => (window as any).tapedeck.chat.some((c: any) => c.message === "just for you"), undefined, {
+      await host.page.waitForFunction(() => (window as HookWindow).tapedeck!.chat.some((c) => c.message === "just for you"), undefined, {
         timeout: 5_000,
       });
-      const dm = (await host.page.evaluate(() => (window as any).tapedeck.chat)).find((c: any) => c.message === "just for you");
+      const dm = (await host.page.evaluate(() => (window as HookWindow).tapedeck!.chat)).find((c) => c.message === "just for you");
+      assert.ok(dm, "the host's page has the direct message");
       assert.equal(dm.peer_id, hostId);
       assert.equal(dm.sender.name, guestName);
       const dmShown = host.page.locator('[data-testid="chat-message"]', { hasText: "just for you" });
@@ -303,7 +308,7 @@ test("a peer the server removes (connection lost) sees Disconnected with the rea
       await room.leave(room.peers.get(firstId)!, "ice connection state closed", "no media for 30 s");
       await waitForState(guest.page, "error", 5_000);
       assert.equal(await guest.page.locator('[data-testid="notice-title"]').textContent(), "Disconnected");
-      assert.match((await guest.page.evaluate(() => (window as any).tapedeck.reason)) ?? "", /no media for 30 s/);
+      assert.match((await guest.page.evaluate(() => (window as HookWindow).tapedeck!.reason)) ?? "", /no media for 30 s/);
       assert.equal(await guest.page.locator('[data-testid="rejoin-button"]').isVisible(), true);
       await waitForNoRemotePeers(host.page, 2_000);
 
@@ -369,7 +374,7 @@ test("preview on a phone: devices listed, a name required, joining with nothing 
 
       // No name: Join does nothing.
       await page.locator('[data-testid="join-button"]').click();
-      assert.equal(await page.evaluate(() => (window as any).tapedeck.state), "preview");
+      assert.equal(await page.evaluate(() => (window as HookWindow).tapedeck!.state), "preview");
 
       // Nothing to publish, but a name: joins and watches.
       await page.locator('[data-testid="camera-select"]').selectOption("none");
@@ -384,9 +389,9 @@ test("preview on a phone: devices listed, a name required, joining with nothing 
       assert.ok(sample.r > 150 && sample.b < 90, JSON.stringify(sample));
       const heard = await remoteAudioLevel(page, hostId);
       const why = async () =>
-        `${JSON.stringify(heard)}; its subscription: ${JSON.stringify(await page.evaluate(() => (window as any).tapedeck.describeSubscription()))}`;
+        `${JSON.stringify(heard)}; its subscription: ${JSON.stringify(await page.evaluate(() => (window as HookWindow).tapedeck!.describeSubscription()))}`;
       assert.ok(heard.totalAudioEnergy > 0, `the watcher hears nothing: ${heard.totalAudioEnergy > 0 ? "" : await why()}`);
-      assert.deepEqual(await page.evaluate(() => (window as any).tapedeck.published()), []);
+      assert.deepEqual(await page.evaluate(() => (window as HookWindow).tapedeck!.published()), []);
       assert.equal(await page.locator('[data-testid="self-view"]').isVisible(), false);
       const [watcher] = await waitForRemotePeers(host.page, 1, { videoPlaying: false });
       assert.deepEqual([watcher.name, watcher.videoPlaying, watcher.hasAudio], ["Pat on a phone", false, false]);
@@ -426,13 +431,13 @@ test("mute, camera off, and a screen share on and off reach the other peer", asy
       await host.page.locator('[data-testid="mic-button"]').click();
       assert.equal(await host.page.locator('[data-testid="mic-button"]').getAttribute("aria-pressed"), "true");
       await guest.page.waitForFunction(
-        async (id) => ((await (window as any).tapedeck.inboundStats(id, "microphone"))?.audioLevel ?? 1) < 0.001,
+        async (id) => ((await (window as HookWindow).tapedeck!.inboundStats(id, "microphone"))?.audioLevel ?? 1) < 0.001,
         hostId,
         { timeout: 5_000, polling: 100 },
       );
       await host.page.locator('[data-testid="mic-button"]').click();
       await guest.page.waitForFunction(
-        async (id) => ((await (window as any).tapedeck.inboundStats(id, "microphone"))?.audioLevel ?? 0) > 0.01,
+        async (id) => ((await (window as HookWindow).tapedeck!.inboundStats(id, "microphone"))?.audioLevel ?? 0) > 0.01,
         hostId,
         { timeout: 5_000, polling: 100 },
       );
@@ -445,10 +450,10 @@ test("mute, camera off, and a screen share on and off reach the other peer", asy
 
       // Screen share: a third track on the same publish connection, shown first, full width.
       await host.page.locator('[data-testid="screen-button"]').click();
-      await guest.page.waitForFunction(() => (window as any).tapedeck.remotePeers()[0]?.screenPlaying === true, undefined, {
+      await guest.page.waitForFunction(() => (window as HookWindow).tapedeck!.remotePeers()[0]?.screenPlaying === true, undefined, {
         timeout: 15_000,
       });
-      const sources = (await host.page.evaluate(() => (window as any).tapedeck.published())).map((t: any) => t.source).sort();
+      const sources = (await host.page.evaluate(() => (window as HookWindow).tapedeck!.published())).map((t) => t.source).sort();
       assert.deepEqual(sources, ["camera", "microphone", "screen"]);
       const first = guest.page.locator('[data-testid="grid"] > :first-child');
       assert.equal(await first.getAttribute("data-testid"), "screen-tile");
@@ -461,7 +466,7 @@ test("mute, camera off, and a screen share on and off reach the other peer", asy
         .catch(() => {
           throw new Error("the screen tile stayed after the share stopped");
         });
-      assert.deepEqual((await host.page.evaluate(() => (window as any).tapedeck.published())).map((t: any) => t.source).sort(), [
+      assert.deepEqual((await host.page.evaluate(() => (window as HookWindow).tapedeck!.published())).map((t) => t.source).sort(), [
         "camera",
         "microphone",
       ]);
@@ -484,13 +489,13 @@ test("?codec=h264 publishes the camera as H.264", async () => {
       // Inbound stats exist once the video plays.
       await waitForRemotePeers(guest.page, 1, { videoPlaying: true });
       await waitForRemotePeers(host.page, 1, { videoPlaying: true });
-      const stats = (page: Page, id: string) => page.evaluate((peer) => (window as any).tapedeck.inboundStats(peer, "camera"), id);
+      const stats = (page: Page, id: string) => page.evaluate((peer) => (window as HookWindow).tapedeck!.inboundStats(peer, "camera"), id);
       const h264 = await stats(guest.page, hostId);
       assert.equal(h264?.mimeType, "video/H264", JSON.stringify(h264));
-      assert.ok(h264.framesDecoded > 0);
+      assert.ok((h264.framesDecoded ?? 0) > 0);
       const vp8 = await stats(host.page, guestId);
       const hostView = async () =>
-        JSON.stringify({ guestId, subscription: await host.page.evaluate(() => (window as any).tapedeck.describeSubscription()) });
+        JSON.stringify({ guestId, subscription: await host.page.evaluate(() => (window as HookWindow).tapedeck!.describeSubscription()) });
       assert.equal(vp8?.mimeType, "video/VP8", `${JSON.stringify(vp8)}; the host's subscription: ${vp8?.mimeType ? "" : await hostView()}`);
       const sample = await sampleRemoteVideo(guest.page, hostId);
       assert.ok(sample.r > 150 && sample.b < 90, JSON.stringify(sample));
@@ -538,8 +543,11 @@ test("with a watch-only peer in first, every peer receives every track, a screen
       await waitForState(guest.page, "joined");
       const [hostId, guestId] = [await selfId(host.page), await selfId(guest.page)];
 
-      const stats = async (page: Page, peerId: string, source: string) => {
-        const s = await page.evaluate(({ peerId, source }) => (window as any).tapedeck.inboundStats(peerId, source), { peerId, source });
+      const stats = async (page: Page, peerId: string, source: "camera" | "screen") => {
+        const s = await page.evaluate(({ peerId, source }) => (window as HookWindow).tapedeck!.inboundStats(peerId, source), {
+          peerId,
+          source,
+        });
         return (
           s && {
             packetsReceived: s.packetsReceived,
@@ -552,10 +560,10 @@ test("with a watch-only peer in first, every peer receives every track, a screen
       /** Waits until `page` plays `peerId`'s camera or screen and keeps decoding it (a first keyframe then nothing is not enough). */
       const receives = async (label: string, page: Page, peerId: string, source: "camera" | "screen", timeoutMs: number) => {
         const started = Date.now();
-        const flag = source === "camera" ? "videoPlaying" : "screenPlaying";
+        const flag: "videoPlaying" | "screenPlaying" = source === "camera" ? "videoPlaying" : "screenPlaying";
         await page
           .waitForFunction(
-            ({ peerId, flag }) => (window as any).tapedeck.remotePeers().some((p: any) => p.id === peerId && p[flag]),
+            ({ peerId, flag }) => (window as HookWindow).tapedeck!.remotePeers().some((p) => p.id === peerId && p[flag]),
             { peerId, flag },
             { timeout: timeoutMs, polling: 100 },
           )
@@ -568,7 +576,7 @@ test("with a watch-only peer in first, every peer receives every track, a screen
         await page
           .waitForFunction(
             async ({ peerId, source, frames }) =>
-              ((await (window as any).tapedeck.inboundStats(peerId, source))?.framesDecoded ?? 0) >= frames + 5,
+              ((await (window as HookWindow).tapedeck!.inboundStats(peerId, source))?.framesDecoded ?? 0) >= frames + 5,
             { peerId, source, frames: before?.framesDecoded ?? 0 },
             { timeout: 5_000, polling: 100 },
           )

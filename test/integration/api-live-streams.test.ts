@@ -58,7 +58,7 @@ describe("live streams API (HLS)", () => {
     assert.equal(s.status, "starting");
     assert.deepEqual(s.recording, { hls_vod: true, single_file_per_layer: true });
     assert.deepEqual(
-      s.layers.map((l: any) => `${l.layer}:${l.width}x${l.height}`),
+      s.layers.map((l) => `${l.layer}:${l.width}x${l.height}`),
       ["0:1920x1080", "1:1280x720", "2:854x480", "3:640x360", "4:426x240"],
     );
     assert.match(s.playback.url, new RegExp(`^${app.url.replace(/[.]/g, "\\.")}/hls/${s.id}/[A-Za-z0-9_-]{22}/master\\.m3u8$`));
@@ -86,14 +86,14 @@ describe("live streams API (HLS)", () => {
     assert.equal(got.body.id, s.id);
     const listed = await app.api<ListPage<LiveStream>>("GET", `/v2/live-streams?room_id=${roomId}&status=starting`);
     assert.deepEqual(
-      listed.body.data.map((x: any) => x.id),
+      listed.body.data.map((x) => x.id),
       [s.id],
     );
 
     const stopped = await app.api<LiveStreamStopPage>("POST", `/v2/live-streams/room/${roomId}/stop`, {});
     assert.equal(stopped.status, 200);
     assert.deepEqual(
-      stopped.body.data.map((x: any) => x.id),
+      stopped.body.data.map((x) => x.id),
       [s.id],
     );
     assert.equal(stopped.body.error, "");
@@ -128,7 +128,7 @@ describe("live streams API (HLS)", () => {
     const res = await start({ destination: "portrait" }, room);
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.deepEqual(
-      res.body.layers.map((l: any) => [l.width, l.height]),
+      res.body.layers.map((l) => [l.width, l.height]),
       [
         [720, 1280],
         [360, 640],

@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { beamFinishHandler } from "../../src/recorders/browser/beam-finish.job.ts";
 import { hlsFinishHandler } from "../../src/recorders/hls/hls-finish.job.ts";
 import { commitOutputs, failRecording } from "../../src/recorders/core/finish.ts";
+import type { WebhookEventType } from "../../src/domain/webhook-types.ts";
 import { newObjectId, nowIso } from "../../src/ids.ts";
 import { enqueueJob, JobRunner, type JobHandlers } from "../../src/jobs/job-queue.ts";
 import { createLogger } from "../../src/log.ts";
@@ -81,7 +82,7 @@ for (const dialect of DIALECTS) {
         .execute();
       return id;
     };
-    const webhook = async (type: string, roomId: string) => {
+    const webhook = async (type: WebhookEventType, roomId: string) => {
       const row = await app.ctx.db
         .selectFrom("webhook_events")
         .select("body")
@@ -231,7 +232,7 @@ for (const dialect of DIALECTS) {
       assert.equal((await recording(id)).status, "failed");
       const assets = await app.ctx.db.selectFrom("recording_assets").select("id").where("job_id", "=", id).execute();
       assert.deepEqual(assets, [], "no asset without its completion");
-      const events = async (type: string) =>
+      const events = async (type: WebhookEventType) =>
         (await app.ctx.db.selectFrom("webhook_events").select("id").where("type", "=", type).where("room_id", "=", roomId).execute())
           .length;
       assert.equal(await events("beam.recording.success"), 0);

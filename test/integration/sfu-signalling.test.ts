@@ -228,13 +228,13 @@ describe("SFU signalling", () => {
     await last.join(await token("host", "last", room2), "Last");
 
     // The last peer's leave is held where it is written to the database, so the next join queues behind it.
-    const store = (sfu as any).store;
+    const store = sfu.store;
     const removePeer = store.removePeer;
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let held!: () => void;
     const leaving = new Promise<void>((r) => (held = r));
-    store.removePeer = async (...args: unknown[]) => {
+    store.removePeer = async (...args: Parameters<typeof removePeer>) => {
       held();
       await gate;
       return removePeer.apply(store, args);
@@ -254,7 +254,7 @@ describe("SFU signalling", () => {
       earlyJoined = early.join(await token("host", "early", room2), "Early");
       await lookedUp;
     } finally {
-      delete (sfu.rooms as any).get;
+      Reflect.deleteProperty(sfu.rooms, "get"); // back to Map.prototype.get
       store.removePeer = removePeer;
       release();
     }

@@ -6,9 +6,12 @@
 //   window.tapedeckDashboard  the dashboard (web/dashboard/app.js)
 //   window.tapedeckLive       the live viewer page (web/live.js)
 
-/** A chat message as the room page keeps it. */
+/** A chat message as the room page keeps it: as the SFU delivered it (src/sfu/protocol.ts ChatMessageOut). */
 export interface ChatEntry {
   message: string;
+  sender: { peer_id: string; name: string; user_id: string; role: string };
+  /** Set for a direct message. */
+  peer_id?: string;
   [key: string]: unknown;
 }
 

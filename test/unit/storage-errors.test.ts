@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { AppError } from "../../src/errors.ts";
 import { DestinationError, mapS3Error, permissionName, type DestinationTarget } from "../../src/storage/destination-errors.ts";
 import { resolveS3Settings } from "../../src/storage/s3.storage.ts";
 import { explainFailure, VALIDATED_MESSAGE } from "../../src/storage/validate.ts";
@@ -164,6 +165,6 @@ test("endpoints, regions and addressing per destination type", () => {
   );
   assert.throws(
     () => resolveS3Settings({ type: "oss", options: {} }),
-    (e: any) => e.status === 400 && /options\.region is required for oss/.test(e.message),
+    (e: unknown) => e instanceof AppError && e.status === 400 && /options\.region is required for oss/.test(e.message),
   );
 });

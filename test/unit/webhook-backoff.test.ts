@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { DEFAULT_BACKOFF_MS, loadConfig } from "../../src/config/config.ts";
 import { attemptSchedule, backoffDelayMs, planRetry } from "../../src/util/backoff.ts";
-import { envelopeVersion, WEBHOOK_EVENT_TYPES } from "../../src/webhooks/events.ts";
+import { WEBHOOK_EVENT_TYPES } from "../../src/domain/webhook-types.ts";
+import { envelopeVersion } from "../../src/webhooks/events.ts";
 
 test("backoff delay follows the list and repeats its last value", () => {
   const b = [50, 100, 400];

@@ -2,10 +2,10 @@ import type { Readable } from "node:stream";
 import type { RecordingRow, RoomRow } from "../../db/schema.ts";
 import type { RecordingKind } from "../../domain/recording-types.ts";
 import type { UploadConfig } from "../../domain/upload-config.ts";
+import type { WebhookEventType } from "../../domain/webhook-types.ts";
 import type { JobPayloads, JobType } from "../../jobs/job-payloads.ts";
 import type { Logger } from "../../log.ts";
-import type { WebhookEventType } from "../../webhooks/events.ts";
-import type { KindReaching } from "./recording.repository.ts";
+import type { KindReaching } from "./recording.status.ts";
 
 // What a kind of recording declares about itself, so the code that runs and finishes recordings needs
 // no branch on the kind. RecordingDescriptor is the part every kind has: its details, webhooks and finish

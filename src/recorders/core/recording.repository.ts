@@ -1,5 +1,4 @@
 import type { Transaction } from "kysely";
-import type { z } from "zod";
 import { afterCursor } from "../../api/pagination.ts";
 import type { Db } from "../../db/database.ts";
 import type { Database, RecordingRow, RecordingUpdate } from "../../db/schema.ts";
@@ -7,74 +6,28 @@ import type { RecordingKind, RecordingStatus } from "../../domain/recording-type
 import { notFound } from "../../errors.ts";
 import { newObjectId, nowIso } from "../../ids.ts";
 import type { EnqueueInput, WebhookOutbox } from "../../webhooks/outbox.ts";
+import { ACTIVE_STATUSES, allowedFrom, INITIAL_STATUS, type KindReaching, type TargetStatus } from "./recording.status.ts";
 
 // The `recordings` table, for every kind (beam, hls, sfu): typed reads, the one insert, the plain
-// column updates, and the status transitions. A status changes only through `transitionRecording`,
-// which checks the kind's table below in the UPDATE itself (`WHERE status IN (allowed from)`), so two
-// writers racing cannot move a recording backwards or out of a final state; it says whether it applied,
-// and what it writes with the change (the webhook event, other rows) is written in the same transaction
-// and only when it applied. Functions take a Kysely instance or a transaction (`Db`).
+// column updates, and the status transitions. This is the only file that queries the table. A status
+// changes only through `transitionRecording`, which checks the kind's table (recording.status.ts) in
+// the UPDATE itself (`WHERE status IN (allowed from)`), so two writers racing cannot move a recording
+// backwards or out of a final state; it says whether it applied, and what it writes with the change
+// (the webhook event, other rows) is written in the same transaction and only when it applied.
+// Functions take a Kysely instance or a transaction (`Db`). The status table and the checks of the
+// JSON columns (recording.columns.ts) hold no queries; they are re-exported here, so a caller of the
+// repository imports one module.
 
-/** The browser-captured kinds (beam, hls) move the same way: the capture worker drives both. */
-const CAPTURED_TRANSITIONS = {
-  starting: ["running", "failed"],
-  running: ["stopping", "post_processing", "failed"],
-  stopping: ["post_processing", "failed"],
-  post_processing: ["completed", "failed"],
-  completed: [],
-  failed: [],
-} as const;
-
-/**
- * Who may move a recording from which status to which, per kind (from → to). Taken from what the
- * recorders do:
- *   beam, hls: the API writes `starting`; the worker makes it `running` (capture started; a live stream
- *     once it is playable) or `failed` (Chromium or the page failed, a stop came first); a stop asked
- *     for while `running` makes it `stopping` (asked for while `starting`, only `stop_reason` is set and the
- *     worker fails it as BEAM_STOPPED); capture over (or its worker gone) → `post_processing` with the
- *     finishing job, or `failed` when nothing was recorded; the finishing job → `completed` or `failed`.
- *   sfu: opened `running` with its session; the session's close → `post_processing`; the
- *     `process-session` job → `completed` or `failed`.
- * `completed` and `failed` are final.
- */
-export const RECORDING_TRANSITIONS = {
-  beam: CAPTURED_TRANSITIONS,
-  hls: CAPTURED_TRANSITIONS,
-  sfu: {
-    starting: [],
-    running: ["post_processing"],
-    stopping: [],
-    post_processing: ["completed", "failed"],
-    completed: [],
-    failed: [],
-  },
-} as const satisfies Record<RecordingKind, Record<RecordingStatus, readonly RecordingStatus[]>>;
-
-type Table = typeof RECORDING_TRANSITIONS;
-
-/** The statuses a recording of kind K can be moved to. */
-export type TargetStatus<K extends RecordingKind> = Table[K][RecordingStatus][number];
-
-/** The kinds that can reach status S. */
-export type KindReaching<S extends RecordingStatus> = { [K in RecordingKind]: S extends TargetStatus<K> ? K : never }[RecordingKind];
-
-/** The status a new recording of each kind is written with. */
-export const INITIAL_STATUS = { beam: "starting", hls: "starting", sfu: "running" } as const satisfies Record<
-  RecordingKind,
-  RecordingStatus
->;
-
-/** Recordings of these statuses hold the room (beam, hls): a second start is refused until they stop. */
-export const ACTIVE_STATUSES = ["starting", "running", "stopping"] as const satisfies readonly RecordingStatus[];
-
-/** The statuses a recording of `kind` may be moved to `to` from. */
-export function allowedFrom(kind: RecordingKind, to: RecordingStatus): RecordingStatus[] {
-  const table: Record<RecordingStatus, readonly RecordingStatus[]> = RECORDING_TRANSITIONS[kind];
-  return (Object.keys(table) as RecordingStatus[]).filter((from) => table[from].includes(to));
-}
-
-export const canTransition = (kind: RecordingKind, from: RecordingStatus, to: RecordingStatus): boolean =>
-  (RECORDING_TRANSITIONS[kind] as Record<RecordingStatus, readonly RecordingStatus[]>)[from].includes(to);
+export { RecordingDetailsError, parseRecordingDetails, recordingFailure } from "./recording.columns.ts";
+export {
+  ACTIVE_STATUSES,
+  allowedFrom,
+  canTransition,
+  INITIAL_STATUS,
+  type KindReaching,
+  RECORDING_TRANSITIONS,
+  type TargetStatus,
+} from "./recording.status.ts";
 
 /** Runs `fn` in `db` when it is already a transaction, else in a new one. */
 export async function inTransaction<T>(db: Db, fn: (trx: Db) => Promise<T>): Promise<T> {
@@ -425,53 +378,3 @@ export const markCompleted = <T = undefined>(store: RecordingStore, t: To<"compl
   transitionRecording(store, { ...t, to: "completed" });
 /** Any status that is not final → failed (as the kind allows). */
 export const markFailed = <T = undefined>(store: RecordingStore, t: To<"failed", T>) => transitionRecording(store, { ...t, to: "failed" });
-
-// ---------------------------------------------------------------------------------------------------
-// The JSON columns, checked
-
-/** A recording whose `details` JSON is not what its kind writes: names the recording and the field. */
-export class RecordingDetailsError extends Error {
-  constructor(
-    readonly recordingId: string,
-    message: string,
-  ) {
-    super(`recording ${recordingId}: ${message}`);
-    this.name = "RecordingDetailsError";
-  }
-}
-
-/**
- * `details` parsed and checked against the kind's schema (in its folder). Unknown fields are the
- * schema's business (a loose object keeps them, so the details can be written back whole). Throws
- * RecordingDetailsError on JSON that does not parse or does not match.
- */
-export function parseRecordingDetails<S extends z.ZodType>(row: Pick<RecordingRow, "id" | "details">, schema: S): z.output<S> {
-  let json: unknown;
-  try {
-    json = JSON.parse(row.details);
-  } catch {
-    throw new RecordingDetailsError(row.id, "details is not JSON");
-  }
-  const res = schema.safeParse(json);
-  if (res.success) return res.data;
-  const first = res.error.issues[0];
-  const where = first?.path.length ? `details.${first.path.join(".")}` : "details";
-  throw new RecordingDetailsError(row.id, `${where}: ${first?.message ?? "invalid"}`);
-}
-
-/**
- * The recording's stored failure (`{type, message, origin?}`, see finish.ts storeFailure) as the API
- * shows it; null when there is none or it is not such an object.
- */
-export function recordingFailure(row: Pick<RecordingRow, "failure">): ({ type: string; message: string } & Record<string, unknown>) | null {
-  if (!row.failure) return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(row.failure);
-  } catch {
-    return null;
-  }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return null;
-  const o = v as Record<string, unknown>;
-  return typeof o.type === "string" && typeof o.message === "string" ? (o as { type: string; message: string }) : null;
-}

@@ -1,19 +1,19 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { AppContext } from "../../app-context.ts";
-import type { PeerRow, RecordedTrackRow, RecordingRow, RoomRow, SessionRow } from "../../db/schema.ts";
 import type { RecordingFailure, SfuErrorType } from "../../domain/recording-types.ts";
-import { chatPath, sfuCompositePath, streamPath } from "../../domain/storage-paths.ts";
+import { chatPath, sfuCompositePath } from "../../domain/storage-paths.ts";
 import type { UploadConfig } from "../../domain/upload-config.ts";
 import { nowIso } from "../../ids.ts";
 import { enqueueJob, type JobContext, type JobHandler, type JobPayloads } from "../../jobs/job-queue.ts";
-import { MediaProcessError, probe } from "../../media/process.ts";
-import { getRoom, roomDestination } from "../../rooms/room.service.ts";
+import { probe } from "../../media/process.ts";
+import { roomDestination } from "../../rooms/room.service.ts";
 import { closedSegments, COMPOSITE_CANVAS, planComposite } from "./composite-layout.ts";
-import { CompositeInputError, composeSession, renderSegment } from "./composite.ts";
+import { composeSession, renderSegment } from "./composite.ts";
 import { chatAsset, commitOutputs, storeFailure, uploadChatCsv } from "../core/finish.ts";
-import { renderPeerStream } from "./per-peer.ts";
 import { describeSfuFailure } from "../core/recording-failure.ts";
+import { type LoadedSession, loadSession, reportable, saveDone, seconds } from "./session-recording.state.ts";
+import { processPeerStreams } from "./session-recording.streams.ts";
 import {
   compositeInput,
   LIVE_SAFETY_MS,
@@ -25,7 +25,7 @@ import {
 } from "./sfu-recording.ts";
 import type { UploadTrackPayload } from "./upload-track.job.ts";
 import { uploadRecording, WEBHOOK_PRESIGN_SECONDS as PRESIGN_SECONDS } from "../core/upload.ts";
-import { findRecording, transitionRecording, updateRecording } from "../core/recording.repository.ts";
+import { transitionRecording, updateRecording } from "../core/recording.repository.ts";
 import type { EnqueueInput } from "../../webhooks/outbox.ts";
 import { sfuRecording } from "./sfu-recorder.ts";
 
@@ -34,11 +34,13 @@ import { sfuRecording } from "./sfu-recorder.ts";
 //   2. the chat CSV (messages to everyone or to roles), asset `chat`;
 //   3. the composite (segments rendered during the session are reused), asset `room-composite-legacy`,
 //      `recording.success` with the chat's path, or `recording.failed` with an error_type;
-//   4. per-peer MP4s (stream recording): one per peer stream, `stream.recording.success|failure`.
-// Each finished step is recorded in the recording's details, so a retry (the bucket was down, the
-// process restarted) redoes only what is left and announces nothing twice. Rendered files stay in the
-// session's work folder until uploaded. Media failures are retried twice, then reported; upload
-// failures are retried for as long as the job queue retries (7 days), then reported as CLOUD_ACCESS_ERROR.
+//   4. per-peer MP4s (stream recording): one per peer stream, `stream.recording.success|failure`
+//      (session-recording.streams.ts).
+// Each finished step is recorded in the recording's details (session-recording.state.ts), so a retry
+// (the bucket was down, the process restarted) redoes only what is left and announces nothing twice.
+// Rendered files stay in the session's work folder until uploaded. Media failures are retried twice,
+// then reported; upload failures are retried for as long as the job queue retries (7 days), then
+// reported as CLOUD_ACCESS_ERROR.
 // Failures are classified by their class (recording-failure.ts), and say whose side failed (error_origin).
 //
 // `composite-progress` jobs run every chunk (TAPEDECK_COMPOSITE_CHUNK_SECONDS) while the session is live and render the
@@ -47,57 +49,13 @@ import { sfuRecording } from "./sfu-recorder.ts";
 export type ProcessSessionPayload = JobPayloads["process-session"];
 export type CompositeProgressPayload = JobPayloads["composite-progress"];
 
-/** Attempts before a media failure (ffmpeg) is reported instead of retried. */
-const MEDIA_ATTEMPTS = 3;
-
-interface Loaded {
-  rec: RecordingRow;
-  details: SfuRecordingDetails;
-  session: SessionRow;
-  room: RoomRow;
-  peers: PeerRow[];
-  tracks: RecordedTrackRow[];
-}
-
-async function load(ctx: AppContext, recordingId: string): Promise<Loaded | null> {
-  const rec = await findRecording(ctx.db, recordingId, sfuRecording.kind);
-  if (!rec?.session_id) return null;
-  const session = await ctx.db.selectFrom("sessions").selectAll().where("id", "=", rec.session_id).executeTakeFirstOrThrow();
-  const room = await getRoom(ctx.db, rec.room_id);
-  const peers = await ctx.db.selectFrom("peers").selectAll().where("session_id", "=", session.id).orderBy("joined_at").execute();
-  const tracks = await ctx.db.selectFrom("recorded_tracks").selectAll().where("recording_id", "=", rec.id).orderBy("started_at").execute();
-  return { rec, details: sfuRecording.details(rec), session, room, peers, tracks };
-}
-
-const seconds = (from: string, to: string | null) =>
-  Math.max(0, Math.round(((to ? Date.parse(to) : Date.now()) - Date.parse(from)) / 1000));
-const fileSafe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
-
-/** A media failure worth retrying now, or one to report (after MEDIA_ATTEMPTS, or an input that cannot work). */
-function reportable(err: unknown, jc: JobContext): boolean {
-  if (jc.signal.aborted) return false;
-  if (err instanceof CompositeInputError) return true;
-  return err instanceof MediaProcessError && jc.attempt >= MEDIA_ATTEMPTS;
-}
-
 export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessionPayload> {
-  const saveDone = async (
-    db: AppContext["db"],
-    rec: RecordingRow,
-    details: SfuRecordingDetails,
-    step: string,
-    outcome: "done" | "failed",
-  ) => {
-    details.done = { ...details.done, [step]: outcome };
-    await updateRecording(db, rec.id, { details: JSON.stringify(details), updated_at: nowIso() });
-  };
-
   // The destination is looked up at each attempt: a fixed configuration works on the next retry.
   const upload = (dest: UploadConfig | null, relative: string, file: string, contentType: string) =>
     uploadRecording(ctx, dest, relative, file, contentType);
 
   /** Tracks a crash left in `recording`: closed from their files; their own uploads queued. */
-  const closeInterrupted = async (s: Loaded, log: JobContext["log"]) => {
+  const closeInterrupted = async (s: LoadedSession, log: JobContext["log"]) => {
     for (const t of s.tracks.filter((t) => t.state === "recording")) {
       const bytes = fs.existsSync(t.file) ? fs.statSync(t.file).size : 0;
       const empty = bytes === 0 || !t.first_media_at;
@@ -137,7 +95,7 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
    * A track file ffprobe cannot read (a header and no frame: the writer never saw a keyframe) is left
    * out of the per-peer file and the composite, instead of failing them for every peer.
    */
-  const dropUnreadable = async (s: Loaded, jc: JobContext) => {
+  const dropUnreadable = async (s: LoadedSession, jc: JobContext) => {
     for (const t of usableTracks(s.tracks)) {
       const ok = await probe(t.file, { signal: jc.signal, log: jc.log })
         .then((p) => p.streams.some((st) => st.codec_type === t.kind))
@@ -155,113 +113,8 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
     }
   };
 
-  const streams = async (s: Loaded, dest: UploadConfig | null, work: string, jc: JobContext) => {
-    const groups = new Map<string, RecordedTrackRow[]>();
-    for (const t of usableTracks(s.tracks))
-      groups.set(`${t.peer_id}/${t.stream_id}`, [...(groups.get(`${t.peer_id}/${t.stream_id}`) ?? []), t]);
-    const origin = Date.parse(s.session.created_at);
-    for (const [id, tracks] of groups) {
-      const step = `stream:${id}`;
-      if (s.details.done?.[step]) continue;
-      const video = tracks.find((t) => t.kind === "video");
-      const audio = tracks.find((t) => t.kind === "audio");
-      const first = tracks[0];
-      const peer = s.peers.find((p) => p.id === first.peer_id);
-      const streamType = !video ? "audio" : video.source === "screen" ? "screen" : "regular";
-      const base = {
-        room_id: s.room.id,
-        session_id: s.session.id,
-        peer_id: first.peer_id,
-        stream_id: first.stream_id,
-        user_id: peer?.user_id ?? "",
-        stream_type: streamType,
-      };
-      const out = path.join(work, "streams", `${fileSafe(first.peer_id)}-${fileSafe(first.stream_id)}.mp4`);
-      const ref = (t?: RecordedTrackRow) => (t ? { file: t.file, startMs: Date.parse(t.first_media_at!) - origin } : undefined);
-      let duration = 0;
-      if (!fs.existsSync(out)) {
-        fs.mkdirSync(path.dirname(out), { recursive: true });
-        try {
-          duration = (await renderPeerStream({ video: ref(video), audio: ref(audio) }, { outFile: out, signal: jc.signal, log: jc.log }))
-            .durationSeconds;
-        } catch (err) {
-          if (!reportable(err, jc)) throw err;
-          jc.log.error({ err, stream: id }, "stream recording failed");
-          const failure = describeSfuFailure(err);
-          await commitOutputs(ctx, {
-            assets: [],
-            event: () => ({
-              type: "stream.recording.failure",
-              room: { id: s.room.id, webhook: s.room.webhook },
-              data: {
-                ...base,
-                size: 0,
-                duration: 0,
-                recording_id: "",
-                recording_path: "",
-                error_message: failure.message,
-                error_origin: failure.origin,
-              },
-            }),
-            also: (trx) => saveDone(trx, s.rec, s.details, step, "failed"),
-          });
-          continue;
-        }
-      }
-      const up = await upload(
-        dest,
-        streamPath({
-          roomId: s.room.id,
-          sessionStartedAt: s.session.created_at,
-          sessionId: s.session.id,
-          peerId: first.peer_id,
-          streamId: first.stream_id,
-        }),
-        out,
-        "video/mp4",
-      );
-      duration ||= seconds(
-        tracks[0].first_media_at!,
-        tracks
-          .map((t) => t.ended_at ?? "")
-          .sort()
-          .at(-1) || null,
-      );
-      await commitOutputs(ctx, {
-        assets: [
-          {
-            jobId: s.rec.id,
-            roomId: s.room.id,
-            sessionId: s.session.id,
-            type: "stream",
-            path: up.path,
-            objectKey: up.key,
-            location: up.location,
-            size: up.size,
-            duration: Math.round(duration),
-            metadata: { peer_id: first.peer_id, stream_id: first.stream_id, user_id: base.user_id, stream_type: streamType },
-          },
-        ],
-        event: ([asset]) => ({
-          type: "stream.recording.success",
-          room: { id: s.room.id, webhook: s.room.webhook },
-          data: {
-            ...base,
-            size: up.size,
-            duration: Math.round(duration),
-            recording_id: asset.id,
-            recording_path: asset.path,
-            recording_presigned_url: up.url,
-          },
-        }),
-        also: (trx) => saveDone(trx, s.rec, s.details, step, "done"),
-      });
-      fs.rmSync(out, { force: true });
-    }
-  };
-
   /** The chat CSV (when anyone wrote to everyone or to roles); returns its asset's path and a link. */
-  const chat = async (s: Loaded, dest: UploadConfig | null, work: string) => {
+  const chat = async (s: LoadedSession, dest: UploadConfig | null, work: string) => {
     const relative = chatPath({ roomId: s.room.id, sessionStartedAt: s.session.created_at, epoch: s.details.epoch });
     if (s.details.done?.chat === "done") {
       const asset = await ctx.db
@@ -290,7 +143,7 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
   };
 
   /** The composite's `recording.failed`. */
-  const compositeFailed = (s: Loaded, failure: RecordingFailure<SfuErrorType>): EnqueueInput => {
+  const compositeFailed = (s: LoadedSession, failure: RecordingFailure<SfuErrorType>): EnqueueInput => {
     const internal = failure.type !== "INPUT_ERROR" && failure.type !== "CLOUD_ACCESS_ERROR";
     return {
       type: sfuRecording.events.failure,
@@ -308,7 +161,7 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
   };
 
   /** `recording.failed` and the failure; the recording's status is set when the other outputs are done. */
-  const failComposite = async (s: Loaded, failure: RecordingFailure<SfuErrorType>) => {
+  const failComposite = async (s: LoadedSession, failure: RecordingFailure<SfuErrorType>) => {
     await commitOutputs(ctx, {
       assets: [],
       event: () => compositeFailed(s, failure),
@@ -320,7 +173,7 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
   };
 
   const composite = async (
-    s: Loaded,
+    s: LoadedSession,
     dest: UploadConfig | null,
     work: string,
     chatFile: { path: string; url: string } | null,
@@ -393,7 +246,7 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
 
   return {
     async run(p, jc) {
-      const s = await load(ctx, p.recordingId);
+      const s = await loadSession(ctx, p.recordingId);
       if (!s || s.rec.status === "completed" || s.rec.status === "failed") return;
       const t0 = Date.now();
       jc.log = jc.log.child({ recording_id: s.rec.id, session_id: s.session.id, room_id: s.room.id });
@@ -407,7 +260,7 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
       // comes seconds after the close; the per-peer MP4s (a VP8 track is transcoded whole) follow.
       const chatFile = await chat(s, dest, work);
       if (settings.composite) await composite(s, dest, work, chatFile, jc);
-      if (settings.stream) await streams(s, dest, work, jc);
+      if (settings.stream) await processPeerStreams(ctx, s, { dest, work, jc });
       const failed = s.details.done?.composite === "failed";
       const end = await transitionRecording(ctx, { id: s.rec.id, kind: sfuRecording.kind, to: failed ? "failed" : "completed" });
       if (!end.applied) log.warn({ status: end.current?.status }, "the recording's status was changed meanwhile; left as it is");
@@ -423,7 +276,7 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
     },
 
     async onFailed(p, error) {
-      const s = await load(ctx, p.recordingId);
+      const s = await loadSession(ctx, p.recordingId);
       if (!s) return;
       const failure = describeSfuFailure(error);
       // The composite's recording.failed (when it was not announced yet) only with the status change:
@@ -450,7 +303,7 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
 export function compositeProgressHandler(ctx: AppContext): JobHandler<CompositeProgressPayload> {
   return {
     async run(p, jc) {
-      const s = await load(ctx, p.recordingId);
+      const s = await loadSession(ctx, p.recordingId);
       if (s?.rec.status !== "running" || !s.session.active) return;
       const now = Date.now();
       const origin = Date.parse(s.session.created_at);

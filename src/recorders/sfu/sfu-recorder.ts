@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { RecordingRow, RoomRow } from "../../db/schema.ts";
 import type { RecordingDescriptor } from "../core/recorder.ts";
-import { parseRecordingDetails } from "../core/recording.repository.ts";
+import { parseRecordingDetails } from "../core/recording.columns.ts";
 import type { SfuRecordingDetails } from "./sfu-recording.ts";
 
 // The SFU recording as a kind of recording declares itself (core/recorder.ts): its details, its webhooks

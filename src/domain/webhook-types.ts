@@ -1,0 +1,38 @@
+// The string unions of webhook delivery, in one place: every webhook event tapedeck can send (names
+// from the 100ms reference, section 8) and the delivery states of an outbox row. They live here, below
+// db/, so the `webhook_events` table (db/schema.ts) is typed with them; the envelope that carries an
+// event and the rules of delivery are in webhooks/.
+
+export const WEBHOOK_EVENT_TYPES = [
+  "session.open.success",
+  "session.close.success",
+  "peer.join.success",
+  "peer.leave.success",
+  "beam.started.success",
+  "beam.stopped.success",
+  "beam.recording.success",
+  "beam.failure",
+  "recording.success",
+  "recording.failed",
+  "track.recording.started.success",
+  "track.recording.success",
+  "track.recording.failure",
+  "stream.recording.success",
+  "stream.recording.failure",
+  "hls.started.success",
+  "hls.stopped.success",
+  "hls.recording.success",
+  "hls.failure",
+  "transcription.started.success",
+  "transcription.success",
+  "transcription.failure",
+] as const;
+
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+export const isWebhookEventType = (s: unknown): s is WebhookEventType =>
+  typeof s === "string" && (WEBHOOK_EVENT_TYPES as readonly string[]).includes(s);
+
+/** Delivery states of an outbox row. `replaying` = queued again by the replay endpoint, due now. */
+export const WEBHOOK_STATES = ["pending", "replaying", "delivered", "failed", "no_endpoint"] as const;
+export type WebhookState = (typeof WEBHOOK_STATES)[number];
