@@ -24,7 +24,8 @@ const USAGE = `usage: tapedeck <command>
                              write, read and delete a probe object (secret also from TAPEDECK_STORAGE_SECRET)
 
 environment: PORT (8080), TAPEDECK_DATA_DIR (./data), DATABASE_URL, TAPEDECK_ACCESS_KEY, TAPEDECK_APP_SECRET,
-             TAPEDECK_RETENTION_DAYS (15), TAPEDECK_PUBLIC_URL, LOG_LEVEL — see README.md`;
+             TAPEDECK_RETENTION_DAYS (15), TAPEDECK_PUBLIC_URL, TAPEDECK_TLS_CERT + TAPEDECK_TLS_KEY (HTTPS),
+             TAPEDECK_CORS_ORIGINS (*), LOG_LEVEL — see README.md`;
 
 export async function main(argv: string[]): Promise<void> {
   const [command, sub, ...rest] = argv;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { AppContext, AppEvents } from "./app-context.ts";
 import { assetRoutes } from "./assets/asset.routes.ts";
 import { buildServer } from "./api/server.ts";
+import { loadTlsMaterial } from "./api/tls.ts";
 import { loadConfig, type Config } from "./config/config.ts";
 import { loadIdentity, type AppIdentity } from "./config/identity.ts";
 import { SecretBox } from "./crypto/secret-box.ts";
@@ -53,7 +54,7 @@ export interface Tapedeck {
   beams: CaptureWorker<BeamDetails> | null;
   /** Live streams (HLS): the capture worker with the hls recorder. */
   streams: CaptureWorker<HlsDetails> | null;
-  /** http://host:port the server listens on. */
+  /** http://host:port (https:// with TAPEDECK_TLS_CERT) the server listens on. */
   url: string;
   generatedCredentials: boolean;
   tools: ToolCheck[];
@@ -72,6 +73,14 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   const env = opts.env ?? process.env;
   const config = opts.config ?? loadConfig(env);
   const log = opts.log ?? createLogger(config.logLevel);
+  // Before anything opens: a certificate or key that cannot be used stops the boot naming the file.
+  const tls = loadTlsMaterial(config.tls);
+  if (tls) log.info({ cert: config.tls?.certFile, subject: tls.subject, validTo: tls.validTo }, "serving HTTPS");
+  if (tls && config.publicUrl.startsWith("http://"))
+    log.warn(
+      { publicUrl: config.publicUrl },
+      "TAPEDECK_PUBLIC_URL is http:// but tapedeck serves only HTTPS on its port: links and join URLs it makes may not work",
+    );
   const { identity, generatedCredentials, tightened } = loadIdentity(config.dataDir, env);
   const { db, dialect, close: closeDb, tightened: dbTightened } = await openDatabase(config.databaseUrl);
   for (const c of [...tightened, ...dbTightened])
@@ -148,6 +157,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
       ...(api ? [internalBucketRoutes, webRoutes, dashboardRoutes, playbackRoutes(ctx)] : []),
       ...(sfu ? [signallingRoutes(sfu)] : []),
     ],
+    tls,
   });
 
   try {
@@ -160,7 +170,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   }
   const address = server.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
-  const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`;
+  const url = `${tls ? "https" : "http"}://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`;
   // With PORT=0 the real port is only known now; links the server makes must carry it.
   if (config.port === 0 && !env.TAPEDECK_PUBLIC_URL) config.publicUrl = url;
   dispatcher.start();

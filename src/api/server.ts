@@ -5,6 +5,8 @@ import { bearerToken, verifyManagementToken } from "../auth/tokens.ts";
 import { AppError, reasonForStatus } from "../errors.ts";
 import { matchAddresses } from "../net/outbound-policy.ts";
 import { answerClientError, httpServerOptions, limitConnectionsPerAddress } from "./connection-guard.ts";
+import { CLIENT_SDK_PREFIXES, registerCors } from "./cors.ts";
+import type { TlsMaterial } from "./tls.ts";
 import { jsonNestedDeeperThan, MAX_JSON_DEPTH } from "./validation.ts";
 
 export type V2Routes = (v2: FastifyInstance, ctx: AppContext) => Promise<void> | void;
@@ -15,6 +17,8 @@ export interface ServerParts {
   v2: V2Routes[];
   /** Routes outside /v2 (signed downloads, health, pages), each doing its own auth. */
   public: PublicRoutes[];
+  /** Serve HTTPS (and the WebSockets as wss) with this certificate and key; plain HTTP when absent. */
+  tls?: TlsMaterial | null;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -22,6 +26,7 @@ const MAX_PARAM_LENGTH = 200;
 
 export async function buildServer(ctx: AppContext, parts: ServerParts): Promise<FastifyInstance> {
   const http = ctx.config.http;
+  const tls = parts.tls ?? null;
   const log = ctx.log.child({ component: "http" }) as FastifyBaseLogger;
   const isTrustedProxy = matchAddresses(http.trustedProxies);
   const app = Fastify({
@@ -33,7 +38,8 @@ export async function buildServer(ctx: AppContext, parts: ServerParts): Promise<
     trustProxy: http.trustedProxies.length ? (address: string) => isTrustedProxy(address) : false,
     requestTimeout: http.requestTimeoutMs,
     keepAliveTimeout: http.keepAliveTimeoutMs,
-    http: httpServerOptions(http),
+    // Node's https server takes the same header and request deadlines as an http one.
+    ...(tls ? { https: { ...httpServerOptions(http), cert: tls.cert, key: tls.key } } : { http: httpServerOptions(http) }),
     clientErrorHandler: answerClientError(http, log),
     frameworkErrors: (err, _req, reply) => {
       const e = frameworkError(err);
@@ -66,6 +72,9 @@ export async function buildServer(ctx: AppContext, parts: ServerParts): Promise<
       "request",
     );
   });
+
+  // Cross-origin calls from browser SDKs, on their paths only (before any other hook can refuse them).
+  registerCors(app, { origins: ctx.config.cors.origins, prefixes: CLIENT_SDK_PREFIXES });
 
   // A WebSocket handshake `ws` would refuse with a plain-text answer is refused here, in the API's shape.
   // An upgrade answered over HTTP (refused, not found) leaves the socket to us: close it after the answer.

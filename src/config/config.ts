@@ -33,7 +33,50 @@ const cidrList = z
     }
   });
 
-const envSchema = z.object({
+/**
+ * `*` (any origin), or `https://app.example.com, http://localhost:3000`: each an http(s) origin
+ * (scheme, host, optional port; no path), as a browser sends it in `Origin`.
+ */
+const originList = z
+  .string()
+  .default("*")
+  .transform((s, ctx): "*" | string[] => {
+    const list = s
+      .split(",")
+      .map((o) => o.trim())
+      .filter(Boolean);
+    if (list.length === 1 && list[0] === "*") return "*";
+    if (list.length === 0 || list.includes("*")) {
+      ctx.addIssue({ code: "custom", message: "must be * alone, or a comma-separated list of origins such as https://app.example.com" });
+      return z.NEVER;
+    }
+    const origins: string[] = [];
+    for (const o of list) {
+      const origin = parseOrigin(o);
+      if (origin) origins.push(origin);
+      else
+        ctx.addIssue({
+          code: "custom",
+          message: `${JSON.stringify(o)} is not an origin: give scheme and host (and port), without a path, e.g. https://app.example.com or http://localhost:3000`,
+        });
+    }
+    return origins;
+  });
+
+/** `https://App.example.com/` → `https://app.example.com`; null when not an http(s) origin without path, query or credentials. */
+function parseOrigin(text: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    return null;
+  }
+  const bare = (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "" && !u.username && !u.password;
+  const noPath = u.pathname === "/" && !u.search && !u.hash && !text.includes("?") && !text.includes("#");
+  return bare && noPath ? u.origin : null;
+}
+
+const envFields = z.object({
   PORT: intFromEnv(8080, 0, 65535),
   HOST: z.string().min(1).default("0.0.0.0"),
   TAPEDECK_DATA_DIR: z.string().min(1).default("./data"),
@@ -90,7 +133,23 @@ const envSchema = z.object({
   TAPEDECK_CHAT_PER_SECOND: z.coerce.number().min(0.1).max(1000).default(5),
   TAPEDECK_CHAT_BURST: intFromEnv(20, 1, 10_000),
   TAPEDECK_FLOOD_STRIKES: intFromEnv(20, 1, 10_000),
+  // HTTPS served by tapedeck itself: a PEM certificate (chain) and its private key, both or neither.
+  TAPEDECK_TLS_CERT: z.string().min(1, "must be the path of a PEM certificate file").optional(),
+  TAPEDECK_TLS_KEY: z.string().min(1, "must be the path of a PEM private key file").optional(),
+  // Origins whose pages may call the client-SDK endpoints (`/init`…) from a browser.
+  TAPEDECK_CORS_ORIGINS: originList,
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+/** Settings that only make sense together. */
+const envSchema = envFields.superRefine((e, ctx) => {
+  if (Boolean(e.TAPEDECK_TLS_CERT) === Boolean(e.TAPEDECK_TLS_KEY)) return;
+  const [set, unset] = e.TAPEDECK_TLS_CERT ? ["TAPEDECK_TLS_CERT", "TAPEDECK_TLS_KEY"] : ["TAPEDECK_TLS_KEY", "TAPEDECK_TLS_CERT"];
+  ctx.addIssue({
+    code: "custom",
+    path: [unset],
+    message: `${set} is set but ${unset} is not: set both (the PEM certificate and its private key) to serve HTTPS, or neither`,
+  });
 });
 
 export interface Config {
@@ -136,6 +195,10 @@ export interface Config {
     /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client. */
     trustedProxies: string[];
   };
+  /** HTTPS served here: PEM file paths (absolute), or null for plain HTTP (e.g. behind a TLS-terminating proxy). */
+  tls: { certFile: string; keyFile: string } | null;
+  /** Origins allowed to call the client-SDK endpoints from a browser (`*`: any). */
+  cors: { origins: "*" | string[] };
   /** Outbound target policy (webhooks, storage endpoints, meeting_url): CIDR lists that change the default. */
   outbound: { deny: string[]; allow: string[] };
   /** Per-peer signalling limits: chat size and rate (token bucket), over-limit messages before removal. */
@@ -174,11 +237,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   const e = parsed.data;
   const dataDir = path.resolve(e.TAPEDECK_DATA_DIR);
+  const tls =
+    e.TAPEDECK_TLS_CERT && e.TAPEDECK_TLS_KEY
+      ? { certFile: path.resolve(e.TAPEDECK_TLS_CERT), keyFile: path.resolve(e.TAPEDECK_TLS_KEY) }
+      : null;
   const config: Config = {
     port: e.PORT,
     host: e.HOST,
     dataDir,
-    publicUrl: (e.TAPEDECK_PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
+    publicUrl: (e.TAPEDECK_PUBLIC_URL ?? `${tls ? "https" : "http"}://localhost:${e.PORT}`).replace(/\/+$/, ""),
     databaseUrl: e.DATABASE_URL ?? `sqlite:${path.join(dataDir, "tapedeck.db")}`,
     roles: new Set(e.TAPEDECK_ROLES),
     retentionMs: e.TAPEDECK_RETENTION_DAYS * 86_400_000,
@@ -209,6 +276,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       maxConnectionsPerAddress: e.TAPEDECK_HTTP_MAX_CONNECTIONS_PER_ADDRESS,
       trustedProxies: e.TAPEDECK_TRUSTED_PROXIES,
     },
+    tls,
+    cors: { origins: e.TAPEDECK_CORS_ORIGINS },
     outbound: { deny: e.TAPEDECK_OUTBOUND_DENY, allow: e.TAPEDECK_OUTBOUND_ALLOW },
     peerLimits: {
       chatMaxBytes: e.TAPEDECK_CHAT_MAX_BYTES,

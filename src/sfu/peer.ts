@@ -1,4 +1,13 @@
-import { MediaStream, MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket, type RTCRtpTransceiver } from "werift";
+import {
+  MediaStream,
+  MediaStreamTrack,
+  RTCPeerConnection,
+  RtpHeader,
+  RtpPacket,
+  type RTCDataChannel,
+  type RTCIceCandidateInit,
+  type RTCRtpTransceiver,
+} from "werift";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { sfuPeerConfig } from "./media-config.ts";
@@ -17,7 +26,11 @@ export interface PeerIdentity {
   joinedAt: string;
   /** Recorder bots: in the room and the sessions API, but not in other peers' grids. */
   hidden: boolean;
+  /** A data channel with this label is opened on the subscribe connection (see protocol.ts). */
+  controlChannel?: string;
 }
+
+export type IceTarget = "publish" | "subscribe";
 
 interface Subscription {
   publisherId: string;
@@ -62,6 +75,9 @@ export class SfuPeer {
   private closed = false;
   /** Announced tracks of the last publish message, by mid, waiting for their media to arrive. */
   private announced = new Map<string, PublishedTrackMsg>();
+  /** Trickled candidates that came before their connection's remote description. */
+  private readonly earlyCandidates: Record<IceTarget, RTCIceCandidateInit[]> = { publish: [], subscribe: [] };
+  private control: RTCDataChannel | null = null;
 
   constructor(
     readonly identity: PeerIdentity,
@@ -86,8 +102,16 @@ export class SfuPeer {
   }
 
   info(): PeerInfo {
-    const { id, name, role, userId, joinedAt } = this.identity;
-    return { id, name, role, user_id: userId, joined_at: joinedAt, tracks: [...this.published.values()].map((t) => t.info) };
+    const { id, name, role, userId, userData, joinedAt } = this.identity;
+    return {
+      id,
+      name,
+      role,
+      user_id: userId,
+      user_data: userData,
+      joined_at: joinedAt,
+      tracks: [...this.published.values()].map((t) => t.info),
+    };
   }
 
   notify(msg: ServerMessage): void {
@@ -95,8 +119,12 @@ export class SfuPeer {
   }
 
   /** A publish offer: answer it; media arrives on the transceivers named by `tracks`. */
-  async publish(sdp: string, tracks: PublishedTrackMsg[]): Promise<void> {
+  async publish(sdp: string, tracks: PublishedTrackMsg[], ref?: string): Promise<void> {
     this.announced = new Map(tracks.map((t) => [t.mid, t]));
+    for (const t of tracks) {
+      const known = this.published.get(t.track_id);
+      if (known && t.muted !== undefined) known.info.muted = t.muted;
+    }
     // A track left out of a new publish offer is unpublished (e.g. a screen share stopped).
     const kept = new Set(tracks.map((t) => t.track_id));
     for (const [trackId, track] of this.published) {
@@ -123,12 +151,48 @@ export class SfuPeer {
     await pc.setRemoteDescription({ type: "offer", sdp }).catch((err: Error) => {
       throw new AppError("invalid_body", `the publish offer could not be applied: ${err.message}`);
     });
+    await this.drainCandidates("publish");
     // Transceivers already carrying media whose announced track changed (renegotiation).
     for (const t of pc.getTransceivers()) {
       if (t.receiver.track && t.mid && !this.findPublishedByMid(t.mid)) this.trackArrived(t, t.receiver.track);
     }
     await pc.setLocalDescription(await pc.createAnswer());
-    this.notify({ type: "publish-answer", sdp: pc.localDescription!.sdp });
+    this.notify({ type: "publish-answer", sdp: pc.localDescription!.sdp, ...(ref ? { ref } : {}) });
+  }
+
+  /** A trickled ICE candidate of the client's publish or subscribe connection. */
+  async addIceCandidate(target: IceTarget, candidate: RTCIceCandidateInit): Promise<void> {
+    const pc = target === "publish" ? this.publishPc : this.subscribePc;
+    if (!pc?.remoteDescription) {
+      if (this.earlyCandidates[target].length < 64) this.earlyCandidates[target].push(candidate);
+      return;
+    }
+    await pc.addIceCandidate(candidate).catch((err: Error) => {
+      throw new AppError("invalid_body", `the ${target} ICE candidate could not be added: ${err.message}`);
+    });
+  }
+
+  private async drainCandidates(target: IceTarget): Promise<void> {
+    const pc = target === "publish" ? this.publishPc : this.subscribePc;
+    const waiting = this.earlyCandidates[target].splice(0);
+    for (const c of waiting)
+      await pc?.addIceCandidate(c).catch((err: Error) => this.log.info({ err: err.message }, "early ICE candidate refused"));
+  }
+
+  /** Its publisher muted or unmuted a track it sends (the track keeps flowing: black or silent). Returns whether anything changed. */
+  setMuted(states: Array<{ track_id: string; muted: boolean }>): boolean {
+    let changed = false;
+    for (const { track_id, muted } of states) {
+      const t = this.published.get(track_id);
+      if (!t || t.info.muted === muted) continue;
+      t.info.muted = muted;
+      changed = true;
+    }
+    for (const a of this.announced.values()) {
+      const s = states.find((x) => x.track_id === a.track_id);
+      if (s) a.muted = s.muted;
+    }
+    return changed;
   }
 
   private findPublishedByMid(mid: string): PublishedTrack | undefined {
@@ -151,7 +215,8 @@ export class SfuPeer {
       );
       return;
     }
-    const { mid: _mid, ...info } = announced;
+    const { mid: _mid, muted, ...rest } = announced;
+    const info = { ...rest, muted: muted ?? false };
     const published = new PublishedTrack(info, track, transceiver.receiver);
     this.published.set(info.track_id, published);
     this.log.info({ track_id: info.track_id, kind: info.kind, source: info.source, codec: track.codec?.mimeType }, "track published");
@@ -208,7 +273,8 @@ export class SfuPeer {
     if (!changed) return;
     // Nothing left to receive: werift would offer every m-line rejected (port 0), which tears down the
     // browser's bundled transport, and later offers on that connection fail. Start afresh instead.
-    if (this.subscriptions.size === 0) this.resetSubscribePc();
+    // A connection with a control channel keeps its application m-line, so it stays up with no media.
+    if (this.subscriptions.size === 0 && !this.control) this.resetSubscribePc();
     else void this.negotiate();
   }
 
@@ -224,9 +290,17 @@ export class SfuPeer {
     this.notify({ type: "subscribe-reset" });
   }
 
+  /** A peer with a control channel gets its subscribe connection (and that channel) at once, media or not. */
+  openSubscribe(): void {
+    if (this.closed || !this.identity.controlChannel || this.subscribePc) return;
+    this.ensureSubscribePc();
+    void this.negotiate();
+  }
+
   private ensureSubscribePc(): RTCPeerConnection {
     if (this.subscribePc) return this.subscribePc;
     const pc = new RTCPeerConnection(sfuPeerConfig());
+    if (this.identity.controlChannel) this.control = this.openControlChannel(pc, this.identity.controlChannel);
     pc.connectionStateChange.subscribe((state) => {
       if ((state !== "failed" && state !== "closed") || this.closed || pc !== this.subscribePc) return;
       this.log.warn({ state, ice: pc.iceConnectionState }, "subscribe connection lost");
@@ -234,6 +308,23 @@ export class SfuPeer {
     });
     this.subscribePc = pc;
     return pc;
+  }
+
+  /**
+   * The control channel: every JSON-RPC request on it (the 100ms SDK's layer and audio preferences) is
+   * acknowledged; tapedeck forwards every track whole, so there is nothing to change.
+   */
+  private openControlChannel(pc: RTCPeerConnection, label: string): RTCDataChannel {
+    const channel = pc.createDataChannel(label);
+    channel.onMessage.subscribe((data) => {
+      try {
+        const req = JSON.parse(String(data)) as { id?: unknown };
+        if (typeof req.id === "string" || typeof req.id === "number") channel.send(JSON.stringify({ id: req.id, result: {} }));
+      } catch {
+        /* not JSON: nothing to answer */
+      }
+    });
+    return channel;
   }
 
   private async negotiate(): Promise<void> {
@@ -278,6 +369,7 @@ export class SfuPeer {
       await this.subscribePc.setRemoteDescription({ type: "answer", sdp }).catch((err: Error) => {
         throw new AppError("invalid_body", `the subscribe answer could not be applied: ${err.message}`);
       });
+      await this.drainCandidates("subscribe");
     } finally {
       this.negotiationDone();
     }

@@ -13,12 +13,20 @@ import { controlCharMessage, findControlChar } from "../util/text.ts";
 // on the same subscribe connection and the peer answers. When nothing is left to receive, the SFU
 // closes that connection and sends {type:"subscribe-reset"}: the peer closes its own, and the next
 // subscribe-offer starts a new one. Chat, leave and ping may come at any time.
+//
+// The same messages are the SFU's core for the 100ms client protocol (hms/): its edge adapter turns the
+// 100ms SDK's JSON-RPC into these, using what they add for it: a client-chosen `peer_id`, a `ref` that
+// the answer or error to a message carries back, trickled ICE candidates (`trickle`), mute states
+// (`track-state`, `muted`), and a `control_channel` data channel on the subscribe connection, which
+// keeps that connection open (no subscribe-reset) and acknowledges the JSON-RPC requests sent on it.
 
 export const TRACK_SOURCES = ["camera", "microphone", "screen"] as const;
 export type TrackSource = (typeof TRACK_SOURCES)[number];
 export type TrackKind = "audio" | "video";
 
 const id = z.string().min(1).max(128);
+/** Echoed on the answer (publish-answer, chat) or error frame this message causes. */
+const ref = z.string().min(1).max(64).optional();
 
 /** Text shown to other people: any Unicode, but no control or bidi-override characters (`\n` only where `multiline`). */
 const printable = (field: string, s: z.ZodString, multiline = false, ignore?: RegExp) =>
@@ -34,6 +42,8 @@ export const publishedTrackSchema = z.strictObject({
   stream_id: id,
   kind: z.enum(["audio", "video"]),
   source: z.enum(TRACK_SOURCES),
+  /** Sending, but muted by its publisher (a black or silent track); others are told (track-state changes it). */
+  muted: z.boolean().optional(),
 });
 export type PublishedTrack = z.infer<typeof publishedTrackSchema>;
 
@@ -45,14 +55,44 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
     name: printable("name", z.string().trim().min(1).max(100)),
     /** Free text (often JSON): its whitespace (tab, CR, LF) is allowed; other control characters are not. */
     user_data: printable("user_data", z.string().max(2048), false, /[\t\r\n]/g).optional(),
+    /** The peer's id, chosen by the client (a UUID, as the 100ms SDK makes); absent: the SFU makes one. */
+    peer_id: z.uuid().optional(),
+    /** Open a data channel with this label on the subscribe connection (the 100ms SDK's "ion-sfu"). */
+    control_channel: z
+      .string()
+      .regex(/^[\w-]{1,32}$/)
+      .optional(),
+    ref,
   }),
   z.strictObject({
     type: z.literal("publish"),
     sdp: z.string().min(1).max(200_000),
     tracks: z.array(publishedTrackSchema).max(6),
+    ref,
   }),
-  z.strictObject({ type: z.literal("subscribe-answer"), sdp: z.string().min(1).max(200_000) }),
+  z.strictObject({ type: z.literal("subscribe-answer"), sdp: z.string().min(1).max(200_000), ref }),
   z.strictObject({
+    type: z.literal("trickle"),
+    /** Which of the client's connections found the candidate. */
+    target: z.enum(["publish", "subscribe"]),
+    candidate: z.strictObject({
+      candidate: z.string().max(1024),
+      sdpMid: z.string().max(32).nullish(),
+      sdpMLineIndex: z.number().int().min(0).max(64).nullish(),
+      usernameFragment: z.string().max(256).nullish(),
+    }),
+    ref,
+  }),
+  z.strictObject({
+    type: z.literal("track-state"),
+    tracks: z
+      .array(z.strictObject({ track_id: id, muted: z.boolean() }))
+      .min(1)
+      .max(6),
+    ref,
+  }),
+  z.strictObject({
+    ref,
     type: z.literal("chat"),
     /** Size limit in UTF-8 bytes: config.peerLimits.chatMaxBytes (checked by the SFU; this bound is the configurable maximum). */
     message: printable("message", z.string().min(1).max(65_536), true),
@@ -61,8 +101,8 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
     /** Send to this one peer only (a direct message; never recorded). */
     peer_id: id.optional(),
   }),
-  z.strictObject({ type: z.literal("leave") }),
-  z.strictObject({ type: z.literal("ping") }),
+  z.strictObject({ type: z.literal("leave"), ref }),
+  z.strictObject({ type: z.literal("ping"), ref }),
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
@@ -71,6 +111,7 @@ export interface PeerTrackInfo {
   stream_id: string;
   kind: TrackKind;
   source: TrackSource;
+  muted: boolean;
 }
 
 export interface PeerInfo {
@@ -78,6 +119,8 @@ export interface PeerInfo {
   name: string;
   role: string;
   user_id: string;
+  /** What the peer said about itself at join (its 100ms metadata). */
+  user_data: string;
   joined_at: string;
   tracks: PeerTrackInfo[];
 }
@@ -98,6 +141,8 @@ export interface ChatMessageOut {
   peer_id?: string;
   message: string;
   sent_at: string;
+  /** On the sender's own copy: the ref of its chat message. */
+  ref?: string;
 }
 
 export type ServerMessage =
@@ -114,10 +159,10 @@ export type ServerMessage =
   | { type: "peer-joined"; peer: PeerInfo }
   | { type: "peer-updated"; peer: PeerInfo }
   | { type: "peer-left"; peer_id: string; reason: string }
-  | { type: "publish-answer"; sdp: string }
+  | { type: "publish-answer"; sdp: string; ref?: string }
   | { type: "subscribe-offer"; sdp: string; tracks: SubscribedTrack[] }
   /** Nothing left to receive: the subscribe connection is closed; the next subscribe-offer starts a new one. */
   | { type: "subscribe-reset" }
   | ChatMessageOut
-  | { type: "error"; code: number; reason: string; message: string; fatal: boolean }
-  | { type: "pong" };
+  | { type: "error"; code: number; reason: string; message: string; fatal: boolean; ref?: string }
+  | { type: "pong"; ref?: string };

@@ -63,8 +63,11 @@ export function parseOffer(sdp: string): { sections: MediaSection[]; secured: bo
       sends: (s.kind === "audio" || s.kind === "video") && open && (direction === "sendrecv" || direction === "sendonly"),
     };
   });
+  // Credentials on every sending m-line; an offer that sends nothing yet (the 100ms SDK's first one has
+  // only its data channel) on every m-line.
   const sending = raw.filter((_, i) => sections[i].sends);
-  const has = (k: "ufrag" | "pwd" | "fingerprint") => session[k] || (sending.length > 0 && sending.every((s) => s[k]));
+  const pool = sending.length ? sending : raw;
+  const has = (k: "ufrag" | "pwd" | "fingerprint") => session[k] || (pool.length > 0 && pool.every((s) => s[k]));
   return { sections, secured: has("ufrag") && has("pwd") && has("fingerprint") };
 }
 

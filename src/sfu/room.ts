@@ -139,6 +139,7 @@ export class SfuRoom {
       can_publish: this.allowedToPublish(peer.identity.role),
     });
     if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-joined", peer: peer.info() });
+    peer.openSubscribe();
     for (const other of this.peers.values()) {
       if (other === peer || !this.canSubscribe(peer.identity.role, other.identity.role)) continue;
       for (const track of other.published.values()) peer.subscribe(other, track);
@@ -177,6 +178,12 @@ export class SfuRoom {
     if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
   }
 
+  /** A peer muted or unmuted tracks it sends: the others are told. */
+  trackStates(peer: SfuPeer, states: Array<{ track_id: string; muted: boolean }>): void {
+    if (!this.peers.has(peer.id) || !peer.setMuted(states) || peer.identity.hidden) return;
+    for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+  }
+
   /** Removes a peer once, for `reason`; closes the session if it was the last. */
   leave(peer: SfuPeer, reason: LeaveReason, message = ""): Promise<void> {
     if (!this.peers.has(peer.id)) return Promise.resolve();
@@ -207,7 +214,7 @@ export class SfuRoom {
   }
 
   /** Chat: to everyone, to some roles, or to one peer; every message is kept (direct ones marked). */
-  async chat(from: SfuPeer, msg: { message: string; roles?: string[]; peer_id?: string }): Promise<void> {
+  async chat(from: SfuPeer, msg: { message: string; roles?: string[]; peer_id?: string; ref?: string }): Promise<void> {
     if (!this.sessionId || !this.peers.has(from.id)) throw new Error("you are no longer in the room");
     const target = msg.peer_id ? this.peers.get(msg.peer_id) : undefined;
     if (msg.peer_id && !target) throw new Error(`peer ${msg.peer_id} is not in this room`);
@@ -235,7 +242,7 @@ export class SfuRoom {
     const recipients = target
       ? [target, from]
       : [...this.peers.values()].filter((p) => p === from || roles.length === 0 || roles.includes(p.identity.role));
-    for (const p of new Set(recipients)) p.notify(out);
+    for (const p of new Set(recipients)) p.notify(p === from && msg.ref ? { ...out, ref: msg.ref } : out);
   }
 
   /**

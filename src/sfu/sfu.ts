@@ -61,12 +61,14 @@ export class Sfu implements SfuService {
     let peer: SfuPeer | null = null;
     let room: SfuRoom | null = null;
     let joining = false;
+    /** The join in progress: messages sent right behind it (pipelined) wait for it, then are handled. */
+    let joinDone: Promise<unknown> = Promise.resolve();
     const limits = new PeerLimits(this.ctx.config.peerLimits);
     /** Set once the connection is removed for flooding: what it sends after that is ignored. */
     let flooded: string | null = null;
     const send = (msg: ServerMessage) => socket.send(JSON.stringify(msg));
-    const fail = (code: number, reason: string, message: string, fatal: boolean) => {
-      send({ type: "error", code, reason, message, fatal });
+    const fail = (code: number, reason: string, message: string, fatal: boolean, ref?: string) => {
+      send({ type: "error", code, reason, message, fatal, ...(ref ? { ref } : {}) });
       if (fatal) socket.close(4000 + Math.min(code, 999), message.slice(0, 120));
     };
     /** Too many refused messages: the peer leaves ("server removed peer"), is told why, and its socket closed. */
@@ -108,6 +110,7 @@ export class Sfu implements SfuService {
           if (isLimitError(err)) return limitExceeded(err as AppError);
           return fail(400, "invalid_message", `invalid message: ${(err as Error).message}`, false);
         }
+        const ref = msg.ref;
         try {
           if (msg.type === "chat") limits.checkChat(msg.message);
           if (msg.type === "publish") limits.checkPublish();
@@ -115,14 +118,17 @@ export class Sfu implements SfuService {
           return limitExceeded(err as AppError);
         }
         try {
-          if (msg.type === "ping") return send({ type: "pong" });
+          if (msg.type === "ping") return send({ type: "pong", ...(ref ? { ref } : {}) });
+          if (!peer && joining && msg.type !== "join") await joinDone.catch(() => undefined);
           if (!peer) {
             if (msg.type !== "join") return fail(400, "not_joined", `send {"type":"join"} first (got ${msg.type})`, false);
             if (joining) return fail(409, "already_joining", "join already in progress", false);
             joining = true;
-            const joined = await this.join(msg, send, log, (message) =>
+            const join = this.join(msg, send, log, (message) =>
               flooded ? fail(429, "flooding", flooded, true) : fail(410, "removed", message, true),
             );
+            joinDone = join;
+            const joined = await join;
             peer = joined.peer;
             room = joined.room;
             clearTimeout(joinTimer);
@@ -134,12 +140,12 @@ export class Sfu implements SfuService {
           if (err instanceof AppError && err.status < 500) {
             const message = err.details[0] ? `${err.message}: ${err.details[0]}` : err.message;
             log.info({ peer_id: peer?.id, type: msg.type, code: err.status, message }, "signalling message refused");
-            return fail(err.status, frameReasonOf(err), message, !peer);
+            return fail(err.status, frameReasonOf(err), message, !peer, ref);
           }
           if (err instanceof AppError)
-            return fail(err.status, frameReasonOf(err), err.details[0] ? `${err.message}: ${err.details[0]}` : err.message, !peer);
+            return fail(err.status, frameReasonOf(err), err.details[0] ? `${err.message}: ${err.details[0]}` : err.message, !peer, ref);
           log.error({ err, peer_id: peer?.id, type: msg.type }, "signalling message failed");
-          fail(500, "internal", `could not handle ${msg.type}: ${(err as Error).message}`, false);
+          fail(500, "internal", `could not handle ${msg.type}: ${(err as Error).message}`, false, ref);
         } finally {
           if (!peer) joining = false;
         }
@@ -191,15 +197,20 @@ export class Sfu implements SfuService {
     }
     const peerLog = log.child({ room_id: row.id });
     const theRoom = room;
+    if (msg.peer_id && room.peers.has(msg.peer_id))
+      throw new AppError("conflict", "a peer with this id is in the room", {
+        details: [`peer_id ${msg.peer_id} is taken; join with a new one`],
+      });
     const peer = new SfuPeer(
       {
-        id: newUuid(),
+        id: msg.peer_id ?? newUuid(),
         name: msg.name,
         role: claims.role,
         userId: claims.user_id ?? "",
         userData: msg.user_data ?? "",
         joinedAt: nowIso(),
         hidden,
+        controlChannel: msg.control_channel,
       },
       send,
       peerLog,
@@ -220,9 +231,13 @@ export class Sfu implements SfuService {
       case "publish":
         this.admitPublisher(peer, msg.tracks);
         checkPublish(msg.sdp, msg.tracks, peer.identity.role, room.allowedToPublish(peer.identity.role));
-        return peer.publish(msg.sdp, msg.tracks);
+        return peer.publish(msg.sdp, msg.tracks, msg.ref);
       case "subscribe-answer":
         return peer.subscribeAnswer(msg.sdp);
+      case "trickle":
+        return peer.addIceCandidate(msg.target, msg.candidate);
+      case "track-state":
+        return room.trackStates(peer, msg.tracks);
       case "chat":
         try {
           return await room.chat(peer, msg);

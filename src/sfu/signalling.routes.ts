@@ -1,17 +1,23 @@
 import websocket from "@fastify/websocket";
 import type { PublicRoutes } from "../api/server.ts";
+import { connectHms, HMS_SOCKET_PATH, hmsInitRoute } from "./hms/hms.routes.ts";
 import type { SfuService } from "./sfu-service.ts";
 import { wsSignalSocket } from "./signal-socket.ts";
 
-/** `GET /sfu/ws`: the signalling WebSocket (protocol in protocol.ts). Auth is the app token in `join`. */
+/**
+ * The SFU's signalling: `GET /sfu/ws` (tapedeck's protocol, protocol.ts; auth is the app token in
+ * `join`), and the 100ms client SDK's `GET /init` and `GET /sfu/hms` (hms/), into the same SFU.
+ */
 export const signallingRoutes =
   (handler: Pick<SfuService, "connect">): PublicRoutes =>
   async (app, ctx) => {
     const log = ctx.log.child({ component: "signalling" });
+    await hmsInitRoute(app, ctx);
     await app.register(async (scope) => {
       await scope.register(websocket, { options: { maxPayload: 256 * 1024 } });
       scope.get("/sfu/ws", { websocket: true }, (socket, req) =>
         handler.connect(wsSignalSocket(socket, log.child({ remote: req.ip })), req.ip),
       );
+      scope.get(HMS_SOCKET_PATH, { websocket: true }, (socket, req) => connectHms(ctx, handler, socket, req, log));
     });
   };

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import https from "node:https";
 import os from "node:os";
 import path from "node:path";
 import { mintManagementToken } from "../../src/auth/tokens.ts";
@@ -21,6 +22,22 @@ export interface TestApp extends Tapedeck {
   api: ApiRequest;
   /** Typed helpers for the /v2 resources tests use again and again (a non-2xx answer throws). */
   v2: V2Client;
+  /** With TAPEDECK_TLS_CERT: the certificate (PEM) to trust, for clients other than `fetch` below. */
+  ca: Buffer | null;
+  /** A fetch of `url + path` that trusts the app's own certificate (global fetch cannot be told to). */
+  fetch(path: string, init?: AppFetchInit): Promise<AppFetchResponse>;
+}
+
+export interface AppFetchInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface AppFetchResponse {
+  status: number;
+  headers: Headers;
+  text(): Promise<string>;
 }
 
 export interface TestAppOptions {
@@ -51,8 +68,11 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const config: Config = { ...base, databaseUrl, ...opts.config };
   const td = await startTapedeck({ config, env, log: createLogger(config.logLevel), skipBootChecks: true });
   const token = await mintManagementToken(td.ctx.identity);
+  const ca = config.tls ? fs.readFileSync(config.tls.certFile) : null;
+  const appFetch = (p: string, init: AppFetchInit = {}): Promise<AppFetchResponse> =>
+    ca ? httpsFetch(td.url + p, init, ca) : fetch(td.url + p, init);
   const api: ApiRequest = async <T>(method: string, p: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(td.url + p, {
+    const res = await appFetch(p, {
       method,
       headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
@@ -73,9 +93,30 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     token,
     api,
     v2: v2Client(api),
+    ca,
+    fetch: appFetch,
     async close() {
       await td.close();
       if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** One request over HTTPS trusting `ca`, answered in fetch's shape (the body read whole). */
+function httpsFetch(url: string, init: AppFetchInit, ca: Buffer): Promise<AppFetchResponse> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: init.method ?? "GET", headers: init.headers, ca }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("error", reject);
+      res.on("end", () => {
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) for (const one of [v ?? []].flat()) headers.append(k, one);
+        const text = Buffer.concat(chunks).toString("utf8");
+        resolve({ status: res.statusCode ?? 0, headers, text: async () => text });
+      });
+    });
+    req.on("error", reject);
+    req.end(init.body);
+  });
 }

@@ -87,6 +87,8 @@ export interface RoomPageOptions extends LaunchOptions {
   viewport?: { width: number; height: number };
   /** Runs on the new page before it loads the room (e.g. to route its WebSocket). */
   beforeGoto?: (page: Page) => Promise<void>;
+  /** Trust any certificate (a tapedeck serving HTTPS with the test's self-signed one). */
+  ignoreHTTPSErrors?: boolean;
 }
 
 export interface RoomPage {
@@ -115,7 +117,10 @@ export function roomPageUrl(opts: Pick<RoomPageOptions, "baseUrl" | "roomId" | "
 export async function openRoomPage(browser: Browser | null, opts: RoomPageOptions): Promise<RoomPage> {
   const ownBrowser = !browser || opts.fakeVideoFile || opts.fakeAudioFile ? await launchBrowser(opts) : null;
   const b = ownBrowser ?? browser!;
-  const context = await b.newContext({ viewport: opts.viewport ?? { width: 1280, height: 720 } });
+  const context = await b.newContext({
+    viewport: opts.viewport ?? { width: 1280, height: 720 },
+    ignoreHTTPSErrors: opts.ignoreHTTPSErrors,
+  });
   const page = await context.newPage();
   const label = opts.label ?? opts.name ?? "peer";
   const logs: string[] = [];

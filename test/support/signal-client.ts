@@ -25,8 +25,9 @@ export class SignalClient {
     this.closed = new Promise((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: String(reason) })));
   }
 
-  static async connect(baseUrl: string): Promise<SignalClient> {
-    const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/sfu/ws`);
+  /** `ca`: a certificate to trust, for an app serving its own (https:// → wss://). */
+  static async connect(baseUrl: string, opts: { ca?: Buffer | null } = {}): Promise<SignalClient> {
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/sfu/ws`, opts.ca ? { ca: opts.ca } : {});
     await new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve());
       ws.once("error", reject);

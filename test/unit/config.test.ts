@@ -92,3 +92,44 @@ test("the SFU's CPU limit: 0.85 of a core by default, a share up to 1, or off; a
     );
   }
 });
+
+test("TLS: certificate and key set together (https public URL by default); CORS origins: * or http(s) origins without a path", () => {
+  const plain = loadConfig({});
+  assert.equal(plain.tls, null);
+  assert.equal(plain.publicUrl, "http://localhost:8080");
+  assert.equal(plain.cors.origins, "*");
+
+  const tls = loadConfig({ TAPEDECK_TLS_CERT: "certs/cert.pem", TAPEDECK_TLS_KEY: "/etc/tapedeck/key.pem" });
+  assert.deepEqual(tls.tls, { certFile: path.resolve("certs/cert.pem"), keyFile: "/etc/tapedeck/key.pem" });
+  assert.equal(tls.publicUrl, "https://localhost:8080");
+  const named = { TAPEDECK_TLS_CERT: "c.pem", TAPEDECK_TLS_KEY: "k.pem", TAPEDECK_PUBLIC_URL: "https://rooms.example.com/" };
+  assert.equal(loadConfig(named).publicUrl, "https://rooms.example.com");
+
+  for (const [set, unset] of [
+    ["TAPEDECK_TLS_CERT", "TAPEDECK_TLS_KEY"],
+    ["TAPEDECK_TLS_KEY", "TAPEDECK_TLS_CERT"],
+  ]) {
+    assert.throws(
+      () => loadConfig({ [set]: "file.pem" }),
+      (e: ConfigError) => e.problems.some((p) => p.startsWith(`${unset}="": ${set} is set but ${unset} is not`)),
+      set,
+    );
+  }
+
+  const listed = loadConfig({ TAPEDECK_CORS_ORIGINS: "https://App.example.com/, http://localhost:3000" });
+  assert.deepEqual(listed.cors.origins, ["https://app.example.com", "http://localhost:3000"]);
+  for (const bad of [
+    "https://app.example.com/path",
+    "app.example.com",
+    "ftp://files.example.com",
+    "https://a.example.com?x=1",
+    "*, https://a.example.com",
+    ",",
+  ]) {
+    assert.throws(
+      () => loadConfig({ TAPEDECK_CORS_ORIGINS: bad }),
+      (e: ConfigError) => e.problems.some((p) => p.startsWith(`TAPEDECK_CORS_ORIGINS=${JSON.stringify(bad)}: `)),
+      bad,
+    );
+  }
+});
