@@ -19,6 +19,7 @@ import { PublishedTrack } from "./published-track.ts";
 
 export interface PeerIdentity {
   id: string;
+  /** Changed by update-peer. */
   name: string;
   role: string;
   userId: string;
@@ -31,6 +32,14 @@ export interface PeerIdentity {
 }
 
 export type IceTarget = "publish" | "subscribe";
+
+/** Who removed a peer: another peer (remove-peer), or an end of the room. */
+export interface Removal {
+  by?: string;
+  roomEnded?: boolean;
+  /** The remover's own words. */
+  reason?: string;
+}
 
 interface Subscription {
   publisherId: string;
@@ -87,14 +96,14 @@ export class SfuPeer {
       onTrack: (peer: SfuPeer, track: PublishedTrack) => void;
       onTrackEnded: (peer: SfuPeer, track: PublishedTrack) => void;
       onConnectionLost: (peer: SfuPeer) => void;
-      /** The server removed this peer (its media or connection was lost): tell it and close its socket. */
-      onRemoved?: (peer: SfuPeer, message: string) => void;
+      /** The server removed this peer (its media or connection was lost, a host removed it): tell it and close its socket. */
+      onRemoved?: (peer: SfuPeer, message: string, by?: Removal) => void;
     },
   ) {}
 
   /** Called by the room when it removes this peer for a reason the peer did not ask for. */
-  removed(message: string): void {
-    this.events.onRemoved?.(this, message);
+  removed(message: string, by?: Removal): void {
+    this.events.onRemoved?.(this, message, by);
   }
 
   get id(): string {

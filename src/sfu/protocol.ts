@@ -101,6 +101,26 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
     /** Send to this one peer only (a direct message; never recorded). */
     peer_id: id.optional(),
   }),
+  z.strictObject({
+    type: z.literal("update-peer"),
+    name: printable("name", z.string().trim().min(1).max(100)).optional(),
+    user_data: printable("user_data", z.string().max(2048), false, /[\t\r\n]/g).optional(),
+    ref,
+  }),
+  /** Needs the role's `removeOthers` permission. */
+  z.strictObject({
+    type: z.literal("remove-peer"),
+    peer_id: id,
+    reason: printable("reason", z.string().max(500)).optional(),
+    ref,
+  }),
+  /** Needs the role's `endRoom` permission: everyone else is removed; `lock` also disables the room. */
+  z.strictObject({
+    type: z.literal("end-room"),
+    reason: printable("reason", z.string().max(500)).optional(),
+    lock: z.boolean().optional(),
+    ref,
+  }),
   z.strictObject({ type: z.literal("leave"), ref }),
   z.strictObject({ type: z.literal("ping"), ref }),
 ]);
@@ -164,5 +184,18 @@ export type ServerMessage =
   /** Nothing left to receive: the subscribe connection is closed; the next subscribe-offer starts a new one. */
   | { type: "subscribe-reset" }
   | ChatMessageOut
-  | { type: "error"; code: number; reason: string; message: string; fatal: boolean; ref?: string }
+  | {
+      type: "error";
+      code: number;
+      reason: string;
+      message: string;
+      fatal: boolean;
+      ref?: string;
+      /** reason "removed": by a peer (its id) or the room ended. */
+      removed_by?: string;
+      room_ended?: boolean;
+      removed_reason?: string;
+    }
+  /** An update-peer, end-room or remove-peer done (no other answer says so). */
+  | { type: "done"; ref: string }
   | { type: "pong"; ref?: string };

@@ -3,7 +3,7 @@ import { nowIso } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import type { Json } from "../util/json.ts";
 import { ownValue } from "../util/own.ts";
-import type { SfuPeer } from "./peer.ts";
+import type { Removal, SfuPeer } from "./peer.ts";
 import type { ChatMessageOut } from "./protocol.ts";
 import type { PublishedTrack } from "./published-track.ts";
 import type { SfuRecordingSettings } from "../recorders/core/recording-settings.ts";
@@ -184,15 +184,53 @@ export class SfuRoom {
     for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
   }
 
+  /** Does the template give `role` this permission (endRoom, removeOthers, …)? */
+  permits(role: string, permission: string): boolean {
+    const permissions = ownValue(this.roles, role)?.permissions as Record<string, unknown> | undefined;
+    return permissions?.[permission] === true;
+  }
+
+  private requirePermission(peer: SfuPeer, permission: string, what: string): void {
+    if (!this.permits(peer.identity.role, permission))
+      throw new SignalError(
+        "forbidden",
+        "forbidden",
+        `role ${peer.identity.role} may not ${what} (the template's ${permission} permission)`,
+      );
+  }
+
+  /** A peer changed its name or metadata: the others are told. */
+  updatePeer(peer: SfuPeer, change: { name?: string; user_data?: string }): void {
+    if (!this.peers.has(peer.id)) return;
+    if (change.name !== undefined) peer.identity.name = change.name;
+    if (change.user_data !== undefined) peer.identity.userData = change.user_data;
+    if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+  }
+
+  /** A host removes another peer (its role needs removeOthers); the peer is told who and why. */
+  async removePeer(by: SfuPeer, peerId: string, reason = ""): Promise<void> {
+    this.requirePermission(by, "removeOthers", "remove peers");
+    const target = this.peers.get(peerId);
+    if (!target || target.identity.hidden) throw new SignalError("not_found", "not_found", `peer ${peerId} is not in this room`);
+    await this.leave(target, "peer kicked", reason, { by: by.id, reason });
+  }
+
+  /** A host ends the room for everyone else (its role needs endRoom); `lock` is applied by the caller. */
+  async endRoom(by: SfuPeer, reason = ""): Promise<void> {
+    this.requirePermission(by, "endRoom", "end the room");
+    const others = [...this.peers.values()].filter((p) => p !== by);
+    await Promise.all(others.map((p) => this.leave(p, "peer kicked", reason || "room ended", { by: by.id, roomEnded: true, reason })));
+  }
+
   /** Removes a peer once, for `reason`; closes the session if it was the last. */
-  leave(peer: SfuPeer, reason: LeaveReason, message = ""): Promise<void> {
+  leave(peer: SfuPeer, reason: LeaveReason, message = "", removal?: Removal): Promise<void> {
     if (!this.peers.has(peer.id)) return Promise.resolve();
     // The peer left now: finishing its recordings below may take seconds, which must not move left_at.
     const leftAt = nowIso();
     this.peers.delete(peer.id);
     // A peer the server removes (media or connection lost, shutdown) is told why, and its socket closed.
     if (reason !== "client request" && reason !== "websocket closed")
-      peer.removed(`removed from the room: ${reason}${message ? ` (${message})` : ""}`);
+      peer.removed(`removed from the room: ${reason}${message ? ` (${message})` : ""}`, removal);
     const closing = peer.close();
     for (const other of this.peers.values()) {
       other.unsubscribePeer(peer.id);

@@ -1,13 +1,14 @@
 import type { SfuContext, SfuService } from "./sfu-service.ts";
 import { verifyAppToken } from "../auth/tokens.ts";
 import { RECORDER_ROLE } from "../domain/recording-types.ts";
+import { fromBool } from "../db/database.ts";
 import { AppError } from "../errors.ts";
 import { newUuid, nowIso } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import { templateParts } from "../templates/template.service.ts";
 import { hasOwnKey, nullProtoCopy, ownValue } from "../util/own.ts";
 import { controlCharMessage, findControlChar } from "../util/text.ts";
-import { SfuPeer } from "./peer.ts";
+import { type Removal, SfuPeer } from "./peer.ts";
 import { clientMessageSchema, type ClientMessage, type PublishedTrack, type ServerMessage } from "./protocol.ts";
 import { SfuRoom } from "./room.ts";
 import { sfuRecordingSettings } from "../recorders/core/recording-settings.ts";
@@ -67,8 +68,15 @@ export class Sfu implements SfuService {
     /** Set once the connection is removed for flooding: what it sends after that is ignored. */
     let flooded: string | null = null;
     const send = (msg: ServerMessage) => socket.send(JSON.stringify(msg));
-    const fail = (code: number, reason: string, message: string, fatal: boolean, ref?: string) => {
-      send({ type: "error", code, reason, message, fatal, ...(ref ? { ref } : {}) });
+    const fail = (code: number, reason: string, message: string, fatal: boolean, ref?: string, removal?: Removal) => {
+      const removedBy = removal
+        ? {
+            ...(removal.by ? { removed_by: removal.by } : {}),
+            room_ended: removal.roomEnded === true,
+            removed_reason: removal.reason ?? "",
+          }
+        : {};
+      send({ type: "error", code, reason, message, fatal, ...(ref ? { ref } : {}), ...removedBy });
       if (fatal) socket.close(4000 + Math.min(code, 999), message.slice(0, 120));
     };
     /** Too many refused messages: the peer leaves ("server removed peer"), is told why, and its socket closed. */
@@ -124,8 +132,8 @@ export class Sfu implements SfuService {
             if (msg.type !== "join") return fail(400, "not_joined", `send {"type":"join"} first (got ${msg.type})`, false);
             if (joining) return fail(409, "already_joining", "join already in progress", false);
             joining = true;
-            const join = this.join(msg, send, log, (message) =>
-              flooded ? fail(429, "flooding", flooded, true) : fail(410, "removed", message, true),
+            const join = this.join(msg, send, log, (message, removal) =>
+              flooded ? fail(429, "flooding", flooded, true) : fail(410, "removed", message, true, undefined, removal),
             );
             joinDone = join;
             const joined = await join;
@@ -157,7 +165,7 @@ export class Sfu implements SfuService {
     msg: Extract<ClientMessage, { type: "join" }>,
     send: (m: ServerMessage) => void,
     log: Logger,
-    onRemoved: (message: string) => void,
+    onRemoved: (message: string, removal?: Removal) => void,
   ) {
     const claims = await verifyAppToken(this.ctx.identity, msg.token);
     const row = await this.ctx.db.selectFrom("rooms").selectAll().where("id", "=", claims.room_id).executeTakeFirst();
@@ -218,7 +226,7 @@ export class Sfu implements SfuService {
         onTrack: (p, t) => theRoom.onTrack(p, t),
         onTrackEnded: (p, t) => theRoom.onTrackEnded(p, t),
         onConnectionLost: (p) => void theRoom.leave(p, "ice connection state closed"),
-        onRemoved: (_p, message) => onRemoved(message),
+        onRemoved: (_p, message, removal) => onRemoved(message, removal),
       },
     );
     await room.join(peer);
@@ -244,6 +252,26 @@ export class Sfu implements SfuService {
         } catch (err) {
           throw new AppError("invalid_body", (err as Error).message);
         }
+      case "update-peer":
+        room.updatePeer(peer, msg);
+        if (msg.ref) peer.notify({ type: "done", ref: msg.ref });
+        return;
+      case "remove-peer":
+        await room.removePeer(peer, msg.peer_id, msg.reason);
+        if (msg.ref) peer.notify({ type: "done", ref: msg.ref });
+        return;
+      case "end-room":
+        await room.endRoom(peer, msg.reason);
+        if (msg.lock) {
+          await this.ctx.db
+            .updateTable("rooms")
+            .set({ enabled: fromBool(false), updated_at: nowIso() })
+            .where("id", "=", room.id)
+            .execute();
+          this.log.info({ room_id: room.id, peer_id: peer.id }, "room ended and locked (disabled) by a peer");
+        }
+        if (msg.ref) peer.notify({ type: "done", ref: msg.ref });
+        return;
       case "leave":
         return room.leave(peer, "client request");
       case "join":

@@ -1,6 +1,7 @@
 import websocket from "@fastify/websocket";
 import type { PublicRoutes } from "../api/server.ts";
 import { connectHms, HMS_SOCKET_PATH, hmsInitRoute } from "./hms/hms.routes.ts";
+import { RecordingStateWatcher } from "./hms/recording-state.ts";
 import type { SfuService } from "./sfu-service.ts";
 import { wsSignalSocket } from "./signal-socket.ts";
 
@@ -12,12 +13,13 @@ export const signallingRoutes =
   (handler: Pick<SfuService, "connect">): PublicRoutes =>
   async (app, ctx) => {
     const log = ctx.log.child({ component: "signalling" });
+    const recordings = new RecordingStateWatcher(ctx.db, log);
     await hmsInitRoute(app, ctx);
     await app.register(async (scope) => {
       await scope.register(websocket, { options: { maxPayload: 256 * 1024 } });
       scope.get("/sfu/ws", { websocket: true }, (socket, req) =>
         handler.connect(wsSignalSocket(socket, log.child({ remote: req.ip })), req.ip),
       );
-      scope.get(HMS_SOCKET_PATH, { websocket: true }, (socket, req) => connectHms(ctx, handler, socket, req, log));
+      scope.get(HMS_SOCKET_PATH, { websocket: true }, (socket, req) => connectHms(ctx, handler, recordings, socket, req, log));
     });
   };

@@ -38,6 +38,7 @@ export interface AppFetchResponse {
   status: number;
   headers: Headers;
   text(): Promise<string>;
+  arrayBuffer(): Promise<ArrayBuffer>;
 }
 
 export interface TestAppOptions {
@@ -112,8 +113,13 @@ function httpsFetch(url: string, init: AppFetchInit, ca: Buffer): Promise<AppFet
       res.on("end", () => {
         const headers = new Headers();
         for (const [k, v] of Object.entries(res.headers)) for (const one of [v ?? []].flat()) headers.append(k, one);
-        const text = Buffer.concat(chunks).toString("utf8");
-        resolve({ status: res.statusCode ?? 0, headers, text: async () => text });
+        const body = Buffer.concat(chunks);
+        resolve({
+          status: res.statusCode ?? 0,
+          headers,
+          text: async () => body.toString("utf8"),
+          arrayBuffer: async () => body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer,
+        });
       });
     });
     req.on("error", reject);

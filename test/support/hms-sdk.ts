@@ -143,6 +143,7 @@ export interface HmsAppClient {
   acceptRoleChange(): Promise<void>;
   removePeer(peerId: string, reason: string): Promise<void>;
   endRoom(lock: boolean, reason: string): Promise<void>;
+  changeName(name: string): Promise<void>;
   setRemoteTrackEnabled(trackId: string, enabled: boolean): Promise<void>;
   snapshot(): Promise<HmsSnapshot>;
   /** The loudest RMS (0…1) of the peer's received audio over the last second. */
@@ -257,6 +258,7 @@ export async function openHmsApp(browser: Browser | null, opts: OpenHmsAppOption
     acceptRoleChange: () => call("acceptRoleChange"),
     removePeer: (peerId, reason) => call("removePeer", peerId, reason),
     endRoom: (lock, reason) => call("endRoom", lock, reason),
+    changeName: (name) => call("changeName", name),
     setRemoteTrackEnabled: (trackId, enabled) => call("setRemoteTrackEnabled", trackId, enabled),
     snapshot,
     audioEnergy: (peerId) => page.evaluate((id) => (window as HmsAppWindow).hmsApp!.audioEnergy(id), peerId),

@@ -45,6 +45,8 @@ export interface CaptureOptions {
   videoBitsPerSecond?: number;
   /** Which addresses a custom page (meeting_url) may reach; default: the built-in policy. */
   outbound?: OutboundPolicy;
+  /** tapedeck's own certificate's SPKI hash: trusted even when self-signed (the built-in page on TAPEDECK_TLS_CERT). */
+  trustSpki?: string;
 }
 
 export interface CaptureEnd {
@@ -143,7 +145,7 @@ export class BeamCapture {
     const proxy = o.builtIn ? null : await BeamCapture.guardCustomPage(o);
     let browser: ChromiumProcess;
     try {
-      browser = await ChromiumProcess.launch({ proxy: proxy?.url, log: o.log });
+      browser = await ChromiumProcess.launch({ proxy: proxy?.url, log: o.log, trustSpki: o.trustSpki });
     } catch (err) {
       await proxy?.close();
       throw err;

@@ -11,6 +11,7 @@ import type { Logger } from "../../log.ts";
 import { getRoom, roomDestination } from "../../rooms/room.service.ts";
 import { outboundPolicy } from "../../net/outbound-policy.ts";
 import type { Readiness, Recorder, RecorderRun } from "../core/recorder.ts";
+import { certificateSpki } from "./chromium-process.ts";
 import { BeamCapture, PageLoadError, redact } from "./beam-capture.ts";
 import { requestStop, type BeamDetails, type BeamFailure } from "./beam.service.ts";
 import { CaptureStates } from "./capture-states.ts";
@@ -285,6 +286,7 @@ export class CaptureWorker<D extends BeamDetails> {
         log,
         videoBitsPerSecond: Math.round(d.width * d.height * 2.7),
         outbound: outboundPolicy(ctx.config.outbound),
+        trustSpki: ctx.config.tls ? certificateSpki(ctx.config.tls.certFile) : undefined,
       });
     } catch (err) {
       const message = (err as Error).message;

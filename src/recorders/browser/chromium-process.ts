@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import fs from "node:fs";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -95,6 +95,11 @@ const CLOSE_MS = 10_000;
 export interface ChromiumOptions {
   /** Every connection the pages make goes through this proxy, loopback included. */
   proxy?: string;
+  /**
+   * A certificate to trust by its public key (base64 SHA-256 of its SPKI, certificateSpki()): tapedeck's own,
+   * self-signed or not, and nothing more; every other certificate is checked as usual.
+   */
+  trustSpki?: string;
   log?: ProcessLog;
 }
 
@@ -116,6 +121,8 @@ export class ChromiumProcess {
         ...HEADLESS_ARGS,
         ...CHROMIUM_ARGS,
         ...(o.proxy ? [`--proxy-server=${o.proxy}`, "--proxy-bypass-list=<-loopback>"] : []),
+        // Honoured with --user-data-dir, which is always given.
+        ...(o.trustSpki ? [`--ignore-certificate-errors-spki-list=${o.trustSpki}`] : []),
         `--user-data-dir=${profile}`,
         "--remote-debugging-pipe",
         "--no-startup-window",
@@ -143,10 +150,20 @@ export class ChromiumProcess {
     }
   }
 
-  /** Closes Playwright's connection, then the process: SIGTERM, SIGKILL to its group CLOSE_MS later. */
+  /**
+   * Asks Chromium to close (DevTools Browser.close, what chromium.launch()'s close does: it exits at
+   * once); if it has not within CLOSE_MS, the supervisor's stop: SIGTERM, then SIGKILL to its group.
+   */
   async close(): Promise<ProcessEnd> {
-    await Promise.race([this.browser.close().catch(() => undefined), this.ended]);
-    void this.process.stop();
+    const asked = (async () => {
+      const session = await this.browser.newBrowserCDPSession();
+      await session.send("Browser.close");
+    })().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), CLOSE_MS)));
+    const r = await Promise.race([this.ended, late, asked.then(() => this.ended)]);
+    clearTimeout(timer);
+    if (r === "late") void this.process.stop();
     return this.ended;
   }
 
@@ -155,6 +172,19 @@ export class ChromiumProcess {
     void this.process.kill();
     return this.ended;
   }
+}
+
+const spkiByFile = new Map<string, string>();
+
+/** A PEM certificate file's public key as Chromium's --ignore-certificate-errors-spki-list wants it (read once per file). */
+export function certificateSpki(certFile: string): string {
+  let hash = spkiByFile.get(certFile);
+  if (!hash) {
+    const spki = new X509Certificate(fs.readFileSync(certFile)).publicKey.export({ type: "spki", format: "der" });
+    hash = createHash("sha256").update(spki).digest("base64");
+    spkiByFile.set(certFile, hash);
+  }
+  return hash;
 }
 
 /**

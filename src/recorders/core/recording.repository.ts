@@ -91,6 +91,17 @@ export async function findActiveRecording(
     .executeTakeFirst();
 }
 
+/** A room's recordings of every kind that are starting, running or stopping (what its peers are told is on). */
+export async function activeRoomRecordings(db: Db, roomId: string): Promise<RecordingRow[]> {
+  return db
+    .selectFrom("recordings")
+    .selectAll()
+    .where("room_id", "=", roomId)
+    .where("status", "in", [...ACTIVE_STATUSES])
+    .orderBy("id")
+    .execute();
+}
+
 /** A session's recording of a kind (an SFU recording: one per session), optionally only in one status. */
 export async function findSessionRecording(
   db: Db,

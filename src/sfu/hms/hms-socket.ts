@@ -1,6 +1,7 @@
 import type { Logger } from "../../log.ts";
 import type { ClientMessage, PeerInfo, ServerMessage } from "../protocol.ts";
 import type { SignalSocket } from "../signal-socket.ts";
+import type { RoomRecordingState } from "./recording-state.ts";
 import { announceTracks, type HmsTrackState, hmsMessage, hmsPeer, hmsPeerRef, hmsTrack, withPublisherMsids } from "./hms-shapes.ts";
 
 // The 100ms client protocol at the edge: the SDK's JSON-RPC over one WebSocket, turned into the SFU's
@@ -14,8 +15,11 @@ import { announceTracks, type HmsTrackState, hmsMessage, hmsPeer, hmsPeerRef, hm
 //   trickle {target 0|1}      → trickle          peer-joined / -left     → on-peer-join / on-peer-leave
 //   track-update {tracks}     → track-state      peer-updated            → on-track-add/-remove/-update, on-peer-update
 //   broadcast                 → chat             chat                    → on-broadcast (the sender gets its result)
-//   leave                     → leave            error                   → the request's error, or on-error /
-//   ping, analytics: answered / dropped here                               on-peer-leave-request (removed)
+//   peer-update {name, data}  → update-peer      error                   → the request's error, or on-error /
+//   peer-leave-request        → remove-peer                                 on-peer-leave-request (removed)
+//   end-room {lock, reason}   → end-room         done                    → the request's (empty) result
+//   leave                     → leave
+//   ping, analytics: answered / dropped here
 //
 // Methods tapedeck does not implement yet are answered with error 405, which the SDK reports to the app.
 
@@ -34,6 +38,10 @@ export interface HmsSocketOptions {
   peerId: string;
   /** on-policy-change for this token, or the error that refuses it. */
   policy: () => Promise<{ policy: object } | { code: number; message: string }>;
+  /** The room's recording and live-stream state, now and at each change (recording-state.ts); returns the unsubscribe. */
+  watchRecordings?: (roomId: string, fn: (s: RoomRecordingState) => void) => () => void;
+  /** The live stream's playlist URL, for the SDK's HLS state. */
+  hlsUrl?: (roomId: string) => Promise<string>;
   log: Logger;
 }
 
@@ -49,6 +57,8 @@ export class HmsSocket implements SignalSocket {
   /** What this peer was last told about each other peer, to turn peer-updated into track events. */
   private readonly known = new Map<string, PeerInfo>();
   private nextRef = 1;
+  private recordings: RoomRecordingState | null = null;
+  private unwatch: (() => void) | null = null;
 
   constructor(
     private readonly ws: SignalSocket,
@@ -69,7 +79,10 @@ export class HmsSocket implements SignalSocket {
   }
 
   onClose(fn: () => void): void {
-    this.ws.onClose(fn);
+    this.ws.onClose(() => {
+      this.unwatch?.();
+      fn();
+    });
   }
 
   close(code: number, reason: string): void {
@@ -190,6 +203,34 @@ export class HmsSocket implements SignalSocket {
           ref: this.call(id),
         });
       }
+      case "peer-update": {
+        if (id === undefined) return;
+        return this.sfu({
+          type: "update-peer",
+          ...(typeof p.name === "string" ? { name: p.name } : {}),
+          ...(typeof p.data === "string" ? { user_data: p.data } : {}),
+          ref: this.call(id),
+        });
+      }
+      case "peer-leave-request": {
+        if (id === undefined) return;
+        if (typeof p.requested_for !== "string") return this.replyError(id, 400, "peer-leave-request needs requested_for");
+        return this.sfu({
+          type: "remove-peer",
+          peer_id: p.requested_for,
+          ...(typeof p.reason === "string" ? { reason: p.reason } : {}),
+          ref: this.call(id),
+        });
+      }
+      case "end-room": {
+        if (id === undefined) return;
+        return this.sfu({
+          type: "end-room",
+          ...(typeof p.reason === "string" ? { reason: p.reason } : {}),
+          lock: p.lock === true,
+          ref: this.call(id),
+        });
+      }
       case "leave":
         return this.sfu({ type: "leave" });
       default:
@@ -240,6 +281,12 @@ export class HmsSocket implements SignalSocket {
       }
       case "error":
         return this.sfuError(msg);
+      case "done": {
+        const id = this.calls.get(msg.ref);
+        this.calls.delete(msg.ref);
+        if (id !== undefined) this.reply(id, {});
+        return;
+      }
       case "pong":
         return;
     }
@@ -256,6 +303,29 @@ export class HmsSocket implements SignalSocket {
     const held = this.heldOffers ?? [];
     this.heldOffers = null;
     for (const sdp of held) this.notify("offer", { type: "offer", sdp });
+    this.unwatch = this.o.watchRecordings?.(j.room.id, (s) => void this.recordingsChanged(j.room.id, s)) ?? null;
+  }
+
+  /** The SDK's recording and HLS state follow tapedeck's SFU recording, browser recording and live stream. */
+  private async recordingsChanged(roomId: string, now: RoomRecordingState): Promise<void> {
+    const before = this.recordings;
+    this.recordings = now;
+    const state = (running: boolean, paused = false) => (running ? (paused ? "paused" : "started") : "stopped");
+    if (!before || before.sfu.running !== now.sfu.running)
+      this.notify("on-record-update", { type: "sfu", state: state(now.sfu.running), started_at: now.sfu.startedAt });
+    if (!before || before.browser.running !== now.browser.running || before.browser.paused !== now.browser.paused)
+      this.notify("on-record-update", {
+        type: "Browser",
+        state: state(now.browser.running, now.browser.paused),
+        started_at: now.browser.startedAt,
+      });
+    if (!before || before.hls.running !== now.hls.running) {
+      const url = now.hls.running ? await this.o.hlsUrl?.(roomId).catch(() => "") : "";
+      this.notify("on-hls-update", {
+        enabled: now.hls.running,
+        variants: now.hls.running ? [{ url, state: "started", started_at: now.hls.startedAt, playlist_type: "dvr" }] : [],
+      });
+    }
   }
 
   private peerUpdated(now: PeerInfo): void {
@@ -282,7 +352,12 @@ export class HmsSocket implements SignalSocket {
       if (this.joinCall && id === this.joinCall.id) this.joinCall = null;
       return this.replyError(id, msg.code, msg.message);
     }
-    if (msg.reason === "removed") return this.notify("on-peer-leave-request", { reason: msg.message, room_end: false });
+    if (msg.reason === "removed")
+      return this.notify("on-peer-leave-request", {
+        ...(msg.removed_by ? { requested_by: msg.removed_by } : {}),
+        reason: msg.removed_reason || msg.message,
+        room_end: msg.room_ended === true,
+      });
     if (msg.fatal) return this.notify("on-error", { code: msg.code, message: msg.message });
     this.o.log.info({ code: msg.code, message: msg.message }, "100ms client: a message was refused");
     this.notify("on-warning", { code: msg.code, message: msg.message });

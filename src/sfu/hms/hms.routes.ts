@@ -9,7 +9,10 @@ import { templateParts } from "../../templates/template.service.ts";
 import { hasOwnKey } from "../../util/own.ts";
 import type { SfuService } from "../sfu-service.ts";
 import { wsSignalSocket } from "../signal-socket.ts";
+import { findActiveRecording } from "../../recorders/core/recording.repository.ts";
+import { playbackBase } from "../../recorders/hls/live-stream.service.ts";
 import { hmsPolicy } from "./hms-shapes.ts";
+import type { RecordingStateWatcher } from "./recording-state.ts";
 import { HmsSocket } from "./hms-socket.ts";
 
 // The 100ms client SDK's two entry points: `GET /init` (what `initEndpoint` points at: the SDK asks it
@@ -69,7 +72,14 @@ export const hmsInitRoute: PublicRoutes = (app, ctx) => {
 };
 
 /** One SDK signalling socket (`?peer=…&token=…`), into the SFU through HmsSocket. */
-export function connectHms(ctx: AppContext, sfu: Pick<SfuService, "connect">, socket: WebSocket, req: FastifyRequest, log: Logger): void {
+export function connectHms(
+  ctx: AppContext,
+  sfu: Pick<SfuService, "connect">,
+  recordings: RecordingStateWatcher,
+  socket: WebSocket,
+  req: FastifyRequest,
+  log: Logger,
+): void {
   const q = req.query as Record<string, unknown>;
   const token = typeof q.token === "string" ? q.token : "";
   const peerId = typeof q.peer === "string" ? q.peer : "";
@@ -78,6 +88,11 @@ export function connectHms(ctx: AppContext, sfu: Pick<SfuService, "connect">, so
     token,
     peerId,
     log: wsLog,
+    watchRecordings: (roomId, fn) => recordings.watch(roomId, fn),
+    hlsUrl: async (roomId) => {
+      const stream = await findActiveRecording(ctx.db, { kind: "hls", roomId });
+      return stream ? `${playbackBase(ctx.config.publicUrl, ctx.identity.appSecret, stream.id)}/master.m3u8` : "";
+    },
     policy: async () => {
       try {
         const { claims, roles, templateId } = await admit(ctx, token);

@@ -278,6 +278,7 @@ const app: HmsApp = {
     }),
   removePeer: (peerId, reason) => act(() => actions.removePeer(peerId, reason)),
   endRoom: (lock, reason) => act(() => actions.endRoom(lock, reason)),
+  changeName: (name) => act(() => actions.changeName(name)),
   setRemoteTrackEnabled: (trackId, enabled) => act(() => actions.setRemoteTrackEnabled(trackId, enabled)),
   snapshot,
   audioEnergy(peerId) {

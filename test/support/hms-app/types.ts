@@ -92,6 +92,7 @@ export interface HmsApp {
   acceptRoleChange(): Promise<HmsResult>;
   removePeer(peerId: string, reason: string): Promise<HmsResult>;
   endRoom(lock: boolean, reason: string): Promise<HmsResult>;
+  changeName(name: string): Promise<HmsResult>;
   setRemoteTrackEnabled(trackId: string, enabled: boolean): Promise<HmsResult>;
   snapshot(): HmsSnapshot;
   /** The loudest RMS (0…1) of the peer's received audio over the last second; 0 without audio. */
