@@ -121,6 +121,16 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
     lock: z.boolean().optional(),
     ref,
   }),
+  /** Needs the role's `changeRole` permission. `force`: at once; otherwise the peer is asked (role-change-request). */
+  z.strictObject({
+    type: z.literal("change-role"),
+    peer_id: id,
+    role: z.string().min(1).max(100),
+    force: z.boolean(),
+    ref,
+  }),
+  /** Accepts a role-change-request by its token. */
+  z.strictObject({ type: z.literal("accept-role"), token: z.string().min(1).max(64), ref }),
   z.strictObject({ type: z.literal("leave"), ref }),
   z.strictObject({ type: z.literal("ping"), ref }),
 ]);
@@ -196,6 +206,10 @@ export type ServerMessage =
       room_ended?: boolean;
       removed_reason?: string;
     }
-  /** An update-peer, end-room or remove-peer done (no other answer says so). */
+  /** An update-peer, end-room, remove-peer, change-role or accept-role done (no other answer says so). */
   | { type: "done"; ref: string }
+  /** To the peer whose role changed (forced, or a request it accepted): publish and receive as `role` from now on. */
+  | { type: "role-changed"; role: string; by: string }
+  /** To a peer asked to take another role: accept-role with the token to take it. */
+  | { type: "role-change-request"; role: string; by: string; token: string }
   | { type: "pong"; ref?: string };

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { RoomRow } from "../db/schema.ts";
 import { nowIso } from "../ids.ts";
 import type { Logger } from "../log.ts";
@@ -220,6 +221,46 @@ export class SfuRoom {
     this.requirePermission(by, "endRoom", "end the room");
     const others = [...this.peers.values()].filter((p) => p !== by);
     await Promise.all(others.map((p) => this.leave(p, "peer kicked", reason || "room ended", { by: by.id, roomEnded: true, reason })));
+  }
+
+  /** Role changes asked and not yet accepted, by token. */
+  private readonly roleRequests = new Map<string, { target: string; role: string; by: string }>();
+
+  /** A host changes another peer's role (its role needs changeRole): at once with `force`, else the peer is asked. */
+  changeRole(by: SfuPeer, peerId: string, role: string, force: boolean): void {
+    this.requirePermission(by, "changeRole", "change roles");
+    const target = this.peers.get(peerId);
+    if (!target || target.identity.hidden) throw new SignalError("not_found", "not_found", `peer ${peerId} is not in this room`);
+    if (!ownValue(this.roles, role) || role.startsWith("__"))
+      throw new SignalError("invalid_body", "invalid_role", `role ${role} is not one of ${Object.keys(this.roles).join(", ")}`);
+    if (force) return this.applyRole(target, role, by.id);
+    const token = randomUUID();
+    this.roleRequests.set(token, { target: target.id, role, by: by.id });
+    target.notify({ type: "role-change-request", role, by: by.id, token });
+  }
+
+  /** A peer accepts a role change it was asked for. */
+  acceptRole(peer: SfuPeer, token: string): void {
+    const req = this.roleRequests.get(token);
+    if (!req || req.target !== peer.id) throw new SignalError("not_found", "not_found", "no role change request with this token for you");
+    this.roleRequests.delete(token);
+    this.applyRole(peer, req.role, req.by);
+  }
+
+  /** The peer takes `role`: it is told first, then the others; what it receives follows the new role's subscribeToRoles. */
+  private applyRole(peer: SfuPeer, role: string, by: string): void {
+    peer.identity.role = role;
+    peer.notify({ type: "role-changed", role, by });
+    for (const other of this.peers.values()) {
+      if (other === peer) continue;
+      const mayReceive = this.canSubscribe(peer.identity.role, other.identity.role);
+      if (!mayReceive) peer.unsubscribePeer(other.id);
+      else for (const t of other.published.values()) peer.subscribe(other, t);
+      if (!this.canSubscribe(other.identity.role, role)) other.unsubscribePeer(peer.id);
+      else for (const t of peer.published.values()) other.subscribe(peer, t);
+    }
+    if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+    this.deps.log.info({ peer_id: peer.id, role, by }, "peer role changed");
   }
 
   /** Removes a peer once, for `reason`; closes the session if it was the last. */

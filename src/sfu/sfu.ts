@@ -272,6 +272,14 @@ export class Sfu implements SfuService {
         }
         if (msg.ref) peer.notify({ type: "done", ref: msg.ref });
         return;
+      case "change-role":
+        room.changeRole(peer, msg.peer_id, msg.role, msg.force);
+        if (msg.ref) peer.notify({ type: "done", ref: msg.ref });
+        return;
+      case "accept-role":
+        room.acceptRole(peer, msg.token);
+        if (msg.ref) peer.notify({ type: "done", ref: msg.ref });
+        return;
       case "leave":
         return room.leave(peer, "client request");
       case "join":

@@ -248,3 +248,30 @@ interface RecordingView {
   server: { running: boolean };
   hls: { running: boolean };
 }
+
+test("role changes: a guest may not change roles; a host's request is accepted, a forced one applies at once; the others see the new role", async () => {
+  const room = await newRoom("sdk-roles");
+  const host = await sdkPeer("Rhea", "host", room);
+  const g1 = await sdkPeer("Remy", "guest", room);
+  const g2 = await sdkPeer("Rosa", "guest", room);
+  const s = await host.waitFor((x) => x.remotePeers.length === 2, "both guests at the host");
+  const remyId = peerNamed("Remy")(s)!.id;
+  const rosaId = peerNamed("Rosa")(s)!.id;
+
+  await assert.rejects(g1.changeRole(rosaId, "host", true), (e: HmsActionError) => e.code === 403);
+
+  await host.changeRole(remyId, "host", false);
+  const asked = await g1.waitFor((x) => x.roleChangeRequest !== null, "Remy asked to become host");
+  assert.equal(asked.roleChangeRequest?.role, "host");
+  assert.equal(asked.localPeer?.role, "guest", "nothing changes before the request is accepted");
+  await g1.acceptRoleChange();
+  await g1.waitFor((x) => x.localPeer?.role === "host", "Remy is a host");
+  await g2.waitFor((x) => peerNamed("Remy")(x)?.role === "host", "Rosa sees Remy as a host");
+
+  await host.changeRole(rosaId, "host", true);
+  await g2.waitFor((x) => x.localPeer?.role === "host", "Rosa made a host at once");
+  await host.waitFor((x) => peerNamed("Rosa")(x)?.role === "host", "the host sees Rosa as a host");
+  // Still publishing and received after the change.
+  await g1.waitFor((x) => peerNamed("Rosa")(x)?.videoPlaying === true, "Rosa's video at Remy after both changes");
+  for (const c of [host, g1, g2]) await c.leave();
+});

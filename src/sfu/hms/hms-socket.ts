@@ -18,6 +18,8 @@ import { announceTracks, type HmsTrackState, hmsMessage, hmsPeer, hmsPeerRef, hm
 //   peer-update {name, data}  → update-peer      error                   → the request's error, or on-error /
 //   peer-leave-request        → remove-peer                                 on-peer-leave-request (removed)
 //   end-room {lock, reason}   → end-room         done                    → the request's (empty) result
+//   role-change-request       → change-role      role-change-request     → on-role-change-request
+//   role-change {token}       → accept-role      role-changed            → on-policy-change (the new role)
 //   leave                     → leave
 //   ping, analytics: answered / dropped here
 //
@@ -58,6 +60,8 @@ export class HmsSocket implements SignalSocket {
   private readonly known = new Map<string, PeerInfo>();
   private nextRef = 1;
   private recordings: RoomRecordingState | null = null;
+  /** The policy sent at connect: a role change resends it with the new role's name. */
+  private policy: object | null = null;
   private unwatch: (() => void) | null = null;
 
   constructor(
@@ -66,7 +70,10 @@ export class HmsSocket implements SignalSocket {
   ) {
     ws.onMessage((text) => this.fromClient(text));
     void o.policy().then((r) => {
-      if ("policy" in r) return this.notify("on-policy-change", r.policy);
+      if ("policy" in r) {
+        this.policy = r.policy;
+        return this.notify("on-policy-change", r.policy);
+      }
       this.notify("on-error", { code: r.code, message: r.message });
       ws.close(4000 + Math.min(r.code, 999), r.message.slice(0, 120));
     });
@@ -231,6 +238,21 @@ export class HmsSocket implements SignalSocket {
           ref: this.call(id),
         });
       }
+      case "role-change-request": {
+        if (id === undefined) return;
+        if (typeof p.requested_for !== "string" || typeof p.role !== "string")
+          return this.replyError(
+            id,
+            405,
+            "changing the role of every peer of some roles is not supported by tapedeck; change one peer at a time",
+          );
+        return this.sfu({ type: "change-role", peer_id: p.requested_for, role: p.role, force: p.force === true, ref: this.call(id) });
+      }
+      case "role-change": {
+        if (id === undefined) return;
+        if (typeof p.token !== "string") return this.replyError(id, 400, "role-change needs the request's token");
+        return this.sfu({ type: "accept-role", token: p.token, ref: this.call(id) });
+      }
       case "leave":
         return this.sfu({ type: "leave" });
       default:
@@ -281,6 +303,12 @@ export class HmsSocket implements SignalSocket {
       }
       case "error":
         return this.sfuError(msg);
+      case "role-changed":
+        // The SDK publishes and unpublishes for its new role when its policy's name changes.
+        if (this.policy) this.notify("on-policy-change", { ...this.policy, name: msg.role });
+        return;
+      case "role-change-request":
+        return this.notify("on-role-change-request", { requested_by: msg.by, role: msg.role, token: msg.token });
       case "done": {
         const id = this.calls.get(msg.ref);
         this.calls.delete(msg.ref);
