@@ -1,71 +1,28 @@
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { after, before, test } from "node:test";
-import type { Browser } from "playwright-core";
-import { readFile as readFileP } from "node:fs/promises";
+import { test } from "node:test";
 import { mintAppToken } from "../../src/auth/tokens.ts";
-import { probe } from "../../src/media/process.ts";
-import type { PresignedUrl } from "../support/api-types.ts";
-import { startTestApp, type TestApp } from "../support/app.ts";
-import { launchBrowser, openRoomPage, waitForRemoteVideo } from "../support/browser.ts";
-import { type HmsActionError, type HmsAppClient, type HmsAppServer, openHmsApp, startHmsAppServer } from "../support/hms-sdk.ts";
-import { makeCertificate } from "../support/tls.ts";
+import { openRoomPage, waitForRemoteVideo } from "../support/browser.ts";
+import { peerNamed, sdkFixture } from "../support/hms-fixture.ts";
+import type { HmsActionError } from "../support/hms-sdk.ts";
 import { until } from "../support/wait.ts";
 
 // The official 100ms web SDK (@100mslive/hms-video-store, bundled into a page served from another
-// origin, as a real app's is) joins tapedeck rooms with `initEndpoint` set to tapedeck. Every request
-// to a host other than tapedeck and the app's own is blocked, so nothing reaches 100ms.
+// origin, as a real app's is) joins tapedeck rooms with `initEndpoint` set to tapedeck: media, chat,
+// mute, names, roles and moderation. Every request to a host other than tapedeck and the app's own is
+// blocked, so nothing reaches 100ms. Recordings of SDK rooms: hms-sdk-recording.test.ts.
 
-const readFile = (f: string) => readFileP(f, "utf8");
-
-let app: TestApp;
-let page: HmsAppServer;
-let browser: Browser;
-let roomId: string;
-const clients: HmsAppClient[] = [];
-
-before(async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-hms-"));
-  const { cert, key } = makeCertificate(dir);
-  page = await startHmsAppServer();
-  app = await startTestApp({ env: { TAPEDECK_TLS_CERT: cert, TAPEDECK_TLS_KEY: key, TAPEDECK_CORS_ORIGINS: page.origin } });
-  browser = await launchBrowser();
-  roomId = (await app.v2.createRoom({ name: "sdk-room" })).id;
-});
-
-/** A room of its own (the default template: `host` may do everything, `guest` only publish). */
-async function newRoom(name: string): Promise<string> {
-  return (await app.v2.createRoom({ name })).id;
-}
-
-after(async () => {
-  for (const c of clients) await c.close().catch(() => undefined);
-  await browser?.close();
-  await page?.close();
-  await app?.close();
-});
-
-async function sdkPeer(name: string, role = "host", room = roomId): Promise<HmsAppClient> {
-  const client = await openHmsApp(browser, { appUrl: page.url, allowHosts: [app.url] });
-  clients.push(client);
-  const authToken = await mintAppToken(app.ctx.identity, { roomId: room, role, userId: `user-${name}` });
-  await client.join({ authToken, userName: name, initEndpoint: app.url });
-  return client;
-}
-
-const peerNamed = (name: string) => (s: Awaited<ReturnType<HmsAppClient["snapshot"]>>) => s.remotePeers.find((p) => p.name === name);
+const sdk = sdkFixture();
 
 test("two SDK peers see each other's video and hear each other; a third joins late and sees both; a leave is seen", async () => {
-  const alice = await sdkPeer("Alice");
-  const bob = await sdkPeer("Bob");
+  const roomId = await sdk.newRoom("sdk-room");
+  const alice = await sdk.peer("Alice", "host", roomId);
+  const bob = await sdk.peer("Bob", "host", roomId);
   await alice.waitFor((s) => peerNamed("Bob")(s)?.videoPlaying === true, "Bob's video playing at Alice");
   await bob.waitFor((s) => peerNamed("Alice")(s)?.videoPlaying === true, "Alice's video playing at Bob");
   const bobAtAlice = peerNamed("Bob")(await alice.snapshot())!;
   await until(async () => (await alice.audioEnergy(bobAtAlice.id)) > 0.01, "Bob's audio at Alice", 15_000);
 
-  const carol = await sdkPeer("Carol");
+  const carol = await sdk.peer("Carol", "host", roomId);
   const seen = await carol.waitFor(
     (s) => peerNamed("Alice")(s)?.videoPlaying === true && peerNamed("Bob")(s)?.videoPlaying === true,
     "Alice's and Bob's video at Carol",
@@ -78,7 +35,7 @@ test("two SDK peers see each other's video and hear each other; a third joins la
 
   // The session API saw the SDK peers under the ids the SDK gave them.
   const aliceSnap = await alice.snapshot();
-  const sessions = await app.v2.listSessions({ room_id: roomId });
+  const sessions = await sdk.app.v2.listSessions({ room_id: roomId });
   const peers = sessions.data[0].peers;
   assert.ok(peers[aliceSnap.localPeer!.id], "Alice's own peer id is the session's");
   for (const c of [alice, carol])
@@ -92,33 +49,34 @@ test("two SDK peers see each other's video and hear each other; a third joins la
 });
 
 test("an SDK peer and a room-page peer in one room see each other", async () => {
-  const sdk = await sdkPeer("Sdk");
-  const token = await mintAppToken(app.ctx.identity, { roomId, role: "host", userId: "page-user" });
-  const roomPage = await openRoomPage(browser, {
-    baseUrl: app.url,
+  const roomId = await sdk.newRoom("sdk-and-page");
+  const peer = await sdk.peer("Sdk", "host", roomId);
+  const token = await mintAppToken(sdk.app.ctx.identity, { roomId, role: "host", userId: "page-user" });
+  const roomPage = await openRoomPage(sdk.browser, {
+    baseUrl: sdk.app.url,
     roomId,
     token,
     name: "Paige",
     skipPreview: true,
     ignoreHTTPSErrors: true,
   });
-  const paige = await sdk.waitFor((s) => peerNamed("Paige")(s)?.videoPlaying === true, "the room page's video at the SDK peer");
+  const paige = await peer.waitFor((s) => peerNamed("Paige")(s)?.videoPlaying === true, "the room page's video at the SDK peer");
   assert.equal(paige.remotePeers.length, 1);
   await waitForRemoteVideo(
     roomPage.page,
-    (await sdk.snapshot()).localPeer!.id,
+    (await peer.snapshot()).localPeer!.id,
     (v) => v.width > 0 && v.nonBlack,
     "the SDK peer's video on the room page",
   );
   await roomPage.close();
-  await sdk.leave();
+  await peer.leave();
 });
 
 test("mute and unmute, a name change, and chat to everyone, to a role and to one peer reach the others", async () => {
-  const room = await newRoom("sdk-chat");
-  const host = await sdkPeer("Hana", "host", room);
-  const guest = await sdkPeer("Gus", "guest", room);
-  const other = await sdkPeer("Olga", "guest", room);
+  const room = await sdk.newRoom("sdk-chat");
+  const host = await sdk.peer("Hana", "host", room);
+  const guest = await sdk.peer("Gus", "guest", room);
+  const other = await sdk.peer("Olga", "guest", room);
   await host.waitFor((s) => s.remotePeers.length === 2, "both guests at the host");
 
   await guest.setAudio(false);
@@ -161,10 +119,10 @@ test("mute and unmute, a name change, and chat to everyone, to a role and to one
 });
 
 test("a guest may not remove peers or end the room; a host removes one and then ends the room for the rest", async () => {
-  const room = await newRoom("sdk-moderation");
-  const host = await sdkPeer("Host", "host", room);
-  const g1 = await sdkPeer("G1", "guest", room);
-  const g2 = await sdkPeer("G2", "guest", room);
+  const room = await sdk.newRoom("sdk-moderation");
+  const host = await sdk.peer("Host", "host", room);
+  const g1 = await sdk.peer("G1", "guest", room);
+  const g2 = await sdk.peer("G2", "guest", room);
   const s = await host.waitFor((x) => x.remotePeers.length === 2, "both guests at the host");
   const hostId = s.localPeer!.id;
 
@@ -179,81 +137,17 @@ test("a guest may not remove peers or end the room; a host removes one and then 
   await host.endRoom(true, "that's all");
   const ended = await g2.waitFor((x) => x.leaveRequest !== null, "G2 told the room ended");
   assert.deepEqual(ended.leaveRequest, { roomEnded: true, reason: "that's all", requestedBy: hostId });
-  await until(async () => (await app.v2.getRoom(room)).enabled === false, "the room locked (disabled)");
-  const sessions = await app.v2.listSessions({ room_id: room });
+  await until(async () => (await sdk.app.v2.getRoom(room)).enabled === false, "the room locked (disabled)");
+  const sessions = await sdk.app.v2.listSessions({ room_id: room });
   const left = Object.values(sessions.data[0].peers).filter((p) => p.name !== "Host" && p.left_at !== null);
   assert.deepEqual(left.map((p) => p.name).sort(), ["G1", "G2"]);
 });
 
-/** An asset's file, fetched through its presigned URL (tapedeck's own certificate trusted). */
-async function downloadAsset(assetId: string, name: string): Promise<string> {
-  const link = await app.v2.ok<PresignedUrl>("GET", `/v2/recording-assets/${assetId}/presigned-url`);
-  const u = new URL(link.url);
-  const res = await app.fetch(u.pathname + u.search);
-  assert.equal(res.status, 200);
-  const file = path.join(os.tmpdir(), `tapedeck-hms-${Date.now()}-${name}`);
-  fs.writeFileSync(file, Buffer.from(await res.arrayBuffer()));
-  return file;
-}
-
-test("a browser recording of a room of SDK peers: the SDK's recording state follows it, and its MP4 and chat CSV complete", async () => {
-  const room = await newRoom("sdk-recorded");
-  const a = await sdkPeer("Ann", "host", room);
-  const b = await sdkPeer("Ben", "guest", room);
-  await a.waitFor((s) => peerNamed("Ben")(s)?.videoPlaying === true, "Ben's video at Ann");
-
-  const rec = await app.v2.startRecording(room, {});
-  const running = await a.waitFor((s) => (s.recording as RecordingView).browser.running, "the SDK's browser recording running", 45_000);
-  // tapedeck's recorder joined hidden: it is in nobody's peer list.
-  assert.deepEqual(
-    running.remotePeers.map((p) => p.name),
-    ["Ben"],
-  );
-  await a.sendBroadcast("on the record");
-  await a.sendDirectMessage("off the record", peerNamed("Ben")(running)!.id);
-  await b.waitFor((s) => s.messages.length === 2, "both messages at Ben");
-  await until(async () => (await app.v2.getRecording(rec.id)).status === "running", "the recording running");
-  // A few seconds on the record, as a user's recording would be (the page hands over a chunk a second).
-  await new Promise((r) => setTimeout(r, 4000));
-
-  await app.v2.stopRecording(rec.id);
-  await a.waitFor((s) => !(s.recording as RecordingView).browser.running, "the SDK's browser recording stopped");
-  const done = await until(
-    async () => {
-      const r = await app.v2.getRecording(rec.id);
-      return ["completed", "failed"].includes(r.status) && r;
-    },
-    "the recording to complete",
-    60_000,
-  );
-  assert.equal(done.status, "completed", JSON.stringify(done.error));
-  const composite = done.recording_assets?.find((x) => x.type === "room-composite");
-  assert.ok(composite, "a room-composite asset");
-  const p = await probe(await downloadAsset(composite.id, "composite.mp4"));
-  const video = p.streams.find((x) => x.codec_type === "video");
-  assert.deepEqual([video?.codec_name, video?.width, video?.height], ["h264", 1280, 720]);
-  assert.equal(p.streams.find((x) => x.codec_type === "audio")?.codec_name, "aac");
-  assert.ok(p.durationSeconds >= 3, `${p.durationSeconds} s recorded of at least 4`);
-  const chat = done.recording_assets?.find((x) => x.type === "chat");
-  assert.ok(chat, "a chat asset");
-  const csv = await readFile(await downloadAsset(chat.id, "chat.csv"));
-  assert.match(csv, /Ann,user-Ann,.*on the record/);
-  assert.doesNotMatch(csv, /off the record/, "a direct message is never recorded");
-  await a.leave();
-  await b.leave();
-});
-
-interface RecordingView {
-  browser: { running: boolean };
-  server: { running: boolean };
-  hls: { running: boolean };
-}
-
 test("role changes: a guest may not change roles; a host's request is accepted, a forced one applies at once; the others see the new role", async () => {
-  const room = await newRoom("sdk-roles");
-  const host = await sdkPeer("Rhea", "host", room);
-  const g1 = await sdkPeer("Remy", "guest", room);
-  const g2 = await sdkPeer("Rosa", "guest", room);
+  const room = await sdk.newRoom("sdk-roles");
+  const host = await sdk.peer("Rhea", "host", room);
+  const g1 = await sdk.peer("Remy", "guest", room);
+  const g2 = await sdk.peer("Rosa", "guest", room);
   const s = await host.waitFor((x) => x.remotePeers.length === 2, "both guests at the host");
   const remyId = peerNamed("Remy")(s)!.id;
   const rosaId = peerNamed("Rosa")(s)!.id;
