@@ -1,6 +1,7 @@
 import type { RoleInput } from "./template.schema.ts";
 
-const ALL_PERMISSIONS = [
+/** Every permission a 100ms role has (`permissions` of a template role). */
+export const ROLE_PERMISSIONS = [
   "endRoom",
   "removeOthers",
   "mute",
@@ -11,10 +12,10 @@ const ALL_PERMISSIONS = [
   "browserRecording",
   "pollRead",
   "pollWrite",
-];
+] as const;
 
-const permissions = (granted: string[]): Record<string, boolean> =>
-  Object.fromEntries(ALL_PERMISSIONS.map((p) => [p, granted.includes(p)]));
+const permissions = (granted: readonly string[]): Record<string, boolean> =>
+  Object.fromEntries(ROLE_PERMISSIONS.map((p) => [p, granted.includes(p)]));
 
 /** Roles of a template created without any: a `host` who may do everything and a `guest` who publishes. */
 export function defaultRoles(): Record<string, RoleInput> {
@@ -23,7 +24,7 @@ export function defaultRoles(): Record<string, RoleInput> {
       name: "host",
       publishParams: { allowed: ["audio", "video", "screen"] },
       subscribeParams: { subscribeToRoles: ["host", "guest"] },
-      permissions: permissions(ALL_PERMISSIONS),
+      permissions: permissions(ROLE_PERMISSIONS),
       priority: 1,
     },
     guest: {

@@ -1,3 +1,4 @@
+import { ROLE_PERMISSIONS } from "../../templates/default-roles.ts";
 import { isPlainObject, type Json } from "../../util/json.ts";
 import { ownValue } from "../../util/own.ts";
 import type { ChatMessageOut, PeerInfo, PeerTrackInfo, PublishedTrack, SubscribedTrack, TrackSource } from "../protocol.ts";
@@ -157,19 +158,6 @@ export function withPublisherMsids(sdp: string, tracks: SubscribedTrack[]): stri
     .join("\r\n");
 }
 
-const PERMISSIONS = [
-  "endRoom",
-  "removeOthers",
-  "mute",
-  "unmute",
-  "changeRole",
-  "hlsStreaming",
-  "rtmpStreaming",
-  "browserRecording",
-  "pollRead",
-  "pollWrite",
-] as const;
-
 const obj = (v: unknown): Json => (isPlainObject(v) ? v : {});
 
 /** A template role as the SDK's HMSRole: every object it reads present, defaults where the template is silent. */
@@ -192,7 +180,7 @@ export function hmsRole(name: string, role: Json, allRoles: string[]) {
       subscribeToRoles: Array.isArray(sp.subscribeToRoles) ? sp.subscribeToRoles : allRoles,
       maxSubsBitRate: typeof sp.maxSubsBitRate === "number" ? sp.maxSubsBitRate : 3200,
     },
-    permissions: Object.fromEntries(PERMISSIONS.map((p) => [p, granted[p] === true])),
+    permissions: Object.fromEntries(ROLE_PERMISSIONS.map((p) => [p, granted[p] === true])),
   };
 }
 
