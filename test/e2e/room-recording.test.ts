@@ -363,7 +363,15 @@ test("Chromium peers joining and leaving at different times: per-peer MP4s, a co
       );
 
       // Per-peer MP4s: one per peer, H.264 at the camera's size, with sound, as long as the peer stayed.
-      const streams = await ofSession("stream.recording.success");
+      // They are made after the composite (its recording.success does not wait for them).
+      const streams = await until(
+        async () => {
+          const done = await ofSession("stream.recording.success");
+          return done.length >= 2 && done;
+        },
+        "both per-peer MP4s (stream.recording.success)",
+        60_000,
+      );
       assert.deepEqual(streams.map((d) => d.peer_id).sort(), [redId, blueId].sort());
       for (const d of streams) {
         const peer = peerOf(d.peer_id);
