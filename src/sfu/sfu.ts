@@ -235,6 +235,10 @@ export class Sfu implements SfuService {
   }
 
   private async handle(peer: SfuPeer, room: SfuRoom, msg: ClientMessage): Promise<void> {
+    /** Acknowledges a message no other answer confirms (moderation), when it carried a ref. */
+    const done = () => {
+      if (msg.ref) peer.notify({ type: "done", ref: msg.ref });
+    };
     switch (msg.type) {
       case "publish":
         this.admitPublisher(peer, msg.tracks);
@@ -254,12 +258,10 @@ export class Sfu implements SfuService {
         }
       case "update-peer":
         room.updatePeer(peer, msg);
-        if (msg.ref) peer.notify({ type: "done", ref: msg.ref });
-        return;
+        return done();
       case "remove-peer":
         await room.removePeer(peer, msg.peer_id, msg.reason);
-        if (msg.ref) peer.notify({ type: "done", ref: msg.ref });
-        return;
+        return done();
       case "end-room":
         await room.endRoom(peer, msg.reason);
         if (msg.lock) {
@@ -270,16 +272,13 @@ export class Sfu implements SfuService {
             .execute();
           this.log.info({ room_id: room.id, peer_id: peer.id }, "room ended and locked (disabled) by a peer");
         }
-        if (msg.ref) peer.notify({ type: "done", ref: msg.ref });
-        return;
+        return done();
       case "change-role":
         room.changeRole(peer, msg.peer_id, msg.role, msg.force);
-        if (msg.ref) peer.notify({ type: "done", ref: msg.ref });
-        return;
+        return done();
       case "accept-role":
         room.acceptRole(peer, msg.token);
-        if (msg.ref) peer.notify({ type: "done", ref: msg.ref });
-        return;
+        return done();
       case "leave":
         return room.leave(peer, "client request");
       case "join":

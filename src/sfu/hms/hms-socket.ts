@@ -129,6 +129,14 @@ export class HmsSocket implements SignalSocket {
     this.frame({ id, error: { code, message } });
   }
 
+  /** The JSON-RPC call waiting for the SFU's answer carrying `ref`, forgotten once taken. */
+  private takeCall(ref: string | undefined): string | number | undefined {
+    if (!ref) return undefined;
+    const id = this.calls.get(ref);
+    this.calls.delete(ref);
+    return id;
+  }
+
   /** A ref for a message whose answer must reach JSON-RPC call `id`. */
   private call(id: string | number): string {
     const ref = `hms-${this.nextRef++}`;
@@ -270,9 +278,8 @@ export class HmsSocket implements SignalSocket {
         return;
       }
       case "publish-answer": {
-        const id = msg.ref ? this.calls.get(msg.ref) : undefined;
+        const id = this.takeCall(msg.ref);
         if (id === undefined) return;
-        this.calls.delete(msg.ref!);
         this.reply(id, { type: "answer", sdp: msg.sdp });
         if (this.joinCall && id === this.joinCall.id) this.afterJoin();
         return;
@@ -294,9 +301,8 @@ export class HmsSocket implements SignalSocket {
       case "peer-updated":
         return this.peerUpdated(msg.peer);
       case "chat": {
-        const id = msg.ref ? this.calls.get(msg.ref) : undefined;
+        const id = this.takeCall(msg.ref);
         if (id !== undefined) {
-          this.calls.delete(msg.ref!);
           return this.reply(id, { message_id: msg.id, timestamp: Date.parse(msg.sent_at) });
         }
         return this.notify("on-broadcast", hmsMessage(msg));
@@ -310,8 +316,7 @@ export class HmsSocket implements SignalSocket {
       case "role-change-request":
         return this.notify("on-role-change-request", { requested_by: msg.by, role: msg.role, token: msg.token });
       case "done": {
-        const id = this.calls.get(msg.ref);
-        this.calls.delete(msg.ref);
+        const id = this.takeCall(msg.ref);
         if (id !== undefined) this.reply(id, {});
         return;
       }
@@ -374,9 +379,8 @@ export class HmsSocket implements SignalSocket {
   }
 
   private sfuError(msg: Extract<ServerMessage, { type: "error" }>): void {
-    const id = msg.ref ? this.calls.get(msg.ref) : undefined;
+    const id = this.takeCall(msg.ref);
     if (id !== undefined) {
-      this.calls.delete(msg.ref!);
       if (this.joinCall && id === this.joinCall.id) this.joinCall = null;
       return this.replyError(id, msg.code, msg.message);
     }
