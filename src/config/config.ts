@@ -113,6 +113,7 @@ const envFields = z.object({
     })
     .default(0.85),
   TAPEDECK_COMPOSITE_CHUNK_SECONDS: intFromEnv(30, 2, 600),
+  TAPEDECK_RECONNECT_WINDOW_SECONDS: intFromEnv(60, 0, 600),
   TAPEDECK_SFU_REMB: z.enum(["on", "off"], { error: "must be on or off" }).default("on"),
   TAPEDECK_BEAM_MAX: z.coerce.number().int().min(0).max(64).optional(),
   TAPEDECK_HLS_MAX: z.coerce.number().int().min(0).max(64).optional(),
@@ -173,6 +174,8 @@ export interface Config {
     processes: number;
     /** Cores (fraction of one) above which a shard refuses new publishers. */
     cpuLimit: number;
+    /** How long a peer that joined with `reconnect` is kept after its socket drops (0: it leaves at once). */
+    reconnectWindowMs: number;
   };
   recording: {
     /** The SFU composite is rendered in pieces this long while the session runs (less is left at the end, more ffmpeg runs). */
@@ -261,6 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       remb: e.TAPEDECK_SFU_REMB === "on",
       processes: e.TAPEDECK_SFU_PROCESSES ?? os.cpus().length,
       cpuLimit: e.TAPEDECK_SFU_CPU_LIMIT,
+      reconnectWindowMs: e.TAPEDECK_RECONNECT_WINDOW_SECONDS * 1000,
     },
     recording: {
       compositeChunkMs: e.TAPEDECK_COMPOSITE_CHUNK_SECONDS * 1000,

@@ -29,6 +29,11 @@ export interface PeerIdentity {
   hidden: boolean;
   /** A data channel with this label is opened on the subscribe connection (see protocol.ts). */
   controlChannel?: string;
+  /**
+   * Join `reconnect`: how long (ms) it is kept after losing its socket, its media connection or its
+   * media, waiting for the client to recover (a new socket, an ICE restart). 0: it leaves at once.
+   */
+  reconnectMs: number;
 }
 
 export type IceTarget = "publish" | "subscribe";
@@ -87,10 +92,16 @@ export class SfuPeer {
   /** Trickled candidates that came before their connection's remote description. */
   private readonly earlyCandidates: Record<IceTarget, RTCIceCandidateInit[]> = { publish: [], subscribe: [] };
   private control: RTCDataChannel | null = null;
+  /** The publish offer's ICE username fragment: a new one is the client restarting ICE. */
+  private publishUfrag: string | null = null;
+  /** The next subscribe offer restarts ICE (the client's network changed, or the connection failed). */
+  private restartSubscribeIce = false;
+  /** Running while the publish connection is down for a reconnect peer: it leaves when it fires. */
+  private lostTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly identity: PeerIdentity,
-    private readonly send: (msg: ServerMessage) => void,
+    private send: (msg: ServerMessage) => void,
     private readonly log: Logger,
     private readonly events: {
       onTrack: (peer: SfuPeer, track: PublishedTrack) => void;
@@ -100,6 +111,34 @@ export class SfuPeer {
       onRemoved?: (peer: SfuPeer, message: string, by?: Removal) => void;
     },
   ) {}
+
+  /** Its socket dropped (it may come back, see attach): what the SFU sends meanwhile goes nowhere. */
+  detach(): void {
+    this.send = () => {};
+    this.events.onRemoved = undefined;
+  }
+
+  /** Its new socket after a reconnect: messages and a removal go there from now on. */
+  attach(send: (msg: ServerMessage) => void, onRemoved: (peer: SfuPeer, message: string, by?: Removal) => void): void {
+    this.send = send;
+    this.events.onRemoved = onRemoved;
+  }
+
+  /**
+   * After a reconnect: a subscribe offer sent while the socket was gone (or never answered) is sent
+   * again, so that the subscribe connection catches up with what the peer should receive.
+   */
+  resumeSubscribe(): void {
+    const pc = this.subscribePc;
+    if (this.closed || !pc || pc.signalingState !== "have-local-offer" || !pc.localDescription) return;
+    clearTimeout(this.negotiationTimer);
+    this.negotiating = true;
+    this.notify({ type: "subscribe-offer", sdp: pc.localDescription.sdp, tracks: this.subscribedTracks() });
+    this.negotiationTimer = setTimeout(() => {
+      this.log.warn("peer did not answer a subscribe offer in time");
+      this.negotiationDone();
+    }, NEGOTIATION_TIMEOUT_MS);
+  }
 
   /** Called by the room when it removes this peer for a reason the peer did not ask for. */
   removed(message: string, by?: Removal): void {
@@ -150,11 +189,17 @@ export class SfuPeer {
         transceiver.onTrack.subscribe((track) => this.trackArrived(transceiver, track));
       });
       pc.connectionStateChange.subscribe((state) => {
+        if (state === "connected") clearTimeout(this.lostTimer);
         if ((state !== "failed" && state !== "closed") || this.closed) return;
         this.log.warn({ state, ice: pc.iceConnectionState }, "publish connection lost");
-        this.events.onConnectionLost(this);
+        this.connectionLost(state);
       });
     }
+    // A new ICE username fragment: the client restarted ICE (its network changed); werift restarts
+    // its side when it applies the offer, and the subscribe connection restarts too.
+    const ufrag = /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1] ?? null;
+    const restarted = this.publishUfrag !== null && ufrag !== null && ufrag !== this.publishUfrag;
+    if (ufrag) this.publishUfrag = ufrag;
     const pc = this.publishPc;
     // The offer passed publish-check.ts; what werift still cannot apply is the peer's mistake, not ours.
     await pc.setRemoteDescription({ type: "offer", sdp }).catch((err: Error) => {
@@ -167,6 +212,25 @@ export class SfuPeer {
     }
     await pc.setLocalDescription(await pc.createAnswer());
     this.notify({ type: "publish-answer", sdp: pc.localDescription!.sdp, ...(ref ? { ref } : {}) });
+    if (restarted && this.subscribePc) {
+      this.log.info("the client restarted ICE on its publish connection; restarting the subscribe connection's");
+      this.restartSubscribeIce = true;
+      void this.negotiate();
+    }
+  }
+
+  /**
+   * A media connection failed or closed. A reconnect peer gets the reconnect window to recover it (an
+   * ICE restart; its subscribe connection is restarted from here); any other peer is gone at once.
+   */
+  private connectionLost(state: string): void {
+    if (state !== "failed" || this.identity.reconnectMs <= 0) return this.events.onConnectionLost(this);
+    if (this.lostTimer) return;
+    this.lostTimer = setTimeout(() => {
+      this.lostTimer = undefined;
+      const states = [this.publishPc?.connectionState, this.subscribePc?.connectionState];
+      if (!this.closed && states.some((s) => s !== undefined && s !== "connected")) this.events.onConnectionLost(this);
+    }, this.identity.reconnectMs);
   }
 
   /** A trickled ICE candidate of the client's publish or subscribe connection. */
@@ -311,9 +375,15 @@ export class SfuPeer {
     const pc = new RTCPeerConnection(sfuPeerConfig());
     if (this.identity.controlChannel) this.control = this.openControlChannel(pc, this.identity.controlChannel);
     pc.connectionStateChange.subscribe((state) => {
+      if (state === "connected") clearTimeout(this.lostTimer);
       if ((state !== "failed" && state !== "closed") || this.closed || pc !== this.subscribePc) return;
       this.log.warn({ state, ice: pc.iceConnectionState }, "subscribe connection lost");
-      this.events.onConnectionLost(this);
+      this.connectionLost(state);
+      // The SDK cannot restart the subscribe side (it answers): the SFU offers anew with new credentials.
+      if (state === "failed" && this.identity.reconnectMs > 0) {
+        this.restartSubscribeIce = true;
+        void this.negotiate();
+      }
     });
     this.subscribePc = pc;
     return pc;
@@ -346,12 +416,10 @@ export class SfuPeer {
     this.negotiateAgain = false;
     try {
       const pc = this.subscribePc;
-      await pc.setLocalDescription(await pc.createOffer());
-      const tracks: SubscribedTrack[] = [];
-      for (const sub of this.subscriptions.values()) {
-        if (sub.transceiver.mid) tracks.push({ ...sub.info, mid: sub.transceiver.mid });
-      }
-      this.notify({ type: "subscribe-offer", sdp: pc.localDescription!.sdp, tracks });
+      const iceRestart = this.restartSubscribeIce;
+      this.restartSubscribeIce = false;
+      await pc.setLocalDescription(await pc.createOffer({ iceRestart }));
+      this.notify({ type: "subscribe-offer", sdp: pc.localDescription!.sdp, tracks: this.subscribedTracks() });
       this.negotiationTimer = setTimeout(() => {
         this.log.warn("peer did not answer a subscribe offer in time");
         this.negotiationDone();
@@ -360,6 +428,15 @@ export class SfuPeer {
       this.log.error({ err }, "subscribe negotiation failed");
       this.negotiationDone();
     }
+  }
+
+  /** The tracks of the current subscribe offer, by mid. */
+  private subscribedTracks(): SubscribedTrack[] {
+    const tracks: SubscribedTrack[] = [];
+    for (const sub of this.subscriptions.values()) {
+      if (sub.transceiver.mid) tracks.push({ ...sub.info, mid: sub.transceiver.mid });
+    }
+    return tracks;
   }
 
   async subscribeAnswer(sdp: string): Promise<void> {
@@ -403,6 +480,7 @@ export class SfuPeer {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.negotiationTimer);
+    clearTimeout(this.lostTimer);
     for (const sub of this.subscriptions.values()) sub.stop();
     this.subscriptions.clear();
     for (const t of this.published.values()) t.close();

@@ -62,8 +62,15 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
       .string()
       .regex(/^[\w-]{1,32}$/)
       .optional(),
+    /** Keep this peer for the reconnect window when its socket drops, so that `resume` can take it back. */
+    reconnect: z.boolean().optional(),
     ref,
   }),
+  /**
+   * A new socket of a peer that joined with `reconnect` and lost its socket: the same peer goes on
+   * (its connections, tracks and session), and gets `joined` with `resumed: true`. 410 once it is gone.
+   */
+  z.strictObject({ type: z.literal("resume"), token: z.string().min(1).max(4096), peer_id: z.uuid(), ref }),
   z.strictObject({
     type: z.literal("publish"),
     sdp: z.string().min(1).max(200_000),
@@ -121,12 +128,31 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
     lock: z.boolean().optional(),
     ref,
   }),
-  /** Needs the role's `changeRole` permission. `force`: at once; otherwise the peer is asked (role-change-request). */
+  /**
+   * Needs the role's `changeRole` permission. One peer (`peer_id`): at once with `force`, otherwise it is
+   * asked (role-change-request); or every peer of `roles` (always forced).
+   */
   z.strictObject({
     type: z.literal("change-role"),
-    peer_id: id,
+    peer_id: id.optional(),
+    roles: z.array(z.string().min(1).max(100)).min(1).max(50).optional(),
     role: z.string().min(1).max(100),
     force: z.boolean(),
+    ref,
+  }),
+  /**
+   * Asks a peer (`peer_id`; one track of it with `track_id`) or every peer of `roles` to mute
+   * (`mute: true`, the role's `mute` permission) or unmute (`unmute`; the peer decides) tracks, all
+   * or those of one `kind` / `source`.
+   */
+  z.strictObject({
+    type: z.literal("mute-request"),
+    peer_id: id.optional(),
+    track_id: id.optional(),
+    roles: z.array(z.string().min(1).max(100)).min(1).max(50).optional(),
+    kind: z.enum(["audio", "video"]).optional(),
+    source: z.enum(TRACK_SOURCES).optional(),
+    mute: z.boolean(),
     ref,
   }),
   /** Accepts a role-change-request by its token. */
@@ -185,6 +211,8 @@ export type ServerMessage =
       peers: PeerInfo[];
       /** What this peer's role may publish. */
       can_publish: Array<"audio" | "video" | "screen">;
+      /** The answer to `resume`: the same peer on a new socket (its connections and tracks went on). */
+      resumed?: true;
     }
   | { type: "peer-joined"; peer: PeerInfo }
   | { type: "peer-updated"; peer: PeerInfo }
@@ -212,4 +240,17 @@ export type ServerMessage =
   | { type: "role-changed"; role: string; by: string }
   /** To a peer asked to take another role: accept-role with the token to take it. */
   | { type: "role-change-request"; role: string; by: string; token: string }
+  /**
+   * Another peer (`by`) asks this one to mute (`mute: true`: the 100ms SDK mutes at once) or unmute
+   * (it asks its user) one track (`track_id`, `stream_id`) or all of one `kind` / `source` (or every track).
+   */
+  | {
+      type: "mute-request";
+      by: string;
+      mute: boolean;
+      track_id?: string;
+      stream_id?: string;
+      kind?: TrackKind;
+      source?: TrackSource;
+    }
   | { type: "pong"; ref?: string };

@@ -5,7 +5,7 @@ import type { Logger } from "../log.ts";
 import type { Json } from "../util/json.ts";
 import { ownValue } from "../util/own.ts";
 import type { Removal, SfuPeer } from "./peer.ts";
-import type { ChatMessageOut } from "./protocol.ts";
+import type { ChatMessageOut, ClientMessage, ServerMessage } from "./protocol.ts";
 import type { PublishedTrack } from "./published-track.ts";
 import type { SfuRecordingSettings } from "../recorders/core/recording-settings.ts";
 import type { TrackRecordingService } from "../recorders/sfu/track-recording.service.ts";
@@ -131,14 +131,7 @@ export class SfuRoom {
     this.sessionStartedAt = session.startedAt;
     this.recording = session.recording;
     this.peers.set(peer.id, peer);
-    peer.notify({
-      type: "joined",
-      peer: peer.info(),
-      room: { id: this.row.id, name: this.row.name },
-      session_id: session.sessionId,
-      peers: this.visiblePeers(peer.id).map((p) => p.info()),
-      can_publish: this.allowedToPublish(peer.identity.role),
-    });
+    peer.notify(this.joinedMessage(peer));
     if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-joined", peer: peer.info() });
     peer.openSubscribe();
     for (const other of this.peers.values()) {
@@ -150,6 +143,24 @@ export class SfuRoom {
       { peer_id: peer.id, role: peer.identity.role, session_id: session.sessionId, peers: this.peers.size },
       "peer joined",
     );
+  }
+
+  private joinedMessage(peer: SfuPeer): Extract<ServerMessage, { type: "joined" }> {
+    return {
+      type: "joined",
+      peer: peer.info(),
+      room: { id: this.row.id, name: this.row.name },
+      session_id: this.sessionId ?? "",
+      peers: this.visiblePeers(peer.id).map((p) => p.info()),
+      can_publish: this.allowedToPublish(peer.identity.role),
+    };
+  }
+
+  /** A peer back on a new socket (Sfu.resume): the room as it is now, and the subscribe offer it may have missed. */
+  resumed(peer: SfuPeer): void {
+    if (!this.peers.has(peer.id)) return;
+    peer.notify({ ...this.joinedMessage(peer), resumed: true });
+    peer.resumeSubscribe();
   }
 
   allowedToPublish(role: string): Array<"audio" | "video" | "screen"> {
@@ -223,16 +234,49 @@ export class SfuRoom {
     await Promise.all(others.map((p) => this.leave(p, "peer kicked", reason || "room ended", { by: by.id, roomEnded: true, reason })));
   }
 
+  /**
+   * A host asks one peer (one track of it with `track_id`), or every other peer (of some roles), to mute
+   * or unmute. Muting needs the role's `mute` permission, asking to unmute its `unmute`; each peer's own
+   * client acts on the request (the 100ms SDK mutes at once and asks its user before unmuting).
+   */
+  requestMute(by: SfuPeer, req: Extract<ClientMessage, { type: "mute-request" }>): void {
+    this.requirePermission(by, req.mute ? "mute" : "unmute", req.mute ? "mute others" : "ask others to unmute");
+    if (req.peer_id && req.roles)
+      throw new SignalError("invalid_body", "invalid_message", "a mute-request names peer_id, or roles, or neither (everyone)");
+    const { mute, kind, source } = req;
+    if (req.peer_id) {
+      const target = this.peers.get(req.peer_id);
+      if (!target || target.identity.hidden) throw new SignalError("not_found", "not_found", `peer ${req.peer_id} is not in this room`);
+      if (!req.track_id) return target.notify({ type: "mute-request", by: by.id, mute, kind, source });
+      const track = target.published.get(req.track_id);
+      if (!track) throw new SignalError("not_found", "not_found", `peer ${req.peer_id} publishes no track ${req.track_id}`);
+      return target.notify({ type: "mute-request", by: by.id, mute, track_id: req.track_id, stream_id: track.info.stream_id });
+    }
+    if (req.track_id) throw new SignalError("invalid_body", "invalid_message", "track_id needs peer_id");
+    const roles = req.roles && new Set(req.roles);
+    for (const p of this.visiblePeers(by.id))
+      if (!roles || roles.has(p.identity.role)) p.notify({ type: "mute-request", by: by.id, mute, kind, source });
+  }
+
   /** Role changes asked and not yet accepted, by token. */
   private readonly roleRequests = new Map<string, { target: string; role: string; by: string }>();
 
   /** A host changes another peer's role (its role needs changeRole): at once with `force`, else the peer is asked. */
-  changeRole(by: SfuPeer, peerId: string, role: string, force: boolean): void {
+  changeRole(by: SfuPeer, req: { peer_id?: string; roles?: string[]; role: string; force: boolean }): void {
     this.requirePermission(by, "changeRole", "change roles");
-    const target = this.peers.get(peerId);
-    if (!target || target.identity.hidden) throw new SignalError("not_found", "not_found", `peer ${peerId} is not in this room`);
+    const { role, force } = req;
     if (!ownValue(this.roles, role) || role.startsWith("__"))
       throw new SignalError("invalid_body", "invalid_role", `role ${role} is not one of ${Object.keys(this.roles).join(", ")}`);
+    if (!req.peer_id === !req.roles)
+      throw new SignalError("invalid_body", "invalid_message", "a change-role names either peer_id or roles");
+    if (req.roles) {
+      // Every peer of those roles (the one asking too, as 100ms does), at once.
+      const from = new Set(req.roles);
+      for (const p of this.visiblePeers()) if (from.has(p.identity.role) && p.identity.role !== role) this.applyRole(p, role, by.id);
+      return;
+    }
+    const target = this.peers.get(req.peer_id!);
+    if (!target || target.identity.hidden) throw new SignalError("not_found", "not_found", `peer ${req.peer_id} is not in this room`);
     if (force) return this.applyRole(target, role, by.id);
     const token = randomUUID();
     this.roleRequests.set(token, { target: target.id, role, by: by.id });
@@ -354,7 +398,8 @@ export class SfuRoom {
     for (const peer of this.peers.values()) {
       if (this.deps.remb) for (const t of peer.published.values()) t.sendFeedback();
       const silent = peer.msSinceLastMedia(now);
-      if (silent !== null && silent > MEDIA_INACTIVITY_MS)
+      // A peer that may reconnect gets its reconnect window: its media stops while its network is down.
+      if (silent !== null && silent > Math.max(MEDIA_INACTIVITY_MS, peer.identity.reconnectMs))
         void this.leave(peer, "ice connection state closed", `no media for ${Math.round(silent / 1000)} s`);
     }
   }

@@ -26,6 +26,11 @@ import type { SignalSocket } from "./signal-socket.ts";
 // Messages are rate limited per connection (peer-limits.ts); a connection that floods is removed.
 
 const JOIN_TIMEOUT_MS = 10_000;
+
+/** One signalling connection, as a peer's owner. */
+interface Connection {
+  close(code: number, reason: string): void;
+}
 const STRIKE_WINDOW_S = STRIKE_WINDOW_MS / 1000;
 
 export class Sfu implements SfuService {
@@ -33,6 +38,10 @@ export class Sfu implements SfuService {
   readonly store: SessionStore;
   private readonly log: Logger;
   private readonly sockets = new Set<SignalSocket>();
+  /** The connection that speaks for each peer now: a resume moves a peer to a new one. */
+  private readonly owners = new WeakMap<SfuPeer, Connection>();
+  /** Peers whose socket dropped, kept for the reconnect window: the timer that makes them leave. */
+  private readonly detached = new Map<string, NodeJS.Timeout>();
 
   /** This process's CPU load; replaceable in tests. */
   cpu: { readonly cores: number; stop(): void };
@@ -58,6 +67,7 @@ export class Sfu implements SfuService {
 
   connect(socket: SignalSocket, remote: string): void {
     this.sockets.add(socket);
+    const conn: Connection = { close: (code, reason) => socket.close(code, reason) };
     const log = this.log.child({ remote });
     let peer: SfuPeer | null = null;
     let room: SfuRoom | null = null;
@@ -94,7 +104,7 @@ export class Sfu implements SfuService {
       open = false;
       clearTimeout(joinTimer);
       this.sockets.delete(socket);
-      if (peer && room) void room.leave(peer, "websocket closed").catch((err) => log.error({ err }, "leave failed"));
+      if (peer && room) this.socketGone(peer, room, conn, log);
     });
 
     const limitExceeded = (err: AppError) => {
@@ -129,18 +139,20 @@ export class Sfu implements SfuService {
           if (msg.type === "ping") return send({ type: "pong", ...(ref ? { ref } : {}) });
           if (!peer && joining && msg.type !== "join") await joinDone.catch(() => undefined);
           if (!peer) {
-            if (msg.type !== "join") return fail(400, "not_joined", `send {"type":"join"} first (got ${msg.type})`, false);
+            if (msg.type !== "join" && msg.type !== "resume")
+              return fail(400, "not_joined", `send {"type":"join"} first (got ${msg.type})`, false);
             if (joining) return fail(409, "already_joining", "join already in progress", false);
             joining = true;
-            const join = this.join(msg, send, log, (message, removal) =>
-              flooded ? fail(429, "flooding", flooded, true) : fail(410, "removed", message, true, undefined, removal),
-            );
+            const onRemoved = (message: string, removal?: Removal) =>
+              flooded ? fail(429, "flooding", flooded, true) : fail(410, "removed", message, true, undefined, removal);
+            const join = msg.type === "join" ? this.join(msg, send, log, onRemoved) : this.resume(msg, send, log, onRemoved, conn);
             joinDone = join;
             const joined = await join;
             peer = joined.peer;
             room = joined.room;
+            this.owners.set(peer, conn);
             clearTimeout(joinTimer);
-            if (!open) void room.leave(peer, "websocket closed");
+            if (!open) this.socketGone(peer, room, conn, log);
             return;
           }
           await this.handle(peer, room!, msg);
@@ -219,6 +231,7 @@ export class Sfu implements SfuService {
         joinedAt: nowIso(),
         hidden,
         controlChannel: msg.control_channel,
+        reconnectMs: msg.reconnect === true ? this.ctx.config.sfu.reconnectWindowMs : 0,
       },
       send,
       peerLog,
@@ -231,6 +244,67 @@ export class Sfu implements SfuService {
     );
     await room.join(peer);
     this.ctx.events.emit("peer.joined", { room: row, template, peerId: peer.id, hidden: peer.identity.hidden });
+    return { peer, room };
+  }
+
+  /**
+   * A peer's socket closed. It leaves, unless it joined with `reconnect`: then it stays (its media
+   * goes on, the others see no change) for the reconnect window, waiting for a `resume`.
+   */
+  private socketGone(peer: SfuPeer, room: SfuRoom, conn: Connection, log: Logger): void {
+    if (this.owners.get(peer) !== conn) return; // a resume took the peer to a newer socket
+    this.owners.delete(peer);
+    const windowMs = peer.identity.reconnectMs;
+    if (windowMs <= 0 || !room.peers.has(peer.id)) {
+      void room.leave(peer, "websocket closed").catch((err) => log.error({ err }, "leave failed"));
+      return;
+    }
+    peer.detach();
+    log.info(
+      { peer_id: peer.id, room_id: room.id, window_s: windowMs / 1000 },
+      "signalling socket closed; the peer is kept until it reconnects",
+    );
+    const timer = setTimeout(() => {
+      this.detached.delete(peer.id);
+      if (this.owners.has(peer) || room.peers.get(peer.id) !== peer) return;
+      log.info({ peer_id: peer.id, room_id: room.id }, "peer did not reconnect in time; it leaves");
+      void room
+        .leave(peer, "websocket closed", `did not reconnect within ${windowMs / 1000} s`)
+        .catch((err) => log.error({ err }, "leave failed"));
+    }, windowMs);
+    timer.unref();
+    this.detached.set(peer.id, timer);
+  }
+
+  /** `resume`: a peer kept since its socket dropped goes on, on this connection. */
+  private async resume(
+    msg: Extract<ClientMessage, { type: "resume" }>,
+    send: (m: ServerMessage) => void,
+    log: Logger,
+    onRemoved: (message: string, removal?: Removal) => void,
+    conn: Connection,
+  ) {
+    const claims = await verifyAppToken(this.ctx.identity, msg.token);
+    const room = this.rooms.get(claims.room_id);
+    const peer = room?.peers.get(msg.peer_id);
+    if (!room || !peer || peer.identity.reconnectMs <= 0)
+      throw new AppError("gone", "this peer is no longer in the room", {
+        details: ["it left, was removed, or did not reconnect within the reconnect window; join again"],
+      });
+    if (peer.identity.userId !== (claims.user_id ?? "") || peer.identity.hidden)
+      throw new AppError("forbidden", "this token does not belong to the peer", {
+        details: ["resume with the token the peer joined with"],
+      });
+    clearTimeout(this.detached.get(peer.id));
+    this.detached.delete(peer.id);
+    // The old socket may not know yet that it is dead (a network that vanished): it is closed, and
+    // its close no longer concerns the peer.
+    const previous = this.owners.get(peer);
+    this.owners.set(peer, conn);
+    previous?.close(4001, "the peer reconnected on a new socket");
+    peer.attach(send, (_p, message, removal) => onRemoved(message, removal));
+    room.resumed(peer);
+    log.info({ peer_id: peer.id, room_id: room.id, replaced: previous !== undefined }, "peer reconnected");
     return { peer, room };
   }
 
@@ -274,14 +348,18 @@ export class Sfu implements SfuService {
         }
         return done();
       case "change-role":
-        room.changeRole(peer, msg.peer_id, msg.role, msg.force);
+        room.changeRole(peer, msg);
         return done();
       case "accept-role":
         room.acceptRole(peer, msg.token);
         return done();
+      case "mute-request":
+        room.requestMute(peer, msg);
+        return done();
       case "leave":
         return room.leave(peer, "client request");
       case "join":
+      case "resume":
         throw new AppError("conflict", "already joined");
     }
   }
@@ -312,6 +390,7 @@ export class Sfu implements SfuService {
   /** Shutdown: every peer leaves ("server removed peer"), sessions close, sockets close. */
   async stop(): Promise<void> {
     this.cpu.stop();
+    for (const timer of this.detached.values()) clearTimeout(timer);
     // Peers leaving finish their track recordings (queued for upload) before the process goes.
     await Promise.all([...this.rooms.values()].map((r) => r.closeAll("server removed peer", "tapedeck is shutting down")));
     for (const socket of this.sockets) socket.close(1001, "server shutting down");

@@ -75,6 +75,7 @@ export class SfuShards implements SfuService {
         DATABASE_URL: c.databaseUrl,
         LOG_LEVEL: c.logLevel,
         TAPEDECK_SFU_REMB: c.sfu.remb ? "on" : "off",
+        TAPEDECK_RECONNECT_WINDOW_SECONDS: String(c.sfu.reconnectWindowMs / 1000),
         TAPEDECK_SFU_CPU_LIMIT: Number.isFinite(c.sfu.cpuLimit) ? String(c.sfu.cpuLimit) : "off",
         // The shard loads its config from this environment: the api process's limits, however they were set.
         TAPEDECK_CHAT_MAX_BYTES: String(c.peerLimits.chatMaxBytes),
@@ -227,11 +228,11 @@ export class SfuShards implements SfuService {
   }
 }
 
-/** The room id of a join message (token claim, unverified: only for routing), "" for a bad join, undefined otherwise. */
+/** The room id of a join or resume message (token claim, unverified: only for routing), "" for a bad join, undefined otherwise. */
 function roomOf(data: string): string | undefined {
   try {
     const msg = JSON.parse(data) as { type?: string; token?: string };
-    if (msg.type !== "join") return undefined;
+    if (msg.type !== "join" && msg.type !== "resume") return undefined;
     const roomId = decodeJwt(String(msg.token)).room_id;
     return typeof roomId === "string" ? roomId : "";
   } catch {

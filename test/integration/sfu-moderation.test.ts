@@ -69,6 +69,26 @@ describe("SFU moderation: names, roles, removal, end of room", () => {
     guest.c.close();
   });
 
+  test("change-role of every peer of some roles: forced at once; naming both a peer and roles is refused", async () => {
+    const roomId = (await app.v2.createRoom({ name: "mod-bulk-roles" })).id;
+    const host = await join(roomId, "host", "Kai");
+    const g1 = await join(roomId, "guest", "Lou");
+    const g2 = await join(roomId, "guest", "Max");
+    host.c.send({ type: "change-role", peer_id: g1.id, roles: ["guest"], role: "host", force: true, ref: "both" });
+    assert.equal((await host.c.next("error", (m) => m.ref === "both")).code, 400);
+
+    host.c.send({ type: "change-role", roles: ["guest"], role: "host", force: false, ref: "bulk" });
+    await host.c.next("done", (m) => m.ref === "bulk");
+    for (const g of [g1, g2]) assert.equal((await g.c.next("role-changed")).role, "host");
+    const updated = await Promise.all([g1, g2].map((g) => host.c.next("peer-updated", (m) => m.peer.id === g.id)));
+    assert.deepEqual(
+      updated.map((m) => m.peer.role),
+      ["host", "host"],
+    );
+    assert.equal(host.c.received.filter((m) => m.type === "role-changed").length, 0, "the host itself was not a guest");
+    for (const c of [host, g1, g2]) c.c.close();
+  });
+
   test("remove-peer tells the peer who and why; end-room with lock removes everyone else and disables the room", async () => {
     const roomId = (await app.v2.createRoom({ name: "mod-end" })).id;
     const host = await join(roomId, "host", "Ida");

@@ -145,6 +145,8 @@ export interface HmsAppClient {
   endRoom(lock: boolean, reason: string): Promise<void>;
   changeName(name: string): Promise<void>;
   setRemoteTrackEnabled(trackId: string, enabled: boolean): Promise<void>;
+  setRemoteTracksEnabled(roles: string[], type: "audio" | "video", enabled: boolean): Promise<void>;
+  changeRolesOf(roles: string[], toRole: string): Promise<void>;
   snapshot(): Promise<HmsSnapshot>;
   /** The loudest RMS (0…1) of the peer's received audio over the last second. */
   audioEnergy(peerId: string): Promise<number>;
@@ -260,6 +262,8 @@ export async function openHmsApp(browser: Browser | null, opts: OpenHmsAppOption
     endRoom: (lock, reason) => call("endRoom", lock, reason),
     changeName: (name) => call("changeName", name),
     setRemoteTrackEnabled: (trackId, enabled) => call("setRemoteTrackEnabled", trackId, enabled),
+    setRemoteTracksEnabled: (roles, type, enabled) => call("setRemoteTracksEnabled", roles, type, enabled),
+    changeRolesOf: (roles, toRole) => call("changeRolesOf", roles, toRole),
     snapshot,
     audioEnergy: (peerId) => page.evaluate((id) => (window as HmsAppWindow).hmsApp!.audioEnergy(id), peerId),
     async waitFor(ok, what, timeoutMs = 15_000) {

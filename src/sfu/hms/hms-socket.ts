@@ -20,7 +20,15 @@ import { announceTracks, type HmsTrackState, hmsMessage, hmsPeer, hmsPeerRef, hm
 //   end-room {lock, reason}   → end-room         done                    → the request's (empty) result
 //   role-change-request       → change-role      role-change-request     → on-role-change-request
 //   role-change {token}       → accept-role      role-changed            → on-policy-change (the new role)
+//   track-update-request      → mute-request     mute-request            → on-track-update-request, or
+//   change-track-mute-state-request → mute-request                          on-change-track-mute-state-request
 //   leave                     → leave
+//
+// Reconnection: the SDK, after losing its socket, calls /init again and opens a new socket with the
+// same `peer`, then sends a publish `offer` (never `join` again). A socket whose first request is such
+// an offer is that peer coming back: it is resumed (`resume`: the SFU kept the peer, joined with
+// `reconnect`, for the reconnect window), the SDK gets a fresh peer-list (it diffs it with what it
+// knew) and any subscribe offer it missed.
 //   ping, analytics: answered / dropped here
 //
 // Methods tapedeck does not implement yet are answered with error 405, which the SDK reports to the app.
@@ -63,6 +71,8 @@ export class HmsSocket implements SignalSocket {
   /** The policy sent at connect: a role change resends it with the new role's name. */
   private policy: object | null = null;
   private unwatch: (() => void) | null = null;
+  /** A resume was asked for (this socket is a reconnect of the peer). */
+  private resuming = false;
 
   constructor(
     private readonly ws: SignalSocket,
@@ -172,6 +182,7 @@ export class HmsSocket implements SignalSocket {
           user_data: typeof p.data === "string" ? p.data : p.data === undefined ? undefined : JSON.stringify(p.data),
           peer_id: this.o.peerId,
           control_channel: HMS_CONTROL_CHANNEL,
+          reconnect: true,
           ref: this.call(id),
         });
       }
@@ -180,6 +191,11 @@ export class HmsSocket implements SignalSocket {
         const sdp = (p.desc as { sdp?: unknown } | undefined)?.sdp;
         if (typeof sdp !== "string") return this.replyError(id, 400, "offer needs desc.sdp");
         const tracks = announceTracks(sdp, (p.tracks ?? {}) as Record<string, Partial<HmsTrackState>>);
+        // No join on this socket: the SDK is back after losing its socket, as the peer it was.
+        if (!this.joined && !this.joinCall && !this.resuming) {
+          this.resuming = true;
+          this.sfu({ type: "resume", token: this.o.token, peer_id: this.o.peerId });
+        }
         return this.sfu({ type: "publish", sdp, tracks, ref: this.call(id) });
       }
       case "answer": {
@@ -248,18 +264,41 @@ export class HmsSocket implements SignalSocket {
       }
       case "role-change-request": {
         if (id === undefined) return;
-        if (typeof p.requested_for !== "string" || typeof p.role !== "string")
-          return this.replyError(
-            id,
-            405,
-            "changing the role of every peer of some roles is not supported by tapedeck; change one peer at a time",
-          );
+        if (typeof p.role !== "string") return this.replyError(id, 400, "role-change-request needs role");
+        if (Array.isArray(p.roles))
+          return this.sfu({ type: "change-role", roles: p.roles as string[], role: p.role, force: true, ref: this.call(id) });
+        if (typeof p.requested_for !== "string") return this.replyError(id, 400, "role-change-request needs requested_for or roles");
         return this.sfu({ type: "change-role", peer_id: p.requested_for, role: p.role, force: p.force === true, ref: this.call(id) });
       }
       case "role-change": {
         if (id === undefined) return;
         if (typeof p.token !== "string") return this.replyError(id, 400, "role-change needs the request's token");
         return this.sfu({ type: "accept-role", token: p.token, ref: this.call(id) });
+      }
+      case "track-update-request": {
+        if (id === undefined) return;
+        if (typeof p.requested_for !== "string" || typeof p.track_id !== "string")
+          return this.replyError(id, 400, "track-update-request needs requested_for and track_id");
+        return this.sfu({
+          type: "mute-request",
+          peer_id: p.requested_for,
+          track_id: p.track_id,
+          mute: p.mute === true,
+          ref: this.call(id),
+        });
+      }
+      case "change-track-mute-state-request": {
+        if (id === undefined) return;
+        const kind = p.type === "audio" || p.type === "video" ? p.type : undefined;
+        return this.sfu({
+          type: "mute-request",
+          ...(Array.isArray(p.roles) && p.roles.length ? { roles: p.roles as string[] } : {}),
+          ...(typeof p.requested_for === "string" ? { peer_id: p.requested_for } : {}),
+          ...(kind ? { kind } : {}),
+          ...sourceOf(p.source, kind),
+          mute: p.value === true,
+          ref: this.call(id),
+        });
       }
       case "leave":
         return this.sfu({ type: "leave" });
@@ -273,6 +312,12 @@ export class HmsSocket implements SignalSocket {
       case "joined": {
         this.joined = msg;
         for (const p of msg.peers) this.known.set(p.id, p);
+        if (msg.resumed) {
+          // Back on a new socket: the policy of the role it has now (it may have changed since the
+          // token), then the room as it is (the SDK diffs it with what it knew) and missed offers.
+          if (this.policy) this.notify("on-policy-change", { ...this.policy, name: msg.peer.role });
+          return this.afterJoin();
+        }
         // The peer is in: its join offer (only a data channel so far) goes to the SFU as its first publish.
         if (this.joinCall) this.sfu({ type: "publish", sdp: this.joinCall.offer, tracks: [], ref: this.call(this.joinCall.id) });
         return;
@@ -320,6 +365,20 @@ export class HmsSocket implements SignalSocket {
         if (id !== undefined) this.reply(id, {});
         return;
       }
+      case "mute-request":
+        if (msg.track_id)
+          return this.notify("on-track-update-request", {
+            requested_by: msg.by,
+            track_id: msg.track_id,
+            stream_id: msg.stream_id,
+            mute: msg.mute,
+          });
+        return this.notify("on-change-track-mute-state-request", {
+          requested_by: msg.by,
+          ...(msg.kind ? { type: msg.kind } : {}),
+          ...(msg.source ? { source: msg.source === "screen" ? "screen" : "regular" } : {}),
+          value: msg.mute,
+        });
       case "pong":
         return;
     }
@@ -394,4 +453,11 @@ export class HmsSocket implements SignalSocket {
     this.o.log.info({ code: msg.code, message: msg.message }, "100ms client: a message was refused");
     this.notify("on-warning", { code: msg.code, message: msg.message });
   }
+}
+
+/** The SFU's track source for the SDK's `source` ("regular" is the camera or microphone, by `type`). */
+function sourceOf(source: unknown, kind: "audio" | "video" | undefined): { source?: "camera" | "microphone" | "screen" } {
+  if (source === "screen") return { source: "screen" };
+  if (source === "regular" && kind) return { source: kind === "audio" ? "microphone" : "camera" };
+  return {};
 }

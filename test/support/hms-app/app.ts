@@ -280,6 +280,8 @@ const app: HmsApp = {
   endRoom: (lock, reason) => act(() => actions.endRoom(lock, reason)),
   changeName: (name) => act(() => actions.changeName(name)),
   setRemoteTrackEnabled: (trackId, enabled) => act(() => actions.setRemoteTrackEnabled(trackId, enabled)),
+  setRemoteTracksEnabled: (roles, type, enabled) => act(() => actions.setRemoteTracksEnabled({ roles, type, enabled })),
+  changeRolesOf: (roles, toRole) => act(() => actions.changeRoleOfPeersWithRoles(roles, toRole)),
   snapshot,
   audioEnergy(peerId) {
     const peer = store.getState(selectPeers).find((p) => p.id === peerId);

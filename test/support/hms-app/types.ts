@@ -94,6 +94,10 @@ export interface HmsApp {
   endRoom(lock: boolean, reason: string): Promise<HmsResult>;
   changeName(name: string): Promise<HmsResult>;
   setRemoteTrackEnabled(trackId: string, enabled: boolean): Promise<HmsResult>;
+  /** Every track of one type of the peers of `roles` (setRemoteTracksEnabled). */
+  setRemoteTracksEnabled(roles: string[], type: "audio" | "video", enabled: boolean): Promise<HmsResult>;
+  /** changeRoleOfPeersWithRoles. */
+  changeRolesOf(roles: string[], toRole: string): Promise<HmsResult>;
   snapshot(): HmsSnapshot;
   /** The loudest RMS (0…1) of the peer's received audio over the last second; 0 without audio. */
   audioEnergy(peerId: string): number;
