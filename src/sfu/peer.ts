@@ -78,6 +78,8 @@ function forwardedCopy(rtp: RtpPacket): RtpPacket {
 
 export class SfuPeer {
   readonly published = new Map<string, PublishedTrack>();
+  /** Groups it is in (the 100ms SDK's hand raise is `_handraise`). */
+  readonly groups = new Set<string>();
   private publishPc: RTCPeerConnection | null = null;
   private subscribePc: RTCPeerConnection | null = null;
   private readonly subscriptions = new Map<string, Subscription>();
@@ -159,6 +161,7 @@ export class SfuPeer {
       user_data: userData,
       joined_at: joinedAt,
       tracks: [...this.published.values()].map((t) => t.info),
+      groups: [...this.groups],
     };
   }
 

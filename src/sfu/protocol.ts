@@ -25,6 +25,8 @@ export type TrackSource = (typeof TRACK_SOURCES)[number];
 export type TrackKind = "audio" | "video";
 
 const id = z.string().min(1).max(128);
+/** A session store key. */
+const sessionKey = z.string().regex(/^[\w.:-]{1,64}$/, "a key is 1-64 letters, digits, _ . : or -");
 /** Echoed on the answer (publish-answer, chat) or error frame this message causes. */
 const ref = z.string().min(1).max(64).optional();
 
@@ -155,6 +157,31 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
     mute: z.boolean(),
     ref,
   }),
+  /**
+   * Joins (`join: true`) or leaves a named group, such as the 100ms SDK's hand raise (`_handraise`).
+   * With `peer_id`, puts another peer in or out (the role's `removeOthers` permission). Everyone,
+   * the peer itself included, gets its `peer-updated` with the new `groups`.
+   */
+  z.strictObject({
+    type: z.literal("group"),
+    name: z.string().regex(/^[\w-]{1,64}$/, "a group name is 1-64 letters, digits, _ or -"),
+    peer_id: id.optional(),
+    join: z.boolean(),
+    ref,
+  }),
+  /**
+   * The session store: a JSON value under `key` for as long as the session lasts, seen by every peer
+   * (`session-data`). With `if_version`, only if the key is still at that version (else 409).
+   */
+  z.strictObject({
+    type: z.literal("set-session-data"),
+    key: sessionKey,
+    data: z.json(),
+    if_version: z.number().int().min(0).optional(),
+    ref,
+  }),
+  /** The current value of a session store key (`session-data` with this ref; data null and version 0 when unset). */
+  z.strictObject({ type: z.literal("get-session-data"), key: sessionKey, ref }),
   /** Accepts a role-change-request by its token. */
   z.strictObject({ type: z.literal("accept-role"), token: z.string().min(1).max(64), ref }),
   z.strictObject({ type: z.literal("leave"), ref }),
@@ -179,6 +206,8 @@ export interface PeerInfo {
   user_data: string;
   joined_at: string;
   tracks: PeerTrackInfo[];
+  /** Groups it is in (`group`), e.g. `_handraise`. */
+  groups: string[];
 }
 
 export interface SubscribedTrack extends PeerTrackInfo {
@@ -252,5 +281,17 @@ export type ServerMessage =
       stream_id?: string;
       kind?: TrackKind;
       source?: TrackSource;
+    }
+  /** A session store value, set (to everyone) or asked for (`get-session-data`: to the asker, with its ref). */
+  | {
+      type: "session-data";
+      key: string;
+      data: unknown;
+      /** 0 while unset; each set adds one. */
+      version: number;
+      updated_by?: string;
+      /** ms since the epoch. */
+      updated_at?: number;
+      ref?: string;
     }
   | { type: "pong"; ref?: string };

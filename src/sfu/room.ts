@@ -18,6 +18,10 @@ import { SignalError } from "./signal-error.ts";
 // serialised so the session opens once and closes once, and the room's `size` and each role's
 // `maxPeerCount` (0 or absent: no limit; hidden recorder peers do not count) are checked race-free.
 
+const MAX_GROUPS = 16;
+const MAX_SESSION_KEYS = 100;
+const MAX_SESSION_VALUE_BYTES = 16 * 1024;
+
 /** A publisher silent this long is gone (its network dropped without closing the socket). */
 export const MEDIA_INACTIVITY_MS = 5_000;
 
@@ -258,6 +262,50 @@ export class SfuRoom {
       if (!roles || roles.has(p.identity.role)) p.notify({ type: "mute-request", by: by.id, mute, kind, source });
   }
 
+  /** A peer joins or leaves a group; another peer's membership needs `removeOthers`. Everyone, it too, is told. */
+  group(by: SfuPeer, req: { name: string; peer_id?: string; join: boolean }): void {
+    const target = req.peer_id && req.peer_id !== by.id ? this.peers.get(req.peer_id) : by;
+    if (target !== by) this.requirePermission(by, "removeOthers", "put other peers in or out of groups");
+    if (!target || target.identity.hidden) throw new SignalError("not_found", "not_found", `peer ${req.peer_id} is not in this room`);
+    if (req.join === target.groups.has(req.name)) return;
+    if (req.join && target.groups.size >= MAX_GROUPS)
+      throw new SignalError("invalid_body", "too_many_groups", `a peer is in at most ${MAX_GROUPS} groups`);
+    if (req.join) target.groups.add(req.name);
+    else target.groups.delete(req.name);
+    const update = { type: "peer-updated", peer: target.info() } as const;
+    for (const p of this.visiblePeers()) p.notify(update);
+  }
+
+  /** The session store: values by key, for this session (a new session starts empty). */
+  private sessionData = new Map<string, { data: unknown; version: number; updated_by: string; updated_at: number }>();
+
+  setSessionData(by: SfuPeer, req: { key: string; data: unknown; if_version?: number; ref?: string }): void {
+    const size = Buffer.byteLength(JSON.stringify(req.data));
+    if (size > MAX_SESSION_VALUE_BYTES)
+      throw new SignalError(
+        "payload_too_large",
+        "too_large",
+        `a session store value is at most ${MAX_SESSION_VALUE_BYTES} bytes (this one ${size})`,
+      );
+    const current = this.sessionData.get(req.key);
+    if (!current && this.sessionData.size >= MAX_SESSION_KEYS)
+      throw new SignalError("invalid_body", "too_many_keys", `the session store holds at most ${MAX_SESSION_KEYS} keys`);
+    const version = current?.version ?? 0;
+    if (req.if_version !== undefined && req.if_version !== version)
+      throw new SignalError("conflict", "conflict", `key ${req.key} is at version ${version}, not ${req.if_version}`);
+    const value = { data: req.data, version: version + 1, updated_by: by.id, updated_at: Date.now() };
+    this.sessionData.set(req.key, value);
+    for (const p of this.visiblePeers())
+      p.notify({ type: "session-data", key: req.key, ...value, ...(p === by && req.ref ? { ref: req.ref } : {}) });
+    // The setter hears it too, even when hidden (it asked).
+    if (by.identity.hidden) by.notify({ type: "session-data", key: req.key, ...value, ...(req.ref ? { ref: req.ref } : {}) });
+  }
+
+  getSessionData(peer: SfuPeer, key: string, ref?: string): void {
+    const value = this.sessionData.get(key) ?? { data: null, version: 0 };
+    peer.notify({ type: "session-data", key, ...value, ...(ref ? { ref } : {}) });
+  }
+
   /** Role changes asked and not yet accepted, by token. */
   private readonly roleRequests = new Map<string, { target: string; role: string; by: string }>();
 
@@ -330,6 +378,7 @@ export class SfuRoom {
         this.deps.log.info({ session_id: this.sessionId, recording_id: this.recording?.id }, "session closed");
         this.sessionId = null;
         this.recording = null;
+        this.sessionData.clear();
         this.lastChunk = -1;
       } else this.requestRecordingKeyframes();
       if (this.empty) this.deps.onEmpty(this);

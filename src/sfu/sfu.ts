@@ -118,10 +118,14 @@ export class Sfu implements SfuService {
         try {
           limits.checkMessage();
           if (data.startsWith("\u0000")) throw new Error("binary frames are not part of the protocol");
-          const parsed = clientMessageSchema.safeParse(JSON.parse(data));
+          const raw: unknown = JSON.parse(data);
+          const parsed = clientMessageSchema.safeParse(raw);
           if (!parsed.success) {
             const issue = parsed.error.issues[0];
-            return fail(400, "invalid_message", `invalid message: ${issue.path.join(".") || "(message)"}: ${issue.message}`, false);
+            // The refusal carries the message's ref when it had a usable one: its sender is waiting on it.
+            const rawRef = (raw as { ref?: unknown } | null)?.ref;
+            const ref = typeof rawRef === "string" && rawRef.length <= 64 ? rawRef : undefined;
+            return fail(400, "invalid_message", `invalid message: ${issue.path.join(".") || "(message)"}: ${issue.message}`, false, ref);
           }
           msg = parsed.data;
         } catch (err) {
@@ -140,7 +144,7 @@ export class Sfu implements SfuService {
           if (!peer && joining && msg.type !== "join") await joinDone.catch(() => undefined);
           if (!peer) {
             if (msg.type !== "join" && msg.type !== "resume")
-              return fail(400, "not_joined", `send {"type":"join"} first (got ${msg.type})`, false);
+              return fail(400, "not_joined", `send {"type":"join"} first (got ${msg.type})`, false, ref);
             if (joining) return fail(409, "already_joining", "join already in progress", false);
             joining = true;
             const onRemoved = (message: string, removal?: Removal) =>
@@ -353,6 +357,13 @@ export class Sfu implements SfuService {
       case "accept-role":
         room.acceptRole(peer, msg.token);
         return done();
+      case "group":
+        room.group(peer, msg);
+        return done();
+      case "set-session-data":
+        return room.setSessionData(peer, msg);
+      case "get-session-data":
+        return room.getSessionData(peer, msg.key, msg.ref);
       case "mute-request":
         room.requestMute(peer, msg);
         return done();

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { peerNamed, sdkFixture } from "../support/hms-fixture.ts";
-import type { HmsActionError } from "../support/hms-sdk.ts";
 import { until } from "../support/wait.ts";
 
-// The official 100ms web SDK against tapedeck, continued (hms-sdk.test.ts has the basics): a network
-// drop the SDK recovers from as the same peer, remote mute requests, and role changes by role.
+// The official 100ms web SDK against tapedeck (hms-sdk.test.ts has the basics): a network drop it
+// recovers from as the same peer.
 
 const sdk = sdkFixture();
 
@@ -58,51 +57,4 @@ test("a network drop of a few seconds ends in the SDK's reconnected state, as th
   await alice.leave();
   await bob.waitFor((s) => !peerNamed("Alice")(s), "Alice's leave at Bob");
   await bob.leave();
-});
-
-test("remote mute: a host mutes a guest's track (at once) and asks to unmute (the guest decides); by role too; a guest is refused", async () => {
-  const room = await sdk.newRoom("sdk-remote-mute");
-  const host = await sdk.peer("Hugo", "host", room);
-  const g1 = await sdk.peer("Ines", "guest", room);
-  const g2 = await sdk.peer("Jon", "guest", room);
-  const s = await host.waitFor(
-    (x) => x.remotePeers.length === 2 && x.remotePeers.every((p) => p.audioTrack),
-    "both guests' tracks at the host",
-  );
-  const ines = peerNamed("Ines")(s)!;
-
-  await host.setRemoteTrackEnabled(ines.audioTrack!, false);
-  await g1.waitFor((x) => x.localPeer?.audioEnabled === false, "Ines's microphone muted by the host");
-  await host.waitFor((x) => peerNamed("Ines")(x)?.audioEnabled === false, "the host sees Ines muted");
-
-  await host.setRemoteTrackEnabled(ines.audioTrack!, true);
-  const asked = await g1.waitFor((x) => x.notifications.includes("CHANGE_TRACK_STATE_REQUEST"), "Ines asked to unmute");
-  assert.equal(asked.localPeer?.audioEnabled, false, "an unmute request changes nothing by itself");
-
-  await host.setRemoteTracksEnabled(["guest"], "video", false);
-  for (const g of [g1, g2]) await g.waitFor((x) => x.localPeer?.videoEnabled === false, "a guest's camera muted by role");
-  assert.equal((await host.snapshot()).localPeer?.videoEnabled, true, "the host's own camera untouched");
-
-  await assert.rejects(
-    g1.setRemoteTrackEnabled(peerNamed("Hugo")(await g1.snapshot())!.audioTrack!, false),
-    (e: HmsActionError) => e.code === 403,
-  );
-  assert.equal((await host.snapshot()).localPeer?.audioEnabled, true);
-  for (const c of [host, g1, g2]) await c.leave();
-});
-
-test("changeRoleOfPeersWithRoles makes every guest a host at once; the others see it", async () => {
-  const room = await sdk.newRoom("sdk-bulk-roles");
-  const host = await sdk.peer("Kim", "host", room);
-  const g1 = await sdk.peer("Lea", "guest", room);
-  const g2 = await sdk.peer("Mia", "guest", room);
-  await host.waitFor((x) => x.remotePeers.length === 2, "both guests at the host");
-  await host.changeRolesOf(["guest"], "host");
-  for (const g of [g1, g2]) await g.waitFor((x) => x.localPeer?.role === "host", "a guest made a host");
-  await host.waitFor((x) => x.remotePeers.every((p) => p.role === "host"), "the host sees two hosts");
-  await g1.waitFor(
-    (x) => peerNamed("Mia")(x)?.role === "host" && peerNamed("Mia")(x)?.videoPlaying === true,
-    "Mia a host, still seen, at Lea",
-  );
-  for (const c of [host, g1, g2]) await c.leave();
 });

@@ -3,21 +3,27 @@ import { test } from "node:test";
 import { readFile as readFileP } from "node:fs/promises";
 import { probe } from "../../src/media/process.ts";
 import { peerNamed, sdkFixture } from "../support/hms-fixture.ts";
+import type { HmsActionError } from "../support/hms-sdk.ts";
 import { until } from "../support/wait.ts";
 
-// Recordings of rooms whose peers all use the official 100ms web SDK: the same files and webhooks as
-// any room, and the SDK's recording and HLS state (selectRecordingState / selectHLSState) following them.
+// Recordings of rooms whose peers all use the official 100ms web SDK: started and stopped from the SDK
+// (startRTMPOrRecording, startHLSStreaming, under the role's permissions) or by the room's template,
+// the same files and webhooks as any room, and the SDK's recording and HLS state
+// (selectRecordingState / selectHLSState) following them.
 
 const readFile = (f: string) => readFileP(f, "utf8");
 const sdk = sdkFixture({ TAPEDECK_HLS_PRESET: "ultrafast", TAPEDECK_COMPOSITE_CHUNK_SECONDS: "3" });
 
-test("a browser recording of a room of SDK peers: the SDK's recording state follows it, and its MP4 and chat CSV complete", async () => {
+test("a browser recording started and stopped from the SDK by a host (a guest may not): the SDK's state follows it, and its MP4 and chat CSV complete", async () => {
   const room = await sdk.newRoom("sdk-recorded");
   const a = await sdk.peer("Ann", "host", room);
   const b = await sdk.peer("Ben", "guest", room);
   await a.waitFor((s) => peerNamed("Ben")(s)?.videoPlaying === true, "Ben's video at Ann");
 
-  const rec = await sdk.app.v2.startRecording(room, {});
+  await assert.rejects(b.startRecording(), (e: HmsActionError) => e.code === 403 && /browserRecording/.test(e.message));
+  await a.startRecording();
+  const [rec] = (await sdk.app.v2.listRecordings({ room_id: room })).data;
+  assert.equal(rec.started_by, (await a.snapshot()).localPeer!.id, "started by the host's peer");
   const running = await a.waitFor((s) => (s.recording as RecordingView).browser.running, "the SDK's browser recording running", 45_000);
   // tapedeck's recorder joined hidden: it is in nobody's peer list.
   assert.deepEqual(
@@ -31,7 +37,7 @@ test("a browser recording of a room of SDK peers: the SDK's recording state foll
   // A few seconds on the record, as a user's recording would be (the page hands over a chunk a second).
   await new Promise((r) => setTimeout(r, 4000));
 
-  await sdk.app.v2.stopRecording(rec.id);
+  await a.stopRecording();
   await a.waitFor((s) => !(s.recording as RecordingView).browser.running, "the SDK's browser recording stopped");
   const done = await until(
     async () => {
@@ -58,10 +64,19 @@ test("a browser recording of a room of SDK peers: the SDK's recording state foll
   await b.leave();
 });
 
-test("an SFU recording and a live stream of a room of SDK peers: the SDK's state follows both, and both complete", async () => {
+test("an SFU recording (the template's) and a live stream started from the SDK: the SDK's state follows both, and both complete", async () => {
   const tpl = await sdk.app.v2.createTemplate({
     name: "sdk-sfu-recorded",
     recordings: [{ name: "default", role: "host", compositeRecording: { customComposite: { enabled: true } } }],
+    destinations: {
+      hlsDestinations: {
+        small: {
+          name: "small",
+          layers: [{ width: 320, height: 180, videoBitrate: 250, audioBitrate: 64 }],
+          recording: { hlsVod: false, singleFilePerLayer: false },
+        },
+      },
+    },
   });
   const room = (await sdk.app.v2.createRoom({ name: "sdk-sfu-recorded", template_id: tpl.id })).id;
   const a = await sdk.peer("Ada", "host", room);
@@ -69,13 +84,11 @@ test("an SFU recording and a live stream of a room of SDK peers: the SDK's state
   await a.waitFor((s) => peerNamed("Bo")(s)?.videoPlaying === true, "Bo's video at Ada");
   await a.waitFor((s) => (s.recording as RecordingView).server.running, "the SDK's server (SFU) recording running");
 
-  const stream = await sdk.app.v2.startLiveStream(room, {
-    layers: [{ width: 320, height: 180, videoBitrate: 250, audioBitrate: 64 }],
-    recording: { hls_vod: false, single_file_per_layer: false },
-  });
+  await b.startHls();
+  const stream = (await sdk.app.api<{ data: Array<{ id: string }> }>("GET", `/v2/live-streams?room_id=${room}`)).body.data[0];
   const live = await b.waitFor((s) => (s.hls as HlsView).running, "the SDK's HLS state running", 45_000);
   assert.match((live.hls as HlsView).variants[0]?.url ?? "", /\/hls\/.+\/master\.m3u8$/, "the playlist URL in the SDK's HLS state");
-  await sdk.app.v2.stopLiveStream(stream.id);
+  await b.stopHls();
   await b.waitFor((s) => !(s.hls as HlsView).running, "the SDK's HLS state stopped");
   await until(
     async () => ["completed", "failed"].includes((await sdk.app.v2.getLiveStream(stream.id)).status),

@@ -147,6 +147,15 @@ export interface HmsAppClient {
   setRemoteTrackEnabled(trackId: string, enabled: boolean): Promise<void>;
   setRemoteTracksEnabled(roles: string[], type: "audio" | "video", enabled: boolean): Promise<void>;
   changeRolesOf(roles: string[], toRole: string): Promise<void>;
+  startRecording(): Promise<void>;
+  stopRecording(): Promise<void>;
+  startHls(): Promise<void>;
+  stopHls(): Promise<void>;
+  raiseHand(): Promise<void>;
+  lowerHand(): Promise<void>;
+  lowerRemoteHand(peerId: string): Promise<void>;
+  setSessionValue(key: string, value: unknown): Promise<void>;
+  observeSession(keys: string[]): Promise<void>;
   snapshot(): Promise<HmsSnapshot>;
   /** The loudest RMS (0…1) of the peer's received audio over the last second. */
   audioEnergy(peerId: string): Promise<number>;
@@ -264,6 +273,15 @@ export async function openHmsApp(browser: Browser | null, opts: OpenHmsAppOption
     setRemoteTrackEnabled: (trackId, enabled) => call("setRemoteTrackEnabled", trackId, enabled),
     setRemoteTracksEnabled: (roles, type, enabled) => call("setRemoteTracksEnabled", roles, type, enabled),
     changeRolesOf: (roles, toRole) => call("changeRolesOf", roles, toRole),
+    startRecording: () => call("startRecording"),
+    stopRecording: () => call("stopRecording"),
+    startHls: () => call("startHls"),
+    stopHls: () => call("stopHls"),
+    raiseHand: () => call("raiseHand"),
+    lowerHand: () => call("lowerHand"),
+    lowerRemoteHand: (peerId) => call("lowerRemoteHand", peerId),
+    setSessionValue: (key, value) => call("setSessionValue", key, value),
+    observeSession: (keys) => call("observeSession", keys),
     snapshot,
     audioEnergy: (peerId) => page.evaluate((id) => (window as HmsAppWindow).hmsApp!.audioEnergy(id), peerId),
     async waitFor(ok, what, timeoutMs = 15_000) {

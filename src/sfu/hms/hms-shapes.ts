@@ -51,7 +51,7 @@ export function hmsPeer(p: PeerInfo): HmsPeer {
     role: p.role,
     joined_at: Date.parse(p.joined_at),
     tracks: hmsTracks(p.tracks),
-    groups: [],
+    groups: p.groups,
     realtime: true,
   };
 }

@@ -1,7 +1,10 @@
 import type { Logger } from "../../log.ts";
 import type { ClientMessage, PeerInfo, ServerMessage } from "../protocol.ts";
 import type { SignalSocket } from "../signal-socket.ts";
+import { AppError } from "../../errors.ts";
 import type { RoomRecordingState } from "./recording-state.ts";
+import type { RecordingControl, RecordingMethod } from "./recording-control.ts";
+import { sfuRequest } from "./hms-requests.ts";
 import { announceTracks, type HmsTrackState, hmsMessage, hmsPeer, hmsPeerRef, hmsTrack, withPublisherMsids } from "./hms-shapes.ts";
 
 // The 100ms client protocol at the edge: the SDK's JSON-RPC over one WebSocket, turned into the SFU's
@@ -22,6 +25,8 @@ import { announceTracks, type HmsTrackState, hmsMessage, hmsPeer, hmsPeerRef, hm
 //   role-change {token}       → accept-role      role-changed            → on-policy-change (the new role)
 //   track-update-request      → mute-request     mute-request            → on-track-update-request, or
 //   change-track-mute-state-request → mute-request                          on-change-track-mute-state-request
+//   group-join/-leave/-add/-remove → group          peer-updated (own)      → on-peer-update (hand raise)
+//   set-metadata, get-metadata → set-/get-session-data   session-data        → the call's result, on-metadata-change
 //   leave                     → leave
 //
 // Reconnection: the SDK, after losing its socket, calls /init again and opens a new socket with the
@@ -52,6 +57,8 @@ export interface HmsSocketOptions {
   watchRecordings?: (roomId: string, fn: (s: RoomRecordingState) => void) => () => void;
   /** The live stream's playlist URL, for the SDK's HLS state. */
   hlsUrl?: (roomId: string) => Promise<string>;
+  /** Starts and stops recordings and live streams for the SDK's calls (recording-control.ts). */
+  recordingControl?: RecordingControl;
   log: Logger;
 }
 
@@ -73,6 +80,12 @@ export class HmsSocket implements SignalSocket {
   private unwatch: (() => void) | null = null;
   /** A resume was asked for (this socket is a reconnect of the peer). */
   private resuming = false;
+  /** This peer as the SFU last described it (its groups: the SDK learns its own hand raise from on-peer-update). */
+  private self: PeerInfo | null = null;
+  /** Session store keys the app observes (listen-metadata-change): their changes are pushed. */
+  private observed = new Set<string>();
+  /** Refs of get-session-data asked to push a newly observed key's value. */
+  private readonly pushes = new Set<string>();
 
   constructor(
     private readonly ws: SignalSocket,
@@ -161,7 +174,9 @@ export class HmsSocket implements SignalSocket {
     } catch {
       return this.notify("on-warning", { code: 400, message: "not JSON" });
     }
-    const p = (f.params ?? {}) as Record<string, unknown>;
+    if (typeof f !== "object" || f === null || Array.isArray(f))
+      return this.notify("on-warning", { code: 400, message: "not a JSON-RPC object" });
+    const p = (typeof f.params === "object" && f.params !== null ? f.params : {}) as Record<string, unknown>;
     const id = f.id;
     switch (f.method) {
       case "ping":
@@ -198,112 +213,34 @@ export class HmsSocket implements SignalSocket {
         }
         return this.sfu({ type: "publish", sdp, tracks, ref: this.call(id) });
       }
-      case "answer": {
-        const sdp = (p.desc as { sdp?: unknown } | undefined)?.sdp;
-        if (typeof sdp === "string") this.sfu({ type: "subscribe-answer", sdp });
+      case "listen-metadata-change": {
+        if (id === undefined) return;
+        const keys = Array.isArray(p.keys) ? p.keys.filter((k): k is string => typeof k === "string").slice(0, 100) : [];
+        const added = keys.filter((k) => !this.observed.has(k));
+        this.observed = new Set(keys);
+        this.reply(id, {});
+        // A late joiner sees what is already there: the SDK's observe() never asks for it.
+        for (const key of added) {
+          const ref = `hms-push-${this.nextRef++}`;
+          this.pushes.add(ref);
+          this.sfu({ type: "get-session-data", key, ref });
+        }
         return;
       }
-      case "trickle": {
-        const candidate = p.candidate as { candidate?: unknown } | undefined;
-        if (!candidate || typeof candidate.candidate !== "string" || !candidate.candidate) return;
-        const { sdpMid, sdpMLineIndex, usernameFragment } = candidate as Record<string, never>;
-        this.sfu({
-          type: "trickle",
-          target: p.target === 1 ? "subscribe" : "publish",
-          candidate: { candidate: candidate.candidate, sdpMid, sdpMLineIndex, usernameFragment },
-        });
+      case "rtmp-start":
+      case "rtmp-stop":
+      case "hls-start":
+      case "hls-stop":
+        if (id !== undefined) void this.controlRecording(id, f.method, p);
         return;
+      default: {
+        const msg = sfuRequest(String(f.method), p, id === undefined ? undefined : () => this.call(id));
+        if (msg === undefined) {
+          if (id !== undefined) this.replyError(id, 405, `${String(f.method)} is not supported by tapedeck`);
+        } else if (msg && "code" in msg) {
+          if (id !== undefined) this.replyError(id, msg.code, msg.message);
+        } else if (msg) this.sfu(msg);
       }
-      case "track-update": {
-        const tracks = Object.entries((p.tracks ?? {}) as Record<string, { mute?: unknown }>).map(([track_id, t]) => ({
-          track_id,
-          muted: t.mute === true,
-        }));
-        if (tracks.length) this.sfu({ type: "track-state", tracks: tracks.slice(0, 6) });
-        return;
-      }
-      case "broadcast": {
-        if (id === undefined) return;
-        const info = (p.info ?? {}) as { message?: unknown };
-        const message = typeof info.message === "string" ? info.message : JSON.stringify(info.message ?? "");
-        return this.sfu({
-          type: "chat",
-          message,
-          ...(Array.isArray(p.roles) && p.roles.length ? { roles: p.roles as string[] } : {}),
-          ...(typeof p.peer_id === "string" ? { peer_id: p.peer_id } : {}),
-          ref: this.call(id),
-        });
-      }
-      case "peer-update": {
-        if (id === undefined) return;
-        return this.sfu({
-          type: "update-peer",
-          ...(typeof p.name === "string" ? { name: p.name } : {}),
-          ...(typeof p.data === "string" ? { user_data: p.data } : {}),
-          ref: this.call(id),
-        });
-      }
-      case "peer-leave-request": {
-        if (id === undefined) return;
-        if (typeof p.requested_for !== "string") return this.replyError(id, 400, "peer-leave-request needs requested_for");
-        return this.sfu({
-          type: "remove-peer",
-          peer_id: p.requested_for,
-          ...(typeof p.reason === "string" ? { reason: p.reason } : {}),
-          ref: this.call(id),
-        });
-      }
-      case "end-room": {
-        if (id === undefined) return;
-        return this.sfu({
-          type: "end-room",
-          ...(typeof p.reason === "string" ? { reason: p.reason } : {}),
-          lock: p.lock === true,
-          ref: this.call(id),
-        });
-      }
-      case "role-change-request": {
-        if (id === undefined) return;
-        if (typeof p.role !== "string") return this.replyError(id, 400, "role-change-request needs role");
-        if (Array.isArray(p.roles))
-          return this.sfu({ type: "change-role", roles: p.roles as string[], role: p.role, force: true, ref: this.call(id) });
-        if (typeof p.requested_for !== "string") return this.replyError(id, 400, "role-change-request needs requested_for or roles");
-        return this.sfu({ type: "change-role", peer_id: p.requested_for, role: p.role, force: p.force === true, ref: this.call(id) });
-      }
-      case "role-change": {
-        if (id === undefined) return;
-        if (typeof p.token !== "string") return this.replyError(id, 400, "role-change needs the request's token");
-        return this.sfu({ type: "accept-role", token: p.token, ref: this.call(id) });
-      }
-      case "track-update-request": {
-        if (id === undefined) return;
-        if (typeof p.requested_for !== "string" || typeof p.track_id !== "string")
-          return this.replyError(id, 400, "track-update-request needs requested_for and track_id");
-        return this.sfu({
-          type: "mute-request",
-          peer_id: p.requested_for,
-          track_id: p.track_id,
-          mute: p.mute === true,
-          ref: this.call(id),
-        });
-      }
-      case "change-track-mute-state-request": {
-        if (id === undefined) return;
-        const kind = p.type === "audio" || p.type === "video" ? p.type : undefined;
-        return this.sfu({
-          type: "mute-request",
-          ...(Array.isArray(p.roles) && p.roles.length ? { roles: p.roles as string[] } : {}),
-          ...(typeof p.requested_for === "string" ? { peer_id: p.requested_for } : {}),
-          ...(kind ? { kind } : {}),
-          ...sourceOf(p.source, kind),
-          mute: p.value === true,
-          ref: this.call(id),
-        });
-      }
-      case "leave":
-        return this.sfu({ type: "leave" });
-      default:
-        if (id !== undefined) this.replyError(id, 405, `${String(f.method)} is not supported by tapedeck`);
     }
   }
 
@@ -311,6 +248,7 @@ export class HmsSocket implements SignalSocket {
     switch (msg.type) {
       case "joined": {
         this.joined = msg;
+        this.self = msg.peer;
         for (const p of msg.peers) this.known.set(p.id, p);
         if (msg.resumed) {
           // Back on a new socket: the policy of the role it has now (it may have changed since the
@@ -355,6 +293,7 @@ export class HmsSocket implements SignalSocket {
       case "error":
         return this.sfuError(msg);
       case "role-changed":
+        if (this.self) this.self = { ...this.self, role: msg.role };
         // The SDK publishes and unpublishes for its new role when its policy's name changes.
         if (this.policy) this.notify("on-policy-change", { ...this.policy, name: msg.role });
         return;
@@ -363,6 +302,17 @@ export class HmsSocket implements SignalSocket {
       case "done": {
         const id = this.takeCall(msg.ref);
         if (id !== undefined) this.reply(id, {});
+        return;
+      }
+      case "session-data": {
+        const value = { key: msg.key, data: msg.data, change_version: msg.version, updated_by: msg.updated_by, updated_at: msg.updated_at };
+        const id = this.takeCall(msg.ref);
+        if (id !== undefined) return this.reply(id, value);
+        if (msg.ref && this.pushes.delete(msg.ref)) {
+          if (msg.version > 0) this.notify("on-metadata-change", { values: [value] });
+          return;
+        }
+        if (this.observed.has(msg.key)) this.notify("on-metadata-change", { values: [value] });
         return;
       }
       case "mute-request":
@@ -381,6 +331,18 @@ export class HmsSocket implements SignalSocket {
         });
       case "pong":
         return;
+    }
+  }
+
+  private async controlRecording(id: string | number, method: RecordingMethod, params: Record<string, unknown>): Promise<void> {
+    const room = this.joined?.room;
+    if (!room || !this.self || !this.o.recordingControl) return this.replyError(id, 409, `join the room before ${method}`);
+    try {
+      this.reply(id, await this.o.recordingControl(method, params, { roomId: room.id, role: this.self.role, peerId: this.self.id }));
+    } catch (err) {
+      const e = err instanceof AppError ? err : null;
+      if (!e || e.status >= 500) this.o.log.error({ err, method }, "100ms client: a recording call failed");
+      this.replyError(id, e?.status ?? 500, e ? (e.details[0] ? `${e.message}: ${e.details[0]}` : e.message) : `${method} failed`);
     }
   }
 
@@ -421,6 +383,13 @@ export class HmsSocket implements SignalSocket {
   }
 
   private peerUpdated(now: PeerInfo): void {
+    if (now.id === this.self?.id) {
+      // Its own update: only groups (a raised or lowered hand) are news to the SDK.
+      const changed = now.groups.join() !== this.self.groups.join();
+      this.self = now;
+      if (changed) this.notify("on-peer-update", hmsPeer(now));
+      return;
+    }
     const before = this.known.get(now.id);
     this.known.set(now.id, now);
     if (!before) return this.notify("on-peer-join", hmsPeer(now));
@@ -433,7 +402,12 @@ export class HmsSocket implements SignalSocket {
     if (added.length) this.notify("on-track-add", { peer, tracks: map(added) });
     if (removed.length) this.notify("on-track-remove", { peer, tracks: map(removed) });
     if (changed.length) this.notify("on-track-update", { peer, tracks: map(changed) });
-    if (before.name !== now.name || before.role !== now.role || before.user_data !== now.user_data)
+    if (
+      before.name !== now.name ||
+      before.role !== now.role ||
+      before.user_data !== now.user_data ||
+      before.groups.join() !== now.groups.join()
+    )
       this.notify("on-peer-update", hmsPeer(now));
   }
 
@@ -453,11 +427,4 @@ export class HmsSocket implements SignalSocket {
     this.o.log.info({ code: msg.code, message: msg.message }, "100ms client: a message was refused");
     this.notify("on-warning", { code: msg.code, message: msg.message });
   }
-}
-
-/** The SFU's track source for the SDK's `source` ("regular" is the camera or microphone, by `type`). */
-function sourceOf(source: unknown, kind: "audio" | "video" | undefined): { source?: "camera" | "microphone" | "screen" } {
-  if (source === "screen") return { source: "screen" };
-  if (source === "regular" && kind) return { source: kind === "audio" ? "microphone" : "camera" };
-  return {};
 }

@@ -14,6 +14,7 @@ import { playbackBase } from "../../recorders/hls/live-stream.service.ts";
 import { hmsPolicy } from "./hms-shapes.ts";
 import type { RecordingStateWatcher } from "./recording-state.ts";
 import { HmsSocket } from "./hms-socket.ts";
+import { recordingControl } from "./recording-control.ts";
 
 // The 100ms client SDK's two entry points: `GET /init` (what `initEndpoint` points at: the SDK asks it
 // where to connect, with `Authorization: Bearer <app token>`; CORS for it is in api/cors.ts) and the
@@ -89,6 +90,7 @@ export function connectHms(
     peerId,
     log: wsLog,
     watchRecordings: (roomId, fn) => recordings.watch(roomId, fn),
+    recordingControl: recordingControl(ctx),
     hlsUrl: async (roomId) => {
       const stream = await findActiveRecording(ctx.db, { kind: "hls", roomId });
       return stream ? `${playbackBase(ctx.config.publicUrl, ctx.identity.appSecret, stream.id)}/master.m3u8` : "";

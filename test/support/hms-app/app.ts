@@ -16,6 +16,7 @@ import {
   selectRoleChangeRequest,
   selectRoom,
   selectRoomState,
+  selectSessionStore,
   selectTracksMap,
 } from "@100mslive/hms-video-store";
 import type { HmsApp, HmsAppWindow, HmsError, HmsJoinOptions, HmsRemotePeerView, HmsResult, HmsSnapshot } from "./types.ts";
@@ -200,6 +201,7 @@ function remotePeerView(p: HMSPeer, now: number): HmsRemotePeerView {
     audioTrack: p.audioTrack ?? null,
     videoTrack: p.videoTrack ?? null,
     videoPlaying: isPlaying(p.videoTrack, now),
+    handRaised: p.isHandRaised,
     tracks: trackIdsOf(p).flatMap((id) => {
       const t = tracks[id];
       if (!t) return [];
@@ -224,8 +226,10 @@ function snapshot(): HmsSnapshot {
           role: local.roleName ?? null,
           audioEnabled: store.getState(selectIsPeerAudioEnabled(local.id)),
           videoEnabled: store.getState(selectIsPeerVideoEnabled(local.id)),
+          handRaised: local.isHandRaised,
         }
       : null,
+    sessionStore: (plain(store.getState(selectSessionStore())) as Record<string, unknown> | null) ?? {},
     permissions: (plain(store.getState(selectPermissions)) as Record<string, unknown> | null) ?? null,
     remotePeers: remotePeers().map((p) => remotePeerView(p, now)),
     messages: store.getState(selectHMSMessages).map((m) => ({
@@ -282,6 +286,15 @@ const app: HmsApp = {
   setRemoteTrackEnabled: (trackId, enabled) => act(() => actions.setRemoteTrackEnabled(trackId, enabled)),
   setRemoteTracksEnabled: (roles, type, enabled) => act(() => actions.setRemoteTracksEnabled({ roles, type, enabled })),
   changeRolesOf: (roles, toRole) => act(() => actions.changeRoleOfPeersWithRoles(roles, toRole)),
+  startRecording: () => act(() => actions.startRTMPOrRecording({ record: true })),
+  stopRecording: () => act(() => actions.stopRTMPAndRecording()),
+  startHls: () => act(() => actions.startHLSStreaming()),
+  stopHls: () => act(() => actions.stopHLSStreaming()),
+  raiseHand: () => act(() => actions.raiseLocalPeerHand()),
+  lowerHand: () => act(() => actions.lowerLocalPeerHand()),
+  lowerRemoteHand: (peerId) => act(() => actions.lowerRemotePeerHand(peerId)),
+  setSessionValue: (key, value) => act(() => actions.sessionStore.set(key, value)),
+  observeSession: (keys) => act(async () => actions.sessionStore.observe(keys)),
   snapshot,
   audioEnergy(peerId) {
     const peer = store.getState(selectPeers).find((p) => p.id === peerId);

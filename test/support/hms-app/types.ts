@@ -45,6 +45,7 @@ export interface HmsRemotePeerView {
   videoTrack: string | null;
   /** The main (camera) video track is playing in its <video> element (see HmsTrackView.playing). */
   videoPlaying: boolean;
+  handRaised: boolean;
   tracks: HmsTrackView[];
 }
 
@@ -63,7 +64,9 @@ export interface HmsSnapshot {
   roomState: string;
   connected: boolean;
   room: { id: string; name: string; sessionId: string };
-  localPeer: { id: string; name: string; role: string | null; audioEnabled: boolean; videoEnabled: boolean } | null;
+  localPeer: { id: string; name: string; role: string | null; audioEnabled: boolean; videoEnabled: boolean; handRaised: boolean } | null;
+  /** selectSessionStore(): the observed keys' values. */
+  sessionStore: Record<string, unknown>;
   /** The local role's permissions as the policy gave them (endRoom, removeOthers, …), or null. */
   permissions: Record<string, unknown> | null;
   remotePeers: HmsRemotePeerView[];
@@ -98,6 +101,19 @@ export interface HmsApp {
   setRemoteTracksEnabled(roles: string[], type: "audio" | "video", enabled: boolean): Promise<HmsResult>;
   /** changeRoleOfPeersWithRoles. */
   changeRolesOf(roles: string[], toRole: string): Promise<HmsResult>;
+  /** startRTMPOrRecording({record: true}) / stopRTMPAndRecording. */
+  startRecording(): Promise<HmsResult>;
+  stopRecording(): Promise<HmsResult>;
+  /** startHLSStreaming() / stopHLSStreaming(). */
+  startHls(): Promise<HmsResult>;
+  stopHls(): Promise<HmsResult>;
+  raiseHand(): Promise<HmsResult>;
+  lowerHand(): Promise<HmsResult>;
+  lowerRemoteHand(peerId: string): Promise<HmsResult>;
+  /** sessionStore.set. */
+  setSessionValue(key: string, value: unknown): Promise<HmsResult>;
+  /** sessionStore.observe: its values then show in the snapshot's sessionStore. */
+  observeSession(keys: string[]): Promise<HmsResult>;
   snapshot(): HmsSnapshot;
   /** The loudest RMS (0…1) of the peer's received audio over the last second; 0 without audio. */
   audioEnergy(peerId: string): number;
