@@ -2,8 +2,6 @@ import {
   MediaStream,
   MediaStreamTrack,
   RTCPeerConnection,
-  RtpHeader,
-  RtpPacket,
   type RTCDataChannel,
   type RTCIceCandidateInit,
   type RTCRtpTransceiver,
@@ -13,38 +11,13 @@ import type { Logger } from "../log.ts";
 import { sfuPeerConfig } from "./media-config.ts";
 import type { PeerInfo, PublishedTrack as PublishedTrackMsg, ServerMessage, SubscribedTrack } from "./protocol.ts";
 import { PublishedTrack } from "./published-track.ts";
+import { forwardedCopy, openControlChannel } from "./forwarding.ts";
+import type { IceTarget, PeerIdentity, Removal } from "./peer-types.ts";
+
+export type { IceTarget, PeerIdentity, Removal } from "./peer-types.ts";
 
 // One participant: its signalling socket, the connection it publishes on (it offers) and the one it
 // receives on (the SFU offers). close() tears everything down exactly once.
-
-export interface PeerIdentity {
-  id: string;
-  /** Changed by update-peer. */
-  name: string;
-  role: string;
-  userId: string;
-  userData: string;
-  joinedAt: string;
-  /** Recorder bots: in the room and the sessions API, but not in other peers' grids. */
-  hidden: boolean;
-  /** A data channel with this label is opened on the subscribe connection (see protocol.ts). */
-  controlChannel?: string;
-  /**
-   * Join `reconnect`: how long (ms) it is kept after losing its socket, its media connection or its
-   * media, waiting for the client to recover (a new socket, an ICE restart). 0: it leaves at once.
-   */
-  reconnectMs: number;
-}
-
-export type IceTarget = "publish" | "subscribe";
-
-/** Who removed a peer: another peer (remove-peer), or an end of the room. */
-export interface Removal {
-  by?: string;
-  roomEnded?: boolean;
-  /** The remover's own words. */
-  reason?: string;
-}
 
 interface Subscription {
   publisherId: string;
@@ -56,25 +29,6 @@ interface Subscription {
 }
 
 const NEGOTIATION_TIMEOUT_MS = 15_000;
-
-/**
- * The packet one subscriber's sender is given: a header of its own, without the publisher's extensions.
- * werift's RTCRtpSender rewrites the packet it sends in place (SSRC, payload type, header extensions with
- * its own MID) and keeps that object for NACK retransmissions; extensions already on the packet are
- * merged over its own by id. With one packet object shared by every subscriber, the second and later
- * ones got the first one's MID, and a browser drops packets whose MID is none of its m-lines: e.g. a
- * screen share on mid 4 for a watch-only peer that joined first (it receives both cameras and both
- * microphones) never played for the other publisher, where it is on mid 2. The publisher's extensions
- * carry the publish connection's ids (Chromium's MID id there is werift's abs-send-time id here), so
- * they are dropped; the sender writes this connection's MID and abs-send-time. The payload is shared.
- */
-function forwardedCopy(rtp: RtpPacket): RtpPacket {
-  const { padding, paddingSize, marker, payloadType, sequenceNumber, timestamp, ssrc, csrc } = rtp.header;
-  return new RtpPacket(
-    new RtpHeader({ padding, paddingSize, marker, payloadType, sequenceNumber, timestamp, ssrc, csrc: [...csrc] }),
-    rtp.payload,
-  );
-}
 
 export class SfuPeer {
   readonly published = new Map<string, PublishedTrack>();
@@ -376,7 +330,7 @@ export class SfuPeer {
   private ensureSubscribePc(): RTCPeerConnection {
     if (this.subscribePc) return this.subscribePc;
     const pc = new RTCPeerConnection(sfuPeerConfig());
-    if (this.identity.controlChannel) this.control = this.openControlChannel(pc, this.identity.controlChannel);
+    if (this.identity.controlChannel) this.control = openControlChannel(pc, this.identity.controlChannel);
     pc.connectionStateChange.subscribe((state) => {
       if (state === "connected") clearTimeout(this.lostTimer);
       if ((state !== "failed" && state !== "closed") || this.closed || pc !== this.subscribePc) return;
@@ -390,23 +344,6 @@ export class SfuPeer {
     });
     this.subscribePc = pc;
     return pc;
-  }
-
-  /**
-   * The control channel: every JSON-RPC request on it (the 100ms SDK's layer and audio preferences) is
-   * acknowledged; tapedeck forwards every track whole, so there is nothing to change.
-   */
-  private openControlChannel(pc: RTCPeerConnection, label: string): RTCDataChannel {
-    const channel = pc.createDataChannel(label);
-    channel.onMessage.subscribe((data) => {
-      try {
-        const req = JSON.parse(String(data)) as { id?: unknown };
-        if (typeof req.id === "string" || typeof req.id === "number") channel.send(JSON.stringify({ id: req.id, result: {} }));
-      } catch {
-        /* not JSON: nothing to answer */
-      }
-    });
-    return channel;
   }
 
   private async negotiate(): Promise<void> {

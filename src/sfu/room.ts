@@ -1,26 +1,23 @@
-import { randomUUID } from "node:crypto";
 import type { RoomRow } from "../db/schema.ts";
 import { nowIso } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import type { Json } from "../util/json.ts";
 import { ownValue } from "../util/own.ts";
 import type { Removal, SfuPeer } from "./peer.ts";
-import type { ChatMessageOut, ClientMessage, ServerMessage } from "./protocol.ts";
+import type { ChatMessageOut, ServerMessage } from "./protocol.ts";
 import type { PublishedTrack } from "./published-track.ts";
 import type { SfuRecordingSettings } from "../recorders/core/recording-settings.ts";
 import type { TrackRecordingService } from "../recorders/sfu/track-recording.service.ts";
 import type { SfuRecordingRef } from "../recorders/sfu/sfu-recording.ts";
 import type { LeaveReason, SessionStore } from "./session.store.ts";
 import { SignalError } from "./signal-error.ts";
+import { RoomModeration } from "./room-moderation.ts";
+import { SessionData } from "./session-data.ts";
 
 // A live room: its peers, who receives whose tracks (the roles' subscribeToRoles), chat fan-out,
 // and the once-a-second housekeeping (REMB feedback, media inactivity). Joins and leaves are
 // serialised so the session opens once and closes once, and the room's `size` and each role's
 // `maxPeerCount` (0 or absent: no limit; hidden recorder peers do not count) are checked race-free.
-
-const MAX_GROUPS = 16;
-const MAX_SESSION_KEYS = 100;
-const MAX_SESSION_VALUE_BYTES = 16 * 1024;
 
 /** A publisher silent this long is gone (its network dropped without closing the socket). */
 export const MEDIA_INACTIVITY_MS = 5_000;
@@ -37,10 +34,14 @@ export class SfuRoom {
   /** Joins asked for and not yet done: a room with one coming is not empty, whatever `peers` says. */
   private joining = 0;
   private readonly timer: NodeJS.Timeout;
+  /** What peers may do to each other, under their roles' permissions (room-moderation.ts). */
+  readonly moderation: RoomModeration = new RoomModeration(this);
+  /** The session store (session-data.ts): emptied when the session closes. */
+  readonly sessionData = new SessionData(() => this.visiblePeers());
 
   constructor(
     public row: RoomRow,
-    private roles: Record<string, Json>,
+    public roles: Record<string, Json>,
     private settings: SfuRecordingSettings,
     private readonly deps: {
       store: SessionStore;
@@ -206,15 +207,6 @@ export class SfuRoom {
     return permissions?.[permission] === true;
   }
 
-  private requirePermission(peer: SfuPeer, permission: string, what: string): void {
-    if (!this.permits(peer.identity.role, permission))
-      throw new SignalError(
-        "forbidden",
-        "forbidden",
-        `role ${peer.identity.role} may not ${what} (the template's ${permission} permission)`,
-      );
-  }
-
   /** A peer changed its name or metadata: the others are told. */
   updatePeer(peer: SfuPeer, change: { name?: string; user_data?: string }): void {
     if (!this.peers.has(peer.id)) return;
@@ -223,124 +215,8 @@ export class SfuRoom {
     if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
   }
 
-  /** A host removes another peer (its role needs removeOthers); the peer is told who and why. */
-  async removePeer(by: SfuPeer, peerId: string, reason = ""): Promise<void> {
-    this.requirePermission(by, "removeOthers", "remove peers");
-    const target = this.peers.get(peerId);
-    if (!target || target.identity.hidden) throw new SignalError("not_found", "not_found", `peer ${peerId} is not in this room`);
-    await this.leave(target, "peer kicked", reason, { by: by.id, reason });
-  }
-
-  /** A host ends the room for everyone else (its role needs endRoom); `lock` is applied by the caller. */
-  async endRoom(by: SfuPeer, reason = ""): Promise<void> {
-    this.requirePermission(by, "endRoom", "end the room");
-    const others = [...this.peers.values()].filter((p) => p !== by);
-    await Promise.all(others.map((p) => this.leave(p, "peer kicked", reason || "room ended", { by: by.id, roomEnded: true, reason })));
-  }
-
-  /**
-   * A host asks one peer (one track of it with `track_id`), or every other peer (of some roles), to mute
-   * or unmute. Muting needs the role's `mute` permission, asking to unmute its `unmute`; each peer's own
-   * client acts on the request (the 100ms SDK mutes at once and asks its user before unmuting).
-   */
-  requestMute(by: SfuPeer, req: Extract<ClientMessage, { type: "mute-request" }>): void {
-    this.requirePermission(by, req.mute ? "mute" : "unmute", req.mute ? "mute others" : "ask others to unmute");
-    if (req.peer_id && req.roles)
-      throw new SignalError("invalid_body", "invalid_message", "a mute-request names peer_id, or roles, or neither (everyone)");
-    const { mute, kind, source } = req;
-    if (req.peer_id) {
-      const target = this.peers.get(req.peer_id);
-      if (!target || target.identity.hidden) throw new SignalError("not_found", "not_found", `peer ${req.peer_id} is not in this room`);
-      if (!req.track_id) return target.notify({ type: "mute-request", by: by.id, mute, kind, source });
-      const track = target.published.get(req.track_id);
-      if (!track) throw new SignalError("not_found", "not_found", `peer ${req.peer_id} publishes no track ${req.track_id}`);
-      return target.notify({ type: "mute-request", by: by.id, mute, track_id: req.track_id, stream_id: track.info.stream_id });
-    }
-    if (req.track_id) throw new SignalError("invalid_body", "invalid_message", "track_id needs peer_id");
-    const roles = req.roles && new Set(req.roles);
-    for (const p of this.visiblePeers(by.id))
-      if (!roles || roles.has(p.identity.role)) p.notify({ type: "mute-request", by: by.id, mute, kind, source });
-  }
-
-  /** A peer joins or leaves a group; another peer's membership needs `removeOthers`. Everyone, it too, is told. */
-  group(by: SfuPeer, req: { name: string; peer_id?: string; join: boolean }): void {
-    const target = req.peer_id && req.peer_id !== by.id ? this.peers.get(req.peer_id) : by;
-    if (target !== by) this.requirePermission(by, "removeOthers", "put other peers in or out of groups");
-    if (!target || target.identity.hidden) throw new SignalError("not_found", "not_found", `peer ${req.peer_id} is not in this room`);
-    if (req.join === target.groups.has(req.name)) return;
-    if (req.join && target.groups.size >= MAX_GROUPS)
-      throw new SignalError("invalid_body", "too_many_groups", `a peer is in at most ${MAX_GROUPS} groups`);
-    if (req.join) target.groups.add(req.name);
-    else target.groups.delete(req.name);
-    const update = { type: "peer-updated", peer: target.info() } as const;
-    for (const p of this.visiblePeers()) p.notify(update);
-  }
-
-  /** The session store: values by key, for this session (a new session starts empty). */
-  private sessionData = new Map<string, { data: unknown; version: number; updated_by: string; updated_at: number }>();
-
-  setSessionData(by: SfuPeer, req: { key: string; data: unknown; if_version?: number; ref?: string }): void {
-    const size = Buffer.byteLength(JSON.stringify(req.data));
-    if (size > MAX_SESSION_VALUE_BYTES)
-      throw new SignalError(
-        "payload_too_large",
-        "too_large",
-        `a session store value is at most ${MAX_SESSION_VALUE_BYTES} bytes (this one ${size})`,
-      );
-    const current = this.sessionData.get(req.key);
-    if (!current && this.sessionData.size >= MAX_SESSION_KEYS)
-      throw new SignalError("invalid_body", "too_many_keys", `the session store holds at most ${MAX_SESSION_KEYS} keys`);
-    const version = current?.version ?? 0;
-    if (req.if_version !== undefined && req.if_version !== version)
-      throw new SignalError("conflict", "conflict", `key ${req.key} is at version ${version}, not ${req.if_version}`);
-    const value = { data: req.data, version: version + 1, updated_by: by.id, updated_at: Date.now() };
-    this.sessionData.set(req.key, value);
-    for (const p of this.visiblePeers())
-      p.notify({ type: "session-data", key: req.key, ...value, ...(p === by && req.ref ? { ref: req.ref } : {}) });
-    // The setter hears it too, even when hidden (it asked).
-    if (by.identity.hidden) by.notify({ type: "session-data", key: req.key, ...value, ...(req.ref ? { ref: req.ref } : {}) });
-  }
-
-  getSessionData(peer: SfuPeer, key: string, ref?: string): void {
-    const value = this.sessionData.get(key) ?? { data: null, version: 0 };
-    peer.notify({ type: "session-data", key, ...value, ...(ref ? { ref } : {}) });
-  }
-
-  /** Role changes asked and not yet accepted, by token. */
-  private readonly roleRequests = new Map<string, { target: string; role: string; by: string }>();
-
-  /** A host changes another peer's role (its role needs changeRole): at once with `force`, else the peer is asked. */
-  changeRole(by: SfuPeer, req: { peer_id?: string; roles?: string[]; role: string; force: boolean }): void {
-    this.requirePermission(by, "changeRole", "change roles");
-    const { role, force } = req;
-    if (!ownValue(this.roles, role) || role.startsWith("__"))
-      throw new SignalError("invalid_body", "invalid_role", `role ${role} is not one of ${Object.keys(this.roles).join(", ")}`);
-    if (!req.peer_id === !req.roles)
-      throw new SignalError("invalid_body", "invalid_message", "a change-role names either peer_id or roles");
-    if (req.roles) {
-      // Every peer of those roles (the one asking too, as 100ms does), at once.
-      const from = new Set(req.roles);
-      for (const p of this.visiblePeers()) if (from.has(p.identity.role) && p.identity.role !== role) this.applyRole(p, role, by.id);
-      return;
-    }
-    const target = this.peers.get(req.peer_id!);
-    if (!target || target.identity.hidden) throw new SignalError("not_found", "not_found", `peer ${req.peer_id} is not in this room`);
-    if (force) return this.applyRole(target, role, by.id);
-    const token = randomUUID();
-    this.roleRequests.set(token, { target: target.id, role, by: by.id });
-    target.notify({ type: "role-change-request", role, by: by.id, token });
-  }
-
-  /** A peer accepts a role change it was asked for. */
-  acceptRole(peer: SfuPeer, token: string): void {
-    const req = this.roleRequests.get(token);
-    if (!req || req.target !== peer.id) throw new SignalError("not_found", "not_found", "no role change request with this token for you");
-    this.roleRequests.delete(token);
-    this.applyRole(peer, req.role, req.by);
-  }
-
   /** The peer takes `role`: it is told first, then the others; what it receives follows the new role's subscribeToRoles. */
-  private applyRole(peer: SfuPeer, role: string, by: string): void {
+  applyRole(peer: SfuPeer, role: string, by: string): void {
     peer.identity.role = role;
     peer.notify({ type: "role-changed", role, by });
     for (const other of this.peers.values()) {

@@ -338,10 +338,10 @@ export class Sfu implements SfuService {
         room.updatePeer(peer, msg);
         return done();
       case "remove-peer":
-        await room.removePeer(peer, msg.peer_id, msg.reason);
+        await room.moderation.removePeer(peer, msg.peer_id, msg.reason);
         return done();
       case "end-room":
-        await room.endRoom(peer, msg.reason);
+        await room.moderation.endRoom(peer, msg.reason);
         if (msg.lock) {
           await this.ctx.db
             .updateTable("rooms")
@@ -352,20 +352,20 @@ export class Sfu implements SfuService {
         }
         return done();
       case "change-role":
-        room.changeRole(peer, msg);
+        room.moderation.changeRole(peer, msg);
         return done();
       case "accept-role":
-        room.acceptRole(peer, msg.token);
+        room.moderation.acceptRole(peer, msg.token);
         return done();
       case "group":
-        room.group(peer, msg);
+        room.moderation.group(peer, msg);
         return done();
       case "set-session-data":
-        return room.setSessionData(peer, msg);
+        return room.sessionData.set(peer, msg);
       case "get-session-data":
-        return room.getSessionData(peer, msg.key, msg.ref);
+        return room.sessionData.get(peer, msg.key, msg.ref);
       case "mute-request":
-        room.requestMute(peer, msg);
+        room.moderation.requestMute(peer, msg);
         return done();
       case "leave":
         return room.leave(peer, "client request");
