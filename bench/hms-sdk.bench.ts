@@ -1,9 +1,7 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import https from "node:https";
 import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import type { Browser, Page } from "playwright-core";
 import { mintAppToken, mintManagementToken } from "../src/auth/tokens.ts";
 import { loadIdentity } from "../src/config/identity.ts";
@@ -11,6 +9,7 @@ import { launchBrowser, openRoomPage, type RoomPage, waitForRemotePeers } from "
 import { type HmsAppClient, openHmsApp, startHmsAppServer } from "../test/support/hms-sdk.ts";
 import { makeCertificate } from "../test/support/tls.ts";
 import { measureCores, median } from "./proc.ts";
+import { startServer } from "./sfu.bench.ts";
 
 // The official 100ms web SDK (@100mslive/hms-video-store, in the test app of test/support/hms-app) beside
 // tapedeck's own room page, against one real `tapedeck serve` over HTTPS (the SDK needs a secure
@@ -110,31 +109,6 @@ const firstFrameAt = (page: Page, timeoutMs = TIMEOUT_MS): Promise<number> =>
 
 const clientStats = (page: Page): Promise<ClientStats> => page.evaluate(() => (window as unknown as ProbeWindow).__bench!.stats());
 
-/** `tapedeck serve` as sfu.bench.ts starts it, over HTTPS here (its URL is printed with either scheme). */
-async function startTlsServer(dataDir: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, ["bin/tapedeck.js", "serve"], {
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", TAPEDECK_DATA_DIR: dataDir, LOG_LEVEL: "warn", TAPEDECK_ROLES: "api,sfu", ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once("exit", (c) => reject(new Error(`server exited ${c}`)));
-    readline.createInterface({ input: child.stdout! }).on("line", (l) => {
-      const m = /running at (https?:\/\/\S+) /.exec(l);
-      if (m) resolve(m[1]);
-    });
-  }).catch((err) => {
-    child.kill("SIGKILL");
-    throw err;
-  });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once("exit", () => resolve());
-      child.kill("SIGTERM");
-    });
-  return { url, pid: child.pid!, stop };
-}
-
 /** A POST with a management token to a tapedeck whose certificate is `ca` (Node's fetch cannot be given a CA). */
 function postJson(url: string, token: string, body: unknown, ca: Buffer): Promise<{ id: string }> {
   return new Promise((resolve, reject) => {
@@ -175,7 +149,7 @@ export async function benchHmsSdk(): Promise<Array<[string, string, string]>> {
   const ca = fs.readFileSync(cert);
   const dataDir = path.join(dir, "data");
   let appServer: Awaited<ReturnType<typeof startHmsAppServer>> | null = null;
-  let server: Awaited<ReturnType<typeof startTlsServer>> | null = null;
+  let server: Awaited<ReturnType<typeof startServer>> | null = null;
   let browser: Browser | null = null;
   const open: Array<{ close(): Promise<void> }> = [];
   const closeAll = async () => {
@@ -183,7 +157,7 @@ export async function benchHmsSdk(): Promise<Array<[string, string, string]>> {
   };
   try {
     appServer = await startHmsAppServer();
-    server = await startTlsServer(dataDir, { TAPEDECK_TLS_CERT: cert, TAPEDECK_TLS_KEY: key, TAPEDECK_CORS_ORIGINS: appServer.origin });
+    server = await startServer(dataDir, { TAPEDECK_TLS_CERT: cert, TAPEDECK_TLS_KEY: key, TAPEDECK_CORS_ORIGINS: appServer.origin });
     const baseUrl = server.url;
     const appUrl = appServer.url;
     const { identity } = loadIdentity(dataDir);

@@ -18,6 +18,7 @@ const WINDOW_MS = 8_000;
 const WARMUP_MS = 3_000;
 const RUNS = 3;
 
+/** A real `tapedeck serve` on a free port; over HTTPS when `env` gives it a certificate. */
 export async function startServer(dataDir: string, env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ["bin/tapedeck.js", "serve"], {
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", TAPEDECK_DATA_DIR: dataDir, LOG_LEVEL: "warn", TAPEDECK_ROLES: "api,sfu", ...env },
@@ -26,11 +27,20 @@ export async function startServer(dataDir: string, env: Record<string, string> =
   const url = await new Promise<string>((resolve, reject) => {
     child.once("exit", (c) => reject(new Error(`server exited ${c}`)));
     readline.createInterface({ input: child.stdout! }).on("line", (l) => {
-      const m = /running at (http:\/\/\S+) /.exec(l);
+      const m = /running at (https?:\/\/\S+) /.exec(l);
       if (m) resolve(m[1]);
     });
+  }).catch((err) => {
+    child.kill("SIGKILL");
+    throw err;
   });
-  return { url, pid: child.pid!, stop: () => new Promise((r) => (child.once("exit", r), child.kill("SIGTERM"))) };
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill("SIGTERM");
+    });
+  return { url, pid: child.pid!, stop };
 }
 
 export async function benchSfu(): Promise<Array<[string, string, string]>> {
