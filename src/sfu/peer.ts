@@ -11,6 +11,7 @@ import type { Logger } from "../log.ts";
 import { sfuPeerConfig } from "./media-config.ts";
 import type { PeerInfo, PublishedTrack as PublishedTrackMsg, ServerMessage, SubscribedTrack } from "./protocol.ts";
 import { PublishedTrack } from "./published-track.ts";
+import { keepOfferedMediaOpen } from "./publish-check.ts";
 import { forwardedCopy, openControlChannel } from "./forwarding.ts";
 import type { IceTarget, PeerIdentity, Removal } from "./peer-types.ts";
 
@@ -163,12 +164,13 @@ export class SfuPeer {
       throw new AppError("invalid_body", `the publish offer could not be applied: ${err.message}`);
     });
     await this.drainCandidates("publish");
-    // Transceivers already carrying media whose announced track changed (renegotiation).
+    // Transceivers already carrying media whose announced track changed (renegotiation; an idle one,
+    // whose source stopped, sending again).
     for (const t of pc.getTransceivers()) {
-      if (t.receiver.track && t.mid && !this.findPublishedByMid(t.mid)) this.trackArrived(t, t.receiver.track);
+      if (t.receiver.track && t.mid && this.announced.has(t.mid) && !this.findPublishedByMid(t.mid)) this.trackArrived(t, t.receiver.track);
     }
     await pc.setLocalDescription(await pc.createAnswer());
-    this.notify({ type: "publish-answer", sdp: pc.localDescription!.sdp, ...(ref ? { ref } : {}) });
+    this.notify({ type: "publish-answer", sdp: keepOfferedMediaOpen(pc.localDescription!.sdp, sdp), ...(ref ? { ref } : {}) });
     if (restarted && this.subscribePc) {
       this.log.info("the client restarted ICE on its publish connection; restarting the subscribe connection's");
       this.restartSubscribeIce = true;

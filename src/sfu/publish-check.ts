@@ -116,3 +116,18 @@ export function checkPublish(sdp: string, tracks: PublishedTrack[], role: string
       "publish sdp has no ICE credentials or DTLS fingerprint (a=ice-ufrag, a=ice-pwd, a=fingerprint): send the offer your RTCPeerConnection made",
     );
 }
+
+/**
+ * werift answers an `inactive` m-line with port 0, which means *rejected*: the browser then stops that
+ * transceiver for good, and its next offers fail (a rejected MID left in the BUNDLE group) or cannot
+ * use it again. An m-line the offer kept open (port not 0) stays open in the answer (port 9, inactive),
+ * so a client that pauses a source (a screen share stopped) can send on it again later.
+ */
+export function keepOfferedMediaOpen(answer: string, offer: string): string {
+  const offeredPorts = [...offer.matchAll(/^m=\S+ (\d+)/gm)].map((m) => Number(m[1]));
+  let index = 0;
+  return answer.replace(/^m=(\S+) (\d+)/gm, (line, kind: string, port: string) => {
+    const offered = offeredPorts[index++];
+    return port === "0" && offered !== undefined && offered !== 0 ? `m=${kind} 9` : line;
+  });
+}

@@ -1,12 +1,30 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { peerNamed, sdkFixture } from "../support/hms-fixture.ts";
-import type { HmsActionError } from "../support/hms-sdk.ts";
+import type { HmsActionError, HmsSnapshot } from "../support/hms-sdk.ts";
 
 // The official 100ms web SDK against tapedeck (hms-sdk.test.ts has the basics): what hosts and
-// Prebuilt-style apps use: remote mute requests, role changes by role, hand raise, the session store.
+// Prebuilt-style apps use: screen share, remote mute requests, role changes by role, hand raise, the
+// session store.
 
 const sdk = sdkFixture();
+
+test("a screen share stopped and started three times is seen by the other peer each time", async () => {
+  const room = await sdk.newRoom("sdk-screen");
+  const sharer = await sdk.peer("Pia", "host", room);
+  const viewer = await sdk.peer("Rui", "host", room);
+  const screenAt = (x: HmsSnapshot) => peerNamed("Pia")(x)?.tracks.find((t) => t.source === "screen");
+  for (let round = 1; round <= 3; round++) {
+    await sharer.setScreenShare(true);
+    await viewer.waitFor((x) => screenAt(x)?.playing === true, `share ${round} playing at Rui`);
+    await sharer.setScreenShare(false);
+    await viewer.waitFor((x) => !screenAt(x), `share ${round} gone at Rui`);
+  }
+  const s = await sharer.snapshot();
+  assert.deepEqual(s.errors, [], "no error reached the sharer's app");
+  assert.equal(peerNamed("Pia")(await viewer.snapshot())?.videoPlaying, true, "the camera still plays");
+  for (const c of [sharer, viewer]) await c.leave();
+});
 
 test("remote mute: a host mutes a guest's track (at once) and asks to unmute (the guest decides); by role too; a guest is refused", async () => {
   const room = await sdk.newRoom("sdk-remote-mute");

@@ -415,7 +415,7 @@ test("preview on a phone: devices listed, a name required, joining with nothing 
   );
 });
 
-test("mute, camera off, and a screen share on and off reach the other peer", async () => {
+test("mute, camera off, and a screen share on and off (three times) reach the other peer", async () => {
   const roomId = await newRoom(`room-page-controls-${Date.now()}`);
   const host = await join(roomId, { role: "host", name: "Presenter", colour: red });
   const guest = await join(roomId, { role: "guest", name: "Audience", colour: blue });
@@ -448,28 +448,35 @@ test("mute, camera off, and a screen share on and off reach the other peer", asy
       await host.page.locator('[data-testid="camera-button"]').click();
       await waitForRemoteVideo(guest.page, hostId, (v) => v.r > 150 && v.b < 90, "red again after camera on");
 
-      // Screen share: a third track on the same publish connection, shown first, full width.
-      await host.page.locator('[data-testid="screen-button"]').click();
-      await guest.page.waitForFunction(() => (window as HookWindow).tapedeck!.remotePeers()[0]?.screenPlaying === true, undefined, {
-        timeout: 15_000,
-      });
-      const sources = (await host.page.evaluate(() => (window as HookWindow).tapedeck!.published())).map((t) => t.source).sort();
-      assert.deepEqual(sources, ["camera", "microphone", "screen"]);
-      const first = guest.page.locator('[data-testid="grid"] > :first-child');
-      assert.equal(await first.getAttribute("data-testid"), "screen-tile");
-      assert.equal(await first.getAttribute("data-peer-id"), hostId);
-      assert.equal(await host.page.locator('[data-testid="screen-button"]').textContent(), "Stop sharing");
+      // Screen share: a third track on the same publish connection, shown first, full width; stopped
+      // and started again, three times (the stopped share's transceiver carries the next one).
+      for (let round = 1; round <= 3; round++) {
+        await host.page.locator('[data-testid="screen-button"]').click();
+        await guest.page
+          .waitForFunction(() => (window as HookWindow).tapedeck!.remotePeers()[0]?.screenPlaying === true, undefined, { timeout: 15_000 })
+          .catch(async () => {
+            const shown = await host.page.locator('[data-testid="error-banner"]').textContent();
+            throw new Error(`share ${round}: the screen did not play at the guest; the sharer's banner: ${shown}`);
+          });
+        const sources = (await host.page.evaluate(() => (window as HookWindow).tapedeck!.published())).map((t) => t.source).sort();
+        assert.deepEqual(sources, ["camera", "microphone", "screen"], `share ${round}`);
+        const first = guest.page.locator('[data-testid="grid"] > :first-child');
+        assert.equal(await first.getAttribute("data-testid"), "screen-tile");
+        assert.equal(await first.getAttribute("data-peer-id"), hostId);
+        assert.equal(await host.page.locator('[data-testid="screen-button"]').textContent(), "Stop sharing");
 
-      await host.page.locator('[data-testid="screen-button"]').click();
-      await guest.page
-        .waitForFunction(() => document.querySelectorAll('[data-testid="screen-tile"]').length === 0, undefined, { timeout: 10_000 })
-        .catch(() => {
-          throw new Error("the screen tile stayed after the share stopped");
-        });
-      assert.deepEqual((await host.page.evaluate(() => (window as HookWindow).tapedeck!.published())).map((t) => t.source).sort(), [
-        "camera",
-        "microphone",
-      ]);
+        await host.page.locator('[data-testid="screen-button"]').click();
+        await guest.page
+          .waitForFunction(() => document.querySelectorAll('[data-testid="screen-tile"]').length === 0, undefined, { timeout: 10_000 })
+          .catch(() => {
+            throw new Error(`share ${round}: the screen tile stayed after the share stopped`);
+          });
+        assert.deepEqual((await host.page.evaluate(() => (window as HookWindow).tapedeck!.published())).map((t) => t.source).sort(), [
+          "camera",
+          "microphone",
+        ]);
+        assert.equal(await host.page.locator('[data-testid="error-banner"]').isHidden(), true, `share ${round}: an error was shown`);
+      }
       assert.equal((await waitForRemotePeers(guest.page, 1))[0].videoPlaying, true);
     },
   );

@@ -151,6 +151,7 @@ export interface HmsAppClient {
   stopRecording(): Promise<void>;
   startHls(): Promise<void>;
   stopHls(): Promise<void>;
+  setScreenShare(on: boolean): Promise<void>;
   raiseHand(): Promise<void>;
   lowerHand(): Promise<void>;
   lowerRemoteHand(peerId: string): Promise<void>;
@@ -277,6 +278,7 @@ export async function openHmsApp(browser: Browser | null, opts: OpenHmsAppOption
     stopRecording: () => call("stopRecording"),
     startHls: () => call("startHls"),
     stopHls: () => call("stopHls"),
+    setScreenShare: (on) => call("setScreenShare", on),
     raiseHand: () => call("raiseHand"),
     lowerHand: () => call("lowerHand"),
     lowerRemoteHand: (peerId) => call("lowerRemoteHand", peerId),

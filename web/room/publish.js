@@ -3,6 +3,11 @@ import { preferVideoCodec, waitForIceGathering } from "./media.js";
 // The publish RTCPeerConnection: the page offers its send-only tracks, the SFU answers. Every change of
 // the published set (first publish, screen share on or off) is a new offer on the same connection, with
 // a `publish` message listing every track still sent. Negotiations run one at a time.
+//
+// A stopped source leaves its transceiver idle (inactive, no track) rather than stopped: a stopped
+// m-line is rejected (port 0), which the SFU's answer got wrong (a rejected MID in its BUNDLE group, which
+// Chromium refuses) and which made the next share fail. An idle transceiver of the same kind carries the
+// next track, so a screen share can stop and start any number of times on one connection.
 
 const ANSWER_DEADLINE_MS = 15_000;
 
@@ -16,32 +21,45 @@ export class Publisher {
     this.pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
     /** transceiver → { source, stream } */
     this.published = new Map();
+    /** Transceivers of stopped sources, waiting for the next track of their kind. */
+    this.idle = new Set();
     this.queue = Promise.resolve();
     this.pendingAnswer = null;
     this.closed = false;
   }
 
   /** Adds tracks (each with its source) and publishes; resolves once the SFU's answer is applied. */
-  addTracks(entries) {
+  async addTracks(entries) {
     for (const { track, stream, source } of entries) {
-      const transceiver = this.pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
-      if (track.kind === "video") preferVideoCodec(transceiver, this.codec);
+      const idle = [...this.idle].find((t) => t.receiver.track.kind === track.kind);
+      let transceiver = idle;
+      if (idle) {
+        this.idle.delete(idle);
+        idle.direction = "sendonly";
+        idle.sender.setStreams(stream);
+        await idle.sender.replaceTrack(track);
+      } else {
+        transceiver = this.pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+        if (track.kind === "video") preferVideoCodec(transceiver, this.codec);
+      }
       this.published.set(transceiver, { source, stream });
     }
     return this.negotiate();
   }
 
-  /** Stops sending the tracks of one source (the m-line is closed) and publishes the rest again. */
-  removeSource(source) {
+  /** Stops sending the tracks of one source (their transceivers go idle) and publishes the rest again. */
+  async removeSource(source) {
     let changed = false;
     for (const [transceiver, info] of this.published) {
       if (info.source !== source) continue;
       transceiver.sender.track?.stop();
-      transceiver.stop();
+      await transceiver.sender.replaceTrack(null);
+      transceiver.direction = "inactive";
       this.published.delete(transceiver);
+      this.idle.add(transceiver);
       changed = true;
     }
-    return changed ? this.negotiate() : Promise.resolve();
+    return changed ? this.negotiate() : undefined;
   }
 
   /** The published track of a source, if any. */
@@ -55,7 +73,7 @@ export class Publisher {
     const out = [];
     for (const [transceiver, info] of this.published) {
       const track = transceiver.sender.track;
-      if (!track || !transceiver.mid || transceiver.currentDirection === "stopped") continue;
+      if (!track || !transceiver.mid || transceiver.direction !== "sendonly") continue;
       out.push({ mid: transceiver.mid, track_id: track.id, stream_id: info.stream.id, kind: track.kind, source: info.source });
     }
     return out;

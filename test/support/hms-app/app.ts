@@ -290,6 +290,7 @@ const app: HmsApp = {
   stopRecording: () => act(() => actions.stopRTMPAndRecording()),
   startHls: () => act(() => actions.startHLSStreaming()),
   stopHls: () => act(() => actions.stopHLSStreaming()),
+  setScreenShare: (on) => act(() => actions.setScreenShareEnabled(on, { videoOnly: true })),
   raiseHand: () => act(() => actions.raiseLocalPeerHand()),
   lowerHand: () => act(() => actions.lowerLocalPeerHand()),
   lowerRemoteHand: (peerId) => act(() => actions.lowerRemotePeerHand(peerId)),

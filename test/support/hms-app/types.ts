@@ -107,6 +107,8 @@ export interface HmsApp {
   /** startHLSStreaming() / stopHLSStreaming(). */
   startHls(): Promise<HmsResult>;
   stopHls(): Promise<HmsResult>;
+  /** setScreenShareEnabled (video only). */
+  setScreenShare(on: boolean): Promise<HmsResult>;
   raiseHand(): Promise<HmsResult>;
   lowerHand(): Promise<HmsResult>;
   lowerRemoteHand(peerId: string): Promise<HmsResult>;
