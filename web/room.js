@@ -97,6 +97,37 @@ function showSelfView(stream) {
   $("self-view").hidden = !video;
 }
 
+/**
+ * The active speaker: the loudest peer whose received audio is above a speaking level, outlined; it
+ * stays outlined for a moment after it stops, so a pause between words does not flicker the frame.
+ */
+const speaker = {
+  timer: 0,
+  current: null,
+  lastHeard: 0,
+  start() {
+    this.stop();
+    this.timer = setInterval(() => void this.sample(), 250);
+  },
+  stop() {
+    clearInterval(this.timer);
+    this.current = null;
+  },
+  async sample() {
+    if (!session) return;
+    let loudest = null;
+    let level = 0.02; // below this it is background noise, not speech
+    for (const id of tiles.peers.keys()) {
+      const l = (await session.subscriber.audioLevel(id).catch(() => null)) ?? 0;
+      if (l > level) [loudest, level] = [id, l];
+    }
+    const now = performance.now();
+    if (loudest) [this.current, this.lastHeard] = [loudest, now];
+    else if (now - this.lastHeard > 1500) this.current = null;
+    tiles.setSpeaker(this.current);
+  },
+};
+
 /** @type {import("./room/session.js").SessionUi} */
 const ui = {
   joined(msg) {
@@ -110,6 +141,7 @@ const ui = {
       enabled: !recorder && msg.can_publish?.includes("screen") && Boolean(navigator.mediaDevices?.getDisplayMedia),
     });
     recorder?.start();
+    if (!recorder) speaker.start();
   },
   peersChanged(peers) {
     const present = new Set(peers.map((p) => p.id));
@@ -139,6 +171,7 @@ const ui = {
     showBanner(e.message);
   },
   ended({ kind, message }) {
+    speaker.stop();
     grid.clear();
     recorder?.stop();
     showSelfView(null);

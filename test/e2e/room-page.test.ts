@@ -22,6 +22,7 @@ import {
 import { startTestApp, type TestApp } from "../support/app.ts";
 import type { ListPage, Room, Session, Template } from "../support/api-types.ts";
 import type { HookWindow } from "../support/page-hooks.ts";
+import { until } from "../support/wait.ts";
 
 // The room page as users meet it: a whole tapedeck, two headless Chromium peers (each with its own
 // fake camera colour and microphone tone) joining by URL alone, seeing and hearing each other,
@@ -415,7 +416,7 @@ test("preview on a phone: devices listed, a name required, joining with nothing 
   );
 });
 
-test("mute, camera off, and a screen share on and off (three times) reach the other peer", async () => {
+test("mute and camera off are shown to the other peer (mark, initials), the speaker is outlined, and a screen share goes on and off three times", async () => {
   const roomId = await newRoom(`room-page-controls-${Date.now()}`);
   const host = await join(roomId, { role: "host", name: "Presenter", colour: red });
   const guest = await join(roomId, { role: "guest", name: "Audience", colour: blue });
@@ -427,8 +428,14 @@ test("mute, camera off, and a screen share on and off (three times) reach the ot
       await waitForRemotePeers(guest.page, 1);
       const hostId = await selfId(host.page);
       assert.ok((await remoteAudioLevel(guest.page, hostId)).audioLevel > 0.01);
+      const hostTile = () => guest.page.evaluate(() => (window as HookWindow).tapedeck!.remotePeers()[0]);
+      const tileShows = (what: string, ok: (t: Awaited<ReturnType<typeof hostTile>>) => boolean | undefined) =>
+        until(async () => ok(await hostTile()), `the host's tile at the guest: ${what}`, 5_000);
+      // The host is heard: its tile is outlined as the active speaker, with no muted mark.
+      await tileShows("speaking", (t) => t.speaking && !t.micOff && !t.cameraOff);
 
       await host.page.locator('[data-testid="mic-button"]').click();
+      await tileShows("the muted-microphone mark, no longer speaking", (t) => t.micOff && !t.speaking);
       assert.equal(await host.page.locator('[data-testid="mic-button"]').getAttribute("aria-pressed"), "true");
       await guest.page.waitForFunction(
         async (id) => ((await (window as HookWindow).tapedeck!.inboundStats(id, "microphone"))?.audioLevel ?? 1) < 0.001,
@@ -441,12 +448,18 @@ test("mute, camera off, and a screen share on and off (three times) reach the ot
         hostId,
         { timeout: 5_000, polling: 100 },
       );
+      await tileShows("the mark gone", (t) => !t.micOff);
 
       await host.page.locator('[data-testid="camera-button"]').click();
       assert.equal(await host.page.locator('[data-testid="camera-button"]').getAttribute("aria-pressed"), "true");
       await waitForRemoteVideo(guest.page, hostId, (v) => !v.nonBlack, "black after camera off");
+      await tileShows("initials instead of the black camera", (t) => t.cameraOff);
+      const initials = guest.page.locator(`[data-peer-id="${hostId}"] .tile-placeholder`);
+      assert.equal(await initials.textContent(), "P");
+      assert.equal(await initials.isVisible(), true);
       await host.page.locator('[data-testid="camera-button"]').click();
       await waitForRemoteVideo(guest.page, hostId, (v) => v.r > 150 && v.b < 90, "red again after camera on");
+      await tileShows("the camera again", (t) => !t.cameraOff);
 
       // Screen share: a third track on the same publish connection, shown first, full width; stopped
       // and started again, three times (the stopped share's transceiver carries the next one).

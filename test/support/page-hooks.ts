@@ -24,6 +24,12 @@ export interface ShownPeer {
   hasAudio: boolean;
   screenPlaying: boolean;
   onStage?: boolean;
+  /** Room page: the tile shows initials (no camera, or camera muted). */
+  cameraOff?: boolean;
+  /** Room page: the muted-microphone mark shows. */
+  micOff?: boolean;
+  /** Room page: outlined as the active speaker. */
+  speaking?: boolean;
 }
 
 /** A track the page publishes. */

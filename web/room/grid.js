@@ -1,6 +1,8 @@
 // The grid of remote peers: one tile per peer (name, camera video, audio), plus a stage tile, first and
 // full width, for each screen share. The layout itself is CSS grid (room.css); this only adds and removes
-// elements. User text goes in with textContent only.
+// elements. User text goes in with textContent only. A peer's camera turned off shows its initials, a
+// muted microphone a mark (both from the mute states the SFU relays), and the active speaker's tile is
+// outlined (setSpeaker).
 
 export class Grid {
   /**
@@ -19,6 +21,7 @@ export class Grid {
     if (known) {
       known.info = info;
       setName(known, info.name);
+      applyState(known);
       return;
     }
     const tile = el("div", "tile", { "data-testid": "peer-tile" });
@@ -27,9 +30,17 @@ export class Grid {
     const audio = el("audio", "tile-audio", { "data-testid": "tile-audio", autoplay: "" });
     const placeholder = el("div", "tile-placeholder", { "aria-hidden": "true" });
     const nameEl = el("div", "tile-name", { "data-testid": "tile-name" });
-    tile.append(placeholder, video, audio, nameEl);
+    const micOff = el("span", "tile-mic-off", {
+      "data-testid": "mic-off",
+      role: "img",
+      "aria-label": "microphone off",
+      title: "Microphone off",
+    });
+    micOff.append(micOffIcon());
+    tile.append(placeholder, video, audio, nameEl, micOff);
     const peer = { info, tile, video, audio, nameEl, placeholder, screenTile: null, tracks: {} };
     setName(peer, info.name);
+    applyState(peer);
     this.peers.set(info.id, peer);
     this.root.append(tile);
     this.refresh();
@@ -54,9 +65,9 @@ export class Grid {
       const tracks = byPeer.get(id) ?? {};
       attach(peer.video, tracks.camera);
       this.attachAudio(peer.audio, tracks.microphone);
-      peer.tile.classList.toggle("has-video", Boolean(tracks.camera));
       this.setScreen(peer, tracks.screen);
       peer.tracks = tracks;
+      applyState(peer);
     }
     this.refresh();
   }
@@ -102,6 +113,11 @@ export class Grid {
     this.root.classList.toggle("with-stage", stages > 0);
   }
 
+  /** Outlines the tile of the peer speaking now (null: nobody). */
+  setSpeaker(peerId) {
+    for (const [id, peer] of this.peers) peer.tile.classList.toggle("speaking", id === peerId);
+  }
+
   /** For the debug hook. */
   describe() {
     return [...this.peers.values()].map((p) => ({
@@ -111,6 +127,9 @@ export class Grid {
       videoPlaying: isPlaying(p.video),
       hasAudio: Boolean(p.tracks.microphone),
       screenPlaying: p.screenTile ? isPlaying(p.screenTile.querySelector("video")) : false,
+      cameraOff: !p.tile.classList.contains("has-video"),
+      micOff: p.tile.classList.contains("mic-muted"),
+      speaking: p.tile.classList.contains("speaking"),
     }));
   }
 }
@@ -122,6 +141,30 @@ function setName(peer, name) {
   peer.tile.setAttribute("data-peer-name", name);
   peer.tile.setAttribute("data-peer-role", peer.info.role ?? "");
   peer.screenTile?.setAttribute("data-peer-name", name);
+}
+
+/** Its published sources as the SFU last described them: a muted (or absent) camera shows initials. */
+function applyState(peer) {
+  const published = (source) => (peer.info.tracks ?? []).find((t) => t.source === source);
+  const camera = published("camera");
+  const mic = published("microphone");
+  peer.tile.classList.toggle("has-video", Boolean(peer.tracks.camera) && !camera?.muted);
+  peer.tile.classList.toggle("mic-muted", !mic || mic.muted === true);
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** A microphone with a stroke through it (static markup). */
+function micOffIcon() {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  for (const d of ["M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3z", "M5 11a7 7 0 0 0 14 0M12 18v3", "M4 4l16 16"]) {
+    const path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+  }
+  return svg;
 }
 
 /** Puts a track on a media element; returns whether anything changed. */

@@ -74,7 +74,14 @@ export class Publisher {
     for (const [transceiver, info] of this.published) {
       const track = transceiver.sender.track;
       if (!track || !transceiver.mid || transceiver.direction !== "sendonly") continue;
-      out.push({ mid: transceiver.mid, track_id: track.id, stream_id: info.stream.id, kind: track.kind, source: info.source });
+      out.push({
+        mid: transceiver.mid,
+        track_id: track.id,
+        stream_id: info.stream.id,
+        kind: track.kind,
+        source: info.source,
+        muted: !track.enabled,
+      });
     }
     return out;
   }

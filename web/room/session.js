@@ -133,12 +133,20 @@ export class RoomSession {
 
   /** Mutes or unmutes the microphone; returns whether it is now on (null without one). */
   toggleMic() {
-    return toggle(this.localStream?.getAudioTracks()[0]);
+    return this.toggleTrack(this.localStream?.getAudioTracks()[0]);
   }
 
   /** Turns the camera off (black frames) or on; returns whether it is now on (null without one). */
   toggleCamera() {
-    return toggle(this.localStream?.getVideoTracks()[0]);
+    return this.toggleTrack(this.localStream?.getVideoTracks()[0]);
+  }
+
+  /** The track keeps flowing (silence or black frames); the others are told it is muted (`track-state`). */
+  toggleTrack(track) {
+    const on = toggle(track);
+    if (on !== null && this.publisher?.describeTracks().some((t) => t.track_id === track.id))
+      this.signal.send({ type: "track-state", tracks: [{ track_id: track.id, muted: !on }] });
+    return on;
   }
 
   get sharingScreen() {
