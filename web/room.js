@@ -52,7 +52,7 @@ const chat = new Chat({ list: $("chat-list"), form: $("chat-form"), input: $("ch
 function setState(state) {
   view.state = state;
   document.body.dataset.state = state;
-  $("state").textContent = { preview: "", joining: "Joining…", joined: "Live", left: "Left", error: "" }[state] ?? state;
+  $("state").textContent = { preview: "", joining: "Joining…", joined: "Connected", left: "Left", error: "" }[state] ?? state;
 }
 
 function showBanner(message) {

@@ -5,7 +5,15 @@ import { mintAppToken } from "../../src/auth/tokens.ts";
 import { seedFailedBrowserRecordings } from "../support/internal-state.ts";
 import { joinSynthetic, type SyntheticParticipant } from "../../src/participant/synthetic.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
-import { assertFitsWidth, go, openDashboard, toast, withDashboardArtifacts, type DashboardPage } from "../support/dashboard.ts";
+import {
+  assertFitsWidth,
+  assertNoJunk,
+  go,
+  openDashboard,
+  toast,
+  withDashboardArtifacts,
+  type DashboardPage,
+} from "../support/dashboard.ts";
 import type { LiveStream, ListPage, Recording, Room } from "../support/api-types.ts";
 
 // The dashboard's Recordings & live page in a real headless Chromium against a whole tapedeck whose
@@ -158,6 +166,9 @@ test("browser recording: start it, see it run, a second start refused with 409, 
       const types = await rec.getByTestId("asset-type").allTextContents();
       assert.ok(types.includes("room-composite"), `files listed: ${types.join(", ")}`);
       assert.deepEqual(types.sort(), (done.recording_assets ?? []).map((a) => a.type).sort());
+      const composite = await rec.locator('[data-testid="asset"][data-type="room-composite"]').textContent();
+      assert.match(composite ?? "", /room-composite 1280×720 · \d+:\d\d · [\d.]+ [kM]B/);
+      await assertNoJunk(page, "a finished recording with its files");
 
       // Nothing is unfinished: the page stops polling.
       assert.equal(await listRequestsDuring(2500, /\/v2\/(recordings|live-streams)/), 0, "no polling once every item has ended");
@@ -243,6 +254,12 @@ test("live stream: start it, see its ladder and URL, watch it in the page, polli
       const done = await app.v2.getLiveStream(id);
       assert.deepEqual(types, (done.recording_assets ?? []).map((a) => a.type).sort());
       assert.equal(await row.getByTestId("session-link").getAttribute("href"), `#/sessions/${done.session_id}`);
+      // A stream's files can be told apart: each layer MP4 by its size and layer, the VOD by its layers.
+      const files = await row.locator('[data-testid="asset"]').allTextContents();
+      const layerMp4s = files.filter((f) => f.startsWith("room-composite"));
+      assert.equal(new Set(layerMp4s).size, layerMp4s.length, `layer MP4s alike: ${layerMp4s.join(" | ")}`);
+      for (const f of layerMp4s) assert.match(f, /^room-composite \d+×\d+, layer \d/);
+      await assertNoJunk(page, "a finished live stream with its files");
     },
   );
 });

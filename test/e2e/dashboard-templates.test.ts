@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Page } from "playwright-core";
 import { startTestApp, type TestApp } from "../support/app.ts";
-import { assertFitsWidth, dashboardPool, go, ready, toast, withDashboardArtifacts } from "../support/dashboard.ts";
+import { assertFitsWidth, assertNoJunk, dashboardPool, go, ready, toast, withDashboardArtifacts } from "../support/dashboard.ts";
 import { startS3rver, type TestS3 } from "../support/s3rver.ts";
 import type {
   RecordingConfig,
@@ -278,6 +278,7 @@ test("storage: Validate Config against s3rver (right secret, wrong secret), save
       const good = await validate();
       assert.equal(good.valid, true);
       assert.equal(await report.getByTestId("validate-message").textContent(), "Recording upload config validated successfully");
+      await assertNoJunk(page, "a valid storage report");
       assert.equal(await report.getByTestId("validate-failed-step").count(), 0);
       assert.deepEqual(
         await report.locator("li").evaluateAll((lis) => lis.map((li) => `${li.getAttribute("data-step")}:${li.getAttribute("data-ok")}`)),

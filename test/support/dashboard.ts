@@ -55,13 +55,34 @@ export function dashboardPool(app: () => TestApp) {
   };
 }
 
-/** Waits until the current view has rendered (optionally: this route). */
+/** Waits until the current view has rendered (optionally: this route), and checks it shows no junk. */
 export async function ready(page: Page, route?: string, timeoutMs = 15_000): Promise<void> {
   await page.waitForFunction(
     (r) => (window as HookWindow).tapedeckDashboard?.ready === true && (!r || (window as HookWindow).tapedeckDashboard?.route === r),
     route,
     { timeout: timeoutMs, polling: 50 },
   );
+  await assertNoJunk(page, route ?? "the view");
+}
+
+/**
+ * Fails when the page shows a programmer's value instead of words: `null`, `undefined`, `NaN` or
+ * `[object Object]` in any text a person reads (JSON shown as code, in pre, code and textarea, is not text).
+ */
+export async function assertNoJunk(page: Page, what: string): Promise<void> {
+  const junk = await page.evaluate(() => {
+    const found: string[] = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const parent = n.parentElement;
+      if (!parent || parent.closest("pre, code, textarea, script, style, template, [hidden]")) continue;
+      const text = n.textContent ?? "";
+      if (/\bnull\b|\bundefined\b|\bNaN\b|\[object Object\]/.test(text))
+        found.push(`${parent.tagName.toLowerCase()}: ${text.trim().slice(0, 80)}`);
+    }
+    return found;
+  });
+  assert.deepEqual(junk, [], `${what} shows programmer's values instead of words`);
 }
 
 /** Goes to a #/ route and waits for it. */

@@ -6,6 +6,11 @@
  * @param {Record<string, unknown>} [attrs]  `on<event>` keys become listeners; false/null skip the attribute
  * @param {...(Node|string|number|null|undefined|false)} children
  */
+/** Replaces `node`'s children, skipping null, undefined and false as `el` does (replaceChildren would write "null"). */
+export function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {

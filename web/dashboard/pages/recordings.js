@@ -5,7 +5,7 @@
 // session and files.
 
 import { listAll, newestPage } from "../api.js";
-import { badge, busy, copy, el, formatBytes, formatDuration, formatTime } from "../ui.js";
+import { badge, busy, copy, el, fill, formatBytes, formatDuration, formatTime } from "../ui.js";
 import { makePlayer } from "./live-player.js";
 
 const ACTIVE = new Set(["starting", "running", "stopping", "post_processing"]);
@@ -332,7 +332,9 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
   }
 
   function assetItem(a) {
-    const extra = [a.metadata?.resolution, a.duration ? formatDuration(a.duration) : null, formatBytes(a.size)].filter(Boolean).join(" · ");
+    const extra = [assetShape(a.metadata), a.duration ? formatDuration(a.duration) : null, a.size ? formatBytes(a.size) : null]
+      .filter(Boolean)
+      .join(" · ");
     const get = el("button", { type: "button", class: "link", "data-testid": "asset-download" }, "Download");
     get.addEventListener(
       "click",
@@ -372,8 +374,8 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
       cur = x;
       if (changed(memo, "who", [x.room_id])) who.replaceChildren(header(x, "requested"));
       if (changed(memo, "status", [x.status, x.paused, x.started_at, x.stopped_at, ACTIVE.has(x.status) && Math.floor(Date.now() / 1000)]))
-        status.replaceChildren(...statusCell(x, x.paused, "paused"));
-      if (changed(memo, "info", [x.stop_reason, x.error, x.session_id, detail ?? null])) info.replaceChildren(...detailsCell(x, detail));
+        fill(status, statusCell(x, x.paused, "paused"));
+      if (changed(memo, "info", [x.stop_reason, x.error, x.session_id, detail ?? null])) fill(info, detailsCell(x, detail));
       pause.set(x.paused ? "Resume" : "Pause", CONTROLLABLE.has(x.status), `a ${x.status} recording cannot be paused or resumed`);
       stop.set("Stop", CONTROLLABLE.has(x.status), `the recording is ${x.status}`);
     };
@@ -439,9 +441,10 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
           ACTIVE.has(x.status) && Math.floor(Date.now() / 1000),
         ])
       )
-        status.replaceChildren(...statusCell(x, x.recording_paused, "recording paused"));
+        fill(status, statusCell(x, x.recording_paused, "recording paused"));
       if (changed(memo, "ladder", [x.layers, x.ladder_warning])) {
-        ladder.replaceChildren(
+        fill(
+          ladder,
           el(
             "ul",
             { class: "recs-layers", "data-testid": "layers" },
@@ -452,10 +455,7 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
       }
       if (changed(memo, "info", [x.recording, x.stop_reason, x.error, x.session_id, detail ?? null])) {
         const keeps = [x.recording?.hls_vod ? "VOD" : null, x.recording?.single_file_per_layer ? "an MP4 per layer" : null].filter(Boolean);
-        info.replaceChildren(
-          el("div", { class: "muted" }, keeps.length ? `Keeps ${keeps.join(" and ")}` : "Not recorded"),
-          ...detailsCell(x, detail),
-        );
+        fill(info, el("div", { class: "muted" }, keeps.length ? `Keeps ${keeps.join(" and ")}` : "Not recorded"), detailsCell(x, detail));
       }
       watch.set("Watch", x.status === "running", `only a running stream can be watched (this one is ${x.status})`);
       pause.set(
@@ -523,4 +523,17 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     ),
   );
   if (Object.values(kinds).some((k) => k.active())) timer = setTimeout(update, POLL_MS);
+}
+
+/**
+ * What tells a file from its siblings: a resolution (`{width, height}`, or width and height on the
+ * metadata itself), a stream's layer, a VOD's layer count; "" when the metadata says none of these.
+ */
+export function assetShape(m) {
+  if (!m || typeof m !== "object") return "";
+  const r = m.resolution && typeof m.resolution === "object" ? m.resolution : m;
+  const size = Number(r.width) > 0 && Number(r.height) > 0 ? `${r.width}×${r.height}` : "";
+  const layer = m.layer !== undefined && m.layer !== null && m.layer !== "" ? `layer ${m.layer}` : "";
+  const layers = Number(m.num_layers) > 0 ? `${m.num_layers} layers, up to ${m.max_width}×${m.max_height}` : "";
+  return [size, layer, layers].filter(Boolean).join(", ");
 }

@@ -1,6 +1,6 @@
 // The template page's Destinations (storage) tab: the upload destination, Validate Config, the write-only secret.
 
-import { busy, el, problem } from "../ui.js";
+import { busy, el, fill, problem } from "../ui.js";
 import { confirmButton, field } from "./template-form.js";
 
 const STORAGE_TYPES = [
@@ -199,7 +199,8 @@ export function storageSection(section, state, { api, showOk }, id) {
     const failed = (r.checks ?? []).find((c) => !c.ok);
     report.className = `tpl-report ${r.valid ? "ok" : "bad"}`;
     report.dataset.valid = String(r.valid);
-    report.replaceChildren(
+    fill(
+      report,
       el("p", { class: "tpl-report-title" }, r.valid ? `✓ Valid: ${what}` : `✗ Not valid: ${what}`),
       el("p", { "data-testid": "validate-message" }, r.message),
       failed ? el("p", { "data-testid": "validate-failed-step" }, `Failed step: ${failed.step}`) : null,
