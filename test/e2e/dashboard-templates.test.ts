@@ -273,6 +273,19 @@ test("storage: Validate Config against s3rver (right secret, wrong secret), save
       assert.deepEqual(await report.locator("li").allTextContents(), [`✗ upload: ${wrong.checks[0].message}`]);
       assert.ok(!JSON.stringify(validateBodies[0]).includes("template_id"), "the form's destination was validated");
 
+      // Saving what just failed is not a quiet green "saved": it is refused once with the reason, and
+      // kept only on "Save anyway", with a warning.
+      await form.getByTestId("save-storage").click();
+      const warned = await toast(page);
+      assert.deepEqual([warned.title, warned.ok], ["This destination just failed Validate Config", false]);
+      assert.match(warned.details[0], /^upload: /);
+      assert.equal(await form.getByTestId("save-storage").textContent(), "Save anyway");
+      assert.equal((await app.v2.getTemplate(id)).settings?.recording?.upload ?? null, null, "nothing saved yet");
+      await form.getByTestId("save-storage").click();
+      const anyway = await toast(page);
+      assert.deepEqual([anyway.title, anyway.ok], ["Destination saved, though it failed Validate Config", false]);
+      assert.equal(anyway.details[1], `s3://${s3.bucket}/dash`);
+
       // The right secret: success.
       await form.getByTestId("storage-secret").fill(s3.secret);
       const good = await validate();

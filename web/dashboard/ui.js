@@ -33,6 +33,7 @@ let toastTimer = 0;
 function showToast(kind, title, details) {
   const t = toast();
   t.classList.toggle("ok", kind === "ok");
+  t.classList.toggle("warning", kind === "warning");
   t.querySelector('[data-testid="toast-title"]').textContent = title;
   t.querySelector('[data-testid="toast-details"]').replaceChildren(...details.map((d) => el("li", {}, d)));
   t.hidden = false;
@@ -54,6 +55,8 @@ export function showError(err) {
 }
 
 export const showOk = (title, details = []) => showToast("ok", title, details);
+/** Not an error, but not a plain success either: it stays until closed. */
+export const showWarning = (title, details = []) => showToast("warning", title, details);
 
 export function formatBytes(n) {
   if (n === null || n === undefined) return "–";

@@ -1,6 +1,6 @@
 // The template page's Destinations (storage) tab: the upload destination, Validate Config, the write-only secret.
 
-import { busy, el, fill, problem } from "../ui.js";
+import { busy, el, fill, problem, showWarning } from "../ui.js";
 import { confirmButton, field } from "./template-form.js";
 
 const STORAGE_TYPES = [
@@ -101,6 +101,12 @@ export function storageSection(section, state, { api, showOk }, id) {
       (saved.options?.region ?? "") === (d.options.region ?? "") &&
       (saved.options?.endpoint ?? "") === (d.options.endpoint ?? "");
 
+    // A destination Validate just found not working is saved only when asked twice ("Save anyway").
+    const withoutSecret = (d) => JSON.stringify({ ...d, credentials: d.credentials ? { key: d.credentials.key } : null });
+    /** The form's destination (without its secret) that failed Validate, and why; null once one passed. */
+    let failed = null;
+    let saveAnyway = null;
+
     const report = el("div", { class: "tpl-report", "data-testid": "validate-report", hidden: true });
     const progress = el(
       "p",
@@ -142,11 +148,10 @@ export function storageSection(section, state, { api, showOk }, id) {
           report.hidden = true;
           progress.hidden = false;
           try {
-            showReport(
-              report,
-              await api("POST", "/v2/storage/validate", body),
-              body.template_id ? "the saved destination" : "the form's destination",
-            );
+            const r = await api("POST", "/v2/storage/validate", body);
+            showReport(report, r, body.template_id ? "the saved destination" : "the form's destination");
+            const step = (r.checks ?? []).find((c) => !c.ok);
+            failed = r.valid ? null : { sig: withoutSecret(d), why: step ? `${step.step}: ${step.message}` : r.message };
           } finally {
             progress.hidden = true;
           }
@@ -182,13 +187,24 @@ export function storageSection(section, state, { api, showOk }, id) {
           }
           if (!saved?.credentials) throw problem(`Type the secret for access key ${d.credentials.key}`);
         }
+        const unvalidated = failed?.sig === withoutSecret(d) ? failed : null;
+        if (unvalidated && saveAnyway !== unvalidated.sig) {
+          saveAnyway = unvalidated.sig;
+          setTimeout(() => (save.textContent = "Save anyway")); // after busy() puts the label back
+          throw problem("This destination just failed Validate Config", [
+            unvalidated.why,
+            "recordings would fail to upload there: fix the form and validate again, or press Save anyway to keep it as it is",
+          ]);
+        }
         const settings = await api("POST", `/v2/templates/${id}/settings`, { recording: { upload: d } });
         state.t.settings = settings;
         const stored = settings.recording?.upload;
-        showOk("Destination saved", [
-          `${stored.type}://${stored.location}/${stored.prefix || "<customer id>"}`,
+        const details = [
+          `${stored.type}://${stored.location}/${stored.prefix || state.t.customer_id}`,
           stored.credentials ? `secret ${secret.value ? "saved" : "kept"} for access key ${stored.credentials.key}` : "no secret saved",
-        ]);
+        ];
+        if (unvalidated) showWarning("Destination saved, though it failed Validate Config", [unvalidated.why, ...details]);
+        else showOk("Destination saved", details);
         render();
       });
     });
