@@ -26,11 +26,6 @@ import type { SignalSocket } from "./signal-socket.ts";
 // Messages are rate limited per connection (peer-limits.ts); a connection that floods is removed.
 
 const JOIN_TIMEOUT_MS = 10_000;
-
-/** One signalling connection, as a peer's owner. */
-interface Connection {
-  close(code: number, reason: string): void;
-}
 const STRIKE_WINDOW_S = STRIKE_WINDOW_MS / 1000;
 
 export class Sfu implements SfuService {
@@ -38,8 +33,8 @@ export class Sfu implements SfuService {
   readonly store: SessionStore;
   private readonly log: Logger;
   private readonly sockets = new Set<SignalSocket>();
-  /** The connection that speaks for each peer now: a resume moves a peer to a new one. */
-  private readonly owners = new WeakMap<SfuPeer, Connection>();
+  /** The socket that speaks for each peer now: a resume moves a peer to a new one. */
+  private readonly owners = new WeakMap<SfuPeer, SignalSocket>();
   /** Peers whose socket dropped, kept for the reconnect window: the timer that makes them leave. */
   private readonly detached = new Map<string, NodeJS.Timeout>();
 
@@ -67,7 +62,6 @@ export class Sfu implements SfuService {
 
   connect(socket: SignalSocket, remote: string): void {
     this.sockets.add(socket);
-    const conn: Connection = { close: (code, reason) => socket.close(code, reason) };
     const log = this.log.child({ remote });
     let peer: SfuPeer | null = null;
     let room: SfuRoom | null = null;
@@ -104,7 +98,7 @@ export class Sfu implements SfuService {
       open = false;
       clearTimeout(joinTimer);
       this.sockets.delete(socket);
-      if (peer && room) this.socketGone(peer, room, conn, log);
+      if (peer && room) this.socketGone(peer, room, socket, log);
     });
 
     const limitExceeded = (err: AppError) => {
@@ -149,14 +143,14 @@ export class Sfu implements SfuService {
             joining = true;
             const onRemoved = (message: string, removal?: Removal) =>
               flooded ? fail(429, "flooding", flooded, true) : fail(410, "removed", message, true, undefined, removal);
-            const join = msg.type === "join" ? this.join(msg, send, log, onRemoved) : this.resume(msg, send, log, onRemoved, conn);
+            const join = msg.type === "join" ? this.join(msg, send, log, onRemoved) : this.resume(msg, send, log, onRemoved, socket);
             joinDone = join;
             const joined = await join;
             peer = joined.peer;
             room = joined.room;
-            this.owners.set(peer, conn);
+            this.owners.set(peer, socket);
             clearTimeout(joinTimer);
-            if (!open) this.socketGone(peer, room, conn, log);
+            if (!open) this.socketGone(peer, room, socket, log);
             return;
           }
           await this.handle(peer, room!, msg);
@@ -255,8 +249,8 @@ export class Sfu implements SfuService {
    * A peer's socket closed. It leaves, unless it joined with `reconnect`: then it stays (its media
    * goes on, the others see no change) for the reconnect window, waiting for a `resume`.
    */
-  private socketGone(peer: SfuPeer, room: SfuRoom, conn: Connection, log: Logger): void {
-    if (this.owners.get(peer) !== conn) return; // a resume took the peer to a newer socket
+  private socketGone(peer: SfuPeer, room: SfuRoom, socket: SignalSocket, log: Logger): void {
+    if (this.owners.get(peer) !== socket) return; // a resume took the peer to a newer socket
     this.owners.delete(peer);
     const windowMs = peer.identity.reconnectMs;
     if (windowMs <= 0 || !room.peers.has(peer.id)) {
@@ -286,7 +280,7 @@ export class Sfu implements SfuService {
     send: (m: ServerMessage) => void,
     log: Logger,
     onRemoved: (message: string, removal?: Removal) => void,
-    conn: Connection,
+    socket: SignalSocket,
   ) {
     const claims = await verifyAppToken(this.ctx.identity, msg.token);
     const room = this.rooms.get(claims.room_id);
@@ -304,7 +298,7 @@ export class Sfu implements SfuService {
     // The old socket may not know yet that it is dead (a network that vanished): it is closed, and
     // its close no longer concerns the peer.
     const previous = this.owners.get(peer);
-    this.owners.set(peer, conn);
+    this.owners.set(peer, socket);
     previous?.close(4001, "the peer reconnected on a new socket");
     peer.attach(send, (_p, message, removal) => onRemoved(message, removal));
     room.resumed(peer);
