@@ -142,7 +142,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   const api = config.roles.has("api");
   const server = await buildServer(ctx, {
     v2: [
-      roomRoutes,
+      roomRoutes(sfu),
       tokenRoutes,
       templateRoutes,
       sessionRoutes,

@@ -48,7 +48,15 @@ export async function runSfuShard(index: number): Promise<void> {
       sockets.set(m.id, { msg: (t) => onMsg(t), closed: () => onClose() });
       sfu.connect(socket, m.remote);
     } else if (m.t === "frame") sockets.get(m.id)?.msg(m.data);
-    else if (m.t === "close") {
+    else if (m.t === "end-room") {
+      void sfu.endRoom(m.roomId, m.reason).then(
+        (peers) => toParent({ t: "room-ended", req: m.req, peers }),
+        (err) => {
+          log.error({ err, room_id: m.roomId }, "could not end the room");
+          toParent({ t: "room-ended", req: m.req, peers: 0 });
+        },
+      );
+    } else if (m.t === "close") {
       sockets.get(m.id)?.closed();
       sockets.delete(m.id);
     }

@@ -5,6 +5,7 @@ import { objectIdParam, parseParams, parseQuery } from "../api/validation.ts";
 import { ASSET_STATUSES, ASSET_TYPES } from "../domain/recording-types.ts";
 import { AppError } from "../errors.ts";
 import { getAsset, renderAsset } from "./asset.repository.ts";
+import { downloadName } from "./download-name.ts";
 
 const MAX_PRESIGN_SECONDS = 7 * 86400; // the longest an S3 SigV4 URL can live
 const OSS_DEFAULT_PRESIGN_SECONDS = 9 * 3600;
@@ -63,7 +64,8 @@ export const assetRoutes: V2Routes = (v2, ctx) => {
         ],
       });
     }
-    const url = await storage.presignGet(asset.object_key, expiry);
+    // Downloaded, the file is named for people (`<room name> <date time>.mp4`); the stored path is unchanged.
+    const url = await storage.presignGet(asset.object_key, expiry, { downloadName: await downloadName(ctx.db, asset) });
     return { id: asset.id, path: asset.path, url, expiry };
   });
 };

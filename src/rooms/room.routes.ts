@@ -31,57 +31,80 @@ function precheckRoomBody(body: unknown): void {
   }
 }
 
-export const roomRoutes: V2Routes = (v2, ctx) => {
-  const templateNames = async (rows: RoomRow[]): Promise<Map<string, string>> => {
-    const ids = [...new Set(rows.map((r) => r.template_id))];
-    if (ids.length === 0) return new Map();
-    const ts = await ctx.db.selectFrom("templates").select(["id", "name"]).where("id", "in", ids).execute();
-    return new Map(ts.map((t) => [t.id, t.name]));
+/** What the room routes need of the SFU (SfuService, when this process runs one): end a room's live session. */
+export interface RoomEnder {
+  endRoom(roomId: string, reason: string): Promise<number>;
+}
+
+/** What a peer is told when an administrator disables the room it is in. */
+export const ROOM_DISABLED_NOTICE = "This room was closed by an administrator.";
+
+/**
+ * The /v2/rooms routes. Disabling a room (`{"enabled": false}`) ends it: the SFU removes everyone in it
+ * (`sfu`: this process's SFU; null in a process without the `sfu` role, where only new joins are refused).
+ */
+export const roomRoutes =
+  (sfu: RoomEnder | null): V2Routes =>
+  (v2, ctx) => {
+    const templateNames = async (rows: RoomRow[]): Promise<Map<string, string>> => {
+      const ids = [...new Set(rows.map((r) => r.template_id))];
+      if (ids.length === 0) return new Map();
+      const ts = await ctx.db.selectFrom("templates").select(["id", "name"]).where("id", "in", ids).execute();
+      return new Map(ts.map((t) => [t.id, t.name]));
+    };
+    const render = async (row: RoomRow) => renderRoom(ctx, row, (await templateNames([row])).get(row.template_id));
+
+    v2.post("/rooms", async (req) => {
+      precheckRoomBody(req.body);
+      const body = parseBody(createRoomSchema, req.body);
+      await outboundPolicy(ctx.config.outbound).checkUrls([
+        [body.webhook?.url, "webhook.url"],
+        [body.recording_info?.upload_info?.options?.endpoint, "recording_info.upload_info.options.endpoint"],
+      ]);
+      const { row, templateName } = await upsertRoom(ctx, body);
+      return renderRoom(ctx, row, templateName);
+    });
+
+    v2.get("/rooms", async (req) => {
+      const q = parseQuery(listQuery, req.query);
+      let query = ctx.db
+        .selectFrom("rooms")
+        .selectAll()
+        .orderBy("id", q.order)
+        .limit(q.limit + 1);
+      if (q.start) query = query.where("id", afterCursor(q.order), q.start);
+      if (q.enabled !== undefined) query = query.where("enabled", "=", q.enabled ? 1 : 0);
+      if (q.after) query = query.where("created_at", ">=", q.after);
+      if (q.before) query = query.where("created_at", "<", q.before);
+      if (q.name) query = query.where("name_key", "=", q.name.toLowerCase());
+      if (q.template_id) query = query.where("template_id", "=", q.template_id);
+      const rows = await query.execute();
+      const names = await templateNames(rows);
+      return toPage(rows, q.limit, (r) => renderRoom(ctx, r, names.get(r.template_id)));
+    });
+
+    v2.get("/rooms/:id", async (req) => {
+      const { id } = parseParams(idParams, req.params);
+      return render(await getRoom(ctx.db, id));
+    });
+
+    v2.post("/rooms/:id", async (req) => {
+      const { id } = parseParams(idParams, req.params);
+      precheckRoomBody(req.body);
+      const body = parseBody(updateRoomSchema, req.body);
+      await outboundPolicy(ctx.config.outbound).checkUrls([
+        [body.webhook?.url, "webhook.url"],
+        [body.recording_info?.upload_info?.options?.endpoint, "recording_info.upload_info.options.endpoint"],
+      ]);
+      const row = await updateRoom(ctx, id, body);
+      if (body.enabled === false && sfu) {
+        try {
+          const removed = await sfu.endRoom(id, ROOM_DISABLED_NOTICE);
+          if (removed) ctx.log.info({ room_id: id, peers: removed }, "room disabled: the peers in it were removed");
+        } catch (err) {
+          ctx.log.error({ err, room_id: id }, "room disabled, but its peers could not be removed");
+        }
+      }
+      return render(row);
+    });
   };
-  const render = async (row: RoomRow) => renderRoom(ctx, row, (await templateNames([row])).get(row.template_id));
-
-  v2.post("/rooms", async (req) => {
-    precheckRoomBody(req.body);
-    const body = parseBody(createRoomSchema, req.body);
-    await outboundPolicy(ctx.config.outbound).checkUrls([
-      [body.webhook?.url, "webhook.url"],
-      [body.recording_info?.upload_info?.options?.endpoint, "recording_info.upload_info.options.endpoint"],
-    ]);
-    const { row, templateName } = await upsertRoom(ctx, body);
-    return renderRoom(ctx, row, templateName);
-  });
-
-  v2.get("/rooms", async (req) => {
-    const q = parseQuery(listQuery, req.query);
-    let query = ctx.db
-      .selectFrom("rooms")
-      .selectAll()
-      .orderBy("id", q.order)
-      .limit(q.limit + 1);
-    if (q.start) query = query.where("id", afterCursor(q.order), q.start);
-    if (q.enabled !== undefined) query = query.where("enabled", "=", q.enabled ? 1 : 0);
-    if (q.after) query = query.where("created_at", ">=", q.after);
-    if (q.before) query = query.where("created_at", "<", q.before);
-    if (q.name) query = query.where("name_key", "=", q.name.toLowerCase());
-    if (q.template_id) query = query.where("template_id", "=", q.template_id);
-    const rows = await query.execute();
-    const names = await templateNames(rows);
-    return toPage(rows, q.limit, (r) => renderRoom(ctx, r, names.get(r.template_id)));
-  });
-
-  v2.get("/rooms/:id", async (req) => {
-    const { id } = parseParams(idParams, req.params);
-    return render(await getRoom(ctx.db, id));
-  });
-
-  v2.post("/rooms/:id", async (req) => {
-    const { id } = parseParams(idParams, req.params);
-    precheckRoomBody(req.body);
-    const body = parseBody(updateRoomSchema, req.body);
-    await outboundPolicy(ctx.config.outbound).checkUrls([
-      [body.webhook?.url, "webhook.url"],
-      [body.recording_info?.upload_info?.options?.endpoint, "recording_info.upload_info.options.endpoint"],
-    ]);
-    return render(await updateRoom(ctx, id, body));
-  });
-};

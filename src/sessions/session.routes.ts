@@ -16,6 +16,17 @@ const listQuery = z.object({
   before: queryTime.optional(),
 });
 
+/**
+ * How many people a session had (tapedeck's `people`; the 100ms `peers` map has every connection):
+ * distinct `user_id`s (by name for a peer whose token carried none), so a rejoin is not another person,
+ * and tapedeck's hidden recorder peers (roles starting with `__`) are not counted.
+ */
+export function countPeople(peers: Array<Pick<PeerRow, "user_id" | "name" | "role">>): number {
+  const people = new Set<string>();
+  for (const p of peers) if (!p.role.startsWith("__")) people.add(p.user_id ? `user:${p.user_id}` : `name:${p.name}`);
+  return people.size;
+}
+
 export function renderSession(s: SessionRow, peers: PeerRow[]): Json {
   return {
     id: s.id,
@@ -30,6 +41,8 @@ export function renderSession(s: SessionRow, peers: PeerRow[]): Json {
         { id: p.id, session_id: p.session_id, name: p.name, role: p.role, user_id: p.user_id, joined_at: p.joined_at, left_at: p.left_at },
       ]),
     ),
+    /** tapedeck: the people in `peers` (countPeople), not their connections. */
+    people: countPeople(peers),
     created_at: s.created_at,
     updated_at: s.updated_at,
   };

@@ -6,7 +6,7 @@ import type { SfuRoom } from "./room.ts";
 import { SignalError } from "./signal-error.ts";
 
 // What peers may do to each other in a room, each under a permission of the doer's role in the
-// template (403 otherwise): remove a peer, end the room, change roles (asked or forced, or of every
+// template (403 otherwise): remove a peer, end the room (or the server ends it: endByServer), change roles (asked or forced, or of every
 // peer of some roles), ask others to mute or unmute, and put peers in or out of groups (hand raise).
 // The room does the effects (leave, applyRole); this decides who may and tells the peers concerned.
 
@@ -40,6 +40,18 @@ export class RoomModeration {
     this.require(by, "endRoom", "end the room");
     const others = [...this.room.peers.values()].filter((p) => p !== by);
     await Promise.all(others.map((p) => this.room.leave(p, "peer kicked", reason || "room ended", { by: by.id, roomEnded: true, reason })));
+  }
+
+  /**
+   * The server ends the room (it was disabled through the API, or an API call ends it): every visible
+   * peer is removed ("server removed peer", `room_ended`), told `reason` in plain words, which is also
+   * the peer-left webhook's message. Hidden recorder peers stay: their recorders see the room end and
+   * stop, finishing their files. Returns how many peers were removed.
+   */
+  async endByServer(reason: string): Promise<number> {
+    const peers = this.room.visiblePeers();
+    await Promise.all(peers.map((p) => this.room.leave(p, "server removed peer", reason, { roomEnded: true, reason })));
+    return peers.length;
   }
 
   /**

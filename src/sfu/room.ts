@@ -238,8 +238,12 @@ export class SfuRoom {
     const leftAt = nowIso();
     this.peers.delete(peer.id);
     // A peer the server removes (media or connection lost, shutdown) is told why, and its socket closed.
+    // The server ending the room (a removal by no peer) says it in its own plain words.
     if (reason !== "client request" && reason !== "websocket closed")
-      peer.removed(`removed from the room: ${reason}${message ? ` (${message})` : ""}`, removal);
+      peer.removed(
+        removal && !removal.by && message ? message : `removed from the room: ${reason}${message ? ` (${message})` : ""}`,
+        removal,
+      );
     const closing = peer.close();
     for (const other of this.peers.values()) {
       other.unsubscribePeer(peer.id);

@@ -16,6 +16,13 @@ export interface SfuService {
   start(): Promise<void>;
   /** Takes one signalling connection (a WebSocket, after the HTTP upgrade); `remote` is the client's address. */
   connect(socket: SignalSocket, remote: string): void;
+  /**
+   * Ends a room's live session from the server (the room disabled through the API, later the active-rooms
+   * API): every visible peer in it is removed ("server removed peer", error frame `removed` with
+   * `room_ended: true`, `reason` as its message and the peer-left webhook's). Resolves to how many peers
+   * were removed (0 when nobody is in it, or its shard is down: a dead shard's peers are gone already).
+   */
+  endRoom(roomId: string, reason: string): Promise<number>;
   /** Every peer leaves ("server removed peer"), sessions close, sockets close; shard processes end. */
   stop(): Promise<void>;
 }

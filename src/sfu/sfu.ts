@@ -16,7 +16,7 @@ import { TrackRecordingService } from "../recorders/sfu/track-recording.service.
 import { CpuMeter } from "./cpu-meter.ts";
 import { isLimitError, PeerLimits, STRIKE_WINDOW_MS } from "./peer-limits.ts";
 import { checkPublish } from "./publish-check.ts";
-import { frameReasonOf } from "./signal-error.ts";
+import { frameReasonOf, SignalError } from "./signal-error.ts";
 import { SessionStore } from "./session.store.ts";
 import type { SignalSocket } from "./signal-socket.ts";
 
@@ -180,8 +180,8 @@ export class Sfu implements SfuService {
     const claims = await verifyAppToken(this.ctx.identity, msg.token);
     const row = await this.ctx.db.selectFrom("rooms").selectAll().where("id", "=", claims.room_id).executeTakeFirst();
     if (!row) throw new AppError("not_found", "room not found", { details: [`no room with id ${claims.room_id}`] });
-    if (!row.enabled)
-      throw new AppError("forbidden", "room is disabled", { details: ['enable it with POST /v2/rooms/<id> {"enabled": true}'] });
+    // Said to whoever tries to join (a guest): no administrator's instructions, which are the REST API's to give.
+    if (!row.enabled) throw new SignalError("forbidden", "room_closed", "This room is closed.");
     const template = await this.ctx.db.selectFrom("templates").selectAll().where("id", "=", row.template_id).executeTakeFirstOrThrow();
     // Roles are looked up as own properties only: `constructor` or `__proto__` is no role of any template.
     const roles = nullProtoCopy(templateParts(template).roles);
@@ -384,6 +384,14 @@ export class Sfu implements SfuService {
         ],
       });
     }
+  }
+
+  async endRoom(roomId: string, reason: string): Promise<number> {
+    const room = this.rooms.get(roomId);
+    if (!room) return 0;
+    const removed = await room.moderation.endByServer(reason);
+    this.log.info({ room_id: roomId, peers: removed, reason }, "room ended by the server");
+    return removed;
   }
 
   private dropRoom(room: SfuRoom): void {

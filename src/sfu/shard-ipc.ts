@@ -1,10 +1,17 @@
 // Messages between the api process (which holds the peers' WebSockets) and an SFU shard process.
-export type ToShard = { t: "open"; id: number; remote: string } | { t: "frame"; id: number; data: string } | { t: "close"; id: number };
+export type ToShard =
+  | { t: "open"; id: number; remote: string }
+  | { t: "frame"; id: number; data: string }
+  | { t: "close"; id: number }
+  /** End a room's session from the server (SfuService.endRoom); answered with `room-ended` of the same `req`. */
+  | { t: "end-room"; req: number; roomId: string; reason: string };
 
 export type FromShard =
   | { t: "ready" }
   | { t: "frame"; id: number; data: string }
   | { t: "close"; id: number; code: number; reason: string }
+  /** The answer to `end-room`: how many peers were removed. */
+  | { t: "room-ended"; req: number; peers: number }
   /** An outbox event or a job was written: deliver or run it now rather than at the next poll. */
   | { t: "kick" };
 

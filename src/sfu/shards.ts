@@ -40,6 +40,9 @@ export class SfuShards implements SfuService {
   private nextId = 1;
   private readonly log: Logger;
   private readonly store: SessionStore;
+  /** end-room requests sent to a shard and not yet answered, by request id: resolve with the peers removed. */
+  private readonly ending = new Map<number, { shard: Shard; done: (peers: number) => void }>();
+  private nextReq = 1;
 
   constructor(private readonly ctx: SfuContext) {
     this.log = ctx.log.child({ component: "sfu-shards" });
@@ -113,7 +116,10 @@ export class SfuShards implements SfuService {
   private fromShard(shard: Shard, m: FromShard): void {
     if (m.t === "frame") shard.conns.get(m.id)?.socket.send(m.data);
     else if (m.t === "close") shard.conns.get(m.id)?.socket.close(m.code, m.reason);
-    else if (m.t === "kick") {
+    else if (m.t === "room-ended") {
+      this.ending.get(m.req)?.done(m.peers);
+      this.ending.delete(m.req);
+    } else if (m.t === "kick") {
       // The shard queued webhooks, jobs or a browser recording (its IPC says only "kick"): wake them all here.
       this.ctx.outbox.writtenElsewhere();
       this.ctx.events.emit("jobs.queued");
@@ -127,6 +133,12 @@ export class SfuShards implements SfuService {
     shard.proc = null;
     const conns = [...shard.conns.values()];
     shard.conns.clear();
+    // Rooms it was asked to end are ended with it: its peers are removed below.
+    for (const [req, e] of this.ending)
+      if (e.shard === shard) {
+        this.ending.delete(req);
+        e.done(0);
+      }
     if (shard.stopping) return;
     const { reason, code, signal } = end;
     this.log.error(
@@ -145,6 +157,26 @@ export class SfuShards implements SfuService {
     setTimeout(() => {
       if (!shard.stopping) this.spawn(shard);
     }, delay).unref();
+  }
+
+  /** Asks the shard that owns the room (its id's hash) to end it; 0 when that shard is down. */
+  async endRoom(roomId: string, reason: string): Promise<number> {
+    const shard = this.shards[shardOf(roomId, this.shards.length)];
+    // A shard still starting would drop the message; it has no peers yet anyway.
+    if (
+      !(await shard?.ready.then(
+        () => true,
+        () => false,
+      ))
+    )
+      return 0;
+    const child = shard.child;
+    if (!child?.connected) return 0;
+    const req = this.nextReq++;
+    return new Promise<number>((resolve) => {
+      this.ending.set(req, { shard, done: resolve });
+      child.send({ t: "end-room", req, roomId, reason } satisfies ToShard);
+    });
   }
 
   connect(socket: SignalSocket, remote: string): void {

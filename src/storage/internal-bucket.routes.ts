@@ -3,10 +3,12 @@ import path from "node:path";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { PublicRoutes } from "../api/server.ts";
 import { AppError } from "../errors.ts";
+import { attachmentDisposition } from "./content-disposition.ts";
 import type { LocalStorage } from "./local.storage.ts";
 
 // `GET|HEAD /internal-bucket/<key>?expires=…&signature=…`: downloads from the internal bucket through
-// links made by `LocalStorage.presignGet`. Single byte ranges are served (206) so players can seek.
+// links made by `LocalStorage.presignGet`. Single byte ranges are served (206) so players can seek. A
+// link with `&filename=` (signed with it) names the download (Content-Disposition: attachment).
 
 export const CONTENT_TYPES: Record<string, string> = {
   ".mp4": "video/mp4",
@@ -63,7 +65,8 @@ async function serve(bucket: LocalStorage, req: FastifyRequest, reply: FastifyRe
   const key = keyFromUrl(req.url);
   const query = req.query as Record<string, unknown>;
   const expires = single(query.expires);
-  const check = bucket.checkLink(key, expires, single(query.signature));
+  const filename = single(query.filename);
+  const check = bucket.checkLink(key, expires, single(query.signature), Date.now(), filename);
   if (check === "missing") {
     throw new AppError("forbidden", "Download link is not signed", {
       details: ["the link needs both expires and signature query parameters; ask the API for a presigned URL"],
@@ -105,6 +108,8 @@ async function serve(bucket: LocalStorage, req: FastifyRequest, reply: FastifyRe
     .header("cache-control", "private, max-age=0")
     .header("x-content-type-options", "nosniff");
   if (range) void reply.header("content-range", `bytes ${start}-${end}/${st.size}`);
+  // A link made with a download name (signed with it): the browser saves the file under that name.
+  if (filename) void reply.header("content-disposition", attachmentDisposition(filename));
   if (req.method === "HEAD" || st.size === 0) {
     await handle.close();
     return reply.send();

@@ -5,7 +5,8 @@ import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AppError } from "../errors.ts";
-import type { ObjectStorage, PutOptions } from "./storage.ts";
+import { cleanFileName } from "./content-disposition.ts";
+import type { ObjectStorage, PresignOptions, PutOptions } from "./storage.ts";
 import { checkSignature, encodeKeyPath, signKey, type SignatureCheck } from "./url-signer.ts";
 
 // The internal bucket: files under `<dataDir>/bucket/`, used when no destination is configured.
@@ -131,16 +132,30 @@ export class LocalStorage implements ObjectStorage {
     }
   }
 
-  async presignGet(key: string, expiresInSeconds: number, nowMs: number = Date.now()): Promise<string> {
+  /** `downloadName` is signed with the link (`&filename=`): the download route names the file so. A number is `nowMs` (tests). */
+  async presignGet(
+    key: string,
+    expiresInSeconds: number,
+    optsOrNowMs: (PresignOptions & { nowMs?: number }) | number = {},
+  ): Promise<string> {
+    const opts = typeof optsOrNowMs === "number" ? { nowMs: optsOrNowMs } : optsOrNowMs;
     this.resolve(key);
-    const expires = Math.floor(nowMs / 1000) + Math.max(1, Math.floor(expiresInSeconds));
-    const signature = signKey(this.signingKey, key, expires);
-    return `${this.publicUrl()}/internal-bucket/${encodeKeyPath(key)}?expires=${expires}&signature=${signature}`;
+    const expires = Math.floor((opts.nowMs ?? Date.now()) / 1000) + Math.max(1, Math.floor(expiresInSeconds));
+    const filename = opts.downloadName ? cleanFileName(opts.downloadName) : undefined;
+    const signature = signKey(this.signingKey, key, expires, filename);
+    const named = filename ? `&filename=${encodeURIComponent(filename)}` : "";
+    return `${this.publicUrl()}/internal-bucket/${encodeKeyPath(key)}?expires=${expires}${named}&signature=${signature}`;
   }
 
-  /** Checks a download link's `expires` and `signature` for `key`. */
-  checkLink(key: string, expires: string | undefined, signature: string | undefined, nowMs: number = Date.now()): SignatureCheck {
-    return checkSignature({ signingKey: this.signingKey, key, expires, signature, nowSeconds: Math.floor(nowMs / 1000) });
+  /** Checks a download link's `expires`, `filename` (when it has one) and `signature` for `key`. */
+  checkLink(
+    key: string,
+    expires: string | undefined,
+    signature: string | undefined,
+    nowMs: number = Date.now(),
+    filename?: string,
+  ): SignatureCheck {
+    return checkSignature({ signingKey: this.signingKey, key, expires, signature, filename, nowSeconds: Math.floor(nowMs / 1000) });
   }
 
   /** Opens the temp file, creating folders; retries if the sweeper removed an empty folder in between. */

@@ -8,7 +8,8 @@ import { AppError } from "../errors.ts";
 import { createGuardedAgent, DEFAULT_OUTBOUND_POLICY, type OutboundPolicy } from "../net/outbound-policy.ts";
 import { displayPath, type UploadConfig, type UploadType } from "../domain/upload-config.ts";
 import { mapS3Error, type DestinationTarget, type StorageOperation } from "./destination-errors.ts";
-import type { ObjectStorage, PutOptions } from "./storage.ts";
+import { attachmentDisposition } from "./content-disposition.ts";
+import type { ObjectStorage, PresignOptions, PutOptions } from "./storage.ts";
 
 // One S3-protocol client for every destination type: AWS S3, Google Cloud Storage (XML API with HMAC
 // keys), Alibaba OSS, and any S3-compatible endpoint (MinIO, R2, Ceph, s3rver…).
@@ -207,10 +208,12 @@ export class S3Storage implements ObjectStorage {
     }
   }
 
-  async presignGet(key: string, expiresInSeconds: number): Promise<string> {
+  async presignGet(key: string, expiresInSeconds: number, opts: PresignOptions = {}): Promise<string> {
     const expiresIn = Math.max(1, Math.min(Math.floor(expiresInSeconds), MAX_PRESIGN_SECONDS));
+    // The name rides in the signed URL (response-content-disposition): the bucket answers with it.
+    const disposition = opts.downloadName ? { ResponseContentDisposition: attachmentDisposition(opts.downloadName) } : {};
     try {
-      return await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn });
+      return await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key, ...disposition }), { expiresIn });
     } catch (err) {
       throw this.fail(err, "GetObject", key);
     }

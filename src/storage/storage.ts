@@ -26,6 +26,14 @@ export interface ObjectStorage {
   head(key: string): Promise<{ size: number } | null>;
   /** Removes the object; removing a missing object is not an error. */
   delete(key: string): Promise<void>;
-  /** A URL anyone can GET for `expiresInSeconds`. */
-  presignGet(key: string, expiresInSeconds: number): Promise<string>;
+  /**
+   * A URL anyone can GET for `expiresInSeconds`. With `downloadName`, the download is named so
+   * (`Content-Disposition: attachment`, content-disposition.ts); the stored key is unchanged.
+   */
+  presignGet(key: string, expiresInSeconds: number, opts?: PresignOptions): Promise<string>;
+}
+
+export interface PresignOptions {
+  /** The file name a browser saves the download as (people's words: room name, date and time). */
+  downloadName?: string;
 }

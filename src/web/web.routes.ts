@@ -2,11 +2,15 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import type { FastifyReply } from "fastify";
 import type { PublicRoutes } from "../api/server.ts";
+import { verifyAppToken } from "../auth/tokens.ts";
 import { HLS_JS, WEB_DIR } from "../config/paths.ts";
+import { AppError } from "../errors.ts";
 import { isObjectId } from "../ids.ts";
 
 // The browser side of live rooms, served from `web/` at the repo root:
 //   GET /room/:room_id     the room page (`?auth_token=…&name=…&skip_preview=true`, 100ms meeting-URL shape)
+//   GET /room/:room_id/info  what the page shows before joining: {id, name, enabled}, for the page's app
+//                          token (`Authorization: Bearer <app token>`, a token for this room only)
 //   GET /web/<file>        its scripts and styles (`web/room.js`, `web/room/*.js`, `web/room.css`)
 // Files are read on each request (they are small and served with `Cache-Control: no-cache`), only
 // with a known extension, and only from inside `web/`.
@@ -59,7 +63,20 @@ function notFoundPage(reply: FastifyReply, what: string): FastifyReply {
   return reply.code(404).headers(PAGE_HEADERS).type("text/html; charset=utf-8").send(html);
 }
 
-export const webRoutes: PublicRoutes = (app) => {
+export const webRoutes: PublicRoutes = (app, ctx) => {
+  // The room page knows only its app token before joining; this tells it the room's name (for its
+  // header) and whether it is open (a disabled room shows "This room is closed" instead of the join form).
+  app.get<{ Params: { room_id: string } }>("/room/:room_id/info", async (req, reply) => {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
+    if (!m) throw new AppError("unauthorized", "Authentication error", { details: ["send Authorization: Bearer <app token>"] });
+    const claims = await verifyAppToken(ctx.identity, m[1]);
+    if (claims.room_id !== req.params.room_id)
+      throw new AppError("forbidden", "this app token is for another room", { details: [`it is for room ${claims.room_id}`] });
+    const row = await ctx.db.selectFrom("rooms").select(["id", "name", "enabled"]).where("id", "=", claims.room_id).executeTakeFirst();
+    if (!row) throw new AppError("not_found", "room not found", { details: [`no room with id ${claims.room_id}`] });
+    return reply.header("cache-control", "no-store").send({ id: row.id, name: row.name, enabled: row.enabled === 1 });
+  });
+
   app.get<{ Params: { room_id: string } }>("/room/:room_id", async (req, reply) => {
     if (!isObjectId(req.params.room_id))
       return notFoundPage(reply, "There is no room at this address: a room id is 24 hexadecimal characters.");

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { mintManagementToken } from "../../src/auth/tokens.ts";
+import { mintAppToken, mintManagementToken } from "../../src/auth/tokens.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { assertFitsWidth, dashboardPool, go, ready, toast, withDashboardArtifacts } from "../support/dashboard.ts";
+import { SignalClient } from "../support/signal-client.ts";
 import type { Room } from "../support/api-types.ts";
 import type { HookWindow } from "../support/page-hooks.ts";
 
@@ -57,7 +58,7 @@ test("sign in: a wrong secret says so and what to use; the right one, or a manag
   );
 });
 
-test("rooms: create one, see it listed, copy a join link that opens the room page, disable and enable it", async () => {
+test("rooms: create one, see it listed, copy a join link (with its expiry) that opens the room page named for the room, disable (confirmed; the peer in it removed) and enable it", async () => {
   const d = await dash();
   await withDashboardArtifacts(
     "rooms",
@@ -81,19 +82,50 @@ test("rooms: create one, see it listed, copy a join link that opens the room pag
       const bad = await toast(page);
       assert.match(bad.title, /Invalid body param/);
 
+      // The copied link says when it expires (a day, the default).
       await row.getByTestId("copy-link").click();
-      assert.equal((await toast(page)).title, "Join link copied");
+      const copied = await toast(page);
+      assert.equal(copied.title, "Join link copied");
+      assert.match(copied.details.join(" | "), /^expires .+ \(in 24 h\)$/);
       const link = await page.evaluate(() => navigator.clipboard.readText());
       assert.match(link, new RegExp(`/room/${id}\\?auth_token=`));
+      // The room page's header names the room, before joining too.
       const joinPage = await d.context.newPage();
       await joinPage.goto(link);
       await joinPage.waitForFunction(() => (window as HookWindow).tapedeck?.state === "preview", undefined, { timeout: 15_000 });
+      assert.equal(await joinPage.getByTestId("room-label").textContent(), name);
       await joinPage.close();
 
+      // Disable asks first, saying what happens to the person in the room; Cancel changes nothing.
+      const pat = await SignalClient.connect(app.url);
+      await pat.join(await mintAppToken(app.ctx.identity, { roomId: id!, role: "guest", userId: "pat" }), "Pat");
       await row.getByTestId("toggle-room").click();
+      const dialog = page.getByTestId("confirm-dialog");
+      await dialog.waitFor();
+      assert.match((await dialog.textContent())!, /Disable .*The 1 person in it is removed/s);
+      assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("data-testid")), "confirm-cancel");
+      await page.getByTestId("confirm-cancel").click();
+      await dialog.waitFor({ state: "hidden" });
+      assert.equal((await app.api<Room>("GET", `/v2/rooms/${id}`)).body.enabled, true);
+      assert.equal(pat.received.filter((m) => m.type === "error").length, 0, "nobody was removed");
+
+      // Confirmed, the room is disabled and the person in it sees it end.
+      await row.getByTestId("toggle-room").click();
+      await page.getByTestId("confirm-ok").click();
       assert.match((await toast(page)).title, /disabled/);
+      const ended = await pat.next("error", (m) => m.reason === "removed");
+      assert.deepEqual([ended.room_ended, ended.message], [true, "This room was closed by an administrator."]);
       await ready(page, "rooms");
       assert.equal((await app.api<Room>("GET", `/v2/rooms/${id}`)).body.enabled, false);
+
+      // A join link of the closed room says so, once, instead of the join form.
+      const closedPage = await d.context.newPage();
+      await closedPage.goto(link);
+      await closedPage.getByTestId("notice").waitFor();
+      assert.equal(await closedPage.getByTestId("notice-title").textContent(), "This room is closed");
+      assert.equal(await closedPage.getByTestId("preview").isVisible(), false);
+      assert.equal(await closedPage.getByTestId("room-label").textContent(), name);
+      await closedPage.close();
       await page.locator(`tr[data-id="${id}"]`).getByTestId("toggle-room").click();
       assert.match((await toast(page)).title, /enabled/);
       assert.equal((await app.api<Room>("GET", `/v2/rooms/${id}`)).body.enabled, true);

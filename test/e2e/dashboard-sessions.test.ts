@@ -273,6 +273,44 @@ test("a recorded session: listed, its peers and every file with its size, the co
   );
 });
 
+test("sessions count people: a rejoin and tapedeck's hidden recorder are not more people", async () => {
+  const room = await newRoom("dash-people");
+  const people: SignalClient[] = [];
+  const join = async (role: string, userId: string, name: string) => {
+    const c = await SignalClient.connect(app.url);
+    people.push(c);
+    return { c, joined: await c.join(await token(room.id, role, userId), name) };
+  };
+  const ann = await join("host", "user-ann", "Ann");
+  const sessionId = ann.joined.session_id as string;
+  await join("guest", "user-ben", "Ben");
+  await join("__internal_recorder", "recorder", "Beam");
+  ann.c.close();
+  await until(async () => (await app.v2.getSession(sessionId)).peers[ann.joined.peer.id]?.left_at, "Ann's first connection to end");
+  await join("host", "user-ann", "Ann");
+  const session = await app.v2.getSession(sessionId);
+  assert.equal(Object.keys(session.peers).length, 4, "the 100ms peers map: every connection");
+
+  const d = await dash();
+  await withDashboardArtifacts(
+    "sessions-people",
+    () => [d],
+    async () => {
+      const { page } = d;
+      await go(page, "#/sessions", "sessions");
+      const row = page.locator(`[data-testid="sessions"] tr[data-id="${sessionId}"]`);
+      await row.waitFor();
+      assert.equal(await row.getByTestId("peer-count").textContent(), "2");
+      await row.getByTestId("open-session").click();
+      await ready(page, "session");
+      assert.equal(await page.getByTestId("session-peer-count").textContent(), "2");
+    },
+  );
+  // Ended, so that the list test finds only its own running session.
+  for (const c of people) c.close();
+  await until(async () => (await app.v2.getSession(sessionId)).active === false, "the session to end");
+});
+
 test("an unknown session id says it is not found", async () => {
   const d = await dash();
   await withDashboardArtifacts(

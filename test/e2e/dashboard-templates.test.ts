@@ -103,8 +103,10 @@ test("templates: create one from the page, see it listed, edit a role's permissi
       assert.equal((await toast(page)).title, "Role host saved");
 
       // Deleting a role other roles see is refused: the API's message, as it comes.
+      // It asks first (the dashboard's confirm dialog).
       await role(page, "viewer").getByTestId("role-delete").click();
-      await role(page, "viewer").getByTestId("role-delete-confirm").click();
+      assert.equal(await page.getByTestId("confirm-title").textContent(), "Delete role viewer?");
+      await page.getByTestId("confirm-ok").click();
       const refused = await toast(page);
       assert.equal(refused.ok, false);
       assert.equal(refused.title, "Invalid body param: roles.host.subscribeParams.subscribeToRoles: role viewer is not in this template");
@@ -115,7 +117,7 @@ test("templates: create one from the page, see it listed, edit a role's permissi
       await role(page, "host").getByTestId("role-save").click();
       assert.equal((await toast(page)).title, "Role host saved");
       await role(page, "viewer").getByTestId("role-delete").click();
-      await role(page, "viewer").getByTestId("role-delete-confirm").click();
+      await page.getByTestId("confirm-ok").click();
       assert.equal((await toast(page)).title, "Role viewer deleted");
       await role(page, "viewer").waitFor({ state: "detached" });
       assert.deepEqual(Object.keys((await app.api<Template>("GET", `/v2/templates/${id}`)).body.roles), ["host", "guest"]);

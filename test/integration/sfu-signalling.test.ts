@@ -215,7 +215,7 @@ describe("SFU signalling", () => {
     disabled.send({ type: "join", token: await token("host"), name: "x" });
     const dis = await disabled.next("error");
     assert.equal(dis.code, 403);
-    assert.match(dis.message, /disabled/);
+    assert.equal(dis.message, "This room is closed.");
     await app.api<Room>("POST", `/v2/rooms/${roomId}`, { enabled: true });
     g.close();
     await g.closed;

@@ -118,12 +118,47 @@ export async function busy(button, busyText, work) {
   }
 }
 
-/** Copies text; says so in the toast. */
-export async function copy(text, what) {
+/** Copies text; says so in the toast (with `details`, e.g. when a link expires). */
+export async function copy(text, what, details = []) {
   try {
     await navigator.clipboard.writeText(text);
-    showOk(`${what} copied`);
+    showOk(`${what} copied`, details);
   } catch {
     window.prompt(`Copy the ${what.toLowerCase()}:`, text);
   }
+}
+
+/**
+ * Asks before a destructive action: a modal dialog saying what will happen, with Cancel (focused, so
+ * Enter or Escape does nothing harmful) and the action's own label. Resolves true only on the action.
+ * @param {{title: string, text: string | string[], confirmLabel: string}} o
+ * @returns {Promise<boolean>}
+ */
+export function confirmAction({ title, text, confirmLabel }) {
+  const cancel = el("button", { type: "button", "data-testid": "confirm-cancel" }, "Cancel");
+  const ok = el("button", { type: "button", class: "danger", "data-testid": "confirm-ok" }, confirmLabel);
+  const titleId = `confirm-title-${Date.now()}`;
+  const dialog = el(
+    "dialog",
+    { class: "confirm", "data-testid": "confirm-dialog", "aria-labelledby": titleId },
+    el("h2", { id: titleId, "data-testid": "confirm-title" }, title),
+    ...(Array.isArray(text) ? text : [text]).map((t) => el("p", { "data-testid": "confirm-text" }, t)),
+    el("div", { class: "confirm-actions" }, cancel, ok),
+  );
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    let answer = false;
+    cancel.addEventListener("click", () => dialog.close());
+    ok.addEventListener("click", () => {
+      answer = true;
+      dialog.close();
+    });
+    // Escape closes a modal <dialog> (its "cancel" event); every way out ends here.
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      resolve(answer);
+    });
+    dialog.showModal();
+    cancel.focus();
+  });
 }

@@ -92,3 +92,17 @@ function fill(select, devices, selectedId, noneLabel) {
   select.replaceChildren(...options, none);
   select.value = [...select.options].some((o) => o.value === wanted) ? wanted : (options[0]?.value ?? "none");
 }
+
+/**
+ * What the page shows before joining: the room's name and whether it is open (`GET /room/<id>/info`
+ * with the page's app token). Null when it cannot be told (a bad or expired token: joining says why).
+ * @returns {Promise<{ id: string, name: string, enabled: boolean } | null>}
+ */
+export async function fetchRoomInfo(roomId, token) {
+  try {
+    const res = await fetch(`/room/${encodeURIComponent(roomId)}/info`, { headers: { authorization: `Bearer ${token}` } });
+    return res.ok ? await res.json() : null;
+  } catch {
+    return null;
+  }
+}

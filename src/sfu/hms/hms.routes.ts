@@ -31,7 +31,7 @@ async function admit(ctx: AppContext, token: string): Promise<{ claims: AppClaim
   const claims = await verifyAppToken(ctx.identity, token);
   const room = await ctx.db.selectFrom("rooms").selectAll().where("id", "=", claims.room_id).executeTakeFirst();
   if (!room) throw new AppError("forbidden", "room not found", { details: [`no room with id ${claims.room_id}`] });
-  if (!room.enabled) throw new AppError("forbidden", "room is disabled", { details: ["the room was disabled; enable it to join"] });
+  if (!room.enabled) throw new AppError("forbidden", "This room is closed.");
   const template = await ctx.db.selectFrom("templates").selectAll().where("id", "=", room.template_id).executeTakeFirstOrThrow();
   const roles = templateParts(template).roles as Record<string, never>;
   if (!hasOwnKey(roles, claims.role) || claims.role.startsWith("__"))

@@ -1,8 +1,29 @@
-// Rooms: the list, a new room (name, template), enable or disable, and joining: a join link for a role
-// of the room's template (an app token minted by POST /v2/rooms/:id/tokens), opened or copied.
+// Rooms: the list, a new room (name, template), enable or disable (Disable asks first: it ends the room
+// for the people in it), and joining: a join link for a role of the room's template (an app token
+// minted by POST /v2/rooms/:id/tokens), opened or copied, with when it expires.
 
 import { listAll } from "../api.js";
-import { badge, busy, copy, el, formatTime, table } from "../ui.js";
+import { badge, busy, confirmAction, copy, el, formatTime, table } from "../ui.js";
+
+/** "expires 12/8/2026, 9:30:00 AM (in 24 h)": when a join link stops working, in local time. */
+export function expiresText(iso, now = Date.now()) {
+  const ms = Date.parse(iso) - now;
+  const hours = ms / 3_600_000;
+  const inText =
+    hours >= 48 ? `${Math.round(hours / 24)} days` : hours >= 1 ? `${Math.round(hours)} h` : `${Math.max(1, Math.round(ms / 60_000))} min`;
+  return `expires ${new Date(iso).toLocaleString()} (in ${inText})`;
+}
+
+/** How many people are in the room now (its active session's peers, by the API's `people`), or null if unknown. */
+async function peopleIn(api, roomId) {
+  try {
+    const page = await api("GET", `/v2/sessions?room_id=${roomId}&active=true&limit=1`);
+    const s = page.data?.[0];
+    return s ? (s.people ?? Object.values(s.peers ?? {}).filter((p) => !p.left_at).length) : 0;
+  } catch {
+    return null;
+  }
+}
 
 export async function render(view, { api, refresh, showOk }) {
   const [rooms, templates] = await Promise.all([listAll("/v2/rooms"), listAll("/v2/templates")]);
@@ -48,17 +69,24 @@ export async function render(view, { api, refresh, showOk }) {
       ...roles.map((x) => el("option", { value: x }, x)),
     );
     // No name and no skip_preview: whoever opens the link sees the preview and types their own name.
-    const link = async () => (await api("POST", `/v2/rooms/${r.id}/tokens`, { role: role.value })).join_url;
+    const mint = () => api("POST", `/v2/rooms/${r.id}/tokens`, { role: role.value });
     const open = el("button", { type: "button", "data-testid": "open-room" }, "Open");
-    open.addEventListener("click", () => void busy(open, "Opening…", async () => window.open(await link(), "_blank", "noopener")));
+    open.addEventListener(
+      "click",
+      () => void busy(open, "Opening…", async () => window.open((await mint()).join_url, "_blank", "noopener")),
+    );
     const copyLink = el("button", { type: "button", "data-testid": "copy-link" }, "Copy join link");
+    const expiry = el("span", { class: "muted link-expiry", "data-testid": "link-expiry" });
     copyLink.addEventListener(
       "click",
       () =>
         void busy(copyLink, "Copying…", async () => {
-          const url = await link();
+          const { join_url: url, expires_at: expiresAt } = await mint();
           copyLink.dataset.url = url;
-          await copy(url, "Join link");
+          const expires = expiresText(expiresAt);
+          expiry.textContent = expires;
+          expiry.title = `The join link stops working at ${new Date(expiresAt).toLocaleString()}`;
+          await copy(url, "Join link", [expires]);
         }),
     );
     const toggle = el(
@@ -66,22 +94,38 @@ export async function render(view, { api, refresh, showOk }) {
       { type: "button", class: r.enabled ? "danger" : "", "data-testid": "toggle-room" },
       r.enabled ? "Disable" : "Enable",
     );
-    toggle.addEventListener(
-      "click",
-      () =>
-        void busy(toggle, "Saving…", async () => {
-          await api("POST", `/v2/rooms/${r.id}`, { enabled: !r.enabled });
-          showOk(`Room ${r.name} ${r.enabled ? "disabled: peers in it are removed and new joins refused" : "enabled"}`);
-          await refresh();
-        }),
-    );
+    toggle.addEventListener("click", async () => {
+      if (r.enabled) {
+        const people = await peopleIn(api, r.id);
+        const who =
+          people === null
+            ? "Everyone in it is removed"
+            : people === 0
+              ? "Nobody is in it now"
+              : `The ${people} ${people === 1 ? "person" : "people"} in it ${people === 1 ? "is" : "are"} removed`;
+        const sure = await confirmAction({
+          title: `Disable ${r.name}?`,
+          text: [
+            `${who}${people === 0 ? "" : " at once, and its recordings and live streams stop"}.`,
+            "Nobody can join until you enable it again; join links show “This room is closed”.",
+          ],
+          confirmLabel: "Disable room",
+        });
+        if (!sure) return;
+      }
+      await busy(toggle, "Saving…", async () => {
+        await api("POST", `/v2/rooms/${r.id}`, { enabled: !r.enabled });
+        showOk(`Room ${r.name} ${r.enabled ? "disabled: the people in it were removed and new joins are refused" : "enabled"}`);
+        await refresh();
+      });
+    });
     return [
       el("span", { "data-testid": "room-name-cell" }, r.name),
       el("span", { class: "mono" }, r.id),
       badge(r.enabled ? "enabled" : "disabled"),
       templateName.get(r.template_id) ?? r.template_id,
       formatTime(r.created_at),
-      el("div", { class: "row" }, role, open, copyLink, toggle),
+      el("div", { class: "row" }, role, open, copyLink, toggle, expiry),
     ];
   });
 

@@ -42,6 +42,17 @@ function newestFirst(query) {
 }
 
 const peersOf = (s) => Object.values(s.peers ?? {});
+/**
+ * People, not connections: the API's `people` (distinct user ids, tapedeck's hidden recorder left out,
+ * a rejoin not counted twice); for an older server, the same count made here from its peers.
+ */
+const peopleOf = (s) =>
+  s.people ??
+  new Set(
+    peersOf(s)
+      .filter((p) => !p.role?.startsWith("__"))
+      .map((p) => (p.user_id ? `u:${p.user_id}` : `n:${p.name}`)),
+  ).size;
 /** The session's end: its last peer's leaving (what the server records as its end), else its last update. */
 function endedAt(s) {
   if (s.active) return null;
@@ -89,12 +100,12 @@ async function renderList(view, { refresh }) {
       stateBadge(s),
       el("span", { class: "when" }, s.active ? "–" : formatTime(endedAt(s))),
       formatDuration(lasted(s)),
-      el("span", { "data-testid": "peer-count" }, String(peersOf(s).length)),
+      el("span", { "data-testid": "peer-count" }, String(peopleOf(s))),
       el("span", { class: "mono" }, s.id),
     ]);
     const filtered = filters.room || filters.state;
     list.replaceChildren(
-      table(["Started", "Room", "State", "Ended", "Duration", "Peers", "Id"], rows, {
+      table(["Started", "Room", "State", "Ended", "Duration", "People", "Id"], rows, {
         testid: "sessions",
         rowIds: shown.map((s) => s.id),
         empty: filtered ? "No session matches these filters." : "No sessions yet: a session starts when someone joins a room.",
@@ -244,7 +255,7 @@ async function renderSession(view, { api, params, onLeave }) {
         fact("Started", formatTime(s.created_at), "session-started"),
         fact("Ended", s.active ? "still running" : formatTime(endedAt(s)), "session-ended"),
         fact("Duration", formatDuration(lasted(s)), "session-duration"),
-        fact("Peers", String(peersOf(s).length), "session-peer-count"),
+        fact("People", String(peopleOf(s)), "session-peer-count"),
         fact("Session id", el("span", { class: "mono" }, s.id), "session-id"),
       ),
     );

@@ -1,6 +1,6 @@
 // Form pieces shared by the template page's tabs (pages/templates.js and the template-*.js sections).
 
-import { busy, el } from "../ui.js";
+import { busy, confirmAction, el } from "../ui.js";
 
 let fieldCount = 0;
 
@@ -31,28 +31,15 @@ export function checkbox(label, checked, attrs = {}) {
   return { box, node: el("label", { class: "check" }, box, label) };
 }
 
-/** A button that asks "sure?" inline (no window.confirm) before running `action` under busy(). */
-export function confirmButton({ label, question, testid, busyText, action }) {
+/**
+ * A button for a destructive action: it asks first in the dashboard's confirm dialog (`question`, and
+ * `text` saying what happens), then runs `action` under busy(); Cancel or Escape does nothing.
+ */
+export function confirmButton({ label, question, text, testid, busyText, action }) {
   const start = el("button", { type: "button", class: "danger", "data-testid": testid }, label);
-  const yes = el("button", { type: "button", class: "danger", "data-testid": `${testid}-confirm` }, label);
-  const no = el("button", { type: "button", "data-testid": `${testid}-cancel` }, "Cancel");
-  const ask = el("span", { class: "tpl-confirm", hidden: true }, el("span", {}, question), yes, no);
-  start.addEventListener("click", () => {
-    start.hidden = true;
-    ask.hidden = false;
+  start.addEventListener("click", async () => {
+    if (await confirmAction({ title: question, text: text ?? "This cannot be undone.", confirmLabel: label }))
+      await busy(start, busyText, action);
   });
-  no.addEventListener("click", () => {
-    start.hidden = false;
-    ask.hidden = true;
-  });
-  // Done or refused (the toast says why), the question closes.
-  yes.addEventListener(
-    "click",
-    () =>
-      void busy(yes, busyText, action).finally(() => {
-        start.hidden = false;
-        ask.hidden = true;
-      }),
-  );
-  return el("span", { class: "tpl-confirm-wrap" }, start, ask);
+  return start;
 }

@@ -42,6 +42,7 @@ export function rolesSection(section, state, { api, showOk }, id, reload, onRole
     const remove = confirmButton({
       label: "Delete role",
       question: `Delete role ${name}?`,
+      text: "Join links and app tokens for this role stop working; people already in a room with it stay until they leave.",
       testid: "role-delete",
       busyText: "Deleting…",
       action: async () => {
