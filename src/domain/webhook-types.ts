@@ -26,6 +26,9 @@ export const WEBHOOK_EVENT_TYPES = [
   "transcription.started.success",
   "transcription.success",
   "transcription.failure",
+  // tapedeck's addition: sent on request (POST /v2/webhooks/test, the dashboard's "Send a test event") to
+  // check an endpoint, through the same signed, durable outbox as every other event.
+  "webhook.test",
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];

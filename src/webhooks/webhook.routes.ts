@@ -1,13 +1,14 @@
 import { z } from "zod";
 import type { V2Routes } from "../api/server.ts";
 import { pageQuery, toPage } from "../api/pagination.ts";
-import { parseBody, parseParams, parseQuery } from "../api/validation.ts";
-import { notFound } from "../errors.ts";
+import { objectIdParam, parseBody, parseParams, parseQuery } from "../api/validation.ts";
+import { AppError, notFound } from "../errors.ts";
 import { outboundPolicy } from "../net/outbound-policy.ts";
 import { WEBHOOK_EVENT_TYPES, WEBHOOK_STATES } from "../domain/webhook-types.ts";
 import {
   deleteAppWebhookConfig,
   getAppWebhookConfig,
+  resolveEndpoint,
   setAppWebhookConfig,
   webhookHeadersSchema,
   webhookUrlSchema,
@@ -18,6 +19,8 @@ import { getEventWithAttempts, listEvents, queueReplay, toAttemptEntry, toEnvelo
 //   GET/POST/DELETE /webhooks/config   app-level endpoint (tapedeck extension; 100ms uses its dashboard)
 //   GET  /analytics/webhooks           delivery log (`order=desc`: newest first, a tapedeck addition)          GET /analytics/webhooks/:event_id  one event
 //   POST /analytics/webhooks/replay    deliver again         GET /analytics/events             past events
+//   POST /webhooks/test                send a `webhook.test` event now (tapedeck addition), through the outbox
+//   GET  /webhooks/event-types         the event types and delivery states (tapedeck addition; the dashboard's filters)
 
 const configBody = z.object({
   url: webhookUrlSchema,
@@ -42,6 +45,13 @@ const eventIdParams = z.object({ event_id: z.string().min(1).max(64) });
 
 const replayBody = z.object({
   event_ids: z.array(z.string().min(1).max(64)).min(1, "give at least one event id").max(100, "at most 100 event ids per request"),
+});
+
+const testBody = z.strictObject({
+  /** Put into the event's data, to tell test events apart. */
+  message: z.string().max(500, "must be at most 500 characters").optional(),
+  /** Send to this room's webhook (when it has one; else the app's), and name the room in the event. */
+  room_id: objectIdParam("room_id").optional(),
 });
 
 export const webhookRoutes: V2Routes = (v2, ctx) => {
@@ -91,6 +101,41 @@ export const webhookRoutes: V2Routes = (v2, ctx) => {
     const queued = await queueReplay(ctx.db, ctx.box, event_ids);
     ctx.dispatcher.kick();
     return { data: queued.map((q) => ({ id: q.id, state: "replaying", url: q.url })) };
+  });
+
+  v2.get("/webhooks/event-types", async () => ({ event_types: [...WEBHOOK_EVENT_TYPES], states: [...WEBHOOK_STATES] }));
+
+  // A test event, written and delivered like any other (signed, retried, in the log), so its row in the
+  // delivery log says whether the endpoint works. Refused when it would go nowhere.
+  v2.post("/webhooks/test", async (req) => {
+    const body = parseBody(testBody, req.body ?? {});
+    const room = body.room_id
+      ? await ctx.db.selectFrom("rooms").select(["id", "name", "webhook"]).where("id", "=", body.room_id).executeTakeFirst()
+      : null;
+    if (body.room_id && !room) throw notFound("room", body.room_id);
+    const endpoint = await resolveEndpoint(ctx.db, ctx.box, room);
+    if (!endpoint)
+      throw new AppError("conflict", "No webhook endpoint is configured", {
+        details: [
+          (await getAppWebhookConfig(ctx.db, ctx.box))
+            ? "the app webhook is turned off: turn it on (POST /v2/webhooks/config with enabled: true) to send events"
+            : "set the app webhook first (POST /v2/webhooks/config {url}), or give a room_id whose room has its own webhook",
+        ],
+      });
+    const id = await ctx.db.transaction().execute((trx) =>
+      ctx.outbox.enqueue(trx, {
+        type: "webhook.test",
+        room: room ? { id: room.id, webhook: room.webhook } : undefined,
+        data: {
+          message: body.message ?? "A test event from tapedeck: this endpoint receives its webhooks.",
+          ...(room ? { room_id: room.id, room_name: room.name } : {}),
+          requested_at: new Date().toISOString(),
+        },
+      }),
+    );
+    ctx.dispatcher.kick();
+    req.log.info({ event_id: id, host: new URL(endpoint.url).host }, "webhook test event queued");
+    return { id, type: "webhook.test", state: "pending", url: endpoint.url };
   });
 
   v2.get("/analytics/events", async (req) => {

@@ -86,6 +86,63 @@ async function listRequestsDuring(ms: number, what: RegExp): Promise<number> {
   return listRequests.filter((r) => r.at >= from && what.test(r.url)).length;
 }
 
+/**
+ * Starts recording, in the page, what each row showed while it changed: its status and the starting
+ * steps it listed (`data-step` of its progress items), one entry per distinct sight. Read with `startingSeen`.
+ */
+// A string, so the TypeScript loader's helpers (__name) never reach the page.
+const watchStarting = (page: Page) =>
+  page.evaluate(`(() => {
+    if (window.__seen) return;
+    const seen = (window.__seen = {});
+    new MutationObserver(() => {
+      for (const tr of document.querySelectorAll("tr[data-id]")) {
+        const id = tr.getAttribute("data-id");
+        const steps = [...tr.querySelectorAll('[data-testid="progress-step"]')].map((li) => li.getAttribute("data-step"));
+        const entry = (tr.querySelector('[data-testid="status"]')?.textContent ?? "") + "|" + steps.join(",");
+        const list = (seen[id] ??= []);
+        if (list.at(-1) !== entry) list.push(entry);
+      }
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  })()`);
+
+/** What the row of `id` showed while starting, up to its first `running`: the status and steps of each sight. */
+async function startingSeen(page: Page, id: string): Promise<Array<{ status: string; steps: string[] }>> {
+  const seen = await page.evaluate((id) => (window as Window & { __seen?: Record<string, string[]> }).__seen?.[id] ?? [], id);
+  const sights = seen.map((e) => {
+    const [status, steps] = e.split("|");
+    return { status, steps: steps ? steps.split(",") : [] };
+  });
+  const running = sights.findIndex((x) => x.status === "running");
+  assert.ok(running > 0, `the row showed running after something: ${seen.join(" / ")}`);
+  return sights.slice(0, running);
+}
+
+/** The steps a starting recorder passes (src/recorders/browser/capture-progress.ts), in order. */
+const STEPS = ["waiting_for_recorder", "launching_browser", "loading_page", "joining_room", "starting_capture", "first_segment"];
+
+/** Every sight lists steps in their order, each one extends the last, and `expected` were all shown before running. */
+function assertStepsInOrder(sights: Array<{ status: string; steps: string[] }>, expected: string[]) {
+  const what = JSON.stringify(sights);
+  let before: string[] = [];
+  for (const { status, steps } of sights) {
+    assert.equal(status, "starting", what);
+    assert.deepEqual(
+      steps,
+      [...steps].sort((a, b) => STEPS.indexOf(a) - STEPS.indexOf(b)),
+      `steps in order: ${what}`,
+    );
+    assert.deepEqual(
+      steps.slice(0, before.length).filter((s) => s !== "waiting_for_recorder"),
+      before.filter((s) => s !== "waiting_for_recorder"),
+      `steps only added: ${what}`,
+    );
+    before = steps;
+  }
+  const shown = [...new Set(sights.flatMap((x) => x.steps))];
+  for (const step of expected) assert.ok(shown.includes(step), `the page showed ${step} before running: ${what}`);
+}
+
 /** `window` with the mark a test leaves in a document, to tell a client-side route change from a page load. */
 type MarkedWindow = Window & { __sameDocument?: boolean };
 const markDocument = (page: Page) =>
@@ -107,6 +164,7 @@ test("browser recording: start it, see it run, a second start refused with 409, 
       await page.getByTestId("rec-room").selectOption(roomId);
       await page.getByTestId("rec-resolution").selectOption("1280x720");
       await page.getByTestId("rec-layout").selectOption("grid");
+      await watchStarting(page);
       await page.getByTestId("start-recording").click();
       const started = await toast(page);
       assert.ok(started.ok, started.title);
@@ -117,7 +175,10 @@ test("browser recording: start it, see it run, a second start refused with 409, 
       assert.equal((await app.api<Recording>("GET", `/v2/recordings/${id}`)).body.room_id, roomId);
 
       await waitForStatus(page, id, "running", 60_000, "/v2/recordings");
+      // While it started, the row said what the recorder was doing, step by step.
+      assertStepsInOrder(await startingSeen(page, id), ["launching_browser", "loading_page", "joining_room"]);
       const rec = page.locator(`tr[data-id="${id}"]`);
+      assert.equal(await rec.getByTestId("progress").count(), 0, "no steps once running");
       assert.equal(await rec.getByTestId("stop").isEnabled(), true);
 
       // A second start in the same room: the API's refusal, shown as it says it.
@@ -187,6 +248,7 @@ test("live stream: start it, see its ladder and URL, watch it in the page, polli
       await page.getByTestId("rec-room").selectOption(roomId);
       assert.equal(await page.getByTestId("live-hls-vod").isChecked(), true);
       assert.equal(await page.getByTestId("live-single-file").isChecked(), true);
+      await watchStarting(page);
       await page.getByTestId("start-live").click();
       const started = await toast(page);
       assert.equal(started.title, "Live stream of dash-rec-room is starting");
@@ -195,6 +257,13 @@ test("live stream: start it, see its ladder and URL, watch it in the page, polli
       assert.equal(await row.getByTestId("watch").isDisabled(), true, "nothing to watch while starting");
 
       await waitForStatus(page, id, "running", 60_000, "/v2/live-streams");
+      assertStepsInOrder(await startingSeen(page, id), [
+        "launching_browser",
+        "loading_page",
+        "joining_room",
+        "starting_capture",
+        "first_segment",
+      ]);
       const api = (await app.api<LiveStream>("GET", `/v2/live-streams/${id}`)).body;
       assert.equal(await row.getByTestId("playback-url").textContent(), api.playback.url);
       assert.match(api.playback.url, new RegExp(`/hls/${id}/[A-Za-z0-9_-]{22}/master\\.m3u8$`));
@@ -225,6 +294,7 @@ test("live stream: start it, see its ladder and URL, watch it in the page, polli
           throw new Error(`the in-page player did not play: ${JSON.stringify(seen)}; console: ${d.logs.slice(-10).join(" | ")}`);
         });
       assert.equal(await page.getByTestId("player-status").textContent(), "Live · 240p");
+      assert.equal(await page.getByTestId("player-badge").textContent(), "Live");
 
       // Polling is live while the stream runs, and stops (with the player) when the view is left.
       assert.ok((await listRequestsDuring(1500, /\/v2\/live-streams/)) >= 1, "polls while a stream runs");
@@ -243,9 +313,38 @@ test("live stream: start it, see its ladder and URL, watch it in the page, polli
       assert.equal((await toast(page)).title, "Recording resumed");
       await row.getByTestId("paused").waitFor({ state: "detached" });
 
+      // Watched while it is stopped: the player notices the end, stops saying Live, and offers the recording.
+      await row.getByTestId("watch").click();
+      await page.waitForFunction(() => document.querySelector('[data-testid="player-badge"]')?.textContent === "Live", undefined, {
+        timeout: 30_000,
+      });
       await row.getByTestId("stop").click();
       assert.match((await toast(page)).title, /Live stream stopping/);
+      await page
+        .waitForFunction(() => document.querySelector('[data-testid="player-badge"]')?.textContent === "Stream ended", undefined, {
+          timeout: 30_000,
+          polling: 100,
+        })
+        .catch(async () => {
+          throw new Error(`the player did not say the stream ended: ${await page.getByTestId("player").textContent()}`);
+        });
+      assert.equal(await page.evaluate(() => (document.querySelector('[data-testid="player-video"]') as HTMLVideoElement).paused), true);
       await waitForStatus(page, id, "completed", 90_000, "/v2/live-streams");
+      const offer = page.getByTestId("player-offer");
+      await offer.getByTestId("play-recording").waitFor({ timeout: 30_000 });
+      assert.match((await offer.textContent())!, /The stream has ended\. It was recorded/);
+      const offered = (await offer.getByTestId("recording-file").allTextContents()).sort();
+      assert.deepEqual(offered, ["HLS recording (zip), 1 layer", "Layer 0 (426×240) MP4"].sort());
+      assert.equal(await page.getByTestId("player-badge").textContent(), "Stream ended", "still not Live");
+      // The recording plays in the same player.
+      await offer.getByTestId("play-recording").click();
+      await page.waitForFunction(
+        () => ((document.querySelector('[data-testid="player-video"]') as HTMLVideoElement | null)?.currentTime ?? 0) > 0.5,
+        undefined,
+        { timeout: 30_000, polling: 200 },
+      );
+      assert.equal(await page.getByTestId("player-badge").textContent(), "Recording");
+      await page.getByTestId("player-close").click();
       assert.equal(await sameDocument(page), true, "followed without reloading the page");
       assert.equal(await row.getByTestId("watch").isDisabled(), true);
       await row.getByTestId("asset").first().waitFor();

@@ -9,6 +9,7 @@ import { TestReceiver, type ReceivedRequest } from "../support/receiver.ts";
 import { until } from "../support/wait.ts";
 import type { DeliveryDetail, DeliveryLogEntry, ListPage, Room, WebhookConfig } from "../support/api-types.ts";
 import { seedWebhookEvents } from "../support/internal-state.ts";
+import { verifyWebhookSignature } from "../../src/webhooks/signer.ts";
 
 // The dashboard's Webhooks page in a real headless Chromium against a running tapedeck, delivering to
 // a real HTTP receiver on 127.0.0.1 that answers 500 until switched to 200. Retries are set 10 minutes
@@ -161,7 +162,7 @@ test("delivery log: a failed delivery shows its attempt and the receiver's 500; 
 
       // Filter by event type: just the join, failed once with the receiver's status.
       await page.getByTestId("filter-type").selectOption("peer.join.success");
-      await page.getByTestId("filter-room").fill(room.id);
+      await page.getByTestId("filter-room").selectOption(room.id);
       await page.getByTestId("apply-filter").click();
       const row = rowOf(page, id);
       await row.waitFor();
@@ -262,6 +263,87 @@ test("log pages with 'load more' under a type filter, and on a phone it fits 390
       await rowOf(page, seeded[11]).getByTestId("open-delivery").click();
       await page.getByTestId("payload").waitFor();
       await assertFitsWidth(page);
+    },
+  );
+});
+
+test("the log updates without Refresh and keeps the filter, rooms are named; Send a test event is delivered to the receiver and listed as delivered", async () => {
+  receiver.answerByDefault(200);
+  assert.equal((await app.api<WebhookConfig>("POST", "/v2/webhooks/config", { url: receiver.url, headers: {} })).status, 200);
+  const room = (await app.api<Room>("POST", "/v2/rooms", { name: `named-${Date.now()}` })).body;
+  const d = await dash();
+  await withDashboardArtifacts(
+    "webhooks-live",
+    () => [d],
+    async () => {
+      const { page } = d;
+      await go(page, "#/webhooks", "webhooks");
+      let refreshes = 0;
+      await page.exposeFunction("__refreshClicked", () => void refreshes++);
+      await page.evaluate(() =>
+        document
+          .querySelector('[data-testid="refresh-log"]')
+          ?.addEventListener("click", () => (window as Window & { __refreshClicked?: () => void }).__refreshClicked?.()),
+      );
+      // The user's filter: one event type in one room, picked by the room's name.
+      await page.getByTestId("filter-type").selectOption("beam.recording.success");
+      await page.getByTestId("filter-room").selectOption({ label: room.name });
+      await page.getByTestId("apply-filter").click();
+      await page.getByTestId("deliveries-empty").waitFor();
+
+      // Events written after the page was drawn: the matching one appears by itself, named by its room.
+      const [id] = await seedWebhookEvents(app, 1, room.id);
+      await seedWebhookEvents(app, 1, "some-other-room");
+      const row = rowOf(page, id);
+      await row.waitFor({ timeout: 15_000 });
+      const roomCell = row.getByTestId("delivery-room");
+      assert.equal(await roomCell.textContent(), room.name);
+      assert.equal(await roomCell.getAttribute("title"), room.id);
+      await page.waitForFunction(
+        (id) => document.querySelector(`tr[data-id="${id}"] [data-testid="status"]`)?.textContent === "delivered",
+        id,
+        {
+          timeout: 15_000,
+        },
+      );
+      assert.equal(await rowCount(page), 1, "the filter is kept");
+      assert.equal(await page.getByTestId("filter-type").inputValue(), "beam.recording.success");
+      assert.equal(await page.getByTestId("filter-room").inputValue(), room.id);
+      assert.equal(refreshes, 0);
+
+      // The event types come from the server: webhook.test is among them.
+      assert.ok((await page.getByTestId("filter-type").locator("option").allTextContents()).includes("webhook.test"));
+
+      // Send a test event: signed, through the outbox, to the receiver; listed with its result.
+      await page.getByTestId("filter-type").selectOption("");
+      await page.getByTestId("filter-room").selectOption("");
+      await page.getByTestId("apply-filter").click();
+      const from = receiver.requests.length;
+      await page.getByTestId("send-test-event").click();
+      const sent = await toast(page);
+      assert.equal(sent.title, "Test event delivered", JSON.stringify(sent));
+      assert.ok(sent.ok);
+      assert.match(sent.details[0], new RegExp(`${receiver.url.replace(/[.]/g, "\\.")} answered HTTP 200`));
+      const got = receiver.requests.slice(from).find((r) => JSON.parse(r.body).type === "webhook.test");
+      assert.ok(got, "the receiver got the test event");
+      const envelope = JSON.parse(got.body);
+      assert.ok(
+        verifyWebhookSignature({ secret: app.ctx.identity.webhookSecret, header: got.headers["x-tapedeck-signature"], body: got.rawBody }),
+        "signed",
+      );
+      const testRow = rowOf(page, envelope.id);
+      await testRow.waitFor();
+      assert.equal(await testRow.getByTestId("delivery-type").textContent(), "webhook.test");
+      assert.equal(await testRow.getByTestId("status").textContent(), "delivered");
+      assert.equal(await testRow.getByTestId("delivery-http").textContent(), "200");
+      assert.equal(refreshes, 0);
+
+      // No endpoint: the page says why, nothing is sent.
+      await app.api("DELETE", "/v2/webhooks/config");
+      await page.getByTestId("send-test-event").click();
+      const refused = await toast(page);
+      assert.equal(refused.ok, false);
+      assert.equal(refused.title, "No webhook endpoint is configured");
     },
   );
 });

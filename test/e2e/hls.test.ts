@@ -251,8 +251,22 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
     assert.equal(resumed.body.recording_paused, false);
     await delay(4000);
 
+    assert.equal(await page.getByTestId("badge").textContent(), "Live");
     const stop = await app.api<LiveStream>("POST", `/v2/live-streams/${id}/stop`, {});
     assert.equal(stop.status, 200);
+    // The viewer notices the end: no longer Live, paused on the last frame, and says the stream was recorded.
+    await page
+      .waitForFunction(() => document.querySelector('[data-testid="offer"]')?.textContent?.startsWith("It was recorded"), undefined, {
+        timeout: 30_000,
+        polling: 200,
+      })
+      .catch(async () => {
+        throw new Error(`the viewer did not notice the end: ${await page.locator("main").textContent()}`);
+      });
+    assert.equal(await page.getByTestId("badge").textContent(), "Stream ended");
+    assert.equal(await page.getByTestId("status").textContent(), "The stream has ended.");
+    assert.equal(await page.evaluate(() => (document.querySelector("video") as HTMLVideoElement).paused), true);
+    assert.equal(await page.locator('[data-testid="offer"] a').getAttribute("href"), "/dashboard#/recordings");
     const done = await waitFor(id, ["completed", "failed"], 90_000);
     assert.equal(done.status, "completed", JSON.stringify(done.error));
     assert.ok(done.started_at && done.stopped_at, "the stream says when it started and stopped");

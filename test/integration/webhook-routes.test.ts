@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { verifyWebhookSignature } from "../../src/webhooks/signer.ts";
+import { WEBHOOK_EVENT_TYPES, WEBHOOK_STATES } from "../../src/domain/webhook-types.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { DIALECTS } from "../support/db.ts";
 import { nextAttempt, TestReceiver } from "../support/receiver.ts";
@@ -205,6 +206,75 @@ for (const dialect of DIALECTS) {
         .execute((trx) => app.ctx.outbox.enqueue(trx, { type: "peer.join.success", data: { room_id: "no-endpoint-room" } }));
       assert.equal((await app.api<DeliveryDetail>("GET", `/v2/analytics/webhooks/${id}`)).body.state, "no_endpoint");
       assert.equal((await app.api<WebhookConfig>("DELETE", "/v2/webhooks/config")).status, 200, "deleting twice is not an error");
+      await app.api<WebhookConfig>("POST", "/v2/webhooks/config", { url: before.body.url, headers: before.body.headers });
+    });
+
+    test("test event: POST /v2/webhooks/test sends a signed webhook.test through the outbox and the log; the event types are listed; refused without an endpoint", async () => {
+      const types = await app.api<{ event_types: string[]; states: string[] }>("GET", "/v2/webhooks/event-types");
+      assert.equal(types.status, 200);
+      assert.deepEqual(types.body.event_types, [...WEBHOOK_EVENT_TYPES]);
+      assert.ok(types.body.event_types.includes("webhook.test"));
+      assert.deepEqual(types.body.states, [...WEBHOOK_STATES]);
+
+      await app.api<WebhookConfig>("POST", "/v2/webhooks/config", { url: receiver.url, headers: { "X-Api-Key": "abc" } });
+      const tried = nextAttempt(app.ctx.dispatcher);
+      const sent = await app.api<{ id: string; type: string; state: string; url: string }>("POST", "/v2/webhooks/test", {
+        message: "hello from the test",
+      });
+      assert.equal(sent.status, 200, JSON.stringify(sent.body));
+      assert.deepEqual({ ...sent.body, id: "" }, { id: "", type: "webhook.test", state: "pending", url: receiver.url });
+      assert.equal((await tried).eventId, sent.body.id);
+      const got = receiver.requests.find((r) => r.headers["x-tapedeck-event-id"] === sent.body.id)!;
+      assert.ok(got, "delivered to the app webhook");
+      assert.equal(got.headers["x-api-key"], "abc");
+      assert.ok(
+        verifyWebhookSignature({ secret: app.ctx.identity.webhookSecret, header: got.headers["x-tapedeck-signature"], body: got.rawBody }),
+      );
+      const envelope = JSON.parse(got.body) as WebhookEnvelope;
+      assert.equal(envelope.type, "webhook.test");
+      assert.equal(envelope.data.message, "hello from the test");
+      const logged = await app.api<DeliveryDetail>("GET", `/v2/analytics/webhooks/${sent.body.id}`);
+      assert.deepEqual([logged.body.type, logged.body.state, logged.body.last_status], ["webhook.test", "delivered", 200]);
+      const filtered = await app.api<ListPage<DeliveryLogEntry>>("GET", "/v2/analytics/webhooks?type=webhook.test");
+      assert.deepEqual(
+        filtered.body.data.map((e) => e.id),
+        [sent.body.id],
+      );
+
+      // To a room's own webhook when a room is named.
+      const roomReceiver = await TestReceiver.start();
+      try {
+        const room = await app.api<Room>("POST", "/v2/rooms", { name: `test-event-room-${dialect}`, webhook: { url: roomReceiver.url } });
+        const arrived = roomReceiver.nextRequest();
+        const toRoom = await app.api<{ id: string; url: string }>("POST", "/v2/webhooks/test", { room_id: room.body.id });
+        assert.equal(toRoom.status, 200, JSON.stringify(toRoom.body));
+        assert.equal(toRoom.body.url, roomReceiver.url);
+        const req = await arrived;
+        assert.equal(req.headers["x-tapedeck-event-id"], toRoom.body.id);
+        assert.equal(JSON.parse(req.body).data.room_id, room.body.id);
+      } finally {
+        await roomReceiver.close();
+      }
+
+      for (const body of [{ message: 5 }, { message: "x".repeat(501) }, { nope: true }, { room_id: "not-an-id" }]) {
+        const bad = await app.api<ApiError>("POST", "/v2/webhooks/test", body);
+        assert.equal(bad.status, 400, JSON.stringify(body));
+        assert.equal(bad.body.code, 400);
+        assert.match(bad.body.message, /^Invalid body param: /);
+        assert.ok(bad.body.details.length > 0);
+      }
+      const ghost = await app.api<ApiError>("POST", "/v2/webhooks/test", { room_id: "0123456789abcdef01234567" });
+      assert.equal(ghost.status, 404);
+
+      const before = await app.api<WebhookConfig>("GET", "/v2/webhooks/config");
+      await app.api<WebhookConfig>("DELETE", "/v2/webhooks/config");
+      const none = await app.api<ApiError>("POST", "/v2/webhooks/test", {});
+      assert.equal(none.status, 409);
+      assert.equal(none.body.code, 409);
+      assert.equal(none.body.message, "No webhook endpoint is configured");
+      assert.match(none.body.details[0], /POST \/v2\/webhooks\/config/);
+      const noToken = await fetch(`${app.url}/v2/webhooks/test`, { method: "POST" });
+      assert.equal(noToken.status, 401);
       await app.api<WebhookConfig>("POST", "/v2/webhooks/config", { url: before.body.url, headers: before.body.headers });
     });
   });

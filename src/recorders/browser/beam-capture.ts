@@ -47,6 +47,8 @@ export interface CaptureOptions {
   outbound?: OutboundPolicy;
   /** tapedeck's own certificate's SPKI hash: trusted even when self-signed (the built-in page on TAPEDECK_TLS_CERT). */
   trustSpki?: string;
+  /** Told as the start passes each step (launching Chromium, loading the page, joining, starting the capture). */
+  onStep?: (step: "launching_browser" | "loading_page" | "joining_room" | "starting_capture") => void;
 }
 
 export interface CaptureEnd {
@@ -144,6 +146,7 @@ export class BeamCapture {
   static async start(o: CaptureOptions): Promise<BeamCapture> {
     const proxy = o.builtIn ? null : await BeamCapture.guardCustomPage(o);
     let browser: ChromiumProcess;
+    o.onStep?.("launching_browser");
     try {
       browser = await ChromiumProcess.launch({ proxy: proxy?.url, log: o.log, trustSpki: o.trustSpki });
     } catch (err) {
@@ -197,6 +200,7 @@ export class BeamCapture {
       if (pageLog.length > 20) pageLog.shift();
     });
     let lastError = "";
+    o.onStep?.("loading_page");
     for (let attempt = 1; ; attempt++) {
       try {
         const res = await page.goto(o.url, { waitUntil: "load", timeout: 15_000 });
@@ -214,6 +218,7 @@ export class BeamCapture {
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
+    o.onStep?.("joining_room");
     const joined = await page
       .waitForFunction(
         "(window.tapedeck && window.tapedeck.recorder && window.tapedeck.recorder.ready === true) || (window.tapedeck && window.tapedeck.state === 'error')",
@@ -241,6 +246,7 @@ export class BeamCapture {
         `custom page did not set window.tapedeck.recorder.ready within ${JOIN_TIMEOUT_MS / 1000} s; recording it anyway`,
       );
 
+    o.onStep?.("starting_capture");
     const ff = new CaptureFfmpeg({ spoolFile: o.spoolFile, follower: this.follower, ffmpegArgs: o.ffmpegArgs, log: o.log });
     this.ffmpeg = ff;
     this.ffmpegExit = ff.ended.then((why) => {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CAPTURE_STEPS, type CaptureProgress } from "./capture-progress.ts";
 import type { Db } from "../../db/database.ts";
 import type { RecordingRow, RoomRow, TemplateRow } from "../../db/schema.ts";
 import { BROWSER_ERROR_TYPES } from "../../domain/recording-types.ts";
@@ -53,6 +54,8 @@ export interface BeamDetails {
   key?: string;
   /** Set when the live upload completed (bytes); absent = upload the spool file. */
   uploaded_size?: number;
+  /** While starting: the step the worker has reached (capture-progress.ts; shown as the API's `progress`). */
+  progress?: CaptureProgress;
 }
 
 /**
@@ -75,6 +78,14 @@ export const beamDetailsShape = {
   relative_path: z.string().optional(),
   key: z.string().optional(),
   uploaded_size: z.number().optional(),
+  progress: z
+    .object({
+      step: z.enum(CAPTURE_STEPS),
+      since: z.string(),
+      steps: z.array(z.object({ step: z.enum(CAPTURE_STEPS), since: z.string() })),
+    })
+    .optional()
+    .catch(undefined),
 };
 const beamDetailsSchema = z.looseObject(beamDetailsShape);
 

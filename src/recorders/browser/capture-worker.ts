@@ -15,6 +15,7 @@ import { certificateSpki } from "./chromium-process.ts";
 import { BeamCapture, PageLoadError, redact } from "./beam-capture.ts";
 import { requestStop, type BeamDetails, type BeamFailure } from "./beam.service.ts";
 import { CaptureStates } from "./capture-states.ts";
+import { reachStep, type CaptureStep } from "./capture-progress.ts";
 import {
   claimableRecordings,
   claimRecording,
@@ -56,6 +57,8 @@ interface Running<D> {
   emptySinceMs: number;
   upload: AbortController;
   done: Promise<void>;
+  /** The progress writes, in order (each only while the row is still `starting`). */
+  progressWritten: Promise<unknown>;
 }
 
 export class CaptureWorker<D extends BeamDetails> {
@@ -223,11 +226,31 @@ export class CaptureWorker<D extends BeamDetails> {
       emptySinceMs: Date.now(),
       upload: new AbortController(),
       done: Promise.resolve(),
+      progressWritten: Promise.resolve(),
     };
     this.running.set(row.id, r);
     r.done = this.record(r)
       .catch((err) => log.error({ err }, `${this.recorder.label} failed unexpectedly`))
       .finally(() => this.running.delete(row.id));
+  }
+
+  /**
+   * Notes the step a starting recording has reached (the API shows it as `progress`): written to its
+   * details in order, and only while it is `starting`, so a late write never touches a later state.
+   */
+  private step(r: Running<D>, step: CaptureStep): void {
+    r.d.progress = reachStep(r.d.progress, step);
+    const details = JSON.stringify(r.d);
+    r.log.debug({ step }, `${this.recorder.label} starting: ${step}`);
+    r.progressWritten = r.progressWritten
+      .then(() => updateRecording(this.ctx.db, r.row.id, { details }, { statuses: ["starting"] }))
+      .catch((err) => r.log.warn({ err, step }, "could not note the starting step"));
+  }
+
+  /** The steps are over (running, failed, or given back): no progress is kept with the recording. */
+  private async stepsDone(r: Running<D>): Promise<void> {
+    await r.progressWritten;
+    delete r.d.progress;
   }
 
   private async stopOne(r: Running<D>, reason: string): Promise<void> {
@@ -287,8 +310,10 @@ export class CaptureWorker<D extends BeamDetails> {
         videoBitsPerSecond: Math.round(d.width * d.height * 2.7),
         outbound: outboundPolicy(ctx.config.outbound),
         trustSpki: ctx.config.tls ? certificateSpki(ctx.config.tls.certFile) : undefined,
+        onStep: (step) => this.step(r, step),
       });
     } catch (err) {
+      await this.stepsDone(r);
       const message = (err as Error).message;
       await states.fail(row, d, { type: err instanceof PageLoadError ? "MAX_RETRIES_REACHED" : "INTERNAL_ERROR", message }, log);
       fs.rmSync(dir, { recursive: true, force: true });
@@ -333,10 +358,16 @@ export class CaptureWorker<D extends BeamDetails> {
     r.emptySinceMs = Date.now();
     const run = this.run(r, capture);
     // A kind that must be usable before it is announced (a live stream: playable) stays `starting` until then.
-    if (recorder.whenRunning && !(await this.untilRunning(r, capture, await recorder.whenRunning(run, epoch)))) {
-      fs.rmSync(dir, { recursive: true, force: true });
-      return;
+    if (recorder.whenRunning) {
+      this.step(r, "first_segment");
+      const readiness = await recorder.whenRunning(run, epoch);
+      await this.stepsDone(r);
+      if (!(await this.untilRunning(r, capture, readiness))) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        return;
+      }
     }
+    await this.stepsDone(r);
     // started_at stays the capture's time 0 (the recording's clock); the state changed then, or once it was ready.
     const running = await states.toRunning(
       row,

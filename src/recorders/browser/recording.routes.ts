@@ -2,7 +2,8 @@ import { z } from "zod";
 import type { V2Routes } from "../../api/server.ts";
 import { pageQuery, toPage } from "../../api/pagination.ts";
 import { objectIdParam, parseBody, parseParams, parseQuery } from "../../api/validation.ts";
-import { ACTIVE_BEAM_STATUSES, createBeam, requestStop, setPaused, startBeamSchema } from "./beam.service.ts";
+import { renderProgress } from "./capture-progress.ts";
+import { ACTIVE_BEAM_STATUSES, beamDetails, createBeam, requestStop, setPaused, startBeamSchema } from "./beam.service.ts";
 import { getRoom } from "../../rooms/room.service.ts";
 import { getTemplate } from "../../templates/template.service.ts";
 import { assetsOfRecording, renderAsset } from "../../assets/asset.repository.ts";
@@ -50,6 +51,8 @@ export function renderRecording(r: RecordingRow, assets: AssetRow[] | null): Jso
     paused: r.paused === 1,
     ...(r.stop_reason ? { stop_reason: r.stop_reason } : {}),
     ...(failure ? { error: failure } : {}),
+    // tapedeck addition: while starting, the step the recorder is at (capture-progress.ts).
+    ...renderProgress(r, beamDetails(r)),
   };
   if (assets !== null) {
     out.asset_types = assets.length ? [...new Set(assets.map((a) => a.type))] : null;

@@ -5,6 +5,7 @@ import { toPage } from "../../api/pagination.ts";
 import { objectIdParam, parseBody, parseParams, parseQuery } from "../../api/validation.ts";
 import { assetsOfRecording, renderAsset } from "../../assets/asset.repository.ts";
 import { requestStop } from "../browser/beam.service.ts";
+import { renderProgress } from "../browser/capture-progress.ts";
 import { listFilter, listQuery } from "../browser/recording.routes.ts";
 import type { AssetRow, RecordingRow } from "../../db/schema.ts";
 import { AppError } from "../../errors.ts";
@@ -64,6 +65,8 @@ export function renderLiveStream(ctx: AppContext, r: RecordingRow, assets: Asset
     recording_paused: r.paused === 1,
     ...(r.stop_reason ? { stop_reason: r.stop_reason } : {}),
     ...(failure ? { error: failure } : {}),
+    // tapedeck addition: while starting, the step the recorder is at (browser/capture-progress.ts).
+    ...renderProgress(r, d),
     recording_assets: assets?.length ? assets.map((a) => renderAsset(a, { embedded: true })) : null,
   };
   return out;

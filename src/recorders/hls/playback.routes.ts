@@ -19,6 +19,8 @@ import { dateRangeTag } from "./vod.ts";
 //   GET …/<i>/index.m3u8       a layer's playlist: for a `live` destination only the last
 //                              numPlaylistSegments segments; timed metadata as #EXT-X-DATERANGE
 //   GET …/<i>/seg-NNNNN.ts     a segment
+//   GET …/status.json          where the stream stands: {status, ended, recorded} (tapedeck addition), so a
+//                              viewer notices the end from the stream itself, not only from its playlists
 // Files come from the stream's live folder on this machine (the worker that encodes it), only names of
 // exactly these shapes, so no request can read anything else. Once the stream has ended and its files
 // are recorded, the folder is gone and the answer is 410 with where the recording is.
@@ -108,6 +110,15 @@ export function playbackRoutes(ctx: AppContext): PublicRoutes {
           })
           .type("text/html; charset=utf-8")
           .send(html);
+      }
+      if (rel === "status.json") {
+        const d = hlsDetails(row);
+        return reply.headers({ "cache-control": "no-cache" }).send({
+          id,
+          status: row.status,
+          ended: row.status !== "starting" && row.status !== "running",
+          recorded: d.hls_vod || d.single_file_per_layer,
+        });
       }
       if (!FILE.test(rel))
         return gone(reply, 404, "no such file in the stream", [

@@ -19,6 +19,15 @@ const RESOLUTIONS = [
 ];
 const PAGE_SIZE = 25;
 const POLL_MS = 1000;
+/** What a starting recorder is doing, by the API's `progress.step` (src/recorders/browser/capture-progress.ts). */
+const STEP_LABELS = {
+  waiting_for_recorder: "Waiting for a recorder",
+  launching_browser: "Launching the recorder (Chromium)",
+  loading_page: "Loading the room page",
+  joining_room: "Joining the room",
+  starting_capture: "Capturing the first frame",
+  first_segment: "Encoding the first segment",
+};
 
 export async function render(view, { api, onLeave, refresh, showError, showOk }) {
   const [rooms, recordings, streams] = await Promise.all([
@@ -30,7 +39,7 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
   const enabled = rooms.filter((r) => r.enabled);
 
   let left = false;
-  const player = makePlayer();
+  const player = makePlayer({ api });
   const kinds = {
     rec: makeList({
       kind: "rec",
@@ -179,6 +188,8 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     } finally {
       running = null;
     }
+    // Faster while something is starting, so its steps show as they pass.
+    if (delay === POLL_MS && Object.values(kinds).some((k) => k.starting())) delay = POLL_MS / 2;
     if (!left && Object.values(kinds).some((k) => k.active())) timer = setTimeout(update, delay);
   }
 
@@ -243,6 +254,7 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     return {
       node: el("div", {}, tableEl, emptyEl, el("div", { class: "row recs-more" }, more)),
       active: () => [...known.values()].some((x) => ACTIVE.has(x.status)),
+      starting: () => [...known.values()].some((x) => x.status === "starting"),
       draw,
       async load() {
         // New ones are among the newest; an unfinished one further down is read by itself.
@@ -292,6 +304,28 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
       el("div", { class: "muted" }, `${what} ${formatTime(x.created_at)}`),
     );
 
+  /** While starting: the steps passed (with how long each took) and the current one (with how long so far). */
+  function progressList(x) {
+    const steps = x.status === "starting" ? (x.progress?.steps ?? []) : [];
+    if (!steps.length) return null;
+    const secs = (from, to) => `${Math.max(0, (to - Date.parse(from)) / 1000).toFixed(1)} s`;
+    return el(
+      "ol",
+      { class: "recs-steps", "data-testid": "progress", "aria-label": "Starting" },
+      ...steps.map((s, i) => {
+        const next = steps[i + 1];
+        const current = !next;
+        return el(
+          "li",
+          { "data-step": s.step, class: current ? "current" : "done", "data-testid": "progress-step" },
+          el("span", { class: "recs-step-mark", "aria-hidden": "true" }, current ? "…" : "✓"),
+          ` ${STEP_LABELS[s.step] ?? s.step.replaceAll("_", " ")} `,
+          el("span", { class: "muted" }, current ? secs(s.since, Date.now()) : secs(s.since, Date.parse(next.since))),
+        );
+      }),
+    );
+  }
+
   function statusCell(x, pausedFlag, pausedText) {
     const took = x.started_at
       ? formatDuration(((x.stopped_at ? Date.parse(x.stopped_at) : Date.now()) - Date.parse(x.started_at)) / 1000)
@@ -306,6 +340,7 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
       took
         ? el("div", { class: "muted", "data-testid": "duration" }, `${ACTIVE.has(x.status) && !x.stopped_at ? "for" : "lasted"} ${took}`)
         : null,
+      progressList(x),
     ];
   }
 
@@ -373,7 +408,16 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     const show = (x, detail) => {
       cur = x;
       if (changed(memo, "who", [x.room_id])) who.replaceChildren(header(x, "requested"));
-      if (changed(memo, "status", [x.status, x.paused, x.started_at, x.stopped_at, ACTIVE.has(x.status) && Math.floor(Date.now() / 1000)]))
+      if (
+        changed(memo, "status", [
+          x.status,
+          x.paused,
+          x.started_at,
+          x.stopped_at,
+          x.progress ?? null,
+          ACTIVE.has(x.status) && Math.floor(Date.now() / 1000),
+        ])
+      )
         fill(status, statusCell(x, x.paused, "paused"));
       if (changed(memo, "info", [x.stop_reason, x.error, x.session_id, detail ?? null])) fill(info, detailsCell(x, detail));
       pause.set(x.paused ? "Resume" : "Pause", CONTROLLABLE.has(x.status), `a ${x.status} recording cannot be paused or resumed`);
@@ -438,6 +482,7 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
           x.recording_paused,
           x.started_at,
           x.stopped_at,
+          x.progress ?? null,
           ACTIVE.has(x.status) && Math.floor(Date.now() / 1000),
         ])
       )
@@ -457,6 +502,7 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
         const keeps = [x.recording?.hls_vod ? "VOD" : null, x.recording?.single_file_per_layer ? "an MP4 per layer" : null].filter(Boolean);
         fill(info, el("div", { class: "muted" }, keeps.length ? `Keeps ${keeps.join(" and ")}` : "Not recorded"), detailsCell(x, detail));
       }
+      player.sync(x, detail);
       watch.set("Watch", x.status === "running", `only a running stream can be watched (this one is ${x.status})`);
       pause.set(
         x.recording_paused ? "Resume recording" : "Pause recording",

@@ -1,56 +1,55 @@
 // Webhooks: the app's endpoint (URL, custom headers, on/off; GET|POST /v2/webhooks/config), the
 // delivery log (GET /v2/analytics/webhooks?order=desc, newest first, filtered by type/state/room, "load more"),
 // one delivery's attempts and payload (GET /v2/analytics/webhooks/:id), and replay
-// (POST /v2/analytics/webhooks/replay {event_ids}), watched until the new attempt is recorded.
+// (POST /v2/analytics/webhooks/replay {event_ids}), watched until the new attempt is recorded. The log
+// updates itself every few seconds while the view is shown (new events on top, changed ones in place; the
+// filter, the loaded pages, the selection and the open delivery stay), and "Send a test event"
+// (POST /v2/webhooks/test) sends a webhook.test through the outbox and says how its delivery went. Rooms
+// are shown by name (the id in the title); the event types and states come from GET /v2/webhooks/event-types.
 // Header values come back from the API in the clear (they are sealed at rest); they are shown masked
 // until asked for. A room's own webhook (rooms API) replaces this endpoint for that room's events.
 
 import { listAll, newestPage } from "../api.js";
-import { badge, busy, copy, el, formatTime, problem, table } from "../ui.js";
+import { badge, busy, copy, el, fill, formatTime, problem, table } from "../ui.js";
 
-// As src/webhooks/events.ts (WEBHOOK_EVENT_TYPES, WEBHOOK_STATES): the API has no endpoint listing them.
-const EVENT_TYPES = [
-  "session.open.success",
-  "session.close.success",
-  "peer.join.success",
-  "peer.leave.success",
-  "beam.started.success",
-  "beam.stopped.success",
-  "beam.recording.success",
-  "beam.failure",
-  "recording.success",
-  "recording.failed",
-  "track.recording.started.success",
-  "track.recording.success",
-  "track.recording.failure",
-  "stream.recording.success",
-  "stream.recording.failure",
-  "hls.started.success",
-  "hls.stopped.success",
-  "hls.recording.success",
-  "hls.failure",
-  "transcription.started.success",
-  "transcription.success",
-  "transcription.failure",
-];
-const STATES = ["pending", "replaying", "delivered", "failed", "no_endpoint"];
 const MAX_HEADERS = 20; // MAX_CUSTOM_HEADERS in src/webhooks/webhook-config.ts
 const PAGE_SIZES = [10, 25, 50, 100];
 const REPLAY_WATCH_MS = 30_000;
+/** How often the log is read again while the view is shown. */
+const LIVE_MS = 2500;
+const OBJECT_ID = /^[0-9a-f]{24}$/;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export async function render(view, { api, onLeave, showOk, showError }) {
   let left = false;
+  let liveTimer = 0;
+  const onVisible = () => {
+    if (document.visibilityState === "visible") live(0);
+  };
   onLeave(() => {
     left = true;
+    clearTimeout(liveTimer);
+    document.removeEventListener("visibilitychange", onVisible);
   });
 
-  const [config, firstPage, rooms] = await Promise.all([
+  const [config, firstPage, firstRooms, kinds] = await Promise.all([
     api("GET", "/v2/webhooks/config"),
     newestPage("/v2/analytics/webhooks", PAGE_SIZES[1]),
-    listAll("/v2/rooms").catch(() => []), // only for the "rooms with their own webhook" note
+    listAll("/v2/rooms").catch(() => []), // names for the log, and the "rooms with their own webhook" note
+    api("GET", "/v2/webhooks/event-types"),
   ]);
+  let rooms = firstRooms;
+  const roomNames = new Map(rooms.map((r) => [r.id, r.name]));
+  const EVENT_TYPES = kinds.event_types ?? [];
+  const STATES = kinds.states ?? [];
+  /** A room as the log shows it: its name, the id in the title (the id itself for a room not known here). */
+  const roomLabel = (id, testid) =>
+    !id
+      ? el("span", { class: "muted", "data-testid": testid }, "–")
+      : roomNames.has(id)
+        ? el("span", { title: id, "data-testid": testid }, roomNames.get(id))
+        : el("span", { class: "mono", title: "not a room of this tapedeck (or deleted)", "data-testid": testid }, id);
 
   const endpoint = el("form", { class: "panel", "data-testid": "webhook-config" });
   const logPanel = el("div", { class: "panel", "data-testid": "delivery-log" });
@@ -135,7 +134,8 @@ export async function render(view, { api, onLeave, showOk, showError }) {
         }),
     );
     const overrides = rooms.filter((r) => r.webhook?.url);
-    endpoint.replaceChildren(
+    fill(
+      endpoint,
       el("h2", {}, "Endpoint"),
       el(
         "p",
@@ -230,13 +230,19 @@ export async function render(view, { api, onLeave, showOk, showError }) {
     el("option", { value: "" }, "Any state"),
     ...STATES.map((s) => el("option", { value: s }, s)),
   );
-  const roomIn = el("input", {
-    id: "filter-room",
-    "data-testid": "filter-room",
-    placeholder: "room id",
-    maxlength: 64,
-    autocomplete: "off",
-  });
+  const roomIn = el("select", { id: "filter-room", "data-testid": "filter-room" });
+  /** The room filter's options: any room, then every room by name; the value picked is kept. */
+  const fillRooms = () => {
+    const current = roomIn.value || filter.room_id;
+    const byName = [...rooms].sort((a, b) => a.name.localeCompare(b.name));
+    fill(
+      roomIn,
+      el("option", { value: "" }, "Any room"),
+      ...byName.map((r) => el("option", { value: r.id, title: r.id }, r.name)),
+      current && !roomNames.has(current) ? el("option", { value: current }, current) : null,
+    );
+    roomIn.value = current;
+  };
   const sizeSel = el(
     "select",
     { id: "filter-limit", "data-testid": "filter-limit" },
@@ -248,7 +254,7 @@ export async function render(view, { api, onLeave, showOk, showError }) {
     { class: "row wh-filters" },
     el("div", {}, el("label", { for: "filter-type" }, "Event"), typeSel),
     el("div", {}, el("label", { for: "filter-state" }, "State"), stateSel),
-    el("div", {}, el("label", { for: "filter-room" }, "Room id"), roomIn),
+    el("div", {}, el("label", { for: "filter-room" }, "Room"), roomIn),
     el("div", { class: "wh-narrow" }, el("label", { for: "filter-limit" }, "Per page"), sizeSel),
     apply,
   );
@@ -256,6 +262,11 @@ export async function render(view, { api, onLeave, showOk, showError }) {
   const more = el("button", { type: "button", "data-testid": "load-more" }, "Load more");
   const refresh = el("button", { type: "button", "data-testid": "refresh-log" }, "Refresh");
   const replaySelected = el("button", { type: "button", "data-testid": "replay-selected" }, "Replay selected");
+  const sendTest = el(
+    "button",
+    { type: "button", "data-testid": "send-test-event", title: "Send a webhook.test event to the endpoint now, signed like every event" },
+    "Send a test event",
+  );
   const count = el("span", { class: "muted", "data-testid": "log-count" });
 
   /** A page of the log under the current filters (the empty ones left out), newest first. */
@@ -304,7 +315,7 @@ export async function render(view, { api, onLeave, showOk, showError }) {
         el("span", { "data-testid": "delivery-http" }, d.last_status === null || d.last_status === undefined ? "–" : String(d.last_status)),
         el("span", { "data-testid": "delivery-attempts" }, String(d.attempts)),
         el("span", { "data-testid": "delivery-error", class: d.last_error ? "wh-error" : "muted" }, d.last_error ?? "–"),
-        el("span", { class: "mono" }, d.room_id ?? "–"),
+        roomLabel(d.room_id, "delivery-room"),
         el("div", { class: "row wh-row-actions" }, open, replay),
       ];
     });
@@ -355,6 +366,114 @@ export async function render(view, { api, onLeave, showOk, showError }) {
   );
   replaySelected.addEventListener("click", () => void busy(replaySelected, "Replaying…", () => replayEvents([...selected])));
 
+  // ---------------------------------------------------------------- live updates
+
+  const SHOWN = ["state", "attempts", "last_status", "last_error", "next_attempt_at", "delivered_at", "url"];
+  const differs = (a, b) => SHOWN.some((k) => (a[k] ?? null) !== (b[k] ?? null));
+  const newestFirst = (a, b) => (a.created_at === b.created_at ? (a.id < b.id ? 1 : -1) : a.created_at < b.created_at ? 1 : -1);
+  const roomsAsked = new Set();
+
+  /** Reads the newest page under the current filter and merges it: new events on top, changed ones in place. */
+  async function mergeNewest() {
+    const asked = filter;
+    const page = await logPage("");
+    if (left || asked !== filter) return; // the filter changed meanwhile: its own load shows it
+    const fresh = page.data ?? [];
+    const known = new Map(entries.map((x) => [x.id, x]));
+    const added = fresh.filter((x) => !known.has(x.id));
+    let changed = false;
+    if (added.length === fresh.length && fresh.length >= filter.limit && entries.length) {
+      // More new events than a page: the newest page, with Load more for the rest.
+      entries = fresh;
+      last = page.last ?? "";
+      changed = true;
+    } else {
+      for (const x of fresh) {
+        const old = known.get(x.id);
+        if (old && differs(old, x)) {
+          upsert(x);
+          changed = true;
+        }
+      }
+      if (added.length) {
+        entries = [...added, ...entries].sort(newestFirst);
+        changed = true;
+      }
+    }
+    const unnamed = [...new Set(added.map((x) => x.room_id))].filter(
+      (id) => id && OBJECT_ID.test(id) && !roomNames.has(id) && !roomsAsked.has(id),
+    );
+    if (unnamed.length) {
+      for (const id of unnamed) roomsAsked.add(id);
+      rooms = await listAll("/v2/rooms").catch(() => rooms);
+      for (const r of rooms) roomNames.set(r.id, r.name);
+      fillRooms();
+      changed = true;
+    }
+    if (left || !changed) return;
+    renderLog();
+    const open = openId && fresh.find((x) => x.id === openId);
+    if (open && differs(known.get(openId) ?? {}, open)) await showDetails(openId, false);
+  }
+
+  /** Reads the log again in `ms`, and then every LIVE_MS while the view is shown (not while the tab is hidden). */
+  function live(ms = LIVE_MS) {
+    clearTimeout(liveTimer);
+    liveTimer = setTimeout(async () => {
+      if (left || document.visibilityState !== "visible") return;
+      try {
+        await mergeNewest();
+      } catch {
+        /* a failed read is tried again at the next tick; Refresh shows the error */
+      }
+      if (!left) live();
+    }, ms);
+  }
+  document.addEventListener("visibilitychange", onVisible);
+
+  // ---------------------------------------------------------------- a test event
+
+  /** Waits until each event's next attempt is recorded (`stillWaiting` says when not), or REPLAY_WATCH_MS. */
+  async function watch(ids, stillWaiting) {
+    const waiting = new Set(ids);
+    const done = [];
+    const deadline = Date.now() + REPLAY_WATCH_MS;
+    while (waiting.size && Date.now() < deadline && !left) {
+      await sleep(300);
+      for (const id of [...waiting]) {
+        const d = await api("GET", `/v2/analytics/webhooks/${encodeURIComponent(id)}`);
+        if (entries.some((x) => x.id === id)) upsert(d);
+        if (!stillWaiting(d)) {
+          waiting.delete(id);
+          done.push(d);
+        }
+      }
+      renderLog();
+    }
+    return { done, waiting };
+  }
+
+  sendTest.addEventListener(
+    "click",
+    () =>
+      void busy(sendTest, "Sending…", async () => {
+        const sent = await api("POST", "/v2/webhooks/test", {});
+        await mergeNewest();
+        const { done } = await watch([sent.id], (d) => d.state === "pending" && d.attempts === 0);
+        if (left) return;
+        const d = done[0];
+        if (!d) showOk("Test event queued", [`it goes to ${sent.url}; its row in the log shows the result`]);
+        else if (d.state === "delivered") showOk("Test event delivered", [`${d.url} answered HTTP ${d.last_status}`, `event ${d.id}`]);
+        else
+          showError(
+            problem("Test event not delivered", [
+              `${d.url}: ${d.last_error ?? d.state}`,
+              d.next_attempt_at ? `tried again ${formatTime(d.next_attempt_at)}` : "not tried again",
+            ]),
+          );
+      }),
+  );
+
   // ---------------------------------------------------------------- one delivery
 
   async function showDetails(id, scroll) {
@@ -383,7 +502,8 @@ export async function render(view, { api, onLeave, showOk, showError }) {
       el("span", { class: "mono", "data-testid": "attempt-response" }, a.response_excerpt ?? "–"),
       el("span", { class: "mono" }, a.url),
     ]);
-    details.replaceChildren(
+    fill(
+      details,
       el("div", { class: "row wh-details-head" }, el("h2", {}, `Delivery: ${d.type}`), replay, copyPayload, close),
       el(
         "dl",
@@ -394,7 +514,16 @@ export async function render(view, { api, onLeave, showOk, showError }) {
         d.delivered_at ? fact("Delivered", formatTime(d.delivered_at), "details-delivered") : null,
         d.next_attempt_at ? fact("Next try", formatTime(d.next_attempt_at), "details-next") : null,
         fact("Endpoint", el("span", { class: "mono" }, d.url ?? "none (no endpoint when it was written)"), "details-url"),
-        fact("Room", el("span", { class: "mono" }, d.room_id ?? "–"), "details-room"),
+        fact(
+          "Room",
+          el(
+            "span",
+            {},
+            roomLabel(d.room_id, null),
+            d.room_id && roomNames.has(d.room_id) ? el("span", { class: "mono muted" }, ` ${d.room_id}`) : null,
+          ),
+          "details-room",
+        ),
         fact("Attempts", String(d.attempts), "details-attempts"),
       ),
       el("h2", {}, "Attempts"),
@@ -424,21 +553,7 @@ export async function render(view, { api, onLeave, showOk, showError }) {
     const res = await api("POST", "/v2/analytics/webhooks/replay", { event_ids: ids });
     for (const q of res.data ?? []) upsert({ id: q.id, state: q.state, url: q.url });
     renderLog();
-    const waiting = new Set(ids);
-    const done = [];
-    const deadline = Date.now() + REPLAY_WATCH_MS;
-    while (waiting.size && Date.now() < deadline && !left) {
-      await sleep(300);
-      for (const id of [...waiting]) {
-        const d = await api("GET", `/v2/analytics/webhooks/${encodeURIComponent(id)}`);
-        upsert(d);
-        if (d.state !== "replaying") {
-          waiting.delete(id);
-          done.push(d);
-        }
-      }
-      renderLog();
-    }
+    const { done, waiting } = await watch(ids, (d) => d.state === "replaying");
     if (left) return;
     if (openId && ids.includes(openId)) await showDetails(openId, false);
     const ok = done.filter((d) => d.state === "delivered");
@@ -456,12 +571,22 @@ export async function render(view, { api, onLeave, showOk, showError }) {
 
   renderEndpoint(config);
   logPanel.replaceChildren(
-    el("div", { class: "row wh-log-head" }, el("h2", {}, "Delivery log"), refresh, replaySelected),
+    el(
+      "div",
+      { class: "row wh-log-head" },
+      el("h2", {}, "Delivery log"),
+      el("span", { class: "muted wh-live", "data-testid": "log-live" }, "updates live"),
+      refresh,
+      replaySelected,
+      sendTest,
+    ),
     filters,
     count,
     tableHost,
     el("div", { class: "row wh-more" }, more),
   );
+  fillRooms();
   renderLog();
   view.replaceChildren(el("div", { class: "wh-page" }, el("h1", {}, "Webhooks"), endpoint, logPanel, details));
+  live();
 }
