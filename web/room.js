@@ -1,8 +1,10 @@
 import { Chat } from "./room/chat.js";
 import { Grid } from "./room/grid.js";
 import { tokenClaims } from "./room/media.js";
+import { People } from "./room/people.js";
 import { runPreview } from "./room/preview.js";
 import { parseRecorderParams, RecorderView } from "./room/recorder.js";
+import { RecordingBar } from "./room/recording-bar.js";
 import { RoomSession } from "./room/session.js";
 
 // The room page: GET /room/<room_id>?auth_token=<app token>&name=<display name>[&skip_preview=true][&codec=h264]
@@ -34,6 +36,7 @@ const view = {
 };
 let session = null;
 let joinChoice = null; // { name, audio, video, cameraId, micId } for Rejoin
+let joinedOnce = false;
 
 const grid = new Grid({ root: $("grid"), empty: $("empty-room"), onAudioBlocked: () => ($("sound-button").hidden = false) });
 /** Recorder mode: the tiles a recording shows, in place of the grid (whose DOM stays empty and hidden). */
@@ -48,6 +51,27 @@ const recorder = recorderOpts
 /** Where remote peers are shown. */
 const tiles = recorder ?? grid;
 const chat = new Chat({ list: $("chat-list"), form: $("chat-form"), input: $("chat-input"), target: $("chat-target"), send: sendChat });
+/** Asks the SFU (moderation, recording); rejects with the server's reason. */
+const request = (msg) =>
+  session && view.state === "joined" ? session.request(msg) : Promise.reject(new Error("You are not in the room."));
+const recording = new RecordingBar({
+  rec: $("rec-indicator"),
+  live: $("live-indicator"),
+  recordButton: $("record-button"),
+  streamButton: $("stream-button"),
+  announce: (text) => chat.addSystem(text),
+  request,
+  showError: (text) => showBanner(text),
+});
+const people = new People({
+  root: $("people"),
+  list: $("people-list"),
+  count: $("people-count"),
+  endButton: $("end-room-button"),
+  request,
+  notify: (text) => chat.addSystem(text),
+  showError: (text) => showBanner(text),
+});
 
 function setState(state) {
   view.state = state;
@@ -83,6 +107,50 @@ function updateChatTargets(peers) {
   if (session?.self?.role) roles.push(session.self.role);
   chat.setTargets({ roles, peers });
 }
+
+/** This page's own row in the participant list: its role now and the state of what it sends. */
+function selfInfo() {
+  if (!session?.self) return null;
+  const tracks = (session.publisher?.describeTracks() ?? []).map((t) => {
+    const track = session.publisher.trackOf(t.source);
+    return { source: t.source, muted: track ? !track.enabled : false };
+  });
+  return { ...session.self, tracks };
+}
+
+function refreshPeople() {
+  people.setPeople(selfInfo(), [...(session?.peers.values() ?? [])]);
+}
+
+/** The mic and camera buttons after something else (a host's mute) changed the tracks. */
+function syncMediaButtons() {
+  const mic = session?.localStream?.getAudioTracks()[0];
+  const cam = session?.localStream?.getVideoTracks()[0];
+  if (mic) setButton("mic-button", { pressed: !mic.enabled, label: mic.enabled ? "Mute" : "Unmute" });
+  if (cam) {
+    setButton("camera-button", { pressed: !cam.enabled, label: cam.enabled ? "Camera off" : "Camera on" });
+    $("self-view").classList.toggle("off", !cam.enabled);
+  }
+  refreshPeople();
+}
+
+/** Another person asks this one something; Accept runs `accept`. A newer question replaces an older one. */
+function ask(text, accept) {
+  $("ask-text").textContent = text;
+  $("ask").hidden = false;
+  const done = () => {
+    $("ask").hidden = true;
+    $("ask-accept").onclick = null;
+    $("ask-decline").onclick = null;
+  };
+  $("ask-accept").onclick = () => {
+    done();
+    void Promise.resolve(accept()).catch((err) => showBanner(err.message));
+  };
+  $("ask-decline").onclick = done;
+}
+
+const nameOf = (peerId) => session?.peers.get(peerId)?.name ?? "Someone";
 
 function setButton(id, { enabled, pressed, label }) {
   const b = $(id);
@@ -131,6 +199,7 @@ const speaker = {
 /** @type {import("./room/session.js").SessionUi} */
 const ui = {
   joined(msg) {
+    joinedOnce = true;
     setState("joined");
     view.reason = null;
     document.title = `${msg.room?.name ?? "Room"} · tapedeck`;
@@ -149,6 +218,37 @@ const ui = {
     for (const p of peers) tiles.upsertPeer(p);
     tiles.setTracks(session.subscriber.currentTracks());
     updateChatTargets(peers);
+    refreshPeople();
+  },
+  roomState(msg) {
+    people.setRoomState(msg);
+    recording.setPermissions(msg.permissions);
+    refreshPeople();
+  },
+  recordingState(msg) {
+    recording.update(msg);
+  },
+  muteRequest(msg) {
+    const what =
+      msg.source === "camera" || msg.kind === "video"
+        ? "camera"
+        : msg.source === "microphone" || msg.kind === "audio"
+          ? "microphone"
+          : "microphone and camera";
+    if (msg.mute) {
+      if (session.setLocalMuted({ kind: msg.kind, source: msg.source, muted: true }).length) {
+        syncMediaButtons();
+        chat.addSystem(`${nameOf(msg.by)} turned off your ${what}.`);
+      }
+      return;
+    }
+    ask(`${nameOf(msg.by)} asks you to turn on your ${what}.`, () => {
+      session?.setLocalMuted({ kind: msg.kind, source: msg.source, muted: false });
+      syncMediaButtons();
+    });
+  },
+  roleChangeRequest(msg) {
+    ask(`${nameOf(msg.by)} asks you to become ${msg.role}.`, () => request({ type: "accept-role", token: msg.token }));
   },
   tracks(byPeer) {
     tiles.setTracks(byPeer);
@@ -160,7 +260,12 @@ const ui = {
   },
   publishing(sources) {
     const sharing = sources.includes("screen");
-    setButton("screen-button", { pressed: sharing, label: sharing ? "Stop sharing" : "Share screen" });
+    setButton("screen-button", {
+      pressed: sharing,
+      label: sharing ? "Stop sharing" : "Share screen",
+      enabled: !recorder && session?.canPublish.includes("screen") && Boolean(navigator.mediaDevices?.getDisplayMedia),
+    });
+    refreshPeople();
   },
   chat(msg) {
     view.chat.push(msg);
@@ -168,12 +273,17 @@ const ui = {
     chat.add(msg, { mine, toName: msg.peer_id ? session?.peers.get(msg.peer_id)?.name : undefined });
   },
   error(e) {
-    showBanner(e.message);
+    // A fatal error ends the session: the notice that follows says it, once.
+    if (!e.fatal) showBanner(e.message);
+    else view.lastError = e.message;
   },
   ended({ kind, message }) {
     speaker.stop();
     grid.clear();
     recorder?.stop();
+    recording.reset();
+    people.setPeople(null, []);
+    $("ask").hidden = true;
     showSelfView(null);
     $("sound-button").hidden = true;
     view.reason = message;
@@ -185,10 +295,12 @@ const ui = {
       showNotice({ title: "Disconnected", text: message, rejoin: true });
       // A recorder's tab is being captured: it joins again by itself, and the recording goes on.
       if (recorder && joinChoice) setTimeout(() => view.state === "error" && join(joinChoice), 2000);
+    } else if (kind === "closed") {
+      setState("error");
+      showNotice({ title: "The room has ended", text: message, rejoin: false });
     } else {
       setState("error");
-      showBanner(message);
-      showNotice({ title: "Session ended", text: message, rejoin: false });
+      showNotice({ title: joinedOnce ? "Session ended" : "Could not join", text: message, rejoin: false });
     }
   },
 };
@@ -204,14 +316,11 @@ function join({ name, stream = null, audio, video, cameraId, micId }) {
 
 $("mic-button").addEventListener("click", () => {
   const on = session?.toggleMic();
-  if (on !== null && on !== undefined) setButton("mic-button", { pressed: !on, label: on ? "Mute" : "Unmute" });
+  if (on !== null && on !== undefined) syncMediaButtons();
 });
 $("camera-button").addEventListener("click", () => {
   const on = session?.toggleCamera();
-  if (on !== null && on !== undefined) {
-    setButton("camera-button", { pressed: !on, label: on ? "Camera off" : "Camera on" });
-    $("self-view").classList.toggle("off", !on);
-  }
+  if (on !== null && on !== undefined) syncMediaButtons();
 });
 $("screen-button").addEventListener("click", async () => {
   const b = $("screen-button");
@@ -263,6 +372,16 @@ window.tapedeck = Object.freeze({
   inboundStats: (peerId, source) => session?.subscriber.inboundStats(peerId, source) ?? Promise.resolve(null),
   describeSubscription: () => session?.subscriber.describe() ?? Promise.resolve(null),
   sendChat: (message, opts) => sendChat(message, opts),
+  /** The room's recording state as last told (null before), and whether the REC / LIVE badges show. */
+  get recording() {
+    return recording.state ? { ...structuredClone(recording.state), rec: recording.recording, live: recording.streaming } : null;
+  },
+  /** What this peer's role may do (room-state). */
+  get permissions() {
+    return { ...(session?.permissions ?? {}) };
+  },
+  /** The participant list as shown: [{id, name, role, state, actions}]. */
+  people: () => people.describe(),
   /** Recorder mode only (else null): what a browser recorder waits on and checks. */
   recorder: recorder
     ? Object.freeze({
@@ -283,7 +402,8 @@ window.tapedeck = Object.freeze({
 });
 
 async function main() {
-  $("room-label").textContent = roomId ? `Room ${roomId}` : "";
+  // The header names the room: its name comes from the server below (or from "joined"), never its id.
+  $("room-label").textContent = "";
   if (!token) {
     setState("error");
     view.reason = "This link needs an auth_token.";
@@ -308,7 +428,25 @@ async function main() {
   const name = (params.get("name") ?? "").trim();
   // The recorder never previews, never opens a camera or microphone and publishes nothing.
   if (recorder) return join({ name: name || "Beam", audio: false, video: false });
+  // The room's name and whether it is open, asked with this page's token (null when it cannot be told:
+  // joining then says why). A closed room says so instead of offering a join form.
+  const { fetchRoomInfo } = await import("./room/preview.js");
+  const info = fetchRoomInfo(roomId, token).then((room) => {
+    if (room?.name && !$("room-label").textContent) $("room-label").textContent = room.name;
+    return room;
+  });
   if (skipPreview && name) return join({ name });
+  const room = await info;
+  if (room && !room.enabled) {
+    setState("error");
+    view.reason = "This room is closed.";
+    showNotice({
+      title: "This room is closed",
+      text: "Nobody can join it now. If you expected a call here, ask whoever sent you the link.",
+      rejoin: false,
+    });
+    return;
+  }
   setState("preview");
   join(await runPreview({ root: $("preview"), name }));
 }

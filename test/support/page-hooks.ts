@@ -66,6 +66,12 @@ export interface RoomPageHooks {
   inboundStats(peerId: string, source: "camera" | "microphone" | "screen"): Promise<InboundStats | null>;
   describeSubscription(): Promise<unknown>;
   sendChat(message: string, opts?: { to?: string; roles?: string[] }): boolean | Promise<boolean>;
+  /** The room's recording state as last told, and whether the REC / LIVE badges show (null before the first). */
+  readonly recording: { rec: boolean; live: boolean } | null;
+  /** What this peer's role may do, as the server said. */
+  readonly permissions: Record<string, boolean>;
+  /** The participant list as shown. */
+  people(): Array<{ id: string; name: string; role: string; state: string; actions: string[] }>;
   recorder: {
     readonly ready: boolean;
     layout: string;

@@ -1,8 +1,11 @@
 import { WebSocket } from "ws";
-import type { ServerMessage } from "../../src/sfu/protocol.ts";
+import type { ServerMessage as SfuMessage } from "../../src/sfu/protocol.ts";
+import type { RoomPageMessage } from "../../src/sfu/room-page-socket.ts";
 
 // A bare signalling client for tests: sends JSON frames and awaits server messages by type.
 
+/** What `/sfu/ws` sends: the SFU's messages and what the room page's edge adds (room-page-socket.ts). */
+type ServerMessage = SfuMessage | RoomPageMessage;
 type Msg = ServerMessage;
 /** The server message of one type. */
 export type MessageOf<T extends ServerMessage["type"]> = Extract<ServerMessage, { type: T }>;

@@ -76,6 +76,18 @@ export class Chat {
     item.scrollIntoView({ block: "nearest" });
   }
 
+  /** A line from the room itself (a recording started or stopped), not from a person. */
+  addSystem(text) {
+    const item = el("li", "chat-msg system", { "data-testid": "chat-system" });
+    const p = el("p", "chat-text", {});
+    p.textContent = text;
+    const time = el("time", "chat-time", { datetime: new Date().toISOString() });
+    time.textContent = formatTime(new Date().toISOString());
+    item.append(time, p);
+    this.list.append(item);
+    item.scrollIntoView({ block: "nearest" });
+  }
+
   clear() {
     this.list.replaceChildren();
   }

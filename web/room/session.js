@@ -15,8 +15,12 @@ import { Subscriber } from "./subscribe.js";
  *   localMedia(stream: MediaStream | null): void,
  *   publishing(sources: string[]): void,
  *   chat(msg: any): void,
+ *   roomState(msg: {role: string, permissions: Record<string, boolean>, roles: string[], can_publish: string[]}): void,
+ *   recordingState(msg: {recording: {browser: {running: boolean, paused: boolean}, sfu: {running: boolean}}, stream: {running: boolean}}): void,
+ *   muteRequest(msg: {by: string, mute: boolean, kind?: string, source?: string, track_id?: string}): void,
+ *   roleChangeRequest(msg: {role: string, by: string, token: string}): void,
  *   error(e: {message: string, fatal: boolean, code?: number, reason?: string}): void,
- *   ended(e: {kind: "left" | "error" | "disconnected", message: string}): void,
+ *   ended(e: {kind: "left" | "error" | "disconnected" | "closed", message: string}): void,
  * }} SessionUi
  */
 
@@ -34,6 +38,12 @@ export class RoomSession {
     this.localStream = null;
     this.publisher = null;
     this.ended = false;
+    /** What this peer's role may do (room-state), once told. */
+    this.permissions = {};
+    this.roles = [];
+    /** Requests waiting for their `done` or `error`, by ref. */
+    this.pending = new Map();
+    this.nextRef = 1;
     const send = (msg) => this.signal.send(msg);
     this.subscriber = new Subscriber({ send, onTracks: (byPeer) => this.ui.tracks(byPeer) });
   }
@@ -79,11 +89,42 @@ export class RoomSession {
       case "chat":
         this.ui.chat(msg);
         break;
+      case "room-state":
+        this.permissions = msg.permissions ?? {};
+        this.roles = msg.roles ?? [];
+        if (this.self) this.self = { ...this.self, role: msg.role };
+        // The first comes with `joined` (whose can_publish already applies); a later one follows a role change.
+        if (this.roomStateSeen) void this.applyCanPublish(Array.isArray(msg.can_publish) ? msg.can_publish : []);
+        this.roomStateSeen = true;
+        this.ui.roomState(msg);
+        break;
+      case "recording-state":
+        this.ui.recordingState(msg);
+        break;
+      case "role-changed":
+        if (this.self) this.self = { ...this.self, role: msg.role };
+        break;
+      case "role-change-request":
+        this.ui.roleChangeRequest(msg);
+        break;
+      case "mute-request":
+        this.ui.muteRequest(msg);
+        break;
+      case "done":
+        this.settle(msg.ref, null);
+        break;
       case "error":
+        if (msg.ref && this.pending.has(msg.ref)) {
+          this.settle(msg.ref, msg);
+          break;
+        }
         this.ui.error({ message: msg.message, fatal: Boolean(msg.fatal), code: msg.code, reason: msg.reason });
         // Removed by the server (its media or connection was lost) or its SFU restarting: joining
         // again may well work, so the page offers Rejoin; any other fatal error ends the session view.
-        if (msg.fatal) this.end(msg.reason === "removed" || msg.reason === "unavailable" ? "disconnected" : "error", msg.message);
+        if (!msg.fatal) break;
+        if (msg.room_ended) this.end("closed", roomEndedMessage(msg, this.peers));
+        else if (msg.reason === "removed" && msg.removed_by) this.end("closed", removedMessage(msg, this.peers));
+        else this.end(msg.reason === "removed" || msg.reason === "unavailable" ? "disconnected" : "error", msg.message);
         break;
       case "pong":
         break;
@@ -178,6 +219,71 @@ export class RoomSession {
     return true;
   }
 
+  /**
+   * Sends a request the SFU answers with `done` or an error (moderation, recording): resolves, or
+   * rejects with the server's reason (its message) so the page can show why it was refused.
+   */
+  request(msg) {
+    const ref = `r${this.nextRef++}`;
+    return new Promise((resolve, reject) => {
+      if (this.ended || !this.signal.send({ ...msg, ref })) return reject(new Error("You are not connected to the room."));
+      this.pending.set(ref, { resolve, reject });
+    });
+  }
+
+  settle(ref, error) {
+    const p = this.pending.get(ref);
+    if (!p) return;
+    this.pending.delete(ref);
+    if (error) p.reject(Object.assign(new Error(error.message), { code: error.code }));
+    else p.resolve();
+  }
+
+  /**
+   * Another peer changed this one's role: what it may publish follows the new role (room-state after
+   * role-changed). A source it may no longer send is stopped; a role that may now send media opens it.
+   */
+  async applyCanPublish(canPublish) {
+    const before = this.canPublish;
+    this.canPublish = canPublish;
+    const published = this.publisher?.describeTracks() ?? [];
+    const may = { microphone: "audio", camera: "video", screen: "screen" };
+    for (const t of published) {
+      if (!canPublish.includes(may[t.source])) {
+        const track = this.publisher.trackOf(t.source);
+        await this.publisher.removeSource(t.source).catch(() => {});
+        track?.stop();
+        this.localStream?.removeTrack?.(track);
+      }
+    }
+    if (published.length !== (this.publisher?.describeTracks().length ?? 0)) {
+      this.ui.localMedia(this.localStream);
+      this.ui.publishing(this.publisher.describeTracks().map((t) => t.source));
+    }
+    const gained = ["audio", "video"].some((k) => canPublish.includes(k) && !before.includes(k));
+    const sending = this.publisher?.describeTracks() ?? [];
+    if (gained && !sending.some((t) => t.source === "camera" || t.source === "microphone")) {
+      stopStream(this.localStream);
+      this.localStream = null;
+      this.media = { ...this.media, stream: null, audio: undefined, video: undefined };
+      await this.publishLocal();
+    }
+  }
+
+  /** Mutes (or, asked and accepted, unmutes) the local microphone or camera; returns the sources changed. */
+  setLocalMuted({ kind, source, muted }) {
+    const tracks = [];
+    if ((!kind || kind === "audio") && (!source || source === "microphone")) tracks.push(this.localStream?.getAudioTracks()[0]);
+    if ((!kind || kind === "video") && (!source || source === "camera")) tracks.push(this.localStream?.getVideoTracks()[0]);
+    const changed = [];
+    for (const track of tracks) {
+      if (!track || track.enabled === !muted) continue;
+      this.toggleTrack(track);
+      changed.push(track.kind);
+    }
+    return changed;
+  }
+
   sendChat(message, { roles, peer_id } = {}) {
     const msg = { type: "chat", message };
     if (roles?.length) msg.roles = roles;
@@ -194,6 +300,7 @@ export class RoomSession {
   end(kind, message) {
     if (this.ended) return;
     this.ended = true;
+    for (const ref of [...this.pending.keys()]) this.settle(ref, { message: "The session ended." });
     this.signal.close();
     this.publisher?.close();
     this.subscriber.close();
@@ -208,6 +315,19 @@ export class RoomSession {
     if (!this.self) return this.end("error", `Could not join: ${reason || `the server closed the connection (code ${code})`}`);
     this.end("disconnected", reason ? `The connection to the room was lost: ${reason}` : "The connection to the room was lost.");
   }
+}
+
+/** What a person removed by the room's end is told: who ended it (when it was a person) and why. */
+function roomEndedMessage(msg, peers) {
+  const by = msg.removed_by && peers.get(msg.removed_by)?.name;
+  const why = msg.removed_reason && msg.removed_reason !== "room ended" ? ` (${msg.removed_reason})` : "";
+  return by ? `${by} ended the room${why}.` : msg.message;
+}
+
+/** What a person removed by another is told. */
+function removedMessage(msg, peers) {
+  const by = peers.get(msg.removed_by)?.name ?? "A host";
+  return `${by} removed you from the room${msg.removed_reason ? ` (${msg.removed_reason})` : ""}.`;
 }
 
 function toggle(track) {
