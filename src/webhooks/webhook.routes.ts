@@ -103,7 +103,11 @@ export const webhookRoutes: V2Routes = (v2, ctx) => {
     return { data: queued.map((q) => ({ id: q.id, state: "replaying", url: q.url })) };
   });
 
-  v2.get("/webhooks/event-types", async () => ({ event_types: [...WEBHOOK_EVENT_TYPES], states: [...WEBHOOK_STATES] }));
+  // Not a list: it takes no query parameter, and says so for any.
+  v2.get("/webhooks/event-types", async (req) => {
+    parseQuery(z.strictObject({}), req.query);
+    return { event_types: [...WEBHOOK_EVENT_TYPES], states: [...WEBHOOK_STATES] };
+  });
 
   // A test event, written and delivered like any other (signed, retried, in the log), so its row in the
   // delivery log says whether the endpoint works. Refused when it would go nowhere.

@@ -52,7 +52,8 @@ export function renderRecording(r: RecordingRow, assets: AssetRow[] | null): Jso
     ...(r.stop_reason ? { stop_reason: r.stop_reason } : {}),
     ...(failure ? { error: failure } : {}),
     // tapedeck addition: while starting, the step the recorder is at (capture-progress.ts).
-    ...renderProgress(r, beamDetails(r)),
+    // Only a browser recording has one (an SFU recording's details are of another shape).
+    ...(r.kind === "beam" && r.status === "starting" ? renderProgress(r, beamDetails(r)) : {}),
   };
   if (assets !== null) {
     out.asset_types = assets.length ? [...new Set(assets.map((a) => a.type))] : null;
