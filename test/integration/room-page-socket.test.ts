@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { mintAppToken } from "../../src/auth/tokens.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
-import { SignalClient } from "../support/signal-client.ts";
+import { joinAs } from "../support/signal-client.ts";
 
 // What the room page's socket adds to the SFU's signalling: what the peer's role may do (room-state,
 // again after a role change), the room's recording state (recording-state), and recording requests
@@ -10,11 +9,7 @@ import { SignalClient } from "../support/signal-client.ts";
 
 describe("room page socket: permissions, recording state, recording requests", () => {
   let app: TestApp;
-  const join = async (roomId: string, role: string, name: string) => {
-    const c = await SignalClient.connect(app.url);
-    const j = await c.join(await mintAppToken(app.ctx.identity, { roomId, role, userId: name }), name);
-    return { c, id: j.peer.id };
-  };
+  const join = (roomId: string, role: string, name: string) => joinAs(app, roomId, role, name);
 
   before(async () => {
     app = await startTestApp();

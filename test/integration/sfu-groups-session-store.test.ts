@@ -1,19 +1,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { mintAppToken } from "../../src/auth/tokens.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
-import { SignalClient } from "../support/signal-client.ts";
+import { joinAs } from "../support/signal-client.ts";
 
 // Groups (the 100ms SDK's hand raise is the group `_handraise`) and the session store (key → JSON
 // value for the session; Prebuilt keeps its pinned messages there), over tapedeck's own signalling.
 
 describe("SFU groups and session store", () => {
   let app: TestApp;
-  const join = async (roomId: string, role: string, name: string) => {
-    const c = await SignalClient.connect(app.url);
-    const j = await c.join(await mintAppToken(app.ctx.identity, { roomId, role, userId: name }), name);
-    return { c, id: j.peer.id };
-  };
+  const join = (roomId: string, role: string, name: string) => joinAs(app, roomId, role, name);
 
   before(async () => {
     app = await startTestApp();

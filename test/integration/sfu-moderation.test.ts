@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { mintAppToken } from "../../src/auth/tokens.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
-import { SignalClient } from "../support/signal-client.ts";
+import { joinAs } from "../support/signal-client.ts";
 import { until } from "../support/wait.ts";
 
 // What peers may do to each other over signalling (the 100ms SDK's moderation calls arrive as these):
@@ -11,11 +10,7 @@ import { until } from "../support/wait.ts";
 
 describe("SFU moderation: names, roles, removal, end of room", () => {
   let app: TestApp;
-  const join = async (roomId: string, role: string, name: string) => {
-    const c = await SignalClient.connect(app.url);
-    const j = await c.join(await mintAppToken(app.ctx.identity, { roomId, role, userId: name }), name);
-    return { c, id: j.peer.id };
-  };
+  const join = (roomId: string, role: string, name: string) => joinAs(app, roomId, role, name);
 
   before(async () => {
     app = await startTestApp();

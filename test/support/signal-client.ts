@@ -1,4 +1,6 @@
 import { WebSocket } from "ws";
+import { mintAppToken } from "../../src/auth/tokens.ts";
+import type { TestApp } from "./app.ts";
 import type { ServerMessage as SfuMessage } from "../../src/sfu/protocol.ts";
 import type { RoomPageMessage } from "../../src/sfu/room-page-socket.ts";
 
@@ -75,4 +77,16 @@ export class SignalClient {
   close(): void {
     this.ws.close();
   }
+}
+
+/** A peer that joined `roomId` as `role` over signalling (its user id is its name): its client and peer id. */
+export async function joinAs(
+  app: Pick<TestApp, "url" | "ctx">,
+  roomId: string,
+  role: string,
+  name: string,
+): Promise<{ c: SignalClient; id: string }> {
+  const c = await SignalClient.connect(app.url);
+  const j = await c.join(await mintAppToken(app.ctx.identity, { roomId, role, userId: name }), name);
+  return { c, id: j.peer.id };
 }
