@@ -5,6 +5,8 @@ import { People } from "./room/people.js";
 import { runPreview } from "./room/preview.js";
 import { parseRecorderParams, RecorderView } from "./room/recorder.js";
 import { RecordingBar } from "./room/recording-bar.js";
+import { debugHook } from "./room/hook.js";
+import { ActiveSpeaker } from "./room/speaker.js";
 import { RoomSession } from "./room/session.js";
 
 // The room page: GET /room/<room_id>?auth_token=<app token>&name=<display name>[&skip_preview=true][&codec=h264]
@@ -165,36 +167,7 @@ function showSelfView(stream) {
   $("self-view").hidden = !video;
 }
 
-/**
- * The active speaker: the loudest peer whose received audio is above a speaking level, outlined; it
- * stays outlined for a moment after it stops, so a pause between words does not flicker the frame.
- */
-const speaker = {
-  timer: 0,
-  current: null,
-  lastHeard: 0,
-  start() {
-    this.stop();
-    this.timer = setInterval(() => void this.sample(), 250);
-  },
-  stop() {
-    clearInterval(this.timer);
-    this.current = null;
-  },
-  async sample() {
-    if (!session) return;
-    let loudest = null;
-    let level = 0.02; // below this it is background noise, not speech
-    for (const id of tiles.peers.keys()) {
-      const l = (await session.subscriber.audioLevel(id).catch(() => null)) ?? 0;
-      if (l > level) [loudest, level] = [id, l];
-    }
-    const now = performance.now();
-    if (loudest) [this.current, this.lastHeard] = [loudest, now];
-    else if (now - this.lastHeard > 1500) this.current = null;
-    tiles.setSpeaker(this.current);
-  },
-};
+const speaker = new ActiveSpeaker({ tiles, level: (id) => session?.subscriber.audioLevel(id) ?? Promise.resolve(null) });
 
 /** @type {import("./room/session.js").SessionUi} */
 const ui = {
@@ -340,66 +313,7 @@ $("sound-button").addEventListener("click", async () => {
 });
 window.addEventListener("pagehide", () => session?.leave());
 
-window.tapedeck = Object.freeze({
-  get state() {
-    return view.state;
-  },
-  get peerId() {
-    return session?.self?.id ?? null;
-  },
-  get sessionId() {
-    return session?.sessionId ?? null;
-  },
-  get role() {
-    return session?.self?.role ?? null;
-  },
-  /** The reason the session ended (left, disconnected, fatal error), else null. */
-  get reason() {
-    return view.reason;
-  },
-  /** The last message shown in the error banner, else null. */
-  get lastError() {
-    return view.lastError;
-  },
-  get chat() {
-    return view.chat.map((m) => structuredClone(m));
-  },
-  /** The peers shown: the grid's, or in recorder mode the recorder's tiles (with `onStage`). */
-  remotePeers: () => tiles.describe(),
-  /** Tracks this page publishes: [{mid, track_id, stream_id, kind, source}]. */
-  published: () => session?.publisher?.describeTracks() ?? [],
-  /** inbound-rtp stats (plain object) of the track received from a peer, for `source` camera|microphone|screen. */
-  inboundStats: (peerId, source) => session?.subscriber.inboundStats(peerId, source) ?? Promise.resolve(null),
-  describeSubscription: () => session?.subscriber.describe() ?? Promise.resolve(null),
-  sendChat: (message, opts) => sendChat(message, opts),
-  /** The room's recording state as last told (null before), and whether the REC / LIVE badges show. */
-  get recording() {
-    return recording.state ? { ...structuredClone(recording.state), rec: recording.recording, live: recording.streaming } : null;
-  },
-  /** What this peer's role may do (room-state). */
-  get permissions() {
-    return { ...(session?.permissions ?? {}) };
-  },
-  /** The participant list as shown: [{id, name, role, state, actions}]. */
-  people: () => people.describe(),
-  /** Recorder mode only (else null): what a browser recorder waits on and checks. */
-  recorder: recorder
-    ? Object.freeze({
-        /** Joined (and still in the room). */
-        get ready() {
-          return view.state === "joined";
-        },
-        layout: recorderOpts.layout,
-        roles: recorderOpts.roles ? Object.freeze([...recorderOpts.roles]) : null,
-        /** [{id, name, role, videoPlaying, screenPlaying, hasAudio, onStage}] of the peers on screen. */
-        shownPeers: () => recorder.describe(),
-        /** The active speaker's peer id (active-speaker layout; null before anyone spoke and in grid). */
-        get speaker() {
-          return recorder.speaker;
-        },
-      })
-    : null,
-});
+window.tapedeck = debugHook({ view, session: () => session, tiles, recording, people, recorder, recorderOpts, sendChat });
 
 async function main() {
   // The header names the room: its name comes from the server below (or from "joined"), never its id.
