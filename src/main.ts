@@ -9,7 +9,9 @@ import { SecretBox } from "./crypto/secret-box.ts";
 import { openDatabase } from "./db/database.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { recordingRoutes } from "./recorders/browser/recording.routes.ts";
+import { activeRoomRoutes } from "./rooms/active-room.routes.ts";
 import { roomRoutes } from "./rooms/room.routes.ts";
+import { roomCodePublicRoutes, roomCodeRoutes } from "./rooms/room-code.routes.ts";
 import { tokenRoutes } from "./rooms/token.routes.ts";
 import { sessionRoutes } from "./sessions/session.routes.ts";
 import { JobRunner } from "./jobs/job-queue.ts";
@@ -143,7 +145,9 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   const server = await buildServer(ctx, {
     v2: [
       roomRoutes(sfu),
+      activeRoomRoutes(sfu),
       tokenRoutes,
+      roomCodeRoutes,
       templateRoutes,
       sessionRoutes,
       recordingRoutes,
@@ -154,7 +158,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
     ],
     public: [
       healthRoutes(() => tools),
-      ...(api ? [internalBucketRoutes, webRoutes, dashboardRoutes, playbackRoutes(ctx)] : []),
+      ...(api ? [internalBucketRoutes, webRoutes, roomCodePublicRoutes, dashboardRoutes, playbackRoutes(ctx)] : []),
       ...(sfu ? [signallingRoutes(sfu)] : []),
     ],
     tls,

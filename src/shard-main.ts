@@ -5,6 +5,7 @@ import { SecretBox } from "./crypto/secret-box.ts";
 import { openDatabase } from "./db/database.ts";
 import { createLogger } from "./log.ts";
 import { logStrayRejections } from "./system/stray-rejections.ts";
+import { AppError } from "./errors.ts";
 import { EventBus } from "./util/event-bus.ts";
 import { WebhookOutbox } from "./webhooks/outbox.ts";
 import type { FromShard, ToShard } from "./sfu/shard-ipc.ts";
@@ -49,11 +50,26 @@ export async function runSfuShard(index: number): Promise<void> {
       sfu.connect(socket, m.remote);
     } else if (m.t === "frame") sockets.get(m.id)?.msg(m.data);
     else if (m.t === "end-room") {
-      void sfu.endRoom(m.roomId, m.reason).then(
+      void sfu.endRoom(m.roomId, m.reason, m.leaveReason).then(
         (peers) => toParent({ t: "room-ended", req: m.req, peers }),
         (err) => {
           log.error({ err, room_id: m.roomId }, "could not end the room");
           toParent({ t: "room-ended", req: m.req, peers: 0 });
+        },
+      );
+    } else if (m.t === "room-call") {
+      // A server call into a live room (the active-rooms API): its answer, or its error for the api process to answer with.
+      void sfu.roomCall(m.roomId, m.call).then(
+        (value) => toParent({ t: "room-called", req: m.req, ok: true, value: value ?? null }),
+        (err) => {
+          if (!(err instanceof AppError) || err.status >= 500) log.error({ err, room_id: m.roomId, op: m.call.op }, "a room call failed");
+          const e = err instanceof AppError ? err : new AppError("internal", `${m.call.op} failed: ${(err as Error).message}`);
+          toParent({
+            t: "room-called",
+            req: m.req,
+            ok: false,
+            error: { reason: e.reason, status: e.status, message: e.message, details: e.details },
+          });
         },
       );
     } else if (m.t === "close") {

@@ -20,6 +20,7 @@ import * as m003 from "./migrations/003-jobs.ts";
 import * as m004 from "./migrations/004-recorded-tracks.ts";
 import * as m005 from "./migrations/005-beam.ts";
 import * as m006 from "./migrations/006-hls.ts";
+import * as m007 from "./migrations/007-room-codes.ts";
 
 export type Db = Kysely<Database>;
 export type DialectName = "sqlite" | "postgres";
@@ -39,6 +40,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "004-recorded-tracks": m004,
   "005-beam": m005,
   "006-hls": m006,
+  "007-room-codes": m007,
 };
 
 // int8 (bigint) arrives from pg as a string; sizes stay well below 2^53, so read them as numbers.

@@ -223,6 +223,18 @@ export interface LiveStreamMetadataTable {
   created_at: string;
 }
 
+/** A room code: `code` (`abc-defg-hij`, unique) stands for `room_id` and `role`; `id` orders the list. */
+export interface RoomCodesTable {
+  id: string;
+  code: string;
+  room_id: string;
+  role: string;
+  enabled: Bool01;
+  created_at: string;
+  /** When `enabled` last changed (or the creation time). */
+  updated_at: string;
+}
+
 export interface Database {
   templates: TemplatesTable;
   rooms: RoomsTable;
@@ -237,6 +249,7 @@ export interface Database {
   jobs: JobsTable;
   recorded_tracks: RecordedTracksTable;
   live_stream_metadata: LiveStreamMetadataTable;
+  room_codes: RoomCodesTable;
 }
 
 export type JobRow = Selectable<JobsTable>;
@@ -250,6 +263,7 @@ export type RecordingRow = Selectable<RecordingsTable>;
 /** Columns of a recording to set (its status only through recorders/core/recording.repository.ts transitions). */
 export type RecordingUpdate = Updateable<RecordingsTable>;
 export type LiveStreamMetadataRow = Selectable<LiveStreamMetadataTable>;
+export type RoomCodeRow = Selectable<RoomCodesTable>;
 export type AssetRow = Selectable<RecordingAssetsTable>;
 export type WebhookEventRow = Selectable<WebhookEventsTable>;
 export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;

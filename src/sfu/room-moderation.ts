@@ -3,11 +3,13 @@ import { ownValue } from "../util/own.ts";
 import type { SfuPeer } from "./peer.ts";
 import type { ClientMessage } from "./protocol.ts";
 import type { SfuRoom } from "./room.ts";
+import type { PeerTarget, ServerLeaveReason } from "./sfu-service.ts";
 import { SignalError } from "./signal-error.ts";
 
 // What peers may do to each other in a room, each under a permission of the doer's role in the
 // template (403 otherwise): remove a peer, end the room (or the server ends it: endByServer), change roles (asked or forced, or of every
 // peer of some roles), ask others to mute or unmute, and put peers in or out of groups (hand raise).
+// The server (the active-rooms API) may do the same without any permission: removeByServer, endByServer.
 // The room does the effects (leave, applyRole); this decides who may and tells the peers concerned.
 
 const MAX_GROUPS = 16;
@@ -43,15 +45,43 @@ export class RoomModeration {
   }
 
   /**
-   * The server ends the room (it was disabled through the API, or an API call ends it): every visible
-   * peer is removed ("server removed peer", `room_ended`), told `reason` in plain words, which is also
-   * the peer-left webhook's message. Hidden recorder peers stay: their recorders see the room end and
-   * stop, finishing their files. Returns how many peers were removed.
+   * The server ends the room (it was disabled through the API: "server removed peer"; the active-rooms
+   * API's end-room: "peer kicked"): every visible peer is removed (`room_ended`), told `reason` in plain
+   * words, which is also the peer-left webhook's message. Hidden recorder peers stay: their recorders see
+   * the room end and stop, finishing their files. Returns how many peers were removed.
    */
-  async endByServer(reason: string): Promise<number> {
+  async endByServer(reason: string, leaveReason: ServerLeaveReason = "server removed peer"): Promise<number> {
     const peers = this.room.visiblePeers();
-    await Promise.all(peers.map((p) => this.room.leave(p, "server removed peer", reason, { roomEnded: true, reason })));
+    await Promise.all(peers.map((p) => this.room.leave(p, leaveReason, reason, { roomEnded: true, reason })));
     return peers.length;
+  }
+
+  /**
+   * The server removes one peer or every peer of a role (the active-rooms API's remove-peers): "peer
+   * kicked", as 100ms documents for a removal through its server API, `reason` as the peer-left
+   * webhook's message and in the peer's error frame (no `removed_by`: no peer did it). 404 for a peer
+   * not in the room, 400 for a role not in the template. Returns how many peers were removed.
+   */
+  async removeByServer(target: PeerTarget, reason: string): Promise<number> {
+    let peers: SfuPeer[];
+    if ("peerId" in target) {
+      const peer = this.room.visiblePeer(target.peerId);
+      if (!peer) throw new SignalError("not_found", "not_found", `peer ${target.peerId} is not in this room`);
+      peers = [peer];
+    } else {
+      if (!this.room.isRole(target.role))
+        throw new SignalError("invalid_body", "invalid_role", `role ${target.role} is not one of ${this.roleNames()}`);
+      peers = this.room.visiblePeers().filter((p) => p.identity.role === target.role);
+    }
+    await Promise.all(peers.map((p) => this.room.leave(p, "peer kicked", reason, { reason })));
+    return peers.length;
+  }
+
+  /** The template's roles a peer may take, for an error message. */
+  roleNames(): string {
+    return Object.keys(this.room.roles)
+      .filter((r) => !r.startsWith("__"))
+      .join(", ");
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { RoomRow } from "../db/schema.ts";
-import { nowIso } from "../ids.ts";
+import { newUuid, nowIso } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import type { Json } from "../util/json.ts";
 import { ownValue } from "../util/own.ts";
@@ -10,6 +10,7 @@ import type { SfuRecordingSettings } from "../recorders/core/recording-settings.
 import type { TrackRecordingService } from "../recorders/sfu/track-recording.service.ts";
 import type { SfuRecordingRef } from "../recorders/sfu/sfu-recording.ts";
 import type { LeaveReason, SessionStore } from "./session.store.ts";
+import type { LivePeer, LiveRoom, PeerChange, ServerMessageOptions } from "./sfu-service.ts";
 import { SignalError } from "./signal-error.ts";
 import { RoomModeration } from "./room-moderation.ts";
 import { SessionData } from "./session-data.ts";
@@ -18,6 +19,14 @@ import { SessionData } from "./session-data.ts";
 // and the once-a-second housekeeping (REMB feedback, media inactivity). Joins and leaves are
 // serialised so the session opens once and closes once, and the room's `size` and each role's
 // `maxPeerCount` (0 or absent: no limit; hidden recorder peers do not count) are checked race-free.
+// The server acts on a live room here too (the active-rooms API): it lists and changes peers and sends
+// messages as no peer, told to the peers exactly as a host's action would be.
+
+/** Who a message from the server (send-message of the active-rooms API) is from: no peer. */
+export const SERVER_SENDER: ChatMessageOut["sender"] = { peer_id: "", name: "System", user_id: "", role: "" };
+
+/** A chat message as the SFU sends it, with the 100ms message `type` when it is not "chat" (the 100ms SDK's `info.type`). */
+export type ChatOut = ChatMessageOut & { message_type?: string };
 
 /** A publisher silent this long is gone (its network dropped without closing the socket). */
 export const MEDIA_INACTIVITY_MS = 5_000;
@@ -30,6 +39,8 @@ export class SfuRoom {
   recording: SfuRecordingRef | null = null;
   private lastChunk = -1;
   private lastChatAt = 0;
+  /** When each published track (`<peer id>/<track id>`) started arriving. */
+  private readonly trackStarts = new Map<string, string>();
   private queue: Promise<unknown> = Promise.resolve();
   /** Joins asked for and not yet done: a room with one coming is not empty, whatever `peers` says. */
   private joining = 0;
@@ -134,6 +145,8 @@ export class SfuRoom {
     );
     this.sessionId = session.sessionId;
     this.sessionStartedAt = session.startedAt;
+    // One join time everywhere: the peer's info, the sessions API and the webhook.
+    peer.identity.joinedAt = session.joinedAt;
     this.recording = session.recording;
     this.peers.set(peer.id, peer);
     peer.notify(this.joinedMessage(peer));
@@ -175,6 +188,7 @@ export class SfuRoom {
 
   onTrack(peer: SfuPeer, track: PublishedTrack): void {
     if (!this.peers.has(peer.id)) return;
+    this.trackStarts.set(`${peer.id}/${track.info.track_id}`, nowIso());
     if (this.recording && this.sessionId) {
       const room = { row: this.row, sessionId: this.sessionId, sessionStartedAt: this.sessionStartedAt, recording: this.recording };
       this.deps.recordings
@@ -188,6 +202,7 @@ export class SfuRoom {
   }
 
   onTrackEnded(peer: SfuPeer, track: PublishedTrack): void {
+    this.trackStarts.delete(`${peer.id}/${track.info.track_id}`);
     this.deps.recordings
       .finish(peer.id, track.info.track_id)
       .catch((err) => this.deps.log.error({ err }, "could not finish track recording"));
@@ -212,12 +227,68 @@ export class SfuRoom {
     if (!this.peers.has(peer.id)) return;
     if (change.name !== undefined) peer.identity.name = change.name;
     if (change.user_data !== undefined) peer.identity.userData = change.user_data;
+    this.persistPeer(peer);
     if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+  }
+
+  /** The peer's name, role and metadata as they are now, into its row (the sessions API, the peer-left webhook), in turn with its leave. */
+  private persistPeer(peer: SfuPeer): void {
+    const { id, name, role, userData } = peer.identity;
+    void this.serial(() => this.deps.store.updatePeer(id, { name, role, userData })).catch((err) =>
+      this.deps.log.error({ err, peer_id: id }, "could not save the peer's new name, role or metadata"),
+    );
+  }
+
+  /** A visible peer in this room's live session (a recorder bot is none): the server's calls act on these only. */
+  visiblePeer(peerId: string): SfuPeer | undefined {
+    const peer = this.peers.get(peerId);
+    return peer && !peer.identity.hidden ? peer : undefined;
+  }
+
+  /** Is `role` one of the template's roles a peer may take (tapedeck's own `__` roles are not)? */
+  isRole(role: string): boolean {
+    return ownValue(this.roles, role) !== undefined && !role.startsWith("__");
+  }
+
+  /** A peer as the server shows it: its info, each track with when it started. */
+  livePeer(peer: SfuPeer): LivePeer {
+    const info = peer.info();
+    return {
+      ...info,
+      tracks: info.tracks.map((t) => ({ ...t, started_at: this.trackStarts.get(`${peer.id}/${t.track_id}`) ?? peer.identity.joinedAt })),
+    };
+  }
+
+  /** The open session and its visible peers, oldest first; null while no session is open. */
+  live(): LiveRoom | null {
+    if (!this.sessionId) return null;
+    return {
+      session_id: this.sessionId,
+      session_started_at: this.sessionStartedAt,
+      peers: this.visiblePeers().map((p) => this.livePeer(p)),
+    };
+  }
+
+  /**
+   * The server changes a peer (the active-rooms API): name and metadata, then the role (at once, as a
+   * forced change-role: the peer gets role-changed). The peer itself and the others get its peer-updated.
+   */
+  updateByServer(peer: SfuPeer, change: PeerChange): void {
+    if (!this.peers.has(peer.id)) return;
+    if (change.name !== undefined) peer.identity.name = change.name;
+    if (change.metadata !== undefined) peer.identity.userData = change.metadata;
+    if (change.role !== undefined && change.role !== peer.identity.role) this.applyRole(peer, change.role, "");
+    else {
+      this.persistPeer(peer);
+      for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+    }
+    peer.notify({ type: "peer-updated", peer: peer.info() });
   }
 
   /** The peer takes `role`: it is told first, then the others; what it receives follows the new role's subscribeToRoles. */
   applyRole(peer: SfuPeer, role: string, by: string): void {
     peer.identity.role = role;
+    this.persistPeer(peer);
     peer.notify({ type: "role-changed", role, by });
     for (const other of this.peers.values()) {
       if (other === peer) continue;
@@ -237,11 +308,14 @@ export class SfuRoom {
     // The peer left now: finishing its recordings below may take seconds, which must not move left_at.
     const leftAt = nowIso();
     this.peers.delete(peer.id);
+    for (const key of this.trackStarts.keys()) if (key.startsWith(`${peer.id}/`)) this.trackStarts.delete(key);
     // A peer the server removes (media or connection lost, shutdown) is told why, and its socket closed.
-    // The server ending the room (a removal by no peer) says it in its own plain words.
+    // The server ending the room or removing the peer (a removal by no peer) says it in its own plain words.
     if (reason !== "client request" && reason !== "websocket closed")
       peer.removed(
-        removal && !removal.by && message ? message : `removed from the room: ${reason}${message ? ` (${message})` : ""}`,
+        removal && !removal.by
+          ? message || (removal.roomEnded ? "The room was ended." : "You were removed from the room.")
+          : `removed from the room: ${reason}${message ? ` (${message})` : ""}`,
         removal,
       );
     const closing = peer.close();
@@ -271,30 +345,65 @@ export class SfuRoom {
     const target = msg.peer_id ? this.peers.get(msg.peer_id) : undefined;
     if (msg.peer_id && !target) throw new Error(`peer ${msg.peer_id} is not in this room`);
     const roles = msg.peer_id ? [] : (msg.roles ?? []);
-    const sentAt = this.nextChatTime();
     const sender = { peer_id: from.id, name: from.identity.name, user_id: from.identity.userId, role: from.identity.role };
-    const id = await this.deps.store.saveChat({
-      roomId: this.row.id,
-      sessionId: this.sessionId,
-      sender: { peerId: from.id, name: sender.name, userId: sender.user_id, role: sender.role },
-      roles,
-      toPeerId: msg.peer_id,
-      message: msg.message,
-      sentAt,
-    });
-    const out: ChatMessageOut = {
-      type: "chat",
-      id,
-      sender,
-      roles,
-      message: msg.message,
-      sent_at: sentAt,
-      ...(msg.peer_id ? { peer_id: msg.peer_id } : {}),
-    };
+    const out = await this.postChat(this.sessionId, sender, msg.message, roles, msg.peer_id);
     const recipients = target
       ? [target, from]
       : [...this.peers.values()].filter((p) => p === from || roles.length === 0 || roles.includes(p.identity.role));
     for (const p of new Set(recipients)) p.notify(p === from && msg.ref ? { ...out, ref: msg.ref } : out);
+  }
+
+  /**
+   * A message from the server (the active-rooms API's send-message), from no peer (SERVER_SENDER): to
+   * one visible peer, to the peers of a role, or to everyone. A chat message (type absent or "chat") is
+   * kept like a peer's; another type (an emoji, an app's event) is only delivered. The caller checked
+   * that the peer is here and the role is the template's.
+   */
+  async serverMessage(msg: ServerMessageOptions): Promise<{ id: string; sent_at: string }> {
+    if (!this.sessionId) throw new SignalError("not_found", "not_found", "the room has no active session");
+    const target = msg.peerId ? this.visiblePeer(msg.peerId) : undefined;
+    if (msg.peerId && !target) throw new SignalError("not_found", "not_found", `peer ${msg.peerId} is not in this room`);
+    const roles = !msg.peerId && msg.role ? [msg.role] : [];
+    const type = msg.type ?? "chat";
+    const out = await this.postChat(this.sessionId, SERVER_SENDER, msg.message, roles, msg.peerId, type);
+    const recipients = target ? [target] : [...this.peers.values()].filter((p) => roles.length === 0 || roles.includes(p.identity.role));
+    for (const p of recipients) p.notify(out);
+    this.deps.log.info({ to_peer: msg.peerId, role: roles[0], type, id: out.id }, "message sent by the server");
+    return { id: out.id, sent_at: out.sent_at };
+  }
+
+  /** Keeps a chat message (type "chat" only: the chat store has no other) and makes what its recipients get. */
+  private async postChat(
+    sessionId: string,
+    sender: ChatMessageOut["sender"],
+    message: string,
+    roles: string[],
+    toPeerId: string | undefined,
+    type = "chat",
+  ): Promise<ChatOut> {
+    const sentAt = this.nextChatTime();
+    const id =
+      type === "chat"
+        ? await this.deps.store.saveChat({
+            roomId: this.row.id,
+            sessionId,
+            sender: { peerId: sender.peer_id, name: sender.name, userId: sender.user_id, role: sender.role },
+            roles,
+            toPeerId,
+            message,
+            sentAt,
+          })
+        : newUuid();
+    return {
+      type: "chat",
+      id,
+      sender,
+      roles,
+      message,
+      sent_at: sentAt,
+      ...(toPeerId ? { peer_id: toPeerId } : {}),
+      ...(type !== "chat" ? { message_type: type } : {}),
+    };
   }
 
   /**

@@ -37,6 +37,8 @@ export interface JoiningPeer {
 export interface SessionRef {
   sessionId: string;
   startedAt: string;
+  /** When the peer joined, as its row and its peer.join.success webhook say. */
+  joinedAt: string;
   /** The session's SFU recording, when the room recorded at the session's start. */
   recording: SfuRecordingRef | null;
 }
@@ -128,7 +130,7 @@ export class SessionStore {
           type: "regular",
         },
       });
-      return { sessionId: session.id, startedAt: session.created_at, recording: rec };
+      return { sessionId: session.id, startedAt: session.created_at, joinedAt: now, recording: rec };
     });
   }
 
@@ -196,6 +198,19 @@ export class SessionStore {
       });
       return true;
     });
+  }
+
+  /**
+   * A present peer's name, role or metadata changed (update-peer, a role change, the active-rooms API):
+   * its row follows, so the sessions API and its peer-left webhook say what it is now.
+   */
+  async updatePeer(peerId: string, change: { name: string; role: string; userData: string }): Promise<void> {
+    await this.ctx.db
+      .updateTable("peers")
+      .set({ name: change.name, role: change.role, user_data: change.userData })
+      .where("id", "=", peerId)
+      .where("left_at", "is", null)
+      .execute();
   }
 
   /** When the peer's recorded track files were last written, if it has any still marked recording. */

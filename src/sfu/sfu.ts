@@ -1,4 +1,14 @@
-import type { SfuContext, SfuService } from "./sfu-service.ts";
+import type {
+  LivePeer,
+  LiveRoom,
+  PeerChange,
+  PeerTarget,
+  RoomCall,
+  ServerLeaveReason,
+  ServerMessageOptions,
+  SfuContext,
+  SfuService,
+} from "./sfu-service.ts";
 import { verifyAppToken } from "../auth/tokens.ts";
 import { RECORDER_ROLE } from "../domain/recording-types.ts";
 import { fromBool } from "../db/database.ts";
@@ -26,6 +36,10 @@ import type { SignalSocket } from "./signal-socket.ts";
 // Messages are rate limited per connection (peer-limits.ts); a connection that floods is removed.
 
 const JOIN_TIMEOUT_MS = 10_000;
+
+/** The active-rooms API's 404 for a room nobody is in (no open session in the SFU). */
+export const roomNotActive = (roomId: string): AppError =>
+  new AppError("not_found", "room is not active", { details: [`room ${roomId} has no active session: nobody is in it`] });
 const STRIKE_WINDOW_S = STRIKE_WINDOW_MS / 1000;
 
 export class Sfu implements SfuService {
@@ -386,12 +400,66 @@ export class Sfu implements SfuService {
     }
   }
 
-  async endRoom(roomId: string, reason: string): Promise<number> {
+  async endRoom(roomId: string, reason: string, leaveReason: ServerLeaveReason = "server removed peer"): Promise<number> {
     const room = this.rooms.get(roomId);
     if (!room) return 0;
-    const removed = await room.moderation.endByServer(reason);
-    this.log.info({ room_id: roomId, peers: removed, reason }, "room ended by the server");
+    const removed = await room.moderation.endByServer(reason, leaveReason);
+    this.log.info({ room_id: roomId, peers: removed, reason, leave_reason: leaveReason }, "room ended by the server");
     return removed;
+  }
+
+  async liveRoom(roomId: string): Promise<LiveRoom | null> {
+    return this.rooms.get(roomId)?.live() ?? null;
+  }
+
+  /** The room with a live session, or 404 (the active-rooms API's calls need one). */
+  private liveSession(roomId: string): SfuRoom {
+    const room = this.rooms.get(roomId);
+    if (!room?.sessionId) throw roomNotActive(roomId);
+    return room;
+  }
+
+  async updatePeer(roomId: string, peerId: string, change: PeerChange): Promise<LivePeer> {
+    const room = this.liveSession(roomId);
+    const peer = room.visiblePeer(peerId);
+    if (!peer) throw new AppError("not_found", "peer not found", { details: [`peer ${peerId} is not in room ${roomId}`] });
+    if (change.role !== undefined && !room.isRole(change.role))
+      throw new AppError("invalid_body", `Invalid body param: role ${change.role} is not in the room's template`, {
+        details: [`role: must be one of ${room.moderation.roleNames()}`],
+      });
+    room.updateByServer(peer, change);
+    this.log.info({ room_id: roomId, peer_id: peerId, changed: Object.keys(change) }, "peer updated by the server");
+    return room.livePeer(peer);
+  }
+
+  async removePeers(roomId: string, target: PeerTarget, reason: string): Promise<number> {
+    const room = this.liveSession(roomId);
+    const removed = await room.moderation.removeByServer(target, reason);
+    this.log.info({ room_id: roomId, ...target, peers: removed, reason }, "peers removed by the server");
+    return removed;
+  }
+
+  async sendMessage(roomId: string, msg: ServerMessageOptions): Promise<{ id: string; sent_at: string }> {
+    const room = this.liveSession(roomId);
+    if (!msg.peerId && msg.role && !room.isRole(msg.role))
+      throw new AppError("invalid_body", `Invalid body param: role ${msg.role} is not in the room's template`, {
+        details: [`role: must be one of ${room.moderation.roleNames()}`],
+      });
+    return room.serverMessage(msg);
+  }
+
+  /** One server call into a live room, as the shards' IPC carries it (shard-main.ts). */
+  roomCall(roomId: string, call: RoomCall): Promise<unknown> {
+    switch (call.op) {
+      case "live-room":
+        return this.liveRoom(roomId);
+      case "update-peer":
+        return this.updatePeer(roomId, call.peerId, call.change);
+      case "remove-peers":
+        return this.removePeers(roomId, call.target, call.reason);
+      case "send-message":
+        return this.sendMessage(roomId, call.msg);
+    }
   }
 
   private dropRoom(room: SfuRoom): void {

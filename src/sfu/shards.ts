@@ -2,13 +2,25 @@ import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeJwt } from "jose";
+import { AppError, type ErrorReason } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { superviseProcess, type ProcessEnd, type SupervisedProcess } from "../process/supervisor.ts";
 import { SessionStore } from "./session.store.ts";
 import type { FromShard, ToShard } from "./shard-ipc.ts";
 import { shardOf } from "./shard-ipc.ts";
 import type { SignalSocket } from "./signal-socket.ts";
-import type { SfuContext, SfuService } from "./sfu-service.ts";
+import type {
+  LivePeer,
+  LiveRoom,
+  PeerChange,
+  PeerTarget,
+  RoomCall,
+  ServerLeaveReason,
+  ServerMessageOptions,
+  SfuContext,
+  SfuService,
+} from "./sfu-service.ts";
+import { roomNotActive } from "./sfu.ts";
 
 // The api side of a sharded SFU: one `tapedeck sfu-shard` process per core, rooms hashed across them.
 // A peer's WebSocket stays here; its frames are relayed over IPC to the shard owning its room (read
@@ -42,6 +54,11 @@ export class SfuShards implements SfuService {
   private readonly store: SessionStore;
   /** end-room requests sent to a shard and not yet answered, by request id: resolve with the peers removed. */
   private readonly ending = new Map<number, { shard: Shard; done: (peers: number) => void }>();
+  /** room-call requests sent to a shard and not yet answered, by request id. */
+  private readonly calling = new Map<
+    number,
+    { shard: Shard; roomId: string; resolve: (value: unknown) => void; reject: (err: Error) => void }
+  >();
   private nextReq = 1;
 
   constructor(private readonly ctx: SfuContext) {
@@ -119,6 +136,12 @@ export class SfuShards implements SfuService {
     else if (m.t === "room-ended") {
       this.ending.get(m.req)?.done(m.peers);
       this.ending.delete(m.req);
+    } else if (m.t === "room-called") {
+      const call = this.calling.get(m.req);
+      this.calling.delete(m.req);
+      if (!call) return;
+      if (m.ok) call.resolve(m.value);
+      else call.reject(new AppError(m.error.reason as ErrorReason, m.error.message, { status: m.error.status, details: m.error.details }));
     } else if (m.t === "kick") {
       // The shard queued webhooks, jobs or a browser recording (its IPC says only "kick"): wake them all here.
       this.ctx.outbox.writtenElsewhere();
@@ -138,6 +161,12 @@ export class SfuShards implements SfuService {
       if (e.shard === shard) {
         this.ending.delete(req);
         e.done(0);
+      }
+    // Calls into its rooms fail as for a room nobody is in: its peers are removed below.
+    for (const [req, c] of this.calling)
+      if (c.shard === shard) {
+        this.calling.delete(req);
+        c.reject(roomNotActive(c.roomId));
       }
     if (shard.stopping) return;
     const { reason, code, signal } = end;
@@ -159,8 +188,8 @@ export class SfuShards implements SfuService {
     }, delay).unref();
   }
 
-  /** Asks the shard that owns the room (its id's hash) to end it; 0 when that shard is down. */
-  async endRoom(roomId: string, reason: string): Promise<number> {
+  /** The shard that owns the room (its id's hash) once it is ready, or null when it is down. */
+  private async ownerOf(roomId: string): Promise<{ shard: Shard; child: ChildProcess } | null> {
     const shard = this.shards[shardOf(roomId, this.shards.length)];
     // A shard still starting would drop the message; it has no peers yet anyway.
     if (
@@ -169,14 +198,50 @@ export class SfuShards implements SfuService {
         () => false,
       ))
     )
-      return 0;
+      return null;
     const child = shard.child;
-    if (!child?.connected) return 0;
+    return child?.connected ? { shard, child } : null;
+  }
+
+  /** Asks the shard that owns the room to end it; 0 when that shard is down. */
+  async endRoom(roomId: string, reason: string, leaveReason?: ServerLeaveReason): Promise<number> {
+    const owner = await this.ownerOf(roomId);
+    if (!owner) return 0;
     const req = this.nextReq++;
     return new Promise<number>((resolve) => {
-      this.ending.set(req, { shard, done: resolve });
-      child.send({ t: "end-room", req, roomId, reason } satisfies ToShard);
+      this.ending.set(req, { shard: owner.shard, done: resolve });
+      owner.child.send({ t: "end-room", req, roomId, reason, ...(leaveReason ? { leaveReason } : {}) } satisfies ToShard);
     });
+  }
+
+  /** Runs a server call in the shard that owns the room; a room whose shard is down has nobody in it. */
+  private async call<T>(roomId: string, call: RoomCall): Promise<T> {
+    const owner = await this.ownerOf(roomId);
+    if (!owner) {
+      if (call.op === "live-room") return null as T;
+      throw roomNotActive(roomId);
+    }
+    const req = this.nextReq++;
+    return new Promise<T>((resolve, reject) => {
+      this.calling.set(req, { shard: owner.shard, roomId, resolve: (v) => resolve(v as T), reject });
+      owner.child.send({ t: "room-call", req, roomId, call } satisfies ToShard);
+    });
+  }
+
+  liveRoom(roomId: string): Promise<LiveRoom | null> {
+    return this.call(roomId, { op: "live-room" });
+  }
+
+  updatePeer(roomId: string, peerId: string, change: PeerChange): Promise<LivePeer> {
+    return this.call(roomId, { op: "update-peer", peerId, change });
+  }
+
+  removePeers(roomId: string, target: PeerTarget, reason: string): Promise<number> {
+    return this.call(roomId, { op: "remove-peers", target, reason });
+  }
+
+  sendMessage(roomId: string, msg: ServerMessageOptions): Promise<{ id: string; sent_at: string }> {
+    return this.call(roomId, { op: "send-message", msg });
   }
 
   connect(socket: SignalSocket, remote: string): void {

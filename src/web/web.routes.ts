@@ -12,6 +12,7 @@ import { isObjectId } from "../ids.ts";
 //   GET /room/:room_id/info  what the page shows before joining: {id, name, enabled}, for the page's app
 //                          token (`Authorization: Bearer <app token>`, a token for this room only)
 //   GET /web/<file>        its scripts and styles (`web/room.js`, `web/room/*.js`, `web/room.css`)
+// (`GET /meeting/<room code>`, 100ms's Prebuilt link, redirects here with a fresh token: rooms/room-code.routes.ts.)
 // Files are read on each request (they are small and served with `Cache-Control: no-cache`), only
 // with a known extension, and only from inside `web/`.
 

@@ -67,7 +67,11 @@ export class RoomSession {
         break;
       case "peer-joined":
       case "peer-updated":
-        if (msg.peer?.id && msg.peer.id !== this.self?.id) {
+        if (msg.peer?.id && msg.peer.id === this.self?.id) {
+          // Itself, renamed or moved to another role by a host or the server.
+          this.self = msg.peer;
+          this.ui.peersChanged([...this.peers.values()]);
+        } else if (msg.peer?.id) {
           this.peers.set(msg.peer.id, msg.peer);
           this.ui.peersChanged([...this.peers.values()]);
         }
@@ -123,7 +127,9 @@ export class RoomSession {
         // again may well work, so the page offers Rejoin; any other fatal error ends the session view.
         if (!msg.fatal) break;
         if (msg.room_ended) this.end("closed", roomEndedMessage(msg, this.peers));
-        else if (msg.reason === "removed" && msg.removed_by) this.end("closed", removedMessage(msg, this.peers));
+        // Removed on purpose (by a host, or by the server's API: removed_reason is set), not lost.
+        else if (msg.reason === "removed" && (msg.removed_by || msg.removed_reason !== undefined))
+          this.end("closed", removedMessage(msg, this.peers));
         else this.end(msg.reason === "removed" || msg.reason === "unavailable" ? "disconnected" : "error", msg.message);
         break;
       case "pong":
@@ -324,10 +330,11 @@ function roomEndedMessage(msg, peers) {
   return by ? `${by} ended the room${why}.` : msg.message;
 }
 
-/** What a person removed by another is told. */
+/** What a person removed by another (or by the server) is told. */
 function removedMessage(msg, peers) {
-  const by = peers.get(msg.removed_by)?.name ?? "A host";
-  return `${by} removed you from the room${msg.removed_reason ? ` (${msg.removed_reason})` : ""}.`;
+  const why = msg.removed_reason ? ` (${msg.removed_reason})` : "";
+  if (!msg.removed_by) return `You were removed from the room${why}.`;
+  return `${peers.get(msg.removed_by)?.name ?? "A host"} removed you from the room${why}.`;
 }
 
 function toggle(track) {

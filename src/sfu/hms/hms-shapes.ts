@@ -62,20 +62,28 @@ export function hmsPeerRef(p: PeerInfo) {
   return { peer_id, info, role, groups };
 }
 
-/** A chat message as on-broadcast delivers it (MessageNotification). */
-export function hmsMessage(m: ChatMessageOut) {
+/**
+ * A chat message as on-broadcast delivers it (MessageNotification). A message from the server (the
+ * active-rooms API's send-message: no sender peer id) has no `peer`, as 100ms sends it: the SDK shows
+ * it from no one. Its `type` (`message_type`: "emoji", an app's own) is the SDK's `info.type`.
+ */
+export function hmsMessage(m: ChatMessageOut & { message_type?: string }) {
   return {
-    peer: {
-      peer_id: m.sender.peer_id,
-      role: m.sender.role,
-      groups: [],
-      info: { name: m.sender.name, data: "", user_id: m.sender.user_id },
-    },
+    ...(m.sender.peer_id
+      ? {
+          peer: {
+            peer_id: m.sender.peer_id,
+            role: m.sender.role,
+            groups: [],
+            info: { name: m.sender.name, data: "", user_id: m.sender.user_id },
+          },
+        }
+      : {}),
     ...(m.roles.length ? { roles: m.roles } : {}),
     message_id: m.id,
     private: Boolean(m.peer_id),
     timestamp: Date.parse(m.sent_at),
-    info: { message: m.message, type: "chat" },
+    info: { message: m.message, type: m.message_type ?? "chat" },
   };
 }
 

@@ -17,7 +17,8 @@ import { announceTracks, type HmsTrackState, hmsMessage, hmsPeer, hmsPeerRef, hm
 //   answer {desc}             → subscribe-answer subscribe-offer         → offer (msid: publisher's ids)
 //   trickle {target 0|1}      → trickle          peer-joined / -left     → on-peer-join / on-peer-leave
 //   track-update {tracks}     → track-state      peer-updated            → on-track-add/-remove/-update, on-peer-update
-//   broadcast                 → chat             chat                    → on-broadcast (the sender gets its result)
+//   broadcast                 → chat             chat                    → on-broadcast (the sender gets its result;
+//                                                                            the server's has no peer)
 //   peer-update {name, data}  → update-peer      error                   → the request's error, or on-error /
 //   peer-leave-request        → remove-peer                                 on-peer-leave-request (removed)
 //   end-room {lock, reason}   → end-room         done                    → the request's (empty) result
@@ -384,8 +385,10 @@ export class HmsSocket implements SignalSocket {
 
   private peerUpdated(now: PeerInfo): void {
     if (now.id === this.self?.id) {
-      // Its own update: only groups (a raised or lowered hand) are news to the SDK.
-      const changed = now.groups.join() !== this.self.groups.join();
+      // Its own update: groups (a raised or lowered hand), or a name or metadata the server changed (the
+      // active-rooms API) are news to the SDK; a role change came as on-policy-change.
+      const before = this.self;
+      const changed = now.groups.join() !== before.groups.join() || now.name !== before.name || now.user_data !== before.user_data;
       this.self = now;
       if (changed) this.notify("on-peer-update", hmsPeer(now));
       return;
@@ -417,6 +420,7 @@ export class HmsSocket implements SignalSocket {
       if (this.joinCall && id === this.joinCall.id) this.joinCall = null;
       return this.replyError(id, msg.code, msg.message);
     }
+    // Removed by a peer (removed_by), or by the server (the room disabled, the active-rooms API): no requested_by.
     if (msg.reason === "removed")
       return this.notify("on-peer-leave-request", {
         ...(msg.removed_by ? { requested_by: msg.removed_by } : {}),
