@@ -70,3 +70,20 @@ export function renderAsset(row: AssetRow, opts: { embedded?: boolean } = {}): J
     metadata: parseJson(row.metadata, {}),
   };
 }
+
+/**
+ * The object key of the asset's `index`th thumbnail (its `thumbnails` holds storage paths, as 100ms
+ * lists them), in the same destination as the asset; null when there is no such thumbnail or its path
+ * is not in the asset's destination (never a key outside it).
+ */
+export function thumbnailObjectKey(row: AssetRow, index: number): string | null {
+  const paths = parseJson<unknown>(row.thumbnails, null);
+  if (!Array.isArray(paths) || !Number.isInteger(index) || index < 0 || index >= paths.length) return null;
+  const p = paths[index];
+  if (typeof p !== "string" || !row.path.endsWith(row.object_key)) return null;
+  const base = row.path.slice(0, row.path.length - row.object_key.length);
+  if (!p.startsWith(base)) return null;
+  const key = p.slice(base.length);
+  if (!key || key.split("/").some((s) => s === "" || s === "." || s === "..")) return null;
+  return key;
+}

@@ -4,7 +4,7 @@ import { afterCursor, pageQuery, toPage } from "../api/pagination.ts";
 import { objectIdParam, parseParams, parseQuery } from "../api/validation.ts";
 import { ASSET_STATUSES, ASSET_TYPES } from "../domain/recording-types.ts";
 import { AppError } from "../errors.ts";
-import { getAsset, renderAsset } from "./asset.repository.ts";
+import { getAsset, renderAsset, thumbnailObjectKey } from "./asset.repository.ts";
 import { downloadName } from "./download-name.ts";
 
 const MAX_PRESIGN_SECONDS = 7 * 86400; // the longest an S3 SigV4 URL can live
@@ -24,6 +24,12 @@ const presignQuery = z.object({
     .int("presign_duration must be a whole number of seconds")
     .min(1, `presign_duration must be between 1 and ${MAX_PRESIGN_SECONDS} seconds`)
     .max(MAX_PRESIGN_SECONDS, `presign_duration must be between 1 and ${MAX_PRESIGN_SECONDS} seconds (7 days)`)
+    .optional(),
+  /** tapedeck (the dashboard): presign the asset's `thumbnails[thumbnail]` instead of its file. */
+  thumbnail: z.coerce
+    .number({ error: "thumbnail must be the index of one of the asset's thumbnails" })
+    .int("thumbnail must be the index of one of the asset's thumbnails")
+    .min(0, "thumbnail must be the index of one of the asset's thumbnails")
     .optional(),
 });
 
@@ -57,6 +63,13 @@ export const assetRoutes: V2Routes = (v2, ctx) => {
     }
     const storage = ctx.storage.openLocation(asset.location);
     const expiry = q.presign_duration ?? (storage.kind === "oss" ? OSS_DEFAULT_PRESIGN_SECONDS : ctx.config.presignSeconds);
+    if (q.thumbnail !== undefined) {
+      const key = thumbnailObjectKey(asset, q.thumbnail);
+      if (!key) throw new AppError("not_found", "thumbnail not found", { details: [`asset ${id} has no thumbnail ${q.thumbnail}`] });
+      if (storage.kind === "internal" && !(await storage.head(key)))
+        throw new AppError("not_found", "thumbnail is gone", { details: [`the internal bucket has removed ${storage.displayPath(key)}`] });
+      return { id: asset.id, path: storage.displayPath(key), url: await storage.presignGet(key, expiry), expiry };
+    }
     if (storage.kind === "internal" && !(await storage.head(asset.object_key))) {
       throw new AppError("not_found", "recording file is gone", {
         details: [

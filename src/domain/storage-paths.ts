@@ -49,3 +49,11 @@ export function objectKey(prefix: string | undefined, customerId: string, relati
   const p = (prefix ?? "").replace(/^\/+|\/+$/g, "") || customerId;
   return `${p}/${relativePath}`;
 }
+
+/** A browser recording's thumbnail: next to its MP4, named after it and the image's offset (seconds). */
+export const beamThumbnailPath = (c: PathContext & { epoch: number; offset: number }): string =>
+  `beam/${seg("room_id", c.roomId)}/${startDate(c.sessionStartedAt)}/Rec-${seg("room_id", c.roomId)}-${seg("epoch", c.epoch)}-thumbnail-${seg("offset", c.offset)}.png`;
+
+/** A live stream recording's thumbnail: in the recording's folder (beside `vod/` and `file-recording/`). */
+export const hlsThumbnailPath = (c: PathContext & { epoch: number; offset: number }): string =>
+  `${hlsBase(c)}/thumbnails/Rec-${seg("room_id", c.roomId)}-${seg("epoch", c.epoch)}-${seg("offset", c.offset)}.png`;

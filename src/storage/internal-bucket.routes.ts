@@ -19,6 +19,7 @@ export const CONTENT_TYPES: Record<string, string> = {
   ".m4s": "video/iso.segment",
   ".zip": "application/zip",
   ".json": "application/json",
+  ".png": "image/png",
 };
 
 export const contentTypeFor = (key: string): string => CONTENT_TYPES[path.extname(key).toLowerCase()] ?? "application/octet-stream";

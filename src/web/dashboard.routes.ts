@@ -37,10 +37,13 @@ const MAX_ADDRESSES = 10_000;
 const DEVICE_COOKIE = "tapedeck_device";
 const DEVICE_DAYS = 30;
 
+// img-src, like media-src and connect-src, allows http(s) anywhere: recording thumbnails are shown
+// through presigned links to the recording's bucket (the internal bucket, or the user's S3/GCS/OSS),
+// whose origin is not known in advance. Images run nothing; the page inserts only text from API data.
 const PAGE_HEADERS: Record<string, string> = {
   "cache-control": "no-cache",
   "content-security-policy":
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: http: https:; connect-src 'self' http: https:; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: http: https:; media-src 'self' blob: http: https:; connect-src 'self' http: https:; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   "referrer-policy": "no-referrer",
   "x-content-type-options": "nosniff",
 };

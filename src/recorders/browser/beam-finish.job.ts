@@ -2,11 +2,12 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import type { AppContext } from "../../app-context.ts";
-import { chatPath } from "../../domain/storage-paths.ts";
+import { beamThumbnailPath, chatPath } from "../../domain/storage-paths.ts";
 import type { JobHandler, JobPayloads } from "../../jobs/job-queue.ts";
 import { nowIso } from "../../ids.ts";
 import { chatAsset, commitOutputs, finishJobHandler, probeMp4, uploadChatCsv, type UploadedChat } from "../core/finish.ts";
 import { describeBrowserFailure } from "../core/recording-failure.ts";
+import { makeThumbnails, type Thumbnails } from "../core/thumbnails.ts";
 import { uploadRecording, WEBHOOK_PRESIGN_SECONDS } from "../core/upload.ts";
 import { roomDestination } from "../../rooms/room.service.ts";
 import { beamRecorder } from "./beam-recorder.ts";
@@ -18,6 +19,8 @@ import { failureOf } from "./beam.service.ts";
 // write the `room-composite` and `chat` assets and `beam.recording.success`, mark the recording
 // completed and remove the spool. When the queue gives up: `failed` and `beam.failure`, with
 // UPLOAD_ERROR when the upload gave up (error_origin: the user's bucket or tapedeck's), else INTERNAL_ERROR.
+// Thumbnails (core/thumbnails.ts) are made from the spool file, uploaded beside the MP4, listed in the
+// asset's `thumbnails` and sent as `recording_thumbnails`; a thumbnail failure leaves them empty, no more.
 
 export type BeamFinishPayload = JobPayloads["beam-finish"];
 
@@ -40,6 +43,23 @@ export function beamFinishHandler(ctx: AppContext): JobHandler<BeamFinishPayload
       const location = ctx.storage.sealLocation(dest);
       const owner = { jobId: rec.id, roomId: room.id, sessionId: rec.session_id ?? "" };
 
+      const at = { roomId: room.id, sessionStartedAt: d.session_started_at!, epoch: d.epoch! };
+      const thumbs: Thumbnails = d.audio_only
+        ? { thumbnails: [], skipped: "an audio-only recording has no picture" }
+        : fs.existsSync(d.spool)
+          ? await makeThumbnails(ctx, {
+              room,
+              rec,
+              input: d.spool,
+              durationSeconds: probe.duration,
+              dir: path.join(path.dirname(d.spool), "thumbnails"),
+              dest,
+              pathFor: (offset) => beamThumbnailPath({ ...at, offset }),
+              signal,
+              log,
+            })
+          : { thumbnails: [], skipped: "the spool file is gone" };
+
       // Chat of the recorded span: messages to everyone or to roles, from the recorder's start to its stop.
       let chat: UploadedChat | null = null;
       if (rec.session_id && rec.started_at) {
@@ -48,7 +68,7 @@ export function beamFinishHandler(ctx: AppContext): JobHandler<BeamFinishPayload
           span: { from: rec.started_at, to: rec.stopped_at ?? nowIso() },
           file: path.join(path.dirname(d.spool), "chat.csv"),
           dest,
-          relativePath: chatPath({ roomId: room.id, sessionStartedAt: d.session_started_at!, epoch: d.epoch! }),
+          relativePath: chatPath(at),
         });
       }
 
@@ -64,6 +84,7 @@ export function beamFinishHandler(ctx: AppContext): JobHandler<BeamFinishPayload
             size,
             duration: probe.duration,
             metadata: { resolution: { width: probe.width || d.width, height: probe.height || d.height } },
+            thumbnails: thumbs.thumbnails.length ? thumbs.thumbnails.map((t) => t.location) : null,
           },
           ...(chat ? [chatAsset(owner, chat)] : []),
         ],
@@ -81,6 +102,7 @@ export function beamFinishHandler(ctx: AppContext): JobHandler<BeamFinishPayload
             recording_id: asset.id,
             recording_path: asset.path,
             recording_presigned_url: url,
+            recording_thumbnails: thumbs.thumbnails,
             chat_recording_path: chat?.path ?? "",
             chat_recording_presigned_url: chat?.url ?? "",
             size,
@@ -89,7 +111,17 @@ export function beamFinishHandler(ctx: AppContext): JobHandler<BeamFinishPayload
         }),
       });
       if (!committed) return;
-      log.info({ recording_id: rec.id, size, duration: probe.duration, chat: !!chat }, "browser recording completed");
+      log.info(
+        {
+          recording_id: rec.id,
+          size,
+          duration: probe.duration,
+          chat: !!chat,
+          thumbnails: thumbs.thumbnails.length,
+          thumbnails_skipped: thumbs.skipped,
+        },
+        "browser recording completed",
+      );
       await fsp.rm(path.dirname(d.spool), { recursive: true, force: true });
     },
 

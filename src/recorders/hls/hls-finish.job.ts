@@ -3,11 +3,12 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import type { AppContext } from "../../app-context.ts";
 import type { NewAsset } from "../../assets/asset.repository.ts";
-import { chatPath, hlsLayerPath, hlsVodZipPath } from "../../domain/storage-paths.ts";
+import { chatPath, hlsLayerPath, hlsThumbnailPath, hlsVodZipPath } from "../../domain/storage-paths.ts";
 import type { JobHandler, JobPayloads } from "../../jobs/job-queue.ts";
 import { nowIso } from "../../ids.ts";
 import { chatAsset, commitOutputs, finishJobHandler, probeMp4, uploadChatCsv, type UploadedChat } from "../core/finish.ts";
 import { describeBrowserFailure } from "../core/recording-failure.ts";
+import { makeThumbnails, type Thumbnails } from "../core/thumbnails.ts";
 import { uploadRecording, type Uploaded } from "../core/upload.ts";
 import { roomDestination } from "../../rooms/room.service.ts";
 import { hlsRecorder } from "./hls-recorder.ts";
@@ -17,7 +18,9 @@ import { buildVod, layerMp4, zipVod } from "./vod.ts";
 // The VOD (every layer's kept segments, paused spans left out, as VOD playlists) zipped to
 // `hls/<room>/<date>/<epoch>/vod/Rec-<room>-<epoch>.zip` (asset `room-vod`); one MP4 per layer remuxed
 // from the same segments (assets `room-composite` with `layer`); the chat CSV; then
-// `hls.recording.success`. Each run starts from the live folder, so a retry (the job queue retries with
+// `hls.recording.success`. Thumbnails (core/thumbnails.ts) come from the top layer (its MP4, else its VOD
+// playlist), go to `hls/<room>/<date>/<epoch>/thumbnails/`, are listed on the `room-vod` asset (else the
+// top layer's) and sent as `recording_thumbnails`; a thumbnail failure leaves them empty, no more. Each run starts from the live folder, so a retry (the job queue retries with
 // backoff for days while the folder waits on disk) redoes everything; uploads overwrite the same keys.
 // When the queue gives up: `failed` and `hls.failure`, UPLOAD_ERROR when an upload gave up (with
 // error_origin), INTERNAL_ERROR when making the files did (ffmpeg, a missing live folder).
@@ -73,6 +76,22 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
         }
       }
 
+      const topMp4 = top && layers.some((l) => l.index === top.index) ? path.join(work, `layer-${top.index}.mp4`) : null;
+      const thumbs: Thumbnails = top
+        ? await makeThumbnails(ctx, {
+            room,
+            rec,
+            input: topMp4 ?? path.join(vodDir, top.playlist),
+            durationSeconds: duration,
+            dir: path.join(work, "thumbnails"),
+            dest,
+            pathFor: (offset) => hlsThumbnailPath({ ...at, offset }),
+            signal,
+            log,
+          })
+        : { thumbnails: [], skipped: "the stream has no layer" };
+      const thumbnailPaths = thumbs.thumbnails.length ? thumbs.thumbnails.map((t) => t.location) : null;
+
       let chat: UploadedChat | null = null;
       if (rec.session_id && rec.started_at) {
         chat = await uploadChatCsv(ctx, {
@@ -96,6 +115,7 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
               size: zip.size,
               duration,
               metadata: { num_layers: String(vod.variants.length), max_width: top?.width ?? d.width, max_height: top?.height ?? d.height },
+              thumbnails: thumbnailPaths,
             },
           ]
         : [];
@@ -108,6 +128,8 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
         size: l.up.size,
         duration: l.duration,
         metadata: { resolution: { width: l.width, height: l.height }, layer: String(l.index) },
+        // 100ms lists thumbnails on the `room-vod` asset; without one, on the top layer's MP4.
+        thumbnails: !zip && l.index === top?.index ? thumbnailPaths : null,
       }));
       const committed = await commitOutputs(ctx, {
         replace: { jobId: rec.id },
@@ -141,7 +163,7 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
               recording_hls_vod_playlist_location: zip?.path ?? "",
               room_vod_asset_id: zip ? rows[0].id : "",
               recording_single_files: files,
-              recording_thumbnails: [],
+              recording_thumbnails: thumbs.thumbnails,
               chat_recording_path: chat?.path ?? "",
               chat_recording_presigned_url: chat?.url ?? "",
               paused_spans: (d.paused_spans ?? []).map((s) => ({
@@ -154,7 +176,16 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
       });
       if (!committed) return;
       log.info(
-        { stream_id: rec.id, duration, layers: layers.length, vod: !!zip, chat: !!chat, seconds: (Date.now() - t0) / 1000 },
+        {
+          stream_id: rec.id,
+          duration,
+          layers: layers.length,
+          vod: !!zip,
+          chat: !!chat,
+          thumbnails: thumbs.thumbnails.length,
+          thumbnails_skipped: thumbs.skipped,
+          seconds: (Date.now() - t0) / 1000,
+        },
         "live stream recording completed",
       );
       await fsp.rm(work, { recursive: true, force: true });

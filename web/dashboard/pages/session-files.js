@@ -105,3 +105,11 @@ export function chatTable(text) {
       : null,
   );
 }
+
+/** A thumbnail's words, from its path (`…-<offset>.png`, offset in seconds): "Thumbnail at 1:02". */
+export function thumbnailLabel(path) {
+  const m = /-(\d+)\.(png|jpe?g)$/i.exec(path);
+  if (!m) return "Thumbnail";
+  const s = Number(m[1]);
+  return `Thumbnail at ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}

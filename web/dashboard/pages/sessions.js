@@ -4,7 +4,7 @@
 
 import { ApiError, listAll, newestPage } from "../api.js";
 import { badge, busy, el, formatBytes, formatDuration, formatTime, showError, table } from "../ui.js";
-import { chatTable, describe, TYPE_ORDER, viewerFor } from "./session-files.js";
+import { chatTable, describe, thumbnailLabel, TYPE_ORDER, viewerFor } from "./session-files.js";
 
 const PAGE_SIZE = 20;
 /** Presigned links made for this page: an hour is plenty to watch or download, and leaks less. */
@@ -237,6 +237,38 @@ async function renderSession(view, { api, params, onLeave }) {
     return res.url;
   };
 
+  /**
+   * A link to the asset's `i`th thumbnail (its `thumbnails` are storage paths), null when the server
+   * cannot presign it: the answer must be for that thumbnail's path, not the asset's file.
+   */
+  const presignThumbnail = async (a, i) => {
+    const k = `${a.id}#${i}`;
+    const known = links.get(k);
+    if (known && known.until > Date.now()) return known.url;
+    const res = await api("GET", `/v2/recording-assets/${a.id}/presigned-url?presign_duration=${LINK_SECONDS}&thumbnail=${i}`);
+    const url = res.path === a.thumbnails[i] ? res.url : null;
+    links.set(k, { url, until: Date.now() + (res.expiry - 60) * 1000 });
+    return url;
+  };
+
+  /** Small images of a recording (as its asset lists them), each loaded through its own presigned link. */
+  const thumbnailStrip = (a) => {
+    const strip = el("div", { class: "thumbnails", "data-testid": "thumbnails", "data-asset": a.id });
+    a.thumbnails.forEach((p, i) => {
+      const label = thumbnailLabel(p);
+      const img = el("img", { alt: label, title: `${label}: ${p}`, width: 160, loading: "lazy", "data-testid": "thumbnail" });
+      strip.append(img);
+      presignThumbnail(a, i).then(
+        (url) => {
+          if (url) img.src = url;
+          else img.remove();
+        },
+        () => img.remove(),
+      );
+    });
+    return strip;
+  };
+
   const summary = el("div", { class: "panel" });
   const peers = el("div", { class: "panel" });
   const player = el("div", { class: "panel player", "data-testid": "player", hidden: true });
@@ -449,6 +481,7 @@ async function renderSession(view, { api, params, onLeave }) {
               { class: "muted", "data-testid": "job-no-files" },
               job && ACTIVE_JOB.includes(job.status) ? "Its files appear here when it finishes." : "No files.",
             ),
+        ...sorted.filter((a) => a.status === "completed" && a.thumbnails?.length).map(thumbnailStrip),
       );
     });
     const s = data.session;
