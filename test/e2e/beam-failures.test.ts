@@ -164,7 +164,13 @@ test("an unreachable bucket: the recording waits on disk and is uploaded when th
     const asset = rec.recording_assets?.find((a) => a.type === "room-composite");
     assert.ok(asset, "a room-composite asset");
     assert.match(asset.path, new RegExp(`^s3://${s3.bucket}/rec/beam/`));
-    assert.equal((await s3.keys("rec/beam/")).length, 1, "the file is in the bucket");
+    const keys = await s3.keys("rec/beam/");
+    assert.equal(keys.filter((k) => k.endsWith(".mp4")).length, 1, `the file is in the bucket: ${keys.join(", ")}`);
+    // Beside it, its thumbnails (made once the file is finished, from what reached the spool).
+    assert.ok(
+      keys.some((k) => k.endsWith(".png")),
+      `its thumbnails beside it: ${keys.join(", ")}`,
+    );
     const p = await probe(await download(rec, "outage.mp4"));
     assert.ok(Math.abs(p.durationSeconds - seconds(rec.started_at, rec.stopped_at)) <= 1, `${p.durationSeconds} s`);
     assert.equal(fs.existsSync(spoolDir), false, "the spool is removed once uploaded");
