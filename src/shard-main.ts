@@ -49,15 +49,7 @@ export async function runSfuShard(index: number): Promise<void> {
       sockets.set(m.id, { msg: (t) => onMsg(t), closed: () => onClose() });
       sfu.connect(socket, m.remote);
     } else if (m.t === "frame") sockets.get(m.id)?.msg(m.data);
-    else if (m.t === "end-room") {
-      void sfu.endRoom(m.roomId, m.reason, m.leaveReason).then(
-        (peers) => toParent({ t: "room-ended", req: m.req, peers }),
-        (err) => {
-          log.error({ err, room_id: m.roomId }, "could not end the room");
-          toParent({ t: "room-ended", req: m.req, peers: 0 });
-        },
-      );
-    } else if (m.t === "room-call") {
+    else if (m.t === "room-call") {
       // A server call into a live room (the active-rooms API): its answer, or its error for the api process to answer with.
       void sfu.roomCall(m.roomId, m.call).then(
         (value) => toParent({ t: "room-called", req: m.req, ok: true, value: value ?? null }),

@@ -1,5 +1,5 @@
 import type { AppContext } from "../app-context.ts";
-import type { LiveRooms, PeerChange, PeerTarget, ServerMessageOptions } from "../domain/live-room.ts";
+import type { LiveRooms, PeerChange, PeerTarget, ServerLeaveReason, ServerMessageOptions } from "../domain/live-room.ts";
 import { SfuShards } from "./shards.ts";
 import { Sfu } from "./sfu.ts";
 import type { SignalSocket } from "./signal-socket.ts";
@@ -35,6 +35,7 @@ export interface SfuService extends LiveRooms {
 
 /** The server's calls into a live room, as one message (the shards' IPC carries them to the room's shard). */
 export type RoomCall =
+  | { op: "end-room"; reason: string; leaveReason?: ServerLeaveReason }
   | { op: "live-room" }
   | { op: "update-peer"; peerId: string; change: PeerChange }
   | { op: "remove-peers"; target: PeerTarget; reason: string }

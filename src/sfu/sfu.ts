@@ -451,6 +451,8 @@ export class Sfu implements SfuService {
   /** One server call into a live room, as the shards' IPC carries it (shard-main.ts). */
   roomCall(roomId: string, call: RoomCall): Promise<unknown> {
     switch (call.op) {
+      case "end-room":
+        return this.endRoom(roomId, call.reason, call.leaveReason);
       case "live-room":
         return this.liveRoom(roomId);
       case "update-peer":

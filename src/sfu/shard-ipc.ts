@@ -1,21 +1,17 @@
-import type { RoomCall, ServerLeaveReason } from "./sfu-service.ts";
+import type { RoomCall } from "./sfu-service.ts";
 
 // Messages between the api process (which holds the peers' WebSockets) and an SFU shard process.
 export type ToShard =
   | { t: "open"; id: number; remote: string }
   | { t: "frame"; id: number; data: string }
   | { t: "close"; id: number }
-  /** End a room's session from the server (SfuService.endRoom); answered with `room-ended` of the same `req`. */
-  | { t: "end-room"; req: number; roomId: string; reason: string; leaveReason?: ServerLeaveReason }
-  /** A server call into a live room (SfuService.liveRoom, updatePeer, …); answered with `room-called` of the same `req`. */
+  /** A server call into a live room (SfuService.endRoom, liveRoom, updatePeer, …); answered with `room-called` of the same `req`. */
   | { t: "room-call"; req: number; roomId: string; call: RoomCall };
 
 export type FromShard =
   | { t: "ready" }
   | { t: "frame"; id: number; data: string }
   | { t: "close"; id: number; code: number; reason: string }
-  /** The answer to `end-room`: how many peers were removed. */
-  | { t: "room-ended"; req: number; peers: number }
   /** The answer to `room-call`: its value, or the error it failed with (an AppError's fields, rebuilt in the api process). */
   | { t: "room-called"; req: number; ok: true; value: unknown }
   | { t: "room-called"; req: number; ok: false; error: ShardCallError }

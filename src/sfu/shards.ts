@@ -52,8 +52,6 @@ export class SfuShards implements SfuService {
   private nextId = 1;
   private readonly log: Logger;
   private readonly store: SessionStore;
-  /** end-room requests sent to a shard and not yet answered, by request id: resolve with the peers removed. */
-  private readonly ending = new Map<number, { shard: Shard; done: (peers: number) => void }>();
   /** room-call requests sent to a shard and not yet answered, by request id. */
   private readonly calling = new Map<
     number,
@@ -133,10 +131,7 @@ export class SfuShards implements SfuService {
   private fromShard(shard: Shard, m: FromShard): void {
     if (m.t === "frame") shard.conns.get(m.id)?.socket.send(m.data);
     else if (m.t === "close") shard.conns.get(m.id)?.socket.close(m.code, m.reason);
-    else if (m.t === "room-ended") {
-      this.ending.get(m.req)?.done(m.peers);
-      this.ending.delete(m.req);
-    } else if (m.t === "room-called") {
+    else if (m.t === "room-called") {
       const call = this.calling.get(m.req);
       this.calling.delete(m.req);
       if (!call) return;
@@ -156,13 +151,7 @@ export class SfuShards implements SfuService {
     shard.proc = null;
     const conns = [...shard.conns.values()];
     shard.conns.clear();
-    // Rooms it was asked to end are ended with it: its peers are removed below.
-    for (const [req, e] of this.ending)
-      if (e.shard === shard) {
-        this.ending.delete(req);
-        e.done(0);
-      }
-    // Calls into its rooms fail as for a room nobody is in: its peers are removed below.
+    // Calls into its rooms fail as for a room nobody is in (ending one removes nobody): its peers are removed below.
     for (const [req, c] of this.calling)
       if (c.shard === shard) {
         this.calling.delete(req);
@@ -203,14 +192,14 @@ export class SfuShards implements SfuService {
     return child?.connected ? { shard, child } : null;
   }
 
-  /** Asks the shard that owns the room to end it; 0 when that shard is down. */
+  /**
+   * Asks the shard that owns the room to end it: 0 when that shard is down or dies meanwhile (its peers
+   * are gone with it), and when ending fails there (logged).
+   */
   async endRoom(roomId: string, reason: string, leaveReason?: ServerLeaveReason): Promise<number> {
-    const owner = await this.ownerOf(roomId);
-    if (!owner) return 0;
-    const req = this.nextReq++;
-    return new Promise<number>((resolve) => {
-      this.ending.set(req, { shard: owner.shard, done: resolve });
-      owner.child.send({ t: "end-room", req, roomId, reason, ...(leaveReason ? { leaveReason } : {}) } satisfies ToShard);
+    return this.call<number>(roomId, { op: "end-room", reason, ...(leaveReason ? { leaveReason } : {}) }).catch((err) => {
+      if (!(err instanceof AppError && err.status === 404)) this.log.error({ err, room_id: roomId }, "could not end the room");
+      return 0;
     });
   }
 
