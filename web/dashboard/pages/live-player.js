@@ -28,6 +28,23 @@ function fileName(a) {
 }
 
 /**
+ * A button that opens an asset's file in a new tab through a presigned link, made when clicked (the
+ * player's recording offer, and each asset of the Recordings & live page).
+ */
+export function assetLinkButton(api, asset, label, attrs = {}) {
+  const button = el("button", { type: "button", class: "link", ...attrs }, label);
+  button.addEventListener(
+    "click",
+    () =>
+      void busy(button, "Opening…", async () => {
+        const link = await api("GET", `/v2/recording-assets/${asset.id}/presigned-url`);
+        window.open(link.url, "_blank", "noopener");
+      }),
+  );
+  return button;
+}
+
+/**
  * A hidden panel; `watch(stream, label)` shows and plays a stream, `sync(stream, detail)` tells it the
  * stream's latest state (and, once ended, its files), `stop()` ends playback and hides it.
  * @param {{ api: (method: string, path: string, body?: unknown) => Promise<any> }} deps
@@ -140,18 +157,7 @@ export function makePlayer({ api }) {
         el(
           "ul",
           { class: "player-files" },
-          ...assets.map((a) => {
-            const get = el("button", { type: "button", class: "link", "data-testid": "recording-file", title: a.path }, fileName(a));
-            get.addEventListener(
-              "click",
-              () =>
-                void busy(get, "Opening…", async () => {
-                  const link = await api("GET", `/v2/recording-assets/${a.id}/presigned-url`);
-                  window.open(link.url, "_blank", "noopener");
-                }),
-            );
-            return el("li", {}, get);
-          }),
+          ...assets.map((a) => el("li", {}, assetLinkButton(api, a, fileName(a), { "data-testid": "recording-file", title: a.path }))),
         ),
       );
     }

@@ -6,7 +6,7 @@
 
 import { listAll, newestPage } from "../api.js";
 import { badge, busy, copy, el, fill, formatBytes, formatDuration, formatTime } from "../ui.js";
-import { makePlayer } from "./live-player.js";
+import { assetLinkButton, makePlayer } from "./live-player.js";
 
 const ACTIVE = new Set(["starting", "running", "stopping", "post_processing"]);
 const ENDED = new Set(["completed", "failed"]);
@@ -370,15 +370,7 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     const extra = [assetShape(a.metadata), a.duration ? formatDuration(a.duration) : null, a.size ? formatBytes(a.size) : null]
       .filter(Boolean)
       .join(" · ");
-    const get = el("button", { type: "button", class: "link", "data-testid": "asset-download" }, "Download");
-    get.addEventListener(
-      "click",
-      () =>
-        void busy(get, "Opening…", async () => {
-          const link = await api("GET", `/v2/recording-assets/${a.id}/presigned-url`);
-          window.open(link.url, "_blank", "noopener");
-        }),
-    );
+    const get = assetLinkButton(api, a, "Download", { "data-testid": "asset-download" });
     return el(
       "li",
       { "data-testid": "asset", "data-type": a.type, title: a.path },
