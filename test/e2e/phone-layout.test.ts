@@ -3,18 +3,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { mintAppToken } from "../../src/auth/tokens.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import type { LiveStream, Recording, Room, Template } from "../support/api-types.ts";
-import {
-  makeFakeAudio,
-  makeFakeVideo,
-  openRoomPage,
-  waitForRemotePeers,
-  waitForState,
-  withArtifacts,
-  type RoomPage,
-} from "../support/browser.ts";
+import { joinRoomPage, makeFakeAudio, makeFakeVideo, waitForRemotePeers, withArtifacts, type RoomPage } from "../support/browser.ts";
 import { type DashboardPage, go, openDashboard, ready, withDashboardArtifacts } from "../support/dashboard.ts";
 import { layoutProblems } from "../support/layout.ts";
 import { until } from "../support/wait.ts";
@@ -49,23 +40,8 @@ after(async () => {
   if (media) fs.rmSync(media, { recursive: true, force: true });
 });
 
-async function join(roomId: string, role: string, name: string, viewport?: { width: number; height: number }): Promise<RoomPage> {
-  const token = await mintAppToken(app.ctx.identity, { roomId, role, userId: `user-${name}` });
-  const p = await openRoomPage(null, {
-    baseUrl: app.url,
-    roomId,
-    token,
-    name,
-    skipPreview: true,
-    fakeVideoFile: fake.video,
-    fakeAudioFile: fake.audio,
-    label: name,
-    viewport,
-  });
-  pages.push(p);
-  await waitForState(p.page, "joined");
-  return p;
-}
+const join = (roomId: string, role: string, name: string, viewport?: { width: number; height: number }) =>
+  joinRoomPage(app, roomId, { role, name, media: fake, viewport, keep: pages });
 
 const clean = async (page: RoomPage["page"] | DashboardPage["page"], what: string) =>
   assert.deepEqual(await layoutProblems(page), [], `${what} on a 390 px phone`);

@@ -4,16 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, afterEach, before, test } from "node:test";
 import type { Page } from "playwright-core";
-import { mintAppToken } from "../../src/auth/tokens.ts";
-import {
-  makeFakeAudio,
-  makeFakeVideo,
-  openRoomPage,
-  waitForRemotePeers,
-  waitForState,
-  withArtifacts,
-  type RoomPage,
-} from "../support/browser.ts";
+import { joinRoomPage, makeFakeAudio, makeFakeVideo, waitForRemotePeers, withArtifacts, type RoomPage } from "../support/browser.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import type { Room, Template } from "../support/api-types.ts";
 import type { HookWindow } from "../support/page-hooks.ts";
@@ -54,22 +45,7 @@ async function newRoom(name: string, templateId?: string): Promise<string> {
   return res.body.id;
 }
 
-async function join(roomId: string, role: string, name: string): Promise<RoomPage> {
-  const token = await mintAppToken(app.ctx.identity, { roomId, role, userId: `user-${name}` });
-  const peer = await openRoomPage(null, {
-    baseUrl: app.url,
-    roomId,
-    token,
-    name,
-    skipPreview: true,
-    fakeVideoFile: fake.video,
-    fakeAudioFile: fake.audio,
-    label: name,
-  });
-  open.push(peer);
-  await waitForState(peer.page, "joined");
-  return peer;
-}
+const join = (roomId: string, role: string, name: string) => joinRoomPage(app, roomId, { role, name, media: fake, keep: open });
 
 const hook = (page: Page) => page.evaluate(() => (window as HookWindow).tapedeck!);
 const systemLines = (page: Page) => page.getByTestId("chat-system").allTextContents();

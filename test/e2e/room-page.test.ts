@@ -7,6 +7,7 @@ import type { Page, WebSocketRoute } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
 import type { Sfu } from "../../src/sfu/sfu.ts";
 import {
+  joinRoomPage,
   makeFakeAudio,
   makeFakeVideo,
   openRoomPage,
@@ -65,25 +66,20 @@ async function newRoom(name: string): Promise<string> {
   return res.body.id;
 }
 
-async function join(
+/** Joins as `role` with one colour's camera and microphone (waitForState is up to the caller). */
+const join = (
   roomId: string,
-  opts: { role: string; name: string; colour: { video: string; audio: string }; query?: Record<string, string> },
-): Promise<RoomPage> {
-  const token = await mintAppToken(app.ctx.identity, { roomId, role: opts.role, userId: `user-${opts.role}` });
-  const peer = await openRoomPage(null, {
-    baseUrl: app.url,
-    roomId,
-    token,
-    name: opts.name,
-    skipPreview: true,
-    fakeVideoFile: opts.colour.video,
-    fakeAudioFile: opts.colour.audio,
-    label: opts.role,
-    query: opts.query,
+  o: { role: string; name: string; colour: { video: string; audio: string }; query?: Record<string, string> },
+) =>
+  joinRoomPage(app, roomId, {
+    role: o.role,
+    name: o.name,
+    userId: `user-${o.role}`,
+    media: o.colour,
+    query: o.query,
+    keep: open,
+    waitJoined: false,
   });
-  open.push(peer);
-  return peer;
-}
 
 /** The page's own peer id, once it has joined (a page still joining has none). */
 const selfId = async (page: Page): Promise<string> =>

@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { mintAppToken, type TokenKeys } from "../../src/auth/tokens.ts";
 import type { HookWindow, ShownPeer } from "./page-hooks.ts";
 
 // Headless Debian Chromium driven by playwright-core, for tests of the room page. Each peer gets a fresh
@@ -141,6 +142,45 @@ export async function openRoomPage(browser: Browser | null, opts: RoomPageOption
     throw err;
   }
   return { label, page, context, logs, close };
+}
+
+/** What joinRoomPage needs of a running tapedeck: its URL and the identity that signs app tokens. */
+export interface JoinTarget {
+  url: string;
+  ctx: { identity: TokenKeys };
+}
+
+export interface JoinOptions extends Pick<RoomPageOptions, "query" | "viewport"> {
+  role: string;
+  name: string;
+  /** The fake camera and microphone files (makeFakeVideo, makeFakeAudio). */
+  media: { video: string; audio: string };
+  /** Defaults to `user-<name>`. */
+  userId?: string;
+  /** Where the page is kept, so the test closes it (pushed before any wait). */
+  keep?: RoomPage[];
+  /** Waits until the page has joined (default true). */
+  waitJoined?: boolean;
+}
+
+/** Opens the room page for a peer with an app token of `role`, skipping the preview, and waits until it has joined. */
+export async function joinRoomPage(app: JoinTarget, roomId: string, o: JoinOptions): Promise<RoomPage> {
+  const token = await mintAppToken(app.ctx.identity, { roomId, role: o.role, userId: o.userId ?? `user-${o.name}` });
+  const peer = await openRoomPage(null, {
+    baseUrl: app.url,
+    roomId,
+    token,
+    name: o.name,
+    skipPreview: true,
+    fakeVideoFile: o.media.video,
+    fakeAudioFile: o.media.audio,
+    label: o.name,
+    query: o.query,
+    viewport: o.viewport,
+  });
+  o.keep?.push(peer);
+  if (o.waitJoined !== false) await waitForState(peer.page, "joined");
+  return peer;
 }
 
 export type PageState = "preview" | "joining" | "joined" | "left" | "error";
