@@ -6,8 +6,8 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { type MediaSegment, parseMasterPlaylist, parseMediaPlaylist } from "../../src/media/hls-playlist.ts";
 import { buildVod, layerMp4, recordedSegments, zipVod } from "../../src/recorders/hls/vod.ts";
-import { MediaProcessError, probe, runFfmpeg } from "../../src/media/process.ts";
-import { fixtureDir } from "../support/media-fixtures.ts";
+import { MediaProcessError, probe } from "../../src/media/process.ts";
+import { fixtureDir, makeLiveHlsFolder } from "../support/media-fixtures.ts";
 
 const execFileP = promisify(execFile);
 
@@ -131,65 +131,12 @@ describe("VOD from a real two-variant live stream (ffmpeg)", () => {
 
   // 12 s at 15 fps, a keyframe every 30 frames: six 2 s segments per variant, cut at the same times.
   before(async () => {
-    for (const v of ["0", "1"]) fs.mkdirSync(path.join(live, v), { recursive: true });
-    await runFfmpeg([
-      "-hide_banner",
-      "-loglevel",
-      "error",
-      "-nostdin",
-      "-y",
-      "-f",
-      "lavfi",
-      "-i",
-      "testsrc2=size=320x180:rate=15:duration=12",
-      "-f",
-      "lavfi",
-      "-i",
-      "sine=frequency=1000:sample_rate=48000:duration=12",
-      "-filter_complex",
-      "[0:v]split=2[v0][t];[t]scale=160:90[v1]",
-      "-map",
-      "[v0]",
-      "-map",
-      "[v1]",
-      "-map",
-      "1:a",
-      "-map",
-      "1:a",
-      "-c:v",
-      "libx264",
-      "-preset",
-      "ultrafast",
-      "-pix_fmt",
-      "yuv420p",
-      "-g",
-      "30",
-      "-keyint_min",
-      "30",
-      "-sc_threshold",
-      "0",
-      "-c:a",
-      "aac",
-      "-b:a",
-      "64k",
-      "-f",
-      "hls",
-      "-hls_time",
-      "2",
-      "-hls_playlist_type",
-      "event",
-      "-hls_list_size",
-      "0",
-      "-hls_flags",
-      "program_date_time+independent_segments+temp_file",
-      "-var_stream_map",
-      "v:0,a:0,name:0 v:1,a:1,name:1",
-      "-master_pl_name",
-      "master.m3u8",
-      "-hls_segment_filename",
-      path.join(live, "%v", "seg-%05d.ts"),
-      path.join(live, "%v", "index.m3u8"),
-    ]);
+    await makeLiveHlsFolder(live, {
+      sizes: [
+        [320, 180],
+        [160, 90],
+      ],
+    });
   });
 
   const firstDate = () => parseMediaPlaylist(fs.readFileSync(path.join(live, "0", "index.m3u8"), "utf8")).segments[0].programDateTimeMs!;
@@ -382,7 +329,11 @@ describe("VOD from a real two-variant live stream (ffmpeg)", () => {
     const missing = copy("live-missing", (t) => t);
     fs.rmSync(path.join(missing, "1", "index.m3u8"));
     await assert.rejects(buildVod(missing, f("out-missing"), []), /variant 1 \(1\/index\.m3u8\): cannot read its playlist .*ENOENT/);
-    await assert.rejects(buildVod(live, f("out-empty"), [{ from: 0, to: null }]), /variant 0 \(0\/index\.m3u8\): no segment left to keep/);
+    // Every variant is read at once: whichever says it first is the error.
+    await assert.rejects(
+      buildVod(live, f("out-empty"), [{ from: 0, to: null }]),
+      /variant (\d) \(\1\/index\.m3u8\): no segment left to keep/,
+    );
     await assert.rejects(buildVod(live, live, []), /cannot be the live folder/);
   });
 

@@ -10,6 +10,7 @@ import type { WebhookEventType } from "../../src/domain/webhook-types.ts";
 import { newObjectId, nowIso } from "../../src/ids.ts";
 import { enqueueJob, JobRunner, type JobHandlers } from "../../src/jobs/job-queue.ts";
 import { createLogger } from "../../src/log.ts";
+import { capturedRecording, webhookData } from "../support/finish-fixture.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { DIALECTS } from "../support/db.ts";
 import type { Room, Template } from "../support/api-types.ts";
@@ -53,44 +54,8 @@ for (const dialect of DIALECTS) {
     });
     after(() => app.close());
 
-    const insertRecording = async (o: { kind: "beam" | "hls"; roomId: string; details: object }) => {
-      const id = newObjectId();
-      const t = nowIso();
-      await app.ctx.db
-        .insertInto("recordings")
-        .values({
-          id,
-          kind: o.kind,
-          room_id: o.roomId,
-          session_id: null,
-          status: "post_processing",
-          meeting_url: "",
-          destination: "",
-          started_by: "",
-          stopped_by: "",
-          details: JSON.stringify(o.details),
-          failure: null,
-          created_at: t,
-          started_at: t,
-          stopped_at: t,
-          updated_at: t,
-          stop_reason: "client request",
-          paused: 0,
-          worker: null,
-          lease_until: null,
-        })
-        .execute();
-      return id;
-    };
-    const webhook = async (type: WebhookEventType, roomId: string) => {
-      const row = await app.ctx.db
-        .selectFrom("webhook_events")
-        .select("body")
-        .where("type", "=", type)
-        .where("room_id", "=", roomId)
-        .executeTakeFirstOrThrow();
-      return JSON.parse(row.body).data as Record<string, unknown>;
-    };
+    const insertRecording = (o: { kind: "beam" | "hls"; roomId: string; details: object }) => capturedRecording(app.ctx.db, o);
+    const webhook = (type: WebhookEventType, roomId: string) => webhookData(app.ctx.db, type, roomId);
     const recording = async (id: string) => app.ctx.db.selectFrom("recordings").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
 
     test("a browser recording whose bucket cannot be reached: beam.failure UPLOAD_ERROR from the destination", async () => {

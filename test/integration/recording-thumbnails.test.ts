@@ -6,13 +6,14 @@ import type { WebhookEventType } from "../../src/domain/webhook-types.ts";
 import { newObjectId, nowIso } from "../../src/ids.ts";
 import { enqueueJob, JobRunner, type JobHandlers } from "../../src/jobs/job-queue.ts";
 import { createLogger } from "../../src/log.ts";
-import { probe, runFfmpeg } from "../../src/media/process.ts";
+import { probe } from "../../src/media/process.ts";
 import { beamFinishHandler } from "../../src/recorders/browser/beam-finish.job.ts";
 import { hlsFinishHandler } from "../../src/recorders/hls/hls-finish.job.ts";
 import type { Room, Template } from "../support/api-types.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { DIALECTS } from "../support/db.ts";
-import { fixtureDir } from "../support/media-fixtures.ts";
+import { capturedRecording, webhookData } from "../support/finish-fixture.ts";
+import { fixtureDir, makeLiveHlsFolder, makeRecordingMp4 } from "../support/media-fixtures.ts";
 
 // Thumbnails of finished recordings, through the real finish jobs and the internal bucket, from real
 // media made by ffmpeg. What is checked comes from 100ms's reference: the template's `thumbnails`
@@ -24,93 +25,8 @@ import { fixtureDir } from "../support/media-fixtures.ts";
 
 const THUMBNAILS = { enabled: true, width: 1280, height: 720, offsets: [2], fps: 60 };
 
-/** 12 s, 640×360, 15 fps, a keyframe every 2 s, with sound: H.264/AAC in MP4 (as the browser recorder writes). */
-async function mp4(file: string, seconds = 12): Promise<void> {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  await runFfmpeg([
-    "-hide_banner",
-    "-loglevel",
-    "error",
-    "-nostdin",
-    "-y",
-    "-f",
-    "lavfi",
-    "-i",
-    `testsrc2=size=640x360:rate=15:duration=${seconds}`,
-    "-f",
-    "lavfi",
-    "-i",
-    `sine=frequency=1000:sample_rate=48000:duration=${seconds}`,
-    "-c:v",
-    "libx264",
-    "-preset",
-    "ultrafast",
-    "-pix_fmt",
-    "yuv420p",
-    "-g",
-    "30",
-    "-c:a",
-    "aac",
-    "-movflags",
-    "+faststart",
-    file,
-  ]);
-}
-
-/** A live stream's folder as the HLS worker leaves it: one 640×360 variant of dated 2 s segments. */
-async function liveFolder(live: string): Promise<void> {
-  fs.mkdirSync(path.join(live, "0"), { recursive: true });
-  await runFfmpeg([
-    "-hide_banner",
-    "-loglevel",
-    "error",
-    "-nostdin",
-    "-y",
-    "-f",
-    "lavfi",
-    "-i",
-    "testsrc2=size=640x360:rate=15:duration=12",
-    "-f",
-    "lavfi",
-    "-i",
-    "sine=frequency=1000:sample_rate=48000:duration=12",
-    "-map",
-    "0:v",
-    "-map",
-    "1:a",
-    "-c:v",
-    "libx264",
-    "-preset",
-    "ultrafast",
-    "-pix_fmt",
-    "yuv420p",
-    "-g",
-    "30",
-    "-keyint_min",
-    "30",
-    "-sc_threshold",
-    "0",
-    "-c:a",
-    "aac",
-    "-f",
-    "hls",
-    "-hls_time",
-    "2",
-    "-hls_playlist_type",
-    "event",
-    "-hls_list_size",
-    "0",
-    "-hls_flags",
-    "program_date_time+independent_segments+temp_file",
-    "-var_stream_map",
-    "v:0,a:0,name:0",
-    "-master_pl_name",
-    "master.m3u8",
-    "-hls_segment_filename",
-    path.join(live, "%v", "seg-%05d.ts"),
-    path.join(live, "%v", "index.m3u8"),
-  ]);
-}
+const mp4 = (file: string, seconds?: number) => makeRecordingMp4(file, { seconds });
+const liveFolder = (live: string) => makeLiveHlsFolder(live, { sizes: [[640, 360]] });
 
 interface Thumb {
   width: number;
@@ -143,50 +59,14 @@ for (const dialect of DIALECTS) {
       assert.equal(r.status, 200, JSON.stringify(r.body));
       return r.body.id as string;
     };
-    const insertRecording = async (o: { kind: "beam" | "hls"; roomId: string; details: object }) => {
-      const id = newObjectId();
-      const t = nowIso();
-      await app.ctx.db
-        .insertInto("recordings")
-        .values({
-          id,
-          kind: o.kind,
-          room_id: o.roomId,
-          session_id: null,
-          status: "post_processing",
-          meeting_url: "",
-          destination: "",
-          started_by: "",
-          stopped_by: "",
-          details: JSON.stringify(o.details),
-          failure: null,
-          created_at: t,
-          started_at: t,
-          stopped_at: t,
-          updated_at: t,
-          stop_reason: "client request",
-          paused: 0,
-          worker: null,
-          lease_until: null,
-        })
-        .execute();
-      return id;
-    };
+    const insertRecording = (o: { kind: "beam" | "hls"; roomId: string; details: object }) => capturedRecording(app.ctx.db, o);
     const finish = async (type: "beam-finish" | "hls-finish", id: string) => {
       await enqueueJob(app.ctx.db, { type, key: `${type}:${id}`, payload: { recordingId: id } });
       assert.equal(await runner.runOnce(), 1);
       const rec = await app.ctx.db.selectFrom("recordings").select(["status", "failure"]).where("id", "=", id).executeTakeFirstOrThrow();
       assert.equal(rec.status, "completed", String(rec.failure));
     };
-    const webhook = async (type: WebhookEventType, roomId: string) => {
-      const row = await app.ctx.db
-        .selectFrom("webhook_events")
-        .select("body")
-        .where("type", "=", type)
-        .where("room_id", "=", roomId)
-        .executeTakeFirstOrThrow();
-      return JSON.parse(row.body).data as Record<string, unknown>;
-    };
+    const webhook = (type: WebhookEventType, roomId: string) => webhookData(app.ctx.db, type, roomId);
     const assets = async (roomId: string) => {
       const r = await app.api<{ data: Array<Record<string, unknown>> }>("GET", `/v2/recording-assets?room_id=${roomId}`);
       assert.equal(r.status, 200, JSON.stringify(r.body));

@@ -352,3 +352,46 @@ export async function avOffsetsMs(file: string, beepFrequency = 1000): Promise<{
     : [];
   return { offsets, beeps, flashes };
 }
+
+/** An MP4 as the browser recorder writes it: H.264/AAC, 15 fps, a keyframe every 2 s, a moving test pattern and a 1 kHz tone. */
+export async function makeRecordingMp4(out: string, o: { seconds?: number; width?: number; height?: number } = {}): Promise<string> {
+  const [seconds, w, h] = [o.seconds ?? 12, o.width ?? 640, o.height ?? 360];
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  await runFfmpeg([
+    ...["-hide_banner", "-loglevel", "error", "-nostdin", "-y"],
+    ...["-f", "lavfi", "-i", `testsrc2=size=${w}x${h}:rate=15:duration=${seconds}`],
+    ...["-f", "lavfi", "-i", `sine=frequency=1000:sample_rate=48000:duration=${seconds}`],
+    ...["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "30", "-c:a", "aac", "-movflags", "+faststart", out],
+  ]);
+  return out;
+}
+
+/**
+ * A live stream's folder as the HLS worker leaves it: `master.m3u8` and one variant folder per size
+ * (`0` the first, the largest), each of dated 2 s MPEG-TS segments cut at the same times (15 fps, a
+ * keyframe every 30 frames), with sound.
+ */
+export async function makeLiveHlsFolder(live: string, o: { sizes: [number, number][]; seconds?: number }): Promise<string> {
+  const seconds = o.seconds ?? 12;
+  const [[w, h]] = o.sizes;
+  for (const i of o.sizes.keys()) fs.mkdirSync(path.join(live, String(i)), { recursive: true });
+  const n = o.sizes.length;
+  const split = o.sizes.map((_, i) => (i === 0 ? "[v0]" : `[t${i}]`)).join("");
+  const scales = o.sizes.slice(1).map(([sw, sh], i) => `;[t${i + 1}]scale=${sw}:${sh}[v${i + 1}]`);
+  await runFfmpeg([
+    ...["-hide_banner", "-loglevel", "error", "-nostdin", "-y"],
+    ...["-f", "lavfi", "-i", `testsrc2=size=${w}x${h}:rate=15:duration=${seconds}`],
+    ...["-f", "lavfi", "-i", `sine=frequency=1000:sample_rate=48000:duration=${seconds}`],
+    ...["-filter_complex", `[0:v]split=${n}${split}${scales.join("")}`],
+    ...o.sizes.flatMap((_, i) => ["-map", `[v${i}]`]),
+    ...o.sizes.flatMap(() => ["-map", "1:a"]),
+    ...["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0"],
+    ...["-c:a", "aac", "-b:a", "64k"],
+    ...["-f", "hls", "-hls_time", "2", "-hls_playlist_type", "event", "-hls_list_size", "0"],
+    ...["-hls_flags", "program_date_time+independent_segments+temp_file"],
+    ...["-var_stream_map", o.sizes.map((_, i) => `v:${i},a:${i},name:${i}`).join(" ")],
+    ...["-master_pl_name", "master.m3u8"],
+    ...["-hls_segment_filename", path.join(live, "%v", "seg-%05d.ts"), path.join(live, "%v", "index.m3u8")],
+  ]);
+  return live;
+}
