@@ -139,7 +139,7 @@ export async function benchBeam(): Promise<Array<[string, string, string]>> {
     for (let i = 0; !success; i++) {
       if (i > 1200) throw new Error(`no beam.recording.success for ${rec.id} within 120 s`);
       await sleep(100);
-      success = (await get(`/v2/analytics/events?type=beam.recording.success&room_id=${roomId}&limit=100`)).data?.find(
+      success = (await get(`/v2/analytics/events?type=beam.recording.success&room_id=${roomId}&limit=100`)).events?.find(
         (e: any) => e.data.beam_id === rec.id,
       );
     }

@@ -208,7 +208,7 @@ async function live(dir: string): Promise<Array<[string, string, string]>> {
     for (let i = 0; !success; i++) {
       if (i > 1800) throw new Error(`no hls.recording.success within 180 s`);
       await sleep(100);
-      success = (await get(`/v2/analytics/events?type=hls.recording.success&room_id=${room.id}&limit=100`)).data?.find(
+      success = (await get(`/v2/analytics/events?type=hls.recording.success&room_id=${room.id}&limit=100`)).events?.find(
         (e: any) => e.data.beam_id === s.id,
       );
     }

@@ -32,7 +32,7 @@ export type AppEvents = {
   /** A persisted job was queued (SFU track uploads, recording finishes): the job runner wakes. */
   "jobs.queued": void;
   /** A browser recording or live stream row was created or asked to stop, pause or resume: its worker wakes. */
-  "recording.requested": { kind: "beam" | "hls" };
+  "recording.requested": { kind: "beam" | "hls" | "rtmp" };
   /**
    * A peer joined a room of the SFU running in this process (in a shard process, that shard's bus): the
    * browser recorder's auto-start listens (recorders/browser/auto-start.ts). `hidden`: tapedeck's own recorder.

@@ -24,6 +24,11 @@ import { beamRecorder } from "./recorders/browser/beam-recorder.ts";
 import type { BeamDetails } from "./recorders/browser/beam.service.ts";
 import { CaptureWorker } from "./recorders/browser/capture-worker.ts";
 import { hlsRecorder } from "./recorders/hls/hls-recorder.ts";
+import { externalStreamRoutes } from "./recorders/rtmp/external-stream.routes.ts";
+import type { RtmpDetails } from "./recorders/rtmp/external-stream.service.ts";
+import { rtmpFinishHandler } from "./recorders/rtmp/rtmp-finish.job.ts";
+import { rtmpRecorder } from "./recorders/rtmp/rtmp-recorder.ts";
+import { autoStartExternalStreamOnJoin } from "./recorders/rtmp/auto-start.ts";
 import type { HlsDetails } from "./recorders/hls/live-stream.service.ts";
 import { autoStartOnJoin } from "./recorders/browser/auto-start.ts";
 import { uploadTrackHandler } from "./recorders/sfu/upload-track.job.ts";
@@ -42,6 +47,7 @@ import { outboundPolicy } from "./net/outbound-policy.ts";
 import { WebhookOutbox } from "./webhooks/outbox.ts";
 import { webRoutes } from "./web/web.routes.ts";
 import { webhookRoutes } from "./webhooks/webhook.routes.ts";
+import { analyticsRoutes } from "./analytics/analytics.routes.ts";
 import { EventBus } from "./util/event-bus.ts";
 
 // The composition root: builds every part once, in order, and closes them in reverse.
@@ -56,6 +62,8 @@ export interface Tapedeck {
   beams: CaptureWorker<BeamDetails> | null;
   /** Live streams (HLS): the capture worker with the hls recorder. */
   streams: CaptureWorker<HlsDetails> | null;
+  /** External streams (RTMP out): the capture worker with the rtmp recorder. */
+  externalStreams: CaptureWorker<RtmpDetails> | null;
   /** http://host:port (https:// with TAPEDECK_TLS_CERT) the server listens on. */
   url: string;
   generatedCredentials: boolean;
@@ -125,6 +133,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
           "composite-progress": compositeProgressHandler(ctx),
           "beam-finish": beamFinishHandler(ctx),
           "hls-finish": hlsFinishHandler(ctx),
+          "rtmp-finish": rtmpFinishHandler(ctx),
         },
       })
     : null;
@@ -133,10 +142,12 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   // worker per kind with that kind's Recorder (each wakes on "recording.requested" of its kind).
   const beams = config.roles.has("worker") ? new CaptureWorker(ctx, beamRecorder(ctx)) : null;
   const streams = config.roles.has("worker") ? new CaptureWorker(ctx, hlsRecorder(ctx)) : null;
+  const externalStreams = config.roles.has("worker") ? new CaptureWorker(ctx, rtmpRecorder(ctx)) : null;
   // The SFU: shard processes (one per core by default), or inside this process when processes = 0.
   const sfu = config.roles.has("sfu") ? createSfu(ctx) : null;
-  // A template's browserComposite.autoStart, on the SFU's "peer.joined" (shard processes register their own).
+  // A template's browserComposite.autoStart and rtmpDestinations autoStart, on the SFU's "peer.joined" (shard processes register their own).
   if (sfu) autoStartOnJoin(ctx);
+  if (sfu) autoStartExternalStreamOnJoin(ctx);
   await sfu?.start();
   // What this process serves over HTTP, by role: /health always; with `api` the public API (/v2, which
   // buildServer mounts only then), signed internal-bucket downloads, the pages and HLS playback; with
@@ -152,9 +163,11 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
       sessionRoutes,
       recordingRoutes,
       liveStreamRoutes,
+      externalStreamRoutes,
       assetRoutes,
       storageRoutes,
       webhookRoutes,
+      analyticsRoutes,
     ],
     public: [
       healthRoutes(() => tools),
@@ -182,6 +195,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   await jobs?.start();
   await beams?.start();
   await streams?.start();
+  await externalStreams?.start();
   log.info({ url, dashboard: `${url}/dashboard` }, "tapedeck listening");
 
   let closed = false;
@@ -192,13 +206,14 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
     jobs,
     beams,
     streams,
+    externalStreams,
     url,
     generatedCredentials,
     tools,
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([beams?.stop(), streams?.stop()]);
+      await Promise.all([beams?.stop(), streams?.stop(), externalStreams?.stop()]);
       await sfu?.stop();
       await server.close();
       await jobs?.stop();

@@ -11,6 +11,7 @@ import { WebhookOutbox } from "./webhooks/outbox.ts";
 import type { FromShard, ToShard } from "./sfu/shard-ipc.ts";
 import type { SignalSocket } from "./sfu/signal-socket.ts";
 import { autoStartOnJoin } from "./recorders/browser/auto-start.ts";
+import { autoStartExternalStreamOnJoin } from "./recorders/rtmp/auto-start.ts";
 import { Sfu } from "./sfu/sfu.ts";
 
 // An SFU shard process (`tapedeck sfu-shard <n>`, forked by the api process): runs the rooms hashed
@@ -33,6 +34,7 @@ export async function runSfuShard(index: number): Promise<void> {
   events.on("jobs.queued", () => toParent({ t: "kick" }));
   events.on("recording.requested", () => toParent({ t: "kick" }));
   autoStartOnJoin({ db, events, log });
+  autoStartExternalStreamOnJoin({ db, events, log, config });
   const sfu = new Sfu({ db, outbox, identity, log, config, events });
   const sockets = new Map<number, { msg: (t: string) => void; closed: () => void }>();
 

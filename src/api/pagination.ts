@@ -1,9 +1,11 @@
 import { z } from "zod";
 
 // 100ms pagination: `limit` (default 10, at most 100) and `start` (the previous page's `last`).
-// Lists are ordered by id, which is time-ordered, so `start` is an exclusive lower bound.
-// tapedeck accepts any limit from 1 to 100 (100ms documents 10-100), and adds `order=desc`: newest
-// first, `start` then an exclusive upper bound (paging back in time).
+// Lists are ordered by id, which is time-ordered. The lists 100ms documents (rooms, sessions, templates,
+// recordings, live streams, recording assets) use `listPageQuery`: newest first, as 100ms's samples
+// answer, `start` then an exclusive upper bound (paging back in time). tapedeck adds `order=asc` (oldest
+// first, `start` an exclusive lower bound) and accepts any limit from 1 to 100 (100ms documents 10-100).
+// `pageQuery` is the same with oldest first by default (tapedeck's own lists, e.g. the delivery log).
 
 export const pageQuery = {
   limit: z.coerce
@@ -20,6 +22,12 @@ export const pageQuery = {
     .regex(/^[A-Za-z0-9_.:-]*$/, "start must be the `last` of a previous page (letters, digits, '-', '_', '.', ':')")
     .optional(),
   order: z.enum(["asc", "desc"], { error: "order must be asc or desc" }).default("asc"),
+};
+
+/** The page query of the lists 100ms documents: newest first unless `order=asc`. */
+export const listPageQuery = {
+  ...pageQuery,
+  order: z.enum(["asc", "desc"], { error: "order must be asc or desc" }).default("desc"),
 };
 
 /** The comparison that puts an id after the `start` cursor in the list's order. */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { V2Routes } from "../api/server.ts";
-import { afterCursor, pageQuery, toPage } from "../api/pagination.ts";
+import { afterCursor, listPageQuery, toPage } from "../api/pagination.ts";
 import { objectIdParam, parseParams, parseQuery } from "../api/validation.ts";
 import { ASSET_STATUSES, ASSET_TYPES } from "../domain/recording-types.ts";
 import { AppError } from "../errors.ts";
@@ -12,7 +12,7 @@ const OSS_DEFAULT_PRESIGN_SECONDS = 9 * 3600;
 
 const idParams = z.object({ id: objectIdParam("asset_id") });
 const listQuery = z.object({
-  ...pageQuery,
+  ...listPageQuery,
   room_id: objectIdParam("room_id").optional(),
   session_id: objectIdParam("session_id").optional(),
   status: z.enum(ASSET_STATUSES, { error: `status must be one of ${ASSET_STATUSES.join(", ")}` }).optional(),

@@ -21,6 +21,7 @@ import * as m004 from "./migrations/004-recorded-tracks.ts";
 import * as m005 from "./migrations/005-beam.ts";
 import * as m006 from "./migrations/006-hls.ts";
 import * as m007 from "./migrations/007-room-codes.ts";
+import * as m008 from "./migrations/008-analytics.ts";
 
 export type Db = Kysely<Database>;
 export type DialectName = "sqlite" | "postgres";
@@ -41,6 +42,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "005-beam": m005,
   "006-hls": m006,
   "007-room-codes": m007,
+  "008-analytics": m008,
 };
 
 // int8 (bigint) arrives from pg as a string; sizes stay well below 2^53, so read them as numbers.

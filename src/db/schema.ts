@@ -136,6 +136,34 @@ export interface WebhookEventsTable {
   last_status: number | null;
   created_at: string;
   delivered_at: string | null;
+  /** The event log's filters (GET /v2/analytics/events), from the event's data; null when it has none. */
+  session_id: string | null;
+  peer_id: string | null;
+  user_id: string | null;
+  beam_id: string | null;
+}
+
+/** A peer's quality time series in one session (GET /v2/analytics/peer-stats); `stats` is JSON (analytics/peer-stats.ts). */
+export interface PeerStatsTable {
+  id: string;
+  session_id: string;
+  peer_id: string;
+  room_id: string;
+  stats: string;
+  updated_at: string;
+}
+
+/** A webhook replay by time range (POST /v2/analytics/webhooks/replay): the events it queued and how it went. */
+export interface WebhookReplaysTable {
+  id: string;
+  /** The normalised filters: an identical replay still running is reused. */
+  filter_key: string;
+  filters: string;
+  /** JSON array of the replayed event ids. */
+  event_ids: string;
+  status: string;
+  started_at: string;
+  completed_at: string | null;
 }
 
 export interface WebhookAttemptsTable {
@@ -250,6 +278,8 @@ export interface Database {
   recorded_tracks: RecordedTracksTable;
   live_stream_metadata: LiveStreamMetadataTable;
   room_codes: RoomCodesTable;
+  peer_stats: PeerStatsTable;
+  webhook_replays: WebhookReplaysTable;
 }
 
 export type JobRow = Selectable<JobsTable>;

@@ -18,8 +18,8 @@ export type AssetStatus = (typeof ASSET_STATUSES)[number];
 export const RECORDING_STATUSES = ["starting", "running", "stopping", "post_processing", "completed", "failed"] as const;
 export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
 
-/** beam: browser composite; sfu: track/stream/composite recording of a session; hls: live stream. */
-export const RECORDING_KINDS = ["beam", "sfu", "hls"] as const;
+/** beam: browser composite; sfu: track/stream/composite recording of a session; hls: live stream; rtmp: external stream (RTMP out). */
+export const RECORDING_KINDS = ["beam", "sfu", "hls", "rtmp"] as const;
 export type RecordingKind = (typeof RECORDING_KINDS)[number];
 
 /** The role the browser recorder ("Beam") joins with: hidden from other peers (roles starting `__` are), publishes nothing. */

@@ -33,6 +33,8 @@ export const JOB_PAYLOAD_SCHEMAS = {
   "beam-finish": recordingJob,
   /** A live stream after it stopped: its VOD and layer MP4s. */
   "hls-finish": recordingJob,
+  /** An external stream (RTMP out) after it stopped: its MP4 when it was recorded. */
+  "rtmp-finish": recordingJob,
 } as const;
 
 export type JobType = keyof typeof JOB_PAYLOAD_SCHEMAS;

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import type { V2Routes } from "../api/server.ts";
-import { afterCursor, pageQuery, toPage } from "../api/pagination.ts";
+import { afterCursor, listPageQuery, toPage } from "../api/pagination.ts";
 import { objectIdParam, parseBody, parseParams, parseQuery, queryBool, queryTime } from "../api/validation.ts";
-import type { RoomRow } from "../db/schema.ts";
+import type { RoomRow, TemplateRow } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
 import { isPlainObject } from "../util/json.ts";
 import { outboundPolicy } from "../net/outbound-policy.ts";
@@ -11,8 +11,9 @@ import { getRoom, renderRoom, updateRoom, upsertRoom } from "./room.service.ts";
 
 const idParams = z.object({ id: objectIdParam("room_id") });
 const listQuery = z.object({
-  ...pageQuery,
-  enabled: queryBool.optional(),
+  ...listPageQuery,
+  // 100ms: "Default: true" (its sample lists enabled rooms only); `enabled=false` lists the disabled ones.
+  enabled: queryBool.default(true),
   after: queryTime.optional(),
   before: queryTime.optional(),
   name: z.string().max(100).optional(),
@@ -46,13 +47,14 @@ export const ROOM_DISABLED_NOTICE = "This room was closed by an administrator.";
 export const roomRoutes =
   (sfu: RoomEnder | null): V2Routes =>
   (v2, ctx) => {
-    const templateNames = async (rows: RoomRow[]): Promise<Map<string, string>> => {
+    /** The rooms' templates (their names, and what `recording_info` shows for a room that follows one). */
+    const templatesOf = async (rows: RoomRow[]): Promise<Map<string, TemplateRow>> => {
       const ids = [...new Set(rows.map((r) => r.template_id))];
       if (ids.length === 0) return new Map();
-      const ts = await ctx.db.selectFrom("templates").select(["id", "name"]).where("id", "in", ids).execute();
-      return new Map(ts.map((t) => [t.id, t.name]));
+      const ts = await ctx.db.selectFrom("templates").selectAll().where("id", "in", ids).execute();
+      return new Map(ts.map((t) => [t.id, t]));
     };
-    const render = async (row: RoomRow) => renderRoom(ctx, row, (await templateNames([row])).get(row.template_id));
+    const render = async (row: RoomRow) => renderRoom(ctx, row, (await templatesOf([row])).get(row.template_id));
 
     v2.post("/rooms", async (req) => {
       precheckRoomBody(req.body);
@@ -61,8 +63,8 @@ export const roomRoutes =
         [body.webhook?.url, "webhook.url"],
         [body.recording_info?.upload_info?.options?.endpoint, "recording_info.upload_info.options.endpoint"],
       ]);
-      const { row, templateName } = await upsertRoom(ctx, body);
-      return renderRoom(ctx, row, templateName);
+      const { row, template } = await upsertRoom(ctx, body);
+      return renderRoom(ctx, row, template);
     });
 
     v2.get("/rooms", async (req) => {
@@ -73,14 +75,15 @@ export const roomRoutes =
         .orderBy("id", q.order)
         .limit(q.limit + 1);
       if (q.start) query = query.where("id", afterCursor(q.order), q.start);
-      if (q.enabled !== undefined) query = query.where("enabled", "=", q.enabled ? 1 : 0);
+      query = query.where("enabled", "=", q.enabled ? 1 : 0);
+      // 100ms: created at or after `after`, at or before `before` (both inclusive).
       if (q.after) query = query.where("created_at", ">=", q.after);
-      if (q.before) query = query.where("created_at", "<", q.before);
+      if (q.before) query = query.where("created_at", "<=", q.before);
       if (q.name) query = query.where("name_key", "=", q.name.toLowerCase());
       if (q.template_id) query = query.where("template_id", "=", q.template_id);
       const rows = await query.execute();
-      const names = await templateNames(rows);
-      return toPage(rows, q.limit, (r) => renderRoom(ctx, r, names.get(r.template_id)));
+      const templates = await templatesOf(rows.slice(0, q.limit));
+      return toPage(rows, q.limit, (r) => renderRoom(ctx, r, templates.get(r.template_id)));
     });
 
     v2.get("/rooms/:id", async (req) => {

@@ -50,11 +50,18 @@ export const createRoomSchema = z
       .regex(/^[0-9a-f]{24}$/, "template_id must be a 24-character hex id")
       .optional(),
     large_room: z.boolean().optional(),
-    size: z.number().int().min(0).max(20000).optional(),
+    size: z
+      .number({ error: "size must be a number" })
+      .int("size must be a whole number")
+      .min(0, "size must be at least 0")
+      .max(20000, "room size greater than 20000")
+      .optional(),
     ...common,
   })
   .refine((b) => b.size === undefined || b.large_room === true || b.size <= 2500, {
-    message: "size must be between 0 and 2500 (up to 20000 with large_room)",
+    // 100ms's text (its large-rooms guide); the schema's messages that are 100ms's texts are answered as
+    // they are (api/validation.ts).
+    message: "room size greater than 2500, set large_room flag as true",
     path: ["size"],
   });
 export type CreateRoomInput = z.infer<typeof createRoomSchema>;

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import type { AppContext } from "../app-context.ts";
 import { fromBool, toBool, type Db } from "../db/database.ts";
-import type { RoomRow } from "../db/schema.ts";
+import type { RoomRow, TemplateRow } from "../db/schema.ts";
 import type { UploadConfig } from "../domain/upload-config.ts";
 import { AppError, notFound } from "../errors.ts";
 import { newObjectId, nowIso } from "../ids.ts";
+import { sfuRecordingSettings } from "../templates/recording-settings.ts";
 import { openUpload, renderUpload, sealUpload, type StoredUpload } from "../templates/sealed-upload.ts";
 import { defaultTemplate, getTemplate, templateUpload } from "../templates/template.service.ts";
 import { parseJson, type Json } from "../util/json.ts";
@@ -24,27 +25,45 @@ export async function getRoom(db: Db, id: string): Promise<RoomRow> {
   return row;
 }
 
-export function renderRoom(ctx: Pick<Ctx, "box">, row: RoomRow, templateName?: string): Json {
+/**
+ * The room object as 100ms's samples show it. `recording_info` is always an object: the room's own, or,
+ * when the room follows its template (`recording_source_template: true`), `{enabled}` filled from the
+ * template (whether its sessions make SFU recordings). `enabled_source_template` says the same of that
+ * `enabled` (100ms's samples pair the two). `customer` is the deprecated copy of `customer_id`.
+ * Optional settings that were never set are left out, as in 100ms's samples (`size`,
+ * `max_duration_seconds`, `webhook`, and `polls` when empty).
+ */
+export function renderRoom(ctx: Pick<Ctx, "box">, row: RoomRow, template?: TemplateRow): Json {
   const info = parseJson<StoredRecordingInfo | null>(row.recording_info, null);
+  const followsTemplate = info === null;
+  const fromTemplate = (): boolean => {
+    if (!template) return false;
+    const sfu = sfuRecordingSettings(row, template);
+    return sfu.track || sfu.stream || sfu.composite;
+  };
+  const webhook = parseRoomWebhook(row.webhook, ctx.box);
+  const polls = parseJson<Json[]>(row.polls, []);
   return {
     id: row.id,
     name: row.name,
     enabled: toBool(row.enabled),
     description: row.description,
     customer_id: row.customer_id,
+    customer: row.customer_id,
     app_id: row.app_id,
+    recording_source_template: followsTemplate,
+    enabled_source_template: followsTemplate,
     recording_info: info
       ? { enabled: info.enabled, ...(info.upload_info ? { upload_info: renderUpload(ctx.box, info.upload_info) } : {}) }
-      : null,
-    recording_source_template: info === null,
+      : { enabled: fromTemplate() },
     template_id: row.template_id,
-    template: templateName ?? null,
+    template: template?.name ?? null,
     region: row.region,
     large_room: toBool(row.large_room),
-    size: row.size,
-    max_duration_seconds: row.max_duration_seconds,
-    webhook: parseRoomWebhook(row.webhook, ctx.box),
-    polls: parseJson(row.polls, []),
+    ...(row.size !== null ? { size: row.size } : {}),
+    ...(row.max_duration_seconds !== null ? { max_duration_seconds: row.max_duration_seconds } : {}),
+    ...(webhook ? { webhook } : {}),
+    ...(Array.isArray(polls) && polls.length ? { polls } : {}),
     key: `${row.customer_id}:${row.name}`,
     created_at: row.created_at,
     updated_at: row.updated_at,
@@ -74,7 +93,7 @@ async function templateFor(ctx: Ctx, templateId: string | undefined) {
 }
 
 /** POST /v2/rooms: creates, or returns and updates the room of the same name (case-insensitive). */
-export async function upsertRoom(ctx: Ctx, input: CreateRoomInput): Promise<{ row: RoomRow; templateName: string }> {
+export async function upsertRoom(ctx: Ctx, input: CreateRoomInput): Promise<{ row: RoomRow; template: TemplateRow }> {
   const name = input.name ?? `room-${randomBytes(6).toString("hex")}`;
   const existing = await ctx.db.selectFrom("rooms").selectAll().where("name_key", "=", name.toLowerCase()).executeTakeFirst();
   const template =
@@ -87,7 +106,7 @@ export async function upsertRoom(ctx: Ctx, input: CreateRoomInput): Promise<{ ro
     if (input.size !== undefined) changes.size = input.size;
     Object.assign(changes, commonChanges(ctx, input, existing));
     await ctx.db.updateTable("rooms").set(changes).where("id", "=", existing.id).execute();
-    return { row: { ...existing, ...changes }, templateName: template.name };
+    return { row: { ...existing, ...changes }, template };
   }
   const row: RoomRow = {
     id: newObjectId(),
@@ -109,7 +128,7 @@ export async function upsertRoom(ctx: Ctx, input: CreateRoomInput): Promise<{ ro
     updated_at: now,
   };
   await ctx.db.insertInto("rooms").values(row).execute();
-  return { row, templateName: template.name };
+  return { row, template };
 }
 
 function commonChanges(ctx: Ctx, input: UpdateRoomInput | CreateRoomInput, existing: RoomRow): Partial<RoomRow> {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { V2Routes } from "../api/server.ts";
-import { afterCursor, pageQuery, toPage } from "../api/pagination.ts";
+import { afterCursor, listPageQuery, toPage } from "../api/pagination.ts";
 import { objectIdParam, parseParams, parseQuery, queryBool, queryTime } from "../api/validation.ts";
 import { toBool, type Db } from "../db/database.ts";
 import type { PeerRow, SessionRow } from "../db/schema.ts";
@@ -9,7 +9,9 @@ import type { Json } from "../util/json.ts";
 
 const idParams = z.object({ id: objectIdParam("session_id") });
 const listQuery = z.object({
-  ...pageQuery,
+  ...listPageQuery,
+  // 100ms's table says "Default: true", but both of its sample answers to an unfiltered list hold
+  // inactive sessions: tapedeck follows the samples, so an omitted `active` is no filter.
   active: queryBool.optional(),
   room_id: objectIdParam("room_id").optional(),
   after: queryTime.optional(),
@@ -68,7 +70,8 @@ export const sessionRoutes: V2Routes = (v2, ctx) => {
     if (q.active !== undefined) query = query.where("active", "=", q.active ? 1 : 0);
     if (q.room_id) query = query.where("room_id", "=", q.room_id);
     if (q.after) query = query.where("created_at", ">=", q.after);
-    if (q.before) query = query.where("created_at", "<", q.before);
+    // 100ms: started at or after `after`, at or before `before` (both inclusive).
+    if (q.before) query = query.where("created_at", "<=", q.before);
     const rows = await query.execute();
     const peers = await peersOf(
       ctx.db,

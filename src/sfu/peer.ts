@@ -288,6 +288,11 @@ export class SfuPeer {
     void this.negotiate();
   }
 
+  /** The tracks forwarded to this peer now, with the werift sender of each (peer-stats samples them). */
+  forwarded(): Array<{ info: Omit<SubscribedTrack, "mid">; source: PublishedTrack; sender: RTCRtpTransceiver["sender"] }> {
+    return [...this.subscriptions.values()].map((s) => ({ info: s.info, source: s.source, sender: s.transceiver.sender }));
+  }
+
   /** Stops forwarding every track of `publisherId` (it left), or only `trackId` of it. */
   unsubscribePeer(publisherId: string, trackId?: string): void {
     let changed = false;

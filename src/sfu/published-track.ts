@@ -10,6 +10,8 @@ const PLI_MIN_INTERVAL_MS = 500;
 export class PublishedTrack {
   lastRtpAt = Date.now();
   packets = 0;
+  /** Video frames received (RTP packets with the marker bit: a frame's last packet), for the fps of peer-stats. */
+  frames = 0;
   private lastPliAt = 0;
   private readonly estimator = new BitrateEstimator();
   private windowStart = Date.now();
@@ -18,11 +20,13 @@ export class PublishedTrack {
   constructor(
     readonly info: PeerTrackInfo,
     readonly track: MediaStreamTrack,
-    private readonly receiver: RTCRtpReceiver,
+    /** Its werift receiver: RTCP, and the receive statistics peer-stats samples (analytics/quality-sampler.ts). */
+    readonly receiver: RTCRtpReceiver,
   ) {
     track.onReceiveRtp.subscribe((rtp) => {
       this.lastRtpAt = Date.now();
       this.packets++;
+      if (rtp.header.marker) this.frames++;
       if (info.kind === "video") this.estimator.onPacket(rtp);
       for (const l of this.listeners) l(rtp);
     });

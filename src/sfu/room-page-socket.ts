@@ -47,6 +47,8 @@ export type RoomPageMessage =
         sfu: { running: boolean; started_at: string | null };
       };
       stream: { running: boolean; started_at: string | null };
+      /** An external stream (RTMP out): the page's LIVE badge shows for it too. */
+      rtmp: { running: boolean; started_at: string | null };
     };
 
 export interface RoomPageSocketOptions {
@@ -138,6 +140,7 @@ export class RoomPageSocket implements SignalSocket {
         sfu: { running: s.sfu.running, started_at: since(s.sfu.startedAt) },
       },
       stream: { running: s.hls.running, started_at: since(s.hls.startedAt) },
+      rtmp: { running: s.rtmp.running, started_at: since(s.rtmp.startedAt) },
     });
   }
 

@@ -6,7 +6,7 @@ import { ownValue } from "../util/own.ts";
 import type { Removal, SfuPeer } from "./peer.ts";
 import type { ChatMessageOut, ServerMessage } from "./protocol.ts";
 import type { PublishedTrack } from "./published-track.ts";
-import type { SfuRecordingSettings } from "../recorders/core/recording-settings.ts";
+import type { SfuRecordingSettings } from "../templates/recording-settings.ts";
 import type { TrackRecordingService } from "../recorders/sfu/track-recording.service.ts";
 import type { SfuRecordingRef } from "../recorders/sfu/sfu-recording.ts";
 import type { LeaveReason, SessionStore } from "./session.store.ts";
@@ -14,6 +14,9 @@ import type { LivePeer, LiveRoom, PeerChange, ServerMessageOptions } from "./sfu
 import { SignalError } from "./signal-error.ts";
 import { RoomModeration } from "./room-moderation.ts";
 import { SessionData } from "./session-data.ts";
+import { RoomAnalytics } from "../analytics/room-analytics.ts";
+import type { AnalyticsEventWriter } from "../analytics/track-events.ts";
+import type { Db } from "../db/database.ts";
 
 // A live room: its peers, who receives whose tracks (the roles' subscribeToRoles), chat fan-out,
 // and the once-a-second housekeeping (REMB feedback, media inactivity). Joins and leaves are
@@ -49,6 +52,8 @@ export class SfuRoom {
   readonly moderation: RoomModeration = new RoomModeration(this);
   /** The session store (session-data.ts): emptied when the session closes. */
   readonly sessionData = new SessionData(() => this.visiblePeers());
+  /** Track events, error events and media stats of this room (analytics/room-analytics.ts), when the SFU writes them. */
+  readonly analytics: RoomAnalytics | null;
 
   constructor(
     public row: RoomRow,
@@ -61,8 +66,10 @@ export class SfuRoom {
       recordings: TrackRecordingService;
       compositeChunkMs: number;
       onEmpty: (room: SfuRoom) => void;
+      analytics?: { writer: AnalyticsEventWriter; db: Db };
     },
   ) {
+    this.analytics = deps.analytics ? new RoomAnalytics(this, { ...deps.analytics, log: deps.log }) : null;
     this.timer = setInterval(() => this.tick(), 1000);
     this.timer.unref();
   }
@@ -189,6 +196,7 @@ export class SfuRoom {
   onTrack(peer: SfuPeer, track: PublishedTrack): void {
     if (!this.peers.has(peer.id)) return;
     this.trackStarts.set(`${peer.id}/${track.info.track_id}`, nowIso());
+    this.analytics?.trackAdded(peer, track);
     if (this.recording && this.sessionId) {
       const room = { row: this.row, sessionId: this.sessionId, sessionStartedAt: this.sessionStartedAt, recording: this.recording };
       this.deps.recordings
@@ -203,6 +211,7 @@ export class SfuRoom {
 
   onTrackEnded(peer: SfuPeer, track: PublishedTrack): void {
     this.trackStarts.delete(`${peer.id}/${track.info.track_id}`);
+    this.analytics?.trackRemoved(peer, track);
     this.deps.recordings
       .finish(peer.id, track.info.track_id)
       .catch((err) => this.deps.log.error({ err }, "could not finish track recording"));
@@ -212,7 +221,9 @@ export class SfuRoom {
 
   /** A peer muted or unmuted tracks it sends: the others are told. */
   trackStates(peer: SfuPeer, states: Array<{ track_id: string; muted: boolean }>): void {
-    if (!this.peers.has(peer.id) || !peer.setMuted(states) || peer.identity.hidden) return;
+    if (!this.peers.has(peer.id) || !peer.setMuted(states)) return;
+    this.analytics?.mutesChanged(peer);
+    if (peer.identity.hidden) return;
     for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
   }
 
@@ -307,6 +318,7 @@ export class SfuRoom {
     if (!this.peers.has(peer.id)) return Promise.resolve();
     // The peer left now: finishing its recordings below may take seconds, which must not move left_at.
     const leftAt = nowIso();
+    this.analytics?.peerLeaving(peer, reason, message, leftAt);
     this.peers.delete(peer.id);
     for (const key of this.trackStarts.keys()) if (key.startsWith(`${peer.id}/`)) this.trackStarts.delete(key);
     // A peer the server removes (media or connection lost, shutdown) is told why, and its socket closed.
@@ -326,6 +338,7 @@ export class SfuRoom {
     this.deps.log.info({ peer_id: peer.id, reason, peers: this.peers.size }, "peer left");
     return this.serial(async () => {
       await closing;
+      await this.analytics?.written(); // its track events and client.disconnected come before its peer.leave.success
       await this.deps.recordings.finish(peer.id).catch((err) => this.deps.log.error({ err }, "could not finish track recordings"));
       const closed = await this.deps.store.removePeer(this.row, peer.id, reason, message, leftAt);
       if (closed) {
@@ -447,9 +460,12 @@ export class SfuRoom {
     clearInterval(this.timer);
     await Promise.all([...this.peers.values()].map((p) => this.leave(p, reason, message)));
     await this.queue;
+    this.analytics?.dispose();
+    await this.analytics?.flush();
   }
 
   dispose(): void {
     clearInterval(this.timer);
+    this.analytics?.dispose();
   }
 }

@@ -21,7 +21,7 @@ import { controlCharMessage, findControlChar } from "../util/text.ts";
 import { type Removal, SfuPeer } from "./peer.ts";
 import { clientMessageSchema, type ClientMessage, type PublishedTrack, type ServerMessage } from "./protocol.ts";
 import { SfuRoom } from "./room.ts";
-import { sfuRecordingSettings } from "../recorders/core/recording-settings.ts";
+import { sfuRecordingSettings } from "../templates/recording-settings.ts";
 import { TrackRecordingService } from "../recorders/sfu/track-recording.service.ts";
 import { CpuMeter } from "./cpu-meter.ts";
 import { isLimitError, PeerLimits, STRIKE_WINDOW_MS } from "./peer-limits.ts";
@@ -29,6 +29,8 @@ import { checkPublish } from "./publish-check.ts";
 import { frameReasonOf, SignalError } from "./signal-error.ts";
 import { SessionStore } from "./session.store.ts";
 import type { SignalSocket } from "./signal-socket.ts";
+import { AnalyticsEventWriter } from "../analytics/track-events.ts";
+import { SignalErrorReporter } from "../analytics/signal-errors.ts";
 
 // The SFU: accepts signalling connections, authenticates peers with app tokens, and keeps the live
 // rooms. A malformed message gets an error frame, never an exception out of a handler. A client's
@@ -56,9 +58,14 @@ export class Sfu implements SfuService {
   cpu: { readonly cores: number; stop(): void };
 
   readonly recordings: TrackRecordingService;
+  /** Track and error events into the event log (analytics/). */
+  private readonly analytics: AnalyticsEventWriter;
+  private readonly refusals: SignalErrorReporter;
 
   constructor(private readonly ctx: SfuContext) {
     this.store = new SessionStore(ctx);
+    this.analytics = new AnalyticsEventWriter({ db: ctx.db, outbox: ctx.outbox, log: ctx.log, accountId: ctx.identity.customerId });
+    this.refusals = new SignalErrorReporter({ writer: this.analytics, db: ctx.db, identity: ctx.identity, log: ctx.log });
     this.recordings = new TrackRecordingService(ctx, () => ctx.events.emit("jobs.queued"));
     this.log = ctx.log.child({ component: "sfu" });
     this.cpu = new CpuMeter(1000, (lateMs) =>
@@ -169,6 +176,7 @@ export class Sfu implements SfuService {
           }
           await this.handle(peer, room!, msg);
         } catch (err) {
+          this.refusals.refused({ messageType: msg.type, err, join: msg.type === "join" ? msg : undefined, peer, room });
           if (err instanceof AppError && err.status < 500) {
             const message = err.details[0] ? `${err.message}: ${err.details[0]}` : err.message;
             log.info({ peer_id: peer?.id, type: msg.type, code: err.status, message }, "signalling message refused");
@@ -224,6 +232,7 @@ export class Sfu implements SfuService {
         recordings: this.recordings,
         compositeChunkMs: this.ctx.config.recording.compositeChunkMs,
         onEmpty: (r) => this.dropRoom(r),
+        analytics: { writer: this.analytics, db: this.ctx.db },
       });
       this.rooms.set(row.id, room);
     }
@@ -329,7 +338,8 @@ export class Sfu implements SfuService {
       case "publish":
         this.admitPublisher(peer, msg.tracks);
         checkPublish(msg.sdp, msg.tracks, peer.identity.role, room.allowedToPublish(peer.identity.role));
-        return peer.publish(msg.sdp, msg.tracks, msg.ref);
+        await peer.publish(msg.sdp, msg.tracks, msg.ref);
+        return room.analytics?.mutesChanged(peer);
       case "subscribe-answer":
         return peer.subscribeAnswer(msg.sdp);
       case "trickle":
@@ -477,5 +487,6 @@ export class Sfu implements SfuService {
     // Peers leaving finish their track recordings (queued for upload) before the process goes.
     await Promise.all([...this.rooms.values()].map((r) => r.closeAll("server removed peer", "tapedeck is shutting down")));
     for (const socket of this.sockets) socket.close(1001, "server shutting down");
+    await this.analytics.flushed();
   }
 }

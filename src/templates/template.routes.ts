@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { V2Routes } from "../api/server.ts";
 import type { AppContext } from "../app-context.ts";
-import { afterCursor, pageQuery, toPage } from "../api/pagination.ts";
+import { afterCursor, listPageQuery, toPage } from "../api/pagination.ts";
 import { objectIdParam, parseBody, parseParams, parseQuery } from "../api/validation.ts";
 import { AppError } from "../errors.ts";
 import { outboundPolicy } from "../net/outbound-policy.ts";
@@ -23,7 +23,7 @@ const idParams = z.object({ id: objectIdParam("template_id") });
 const roleParams = z.object({ id: objectIdParam("template_id"), role: nameSchema });
 // Creating or replacing a role: its name must be one a template may define (no `__…`, no reserved names).
 const newRoleParams = z.object({ id: objectIdParam("template_id"), role: roleNameSchema });
-const listQuery = z.object({ ...pageQuery, name: z.string().max(100).optional() });
+const listQuery = z.object({ ...listPageQuery, name: z.string().max(100).optional() });
 
 /** A custom upload endpoint must pass the outbound policy when it is saved (uploads check it again). */
 async function checkUploadEndpoint(

@@ -180,11 +180,32 @@ export const browserRecordingSchema = z.looseObject({
   autoStopTimeout: z.number().int().min(0).max(86400).optional(),
 });
 
+/**
+ * An external stream's (RTMP out) settings, as 100ms documents them, plus `autoStart` (as
+ * browserRecordings has it): the first visible peer's join starts the stream (recorders/rtmp).
+ */
+export const rtmpDestinationSchema = z.looseObject({
+  name: nameSchema.optional(),
+  width: z.number().int().min(2).max(1920).optional(),
+  height: z.number().int().min(2).max(1920).optional(),
+  maxDuration: durationSeconds.optional(),
+  rtmpUrls: z
+    .array(
+      z
+        .string()
+        .max(2048)
+        .regex(/^rtmps?:\/\/[^\s]+$/, "must be an rtmp:// or rtmps:// URL"),
+    )
+    .max(3, "at most 3 RTMP URLs")
+    .optional(),
+  recordingEnabled: z.boolean().optional(),
+  autoStopTimeout: z.number().int().min(0).max(86400).optional(),
+  autoStart: z.boolean().optional(),
+});
+
 export const destinationsSchema = z.looseObject({
   browserRecordings: z.record(nameSchema, browserRecordingSchema).optional(),
-  rtmpDestinations: z
-    .record(nameSchema, z.looseObject({ name: nameSchema.optional(), rtmpUrls: z.array(z.string().max(2048)).max(3).optional() }))
-    .optional(),
+  rtmpDestinations: z.record(nameSchema, rtmpDestinationSchema).optional(),
   hlsDestinations: z.record(nameSchema, hlsDestinationSchema).optional(),
   transcriptions: z.record(nameSchema, z.looseObject({ name: nameSchema.optional(), role: nameSchema.optional() })).optional(),
 });
@@ -221,7 +242,29 @@ export const recordingConfigSchema = z.looseObject({
 
 export const recordingsSchema = z.array(recordingConfigSchema).max(1, "only one recording config is allowed (as in 100ms)");
 
+/**
+ * The template object's own keys, which a client sends back unchanged (100ms's update: GET the template,
+ * change it, POST the whole object): accepted and ignored, whatever their value.
+ */
+const READ_ONLY_KEYS = [
+  "id",
+  "_id",
+  "customerId",
+  "customer_id",
+  "customer",
+  "app_id",
+  "createdAt",
+  "updatedAt",
+  "created_at",
+  "updated_at",
+] as const;
+const readOnlyKeys = Object.fromEntries(READ_ONLY_KEYS.map((k) => [k, z.unknown().optional()])) as Record<
+  (typeof READ_ONLY_KEYS)[number],
+  z.ZodOptional<z.ZodUnknown>
+>;
+
 export const createTemplateSchema = z.strictObject({
+  ...readOnlyKeys,
   name: nameSchema.optional(),
   roles: rolesSchema.optional(),
   settings: settingsSchema.optional(),

@@ -38,19 +38,27 @@ export function templateParts(row: TemplateRow): TemplateParts {
   };
 }
 
+/**
+ * The template object with the keys of 100ms's answers (every sample: create, get, list, update):
+ * `customerId`, `createdAt`, `updatedAt`, and the deprecated `_id` and `customer`. `customer_id` (the
+ * name 100ms's object table gives) is there too; `app_id` and `recordings` are tapedeck's.
+ */
 export function renderTemplate(ctx: Ctx, row: TemplateRow): Json {
   const p = templateParts(row);
   return {
     id: row.id,
     name: row.name,
+    customerId: row.customer_id,
     customer_id: row.customer_id,
     app_id: row.app_id,
     roles: p.roles,
     settings: renderSettings(ctx, p.settings),
     destinations: p.destinations,
     recordings: p.recordings,
-    created_at: row.created_at,
-    updated_at: row.updated_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    _id: row.id,
+    customer: row.customer_id,
   };
 }
 

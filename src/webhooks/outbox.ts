@@ -3,7 +3,7 @@ import type { AppIdentity } from "../config/identity.ts";
 import type { SecretBox } from "../crypto/secret-box.ts";
 import type { Database } from "../db/schema.ts";
 import { randomBytes } from "node:crypto";
-import type { WebhookEventType } from "../domain/webhook-types.ts";
+import { isAnalyticsOnly, type WebhookEventType } from "../domain/webhook-types.ts";
 import { envelopeVersion, type WebhookEnvelope } from "./events.ts";
 import { resolveEndpoint, sealHeaders } from "./webhook-config.ts";
 
@@ -50,7 +50,8 @@ export class WebhookOutbox {
       type: input.type,
       data: input.data,
     };
-    const endpoint = await resolveEndpoint(trx, this.box, input.room);
+    // Analytics events (track.*, client.*) are only logged: 100ms never sends them to a webhook.
+    const endpoint = isAnalyticsOnly(input.type) ? null : await resolveEndpoint(trx, this.box, input.room);
     const roomId = input.room?.id ?? (typeof input.data.room_id === "string" ? input.data.room_id : null);
     await trx
       .insertInto("webhook_events")
@@ -69,6 +70,7 @@ export class WebhookOutbox {
         last_status: null,
         created_at: timestamp,
         delivered_at: null,
+        ...eventFilterColumns(input.data),
       })
       .execute();
     if (endpoint) for (const l of this.listeners) setImmediate(l, id);
@@ -89,6 +91,12 @@ export class WebhookOutbox {
   writtenElsewhere(): void {
     for (const l of this.listeners) setImmediate(l, null);
   }
+}
+
+/** The event log's filter columns (GET /v2/analytics/events) of an event, from its data. */
+export function eventFilterColumns(data: Record<string, unknown>) {
+  const str = (v: unknown) => (typeof v === "string" && v !== "" ? v.slice(0, 200) : null);
+  return { session_id: str(data.session_id), peer_id: str(data.peer_id), user_id: str(data.user_id), beam_id: str(data.beam_id) };
 }
 
 // Event ids are UUIDv7 (RFC 9562): random enough to be unique everywhere, and ordered by creation

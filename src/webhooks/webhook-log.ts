@@ -2,7 +2,7 @@ import type { Kysely } from "kysely";
 import type { SecretBox } from "../crypto/secret-box.ts";
 import type { Database, WebhookAttemptRow, WebhookEventRow } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
-import type { WebhookEventType, WebhookState } from "../domain/webhook-types.ts";
+import { ANALYTICS_ONLY_EVENT_TYPES, isAnalyticsOnly, type WebhookEventType, type WebhookState } from "../domain/webhook-types.ts";
 import type { WebhookEnvelope } from "./events.ts";
 import { resolveEndpointForRoomId, sealHeaders } from "./webhook-config.ts";
 
@@ -17,6 +17,8 @@ export interface EventFilter {
   /** Exclusive cursor: the `last` of the previous page. */
   start?: string;
   limit: number;
+  /** Leave out the analytics-only events (track.*, client.*), which are never delivered: the delivery log. */
+  deliveredOnly?: boolean;
   /** "desc": newest first (a tapedeck addition for the delivery log; `start` then pages back in time). */
   order?: "asc" | "desc";
 }
@@ -53,6 +55,7 @@ export async function listEvents(db: Kysely<Database>, f: EventFilter): Promise<
   if (f.type) q = q.where("type", "=", f.type);
   if (f.room_id) q = q.where("room_id", "=", f.room_id);
   if (f.state) q = q.where("state", "=", f.state);
+  if (f.deliveredOnly) q = q.where("type", "not in", [...ANALYTICS_ONLY_EVENT_TYPES]);
   if (f.start) {
     const from = await db.selectFrom("webhook_events").select(["id", "created_at"]).where("id", "=", f.start).executeTakeFirst();
     if (!from)
@@ -126,8 +129,9 @@ export const toAttemptEntry = (a: WebhookAttemptRow): AttemptEntry => ({
 export async function queueReplay(db: Kysely<Database>, box: SecretBox, ids: string[]): Promise<Array<{ id: string; url: string }>> {
   const unique = [...new Set(ids)];
   return db.transaction().execute(async (trx) => {
-    const rows = await trx.selectFrom("webhook_events").select(["id", "room_id"]).where("id", "in", unique).execute();
-    const found = new Map(rows.map((r) => [r.id, r]));
+    const rows = await trx.selectFrom("webhook_events").select(["id", "room_id", "type"]).where("id", "in", unique).execute();
+    // Analytics-only events are not webhooks: replaying one is replaying an event that does not exist.
+    const found = new Map(rows.filter((r) => !isAnalyticsOnly(r.type)).map((r) => [r.id, r]));
     const missing = unique.filter((id) => !found.has(id));
     if (missing.length) {
       throw new AppError("not_found", missing.length === 1 ? "webhook event not found" : "webhook events not found", {

@@ -4,7 +4,7 @@ import { pageQuery, toPage } from "../api/pagination.ts";
 import { objectIdParam, parseBody, parseParams, parseQuery } from "../api/validation.ts";
 import { AppError, notFound } from "../errors.ts";
 import { outboundPolicy } from "../net/outbound-policy.ts";
-import { WEBHOOK_EVENT_TYPES, WEBHOOK_STATES } from "../domain/webhook-types.ts";
+import { DELIVERED_EVENT_TYPES, isAnalyticsOnly, WEBHOOK_STATES } from "../domain/webhook-types.ts";
 import {
   deleteAppWebhookConfig,
   getAppWebhookConfig,
@@ -15,12 +15,15 @@ import {
 } from "./webhook-config.ts";
 import { getEventWithAttempts, listEvents, queueReplay, toAttemptEntry, toEnvelope, toLogEntry } from "./webhook-log.ts";
 
-// /v2 routes for webhooks (management-token auth is done by the caller):
-//   GET/POST/DELETE /webhooks/config   app-level endpoint (tapedeck extension; 100ms uses its dashboard)
-//   GET  /analytics/webhooks           delivery log (`order=desc`: newest first, a tapedeck addition)          GET /analytics/webhooks/:event_id  one event
-//   POST /analytics/webhooks/replay    deliver again         GET /analytics/events             past events
-//   POST /webhooks/test                send a `webhook.test` event now (tapedeck addition), through the outbox
-//   GET  /webhooks/event-types         the event types and delivery states (tapedeck addition; the dashboard's filters)
+// /v2 routes for webhooks (management-token auth is done by the caller), all tapedeck additions (100ms's
+// own delivery history, replay by time range and event log are at /v2/analytics, in analytics/):
+//   GET/POST/DELETE /webhooks/config         app-level endpoint (100ms uses its dashboard)
+//   GET  /webhooks/deliveries                delivery log: every state, attempts (`order=desc`: newest first)
+//   GET  /webhooks/deliveries/:event_id      one event: envelope and attempt log
+//   POST /webhooks/deliveries/replay         deliver events again, by id
+//   POST /webhooks/test                      send a `webhook.test` event now, through the outbox
+//   GET  /webhooks/event-types               the event types and delivery states (the dashboard's filters)
+// Analytics-only events (track.*, client.*) are never delivered, so they are in none of these.
 
 const configBody = z.object({
   url: webhookUrlSchema,
@@ -28,18 +31,12 @@ const configBody = z.object({
   enabled: z.boolean().optional(),
 });
 
-const filterQuery = {
-  type: z.enum(WEBHOOK_EVENT_TYPES, { error: `must be one of ${WEBHOOK_EVENT_TYPES.join(", ")}` }).optional(),
-  room_id: z.string().min(1).max(64).optional(),
-};
-
 const logQuery = z.object({
-  ...filterQuery,
+  type: z.enum(DELIVERED_EVENT_TYPES, { error: `must be one of ${DELIVERED_EVENT_TYPES.join(", ")}` }).optional(),
+  room_id: z.string().min(1).max(64).optional(),
   state: z.enum(WEBHOOK_STATES, { error: `must be one of ${WEBHOOK_STATES.join(", ")}` }).optional(),
   ...pageQuery,
 });
-
-const eventsQuery = z.object({ ...filterQuery, ...pageQuery });
 
 const eventIdParams = z.object({ event_id: z.string().min(1).max(64) });
 
@@ -83,20 +80,20 @@ export const webhookRoutes: V2Routes = (v2, ctx) => {
     return renderConfig({ url: null, headers: {}, enabled: false });
   });
 
-  v2.get("/analytics/webhooks", async (req) => {
+  v2.get("/webhooks/deliveries", async (req) => {
     const q = parseQuery(logQuery, req.query);
-    const rows = await listEvents(ctx.db, q);
+    const rows = await listEvents(ctx.db, { ...q, deliveredOnly: true });
     return toPage(rows, q.limit, toLogEntry);
   });
 
-  v2.get("/analytics/webhooks/:event_id", async (req) => {
+  v2.get("/webhooks/deliveries/:event_id", async (req) => {
     const { event_id } = parseParams(eventIdParams, req.params);
     const found = await getEventWithAttempts(ctx.db, event_id);
-    if (!found) throw notFound("webhook event", event_id);
+    if (!found || isAnalyticsOnly(found.event.type)) throw notFound("webhook event", event_id);
     return { ...toLogEntry(found.event), envelope: toEnvelope(found.event), attempt_log: found.attempts.map(toAttemptEntry) };
   });
 
-  v2.post("/analytics/webhooks/replay", async (req) => {
+  v2.post("/webhooks/deliveries/replay", async (req) => {
     const { event_ids } = parseBody(replayBody, req.body);
     const queued = await queueReplay(ctx.db, ctx.box, event_ids);
     ctx.dispatcher.kick();
@@ -106,7 +103,7 @@ export const webhookRoutes: V2Routes = (v2, ctx) => {
   // Not a list: it takes no query parameter, and says so for any.
   v2.get("/webhooks/event-types", async (req) => {
     parseQuery(z.strictObject({}), req.query);
-    return { event_types: [...WEBHOOK_EVENT_TYPES], states: [...WEBHOOK_STATES] };
+    return { event_types: [...DELIVERED_EVENT_TYPES], states: [...WEBHOOK_STATES] };
   });
 
   // A test event, written and delivered like any other (signed, retried, in the log), so its row in the
@@ -140,11 +137,5 @@ export const webhookRoutes: V2Routes = (v2, ctx) => {
     ctx.dispatcher.kick();
     req.log.info({ event_id: id, host: new URL(endpoint.url).host }, "webhook test event queued");
     return { id, type: "webhook.test", state: "pending", url: endpoint.url };
-  });
-
-  v2.get("/analytics/events", async (req) => {
-    const q = parseQuery(eventsQuery, req.query);
-    const rows = await listEvents(ctx.db, q);
-    return toPage(rows, q.limit, toEnvelope);
   });
 };

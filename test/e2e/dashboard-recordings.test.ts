@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Page } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
+import { probe } from "../../src/media/process.ts";
 import { seedFailedBrowserRecordings } from "../support/internal-state.ts";
 import { joinSynthetic, type SyntheticParticipant } from "../../src/participant/synthetic.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
@@ -14,7 +15,8 @@ import {
   withDashboardArtifacts,
   type DashboardPage,
 } from "../support/dashboard.ts";
-import type { LiveStream, ListPage, Recording, Room } from "../support/api-types.ts";
+import type { EmbeddedAsset, LiveStream, ListPage, Recording, Room } from "../support/api-types.ts";
+import { freePort, startRtmpServer, type RtmpServer } from "../support/rtmp-server.ts";
 
 // The dashboard's Recordings & live page in a real headless Chromium against a whole tapedeck whose
 // worker runs the real recorder (its own Chromium) and, for the live stream, ffmpeg's ladder. Kept
@@ -28,6 +30,7 @@ let roomId: string;
 let otherRoomId: string;
 let publisher: SyntheticParticipant | null = null;
 let d: DashboardPage;
+let rtmp: RtmpServer | null = null;
 /** Requests the dashboard makes to the lists, to see its polling start and stop. */
 const listRequests: Array<{ at: number; url: string }> = [];
 
@@ -57,6 +60,7 @@ after(async () => {
   await d?.close();
   await publisher?.leave().catch(() => {});
   await app?.close();
+  await rtmp?.close();
 });
 
 /** Waits until the row of `id` shows `status` (the page is not reloaded: it polls). */
@@ -363,6 +367,76 @@ test("live stream: start it, see its ladder and URL, watch it in the page, polli
   );
 });
 
+test("external stream (RTMP out): an invalid URL refused as the API says, start it to a real RTMP server and a refusing one, stream keys never in the page, the refusing URL given up, stop it and see its MP4", async () => {
+  rtmp = await startRtmpServer();
+  const closed = await freePort();
+  const keys = ["dash-key-one-s3cr3t", "dash-key-two-s3cr3t"];
+  await withDashboardArtifacts(
+    "recordings-rtmp",
+    () => [d],
+    async () => {
+      const { page } = d;
+      await go(page, "#/recordings", "recordings");
+      assert.equal(await page.getByTestId("external-streams-empty").isVisible(), true);
+      await page.getByTestId("rec-room").selectOption(roomId);
+      const inputs = page.getByTestId("rtmp-url");
+      assert.equal(await inputs.count(), 3);
+      assert.equal(await inputs.first().getAttribute("type"), "password", "stream keys are typed as secrets");
+
+      // The API's refusal, shown as it says it.
+      await inputs.nth(0).fill("rtmp://127.0.0.1/no-app");
+      await page.getByTestId("start-rtmp").click();
+      const refused = await toast(page);
+      assert.equal(refused.ok, false);
+      assert.equal(refused.title, "rtmp_urls invalid");
+      assert.match(refused.details[0], /must have an application and a stream key/);
+
+      await inputs.nth(0).fill(`${rtmp!.base}/live/${keys[0]}`);
+      await inputs.nth(1).fill(`rtmp://127.0.0.1:${closed}/live/${keys[1]}`);
+      await page.getByTestId("rtmp-resolution").selectOption("1280x720");
+      await page.getByTestId("rtmp-recording").check();
+      await page.getByTestId("start-rtmp").click();
+      const started = await toast(page);
+      assert.equal(started.title, "External stream of dash-rec-room is starting");
+      assert.ok(!started.details.join(" ").includes("s3cr3t"), `no key in the toast: ${started.details.join(" ")}`);
+      const id = (await page.getByTestId("rtmp-row").first().getAttribute("data-id"))!;
+      const row = page.locator(`tr[data-id="${id}"]`);
+      await waitForStatus(page, id, "running", 60_000, "/v2/external-streams");
+      assert.deepEqual(await row.getByTestId("rtmp-destination").allTextContents(), [
+        `${rtmp!.base}/live/***`,
+        `rtmp://127.0.0.1:${closed}/live/***`,
+      ]);
+      // The refusing URL is retried, then given up; the stream goes on to the other.
+      await row.getByTestId("rtmp-failure").waitFor({ timeout: 40_000 });
+      assert.match((await row.getByTestId("rtmp-failure").textContent())!, /given up: .*\/live\/\*\*\*.*Connection refused/);
+      assert.equal(await row.getByTestId("status").textContent(), "running");
+      const html = await page.content();
+      for (const key of keys) assert.ok(!html.includes(key), `the page's HTML holds the stream key ${key}`);
+
+      await row.getByTestId("stop").click();
+      assert.match((await toast(page)).title, /External stream stopping/);
+      await waitForStatus(page, id, "completed", 90_000, "/v2/external-streams");
+      assert.equal(await row.getByTestId("stop").isDisabled(), true);
+      assert.equal(await row.getByTestId("stop-reason").textContent(), "Stopped: client request");
+      await row.getByTestId("asset").first().waitFor({ timeout: 30_000 });
+      const done = (await app.api<{ recording_assets: EmbeddedAsset[] | null }>("GET", `/v2/external-streams/${id}`)).body;
+      assert.deepEqual(
+        (await row.getByTestId("asset-type").allTextContents()).sort(),
+        (done.recording_assets ?? []).map((a) => a.type).sort(),
+      );
+      assert.match((await row.locator('[data-testid="asset"][data-type="room-composite"]').textContent())!, /room-composite 1280×720 · /);
+      for (const key of keys) assert.ok(!(await page.content()).includes(key), `the finished row holds the stream key ${key}`);
+      await assertNoJunk(page, "a finished external stream with its files");
+
+      // What the RTMP server received.
+      const flv = rtmp!.recorded(keys[0]);
+      assert.equal(flv.length, 1, `one publish: ${flv.join(", ")}`);
+      const video = (await probe(flv[0])).streams.find((s) => s.codec_type === "video");
+      assert.deepEqual([video?.codec_name, video?.width, video?.height], ["h264", 1280, 720]);
+    },
+  );
+});
+
 test("on a phone-sized screen the lists become cards without sideways scrolling", async () => {
   await withDashboardArtifacts(
     "recordings-phone",
@@ -373,6 +447,7 @@ test("on a phone-sized screen the lists become cards without sideways scrolling"
       await go(page, "#/recordings", "recordings");
       assert.ok(await page.getByTestId("stream-row").first().isVisible());
       assert.ok(await page.getByTestId("recording-row").first().isVisible());
+      assert.ok(await page.getByTestId("rtmp-row").first().isVisible());
       await assertFitsWidth(page);
     },
   );

@@ -146,7 +146,7 @@ test("delivery log: a failed delivery shows its attempt and the receiver's 500; 
       participants.push(viewer);
       const events = await until(
         async () => {
-          const res = await app.api<ListPage<DeliveryLogEntry>>("GET", `/v2/analytics/webhooks?room_id=${room.id}&limit=100`);
+          const res = await app.api<ListPage<DeliveryLogEntry>>("GET", `/v2/webhooks/deliveries?room_id=${room.id}&limit=100`);
           const byType = new Map(res.body.data.map((e) => [e.type, e]));
           const join = byType.get("peer.join.success");
           const openSession = byType.get("session.open.success");
@@ -221,7 +221,7 @@ test("delivery log: a failed delivery shows its attempt and the receiver's 500; 
       assert.equal(await attempts.count(), 2);
       assert.equal(await attempts.nth(1).getByTestId("attempt-status").textContent(), "200");
       assert.match((await attempts.nth(1).textContent())!, /replay/);
-      assert.equal((await app.api<DeliveryDetail>("GET", `/v2/analytics/webhooks/${id}`)).body.state, "delivered");
+      assert.equal((await app.api<DeliveryDetail>("GET", `/v2/webhooks/deliveries/${id}`)).body.state, "delivered");
 
       // The other event, still pending, replayed from its row.
       const other = rowOf(page, events.openSession.id);

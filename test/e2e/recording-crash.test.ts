@@ -103,17 +103,17 @@ test("a recorded session survives a crash of tapedeck: files kept, processed at 
 
     server = await serve(env);
     const success = await until(
-      async () => (await api("GET", `/v2/analytics/events?type=recording.success&room_id=${room.id}`)).data?.[0]?.data,
+      async () => (await api("GET", `/v2/analytics/events?type=recording.success&room_id=${room.id}`)).events?.[0]?.data,
       "recording.success after the restart",
       90_000,
     );
     // The per-peer MP4 comes after the composite.
     await until(
-      async () => (await api("GET", `/v2/analytics/events?type=stream.recording.success&room_id=${room.id}`)).data?.[0],
+      async () => (await api("GET", `/v2/analytics/events?type=stream.recording.success&room_id=${room.id}`)).events?.[0],
       "stream.recording.success after the restart",
       60_000,
     );
-    const events = (await api("GET", `/v2/analytics/events?room_id=${room.id}&limit=100`)).data as WebhookEnvelope[];
+    const events = (await api("GET", `/v2/analytics/events?room_id=${room.id}&limit=100`)).events as WebhookEnvelope[];
     const count = (type: string) => events.filter((e) => e.type === type).length;
     assert.deepEqual([count("track.recording.success"), count("stream.recording.success"), count("session.close.success")], [2, 1, 1]);
     const leave = (events.find((e) => e.type === "peer.leave.success") as WebhookEnvelope<"peer.leave.success">).data;
@@ -195,7 +195,7 @@ test("a browser recording survives a crash of tapedeck: what was recorded is fin
     assert.equal(done.stop_reason, "failure: INTERNAL_ERROR");
     assert.match(done.error.message, /stopped with tapedeck/);
     const success = await until(
-      async () => (await api("GET", `/v2/analytics/events?type=beam.recording.success&room_id=${room.id}`)).data?.[0]?.data,
+      async () => (await api("GET", `/v2/analytics/events?type=beam.recording.success&room_id=${room.id}`)).events?.[0]?.data,
       "beam.recording.success",
       30_000,
     );
@@ -278,7 +278,7 @@ test("a live stream survives a crash of tapedeck: its recording is made from the
     assert.equal(done.status, "completed", JSON.stringify(done.error));
     assert.equal(done.stop_reason, "failure: INTERNAL_ERROR");
     const success = await until(
-      async () => (await api("GET", `/v2/analytics/events?type=hls.recording.success&room_id=${room.id}`)).data?.[0]?.data,
+      async () => (await api("GET", `/v2/analytics/events?type=hls.recording.success&room_id=${room.id}`)).events?.[0]?.data,
       "hls.recording.success",
       30_000,
     );

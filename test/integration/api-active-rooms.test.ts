@@ -73,7 +73,7 @@ for (const mode of [
       assert.equal((await call<ApiError>("GET", `/v2/active-rooms/${roomId}/peers`)).status, 404);
       assert.equal((await call<ApiError>("GET", "/v2/active-rooms/0123456789abcdef01234567")).status, 404);
       const badId = await call<ApiError>("GET", "/v2/active-rooms/not-a-room");
-      assert.deepEqual([badId.status, badId.body.code], [400, 400]);
+      assert.deepEqual([badId.status, badId.body.code], [404, 404], "an id that is not an id names no room (api/validation.ts)");
 
       const host = await join(roomId, "host", "Nick", "");
       const guest = await join(roomId, "guest", "John", '{"isHandRaised":false}');

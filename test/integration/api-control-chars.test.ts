@@ -17,10 +17,10 @@ describe("control characters in query values and path parameters (PostgreSQL)", 
   const cases: Array<[path: string, reason: string, param: string]> = [
     ["/v2/rooms?name=%00", "invalid_query", "name"],
     ["/v2/templates?name=a%00b", "invalid_query", "name"],
-    ["/v2/analytics/webhooks?room_id=%00", "invalid_query", "room_id"],
+    ["/v2/webhooks/deliveries?room_id=%00", "invalid_query", "room_id"],
     ["/v2/analytics/events?room_id=%1b", "invalid_query", "room_id"],
     ["/v2/sessions?room_id=%00&active=true", "invalid_query", "room_id"],
-    ["/v2/analytics/webhooks/%00", "invalid_param", "event_id"],
+    ["/v2/webhooks/deliveries/%00", "invalid_param", "event_id"],
     ["/v2/rooms/%00", "invalid_param", "id"],
   ];
   for (const [path, reason, param] of cases) {

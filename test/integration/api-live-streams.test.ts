@@ -63,6 +63,7 @@ describe("live streams API (HLS)", () => {
     );
     assert.match(s.playback.url, new RegExp(`^${app.url.replace(/[.]/g, "\\.")}/hls/${s.id}/[A-Za-z0-9_-]{22}/master\\.m3u8$`));
     assert.equal(s.recording_assets, null);
+    assert.equal(s.meeting_url, `${app.ctx.config.publicUrl}/room/${roomId}?skip_preview=true`, "the built-in page's address");
 
     const again = await start<ApiError>({});
     assert.equal(again.status, 409);
@@ -97,6 +98,9 @@ describe("live streams API (HLS)", () => {
       [s.id],
     );
     assert.equal(stopped.body.error, "");
+    assert.equal(stopped.body.last, s.id);
+    for (const x of [paused.body, resumed.body, got.body, listed.body.data[0], stopped.body.data[0]])
+      assert.ok("recording_assets" in x && x.recording_assets === null, "recording_assets on every answer");
     assert.equal((await app.api<LiveStream>("POST", `/v2/live-streams/${s.id}/stop`, {})).status, 200, "a second stop is harmless");
     assert.equal((await app.api<LiveStream>("POST", `/v2/live-streams/000000000000000000000000/stop`, {})).status, 404);
   });

@@ -57,7 +57,7 @@ describe("recordings API (browser composite)", () => {
     assert.equal(wrongRoom.status, 400);
     assert.match(wrongRoom.body.details[0], /not of/);
     assert.equal((await start({}, "0123456789abcdef01234567")).status, 404);
-    assert.equal((await start({}, "not-a-room")).status, 400);
+    assert.equal((await start({}, "not-a-room")).status, 404, "an id that is not an id names no room");
     const list = await app.api<ListPage<Recording>>("GET", `/v2/recordings?room_id=${roomId}`);
     assert.deepEqual(list.body.data, [], "no recording was created by a refused request");
   });
@@ -68,7 +68,11 @@ describe("recordings API (browser composite)", () => {
     assert.equal(res.body.status, "starting");
     assert.equal(res.body.room_id, roomId);
     assert.equal(res.body.started_by, "");
-    assert.equal(res.body.recording_assets, undefined);
+    // 100ms's start sample: the types it will make, no assets yet; the built-in page as the meeting URL.
+    assert.deepEqual(res.body.asset_types, ["room-composite", "chat"]);
+    assert.equal(res.body.recording_assets, null);
+    assert.equal(res.body.meeting_url, `${app.ctx.config.publicUrl}/room/${roomId}?skip_preview=true`);
+    assert.equal(res.body.session_id, "", "no session in progress");
     const row = await app.ctx.db.selectFrom("recordings").selectAll().where("id", "=", res.body.id).executeTakeFirstOrThrow();
     const d = JSON.parse(row.details);
     assert.deepEqual([d.width, d.height, d.layout, d.roles, d.audio_only], [1280, 720, "grid", ["host"], false]);
@@ -85,12 +89,15 @@ describe("recordings API (browser composite)", () => {
     assert.equal(paused.body.paused, true);
     const resumed = await app.api<Recording>("POST", `/v2/recordings/room/${roomId}/resume`, {});
     assert.equal(resumed.body.paused, false);
+    for (const r of [paused.body, resumed.body]) assert.deepEqual([r.asset_types, r.recording_assets], [["room-composite", "chat"], null]);
 
     const stopped = await app.api<ListPage<Recording>>("POST", `/v2/recordings/room/${roomId}/stop`, {});
     assert.equal(stopped.status, 200);
     assert.equal(stopped.body.data.length, 1);
     assert.equal(stopped.body.data[0].id, res.body.id);
     assert.equal(stopped.body.data[0].stop_reason, "client request");
+    assert.equal(stopped.body.last, res.body.id);
+    assert.deepEqual(stopped.body.data[0].asset_types, ["room-composite", "chat"]);
     const one = await app.api<Recording>("POST", `/v2/recordings/${res.body.id}/stop`, {});
     assert.equal(one.status, 200, "stopping twice is not an error");
   });

@@ -33,7 +33,7 @@ for (const dialect of DIALECTS) {
       assert.match(r.body.name, /^room-[0-9a-f]+$/);
     });
 
-    test("get by id; unknown id 404; malformed id 400", async () => {
+    test("get by id; unknown id 404; an id that is not an id 404 too", async () => {
       const { body: room } = await app.api<Room>("POST", "/v2/rooms", { name: "get-me" });
       const r = await app.api<Room>("GET", `/v2/rooms/${room.id}`);
       assert.equal(r.status, 200);
@@ -41,9 +41,12 @@ for (const dialect of DIALECTS) {
       const missing = await app.api<ApiError>("GET", `/v2/rooms/${"a".repeat(24)}`);
       assert.equal(missing.status, 404);
       assert.equal(missing.body.message, "room not found");
+      // 100ms documents no answer for a malformed id; tapedeck: it names no room, so the same 404.
       const bad = await app.api<ApiError>("GET", "/v2/rooms/not-an-id");
-      assert.equal(bad.status, 400);
-      assert.match(bad.body.details[0], /room_id/);
+      assert.equal(bad.status, 404);
+      assert.equal(bad.body.message, "room not found");
+      assert.match(bad.body.details[0], /room_id is not a 24-character hex id/);
+      assert.equal((await app.api<ApiError>("POST", "/v2/rooms/not-an-id", { enabled: false })).status, 404);
     });
 
     test("bad bodies get 400 with the field named", async () => {
@@ -58,13 +61,34 @@ for (const dialect of DIALECTS) {
         [{ recording_info: { upload_info: { type: "azure", location: "bucket-a" } } }, /azure is not supported/],
         [{ webhook: { url: "ftp://x" } }, /http or https/],
         [{ unknown_field: 1 }, /unknown_field|Unrecognized/],
-        [{ size: 5000 }, /size must be between/],
+        [{ size: 5000 }, /room size greater than 2500, set large_room flag as true/],
+        [{ size: 30000, large_room: true }, /room size greater than 20000/],
       ];
       for (const [body, re] of cases) {
         const r = await app.api<ApiError>("POST", "/v2/rooms", body);
         assert.equal(r.status, 400, JSON.stringify(body));
         assert.equal(r.body.code, 400);
         assert.match(`${r.body.message} ${r.body.details.join(" ")}`, re, JSON.stringify(body));
+      }
+      // 100ms's exact texts (its create-room error table), as the message and as the detail.
+      const exact: Array<[unknown, string]> = [
+        [{ max_duration_seconds: 60 }, "Invalid body param: max_duration_seconds less than 120 seconds"],
+        [{ max_duration_seconds: 50000 }, "Invalid body param: max_duration_seconds greater than 43200 seconds"],
+        [{ recording_info: { enabled: true, upload_info: { type: "s3" } } }, "Bucket location is missing"],
+        [{ recording_info: { upload_info: { type: "s3", location: "" } } }, "Bucket location is missing"],
+        [{ template: "x" }, "Invalid body param: template. Use template_id"],
+        [{ region: "mars" }, "Error: region not supported"],
+        [{ template_id: "f".repeat(24) }, "Error: template not found"],
+      ];
+      for (const [body, message] of exact) {
+        const r = await app.api<ApiError>("POST", "/v2/rooms", body);
+        assert.equal(r.status, 400, JSON.stringify(body));
+        assert.equal(r.body.message, message, JSON.stringify(body));
+      }
+      for (const [body, message] of exact.slice(0, 4)) {
+        const r = await app.api<ApiError>("POST", `/v2/rooms/${(await app.v2.createRoom({ name: "exact-texts" })).id}`, body);
+        assert.equal(r.body.message, message, `update ${JSON.stringify(body)}`);
+        assert.equal(r.body.details[0], message, `update ${JSON.stringify(body)}`);
       }
       const notJson = await app.api<ApiError>("POST", "/v2/rooms", "{not json", { "content-type": "application/json" });
       assert.equal(notJson.status, 400);
@@ -140,6 +164,7 @@ for (const dialect of DIALECTS) {
         const seen: string[] = [];
         let start = "";
         let pages = 0;
+        // 100ms's default: newest first, enabled rooms only; `start` pages back in time.
         for (;;) {
           const r = await fresh.api<ListPage<Room>>("GET", `/v2/rooms?limit=10${start ? `&start=${start}` : ""}`);
           assert.equal(r.status, 200);
@@ -150,21 +175,22 @@ for (const dialect of DIALECTS) {
           start = r.body.last;
         }
         assert.equal(pages, 3);
-        assert.deepEqual(seen, ids);
-        // order=desc (a tapedeck addition, as on every list): newest first, `start` pages back in time.
-        const newest = await fresh.api<ListPage<Room>>("GET", "/v2/rooms?limit=10&order=desc");
+        assert.deepEqual(seen, ids.filter((id) => id !== ids[3]).reverse());
+        // order=asc (a tapedeck addition, as on every list): oldest first, `start` pages forward.
+        const oldest = await fresh.api<ListPage<Room>>("GET", "/v2/rooms?limit=10&order=asc");
         assert.deepEqual(
-          newest.body.data.map((x: { id: string }) => x.id),
-          ids.slice(15).reverse(),
+          oldest.body.data.map((x: { id: string }) => x.id),
+          [...ids.slice(0, 3), ...ids.slice(4, 11)],
         );
-        const older = await fresh.api<ListPage<Room>>("GET", `/v2/rooms?limit=10&order=desc&start=${newest.body.last}`);
+        const later = await fresh.api<ListPage<Room>>("GET", `/v2/rooms?limit=10&order=asc&start=${oldest.body.last}`);
         assert.deepEqual(
-          older.body.data.map((x: { id: string }) => x.id),
-          ids.slice(5, 15).reverse(),
+          later.body.data.map((x: { id: string }) => x.id),
+          ids.slice(11, 21),
         );
         assert.equal((await fresh.api<ListPage<Room>>("GET", "/v2/rooms?order=newest")).status, 400);
         const enabled = await fresh.api<ListPage<Room>>("GET", "/v2/rooms?limit=100&enabled=true");
         assert.equal(enabled.body.data.length, 24);
+        assert.equal((await fresh.api<ListPage<Room>>("GET", "/v2/rooms?limit=100")).body.data.length, 24, "enabled defaults to true");
         const disabled = await fresh.api<ListPage<Room>>("GET", "/v2/rooms?enabled=false");
         assert.deepEqual(
           disabled.body.data.map((x: { id: string }) => x.id),
@@ -175,6 +201,45 @@ for (const dialect of DIALECTS) {
           byName.body.data.map((x: { id: string }) => x.id),
           [ids[7]],
         );
+        assert.deepEqual(
+          (await fresh.api<ListPage<Room>>("GET", "/v2/rooms?name=PAGE-03")).body.data,
+          [],
+          "a disabled room is not listed by default",
+        );
+        assert.deepEqual(
+          (await fresh.api<ListPage<Room>>("GET", "/v2/rooms?name=PAGE-03&enabled=false")).body.data.map((x: { id: string }) => x.id),
+          [ids[3]],
+        );
+        // `after` and `before` are both inclusive (100ms: "greater than or equal", "less than or equal").
+        const at = (await fresh.v2.getRoom(ids[7])).created_at;
+        const rows = await fresh.ctx.db.selectFrom("rooms").select(["id", "created_at"]).execute();
+        const createdAt = (cmp: (t: string) => boolean) =>
+          rows
+            .filter((r) => cmp(r.created_at))
+            .map((r) => r.id)
+            .filter((id) => id !== ids[3])
+            .sort()
+            .reverse();
+        const before = await fresh.api<ListPage<Room>>("GET", `/v2/rooms?limit=100&before=${at}`);
+        assert.ok(
+          before.body.data.some((x) => x.id === ids[7]),
+          "before is inclusive",
+        );
+        assert.deepEqual(
+          before.body.data.map((x) => x.id),
+          createdAt((t) => t <= at),
+        );
+        const after = await fresh.api<ListPage<Room>>("GET", `/v2/rooms?limit=100&after=${at}`);
+        assert.ok(
+          after.body.data.some((x) => x.id === ids[7]),
+          "after is inclusive",
+        );
+        assert.deepEqual(
+          after.body.data.map((x) => x.id),
+          createdAt((t) => t >= at),
+        );
+        const both = await fresh.api<ListPage<Room>>("GET", `/v2/rooms?after=${at}&before=${at}`);
+        assert.ok(both.body.data.some((x) => x.id === ids[7]));
         const future = await fresh.api<ListPage<Room>>("GET", `/v2/rooms?after=${new Date(Date.now() + 60_000).toISOString()}`);
         assert.equal(future.body.data.length, 0);
         assert.equal((await fresh.api<ListPage<Room>>("GET", "/v2/rooms?limit=500")).status, 400);

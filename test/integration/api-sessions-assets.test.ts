@@ -132,7 +132,7 @@ describe("sessions, recordings and recording assets API", () => {
     assert.equal((await app.api<ListPage<Session>>("GET", "/v2/sessions?room_id=nope")).status, 400);
   });
 
-  test("a recording shows its assets; the list omits them", async () => {
+  test("a recording shows its assets, in the list too", async () => {
     const r = await app.api<Recording>("GET", `/v2/recordings/${recordingId}`);
     assert.equal(r.status, 200);
     assert.equal(r.body.status, "completed");
@@ -141,7 +141,8 @@ describe("sessions, recordings and recording assets API", () => {
     assert.ok(!("job_id" in r.body.recording_assets[0]), "an embedded asset has no job_id");
     const list = await app.api<ListPage<Recording>>("GET", `/v2/recordings?room_id=${roomId}`);
     assert.equal(list.body.data.length, 1);
-    assert.equal(list.body.data[0].recording_assets, undefined);
+    assert.deepEqual(list.body.data[0].asset_types, ["room-composite"]);
+    assert.deepEqual(list.body.data[0].recording_assets, r.body.recording_assets);
     assert.equal((await app.api<ListPage<Recording>>("GET", "/v2/recordings?status=bogus")).status, 400);
     assert.equal((await app.api<Recording>("GET", `/v2/recordings/${"e".repeat(24)}`)).status, 404);
   });

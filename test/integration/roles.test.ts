@@ -25,10 +25,17 @@ describe("TAPEDECK_ROLES", () => {
         routesOf(app.server).filter((r) => !r.endsWith("/health")),
         [],
       );
-      assert.ok(app.jobs && app.beams && app.streams, "the worker runs the job runner and both browser-recording workers");
+      assert.ok(
+        app.jobs && app.beams && app.streams && app.externalStreams,
+        "the worker runs the job runner and the browser-capture workers",
+      );
       assert.equal(app.sfu, null);
       assert.equal(app.ctx.events.listenerCount("jobs.queued"), 1, "the job runner listens for queued jobs");
-      assert.equal(app.ctx.events.listenerCount("recording.requested"), 2, "the beam and live-stream workers listen for requests");
+      assert.equal(
+        app.ctx.events.listenerCount("recording.requested"),
+        3,
+        "the browser recording, live stream and external stream workers listen for requests",
+      );
     } finally {
       await app.close();
     }

@@ -172,6 +172,10 @@ for (const dialect of DIALECTS) {
         body: JSON.parse(e.body),
       }));
       const ofType = (type: string) => events.filter((e) => e.type === type).map((e) => e.body.data);
+      // Every envelope names the room's template (100ms lists template_id for every event), the stream and track events too.
+      const templateId = (await app.v2.getRoom(roomId)).template_id;
+      for (const e of events.filter((x) => /^(stream|track)\.recording\./.test(x.type)))
+        assert.equal(e.body.template_id, templateId, e.type);
       const download = async (url: string, name: string) => {
         const file = path.join(tmp, `${dialect}-${name}`);
         const res = await fetch(url);

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { verifyWebhookSignature } from "../../src/webhooks/signer.ts";
-import { WEBHOOK_EVENT_TYPES, WEBHOOK_STATES } from "../../src/domain/webhook-types.ts";
+import { DELIVERED_EVENT_TYPES, WEBHOOK_STATES } from "../../src/domain/webhook-types.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { DIALECTS } from "../support/db.ts";
 import { nextAttempt, TestReceiver } from "../support/receiver.ts";
 import type {
+  EventLogPage,
   ApiError,
   DeliveryDetail,
   DeliveryLogEntry,
@@ -101,7 +102,7 @@ for (const dialect of DIALECTS) {
         }),
       );
 
-      const log = await app.api<ListPage<DeliveryLogEntry>>("GET", "/v2/analytics/webhooks?room_id=log-room&limit=1");
+      const log = await app.api<ListPage<DeliveryLogEntry>>("GET", "/v2/webhooks/deliveries?room_id=log-room&limit=1");
       assert.equal(log.status, 200);
       assert.equal(log.body.limit, 1);
       assert.equal(log.body.data.length, 1);
@@ -109,7 +110,7 @@ for (const dialect of DIALECTS) {
       assert.equal(log.body.last, a);
       const next = await app.api<ListPage<DeliveryLogEntry>>(
         "GET",
-        `/v2/analytics/webhooks?room_id=log-room&limit=1&start=${log.body.last}`,
+        `/v2/webhooks/deliveries?room_id=log-room&limit=1&start=${log.body.last}`,
       );
       assert.deepEqual(
         next.body.data.map((e: { id: string }) => e.id),
@@ -123,30 +124,30 @@ for (const dialect of DIALECTS) {
       );
 
       // Newest first, paging back in time.
-      const newest = await app.api<ListPage<DeliveryLogEntry>>("GET", "/v2/analytics/webhooks?room_id=log-room&order=desc&limit=1");
+      const newest = await app.api<ListPage<DeliveryLogEntry>>("GET", "/v2/webhooks/deliveries?room_id=log-room&order=desc&limit=1");
       assert.deepEqual([newest.body.data[0].id, newest.body.last], [b, b]);
       const older = await app.api<ListPage<DeliveryLogEntry>>(
         "GET",
-        `/v2/analytics/webhooks?room_id=log-room&order=desc&limit=1&start=${b}`,
+        `/v2/webhooks/deliveries?room_id=log-room&order=desc&limit=1&start=${b}`,
       );
       assert.deepEqual([older.body.data.map((e: { id: string }) => e.id), older.body.last], [[a], ""]);
 
       const filtered = await app.api<ListPage<DeliveryLogEntry>>(
         "GET",
-        "/v2/analytics/webhooks?type=beam.recording.success&room_id=log-room&state=delivered",
+        "/v2/webhooks/deliveries?type=beam.recording.success&room_id=log-room&state=delivered",
       );
       assert.deepEqual(
         filtered.body.data.map((e: { id: string }) => e.id),
         [a],
       );
-      assert.deepEqual((await app.api<ListPage<DeliveryLogEntry>>("GET", "/v2/analytics/webhooks?state=failed")).body.data, []);
+      assert.deepEqual((await app.api<ListPage<DeliveryLogEntry>>("GET", "/v2/webhooks/deliveries?state=failed")).body.data, []);
       for (const q of ["type=nope", "state=lost", "order=newest", "limit=0", "limit=101", "start=unknown"]) {
-        const bad = await app.api<ApiError>("GET", `/v2/analytics/webhooks?${q}`);
+        const bad = await app.api<ApiError>("GET", `/v2/webhooks/deliveries?${q}`);
         assert.equal(bad.status, 400, q);
         assert.equal(bad.body.code, 400);
       }
 
-      const one = await app.api<DeliveryDetail>("GET", `/v2/analytics/webhooks/${a}`);
+      const one = await app.api<DeliveryDetail>("GET", `/v2/webhooks/deliveries/${a}`);
       assert.equal(one.status, 200);
       assert.equal(one.body.envelope.id, a);
       assert.deepEqual(one.body.envelope.data, { room_id: "log-room", recording_id: "rec-1" });
@@ -154,14 +155,14 @@ for (const dialect of DIALECTS) {
         one.body.attempt_log.map((x) => [x.attempt, x.status_code, x.replay]),
         [[1, 200, false]],
       );
-      const missing = await app.api<ApiError>("GET", "/v2/analytics/webhooks/no-such-event");
+      const missing = await app.api<ApiError>("GET", "/v2/webhooks/deliveries/no-such-event");
       assert.equal(missing.status, 404);
       assert.deepEqual(missing.body.details, ['no webhook event with id "no-such-event"']);
 
-      const events = await app.api<ListPage<WebhookEnvelope>>("GET", "/v2/analytics/events?type=beam.recording.success&room_id=log-room");
+      const events = await app.api<EventLogPage>("GET", "/v2/analytics/events?type=beam.recording.success&room_id=log-room");
       assert.equal(events.status, 200);
-      assert.deepEqual(events.body.data, [JSON.parse(receiver.requests.find((r) => r.headers["x-tapedeck-event-id"] === a)!.body)]);
-      assert.equal(events.body.last, "");
+      assert.deepEqual(events.body.events, [JSON.parse(receiver.requests.find((r) => r.headers["x-tapedeck-event-id"] === a)!.body)]);
+      assert.equal(events.body.next, "");
     });
 
     test("replay: re-delivers now, to the room's current webhook when it has one; unknown ids 404", async () => {
@@ -177,18 +178,18 @@ for (const dialect of DIALECTS) {
         assert.equal(first.headers["x-tapedeck-event-id"], id, "no room webhook at enqueue time: the app webhook");
 
         const delivered = roomReceiver.nextRequest();
-        const replay = await app.api<ReplayAnswer>("POST", "/v2/analytics/webhooks/replay", { event_ids: [id] });
+        const replay = await app.api<ReplayAnswer>("POST", "/v2/webhooks/deliveries/replay", { event_ids: [id] });
         assert.equal(replay.status, 200);
         assert.deepEqual(replay.body, { data: [{ id, state: "replaying", url: roomReceiver.url }] });
         const again = await delivered;
         assert.equal(again.body, first.body);
         assert.equal(again.headers["x-room"], "1");
 
-        const unknown = await app.api<ApiError>("POST", "/v2/analytics/webhooks/replay", { event_ids: [id, "ghost"] });
+        const unknown = await app.api<ApiError>("POST", "/v2/webhooks/deliveries/replay", { event_ids: [id, "ghost"] });
         assert.equal(unknown.status, 404);
         assert.deepEqual(unknown.body.details, ['no webhook event with id "ghost"']);
         for (const body of [{}, { event_ids: [] }, { event_ids: Array.from({ length: 101 }, (_, i) => `e${i}`) }]) {
-          assert.equal((await app.api<ReplayAnswer>("POST", "/v2/analytics/webhooks/replay", body)).status, 400);
+          assert.equal((await app.api<ReplayAnswer>("POST", "/v2/webhooks/deliveries/replay", body)).status, 400);
         }
       } finally {
         await roomReceiver.close();
@@ -204,7 +205,7 @@ for (const dialect of DIALECTS) {
       const id = await app.ctx.db
         .transaction()
         .execute((trx) => app.ctx.outbox.enqueue(trx, { type: "peer.join.success", data: { room_id: "no-endpoint-room" } }));
-      assert.equal((await app.api<DeliveryDetail>("GET", `/v2/analytics/webhooks/${id}`)).body.state, "no_endpoint");
+      assert.equal((await app.api<DeliveryDetail>("GET", `/v2/webhooks/deliveries/${id}`)).body.state, "no_endpoint");
       assert.equal((await app.api<WebhookConfig>("DELETE", "/v2/webhooks/config")).status, 200, "deleting twice is not an error");
       await app.api<WebhookConfig>("POST", "/v2/webhooks/config", { url: before.body.url, headers: before.body.headers });
     });
@@ -212,7 +213,8 @@ for (const dialect of DIALECTS) {
     test("test event: POST /v2/webhooks/test sends a signed webhook.test through the outbox and the log; the event types are listed; refused without an endpoint", async () => {
       const types = await app.api<{ event_types: string[]; states: string[] }>("GET", "/v2/webhooks/event-types");
       assert.equal(types.status, 200);
-      assert.deepEqual(types.body.event_types, [...WEBHOOK_EVENT_TYPES]);
+      assert.deepEqual(types.body.event_types, [...DELIVERED_EVENT_TYPES]);
+      assert.ok(!types.body.event_types.includes("track.add.success"), "analytics-only events are no webhooks");
       assert.ok(types.body.event_types.includes("webhook.test"));
       assert.deepEqual(types.body.states, [...WEBHOOK_STATES]);
 
@@ -233,9 +235,9 @@ for (const dialect of DIALECTS) {
       const envelope = JSON.parse(got.body) as WebhookEnvelope;
       assert.equal(envelope.type, "webhook.test");
       assert.equal(envelope.data.message, "hello from the test");
-      const logged = await app.api<DeliveryDetail>("GET", `/v2/analytics/webhooks/${sent.body.id}`);
+      const logged = await app.api<DeliveryDetail>("GET", `/v2/webhooks/deliveries/${sent.body.id}`);
       assert.deepEqual([logged.body.type, logged.body.state, logged.body.last_status], ["webhook.test", "delivered", 200]);
-      const filtered = await app.api<ListPage<DeliveryLogEntry>>("GET", "/v2/analytics/webhooks?type=webhook.test");
+      const filtered = await app.api<ListPage<DeliveryLogEntry>>("GET", "/v2/webhooks/deliveries?type=webhook.test");
       assert.deepEqual(
         filtered.body.data.map((e) => e.id),
         [sent.body.id],

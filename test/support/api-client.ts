@@ -1,4 +1,5 @@
 import type {
+  EventLogPage,
   KnownEventType,
   LiveStream,
   ListPage,
@@ -58,7 +59,7 @@ export interface V2Client {
   startLiveStream(roomId: string, body?: Record<string, unknown>): Promise<LiveStream>;
   stopLiveStream(id: string): Promise<LiveStream>;
   getLiveStream(id: string): Promise<LiveStream>;
-  /** Every asset matching the filters, all pages, oldest first. */
+  /** Every asset matching the filters, all pages, newest first (the order of 100ms's lists). */
   listAssets(query?: Query): Promise<RecordingAsset[]>;
   presignedUrl(assetId: string, query?: Query): Promise<PresignedUrl>;
   /** Every past event (`GET /v2/analytics/events`) matching the filters, all pages, oldest first. */
@@ -84,8 +85,16 @@ export function v2Client(request: ApiRequest): V2Client {
   };
   function events<K extends KnownEventType>(query: { type: K; room_id?: string }): Promise<Array<WebhookEnvelope<K>>>;
   function events(query?: { type?: string; room_id?: string }): Promise<WebhookEnvelope[]>;
-  function events(query: Query = {}): Promise<WebhookEnvelope[]> {
-    return allPages<WebhookEnvelope>("/v2/analytics/events", query);
+  async function events(query: Query = {}): Promise<WebhookEnvelope[]> {
+    // 100ms's page shape: {limit, total, next, events}; `next` goes back as `start`.
+    const out: WebhookEnvelope[] = [];
+    let start: string | undefined;
+    do {
+      const page = await ok<EventLogPage>("GET", `/v2/analytics/events${queryString({ ...query, limit: 100, start })}`);
+      out.push(...page.events);
+      start = page.next || undefined;
+    } while (start);
+    return out;
   }
   return {
     ok,

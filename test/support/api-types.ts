@@ -65,19 +65,28 @@ export interface Room {
   enabled: boolean;
   description: string;
   customer_id: string;
+  /** Deprecated copy of customer_id (100ms's samples). */
+  customer: string;
   app_id: string;
-  recording_info: { enabled: boolean; upload_info?: UploadInfo } | null;
-  /** true when `recording_info` is null: the room follows its template. */
+  /** true when the room follows its template's recording settings (then `recording_info` is `{enabled}` from it). */
   recording_source_template: boolean;
+  /** Paired with recording_source_template (100ms's samples). */
+  enabled_source_template: boolean;
+  /** Always an object: the room's own, or `{enabled}` filled from its template. */
+  recording_info: { enabled: boolean; upload_info?: UploadInfo };
   template_id: string;
   /** The template's name. */
   template: string | null;
   region: string;
   large_room: boolean;
-  size: number;
-  max_duration_seconds: number;
-  webhook: { url: string; headers: Record<string, string> } | null;
-  polls: JsonValue[];
+  /** Left out when never set. */
+  size?: number;
+  /** Left out when never set. */
+  max_duration_seconds?: number;
+  /** Left out when never set. */
+  webhook?: { url: string; headers: Record<string, string> };
+  /** Left out when empty. */
+  polls?: JsonValue[];
   key: string;
   created_at: string;
   updated_at: string;
@@ -178,17 +187,24 @@ export interface RecordingConfig {
   [key: string]: unknown;
 }
 
+/** The template object with the keys of 100ms's answers (customerId, createdAt, updatedAt, _id, customer). */
 export interface Template {
   id: string;
   name: string;
+  customerId: string;
+  /** The name 100ms's object table gives. */
   customer_id: string;
   app_id: string;
   roles: Record<string, TemplateRole>;
   settings: TemplateSettings;
   destinations: TemplateDestinations;
   recordings: RecordingConfig[];
-  created_at: string;
-  updated_at: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Deprecated copy of id. */
+  _id: string;
+  /** Deprecated copy of customer_id. */
+  customer: string;
 }
 
 // ---- sessions ----
@@ -289,8 +305,8 @@ export interface Recording {
   stop_reason?: string;
   error?: RecordingError;
   /** Only on `GET /v2/recordings/:id` (null until there are any). */
-  asset_types?: AssetType[] | null;
-  recording_assets?: EmbeddedAsset[] | null;
+  asset_types: AssetType[] | null;
+  recording_assets: EmbeddedAsset[] | null;
 }
 
 // ---- live streams (HLS) ----
@@ -344,7 +360,7 @@ export interface WebhookConfig {
   signing_secret: string;
 }
 
-/** One entry of `GET /v2/analytics/webhooks`. */
+/** One entry of `GET /v2/webhooks/deliveries`. */
 export interface DeliveryLogEntry {
   id: string;
   type: string;
@@ -370,13 +386,13 @@ export interface DeliveryAttempt {
   response_excerpt: string | null;
 }
 
-/** `GET /v2/analytics/webhooks/:event_id`. */
+/** `GET /v2/webhooks/deliveries/:event_id`. */
 export interface DeliveryDetail extends DeliveryLogEntry {
   envelope: WebhookEnvelope;
   attempt_log: DeliveryAttempt[];
 }
 
-/** `POST /v2/analytics/webhooks/replay`. */
+/** `POST /v2/webhooks/deliveries/replay`. */
 export interface ReplayAnswer {
   data: Array<{ id: string; state: "replaying"; url: string }>;
 }
@@ -537,4 +553,13 @@ export interface WebhookEnvelope<K extends string = string> {
   timestamp: string;
   type: K;
   data: EventData<K>;
+}
+
+/** `GET /v2/analytics/events`: 100ms's page of the event log (`limit` = the number of events in it). */
+export interface EventLogPage<K extends string = string> {
+  limit: number;
+  total: number;
+  /** Give it as `start` for the next page; "" on the last. */
+  next: string;
+  events: Array<WebhookEnvelope<K>>;
 }

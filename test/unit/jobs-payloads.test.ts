@@ -20,7 +20,14 @@ const track = {
 };
 
 test("every job type has a schema, and a valid payload reads back as written", () => {
-  assert.deepEqual([...JOB_TYPES].sort(), ["beam-finish", "composite-progress", "hls-finish", "process-session", "upload-track"]);
+  assert.deepEqual([...JOB_TYPES].sort(), [
+    "beam-finish",
+    "composite-progress",
+    "hls-finish",
+    "process-session",
+    "rtmp-finish",
+    "upload-track",
+  ]);
   assert.deepEqual(readJobPayload("upload-track", JSON.stringify(track)), track);
   assert.deepEqual(readJobPayload("composite-progress", '{"recordingId":"r1","tick":3}'), { recordingId: "r1", tick: 3 });
   assert.deepEqual(readJobPayload("beam-finish", '{"recordingId":"r1"}'), { recordingId: "r1" });

@@ -66,6 +66,15 @@ export async function listAll(path, max = 500) {
 }
 
 /**
+ * Every room, enabled or not, newest first: GET /v2/rooms lists the enabled rooms unless asked for
+ * `enabled=false` (100ms's default), so this asks for both.
+ */
+export async function listAllRooms(max = 500) {
+  const [on, off] = await Promise.all([listAll("/v2/rooms?enabled=true", max), listAll("/v2/rooms?enabled=false", max)]);
+  return [...on, ...off].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)).slice(0, max);
+}
+
+/**
  * One page of a list endpoint, newest first (`order=desc`), filtered by `query`; `start` is the
  * previous page's `last` (the next page is older than it).
  */

@@ -38,8 +38,8 @@ export class RecordingBar {
   update(state) {
     const before = this.state;
     this.state = state;
-    const was = { rec: before ? recordingOf(before) : false, live: Boolean(before?.stream.running) };
-    const now = { rec: recordingOf(state), live: state.stream.running };
+    const was = { rec: before ? recordingOf(before) : false, live: before ? liveOf(before) : false };
+    const now = { rec: recordingOf(state), live: liveOf(state) };
     if (!before) {
       if (now.rec) this.announce("This room is being recorded.");
       if (now.live) this.announce("This room is being streamed live.");
@@ -51,7 +51,7 @@ export class RecordingBar {
         this.announce(paused ? "Recording paused." : "Recording resumed.");
     }
     if (now.rec !== was.rec) this.waiting.delete("recording");
-    if (now.live !== was.live) this.waiting.delete("stream");
+    if (Boolean(state.stream.running) !== Boolean(before?.stream.running)) this.waiting.delete("stream");
     this.render();
   }
 
@@ -77,7 +77,7 @@ export class RecordingBar {
     this.rec.hidden = !this.recording;
     this.rec.textContent = paused ? "REC paused" : "REC";
     this.rec.title = this.recording ? describe(this.state) : "";
-    this.live.hidden = !this.streaming;
+    this.live.hidden = !liveOf(this.state);
     const button = (b, what, may, running, labels) => {
       b.hidden = !may;
       const waiting = this.waiting.has(what);
@@ -105,6 +105,11 @@ export class RecordingBar {
     this.permissions = {};
     this.render();
   }
+}
+
+/** LIVE: a live stream (HLS) or an external stream (RTMP out) runs. */
+function liveOf(state) {
+  return Boolean(state?.stream.running || state?.rtmp?.running);
 }
 
 function recordingOf(state) {

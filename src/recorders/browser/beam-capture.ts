@@ -3,7 +3,7 @@ import type { Logger } from "../../log.ts";
 import { GuardedProxy } from "../../net/guarded-proxy.ts";
 import { DEFAULT_OUTBOUND_POLICY, OutboundRefusedError, type OutboundPolicy } from "../../net/outbound-policy.ts";
 import { describeEnd } from "../../process/supervisor.ts";
-import { CaptureFfmpeg } from "./capture-ffmpeg.ts";
+import { CaptureFfmpeg, type StdoutSink } from "./capture-ffmpeg.ts";
 import { ChromiumProcess } from "./chromium-process.ts";
 import { FileFollower } from "./follow-file.ts";
 
@@ -41,6 +41,8 @@ export interface CaptureOptions {
   spoolFile: string;
   /** hls: instead, ffmpeg runs with these arguments (reading WebM on stdin, writing its own files). */
   ffmpegArgs?: string[];
+  /** rtmp: with ffmpegArgs, where ffmpeg's stdout goes (capture-ffmpeg.ts). */
+  stdout?: StdoutSink;
   log: Logger;
   videoBitsPerSecond?: number;
   /** Which addresses a custom page (meeting_url) may reach; default: the built-in policy. */
@@ -247,7 +249,13 @@ export class BeamCapture {
       );
 
     o.onStep?.("starting_capture");
-    const ff = new CaptureFfmpeg({ spoolFile: o.spoolFile, follower: this.follower, ffmpegArgs: o.ffmpegArgs, log: o.log });
+    const ff = new CaptureFfmpeg({
+      spoolFile: o.spoolFile,
+      follower: this.follower,
+      ffmpegArgs: o.ffmpegArgs,
+      stdout: o.stdout,
+      log: o.log,
+    });
     this.ffmpeg = ff;
     this.ffmpegExit = ff.ended.then((why) => {
       if (!this.stopping) this.fail(why);

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { CAPTURE_STEPS, type CaptureProgress } from "./capture-progress.ts";
 import type { Db } from "../../db/database.ts";
+import { activeSessionId } from "../../sessions/active-session.ts";
 import type { RecordingRow, RoomRow, TemplateRow } from "../../db/schema.ts";
 import { BROWSER_ERROR_TYPES } from "../../domain/recording-types.ts";
 import { AppError, notFound } from "../../errors.ts";
@@ -262,6 +263,7 @@ export async function createBeam(
     {
       kind: "beam",
       roomId: room.id,
+      sessionId: await activeSessionId(db, room.id),
       meetingUrl: input.meeting_url,
       destination: input.destination,
       startedBy,
@@ -275,7 +277,7 @@ export async function createBeam(
 }
 
 /** What the API calls each kind in a 404. */
-const RESOURCE_NAME = { beam: "recording", hls: "live stream" } as const;
+const RESOURCE_NAME = { beam: "recording", hls: "live stream", rtmp: "external stream" } as const;
 
 /** Asks a recording (or live stream) to stop (idempotent: one already stopping or done is returned as it is). */
 export async function requestStop(
@@ -283,7 +285,7 @@ export async function requestStop(
   id: string,
   reason: string,
   stoppedBy = "",
-  kind: "beam" | "hls" = "beam",
+  kind: keyof typeof RESOURCE_NAME = "beam",
 ): Promise<RecordingRow> {
   const row = await requestRecordingStop(db, { id, kind, reason, stoppedBy });
   if (!row) throw notFound(RESOURCE_NAME[kind], id);

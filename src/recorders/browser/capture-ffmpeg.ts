@@ -27,7 +27,15 @@ export interface CaptureFfmpegOptions {
   follower: FileFollower;
   /** hls: ffmpeg runs with these arguments instead (reading WebM on stdin, writing its own files). */
   ffmpegArgs?: string[];
+  /** With ffmpegArgs: what ffmpeg writes on stdout goes here as it comes (rtmp: FLV for the fan-out); never paused. */
+  stdout?: StdoutSink;
   log: ProcessLog & { error(obj: object, msg?: string): void };
+}
+
+/** A consumer of an encoder's stdout: takes every chunk at once (it must not block), told once at its end. */
+export interface StdoutSink {
+  write(chunk: Buffer): void;
+  end(): void;
 }
 
 export class CaptureFfmpeg {
@@ -56,7 +64,7 @@ export class CaptureFfmpeg {
       command: "ffmpeg",
       args: o.ffmpegArgs ?? buildCaptureMp4Args(),
       stdin: "pipe",
-      stdout: out ? "pipe" : "ignore",
+      stdout: out || o.stdout ? "pipe" : "ignore",
       log: o.log,
       gracefulStop: "stdin-end",
       stopGraceMs: FFMPEG_DRAIN_MS,
@@ -78,6 +86,10 @@ export class CaptureFfmpeg {
         o.log.error({ err, file: o.spoolFile }, "the recording's spool file could not be written; stopping its ffmpeg");
         void this.proc.kill();
       });
+    } else if (o.stdout && stdout) {
+      const sink = o.stdout;
+      stdout.on("data", (d: Buffer) => sink.write(d));
+      stdout.on("close", () => sink.end());
     }
     this.ended = this.proc.ended.then(
       (end) =>

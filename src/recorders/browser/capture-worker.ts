@@ -131,7 +131,7 @@ export class CaptureWorker<D extends BeamDetails> {
 
   /** What the recorder's hooks get of a recording with a capture. */
   private run(r: Running<D>, capture: BeamCapture): RecorderRun<D> {
-    return { d: r.d, log: r.log, capture, saveDetails: () => this.states.saveDetails(r.row.id, r.d) };
+    return { id: r.row.id, d: r.d, log: r.log, capture, saveDetails: () => this.states.saveDetails(r.row.id, r.d) };
   }
 
   /** Renews leases, applies stop/pause/resume and the automatic stops. */
@@ -286,7 +286,7 @@ export class CaptureWorker<D extends BeamDetails> {
     const dir = path.join(ctx.config.dataDir, recorder.kind, row.id);
     fs.mkdirSync(dir, { recursive: true });
     const spool = path.join(dir, "recording.mp4");
-    const { ffmpegArgs } = recorder.build({ dir, d, log });
+    const { ffmpegArgs, stdout } = recorder.build({ dir, d, log });
     const userId = `${recorder.kind}-${row.id}`;
     const token = await mintAppToken(ctx.identity, {
       roomId: row.room_id,
@@ -306,6 +306,7 @@ export class CaptureWorker<D extends BeamDetails> {
         builtIn: !d.custom_url,
         spoolFile: spool,
         ffmpegArgs,
+        stdout,
         log,
         videoBitsPerSecond: Math.round(d.width * d.height * 2.7),
         outbound: outboundPolicy(ctx.config.outbound),

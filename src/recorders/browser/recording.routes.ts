@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { V2Routes } from "../../api/server.ts";
-import { pageQuery, toPage } from "../../api/pagination.ts";
+import { listPageQuery, toPage } from "../../api/pagination.ts";
 import { objectIdParam, parseBody, parseParams, parseQuery } from "../../api/validation.ts";
 import { renderProgress } from "./capture-progress.ts";
 import { ACTIVE_BEAM_STATUSES, beamDetails, createBeam, requestStop, setPaused, startBeamSchema } from "./beam.service.ts";
@@ -13,6 +13,7 @@ import { AppError } from "../../errors.ts";
 import type { Json } from "../../util/json.ts";
 import { outboundPolicy } from "../../net/outbound-policy.ts";
 import { getRecording, listRecordings, recordingFailure, roomRecordings } from "../core/recording.repository.ts";
+import { assetsOfRecordings, assetTypes, shownMeetingUrl } from "../core/recording.presenter.ts";
 
 // Browser-composite recordings ("beam"): start, stop (one, or all of a room), pause, resume, get, list.
 // The API only writes what it asks for; the worker (capture-worker.ts, running beam-recorder.ts) records and reports.
@@ -21,7 +22,7 @@ const idParams = z.object({ id: objectIdParam("recording_id") });
 const roomParams = z.object({ room_id: objectIdParam("room_id") });
 /** The list query of GET /v2/recordings and GET /v2/live-streams. */
 export const listQuery = z.object({
-  ...pageQuery,
+  ...listPageQuery,
   room_id: objectIdParam("room_id").optional(),
   session_id: objectIdParam("session_id").optional(),
   status: z.enum(RECORDING_STATUSES, { error: `status must be one of ${RECORDING_STATUSES.join(", ")}` }).optional(),
@@ -32,15 +33,24 @@ export function listFilter(q: z.infer<typeof listQuery>) {
   return { limit: q.limit, order: q.order, start: q.start, roomId: q.room_id, sessionId: q.session_id, status: q.status };
 }
 
-/** A browser recording (kind `beam`) as /v2/recordings answers it. */
-export function renderRecording(r: RecordingRow, assets: AssetRow[] | null): Json {
+/** How a recording is shown: `publicUrl` (config.publicUrl) gives the built-in page's meeting_url. */
+export interface RenderRecordingOptions {
+  publicUrl?: string;
+}
+
+/**
+ * A browser recording (kind `beam`) as /v2/recordings answers it, on every answer alike: `assets` are
+ * its assets (null or [] while it has none); `asset_types` and `recording_assets` are always there
+ * (core/recording.presenter.ts says what they hold).
+ */
+export function renderRecording(r: RecordingRow, assets: AssetRow[] | null, opts: RenderRecordingOptions = {}): Json {
   const failure = recordingFailure(r);
-  const out: Json = {
+  return {
     id: r.id,
     room_id: r.room_id,
     session_id: r.session_id ?? "",
     status: r.status,
-    meeting_url: r.meeting_url,
+    meeting_url: shownMeetingUrl(r, opts.publicUrl),
     destination: r.destination,
     started_by: r.started_by,
     stopped_by: r.stopped_by,
@@ -54,15 +64,24 @@ export function renderRecording(r: RecordingRow, assets: AssetRow[] | null): Jso
     // tapedeck addition: while starting, the step the recorder is at (capture-progress.ts).
     // Only a browser recording has one (an SFU recording's details are of another shape).
     ...(r.kind === "beam" && r.status === "starting" ? renderProgress(r, beamDetails(r)) : {}),
+    asset_types: assetTypes(r, assets),
+    recording_assets: assets?.length ? assets.map((a) => renderAsset(a, { embedded: true })) : null,
   };
-  if (assets !== null) {
-    out.asset_types = assets.length ? [...new Set(assets.map((a) => a.type))] : null;
-    out.recording_assets = assets.length ? assets.map((a) => renderAsset(a, { embedded: true })) : null;
-  }
-  return out;
 }
 
 export const recordingRoutes: V2Routes = (v2, ctx) => {
+  // Read when answering: the public URL is known only once the server listens (port 0 in tests).
+  const opts = (): RenderRecordingOptions => ({ publicUrl: ctx.config.publicUrl });
+  /** Recordings as answers, each with its assets (one query for all of them). */
+  const renderAll = async (rows: RecordingRow[]) => {
+    const assets = await assetsOfRecordings(
+      ctx.db,
+      rows.map((r) => r.id),
+    );
+    return rows.map((r) => renderRecording(r, assets.get(r.id) ?? null, opts()));
+  };
+  const renderOne = async (r: RecordingRow) => (await renderAll([r]))[0];
+
   v2.post("/recordings/room/:room_id/start", async (req) => {
     const { room_id } = parseParams(roomParams, req.params);
     const body = parseBody(startBeamSchema, req.body);
@@ -70,14 +89,14 @@ export const recordingRoutes: V2Routes = (v2, ctx) => {
     const row = await createBeam(ctx.db, room, await getTemplate(ctx.db, room.template_id), body, "", outboundPolicy(ctx.config.outbound));
     req.log.info({ recording_id: row.id, room_id }, "browser recording requested");
     ctx.events.emit("recording.requested", { kind: "beam" });
-    return renderRecording(row, null);
+    return renderRecording(row, null, opts());
   });
 
   v2.post("/recordings/:id/stop", async (req) => {
     const { id } = parseParams(idParams, req.params);
     const row = await requestStop(ctx.db, id, "client request");
     ctx.events.emit("recording.requested", { kind: "beam" });
-    return renderRecording(row, null);
+    return renderOne(row);
   });
 
   v2.post("/recordings/room/:room_id/stop", async (req) => {
@@ -91,7 +110,8 @@ export const recordingRoutes: V2Routes = (v2, ctx) => {
     const rows = [];
     for (const { id } of active) rows.push(await requestStop(ctx.db, id, "client request"));
     ctx.events.emit("recording.requested", { kind: "beam" });
-    return { limit: rows.length, data: rows.map((r) => renderRecording(r, null)), last: "" };
+    // 100ms's sample: `last` is the last recording stopped.
+    return { limit: rows.length, data: await renderAll(rows), last: rows.at(-1)?.id ?? "" };
   });
 
   for (const action of ["pause", "resume"] as const) {
@@ -100,20 +120,24 @@ export const recordingRoutes: V2Routes = (v2, ctx) => {
       await getRoom(ctx.db, room_id);
       const row = await setPaused(ctx.db, room_id, action === "pause");
       ctx.events.emit("recording.requested", { kind: "beam" });
-      return renderRecording(row, null);
+      return renderOne(row);
     });
   }
 
   v2.get("/recordings", async (req) => {
     const q = parseQuery(listQuery, req.query);
     const rows = await listRecordings(ctx.db, { kind: "beam", ...listFilter(q) });
-    // The list omits recording_assets, as 100ms does.
-    return toPage(rows, q.limit, (r) => renderRecording(r, null));
+    // Each item has its asset_types and recording_assets too (100ms's list sample shows asset_types only).
+    const assets = await assetsOfRecordings(
+      ctx.db,
+      rows.slice(0, q.limit).map((r) => r.id),
+    );
+    return toPage(rows, q.limit, (r) => renderRecording(r, assets.get(r.id) ?? null, opts()));
   });
 
   v2.get("/recordings/:id", async (req) => {
     const { id } = parseParams(idParams, req.params);
     const r = await getRecording(ctx.db, id, "beam");
-    return renderRecording(r, await assetsOfRecording(ctx.db, id));
+    return renderRecording(r, await assetsOfRecording(ctx.db, id), opts());
   });
 };

@@ -51,6 +51,8 @@ export interface CaptureHandle {
 
 /** A recording the worker holds, as the recorder's hooks get it. */
 export interface RecorderRun<D> {
+  /** The recording's id. */
+  readonly id: string;
   /** The details; a hook may change them (they are written with the next state, or by saveDetails). */
   d: D;
   log: Logger;
@@ -80,9 +82,10 @@ export interface Recorder<D> extends RecordingDescriptor<D> {
   limit(): { max: number; setting: string };
   /**
    * Prepares the working folder `dir` and says what the capture writes: no arguments = the page's
-   * recording as a fragmented MP4 spool file; arguments = an ffmpeg reading the page's WebM on stdin.
+   * recording as a fragmented MP4 spool file; arguments = an ffmpeg reading the page's WebM on stdin
+   * (with `stdout`, what it writes on stdout goes there as it comes).
    */
-  build(o: { dir: string; d: D; log: Logger }): { ffmpegArgs?: string[] };
+  build(o: { dir: string; d: D; log: Logger }): { ffmpegArgs?: string[]; stdout?: { write(chunk: Buffer): void; end(): void } };
   /** Once the capture has started (its time 0 in `d.epoch`, the session's start in `d`): where its output will be delivered. */
   placeOutput?(d: D, o: { roomId: string; spool: string; dest: UploadConfig | null }): void;
   /** While it runs (started once it is announced): work alongside the capture; never rejects, awaited before finishing. */

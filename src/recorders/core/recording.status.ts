@@ -29,6 +29,7 @@ const CAPTURED_TRANSITIONS = {
 export const RECORDING_TRANSITIONS = {
   beam: CAPTURED_TRANSITIONS,
   hls: CAPTURED_TRANSITIONS,
+  rtmp: CAPTURED_TRANSITIONS,
   sfu: {
     starting: [],
     running: ["post_processing"],
@@ -48,7 +49,7 @@ export type TargetStatus<K extends RecordingKind> = Table[K][RecordingStatus][nu
 export type KindReaching<S extends RecordingStatus> = { [K in RecordingKind]: S extends TargetStatus<K> ? K : never }[RecordingKind];
 
 /** The status a new recording of each kind is written with. */
-export const INITIAL_STATUS = { beam: "starting", hls: "starting", sfu: "running" } as const satisfies Record<
+export const INITIAL_STATUS = { beam: "starting", hls: "starting", rtmp: "starting", sfu: "running" } as const satisfies Record<
   RecordingKind,
   RecordingStatus
 >;

@@ -160,7 +160,9 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
               hls_vod_recording_path: zip?.path ?? "",
               hls_vod_recording_presigned_url: zip?.url ?? "",
               hls_vod_recording_size: zip?.size ?? 0,
-              recording_hls_vod_playlist_location: zip?.path ?? "",
+              // 100ms: "(Deprecated, use hls_vod_recording_presigned_url) Pre signed url for HLS vod
+              // playlist": the same presigned URL (tapedeck's VOD is always the zip, as 100ms's zipped upload).
+              recording_hls_vod_playlist_location: zip?.url ?? "",
               room_vod_asset_id: zip ? rows[0].id : "",
               recording_single_files: files,
               recording_thumbnails: thumbs.thumbnails,

@@ -14,6 +14,7 @@ import { getRoom } from "../../rooms/room.service.ts";
 import { getTemplate } from "../../templates/template.service.ts";
 import type { Json } from "../../util/json.ts";
 import { listRecordings, recordingFailure, roomRecordings } from "../core/recording.repository.ts";
+import { assetsOfRecordings, shownMeetingUrl } from "../core/recording.presenter.ts";
 import {
   ACTIVE_HLS_STATUSES,
   createLiveStream,
@@ -33,6 +34,10 @@ import { outboundPolicy } from "../../net/outbound-policy.ts";
 const idParams = z.object({ id: objectIdParam("stream_id") });
 const roomParams = z.object({ room_id: objectIdParam("room_id") });
 
+/**
+ * A live stream as /v2/live-streams answers it, on every answer alike: `assets` are its assets (null or
+ * [] while it has none; `recording_assets` is then null); `meeting_url` as core/recording.presenter.ts says.
+ */
 export function renderLiveStream(ctx: AppContext, r: RecordingRow, assets: AssetRow[] | null): Json {
   const d = hlsDetails(r);
   const failure = recordingFailure(r);
@@ -43,7 +48,7 @@ export function renderLiveStream(ctx: AppContext, r: RecordingRow, assets: Asset
     room_id: r.room_id,
     session_id: r.session_id ?? "",
     status: r.status,
-    meeting_url: r.meeting_url,
+    meeting_url: shownMeetingUrl(r, ctx.config.publicUrl),
     playback: { url: `${base}/master.m3u8`, viewer_url: `${base}/` },
     recording: { hls_vod: d.hls_vod, single_file_per_layer: d.single_file_per_layer },
     destination: r.destination,
@@ -73,6 +78,16 @@ export function renderLiveStream(ctx: AppContext, r: RecordingRow, assets: Asset
 }
 
 export const liveStreamRoutes: V2Routes = (v2, ctx) => {
+  /** Live streams as answers, each with its assets (one query for all of them). */
+  const renderAll = async (rows: RecordingRow[]) => {
+    const assets = await assetsOfRecordings(
+      ctx.db,
+      rows.map((r) => r.id),
+    );
+    return rows.map((r) => renderLiveStream(ctx, r, assets.get(r.id) ?? null));
+  };
+  const renderOne = async (r: RecordingRow) => (await renderAll([r]))[0];
+
   v2.post("/live-streams/room/:room_id/start", async (req) => {
     const { room_id } = parseParams(roomParams, req.params);
     const body = parseBody(startLiveStreamSchema, req.body ?? {});
@@ -94,7 +109,7 @@ export const liveStreamRoutes: V2Routes = (v2, ctx) => {
     const { id } = parseParams(idParams, req.params);
     const row = await requestStop(ctx.db, id, "client request", "", "hls");
     ctx.events.emit("recording.requested", { kind: "hls" });
-    return renderLiveStream(ctx, row, null);
+    return renderOne(row);
   });
 
   v2.post("/live-streams/room/:room_id/stop", async (req) => {
@@ -108,7 +123,8 @@ export const liveStreamRoutes: V2Routes = (v2, ctx) => {
     const rows = [];
     for (const { id } of active) rows.push(await requestStop(ctx.db, id, "client request", "", "hls"));
     ctx.events.emit("recording.requested", { kind: "hls" });
-    return { error: "", limit: rows.length, data: rows.map((r) => renderLiveStream(ctx, r, null)), last: "" };
+    // 100ms's sample: `last` is the last stream stopped.
+    return { error: "", limit: rows.length, data: await renderAll(rows), last: rows.at(-1)?.id ?? "" };
   });
 
   for (const action of ["pause", "resume"] as const) {
@@ -116,7 +132,7 @@ export const liveStreamRoutes: V2Routes = (v2, ctx) => {
       const { id } = parseParams(idParams, req.params);
       const row = await setRecordingPaused(ctx.db, id, action === "pause");
       ctx.events.emit("recording.requested", { kind: "hls" });
-      return renderLiveStream(ctx, row, null);
+      return renderOne(row);
     });
   }
 
@@ -132,13 +148,17 @@ export const liveStreamRoutes: V2Routes = (v2, ctx) => {
       .insertInto("live_stream_metadata")
       .values({ id: newObjectId(), stream_id: id, payload: body.payload, duration: body.duration ?? 1, created_at: nowIso() })
       .execute();
-    return renderLiveStream(ctx, row, null);
+    return renderOne(row);
   });
 
   v2.get("/live-streams", async (req) => {
     const q = parseQuery(listQuery, req.query);
     const rows = await listRecordings(ctx.db, { kind: "hls", ...listFilter(q) });
-    return toPage(rows, q.limit, (r) => renderLiveStream(ctx, r, null));
+    const assets = await assetsOfRecordings(
+      ctx.db,
+      rows.slice(0, q.limit).map((r) => r.id),
+    );
+    return toPage(rows, q.limit, (r) => renderLiveStream(ctx, r, assets.get(r.id) ?? null));
   });
 
   v2.get("/live-streams/:id", async (req) => {

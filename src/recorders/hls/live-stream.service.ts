@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import { z } from "zod";
 import type { Db } from "../../db/database.ts";
+import { activeSessionId } from "../../sessions/active-session.ts";
 import type { RecordingRow, RoomRow, TemplateRow } from "../../db/schema.ts";
 import { AppError } from "../../errors.ts";
 import { nowIso } from "../../ids.ts";
@@ -184,6 +185,7 @@ export async function createLiveStream(
     {
       kind: "hls",
       roomId: room.id,
+      sessionId: await activeSessionId(db, room.id),
       meetingUrl: input.meeting_url,
       destination: input.destination,
       startedBy,

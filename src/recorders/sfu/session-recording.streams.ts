@@ -63,6 +63,7 @@ export async function processPeerStreams(
           event: () => ({
             type: "stream.recording.failure",
             room: { id: s.room.id, webhook: s.room.webhook },
+            templateId: s.room.template_id,
             data: {
               ...base,
               size: 0,
@@ -116,6 +117,8 @@ export async function processPeerStreams(
       event: ([asset]) => ({
         type: "stream.recording.success",
         room: { id: s.room.id, webhook: s.room.webhook },
+        // The envelope's template_id (100ms lists it on every event; the data keys of stream events have none).
+        templateId: s.room.template_id,
         data: {
           ...base,
           size: up.size,

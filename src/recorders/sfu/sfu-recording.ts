@@ -7,7 +7,7 @@ import { newObjectId } from "../../ids.ts";
 import { enqueueJob } from "../../jobs/job-queue.ts";
 import { findRecording, findSessionRecording, insertRecording, markPostProcessing } from "../core/recording.repository.ts";
 import type { CompositeInput, PeerPresence, TrackRef } from "./composite-layout.ts";
-import type { SfuRecordingSettings } from "../core/recording-settings.ts";
+import type { SfuRecordingSettings } from "../../templates/recording-settings.ts";
 import { sfuRecording } from "./sfu-recorder.ts";
 
 // The life of a session's SFU recording, kept as a `recordings` row of kind `sfu` (its details, webhooks

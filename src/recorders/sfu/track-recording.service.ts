@@ -108,6 +108,8 @@ export class TrackRecordingService {
     await this.ctx.outbox.enqueue(this.ctx.db, {
       type: "track.recording.started.success",
       room: { id: room.row.id, webhook: room.row.webhook },
+      // The envelope's template_id (100ms lists it on every event; the data keys of track events have none).
+      templateId: room.row.template_id,
       data: {
         room_id: payload.roomId,
         session_id: payload.sessionId,

@@ -49,6 +49,7 @@ export function uploadTrackHandler(ctx: AppContext): JobHandler<UploadTrackPaylo
         event: ([asset]) => ({
           type: "track.recording.success",
           room: { id: room.id, webhook: room.webhook },
+          templateId: room.template_id,
           data: {
             ...base(p),
             size: up.size,
@@ -73,6 +74,7 @@ export function uploadTrackHandler(ctx: AppContext): JobHandler<UploadTrackPaylo
       await ctx.outbox.enqueue(ctx.db, {
         type: "track.recording.failure",
         room: { id: room.id, webhook: room.webhook },
+        templateId: room.template_id,
         data: {
           ...base(p),
           size: fs.existsSync(p.file) ? fs.statSync(p.file).size : 0,

@@ -361,7 +361,7 @@ export class HmsSocket implements SignalSocket {
     this.unwatch = this.o.watchRecordings?.(j.room.id, (s) => void this.recordingsChanged(j.room.id, s)) ?? null;
   }
 
-  /** The SDK's recording and HLS state follow tapedeck's SFU recording, browser recording and live stream. */
+  /** The SDK's recording, RTMP and HLS state follow tapedeck's SFU recording, browser recording, external stream and live stream. */
   private async recordingsChanged(roomId: string, now: RoomRecordingState): Promise<void> {
     const before = this.recordings;
     this.recordings = now;
@@ -374,6 +374,8 @@ export class HmsSocket implements SignalSocket {
         state: state(now.browser.running, now.browser.paused),
         started_at: now.browser.startedAt,
       });
+    if (!before || before.rtmp.running !== now.rtmp.running)
+      this.notify("on-rtmp-update", { state: state(now.rtmp.running), started_at: now.rtmp.startedAt });
     if (!before || before.hls.running !== now.hls.running) {
       const url = now.hls.running ? await this.o.hlsUrl?.(roomId).catch(() => "") : "";
       this.notify("on-hls-update", {

@@ -17,6 +17,8 @@ export interface RoomRecordingState {
   browser: { running: boolean; paused: boolean; startedAt?: number };
   /** A live stream. */
   hls: { running: boolean; startedAt?: number; recording: boolean };
+  /** An external stream (RTMP out; 100ms "rtmp"). */
+  rtmp: { running: boolean; startedAt?: number };
 }
 
 const at = (iso: string | null) => (iso ? Date.parse(iso) : undefined);
@@ -26,10 +28,12 @@ export function roomRecordingState(rows: RecordingRow[]): RoomRecordingState {
   const sfu = of("sfu");
   const beam = of("beam");
   const hls = of("hls");
+  const rtmp = of("rtmp");
   return {
     sfu: { running: Boolean(sfu), startedAt: at(sfu?.started_at ?? null) },
     browser: { running: beam?.status === "running", paused: beam?.paused === 1, startedAt: at(beam?.started_at ?? null) },
     hls: { running: hls?.status === "running", startedAt: at(hls?.started_at ?? null), recording: Boolean(hls && hls.paused !== 1) },
+    rtmp: { running: rtmp?.status === "running", startedAt: at(rtmp?.started_at ?? null) },
   };
 }
 

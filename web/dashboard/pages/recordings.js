@@ -1,39 +1,38 @@
-// Recordings & live: start a browser recording or a live stream (HLS) of a room, and follow both lists
-// as their status changes: polled every second while any is starting, running, stopping or
-// post-processing, and not at all once the view is left. Pause, resume and stop where the status allows;
-// a live stream's playback URL, its ladder, and a player (hls.js) in the page; a finished one's error,
-// session and files.
+// Recordings & live: start a browser recording, a live stream (HLS) or an external stream (RTMP out) of
+// a room, and follow the three lists as their status changes: polled every second while any is starting,
+// running, stopping or post-processing, and not at all once the view is left. Pause, resume and stop
+// where the status allows; a live stream's playback URL, its ladder, and a player (hls.js) in the page; a
+// finished one's error, session and files. The lists and their cells are recs-list.js's; the external
+// streams' form and rows, external-streams.js's.
 
-import { listAll, newestPage } from "../api.js";
-import { badge, busy, copy, el, fill, formatBytes, formatDuration, formatTime } from "../ui.js";
-import { assetLinkButton, makePlayer } from "./live-player.js";
+import { newestPage, listAllRooms } from "../api.js";
+import { busy, copy, el, fill } from "../ui.js";
+import { makeExternalStreams } from "./external-streams.js";
+import { makePlayer } from "./live-player.js";
+import {
+  CONTROLLABLE,
+  PAGE_SIZE,
+  RESOLUTIONS,
+  action,
+  changed,
+  detailsCell,
+  header as headerOf,
+  makeList,
+  memoDetail,
+  pickedResolution,
+  statusCell,
+  statusParts,
+} from "./recs-list.js";
 
-const ACTIVE = new Set(["starting", "running", "stopping", "post_processing"]);
-const ENDED = new Set(["completed", "failed"]);
-const CONTROLLABLE = new Set(["starting", "running"]);
-const RESOLUTIONS = [
-  ["", "Template default (else 1280x720)"],
-  ["1280x720", "1280x720 landscape"],
-  ["1920x1080", "1920x1080 landscape"],
-  ["720x1280", "720x1280 portrait"],
-];
-const PAGE_SIZE = 25;
+export { assetShape } from "./recs-list.js";
+
 const POLL_MS = 1000;
-/** What a starting recorder is doing, by the API's `progress.step` (src/recorders/browser/capture-progress.ts). */
-const STEP_LABELS = {
-  waiting_for_recorder: "Waiting for a recorder",
-  launching_browser: "Launching the recorder (Chromium)",
-  loading_page: "Loading the room page",
-  joining_room: "Joining the room",
-  starting_capture: "Capturing the first frame",
-  first_segment: "Encoding the first segment",
-};
-
 export async function render(view, { api, onLeave, refresh, showError, showOk }) {
-  const [rooms, recordings, streams] = await Promise.all([
-    listAll("/v2/rooms"),
+  const [rooms, recordings, streams, external] = await Promise.all([
+    listAllRooms(),
     newestPage("/v2/recordings", PAGE_SIZE),
     newestPage("/v2/live-streams", PAGE_SIZE),
+    newestPage("/v2/external-streams", PAGE_SIZE),
   ]);
   const roomName = new Map(rooms.map((r) => [r.id, r.name]));
   const enabled = rooms.filter((r) => r.enabled);
@@ -42,20 +41,22 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
   const player = makePlayer({ api });
   const kinds = {
     rec: makeList({
-      kind: "rec",
+      api,
       path: "/v2/recordings",
       first: recordings,
       testid: "recordings",
       headers: ["Recording", "Status", "Details", ""],
       empty: "No browser recordings yet.",
+      row: (x) => recordingRow(x),
     }),
     live: makeList({
-      kind: "live",
+      api,
       path: "/v2/live-streams",
       first: streams,
       testid: "live-streams",
       headers: ["Live stream", "Status", "Playback", "Ladder", "Details", ""],
       empty: "No live streams yet.",
+      row: (x) => streamRow(x),
     }),
   };
 
@@ -86,6 +87,17 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     "Start live stream",
   );
   const pickedName = () => roomName.get(room.value) ?? room.value;
+  const rtmp = makeExternalStreams({
+    api,
+    first: external,
+    roomName,
+    room,
+    enabled: enabled.length > 0,
+    pickedName,
+    showOk,
+    update,
+  });
+  kinds.rtmp = rtmp.list;
 
   const recForm = el(
     "form",
@@ -105,10 +117,8 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     e.preventDefault();
     void busy(startRec, "Starting…", async () => {
       const body = { layout: layout.value };
-      if (resolution.value) {
-        const [width, height] = resolution.value.split("x").map(Number);
-        body.resolution = { width, height };
-      }
+      const res = pickedResolution(resolution.value);
+      if (res) body.resolution = res;
       if (audioOnly.checked) body.audio_only = true;
       const r = await api("POST", `/v2/recordings/room/${room.value}/start`, body);
       showOk(`Recording of ${pickedName()} is starting`, [`recording ${r.id}: the recorder is joining the room`]);
@@ -152,7 +162,7 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
           el("a", { href: "#/rooms" }, "Rooms"),
           " page.",
         ),
-    el("div", { class: "recs-forms" }, recForm, liveForm),
+    el("div", { class: "recs-forms" }, recForm, liveForm, rtmp.form),
   );
 
   // ---- Live updates ----
@@ -199,194 +209,8 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     player.stop();
   });
 
-  // ---- A list (recordings or live streams), newest first, updated in place ----
-  function makeList({ kind, path, first, testid, headers, empty }) {
-    const known = new Map(first.data.map((x) => [x.id, x]));
-    /** Where the next older page starts ("" once the oldest is shown). */
-    let older = first.last;
-    const details = new Map(); // id → the single object (with its assets), once it has ended
-    const rows = new Map();
-    const tbody = el("tbody");
-    const tableEl = el("table", { "data-testid": testid }, el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))), tbody);
-    const emptyEl = el("p", { class: "muted", "data-testid": `${testid}-empty` }, empty);
-    const more = el("button", { type: "button", "data-testid": `${testid}-more` }, "Show older");
-    more.addEventListener(
-      "click",
-      () =>
-        void busy(more, "Loading…", async () => {
-          const page = await newestPage(path, PAGE_SIZE, older);
-          for (const x of page.data) known.set(x.id, x);
-          older = page.last;
-          await fetchDetails();
-          draw();
-        }),
-    );
-    const visible = () => [...known.values()].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-
-    async function fetchDetails() {
-      const need = visible().filter((x) => ENDED.has(x.status) && !details.has(x.id));
-      await Promise.all(
-        need.map(async (x) => {
-          try {
-            details.set(x.id, await api("GET", `${path}/${x.id}`));
-          } catch (err) {
-            details.set(x.id, { fetch_error: err.message });
-          }
-        }),
-      );
-    }
-
-    function draw() {
-      const list = visible();
-      emptyEl.hidden = list.length > 0;
-      tableEl.hidden = list.length === 0;
-      more.hidden = !older;
-      const trs = list.map((x) => {
-        let row = rows.get(x.id);
-        if (!row) rows.set(x.id, (row = kind === "rec" ? recordingRow(x) : streamRow(x)));
-        row.apply(x, details.get(x.id));
-        return row.tr;
-      });
-      const same = trs.length === tbody.children.length && trs.every((tr, i) => tbody.children[i] === tr);
-      if (!same) tbody.replaceChildren(...trs);
-    }
-
-    return {
-      node: el("div", {}, tableEl, emptyEl, el("div", { class: "row recs-more" }, more)),
-      active: () => [...known.values()].some((x) => ACTIVE.has(x.status)),
-      starting: () => [...known.values()].some((x) => x.status === "starting"),
-      draw,
-      async load() {
-        // New ones are among the newest; an unfinished one further down is read by itself.
-        const page = await newestPage(path, PAGE_SIZE);
-        const fresh = new Set(page.data.map((x) => x.id));
-        const stale = [...known.values()].filter((x) => ACTIVE.has(x.status) && !fresh.has(x.id));
-        const reread = await Promise.all(stale.map((x) => api("GET", `${path}/${x.id}`)));
-        for (const x of [...page.data, ...reread]) known.set(x.id, x);
-        await fetchDetails();
-        draw();
-      },
-      init: async () => {
-        await fetchDetails();
-        draw();
-      },
-    };
-  }
-
   // ---- Rows ----
-  /** A button whose availability follows the row's state, and that stays disabled while its request runs. */
-  function action(text, testid, cls = "") {
-    const b = el("button", { type: "button", "data-testid": testid, class: cls || null }, text);
-    b.inFlight = false;
-    b.run = (busyText, work, after) => {
-      b.inFlight = true;
-      void busy(b, busyText, work).finally(() => {
-        b.inFlight = false;
-        after();
-      });
-    };
-    b.set = (label, ok, why) => {
-      if (!b.inFlight) {
-        b.textContent = label;
-        b.disabled = !ok;
-      }
-      b.title = ok ? "" : why;
-    };
-    return b;
-  }
-
-  const header = (x, what) =>
-    el(
-      "div",
-      {},
-      el("strong", {}, roomName.get(x.room_id) ?? x.room_id),
-      el("div", { class: "mono muted" }, x.id),
-      el("div", { class: "muted" }, `${what} ${formatTime(x.created_at)}`),
-    );
-
-  /** While starting: the steps passed (with how long each took) and the current one (with how long so far). */
-  function progressList(x) {
-    const steps = x.status === "starting" ? (x.progress?.steps ?? []) : [];
-    if (!steps.length) return null;
-    const secs = (from, to) => `${Math.max(0, (to - Date.parse(from)) / 1000).toFixed(1)} s`;
-    return el(
-      "ol",
-      { class: "recs-steps", "data-testid": "progress", "aria-label": "Starting" },
-      ...steps.map((s, i) => {
-        const next = steps[i + 1];
-        const current = !next;
-        return el(
-          "li",
-          { "data-step": s.step, class: current ? "current" : "done", "data-testid": "progress-step" },
-          el("span", { class: "recs-step-mark", "aria-hidden": "true" }, current ? "…" : "✓"),
-          ` ${STEP_LABELS[s.step] ?? s.step.replaceAll("_", " ")} `,
-          el("span", { class: "muted" }, current ? secs(s.since, Date.now()) : secs(s.since, Date.parse(next.since))),
-        );
-      }),
-    );
-  }
-
-  function statusCell(x, pausedFlag, pausedText) {
-    const took = x.started_at
-      ? formatDuration(((x.stopped_at ? Date.parse(x.stopped_at) : Date.now()) - Date.parse(x.started_at)) / 1000)
-      : null;
-    return [
-      el(
-        "div",
-        { class: "recs-badges" },
-        badge(x.status),
-        pausedFlag ? el("span", { class: "badge paused", "data-testid": "paused" }, pausedText) : null,
-      ),
-      took
-        ? el("div", { class: "muted", "data-testid": "duration" }, `${ACTIVE.has(x.status) && !x.stopped_at ? "for" : "lasted"} ${took}`)
-        : null,
-      progressList(x),
-    ];
-  }
-
-  function detailsCell(x, detail) {
-    const d = detail ?? {};
-    const assets = d.recording_assets ?? [];
-    return [
-      x.stop_reason ? el("div", { class: "muted", "data-testid": "stop-reason" }, `Stopped: ${x.stop_reason}`) : null,
-      x.error
-        ? el("div", { class: "recs-error", "data-testid": "error" }, x.error.message ?? "", x.error.type ? ` (${x.error.type})` : "")
-        : null,
-      x.session_id
-        ? el(
-            "div",
-            {},
-            el("a", { href: `#/sessions/${x.session_id}`, "data-testid": "session-link" }, "Session"),
-            el("span", { class: "mono muted" }, ` ${x.session_id}`),
-          )
-        : null,
-      d.fetch_error ? el("div", { class: "recs-error" }, `Files could not be listed: ${d.fetch_error}`) : null,
-      assets.length ? el("ul", { class: "recs-assets", "data-testid": "assets" }, ...assets.map(assetItem)) : null,
-      detail && !d.fetch_error && !assets.length && x.status === "completed" ? el("div", { class: "muted" }, "No files.") : null,
-    ];
-  }
-
-  function assetItem(a) {
-    const extra = [assetShape(a.metadata), a.duration ? formatDuration(a.duration) : null, a.size ? formatBytes(a.size) : null]
-      .filter(Boolean)
-      .join(" · ");
-    const get = assetLinkButton(api, a, "Download", { "data-testid": "asset-download" });
-    return el(
-      "li",
-      { "data-testid": "asset", "data-type": a.type, title: a.path },
-      el("span", { "data-testid": "asset-type" }, a.type),
-      ` ${extra} `,
-      get,
-    );
-  }
-
-  /** Redraws the cells that depend on `x` only when what they show changed (buttons keep their identity). */
-  function changed(memo, key, parts) {
-    const sig = JSON.stringify(parts);
-    if (memo[key] === sig) return false;
-    memo[key] = sig;
-    return true;
-  }
+  const header = (x, what) => headerOf(x, what, roomName);
 
   function recordingRow(initial) {
     let cur = initial;
@@ -400,18 +224,8 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     const show = (x, detail) => {
       cur = x;
       if (changed(memo, "who", [x.room_id])) who.replaceChildren(header(x, "requested"));
-      if (
-        changed(memo, "status", [
-          x.status,
-          x.paused,
-          x.started_at,
-          x.stopped_at,
-          x.progress ?? null,
-          ACTIVE.has(x.status) && Math.floor(Date.now() / 1000),
-        ])
-      )
-        fill(status, statusCell(x, x.paused, "paused"));
-      if (changed(memo, "info", [x.stop_reason, x.error, x.session_id, detail ?? null])) fill(info, detailsCell(x, detail));
+      if (changed(memo, "status", statusParts(x, x.paused))) fill(status, statusCell(x, x.paused, "paused"));
+      if (changed(memo, "info", [x.stop_reason, x.error, x.session_id, detail ?? null])) fill(info, detailsCell(api, x, detail));
       pause.set(x.paused ? "Resume" : "Pause", CONTROLLABLE.has(x.status), `a ${x.status} recording cannot be paused or resumed`);
       stop.set("Stop", CONTROLLABLE.has(x.status), `the recording is ${x.status}`);
     };
@@ -468,17 +282,7 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     const show = (x, detail) => {
       cur = x;
       if (changed(memo, "who", [x.room_id])) who.replaceChildren(header(x, "requested"));
-      if (
-        changed(memo, "status", [
-          x.status,
-          x.recording_paused,
-          x.started_at,
-          x.stopped_at,
-          x.progress ?? null,
-          ACTIVE.has(x.status) && Math.floor(Date.now() / 1000),
-        ])
-      )
-        fill(status, statusCell(x, x.recording_paused, "recording paused"));
+      if (changed(memo, "status", statusParts(x, x.recording_paused))) fill(status, statusCell(x, x.recording_paused, "recording paused"));
       if (changed(memo, "ladder", [x.layers, x.ladder_warning])) {
         fill(
           ladder,
@@ -492,7 +296,11 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
       }
       if (changed(memo, "info", [x.recording, x.stop_reason, x.error, x.session_id, detail ?? null])) {
         const keeps = [x.recording?.hls_vod ? "VOD" : null, x.recording?.single_file_per_layer ? "an MP4 per layer" : null].filter(Boolean);
-        fill(info, el("div", { class: "muted" }, keeps.length ? `Keeps ${keeps.join(" and ")}` : "Not recorded"), detailsCell(x, detail));
+        fill(
+          info,
+          el("div", { class: "muted" }, keeps.length ? `Keeps ${keeps.join(" and ")}` : "Not recorded"),
+          detailsCell(api, x, detail),
+        );
       }
       player.sync(x, detail);
       watch.set("Watch", x.status === "running", `only a running stream can be watched (this one is ${x.status})`);
@@ -540,12 +348,6 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
     return { tr, apply };
   }
 
-  /** Keeps the last details a row had when an action redraws it without them. */
-  function memoDetail(memo, detail) {
-    if (detail !== undefined) memo.detail = detail;
-    return memo.detail;
-  }
-
   await Promise.all(Object.values(kinds).map((k) => k.init()));
   view.replaceChildren(
     el(
@@ -558,20 +360,9 @@ export async function render(view, { api, onLeave, refresh, showError, showOk })
       el("section", { class: "panel" }, kinds.live.node),
       el("h2", {}, "Browser recordings"),
       el("section", { class: "panel" }, kinds.rec.node),
+      el("h2", {}, "External streams (RTMP)"),
+      el("section", { class: "panel" }, kinds.rtmp.node),
     ),
   );
   if (Object.values(kinds).some((k) => k.active())) timer = setTimeout(update, POLL_MS);
-}
-
-/**
- * What tells a file from its siblings: a resolution (`{width, height}`, or width and height on the
- * metadata itself), a stream's layer, a VOD's layer count; "" when the metadata says none of these.
- */
-export function assetShape(m) {
-  if (!m || typeof m !== "object") return "";
-  const r = m.resolution && typeof m.resolution === "object" ? m.resolution : m;
-  const size = Number(r.width) > 0 && Number(r.height) > 0 ? `${r.width}×${r.height}` : "";
-  const layer = m.layer !== undefined && m.layer !== null && m.layer !== "" ? `layer ${m.layer}` : "";
-  const layers = Number(m.num_layers) > 0 ? `${m.num_layers} layers, up to ${m.max_width}×${m.max_height}` : "";
-  return [size, layer, layers].filter(Boolean).join(", ");
 }

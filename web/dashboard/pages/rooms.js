@@ -2,7 +2,7 @@
 // for the people in it), and joining: a join link for a role of the room's template (an app token
 // minted by POST /v2/rooms/:id/tokens), opened or copied, with when it expires.
 
-import { listAll } from "../api.js";
+import { listAll, listAllRooms } from "../api.js";
 import { badge, busy, confirmAction, copy, el, formatTime, table } from "../ui.js";
 
 /** "expires 12/8/2026, 9:30:00 AM (in 24 h)": when a join link stops working, in local time. */
@@ -26,7 +26,7 @@ async function peopleIn(api, roomId) {
 }
 
 export async function render(view, { api, refresh, showOk }) {
-  const [rooms, templates] = await Promise.all([listAll("/v2/rooms"), listAll("/v2/templates")]);
+  const [rooms, templates] = await Promise.all([listAllRooms(), listAll("/v2/templates")]);
   const templateName = new Map(templates.map((t) => [t.id, t.name]));
   const roleNames = new Map(templates.map((t) => [t.id, Object.keys(t.roles ?? {})]));
 

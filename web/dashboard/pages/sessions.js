@@ -2,7 +2,7 @@
 // and everything recorded of it (the SFU recording, browser recordings, live streams), each file with its
 // size, duration and status, a Download link and an in-page player (video, audio, the chat CSV as a table).
 
-import { ApiError, listAll, newestPage } from "../api.js";
+import { ApiError, listAll, newestPage, listAllRooms } from "../api.js";
 import { badge, busy, el, formatBytes, formatDuration, formatTime, showError, table } from "../ui.js";
 import { chatTable, describe, thumbnailLabel, TYPE_ORDER, viewerFor } from "./session-files.js";
 
@@ -66,7 +66,7 @@ const lasted = (s) => (Date.parse(endedAt(s) ?? new Date().toISOString()) - Date
 const stateBadge = (s) => badge(s.active ? "active" : "ended");
 
 async function renderList(view, { refresh }) {
-  const rooms = await listAll("/v2/rooms");
+  const rooms = await listAllRooms();
   const roomName = new Map(rooms.map((r) => [r.id, r.name]));
   if (filters.room && !roomName.has(filters.room)) filters.room = "";
 

@@ -67,7 +67,7 @@ async function renderList(view, { api, navigate, showOk }) {
       { class: "tpl-badges", "data-testid": "template-roles" },
       ...Object.keys(t.roles ?? {}).map((r) => el("span", { class: "badge" }, r)),
     ),
-    formatTime(t.created_at),
+    formatTime(t.createdAt),
   ]);
   view.replaceChildren(
     el(
@@ -134,7 +134,7 @@ async function renderTemplate(view, ctx, id) {
         { class: "muted" },
         "Id ",
         el("span", { class: "mono", "data-testid": "template-id" }, state.t.id),
-        ` · created ${formatTime(state.t.created_at)}`,
+        ` · created ${formatTime(state.t.createdAt)}`,
       ),
       el("div", { class: "tpl-tabs", role: "tablist" }, ...buttons),
       ...Object.values(sections),

@@ -1,7 +1,7 @@
 // Webhooks: the app's endpoint (URL, custom headers, on/off; GET|POST /v2/webhooks/config), the
-// delivery log (GET /v2/analytics/webhooks?order=desc, newest first, filtered by type/state/room, "load more"),
-// one delivery's attempts and payload (GET /v2/analytics/webhooks/:id), and replay
-// (POST /v2/analytics/webhooks/replay {event_ids}), watched until the new attempt is recorded. The log
+// delivery log (GET /v2/webhooks/deliveries?order=desc, newest first, filtered by type/state/room, "load more"),
+// one delivery's attempts and payload (GET /v2/webhooks/deliveries/:id), and replay
+// (POST /v2/webhooks/deliveries/replay {event_ids}), watched until the new attempt is recorded. The log
 // updates itself every few seconds while the view is shown (new events on top, changed ones in place; the
 // filter, the loaded pages, the selection and the open delivery stay), and "Send a test event"
 // (POST /v2/webhooks/test) sends a webhook.test through the outbox and says how its delivery went. Rooms
@@ -9,7 +9,7 @@
 // Header values come back from the API in the clear (they are sealed at rest); they are shown masked
 // until asked for. A room's own webhook (rooms API) replaces this endpoint for that room's events.
 
-import { listAll, newestPage } from "../api.js";
+import { newestPage, listAllRooms } from "../api.js";
 import { badge, busy, copy, el, fill, formatTime, problem, table } from "../ui.js";
 
 const MAX_HEADERS = 20; // MAX_CUSTOM_HEADERS in src/webhooks/webhook-config.ts
@@ -35,8 +35,8 @@ export async function render(view, { api, onLeave, showOk, showError }) {
 
   const [config, firstPage, firstRooms, kinds] = await Promise.all([
     api("GET", "/v2/webhooks/config"),
-    newestPage("/v2/analytics/webhooks", PAGE_SIZES[1]),
-    listAll("/v2/rooms").catch(() => []), // names for the log, and the "rooms with their own webhook" note
+    newestPage("/v2/webhooks/deliveries", PAGE_SIZES[1]),
+    listAllRooms().catch(() => []), // names for the log, and the "rooms with their own webhook" note
     api("GET", "/v2/webhooks/event-types"),
   ]);
   let rooms = firstRooms;
@@ -272,7 +272,7 @@ export async function render(view, { api, onLeave, showOk, showError }) {
   /** A page of the log under the current filters (the empty ones left out), newest first. */
   const logPage = (start) => {
     const { limit, ...rest } = filter;
-    return newestPage("/v2/analytics/webhooks", limit, start, Object.fromEntries(Object.entries(rest).filter(([, v]) => v)));
+    return newestPage("/v2/webhooks/deliveries", limit, start, Object.fromEntries(Object.entries(rest).filter(([, v]) => v)));
   };
 
   const upsert = (entry) => {
@@ -405,7 +405,7 @@ export async function render(view, { api, onLeave, showOk, showError }) {
     );
     if (unnamed.length) {
       for (const id of unnamed) roomsAsked.add(id);
-      rooms = await listAll("/v2/rooms").catch(() => rooms);
+      rooms = await listAllRooms().catch(() => rooms);
       for (const r of rooms) roomNames.set(r.id, r.name);
       fillRooms();
       changed = true;
@@ -441,7 +441,7 @@ export async function render(view, { api, onLeave, showOk, showError }) {
     while (waiting.size && Date.now() < deadline && !left) {
       await sleep(300);
       for (const id of [...waiting]) {
-        const d = await api("GET", `/v2/analytics/webhooks/${encodeURIComponent(id)}`);
+        const d = await api("GET", `/v2/webhooks/deliveries/${encodeURIComponent(id)}`);
         if (entries.some((x) => x.id === id)) upsert(d);
         if (!stillWaiting(d)) {
           waiting.delete(id);
@@ -477,7 +477,7 @@ export async function render(view, { api, onLeave, showOk, showError }) {
   // ---------------------------------------------------------------- one delivery
 
   async function showDetails(id, scroll) {
-    const d = await api("GET", `/v2/analytics/webhooks/${encodeURIComponent(id)}`);
+    const d = await api("GET", `/v2/webhooks/deliveries/${encodeURIComponent(id)}`);
     if (left) return;
     upsert(d);
     renderLog();
@@ -550,7 +550,7 @@ export async function render(view, { api, onLeave, showOk, showError }) {
   }
 
   async function replayAndWatch(ids) {
-    const res = await api("POST", "/v2/analytics/webhooks/replay", { event_ids: ids });
+    const res = await api("POST", "/v2/webhooks/deliveries/replay", { event_ids: ids });
     for (const q of res.data ?? []) upsert({ id: q.id, state: q.state, url: q.url });
     renderLog();
     const { done, waiting } = await watch(ids, (d) => d.state === "replaying");

@@ -1,6 +1,6 @@
-import type { RoomRow, TemplateRow } from "../../db/schema.ts";
-import { templateParts } from "../../templates/template.service.ts";
-import { isPlainObject, parseJson } from "../../util/json.ts";
+import type { RoomRow, TemplateRow } from "../db/schema.ts";
+import { templateParts } from "./template.service.ts";
+import { isPlainObject, parseJson } from "../util/json.ts";
 
 // Which SFU recordings a room's sessions make. A room's own `recording_info.enabled` switches SFU
 // recording (tracks, per-peer streams and the composite) on or off for that room; otherwise the

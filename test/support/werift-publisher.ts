@@ -1,0 +1,118 @@
+import dgram from "node:dgram";
+import { randomUUID } from "node:crypto";
+import { MediaStream, MediaStreamTrack, RTCPeerConnection, RtpPacket, type RTCRtpTransceiver } from "werift";
+import { buildLoopedFileArgs, buildSyntheticFileArgs } from "../../src/media/ffmpeg-args.ts";
+import { superviseProcess } from "../../src/process/supervisor.ts";
+import { OPUS, VP8 } from "../../src/sfu/media-config.ts";
+import { SignalClient } from "./signal-client.ts";
+
+// A werift publisher a test steers: it joins over signalling (SignalClient), publishes a VP8 + Opus WebM
+// (made once with makePublisherMedia, sent by ffmpeg as real RTP without re-encoding: cheap, so it keeps
+// its pace on a loaded machine), and can mute a track (`track-state`), unpublish one (a new offer with that
+// transceiver inactive, the track left out) and leave. Unlike the synthetic participant, its track ids
+// and its signalling are the test's to use.
+
+export interface WeriftPublisher {
+  c: SignalClient;
+  peerId: string;
+  sessionId: string;
+  videoTrackId: string;
+  audioTrackId: string;
+  mute(trackId: string, muted: boolean): void;
+  /** Publishes again without `trackId` (e.g. a stopped screen share): the SFU ends that track. */
+  unpublish(trackId: string): Promise<void>;
+  leave(): Promise<void>;
+}
+
+async function bindUdp(): Promise<dgram.Socket> {
+  const sock = dgram.createSocket("udp4");
+  await new Promise<void>((resolve) => sock.bind(0, "127.0.0.1", resolve));
+  return sock;
+}
+
+/** Encodes the clock-and-beep WebM the publishers send (320×180, 15 fps, 300 kbit/s) into `out`. */
+export async function makePublisherMedia(out: string, seconds = 15): Promise<string> {
+  const enc = superviseProcess({
+    name: "ffmpeg",
+    command: "ffmpeg",
+    args: buildSyntheticFileArgs({ width: 320, height: 180, fps: 15, seconds, videoBitrateKbps: 300, out }),
+  });
+  const end = await enc.ended;
+  if (end.code !== 0) throw new Error(`could not encode the publisher's media: ${end.stderrTail.join("\n")}`);
+  return out;
+}
+
+export async function joinPublisher(o: { url: string; token: string; name: string; mediaFile: string }): Promise<WeriftPublisher> {
+  const c = await SignalClient.connect(o.url);
+  const joined = await c.join(o.token, o.name);
+  const pc = new RTCPeerConnection({ codecs: { video: [VP8()], audio: [OPUS()] }, iceUseIpv6: false, bundlePolicy: "max-bundle" });
+  const streamId = randomUUID();
+  const video = new MediaStreamTrack({ kind: "video" });
+  const audio = new MediaStreamTrack({ kind: "audio" });
+  const stream = new MediaStream({ id: streamId, tracks: [video, audio] });
+  const tv = pc.addTransceiver(video, { direction: "sendonly", streams: [stream] });
+  const ta = pc.addTransceiver(audio, { direction: "sendonly", streams: [stream] });
+  const announce = (t: RTCRtpTransceiver, track: MediaStreamTrack, kind: "video" | "audio") => ({
+    mid: t.mid,
+    track_id: track.id,
+    stream_id: streamId,
+    kind,
+    source: kind === "video" ? "camera" : "microphone",
+  });
+  let published = [
+    { t: tv, track: video, kind: "video" as const },
+    { t: ta, track: audio, kind: "audio" as const },
+  ];
+  const publish = async () => {
+    await pc.setLocalDescription(await pc.createOffer());
+    c.send({ type: "publish", sdp: pc.localDescription!.sdp, tracks: published.map((p) => announce(p.t, p.track, p.kind)) });
+    const answer = await c.next("publish-answer");
+    await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+  };
+  await publish();
+  const [vSock, aSock] = [await bindUdp(), await bindUdp()];
+  vSock.on("message", (buf) => video.writeRtp(RtpPacket.deSerialize(buf)));
+  aSock.on("message", (buf) => audio.writeRtp(RtpPacket.deSerialize(buf)));
+  const ffmpeg = superviseProcess({
+    name: "ffmpeg",
+    command: "ffmpeg",
+    args: buildLoopedFileArgs({
+      file: o.mediaFile,
+      videoPort: vSock.address().port,
+      audioPort: aSock.address().port,
+      videoSsrc: 0x1111,
+      audioSsrc: 0x2222,
+      videoPayloadType: 96,
+      audioPayloadType: 111,
+    }),
+    killGraceMs: 2000,
+  });
+  // werift names a track (its id) when it is added to a connection: what the publish announced.
+  const [videoTrackId, audioTrackId] = [video.id ?? "", audio.id ?? ""];
+  let left = false;
+  return {
+    c,
+    peerId: joined.peer.id,
+    sessionId: joined.session_id,
+    videoTrackId,
+    audioTrackId,
+    mute: (trackId, muted) => c.send({ type: "track-state", tracks: [{ track_id: trackId, muted }] }),
+    async unpublish(trackId) {
+      const gone = published.find((p) => p.track.id === trackId);
+      if (!gone) return;
+      gone.t.setDirection("inactive");
+      published = published.filter((p) => p !== gone);
+      await publish();
+    },
+    async leave() {
+      if (left) return;
+      left = true;
+      c.send({ type: "leave" });
+      c.close();
+      await ffmpeg.stop();
+      vSock.close();
+      aSock.close();
+      await pc.close().catch(() => {});
+    },
+  };
+}
