@@ -114,6 +114,8 @@ for (const dialect of DIALECTS) {
       await finish("beam-finish", id);
 
       const data = await webhook("beam.recording.success", roomId);
+      // The built-in page, as the API shows it (the recorder's token is never in it).
+      assert.equal(data.meeting_url, `${app.ctx.config.publicUrl}/room/${roomId}?skip_preview=true`);
       const thumbs = data.recording_thumbnails as Thumb[];
       assert.equal(thumbs.length, 1);
       const [t] = thumbs;
@@ -174,6 +176,7 @@ for (const dialect of DIALECTS) {
       await finish("hls-finish", id);
 
       const data = await webhook("hls.recording.success", roomId);
+      assert.equal(data.meeting_url, `${app.ctx.config.publicUrl}/room/${roomId}?skip_preview=true`);
       const thumbs = data.recording_thumbnails as Thumb[];
       // 60 s is past the 12 s recording: left out.
       assert.deepEqual(

@@ -13,9 +13,9 @@ import { beamDetails, type BeamDetails } from "./beam.service.ts";
 // the spool file when the live upload failed or the worker died.
 
 /** The keys every beam webhook shares. */
-export function beamWebhookBase(rec: RecordingRow, room: RoomRow, d: BeamDetails): Record<string, unknown> {
+export function beamWebhookBase(rec: RecordingRow, room: RoomRow, d: BeamDetails, publicUrl: string): Record<string, unknown> {
   return {
-    ...captureWebhookBase(rec, room, d),
+    ...captureWebhookBase(rec, room, d, publicUrl),
     rtmp: [],
     session_started_at: d.session_started_at ?? "",
   };
@@ -33,7 +33,7 @@ export function beamRecorder(ctx: Pick<AppContext, "config" | "identity" | "stor
       success: "beam.recording.success",
     },
     states: { started: "Started", stopped: "Stopped", failure: "Failed" },
-    webhookBase: beamWebhookBase,
+    webhookBase: (row, room, d) => beamWebhookBase(row, room, d, ctx.config.publicUrl),
     // The lifecycle webhooks say the recording is on (100ms: `recording_enabled`); the success does not.
     eventKeys: () => ({ recording_enabled: true }),
     finishJob: "beam-finish",

@@ -1,5 +1,6 @@
 import type { RecordingRow, RoomRow } from "../../db/schema.ts";
 import { newUuid, nowIso } from "../../ids.ts";
+import { shownMeetingUrl } from "../core/recording.presenter.ts";
 
 /** What every browser-captured recording's details hold that its webhooks report. */
 export interface CapturedDetails {
@@ -10,9 +11,10 @@ export interface CapturedDetails {
 
 /**
  * The keys every webhook of a browser-captured recording carries (100ms's beam fields), for a browser
- * recording and a live stream alike; each kind adds its own after them.
+ * recording, a live stream and an external stream alike; each kind adds its own after them. `meeting_url`
+ * is the page the recorder opened, as the API shows it (the room page's address for the built-in page).
  */
-export function captureWebhookBase(rec: RecordingRow, room: RoomRow, d: CapturedDetails): Record<string, unknown> {
+export function captureWebhookBase(rec: RecordingRow, room: RoomRow, d: CapturedDetails, publicUrl: string): Record<string, unknown> {
   return {
     beam_id: rec.id,
     room_id: rec.room_id,
@@ -23,6 +25,6 @@ export function captureWebhookBase(rec: RecordingRow, room: RoomRow, d: Captured
     metadata_timestamp: nowIso(),
     max_width: d.width,
     max_height: d.height,
-    meeting_url: rec.meeting_url,
+    meeting_url: shownMeetingUrl(rec, publicUrl),
   };
 }

@@ -24,7 +24,7 @@ export function hlsWebhookBase(
   d: HlsDetails,
 ): Record<string, unknown> {
   return {
-    ...captureWebhookBase(rec, room, d),
+    ...captureWebhookBase(rec, room, d, ctx.config.publicUrl),
     url: `${playbackBase(ctx.config.publicUrl, ctx.identity.appSecret, rec.id)}/master.m3u8`,
     recording_vod_playlist_enabled: d.hls_vod,
     recording_single_file_per_layer_enabled: d.single_file_per_layer,

@@ -31,7 +31,7 @@ export async function urlFailed(ctx: AppContext, run: RecorderRun<RtmpDetails>, 
         type: "rtmp.failure",
         room: { id: room.id, webhook: room.webhook },
         data: {
-          ...rtmpWebhookBase(row, room, d),
+          ...rtmpWebhookBase(row, room, d, ctx.config.publicUrl),
           rtmp: [{ url: f.url }],
           job_id: row.id,
           recording_enabled: d.recording,

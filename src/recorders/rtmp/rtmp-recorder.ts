@@ -26,9 +26,9 @@ import { urlFailed } from "./rtmp-failures.ts";
 const fanouts = new WeakMap<RtmpDetails, RtmpFanout>();
 
 /** The keys every webhook of an external stream carries (100ms's beam fields, `rtmp` listing its URLs). */
-export function rtmpWebhookBase(rec: RecordingRow, room: RoomRow, d: RtmpDetails): Record<string, unknown> {
+export function rtmpWebhookBase(rec: RecordingRow, room: RoomRow, d: RtmpDetails, publicUrl: string): Record<string, unknown> {
   return {
-    ...captureWebhookBase(rec, room, d),
+    ...captureWebhookBase(rec, room, d, publicUrl),
     rtmp: d.rtmp_urls.map((url) => ({ url })),
     session_started_at: d.session_started_at ?? "",
   };
@@ -62,7 +62,7 @@ export function rtmpRecorder(ctx: AppContext, o: { backoffMs?: number[] } = {}):
       success: "beam.recording.success",
     },
     states: { started: "Started", stopped: "Stopped", failure: "Failed" },
-    webhookBase: rtmpWebhookBase,
+    webhookBase: (row, room, d) => rtmpWebhookBase(row, room, d, ctx.config.publicUrl),
     eventKeys: (_event, row) => ({ recording_enabled: rtmpDetails(row).recording }),
     finishJob: "rtmp-finish",
     limit: () => ({ max: ctx.config.recording.beamMax, setting: "TAPEDECK_BEAM_MAX" }),
