@@ -3,6 +3,21 @@
 // db/, so the `webhook_events` table (db/schema.ts) is typed with them; the envelope that carries an
 // event and the rules of delivery are in webhooks/.
 
+/**
+ * 100ms's analytics events (track events and error events): listed by `GET /v2/analytics/events`, never
+ * sent to a webhook endpoint (100ms delivers them by that API only), not in the delivery log, not replayed.
+ */
+export const ANALYTICS_ONLY_EVENT_TYPES = [
+  "track.add.success",
+  "track.update.success",
+  "track.remove.success",
+  "client.publish.failed",
+  "client.subscribe.failed",
+  "client.join.failed",
+  "client.disconnected",
+  "client.connect.failed",
+] as const;
+
 export const WEBHOOK_EVENT_TYPES = [
   "session.open.success",
   "session.close.success",
@@ -31,15 +46,8 @@ export const WEBHOOK_EVENT_TYPES = [
   "transcription.started.success",
   "transcription.success",
   "transcription.failure",
-  // Analytics events (ANALYTICS_ONLY_EVENT_TYPES below): in the event log, never delivered as webhooks.
-  "track.add.success",
-  "track.update.success",
-  "track.remove.success",
-  "client.publish.failed",
-  "client.subscribe.failed",
-  "client.join.failed",
-  "client.disconnected",
-  "client.connect.failed",
+  // Analytics events: in the event log, never delivered as webhooks.
+  ...ANALYTICS_ONLY_EVENT_TYPES,
   // tapedeck's addition: sent on request (POST /v2/webhooks/test, the dashboard's "Send a test event") to
   // check an endpoint, through the same signed, durable outbox as every other event.
   "webhook.test",
@@ -54,20 +62,6 @@ export const isWebhookEventType = (s: unknown): s is WebhookEventType =>
 export const WEBHOOK_STATES = ["pending", "replaying", "delivered", "failed", "no_endpoint"] as const;
 export type WebhookState = (typeof WEBHOOK_STATES)[number];
 
-/**
- * 100ms's analytics events (track events and error events): listed by `GET /v2/analytics/events`, never
- * sent to a webhook endpoint (100ms delivers them by that API only), not in the delivery log, not replayed.
- */
-export const ANALYTICS_ONLY_EVENT_TYPES = [
-  "track.add.success",
-  "track.update.success",
-  "track.remove.success",
-  "client.publish.failed",
-  "client.subscribe.failed",
-  "client.join.failed",
-  "client.disconnected",
-  "client.connect.failed",
-] as const satisfies readonly WebhookEventType[];
 export type AnalyticsOnlyEventType = (typeof ANALYTICS_ONLY_EVENT_TYPES)[number];
 
 export const isAnalyticsOnly = (t: WebhookEventType): t is AnalyticsOnlyEventType =>
