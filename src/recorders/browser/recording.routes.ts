@@ -6,14 +6,14 @@ import { renderProgress } from "./capture-progress.ts";
 import { ACTIVE_BEAM_STATUSES, beamDetails, createBeam, requestStop, setPaused, startBeamSchema } from "./beam.service.ts";
 import { getRoom } from "../../rooms/room.service.ts";
 import { getTemplate } from "../../templates/template.service.ts";
-import { assetsOfRecording, renderAsset } from "../../assets/asset.repository.ts";
+import { assetsOfRecording } from "../../assets/asset.repository.ts";
 import type { AssetRow, RecordingRow } from "../../db/schema.ts";
 import { RECORDING_STATUSES } from "../../domain/recording-types.ts";
 import { AppError } from "../../errors.ts";
 import type { Json } from "../../util/json.ts";
 import { outboundPolicy } from "../../net/outbound-policy.ts";
 import { getRecording, listRecordings, recordingFailure, roomRecordings } from "../core/recording.repository.ts";
-import { assetsOfRecordings, assetTypes, shownMeetingUrl } from "../core/recording.presenter.ts";
+import { assetsOfRecordings, assetTypes, recordingAssets, shownMeetingUrl } from "../core/recording.presenter.ts";
 
 // Browser-composite recordings ("beam"): start, stop (one, or all of a room), pause, resume, get, list.
 // The API only writes what it asks for; the worker (capture-worker.ts, running beam-recorder.ts) records and reports.
@@ -65,7 +65,7 @@ export function renderRecording(r: RecordingRow, assets: AssetRow[] | null, opts
     // Only a browser recording has one (an SFU recording's details are of another shape).
     ...(r.kind === "beam" && r.status === "starting" ? renderProgress(r, beamDetails(r)) : {}),
     asset_types: assetTypes(r, assets),
-    recording_assets: assets?.length ? assets.map((a) => renderAsset(a, { embedded: true })) : null,
+    recording_assets: recordingAssets(assets),
   };
 }
 

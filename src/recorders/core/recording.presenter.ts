@@ -1,6 +1,8 @@
+import { renderAsset } from "../../assets/asset.repository.ts";
 import type { Db } from "../../db/database.ts";
 import type { AssetRow, RecordingRow } from "../../db/schema.ts";
 import type { AssetType } from "../../domain/recording-types.ts";
+import type { Json } from "../../util/json.ts";
 
 // What every recording-like object (a browser recording, a live stream, an external stream) shows about
 // its outputs and its page, the same way on every answer: start, stop, pause, resume, get and list.
@@ -36,6 +38,11 @@ export function assetTypes(r: Pick<RecordingRow, "kind" | "details" | "status">,
   if (assets?.length) return [...new Set(assets.map((a) => a.type as AssetType))];
   if (r.status === "failed" || r.status === "completed") return null;
   return plannedAssetTypes(r);
+}
+
+/** `recording_assets` of a recording with these assets: each embedded, or null while it has none. */
+export function recordingAssets(assets: readonly AssetRow[] | null): Json[] | null {
+  return assets?.length ? assets.map((a) => renderAsset(a, { embedded: true })) : null;
 }
 
 /** The meeting URL a recording shows: the caller's page, else tapedeck's room page for the room. */

@@ -3,7 +3,7 @@ import type { AppContext } from "../../app-context.ts";
 import type { V2Routes } from "../../api/server.ts";
 import { toPage } from "../../api/pagination.ts";
 import { objectIdParam, parseBody, parseParams, parseQuery } from "../../api/validation.ts";
-import { assetsOfRecording, renderAsset } from "../../assets/asset.repository.ts";
+import { assetsOfRecording } from "../../assets/asset.repository.ts";
 import { requestStop } from "../browser/beam.service.ts";
 import { renderProgress } from "../browser/capture-progress.ts";
 import { listFilter, listQuery } from "../browser/recording.routes.ts";
@@ -14,7 +14,7 @@ import { getRoom } from "../../rooms/room.service.ts";
 import { getTemplate } from "../../templates/template.service.ts";
 import type { Json } from "../../util/json.ts";
 import { listRecordings, recordingFailure, roomRecordings } from "../core/recording.repository.ts";
-import { assetsOfRecordings, shownMeetingUrl } from "../core/recording.presenter.ts";
+import { assetsOfRecordings, recordingAssets, shownMeetingUrl } from "../core/recording.presenter.ts";
 import {
   ACTIVE_HLS_STATUSES,
   createLiveStream,
@@ -72,7 +72,7 @@ export function renderLiveStream(ctx: AppContext, r: RecordingRow, assets: Asset
     ...(failure ? { error: failure } : {}),
     // tapedeck addition: while starting, the step the recorder is at (browser/capture-progress.ts).
     ...renderProgress(r, d),
-    recording_assets: assets?.length ? assets.map((a) => renderAsset(a, { embedded: true })) : null,
+    recording_assets: recordingAssets(assets),
   };
   return out;
 }

@@ -3,7 +3,7 @@ import type { AppContext } from "../../app-context.ts";
 import type { V2Routes } from "../../api/server.ts";
 import { toPage } from "../../api/pagination.ts";
 import { objectIdParam, parseBody, parseParams, parseQuery } from "../../api/validation.ts";
-import { assetsOfRecording, renderAsset } from "../../assets/asset.repository.ts";
+import { assetsOfRecording } from "../../assets/asset.repository.ts";
 import type { AssetRow, RecordingRow } from "../../db/schema.ts";
 import { AppError } from "../../errors.ts";
 import { outboundPolicy } from "../../net/outbound-policy.ts";
@@ -13,7 +13,7 @@ import type { Json } from "../../util/json.ts";
 import { requestStop } from "../browser/beam.service.ts";
 import { renderProgress } from "../browser/capture-progress.ts";
 import { listFilter, listQuery } from "../browser/recording.routes.ts";
-import { assetsOfRecordings, assetTypes, shownMeetingUrl } from "../core/recording.presenter.ts";
+import { assetsOfRecordings, assetTypes, recordingAssets, shownMeetingUrl } from "../core/recording.presenter.ts";
 import { ACTIVE_STATUSES, listRecordings, recordingFailure, roomRecordings } from "../core/recording.repository.ts";
 import { createExternalStream, getExternalStream, rtmpDetails, startExternalStreamSchema } from "./external-stream.service.ts";
 import { redactRtmpUrl } from "./rtmp-url.ts";
@@ -51,7 +51,7 @@ export function renderExternalStream(ctx: AppContext, r: RecordingRow, assets: A
     started_by: r.started_by,
     stopped_by: r.stopped_by,
     asset_types: assetTypes(r, assets),
-    recording_assets: assets?.length ? assets.map((a) => renderAsset(a, { embedded: true })) : null,
+    recording_assets: recordingAssets(assets),
     // tapedeck additions: why it stopped or failed, destinations that gave up (redacted), the starting step.
     ...(r.stop_reason ? { stop_reason: r.stop_reason } : {}),
     ...(failure ? { error: failure } : {}),
