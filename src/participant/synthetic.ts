@@ -1,11 +1,10 @@
-import dgram from "node:dgram";
 import { randomUUID } from "node:crypto";
-import { MediaStream, MediaStreamTrack, RTCPeerConnection, RtpPacket } from "werift";
+import { MediaStream, MediaStreamTrack, RTCPeerConnection } from "werift";
 import { WebSocket } from "ws";
 import { buildLoopedFileArgs, buildSyntheticSourceArgs } from "../media/ffmpeg-args.ts";
 import { OPUS, VP8 } from "../sfu/media-config.ts";
-import { superviseProcess, type SupervisedProcess } from "../process/supervisor.ts";
 import type { ServerMessage } from "../sfu/protocol.ts";
+import { type RtpSource, startRtpSource } from "./rtp-source.ts";
 
 // A participant without a browser, for demos, tests and benchmarks: joins a room over the signalling
 // protocol and publishes ffmpeg-generated media (a running clock and a beep). It accepts whatever the
@@ -39,12 +38,6 @@ export interface SyntheticParticipant {
   leave(): Promise<void>;
 }
 
-async function bindUdp(): Promise<dgram.Socket> {
-  const sock = dgram.createSocket("udp4");
-  await new Promise<void>((resolve) => sock.bind(0, "127.0.0.1", resolve));
-  return sock;
-}
-
 export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParticipant> {
   const ws = new WebSocket(`${o.baseUrl.replace(/^http/, "ws")}/sfu/ws`);
   await new Promise<void>((resolve, reject) => {
@@ -56,8 +49,7 @@ export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParti
   const received = new Map<string, { audio: number; video: number }>();
   let subscribePc: RTCPeerConnection | null = null;
   let publishPc: RTCPeerConnection | null = null;
-  let ffmpeg: SupervisedProcess | null = null;
-  const sockets: dgram.Socket[] = [];
+  let source: RtpSource | null = null;
   let finish!: (why: string) => void;
   const done = new Promise<string>((resolve) => (finish = resolve));
   let cleaned = false;
@@ -125,32 +117,21 @@ export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParti
         { mid: ta.mid, track_id: audio.id, stream_id: streamId, kind: "audio", source: "microphone" },
       ],
     });
-    const [vSock, aSock] = [await bindUdp(), await bindUdp()];
-    sockets.push(vSock, aSock);
-    vSock.on("message", (buf) => video.writeRtp(RtpPacket.deSerialize(buf)));
-    aSock.on("message", (buf) => audio.writeRtp(RtpPacket.deSerialize(buf)));
-    const rtp = {
-      videoPort: vSock.address().port,
-      audioPort: aSock.address().port,
-      videoSsrc: 0x1111,
-      audioSsrc: 0x2222,
-      videoPayloadType: 96,
-      audioPayloadType: 111,
-    };
-    const args = o.mediaFile
-      ? buildLoopedFileArgs({ file: o.mediaFile, ...rtp })
-      : buildSyntheticSourceArgs({
-          ...rtp,
-          width: o.width ?? 1280,
-          height: o.height ?? 720,
-          fps: o.fps ?? 30,
-          label: o.name,
-          videoBitrateKbps: o.videoBitrateKbps ?? 1500,
-          durationSeconds: o.durationSeconds ?? 0,
-          keyframeIntervalSeconds: o.keyframeIntervalSeconds,
-        });
-    ffmpeg = superviseProcess({ name: "ffmpeg", command: "ffmpeg", args, killGraceMs: 2000 });
-    void ffmpeg.ended.then((end) =>
+    source = await startRtpSource(video, audio, (rtp) =>
+      o.mediaFile
+        ? buildLoopedFileArgs({ file: o.mediaFile, ...rtp })
+        : buildSyntheticSourceArgs({
+            ...rtp,
+            width: o.width ?? 1280,
+            height: o.height ?? 720,
+            fps: o.fps ?? 30,
+            label: o.name,
+            videoBitrateKbps: o.videoBitrateKbps ?? 1500,
+            durationSeconds: o.durationSeconds ?? 0,
+            keyframeIntervalSeconds: o.keyframeIntervalSeconds,
+          }),
+    );
+    void source.ffmpeg.ended.then((end) =>
       finish(
         end.reason === "exited"
           ? "media ended"
@@ -162,8 +143,7 @@ export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParti
   const cleanup = async () => {
     if (cleaned) return;
     cleaned = true;
-    const stopped = ffmpeg?.stop(); // SIGTERM, SIGKILL after 2 s
-    for (const s of sockets) s.close();
+    const stopped = source?.stop(); // SIGTERM, SIGKILL after 2 s; the sockets closed
     await publishPc?.close().catch(() => {});
     await subscribePc?.close().catch(() => {});
     await stopped;

@@ -1,7 +1,7 @@
-import dgram from "node:dgram";
 import { randomUUID } from "node:crypto";
-import { MediaStream, MediaStreamTrack, RTCPeerConnection, RtpPacket, type RTCRtpTransceiver } from "werift";
+import { MediaStream, MediaStreamTrack, RTCPeerConnection, type RTCRtpTransceiver } from "werift";
 import { buildLoopedFileArgs, buildSyntheticFileArgs } from "../../src/media/ffmpeg-args.ts";
+import { startRtpSource } from "../../src/participant/rtp-source.ts";
 import { superviseProcess } from "../../src/process/supervisor.ts";
 import { OPUS, VP8 } from "../../src/sfu/media-config.ts";
 import { SignalClient } from "./signal-client.ts";
@@ -22,12 +22,6 @@ export interface WeriftPublisher {
   /** Publishes again without `trackId` (e.g. a stopped screen share): the SFU ends that track. */
   unpublish(trackId: string): Promise<void>;
   leave(): Promise<void>;
-}
-
-async function bindUdp(): Promise<dgram.Socket> {
-  const sock = dgram.createSocket("udp4");
-  await new Promise<void>((resolve) => sock.bind(0, "127.0.0.1", resolve));
-  return sock;
 }
 
 /** Encodes the clock-and-beep WebM the publishers send (320×180, 15 fps, 300 kbit/s) into `out`. */
@@ -70,23 +64,7 @@ export async function joinPublisher(o: { url: string; token: string; name: strin
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
   };
   await publish();
-  const [vSock, aSock] = [await bindUdp(), await bindUdp()];
-  vSock.on("message", (buf) => video.writeRtp(RtpPacket.deSerialize(buf)));
-  aSock.on("message", (buf) => audio.writeRtp(RtpPacket.deSerialize(buf)));
-  const ffmpeg = superviseProcess({
-    name: "ffmpeg",
-    command: "ffmpeg",
-    args: buildLoopedFileArgs({
-      file: o.mediaFile,
-      videoPort: vSock.address().port,
-      audioPort: aSock.address().port,
-      videoSsrc: 0x1111,
-      audioSsrc: 0x2222,
-      videoPayloadType: 96,
-      audioPayloadType: 111,
-    }),
-    killGraceMs: 2000,
-  });
+  const source = await startRtpSource(video, audio, (rtp) => buildLoopedFileArgs({ file: o.mediaFile, ...rtp }));
   // werift names a track (its id) when it is added to a connection: what the publish announced.
   const [videoTrackId, audioTrackId] = [video.id ?? "", audio.id ?? ""];
   let left = false;
@@ -109,9 +87,7 @@ export async function joinPublisher(o: { url: string; token: string; name: strin
       left = true;
       c.send({ type: "leave" });
       c.close();
-      await ffmpeg.stop();
-      vSock.close();
-      aSock.close();
+      await source.stop();
       await pc.close().catch(() => {});
     },
   };
