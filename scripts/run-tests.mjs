@@ -38,7 +38,7 @@ if (!process.env.TAPEDECK_TEST_PG_URL) {
 //
 // A test that hangs fails after 3 minutes; a file whose tests are done exits even if something of its
 // own is still open (--test-force-exit). The run as a whole has a limit too (TEST_RUN_LIMIT_MINUTES,
-// default 25): past it, every process of the run (test files, browsers, ffmpeg) is killed, with the
+// default 29, under the 30 minutes CI allows): past it, every process of the run (test files, browsers, ffmpeg) is killed, with the
 // files still running named, rather than a CI job that never ends.
 const isE2e = (f) => f.includes(`${path.sep}test${path.sep}e2e${path.sep}`);
 const phases = [
@@ -55,7 +55,7 @@ const killGroup = (sig) => {
     /* already gone */
   }
 };
-const limitMinutes = Number(process.env.TEST_RUN_LIMIT_MINUTES ?? 25);
+const limitMinutes = Number(process.env.TEST_RUN_LIMIT_MINUTES ?? 29);
 let overLimit = false;
 const watchdog = setTimeout(() => {
   overLimit = true;

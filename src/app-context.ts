@@ -22,6 +22,17 @@ export interface AppContext {
   dispatcher: WebhookDispatcher;
   /** News between parts of this process (who emits and who listens: AppEvents). */
   events: EventBus<AppEvents>;
+  /** This node in its cluster (TAPEDECK_CLUSTER=on); absent on a single machine. */
+  cluster?: ClusterNode | null;
+}
+
+/** What the rest of tapedeck asks of this node's place in the cluster. */
+export interface ClusterNode {
+  readonly id: string;
+  /** False while the node drains: it takes no new rooms or recordings, and finishes the running ones. */
+  readonly takesNewWork: boolean;
+  /** Nodes declared dead: their recordings and pinned jobs are anyone's to take over. */
+  deadNodes(): Promise<string[]>;
 }
 
 /**

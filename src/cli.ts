@@ -9,6 +9,7 @@ import { joinSynthetic } from "./participant/synthetic.ts";
 import { runSfuShard } from "./shard-main.ts";
 import { logStrayRejections } from "./system/stray-rejections.ts";
 import { runStorageValidateCli } from "./storage/storage.cli.ts";
+import { NODE_USAGE, runNodeCli } from "./cluster/node.cli.ts";
 import { controlCharMessage, findControlChar } from "./util/text.ts";
 
 const USAGE = `usage: tapedeck <command>
@@ -20,6 +21,7 @@ const USAGE = `usage: tapedeck <command>
                              print an app (peer) token
   participant --room ID [--role host] [--name NAME] [--url URL] [--size 1280x720] [--fps 30] [--duration S] [--view-only]
                              join a room as a synthetic participant publishing a clock and a beep
+${NODE_USAGE}
   storage validate --type s3|gs|oss --bucket B [--region R] [--prefix P] [--endpoint URL] --key K [--secret S]
                              write, read and delete a probe object (secret also from TAPEDECK_STORAGE_SECRET)
 
@@ -39,6 +41,9 @@ export async function main(argv: string[]): Promise<void> {
         return await runSfuShard(Number(sub));
       case "participant":
         return await participant([sub, ...rest].filter((x): x is string => x !== undefined));
+      case "node":
+        process.exitCode = await runNodeCli(loadConfig(), sub, rest);
+        return;
       case "storage":
         if (sub !== "validate") break;
         process.exitCode = await runStorageValidateCli(rest, { customerId: existingCustomerId() });

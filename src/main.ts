@@ -3,7 +3,10 @@ import type { AppContext, AppEvents } from "./app-context.ts";
 import { assetRoutes } from "./assets/asset.routes.ts";
 import { buildServer } from "./api/server.ts";
 import { loadTlsMaterial } from "./api/tls.ts";
-import { loadConfig, type Config } from "./config/config.ts";
+import { ConfigError, loadConfig, type Config } from "./config/config.ts";
+import { ClusterMembership, clusterSettingsProblem } from "./cluster/cluster.ts";
+import { nodeRoutes } from "./cluster/node.routes.ts";
+import { clusterRoutes } from "./cluster/cluster.routes.ts";
 import { loadIdentity, type AppIdentity } from "./config/identity.ts";
 import { SecretBox } from "./crypto/secret-box.ts";
 import { openDatabase } from "./db/database.ts";
@@ -36,7 +39,7 @@ import { compositeProgressHandler, processSessionHandler } from "./recorders/sfu
 import { createSfu, type SfuService } from "./sfu/sfu-service.ts";
 import { signallingRoutes } from "./sfu/signalling.routes.ts";
 import { internalBucketRoutes } from "./storage/internal-bucket.routes.ts";
-import { StorageService } from "./storage/storage.service.ts";
+import { checkInternalBucket, StorageService } from "./storage/storage.service.ts";
 import { storageRoutes } from "./storage/storage.routes.ts";
 import { runBootChecks, type ToolCheck } from "./system/boot-checks.ts";
 import { healthRoutes } from "./system/health.routes.ts";
@@ -77,6 +80,11 @@ export interface StartOptions {
   log?: Logger;
   /** Skip the ffmpeg/Chromium probe (tests of the API alone). */
   skipBootChecks?: boolean;
+  /**
+   * In a cluster, what to do when the others declared this node dead and took its work over (default:
+   * close and exit with status 75, for the service manager to start it again, clean).
+   */
+  onFenced?: (why: string) => void;
 }
 
 export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> {
@@ -91,6 +99,10 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
       { publicUrl: config.publicUrl },
       "TAPEDECK_PUBLIC_URL is http:// but tapedeck serves only HTTPS on its port: links and join URLs it makes may not work",
     );
+  if (config.cluster.enabled) {
+    const problem = clusterSettingsProblem(config);
+    if (problem) throw new ConfigError([problem]);
+  }
   const { identity, generatedCredentials, tightened } = loadIdentity(config.dataDir, env);
   const { db, dialect, close: closeDb, tightened: dbTightened } = await openDatabase(config.databaseUrl);
   for (const c of [...tightened, ...dbTightened])
@@ -98,7 +110,18 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   log.info({ dialect, dataDir: config.dataDir, roles: [...config.roles] }, "database ready");
 
   const box = new SecretBox(identity.encryptionKey);
-  const storage = new StorageService({ config, identity, box, log: log.child({ component: "storage" }) });
+  let storage: StorageService;
+  try {
+    storage = new StorageService({ config, identity, box, log: log.child({ component: "storage" }) });
+    // With TAPEDECK_BUCKET: the bucket must take a write, read, list and delete before this node serves.
+    await checkInternalBucket(storage, log).catch(async (err: unknown) => {
+      await storage.stop();
+      throw err;
+    });
+  } catch (err) {
+    await closeDb();
+    throw err;
+  }
   const outbox = new WebhookOutbox({ identity, box });
   const dispatcher = new WebhookDispatcher({
     db,
@@ -111,6 +134,10 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   outbox.onEnqueued(() => dispatcher.kick());
   const events = new EventBus<AppEvents>((err, event) => log.error({ err, event }, "an event listener failed"));
   const ctx: AppContext = { config, identity, db, dialect, log, box, storage, outbox, dispatcher, events };
+  // A cluster node: its id (the capture workers and the SFU's peers are known by it), placement, heartbeat.
+  let fenced: (why: string) => void = () => {};
+  const cluster = config.cluster.enabled ? new ClusterMembership(ctx, { onFenced: (why) => fenced(why) }) : null;
+  ctx.cluster = cluster;
 
   let tools: ToolCheck[] = [];
   if (!opts.skipBootChecks) {
@@ -122,32 +149,39 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   }
 
   await defaultTemplate(ctx);
-  // The worker: persisted jobs (recording uploads and post-processing); refuses to start if it cannot run a queued job.
-  const jobs = config.roles.has("worker")
-    ? new JobRunner({
-        db,
-        log: log.child({ component: "jobs" }),
-        handlers: {
-          "upload-track": uploadTrackHandler(ctx),
-          "process-session": processSessionHandler(ctx),
-          "composite-progress": compositeProgressHandler(ctx),
-          "beam-finish": beamFinishHandler(ctx),
-          "hls-finish": hlsFinishHandler(ctx),
-          "rtmp-finish": rtmpFinishHandler(ctx),
-        },
-      })
-    : null;
+  // The worker: persisted jobs (recording uploads and post-processing); refuses to start if it cannot run a
+  // queued job. In a cluster every node runs one: a node without the worker role runs only the jobs pinned
+  // to it (they read its spool), a worker also unpinned ones and those of dead nodes.
+  const jobs =
+    config.roles.has("worker") || cluster
+      ? new JobRunner({
+          db,
+          dialect,
+          node: cluster ? { id: cluster.id, claims: config.roles.has("worker") ? "all" : "own" } : null,
+          log: log.child({ component: "jobs" }),
+          handlers: {
+            "upload-track": uploadTrackHandler(ctx),
+            "process-session": processSessionHandler(ctx),
+            "composite-progress": compositeProgressHandler(ctx),
+            "beam-finish": beamFinishHandler(ctx),
+            "hls-finish": hlsFinishHandler(ctx),
+            "rtmp-finish": rtmpFinishHandler(ctx),
+          },
+        })
+      : null;
   if (jobs) events.on("jobs.queued", () => jobs.kick());
   // Browser recordings and live streams: Chromium + ffmpeg per recording, on the worker, one capture
   // worker per kind with that kind's Recorder (each wakes on "recording.requested" of its kind).
   const beams = config.roles.has("worker") ? new CaptureWorker(ctx, beamRecorder(ctx)) : null;
   const streams = config.roles.has("worker") ? new CaptureWorker(ctx, hlsRecorder(ctx)) : null;
   const externalStreams = config.roles.has("worker") ? new CaptureWorker(ctx, rtmpRecorder(ctx)) : null;
-  // The SFU: shard processes (one per core by default), or inside this process when processes = 0.
-  const sfu = config.roles.has("sfu") ? createSfu(ctx) : null;
+  // The SFU: shard processes (one per core by default), or inside this process when processes = 0. In a
+  // cluster every node takes signalling and routes each room to its SFU node (this one or another).
+  const localSfu = config.roles.has("sfu") ? createSfu(ctx) : null;
+  const sfu = cluster ? cluster.sfu(localSfu) : localSfu;
   // A template's browserComposite.autoStart and rtmpDestinations autoStart, on the SFU's "peer.joined" (shard processes register their own).
-  if (sfu) autoStartOnJoin(ctx);
-  if (sfu) autoStartExternalStreamOnJoin(ctx);
+  if (localSfu) autoStartOnJoin(ctx);
+  if (localSfu) autoStartExternalStreamOnJoin(ctx);
   await sfu?.start();
   // What this process serves over HTTP, by role: /health always; with `api` the public API (/v2, which
   // buildServer mounts only then), signed internal-bucket downloads, the pages and HLS playback; with
@@ -168,11 +202,13 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
       storageRoutes,
       webhookRoutes,
       analyticsRoutes,
+      nodeRoutes,
     ],
     public: [
       healthRoutes(() => tools),
       ...(api ? [internalBucketRoutes, webRoutes, roomCodePublicRoutes, dashboardRoutes, playbackRoutes(ctx)] : []),
-      ...(sfu ? [signallingRoutes(sfu)] : []),
+      // In a cluster, the other nodes relay their peers' signalling and room calls here (cluster.routes.ts).
+      ...(sfu ? [signallingRoutes(sfu, cluster ? (scope) => clusterRoutes(scope, ctx, localSfu) : undefined)] : []),
     ],
     tls,
   });
@@ -190,8 +226,10 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   const url = `${tls ? "https" : "http"}://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`;
   // With PORT=0 the real port is only known now; links the server makes must carry it.
   if (config.port === 0 && !env.TAPEDECK_PUBLIC_URL) config.publicUrl = url;
+  await cluster?.join(url, port);
   dispatcher.start();
-  storage.start();
+  // Retention runs once per cluster: on the node holding the sweeper lease.
+  storage.start(cluster ? { shouldSweep: () => cluster.holds("sweeper", config.sweepIntervalMs * 2) } : {});
   await jobs?.start();
   await beams?.start();
   await streams?.start();
@@ -199,7 +237,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
   log.info({ url, dashboard: `${url}/dashboard` }, "tapedeck listening");
 
   let closed = false;
-  return {
+  const tapedeck: Tapedeck = {
     ctx,
     server,
     sfu,
@@ -219,10 +257,18 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
       await jobs?.stop();
       await dispatcher.stop();
       await storage.stop();
+      await cluster?.stop();
       await closeDb();
       log.info("tapedeck stopped");
     },
   };
+  fenced =
+    opts.onFenced ??
+    ((why) => {
+      log.fatal({ why }, "this node was declared dead by the cluster; stopping so it can start again clean");
+      void tapedeck.close().finally(() => process.exit(75));
+    });
+  return tapedeck;
 }
 
 export function describeCredentials(identity: AppIdentity): string {

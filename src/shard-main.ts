@@ -13,6 +13,7 @@ import type { SignalSocket } from "./sfu/signal-socket.ts";
 import { autoStartOnJoin } from "./recorders/browser/auto-start.ts";
 import { autoStartExternalStreamOnJoin } from "./recorders/rtmp/auto-start.ts";
 import { Sfu } from "./sfu/sfu.ts";
+import { setLocalNode } from "./config/local-node.ts";
 
 // An SFU shard process (`tapedeck sfu-shard <n>`, forked by the api process): runs the rooms hashed
 // to it; its peers' signalling arrives over IPC. Media (UDP) flows directly to and from this process.
@@ -25,6 +26,8 @@ export async function runSfuShard(index: number): Promise<void> {
   logStrayRejections(log);
   const { identity } = loadIdentity(config.dataDir, process.env);
   const { db, close } = await openDatabase(config.databaseUrl);
+  // In a cluster, this shard's peers and the jobs it queues belong to its node (the api process passes its id).
+  setLocalNode(config.cluster.enabled ? config.cluster.nodeId : null);
   const box = new SecretBox(identity.encryptionKey);
   const toParent = (m: FromShard) => process.connected && process.send!(m);
   const outbox = new WebhookOutbox({ identity, box });

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { PRESETS, type Preset } from "../media/x264-presets.ts";
+import type { UploadConfig } from "../domain/upload-config.ts";
 
 // One schema for every setting: it parses the environment, gives the defaults and the types.
 // A bad value stops the boot with `KEY=value: reason` lines rather than surfacing later.
@@ -139,11 +140,52 @@ const envFields = z.object({
   TAPEDECK_TLS_KEY: z.string().min(1, "must be the path of a PEM private key file").optional(),
   // Origins whose pages may call the client-SDK endpoints (`/init`…) from a browser.
   TAPEDECK_CORS_ORIGINS: originList,
+  // Scale-out: several nodes on one PostgreSQL and one bucket (docs/cluster.md).
+  TAPEDECK_CLUSTER: z.enum(["on", "off"], { error: "must be on or off" }).default("off"),
+  TAPEDECK_NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    .optional(),
+  TAPEDECK_NODE_URL: z.string().url().optional(),
+  TAPEDECK_HEARTBEAT_SECONDS: intFromEnv(2, 1, 60),
+  TAPEDECK_NODE_DEAD_SECONDS: intFromEnv(10, 3, 600),
+  // A node whose machine is busier than this share of its CPU gets no new rooms ("off": no limit).
+  TAPEDECK_NODE_CPU_LIMIT: z
+    .union([z.literal("off").transform(() => Number.POSITIVE_INFINITY), z.coerce.number().min(0.1).max(1)], {
+      error: "must be a share of the machine's CPU between 0.1 and 1, or off",
+    })
+    .default(0.9),
+  // The internal bucket on an S3-protocol store instead of the data directory: s3://bucket[/prefix] (gs://, oss:// too).
+  TAPEDECK_BUCKET: z
+    .string()
+    .regex(/^(s3|gs|oss):\/\/[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](\/.*)?$/, "must be s3://bucket[/prefix] (or gs://, oss://)")
+    .optional(),
+  TAPEDECK_BUCKET_ENDPOINT: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//.test(u), "must be an http(s) URL such as https://minio.example.com")
+    .optional(),
+  TAPEDECK_BUCKET_REGION: z.string().min(1).optional(),
+  TAPEDECK_BUCKET_ACCESS_KEY: z.string().min(1).optional(),
+  TAPEDECK_BUCKET_SECRET_KEY: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
 /** Settings that only make sense together. */
 const envSchema = envFields.superRefine((e, ctx) => {
+  if (e.TAPEDECK_NODE_DEAD_SECONDS < 3 * e.TAPEDECK_HEARTBEAT_SECONDS)
+    ctx.addIssue({
+      code: "custom",
+      path: ["TAPEDECK_NODE_DEAD_SECONDS"],
+      message: `must be at least three heartbeats (3 × TAPEDECK_HEARTBEAT_SECONDS = ${3 * e.TAPEDECK_HEARTBEAT_SECONDS}), or a slow heartbeat declares a live node dead`,
+    });
+  if (Boolean(e.TAPEDECK_BUCKET_ACCESS_KEY) !== Boolean(e.TAPEDECK_BUCKET_SECRET_KEY))
+    ctx.addIssue({
+      code: "custom",
+      path: [e.TAPEDECK_BUCKET_ACCESS_KEY ? "TAPEDECK_BUCKET_SECRET_KEY" : "TAPEDECK_BUCKET_ACCESS_KEY"],
+      message:
+        "TAPEDECK_BUCKET_ACCESS_KEY and TAPEDECK_BUCKET_SECRET_KEY go together: set both, or neither (the SDK's default credentials)",
+    });
   if (Boolean(e.TAPEDECK_TLS_CERT) === Boolean(e.TAPEDECK_TLS_KEY)) return;
   const [set, unset] = e.TAPEDECK_TLS_CERT ? ["TAPEDECK_TLS_CERT", "TAPEDECK_TLS_KEY"] : ["TAPEDECK_TLS_KEY", "TAPEDECK_TLS_CERT"];
   ctx.addIssue({
@@ -206,6 +248,21 @@ export interface Config {
   outbound: { deny: string[]; allow: string[] };
   /** Per-peer signalling limits: chat size and rate (token bucket), over-limit messages before removal. */
   peerLimits: { chatMaxBytes: number; chatPerSecond: number; chatBurst: number; floodStrikes: number };
+  /**
+   * Scale-out (TAPEDECK_CLUSTER=on): this node's id, the URL other nodes reach it at (null: worked
+   * out once the port is known), and how often it says it is alive / after how long it is dead.
+   */
+  cluster: {
+    enabled: boolean;
+    nodeId: string | null;
+    nodeUrl: string | null;
+    heartbeatMs: number;
+    deadAfterMs: number;
+    /** Share of its machine's CPU above which a node is not given new rooms (Infinity: no limit). */
+    cpuLimit: number;
+  };
+  /** The internal bucket on an S3-protocol store (TAPEDECK_BUCKET); null keeps it in `<data dir>/bucket`. */
+  bucket: UploadConfig | null;
   logLevel: string;
 }
 
@@ -289,7 +346,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       chatBurst: e.TAPEDECK_CHAT_BURST,
       floodStrikes: e.TAPEDECK_FLOOD_STRIKES,
     },
+    cluster: {
+      enabled: e.TAPEDECK_CLUSTER === "on",
+      nodeId: e.TAPEDECK_NODE_ID ?? null,
+      nodeUrl: e.TAPEDECK_NODE_URL?.replace(/\/+$/, "") ?? null,
+      heartbeatMs: e.TAPEDECK_HEARTBEAT_SECONDS * 1000,
+      deadAfterMs: e.TAPEDECK_NODE_DEAD_SECONDS * 1000,
+      cpuLimit: e.TAPEDECK_NODE_CPU_LIMIT,
+    },
+    bucket: internalBucket(e),
     logLevel: e.LOG_LEVEL,
   };
   return { ...config, ...overrides };
+}
+
+/** TAPEDECK_BUCKET and its settings as the destination the internal bucket is written to, or null. */
+function internalBucket(e: z.infer<typeof envFields>): UploadConfig | null {
+  if (!e.TAPEDECK_BUCKET) return null;
+  const m = /^(s3|gs|oss):\/\/([^/]+)(?:\/(.*))?$/.exec(e.TAPEDECK_BUCKET);
+  if (!m) return null; // the schema's regex already refused it
+  return {
+    type: m[1] as UploadConfig["type"],
+    location: m[2],
+    prefix: (m[3] ?? "").replace(/^\/+|\/+$/g, ""),
+    options: {
+      ...(e.TAPEDECK_BUCKET_REGION ? { region: e.TAPEDECK_BUCKET_REGION } : {}),
+      ...(e.TAPEDECK_BUCKET_ENDPOINT ? { endpoint: e.TAPEDECK_BUCKET_ENDPOINT } : {}),
+    },
+    ...(e.TAPEDECK_BUCKET_ACCESS_KEY && e.TAPEDECK_BUCKET_SECRET_KEY
+      ? { credentials: { key: e.TAPEDECK_BUCKET_ACCESS_KEY, secret: e.TAPEDECK_BUCKET_SECRET_KEY } }
+      : {}),
+  };
 }

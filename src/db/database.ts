@@ -22,6 +22,7 @@ import * as m005 from "./migrations/005-beam.ts";
 import * as m006 from "./migrations/006-hls.ts";
 import * as m007 from "./migrations/007-room-codes.ts";
 import * as m008 from "./migrations/008-analytics.ts";
+import * as m009 from "./migrations/009-cluster.ts";
 
 export type Db = Kysely<Database>;
 export type DialectName = "sqlite" | "postgres";
@@ -43,6 +44,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "006-hls": m006,
   "007-room-codes": m007,
   "008-analytics": m008,
+  "009-cluster": m009,
 };
 
 // int8 (bigint) arrives from pg as a string; sizes stay well below 2^53, so read them as numbers.

@@ -71,6 +71,8 @@ export interface PeersTable {
   joined_at: string;
   left_at: string | null;
   leave_reason: string | null;
+  /** The node the peer is connected to (cluster mode; null otherwise). */
+  node_id: string | null;
 }
 
 export interface RecordingsTable {
@@ -214,6 +216,8 @@ export interface JobsTable {
   last_error: string | null;
   created_at: string;
   updated_at: string;
+  /** The node whose spool the job reads (null: any worker); another worker takes it over once that node is dead. */
+  node_id: string | null;
 }
 
 export interface RecordedTracksTable {
@@ -263,6 +267,35 @@ export interface RoomCodesTable {
   updated_at: string;
 }
 
+export type NodeState = "active" | "draining" | "dead";
+
+export interface NodesTable {
+  id: string;
+  /** Where other nodes reach it (TAPEDECK_NODE_URL). */
+  url: string;
+  /** Comma-separated roles. */
+  roles: string;
+  state: NodeState;
+  pid: number;
+  version: string;
+  /** JSON NodeLoad: cpu (cores busy), rooms, peers, recordings. */
+  load: string;
+  started_at: string;
+  heartbeat_at: string;
+}
+
+export interface RoomPlacementsTable {
+  room_id: string;
+  node_id: string;
+  placed_at: string;
+}
+
+export interface ClusterLeasesTable {
+  name: string;
+  node_id: string;
+  expires_at: string;
+}
+
 export interface Database {
   templates: TemplatesTable;
   rooms: RoomsTable;
@@ -280,7 +313,12 @@ export interface Database {
   room_codes: RoomCodesTable;
   peer_stats: PeerStatsTable;
   webhook_replays: WebhookReplaysTable;
+  nodes: NodesTable;
+  room_placements: RoomPlacementsTable;
+  cluster_leases: ClusterLeasesTable;
 }
+
+export type NodeRow = Selectable<NodesTable>;
 
 export type JobRow = Selectable<JobsTable>;
 export type RecordedTrackRow = Selectable<RecordedTracksTable>;

@@ -5,6 +5,7 @@ import { newObjectId, nowIso } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import { isJobType, readJobPayload, type JobPayloads, type JobType } from "./job-payloads.ts";
 import { backoffDelayMs } from "../util/backoff.ts";
+import { pinNode } from "../config/local-node.ts";
 
 // The embedded job queue, persisted in the database: every job has an idempotency key; workers claim
 // due jobs with a lease (a conditional UPDATE, safe with several processes on one database), retry
@@ -32,12 +33,24 @@ export interface JobHandler<P> {
 /** The handler of every job type, each typed by its payload. */
 export type JobHandlers = { [T in JobType]: JobHandler<JobPayloads[T]> };
 
+/**
+ * Thrown by a handler when no retry can help (a job taken over from a dead node whose files died with
+ * it): the job fails now, with its failure hook, instead of retrying for days.
+ */
+export class JobGaveUp extends Error {
+  override readonly name = "JobGaveUp";
+}
+
 export const RETRY_DELAYS_MS = [5_000, 15_000, 60_000, 300_000, 900_000, 3_600_000];
 /** Failed uploads are kept and retried for 7 days (as 100ms keeps them). */
 export const DEFAULT_MAX_AGE_MS = 7 * 86_400_000;
 /** A claimed job is someone else's after this long without its lease being renewed (a crashed worker). */
 const LEASE_MS = 2 * 60_000;
 
+/**
+ * Queues a job once per key. In a cluster it is pinned to the node queuing it (pinNode): every job
+ * reads files only that node has; a worker elsewhere takes it over only once that node is dead.
+ */
 export async function enqueueJob<T extends JobType>(
   db: Db,
   job: { type: T; key: string; payload: JobPayloads[T]; runAt?: Date },
@@ -57,6 +70,7 @@ export async function enqueueJob<T extends JobType>(
       last_error: null,
       created_at: now,
       updated_at: now,
+      node_id: pinNode(),
     })
     .onConflict((oc) => oc.column("key").doNothing())
     .execute();
@@ -64,6 +78,13 @@ export async function enqueueJob<T extends JobType>(
 
 export interface JobRunnerOptions {
   db: Db;
+  /**
+   * In a cluster: this node's id, and which jobs it claims: `all` (a worker: unpinned jobs, its own, and
+   * those of dead nodes) or `own` (a node without the worker role: only the jobs pinned to it, which read
+   * its spool). Outside a cluster: null, every job.
+   */
+  node?: { id: string; claims: "all" | "own" } | null;
+  dialect?: "sqlite" | "postgres";
   handlers: Partial<JobHandlers>;
   log: Logger;
   pollMs?: number;
@@ -81,7 +102,15 @@ export class JobRunner {
   private readonly stopping = new AbortController();
 
   constructor(opts: JobRunnerOptions) {
-    this.o = { pollMs: 1000, concurrency: 2, retryDelaysMs: RETRY_DELAYS_MS, maxAgeMs: DEFAULT_MAX_AGE_MS, ...opts };
+    this.o = {
+      pollMs: 1000,
+      concurrency: 2,
+      retryDelaysMs: RETRY_DELAYS_MS,
+      maxAgeMs: DEFAULT_MAX_AGE_MS,
+      node: null,
+      dialect: "sqlite",
+      ...opts,
+    };
   }
 
   /** Refuses to start while the queue holds jobs no handler can run (a deployment missing a role). */
@@ -150,22 +179,54 @@ export class JobRunner {
     }
   }
 
-  private async claim(): Promise<JobRow | null> {
-    const now = nowIso();
+  /** Due jobs this runner may take: its types, and in a cluster the ones pinned to no node, to it, or to a dead node. */
+  private due(db: Db, now: string) {
     const types = Object.keys(this.o.handlers);
-    const due = await this.o.db
+    const node = this.o.node;
+    return db
       .selectFrom("jobs")
       .selectAll()
       .where("type", "in", types.length ? types : [""])
       .where((eb) => eb.or([eb("state", "=", "pending"), eb.and([eb("state", "=", "running"), eb("locked_until", "<", now)])]))
       .where("run_at", "<=", now)
+      .$if(node?.claims === "own", (q) => q.where("node_id", "=", node!.id))
+      .$if(node?.claims === "all", (q) =>
+        q.where((eb) =>
+          eb.or([
+            eb("node_id", "is", null),
+            eb("node_id", "=", node!.id),
+            eb("node_id", "in", eb.selectFrom("nodes").select("id").where("state", "=", "dead")),
+          ]),
+        ),
+      )
       .orderBy("run_at")
-      .limit(1)
-      .executeTakeFirst();
+      .limit(1);
+  }
+
+  private async claim(): Promise<JobRow | null> {
+    const lockedUntil = () => new Date(Date.now() + LEASE_MS).toISOString();
+    if (this.o.dialect === "postgres") {
+      // PostgreSQL: the due row is locked while it is claimed, and rows other runners hold are skipped
+      // (FOR UPDATE SKIP LOCKED), so N runners polling at once never wait for, or retry on, each other.
+      return this.o.db.transaction().execute(async (trx) => {
+        const now = nowIso();
+        const due = await this.due(trx, now).forUpdate().skipLocked().executeTakeFirst();
+        if (!due) return null;
+        await trx
+          .updateTable("jobs")
+          .set({ state: "running", attempts: due.attempts + 1, locked_until: lockedUntil(), updated_at: now })
+          .where("id", "=", due.id)
+          .execute();
+        return { ...due, attempts: due.attempts + 1, state: "running" as const };
+      });
+    }
+    // SQLite (one writer at a time): a conditional UPDATE on the attempt count; a lost race tries the next.
+    const now = nowIso();
+    const due = await this.due(this.o.db, now).executeTakeFirst();
     if (!due) return null;
     const res = await this.o.db
       .updateTable("jobs")
-      .set({ state: "running", attempts: due.attempts + 1, locked_until: new Date(Date.now() + LEASE_MS).toISOString(), updated_at: now })
+      .set({ state: "running", attempts: due.attempts + 1, locked_until: lockedUntil(), updated_at: now })
       .where("id", "=", due.id)
       .where("attempts", "=", due.attempts)
       .executeTakeFirst();
@@ -223,7 +284,7 @@ export class JobRunner {
       }
       const age = Date.now() - Date.parse(job.created_at);
       const delay = backoffDelayMs(this.o.retryDelaysMs, job.attempts);
-      if (age + delay > this.o.maxAgeMs) {
+      if (err instanceof JobGaveUp || age + delay > this.o.maxAgeMs) {
         log.error({ err: message }, "job failed for good");
         await this.o.db
           .updateTable("jobs")

@@ -1,3 +1,4 @@
+import { localNode } from "../config/local-node.ts";
 import fs from "node:fs";
 import type { AppContext } from "../app-context.ts";
 import type { RoomRow } from "../db/schema.ts";
@@ -110,6 +111,7 @@ export class SessionStore {
           joined_at: now,
           left_at: null,
           leave_reason: null,
+          node_id: localNode(),
         })
         .execute();
       await this.ctx.outbox.enqueue(trx, {
@@ -252,9 +254,12 @@ export class SessionStore {
    * whose tracks were being recorded left when its files were last written (so a recording does not
    * run on through the downtime); any other, now.
    */
-  async removeOrphanPeers(roomIds?: string[]): Promise<number> {
+  async removeOrphanPeers(roomIds?: string[], o: { node?: string | null } = {}): Promise<number> {
     let q = this.ctx.db.selectFrom("peers").select(["id", "room_id"]).where("left_at", "is", null);
     if (roomIds) q = q.where("room_id", "in", roomIds.length ? roomIds : [""]);
+    // In a cluster, only the peers that were connected to the node that stopped (this one, or a dead one).
+    const node = o.node === undefined ? localNode() : o.node;
+    if (node) q = q.where("node_id", "=", node);
     const orphans = await q.execute();
     for (const o of orphans) {
       const room = await this.ctx.db.selectFrom("rooms").selectAll().where("id", "=", o.room_id).executeTakeFirst();

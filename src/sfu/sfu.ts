@@ -9,6 +9,7 @@ import type {
   SfuContext,
   SfuService,
 } from "./sfu-service.ts";
+import { callRoom } from "./sfu-service.ts";
 import { verifyAppToken } from "../auth/tokens.ts";
 import { RECORDER_ROLE } from "../domain/recording-types.ts";
 import { fromBool } from "../db/database.ts";
@@ -460,18 +461,7 @@ export class Sfu implements SfuService {
 
   /** One server call into a live room, as the shards' IPC carries it (shard-main.ts). */
   roomCall(roomId: string, call: RoomCall): Promise<unknown> {
-    switch (call.op) {
-      case "end-room":
-        return this.endRoom(roomId, call.reason, call.leaveReason);
-      case "live-room":
-        return this.liveRoom(roomId);
-      case "update-peer":
-        return this.updatePeer(roomId, call.peerId, call.change);
-      case "remove-peers":
-        return this.removePeers(roomId, call.target, call.reason);
-      case "send-message":
-        return this.sendMessage(roomId, call.msg);
-    }
+    return callRoom(this, roomId, call);
   }
 
   private dropRoom(room: SfuRoom): void {

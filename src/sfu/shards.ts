@@ -100,6 +100,8 @@ export class SfuShards implements SfuService {
         TAPEDECK_CHAT_PER_SECOND: String(c.peerLimits.chatPerSecond),
         TAPEDECK_CHAT_BURST: String(c.peerLimits.chatBurst),
         TAPEDECK_FLOOD_STRIKES: String(c.peerLimits.floodStrikes),
+        // In a cluster, the shard's peers and the jobs it queues are this node's.
+        ...(c.cluster.enabled && c.cluster.nodeId ? { TAPEDECK_CLUSTER: "on", TAPEDECK_NODE_ID: c.cluster.nodeId } : {}),
       },
       stdout: "inherit",
       stderr: "inherit",
@@ -315,7 +317,7 @@ export class SfuShards implements SfuService {
 }
 
 /** The room id of a join or resume message (token claim, unverified: only for routing), "" for a bad join, undefined otherwise. */
-function roomOf(data: string): string | undefined {
+export function roomOf(data: string): string | undefined {
   try {
     const msg = JSON.parse(data) as { type?: string; token?: string };
     if (msg.type !== "join" && msg.type !== "resume") return undefined;

@@ -1,4 +1,5 @@
 import websocket from "@fastify/websocket";
+import type { FastifyInstance } from "fastify";
 import type { PublicRoutes } from "../api/server.ts";
 import { connectHms, HMS_SOCKET_PATH, hmsInitRoute } from "./hms/hms.routes.ts";
 import { recordingControl } from "./hms/recording-control.ts";
@@ -12,7 +13,7 @@ import { wsSignalSocket } from "./signal-socket.ts";
  * `join`; room-page-socket.ts adds the room's recording state and recording controls), and the 100ms client SDK's `GET /init` and `GET /sfu/hms` (hms/), into the same SFU.
  */
 export const signallingRoutes =
-  (handler: Pick<SfuService, "connect">): PublicRoutes =>
+  (handler: Pick<SfuService, "connect">, more?: (scope: FastifyInstance) => Promise<void>): PublicRoutes =>
   async (app, ctx) => {
     const log = ctx.log.child({ component: "signalling" });
     const recordings = new RecordingStateWatcher(ctx.db, log);
@@ -31,5 +32,7 @@ export const signallingRoutes =
         handler.connect(page, req.ip);
       });
       scope.get(HMS_SOCKET_PATH, { websocket: true }, (socket, req) => connectHms(ctx, handler, recordings, socket, req, log));
+      // Other WebSocket routes that share this scope's plugin (a cluster node's /cluster/sfu).
+      await more?.(scope);
     });
   };

@@ -5,7 +5,7 @@ import type { UploadType } from "../domain/upload-config.ts";
 // What a user's bucket answered, turned into errors a user can act on. The only place that looks at
 // S3 error codes; everything else branches on `DestinationError.failure`. Messages never hold a secret.
 
-export type StorageOperation = "PutObject" | "GetObject" | "HeadObject" | "DeleteObject";
+export type StorageOperation = "PutObject" | "GetObject" | "HeadObject" | "DeleteObject" | "DeleteObjects" | "ListObjectsV2";
 
 export type DestinationFailure =
   | "access_denied"
@@ -76,10 +76,20 @@ export function providerName(t: Pick<DestinationTarget, "type" | "customEndpoint
 
 /** The permission a key needs for an operation, in the provider's own words. */
 export function permissionName(type: UploadType, op: StorageOperation): string {
-  const verb = op === "PutObject" ? "put" : op === "DeleteObject" ? "delete" : "get";
-  if (type === "gs") return { put: "storage.objects.create", get: "storage.objects.get", delete: "storage.objects.delete" }[verb];
-  if (type === "oss") return { put: "oss:PutObject", get: "oss:GetObject", delete: "oss:DeleteObject" }[verb];
-  return { put: "s3:PutObject", get: "s3:GetObject", delete: "s3:DeleteObject" }[verb];
+  const verb = verbOf(op);
+  if (type === "gs")
+    return { put: "storage.objects.create", get: "storage.objects.get", delete: "storage.objects.delete", list: "storage.objects.list" }[
+      verb
+    ];
+  if (type === "oss") return { put: "oss:PutObject", get: "oss:GetObject", delete: "oss:DeleteObject", list: "oss:ListObjects" }[verb];
+  return { put: "s3:PutObject", get: "s3:GetObject", delete: "s3:DeleteObject", list: "s3:ListBucket" }[verb];
+}
+
+function verbOf(op: StorageOperation): "put" | "get" | "delete" | "list" {
+  if (op === "PutObject") return "put";
+  if (op === "DeleteObject" || op === "DeleteObjects") return "delete";
+  if (op === "ListObjectsV2") return "list";
+  return "get";
 }
 
 function where(t: DestinationTarget): string {
@@ -163,7 +173,7 @@ export function mapS3Error(err: unknown, op: StorageOperation, target: Destinati
     case "AllAccessDisabled":
       return make(
         "access_denied",
-        `access denied: key ${ak} may not ${op === "PutObject" ? "upload to" : op === "DeleteObject" ? "delete from" : "download from"} bucket ${bucket} (${code} on ${op}); grant it ${permissionName(target.type, op)}`,
+        `access denied: key ${ak} may not ${{ put: "upload to", delete: "delete from", list: "list", get: "download from" }[verbOf(op)]} bucket ${bucket} (${code} on ${op}); grant it ${permissionName(target.type, op)}`,
       );
   }
   const said = e.message && e.message !== "UnknownError" ? `: ${e.message}` : "";

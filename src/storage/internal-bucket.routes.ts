@@ -9,6 +9,8 @@ import type { LocalStorage } from "./local.storage.ts";
 // `GET|HEAD /internal-bucket/<key>?expires=…&signature=…`: downloads from the internal bucket through
 // links made by `LocalStorage.presignGet`. Single byte ranges are served (206) so players can seek. A
 // link with `&filename=` (signed with it) names the download (Content-Disposition: attachment).
+// With TAPEDECK_BUCKET the internal bucket is on an S3-protocol store whose own presigned links are
+// handed out, so this route has nothing to serve and answers 404 saying so.
 
 export const CONTENT_TYPES: Record<string, string> = {
   ".mp4": "video/mp4",
@@ -125,7 +127,15 @@ export const internalBucketRoutes: PublicRoutes = (app, ctx) => {
     exposeHeadRoute: false,
     handler: async (req, reply) => {
       try {
-        return await serve(ctx.storage.internal, req, reply);
+        const local = ctx.storage.local;
+        if (!local) {
+          throw new AppError("not_found", "Object not found", {
+            details: [
+              "this server keeps its internal bucket on an S3-protocol store (TAPEDECK_BUCKET) and does not serve /internal-bucket/ links; ask the API for a new presigned URL",
+            ],
+          });
+        }
+        return await serve(local, req, reply);
       } catch (err) {
         if (err instanceof AppError) return sendError(reply, err);
         throw err;

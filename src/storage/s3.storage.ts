@@ -1,6 +1,14 @@
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { createHash } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import { Readable, Transform } from "node:stream";
@@ -66,12 +74,13 @@ export function resolveS3Settings(upload: Pick<UploadConfig, "type" | "options">
 
 /**
  * An S3 client whose every connection is checked by the outbound policy (after DNS resolution, on every
- * request and retry); the SDK never follows redirects (followRegionRedirects is off).
+ * request and retry); the SDK never follows redirects (followRegionRedirects is off). A null policy is
+ * for the operator's own bucket (TAPEDECK_BUCKET): its endpoint is configuration, not a user's input.
  */
 export function createS3Client(
   upload: UploadConfig,
   settings: S3Settings = resolveS3Settings(upload),
-  policy: OutboundPolicy = DEFAULT_OUTBOUND_POLICY,
+  policy: OutboundPolicy | null = DEFAULT_OUTBOUND_POLICY,
 ): S3Client {
   const agentOptions = { keepAlive: true, maxSockets: 50 };
   return new S3Client({
@@ -88,19 +97,41 @@ export function createS3Client(
     requestHandler: {
       connectionTimeout: 10_000,
       requestTimeout: 120_000,
-      httpAgent: createGuardedAgent(policy, http.Agent, agentOptions),
-      httpsAgent: createGuardedAgent(policy, https.Agent, agentOptions) as https.Agent,
+      httpAgent: policy ? createGuardedAgent(policy, http.Agent, agentOptions) : new http.Agent(agentOptions),
+      httpsAgent: policy ? (createGuardedAgent(policy, https.Agent, agentOptions) as https.Agent) : new https.Agent(agentOptions),
     },
   });
 }
 
+export interface ListedObject {
+  key: string;
+  size: number;
+  /** Undefined if the store did not say (the sweeper then keeps the object). */
+  lastModified: Date | undefined;
+}
+
+export interface DeleteManyResult {
+  deleted: string[];
+  failed: Array<{ key: string; code: string; message: string }>;
+}
+
+/** DeleteObjects takes at most 1000 keys. */
+export const DELETE_BATCH = 1000;
+const SINGLE_DELETE_CONCURRENCY = 8;
+/** Codes of stores that do not do DeleteObjects; the keys are then deleted one by one. */
+const NO_MULTI_DELETE = new Set(["NotImplemented", "MethodNotAllowed"]);
+
 export class S3Storage implements ObjectStorage {
   readonly kind: UploadType;
   readonly client: S3Client;
-  private readonly bucket: string;
-  private readonly target: DestinationTarget;
+  readonly bucket: string;
+  /** Where requests go and with which key, for messages (no secret). */
+  readonly target: DestinationTarget;
+  /** GCS's XML API has no multi-object delete; a store that answers NotImplemented turns this off too. */
+  private multiDelete: boolean;
 
-  constructor(upload: UploadConfig, client?: S3Client, policy?: OutboundPolicy) {
+  /** `policy` undefined: the built-in outbound policy; null: no check (the operator's own bucket). */
+  constructor(upload: UploadConfig, client?: S3Client, policy?: OutboundPolicy | null) {
     const settings = resolveS3Settings(upload);
     this.kind = upload.type;
     this.bucket = upload.location;
@@ -113,6 +144,7 @@ export class S3Storage implements ObjectStorage {
       customEndpoint: Boolean(upload.options.endpoint),
       accessKey: upload.credentials?.key,
     };
+    this.multiDelete = upload.type !== "gs";
   }
 
   displayPath(key: string): string {
@@ -217,6 +249,94 @@ export class S3Storage implements ObjectStorage {
     } catch (err) {
       throw this.fail(err, "GetObject", key);
     }
+  }
+
+  /** One page (up to `maxKeys`, at most 1000) of the objects whose key starts with `prefix`; `next` continues the listing. */
+  async listPage(
+    prefix: string,
+    continuationToken?: string,
+    maxKeys = 1000,
+  ): Promise<{ objects: ListedObject[]; next: string | undefined }> {
+    try {
+      const res = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: continuationToken, MaxKeys: maxKeys }),
+      );
+      const objects = (res.Contents ?? [])
+        .filter((o) => o.Key !== undefined)
+        .map((o) => ({ key: o.Key as string, size: o.Size ?? 0, lastModified: o.LastModified }));
+      return { objects, next: res.IsTruncated ? res.NextContinuationToken : undefined };
+    } catch (err) {
+      throw this.fail(err, "ListObjectsV2", prefix);
+    }
+  }
+
+  /**
+   * Deletes `keys` (DeleteObjects, 1000 a request; one DeleteObject each where the store has no
+   * multi-delete). Keys the store refused come back in `failed`; a request that fails as a whole throws.
+   */
+  async deleteMany(keys: string[]): Promise<DeleteManyResult> {
+    const out: DeleteManyResult = { deleted: [], failed: [] };
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      const batch = keys.slice(i, i + DELETE_BATCH);
+      if (this.multiDelete) {
+        try {
+          const done = await this.deleteBatch(batch);
+          out.deleted.push(...done.deleted);
+          out.failed.push(...done.failed);
+          continue;
+        } catch (err) {
+          const code = (err as { Code?: string; name?: string }).Code ?? (err as { name?: string }).name ?? "";
+          if (!NO_MULTI_DELETE.has(code)) throw this.fail(err, "DeleteObjects", batch[0]);
+          this.multiDelete = false;
+        }
+      }
+      const done = await this.deleteEach(batch);
+      out.deleted.push(...done.deleted);
+      out.failed.push(...done.failed);
+    }
+    return out;
+  }
+
+  private async deleteBatch(keys: string[]): Promise<DeleteManyResult> {
+    const command = new DeleteObjectsCommand({
+      Bucket: this.bucket,
+      Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
+    });
+    // DeleteObjects needs an integrity header: the SDK sends a CRC32 checksum, which Alibaba OSS and
+    // older S3-compatible stores do not know; they ask for Content-MD5, which every store accepts.
+    command.middlewareStack.add(
+      (next) => async (args) => {
+        const req = args.request as { headers?: Record<string, string>; body?: unknown };
+        if (req.headers && (typeof req.body === "string" || req.body instanceof Uint8Array)) {
+          req.headers["content-md5"] = createHash("md5").update(req.body).digest("base64");
+        }
+        return next(args);
+      },
+      { step: "build", name: "tapedeckContentMd5" },
+    );
+    const res = await this.client.send(command);
+    const failed = (res.Errors ?? []).map((e) => ({ key: e.Key ?? "", code: e.Code ?? "UnknownError", message: e.Message ?? "" }));
+    const refused = new Set(failed.map((f) => f.key));
+    return { deleted: keys.filter((k) => !refused.has(k)), failed };
+  }
+
+  private async deleteEach(keys: string[]): Promise<DeleteManyResult> {
+    const out: DeleteManyResult = { deleted: [], failed: [] };
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < keys.length) {
+        const key = keys[next++];
+        try {
+          await this.delete(key);
+          out.deleted.push(key);
+        } catch (err) {
+          const e = err as { providerCode?: string; message?: string };
+          out.failed.push({ key, code: e.providerCode ?? "UnknownError", message: e.message ?? String(err) });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SINGLE_DELETE_CONCURRENCY, keys.length) }, worker));
+    return out;
   }
 
   /** Closes the client's sockets. */

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import path from "node:path";
 import type { Config } from "../config/config.ts";
 import type { AppIdentity } from "../config/identity.ts";
@@ -7,14 +7,20 @@ import type { UploadConfig } from "../domain/upload-config.ts";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { outboundPolicy, type OutboundPolicy } from "../net/outbound-policy.ts";
+import { DestinationError, type DestinationFailure } from "./destination-errors.ts";
+import { InternalS3Storage } from "./internal-s3.storage.ts";
 import { LocalStorage } from "./local.storage.ts";
+import { S3Sweeper } from "./s3-sweeper.ts";
 import { S3Storage } from "./s3.storage.ts";
 import type { ObjectStorage } from "./storage.ts";
-import { Sweeper } from "./sweeper.ts";
+import { type ScheduledSweeper, Sweeper, type SweepResult, type SweepStartOptions } from "./sweeper.ts";
 import { validateDestination, type ValidationReport } from "./validate.ts";
 
 // The storage entry point for the rest of tapedeck: the internal bucket, destinations opened from an
 // `UploadConfig` or from a `recording_assets.location` (sealed JSON or `internal`), and the sweeper.
+// The internal bucket is `<data dir>/bucket` (LocalStorage, links served by internal-bucket.routes.ts),
+// or, with TAPEDECK_BUCKET, a prefix in an S3-protocol bucket that several nodes share
+// (InternalS3Storage, presigned links of the store itself); each has its own retention sweeper.
 
 export const INTERNAL_LOCATION = "internal";
 const MAX_CACHED_CLIENTS = 32;
@@ -27,8 +33,11 @@ export interface StorageServiceDeps {
 }
 
 export class StorageService {
-  readonly internal: LocalStorage;
-  private readonly sweeper: Sweeper;
+  /** The internal bucket, where recordings go when no destination is configured. */
+  readonly internal: LocalStorage | InternalS3Storage;
+  /** The internal bucket when it is on this node's disk (its links are served by this server), else null. */
+  readonly local: LocalStorage | null;
+  private readonly sweeper: ScheduledSweeper;
   /** S3 clients keep connection pools: one per distinct destination, oldest evicted first. */
   private readonly clients = new Map<string, S3Storage>();
   /** Which addresses destinations may be reached at (TAPEDECK_OUTBOUND_DENY / _ALLOW). */
@@ -36,14 +45,22 @@ export class StorageService {
 
   constructor(private readonly deps: StorageServiceDeps) {
     this.outbound = outboundPolicy(deps.config.outbound);
-    const root = path.join(deps.config.dataDir, "bucket");
-    this.internal = new LocalStorage({ root, publicUrl: () => deps.config.publicUrl, signingKey: deps.identity.urlSigningKey });
-    this.sweeper = new Sweeper({
-      root,
+    const schedule = {
       retentionMs: deps.config.retentionMs,
       intervalMs: deps.config.sweepIntervalMs,
       log: deps.log.child({ component: "storage-sweeper" }),
-    });
+    };
+    if (deps.config.bucket) {
+      const bucket = new InternalS3Storage(deps.config.bucket);
+      this.internal = bucket;
+      this.local = null;
+      this.sweeper = new S3Sweeper({ ...schedule, storage: bucket.s3, prefix: bucket.keyPrefix });
+    } else {
+      const root = path.join(deps.config.dataDir, "bucket");
+      this.local = new LocalStorage({ root, publicUrl: () => deps.config.publicUrl, signingKey: deps.identity.urlSigningKey });
+      this.internal = this.local;
+      this.sweeper = new Sweeper({ ...schedule, root });
+    }
   }
 
   /** The storage for a destination; null means the internal bucket. */
@@ -113,18 +130,83 @@ export class StorageService {
     return this.open(upload);
   }
 
-  start(): void {
-    this.sweeper.start();
+  /**
+   * Starts retention: a pass now and every TAPEDECK_SWEEP_INTERVAL_SECONDS. `shouldSweep` is asked before
+   * each of those passes (false skips it), so that a cluster sweeps its shared bucket from one node.
+   */
+  start(opts: SweepStartOptions = {}): void {
+    this.sweeper.start(opts);
   }
 
   async stop(): Promise<void> {
     await this.sweeper.stop();
     for (const s of this.clients.values()) s.destroy();
     this.clients.clear();
+    if (this.internal instanceof InternalS3Storage) this.internal.destroy();
   }
 
-  /** For tests and operators: one retention pass now. */
-  sweepOnce(now?: number): ReturnType<Sweeper["sweepOnce"]> {
+  /** For tests and operators: one retention pass now (not gated). */
+  sweepOnce(now?: number): Promise<SweepResult> {
     return this.sweeper.sweepOnce(now);
   }
+
+  /** One pass as the timer runs it: null when the gate given to `start` said no. */
+  scheduledSweep(now?: number): Promise<SweepResult | null> {
+    return this.sweeper.scheduledPass(now);
+  }
+}
+
+/** What to change when the internal bucket's store refuses, by what it said. */
+const BUCKET_FIXES: Partial<Record<DestinationFailure, string>> = {
+  bad_secret: "check TAPEDECK_BUCKET_ACCESS_KEY and TAPEDECK_BUCKET_SECRET_KEY",
+  unknown_key: "check TAPEDECK_BUCKET_ACCESS_KEY and TAPEDECK_BUCKET_SECRET_KEY",
+  no_credentials: "set TAPEDECK_BUCKET_ACCESS_KEY and TAPEDECK_BUCKET_SECRET_KEY (or give the process default AWS credentials)",
+  no_bucket: "check the bucket name in TAPEDECK_BUCKET (tapedeck does not create it) and TAPEDECK_BUCKET_REGION",
+  wrong_region: "set TAPEDECK_BUCKET_REGION to the bucket's region",
+  unreachable: "check TAPEDECK_BUCKET_ENDPOINT and that this node can connect to it",
+  access_denied: "grant the key put, get, list and delete on the bucket under the prefix",
+};
+
+/**
+ * At boot, with TAPEDECK_BUCKET: writes, reads back, lists and deletes a small object under the prefix,
+ * the four things tapedeck does with the bucket, and refuses to start (an error naming TAPEDECK_BUCKET
+ * and the endpoint) when one fails. Nothing to check for the local bucket.
+ */
+export async function checkInternalBucket(storage: Pick<StorageService, "internal">, log: Logger): Promise<void> {
+  const bucket = storage.internal;
+  if (!(bucket instanceof InternalS3Storage)) return;
+  const started = Date.now();
+  const s3 = bucket.s3;
+  // Not under a customer id, so no recording key can collide with it; the sweeper would remove a leftover.
+  const key = `${bucket.keyPrefix}.tapedeck-boot-check/${randomUUID()}`;
+  const body = `tapedeck boot check ${new Date().toISOString()}`;
+  let step = "upload";
+  try {
+    await s3.put(key, body, { contentType: "text/plain" });
+    step = "download";
+    const read = await streamText(await s3.get(key));
+    if (read !== body) throw new AppError("internal", `the object read back differs from the one written (${read.length} bytes)`);
+    step = "list";
+    await s3.listPage(key, undefined, 1);
+    step = "delete";
+    await s3.delete(key);
+  } catch (err) {
+    // Best effort: a probe left by a failed read or list is also removed by the sweeper, in time.
+    if (step !== "upload") await s3.delete(key).catch(() => undefined);
+    const failure = err instanceof DestinationError ? err.failure : undefined;
+    const fix =
+      (failure && BUCKET_FIXES[failure]) ?? "check TAPEDECK_BUCKET, TAPEDECK_BUCKET_ENDPOINT, TAPEDECK_BUCKET_REGION and the keys";
+    throw new AppError(
+      "internal",
+      `the internal bucket TAPEDECK_BUCKET=${bucket.setting} at ${s3.target.endpoint} cannot be used (${step} failed): ${(err as Error).message}; ${fix}`,
+      { details: err instanceof AppError ? err.details : [], cause: err },
+    );
+  }
+  log.info({ bucket: bucket.setting, endpoint: s3.target.endpoint, ms: Date.now() - started }, "internal bucket checked");
+}
+
+async function streamText(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return Buffer.concat(chunks).toString("utf8");
 }

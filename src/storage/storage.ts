@@ -2,7 +2,9 @@ import type { Readable } from "node:stream";
 
 // The one storage contract: recorders, asset routes and the validator use only this. Two backends:
 // `LocalStorage` (the internal bucket on local disk) and `S3Storage` (AWS S3, GCS, Alibaba OSS and any
-// S3-compatible endpoint). Keys are full object keys (`<prefix>/<relative path>`, see domain/storage-paths).
+// S3-compatible endpoint); `InternalS3Storage` is the internal bucket on an S3-protocol store
+// (TAPEDECK_BUCKET), whose kind is still "internal". Keys are full object keys (`<prefix>/<relative
+// path>`, see domain/storage-paths); the internal bucket on S3 adds TAPEDECK_BUCKET's prefix itself.
 
 export type StorageKind = "internal" | "s3" | "gs" | "oss";
 
@@ -16,7 +18,7 @@ export interface PutOptions {
 
 export interface ObjectStorage {
   readonly kind: StorageKind;
-  /** What users see for a key: `s3://bucket/key`, `gs://…`, `oss://…`, `tapedeck://internal/key`. */
+  /** What users see for a key: `s3://bucket/key`, `gs://…`, `oss://…`, `tapedeck://internal/key` (local internal bucket). */
   displayPath(key: string): string;
   /** Streams `body` to `key` (replacing any object there); resolves once the object is complete. */
   put(key: string, body: Readable | Buffer | string, opts?: PutOptions): Promise<{ size: number }>;

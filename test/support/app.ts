@@ -67,7 +67,9 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const databaseUrl =
     opts.databaseUrl ?? (opts.dialect === "postgres" ? await freshDatabaseUrl("postgres") : `sqlite:${path.join(dataDir, "tapedeck.db")}`);
   const config: Config = { ...base, databaseUrl, ...opts.config };
-  const td = await startTapedeck({ config, env, log: createLogger(config.logLevel), skipBootChecks: true });
+  // A test's cluster node that the test itself marks dead must not exit the test process.
+  const onFenced = () => {};
+  const td = await startTapedeck({ config, env, log: createLogger(config.logLevel), skipBootChecks: true, onFenced });
   const token = await mintManagementToken(td.ctx.identity);
   const ca = config.tls ? fs.readFileSync(config.tls.certFile) : null;
   const appFetch = (p: string, init: AppFetchInit = {}): Promise<AppFetchResponse> =>

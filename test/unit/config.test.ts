@@ -133,3 +133,52 @@ test("TLS: certificate and key set together (https public URL by default); CORS 
     );
   }
 });
+
+test("TAPEDECK_BUCKET: s3://, gs:// or oss:// bucket with an optional prefix, its endpoint, region and both keys or neither", () => {
+  assert.equal(loadConfig({}).bucket, null);
+  const s3 = loadConfig({
+    TAPEDECK_BUCKET: "s3://tapedeck-recordings/cluster/one/",
+    TAPEDECK_BUCKET_ENDPOINT: "http://minio.internal:9000",
+    TAPEDECK_BUCKET_REGION: "eu-west-1",
+    TAPEDECK_BUCKET_ACCESS_KEY: "AKIA1",
+    TAPEDECK_BUCKET_SECRET_KEY: "secret1",
+  });
+  assert.deepEqual(s3.bucket, {
+    type: "s3",
+    location: "tapedeck-recordings",
+    prefix: "cluster/one",
+    options: { region: "eu-west-1", endpoint: "http://minio.internal:9000" },
+    credentials: { key: "AKIA1", secret: "secret1" },
+  });
+  // No prefix, no keys: the bucket root and the SDK's default credentials (an instance role).
+  assert.deepEqual(loadConfig({ TAPEDECK_BUCKET: "gs://media.example.com" }).bucket, {
+    type: "gs",
+    location: "media.example.com",
+    prefix: "",
+    options: {},
+  });
+  assert.equal(loadConfig({ TAPEDECK_BUCKET: "oss://rec-bucket/p", TAPEDECK_BUCKET_REGION: "cn-hangzhou" }).bucket?.type, "oss");
+
+  for (const bad of ["tapedeck-recordings", "http://tapedeck-recordings", "s3://", "s3://Upper-Case", "azure://container/p", "s3://a"]) {
+    assert.throws(
+      () => loadConfig({ TAPEDECK_BUCKET: bad }),
+      (e: ConfigError) => e.problems.some((p) => p.startsWith(`TAPEDECK_BUCKET=${JSON.stringify(bad)}: must be s3://bucket[/prefix]`)),
+      bad,
+    );
+  }
+  assert.throws(
+    () => loadConfig({ TAPEDECK_BUCKET: "s3://b-1", TAPEDECK_BUCKET_ENDPOINT: "minio 9000" }),
+    (e: ConfigError) => e.problems.some((p) => p.startsWith('TAPEDECK_BUCKET_ENDPOINT="minio 9000": ')),
+  );
+  for (const [set, unset] of [
+    ["TAPEDECK_BUCKET_ACCESS_KEY", "TAPEDECK_BUCKET_SECRET_KEY"],
+    ["TAPEDECK_BUCKET_SECRET_KEY", "TAPEDECK_BUCKET_ACCESS_KEY"],
+  ]) {
+    assert.throws(
+      () => loadConfig({ TAPEDECK_BUCKET: "s3://b-1", [set]: "x" }),
+      (e: ConfigError) =>
+        e.problems.some((p) => p.startsWith(`${unset}="": TAPEDECK_BUCKET_ACCESS_KEY and TAPEDECK_BUCKET_SECRET_KEY go together`)),
+      set,
+    );
+  }
+});

@@ -29,7 +29,7 @@ const LAYERS: ReadonlyArray<{ name: string; members: readonly string[] }> = [
   // Features: the /v2 resources, the SFU, the recorders, the pages, health.
   {
     name: "features",
-    members: ["templates", "rooms", "sessions", "assets", "sfu", "recorders", "participant", "web", "system", "analytics"],
+    members: ["templates", "rooms", "sessions", "assets", "sfu", "recorders", "participant", "web", "system", "analytics", "cluster"],
   },
   // The composition root and the command line.
   { name: "entry", members: ["main.ts", "shard-main.ts", "cli.ts"] },

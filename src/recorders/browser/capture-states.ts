@@ -141,16 +141,18 @@ export class CaptureStates<D extends BeamDetails> {
    * yet started: claimable again. Started: finished from what was written until the worker stopped (the
    * spool file, the live folder).
    */
-  async recover(workerId: string, workerLog: Logger): Promise<void> {
+  async recover(workerLog: Logger, o: { own?: string; deadWorkers?: string[]; skip?: ReadonlySet<string> }): Promise<void> {
     const { ctx, recorder } = this;
     const now = nowIso();
     const orphans = await orphanedRecordings(ctx.db, {
       kind: recorder.kind,
       statuses: ["starting", "running", "stopping"],
-      worker: workerId,
+      worker: o.own,
+      deadWorkers: o.deadWorkers,
       now,
     });
     for (const row of orphans) {
+      if (o.skip?.has(row.id)) continue; // this worker's own, still recording (a renewal came late)
       const d = recorder.details(row);
       const log = workerLog.child({ recording_id: row.id, room_id: row.room_id });
       if (row.status === "starting") {
@@ -160,7 +162,10 @@ export class CaptureStates<D extends BeamDetails> {
       }
       const size = recorder.outputOnDisk(d);
       if (!size) {
-        const message = "the recorder's worker stopped (tapedeck restarted or crashed) and its recording is not on this machine";
+        const message =
+          row.worker && row.worker !== o.own
+            ? `the node recording it (${row.worker}) stopped or died, and what it had recorded was on that node`
+            : "the recorder's worker stopped (tapedeck restarted or crashed) and its recording is not on this machine";
         await this.fail(row, d, { type: "INTERNAL_ERROR", message }, log);
         continue;
       }

@@ -38,6 +38,8 @@ import {
 
 const LEASE_MS = 30_000;
 const TICK_MS = 1_000;
+/** How often a clustered worker looks for recordings of dead nodes to take over. */
+const TAKEOVER_EVERY_MS = 3_000;
 /** On shutdown, how long the live uploads may take to finish before the spool is left for the retry job. */
 const SHUTDOWN_UPLOAD_MS = 20_000;
 
@@ -78,13 +80,14 @@ export class CaptureWorker<D extends BeamDetails> {
     private readonly recorder: Recorder<D>,
     private readonly opts: { max?: number } = {},
   ) {
-    this.workerId = `${os.hostname()}:${ctx.config.dataDir}`;
+    // In a cluster the worker is its node (other nodes find it, and see when it dies, by that id).
+    this.workerId = ctx.config.cluster.nodeId ?? `${os.hostname()}:${ctx.config.dataDir}`;
     this.log = ctx.log.child({ component: recorder.kind });
     this.states = new CaptureStates(ctx, recorder);
   }
 
   async start(): Promise<void> {
-    await this.states.recover(this.workerId, this.log);
+    await this.states.recover(this.log, { own: this.workerId });
     this.timer = setInterval(() => void this.tick(), TICK_MS);
     this.timer.unref();
     this.unsubscribe = this.ctx.events.on("recording.requested", (e) => {
@@ -121,6 +124,7 @@ export class CaptureWorker<D extends BeamDetails> {
     this.pumping = true;
     try {
       await this.control();
+      await this.takeOver();
       await this.claim();
     } catch (err) {
       this.log.error({ err }, `${this.recorder.label} worker tick failed`);
@@ -182,8 +186,22 @@ export class CaptureWorker<D extends BeamDetails> {
     return null;
   }
 
-  /** Claims waiting recordings while there is room for them. */
+  /**
+   * In a cluster: recordings of nodes declared dead (and any whose lease ran out) are taken over, at most
+   * every few seconds: a started one is finished from what reached storage, a starting one claimed again.
+   */
+  private async takeOver(): Promise<void> {
+    const cluster = this.ctx.cluster;
+    if (!cluster || Date.now() - this.lastTakeOver < TAKEOVER_EVERY_MS) return;
+    this.lastTakeOver = Date.now();
+    await this.states.recover(this.log, { deadWorkers: await cluster.deadNodes(), skip: new Set(this.running.keys()) });
+  }
+
+  private lastTakeOver = 0;
+
+  /** Claims waiting recordings while there is room for them (none while this node drains). */
   private async claim(): Promise<void> {
+    if (this.ctx.cluster && !this.ctx.cluster.takesNewWork) return;
     const db = this.ctx.db;
     const limit = this.recorder.limit();
     const max = this.opts.max ?? limit.max;

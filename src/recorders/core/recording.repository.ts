@@ -276,18 +276,22 @@ export async function renewLeases(db: Db, o: { ids: string[]; worker: string; le
   await db.updateTable("recordings").set({ lease_until: o.leaseUntil }).where("id", "in", o.ids).where("worker", "=", o.worker).execute();
 }
 
-/** Recordings of a kind whose worker is gone: held by `worker` (it restarted) or with a lease run out by `now`. */
+/**
+ * Recordings of a kind whose worker is gone: held by `worker` (it restarted), by one of `deadWorkers`
+ * (nodes the cluster declared dead), or with a lease run out by `now`.
+ */
 export async function orphanedRecordings(
   db: Db,
-  o: { kind: RecordingKind; statuses: readonly RecordingStatus[]; worker: string; now?: string },
+  o: { kind: RecordingKind; statuses: readonly RecordingStatus[]; worker?: string; deadWorkers?: string[]; now?: string },
 ): Promise<RecordingRow[]> {
   const now = o.now ?? nowIso();
+  const gone = [...(o.worker ? [o.worker] : []), ...(o.deadWorkers ?? []), ""];
   return db
     .selectFrom("recordings")
     .selectAll()
     .where("kind", "=", o.kind)
     .where("status", "in", [...o.statuses])
-    .where((eb) => eb.or([eb("worker", "=", o.worker), eb("lease_until", "<", now)]))
+    .where((eb) => eb.or([eb("worker", "in", gone), eb("lease_until", "<", now)]))
     .orderBy("id")
     .execute();
 }

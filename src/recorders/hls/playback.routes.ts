@@ -8,8 +8,10 @@ import { WEB_DIR } from "../../config/paths.ts";
 import type { LiveStreamMetadataRow } from "../../db/schema.ts";
 import { AppError } from "../../errors.ts";
 import { isObjectId } from "../../ids.ts";
+import { CLUSTER_HEADER, isClusterCall } from "../../auth/cluster-auth.ts";
 import { findRecording } from "../core/recording.repository.ts";
 import { hlsDetails, playbackToken, type HlsDetails } from "./live-stream.service.ts";
+import { LIVE_STATUSES, playbackSource, proxyPlayback } from "./playback-proxy.ts";
 import { dateRangeTag } from "./vod.ts";
 
 // The live ladder, served to viewers: no API credential, the playback URL's token is the key
@@ -24,6 +26,8 @@ import { dateRangeTag } from "./vod.ts";
 // Files come from the stream's live folder on this machine (the worker that encodes it), only names of
 // exactly these shapes, so no request can read anything else. Once the stream has ended and its files
 // are recorded, the folder is gone and the answer is 410 with where the recording is.
+// In a cluster, a file of a stream another node encodes is fetched from that node (playback-proxy.ts),
+// so a playback URL works through any node; the page and status.json come from the database anywhere.
 
 const PLAYLIST_TYPE = "application/vnd.apple.mpegurl";
 const FILE = /^(?:master\.m3u8|[0-9]{1,2}\/index\.m3u8|[0-9]{1,2}\/seg-[0-9]{5,9}\.ts)$/;
@@ -87,6 +91,11 @@ function gone(reply: FastifyReply, status: 404 | 410, message: string, details: 
   return reply.code(status).header("access-control-allow-origin", "*").type("application/json").send(err.toJSON());
 }
 
+const ended = (reply: FastifyReply, id: string, status: string): FastifyReply =>
+  gone(reply, 410, "the live stream has ended", [
+    `live stream ${id} is ${status}; its recording is in the stream's recording_assets (GET /v2/live-streams/${id})`,
+  ]);
+
 export function playbackRoutes(ctx: AppContext): PublicRoutes {
   return (app) => {
     const serve = async (req: FastifyRequest<{ Params: { id: string; token: string; "*"?: string } }>, reply: FastifyReply) => {
@@ -129,16 +138,28 @@ export function playbackRoutes(ctx: AppContext): PublicRoutes {
         return gone(reply, 404, "the stream has not started yet", [
           `live stream ${id} is ${row.status}; it is served from the moment the stream is running (GET /v2/live-streams/${id})`,
         ]);
+      const source = playbackSource({
+        enabled: ctx.config.cluster.enabled,
+        nodeId: ctx.config.cluster.nodeId,
+        row,
+        clusterCall: isClusterCall(ctx.identity, req.headers[CLUSTER_HEADER]),
+      });
+      if (source.kind === "remote")
+        return proxyPlayback(ctx, reply, { id, token, rel, nodeId: source.nodeId, method: req.method === "HEAD" ? "HEAD" : "GET" });
+      // Another node's live_dir names a folder on that node: never read here, even if the path exists.
+      if (source.kind === "elsewhere") {
+        if (LIVE_STATUSES.has(row.status))
+          return gone(reply, 404, "the live stream is not encoded on this node", [
+            `live stream ${id} is encoded by node ${source.nodeId}, not ${ctx.config.cluster.nodeId}; ask that node`,
+          ]);
+        return ended(reply, id, row.status);
+      }
       const file = path.join(d.live_dir, ...rel.split("/"));
       let body: Buffer;
       try {
         body = await fsp.readFile(file);
       } catch {
-        if (row.status === "completed" || row.status === "failed" || row.status === "post_processing") {
-          return gone(reply, 410, "the live stream has ended", [
-            `live stream ${id} is ${row.status}; its recording is in the stream's recording_assets (GET /v2/live-streams/${id})`,
-          ]);
-        }
+        if (!LIVE_STATUSES.has(row.status)) return ended(reply, id, row.status);
         return gone(reply, 404, "not written yet", [`${rel} of live stream ${id} does not exist (yet)`]);
       }
       if (rel.endsWith(".ts")) return reply.headers({ "cache-control": "public, max-age=3600" }).type("video/mp2t").send(body);

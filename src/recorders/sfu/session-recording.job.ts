@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { AppContext } from "../../app-context.ts";
+import type { RecordedTrackRow } from "../../db/schema.ts";
 import type { RecordingFailure, SfuErrorType } from "../../domain/recording-types.ts";
 import { chatPath, sfuCompositePath } from "../../domain/storage-paths.ts";
 import type { UploadConfig } from "../../domain/upload-config.ts";
@@ -23,13 +24,16 @@ import {
   usableTracks,
   type SfuRecordingDetails,
 } from "./sfu-recording.ts";
-import type { UploadTrackPayload } from "./upload-track.job.ts";
+import { lostWithNodeMessage, reportTrackFailure, takenOverFrom, type UploadTrackPayload } from "./upload-track.job.ts";
+import { fetchRemoteTracks, type LostTrack } from "./remote-tracks.ts";
 import { uploadRecording, WEBHOOK_PRESIGN_SECONDS as PRESIGN_SECONDS } from "../core/upload.ts";
 import { transitionRecording, updateRecording } from "../core/recording.repository.ts";
 import type { EnqueueInput } from "../../webhooks/outbox.ts";
 import { sfuRecording } from "./sfu-recorder.ts";
 
 // The SFU recording's post-processing, one `process-session` job per closed session:
+//   0. in a cluster, tracks recorded on another node are fetched from their uploads; those that never
+//      reached storage before their node died are lost, and left out of every output (remote-tracks.ts);
 //   1. tracks a crash left half-written are closed from what reached the disk (their uploads queued);
 //   2. the chat CSV (messages to everyone or to roles), asset `chat`;
 //   3. the composite (segments rendered during the session are reused), asset `room-composite-legacy`,
@@ -49,17 +53,50 @@ import { sfuRecording } from "./sfu-recorder.ts";
 export type ProcessSessionPayload = JobPayloads["process-session"];
 export type CompositeProgressPayload = JobPayloads["composite-progress"];
 
+/** The upload of a track closed by the post-processing (as its recorder would have queued it). */
+const uploadPayload = (s: LoadedSession, t: RecordedTrackRow, endedAt: string): UploadTrackPayload => ({
+  file: t.file,
+  recordedTrackId: t.id,
+  recordingId: t.recording_id,
+  roomId: t.room_id,
+  sessionId: t.session_id,
+  sessionStartedAt: s.session.created_at,
+  peerId: t.peer_id,
+  streamId: t.stream_id,
+  trackId: t.track_id,
+  trackType: t.kind,
+  startedAt: t.started_at,
+  endedAt,
+});
+
 export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessionPayload> {
   // The destination is looked up at each attempt: a fixed configuration works on the next retry.
   const upload = (dest: UploadConfig | null, relative: string, file: string, contentType: string) =>
     uploadRecording(ctx, dest, relative, file, contentType);
 
-  /** Tracks a crash left in `recording`: closed from their files; their own uploads queued. */
-  const closeInterrupted = async (s: LoadedSession, log: JobContext["log"]) => {
+  /**
+   * Tracks a crash left in `recording`: closed from their files; their own uploads queued. A lost one
+   * (its node died with the file) is closed with its size unknown, and its upload reported failed.
+   */
+  const closeInterrupted = async (s: LoadedSession, lost: LostTrack[], log: JobContext["log"]) => {
     for (const t of s.tracks.filter((t) => t.state === "recording")) {
+      const endedAt = s.peers.find((p) => p.id === t.peer_id)?.left_at ?? s.session.ended_at ?? nowIso();
+      const gone = lost.find((l) => l.track === t);
+      if (gone) {
+        // The failure first: a retry after a crash between the two still closes the track, and
+        // announces nothing twice (its upload is no longer pending).
+        if (t.upload === "pending")
+          await reportTrackFailure(ctx, uploadPayload(s, t, endedAt), {
+            type: "API_ERROR",
+            origin: "internal",
+            message: lostWithNodeMessage(gone.node),
+          });
+        await ctx.db.updateTable("recorded_tracks").set({ state: "finished", ended_at: endedAt }).where("id", "=", t.id).execute();
+        Object.assign(t, { state: "finished", ended_at: endedAt });
+        continue;
+      }
       const bytes = fs.existsSync(t.file) ? fs.statSync(t.file).size : 0;
       const empty = bytes === 0 || !t.first_media_at;
-      const endedAt = s.peers.find((p) => p.id === t.peer_id)?.left_at ?? s.session.ended_at ?? nowIso();
       await ctx.db.transaction().execute(async (trx) => {
         await trx
           .updateTable("recorded_tracks")
@@ -70,20 +107,7 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
         await enqueueJob(trx, {
           type: "upload-track",
           key: `upload-track:${t.session_id}:${t.peer_id}:${t.track_id}`,
-          payload: {
-            file: t.file,
-            recordedTrackId: t.id,
-            recordingId: t.recording_id,
-            roomId: t.room_id,
-            sessionId: t.session_id,
-            sessionStartedAt: s.session.created_at,
-            peerId: t.peer_id,
-            streamId: t.stream_id,
-            trackId: t.track_id,
-            trackType: t.kind as "audio" | "video",
-            startedAt: t.started_at,
-            endedAt,
-          } satisfies UploadTrackPayload,
+          payload: uploadPayload(s, t, endedAt),
         });
       });
       Object.assign(t, { state: empty ? "empty" : "finished", bytes, ended_at: endedAt });
@@ -174,14 +198,23 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
 
   const composite = async (
     s: LoadedSession,
-    dest: UploadConfig | null,
-    work: string,
-    chatFile: { path: string; url: string } | null,
-    jc: JobContext,
+    o: { dest: UploadConfig | null; work: string; chatFile: { path: string; url: string } | null; lost: LostTrack[]; jc: JobContext },
   ) => {
+    const { dest, work, chatFile, lost, jc } = o;
     if (s.details.done?.composite) return;
     const out = path.join(work, "composite.mp4");
     let duration = 0;
+    if (!fs.existsSync(out) && lost.length > 0 && usableTracks(s.tracks).length === 0) {
+      // Not the client's INPUT_ERROR: there was media, and it died with its node.
+      const nodes = [...new Set(lost.map((l) => l.node))];
+      jc.log.error({ lost: lost.length, nodes }, "composite failed: every recorded track was lost with its node");
+      const where = nodes.length === 1 ? `node ${nodes[0]}, which` : `nodes ${nodes.join(", ")}, which`;
+      return failComposite(s, {
+        type: "API_ERROR",
+        origin: "internal",
+        message: `every recorded track was on ${where} died before uploading them: nothing is left to compose`,
+      });
+    }
     if (!fs.existsSync(out)) {
       try {
         const plan = planComposite(
@@ -251,7 +284,10 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
       const t0 = Date.now();
       jc.log = jc.log.child({ recording_id: s.rec.id, session_id: s.session.id, room_id: s.room.id });
       const log = jc.log;
-      await closeInterrupted(s, log);
+      const lost = await fetchRemoteTracks(ctx, s, jc);
+      await closeInterrupted(s, lost, log);
+      // From here on a lost track is in no output (its peer's tile shows no media; its stream fails).
+      s.tracks = s.tracks.filter((t) => !lost.some((l) => l.track === t));
       await dropUnreadable(s, jc);
       const dest = await roomDestination(ctx, s.room);
       const work = sessionWorkDir(ctx.config.dataDir, s.session.id);
@@ -259,8 +295,8 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
       // The composite first: it is what a viewer saw and mostly rendered already, so recording.success
       // comes seconds after the close; the per-peer MP4s (a VP8 track is transcoded whole) follow.
       const chatFile = await chat(s, dest, work);
-      if (settings.composite) await composite(s, dest, work, chatFile, jc);
-      if (settings.stream) await processPeerStreams(ctx, s, { dest, work, jc });
+      if (settings.composite) await composite(s, { dest, work, chatFile, lost, jc });
+      if (settings.stream) await processPeerStreams(ctx, s, { dest, work, jc, lost });
       const failed = s.details.done?.composite === "failed";
       const end = await transitionRecording(ctx, { id: s.rec.id, kind: sfuRecording.kind, to: failed ? "failed" : "completed" });
       if (!end.applied) log.warn({ status: end.current?.status }, "the recording's status was changed meanwhile; left as it is");
@@ -305,10 +341,24 @@ export function compositeProgressHandler(ctx: AppContext): JobHandler<CompositeP
     async run(p, jc) {
       const s = await loadSession(ctx, p.recordingId);
       if (s?.rec.status !== "running" || !s.session.active) return;
+      const from = takenOverFrom(jc);
+      if (from) {
+        // The tracks it would render are in the dead node's spool: the chain of ticks ends here, and the
+        // post-processing at the close renders every segment that is not on its node.
+        jc.log.info({ recording_id: s.rec.id, node: from }, "composite progress of a dead node: left to the post-processing");
+        return;
+      }
       const now = Date.now();
       const origin = Date.parse(s.session.created_at);
       const plan = planComposite(
-        compositeInput({ startedAt: s.session.created_at, endedAt: null }, s.peers, s.tracks, now),
+        // Only the tracks on this node (in a cluster, a session's peers may be on several): a segment
+        // with a peer whose file is elsewhere shows it without media, as the close will if it is lost.
+        compositeInput(
+          { startedAt: s.session.created_at, endedAt: null },
+          s.peers,
+          s.tracks.filter((t) => fs.existsSync(t.file)),
+          now,
+        ),
         COMPOSITE_CANVAS,
         s.details.chunkMs,
       );

@@ -1,7 +1,9 @@
 import fs from "node:fs";
 import type { AppContext } from "../../app-context.ts";
 import { trackPath } from "../../domain/storage-paths.ts";
-import type { JobHandler, JobPayloads } from "../../jobs/job-queue.ts";
+import { localNode } from "../../config/local-node.ts";
+import type { RecordingFailure, SfuErrorType } from "../../domain/recording-types.ts";
+import { type JobContext, JobGaveUp, type JobHandler, type JobPayloads } from "../../jobs/job-queue.ts";
 import { getRoom, roomDestination } from "../../rooms/room.service.ts";
 import { commitOutputs } from "../core/finish.ts";
 import { describeSfuFailure } from "../core/recording-failure.ts";
@@ -13,22 +15,71 @@ import { uploadRecording } from "../core/upload.ts";
 // the `track.recording.success` webhook. The spool file stays for the session's post-processing (per-peer
 // MP4s, composite) and is removed when both are done (releaseSpool). Retried (the file waits on disk)
 // until the queue gives up, then `track.recording.failure` (with error_origin: the user's bucket or ours).
+// In a cluster the job is pinned to the node whose spool holds the file; taken over from a dead node
+// (the file died with it), it gives up at once: no retry can bring the file back.
 
 export type UploadTrackPayload = JobPayloads["upload-track"];
 
-export function uploadTrackHandler(ctx: AppContext): JobHandler<UploadTrackPayload> {
-  const base = (p: UploadTrackPayload) => ({
-    room_id: p.roomId,
-    session_id: p.sessionId,
-    peer_id: p.peerId,
-    stream_id: p.streamId,
-    track_id: p.trackId,
-    track_type: p.trackType,
+const base = (p: UploadTrackPayload) => ({
+  room_id: p.roomId,
+  session_id: p.sessionId,
+  peer_id: p.peerId,
+  stream_id: p.streamId,
+  track_id: p.trackId,
+  track_type: p.trackType,
+});
+const duration = (p: UploadTrackPayload) => Math.max(0, Math.round((Date.parse(p.endedAt) - Date.parse(p.startedAt)) / 1000));
+
+/** Why a track recorded on `node` can never be uploaded: the node died with the only copy. */
+export const lostWithNodeMessage = (node: string) =>
+  `the track was recorded on node ${node}, which died before uploading it: its recording is lost`;
+
+/**
+ * A track whose upload will never happen: its upload marked failed, `track.recording.failure` queued
+ * (the same for a job the queue gave up on and for a track the session's post-processing finds lost).
+ */
+export async function reportTrackFailure(
+  ctx: Pick<AppContext, "db" | "outbox" | "config" | "log">,
+  p: UploadTrackPayload,
+  failure: RecordingFailure<SfuErrorType>,
+): Promise<void> {
+  await ctx.db.updateTable("recorded_tracks").set({ upload: "failed" }).where("id", "=", p.recordedTrackId).execute();
+  await releaseSpool(ctx, p.recordingId);
+  const room = await getRoom(ctx.db, p.roomId);
+  await ctx.outbox.enqueue(ctx.db, {
+    type: "track.recording.failure",
+    room: { id: room.id, webhook: room.webhook },
+    templateId: room.template_id,
+    data: {
+      ...base(p),
+      size: fs.existsSync(p.file) ? fs.statSync(p.file).size : 0,
+      duration: duration(p),
+      recording_id: "",
+      recording_path: "",
+      error_message: failure.message,
+      error_origin: failure.origin,
+    },
   });
-  const duration = (p: UploadTrackPayload) => Math.max(0, Math.round((Date.parse(p.endedAt) - Date.parse(p.startedAt)) / 1000));
+}
+
+/** The job was queued by another node (now dead: that is why this one runs it); null when it is this node's own. */
+export function takenOverFrom(jc: Pick<JobContext, "job">): string | null {
+  const pinned = jc.job.node_id;
+  return pinned && pinned !== localNode() ? pinned : null;
+}
+
+export function uploadTrackHandler(ctx: AppContext): JobHandler<UploadTrackPayload> {
   return {
-    async run(p, { log }) {
-      if (!fs.existsSync(p.file)) throw new Error(`spooled recording ${p.file} is missing`);
+    async run(p, jc) {
+      const { log } = jc;
+      if (!fs.existsSync(p.file)) {
+        const deadNode = takenOverFrom(jc);
+        if (deadNode) {
+          log.error({ node: deadNode, track_id: p.trackId, file: p.file }, "track recorded on a dead node is not here: cannot be uploaded");
+          throw new JobGaveUp(lostWithNodeMessage(deadNode));
+        }
+        throw new Error(`spooled recording ${p.file} is missing`);
+      }
       const room = await getRoom(ctx.db, p.roomId);
       const up = await uploadRecording(ctx, await roomDestination(ctx, room), trackPath(p), p.file, "video/webm");
       await commitOutputs(ctx, {
@@ -67,24 +118,7 @@ export function uploadTrackHandler(ctx: AppContext): JobHandler<UploadTrackPaylo
       await releaseSpool(ctx, p.recordingId);
     },
     async onFailed(p, error) {
-      const failure = describeSfuFailure(error);
-      await ctx.db.updateTable("recorded_tracks").set({ upload: "failed" }).where("id", "=", p.recordedTrackId).execute();
-      await releaseSpool(ctx, p.recordingId);
-      const room = await getRoom(ctx.db, p.roomId);
-      await ctx.outbox.enqueue(ctx.db, {
-        type: "track.recording.failure",
-        room: { id: room.id, webhook: room.webhook },
-        templateId: room.template_id,
-        data: {
-          ...base(p),
-          size: fs.existsSync(p.file) ? fs.statSync(p.file).size : 0,
-          duration: duration(p),
-          recording_id: "",
-          recording_path: "",
-          error_message: failure.message,
-          error_origin: failure.origin,
-        },
-      });
+      await reportTrackFailure(ctx, p, describeSfuFailure(error));
     },
   };
 }
