@@ -1,19 +1,10 @@
 import WebSocket from "ws";
 import type { Logger } from "../log.ts";
 import { AppError, type ErrorReason } from "../errors.ts";
-import { roomOf } from "../sfu/shards.ts";
+import { beforeJoinReply, joinDeadline, roomOf } from "../sfu/join-routing.ts";
 import type { SignalSocket } from "../sfu/signal-socket.ts";
-import {
-  callRoom,
-  type LivePeer,
-  type LiveRoom,
-  type PeerChange,
-  type PeerTarget,
-  type RoomCall,
-  type ServerLeaveReason,
-  type ServerMessageOptions,
-  type SfuService,
-} from "../sfu/sfu-service.ts";
+import type { RoomCall, SfuService } from "../sfu/sfu-service.ts";
+import { CallingLiveRooms, callRoom } from "../sfu/room-calls.ts";
 import { roomNotActive } from "../sfu/sfu.ts";
 import { CLUSTER_HEADER, clusterKey } from "../auth/cluster-auth.ts";
 import type { Placement } from "./placement.ts";
@@ -45,12 +36,13 @@ export interface ClusterSfuOptions {
   log: Logger;
 }
 
-export class ClusterSfu implements SfuService {
-  private readonly log: Logger;
+export class ClusterSfu extends CallingLiveRooms implements SfuService {
+  protected readonly log: Logger;
   private readonly key: string;
   private readonly relays = new Set<WebSocket>();
 
   constructor(private readonly o: ClusterSfuOptions) {
+    super();
     this.log = o.log.child({ component: "cluster-sfu" });
     this.key = clusterKey({ appSecret: o.appSecret });
   }
@@ -73,11 +65,7 @@ export class ClusterSfu implements SfuService {
       reply({ type: "error", code: 503, reason: "unavailable", message, fatal: true });
       socket.close(4503, "sfu unavailable");
     };
-    const joinTimer = setTimeout(() => {
-      if (pending || sink) return;
-      reply({ type: "error", code: 408, reason: "join_timeout", message: 'send {"type":"join"} within 10 s', fatal: true });
-      socket.close(4408, "join timeout");
-    }, 10_000);
+    const joinTimer = joinDeadline(socket, () => pending !== null || sink !== null);
     const closeListeners: Array<() => void> = [];
     socket.onClose(() => {
       closed = true;
@@ -89,13 +77,7 @@ export class ClusterSfu implements SfuService {
       if (pending) return void pending.push(data);
       const roomId = roomOf(data);
       // Before a join nothing can be routed: answer here as the SFU would.
-      if (roomId === undefined) {
-        return reply(
-          data.includes('"ping"')
-            ? { type: "pong" }
-            : { type: "error", code: 400, reason: "not_joined", message: 'send {"type":"join"} first', fatal: false },
-        );
-      }
+      if (roomId === undefined) return reply(beforeJoinReply(data));
       clearTimeout(joinTimer);
       pending = [data];
       void this.route(roomId, []).then(
@@ -230,7 +212,7 @@ export class ClusterSfu implements SfuService {
   }
 
   /** A server call into a live room: here, or on the room's node; a room on no live node has nobody in it. */
-  private async call<T>(roomId: string, call: RoomCall): Promise<T> {
+  protected async call<T>(roomId: string, call: RoomCall): Promise<T> {
     const node = await this.o.placement.locate(roomId);
     const nobody = () => {
       if (call.op === "live-room") return null as T;
@@ -262,28 +244,5 @@ export class ClusterSfu implements SfuService {
       | { ok: false; error: { reason: string; status: number; message: string; details: string[] } };
     if (body.ok) return body.value;
     throw new AppError(body.error.reason as ErrorReason, body.error.message, { status: body.error.status, details: body.error.details });
-  }
-
-  endRoom(roomId: string, reason: string, leaveReason?: ServerLeaveReason): Promise<number> {
-    return this.call<number>(roomId, { op: "end-room", reason, ...(leaveReason ? { leaveReason } : {}) }).catch((err) => {
-      if (!(err instanceof AppError && err.status === 404)) this.log.error({ err, room_id: roomId }, "could not end the room");
-      return 0;
-    });
-  }
-
-  liveRoom(roomId: string): Promise<LiveRoom | null> {
-    return this.call(roomId, { op: "live-room" });
-  }
-
-  updatePeer(roomId: string, peerId: string, change: PeerChange): Promise<LivePeer> {
-    return this.call(roomId, { op: "update-peer", peerId, change });
-  }
-
-  removePeers(roomId: string, target: PeerTarget, reason: string): Promise<number> {
-    return this.call(roomId, { op: "remove-peers", target, reason });
-  }
-
-  sendMessage(roomId: string, msg: ServerMessageOptions): Promise<{ id: string; sent_at: string }> {
-    return this.call(roomId, { op: "send-message", msg });
   }
 }

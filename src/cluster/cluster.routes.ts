@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppContext } from "../app-context.ts";
 import { AppError } from "../errors.ts";
 import type { RoomCall, SfuService } from "../sfu/sfu-service.ts";
-import { callRoom } from "../sfu/sfu-service.ts";
+import { callRoom } from "../sfu/room-calls.ts";
 import { wsSignalSocket } from "../sfu/signal-socket.ts";
 import { CLUSTER_HEADER, isClusterCall } from "../auth/cluster-auth.ts";
 

@@ -117,6 +117,10 @@ export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParti
         { mid: ta.mid, track_id: audio.id, stream_id: streamId, kind: "audio", source: "microphone" },
       ],
     });
+    // Media starts once the connection is up: werift drops what is sent before DTLS is done, and a
+    // participant with a fixed duration would lose its first seconds (its recording comes out short).
+    // A connection that is slow to come up does not hold the media back for ever.
+    await connectedOrTimeout(publishPc, CONNECT_WAIT_MS);
     source = await startRtpSource(video, audio, (rtp) =>
       o.mediaFile
         ? buildLoopedFileArgs({ file: o.mediaFile, ...rtp })
@@ -162,4 +166,21 @@ export async function joinSynthetic(o: SyntheticOptions): Promise<SyntheticParti
       await cleanup();
     },
   };
+}
+
+const CONNECT_WAIT_MS = 10_000;
+
+function connectedOrTimeout(pc: RTCPeerConnection, ms: number): Promise<void> {
+  if (pc.connectionState === "connected") return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    const sub = pc.connectionStateChange.subscribe((state) => {
+      if (state === "connected" || state === "failed" || state === "closed") done();
+    });
+    function done(): void {
+      clearTimeout(timer);
+      sub.unSubscribe();
+      resolve();
+    }
+  });
 }

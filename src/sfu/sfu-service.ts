@@ -45,19 +45,3 @@ export type RoomCall =
 export function createSfu(ctx: SfuContext): SfuService {
   return ctx.config.sfu.processes > 0 ? new SfuShards(ctx) : new Sfu(ctx);
 }
-
-/** Runs one server call against live rooms (in this process: an `Sfu`, or whatever SfuService holds the room). */
-export function callRoom(rooms: LiveRooms, roomId: string, call: RoomCall): Promise<unknown> {
-  switch (call.op) {
-    case "end-room":
-      return rooms.endRoom(roomId, call.reason, call.leaveReason);
-    case "live-room":
-      return rooms.liveRoom(roomId);
-    case "update-peer":
-      return rooms.updatePeer(roomId, call.peerId, call.change);
-    case "remove-peers":
-      return rooms.removePeers(roomId, call.target, call.reason);
-    case "send-message":
-      return rooms.sendMessage(roomId, call.msg);
-  }
-}

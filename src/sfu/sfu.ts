@@ -9,7 +9,7 @@ import type {
   SfuContext,
   SfuService,
 } from "./sfu-service.ts";
-import { callRoom } from "./sfu-service.ts";
+import { callRoom } from "./room-calls.ts";
 import { verifyAppToken } from "../auth/tokens.ts";
 import { RECORDER_ROLE } from "../domain/recording-types.ts";
 import { fromBool } from "../db/database.ts";

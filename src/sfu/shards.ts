@@ -1,7 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { decodeJwt } from "jose";
 import { AppError, type ErrorReason } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { superviseProcess, type ProcessEnd, type SupervisedProcess } from "../process/supervisor.ts";
@@ -9,17 +8,9 @@ import { SessionStore } from "./session.store.ts";
 import type { FromShard, ToShard } from "./shard-ipc.ts";
 import { shardOf } from "./shard-ipc.ts";
 import type { SignalSocket } from "./signal-socket.ts";
-import type {
-  LivePeer,
-  LiveRoom,
-  PeerChange,
-  PeerTarget,
-  RoomCall,
-  ServerLeaveReason,
-  ServerMessageOptions,
-  SfuContext,
-  SfuService,
-} from "./sfu-service.ts";
+import type { RoomCall, SfuContext, SfuService } from "./sfu-service.ts";
+import { CallingLiveRooms } from "./room-calls.ts";
+import { beforeJoinReply, joinDeadline, roomOf } from "./join-routing.ts";
 import { roomNotActive } from "./sfu.ts";
 
 // The api side of a sharded SFU: one `tapedeck sfu-shard` process per core, rooms hashed across them.
@@ -47,10 +38,10 @@ interface Shard {
   stopping: boolean;
 }
 
-export class SfuShards implements SfuService {
+export class SfuShards extends CallingLiveRooms implements SfuService {
   private readonly shards: Shard[] = [];
   private nextId = 1;
-  private readonly log: Logger;
+  protected readonly log: Logger;
   private readonly store: SessionStore;
   /** room-call requests sent to a shard and not yet answered, by request id. */
   private readonly calling = new Map<
@@ -60,6 +51,7 @@ export class SfuShards implements SfuService {
   private nextReq = 1;
 
   constructor(private readonly ctx: SfuContext) {
+    super();
     this.log = ctx.log.child({ component: "sfu-shards" });
     this.store = new SessionStore(ctx);
   }
@@ -194,19 +186,8 @@ export class SfuShards implements SfuService {
     return child?.connected ? { shard, child } : null;
   }
 
-  /**
-   * Asks the shard that owns the room to end it: 0 when that shard is down or dies meanwhile (its peers
-   * are gone with it), and when ending fails there (logged).
-   */
-  async endRoom(roomId: string, reason: string, leaveReason?: ServerLeaveReason): Promise<number> {
-    return this.call<number>(roomId, { op: "end-room", reason, ...(leaveReason ? { leaveReason } : {}) }).catch((err) => {
-      if (!(err instanceof AppError && err.status === 404)) this.log.error({ err, room_id: roomId }, "could not end the room");
-      return 0;
-    });
-  }
-
   /** Runs a server call in the shard that owns the room; a room whose shard is down has nobody in it. */
-  private async call<T>(roomId: string, call: RoomCall): Promise<T> {
+  protected async call<T>(roomId: string, call: RoomCall): Promise<T> {
     const owner = await this.ownerOf(roomId);
     if (!owner) {
       if (call.op === "live-room") return null as T;
@@ -219,32 +200,12 @@ export class SfuShards implements SfuService {
     });
   }
 
-  liveRoom(roomId: string): Promise<LiveRoom | null> {
-    return this.call(roomId, { op: "live-room" });
-  }
-
-  updatePeer(roomId: string, peerId: string, change: PeerChange): Promise<LivePeer> {
-    return this.call(roomId, { op: "update-peer", peerId, change });
-  }
-
-  removePeers(roomId: string, target: PeerTarget, reason: string): Promise<number> {
-    return this.call(roomId, { op: "remove-peers", target, reason });
-  }
-
-  sendMessage(roomId: string, msg: ServerMessageOptions): Promise<{ id: string; sent_at: string }> {
-    return this.call(roomId, { op: "send-message", msg });
-  }
-
   connect(socket: SignalSocket, remote: string): void {
     const id = this.nextId++;
     let shard: Shard | null = null;
     const send = (m: ToShard) => shard?.child?.connected && shard.child.send(m);
     const reply = (m: object) => socket.send(JSON.stringify(m));
-    const joinTimer = setTimeout(() => {
-      if (shard) return;
-      reply({ type: "error", code: 408, reason: "join_timeout", message: 'send {"type":"join"} within 10 s', fatal: true });
-      socket.close(4408, "join timeout");
-    }, 10_000);
+    const joinTimer = joinDeadline(socket, () => shard !== null);
     let waiting: string[] | null = null;
     /** The room's shard is down or restarting: the peer is told to try again, and its socket closed. */
     const refuse = () => {
@@ -263,13 +224,7 @@ export class SfuShards implements SfuService {
       if (shard) return send({ t: "frame", id, data });
       const roomId = roomOf(data);
       // Before a join nothing can be routed: answer here as the SFU would.
-      if (roomId === undefined) {
-        return reply(
-          data.includes('"ping"')
-            ? { type: "pong" }
-            : { type: "error", code: 400, reason: "not_joined", message: 'send {"type":"join"} first', fatal: false },
-        );
-      }
+      if (roomId === undefined) return reply(beforeJoinReply(data));
       clearTimeout(joinTimer);
       shard = this.shards[shardOf(roomId, this.shards.length)];
       if (!shard.child?.connected) return refuse();
@@ -313,17 +268,5 @@ export class SfuShards implements SfuService {
         await s.proc?.stop(); // SIGTERM (the shard closes its rooms), SIGKILL after STOP_GRACE_MS
       }),
     );
-  }
-}
-
-/** The room id of a join or resume message (token claim, unverified: only for routing), "" for a bad join, undefined otherwise. */
-export function roomOf(data: string): string | undefined {
-  try {
-    const msg = JSON.parse(data) as { type?: string; token?: string };
-    if (msg.type !== "join" && msg.type !== "resume") return undefined;
-    const roomId = decodeJwt(String(msg.token)).room_id;
-    return typeof roomId === "string" ? roomId : "";
-  } catch {
-    return data.includes('"join"') ? "" : undefined;
   }
 }

@@ -4,6 +4,7 @@ import { AppError } from "../errors.ts";
 import { DestinationError } from "./destination-errors.ts";
 import { keyProblem } from "./local.storage.ts";
 import { S3Storage } from "./s3.storage.ts";
+import type { MultipartTarget } from "./resumable-upload.ts";
 import type { ObjectStorage, PresignOptions, PutOptions } from "./storage.ts";
 
 // The internal bucket on an S3-protocol store (TAPEDECK_BUCKET), so that several nodes share it. Keys
@@ -75,6 +76,21 @@ export class InternalS3Storage implements ObjectStorage {
   async presignGet(key: string, expiresInSeconds: number, opts?: PresignOptions): Promise<string> {
     const objectKey = this.objectKey(key);
     return this.s3.presignGet(objectKey, expiresInSeconds, opts).catch((err: unknown) => this.rethrow(err, key));
+  }
+
+  /** A resumable upload to `key` (stored under the prefix); its errors read as the internal bucket's. */
+  multipartTarget(key: string): MultipartTarget {
+    const target = this.s3.multipartTarget(this.objectKey(key));
+    return {
+      ...target,
+      fail: (err) => {
+        try {
+          this.rethrow(target.fail(err), key);
+        } catch (mapped) {
+          return mapped as Error;
+        }
+      },
+    };
   }
 
   destroy(): void {

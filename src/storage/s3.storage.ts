@@ -17,6 +17,7 @@ import { createGuardedAgent, DEFAULT_OUTBOUND_POLICY, type OutboundPolicy } from
 import { displayPath, type UploadConfig, type UploadType } from "../domain/upload-config.ts";
 import { mapS3Error, type DestinationTarget, type StorageOperation } from "./destination-errors.ts";
 import { attachmentDisposition } from "./content-disposition.ts";
+import type { MultipartTarget } from "./resumable-upload.ts";
 import type { ObjectStorage, PresignOptions, PutOptions } from "./storage.ts";
 
 // One S3-protocol client for every destination type: AWS S3, Google Cloud Storage (XML API with HMAC
@@ -337,6 +338,11 @@ export class S3Storage implements ObjectStorage {
     };
     await Promise.all(Array.from({ length: Math.min(SINGLE_DELETE_CONCURRENCY, keys.length) }, worker));
     return out;
+  }
+
+  /** What a resumable upload to `key` needs (resumable-upload.ts); its errors read as this storage's PutObject errors. */
+  multipartTarget(key: string): MultipartTarget {
+    return { client: this.client, bucket: this.bucket, key, fail: (err) => this.fail(err, "PutObject", key) };
   }
 
   /** Closes the client's sockets. */

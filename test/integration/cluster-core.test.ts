@@ -13,6 +13,7 @@ import { newObjectId, nowIso } from "../../src/ids.ts";
 import { enqueueJob, JobRunner } from "../../src/jobs/job-queue.ts";
 import { createLogger } from "../../src/log.ts";
 import { openTestDatabase } from "../support/db.ts";
+import { startTestApp } from "../support/app.ts";
 
 // The cluster's coordination on a real PostgreSQL: which settings may run a cluster, leases that only
 // one node holds, rooms placed by load and liveness, dead nodes declared once, a fenced node, and jobs
@@ -216,5 +217,51 @@ describe("cluster coordination (PostgreSQL)", () => {
     for (const id of ofA) assert.deepEqual(runs.get(id), ["alive-a"]);
     const left = await workLeft(db(), "alive-a");
     assert.equal(left.jobs, 0);
+  });
+});
+
+describe("GET /v2/nodes and drain through the API", () => {
+  test("outside a cluster the list is empty; an unknown node is a 404 naming the known ones; drain and resume answer the node with its work left", async () => {
+    const app = await startTestApp({ dialect: "postgres" });
+    try {
+      const list = await app.api<{ cluster: boolean; this_node: string | null; nodes: unknown[] }>("GET", "/v2/nodes");
+      assert.equal(list.status, 200);
+      assert.deepEqual(
+        { cluster: list.body.cluster, this_node: list.body.this_node, nodes: list.body.nodes },
+        { cluster: false, this_node: null, nodes: [] },
+      );
+      const t = nowIso();
+      await app.ctx.db
+        .insertInto("nodes")
+        .values({
+          id: "n1",
+          url: "http://n1.invalid",
+          roles: "sfu,worker",
+          state: "active",
+          pid: 1,
+          version: "t",
+          load: "{}",
+          started_at: t,
+          heartbeat_at: t,
+        })
+        .execute();
+      const missing = await app.api<{ message: string; details: string[] }>("POST", "/v2/nodes/n9/drain");
+      assert.equal(missing.status, 404);
+      assert.match(missing.body.message, /no node n9/);
+      assert.match(missing.body.details.join(" "), /nodes: n1/);
+      const drained = await app.api<{ state: string; work_left: { peers: number; recordings: number; jobs: number } }>(
+        "POST",
+        "/v2/nodes/n1/drain",
+      );
+      assert.equal(drained.status, 200);
+      assert.equal(drained.body.state, "draining");
+      assert.deepEqual(drained.body.work_left, { peers: 0, recordings: 0, jobs: 0 });
+      const resumed = await app.api<{ state: string }>("POST", "/v2/nodes/n1/resume");
+      assert.equal(resumed.body.state, "active");
+      const bad = await app.api<{ message: string }>("GET", "/v2/nodes/..%2Fetc");
+      assert.equal(bad.status, 400);
+    } finally {
+      await app.close();
+    }
   });
 });

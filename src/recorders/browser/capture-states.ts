@@ -1,13 +1,34 @@
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
 import type { AppContext } from "../../app-context.ts";
 import type { RecordingRow } from "../../db/schema.ts";
+import { AppError } from "../../errors.ts";
 import { nowIso } from "../../ids.ts";
 import { enqueueJob } from "../../jobs/job-queue.ts";
 import type { Logger } from "../../log.ts";
+import { probe, runFfmpeg } from "../../media/process.ts";
 import { getRoom } from "../../rooms/room.service.ts";
+import { canResume, ResumableUpload } from "../../storage/resumable-upload.ts";
 import { failureEvent } from "../core/finish.ts";
 import type { Recorder } from "../core/recorder.ts";
-import { markFailed, markPostProcessing, markRunning, orphanedRecordings, updateRecording } from "../core/recording.repository.ts";
+import {
+  markFailed,
+  markPostProcessing,
+  markRunning,
+  orphanedRecordings,
+  renewLeases,
+  updateRecording,
+} from "../core/recording.repository.ts";
+import type { ResumableBeamDetails } from "./beam-recorder.ts";
 import type { BeamDetails, BeamFailure } from "./beam.service.ts";
+
+/** How long a node that finishes another node's recording from its uploaded parts holds it, renewed while it works. */
+const SALVAGE_LEASE_MS = 60_000;
+const SALVAGE_RENEW_MS = 15_000;
+/** The remux of the uploaded parts is a copy: ffmpeg that writes nothing for this long is killed. */
+const SALVAGE_STALL_MS = 60_000;
 
 // The states a captured recording moves through on its worker (capture-worker.ts), each a transition of
 // the recordings repository written with its webhook in one transaction: `running` (the kind's started
@@ -17,6 +38,9 @@ import type { BeamDetails, BeamFailure } from "./beam.service.ts";
 // finishes come from the kind's Recorder.
 
 export class CaptureStates<D extends BeamDetails> {
+  /** Recordings of dead nodes this node is finishing from their uploaded parts (in the background). */
+  private readonly salvaging = new Map<string, Promise<void>>();
+
   constructor(
     private readonly ctx: AppContext,
     private readonly recorder: Recorder<D>,
@@ -161,6 +185,17 @@ export class CaptureStates<D extends BeamDetails> {
         continue;
       }
       const size = recorder.outputOnDisk(d);
+      if (!size && ctx.config.cluster.enabled && (d as ResumableBeamDetails).live_upload) {
+        if (this.salvaging.has(row.id)) continue;
+        const who =
+          row.worker && row.worker !== o.own
+            ? `the node recording it (${row.worker}) stopped or died`
+            : "the recorder's worker stopped (tapedeck restarted or crashed)";
+        // Downloading, remuxing and uploading again takes a while: not in the worker's tick, and held
+        // with a lease so that no other node does the same meanwhile.
+        if (await this.claim(row)) this.salvage(row, d, who, log);
+        continue;
+      }
       if (!size) {
         const message =
           row.worker && row.worker !== o.own
@@ -187,5 +222,107 @@ export class CaptureStates<D extends BeamDetails> {
         log,
       );
     }
+  }
+
+  /** Settles once the recordings being finished from their uploaded parts are done (tests, shutdown). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.salvaging.values()]);
+  }
+
+  /** Takes an orphan over (the one conditional UPDATE nodes race on): this node holds it with a lease. */
+  private async claim(row: RecordingRow): Promise<boolean> {
+    const me = this.ctx.config.cluster.nodeId ?? "";
+    let q = this.ctx.db
+      .updateTable("recordings")
+      .set({ worker: me, lease_until: new Date(Date.now() + SALVAGE_LEASE_MS).toISOString() })
+      .where("id", "=", row.id)
+      .where("status", "=", row.status);
+    q = row.worker === null ? q.where("worker", "is", null) : q.where("worker", "=", row.worker);
+    q = row.lease_until === null ? q.where("lease_until", "is", null) : q.where("lease_until", "=", row.lease_until);
+    const res = await q.executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  /** Finishes a recording from its uploaded parts in the background, renewing the lease meanwhile. */
+  private salvage(row: RecordingRow, d: D, who: string, log: Logger): void {
+    const { ctx } = this;
+    const me = ctx.config.cluster.nodeId ?? "";
+    const renew = setInterval(() => {
+      const leaseUntil = new Date(Date.now() + SALVAGE_LEASE_MS).toISOString();
+      renewLeases(ctx.db, { ids: [row.id], worker: me, leaseUntil }).catch((err: unknown) =>
+        log.warn({ err: (err as Error).message }, "could not renew the lease"),
+      );
+    }, SALVAGE_RENEW_MS);
+    renew.unref();
+    const done = this.finishFromUpload(row, d, who, log)
+      .catch(async (err: unknown) => {
+        const message = `${who}; what it had uploaded could not be made into a recording: ${(err as Error).message}`;
+        await this.fail(row, d, { type: "INTERNAL_ERROR", message }, log);
+      })
+      .catch((err: unknown) => log.error({ err }, `${this.recorder.label} could not be finished from its uploaded parts`))
+      .finally(() => {
+        clearInterval(renew);
+        this.salvaging.delete(row.id);
+      });
+    this.salvaging.set(row.id, done);
+  }
+
+  /**
+   * The dead node's live upload, completed from the parts it saved (a prefix of the fragmented MP4, cut
+   * at a part boundary), remuxed here into a playable MP4 (ffmpeg reads up to the last whole fragment)
+   * that replaces the object, then finished as a local recording of this node would be: `post_processing`
+   * with INTERNAL_ERROR, and beam-finish (pinned to this node) from the remuxed file. No part: failed.
+   */
+  private async finishFromUpload(row: RecordingRow, d: D, who: string, log: Logger): Promise<void> {
+    const { ctx, recorder } = this;
+    const state = (d as ResumableBeamDetails).live_upload!;
+    const storage = ctx.storage.openLocation(state.location);
+    if (!canResume(storage)) throw new AppError("internal", `${storage.displayPath(state.key)} cannot take a multipart upload`);
+    const up = ResumableUpload.resume(storage, state);
+    if (!state.completed && !state.parts.length) {
+      await up.abort().catch((err: unknown) => log.warn({ err: (err as Error).message }, "could not abort the multipart upload"));
+      await this.fail(
+        row,
+        d,
+        { type: "INTERNAL_ERROR", message: `${who} before any part of the recording was uploaded; nothing was kept` },
+        log,
+      );
+      return;
+    }
+    const uploaded = await up.complete();
+    // A node that takes over after this one must not complete it again: the upload id is gone.
+    await updateRecording(ctx.db, row.id, { details: JSON.stringify(d) }, { statuses: [row.status] });
+    log.warn(
+      { key: state.key, bytes: uploaded.size, parts: state.parts.length, dead_worker: row.worker },
+      `${recorder.label}'s worker died during the recording; finishing it from the parts it had uploaded`,
+    );
+
+    const dir = path.join(ctx.config.dataDir, recorder.kind, row.id);
+    await fsp.mkdir(dir, { recursive: true });
+    const prefix = path.join(dir, "uploaded.mp4");
+    const spool = path.join(dir, "recording.mp4");
+    await pipeline(await storage.get(state.key), fs.createWriteStream(prefix));
+    await runFfmpeg(["-y", "-v", "error", "-i", prefix, "-c", "copy", "-movflags", "+faststart", spool], {
+      log,
+      stallTimeoutMs: SALVAGE_STALL_MS,
+    });
+    await fsp.rm(prefix, { force: true });
+    const kept = Math.round((await probe(spool, { log })).durationSeconds);
+    const put = await storage.put(state.key, fs.createReadStream(spool), { contentType: "video/mp4" });
+    // The dead node's spool path means nothing here: beam-finish reads this node's remuxed file.
+    d.spool = spool;
+    d.uploaded_size = put.size;
+    const now = nowIso();
+    await this.toPostProcessing(
+      row,
+      d,
+      {
+        reason: "failure: INTERNAL_ERROR",
+        stoppedAt: row.lease_until && row.lease_until < now ? row.lease_until : now,
+        duration: kept,
+        failure: { type: "INTERNAL_ERROR", message: `${who} during the recording; the ${kept} s it had uploaded are kept` },
+      },
+      log,
+    );
   }
 }
