@@ -7,6 +7,7 @@ import { benchHmsSdk } from "./hms-sdk.bench.ts";
 import { benchSessionRecording } from "./session-recording.bench.ts";
 import { benchBeam } from "./beam.bench.ts";
 import { benchHls } from "./hls.bench.ts";
+import { benchCluster } from "./cluster.bench.ts";
 
 // `npm run bench`: prints each figure beside its baseline measured in the same run, on this machine.
 
@@ -20,6 +21,7 @@ rows.push(...(await benchComposite()));
 rows.push(...(await benchSessionRecording()));
 rows.push(...(await benchBeam()));
 rows.push(...(await benchHls()));
+rows.push(...(await benchCluster()));
 const w0 = Math.max(...rows.map((r) => r[0].length));
 const w1 = Math.max(...rows.map((r) => r[1].length));
 for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);
