@@ -164,6 +164,9 @@ export async function uploadInParts(
     pendingBytes = rest.length;
     await o.onPart?.(part);
   };
+  // A source waiting for more bytes (a file still being written) is stopped by the abort too.
+  const onAbort = (): void => void source.destroy(o.signal?.reason as Error);
+  o.signal?.addEventListener("abort", onAbort, { once: true });
   try {
     for await (const chunk of source) {
       o.signal?.throwIfAborted();
@@ -178,6 +181,8 @@ export async function uploadInParts(
   } catch (err) {
     source.destroy();
     throw err;
+  } finally {
+    o.signal?.removeEventListener("abort", onAbort);
   }
   return up.complete();
 }

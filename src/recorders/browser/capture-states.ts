@@ -256,6 +256,7 @@ export class CaptureStates<D extends BeamDetails> {
     renew.unref();
     const done = this.finishFromUpload(row, d, who, log)
       .catch(async (err: unknown) => {
+        await fsp.rm(path.join(ctx.config.dataDir, this.recorder.kind, row.id), { recursive: true, force: true });
         const message = `${who}; what it had uploaded could not be made into a recording: ${(err as Error).message}`;
         await this.fail(row, d, { type: "INTERNAL_ERROR", message }, log);
       })
@@ -289,7 +290,12 @@ export class CaptureStates<D extends BeamDetails> {
       );
       return;
     }
-    const uploaded = await up.complete();
+    const uploaded = await up.complete().catch(async (err: unknown) => {
+      // Completed by a node that died before it could note so: the object is there, the upload id gone.
+      const there = await storage.head(state.key).catch(() => null);
+      if (there && there.size === up.size) return there;
+      throw err;
+    });
     // A node that takes over after this one must not complete it again: the upload id is gone.
     await updateRecording(ctx.db, row.id, { details: JSON.stringify(d) }, { statuses: [row.status] });
     log.warn(

@@ -117,6 +117,8 @@ export class CaptureWorker<D extends BeamDetails> {
     }, SHUTDOWN_UPLOAD_MS);
     await all;
     clearTimeout(timer);
+    // A recording taken over from a dead node may be being repaired (its uploaded parts into an MP4).
+    await this.states.idle();
   }
 
   private async tick(): Promise<void> {
