@@ -29,8 +29,8 @@ export interface AppContext {
 /** What the rest of tapedeck asks of this node's place in the cluster. */
 export interface ClusterNode {
   readonly id: string;
-  /** False while the node drains: it takes no new rooms or recordings, and finishes the running ones. */
-  readonly takesNewWork: boolean;
+  /** False while the node drains: it takes no new rooms or recordings, and finishes the running ones (read now). */
+  takesNewWork(): Promise<boolean>;
   /** Nodes declared dead: their recordings and pinned jobs are anyone's to take over. */
   deadNodes(): Promise<string[]>;
 }

@@ -207,6 +207,8 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
     public: [
       healthRoutes(() => tools),
       ...(api ? [internalBucketRoutes, webRoutes, roomCodePublicRoutes, dashboardRoutes, playbackRoutes(ctx)] : []),
+      // A worker node of a cluster serves the live streams it encodes to the other nodes (playback-proxy.ts).
+      ...(!api && cluster && config.roles.has("worker") ? [playbackRoutes(ctx)] : []),
       // In a cluster, the other nodes relay their peers' signalling and room calls here (cluster.routes.ts).
       ...(sfu ? [signallingRoutes(sfu, cluster ? (scope) => clusterRoutes(scope, ctx, localSfu) : undefined)] : []),
     ],

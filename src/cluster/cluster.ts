@@ -82,8 +82,8 @@ export class ClusterMembership implements ClusterNode {
     });
   }
 
-  get takesNewWork(): boolean {
-    return this.registry.takesNewWork;
+  takesNewWork(): Promise<boolean> {
+    return this.registry.takesNewWorkNow();
   }
 
   async deadNodes(): Promise<string[]> {

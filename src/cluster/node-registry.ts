@@ -69,8 +69,15 @@ export class NodeRegistry {
     return this.stateNow;
   }
 
-  /** Whether this node takes new rooms and recordings (not while draining). */
+  /** Whether this node takes new rooms and recordings (not while draining), as of the last heartbeat. */
   get takesNewWork(): boolean {
+    return this.stateNow === "active";
+  }
+
+  /** The same, read now: a drain asked a moment ago stops the very next claim, not the one after the next heartbeat. */
+  async takesNewWorkNow(): Promise<boolean> {
+    const me = await this.o.db.selectFrom("nodes").select("state").where("id", "=", this.id).executeTakeFirst();
+    if (me && me.state !== "dead") this.stateNow = me.state;
     return this.stateNow === "active";
   }
 

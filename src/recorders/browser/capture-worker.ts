@@ -203,12 +203,13 @@ export class CaptureWorker<D extends BeamDetails> {
 
   /** Claims waiting recordings while there is room for them (none while this node drains). */
   private async claim(): Promise<void> {
-    if (this.ctx.cluster && !this.ctx.cluster.takesNewWork) return;
     const db = this.ctx.db;
     const limit = this.recorder.limit();
     const max = this.opts.max ?? limit.max;
     const now = nowIso();
     const waiting = await claimableRecordings(db, { kind: this.recorder.kind, limit: 20, now });
+    // The node's state is read when there is something to claim, so a drain stops the very next claim.
+    if (!waiting.length || (this.ctx.cluster && !(await this.ctx.cluster.takesNewWork()))) return;
     for (const row of waiting) {
       if (row.stop_reason) {
         await this.states.fail(row, this.recorder.details(row), STOPPED_EARLY, this.log);
