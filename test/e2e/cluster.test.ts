@@ -253,6 +253,8 @@ test("browser recordings on worker nodes; drain: a draining worker takes no new 
   // TAPEDECK_BEAM_MAX is 2 here).
   assert.equal((await c.api(a, "POST", "/v2/nodes/d/resume")).status, 200);
   assert.equal((await c.api(a, "POST", "/v2/nodes/c/drain")).status, 200);
+  // The operator's `node drain c --wait` (started now: the CLI takes a few seconds to start) returns once c's recording is done.
+  const drain = c.cli(["node", "drain", "c", "--wait"]);
   // The drain holds from the very next claim (the worker reads its node's state when it has something to claim).
   const x2 = await startBeam(room2);
   const r2 = await waitForRecording<Recording>("recordings", x2, ["running", "failed"]);
@@ -261,8 +263,6 @@ test("browser recordings on worker nodes; drain: a draining worker takes no new 
   const left = (await c.api<{ state: string; work_left: { recordings: number } }>(a, "GET", "/v2/nodes/c")).body;
   assert.deepEqual([left.state, left.work_left.recordings], ["draining", 1]);
 
-  // The operator's `node drain c --wait` returns once c's recording is done.
-  const drain = c.cli(["node", "drain", "c", "--wait"]);
   await until(
     () => drain.lines.some((l) => /^c draining: .*1 recording\(s\) running/.test(l)),
     "the CLI reports c's running recording",

@@ -8,7 +8,6 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
-import type { Config } from "../../src/config/config.ts";
 import type { RecordingRow } from "../../src/db/schema.ts";
 import { newObjectId, nowIso } from "../../src/ids.ts";
 import { probe } from "../../src/media/process.ts";
@@ -23,6 +22,7 @@ import { type TestApp, startTestApp } from "../support/app.ts";
 import { freshDatabaseUrl } from "../support/db.ts";
 import { webhookData } from "../support/finish-fixture.ts";
 import { startS3rver, type TestS3 } from "../support/s3rver.ts";
+import { inProcessNode } from "../support/cluster.ts";
 import { until } from "../support/wait.ts";
 
 // A cluster's browser recording whose node dies mid-recording: its live upload is a multipart upload
@@ -40,23 +40,7 @@ const readAll = async (stream: NodeJS.ReadableStream): Promise<Buffer> => {
 
 describe("a beam whose node dies: what was uploaded is kept (PostgreSQL, two nodes, s3rver)", () => {
   const env = { TAPEDECK_ACCESS_KEY: newObjectId(), TAPEDECK_APP_SECRET: randomBytes(24).toString("base64url") };
-  const cluster = (nodeId: string): Partial<Config> => ({
-    cluster: {
-      enabled: true,
-      nodeId,
-      nodeUrl: "http://x.invalid",
-      heartbeatMs: 1000,
-      deadAfterMs: 4000,
-      cpuLimit: Number.POSITIVE_INFINITY,
-    },
-    bucket: {
-      type: "s3",
-      location: s3.bucket,
-      prefix: "t",
-      options: { endpoint: s3.endpoint },
-      credentials: { key: s3.accessKey, secret: s3.secret },
-    },
-  });
+  const cluster = (nodeId: string) => inProcessNode(nodeId, s3, "t");
   let s3: TestS3;
   let a: TestApp;
   let b: TestApp;

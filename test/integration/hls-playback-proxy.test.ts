@@ -5,7 +5,6 @@ import net from "node:net";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CLUSTER_HEADER, clusterKey } from "../../src/auth/cluster-auth.ts";
-import type { Config } from "../../src/config/config.ts";
 import type { NodeState } from "../../src/db/schema.ts";
 import { newObjectId, nowIso } from "../../src/ids.ts";
 import { newRecordingRow } from "../../src/recorders/core/recording.repository.ts";
@@ -15,6 +14,7 @@ import { type TestApp, startTestApp } from "../support/app.ts";
 import { freshDatabaseUrl } from "../support/db.ts";
 import { makeLiveHlsFolder } from "../support/media-fixtures.ts";
 import { startS3rver, type TestS3 } from "../support/s3rver.ts";
+import { inProcessNode } from "../support/cluster.ts";
 
 // Two nodes of one cluster on one PostgreSQL: node B encodes a live stream (its live folder is B's),
 // a viewer's request reaches node A. A answers every playback path exactly as B does, by asking B; a
@@ -49,23 +49,7 @@ describe("live playback through any node of a cluster (PostgreSQL, two nodes)", 
   const secret = randomBytes(24).toString("base64url");
   const env = { TAPEDECK_ACCESS_KEY: newObjectId(), TAPEDECK_APP_SECRET: secret };
   // Real cluster nodes need a shared bucket; the node URL is corrected below, once the port is known.
-  const cluster = (nodeId: string): Partial<Config> => ({
-    cluster: {
-      enabled: true,
-      nodeId,
-      nodeUrl: `http://${nodeId}.invalid`,
-      heartbeatMs: 2000,
-      deadAfterMs: 10_000,
-      cpuLimit: Number.POSITIVE_INFINITY,
-    },
-    bucket: {
-      type: "s3",
-      location: s3.bucket,
-      prefix: "proxy",
-      options: { endpoint: s3.endpoint },
-      credentials: { key: s3.accessKey, secret: s3.secret },
-    },
-  });
+  const cluster = (nodeId: string) => inProcessNode(nodeId, s3, "proxy");
   let s3: TestS3;
   let a: TestApp;
   let b: TestApp;

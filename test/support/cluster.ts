@@ -6,6 +6,7 @@ import path from "node:path";
 import { mintManagementToken } from "../../src/auth/tokens.ts";
 import { type AppIdentity, loadIdentity } from "../../src/config/identity.ts";
 import { type Db, openDatabase } from "../../src/db/database.ts";
+import type { Config } from "../../src/config/config.ts";
 import { freshDatabaseUrl } from "./db.ts";
 import { startS3rver, type TestS3 } from "./s3rver.ts";
 
@@ -307,4 +308,29 @@ export async function startCluster(specs: NodeSpec[], common: Record<string, str
     },
   };
   return cluster;
+}
+
+/**
+ * The settings of an in-process cluster node (startTestApp's `config`), for integration tests that run
+ * two nodes in the test process on one database: the s3rver bucket under `prefix`, fast heartbeats, no
+ * CPU limit. The node URL is a placeholder; a test that needs it reachable sets the `nodes` row itself.
+ */
+export function inProcessNode(nodeId: string, s3: TestS3, prefix: string): Partial<Config> {
+  return {
+    cluster: {
+      enabled: true,
+      nodeId,
+      nodeUrl: `http://${nodeId}.invalid`,
+      heartbeatMs: 1000,
+      deadAfterMs: 4000,
+      cpuLimit: Number.POSITIVE_INFINITY,
+    },
+    bucket: {
+      type: "s3",
+      location: s3.bucket,
+      prefix,
+      options: { endpoint: s3.endpoint },
+      credentials: { key: s3.accessKey, secret: s3.secret },
+    },
+  };
 }
