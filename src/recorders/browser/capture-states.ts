@@ -185,22 +185,20 @@ export class CaptureStates<D extends BeamDetails> {
         continue;
       }
       const size = recorder.outputOnDisk(d);
+      const elsewhere = Boolean(row.worker && row.worker !== o.own);
+      const who = elsewhere
+        ? `the node recording it (${row.worker}) stopped or died`
+        : "the recorder's worker stopped (tapedeck restarted or crashed)";
       if (!size && ctx.config.cluster.enabled && (d as ResumableBeamDetails).live_upload) {
         if (this.salvaging.has(row.id)) continue;
-        const who =
-          row.worker && row.worker !== o.own
-            ? `the node recording it (${row.worker}) stopped or died`
-            : "the recorder's worker stopped (tapedeck restarted or crashed)";
         // Downloading, remuxing and uploading again takes a while: not in the worker's tick, and held
         // with a lease so that no other node does the same meanwhile.
         if (await this.claim(row)) this.salvage(row, d, who, log);
         continue;
       }
       if (!size) {
-        const message =
-          row.worker && row.worker !== o.own
-            ? `the node recording it (${row.worker}) stopped or died, and what it had recorded was on that node`
-            : "the recorder's worker stopped (tapedeck restarted or crashed) and its recording is not on this machine";
+        const where = elsewhere ? ", and what it had recorded was on that node" : " and its recording is not on this machine";
+        const message = who + where;
         await this.fail(row, d, { type: "INTERNAL_ERROR", message }, log);
         continue;
       }
