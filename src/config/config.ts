@@ -119,6 +119,7 @@ const envFields = z.object({
   TAPEDECK_BEAM_MAX: z.coerce.number().int().min(0).max(64).optional(),
   TAPEDECK_HLS_MAX: z.coerce.number().int().min(0).max(64).optional(),
   TAPEDECK_HLS_CORES: z.coerce.number().min(0.5).max(256).optional(),
+  TAPEDECK_RECORDING_RENDERER: z.enum(["compositor", "browser"], { error: "must be compositor or browser" }).default("compositor"),
   TAPEDECK_HLS_PRESET: z.enum(PRESETS, { error: `must be one of ${PRESETS.join(", ")}` }).default("superfast"),
   // HTTP server limits (slow clients must not hold connections forever).
   TAPEDECK_HTTP_REQUEST_TIMEOUT_SECONDS: intFromEnv(30, 1, 3600),
@@ -229,6 +230,8 @@ export interface Config {
     /** Cores a live stream's ladder may use (the ladder is cut to fit), and x264's preset. */
     hlsCores: number;
     hlsPreset: Preset;
+    /** Who draws the built-in layouts of browser recordings and live streams (a meeting_url is always a browser). */
+    renderer: "compositor" | "browser";
   };
   http: {
     /** Whole request (headers and body) must arrive within this. */
@@ -329,6 +332,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       hlsMax: e.TAPEDECK_HLS_MAX ?? Math.max(1, Math.floor(os.cpus().length / 2)),
       hlsCores: e.TAPEDECK_HLS_CORES ?? os.cpus().length,
       hlsPreset: e.TAPEDECK_HLS_PRESET,
+      renderer: e.TAPEDECK_RECORDING_RENDERER,
     },
     http: {
       requestTimeoutMs: e.TAPEDECK_HTTP_REQUEST_TIMEOUT_SECONDS * 1000,

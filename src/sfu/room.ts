@@ -105,6 +105,11 @@ export class SfuRoom {
     return [...this.peers.values()].filter((p) => !p.identity.hidden && p.id !== except);
   }
 
+  /** Who is told of a peer's join, change and leave: everyone else, hidden peers too (a recorder draws the room from it). */
+  othersThan(id: string) {
+    return [...this.peers.values()].filter((p) => p.id !== id);
+  }
+
   join(peer: SfuPeer): Promise<void> {
     // Counted now, not when its turn comes: the last peer's leave, queued ahead of this join, must not
     // drop the room (the joiner would be alone in a room no one else can reach).
@@ -157,7 +162,7 @@ export class SfuRoom {
     this.recording = session.recording;
     this.peers.set(peer.id, peer);
     peer.notify(this.joinedMessage(peer));
-    if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-joined", peer: peer.info() });
+    if (!peer.identity.hidden) for (const other of this.othersThan(peer.id)) other.notify({ type: "peer-joined", peer: peer.info() });
     peer.openSubscribe();
     for (const other of this.peers.values()) {
       if (other === peer || !this.canSubscribe(peer.identity.role, other.identity.role)) continue;
@@ -206,7 +211,7 @@ export class SfuRoom {
     for (const other of this.peers.values()) {
       if (other !== peer && this.canSubscribe(other.identity.role, peer.identity.role)) other.subscribe(peer, track);
     }
-    if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+    if (!peer.identity.hidden) for (const other of this.othersThan(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
   }
 
   onTrackEnded(peer: SfuPeer, track: PublishedTrack): void {
@@ -216,7 +221,7 @@ export class SfuRoom {
       .finish(peer.id, track.info.track_id)
       .catch((err) => this.deps.log.error({ err }, "could not finish track recording"));
     for (const other of this.peers.values()) if (other !== peer) other.unsubscribePeer(peer.id, track.info.track_id);
-    if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+    if (!peer.identity.hidden) for (const other of this.othersThan(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
   }
 
   /** A peer muted or unmuted tracks it sends: the others are told. */
@@ -224,7 +229,7 @@ export class SfuRoom {
     if (!this.peers.has(peer.id) || !peer.setMuted(states)) return;
     this.analytics?.mutesChanged(peer);
     if (peer.identity.hidden) return;
-    for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+    for (const other of this.othersThan(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
   }
 
   /** Does the template give `role` this permission (endRoom, removeOthers, …)? */
@@ -239,7 +244,7 @@ export class SfuRoom {
     if (change.name !== undefined) peer.identity.name = change.name;
     if (change.user_data !== undefined) peer.identity.userData = change.user_data;
     this.persistPeer(peer);
-    if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+    if (!peer.identity.hidden) for (const other of this.othersThan(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
   }
 
   /** The peer's name, role and metadata as they are now, into its row (the sessions API, the peer-left webhook), in turn with its leave. */
@@ -291,7 +296,7 @@ export class SfuRoom {
     if (change.role !== undefined && change.role !== peer.identity.role) this.applyRole(peer, change.role, "");
     else {
       this.persistPeer(peer);
-      for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+      for (const other of this.othersThan(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
     }
     peer.notify({ type: "peer-updated", peer: peer.info() });
   }
@@ -309,7 +314,7 @@ export class SfuRoom {
       if (!this.canSubscribe(other.identity.role, role)) other.unsubscribePeer(peer.id);
       else for (const t of peer.published.values()) other.subscribe(peer, t);
     }
-    if (!peer.identity.hidden) for (const other of this.visiblePeers(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+    if (!peer.identity.hidden) for (const other of this.othersThan(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
     this.deps.log.info({ peer_id: peer.id, role, by }, "peer role changed");
   }
 

@@ -3,6 +3,7 @@ import type { Logger } from "../../log.ts";
 import { GuardedProxy } from "../../net/guarded-proxy.ts";
 import { DEFAULT_OUTBOUND_POLICY, OutboundRefusedError, type OutboundPolicy } from "../../net/outbound-policy.ts";
 import { describeEnd } from "../../process/supervisor.ts";
+import type { CaptureEnd, CaptureStepName, RecordingCapture } from "./capture.ts";
 import { CaptureFfmpeg, type StdoutSink } from "./capture-ffmpeg.ts";
 import { ChromiumProcess } from "./chromium-process.ts";
 import { FileFollower } from "./follow-file.ts";
@@ -50,14 +51,7 @@ export interface CaptureOptions {
   /** tapedeck's own certificate's SPKI hash: trusted even when self-signed (the built-in page on TAPEDECK_TLS_CERT). */
   trustSpki?: string;
   /** Told as the start passes each step (launching Chromium, loading the page, joining, starting the capture). */
-  onStep?: (step: "launching_browser" | "loading_page" | "joining_room" | "starting_capture") => void;
-}
-
-export interface CaptureEnd {
-  /** False when Chromium, the page or ffmpeg died before stop() was asked for. */
-  clean: boolean;
-  message: string;
-  bytes: number;
+  onStep?: (step: CaptureStepName) => void;
 }
 
 /**
@@ -113,7 +107,7 @@ const START_IN_PAGE = `async (o) => {
 
 const inPage = (call: string): string => `(() => { const b = window.__tapedeckBeam; return b ? b.${call}() : undefined; })()`;
 
-export class BeamCapture {
+export class BeamCapture implements RecordingCapture {
   /** Resolves once, when the capture has ended for any reason (stop() or a crash). */
   readonly ended: Promise<CaptureEnd>;
   /** Time of the first byte ffmpeg wrote (the file's first frame), or null. */

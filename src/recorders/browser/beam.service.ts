@@ -27,6 +27,14 @@ import {
 /** Recordings of these statuses hold the room: a second start is refused until they stop. */
 export const ACTIVE_BEAM_STATUSES = ACTIVE_STATUSES;
 export const BEAM_LAYOUTS = ["grid", "active-speaker"] as const;
+/** What makes a built-in recording's picture: the live compositor (the default) or a browser showing the room page. */
+export const RENDERERS = ["compositor", "browser"] as const;
+export type Renderer = (typeof RENDERERS)[number];
+
+/** Who draws a recording: a custom page (meeting_url) always a browser, else the caller's choice, else the setting. */
+export function rendererFor(d: Pick<BeamDetails, "custom_url" | "renderer">, setting: Renderer): Renderer {
+  return d.custom_url ? "browser" : (d.renderer ?? setting);
+}
 export type BeamLayout = (typeof BEAM_LAYOUTS)[number];
 /** 100ms: maxDuration defaults to 4 h. */
 export const DEFAULT_MAX_DURATION_S = 4 * 3600;
@@ -43,6 +51,8 @@ export interface BeamDetails {
   roles: string[] | null;
   /** The caller's page, or "" for the built-in recorder page. */
   custom_url: string;
+  /** The caller's choice of renderer for the built-in layouts (absent: TAPEDECK_RECORDING_RENDERER). */
+  renderer?: Renderer;
   max_duration_s: number;
   auto_stop_s: number;
   /** Filled by the worker. */
@@ -70,6 +80,7 @@ export const beamDetailsShape = {
   layout: z.enum(BEAM_LAYOUTS),
   roles: z.array(z.string()).nullable(),
   custom_url: z.string(),
+  renderer: z.enum(RENDERERS).optional(),
   max_duration_s: z.number(),
   auto_stop_s: z.number(),
   epoch: z.number().optional(),
@@ -116,6 +127,8 @@ export const startBeamSchema = z.strictObject({
   layout: z.enum(BEAM_LAYOUTS, { error: `layout must be one of ${BEAM_LAYOUTS.join(", ")}` }).optional(),
   /** tapedeck: record only these roles (default: the roles the recording's role subscribes to, else all). */
   roles: z.array(roleName).min(1).max(50).optional(),
+  /** tapedeck: who draws the built-in layout: the live compositor, or a browser showing the room page (meeting_url: always a browser). */
+  renderer: z.enum(RENDERERS, { error: `renderer must be one of ${RENDERERS.join(", ")}` }).optional(),
 });
 export type StartBeamInput = z.infer<typeof startBeamSchema>;
 
@@ -255,6 +268,7 @@ export async function createBeam(
     layout: input.layout ?? "grid",
     roles: recordedRoles(template, input.roles, dest.role ?? cfg.role),
     custom_url: input.meeting_url ?? "",
+    ...(input.renderer ? { renderer: input.renderer } : {}),
     max_duration_s: dest.maxDuration || cfg.maxDuration || DEFAULT_MAX_DURATION_S,
     auto_stop_s: dest.autoStopTimeout ?? cfg.autoStopTimeout ?? DEFAULT_AUTO_STOP_S,
   };

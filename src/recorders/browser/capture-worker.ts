@@ -12,8 +12,10 @@ import { getRoom, roomDestination } from "../../rooms/room.service.ts";
 import { outboundPolicy } from "../../net/outbound-policy.ts";
 import type { Readiness, Recorder, RecorderRun } from "../core/recorder.ts";
 import { certificateSpki } from "./chromium-process.ts";
+import { CompositorCapture } from "../compositor/compositor-capture.ts";
 import { BeamCapture, PageLoadError, redact } from "./beam-capture.ts";
-import { requestStop, type BeamDetails, type BeamFailure } from "./beam.service.ts";
+import type { RecordingCapture } from "./capture.ts";
+import { rendererFor, requestStop, type BeamDetails, type BeamFailure } from "./beam.service.ts";
 import { CaptureStates } from "./capture-states.ts";
 import { reachStep, type CaptureStep } from "./capture-progress.ts";
 import {
@@ -52,7 +54,7 @@ interface Running<D> {
   row: RecordingRow;
   d: D;
   log: Logger;
-  capture: BeamCapture | null;
+  capture: RecordingCapture | null;
   startedAtMs: number;
   paused: boolean;
   stopping: boolean;
@@ -136,7 +138,7 @@ export class CaptureWorker<D extends BeamDetails> {
   }
 
   /** What the recorder's hooks get of a recording with a capture. */
-  private run(r: Running<D>, capture: BeamCapture): RecorderRun<D> {
+  private run(r: Running<D>, capture: RecordingCapture): RecorderRun<D> {
     return { id: r.row.id, d: r.d, log: r.log, capture, saveDetails: () => this.states.saveDetails(r.row.id, r.d) };
   }
 
@@ -319,21 +321,37 @@ export class CaptureWorker<D extends BeamDetails> {
     log.info({ url: redact(url), width: d.width, height: d.height, audio_only: d.audio_only }, `starting ${recorder.label}`);
 
     try {
-      r.capture = await BeamCapture.start({
-        url,
+      const common = {
         width: d.width,
         height: d.height,
         audioOnly: d.audio_only,
-        builtIn: !d.custom_url,
         spoolFile: spool,
         ffmpegArgs,
         stdout,
         log,
         videoBitsPerSecond: Math.round(d.width * d.height * 2.7),
-        outbound: outboundPolicy(ctx.config.outbound),
-        trustSpki: ctx.config.tls ? certificateSpki(ctx.config.tls.certFile) : undefined,
-        onStep: (step) => this.step(r, step),
-      });
+        onStep: (step: CaptureStep) => this.step(r, step),
+      };
+      const tls = ctx.config.tls;
+      r.capture =
+        rendererFor(d, ctx.config.recording.renderer) === "compositor"
+          ? await CompositorCapture.start({
+              ...common,
+              baseUrl: ctx.config.publicUrl,
+              token,
+              name: RECORDER_NAME,
+              // tapedeck's own certificate, trusted whatever name it was issued for (as the browser is told to).
+              ws: tls ? { ca: fs.readFileSync(tls.certFile), checkServerIdentity: (() => undefined) as never } : undefined,
+              layout: d.layout,
+              roles: d.roles,
+            })
+          : await BeamCapture.start({
+              ...common,
+              url,
+              builtIn: !d.custom_url,
+              outbound: outboundPolicy(ctx.config.outbound),
+              trustSpki: tls ? certificateSpki(tls.certFile) : undefined,
+            });
     } catch (err) {
       await this.stepsDone(r);
       const message = (err as Error).message;
@@ -430,7 +448,7 @@ export class CaptureWorker<D extends BeamDetails> {
    * A capture the kind did not find ready (`res`): it is failed, saying what was missing, or, when this
    * worker is shutting down and the capture ended cleanly, left `starting` for the next worker. True when ready.
    */
-  private async untilRunning(r: Running<D>, capture: BeamCapture, res: Readiness): Promise<boolean> {
+  private async untilRunning(r: Running<D>, capture: RecordingCapture, res: Readiness): Promise<boolean> {
     if (res.ready) return true;
     if (res.why === "timeout") {
       await capture.kill();

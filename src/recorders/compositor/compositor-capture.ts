@@ -1,0 +1,342 @@
+import type { ClientOptions } from "ws";
+import type { Logger } from "../../log.ts";
+import { describeEnd } from "../../process/supervisor.ts";
+import type { PeerInfo } from "../../sfu/protocol.ts";
+import type { CaptureEnd, CaptureStepName, RecordingCapture } from "../browser/capture.ts";
+import { CaptureFfmpeg, type StdoutSink } from "../browser/capture-ffmpeg.ts";
+import { FileFollower } from "../browser/follow-file.ts";
+import { type CompositorLayoutName, type LayoutPeer, type LayoutTile, layoutTiles, sameLayout } from "./compositor-layout.ts";
+import { CompositorProcess } from "./compositor-process.ts";
+import { type FeedTrack, RoomFeed } from "./room-feed.ts";
+import { SpeakerDetector } from "./speaker.ts";
+
+// A built-in recording made by the live compositor instead of a browser: the recorder joins the room
+// (room-feed.ts), each shown track goes to the compositor process (decoded once), which places them
+// (compositor-layout.ts), mixes the audio and encodes once; its output goes to the same capture ffmpeg
+// as a browser's would (capture-ffmpeg.ts), so files, uploads and webhooks are those of a browser recording.
+//
+// No black or half-made tile: a peer appears once its placeholder (its name on a plain tile) or its
+// camera has a decoded frame, and its camera replaces the placeholder once the camera's first frame is
+// decoded; a muted camera shows the placeholder again. A source leaves the canvas before it is removed.
+// A compositor that dies ends the capture with what was recorded and says so (as a browser crash does).
+
+export interface CompositorCaptureOptions {
+  /** Where the recorder joins (this node: signalling is relayed to the room's SFU node in a cluster). */
+  baseUrl: string;
+  token: string;
+  name: string;
+  ws?: ClientOptions;
+  width: number;
+  height: number;
+  audioOnly: boolean;
+  layout: CompositorLayoutName;
+  /** Only these roles are shown and heard (null: every visible peer). */
+  roles: string[] | null;
+  spoolFile: string;
+  ffmpegArgs?: string[];
+  stdout?: StdoutSink;
+  videoBitsPerSecond: number;
+  log: Logger;
+  onStep?: (step: CaptureStepName) => void;
+}
+
+/** How long a joining peer with a camera on waits for its first decoded frame before its name tile is shown instead. */
+const CAMERA_WAIT_MS = 1500;
+/** The longest a recording waits for the room's picture (every present camera decoded) before it starts anyway. */
+const FIRST_PICTURE_MS = 2500;
+
+interface Source {
+  key: string;
+  trackId: string;
+  peerId: string;
+  kind: "audio" | "video";
+  screen: boolean;
+  ready: boolean;
+}
+
+export class CompositorCapture implements RecordingCapture {
+  readonly ended: Promise<CaptureEnd>;
+  readonly follower: FileFollower;
+  startedAt = 0;
+  stoppedAt: number | null = null;
+  private endWith!: (e: CaptureEnd) => void;
+  private readonly comp: CompositorProcess;
+  private readonly ffmpeg: CaptureFfmpeg;
+  private feed: RoomFeed | null = null;
+  private stopping = false;
+  private failure: string | null = null;
+  private nextKey = 0;
+  private peers: PeerInfo[] = [];
+  /** Placeholder source per shown peer, and whether it has a frame yet. */
+  private readonly placeholders = new Map<string, { key: string; ready: boolean; name: string; since: number }>();
+  private readonly sources = new Map<string, Source>();
+  private readonly byKey = new Map<string, Source>();
+  private readonly speaker = new SpeakerDetector();
+  private tiles: LayoutTile[] = [];
+  /** Tracks whose first packet came before their peer was known: added once it is. */
+  private readonly pending = new Map<string, FeedTrack>();
+  /** The output is held until the room's picture is ready (or FIRST_PICTURE_MS has passed). */
+  private held = true;
+
+  get firstDataAt(): number | null {
+    return this.ffmpeg.firstDataAt;
+  }
+
+  private constructor(private readonly o: CompositorCaptureOptions) {
+    this.follower = new FileFollower(o.spoolFile);
+    this.ended = new Promise((resolve) => (this.endWith = resolve));
+    this.ffmpeg = new CaptureFfmpeg({
+      spoolFile: o.spoolFile,
+      follower: this.follower,
+      ffmpegArgs: o.ffmpegArgs,
+      stdout: o.stdout,
+      log: o.log,
+    });
+    this.comp = new CompositorProcess({
+      width: o.width,
+      height: o.height,
+      videoKbps: Math.round(o.videoBitsPerSecond / 1000),
+      audioOnly: o.audioOnly,
+      held: true,
+      log: o.log,
+      onData: (chunk) => this.ffmpeg.write(chunk),
+    });
+    this.comp.onEvent((e) => {
+      if (e.ev === "first-frame") this.frameReady(e.id);
+      else if (e.ev === "keyframe") {
+        const s = this.byKey.get(e.id);
+        if (s) this.feed?.requestKeyframe(s.trackId);
+      } else if (e.ev === "levels") this.levels(e.levels);
+      else if (e.ev === "error") o.log.warn({ source: e.id, err: e.message }, "compositor: a source failed");
+    });
+    // The compositor's output ended (a stop, or it died): ffmpeg finishes the file.
+    void this.comp.ended.then((end) => {
+      if (!this.stopping) this.fail(`the compositor exited: ${describeEnd(end)}`);
+      this.ffmpeg.stop();
+    });
+    void this.ffmpeg.ended.then((why) => {
+      if (!this.stopping) this.fail(why);
+      void this.comp.kill();
+      void this.feed?.close();
+      this.endWith({
+        clean: !this.failure,
+        message: [
+          this.failure ?? "stopped",
+          this.ffmpeg.bytes === 0 ? `${why}, after ${this.ffmpeg.chunkBytes} bytes from the compositor` : "",
+        ]
+          .filter(Boolean)
+          .join("; "),
+        bytes: this.ffmpeg.bytes,
+      });
+    });
+  }
+
+  /** Starts the compositor, joins the room, and starts composing. */
+  static async start(o: CompositorCaptureOptions): Promise<CompositorCapture> {
+    o.onStep?.("starting_capture");
+    const cap = new CompositorCapture(o);
+    try {
+      await cap.comp.ready;
+      o.onStep?.("joining_room");
+      cap.feed = await RoomFeed.join({
+        baseUrl: o.baseUrl,
+        token: o.token,
+        name: o.name,
+        log: o.log,
+        ws: o.ws,
+        handlers: {
+          onPeers: (peers) => cap.setPeers(peers),
+          onTrack: (t) => void cap.addTrack(t),
+          onTrackGone: (id) => cap.trackGone(id),
+          onEnd: (reason) => {
+            cap.release("the recorder's connection ended");
+            if (!cap.stopping) o.log.warn({ reason }, "compositor: the recorder's connection to the room ended; composing what is left");
+          },
+        },
+      });
+      o.log.info({ width: o.width, height: o.height, layout: o.layout, pid: cap.comp.proc.pid }, "compositor recording");
+      setTimeout(() => cap.release(`the picture was not complete within ${FIRST_PICTURE_MS} ms`), FIRST_PICTURE_MS).unref();
+      cap.relayout();
+      return cap;
+    } catch (err) {
+      await cap.kill();
+      throw err;
+    }
+  }
+
+  private shown(p: PeerInfo): boolean {
+    return !this.o.roles || this.o.roles.includes(p.role);
+  }
+
+  private setPeers(peers: PeerInfo[]): void {
+    this.peers = peers.filter((p) => this.shown(p)).sort((a, b) => a.joined_at.localeCompare(b.joined_at));
+    const present = new Set(this.peers.map((p) => p.id));
+    for (const p of this.peers) {
+      const ph = this.placeholders.get(p.id);
+      if (!ph) {
+        const key = `p${this.nextKey++}`;
+        this.placeholders.set(p.id, { key, ready: false, name: p.name, since: Date.now() });
+        if (!this.o.audioOnly) this.comp.addPlaceholder(key, p.name);
+        setTimeout(() => this.relayout(), CAMERA_WAIT_MS + 10).unref();
+      } else if (ph.name !== p.name) {
+        ph.name = p.name;
+        this.comp.rename(ph.key, p.name);
+        for (const s of this.sources.values()) if (s.peerId === p.id && s.kind === "video" && !s.screen) this.comp.rename(s.key, p.name);
+      }
+    }
+    const gone = [...this.placeholders].filter(([id]) => !present.has(id));
+    for (const [id] of gone) this.placeholders.delete(id);
+    this.relayout();
+    for (const [, ph] of gone) this.comp.remove(ph.key);
+    for (const s of [...this.sources.values()]) if (!present.has(s.peerId)) this.dropSource(s);
+    for (const t of [...this.pending.values()]) if (present.has(t.peerId)) void this.addTrack(t);
+  }
+
+  private async addTrack(t: FeedTrack): Promise<void> {
+    const peer = this.peers.find((p) => p.id === t.peerId);
+    if (!peer) {
+      // Its peer's join may come after its first packet: added then (or never, for a role not shown).
+      this.pending.set(t.trackId, t);
+      return;
+    }
+    this.pending.delete(t.trackId);
+    if (this.sources.has(t.trackId) || (this.o.audioOnly && t.kind === "video")) return;
+    const s: Source = {
+      key: `t${this.nextKey++}`,
+      trackId: t.trackId,
+      peerId: t.peerId,
+      kind: t.kind,
+      screen: t.source === "screen",
+      ready: false,
+    };
+    this.sources.set(t.trackId, s);
+    this.byKey.set(s.key, s);
+    const port = await this.comp.addRtp(s.key, t.kind, t.codec, t.payloadType, s.screen ? "" : peer.name);
+    if (this.sources.get(t.trackId) !== s) return;
+    this.feed?.route(t.trackId, port);
+    if (t.kind === "video") this.feed?.requestKeyframe(t.trackId);
+  }
+
+  private trackGone(trackId: string): void {
+    this.pending.delete(trackId);
+    const s = this.sources.get(trackId);
+    if (s) this.dropSource(s);
+  }
+
+  private dropSource(s: Source): void {
+    this.sources.delete(s.trackId);
+    this.byKey.delete(s.key);
+    this.relayout();
+    this.comp.remove(s.key);
+  }
+
+  private frameReady(key: string): void {
+    const s = this.byKey.get(key);
+    if (s) s.ready = true;
+    for (const ph of this.placeholders.values()) if (ph.key === key) ph.ready = true;
+    this.relayout();
+  }
+
+  private levels(levels: Record<string, number>): void {
+    const byPeer: Record<string, number> = {};
+    for (const [key, db] of Object.entries(levels)) {
+      const s = this.byKey.get(key);
+      if (s) byPeer[s.peerId] = Math.max(byPeer[s.peerId] ?? -127, db);
+    }
+    if (this.speaker.update(byPeer, Date.now()) && this.o.layout === "active-speaker") this.relayout();
+  }
+
+  private muted(peer: PeerInfo, trackId: string): boolean {
+    return peer.tracks.find((t) => t.track_id === trackId)?.muted ?? false;
+  }
+
+  /** What each shown peer has ready to show now. */
+  private layoutPeers(): LayoutPeer[] {
+    const out: LayoutPeer[] = [];
+    for (const p of this.peers) {
+      const mine = [...this.sources.values()].filter(
+        (s) => s.peerId === p.id && s.kind === "video" && s.ready && !this.muted(p, s.trackId),
+      );
+      const camera = mine.find((s) => !s.screen);
+      const screen = mine.find((s) => s.screen);
+      const ph = this.placeholders.get(p.id);
+      // A peer whose camera is on but not decoded yet is left out for a moment rather than shown as a name tile that its picture replaces at once.
+      const cameraOn = p.tracks.some((t) => t.kind === "video" && t.source !== "screen" && !t.muted);
+      const waiting = !camera && cameraOn && ph && Date.now() - ph.since < CAMERA_WAIT_MS;
+      const tile = camera?.key ?? (ph?.ready && !waiting ? ph.key : undefined);
+      if (!tile) continue;
+      out.push({ peerId: p.id, tileSource: tile, screenSource: screen?.key });
+    }
+    return out;
+  }
+
+  relayout(): void {
+    if (this.held && this.pictureComplete()) this.release();
+    if (this.o.audioOnly) return;
+    const tiles = layoutTiles({
+      width: this.o.width,
+      height: this.o.height,
+      layout: this.o.layout,
+      peers: this.layoutPeers(),
+      speaker: this.speaker.current,
+    });
+    if (sameLayout(tiles, this.tiles)) return;
+    this.tiles = tiles;
+    this.comp.layout(tiles);
+  }
+
+  /** Is every shown peer on the canvas, with its camera when it has one on? */
+  private pictureComplete(): boolean {
+    if (!this.feed) return false;
+    if (this.o.audioOnly) return true;
+    const shown = new Map(this.layoutPeers().map((p) => [p.peerId, p]));
+    return this.peers.every((p) => {
+      const camera = p.tracks.find((t) => t.kind === "video" && t.source !== "screen" && !t.muted);
+      const l = shown.get(p.id);
+      return l && (!camera || this.sources.get(camera.track_id)?.key === l.tileSource);
+    });
+  }
+
+  /** The output starts: its time 0 is now. */
+  private release(why?: string): void {
+    if (!this.held) return;
+    this.held = false;
+    this.startedAt = Date.now();
+    if (why) this.o.log.info({ why }, "compositor: starting the recording without the whole picture");
+    this.comp.resume();
+  }
+
+  async pause(): Promise<void> {
+    this.comp.pause();
+  }
+
+  async resume(): Promise<void> {
+    if (!this.held) this.comp.resume();
+  }
+
+  /** Leaves the room, lets the compositor finish its output and ffmpeg its file; resolves with how it ended. */
+  async stop(): Promise<CaptureEnd> {
+    if (!this.stopping && !this.failure) {
+      this.stopping = true;
+      this.stoppedAt ??= Date.now();
+      await this.feed?.close();
+      void this.comp.stop();
+    }
+    return this.ended;
+  }
+
+  private fail(message: string): void {
+    if (this.stopping || this.failure) return;
+    this.failure = message;
+    this.stoppedAt ??= Date.now();
+    this.o.log.error({ reason: message }, "compositor recording interrupted; keeping what was recorded");
+  }
+
+  async kill(): Promise<void> {
+    this.stopping = true;
+    await this.feed?.close();
+    this.ffmpeg.kill();
+    await this.comp.kill();
+    await this.ended;
+  }
+}

@@ -1,0 +1,270 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { mintAppToken } from "../../src/auth/tokens.ts";
+import { probe, runFfmpeg } from "../../src/media/process.ts";
+import { joinSynthetic, type SyntheticParticipant } from "../../src/participant/synthetic.ts";
+import { startTestApp, type TestApp } from "../support/app.ts";
+import type { PresignedUrl, Recording, Room } from "../support/api-types.ts";
+import { avOffsetsMs, fixtureDir } from "../support/media-fixtures.ts";
+import { until } from "../support/wait.ts";
+
+// The live compositor (src/recorders/compositor/) as a user meets it: a browser recording of the built-in
+// layout (the default renderer), made without a browser. Publishers are synthetic peers looping small
+// VP8/Opus files of one colour each, so every frame of the output can be checked for what it shows:
+// the layout before and after a join and a leave (frame by frame: no black, no half-made layout), a
+// portrait canvas, the active speaker moving with the audio, the A/V sync of a flash-and-beep source,
+// and a compositor killed mid-recording.
+
+let app: TestApp;
+let dir: ReturnType<typeof fixtureDir>;
+const files: Record<string, string> = {};
+const W = 64;
+const H = 36;
+
+/** A 640x360 VP8/Opus WebM of one colour; `loud`: when its tone plays (an ffmpeg expression of t), else always. */
+async function colourFile(name: string, colour: string, o: { loud?: string; seconds?: number } = {}): Promise<string> {
+  const out = path.join(dir.dir, `${name}.webm`);
+  const seconds = o.seconds ?? 4;
+  await runFfmpeg([
+    ...["-hide_banner", "-loglevel", "error", "-y"],
+    ...["-f", "lavfi", "-i", `color=c=${colour}:s=640x360:r=30:d=${seconds}`],
+    ...["-f", "lavfi", "-i", `sine=f=440:r=48000:d=${seconds},volume='${o.loud ?? "0.5"}':eval=frame`],
+    ...["-c:v", "libvpx", "-b:v", "300k", "-g", "15", "-deadline", "realtime", "-cpu-used", "8"],
+    ...["-c:a", "libopus", "-b:a", "48k", "-shortest", out],
+  ]);
+  return out;
+}
+
+before(async () => {
+  dir = fixtureDir("tapedeck-compositor-");
+  files.red = await colourFile("red", "red");
+  files.green = await colourFile("green", "0x00C000");
+  files.blue = await colourFile("blue", "blue");
+  // Speakers taking turns: red speaks in the first half of every 8 s, green in the second.
+  files.redFirst = await colourFile("red-first", "red", { loud: "if(lt(mod(t,8),4),1,0)", seconds: 8 });
+  files.greenSecond = await colourFile("green-second", "0x00C000", { loud: "if(lt(mod(t,8),4),0,1)", seconds: 8 });
+  // Flash and beep together at the start of every second (a 4 kHz beep: avOffsetsMs finds beeps at 4x 1 kHz).
+  files.flash = path.join(dir.dir, "flash.webm");
+  await runFfmpeg([
+    ...["-hide_banner", "-loglevel", "error", "-y"],
+    ...["-f", "lavfi", "-i", "color=c=black:s=640x360:r=30:d=4,drawbox=c=white:t=fill:enable='lt(mod(t\\,1)\\,0.1)'"],
+    ...["-f", "lavfi", "-i", "sine=f=4000:r=48000:d=4,volume='if(lt(mod(t,1),0.1),0.8,0)':eval=frame"],
+    ...["-c:v", "libvpx", "-b:v", "500k", "-g", "15", "-deadline", "realtime", "-cpu-used", "8"],
+    ...["-c:a", "libopus", "-b:a", "64k", "-shortest", files.flash],
+  ]);
+  app = await startTestApp();
+});
+
+after(async () => {
+  await app?.close();
+  dir?.remove();
+});
+
+async function room(name: string): Promise<string> {
+  return (await app.api<Room>("POST", "/v2/rooms", { name })).body.id;
+}
+
+async function join(roomId: string, name: string, file: string): Promise<SyntheticParticipant> {
+  const token = await mintAppToken(app.ctx.identity, { roomId, role: "host", userId: `user-${name}` });
+  return joinSynthetic({ baseUrl: app.url, token, name, mediaFile: file });
+}
+
+async function record(roomId: string, body: Record<string, unknown> = {}): Promise<string> {
+  const res = await app.api<Recording>("POST", `/v2/recordings/room/${roomId}/start`, body);
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  await waitFor(res.body.id, ["running"]);
+  return res.body.id;
+}
+
+function waitFor(id: string, statuses: string[], timeoutMs = 45_000): Promise<Recording> {
+  return until(
+    async () => {
+      const r = (await app.api<Recording>("GET", `/v2/recordings/${id}`)).body;
+      return statuses.includes(r.status) && r;
+    },
+    `recording ${id} to be ${statuses.join(" or ")}`,
+    timeoutMs,
+    50,
+  );
+}
+
+async function stopAndDownload(roomId: string, id: string): Promise<{ rec: Recording; file: string }> {
+  await app.api("POST", `/v2/recordings/room/${roomId}/stop`, {});
+  const rec = await waitFor(id, ["completed", "failed"]);
+  return { rec, file: await download(rec) };
+}
+
+async function download(rec: Recording): Promise<string> {
+  assert.equal(rec.status, "completed", JSON.stringify(rec.error));
+  const asset = rec.recording_assets?.find((a) => a.type === "room-composite");
+  assert.ok(asset, "a room-composite asset");
+  const link = await app.api<PresignedUrl>("GET", `/v2/recording-assets/${asset.id}/presigned-url`);
+  const file = path.join(dir.dir, `${rec.id}.mp4`);
+  fs.writeFileSync(file, Buffer.from(await (await fetch(link.body.url)).arrayBuffer()));
+  return file;
+}
+
+/** Every video frame of `file`, scaled to W x H, as RGB24. */
+function frames(file: string, w = W, h = H): Buffer[] {
+  const raw = execFileSync(
+    "ffmpeg",
+    ["-v", "error", "-i", file, "-vf", `scale=${w}:${h}:flags=area`, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+    {
+      maxBuffer: 1 << 30,
+    },
+  );
+  const size = w * h * 3;
+  return Array.from({ length: raw.length / size }, (_, i) => raw.subarray(i * size, (i + 1) * size));
+}
+
+type Colour = "red" | "green" | "blue" | "black" | "other";
+
+/** The colour at (x, y) of a scaled frame of width w (x, y in canvas fractions). */
+function colourOf(frame: Buffer, fx: number, fy: number, w = W, h = H): Colour {
+  const i = (Math.floor(fy * h) * w + Math.floor(fx * w)) * 3;
+  const [r, g, b] = [frame[i], frame[i + 1], frame[i + 2]];
+  if (r > 160 && g < 90 && b < 90) return "red";
+  if (g > 130 && r < 90 && b < 90) return "green";
+  if (b > 160 && r < 90 && g < 90) return "blue";
+  if (r < 40 && g < 40 && b < 40) return "black";
+  return "other";
+}
+
+/**
+ * Which layout a landscape frame shows: "R G" for two side by side (each 16:9 picture fitted into a
+ * 640x720 half), "R G / B" for three (two on top, one centred below), or null when it is neither.
+ */
+function layoutOf(f: Buffer): string | null {
+  const two = [colourOf(f, 0.25, 0.5), colourOf(f, 0.75, 0.5)];
+  // Fitted into a half: black bars above and below each picture.
+  if (two.every((c) => c !== "black" && c !== "other") && colourOf(f, 0.25, 0.1) === "black" && colourOf(f, 0.75, 0.9) === "black")
+    return `${two[0][0].toUpperCase()} ${two[1][0].toUpperCase()}`;
+  const three = [colourOf(f, 0.25, 0.25), colourOf(f, 0.75, 0.25), colourOf(f, 0.5, 0.75)];
+  if (three.every((c) => c !== "black" && c !== "other") && colourOf(f, 0.1, 0.75) === "black")
+    return `${three[0][0].toUpperCase()} ${three[1][0].toUpperCase()} / ${three[2][0].toUpperCase()}`;
+  return null;
+}
+
+/** The runs of equal values: [value, count] in order. */
+function runs<T>(xs: T[]): Array<[T, number]> {
+  const out: Array<[T, number]> = [];
+  for (const x of xs) {
+    const last = out.at(-1);
+    if (last && last[0] === x) last[1]++;
+    else out.push([x, 1]);
+  }
+  return out;
+}
+
+test("grid, frame by frame: two peers side by side, a third joins below them, the first leaves; no black or half-made frame", async () => {
+  const roomId = await room("compositor-grid");
+  const red = await join(roomId, "Red", files.red);
+  const green = await join(roomId, "Green", files.green);
+  const id = await record(roomId);
+  await new Promise((r) => setTimeout(r, 3000));
+  const blue = await join(roomId, "Blue", files.blue);
+  await new Promise((r) => setTimeout(r, 3000));
+  await red.leave();
+  await new Promise((r) => setTimeout(r, 3000));
+  const { rec, file } = await stopAndDownload(roomId, id);
+  await Promise.all([green.leave(), blue.leave()]);
+
+  const p = await probe(file);
+  const video = p.streams.find((s) => s.codec_type === "video");
+  assert.deepEqual([video?.codec_name, video?.width, video?.height], ["h264", 1280, 720]);
+  assert.equal(p.streams.find((s) => s.codec_type === "audio")?.codec_name, "aac");
+  const all = frames(file);
+  const fps = all.length / p.durationSeconds;
+  assert.ok(fps >= 29 && fps <= 31, `${all.length} frames in ${p.durationSeconds} s: ${fps.toFixed(1)} fps`);
+  const layouts = all.map(layoutOf);
+  const unknown = layouts.map((l, i) => (l ? -1 : i)).filter((i) => i >= 0);
+  if (unknown.length && process.env.KEEP) fs.copyFileSync(file, process.env.KEEP);
+  assert.deepEqual(unknown, [], `frames showing neither layout (black, garbage or half-made): ${unknown.slice(0, 10).join(", ")}`);
+  // From the very first frame: Red and Green; then Blue below them; then Green and Blue, each for seconds.
+  const seen = runs(layouts);
+  assert.deepEqual(
+    seen.map(([l]) => l),
+    ["R G", "R G / B", "G B"],
+    `layouts in order: ${seen.map(([l, n]) => `${l} x${n}`).join(", ")}`,
+  );
+  for (const [l, n] of seen) assert.ok(n >= 60, `${l} shown for ${n} frames`);
+  assert.ok(Math.abs(p.durationSeconds - (Date.parse(rec.stopped_at!) - Date.parse(rec.started_at!)) / 1000) <= 1);
+});
+
+test("portrait 720x1280: two peers stacked, each picture fitted across the width", async () => {
+  const roomId = await room("compositor-portrait");
+  const peers = [await join(roomId, "Red", files.red), await join(roomId, "Green", files.green)];
+  const id = await record(roomId, { resolution: { width: 720, height: 1280 } });
+  await new Promise((r) => setTimeout(r, 3000));
+  const { file } = await stopAndDownload(roomId, id);
+  await Promise.all(peers.map((p) => p.leave()));
+  const p = await probe(file);
+  const video = p.streams.find((s) => s.codec_type === "video");
+  assert.deepEqual([video?.width, video?.height], [720, 1280]);
+  const all = frames(file, 36, 64);
+  for (const [i, f] of all.entries()) {
+    const at = (x: number, y: number) => colourOf(f, x, y, 36, 64);
+    assert.deepEqual([at(0.5, 0.25), at(0.5, 0.75), at(0.5, 0.02), at(0.5, 0.5)], ["red", "green", "black", "black"], `frame ${i}`);
+  }
+});
+
+test("active speaker: the stage follows who speaks (audio levels), the other peer waits in the strip", async () => {
+  const roomId = await room("compositor-speaker");
+  const peers = [await join(roomId, "Red", files.redFirst), await join(roomId, "Green", files.greenSecond)];
+  const id = await record(roomId, { layout: "active-speaker" });
+  await new Promise((r) => setTimeout(r, 10_000));
+  const { file } = await stopAndDownload(roomId, id);
+  await Promise.all(peers.map((p) => p.leave()));
+  // The stage is the left three quarters; the strip on the right.
+  const stages = frames(file).map((f) => `${colourOf(f, 0.375, 0.5)}|${colourOf(f, 0.875, 0.5)}`);
+  const seen = runs(stages).filter(([, n]) => n >= 15);
+  const kinds = new Set(seen.map(([s]) => s));
+  assert.ok(
+    kinds.has("red|green") || kinds.has("red|black"),
+    `red on the stage at some point: ${seen.map(([s, n]) => `${s} x${n}`).join(", ")}`,
+  );
+  assert.ok(kinds.has("green|red"), `then green, with red in the strip: ${seen.map(([s, n]) => `${s} x${n}`).join(", ")}`);
+  for (const [s] of seen) assert.ok(!s.startsWith("black"), `the stage is never empty: ${s}`);
+});
+
+test("A/V sync: a flash and its beep land together in the recording (within 40 ms)", async () => {
+  const roomId = await room("compositor-av");
+  const peer = await join(roomId, "Flash", files.flash);
+  const id = await record(roomId);
+  await new Promise((r) => setTimeout(r, 8000));
+  const { file } = await stopAndDownload(roomId, id);
+  await peer.leave();
+  const { offsets, beeps, flashes } = await avOffsetsMs(file, 1000);
+  assert.ok(offsets.length >= 5, `${beeps.length} beeps and ${flashes.length} flashes found`);
+  const median = offsets[Math.floor(offsets.length / 2)];
+  console.log(`A/V offsets (audio - video, ms): ${offsets.map((o) => o.toFixed(0)).join(" ")}`);
+  assert.ok(Math.abs(median) <= 40, `median A/V offset ${median.toFixed(1)} ms`);
+  for (const o of offsets) assert.ok(Math.abs(o) <= 60, `every beep within 60 ms of its flash: ${o.toFixed(1)} ms`);
+});
+
+test("the compositor killed mid-recording: the recording ends with what was recorded and says why", async () => {
+  const roomId = await room("compositor-crash");
+  const peers = [await join(roomId, "Red", files.red)];
+  const id = await record(roomId);
+  await new Promise((r) => setTimeout(r, 4000));
+  const ours = () =>
+    execFileSync("pgrep", ["-P", String(process.pid), "-f", "gst-compositor.py"])
+      .toString()
+      .trim()
+      .split("\n")
+      .map(Number);
+  const pids = ours();
+  assert.equal(pids.length, 1, `one compositor running: ${execFileSync("ps", ["-o", "pid,ppid,args", "-p", pids.join(",")])}`);
+  process.kill(pids[0], "SIGKILL");
+  const rec = await waitFor(id, ["completed", "failed"]);
+  await Promise.all(peers.map((p) => p.leave()));
+  assert.equal(rec.status, "completed", JSON.stringify(rec.error));
+  assert.equal(rec.stop_reason, "failure: INTERNAL_ERROR");
+  assert.match(rec.error?.message ?? "", /the compositor exited: crashed, signal SIGKILL/);
+  const p = await probe(await download(rec));
+  assert.ok(p.durationSeconds >= 3, `${p.durationSeconds} s kept of the 4 s recorded`);
+  assert.throws(ours, "no compositor left running");
+});
