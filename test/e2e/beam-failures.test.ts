@@ -40,8 +40,8 @@ test("a meeting_url that does not load fails fast with MAX_RETRIES_REACHED in it
   await waitFor(again.body.id, ["completed", "failed"]);
 });
 
-test("Chromium killed mid-recording: what was recorded is kept, and the stop says why", async () => {
-  const id = await startRecording({});
+test("Chromium killed mid-recording (renderer: browser): what was recorded is kept, and the stop says why", async () => {
+  const id = await startRecording({ renderer: "browser" });
   await waitFor(id, ["running"]);
   await delay(5000);
   const pids = recorderBrowserPids();

@@ -180,7 +180,8 @@ test("browser recording: start it, see it run, a second start refused with 409, 
 
       await waitForStatus(page, id, "running", 60_000, "/v2/recordings");
       // While it started, the row said what the recorder was doing, step by step.
-      assertStepsInOrder(await startingSeen(page, id), ["launching_browser", "loading_page", "joining_room"]);
+      // The built-in layout is drawn by the live compositor: no browser to launch, no page to load.
+      assertStepsInOrder(await startingSeen(page, id), ["joining_room"]);
       const rec = page.locator(`tr[data-id="${id}"]`);
       assert.equal(await rec.getByTestId("progress").count(), 0, "no steps once running");
       assert.equal(await rec.getByTestId("stop").isEnabled(), true);
@@ -262,8 +263,6 @@ test("live stream: start it, see its ladder and URL, watch it in the page, polli
 
       await waitForStatus(page, id, "running", 60_000, "/v2/live-streams");
       assertStepsInOrder(await startingSeen(page, id), [
-        "launching_browser",
-        "loading_page",
         "joining_room",
         "starting_capture",
         "first_segment",

@@ -133,11 +133,10 @@ export class CompositorCapture implements RecordingCapture {
 
   /** Starts the compositor, joins the room, and starts composing. */
   static async start(o: CompositorCaptureOptions): Promise<CompositorCapture> {
-    o.onStep?.("starting_capture");
+    o.onStep?.("joining_room");
     const cap = new CompositorCapture(o);
     try {
       await cap.comp.ready;
-      o.onStep?.("joining_room");
       cap.feed = await RoomFeed.join({
         baseUrl: o.baseUrl,
         token: o.token,
@@ -154,6 +153,7 @@ export class CompositorCapture implements RecordingCapture {
           },
         },
       });
+      o.onStep?.("starting_capture");
       o.log.info({ width: o.width, height: o.height, layout: o.layout, pid: cap.comp.proc.pid }, "compositor recording");
       setTimeout(() => cap.release(`the picture was not complete within ${FIRST_PICTURE_MS} ms`), FIRST_PICTURE_MS).unref();
       cap.relayout();

@@ -45,7 +45,7 @@ export class CompositorProcess {
   private readonly ports = new Map<string, (port: number) => void>();
   private readonly listeners: Array<(e: CompositorEvent) => void> = [];
 
-  constructor(private readonly o: CompositorOptions) {
+  constructor(o: CompositorOptions) {
     const args = [
       COMPOSITOR_SCRIPT,
       `--width=${o.width}`,
