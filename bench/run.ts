@@ -8,6 +8,7 @@ import { benchSessionRecording } from "./session-recording.bench.ts";
 import { benchBeam } from "./beam.bench.ts";
 import { benchHls } from "./hls.bench.ts";
 import { benchCluster } from "./cluster.bench.ts";
+import { benchCompositor } from "./compositor.bench.ts";
 
 // `npm run bench`: prints each figure beside its baseline measured in the same run, on this machine.
 
@@ -20,6 +21,7 @@ rows.push(...(await benchPublishBitrate()));
 rows.push(...(await benchComposite()));
 rows.push(...(await benchSessionRecording()));
 rows.push(...(await benchBeam()));
+rows.push(...(await benchCompositor()));
 rows.push(...(await benchHls()));
 rows.push(...(await benchCluster()));
 const w0 = Math.max(...rows.map((r) => r[0].length));

@@ -145,6 +145,8 @@ export function buildSyntheticFileArgs(o: {
   fps: number;
   seconds: number;
   videoBitrateKbps: number;
+  /** Seconds between keyframes (default 2). */
+  keyframeIntervalSeconds?: number;
   out: string;
 }): string[] {
   const clock = clockFilter(o.height);
@@ -171,7 +173,7 @@ export function buildSyntheticFileArgs(o: {
     "-b:v",
     `${o.videoBitrateKbps}k`,
     "-g",
-    String(o.fps * 2),
+    String(Math.max(1, Math.round(o.fps * (o.keyframeIntervalSeconds ?? 2)))),
     "-auto-alt-ref",
     "0",
     "-c:a",

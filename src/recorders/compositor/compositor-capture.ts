@@ -303,6 +303,7 @@ export class CompositorCapture implements RecordingCapture {
     this.held = false;
     this.startedAt = Date.now();
     if (why) this.o.log.info({ why }, "compositor: starting the recording without the whole picture");
+    else this.o.log.debug("compositor: the picture is complete; the recording starts");
     this.comp.resume();
   }
 

@@ -44,6 +44,7 @@ def parse_args():
     p.add_argument("--preset", default="veryfast")
     p.add_argument("--audio-only", action="store_true")
     p.add_argument("--jitter-ms", type=int, default=150)
+    p.add_argument("--mix-latency-ms", type=int, default=250)
     p.add_argument("--jb-mode", default="slave")
     # Measured (test/integration/compositor.test.ts, flash and beep): the audio came out ~30 ms after its picture
     # (Opus decoder delay without pre-skip over RTP, the encoder's lookahead, a frame picked by overlap).
@@ -98,7 +99,7 @@ class Compositor:
 
     def _build(self):
         o = self.o
-        self.latency_ms = o.jitter_ms + 250
+        self.latency_ms = o.jitter_ms + o.mix_latency_ms
         latency = self.latency_ms * Gst.MSECOND
         mux = self.make("matroskamux", "mux", streamable=True)
         sink = self.make("fdsink", "out", fd=1, sync=False)
@@ -113,7 +114,9 @@ class Compositor:
                 speed_preset=o.preset,
                 bitrate=o.video_kbps,
                 key_int_max=o.fps * o.keyframe_seconds,
-                option_string="rc-lookahead=10:bframes=0",
+                # No lookahead and no B-frames: a frame is out ~200 ms after it is composed (with the default
+                # lookahead, ~600 ms: the start of a recording and a live stream's delay are that much later).
+                option_string="rc-lookahead=0:sync-lookahead=0:bframes=0",
             )
             vq = self.make("queue", "vq", max_size_time=2 * SECOND, max_size_buffers=0, max_size_bytes=0)
             parse = self.make("h264parse")
