@@ -5,8 +5,8 @@ import path from "node:path";
 import { buildCaptureMp4Args } from "../src/media/ffmpeg-args.ts";
 import { runFfmpeg } from "../src/media/process.ts";
 import { superviseProcess } from "../src/process/supervisor.ts";
-import { CaptureFfmpeg } from "../src/recorders/browser/capture-ffmpeg.ts";
-import { FileFollower } from "../src/recorders/browser/follow-file.ts";
+import { CaptureFfmpeg } from "../src/recorders/core/capture-ffmpeg.ts";
+import { FileFollower } from "../src/recorders/core/follow-file.ts";
 import { median } from "./proc.ts";
 
 // The browser recorder's capture ffmpeg, its pipe path alone (no Chromium): the same WebM (720p30 H.264

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what tapedeck needs on Debian 12 when it is missing: system packages (ffmpeg, chromium,
-# and for the tests postgresql) and the npm dependencies from the lockfile.
-#   scripts/ensure-deps.sh serve   ffmpeg, chromium, fonts + npm packages
+# GStreamer for the live compositor, and for the tests postgresql) and the npm dependencies from the lockfile.
+#   scripts/ensure-deps.sh serve   ffmpeg, chromium, GStreamer, fonts + npm packages
 #   scripts/ensure-deps.sh test    the same + postgresql (the test suite runs a real PostgreSQL)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,11 @@ command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || { [[ " ${missing[*]} " == *" ffmpeg "* ]] || missing+=(ffmpeg); }
 { [ -x /usr/bin/chromium ] || [ -n "${CHROMIUM_PATH:-}" ]; } || missing+=(chromium)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+# The live compositor (src/recorders/compositor/gst-compositor.py): Debian's Python, GStreamer's bindings and
+# elements; its own --check names what is missing.
+if ! /usr/bin/python3 src/recorders/compositor/gst-compositor.py --check >/dev/null 2>&1; then
+  missing+=(python3-gst-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav)
+fi
 if [ "$purpose" = "test" ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 fi

@@ -1,11 +1,12 @@
 import fs from "node:fs";
+import { COMPOSITOR_PYTHON, COMPOSITOR_SCRIPT } from "../recorders/compositor/compositor-process.ts";
 import { superviseProcess } from "../process/supervisor.ts";
 
 // At boot, tapedeck checks for the media tools recording needs and says exactly what is missing and
 // how to install it. The API runs without them; recordings cannot.
 
 export interface ToolCheck {
-  name: "ffmpeg" | "ffprobe" | "chromium";
+  name: "ffmpeg" | "ffprobe" | "chromium" | "gstreamer";
   ok: boolean;
   path: string | null;
   version: string | null;
@@ -80,6 +81,19 @@ async function checkChromium(env: NodeJS.ProcessEnv): Promise<ToolCheck> {
   return { name: "chromium", ok: true, path: p, version: /(\d+\.\d+\.\d+\.\d+)/.exec(v.out)?.[1] ?? v.out.trim() };
 }
 
+const GST_PACKAGES = "python3-gst-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav";
+
+/** The live compositor: Debian's Python with GStreamer's bindings and every element it uses. */
+async function checkGstreamer(): Promise<ToolCheck> {
+  const fix = `run \`bash scripts/ensure-deps.sh\` (as root), or \`apt-get install -y ${GST_PACKAGES}\`; until then set TAPEDECK_RECORDING_RENDERER=browser`;
+  if (!fs.existsSync(COMPOSITOR_PYTHON))
+    return { name: "gstreamer", ok: false, path: null, version: null, problem: `${COMPOSITOR_PYTHON} not found`, fix };
+  const v = await run(COMPOSITOR_PYTHON, [COMPOSITOR_SCRIPT, "--check"]);
+  const out = v.out.trim().split("\n").at(-1) ?? "";
+  if (!v.ok) return { name: "gstreamer", ok: false, path: COMPOSITOR_PYTHON, version: null, problem: out.slice(0, 300) || "the compositor check failed", fix };
+  return { name: "gstreamer", ok: true, path: COMPOSITOR_PYTHON, version: out };
+}
+
 export async function runBootChecks(env: NodeJS.ProcessEnv = process.env): Promise<ToolCheck[]> {
-  return Promise.all([checkFfmpeg(), checkFfprobe(), checkChromium(env)]);
+  return Promise.all([checkFfmpeg(), checkFfprobe(), checkChromium(env), checkGstreamer()]);
 }

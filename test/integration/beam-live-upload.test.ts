@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { FileFollower } from "../../src/recorders/browser/follow-file.ts";
+import { FileFollower } from "../../src/recorders/core/follow-file.ts";
 import { LocalStorage } from "../../src/storage/local.storage.ts";
 import { PART_SIZE, S3Storage } from "../../src/storage/s3.storage.ts";
 import { startS3rver, type TestS3 } from "../support/s3rver.ts";

@@ -14,7 +14,7 @@ import { probe } from "../../src/media/process.ts";
 import { newRecordingRow } from "../../src/recorders/core/recording.repository.ts";
 import { beamRecorder, type ResumableBeamDetails } from "../../src/recorders/browser/beam-recorder.ts";
 import type { BeamDetails } from "../../src/recorders/browser/beam.service.ts";
-import { FileFollower } from "../../src/recorders/browser/follow-file.ts";
+import { FileFollower } from "../../src/recorders/core/follow-file.ts";
 import { InternalS3Storage } from "../../src/storage/internal-s3.storage.ts";
 import { MIN_PART_SIZE, ResumableUpload, type ResumableUploadState, uploadInParts } from "../../src/storage/resumable-upload.ts";
 import type { Room } from "../support/api-types.ts";

@@ -6,8 +6,8 @@ import path from "node:path";
 import { after, test } from "node:test";
 import { probe, runFfmpeg } from "../../src/media/process.ts";
 import { NotReadyError, superviseProcess } from "../../src/process/supervisor.ts";
-import { CaptureFfmpeg } from "../../src/recorders/browser/capture-ffmpeg.ts";
-import { FileFollower } from "../../src/recorders/browser/follow-file.ts";
+import { CaptureFfmpeg } from "../../src/recorders/core/capture-ffmpeg.ts";
+import { FileFollower } from "../../src/recorders/core/follow-file.ts";
 import { until } from "../support/wait.ts";
 
 // The process supervisor with real child processes and real signals: small `node -e` programs that
@@ -212,7 +212,7 @@ test("groups still running when the owning Node process exits are killed by its 
   await until(() => gone(pid), "the orphan to be gone", 2000, 10);
 });
 
-// The capture ffmpeg (recorders/browser/capture-ffmpeg.ts) under the supervisor.
+// The capture ffmpeg (recorders/core/capture-ffmpeg.ts) under the supervisor.
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 

@@ -51,6 +51,9 @@ const ALLOWED_UPWARD: Readonly<Record<string, string>> = {
 const ALLOWED_LOOP_EDGES: Readonly<Record<string, string>> = {
   // The SFU starts track recordings (recorders/sfu), and the track recorder types its input with the SFU's PublishedTrack.
   "recorders/sfu>sfu": "track-recording.service.ts imports the type sfu/published-track.ts",
+  // The live compositor joins rooms as a client of the SFU's signalling (its message types and codec list),
+  // while the SFU's 100ms signalling starts recordings (sfu/hms -> recorders/browser -> the compositor).
+  "recorders/compositor>sfu": "room-feed.ts and compositor-capture.ts speak sfu/protocol.ts with sfu/media-config.ts's codecs",
 };
 
 interface Edge {
@@ -207,7 +210,7 @@ test("the recorders' shared core and chat output import no kind of recording", (
   ].sort();
   assert.deepEqual(
     kinds,
-    ["recorders/browser", "recorders/chat", "recorders/core", "recorders/hls", "recorders/rtmp", "recorders/sfu"],
+    ["recorders/browser", "recorders/chat", "recorders/compositor", "recorders/core", "recorders/hls", "recorders/rtmp", "recorders/sfu"],
     "every file under recorders/ is in a kind's folder or a shared one",
   );
 });

@@ -3,10 +3,10 @@ import type { Logger } from "../../log.ts";
 import { GuardedProxy } from "../../net/guarded-proxy.ts";
 import { DEFAULT_OUTBOUND_POLICY, OutboundRefusedError, type OutboundPolicy } from "../../net/outbound-policy.ts";
 import { describeEnd } from "../../process/supervisor.ts";
-import type { CaptureEnd, CaptureStepName, RecordingCapture } from "./capture.ts";
-import { CaptureFfmpeg, type StdoutSink } from "./capture-ffmpeg.ts";
+import type { CaptureEnd, CaptureStepName, RecordingCapture } from "../core/capture.ts";
+import { CaptureFfmpeg, type StdoutSink } from "../core/capture-ffmpeg.ts";
 import { ChromiumProcess } from "./chromium-process.ts";
-import { FileFollower } from "./follow-file.ts";
+import { FileFollower } from "../core/follow-file.ts";
 
 // One browser recording's media: a headless Chromium of its own opens the page, the page captures its
 // own tab (getDisplayMedia of the current tab, accepted by --auto-accept-this-tab-capture) and records it

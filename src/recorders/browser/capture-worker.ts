@@ -14,7 +14,7 @@ import type { Readiness, Recorder, RecorderRun } from "../core/recorder.ts";
 import { certificateSpki } from "./chromium-process.ts";
 import { CompositorCapture } from "../compositor/compositor-capture.ts";
 import { BeamCapture, PageLoadError, redact } from "./beam-capture.ts";
-import type { RecordingCapture } from "./capture.ts";
+import type { RecordingCapture } from "../core/capture.ts";
 import { rendererFor, requestStop, type BeamDetails, type BeamFailure } from "./beam.service.ts";
 import { CaptureStates } from "./capture-states.ts";
 import { reachStep, type CaptureStep } from "./capture-progress.ts";

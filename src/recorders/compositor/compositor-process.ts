@@ -1,4 +1,3 @@
-import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -145,10 +144,4 @@ export class CompositorProcess {
   kill(): Promise<ProcessEnd> {
     return this.proc.kill();
   }
-}
-
-/** Can this machine run the compositor? null when it can, else why not (for the boot log and a clear failure). */
-export function compositorProblem(): string | null {
-  if (!fs.existsSync(COMPOSITOR_PYTHON)) return `${COMPOSITOR_PYTHON} is missing (install python3-gst-1.0)`;
-  return null;
 }

@@ -33,6 +33,23 @@ from gi.repository import GLib, Gst  # noqa: E402
 Gst.init(None)
 SECOND = Gst.SECOND
 
+# What a composition needs (Debian: gstreamer1.0-plugins-base, -good, -ugly, gstreamer1.0-libav).
+ELEMENTS = [
+    "compositor", "audiomixer", "videotestsrc", "audiotestsrc", "textoverlay", "videoconvert", "audioconvert",
+    "audioresample", "level", "opusenc", "opusdec", "rtpopusdepay", "udpsrc", "rtpjitterbuffer",
+    "rtpvp8depay", "vp8dec", "rtph264depay", "avdec_h264", "matroskamux", "fdsink", "x264enc", "h264parse",
+]
+
+
+def check():
+    """`--check`: prints the GStreamer version, or the elements missing, for tapedeck's boot check."""
+    missing = [e for e in ELEMENTS if Gst.ElementFactory.find(e) is None]
+    if missing:
+        print(f"GStreamer {Gst.version_string()} lacks: {', '.join(missing)}")
+        return 1
+    print(Gst.version_string())
+    return 0
+
 
 def parse_args():
     p = argparse.ArgumentParser()
@@ -51,6 +68,7 @@ def parse_args():
     p.add_argument("--audio-advance-ms", type=int, default=25)
     p.add_argument("--name-size", type=int, default=20)
     p.add_argument("--held", action="store_true", help="start paused: the output begins at the first resume")
+    p.add_argument("--check", action="store_true", help="check that every element is installed, and exit")
     return p.parse_args()
 
 
@@ -489,4 +507,5 @@ class Compositor:
 
 
 if __name__ == "__main__":
-    sys.exit(Compositor(parse_args()).run())
+    args = parse_args()
+    sys.exit(check() if args.check else Compositor(args).run())
