@@ -62,7 +62,8 @@ const execFileP = promisify(execFile);
 
 /** Frames over duration (never blocking: the publishers in this process must keep answering their SFU). */
 async function fpsOf(file: string): Promise<number> {
-  const probe = async (...args: string[]) => Number((await execFileP("ffprobe", ["-v", "error", ...args, "-of", "csv=p=0", file])).stdout.trim());
+  const probe = async (...args: string[]) =>
+    Number((await execFileP("ffprobe", ["-v", "error", ...args, "-of", "csv=p=0", file])).stdout.trim());
   const n = await probe("-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames");
   return n / (await probe("-show_entries", "format=duration"));
 }
@@ -75,7 +76,15 @@ export async function benchCompositor(): Promise<Array<[string, string, string]>
   // browser publisher answers within a frame or two; half a second is the wait this leaves in the start figure.
   const enc = spawnSync(
     "ffmpeg",
-    buildSyntheticFileArgs({ width: 640, height: 360, fps: 30, seconds: 20, videoBitrateKbps: 600, keyframeIntervalSeconds: 0.5, out: source }),
+    buildSyntheticFileArgs({
+      width: 640,
+      height: 360,
+      fps: 30,
+      seconds: 20,
+      videoBitrateKbps: 600,
+      keyframeIntervalSeconds: 0.5,
+      out: source,
+    }),
   );
   if (enc.status !== 0) throw new Error(`could not encode the bench source: ${enc.stderr}`);
   const server = await startServer(dataDir, { TAPEDECK_ROLES: "api,sfu,worker", TAPEDECK_SFU_CPU_LIMIT: "off", TAPEDECK_BEAM_MAX: "3" });
@@ -148,9 +157,17 @@ export async function benchCompositor(): Promise<Array<[string, string, string]>
         }
         const m = (k: "cpu" | "fps" | "startMs") => median(figures.map((f) => f[k]));
         const tag = `compositor ${size.label} ${PUBLISHERS}-tile grid (renderer ${renderer})`;
-        rows.push([`${tag}: cores`, m("cpu").toFixed(2), renderer === "browser" ? "(baseline: the browser path)" : "target ≤ 0.6 at 720p, ≤ 1.2 at 1080p"]);
+        rows.push([
+          `${tag}: cores`,
+          m("cpu").toFixed(2),
+          renderer === "browser" ? "(baseline: the browser path)" : "target ≤ 0.6 at 720p, ≤ 1.2 at 1080p",
+        ]);
         rows.push([`${tag}: fps`, m("fps").toFixed(1), "publishers send 30; target ≥ 29.5"]);
-        rows.push([`${tag}: start → first byte`, `${(m("startMs") / 1000).toFixed(2)} s`, renderer === "browser" ? "(baseline)" : "target ≤ 1.5 s"]);
+        rows.push([
+          `${tag}: start → first byte`,
+          `${(m("startMs") / 1000).toFixed(2)} s`,
+          renderer === "browser" ? "(baseline)" : "target ≤ 1.5 s",
+        ]);
       }
 
     say(`three 720p30 recordings at once, ${SECONDS} s`);

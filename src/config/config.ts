@@ -118,7 +118,7 @@ const envFields = z.object({
   TAPEDECK_SFU_REMB: z.enum(["on", "off"], { error: "must be on or off" }).default("on"),
   TAPEDECK_BEAM_MAX: z.coerce.number().int().min(0).max(64).optional(),
   TAPEDECK_HLS_MAX: z.coerce.number().int().min(0).max(64).optional(),
-  TAPEDECK_HLS_CORES: z.coerce.number().min(0.5).max(256).optional(),
+  TAPEDECK_HLS_CORES: z.coerce.number().min(0.25).max(256).optional(),
   TAPEDECK_RECORDING_RENDERER: z.enum(["compositor", "browser"], { error: "must be compositor or browser" }).default("compositor"),
   TAPEDECK_HLS_PRESET: z.enum(PRESETS, { error: `must be one of ${PRESETS.join(", ")}` }).default("superfast"),
   // HTTP server limits (slow clients must not hold connections forever).

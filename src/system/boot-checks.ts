@@ -90,7 +90,15 @@ async function checkGstreamer(): Promise<ToolCheck> {
     return { name: "gstreamer", ok: false, path: null, version: null, problem: `${COMPOSITOR_PYTHON} not found`, fix };
   const v = await run(COMPOSITOR_PYTHON, [COMPOSITOR_SCRIPT, "--check"]);
   const out = v.out.trim().split("\n").at(-1) ?? "";
-  if (!v.ok) return { name: "gstreamer", ok: false, path: COMPOSITOR_PYTHON, version: null, problem: out.slice(0, 300) || "the compositor check failed", fix };
+  if (!v.ok)
+    return {
+      name: "gstreamer",
+      ok: false,
+      path: COMPOSITOR_PYTHON,
+      version: null,
+      problem: out.slice(0, 300) || "the compositor check failed",
+      fix,
+    };
   return { name: "gstreamer", ok: true, path: COMPOSITOR_PYTHON, version: out };
 }
 

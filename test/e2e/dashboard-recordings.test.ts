@@ -262,11 +262,7 @@ test("live stream: start it, see its ladder and URL, watch it in the page, polli
       assert.equal(await row.getByTestId("watch").isDisabled(), true, "nothing to watch while starting");
 
       await waitForStatus(page, id, "running", 60_000, "/v2/live-streams");
-      assertStepsInOrder(await startingSeen(page, id), [
-        "joining_room",
-        "starting_capture",
-        "first_segment",
-      ]);
+      assertStepsInOrder(await startingSeen(page, id), ["joining_room", "starting_capture", "first_segment"]);
       const api = (await app.api<LiveStream>("GET", `/v2/live-streams/${id}`)).body;
       assert.equal(await row.getByTestId("playback-url").textContent(), api.playback.url);
       assert.match(api.playback.url, new RegExp(`/hls/${id}/[A-Za-z0-9_-]{22}/master\\.m3u8$`));

@@ -309,7 +309,8 @@ export class CaptureWorker<D extends BeamDetails> {
     const dir = path.join(ctx.config.dataDir, recorder.kind, row.id);
     fs.mkdirSync(dir, { recursive: true });
     const spool = path.join(dir, "recording.mp4");
-    const { ffmpegArgs, stdout } = recorder.build({ dir, d, log });
+    const renderer = rendererFor(d, ctx.config.recording.renderer);
+    const { ffmpegArgs, stdout, layers } = recorder.build({ dir, d, log, renderer });
     const userId = `${recorder.kind}-${row.id}`;
     const token = await mintAppToken(ctx.identity, {
       roomId: row.room_id,
@@ -334,8 +335,9 @@ export class CaptureWorker<D extends BeamDetails> {
       };
       const tls = ctx.config.tls;
       r.capture =
-        rendererFor(d, ctx.config.recording.renderer) === "compositor"
+        renderer === "compositor"
           ? await CompositorCapture.start({
+              layers,
               ...common,
               baseUrl: ctx.config.publicUrl,
               token,

@@ -5,6 +5,7 @@ import type { PeerInfo } from "../../sfu/protocol.ts";
 import type { CaptureEnd, CaptureStepName, RecordingCapture } from "../core/capture.ts";
 import { CaptureFfmpeg, type StdoutSink } from "../core/capture-ffmpeg.ts";
 import { FileFollower } from "../core/follow-file.ts";
+import type { EncodedLayer } from "../core/recorder.ts";
 import { type CompositorLayoutName, type LayoutPeer, type LayoutTile, layoutTiles, sameLayout } from "./compositor-layout.ts";
 import { CompositorProcess } from "./compositor-process.ts";
 import { type FeedTrack, RoomFeed } from "./room-feed.ts";
@@ -36,6 +37,8 @@ export interface CompositorCaptureOptions {
   ffmpegArgs?: string[];
   stdout?: StdoutSink;
   videoBitsPerSecond: number;
+  /** The video layers to encode (a live ladder); default one at the canvas size. */
+  layers?: EncodedLayer[];
   log: Logger;
   onStep?: (step: CaptureStepName) => void;
 }
@@ -96,6 +99,7 @@ export class CompositorCapture implements RecordingCapture {
       width: o.width,
       height: o.height,
       videoKbps: Math.round(o.videoBitsPerSecond / 1000),
+      layers: o.layers,
       audioOnly: o.audioOnly,
       held: true,
       log: o.log,

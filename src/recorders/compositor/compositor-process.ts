@@ -2,6 +2,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { superviseProcess, type ProcessEnd, type ProcessLog, type SupervisedProcess } from "../../process/supervisor.ts";
+import type { EncodedLayer } from "../core/recorder.ts";
 import type { LayoutTile } from "./compositor-layout.ts";
 
 // The live compositor process (gst-compositor.py, GStreamer through its Python bindings), one per
@@ -20,6 +21,8 @@ export interface CompositorOptions {
   height: number;
   fps?: number;
   videoKbps: number;
+  /** Video layers to encode, highest first (default: one at width x height, videoKbps). */
+  layers?: EncodedLayer[];
   audioOnly?: boolean;
   /** Start paused: the output begins at the first resume(). */
   held?: boolean;
@@ -53,6 +56,7 @@ export class CompositorProcess {
       `--video-kbps=${o.videoKbps}`,
       ...(o.audioOnly ? ["--audio-only"] : []),
       ...(o.held ? ["--held"] : []),
+      ...(o.layers?.length ? [`--layers=${JSON.stringify(o.layers)}`] : []),
     ];
     let readyNow!: () => void;
     const ready = new Promise<void>((r) => (readyNow = r));

@@ -38,6 +38,7 @@ ELEMENTS = [
     "compositor", "audiomixer", "videotestsrc", "audiotestsrc", "textoverlay", "videoconvert", "audioconvert",
     "audioresample", "level", "opusenc", "opusdec", "rtpopusdepay", "udpsrc", "rtpjitterbuffer",
     "rtpvp8depay", "vp8dec", "rtph264depay", "avdec_h264", "matroskamux", "fdsink", "x264enc", "h264parse",
+    "tee", "videoscale", "queue",
 ]
 
 
@@ -69,6 +70,7 @@ def parse_args():
     p.add_argument("--name-size", type=int, default=20)
     p.add_argument("--held", action="store_true", help="start paused: the output begins at the first resume")
     p.add_argument("--check", action="store_true", help="check that every element is installed, and exit")
+    p.add_argument("--layers", default="", help='JSON [{"width","height","kbps","maxrate"?,"bufsize"?,"profile"?,"preset"?}], highest first')
     return p.parse_args()
 
 
@@ -92,6 +94,12 @@ class Compositor:
         self.first_pts = {}
         self.frame_ns = Gst.SECOND // o.fps
         self._build()
+
+    def layers(self):
+        """The encoded outputs, highest first: --layers, else one at the canvas size."""
+        if self.o.layers:
+            return json.loads(self.o.layers)
+        return [{"width": self.o.width, "height": self.o.height, "kbps": self.o.video_kbps}]
 
     def emit(self, **ev):
         try:
@@ -126,23 +134,43 @@ class Compositor:
         if not o.audio_only:
             self.comp = self.make("compositor", "comp", background=1, latency=latency, min_upstream_latency=latency, ignore_inactive_pads=True)
             caps = Gst.Caps.from_string(f"video/x-raw,format=I420,width={o.width},height={o.height},framerate={o.fps}/1")
-            enc = self.make(
-                "x264enc",
-                "venc",
-                speed_preset=o.preset,
-                bitrate=o.video_kbps,
-                key_int_max=o.fps * o.keyframe_seconds,
+            capsf = self.make("capsfilter", caps=caps)
+            vq = self.make("queue", "vq", max_size_time=2 * SECOND, max_size_buffers=0, max_size_bytes=0)
+            tee = self.make("tee", "layers")
+            self._chain(self.comp, capsf, vq, tee)
+            self.comp.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._on_output)
+            self.encoder_pads.append(vq.get_static_pad("sink"))
+            # One encode per output layer, from the composed picture (no decode of a first encode): a
+            # recording has one layer at the canvas size, a live stream its whole ladder, keyframes aligned.
+            for i, layer in enumerate(self.layers()):
+                chain = [self.make("queue", max_size_time=2 * SECOND, max_size_buffers=0, max_size_bytes=0)]
+                if (layer["width"], layer["height"]) != (o.width, o.height):
+                    chain.append(self.make("videoscale", method=0, add_borders=True))
+                    chain.append(
+                        self.make("capsfilter", caps=Gst.Caps.from_string(f"video/x-raw,width={layer['width']},height={layer['height']},pixel-aspect-ratio=1/1"))
+                    )
                 # No lookahead and no B-frames: a frame is out ~200 ms after it is composed (with the default
                 # lookahead, ~600 ms: the start of a recording and a live stream's delay are that much later).
-                option_string="rc-lookahead=0:sync-lookahead=0:bframes=0",
-            )
-            vq = self.make("queue", "vq", max_size_time=2 * SECOND, max_size_buffers=0, max_size_bytes=0)
-            parse = self.make("h264parse")
-            capsf = self.make("capsfilter", caps=caps)
-            self._chain(self.comp, capsf, vq, enc, parse)
-            self.comp.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._on_output)
-            parse.link_pads("src", mux, "video_%u")
-            self.encoder_pads.append(vq.get_static_pad("sink"))
+                # No scene-cut keyframes: every layer's keyframes at the same instants (HLS segments line up).
+                options = "rc-lookahead=0:sync-lookahead=0:bframes=0:scenecut=0"
+                if layer.get("maxrate"):
+                    options += f":vbv-maxrate={layer['maxrate']}:vbv-bufsize={layer['bufsize']}"
+                chain.append(
+                    self.make(
+                        "x264enc",
+                        f"venc{i}",
+                        speed_preset=layer.get("preset", o.preset),
+                        bitrate=layer["kbps"],
+                        key_int_max=o.fps * o.keyframe_seconds,
+                        option_string=options,
+                    )
+                )
+                if layer.get("profile"):
+                    chain.append(self.make("capsfilter", caps=Gst.Caps.from_string(f"video/x-h264,profile={layer['profile']}")))
+                chain.append(self.make("h264parse"))
+                self._chain(*chain)
+                tee.request_pad_simple("src_%u").link(chain[0].get_static_pad("sink"))
+                chain[-1].link_pads("src", mux, "video_%u")
             # The canvas: a tiny live black source keeps the output going at the frame rate with no tile at all.
             base = self.make("videotestsrc", is_live=True, pattern="black")
             basecaps = self.make("capsfilter", caps=Gst.Caps.from_string(f"video/x-raw,format=I420,width=16,height=16,framerate={o.fps}/1"))

@@ -38,6 +38,17 @@ export interface RecordingDescriptor<D> {
   readonly finishJob: RecordingJobType;
 }
 
+/** A video layer the live compositor encodes: size, kbps, and for a live ladder its VBV, profile and preset. */
+export interface EncodedLayer {
+  width: number;
+  height: number;
+  kbps: number;
+  maxrate?: number;
+  bufsize?: number;
+  profile?: "main";
+  preset?: string;
+}
+
 /** What a recorder's hooks see of its running capture. */
 export interface CaptureHandle {
   /** Pauses and resumes what the page records (the span is left out of the capture's output). */
@@ -85,7 +96,12 @@ export interface Recorder<D> extends RecordingDescriptor<D> {
    * recording as a fragmented MP4 spool file; arguments = an ffmpeg reading the page's WebM on stdin
    * (with `stdout`, what it writes on stdout goes there as it comes).
    */
-  build(o: { dir: string; d: D; log: Logger }): { ffmpegArgs?: string[]; stdout?: { write(chunk: Buffer): void; end(): void } };
+  build(o: { dir: string; d: D; log: Logger; renderer: "compositor" | "browser" }): {
+    ffmpegArgs?: string[];
+    stdout?: { write(chunk: Buffer): void; end(): void };
+    /** The compositor encodes these video layers itself, highest first (their streams in order in its output); default one at the capture size. */
+    layers?: EncodedLayer[];
+  };
   /** Once the capture has started (its time 0 in `d.epoch`, the session's start in `d`): where its output will be delivered. */
   placeOutput?(d: D, o: { roomId: string; spool: string; dest: UploadConfig | null }): void;
   /** While it runs (started once it is announced): work alongside the capture; never rejects, awaited before finishing. */

@@ -4,7 +4,7 @@ import type { AppContext } from "../../app-context.ts";
 import type { RecordingRow, RoomRow } from "../../db/schema.ts";
 import { captureWebhookBase } from "../browser/capture-webhook.ts";
 import type { Recorder } from "../core/recorder.ts";
-import { ladderArgs, planLadder } from "./ladder.ts";
+import { compositorLayers, ladderArgs, ladderCopyArgs, planLadder } from "./ladder.ts";
 import { notPlayableMessage, PLAYABLE_WITHIN_MS, waitUntilPlayable } from "./live-ready.ts";
 import { hlsDetails, playbackBase, type HlsDetails } from "./live-stream.service.ts";
 
@@ -66,10 +66,10 @@ export function hlsRecorder(ctx: Pick<AppContext, "config" | "identity">): Recor
     finishJob: "hls-finish",
     limit: () => ({ max: ctx.config.recording.hlsMax, setting: "TAPEDECK_HLS_MAX" }),
 
-    build({ dir, d, log }) {
+    build({ dir, d, log, renderer }) {
       const { hlsCores, hlsPreset } = ctx.config.recording;
       // The ladder this machine can encode in real time; the top layer is the capture size.
-      const plan = planLadder(d.requested_layers, hlsCores, hlsPreset);
+      const plan = planLadder(d.requested_layers, hlsCores, hlsPreset, renderer);
       d.layers = plan.layers;
       d.ladder_warning = plan.warning;
       d.width = plan.layers[0].width;
@@ -83,12 +83,16 @@ export function hlsRecorder(ctx: Pick<AppContext, "config" | "identity">): Recor
         {
           layers: plan.layers.map((l) => `${l.width}x${l.height}`),
           preset: hlsPreset,
+          renderer,
           cores: Number(plan.cores.toFixed(2)),
           live_dir: d.live_dir,
         },
         "live stream ladder",
       );
-      return { ffmpegArgs: ladderArgs(plan.layers, d.live_dir, hlsPreset) };
+      // The compositor encodes every layer itself (ffmpeg only segments them); a browser's capture is encoded by ffmpeg.
+      return renderer === "compositor"
+        ? { ffmpegArgs: ladderCopyArgs(plan.layers, d.live_dir), layers: compositorLayers(plan.layers, hlsPreset) }
+        : { ffmpegArgs: ladderArgs(plan.layers, d.live_dir, hlsPreset) };
     },
 
     // Waits (woken by the live folder's events) until a viewer can play every layer, at most

@@ -9,6 +9,7 @@
 
 import { webmPipeInputArgs } from "../../media/ffmpeg-args.ts";
 import { PRESETS, type Preset } from "../../media/x264-presets.ts";
+import type { EncodedLayer } from "../core/recorder.ts";
 
 export { PRESETS, type Preset };
 
@@ -74,13 +75,28 @@ export const COST = {
   capturePerMegapixel: 0.4,
 };
 
+/**
+ * The same with the live compositor drawing the layout: no browser and no decode of a first encode; it
+ * composes at the top size and encodes every layer from that picture (the x264 figures are the same).
+ * Fitted to `npm run bench` (compositor rows): the 5-layer default ladder, 1080p top, took about 0.75
+ * core for the compositor and 0.1 for ffmpeg's segmenting and AAC.
+ */
+export const COMPOSITOR_COST = {
+  /** Per layer: scaling the composed picture down, its AAC, its segments (the video is copied). */
+  rungFixed: 0.04,
+  /** Decoding the shown tracks, composing, mixing: fixed + per megapixel of the canvas. */
+  captureFixed: 0.2,
+  capturePerMegapixel: 0.05,
+};
+
 const megapixels = (l: { width: number; height: number }) => (l.width * l.height) / 1e6;
 
 /** Cores a ladder needs while live: the capture at its top layer's size plus one x264 per layer. */
-export function ladderCost(layers: readonly Layer[], preset: Preset): number {
+export function ladderCost(layers: readonly Layer[], preset: Preset, renderer: "compositor" | "browser" = "browser"): number {
   if (!layers.length) return 0;
-  const capture = COST.captureFixed + COST.capturePerMegapixel * megapixels(layers[0]);
-  return capture + layers.reduce((sum, l) => sum + COST.rungFixed + COST.encodePerMegapixel[preset] * megapixels(l), 0);
+  const c = renderer === "compositor" ? COMPOSITOR_COST : COST;
+  const capture = c.captureFixed + c.capturePerMegapixel * megapixels(layers[0]);
+  return capture + layers.reduce((sum, l) => sum + c.rungFixed + COST.encodePerMegapixel[preset] * megapixels(l), 0);
 }
 
 export interface LadderPlan {
@@ -100,16 +116,22 @@ export interface LadderPlan {
  * (it is the dearest to capture and to encode) and the next becomes the capture size. The lowest layer is
  * always kept, with a warning if even it does not fit.
  */
-export function planLadder(requested: readonly Layer[], budget: number, preset: Preset): LadderPlan {
+export function planLadder(
+  requested: readonly Layer[],
+  budget: number,
+  preset: Preset,
+  renderer: "compositor" | "browser" = "browser",
+): LadderPlan {
+  const cost = (ls: readonly Layer[]) => ladderCost(ls, preset, renderer);
   const layers = [...requested];
   const dropped: Layer[] = [];
-  while (layers.length > 1 && ladderCost(layers, preset) > budget) dropped.push(layers.shift()!);
-  const cores = ladderCost(layers, preset);
+  while (layers.length > 1 && cost(layers) > budget) dropped.push(layers.shift()!);
+  const cores = cost(layers);
   const name = (l: Layer) => `${l.width}x${l.height}`;
   const parts: string[] = [];
   if (dropped.length) {
     parts.push(
-      `this machine has ${budget} cores for live streams: the full ladder needs about ${ladderCost(requested, preset).toFixed(1)}, so ${dropped.map(name).join(", ")} ${dropped.length > 1 ? "are" : "is"} left out; producing ${layers.map(name).join(", ")} (about ${cores.toFixed(1)} cores)`,
+      `this machine has ${budget} cores for live streams: the full ladder needs about ${cost(requested).toFixed(1)}, so ${dropped.map(name).join(", ")} ${dropped.length > 1 ? "are" : "is"} left out; producing ${layers.map(name).join(", ")} (about ${cores.toFixed(1)} cores)`,
     );
   }
   if (cores > budget)
@@ -165,6 +187,14 @@ export function ladderArgs(layers: readonly Layer[], dir: string, preset: Preset
     String(FPS * SEGMENT_SECONDS),
     "-sc_threshold",
     "0",
+    ...hlsOutputArgs(layers, dir),
+  );
+  return args;
+}
+
+/** The HLS output both ladders share: audio resampled, event playlists, segments stamped with their wall-clock time. */
+function hlsOutputArgs(layers: readonly Layer[], dir: string): string[] {
+  return [
     "-ar",
     "48000",
     "-ac",
@@ -186,6 +216,30 @@ export function ladderArgs(layers: readonly Layer[], dir: string, preset: Preset
     "-hls_segment_filename",
     `${dir}/%v/seg-%05d.ts`,
     `${dir}/%v/index.m3u8`,
-  );
-  return args;
+  ];
+}
+
+/**
+ * The compositor's ladder: it encodes every layer itself (compositorLayers), keyframes aligned every
+ * segment; ffmpeg copies each layer's video into its HLS variant and encodes its AAC.
+ */
+export function ladderCopyArgs(layers: readonly Layer[], dir: string): string[] {
+  const args = [...webmPipeInputArgs()];
+  layers.forEach((l, i) => {
+    args.push("-map", `0:v:${i}`, "-map", "0:a", `-c:v:${i}`, "copy", `-c:a:${i}`, "aac", `-b:a:${i}`, `${l.audioBitrate}k`);
+  });
+  return [...args, ...hlsOutputArgs(layers, dir)];
+}
+
+/** What the compositor encodes for a ladder: each layer at its bitrate, with the ladder's VBV and profile. */
+export function compositorLayers(layers: readonly Layer[], preset: Preset): EncodedLayer[] {
+  return layers.map((l) => ({
+    width: l.width,
+    height: l.height,
+    kbps: l.videoBitrate,
+    maxrate: Math.round(l.videoBitrate * 1.2),
+    bufsize: l.videoBitrate * 2,
+    profile: "main",
+    preset,
+  }));
 }
