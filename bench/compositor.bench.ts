@@ -170,6 +170,38 @@ export async function benchCompositor(): Promise<Array<[string, string, string]>
         ]);
       }
 
+    // A live stream with the default ladder (1080p, 720p, 480p, 360p, 240p): the layers the machine keeps,
+    // and whether each keeps up (segments written over the time since it was running: 2 s each).
+    for (const renderer of ["compositor", "browser"]) {
+      say(`live stream, default ladder, renderer ${renderer}: ${SECONDS} s`);
+      const s = await post(`/v2/live-streams/room/${rooms[0]}/start`, { renderer });
+      let running: { status: string; layers: Array<{ layer: number; height: number }>; playback: { url: string }; ladder_warning?: string };
+      for (let i = 0; (running = await get(`/v2/live-streams/${s.id}`)).status !== "running"; i++) {
+        if (running.status === "failed" || i > 600) throw new Error(`stream did not run: ${JSON.stringify(running)}`);
+        await sleep(100);
+      }
+      const since = performance.now();
+      await sleep(3000);
+      const cpu = await cores(() => recorderPids(server.pid), SECONDS * 1000 - 6000);
+      const base = running.playback.url.replace(/master\.m3u8$/, "");
+      const elapsed = (performance.now() - since) / 1000;
+      const pace = await Promise.all(
+        running.layers.map(async (l) => {
+          const text = await (await fetch(`${base}${l.layer}/index.m3u8`)).text();
+          return ((text.match(/#EXTINF/g) ?? []).length * 2) / elapsed;
+        }),
+      );
+      await post(`/v2/live-streams/${s.id}/stop`, {});
+      for (let i = 0; !["completed", "failed"].includes((await get(`/v2/live-streams/${s.id}`)).status); i++) {
+        if (i > 1800) throw new Error("the stream did not complete within 180 s");
+        await sleep(100);
+      }
+      const tag = `compositor: live stream, default 5-layer ladder (renderer ${renderer})`;
+      rows.push([`${tag}: layers`, running.layers.map((l) => `${l.height}p`).join(" "), running.ladder_warning ? `(${running.ladder_warning})` : "no layer left out"]);
+      rows.push([`${tag}: cores`, cpu.toFixed(2), `of ${os.cpus().length}`]);
+      rows.push([`${tag}: slowest layer's pace`, `${Math.min(...pace).toFixed(2)}x`, "segments written / time running (1.00x: real time)"]);
+    }
+
     say(`three 720p30 recordings at once, ${SECONDS} s`);
     const t0 = performance.now();
     const three = await Promise.all(rooms.map((roomId) => start(roomId, { renderer: "compositor" })));

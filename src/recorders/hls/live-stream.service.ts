@@ -18,6 +18,7 @@ import {
 } from "../core/recording.repository.ts";
 import {
   BEAM_LAYOUTS,
+  RENDERERS,
   beamDetailsShape,
   DEFAULT_AUTO_STOP_S,
   DEFAULT_MAX_DURATION_S,
@@ -93,6 +94,8 @@ export const startLiveStreamSchema = z.strictObject({
   /** tapedeck: the built-in page's layout and recorded roles, as for browser recordings. */
   layout: z.enum(BEAM_LAYOUTS, { error: `layout must be one of ${BEAM_LAYOUTS.join(", ")}` }).optional(),
   roles: z.array(roleName).min(1).max(50).optional(),
+  /** tapedeck: who draws the built-in layout, as for browser recordings. */
+  renderer: z.enum(RENDERERS, { error: `renderer must be one of ${RENDERERS.join(", ")}` }).optional(),
 });
 export type StartLiveStreamInput = z.infer<typeof startLiveStreamSchema>;
 
@@ -170,6 +173,7 @@ export async function createLiveStream(
     layout: input.layout ?? "grid",
     roles: recordedRoles(template, input.roles, dest.role),
     custom_url: input.meeting_url ?? "",
+    ...(input.renderer ? { renderer: input.renderer } : {}),
     max_duration_s: dest.maxDuration || DEFAULT_MAX_DURATION_S,
     auto_stop_s: dest.autoStopTimeout ?? DEFAULT_AUTO_STOP_S,
     requested_layers: layers,
