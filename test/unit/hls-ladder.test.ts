@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DEFAULT_LAYERS, ladderArgs, ladderCost, layerProblems, planLadder } from "../../src/recorders/hls/ladder.ts";
+import { compositorLayers, DEFAULT_LAYERS, ladderArgs, ladderCopyArgs, ladderCost, layerProblems, planLadder } from "../../src/recorders/hls/ladder.ts";
 import { servedPlaylist } from "../../src/recorders/hls/playback.routes.ts";
 
 test("layer bounds: 100ms's (even sides, short side 144..1080, long side 192..1920, highest first)", () => {
@@ -104,4 +104,37 @@ test("served playlists: a live window of the last N segments, and timed metadata
   );
   // Each segment keeps its own date: the window's first line after the tags is its PDT.
   assert.match(windowed, /#EXT-X-PROGRAM-DATE-TIME:2026-12-01T10:00:06\.000\+0000\n#EXTINF:2\.000000,\nseg-00003\.ts/);
+});
+
+test("through the live compositor the default ladder fits 2 cores whole; through Chromium it is cut to 480p", () => {
+  const compositor = planLadder(DEFAULT_LAYERS, 2, "superfast", "compositor");
+  assert.deepEqual(
+    compositor.layers.map((l) => l.height),
+    [1080, 720, 480, 360, 240],
+  );
+  assert.equal(compositor.warning, null);
+  const browser = planLadder(DEFAULT_LAYERS, 2, "superfast", "browser");
+  assert.deepEqual(
+    browser.layers.map((l) => l.height),
+    [480, 360, 240],
+  );
+  assert.ok(ladderCost(DEFAULT_LAYERS, "superfast", "compositor") < ladderCost(DEFAULT_LAYERS, "superfast", "browser"));
+});
+
+test("compositor ladder: each layer encoded by the compositor with the ladder's VBV and profile; ffmpeg copies the video", () => {
+  const layers = DEFAULT_LAYERS.slice(0, 2);
+  assert.deepEqual(compositorLayers(layers, "superfast")[0], {
+    width: layers[0].width,
+    height: layers[0].height,
+    kbps: layers[0].videoBitrate,
+    maxrate: Math.round(layers[0].videoBitrate * 1.2),
+    bufsize: layers[0].videoBitrate * 2,
+    profile: "main",
+    preset: "superfast",
+  });
+  const args = ladderCopyArgs(layers, "/tmp/live").join(" ");
+  assert.match(args, /-map 0:v:0 -map 0:a -c:v:0 copy -c:a:0 aac/);
+  assert.match(args, /-map 0:v:1 -map 0:a -c:v:1 copy -c:a:1 aac/);
+  assert.doesNotMatch(args, /libx264|filter_complex/);
+  assert.match(args, /-var_stream_map v:0,a:0,name:0 v:1,a:1,name:1/);
 });
