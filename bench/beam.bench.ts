@@ -10,7 +10,7 @@ import { joinSynthetic, type SyntheticParticipant } from "../src/participant/syn
 import { avOffsetsMs } from "../test/support/media-fixtures.ts";
 import { startAvPage } from "../test/support/av-page.ts";
 import { benchApi } from "./api.ts";
-import { cpuSeconds, median, processTree } from "./proc.ts";
+import { median, processTree, processesCores } from "./proc.ts";
 import { startServer } from "./sfu.bench.ts";
 
 // Browser recording ("beam") at 720p30 and 1080p30 on a real `tapedeck serve` (api, SFU, worker), in
@@ -51,18 +51,6 @@ function recorderPids(serverPid: number): number[] {
     else if (args.startsWith("ffmpeg") && args.includes("pipe:0")) out.push(pid);
   }
   return [...new Set(out)];
-}
-
-const cpuOf = (pids: number[]) => pids.reduce((n, p) => n + (fs.existsSync(`/proc/${p}`) ? cpuSeconds(p) : 0), 0);
-
-/** Cores used by `pids()` (re-read at the end, for processes started meanwhile) over `ms`. */
-async function cores(pids: () => number[], ms: number): Promise<number> {
-  const first = pids();
-  const c0 = cpuOf(first);
-  const t0 = performance.now();
-  await sleep(ms);
-  const later = pids().filter((p) => !first.includes(p));
-  return (cpuOf(first) + cpuOf(later) - c0) / ((performance.now() - t0) / 1000);
 }
 
 function frames(file: string): { fps: number; seconds: number } {
@@ -129,7 +117,7 @@ export async function benchBeam(): Promise<Array<[string, string, string]>> {
     let cpu = NaN;
     if (measureCpu) {
       await sleep(Math.min(5000, (seconds * 1000) / 6));
-      cpu = await cores(() => recorderPids(server.pid), (seconds * 1000 * 2) / 3);
+      cpu = await processesCores(() => recorderPids(server.pid), (seconds * 1000 * 2) / 3);
     }
     const rest = seconds * 1000 - (performance.now() - t0 - startMs);
     if (rest > 0) await sleep(rest);
@@ -198,7 +186,7 @@ export async function benchBeam(): Promise<Array<[string, string, string]>> {
           });
         return own.flatMap((p) => processTree(p));
       };
-      const renderOnly = await cores(renderPids, (SECONDS * 1000 * 2) / 3);
+      const renderOnly = await processesCores(renderPids, (SECONDS * 1000 * 2) / 3);
       await b.close();
 
       // A/V offset: the flash-and-beep page at this size.
@@ -249,7 +237,7 @@ export async function benchBeam(): Promise<Array<[string, string, string]>> {
     say("two 720p recordings at once");
     const rooms = [await post("/v2/rooms", { name: "bench-beam-a" }), await post("/v2/rooms", { name: "bench-beam-b" })];
     for (const [i, rm] of rooms.entries()) await join(rm.id, `Solo ${i + 1}`);
-    const cpuBoth = sleep(8000).then(() => cores(() => recorderPids(server.pid), (SECONDS * 1000) / 2));
+    const cpuBoth = sleep(8000).then(() => processesCores(() => recorderPids(server.pid), (SECONDS * 1000) / 2));
     const both = await Promise.all(rooms.map((rm) => record(rm.id, { resolution: { width: 1280, height: 720 } }, SECONDS, false)));
     const fpsBoth = both.map((b) => frames(b.file).fps);
     rows.push([

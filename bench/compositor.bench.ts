@@ -7,7 +7,7 @@ import { mintAppToken, mintManagementToken } from "../src/auth/tokens.ts";
 import { buildSyntheticFileArgs } from "../src/media/ffmpeg-args.ts";
 import { joinSynthetic, type SyntheticParticipant } from "../src/participant/synthetic.ts";
 import { benchApi } from "./api.ts";
-import { cpuSeconds, median, processTree } from "./proc.ts";
+import { median, processTree, processesCores } from "./proc.ts";
 import { startServer } from "./sfu.bench.ts";
 
 // The live compositor against the browser path, on one real `tapedeck serve` (api, SFU, worker), in the
@@ -45,17 +45,6 @@ function recorderPids(serverPid: number): number[] {
     else if (args.startsWith("ffmpeg") && args.includes("pipe:0")) out.push(pid);
   }
   return [...new Set(out)];
-}
-
-const cpuOf = (pids: number[]) => pids.reduce((n, p) => n + (fs.existsSync(`/proc/${p}`) ? cpuSeconds(p) : 0), 0);
-
-async function cores(pids: () => number[], ms: number): Promise<number> {
-  const first = pids();
-  const c0 = cpuOf(first);
-  const t0 = performance.now();
-  await sleep(ms);
-  const later = pids().filter((p) => !first.includes(p));
-  return (cpuOf(first) + cpuOf(later) - c0) / ((performance.now() - t0) / 1000);
 }
 
 const execFileP = promisify(execFile);
@@ -150,7 +139,7 @@ export async function benchCompositor(): Promise<Array<[string, string, string]>
           const t0 = performance.now();
           const r = await start(rooms[0], { resolution: { width: size.width, height: size.height }, renderer });
           await sleep(3000);
-          const cpu = await cores(() => recorderPids(server.pid), SECONDS * 1000 - 6000);
+          const cpu = await processesCores(() => recorderPids(server.pid), SECONDS * 1000 - 6000);
           await sleep(Math.max(0, SECONDS * 1000 - (performance.now() - t0)));
           const fps = await fpsOf(await finish(rooms[0], r.id));
           figures.push({ cpu, fps, startMs: r.startMs });
@@ -182,7 +171,7 @@ export async function benchCompositor(): Promise<Array<[string, string, string]>
       }
       const since = performance.now();
       await sleep(3000);
-      const cpu = await cores(() => recorderPids(server.pid), SECONDS * 1000 - 6000);
+      const cpu = await processesCores(() => recorderPids(server.pid), SECONDS * 1000 - 6000);
       const base = running.playback.url.replace(/master\.m3u8$/, "");
       const elapsed = (performance.now() - since) / 1000;
       const pace = await Promise.all(
@@ -197,7 +186,11 @@ export async function benchCompositor(): Promise<Array<[string, string, string]>
         await sleep(100);
       }
       const tag = `compositor: live stream, default 5-layer ladder (renderer ${renderer})`;
-      rows.push([`${tag}: layers`, running.layers.map((l) => `${l.height}p`).join(" "), running.ladder_warning ? `(${running.ladder_warning})` : "no layer left out"]);
+      rows.push([
+        `${tag}: layers`,
+        running.layers.map((l) => `${l.height}p`).join(" "),
+        running.ladder_warning ? `(${running.ladder_warning})` : "no layer left out",
+      ]);
       rows.push([`${tag}: cores`, cpu.toFixed(2), `of ${os.cpus().length}`]);
       rows.push([`${tag}: slowest layer's pace`, `${Math.min(...pace).toFixed(2)}x`, "segments written / time running (1.00x: real time)"]);
     }
@@ -206,7 +199,7 @@ export async function benchCompositor(): Promise<Array<[string, string, string]>
     const t0 = performance.now();
     const three = await Promise.all(rooms.map((roomId) => start(roomId, { renderer: "compositor" })));
     await sleep(3000);
-    const cpu = await cores(() => recorderPids(server.pid), SECONDS * 1000 - 6000);
+    const cpu = await processesCores(() => recorderPids(server.pid), SECONDS * 1000 - 6000);
     await sleep(Math.max(0, SECONDS * 1000 - (performance.now() - t0)));
     const fps = await Promise.all(three.map(async (r, i) => fpsOf(await finish(rooms[i], r.id))));
     rows.push(["compositor: three 720p30 recordings at once: fps of each", fps.map((f) => f.toFixed(1)).join(" / "), "target ≥ 29 each"]);

@@ -31,6 +31,16 @@ export async function measureCores(pid: number, ms: number): Promise<number> {
   return (treeCpu(pids) - c0) / ((performance.now() - t0) / 1000);
 }
 
+/** Cores used by the processes `pids()` lists (re-read at the end, for processes started meanwhile) over `ms`. */
+export async function processesCores(pids: () => number[], ms: number): Promise<number> {
+  const first = pids();
+  const c0 = treeCpu(first);
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, ms));
+  const later = pids().filter((p) => !first.includes(p));
+  return (treeCpu(first) + treeCpu(later) - c0) / ((performance.now() - t0) / 1000);
+}
+
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { compositorLayers, DEFAULT_LAYERS, ladderArgs, ladderCopyArgs, ladderCost, layerProblems, planLadder } from "../../src/recorders/hls/ladder.ts";
+import {
+  compositorLayers,
+  DEFAULT_LAYERS,
+  ladderArgs,
+  ladderCopyArgs,
+  ladderCost,
+  layerProblems,
+  planLadder,
+} from "../../src/recorders/hls/ladder.ts";
 import { servedPlaylist } from "../../src/recorders/hls/playback.routes.ts";
 
 test("layer bounds: 100ms's (even sides, short side 144..1080, long side 192..1920, highest first)", () => {
