@@ -10,6 +10,7 @@ import { startTestApp, type TestApp } from "../support/app.ts";
 import type { PresignedUrl, Recording, Room } from "../support/api-types.ts";
 import { avOffsetsMs, fixtureDir } from "../support/media-fixtures.ts";
 import { until } from "../support/wait.ts";
+import { joinPublisher } from "../support/werift-publisher.ts";
 
 // The live compositor (src/recorders/compositor/) as a user meets it: a browser recording of the built-in
 // layout (the default renderer), made without a browser. Publishers are synthetic peers looping small
@@ -120,7 +121,7 @@ function frames(file: string, w = W, h = H): Buffer[] {
   return Array.from({ length: raw.length / size }, (_, i) => raw.subarray(i * size, (i + 1) * size));
 }
 
-type Colour = "red" | "green" | "blue" | "black" | "other";
+type Colour = "red" | "green" | "blue" | "black" | "grey" | "other";
 
 /** The colour at (x, y) of a scaled frame of width w (x, y in canvas fractions). */
 function colourOf(frame: Buffer, fx: number, fy: number, w = W, h = H): Colour {
@@ -129,7 +130,9 @@ function colourOf(frame: Buffer, fx: number, fy: number, w = W, h = H): Colour {
   if (r > 160 && g < 90 && b < 90) return "red";
   if (g > 130 && r < 90 && b < 90) return "green";
   if (b > 160 && r < 90 && g < 90) return "blue";
-  if (r < 40 && g < 40 && b < 40) return "black";
+  if (r < 30 && g < 30 && b < 30) return "black";
+  // A peer without a picture: its name on a dark grey tile.
+  if (r < 70 && g < 70 && b < 70 && Math.max(r, g, b) - Math.min(r, g, b) < 12) return "grey";
   return "other";
 }
 
@@ -181,7 +184,6 @@ test("grid, frame by frame: two peers side by side, a third joins below them, th
   assert.ok(fps >= 29 && fps <= 31, `${all.length} frames in ${p.durationSeconds} s: ${fps.toFixed(1)} fps`);
   const layouts = all.map(layoutOf);
   const unknown = layouts.map((l, i) => (l ? -1 : i)).filter((i) => i >= 0);
-  if (unknown.length && process.env.KEEP) fs.copyFileSync(file, process.env.KEEP);
   assert.deepEqual(unknown, [], `frames showing neither layout (black, garbage or half-made): ${unknown.slice(0, 10).join(", ")}`);
   // From the very first frame: Red and Green; then Blue below them; then Green and Blue, each for seconds.
   const seen = runs(layouts);
@@ -192,6 +194,49 @@ test("grid, frame by frame: two peers side by side, a third joins below them, th
   );
   for (const [l, n] of seen) assert.ok(n >= 60, `${l} shown for ${n} frames`);
   assert.ok(Math.abs(p.durationSeconds - (Date.parse(rec.stopped_at!) - Date.parse(rec.started_at!)) / 1000) <= 1);
+});
+
+test("a camera turned off shows the peer's name tile and back; a screen share takes the stage with every peer in the strip", async () => {
+  const roomId = await room("compositor-camera-screen");
+  const red = await join(roomId, "Red", files.red);
+  const token = (name: string) => mintAppToken(app.ctx.identity, { roomId, role: "host", userId: `user-${name}` });
+  const green = await joinPublisher({ url: app.url, token: await token("Green"), name: "Green", mediaFile: files.green });
+  const id = await record(roomId);
+  await new Promise((r) => setTimeout(r, 2500));
+  green.mute(green.videoTrackId, true);
+  await new Promise((r) => setTimeout(r, 2500));
+  green.mute(green.videoTrackId, false);
+  await new Promise((r) => setTimeout(r, 2500));
+  const blue = await joinPublisher({
+    url: app.url,
+    token: await token("Blue"),
+    name: "Blue",
+    mediaFile: files.blue,
+    videoSource: "screen",
+  });
+  await new Promise((r) => setTimeout(r, 3500));
+  const { file } = await stopAndDownload(roomId, id);
+  await Promise.all([red.leave(), green.leave(), blue.leave()]);
+
+  // Each layout by points inside its tiles, away from the names (bottom left, or centred on a name tile).
+  const at = (f: Buffer, x: number, y: number) => colourOf(f, x, y);
+  const shown = frames(file).map((f) => {
+    if (at(f, 0.25, 0.1) === "black" && at(f, 0.25, 0.5) === "red" && at(f, 0.75, 0.35) === "green") return "Red | Green";
+    if (at(f, 0.25, 0.1) === "black" && at(f, 0.25, 0.5) === "red" && at(f, 0.6, 0.35) === "grey") return "Red | Green's name";
+    if (at(f, 0.25, 0.25) === "red" && at(f, 0.75, 0.25) === "green" && at(f, 0.35, 0.6) === "grey") return "Red Green / Blue's name";
+    if (at(f, 0.375, 0.3) === "blue" && at(f, 0.875, 0.25) === "red" && at(f, 0.875, 0.5) === "green" && at(f, 0.8, 0.7) === "grey")
+      return "screen | Red Green Blue's name";
+    return `unknown frame (${[at(f, 0.25, 0.5), at(f, 0.75, 0.35), at(f, 0.375, 0.3)].join(" ")})`;
+  });
+  const seen = runs(shown);
+  const order = seen.map(([l]) => l).filter((l) => l !== "Red Green / Blue's name");
+  assert.deepEqual(
+    order,
+    ["Red | Green", "Red | Green's name", "Red | Green", "screen | Red Green Blue's name"],
+    `what was shown, in order: ${seen.map(([l, n]) => `${l} x${n}`).join(", ")}`,
+  );
+  // Blue's name tile may show for a moment, until its screen share's first frame; everything else stays for seconds.
+  for (const [l, n] of seen) if (l !== "Red Green / Blue's name") assert.ok(n >= 30, `${l} shown for ${n} frames`);
 });
 
 test("portrait 720x1280: two peers stacked, each picture fitted across the width", async () => {

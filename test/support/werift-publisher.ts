@@ -36,7 +36,14 @@ export async function makePublisherMedia(out: string, seconds = 15): Promise<str
   return out;
 }
 
-export async function joinPublisher(o: { url: string; token: string; name: string; mediaFile: string }): Promise<WeriftPublisher> {
+export async function joinPublisher(o: {
+  url: string;
+  token: string;
+  name: string;
+  mediaFile: string;
+  /** What its video is announced as (default a camera). */
+  videoSource?: "camera" | "screen";
+}): Promise<WeriftPublisher> {
   const c = await SignalClient.connect(o.url);
   const joined = await c.join(o.token, o.name);
   const pc = new RTCPeerConnection({ codecs: { video: [VP8()], audio: [OPUS()] }, iceUseIpv6: false, bundlePolicy: "max-bundle" });
@@ -51,7 +58,7 @@ export async function joinPublisher(o: { url: string; token: string; name: strin
     track_id: track.id,
     stream_id: streamId,
     kind,
-    source: kind === "video" ? "camera" : "microphone",
+    source: kind === "video" ? (o.videoSource ?? "camera") : "microphone",
   });
   let published = [
     { t: tv, track: video, kind: "video" as const },

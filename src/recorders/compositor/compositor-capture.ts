@@ -275,18 +275,21 @@ export class CompositorCapture implements RecordingCapture {
   }
 
   relayout(): void {
+    if (!this.o.audioOnly) {
+      const tiles = layoutTiles({
+        width: this.o.width,
+        height: this.o.height,
+        layout: this.o.layout,
+        peers: this.layoutPeers(),
+        speaker: this.speaker.current,
+      });
+      if (!sameLayout(tiles, this.tiles)) {
+        this.tiles = tiles;
+        this.comp.layout(tiles);
+      }
+    }
+    // After the layout: the compositor starts the file at the first frame composed with it.
     if (this.held && this.pictureComplete()) this.release();
-    if (this.o.audioOnly) return;
-    const tiles = layoutTiles({
-      width: this.o.width,
-      height: this.o.height,
-      layout: this.o.layout,
-      peers: this.layoutPeers(),
-      speaker: this.speaker.current,
-    });
-    if (sameLayout(tiles, this.tiles)) return;
-    this.tiles = tiles;
-    this.comp.layout(tiles);
   }
 
   /** Is every shown peer on the canvas, with its camera when it has one on? */

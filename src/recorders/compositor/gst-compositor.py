@@ -90,6 +90,8 @@ class Compositor:
         self.levels = {}
         self.lock = threading.Lock()
         self.pending_layout = None
+        self.last_out_pts = None
+        self.last_seen = {}
         self.removals = []
         self.first_pts = {}
         self.frame_ns = Gst.SECOND // o.fps
@@ -112,7 +114,7 @@ class Compositor:
         if e is None:
             raise RuntimeError(f"GStreamer element {factory} is missing (install gstreamer1.0-plugins-*)")
         for k, v in props.items():
-            e.set_property(k.replace("_", "-"), v)
+            e.set_property(k.rstrip("_").replace("_", "-"), v)
         return e
 
     def _chain(self, *elements, into=None):
@@ -128,7 +130,9 @@ class Compositor:
         self.latency_ms = o.jitter_ms + o.mix_latency_ms
         latency = self.latency_ms * Gst.MSECOND
         mux = self.make("matroskamux", "mux", streamable=True)
-        sink = self.make("fdsink", "out", fd=1, sync=False)
+        # Not waiting for a first buffer to reach it (async=False): held, none does until the first picture,
+        # and a pipeline still going to PLAYING would leave the sources added meanwhile paused.
+        sink = self.make("fdsink", "out", fd=1, sync=False, async_=False)
         self._chain(mux, sink)
         self.encoder_pads = []
         if not o.audio_only:
@@ -260,8 +264,7 @@ class Compositor:
         depay.get_static_pad("sink").add_probe(Gst.PadProbeType.EVENT_UPSTREAM, self._on_upstream, sid)
         pad.add_probe(Gst.PadProbeType.BUFFER, self._first_frame, sid)
         self.sources[sid] = {"kind": "video", "elements": elements, "pad": pad, "label": label}
-        for e in elements:
-            e.sync_state_with_parent()
+        self._start(elements)
         self.emit(ev="port", id=sid, port=src.get_property("port"))
 
     def _add_placeholder(self, sid, cmd):
@@ -275,8 +278,7 @@ class Compositor:
         label.get_static_pad("src").link(pad)
         pad.add_probe(Gst.PadProbeType.BUFFER, self._first_frame, sid)
         self.sources[sid] = {"kind": "placeholder", "elements": elements, "pad": pad, "label": label}
-        for e in elements:
-            e.sync_state_with_parent()
+        self._start(elements)
 
     def _add_audio(self, sid, cmd):
         pt = int(cmd.get("pt", 111))
@@ -297,9 +299,15 @@ class Compositor:
         out.set_offset(-self.o.audio_advance_ms * Gst.MSECOND)
         out.link(pad)
         self.sources[sid] = {"kind": "audio", "elements": elements, "pad": pad}
-        for e in elements:
-            e.sync_state_with_parent()
+        self._start(elements)
         self.emit(ev="port", id=sid, port=src.get_property("port"))
+
+    def _start(self, elements):
+        # Downstream first, each set to PLAYING (not "whatever the parent is": added just after the
+        # pipeline's own start, a source could be left behind and never produce).
+        for e in reversed(elements):
+            if e.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+                raise RuntimeError(f"{e.get_name()} did not start")
 
     def _comp_pad(self, hidden):
         pad = self.comp.request_pad_simple("sink_%u")
@@ -374,6 +382,7 @@ class Compositor:
     def _on_output(self, pad, info):
         pts = info.get_buffer().pts
         with self.lock:
+            self.last_out_pts = pts
             tiles, self.pending_layout = self.pending_layout, None
             removals, self.removals = (self.removals, []) if tiles is not None else ([], self.removals)
             ready = [sid for sid, first in self.first_pts.items() if first == Gst.CLOCK_TIME_NONE or first <= pts + self.frame_ns]
@@ -399,6 +408,8 @@ class Compositor:
         pts = buf.pts
         if pts == Gst.CLOCK_TIME_NONE:
             return Gst.PadProbeReturn.OK
+        with self.lock:
+            self.last_seen[pad] = pts
         shift = 0
         for start, end in self.spans:
             if pts >= start and (end is None or pts < end):
@@ -417,8 +428,24 @@ class Compositor:
             self.spans.append([self._now(), None])
 
     def resume(self):
+        if not self.spans or self.spans[-1][1] is not None:
+            return
+        if self.o.audio_only:
+            self._resume_at(self._now())
+            return
+        # With a picture: from the first frame composed with every layout sent before this (a layout is
+        # applied when the frame after the last one out is pushed, so it shows from the one after that).
+        # The sound resumes at the same instant.
+        # The sound resumes at the same instant: after what the mixers have already let through or dropped
+        # (the audio mixer runs ahead of the compositor), so both start together.
+        with self.lock:
+            at = self.last_out_pts + 2 * self.frame_ns if self.last_out_pts is not None else self._now()
+            at = max([at] + [t + 20 * Gst.MSECOND for t in self.last_seen.values()])
+        self._resume_at(at)
+
+    def _resume_at(self, at):
         if self.spans and self.spans[-1][1] is None:
-            self.spans[-1][1] = self._now()
+            self.spans[-1][1] = at
             self.emit(ev="resumed", paused_ns=sum(e - s for s, e in self.spans))
 
     def _now(self):
@@ -526,6 +553,11 @@ class Compositor:
         if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             sys.stderr.write("compositor: the pipeline did not start\n")
             return 1
+        # Ready once it is playing: sources are added to a running pipeline only.
+        ret, state, _ = self.pipeline.get_state(5 * SECOND)
+        if ret == Gst.StateChangeReturn.FAILURE or state != Gst.State.PLAYING:
+            sys.stderr.write(f"compositor: the pipeline did not reach PLAYING ({ret.value_nick}, {state.value_nick})\n")
+            return 1
         self.emit(ev="ready")
         GLib.timeout_add(200, self._report_levels)
         threading.Thread(target=self.read_commands, daemon=True).start()
@@ -534,6 +566,18 @@ class Compositor:
         return self.exit_code
 
 
+def die_with_parent():
+    """Killed when tapedeck dies (Linux PR_SET_PDEATHSIG): a composition nobody reads is never left running."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    except OSError:
+        pass
+
+
 if __name__ == "__main__":
+    die_with_parent()
     args = parse_args()
     sys.exit(check() if args.check else Compositor(args).run())
