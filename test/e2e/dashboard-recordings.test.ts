@@ -36,7 +36,7 @@ const listRequests: Array<{ at: number; url: string }> = [];
 
 before(async () => {
   app = await startTestApp({
-    env: { TAPEDECK_BEAM_MAX: "1", TAPEDECK_HLS_PRESET: "ultrafast", TAPEDECK_HLS_CORES: "1.2" },
+    env: { TAPEDECK_BEAM_MAX: "1", TAPEDECK_HLS_PRESET: "ultrafast", TAPEDECK_HLS_CORES: "0.3" },
   });
   roomId = (await app.api<Room>("POST", "/v2/rooms", { name: "dash-rec-room" })).body.id;
   otherRoomId = (await app.api<Room>("POST", "/v2/rooms", { name: "dash-rec-other" })).body.id;

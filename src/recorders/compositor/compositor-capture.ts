@@ -80,6 +80,8 @@ export class CompositorCapture implements RecordingCapture {
   private readonly pending = new Map<string, FeedTrack>();
   /** The output is held until the room's picture is ready (or FIRST_PICTURE_MS has passed). */
   private held = true;
+  private releasedNow!: () => void;
+  private readonly released = new Promise<void>((resolve) => (this.releasedNow = resolve));
 
   get firstDataAt(): number | null {
     return this.ffmpeg.firstDataAt;
@@ -161,6 +163,12 @@ export class CompositorCapture implements RecordingCapture {
       o.log.info({ width: o.width, height: o.height, layout: o.layout, pid: cap.comp.proc.pid }, "compositor recording");
       setTimeout(() => cap.release(`the picture was not complete within ${FIRST_PICTURE_MS} ms`), FIRST_PICTURE_MS).unref();
       cap.relayout();
+      // Started once the file's first frame is decided (its time 0): a pause or a stop from now on is one of the file.
+      const ended = cap.ended.then((e) => {
+        throw new Error(`the compositor ended before its first frame: ${e.message}`);
+      });
+      ended.catch(() => {});
+      await Promise.race([cap.released, ended]);
       return cap;
     } catch (err) {
       await cap.kill();
@@ -309,6 +317,7 @@ export class CompositorCapture implements RecordingCapture {
     if (!this.held) return;
     this.held = false;
     this.startedAt = Date.now();
+    this.releasedNow();
     if (why) this.o.log.info({ why }, "compositor: starting the recording without the whole picture");
     else this.o.log.debug("compositor: the picture is complete; the recording starts");
     this.comp.resume();
