@@ -337,6 +337,12 @@ test("live stream: start it, see its ladder and URL, watch it in the page, polli
       assert.equal(await page.getByTestId("player-badge").textContent(), "Stream ended", "still not Live");
       // The recording plays in the same player.
       await offer.getByTestId("play-recording").click();
+      // The badge first: until the recording's link is fetched, the video element still holds the ended
+      // live stream, whose position is already past 0.5 s.
+      await page
+        .getByTestId("player-badge")
+        .filter({ hasText: /^Recording$/ })
+        .waitFor({ timeout: 30_000 });
       await page.waitForFunction(
         () => ((document.querySelector('[data-testid="player-video"]') as HTMLVideoElement | null)?.currentTime ?? 0) > 0.5,
         undefined,

@@ -45,6 +45,8 @@ export interface CompositorCaptureOptions {
 
 /** How long a joining peer with a camera on waits for its first decoded frame before its name tile is shown instead. */
 const CAMERA_WAIT_MS = 1500;
+/** At most one keyframe request per track this often. */
+const KEYFRAME_EVERY_MS = 300;
 /** The longest a recording waits for the room's picture (every present camera decoded) before it starts anyway. */
 const FIRST_PICTURE_MS = 2500;
 
@@ -78,6 +80,7 @@ export class CompositorCapture implements RecordingCapture {
   private tiles: LayoutTile[] = [];
   /** Tracks whose first packet came before their peer was known: added once it is. */
   private readonly pending = new Map<string, FeedTrack>();
+  private readonly keyframeAskedAt = new Map<string, number>();
   /** The output is held until the room's picture is ready (or FIRST_PICTURE_MS has passed). */
   private held = true;
   private releasedNow!: () => void;
@@ -109,10 +112,8 @@ export class CompositorCapture implements RecordingCapture {
     });
     this.comp.onEvent((e) => {
       if (e.ev === "first-frame") this.frameReady(e.id);
-      else if (e.ev === "keyframe") {
-        const s = this.byKey.get(e.id);
-        if (s) this.feed?.requestKeyframe(s.trackId);
-      } else if (e.ev === "levels") this.levels(e.levels);
+      else if (e.ev === "keyframe") this.keyframeWanted(e.id);
+      else if (e.ev === "levels") this.levels(e.levels);
       else if (e.ev === "error") o.log.warn({ source: e.id, err: e.message }, "compositor: a source failed");
     });
     // The compositor's output ended (a stop, or it died): ffmpeg finishes the file.
@@ -227,6 +228,16 @@ export class CompositorCapture implements RecordingCapture {
     if (this.sources.get(t.trackId) !== s) return;
     this.feed?.route(t.trackId, port);
     if (t.kind === "video") this.feed?.requestKeyframe(t.trackId);
+  }
+
+  /** The compositor lost packets of a track: one keyframe request to its sender per KEYFRAME_EVERY_MS (a loss burst asks many times). */
+  private keyframeWanted(key: string): void {
+    const s = this.byKey.get(key);
+    if (!s) return;
+    const now = Date.now();
+    if (now - (this.keyframeAskedAt.get(key) ?? 0) < KEYFRAME_EVERY_MS) return;
+    this.keyframeAskedAt.set(key, now);
+    this.feed?.requestKeyframe(s.trackId);
   }
 
   private trackGone(trackId: string): void {
