@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { PRESETS, type Preset } from "../media/x264-presets.ts";
+import { RENDERERS, type Renderer } from "../domain/recording-types.ts";
 import type { UploadConfig } from "../domain/upload-config.ts";
 
 // One schema for every setting: it parses the environment, gives the defaults and the types.
@@ -119,7 +120,7 @@ const envFields = z.object({
   TAPEDECK_BEAM_MAX: z.coerce.number().int().min(0).max(64).optional(),
   TAPEDECK_HLS_MAX: z.coerce.number().int().min(0).max(64).optional(),
   TAPEDECK_HLS_CORES: z.coerce.number().min(0.25).max(256).optional(),
-  TAPEDECK_RECORDING_RENDERER: z.enum(["compositor", "browser"], { error: "must be compositor or browser" }).default("compositor"),
+  TAPEDECK_RECORDING_RENDERER: z.enum(RENDERERS, { error: "must be compositor or browser" }).default("compositor"),
   TAPEDECK_HLS_PRESET: z.enum(PRESETS, { error: `must be one of ${PRESETS.join(", ")}` }).default("superfast"),
   // HTTP server limits (slow clients must not hold connections forever).
   TAPEDECK_HTTP_REQUEST_TIMEOUT_SECONDS: intFromEnv(30, 1, 3600),
@@ -231,7 +232,7 @@ export interface Config {
     hlsCores: number;
     hlsPreset: Preset;
     /** Who draws the built-in layouts of browser recordings and live streams (a meeting_url is always a browser). */
-    renderer: "compositor" | "browser";
+    renderer: Renderer;
   };
   http: {
     /** Whole request (headers and body) must arrive within this. */

@@ -22,6 +22,10 @@ export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
 export const RECORDING_KINDS = ["beam", "sfu", "hls", "rtmp"] as const;
 export type RecordingKind = (typeof RECORDING_KINDS)[number];
 
+/** What draws a built-in recording's picture: the live compositor (the default) or a browser showing the room page. */
+export const RENDERERS = ["compositor", "browser"] as const;
+export type Renderer = (typeof RENDERERS)[number];
+
 /** The role the browser recorder ("Beam") joins with: hidden from other peers (roles starting `__` are), publishes nothing. */
 export const RECORDER_ROLE = "__internal_recorder";
 /** The recorder's display name, as 100ms shows its bot in the sessions API. */

@@ -3,7 +3,7 @@ import { CAPTURE_STEPS, type CaptureProgress } from "./capture-progress.ts";
 import type { Db } from "../../db/database.ts";
 import { activeSessionId } from "../../sessions/active-session.ts";
 import type { RecordingRow, RoomRow, TemplateRow } from "../../db/schema.ts";
-import { BROWSER_ERROR_TYPES } from "../../domain/recording-types.ts";
+import { BROWSER_ERROR_TYPES, RENDERERS, type Renderer } from "../../domain/recording-types.ts";
 import { AppError, notFound } from "../../errors.ts";
 import { nowIso } from "../../ids.ts";
 import { DEFAULT_OUTBOUND_POLICY, type OutboundPolicy } from "../../net/outbound-policy.ts";
@@ -27,10 +27,6 @@ import {
 /** Recordings of these statuses hold the room: a second start is refused until they stop. */
 export const ACTIVE_BEAM_STATUSES = ACTIVE_STATUSES;
 export const BEAM_LAYOUTS = ["grid", "active-speaker"] as const;
-/** What makes a built-in recording's picture: the live compositor (the default) or a browser showing the room page. */
-export const RENDERERS = ["compositor", "browser"] as const;
-export type Renderer = (typeof RENDERERS)[number];
-
 /** Who draws a recording: a custom page (meeting_url) always a browser, else the caller's choice, else the setting. */
 export function rendererFor(d: Pick<BeamDetails, "custom_url" | "renderer">, setting: Renderer): Renderer {
   return d.custom_url ? "browser" : (d.renderer ?? setting);

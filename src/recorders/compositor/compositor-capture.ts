@@ -339,7 +339,7 @@ export class CompositorCapture implements RecordingCapture {
   }
 
   async resume(): Promise<void> {
-    if (!this.held) this.comp.resume();
+    this.comp.resume();
   }
 
   /** Leaves the room, lets the compositor finish its output and ffmpeg its file; resolves with how it ended. */

@@ -36,7 +36,6 @@ export type CompositorEvent =
   | { ev: "port"; id: string; port: number }
   | { ev: "first-frame"; id: string }
   | { ev: "keyframe"; id: string }
-  | { ev: "resumed"; paused_ns: number }
   | { ev: "levels"; levels: Record<string, number> }
   | { ev: "error"; id?: string; message: string };
 
@@ -93,10 +92,6 @@ export class CompositorProcess {
 
   get ready(): Promise<void> {
     return this.proc.ready;
-  }
-
-  get running(): boolean {
-    return this.proc.running;
   }
 
   onEvent(l: (e: CompositorEvent) => void): void {

@@ -117,9 +117,9 @@ class Compositor:
             e.set_property(k.rstrip("_").replace("_", "-"), v)
         return e
 
-    def _chain(self, *elements, into=None):
+    def _chain(self, *elements):
         for e in elements:
-            (into or self.pipeline).add(e)
+            self.pipeline.add(e)
         for a, b in zip(elements, elements[1:]):
             if not a.link(b):
                 raise RuntimeError(f"cannot link {a.get_name()} to {b.get_name()}")
@@ -435,7 +435,6 @@ class Compositor:
             return
         # With a picture: from the first frame composed with every layout sent before this (a layout is
         # applied when the frame after the last one out is pushed, so it shows from the one after that).
-        # The sound resumes at the same instant.
         # The sound resumes at the same instant: after what the mixers have already let through or dropped
         # (the audio mixer runs ahead of the compositor), so both start together.
         with self.lock:
@@ -446,7 +445,6 @@ class Compositor:
     def _resume_at(self, at):
         if self.spans and self.spans[-1][1] is None:
             self.spans[-1][1] = at
-            self.emit(ev="resumed", paused_ns=sum(e - s for s, e in self.spans))
 
     def _now(self):
         clock = self.pipeline.get_clock()

@@ -4,6 +4,7 @@ import { WebSocket, type ClientOptions } from "ws";
 import type { Logger } from "../../log.ts";
 import { OPUS, VP8 } from "../../sfu/media-config.ts";
 import type { PeerInfo, ServerMessage, SubscribedTrack } from "../../sfu/protocol.ts";
+import { withoutPadding } from "../sfu/track-recorder.ts";
 
 // The live compositor's way into a room: it joins as tapedeck's hidden recorder (the same token and
 // role the recorder page gets), over the same signalling as any peer (so in a cluster it reaches the
@@ -47,16 +48,13 @@ interface Receiving {
   transceiver: RTCRtpTransceiver;
   ssrc: number;
   port: number | null;
-  /** Padding-only packets dropped so far: later sequence numbers are closed up by this much. */
-  dropped: number;
   announced: boolean;
 }
 
 const JOIN_TIMEOUT_MS = 10_000;
 
 export class RoomFeed {
-  readonly peers = new Map<string, PeerInfo>();
-  sessionId = "";
+  private readonly peers = new Map<string, PeerInfo>();
   private readonly ws: WebSocket;
   private pc: RTCPeerConnection | null = null;
   private readonly byMid = new Map<string, Receiving>();
@@ -97,7 +95,6 @@ export class RoomFeed {
         }
         if (msg.type === "joined") {
           clearTimeout(timer);
-          this.sessionId = msg.session_id;
           for (const p of msg.peers) this.peers.set(p.id, p);
           resolve();
           o.handlers.onPeers([...this.peers.values()]);
@@ -134,7 +131,10 @@ export class RoomFeed {
       this.pc = pc;
       pc.onRemoteTransceiverAdded.subscribe((t) => {
         t.onTrack.subscribe((track) => {
-          track.onReceiveRtp.subscribe((rtp) => this.onRtp(t, rtp, track.codec?.mimeType ?? ""));
+          // Chromium's bandwidth probes without RTX (padding-only packets on the media SSRC) are dropped and
+          // the sequence numbers closed up, as for the track recorder: the compositor's jitter buffer sees no loss.
+          const media = track.kind === "video" ? withoutPadding(track).track : track;
+          media.onReceiveRtp.subscribe((rtp) => this.onRtp(t, rtp, track.codec?.mimeType ?? ""));
         });
       });
     }
@@ -162,14 +162,8 @@ export class RoomFeed {
     if (!r) {
       const info = this.offered.find((x) => x.mid === mid);
       if (!info) return;
-      r = { info, transceiver: t, ssrc: rtp.header.ssrc, port: null, dropped: 0, announced: false };
+      r = { info, transceiver: t, ssrc: rtp.header.ssrc, port: null, announced: false };
       this.byMid.set(mid, r);
-    }
-    // Chromium's bandwidth probes without RTX: padding-only packets on the media SSRC. Dropped, and the
-    // sequence numbers after them closed up, so the compositor's jitter buffer sees no loss.
-    if (rtp.payload.length === 0) {
-      r.dropped++;
-      return;
     }
     if (!r.announced) {
       r.announced = true;
@@ -185,11 +179,6 @@ export class RoomFeed {
       });
     }
     if (r.port === null) return;
-    if (r.dropped) {
-      const copy = rtp.clone();
-      copy.header.sequenceNumber = (rtp.header.sequenceNumber - r.dropped + 0x10000) & 0xffff;
-      rtp = copy;
-    }
     this.udp.send(rtp.serialize(), r.port, "127.0.0.1");
   }
 

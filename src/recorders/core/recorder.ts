@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import type { RecordingRow, RoomRow } from "../../db/schema.ts";
-import type { RecordingKind } from "../../domain/recording-types.ts";
+import type { RecordingKind, Renderer } from "../../domain/recording-types.ts";
 import type { UploadConfig } from "../../domain/upload-config.ts";
 import type { WebhookEventType } from "../../domain/webhook-types.ts";
 import type { JobPayloads, JobType } from "../../jobs/job-payloads.ts";
@@ -96,7 +96,7 @@ export interface Recorder<D> extends RecordingDescriptor<D> {
    * recording as a fragmented MP4 spool file; arguments = an ffmpeg reading the page's WebM on stdin
    * (with `stdout`, what it writes on stdout goes there as it comes).
    */
-  build(o: { dir: string; d: D; log: Logger; renderer: "compositor" | "browser" }): {
+  build(o: { dir: string; d: D; log: Logger; renderer: Renderer }): {
     ffmpegArgs?: string[];
     stdout?: { write(chunk: Buffer): void; end(): void };
     /** The compositor encodes these video layers itself, highest first (their streams in order in its output); default one at the capture size. */

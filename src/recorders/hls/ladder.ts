@@ -9,6 +9,7 @@
 
 import { webmPipeInputArgs } from "../../media/ffmpeg-args.ts";
 import { PRESETS, type Preset } from "../../media/x264-presets.ts";
+import type { Renderer } from "../../domain/recording-types.ts";
 import type { EncodedLayer } from "../core/recorder.ts";
 
 export { PRESETS, type Preset };
@@ -92,7 +93,7 @@ export const COMPOSITOR_COST = {
 const megapixels = (l: { width: number; height: number }) => (l.width * l.height) / 1e6;
 
 /** Cores a ladder needs while live: the capture at its top layer's size plus one x264 per layer. */
-export function ladderCost(layers: readonly Layer[], preset: Preset, renderer: "compositor" | "browser" = "browser"): number {
+export function ladderCost(layers: readonly Layer[], preset: Preset, renderer: Renderer = "browser"): number {
   if (!layers.length) return 0;
   const c = renderer === "compositor" ? COMPOSITOR_COST : COST;
   const capture = c.captureFixed + c.capturePerMegapixel * megapixels(layers[0]);
@@ -116,12 +117,7 @@ export interface LadderPlan {
  * (it is the dearest to capture and to encode) and the next becomes the capture size. The lowest layer is
  * always kept, with a warning if even it does not fit.
  */
-export function planLadder(
-  requested: readonly Layer[],
-  budget: number,
-  preset: Preset,
-  renderer: "compositor" | "browser" = "browser",
-): LadderPlan {
+export function planLadder(requested: readonly Layer[], budget: number, preset: Preset, renderer: Renderer = "browser"): LadderPlan {
   const cost = (ls: readonly Layer[]) => ladderCost(ls, preset, renderer);
   const layers = [...requested];
   const dropped: Layer[] = [];

@@ -16,9 +16,9 @@ import {
   parseRecordingDetails,
   updateRecording,
 } from "../core/recording.repository.ts";
+import { RENDERERS } from "../../domain/recording-types.ts";
 import {
   BEAM_LAYOUTS,
-  RENDERERS,
   beamDetailsShape,
   DEFAULT_AUTO_STOP_S,
   DEFAULT_MAX_DURATION_S,
