@@ -44,6 +44,16 @@ function requestFor(eventId: string, timeoutMs = 15_000): Promise<ReceivedReques
 }
 
 const rowOf = (page: Page, id: string) => page.locator(`[data-testid="deliveries"] tr[data-id="${id}"]`);
+/**
+ * Shows the log under the filters picked: the button is busy until the filtered page is in, so the rows
+ * read afterwards are the filter's, not the list it replaces (which may hold the same rows).
+ */
+async function applyFilter(page: Page) {
+  const apply = page.getByTestId("apply-filter");
+  await apply.click();
+  await page.locator('[data-testid="apply-filter"]:enabled').waitFor();
+}
+
 const rowCount = (page: Page) => page.locator('[data-testid="deliveries"] tbody tr').count();
 
 /** Sets the endpoint from the page: URL plus exactly these headers. */
@@ -163,7 +173,7 @@ test("delivery log: a failed delivery shows its attempt and the receiver's 500; 
       // Filter by event type: just the join, failed once with the receiver's status.
       await page.getByTestId("filter-type").selectOption("peer.join.success");
       await page.getByTestId("filter-room").selectOption(room.id);
-      await page.getByTestId("apply-filter").click();
+      await applyFilter(page);
       const row = rowOf(page, id);
       await row.waitFor();
       assert.equal(await rowCount(page), 1);
@@ -176,10 +186,10 @@ test("delivery log: a failed delivery shows its attempt and the receiver's 500; 
       // Filter by state: nothing delivered in this room yet; both events pending.
       await page.getByTestId("filter-type").selectOption("");
       await page.getByTestId("filter-state").selectOption("delivered");
-      await page.getByTestId("apply-filter").click();
+      await applyFilter(page);
       await page.getByTestId("deliveries-empty").waitFor();
       await page.getByTestId("filter-state").selectOption("pending");
-      await page.getByTestId("apply-filter").click();
+      await applyFilter(page);
       await rowOf(page, events.openSession.id).waitFor();
       assert.equal(await rowCount(page), 2);
 
@@ -246,7 +256,7 @@ test("log pages with 'load more' under a type filter, and on a phone it fits 390
       await go(page, "#/webhooks", "webhooks");
       await page.getByTestId("filter-type").selectOption("beam.recording.success");
       await page.getByTestId("filter-limit").selectOption("10");
-      await page.getByTestId("apply-filter").click();
+      await applyFilter(page);
       await page.waitForFunction(() => document.querySelectorAll('[data-testid="deliveries"] tbody tr').length === 10);
       const ids = () =>
         page.locator('[data-testid="deliveries"] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute("data-id")));
@@ -288,7 +298,7 @@ test("the log updates without Refresh and keeps the filter, rooms are named; Sen
       // The user's filter: one event type in one room, picked by the room's name.
       await page.getByTestId("filter-type").selectOption("beam.recording.success");
       await page.getByTestId("filter-room").selectOption({ label: room.name });
-      await page.getByTestId("apply-filter").click();
+      await applyFilter(page);
       await page.getByTestId("deliveries-empty").waitFor();
 
       // Events written after the page was drawn: the matching one appears by itself, named by its room.
@@ -317,7 +327,7 @@ test("the log updates without Refresh and keeps the filter, rooms are named; Sen
       // Send a test event: signed, through the outbox, to the receiver; listed with its result.
       await page.getByTestId("filter-type").selectOption("");
       await page.getByTestId("filter-room").selectOption("");
-      await page.getByTestId("apply-filter").click();
+      await applyFilter(page);
       const from = receiver.requests.length;
       await page.getByTestId("send-test-event").click();
       const sent = await toast(page);
