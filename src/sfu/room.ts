@@ -34,6 +34,17 @@ export type ChatOut = ChatMessageOut & { message_type?: string };
 /** A publisher silent this long is gone (its network dropped without closing the socket). */
 export const MEDIA_INACTIVITY_MS = 5_000;
 
+/**
+ * Told what changes in a room whose session records a composite, to draw it live
+ * (recorders/compositor/session-composite.ts): the session opened, its visible peers or their tracks
+ * changed, and its last peer left (the session closes once `closing` has settled).
+ */
+export interface RoomWatcher {
+  opened(room: SfuRoom): void;
+  changed(room: SfuRoom): void;
+  closing(room: SfuRoom): Promise<void>;
+}
+
 export class SfuRoom {
   readonly peers = new Map<string, SfuPeer>();
   sessionId: string | null = null;
@@ -67,6 +78,8 @@ export class SfuRoom {
       compositeChunkMs: number;
       onEmpty: (room: SfuRoom) => void;
       analytics?: { writer: AnalyticsEventWriter; db: Db };
+      /** Draws the session's composite live (recorders/compositor/session-composite.ts). */
+      watcher?: RoomWatcher;
     },
   ) {
     this.analytics = deps.analytics ? new RoomAnalytics(this, { ...deps.analytics, log: deps.log }) : null;
@@ -108,6 +121,13 @@ export class SfuRoom {
   /** Who is told of a peer's join, change and leave: everyone else, hidden peers too (a recorder draws the room from it). */
   othersThan(id: string) {
     return [...this.peers.values()].filter((p) => p.id !== id);
+  }
+
+  /** A visible peer changed (tracks, mutes, name, role): everyone else is told, and the live composite follows. */
+  private announceUpdate(peer: SfuPeer): void {
+    if (peer.identity.hidden) return;
+    for (const other of this.othersThan(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+    this.deps.watcher?.changed(this);
   }
 
   join(peer: SfuPeer): Promise<void> {
@@ -161,8 +181,13 @@ export class SfuRoom {
     peer.identity.joinedAt = session.joinedAt;
     this.recording = session.recording;
     this.peers.set(peer.id, peer);
+    // A session opened by this join, recording a composite: drawn live from now on.
+    if (this.recording?.settings.composite && session.startedAt === session.joinedAt) this.deps.watcher?.opened(this);
     peer.notify(this.joinedMessage(peer));
-    if (!peer.identity.hidden) for (const other of this.othersThan(peer.id)) other.notify({ type: "peer-joined", peer: peer.info() });
+    if (!peer.identity.hidden) {
+      for (const other of this.othersThan(peer.id)) other.notify({ type: "peer-joined", peer: peer.info() });
+      this.deps.watcher?.changed(this);
+    }
     peer.openSubscribe();
     for (const other of this.peers.values()) {
       if (other === peer || !this.canSubscribe(peer.identity.role, other.identity.role)) continue;
@@ -211,7 +236,7 @@ export class SfuRoom {
     for (const other of this.peers.values()) {
       if (other !== peer && this.canSubscribe(other.identity.role, peer.identity.role)) other.subscribe(peer, track);
     }
-    if (!peer.identity.hidden) for (const other of this.othersThan(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+    this.announceUpdate(peer);
   }
 
   onTrackEnded(peer: SfuPeer, track: PublishedTrack): void {
@@ -221,15 +246,14 @@ export class SfuRoom {
       .finish(peer.id, track.info.track_id)
       .catch((err) => this.deps.log.error({ err }, "could not finish track recording"));
     for (const other of this.peers.values()) if (other !== peer) other.unsubscribePeer(peer.id, track.info.track_id);
-    if (!peer.identity.hidden) for (const other of this.othersThan(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+    this.announceUpdate(peer);
   }
 
   /** A peer muted or unmuted tracks it sends: the others are told. */
   trackStates(peer: SfuPeer, states: Array<{ track_id: string; muted: boolean }>): void {
     if (!this.peers.has(peer.id) || !peer.setMuted(states)) return;
     this.analytics?.mutesChanged(peer);
-    if (peer.identity.hidden) return;
-    for (const other of this.othersThan(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+    this.announceUpdate(peer);
   }
 
   /** Does the template give `role` this permission (endRoom, removeOthers, …)? */
@@ -244,7 +268,7 @@ export class SfuRoom {
     if (change.name !== undefined) peer.identity.name = change.name;
     if (change.user_data !== undefined) peer.identity.userData = change.user_data;
     this.persistPeer(peer);
-    if (!peer.identity.hidden) for (const other of this.othersThan(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+    this.announceUpdate(peer);
   }
 
   /** The peer's name, role and metadata as they are now, into its row (the sessions API, the peer-left webhook), in turn with its leave. */
@@ -296,7 +320,7 @@ export class SfuRoom {
     if (change.role !== undefined && change.role !== peer.identity.role) this.applyRole(peer, change.role, "");
     else {
       this.persistPeer(peer);
-      for (const other of this.othersThan(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+      this.announceUpdate(peer);
     }
     peer.notify({ type: "peer-updated", peer: peer.info() });
   }
@@ -314,7 +338,7 @@ export class SfuRoom {
       if (!this.canSubscribe(other.identity.role, role)) other.unsubscribePeer(peer.id);
       else for (const t of peer.published.values()) other.subscribe(peer, t);
     }
-    if (!peer.identity.hidden) for (const other of this.othersThan(peer.id)) other.notify({ type: "peer-updated", peer: peer.info() });
+    this.announceUpdate(peer);
     this.deps.log.info({ peer_id: peer.id, role, by }, "peer role changed");
   }
 
@@ -340,11 +364,15 @@ export class SfuRoom {
       other.unsubscribePeer(peer.id);
       if (!peer.identity.hidden) other.notify({ type: "peer-left", peer_id: peer.id, reason });
     }
+    if (!peer.identity.hidden) this.deps.watcher?.changed(this);
+    // The last one out: the live composite ends now, and its file is finished before the session closes.
+    const composited = this.peers.size === 0 ? this.deps.watcher?.closing(this) : undefined;
     this.deps.log.info({ peer_id: peer.id, reason, peers: this.peers.size }, "peer left");
     return this.serial(async () => {
       await closing;
       await this.analytics?.written(); // its track events and client.disconnected come before its peer.leave.success
       await this.deps.recordings.finish(peer.id).catch((err) => this.deps.log.error({ err }, "could not finish track recordings"));
+      await composited?.catch((err) => this.deps.log.error({ err }, "could not finish the live composite"));
       const closed = await this.deps.store.removePeer(this.row, peer.id, reason, message, leftAt);
       if (closed) {
         this.deps.log.info({ session_id: this.sessionId, recording_id: this.recording?.id }, "session closed");

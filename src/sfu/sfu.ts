@@ -10,6 +10,7 @@ import type {
   SfuService,
 } from "./sfu-service.ts";
 import { callRoom } from "./room-calls.ts";
+import { SessionComposites } from "../recorders/compositor/session-composite.ts";
 import { verifyAppToken } from "../auth/tokens.ts";
 import { RECORDER_ROLE } from "../domain/recording-types.ts";
 import { fromBool } from "../db/database.ts";
@@ -59,6 +60,8 @@ export class Sfu implements SfuService {
   cpu: { readonly cores: number; stop(): void };
 
   readonly recordings: TrackRecordingService;
+  /** The composites of recorded sessions, drawn live (recorders/compositor/session-composite.ts). */
+  readonly composites: SessionComposites;
   /** Track and error events into the event log (analytics/). */
   private readonly analytics: AnalyticsEventWriter;
   private readonly refusals: SignalErrorReporter;
@@ -68,6 +71,7 @@ export class Sfu implements SfuService {
     this.analytics = new AnalyticsEventWriter({ db: ctx.db, outbox: ctx.outbox, log: ctx.log, accountId: ctx.identity.customerId });
     this.refusals = new SignalErrorReporter({ writer: this.analytics, db: ctx.db, identity: ctx.identity, log: ctx.log });
     this.recordings = new TrackRecordingService(ctx, () => ctx.events.emit("jobs.queued"));
+    this.composites = new SessionComposites(ctx);
     this.log = ctx.log.child({ component: "sfu" });
     this.cpu = new CpuMeter(1000, (lateMs) =>
       this.log.warn(
@@ -234,6 +238,7 @@ export class Sfu implements SfuService {
         compositeChunkMs: this.ctx.config.recording.compositeChunkMs,
         onEmpty: (r) => this.dropRoom(r),
         analytics: { writer: this.analytics, db: this.ctx.db },
+        watcher: this.composites,
       });
       this.rooms.set(row.id, room);
     }

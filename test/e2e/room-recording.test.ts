@@ -22,7 +22,8 @@ import { audioLevel, colourAt, decodeAudio, frameAt } from "../support/media-fix
 import { until } from "../support/wait.ts";
 import type { KnownEventType, Room, Template } from "../support/api-types.ts";
 import type { HookWindow } from "../support/page-hooks.ts";
-import { jobsForDiagnostics, recordedTracks, sfuCompositeSegments } from "../support/internal-state.ts";
+import { jobsForDiagnostics, recordedTracks, sfuCompositeMaking } from "../support/internal-state.ts";
+import { readLiveComposite } from "../../src/recorders/sfu/live-composite.state.ts";
 
 // SFU recording of a room as users make it: two headless Chromium peers join by URL at different
 // times in a room whose template records everything. Red (red camera, 440 Hz, VP8) is there from the
@@ -223,14 +224,9 @@ test("Chromium peers joining and leaving at different times: per-peer MP4s, a co
         "Blue's left_at in the session",
       );
 
-      // Red alone again for a few seconds, and at least until the composite's first piece is rendered.
+      // Red alone again for a few seconds; the composite is being drawn live all along.
       await roomTime(blueLeft, 3_500);
-      const segDir = path.join(app.dataDir, "spool", "sessions", sessionId, "segments");
-      await until(
-        () => fs.existsSync(segDir) && fs.readdirSync(segDir).some((f) => /^seg-\d{8}-[0-9a-f]{16}\.mov$/.test(f)),
-        "a composite piece rendered during the session",
-        30_000,
-      );
+      assert.equal(readLiveComposite(app.dataDir, sessionId)?.state, "recording", "the composite drawn live during the session");
       const redLeaving = new Date().toISOString();
       await redPage.page.locator('[data-testid="leave-button"]').click();
       await waitForState(redPage.page, "left", 5_000);
@@ -306,11 +302,12 @@ test("Chromium peers joining and leaving at different times: per-peer MP4s, a co
       assert.equal(success.recording_path, `${bucket}/${roomId}/${date}/${sessionId}/Rec-${sessionId}-${epoch}.mp4`);
       assert.equal(success.chat_recording_path, `${bucket}/chat/${roomId}/${date}/Rec-${roomId}-${epoch}.csv`);
       assert.equal(success.duration, Math.round(sessionSeconds));
-      const segments = await sfuCompositeSegments(app, sessionId);
-      assert.ok(
-        segments && segments.renderedAfterClose < segments.total,
-        `pieces rendered during the session: ${JSON.stringify(segments)}`,
-      );
+      // Drawn live: its file begins when the compositor started, a fraction of a second into the session
+      // (before any media: a browser's first packet comes later), so composite time = session time - offset.
+      const making = await sfuCompositeMaking(app, sessionId);
+      assert.equal(making.composite?.from, "live", `the live composite was used: ${JSON.stringify(making)}`);
+      const offset = making.composite.startOffsetMs / 1000;
+      assert.ok(offset >= 0 && offset < 1, `the live composite began ${offset} s into the session`);
 
       // The composite: 1280x720 H.264 + AAC, as long as the session.
       const compositeFile = await download(success.recording_presigned_url, "composite.mp4");
@@ -320,8 +317,8 @@ test("Chromium peers joining and leaving at different times: per-peer MP4s, a co
       assert.deepEqual([cv.width, cv.height], [W, H]);
       assert.equal(composite.streams.find((s) => s.codec_type === "audio")?.codec_name, "aac");
       assert.ok(
-        Math.abs(composite.durationSeconds - sessionSeconds) <= 1,
-        `composite lasts ${composite.durationSeconds} s, the session ${sessionSeconds} s; ${ctx}`,
+        Math.abs(composite.durationSeconds - (sessionSeconds - offset)) <= 0.5,
+        `composite lasts ${composite.durationSeconds} s, the session ${sessionSeconds} s from ${offset} s; ${ctx}`,
       );
       assert.equal(success.size, composite.sizeBytes);
 
@@ -330,9 +327,9 @@ test("Chromium peers joining and leaving at different times: per-peer MP4s, a co
         assert.ok(b - a >= 2, `less than 2 s between ${a} and ${b}: ${ctx}`);
         return (a + b) / 2;
       };
-      const redAlone = mid(timeline.redVideo + 0.5, timeline.blueJoined - 0.5);
-      const both = mid(timeline.blueVideo + 1, timeline.blueClosing - 1);
-      const redAgain = mid(timeline.blueLeft + 1, sessionSeconds - 0.5);
+      const redAlone = mid(timeline.redVideo + 0.5, timeline.blueJoined - 0.5) - offset;
+      const both = mid(timeline.blueVideo + 1, timeline.blueClosing - 1) - offset;
+      const redAgain = mid(timeline.blueLeft + 1, sessionSeconds - 0.5) - offset;
       for (const [tSec, what] of [
         [redAlone, "before Blue joined"],
         [redAgain, "after Blue left"],

@@ -7,7 +7,9 @@ import { mintAppToken } from "../../src/auth/tokens.ts";
 import { probe, runFfmpeg } from "../../src/media/process.ts";
 import { joinSynthetic, type SyntheticParticipant } from "../../src/participant/synthetic.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
-import type { PresignedUrl, Recording, Room } from "../support/api-types.ts";
+import type { PresignedUrl, Recording, EventData, Room, Template } from "../support/api-types.ts";
+import { sfuCompositeMaking } from "../support/internal-state.ts";
+import { readLiveComposite } from "../../src/recorders/sfu/live-composite.state.ts";
 import { avOffsetsMs, fixtureDir } from "../support/media-fixtures.ts";
 import { until } from "../support/wait.ts";
 import { joinPublisher } from "../support/werift-publisher.ts";
@@ -17,7 +19,8 @@ import { joinPublisher } from "../support/werift-publisher.ts";
 // VP8/Opus files of one colour each, so every frame of the output can be checked for what it shows:
 // the layout before and after a join and a leave (frame by frame: no black, no half-made layout), a
 // portrait canvas, the active speaker moving with the audio, the A/V sync of a flash-and-beep source,
-// and a compositor killed mid-recording.
+// and a compositor killed mid-recording. Then the SFU recording's composite, drawn live during the
+// session the same way, and rendered from the tracks when its compositor is killed.
 
 let app: TestApp;
 let dir: ReturnType<typeof fixtureDir>;
@@ -313,3 +316,130 @@ test("the compositor killed mid-recording: the recording ends with what was reco
   assert.ok(p.durationSeconds >= 3, `${p.durationSeconds} s kept of the 4 s recorded`);
   assert.throws(ours, "no compositor left running");
 });
+
+// ---------------------------------------------------------------- the SFU recording's composite, drawn live
+
+/** A room whose template records the session's composite (SFU recording, no track or per-peer files). */
+async function compositeRoom(name: string): Promise<string> {
+  const t = await app.api<Template>("POST", "/v2/templates", {
+    name: `${name}-${Date.now()}`,
+    recordings: [{ name: "default", role: "host", compositeRecording: { customComposite: { enabled: true } } }],
+  });
+  assert.equal(t.status, 200, JSON.stringify(t.body));
+  return (await app.api<Room>("POST", "/v2/rooms", { name, template_id: t.body.id })).body.id;
+}
+
+/** The session's recording.success (or its recording.failed, thrown), and its composite downloaded. */
+async function sessionComposite(
+  roomId: string,
+): Promise<{ success: EventData<"recording.success">; file: string; closedToSuccessMs: number }> {
+  const success = await until(
+    async () => {
+      const [failed] = await app.v2.events({ type: "recording.failed", room_id: roomId });
+      if (failed) throw new Error(`recording.failed: ${JSON.stringify(failed.data)}`);
+      const [ok] = await app.v2.events({ type: "recording.success", room_id: roomId });
+      return ok;
+    },
+    "recording.success",
+    60_000,
+    50,
+  );
+  const { data } = success;
+  const file = path.join(dir.dir, `${data.session_id}.mp4`);
+  fs.writeFileSync(file, Buffer.from(await (await fetch(data.recording_presigned_url)).arrayBuffer()));
+  return { success: data, file, closedToSuccessMs: Date.parse(success.timestamp) - Date.parse(data.session_stopped_at) };
+}
+
+/** One peer's picture over the whole canvas (a 16:9 picture fills 1280x720), or null. */
+function aloneOf(f: Buffer): string | null {
+  const c = [colourOf(f, 0.25, 0.5), colourOf(f, 0.75, 0.5), colourOf(f, 0.5, 0.1)];
+  return c.every((x) => x === c[0]) && ["red", "green", "blue"].includes(c[0]) ? c[0][0].toUpperCase() : null;
+}
+
+test("the SFU recording's composite is drawn live: frame by frame through joins and a leave, the file ready soon after the close", async (t) => {
+  const roomId = await compositeRoom("live-composite");
+  const red = await join(roomId, "Red", files.red);
+  const green = await join(roomId, "Green", files.green);
+  await new Promise((r) => setTimeout(r, 3000));
+  const blue = await join(roomId, "Blue", files.blue);
+  await new Promise((r) => setTimeout(r, 3000));
+  await red.leave();
+  await new Promise((r) => setTimeout(r, 3000));
+  await Promise.all([green.leave(), blue.leave()]);
+  const { success, file, closedToSuccessMs } = await sessionComposite(roomId);
+  t.diagnostic(`recording.success ${closedToSuccessMs} ms after the session closed`);
+
+  const making = await sfuCompositeMaking(app, success.session_id);
+  assert.equal(making.composite?.from, "live", JSON.stringify(making));
+  const p = await probe(file);
+  const video = p.streams.find((s) => s.codec_type === "video");
+  assert.deepEqual([video?.codec_name, video?.width, video?.height], ["h264", 1280, 720]);
+  assert.equal(p.streams.find((s) => s.codec_type === "audio")?.codec_name, "aac");
+  const sessionSeconds = (Date.parse(success.session_stopped_at) - Date.parse(success.session_started_at)) / 1000;
+  const offset = making.composite.startOffsetMs / 1000;
+  assert.ok(offset >= 0 && offset < 1, `the file began ${offset} s into the session`);
+  assert.ok(
+    Math.abs(p.durationSeconds - (sessionSeconds - offset)) <= 0.5,
+    `${p.durationSeconds} s for a ${sessionSeconds} s session from ${offset} s`,
+  );
+
+  // The peers' first pictures take a moment (their first keyframes), and at the end the last two leave
+  // together; in between, every frame is one of the layouts, in order, each for seconds.
+  const layouts = frames(file).map((f) => layoutOf(f) ?? aloneOf(f));
+  const first = layouts.indexOf("R G");
+  const last = layouts.lastIndexOf("G B");
+  assert.ok(
+    first >= 0 && first < 60,
+    `Red and Green side by side from frame ${first}: ${runs(layouts.slice(0, 90))
+      .map(([l, n]) => `${l} x${n}`)
+      .join(", ")}`,
+  );
+  assert.ok(last > layouts.length - 45, `Green and Blue until the end: frame ${last} of ${layouts.length}`);
+  const middle = runs(layouts.slice(first, last + 1));
+  assert.deepEqual(
+    middle.map(([l]) => l),
+    ["R G", "R G / B", "G B"],
+    `layouts in order: ${middle.map(([l, n]) => `${l} x${n}`).join(", ")}`,
+  );
+  for (const [l, n] of middle) assert.ok(n >= 60, `${l} shown for ${n} frames`);
+});
+
+test("a live compositor killed mid-session: the composite is rendered from the tracks, whole, and says why", async () => {
+  const roomId = await compositeRoom("live-composite-crash");
+  const red = await join(roomId, "Red", files.red);
+  const state = await until(() => readLiveCompositeOfRoom(roomId), "the composite drawn live");
+  await new Promise((r) => setTimeout(r, 2000));
+  const pids = execFileSync("pgrep", ["-P", String(process.pid), "-f", "gst-compositor.py"])
+    .toString()
+    .trim()
+    .split("\n")
+    .map(Number);
+  assert.equal(pids.length, 1, "one compositor running");
+  process.kill(pids[0], "SIGKILL");
+  await until(() => readLiveComposite(app.dataDir, state.sessionId)?.state === "failed", "the live composite marked failed");
+  await new Promise((r) => setTimeout(r, 2000));
+  await red.leave();
+  const { success, file } = await sessionComposite(roomId);
+
+  const making = await sfuCompositeMaking(app, success.session_id);
+  assert.equal(making.composite?.from, "tracks", JSON.stringify(making));
+  assert.match(making.composite.reason ?? "", /the live compositor failed: the compositor exited: crashed, signal SIGKILL/);
+  const p = await probe(file);
+  const sessionSeconds = (Date.parse(success.session_stopped_at) - Date.parse(success.session_started_at)) / 1000;
+  assert.ok(Math.abs(p.durationSeconds - sessionSeconds) <= 1, `${p.durationSeconds} s for a ${sessionSeconds} s session`);
+  // Red over the whole canvas, after the kill too.
+  const shown = frames(file).map(aloneOf);
+  assert.equal(
+    shown.at(-15),
+    "R",
+    `Red near the end: ${runs(shown)
+      .map(([l, n]) => `${l} x${n}`)
+      .join(", ")}`,
+  );
+});
+
+/** The live composite of the room's open session, once it is being drawn. */
+async function readLiveCompositeOfRoom(roomId: string): Promise<{ sessionId: string } | false> {
+  const s = await app.ctx.db.selectFrom("sessions").select("id").where("room_id", "=", roomId).where("active", "=", 1).executeTakeFirst();
+  return s && readLiveComposite(app.dataDir, s.id)?.state === "recording" ? { sessionId: s.id } : false;
+}

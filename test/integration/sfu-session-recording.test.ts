@@ -7,6 +7,7 @@ import { mintAppToken } from "../../src/auth/tokens.ts";
 import { probe } from "../../src/media/process.ts";
 import { joinSynthetic } from "../../src/participant/synthetic.ts";
 import { recordingDetails } from "../../src/recorders/sfu/sfu-recording.ts";
+import { liveCompositeFiles, readLiveComposite } from "../../src/recorders/sfu/live-composite.state.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { DIALECTS } from "../support/db.ts";
 import { startS3rver, type TestS3 } from "../support/s3rver.ts";
@@ -17,14 +18,17 @@ import type { ListPage, RecordingAsset, Room, Template } from "../support/api-ty
 
 // SFU recording of a whole session, end to end, with the bucket down when the session closes:
 // Chatter (no media) is there from the start and chats; Ada publishes for 9 s; Bo joins ~2 s later and
-// publishes for 3 s. The composite is rendered in 3 s pieces while the session runs. After the close
+// publishes for 3 s. The composite is drawn live, or rendered in 3 s pieces, while the session runs. After the close
 // everything waits for the bucket, then arrives: one composite with the chat CSV named in
 // `recording.success`, a per-peer MP4 per publisher, the tracks, their assets; and the spool is emptied.
 
 const seconds = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 1000;
 
 for (const dialect of DIALECTS) {
-  describe(`SFU session recording (${dialect})`, () => {
+  // Both ways of making the composite, one per database: drawn live by the compositor (the default), and
+  // rendered from the track files in pieces (the browser renderer, and the fallback when the live one fails).
+  const live = dialect === "sqlite";
+  describe(`SFU session recording (${dialect}, composite ${live ? "drawn live" : "from the tracks"})`, () => {
     let app: TestApp;
     let s3: TestS3;
     let link: Awaited<ReturnType<typeof startTcpSwitch>>;
@@ -35,7 +39,10 @@ for (const dialect of DIALECTS) {
       s3 = await startS3rver();
       const u = new URL(s3.endpoint);
       link = await startTcpSwitch({ host: u.hostname, port: Number(u.port) });
-      app = await startTestApp({ dialect, env: { TAPEDECK_COMPOSITE_CHUNK_SECONDS: "3" } });
+      app = await startTestApp({
+        dialect,
+        env: { TAPEDECK_COMPOSITE_CHUNK_SECONDS: "3", TAPEDECK_RECORDING_RENDERER: live ? "compositor" : "browser" },
+      });
       const t = await app.api<Template>("POST", "/v2/templates", {
         name: "records-everything",
         settings: {
@@ -99,13 +106,23 @@ for (const dialect of DIALECTS) {
       assert.equal(await bo.done, "media ended");
       await bo.leave();
 
-      // While the session runs, the composite's closed pieces are rendered.
-      const segDir = path.join(app.dataDir, "spool", "sessions", sessionId, "segments");
-      await until(
-        () => fs.existsSync(segDir) && fs.readdirSync(segDir).some((f) => /^seg-.*\.mov$/.test(f)),
-        "a composite segment rendered during the session",
-        15_000,
-      );
+      // While the session runs, the composite is made: drawn live by the compositor, or (the browser
+      // renderer) its closed pieces rendered from the track files.
+      if (live) {
+        const files = liveCompositeFiles(app.dataDir, sessionId);
+        await until(
+          () => readLiveComposite(app.dataDir, sessionId)?.state === "recording" && fs.statSync(files.media).size > 100_000,
+          "the composite drawn live",
+          15_000,
+        );
+      } else {
+        const segDir = path.join(app.dataDir, "spool", "sessions", sessionId, "segments");
+        await until(
+          () => fs.existsSync(segDir) && fs.readdirSync(segDir).some((f) => /^seg-.*\.mov$/.test(f)),
+          "a composite segment rendered during the session",
+          15_000,
+        );
+      }
       assert.equal(
         (await app.ctx.db.selectFrom("sessions").select("active").where("id", "=", sessionId).executeTakeFirstOrThrow()).active,
         1,
@@ -209,10 +226,13 @@ for (const dialect of DIALECTS) {
       const details = recordingDetails(
         await app.ctx.db.selectFrom("recordings").selectAll().where("id", "=", rec.id).executeTakeFirstOrThrow(),
       );
-      assert.ok(
-        details.segments && details.segments.renderedAfterClose < details.segments.total,
-        `pieces left for after the close: ${JSON.stringify(details.segments)}`,
-      );
+      console.log("DIAG", JSON.stringify(details.composite), composite.durationSeconds, sessionSeconds);
+      if (live) assert.equal(details.composite?.from, "live", JSON.stringify(details));
+      else
+        assert.ok(
+          details.segments && details.segments.renderedAfterClose < details.segments.total,
+          `pieces left for after the close: ${JSON.stringify(details.segments)}`,
+        );
 
       // The chat: broadcast and role messages, not the direct one; escaped.
       const csv = fs.readFileSync(await download(success.chat_recording_presigned_url, "chat.csv"), "utf8");

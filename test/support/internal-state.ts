@@ -1,6 +1,6 @@
 import type { RecordedTrackRow } from "../../src/db/schema.ts";
 import { newObjectId } from "../../src/ids.ts";
-import { recordingDetails } from "../../src/recorders/sfu/sfu-recording.ts";
+import { recordingDetails, type SfuRecordingDetails } from "../../src/recorders/sfu/sfu-recording.ts";
 import type { TestApp } from "./app.ts";
 
 // The few places where an end-to-end test reads or writes tapedeck's database instead of its API, each
@@ -23,21 +23,20 @@ export async function recordedTracks(app: TestApp, where: { peerId?: string; ses
 }
 
 /**
- * How many pieces the SFU composite of a session was rendered in, and how many were left to render after
- * the close. Why not the API: it is how the composite was made, not what was made; the user-visible
- * outcome (the file soon after the close) is checked through `recording.success`.
+ * How the SFU composite of a session was made: drawn live (and how late its file began after the session's
+ * start), or rendered from the tracks in pieces (how many, and how many were left for after the close).
+ * Why not the API: it is how the composite was made, not what was made; the user-visible outcome (the
+ * file soon after the close) is checked through `recording.success`.
  */
-export async function sfuCompositeSegments(
-  app: TestApp,
-  sessionId: string,
-): Promise<{ total: number; renderedAfterClose: number } | undefined> {
+export async function sfuCompositeMaking(app: TestApp, sessionId: string): Promise<Pick<SfuRecordingDetails, "composite" | "segments">> {
   const rec = await app.ctx.db
     .selectFrom("recordings")
     .selectAll()
     .where("session_id", "=", sessionId)
     .where("kind", "=", "sfu")
-    .executeTakeFirst();
-  return rec ? recordingDetails(rec).segments : undefined;
+    .executeTakeFirstOrThrow();
+  const { composite, segments } = recordingDetails(rec);
+  return { composite, segments };
 }
 
 /** Every persisted job, for a failure message only (the job queue has no API). */

@@ -13,6 +13,7 @@ import { outboundPolicy } from "../../net/outbound-policy.ts";
 import type { Readiness, Recorder, RecorderRun } from "../core/recorder.ts";
 import { certificateSpki } from "./chromium-process.ts";
 import { CompositorCapture } from "../compositor/compositor-capture.ts";
+import { RoomFeed } from "../compositor/room-feed.ts";
 import { BeamCapture, PageLoadError, redact } from "./beam-capture.ts";
 import type { RecordingCapture } from "../core/capture.ts";
 import { rendererFor, requestStop, type BeamDetails, type BeamFailure } from "./beam.service.ts";
@@ -339,11 +340,16 @@ export class CaptureWorker<D extends BeamDetails> {
           ? await CompositorCapture.start({
               layers,
               ...common,
-              baseUrl: ctx.config.publicUrl,
-              token,
-              name: RECORDER_NAME,
-              // tapedeck's own certificate, trusted whatever name it was issued for (as the browser is told to).
-              ws: tls ? { ca: fs.readFileSync(tls.certFile), checkServerIdentity: (() => undefined) as never } : undefined,
+              feed: (handlers) =>
+                RoomFeed.join({
+                  baseUrl: ctx.config.publicUrl,
+                  token,
+                  name: RECORDER_NAME,
+                  // tapedeck's own certificate, trusted whatever name it was issued for (as the browser is told to).
+                  ws: tls ? { ca: fs.readFileSync(tls.certFile), checkServerIdentity: (() => undefined) as never } : undefined,
+                  log,
+                  handlers,
+                }),
               layout: d.layout,
               roles: d.roles,
             })

@@ -1,4 +1,3 @@
-import type { ClientOptions } from "ws";
 import type { Logger } from "../../log.ts";
 import { describeEnd } from "../../process/supervisor.ts";
 import type { PeerInfo } from "../../sfu/protocol.ts";
@@ -8,7 +7,7 @@ import { FileFollower } from "../core/follow-file.ts";
 import type { EncodedLayer } from "../core/recorder.ts";
 import { type CompositorLayoutName, type LayoutPeer, type LayoutTile, layoutTiles, sameLayout } from "./compositor-layout.ts";
 import { CompositorProcess } from "./compositor-process.ts";
-import { type FeedTrack, RoomFeed } from "./room-feed.ts";
+import type { FeedTrack, RoomFeedHandlers } from "./room-feed.ts";
 import { SpeakerDetector } from "./speaker.ts";
 
 // A built-in recording made by the live compositor instead of a browser: the recorder joins the room
@@ -21,12 +20,29 @@ import { SpeakerDetector } from "./speaker.ts";
 // decoded; a muted camera shows the placeholder again. A source leaves the canvas before it is removed.
 // A compositor that dies ends the capture with what was recorded and says so (as a browser crash does).
 
+/** Where the compositor's media comes from: the room's tracks, routed to the ports it gives. */
+export interface CompositorFeed {
+  /** Where a track's packets go from now on (the compositor's port for it). */
+  route(trackId: string, port: number): void;
+  /** Asks the track's sender for a keyframe. */
+  requestKeyframe(trackId: string): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the feed, telling `handlers` who is in the room and what arrives: the recorder joining over
+ * signalling (room-feed.ts RoomFeed.join), or the SFU's room in this process (sfu/live-composite.ts).
+ */
+export type FeedFactory = (handlers: RoomFeedHandlers) => Promise<CompositorFeed>;
+
 export interface CompositorCaptureOptions {
-  /** Where the recorder joins (this node: signalling is relayed to the room's SFU node in a cluster). */
-  baseUrl: string;
-  token: string;
-  name: string;
-  ws?: ClientOptions;
+  feed: FeedFactory;
+  /**
+   * "picture" (default): the file starts once the room's picture is complete (every present camera
+   * decoded) or FIRST_PICTURE_MS has passed. "now": it starts as soon as the feed is open (a session's
+   * composite, whose time 0 is the session's start; peers appear as their media comes).
+   */
+  start?: "picture" | "now";
   width: number;
   height: number;
   audioOnly: boolean;
@@ -67,7 +83,7 @@ export class CompositorCapture implements RecordingCapture {
   private endWith!: (e: CaptureEnd) => void;
   private readonly comp: CompositorProcess;
   private readonly ffmpeg: CaptureFfmpeg;
-  private feed: RoomFeed | null = null;
+  private feed: CompositorFeed | null = null;
   private stopping = false;
   private failure: string | null = null;
   private nextKey = 0;
@@ -144,26 +160,20 @@ export class CompositorCapture implements RecordingCapture {
     const cap = new CompositorCapture(o);
     try {
       await cap.comp.ready;
-      cap.feed = await RoomFeed.join({
-        baseUrl: o.baseUrl,
-        token: o.token,
-        name: o.name,
-        log: o.log,
-        ws: o.ws,
-        handlers: {
-          onPeers: (peers) => cap.setPeers(peers),
-          onTrack: (t) => void cap.addTrack(t),
-          onTrackGone: (id) => cap.trackGone(id),
-          onEnd: (reason) => {
-            cap.release("the recorder's connection ended");
-            if (!cap.stopping) o.log.warn({ reason }, "compositor: the recorder's connection to the room ended; composing what is left");
-          },
+      cap.feed = await o.feed({
+        onPeers: (peers) => cap.setPeers(peers),
+        onTrack: (t) => void cap.addTrack(t),
+        onTrackGone: (id) => cap.trackGone(id),
+        onEnd: (reason) => {
+          cap.release("the recorder's connection ended");
+          if (!cap.stopping) o.log.warn({ reason }, "compositor: the recorder's connection to the room ended; composing what is left");
         },
       });
       o.onStep?.("starting_capture");
       o.log.info({ width: o.width, height: o.height, layout: o.layout, pid: cap.comp.proc.pid }, "compositor recording");
       setTimeout(() => cap.release(`the picture was not complete within ${FIRST_PICTURE_MS} ms`), FIRST_PICTURE_MS).unref();
       cap.relayout();
+      if (o.start === "now") cap.release();
       // Started once the file's first frame is decided (its time 0): a pause or a stop from now on is one of the file.
       const ended = cap.ended.then((e) => {
         throw new Error(`the compositor ended before its first frame: ${e.message}`);
@@ -329,7 +339,7 @@ export class CompositorCapture implements RecordingCapture {
     this.held = false;
     this.startedAt = Date.now();
     this.releasedNow();
-    if (why) this.o.log.info({ why }, "compositor: starting the recording without the whole picture");
+    if (why && this.o.start !== "now") this.o.log.info({ why }, "compositor: starting the recording without the whole picture");
     else this.o.log.debug("compositor: the picture is complete; the recording starts");
     this.comp.resume();
   }

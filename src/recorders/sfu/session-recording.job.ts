@@ -26,6 +26,8 @@ import {
 } from "./sfu-recording.ts";
 import { lostWithNodeMessage, reportTrackFailure, takenOverFrom, type UploadTrackPayload } from "./upload-track.job.ts";
 import { fetchRemoteTracks, type LostTrack } from "./remote-tracks.ts";
+import { finishLiveFile } from "./live-composite.ts";
+import { liveCompositeFiles, liveCompositeGap, readLiveComposite } from "./live-composite.state.ts";
 import { uploadRecording, WEBHOOK_PRESIGN_SECONDS as PRESIGN_SECONDS } from "../core/upload.ts";
 import { transitionRecording, updateRecording } from "../core/recording.repository.ts";
 import type { EnqueueInput } from "../../webhooks/outbox.ts";
@@ -215,6 +217,8 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
         message: `every recorded track was on ${where} died before uploading them: nothing is left to compose`,
       });
     }
+    const live = fs.existsSync(out) ? null : await useLiveComposite(s, out, jc);
+    if (live) duration = live.durationSeconds;
     if (!fs.existsSync(out)) {
       try {
         const plan = planComposite(
@@ -275,6 +279,38 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
       also: (trx) => saveDone(trx, s.rec, s.details, "composite", "done"),
     });
     fs.rmSync(out, { force: true });
+  };
+
+  /**
+   * The composite drawn live (recorders/compositor/session-composite.ts), when it is the whole session:
+   * cut to the session's end and made a plain MP4 (stream copy, seconds for hours). Null when it is not,
+   * and the composite is rendered from the tracks; `details.composite` says which, and why.
+   */
+  const useLiveComposite = async (s: LoadedSession, out: string, jc: JobContext) => {
+    const endedAt = s.session.ended_at ?? s.rec.stopped_at ?? nowIso();
+    const state = readLiveComposite(ctx.config.dataDir, s.session.id);
+    // Nobody published anything: the live file shows name tiles, but there is no recording to make (INPUT_ERROR, as 100ms).
+    let why =
+      usableTracks(s.tracks).length === 0 ? "nothing was published" : liveCompositeGap(state, { startedAt: s.session.created_at, endedAt });
+    if (!why && state) {
+      try {
+        const r = await finishLiveFile(liveCompositeFiles(ctx.config.dataDir, s.session.id).media, out, {
+          seconds: (Date.parse(endedAt) - state.startedAt) / 1000,
+          signal: jc.signal,
+          log: jc.log,
+        });
+        s.details.composite = { from: "live", startOffsetMs: state.startedAt - Date.parse(s.session.created_at) };
+        jc.log.info({ duration: r.durationSeconds, start_offset_ms: s.details.composite.startOffsetMs }, "composite: the live one");
+        return r;
+      } catch (err) {
+        if (jc.signal.aborted) throw err;
+        fs.rmSync(out, { force: true });
+        why = `the live composite could not be finished: ${(err as Error).message}`;
+      }
+    }
+    if (state) jc.log.warn({ why }, "composite: rendered from the tracks instead of the live one");
+    s.details.composite = { from: "tracks", ...(state ? { reason: why ?? "" } : {}) };
+    return null;
   };
 
   return {
@@ -341,6 +377,11 @@ export function compositeProgressHandler(ctx: AppContext): JobHandler<CompositeP
     async run(p, jc) {
       const s = await loadSession(ctx, p.recordingId);
       if (s?.rec.status !== "running" || !s.session.active) return;
+      if (readLiveComposite(ctx.config.dataDir, s.session.id)?.state === "recording") {
+        // Drawn live: nothing to render from the tracks unless the live one fails (the ticks go on for that).
+        const next = new Date(Math.max(Date.parse(s.session.created_at) + (p.tick + 1) * s.details.chunkMs, Date.now() + 1000));
+        return queueCompositeProgress(ctx.db, s.rec.id, p.tick + 1, next);
+      }
       const from = takenOverFrom(jc);
       if (from) {
         // The tracks it would render are in the dead node's spool: the chain of ticks ends here, and the

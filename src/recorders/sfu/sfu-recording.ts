@@ -32,6 +32,11 @@ export interface SfuRecordingDetails {
   epoch: number;
   /** The composite is cut into pieces this long (from the session start) so they can render during the session. */
   chunkMs: number;
+  /**
+   * Where the composite came from: drawn live (its file began `startOffsetMs` after the session's start),
+   * or rendered from the track files (`reason`: why the live one was not used, when there was one).
+   */
+  composite?: { from: "live"; startOffsetMs: number } | { from: "tracks"; reason?: string };
   /** How many composite segments there were, and how many were left to render after the close. */
   segments?: { total: number; renderedAfterClose: number };
   /** What post-processing finished, so a retry does not redo it or announce it twice. */
