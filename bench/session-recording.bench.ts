@@ -17,8 +17,10 @@ import { compositeInput, usableTracks, type SfuRecordingDetails } from "../src/r
 // (`sessions.ended_at`) to the `recording.success` event (`webhook_events.created_at`, written with the
 // composite's asset after its upload to the internal bucket), on a real `tapedeck serve` with every role
 // (api, SFU shards, worker), for a 2- and a 10-minute session of 4 synthetic 720p publishers joining
-// 6 s apart (layouts of 1, 2, 3, 4 tiles), all leaving at the end. While the session runs, the worker
-// renders the composite's closed pieces (`composite-progress`, every TAPEDECK_COMPOSITE_CHUNK_SECONDS).
+// 6 s apart (layouts of 1, 2, 3, 4 tiles), all leaving at the end. While the session runs, the live
+// compositor draws the composite in the SFU's process (the default renderer); with
+// TAPEDECK_RECORDING_RENDERER=browser in the environment, the worker renders its closed pieces from the
+// track files instead (`composite-progress`, every TAPEDECK_COMPOSITE_CHUNK_SECONDS), as before.
 //
 // Baseline, in the same run on the same machine: the same session's composite composed from scratch
 // after the close (what a recorder that renders nothing during the session does), from the uploaded
@@ -87,7 +89,8 @@ interface Measured {
   closeToStreamsMs: number | null;
   /** Per-peer MP4s uploaded when the server was stopped for the baseline. */
   streamsAtStop: number;
-  segments: { total: number; renderedAfterClose: number };
+  /** How the composite was made: drawn live, or from the tracks in pieces. */
+  making: string;
   chunkMs: number;
   fromScratch: { ms: number; segments: number } | { error: string };
   /** Tracks that got media (a silent or black publisher would make the composite cheaper). */
@@ -125,6 +128,10 @@ async function runSession(minutes: number, dir: string, file: string, peers: Syn
     const segmentsOnDisk = (sessionId: string) => {
       const d = path.join(dataDir, "spool", "sessions", sessionId.replace(/[^A-Za-z0-9._-]/g, "_"), "segments");
       return fs.existsSync(d) ? fs.readdirSync(d).filter((f) => /^seg-.*\.mov$/.test(f)).length : 0;
+    };
+    const liveMb = (sessionId: string) => {
+      const f = path.join(dataDir, "spool", "sessions", sessionId.replace(/[^A-Za-z0-9._-]/g, "_"), "live", "composite.mp4");
+      return fs.existsSync(f) ? (fs.statSync(f).size / 1e6).toFixed(1) : "0";
     };
     const t = await api("/v2/templates", {
       name: "bench-session-recording",
@@ -171,7 +178,7 @@ async function runSession(minutes: number, dir: string, file: string, peers: Syn
       }
       if (now >= nextProgress) {
         say(
-          `${label} session: ${clock(now - t0)} of ${clock(lengthMs)}, ${peers.length} publishers, ${segmentsOnDisk(sessionId)} composite pieces rendered so far ` +
+          `${label} session: ${clock(now - t0)} of ${clock(lengthMs)}, ${peers.length} publishers, ${segmentsOnDisk(sessionId)} composite pieces rendered so far, ${liveMb(sessionId)} MB drawn live ` +
             `(load ${os.loadavg()[0].toFixed(1)}, ${udpDrops() - udp0} UDP receive-buffer drops)`,
         );
         nextProgress += PROGRESS_MS;
@@ -244,10 +251,14 @@ async function runSession(minutes: number, dir: string, file: string, peers: Syn
     const maxLoad = load.stop();
     const r = rec()!;
     const details = JSON.parse(r.details) as SfuRecordingDetails;
-    if (!details.segments) throw new Error(`${label} session: the recording's details have no segment counts: ${r.details}`);
+    const making =
+      details.composite?.from === "live"
+        ? `drawn live, from ${details.composite.startOffsetMs} ms into the session`
+        : details.segments
+          ? `from the tracks${details.composite?.reason ? ` (${details.composite.reason})` : ""}: segments ${details.segments.total}, ${details.segments.renderedAfterClose} left after close, ${piecesAtClose} on disk at the close; ${details.chunkMs / 1000} s pieces`
+          : `unknown: ${r.details}`;
     say(
-      `${label} session: recording.success ${(closeToSuccessMs / 1000).toFixed(1)} s after the close (per-peer MP4s done at ${closeToStreamsMs == null ? "-" : (closeToStreamsMs / 1000).toFixed(1)} s; ` +
-        `composite pieces ${details.segments.total}, ${details.segments.renderedAfterClose} rendered after the close, ${piecesAtClose} on disk at the close)`,
+      `${label} session: recording.success ${(closeToSuccessMs / 1000).toFixed(1)} s after the close (per-peer MP4s done at ${closeToStreamsMs == null ? "-" : (closeToStreamsMs / 1000).toFixed(1)} s; composite ${making})`,
     );
 
     // Baseline: the same plan from the uploaded track files, composed into an empty folder.
@@ -278,7 +289,7 @@ async function runSession(minutes: number, dir: string, file: string, peers: Syn
       COMPOSITE_CANVAS,
       details.chunkMs,
     );
-    if (plan.segments.length !== details.segments.total)
+    if (details.segments && plan.segments.length !== details.segments.total)
       say(`${label} session: the baseline plan has ${plan.segments.length} pieces, the recording had ${details.segments.total}`);
     const work = fs.mkdtempSync(path.join(dir, "from-scratch-"));
     say(`${label} session: composing the composite from scratch (${plan.segments.length} pieces)`);
@@ -310,7 +321,7 @@ async function runSession(minutes: number, dir: string, file: string, peers: Syn
       closeToSuccessMs,
       closeToStreamsMs,
       streamsAtStop,
-      segments: details.segments,
+      making,
       chunkMs: details.chunkMs,
       fromScratch,
       tracksWithMedia,
@@ -351,12 +362,12 @@ export async function benchSessionRecording(): Promise<Array<[string, string, st
       }
       const busy =
         r.maxLoad > os.cpus().length * 1.5 ? `; machine busy: load average up to ${r.maxLoad.toFixed(1)} on ${os.cpus().length} cores` : "";
-      const pieces = `segments ${r.segments.total}, ${r.segments.renderedAfterClose} left after close; ${r.chunkMs / 1000} s pieces`;
+      const pieces = `composite ${r.making}`;
       rows.push([
         label(r.minutes),
         s(r.closeToSuccessMs),
         ("ms" in r.fromScratch
-          ? `baseline: from scratch ${s(r.fromScratch.ms)} (${pieces})`
+          ? `baseline: composed from the tracks after the close ${s(r.fromScratch.ms)} (${pieces})`
           : `baseline: from scratch failed: ${r.fromScratch.error.slice(0, 200)} (${pieces})`) +
           (r.closeToStreamsMs != null
             ? `; per-peer MP4s (after the composite): all ${PUBLISHERS} at ${s(r.closeToStreamsMs)}`

@@ -37,6 +37,68 @@ const sec = (ms: number): string => (Math.round(ms) / 1000).toFixed(3);
 
 export const isCopyable = (codec: string): boolean => codec.toLowerCase() === "h264";
 
+/** Frames per second of a transcoded per-peer video (and of its pieces). */
+export const PIECE_FPS = 30;
+
+/** Scaled into width x height (even sides), aspect kept, black bars; nothing without a size. */
+function fitTo(width?: number, height?: number): string[] {
+  if (!width || !height) return [];
+  const [w, h] = [width, height].map((v) => Math.max(2, Math.floor(v / 2) * 2));
+  return [
+    `scale=${w}:${h}:force_original_aspect_ratio=decrease:force_divisible_by=2`,
+    `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black`,
+    "setsar=1",
+  ];
+}
+
+const x264Args = (fps: number, crf = 23): string[] => [
+  "-c:v",
+  "libx264",
+  "-preset",
+  "veryfast",
+  "-crf",
+  String(crf),
+  "-pix_fmt",
+  "yuv420p",
+  "-r",
+  String(fps),
+  "-g",
+  String(fps * 2),
+];
+
+export interface VideoPieceOptions {
+  file: string;
+  /** Where the piece starts in the track (from its first frame): a whole number of frames at PIECE_FPS. */
+  fromSeconds: number;
+  /** Frames in the piece; absent: to the end of the track (its tail). */
+  frames?: number;
+  /** Black frames first (the first piece of a video that starts after its audio), in ms. */
+  padMs: number;
+  width: number;
+  height: number;
+  out: string;
+}
+
+/**
+ * One piece of a per-peer video transcoded progressively (recorders/sfu/per-peer-pieces.ts): the same
+ * frames, filters and encoder as the whole transcode of buildPerPeerArgs, from `fromSeconds` (an input
+ * seek: frames before it are decoded and dropped, so the piece starts exactly there), video only.
+ */
+export function buildVideoPieceArgs(o: VideoPieceOptions): string[] {
+  const pad = Math.round((o.padMs * PIECE_FPS) / 1000);
+  const vf = [`fps=${PIECE_FPS}`, ...fitTo(o.width, o.height)];
+  if (pad > 0) vf.push(`tpad=start=${pad}:color=black`);
+  vf.push("format=yuv420p");
+  return [
+    ...["-hide_banner", "-loglevel", "error", "-nostdin", "-y"],
+    ...(o.fromSeconds > 0 ? ["-ss", o.fromSeconds.toFixed(6)] : []),
+    ...["-i", o.file, "-map", "0:v:0", "-an", "-vf", vf.join(",")],
+    ...(o.frames ? ["-frames:v", String(o.frames + pad)] : []),
+    ...x264Args(PIECE_FPS),
+    ...["-f", "mp4", o.out],
+  ];
+}
+
 export function buildPerPeerArgs(o: PerPeerArgsOptions): string[] {
   if (!o.video && !o.audio) throw new Error("a stream recording needs a video or an audio track");
   const t0 = Math.min(o.video?.startMs ?? Infinity, o.audio?.startMs ?? Infinity);
@@ -53,34 +115,11 @@ export function buildPerPeerArgs(o: PerPeerArgsOptions): string[] {
     if (copy) {
       out.push("-c:v", "copy");
     } else {
-      const fps = o.fps ?? 30;
-      const vf = [`fps=${fps}`];
-      if (o.video.width && o.video.height) {
-        const [w, h] = [o.video.width, o.video.height].map((v) => Math.max(2, Math.floor(v / 2) * 2));
-        vf.push(
-          `scale=${w}:${h}:force_original_aspect_ratio=decrease:force_divisible_by=2`,
-          `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black`,
-          "setsar=1",
-        );
-      }
+      const fps = o.fps ?? PIECE_FPS;
+      const vf = [`fps=${fps}`, ...fitTo(o.video.width, o.video.height)];
       if (delayMs > 0) vf.push(`tpad=start_duration=${sec(delayMs)}:color=black`);
       vf.push("format=yuv420p");
-      out.push(
-        "-vf",
-        vf.join(","),
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-crf",
-        String(o.crf ?? 23),
-        "-pix_fmt",
-        "yuv420p",
-        "-r",
-        String(fps),
-        "-g",
-        String(fps * 2),
-      );
+      out.push("-vf", vf.join(","), ...x264Args(fps, o.crf));
     }
     idx++;
   }

@@ -217,3 +217,22 @@ export async function probe(file: string, o: Omit<RunOptions, "onProgress"> = {}
     throw new MediaProcessError("media_bad_output", "ffprobe", 0, null, r.stderrTail, { cause: err, detail: (err as Error).message });
   }
 }
+
+/** The size of `file`'s first decoded video frame (a WebM still being written may hold its writer's default size in its header). */
+export async function firstFrameSize(file: string, o: Omit<RunOptions, "onProgress"> = {}): Promise<{ width: number; height: number }> {
+  const r = await run(
+    "ffprobe",
+    ["-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1", "-show_entries", "frame=width,height", "-of", "json", file],
+    { timeoutMs: 60_000, ...o, keepStdout: true },
+  );
+  let frame: { width?: unknown; height?: unknown } | undefined;
+  try {
+    frame = (JSON.parse(r.stdout) as { frames?: Array<{ width?: unknown; height?: unknown }> }).frames?.[0];
+  } catch (err) {
+    throw new MediaProcessError("media_bad_output", "ffprobe", 0, null, r.stderrTail, { cause: err, detail: (err as Error).message });
+  }
+  const [width, height] = [num(frame?.width), num(frame?.height)];
+  if (!width || !height)
+    throw new MediaProcessError("media_bad_output", "ffprobe", 0, null, r.stderrTail, { detail: `${file}: no decodable video frame` });
+  return { width, height };
+}

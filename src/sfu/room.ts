@@ -462,18 +462,23 @@ export class SfuRoom {
     return new Date(at).toISOString();
   }
 
+  /** Are recorded tracks cut in pieces while the session runs (the composite's segments, the per-peer videos' pieces)? */
+  private get cutsRecordings(): boolean {
+    return Boolean(this.recording?.settings.composite || this.recording?.settings.stream);
+  }
+
   /** Asks every recorded publisher for a keyframe (at layout changes and composite chunk boundaries). */
   private requestRecordingKeyframes(): void {
-    if (!this.recording?.settings.composite) return;
+    if (!this.cutsRecordings) return;
     for (const peer of this.peers.values()) for (const t of peer.published.values()) t.requestKeyframe(true);
   }
 
   private tick(): void {
     const now = Date.now();
-    if (this.recording?.settings.composite && this.sessionStartedAt) {
+    if (this.cutsRecordings && this.sessionStartedAt) {
       // Asked for a little before each boundary, the keyframe lands just ahead of it: a segment
       // starting there decodes from it instead of from the previous boundary's.
-      const chunk = Math.floor((now + 1500 - Date.parse(this.sessionStartedAt)) / this.recording.chunkMs);
+      const chunk = Math.floor((now + 1500 - Date.parse(this.sessionStartedAt)) / (this.recording?.chunkMs ?? 1));
       if (chunk !== this.lastChunk) {
         if (this.lastChunk >= 0) this.requestRecordingKeyframes();
         this.lastChunk = chunk;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { readFile as readFileP } from "node:fs/promises";
 import { probe } from "../../src/media/process.ts";
+import { sfuCompositeMaking } from "../support/internal-state.ts";
 import { peerNamed, sdkFixture } from "../support/hms-fixture.ts";
 import type { HmsActionError } from "../support/hms-sdk.ts";
 import { until } from "../support/wait.ts";
@@ -107,13 +108,14 @@ test("an SFU recording (the template's) and a live stream started from the SDK: 
     90_000,
   );
   const p = await probe(await sdk.download(done.data.URL, "sfu-composite.mp4"));
+  const made = `${JSON.stringify(p.streams)}; made ${JSON.stringify(await sfuCompositeMaking(sdk.app, done.data.session_id))}`;
   assert.ok(
     p.streams.some((x) => x.codec_type === "video"),
-    "video in the composite",
+    `video in the composite: ${made}`,
   );
   assert.ok(
     p.streams.some((x) => x.codec_type === "audio"),
-    "audio in the composite",
+    `audio in the composite: ${made}`,
   );
   assert.ok(p.durationSeconds >= 3, `${p.durationSeconds} s`);
 });

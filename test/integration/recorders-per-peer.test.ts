@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { probe } from "../../src/media/process.ts";
-import { renderPeerStream } from "../../src/recorders/sfu/per-peer.ts";
+import { pieceSource, renderPeerStream } from "../../src/recorders/sfu/per-peer.ts";
+import { renderWrittenPieces } from "../../src/recorders/sfu/per-peer-pieces.ts";
 import { runFfmpeg } from "../../src/media/process.ts";
 import { audioLevel, fixtureDir, makeAudioWebm, makeVideoWebm, makeWeriftVideoWebm } from "../support/media-fixtures.ts";
 
@@ -120,4 +122,48 @@ test("a track file without the stream it should hold is refused before ffmpeg ru
     /has no video stream/,
   );
   assert.ok(!fs.existsSync(f("bad.mp4")));
+});
+
+test("a VP8 video transcoded by pieces as it is written gives the frames of a whole transcode; the pieces made before the close are reused", async () => {
+  // Each frame a flat grey of its own (luma 37*N mod 256): a frame out of place shows in the sequence.
+  const video = f("frames.webm");
+  await runFfmpeg([
+    ...["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"],
+    ...["-i", "color=c=black:s=320x180:r=30:d=6,geq=lum='mod(N*37,256)':cb=128:cr=128"],
+    ...["-c:v", "libvpx", "-b:v", "400k", "-g", "30", "-deadline", "realtime", "-cpu-used", "8", video],
+  ]);
+  // The video starts 400 ms after the audio (12 black frames first); the session's chunks are 2 s, so the
+  // pieces end at frames 48, 108 and 168 of the track, then its tail.
+  const tracks = { video: { file: video, startMs: 10_400 }, audio: { file: f("opus6.webm"), startMs: 10_000 } };
+  const whole = f("frames-whole.mp4");
+  await renderPeerStream(tracks, { outFile: whole });
+  const dir = f("pieces");
+  const src = await pieceSource(tracks.video, tracks.audio);
+  assert.deepEqual([src.width, src.height, src.padMs], [320, 180, 400]);
+  // During the session, 4 s written: the first two pieces.
+  assert.equal(await renderWrittenPieces(src, 4, { dir, chunkMs: 2000 }), 2);
+  assert.equal(await renderWrittenPieces(src, 4, { dir, chunkMs: 2000 }), 0, "made once");
+  const byPieces = f("frames-pieces.mp4");
+  const r = await renderPeerStream(tracks, { outFile: byPieces, pieces: { dir, chunkMs: 2000 } });
+  assert.deepEqual(r.video, { codec: "vp8", mode: "transcode", width: 320, height: 180 });
+
+  const lumas = (file: string) => [
+    ...execFileSync("ffmpeg", ["-v", "error", "-i", file, "-vf", "scale=1:1:flags=area,format=gray", "-f", "rawvideo", "-"], {
+      maxBuffer: 1 << 24,
+    }),
+  ];
+  const [a, b] = [lumas(whole), lumas(byPieces)];
+  assert.equal(a.length, 192, "12 black frames, then the 180 of the track");
+  assert.equal(b.length, a.length, "as many frames as the whole transcode");
+  const off = b.map((v, i) => (Math.abs(v - a[i]) > 6 ? `${i}: ${a[i]} vs ${v}` : "")).filter(Boolean);
+  assert.deepEqual(off, [], "every frame where the whole transcode has it");
+  const [pa, pb] = [await probe(whole), await probe(byPieces)];
+  assert.ok(Math.abs(pa.durationSeconds - pb.durationSeconds) < 0.05, `${pa.durationSeconds} s vs ${pb.durationSeconds} s`);
+  assert.deepEqual(await codecs(byPieces), ["audio/aac", "video/h264"]);
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((n) => !/^piece-\d{8}-(full|tail)-[0-9a-f]{12}\.mp4$/.test(n)),
+    [],
+    "only pieces left in their folder (no list, join or partial file)",
+  );
+  assert.equal(fs.readdirSync(dir).length, 4, "three pieces and the tail");
 });

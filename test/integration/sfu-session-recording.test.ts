@@ -129,6 +129,13 @@ for (const dialect of DIALECTS) {
       );
 
       assert.equal(await ada.done, "media ended");
+      // Ada's VP8 video is transcoded for her per-peer MP4 in pieces while the session runs.
+      const piecesDir = path.join(app.dataDir, "spool", "sessions", sessionId, "pieces");
+      await until(
+        () => fs.existsSync(piecesDir) && fs.readdirSync(piecesDir, { recursive: true }).some((f) => /piece-\d{8}-full-/.test(String(f))),
+        "a piece of a per-peer video transcoded during the session",
+        15_000,
+      );
       await link.off(); // the bucket is unreachable when the session closes
       await ada.leave();
       chatter.close();
@@ -226,7 +233,6 @@ for (const dialect of DIALECTS) {
       const details = recordingDetails(
         await app.ctx.db.selectFrom("recordings").selectAll().where("id", "=", rec.id).executeTakeFirstOrThrow(),
       );
-      console.log("DIAG", JSON.stringify(details.composite), composite.durationSeconds, sessionSeconds);
       if (live) assert.equal(details.composite?.from, "live", JSON.stringify(details));
       else
         assert.ok(

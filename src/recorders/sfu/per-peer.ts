@@ -1,7 +1,9 @@
 import fs from "node:fs";
 import { randomUUID } from "node:crypto";
 import { buildPerPeerArgs, isCopyable } from "../../media/per-peer-args.ts";
-import { MediaProcessError, probe, runFfmpeg, type MediaLog } from "../../media/process.ts";
+import path from "node:path";
+import { firstFrameSize, MediaProcessError, probe, runFfmpeg, type MediaLog } from "../../media/process.ts";
+import { type PieceSource, transcodeByPieces } from "./per-peer-pieces.ts";
 
 // A per-peer ("stream") recording: one MP4 from a peer stream's track WebMs (see per-peer-args.ts for
 // the choices). Probes the video for its codec and size, runs one ffmpeg, checks the result.
@@ -14,6 +16,8 @@ export interface PeerStreamTracks {
 
 export interface PeerStreamOptions {
   outFile: string;
+  /** A video to transcode goes by pieces kept here (those made during the session are reused: per-peer-pieces.ts). */
+  pieces?: { dir: string; chunkMs: number };
   signal?: AbortSignal;
   log?: MediaLog;
   /** Hard limit (default none). */
@@ -43,8 +47,23 @@ export async function renderPeerStream(tracks: PeerStreamTracks, o: PeerStreamOp
   }
   const video = tracks.video && vs ? { ...tracks.video, codec: vs.codec_name, width: vs.width, height: vs.height } : undefined;
   const part = `${o.outFile}.part-${randomUUID().slice(0, 8)}`;
+  let input = video;
+  if (video && !isCopyable(video.codec) && o.pieces) {
+    // Transcoded by pieces, then copied in with its lead over the audio already in its first piece.
+    const src = await pieceSource(video, tracks.audio, run);
+    const joined = path.join(o.pieces.dir, "joined.mp4");
+    const r = await transcodeByPieces(src, joined, { ...o.pieces, ...run });
+    o.log?.info({ file: video.file, pieces: r.pieces, made_after_close: r.made }, "stream video transcoded by pieces");
+    input = {
+      file: joined,
+      codec: "h264",
+      startMs: Math.min(video.startMs, tracks.audio?.startMs ?? Infinity),
+      width: src.width,
+      height: src.height,
+    };
+  }
   try {
-    await runFfmpeg(buildPerPeerArgs({ video, audio: tracks.audio, out: part }), {
+    await runFfmpeg(buildPerPeerArgs({ video: input, audio: tracks.audio, out: part }), {
       ...run,
       timeoutMs: o.timeoutMs,
       stallTimeoutMs: o.stallTimeoutMs ?? 120_000,
@@ -53,6 +72,7 @@ export async function renderPeerStream(tracks: PeerStreamTracks, o: PeerStreamOp
   } finally {
     fs.rmSync(part, { force: true });
   }
+  if (input !== video && o.pieces) fs.rmSync(path.join(o.pieces.dir, "joined.mp4"), { force: true });
   const out = await probe(o.outFile, run);
   o.log?.info(
     { file: o.outFile, duration: out.durationSeconds, size: out.sizeBytes, video_codec: video?.codec },
@@ -64,4 +84,18 @@ export async function renderPeerStream(tracks: PeerStreamTracks, o: PeerStreamOp
     video: video && { codec: video.codec, mode: isCopyable(video.codec) ? "copy" : "transcode", width: video.width, height: video.height },
     hasAudio: Boolean(tracks.audio),
   };
+}
+
+/**
+ * A stream's video as the pieces are made from it: its first frame's size (a growing file's header has
+ * its writer's default), and the black frames that put it where it starts against the audio.
+ */
+export async function pieceSource(
+  video: { file: string; startMs: number },
+  audio: { startMs: number } | undefined,
+  o: { signal?: AbortSignal; log?: MediaLog } = {},
+): Promise<PieceSource> {
+  const size = await firstFrameSize(video.file, o);
+  const padMs = Math.max(0, video.startMs - Math.min(video.startMs, audio?.startMs ?? Infinity));
+  return { file: video.file, startMs: video.startMs, ...size, padMs };
 }

@@ -8,12 +8,15 @@ import type { JobContext } from "../../jobs/job-queue.ts";
 import { commitOutputs } from "../core/finish.ts";
 import { describeSfuFailure } from "../core/recording-failure.ts";
 import { uploadRecording } from "../core/upload.ts";
-import { renderPeerStream } from "./per-peer.ts";
+import { pieceSource, renderPeerStream } from "./per-peer.ts";
+import { renderWrittenPieces } from "./per-peer-pieces.ts";
+import { isCopyable } from "../../media/per-peer-args.ts";
+import { probe } from "../../media/process.ts";
 import type { LostTrack } from "./remote-tracks.ts";
 import { lostWithNodeMessage } from "./upload-track.job.ts";
 import type { RecordingFailure, SfuErrorType } from "../../domain/recording-types.ts";
 import { type LoadedSession, reportable, saveDone, seconds } from "./session-recording.state.ts";
-import { usableTracks } from "./sfu-recording.ts";
+import { LIVE_SAFETY_MS, sessionWorkDir, usableTracks } from "./sfu-recording.ts";
 
 // The per-peer step of the SFU recording's post-processing (session-recording.job.ts), "stream
 // recording": one MP4 per peer stream (per-peer.ts renders it), asset `stream`, announced by
@@ -64,6 +67,64 @@ async function failStream(
   });
 }
 
+/** Where a stream's video pieces are made (per-peer-pieces.ts). */
+const piecesDir = (work: string, video: RecordedTrackRow) => path.join(work, "pieces", fileSafe(video.peer_id), fileSafe(video.track_id));
+
+/** The peer streams of the session's usable tracks: `<peer id>/<stream id>` to its tracks. */
+function streamGroups(tracks: RecordedTrackRow[]): Map<string, RecordedTrackRow[]> {
+  const groups = new Map<string, RecordedTrackRow[]>();
+  for (const t of usableTracks(tracks))
+    groups.set(`${t.peer_id}/${t.stream_id}`, [...(groups.get(`${t.peer_id}/${t.stream_id}`) ?? []), t]);
+  return groups;
+}
+
+/** Each track's codec and piece source, once learnt (a track file's first frame does not change). */
+const known = new Map<string, { copy: boolean }>();
+
+/**
+ * While the session runs (the `composite-progress` tick): the written pieces of each stream video that
+ * the per-peer MP4 will transcode (not H.264), so at the close only their tails are left. Tracks on
+ * another node are skipped (their files are not here). Returns how many pieces it made.
+ */
+export async function renderStreamPieces(ctx: AppContext, s: LoadedSession, jc: JobContext, nowMs = Date.now()): Promise<number> {
+  const work = sessionWorkDir(ctx.config.dataDir, s.session.id);
+  const origin = Date.parse(s.session.created_at);
+  let made = 0;
+  for (const tracks of streamGroups(s.tracks).values()) {
+    const video = tracks.find((t) => t.kind === "video" && fs.existsSync(t.file));
+    if (!video || jc.signal.aborted) continue;
+    const audio = tracks.find((t) => t.kind === "audio");
+    const startMs = (t: RecordedTrackRow) => Date.parse(t.first_media_at!) - origin;
+    try {
+      let k = known.get(video.file);
+      if (!k) {
+        const codec = (await probe(video.file, { signal: jc.signal, log: jc.log })).streams.find(
+          (x) => x.codec_type === "video",
+        )?.codec_name;
+        if (!codec) continue; // no frame written yet
+        k = { copy: isCopyable(codec) };
+        if (known.size > 1000) known.clear();
+        known.set(video.file, k);
+      }
+      if (k.copy) continue;
+      // The audio's start is part of the first piece: learnt once it has one.
+      const src = await pieceSource({ file: video.file, startMs: startMs(video) }, audio && { startMs: startMs(audio) }, jc);
+      const end = video.state === "recording" ? nowMs - LIVE_SAFETY_MS : Date.parse(video.ended_at ?? "") || nowMs - LIVE_SAFETY_MS;
+      made += await renderWrittenPieces(src, (end - Date.parse(video.first_media_at!)) / 1000, {
+        dir: piecesDir(work, video),
+        chunkMs: s.details.chunkMs,
+        signal: jc.signal,
+        log: jc.log,
+      });
+    } catch (err) {
+      if (jc.signal.aborted) throw err;
+      // Not fatal: what is missing is made at the close.
+      jc.log.warn({ err, track_id: video.track_id }, "stream video piece could not be made during the session");
+    }
+  }
+  return made;
+}
+
 /** Renders, uploads and announces each peer stream not done yet; the destination is looked up by the caller at each attempt. */
 export async function processPeerStreams(
   ctx: AppContext,
@@ -71,9 +132,7 @@ export async function processPeerStreams(
   o: { dest: UploadConfig | null; work: string; jc: JobContext; lost?: LostTrack[] },
 ): Promise<void> {
   const { dest, work, jc } = o;
-  const groups = new Map<string, RecordedTrackRow[]>();
-  for (const t of usableTracks(s.tracks))
-    groups.set(`${t.peer_id}/${t.stream_id}`, [...(groups.get(`${t.peer_id}/${t.stream_id}`) ?? []), t]);
+  const groups = streamGroups(s.tracks);
   const lostStreams = new Map<string, LostTrack[]>();
   for (const l of o.lost ?? []) {
     const id = `${l.track.peer_id}/${l.track.stream_id}`;
@@ -98,8 +157,10 @@ export async function processPeerStreams(
     if (!fs.existsSync(out)) {
       fs.mkdirSync(path.dirname(out), { recursive: true });
       try {
-        duration = (await renderPeerStream({ video: ref(video), audio: ref(audio) }, { outFile: out, signal: jc.signal, log: jc.log }))
-          .durationSeconds;
+        const pieces = video ? { dir: piecesDir(work, video), chunkMs: s.details.chunkMs } : undefined;
+        duration = (
+          await renderPeerStream({ video: ref(video), audio: ref(audio) }, { outFile: out, pieces, signal: jc.signal, log: jc.log })
+        ).durationSeconds;
       } catch (err) {
         if (!reportable(err, jc)) throw err;
         jc.log.error({ err, stream: id }, "stream recording failed");

@@ -79,7 +79,7 @@ export async function openSfuRecording(
     startedBy: "auto",
     details: { settings, epoch, chunkMs } satisfies SfuRecordingDetails,
   });
-  if (settings.composite) await queueCompositeProgress(trx, id, 1, new Date(epoch + chunkMs + LIVE_SAFETY_MS));
+  if (settings.composite || settings.stream) await queueCompositeProgress(trx, id, 1, new Date(epoch + chunkMs + LIVE_SAFETY_MS));
   return { id, settings, chunkMs };
 }
 
