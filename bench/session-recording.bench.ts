@@ -16,7 +16,7 @@ import { compositeInput, usableTracks, type SfuRecordingDetails } from "../src/r
 // How long after an SFU-recorded session closes its composite is ready: from the session's close
 // (`sessions.ended_at`) to the `recording.success` event (`webhook_events.created_at`, written with the
 // composite's asset after its upload to the internal bucket), on a real `tapedeck serve` with every role
-// (api, SFU shards, worker), for a 2- and a 10-minute session of 4 synthetic 720p publishers joining
+// (api, SFU shards, worker), for a 2- and a 10-minute session of 4 synthetic publishers (360p VP8 by default) joining
 // 6 s apart (layouts of 1, 2, 3, 4 tiles), all leaving at the end. While the session runs, the live
 // compositor draws the composite in the SFU's process (the default renderer); with
 // TAPEDECK_RECORDING_RENDERER=browser in the environment, the worker renders its closed pieces from the
@@ -29,6 +29,7 @@ import { compositeInput, usableTracks, type SfuRecordingDetails } from "../src/r
 // server idles. The upload is left out of the baseline (local, small).
 //
 // BENCH_SESSION_MINUTES="2,10" (default) sets the sessions' lengths; "0.5" makes a quick check.
+// BENCH_SESSION_HEIGHT=720 makes the publishers 720p (1.5 Mbps) instead of 360p (600 kbps).
 // BENCH_KEEP_DIR=1 keeps the server's data folder (database, bucket, spool of a failed recording).
 
 const MINUTES = (process.env.BENCH_SESSION_MINUTES ?? "2,10")
@@ -36,6 +37,8 @@ const MINUTES = (process.env.BENCH_SESSION_MINUTES ?? "2,10")
   .map((s) => Number(s.trim()))
   .filter((m) => m > 0);
 const PUBLISHERS = 4;
+const HEIGHT = Number(process.env.BENCH_SESSION_HEIGHT ?? 360) >= 720 ? 720 : 360;
+const SOURCE = HEIGHT === 720 ? { width: 1280, height: 720, videoBitrateKbps: 1500 } : { width: 640, height: 360, videoBitrateKbps: 600 };
 const JOIN_GAP_MS = 6_000;
 const PROGRESS_MS = 30_000;
 const POLL_MS = 250;
@@ -339,16 +342,14 @@ async function runSession(minutes: number, dir: string, file: string, peers: Syn
 export async function benchSessionRecording(): Promise<Array<[string, string, string]>> {
   if (MINUTES.length === 0) throw new Error(`BENCH_SESSION_MINUTES=${process.env.BENCH_SESSION_MINUTES}: no session length`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tapedeck-bench-session-recording-"));
-  const file = path.join(dir, "clock-720p.webm");
+  const file = path.join(dir, `clock-${HEIGHT}p.webm`);
   const peers: SyntheticParticipant[] = [];
   try {
-    const enc = spawnSync(
-      "ffmpeg",
-      buildSyntheticFileArgs({ width: 1280, height: 720, fps: 30, seconds: SOURCE_SECONDS, videoBitrateKbps: 1500, out: file }),
-    );
+    const enc = spawnSync("ffmpeg", buildSyntheticFileArgs({ ...SOURCE, fps: 30, seconds: SOURCE_SECONDS, out: file }));
     if (enc.status !== 0) throw new Error(`could not encode the bench source: ${enc.stderr}`);
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-    const label = (m: number) => `SFU composite ready after close (recording.success), ${sessionLabel(m)} session (${PUBLISHERS}x720p)`;
+    const label = (m: number) =>
+      `SFU composite ready after close (recording.success), ${sessionLabel(m)} session (${PUBLISHERS}x${HEIGHT}p)`;
     const rows: Array<[string, string, string]> = [];
     for (const m of MINUTES) {
       // A session that fails (recording.failed, a timeout) gives a row saying so; the next one still runs.

@@ -11,7 +11,8 @@ import { enqueueJob, JobRunner, type JobHandlers } from "../../src/jobs/job-queu
 import { createLogger } from "../../src/log.ts";
 import { probe } from "../../src/media/process.ts";
 import { getRoom } from "../../src/rooms/room.service.ts";
-import { compositeProgressHandler, processSessionHandler } from "../../src/recorders/sfu/session-recording.job.ts";
+import { processSessionHandler } from "../../src/recorders/sfu/session-recording.job.ts";
+import { compositeProgressHandler } from "../../src/recorders/sfu/session-progress.job.ts";
 import { closeSfuRecording, openSfuRecording, trackSpoolFile } from "../../src/recorders/sfu/sfu-recording.ts";
 import { uploadTrackHandler, type UploadTrackPayload } from "../../src/recorders/sfu/upload-track.job.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";

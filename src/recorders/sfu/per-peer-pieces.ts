@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { buildConcatList } from "../../media/composite-args.ts";
 import { buildVideoPieceArgs, PIECE_FPS } from "../../media/per-peer-args.ts";
 import { MediaProcessError, probe, runFfmpeg, type MediaLog } from "../../media/process.ts";
 
@@ -143,7 +144,7 @@ export async function transcodeByPieces(src: PieceSource, out: string, o: PieceO
   if (files.length === 0)
     throw new MediaProcessError("media_bad_output", "ffmpeg", 0, null, [], { detail: `${src.file}: no frame to transcode` });
   const list = path.join(o.dir, `join-${randomUUID().slice(0, 8)}.txt`);
-  fs.writeFileSync(list, files.map((f) => `file '${f.replaceAll("'", "'\\''")}'\n`).join(""));
+  fs.writeFileSync(list, buildConcatList(files));
   try {
     await runFfmpeg(
       ["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0", "-i", list, "-c", "copy", "-f", "mp4", out],

@@ -9,22 +9,14 @@ import { nowIso } from "../../ids.ts";
 import { enqueueJob, type JobContext, type JobHandler, type JobPayloads } from "../../jobs/job-queue.ts";
 import { probe } from "../../media/process.ts";
 import { roomDestination } from "../../rooms/room.service.ts";
-import { closedSegments, COMPOSITE_CANVAS, planComposite } from "./composite-layout.ts";
-import { composeSession, renderSegment } from "./composite.ts";
+import { COMPOSITE_CANVAS, planComposite } from "./composite-layout.ts";
+import { composeSession } from "./composite.ts";
 import { chatAsset, commitOutputs, storeFailure, uploadChatCsv } from "../core/finish.ts";
 import { describeSfuFailure } from "../core/recording-failure.ts";
 import { type LoadedSession, loadSession, reportable, saveDone, seconds } from "./session-recording.state.ts";
-import { processPeerStreams, renderStreamPieces } from "./session-recording.streams.ts";
-import {
-  compositeInput,
-  LIVE_SAFETY_MS,
-  queueCompositeProgress,
-  releaseSpool,
-  sessionWorkDir,
-  usableTracks,
-  type SfuRecordingDetails,
-} from "./sfu-recording.ts";
-import { lostWithNodeMessage, reportTrackFailure, takenOverFrom, type UploadTrackPayload } from "./upload-track.job.ts";
+import { processPeerStreams } from "./session-recording.streams.ts";
+import { compositeInput, releaseSpool, sessionWorkDir, usableTracks, type SfuRecordingDetails } from "./sfu-recording.ts";
+import { lostWithNodeMessage, reportTrackFailure, type UploadTrackPayload } from "./upload-track.job.ts";
 import { fetchRemoteTracks, type LostTrack } from "./remote-tracks.ts";
 import { finishLiveFile } from "./live-composite.ts";
 import { liveCompositeFiles, liveCompositeGap, readLiveComposite } from "./live-composite.state.ts";
@@ -49,12 +41,10 @@ import { sfuRecording } from "./sfu-recorder.ts";
 // reported as CLOUD_ACCESS_ERROR.
 // Failures are classified by their class (recording-failure.ts), and say whose side failed (error_origin).
 //
-// `composite-progress` jobs run every chunk (TAPEDECK_COMPOSITE_CHUNK_SECONDS) while the session is live and render the
-// composite's closed segments (unless the live compositor draws it) and the per-peer videos' written pieces,
-// so at the close only the last piece of each is left.
+// While the session runs, `composite-progress` jobs (session-progress.job.ts) prepare what they can, so at
+// the close little is left.
 
 export type ProcessSessionPayload = JobPayloads["process-session"];
-export type CompositeProgressPayload = JobPayloads["composite-progress"];
 
 /** The upload of a track closed by the post-processing (as its recorder would have queued it). */
 const uploadPayload = (s: LoadedSession, t: RecordedTrackRow, endedAt: string): UploadTrackPayload => ({
@@ -368,72 +358,6 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
           { recording_id: s.rec.id, status: end.current?.status ?? null, error_type: failure.type },
           "the SFU recording could not be failed (its status was changed meanwhile); left as it is",
         );
-    },
-  };
-}
-
-/**
- * While the session runs, every chunk: the composite's closed segments (unless it is drawn live: then only
- * if that failed) and the per-peer videos' written pieces, so at the close little is left; then the next tick.
- */
-export function compositeProgressHandler(ctx: AppContext): JobHandler<CompositeProgressPayload> {
-  /** The composite's closed segments, from the track files on this node. */
-  const renderSegments = async (s: LoadedSession, jc: JobContext, now: number) => {
-    const origin = Date.parse(s.session.created_at);
-    const plan = planComposite(
-      // Only the tracks on this node (in a cluster, a session's peers may be on several): a segment
-      // with a peer whose file is elsewhere shows it without media, as the close will if it is lost.
-      compositeInput(
-        { startedAt: s.session.created_at, endedAt: null },
-        s.peers,
-        s.tracks.filter((t) => fs.existsSync(t.file)),
-        now,
-      ),
-      COMPOSITE_CANVAS,
-      s.details.chunkMs,
-    );
-    let rendered = 0;
-    for (const segment of closedSegments(plan, now - origin - LIVE_SAFETY_MS)) {
-      if (jc.signal.aborted) break;
-      try {
-        const r = await renderSegment(plan, segment, {
-          workDir: path.join(sessionWorkDir(ctx.config.dataDir, s.session.id), "segments"),
-          signal: jc.signal,
-          log: jc.log,
-        });
-        if (r.rendered) rendered++;
-      } catch (err) {
-        // Not fatal: the post-processing renders whatever is missing.
-        jc.log.warn({ err, start_frame: segment.startFrame }, "composite segment could not be rendered during the session");
-        break;
-      }
-    }
-    if (rendered) jc.log.info({ rendered, recording_id: s.rec.id }, "composite segments rendered during the session");
-  };
-
-  return {
-    async run(p, jc) {
-      const s = await loadSession(ctx, p.recordingId);
-      if (s?.rec.status !== "running" || !s.session.active) return;
-      const from = takenOverFrom(jc);
-      if (from) {
-        // The tracks it would render are in the dead node's spool: the chain of ticks ends here, and the
-        // post-processing at the close renders every segment and piece that is not on its node.
-        jc.log.info({ recording_id: s.rec.id, node: from }, "composite progress of a dead node: left to the post-processing");
-        return;
-      }
-      const now = Date.now();
-      const { settings } = s.details;
-      // Drawn live: nothing to render from the tracks unless the live one fails (the ticks go on for that).
-      if (settings.composite && readLiveComposite(ctx.config.dataDir, s.session.id)?.state !== "recording")
-        await renderSegments(s, jc, now);
-      if (settings.stream && !jc.signal.aborted) {
-        const made = await renderStreamPieces(ctx, s, jc, now);
-        if (made) jc.log.info({ made, recording_id: s.rec.id }, "per-peer video pieces transcoded during the session");
-      }
-      const origin = Date.parse(s.session.created_at);
-      const next = new Date(Math.max(origin + (p.tick + 1) * s.details.chunkMs + LIVE_SAFETY_MS, Date.now() + 1000));
-      await queueCompositeProgress(ctx.db, s.rec.id, p.tick + 1, next);
     },
   };
 }
