@@ -317,6 +317,26 @@ test("the compositor killed mid-recording: the recording ends with what was reco
   assert.throws(ours, "no compositor left running");
 });
 
+test("a tile whose stream loses packets asks its sender for a keyframe and shows its last good picture, never a broken one", async () => {
+  const roomId = await room("compositor-loss");
+  const token = await mintAppToken(app.ctx.identity, { roomId, role: "host", userId: "user-Red" });
+  const red = await joinPublisher({ url: app.url, token, name: "Red", mediaFile: files.red });
+  const id = await record(roomId);
+  await new Promise((r) => setTimeout(r, 2000));
+  const before = red.keyframeRequests();
+  // Every 4th video packet lost for 2 s: most frames arrive incomplete.
+  red.loseVideo(4, 2000);
+  await until(() => red.keyframeRequests() > before, "a keyframe request reaching Red during the loss", 5000);
+  await new Promise((r) => setTimeout(r, 3000));
+  const { file } = await stopAndDownload(roomId, id);
+  await red.leave();
+  // Red over the whole canvas in every frame: a frame decoded from a broken stream would show other colours.
+  const shown = frames(file).map(aloneOf);
+  const broken = shown.map((l, i) => (l === "R" ? -1 : i)).filter((i) => i >= 0);
+  assert.deepEqual(broken, [], `frames not all red (${shown.length} frames): ${runs(shown).map(([l, n]) => `${l} x${n}`).join(", ")}`);
+  assert.ok(shown.length >= 5 * 30, `${shown.length} frames`);
+});
+
 // ---------------------------------------------------------------- the SFU recording's composite, drawn live
 
 /** A room whose template records the session's composite (SFU recording, no track or per-peer files). */

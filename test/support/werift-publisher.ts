@@ -1,5 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { MediaStream, MediaStreamTrack, RTCPeerConnection, type RTCRtpTransceiver } from "werift";
+import {
+  MediaStream,
+  MediaStreamTrack,
+  PictureLossIndication,
+  RTCPeerConnection,
+  type RTCRtpTransceiver,
+  RtcpPayloadSpecificFeedback,
+  type RtpPacket,
+} from "werift";
 import { buildLoopedFileArgs, buildSyntheticFileArgs } from "../../src/media/ffmpeg-args.ts";
 import { startRtpSource } from "../../src/participant/rtp-source.ts";
 import { superviseProcess } from "../../src/process/supervisor.ts";
@@ -9,7 +17,8 @@ import { SignalClient } from "./signal-client.ts";
 // A werift publisher a test steers: it joins over signalling (SignalClient), publishes a VP8 + Opus WebM
 // (made once with makePublisherMedia, sent by ffmpeg as real RTP without re-encoding: cheap, so it keeps
 // its pace on a loaded machine), and can mute a track (`track-state`), unpublish one (a new offer with that
-// transceiver inactive, the track left out) and leave. Unlike the synthetic participant, its track ids
+// transceiver inactive, the track left out), lose video packets for a while, count the keyframe requests
+// it gets, and leave. Unlike the synthetic participant, its track ids
 // and its signalling are the test's to use.
 
 export interface WeriftPublisher {
@@ -19,6 +28,10 @@ export interface WeriftPublisher {
   videoTrackId: string;
   audioTrackId: string;
   mute(trackId: string, muted: boolean): void;
+  /** Loses every `nth` video packet for `ms` (a lossy network between the publisher and the SFU). */
+  loseVideo(nth: number, ms: number): void;
+  /** Keyframe requests (PLI) the SFU has sent for the video so far. */
+  keyframeRequests(): number;
   /** Publishes again without `trackId` (e.g. a stopped screen share): the SFU ends that track. */
   unpublish(trackId: string): Promise<void>;
   leave(): Promise<void>;
@@ -71,7 +84,20 @@ export async function joinPublisher(o: {
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
   };
   await publish();
-  const source = await startRtpSource(video, audio, (rtp) => buildLoopedFileArgs({ file: o.mediaFile, ...rtp }));
+  let lose: { nth: number; until: number } | null = null;
+  let sent = 0;
+  const lossy = {
+    writeRtp: (rtp: RtpPacket) => {
+      sent++;
+      if (lose && Date.now() < lose.until && sent % lose.nth === 0) return;
+      video.writeRtp(rtp);
+    },
+  } as unknown as MediaStreamTrack;
+  let plis = 0;
+  tv.sender.onRtcp.subscribe((p) => {
+    if (p instanceof RtcpPayloadSpecificFeedback && p.feedback instanceof PictureLossIndication) plis++;
+  });
+  const source = await startRtpSource(lossy, audio, (rtp) => buildLoopedFileArgs({ file: o.mediaFile, ...rtp }));
   // werift names a track (its id) when it is added to a connection: what the publish announced.
   const [videoTrackId, audioTrackId] = [video.id ?? "", audio.id ?? ""];
   let left = false;
@@ -82,6 +108,10 @@ export async function joinPublisher(o: {
     videoTrackId,
     audioTrackId,
     mute: (trackId, muted) => c.send({ type: "track-state", tracks: [{ track_id: trackId, muted }] }),
+    loseVideo: (nth, ms) => {
+      lose = { nth, until: Date.now() + ms };
+    },
+    keyframeRequests: () => plis,
     async unpublish(trackId) {
       const gone = published.find((p) => p.track.id === trackId);
       if (!gone) return;

@@ -67,6 +67,9 @@ async function failStream(
   });
 }
 
+/** Peer streams made at once at the close. */
+const STREAMS_AT_ONCE = 2;
+
 /** Where a stream's video pieces are made (per-peer-pieces.ts). */
 const piecesDir = (work: string, video: RecordedTrackRow) => path.join(work, "pieces", fileSafe(video.peer_id), fileSafe(video.track_id));
 
@@ -144,9 +147,16 @@ export async function processPeerStreams(
     await failStream(ctx, s, { id, tracks: lost.map((l) => l.track), failure });
   }
   const origin = Date.parse(s.session.created_at);
-  for (const [id, tracks] of groups) {
+  // Each stream's details are written whole (saveDone): its commit waits for the one before it.
+  let commits: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = commits.then(fn);
+    commits = next.catch(() => undefined);
+    return next;
+  };
+  const one = async (id: string, tracks: RecordedTrackRow[]): Promise<void> => {
     const step = `stream:${id}`;
-    if (s.details.done?.[step]) continue;
+    if (s.details.done?.[step]) return;
     const video = tracks.find((t) => t.kind === "video");
     const audio = tracks.find((t) => t.kind === "audio");
     const first = tracks[0];
@@ -164,8 +174,8 @@ export async function processPeerStreams(
       } catch (err) {
         if (!reportable(err, jc)) throw err;
         jc.log.error({ err, stream: id }, "stream recording failed");
-        await failStream(ctx, s, { id, tracks, failure: describeSfuFailure(err) });
-        continue;
+        await inTurn(() => failStream(ctx, s, { id, tracks, failure: describeSfuFailure(err) }));
+        return;
       }
     }
     const up = await uploadRecording(
@@ -188,37 +198,50 @@ export async function processPeerStreams(
         .sort()
         .at(-1) || null,
     );
-    await commitOutputs(ctx, {
-      assets: [
-        {
-          jobId: s.rec.id,
-          roomId: s.room.id,
-          sessionId: s.session.id,
-          type: "stream",
-          path: up.path,
-          objectKey: up.key,
-          location: up.location,
-          size: up.size,
-          duration: Math.round(duration),
-          metadata: { peer_id: first.peer_id, stream_id: first.stream_id, user_id: base.user_id, stream_type: base.stream_type },
-        },
-      ],
-      event: ([asset]) => ({
-        type: "stream.recording.success",
-        room: { id: s.room.id, webhook: s.room.webhook },
-        // The envelope's template_id (100ms lists it on every event; the data keys of stream events have none).
-        templateId: s.room.template_id,
-        data: {
-          ...base,
-          size: up.size,
-          duration: Math.round(duration),
-          recording_id: asset.id,
-          recording_path: asset.path,
-          recording_presigned_url: up.url,
-        },
+    await inTurn(() =>
+      commitOutputs(ctx, {
+        assets: [
+          {
+            jobId: s.rec.id,
+            roomId: s.room.id,
+            sessionId: s.session.id,
+            type: "stream",
+            path: up.path,
+            objectKey: up.key,
+            location: up.location,
+            size: up.size,
+            duration: Math.round(duration),
+            metadata: { peer_id: first.peer_id, stream_id: first.stream_id, user_id: base.user_id, stream_type: base.stream_type },
+          },
+        ],
+        event: ([asset]) => ({
+          type: "stream.recording.success",
+          room: { id: s.room.id, webhook: s.room.webhook },
+          // The envelope's template_id (100ms lists it on every event; the data keys of stream events have none).
+          templateId: s.room.template_id,
+          data: {
+            ...base,
+            size: up.size,
+            duration: Math.round(duration),
+            recording_id: asset.id,
+            recording_path: asset.path,
+            recording_presigned_url: up.url,
+          },
+        }),
+        also: (trx) => saveDone(trx, s.rec, s.details, step, "done"),
       }),
-      also: (trx) => saveDone(trx, s.rec, s.details, step, "done"),
-    });
+    );
     fs.rmSync(out, { force: true });
-  }
+  };
+  // Two streams at a time: most of a stream's time at the close is one ffmpeg thread (its audio encoded,
+  // its video's tail) and its upload, so two keep both cores busy.
+  const queue = [...groups];
+  const failures: unknown[] = [];
+  await Promise.all(
+    Array.from({ length: Math.min(STREAMS_AT_ONCE, queue.length) }, async () => {
+      for (let next = queue.shift(); next && failures.length === 0; next = queue.shift())
+        await one(...next).catch((err: unknown) => void failures.push(err));
+    }),
+  );
+  if (failures.length) throw failures[0];
 }
