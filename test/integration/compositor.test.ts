@@ -333,7 +333,13 @@ test("a tile whose stream loses packets asks its sender for a keyframe and shows
   // Red over the whole canvas in every frame: a frame decoded from a broken stream would show other colours.
   const shown = frames(file).map(aloneOf);
   const broken = shown.map((l, i) => (l === "R" ? -1 : i)).filter((i) => i >= 0);
-  assert.deepEqual(broken, [], `frames not all red (${shown.length} frames): ${runs(shown).map(([l, n]) => `${l} x${n}`).join(", ")}`);
+  assert.deepEqual(
+    broken,
+    [],
+    `frames not all red (${shown.length} frames): ${runs(shown)
+      .map(([l, n]) => `${l} x${n}`)
+      .join(", ")}`,
+  );
   assert.ok(shown.length >= 5 * 30, `${shown.length} frames`);
 });
 
