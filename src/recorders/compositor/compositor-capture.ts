@@ -97,6 +97,8 @@ export class CompositorCapture implements RecordingCapture {
   /** Tracks whose first packet came before their peer was known: added once it is. */
   private readonly pending = new Map<string, FeedTrack>();
   private readonly keyframeAskedAt = new Map<string, number>();
+  /** When each camera track was first announced (a joining peer waits for its picture from then). */
+  private readonly cameraSeen = new Map<string, number>();
   /** The output is held until the room's picture is ready (or FIRST_PICTURE_MS has passed). */
   private held = true;
   private releasedNow!: () => void;
@@ -195,6 +197,11 @@ export class CompositorCapture implements RecordingCapture {
     this.peers = peers.filter((p) => this.shown(p)).sort((a, b) => a.joined_at.localeCompare(b.joined_at));
     const present = new Set(this.peers.map((p) => p.id));
     for (const p of this.peers) {
+      for (const t of p.tracks) {
+        if (t.kind !== "video" || t.source === "screen" || this.cameraSeen.has(t.track_id)) continue;
+        this.cameraSeen.set(t.track_id, Date.now());
+        setTimeout(() => this.relayout(), CAMERA_WAIT_MS + 10).unref();
+      }
       const ph = this.placeholders.get(p.id);
       if (!ph) {
         const key = `p${this.nextKey++}`;
@@ -293,9 +300,15 @@ export class CompositorCapture implements RecordingCapture {
       const camera = mine.find((s) => !s.screen);
       const screen = mine.find((s) => s.screen);
       const ph = this.placeholders.get(p.id);
-      // A peer whose camera is on but not decoded yet is left out for a moment rather than shown as a name tile that its picture replaces at once.
-      const cameraOn = p.tracks.some((t) => t.kind === "video" && t.source !== "screen" && !t.muted);
-      const waiting = !camera && cameraOn && ph && Date.now() - ph.since < CAMERA_WAIT_MS;
+      // A peer not on the canvas yet without a decoded camera is left out for a moment (CAMERA_WAIT_MS from
+      // its join, or from when its camera appeared if later: its first packets come a while after the join)
+      // rather than shown as a name tile that its picture replaces at once. One already shown stays (as its
+      // name tile) until its picture comes.
+      const cameraOn = p.tracks.find((t) => t.kind === "video" && t.source !== "screen" && !t.muted);
+      const since = Math.max(ph?.since ?? 0, (cameraOn && this.cameraSeen.get(cameraOn.track_id)) || 0);
+      const shown = this.tiles.some((t) => t.peerId === p.id);
+      // Before the file starts, a peer without a camera is shown at once (the first frame has everyone).
+      const waiting = !camera && ph && !shown && (cameraOn || !this.held) && Date.now() - since < CAMERA_WAIT_MS;
       const tile = camera?.key ?? (ph?.ready && !waiting ? ph.key : undefined);
       if (!tile) continue;
       out.push({ peerId: p.id, tileSource: tile, screenSource: screen?.key });
