@@ -15,7 +15,12 @@ export interface LiveFileResult {
 export async function finishLiveFile(
   liveFile: string,
   out: string,
-  o: { seconds: number; signal?: AbortSignal; log?: MediaLog },
+  o: {
+    seconds: number;
+    signal?: AbortSignal;
+    log?: MediaLog /** Someone published sound: a file without it is refused. */;
+    audio?: boolean;
+  },
 ): Promise<LiveFileResult> {
   const part = `${out}.part-${randomUUID().slice(0, 8)}`;
   try {
@@ -43,8 +48,9 @@ export async function finishLiveFile(
       { signal: o.signal, log: o.log, stallTimeoutMs: 60_000 },
     );
     const p = await probe(part, { signal: o.signal, log: o.log });
-    if (!p.streams.some((s) => s.codec_type === "video"))
-      throw new MediaProcessError("media_bad_output", "ffprobe", 0, null, [], { detail: `${liveFile} has no video` });
+    for (const kind of o.audio ? ["video", "audio"] : ["video"])
+      if (!p.streams.some((s) => s.codec_type === kind))
+        throw new MediaProcessError("media_bad_output", "ffprobe", 0, null, [], { detail: `${liveFile} has no ${kind}` });
     fs.renameSync(part, out);
     return { durationSeconds: p.durationSeconds, sizeBytes: p.sizeBytes };
   } finally {

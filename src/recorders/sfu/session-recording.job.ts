@@ -287,6 +287,7 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
       try {
         const r = await finishLiveFile(liveCompositeFiles(ctx.config.dataDir, s.session.id).media, out, {
           seconds: (Date.parse(endedAt) - state.startedAt) / 1000,
+          audio: usableTracks(s.tracks).some((t) => t.kind === "audio"),
           signal: jc.signal,
           log: jc.log,
         });
