@@ -31,7 +31,7 @@ export interface CompositorFeed {
 
 /**
  * Opens the feed, telling `handlers` who is in the room and what arrives: the recorder joining over
- * signalling (room-feed.ts RoomFeed.join), or the SFU's room in this process (sfu/live-composite.ts).
+ * signalling (room-feed.ts RoomFeed.join), or the SFU's room in this process (session-composite.ts).
  */
 export type FeedFactory = (handlers: RoomFeedHandlers) => Promise<CompositorFeed>;
 
@@ -59,7 +59,7 @@ export interface CompositorCaptureOptions {
   onStep?: (step: CaptureStepName) => void;
 }
 
-/** How long a joining peer with a camera on waits for its first decoded frame before its name tile is shown instead. */
+/** How long a joining peer waits for its camera's first decoded frame (from its join or its camera's appearance) before its name tile is shown instead. */
 const CAMERA_WAIT_MS = 1500;
 /** At most one keyframe request per track this often. */
 const KEYFRAME_EVERY_MS = 300;

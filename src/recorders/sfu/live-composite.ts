@@ -18,7 +18,8 @@ export async function finishLiveFile(
   o: {
     seconds: number;
     signal?: AbortSignal;
-    log?: MediaLog /** Someone published sound: a file without it is refused. */;
+    log?: MediaLog;
+    /** Someone published sound: a file without it is refused. */
     audio?: boolean;
   },
 ): Promise<LiveFileResult> {

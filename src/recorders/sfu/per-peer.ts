@@ -57,7 +57,7 @@ export async function renderPeerStream(tracks: PeerStreamTracks, o: PeerStreamOp
     input = {
       file: joined,
       codec: "h264",
-      startMs: Math.min(video.startMs, tracks.audio?.startMs ?? Infinity),
+      startMs: video.startMs - src.padMs,
       width: src.width,
       height: src.height,
     };

@@ -280,14 +280,14 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
   const useLiveComposite = async (s: LoadedSession, out: string, jc: JobContext) => {
     const endedAt = s.session.ended_at ?? s.rec.stopped_at ?? nowIso();
     const state = readLiveComposite(ctx.config.dataDir, s.session.id);
+    const usable = usableTracks(s.tracks);
     // Nobody published anything: the live file shows name tiles, but there is no recording to make (INPUT_ERROR, as 100ms).
-    let why =
-      usableTracks(s.tracks).length === 0 ? "nothing was published" : liveCompositeGap(state, { startedAt: s.session.created_at, endedAt });
+    let why = usable.length === 0 ? "nothing was published" : liveCompositeGap(state, { startedAt: s.session.created_at, endedAt });
     if (!why && state) {
       try {
         const r = await finishLiveFile(liveCompositeFiles(ctx.config.dataDir, s.session.id).media, out, {
           seconds: (Date.parse(endedAt) - state.startedAt) / 1000,
-          audio: usableTracks(s.tracks).some((t) => t.kind === "audio"),
+          audio: usable.some((t) => t.kind === "audio"),
           signal: jc.signal,
           log: jc.log,
         });
@@ -295,8 +295,7 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
         jc.log.info({ duration: r.durationSeconds, start_offset_ms: s.details.composite.startOffsetMs }, "composite: the live one");
         return r;
       } catch (err) {
-        if (jc.signal.aborted) throw err;
-        fs.rmSync(out, { force: true });
+        if (jc.signal.aborted) throw err; // (finishLiveFile writes `out` only once it is whole)
         why = `the live composite could not be finished: ${(err as Error).message}`;
       }
     }

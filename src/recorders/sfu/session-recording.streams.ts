@@ -81,7 +81,7 @@ function streamGroups(tracks: RecordedTrackRow[]): Map<string, RecordedTrackRow[
   return groups;
 }
 
-/** Each track's codec and piece source, once learnt (a track file's first frame does not change). */
+/** Whether each track file's video is copied (H.264) or transcoded, once learnt (its codec does not change). */
 const known = new Map<string, { copy: boolean }>();
 
 /**
