@@ -29,6 +29,8 @@ export interface CompositorOptions {
   log: ProcessLog & { error(obj: object, msg?: string): void };
   /** Its encoded output as it comes (never paused). */
   onData: (chunk: Buffer) => void;
+  /** The helper script to run (default COMPOSITOR_SCRIPT; tests run it through a wrapper). */
+  script?: string;
 }
 
 export type CompositorEvent =
@@ -48,7 +50,7 @@ export class CompositorProcess {
 
   constructor(o: CompositorOptions) {
     const args = [
-      COMPOSITOR_SCRIPT,
+      o.script ?? COMPOSITOR_SCRIPT,
       `--width=${o.width}`,
       `--height=${o.height}`,
       `--fps=${o.fps ?? 30}`,

@@ -32,6 +32,13 @@ from gi.repository import GLib, Gst  # noqa: E402
 
 Gst.init(None)
 SECOND = Gst.SECOND
+# Both mixers skip the pads that have had no buffer yet (ignore-inactive-pads: a track just added does not
+# hold the output back), and a mixer whose pads are all skipped ends its stream. With the default start
+# time ("zero") they start timing out at once: a base source (the black canvas, the silence) whose caps
+# came but whose first buffer was later than the mixer's latency (a loaded machine) left every pad
+# inactive, and the mixer ended; the output then had no sound, or nothing at all. From its first buffer
+# ("first"), a mixer waits for one before it times out, and the base source is never skipped again.
+FIRST = 1
 
 # What a composition needs (Debian: gstreamer1.0-plugins-base, -good, -ugly, gstreamer1.0-libav).
 ELEMENTS = [
@@ -136,7 +143,15 @@ class Compositor:
         self._chain(mux, sink)
         self.encoder_pads = []
         if not o.audio_only:
-            self.comp = self.make("compositor", "comp", background=1, latency=latency, min_upstream_latency=latency, ignore_inactive_pads=True)
+            self.comp = self.make(
+                "compositor",
+                "comp",
+                background=1,
+                latency=latency,
+                min_upstream_latency=latency,
+                ignore_inactive_pads=True,
+                start_time_selection=FIRST,
+            )
             caps = Gst.Caps.from_string(f"video/x-raw,format=I420,width={o.width},height={o.height},framerate={o.fps}/1")
             capsf = self.make("capsfilter", caps=caps)
             vq = self.make("queue", "vq", max_size_time=2 * SECOND, max_size_buffers=0, max_size_bytes=0)
@@ -192,6 +207,7 @@ class Compositor:
             latency=latency,
             min_upstream_latency=latency,
             ignore_inactive_pads=True,
+            start_time_selection=FIRST,
             alignment_threshold=10 * Gst.MSECOND,
         )
         acaps = self.make("capsfilter", caps=Gst.Caps.from_string("audio/x-raw,rate=48000,channels=2"))
@@ -212,6 +228,7 @@ class Compositor:
         self.mixed_past_stop = set()
         for mixer in self.mixers:
             mixer.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._mixed, mixer)
+            mixer.get_static_pad("src").add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, self._mixer_event, mixer)
         bus = self.pipeline.get_bus()
         bus.add_signal_watch()
         bus.connect("message", self._on_message)
@@ -469,10 +486,7 @@ class Compositor:
                     self.emit(ev="error", id=sid, message=f"{src}: {err.message}")
                     self.remove(sid)
                     return
-            sys.stderr.write(f"compositor failed: {src}: {err.message}\n")
-            sys.stderr.flush()
-            self.exit_code = 1
-            self.loop.quit()
+            self._fail(f"{src}: {err.message}")
         elif t == Gst.MessageType.EOS:
             self.exit_code = 0
             self.loop.quit()
@@ -530,6 +544,20 @@ class Compositor:
             if len(self.mixed_past_stop) == len(self.mixers):
                 GLib.idle_add(self._end_sources)
         return Gst.PadProbeReturn.OK
+
+    def _mixer_event(self, _pad, info, mixer):
+        # A mixer ends its stream only after a stop: one that ends before has lost its output (the sound
+        # or the picture would be missing from the rest of the file), which is a failure, said as one.
+        if info.get_event().type == Gst.EventType.EOS and not self.stopping:
+            GLib.idle_add(self._fail, f"{mixer.get_name()} ended its output before the stop")
+        return Gst.PadProbeReturn.OK
+
+    def _fail(self, message):
+        sys.stderr.write(f"compositor failed: {message}\n")
+        sys.stderr.flush()
+        self.exit_code = 1
+        self.loop.quit()
+        return False
 
     def _end_sources(self):
         self.pipeline.send_event(Gst.Event.new_eos())
