@@ -37,6 +37,8 @@ import { autoStartOnJoin } from "./recorders/browser/auto-start.ts";
 import { uploadTrackHandler } from "./recorders/sfu/upload-track.job.ts";
 import { processSessionHandler } from "./recorders/sfu/session-recording.job.ts";
 import { compositeProgressHandler } from "./recorders/sfu/session-progress.job.ts";
+import { composeSessionHandler } from "./recorders/compose/compose.job.ts";
+import { composeRoutes } from "./recorders/compose/compose.routes.ts";
 import { createSfu, type SfuService } from "./sfu/sfu-service.ts";
 import { signallingRoutes } from "./sfu/signalling.routes.ts";
 import { internalBucketRoutes } from "./storage/internal-bucket.routes.ts";
@@ -167,6 +169,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
             "beam-finish": beamFinishHandler(ctx),
             "hls-finish": hlsFinishHandler(ctx),
             "rtmp-finish": rtmpFinishHandler(ctx),
+            "compose-session": composeSessionHandler(ctx),
           },
         })
       : null;
@@ -196,6 +199,7 @@ export async function startTapedeck(opts: StartOptions = {}): Promise<Tapedeck> 
       roomCodeRoutes,
       templateRoutes,
       sessionRoutes,
+      composeRoutes,
       recordingRoutes,
       liveStreamRoutes,
       externalStreamRoutes,

@@ -6,6 +6,7 @@ import { ASSET_STATUSES, ASSET_TYPES } from "../domain/recording-types.ts";
 import { AppError } from "../errors.ts";
 import { getAsset, renderAsset, thumbnailObjectKey } from "./asset.repository.ts";
 import { downloadName } from "./download-name.ts";
+import { parseJson, type Json } from "../util/json.ts";
 
 const MAX_PRESIGN_SECONDS = 7 * 86400; // the longest an S3 SigV4 URL can live
 const OSS_DEFAULT_PRESIGN_SECONDS = 9 * 3600;
@@ -52,6 +53,17 @@ export const assetRoutes: V2Routes = (v2, ctx) => {
   v2.get("/recording-assets/:id", async (req) => {
     const { id } = parseParams(idParams, req.params);
     return renderAsset(await getAsset(ctx.db, id));
+  });
+
+  // tapedeck addition: a `quality` asset's report, whole (what its JSON file in the bucket holds).
+  v2.get("/recording-assets/:id/quality-report", async (req) => {
+    const { id } = parseParams(idParams, req.params);
+    const asset = await getAsset(ctx.db, id);
+    if (asset.type !== "quality")
+      throw new AppError("not_found", "quality report not found", { details: [`asset ${id} is a ${asset.type}, not a quality report`] });
+    const row = await ctx.db.selectFrom("quality_reports").select("report").where("asset_id", "=", id).executeTakeFirst();
+    if (!row) throw new AppError("not_found", "quality report not found", { details: [`no report is kept for asset ${id}`] });
+    return parseJson<Json>(row.report, {});
   });
 
   v2.get("/recording-assets/:id/presigned-url", async (req) => {

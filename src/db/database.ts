@@ -23,6 +23,7 @@ import * as m006 from "./migrations/006-hls.ts";
 import * as m007 from "./migrations/007-room-codes.ts";
 import * as m008 from "./migrations/008-analytics.ts";
 import * as m009 from "./migrations/009-cluster.ts";
+import * as m010 from "./migrations/010-quality.ts";
 
 export type Db = Kysely<Database>;
 export type DialectName = "sqlite" | "postgres";
@@ -45,6 +46,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "007-room-codes": m007,
   "008-analytics": m008,
   "009-cluster": m009,
+  "010-quality": m010,
 };
 
 // int8 (bigint) arrives from pg as a string; sizes stay well below 2^53, so read them as numbers.

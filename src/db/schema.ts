@@ -155,6 +155,15 @@ export interface PeerStatsTable {
   updated_at: string;
 }
 
+/** A file's quality report (its `quality` asset's id), as JSON; the grade for filtering without parsing it. */
+export interface QualityReportsTable {
+  asset_id: string;
+  recording_id: string;
+  grade: string;
+  report: string;
+  created_at: string;
+}
+
 /** A webhook replay by time range (POST /v2/analytics/webhooks/replay): the events it queued and how it went. */
 export interface WebhookReplaysTable {
   id: string;
@@ -243,6 +252,8 @@ export interface RecordedTracksTable {
   first_media_at: string | null;
   ended_at: string | null;
   bytes: number | null;
+  /** What the recorder saw of its packets (JSON: packets, lost, keyframe_requests, resolutions), once finished. */
+  stats: string | null;
 }
 
 export interface LiveStreamMetadataTable {
@@ -316,6 +327,7 @@ export interface Database {
   nodes: NodesTable;
   room_placements: RoomPlacementsTable;
   cluster_leases: ClusterLeasesTable;
+  quality_reports: QualityReportsTable;
 }
 
 export type NodeRow = Selectable<NodesTable>;

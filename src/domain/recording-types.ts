@@ -9,6 +9,7 @@ export const ASSET_TYPES = [
   "summary",
   "track",
   "stream",
+  "quality",
 ] as const;
 export type AssetType = (typeof ASSET_TYPES)[number];
 
@@ -18,8 +19,11 @@ export type AssetStatus = (typeof ASSET_STATUSES)[number];
 export const RECORDING_STATUSES = ["starting", "running", "stopping", "post_processing", "completed", "failed"] as const;
 export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
 
-/** beam: browser composite; sfu: track/stream/composite recording of a session; hls: live stream; rtmp: external stream (RTMP out). */
-export const RECORDING_KINDS = ["beam", "sfu", "hls", "rtmp"] as const;
+/**
+ * beam: browser composite; sfu: track/stream/composite recording of a session; hls: live stream; rtmp:
+ * external stream (RTMP out); compose: a session composed again from its recorded tracks (POST /v2/sessions/:id/compose).
+ */
+export const RECORDING_KINDS = ["beam", "sfu", "hls", "rtmp", "compose"] as const;
 export type RecordingKind = (typeof RECORDING_KINDS)[number];
 
 /** What draws a built-in recording's picture: the live compositor (the default) or a browser showing the room page. */

@@ -32,6 +32,10 @@ export const trackPath = (c: PathContext & { sessionId: string; peerId: string; 
 export const streamPath = (c: PathContext & { sessionId: string; peerId: string; streamId: string }): string =>
   `${seg("room_id", c.roomId)}/${startDate(c.sessionStartedAt)}/${seg("session_id", c.sessionId)}/${seg("peer_id", c.peerId)}/${seg("stream_id", c.streamId)}/${seg("stream_id", c.streamId)}.mp4`;
 
+/** A session composed again (POST /v2/sessions/:id/compose): beside the session's composite, named by the compose's id. */
+export const composePath = (c: PathContext & { sessionId: string; composeId: string }): string =>
+  `${seg("room_id", c.roomId)}/${startDate(c.sessionStartedAt)}/${seg("session_id", c.sessionId)}/compose/Compose-${seg("compose_id", c.composeId)}.mp4`;
+
 const hlsBase = (c: PathContext & { epoch: number }): string =>
   `hls/${seg("room_id", c.roomId)}/${startDate(c.sessionStartedAt)}/${seg("epoch", c.epoch)}`;
 

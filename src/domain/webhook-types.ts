@@ -43,6 +43,10 @@ export const WEBHOOK_EVENT_TYPES = [
   "rtmp.started.success",
   "rtmp.stopped.success",
   "rtmp.failure",
+  // tapedeck's: a session composed again from its recorded tracks (POST /v2/sessions/:id/compose) is
+  // uploaded, or failed (recorders/compose/).
+  "compose.success",
+  "compose.failure",
   "transcription.started.success",
   "transcription.success",
   "transcription.failure",

@@ -35,6 +35,8 @@ export const JOB_PAYLOAD_SCHEMAS = {
   "hls-finish": recordingJob,
   /** An external stream (RTMP out) after it stopped: its MP4 when it was recorded. */
   "rtmp-finish": recordingJob,
+  /** A closed session composed again from its uploaded tracks (POST /v2/sessions/:id/compose). */
+  "compose-session": recordingJob,
 } as const;
 
 export type JobType = keyof typeof JOB_PAYLOAD_SCHEMAS;

@@ -48,12 +48,13 @@ export const DEFAULT_MAX_AGE_MS = 7 * 86_400_000;
 const LEASE_MS = 2 * 60_000;
 
 /**
- * Queues a job once per key. In a cluster it is pinned to the node queuing it (pinNode): every job
- * reads files only that node has; a worker elsewhere takes it over only once that node is dead.
+ * Queues a job once per key. In a cluster it is pinned to the node queuing it (pinNode): most jobs
+ * read files only that node has; a worker elsewhere takes it over only once that node is dead. A job
+ * that reads only the bucket and the database (`anyNode`) is pinned to none: any worker may run it.
  */
 export async function enqueueJob<T extends JobType>(
   db: Db,
-  job: { type: T; key: string; payload: JobPayloads[T]; runAt?: Date },
+  job: { type: T; key: string; payload: JobPayloads[T]; runAt?: Date; anyNode?: boolean },
 ): Promise<void> {
   const now = nowIso();
   await db
@@ -70,7 +71,7 @@ export async function enqueueJob<T extends JobType>(
       last_error: null,
       created_at: now,
       updated_at: now,
-      node_id: pinNode(),
+      node_id: job.anyNode ? null : pinNode(),
     })
     .onConflict((oc) => oc.column("key").doNothing())
     .execute();

@@ -73,6 +73,13 @@ const nameFilter = (tile: Tile, name: string): string => {
   return `drawtext=fontfile=${FONT_FILE}:text='${drawtextSafe(name)}':fontsize=${size}:fontcolor=white:box=1:boxcolor=black@0.55:boxborderw=${Math.round(size / 4)}:x=${tile.x + pad}:y=${tile.y + tile.h - pad}-th`;
 };
 
+/** The picture a tile shows: its peer's camera (`video`), or its screen share for a `screen` tile. */
+export const tilePicture = (tile: Tile, peer: PeerPresence | undefined): PeerPresence["video"] =>
+  tile.source === "screen" ? peer?.screen : peer?.video;
+
+/** Whose audio a segment mixes: its `audioPeers`, else each peer with a tile, once (a peer may have a camera tile and a screen tile). */
+export const heardPeers = (segment: LayoutSegment): string[] => segment.audioPeers ?? [...new Set(segment.tiles.map((t) => t.peerId))];
+
 /** The argument list of one segment's ffmpeg run. */
 export function buildSegmentArgs(o: SegmentArgsOptions): string[] {
   const { canvas, segment } = o;
@@ -89,8 +96,8 @@ export function buildSegmentArgs(o: SegmentArgsOptions): string[] {
   const noVideo: Tile[] = [];
   const videos: Array<{ tile: Tile; slice: SlicedInput }> = [];
   for (const tile of segment.tiles) {
-    const peer = byId.get(tile.peerId);
-    const slice = peer?.video ? sliceTrack(peer.video, span.start, span.length, o.containerStarts?.get(peer.video.file)) : null;
+    const track = tilePicture(tile, byId.get(tile.peerId));
+    const slice = track ? sliceTrack(track, span.start, span.length, o.containerStarts?.get(track.file)) : null;
     if (slice) videos.push({ tile, slice });
     else noVideo.push(tile);
   }
@@ -126,8 +133,8 @@ export function buildSegmentArgs(o: SegmentArgsOptions): string[] {
   // a peer's level does not drop when another one joins).
   const mixIn = ["[sil]"];
   filters.push(`anullsrc=r=${AUDIO_RATE}:cl=stereo,atrim=end_sample=${span.samples}[sil]`);
-  for (const tile of segment.tiles) {
-    const peer = byId.get(tile.peerId);
+  for (const peerId of heardPeers(segment)) {
+    const peer = byId.get(peerId);
     const slice = peer?.audio ? sliceTrack(peer.audio, span.start, span.length, o.containerStarts?.get(peer.audio.file)) : null;
     if (!slice) continue;
     const idx = nInputs++;

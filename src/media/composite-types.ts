@@ -23,6 +23,11 @@ export interface PeerPresence {
   leftAtMs?: number | null;
   video?: TrackRef;
   audio?: TrackRef;
+  /**
+   * A screen share shown in a tile of its own (a tile with `source: "screen"`: a re-composed session's
+   * stage). The SFU composite has none here: it shows a peer's screen share as its `video` when it has no camera.
+   */
+  screen?: TrackRef;
 }
 
 export interface CompositeInput {
@@ -39,6 +44,8 @@ export interface Tile {
   y: number;
   w: number;
   h: number;
+  /** Which of the peer's pictures the tile shows: its `video` when absent, its `screen` share when "screen". */
+  source?: "screen";
 }
 
 export interface LayoutSegment {
@@ -47,7 +54,13 @@ export interface LayoutSegment {
   /** The same bounds in frames of the output (startFrame inclusive, endFrame exclusive). */
   startFrame: number;
   endFrame: number;
+  /** In drawing order: a later tile is drawn over an earlier one. */
   tiles: Tile[];
+  /**
+   * Whose audio is mixed, when not the peers with a tile: a re-composed session hears every peer of the
+   * chosen roles, on screen or not (a strip holds only a few). Absent: each peer with a tile, once.
+   */
+  audioPeers?: string[];
 }
 
 export interface Canvas {

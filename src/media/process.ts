@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import { superviseProcess } from "../process/supervisor.ts";
 
 // The one runner for ffmpeg and ffprobe, over the process supervisor (process/supervisor.ts). Every run
@@ -74,6 +75,8 @@ export interface RunOptions {
   log?: MediaLog;
   /** Between SIGTERM and SIGKILL (default 5000 ms). */
   killGraceMs?: number;
+  /** Piped into its stdin (an input of `pipe:0`, e.g. a file still being written); destroyed when the process ends. */
+  stdin?: Readable;
 }
 
 interface Spawned {
@@ -83,8 +86,25 @@ interface Spawned {
 
 function run(tool: "ffmpeg" | "ffprobe", args: string[], o: RunOptions & { keepStdout: boolean }): Promise<Spawned> {
   if (o.signal?.aborted) return Promise.reject(new MediaProcessError("media_aborted", tool, null, null, []));
-  const proc = superviseProcess({ name: tool, command: tool, args, stdout: "pipe", log: o.log, killGraceMs: o.killGraceMs ?? 5000 });
+  const proc = superviseProcess({
+    name: tool,
+    command: tool,
+    args,
+    stdout: "pipe",
+    ...(o.stdin ? { stdin: "pipe" as const } : {}),
+    log: o.log,
+    killGraceMs: o.killGraceMs ?? 5000,
+  });
   const { child } = proc;
+  if (o.stdin && child.stdin) {
+    const input = o.stdin;
+    input.on("error", (err) => {
+      o.log?.warn({ tool, pid: proc.pid, err: err.message }, "the media process's input failed; stopping it");
+      child.stdin?.end();
+    });
+    input.pipe(child.stdin);
+    void proc.ended.then(() => input.destroy());
+  }
   if (proc.pid) o.log?.debug({ tool, pid: proc.pid }, "media process spawned");
   let stdout = "";
   let stdoutPartial = "";

@@ -12,6 +12,8 @@ export class PublishedTrack {
   packets = 0;
   /** Video frames received (RTP packets with the marker bit: a frame's last packet), for the fps of peer-stats. */
   frames = 0;
+  /** Keyframe requests sent to the publisher (for the recording's quality report). */
+  keyframeRequests = 0;
   private lastPliAt = 0;
   private readonly estimator = new BitrateEstimator();
   private windowStart = Date.now();
@@ -48,6 +50,7 @@ export class PublishedTrack {
     const now = Date.now();
     if (!force && now - this.lastPliAt < PLI_MIN_INTERVAL_MS) return;
     this.lastPliAt = now;
+    this.keyframeRequests++;
     void this.receiver.sendRtcpPLI(this.track.ssrc);
   }
 

@@ -141,9 +141,9 @@ test("a recorded session: listed, its peers and every file with its size, the co
         .map((a) => a.type)
         .sort()
         .join(",");
-      return types === "chat,room-composite-legacy,stream,track,track" && list;
+      return types === "chat,quality,quality,room-composite-legacy,stream,track,track" && list;
     },
-    "the session's composite, per-peer file, two tracks and chat",
+    "the session's composite, per-peer file, two tracks, chat, and the quality reports of the composite and the per-peer file",
     90_000,
   );
   const ofType = (type: string, pred: (a: RecordingAsset) => boolean = () => true) => assets.find((a) => a.type === type && pred(a))!;

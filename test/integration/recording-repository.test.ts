@@ -73,7 +73,7 @@ test("the transition table: final statuses are final, and every target is reacha
       for (const from of ["completed", "failed"] as const) assert.equal(canTransition(kind, from, to), false);
     assert.deepEqual(
       allowedFrom(kind, "failed"),
-      kind === "sfu" ? ["post_processing"] : ["starting", "running", "stopping", "post_processing"],
+      kind === "sfu" || kind === "compose" ? ["post_processing"] : ["starting", "running", "stopping", "post_processing"],
     );
     assert.deepEqual(allowedFrom(kind, "completed"), ["post_processing"]);
   }

@@ -284,12 +284,14 @@ for (const dialect of DIALECTS) {
 
       // Tracks, assets, and the spool emptied.
       assert.equal(ofType("track.recording.success").length, 4);
-      const assets = (await app.api<ListPage<RecordingAsset>>("GET", `/v2/recording-assets?session_id=${sessionId}`)).body.data as Array<{
+      const assets = (await app.api<ListPage<RecordingAsset>>("GET", `/v2/recording-assets?session_id=${sessionId}&limit=100`)).body
+        .data as Array<{
         type: string;
         path: string;
       }>;
       const count = (type: string) => assets.filter((a) => a.type === type).length;
-      assert.deepEqual([count("room-composite-legacy"), count("stream"), count("track"), count("chat")], [1, 2, 4, 1]);
+      // A quality report for the composite and for each per-peer file.
+      assert.deepEqual([count("room-composite-legacy"), count("stream"), count("track"), count("chat"), count("quality")], [1, 2, 4, 1, 3]);
       assert.ok(assets.some((a) => a.type === "chat" && a.path === success.chat_recording_path));
       assert.ok(!fs.existsSync(path.join(app.dataDir, "spool", "sessions", sessionId)), "session work folder removed");
       assert.ok(!fs.existsSync(path.join(app.dataDir, "spool", "tracks", sessionId)), "track spool removed");

@@ -307,6 +307,8 @@ export interface Recording {
   /** Only on `GET /v2/recordings/:id` (null until there are any). */
   asset_types: AssetType[] | null;
   recording_assets: EmbeddedAsset[] | null;
+  /** A session composed again (kind compose): what was asked for; from and to in seconds from the session's start. */
+  compose?: { layout: string; resolution: { width: number; height: number }; roles: string[] | null; from: number; to: number };
 }
 
 // ---- live streams (HLS) ----
@@ -469,6 +471,18 @@ export interface HlsSingleFile {
   duration: number;
 }
 
+/** Keys both compose webhooks carry: the session, and what was asked for. */
+interface ComposeEventData extends RoomEventData {
+  compose_id: string;
+  room_name: string;
+  layout: string;
+  width: number;
+  height: number;
+  roles: string[] | null;
+  from: number;
+  to: number;
+}
+
 /** `data` by event type, for the events the tests read; any other type's data is a plain object. */
 export interface WebhookEventData {
   "session.open.success": SessionEventData;
@@ -538,6 +552,17 @@ export interface WebhookEventData {
   "stream.recording.success": TrackEventData &
     OutputData & { recording_presigned_url: string; stream_type: "regular" | "screen" | "audio"; user_id: string | null };
   "stream.recording.failure": TrackEventData & OutputData & { error_message: string; error_origin: FailureOrigin };
+  "compose.success": ComposeEventData & {
+    asset_id: string;
+    recording_path: string;
+    recording_presigned_url: string;
+    size: number;
+    duration: number;
+    session_started_at: string;
+    session_stopped_at: string;
+    missing_tracks: Array<{ peer_id: string; track_id: string; kind: string }>;
+  };
+  "compose.failure": ComposeEventData & { error_type: string; error_message: string; error_origin: FailureOrigin };
 }
 
 export type KnownEventType = keyof WebhookEventData;

@@ -395,3 +395,78 @@ export async function makeLiveHlsFolder(live: string, o: { sizes: [number, numbe
   ]);
   return live;
 }
+
+export interface FlashBeepFixture {
+  seconds?: number;
+  width?: number;
+  height?: number;
+  fps?: number;
+  /** [from, to] s: the picture stops, showing the frame from a third of a second before `from` (no flashes meanwhile). */
+  freeze?: [number, number];
+  /** The sound starts this much later: every beep comes after its flash. */
+  audioDelayMs?: number;
+  /** [from, to] s: the picture is black. */
+  black?: [number, number];
+  /** [from, to] s: no sound (the beeps in it are left out). */
+  mute?: [number, number];
+  /** [from, to] s: the beeps in it are 8 times too loud, clipped at full scale (as a 16-bit capture clips). */
+  clip?: [number, number];
+  /** Leave out the picture (an audio-only M4A) or the sound. */
+  video?: boolean;
+  audio?: boolean;
+}
+
+/**
+ * A flash-and-beep MP4 (H.264 + stereo AAC, as the recorders write): a moving test pattern that turns
+ * white for the first 0.1 s of every second, and a 1 kHz beep over the same 0.1 s, silence between
+ * (so its A/V offset is known: 0, or `audioDelayMs`).
+ */
+export async function makeFlashBeepMp4(out: string, o: FlashBeepFixture = {}): Promise<string> {
+  const [seconds, w, h, fps] = [o.seconds ?? 12, o.width ?? 640, o.height ?? 360, o.fps ?? 30];
+  const graph: string[] = [];
+  const maps: string[] = [];
+  if (o.video !== false) {
+    const black = o.black ? `,drawbox=c=black:t=fill:enable='gte(t,${o.black[0]})*lt(t,${o.black[1]})'` : "";
+    const flash = `testsrc2=size=${w}x${h}:rate=${fps}:duration=${seconds},drawbox=c=white:t=fill:enable='lt(mod(t,1),0.1)'${black}`;
+    if (o.freeze) {
+      const [first, last] = [Math.round(o.freeze[0] * fps), Math.round(o.freeze[1] * fps) - 1];
+      const replace = first - Math.round(fps / 3);
+      graph.push(`${flash},split[a][b];[a][b]freezeframes=first=${first}:last=${last}:replace=${replace}[v]`);
+    } else graph.push(`${flash}[v]`);
+    maps.push("-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", String(2 * fps));
+  }
+  if (o.audio !== false) {
+    // The delay is in the expression (as adelay would: silence, then the beeps late), which keeps the
+    // frames the size the AAC encoder takes.
+    const d = (o.audioDelayMs ?? 0) / 1000;
+    const within = (span: [number, number] | undefined) => (span ? `gte(t,${span[0]})*lt(t,${span[1]})` : "0");
+    const gain = `(1-${within(o.mute)})*(1+7*${within(o.clip)})`;
+    const beeps = `0.5*sin(2*PI*1000*t)*gte(t,${d})*lt(mod(t-${d},1),0.1)*${gain}`;
+    graph.push(`aevalsrc='${beeps}':s=48000:d=${seconds},aformat=sample_fmts=s16:channel_layouts=stereo[a]`);
+    maps.push("-map", "[a]", "-c:a", "aac", "-b:a", "128k");
+  }
+  await runFfmpeg([
+    ...["-hide_banner", "-loglevel", "error", "-nostdin", "-y"],
+    ...["-filter_complex", graph.join(";"), ...maps],
+    ...["-t", String(seconds), "-movflags", "+faststart", out],
+  ]);
+  return out;
+}
+
+/**
+ * An MKV whose picture cannot be decoded at all: an H.264 track as werift writes it (no CodecPrivate,
+ * parameter sets in band) with every byte garbled, so not even its pixel format is known; with the
+ * sound of `soundFrom`, copied.
+ */
+export async function makeUndecodableVideoMkv(out: string, soundFrom: string, seconds = 5): Promise<string> {
+  const video = await makeWeriftVideoWebm(`${out}.video.webm`, { seconds, codec: "h264" });
+  try {
+    await runFfmpeg([
+      ...["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", video, "-i", soundFrom],
+      ...["-map", "0:v", "-map", "1:a", "-c", "copy", "-t", String(seconds), "-bsf:v", "noise=amount=1", "-f", "matroska", out],
+    ]);
+  } finally {
+    fs.rmSync(video, { force: true });
+  }
+  return out;
+}

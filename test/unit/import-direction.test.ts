@@ -21,7 +21,8 @@ const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../sr
 /** Lowest first. A new top folder must be placed here (the test says so). */
 const LAYERS: ReadonlyArray<{ name: string; members: readonly string[] }> = [
   // Pure rules, argument builders, the process runner and supervisor, helpers: node built-ins and packages only.
-  { name: "foundation", members: ["util", "ids.ts", "errors.ts", "log.ts", "domain", "media", "process"] },
+  // quality: measuring a finished media file (it runs ffmpeg through media/).
+  { name: "foundation", members: ["util", "ids.ts", "errors.ts", "log.ts", "domain", "media", "process", "quality"] },
   // Settings, keys, the database, tokens, the outbound network policy, the persisted job queue.
   { name: "infrastructure", members: ["config", "crypto", "db", "auth", "net", "jobs"] },
   // What every feature is handed: storage, webhooks, the HTTP server plumbing, the app context.
@@ -210,7 +211,16 @@ test("the recorders' shared core and chat output import no kind of recording", (
   ].sort();
   assert.deepEqual(
     kinds,
-    ["recorders/browser", "recorders/chat", "recorders/compositor", "recorders/core", "recorders/hls", "recorders/rtmp", "recorders/sfu"],
+    [
+      "recorders/browser",
+      "recorders/chat",
+      "recorders/compose",
+      "recorders/compositor",
+      "recorders/core",
+      "recorders/hls",
+      "recorders/rtmp",
+      "recorders/sfu",
+    ],
     "every file under recorders/ is in a kind's folder or a shared one",
   );
 });

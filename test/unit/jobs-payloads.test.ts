@@ -22,6 +22,7 @@ const track = {
 test("every job type has a schema, and a valid payload reads back as written", () => {
   assert.deepEqual([...JOB_TYPES].sort(), [
     "beam-finish",
+    "compose-session",
     "composite-progress",
     "hls-finish",
     "process-session",

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import {
   beamPath,
   chatPath,
+  composePath,
   hlsLayerPath,
   hlsVodZipPath,
   objectKey,
@@ -32,6 +33,10 @@ test("paths follow the spec's layout", () => {
   assert.equal(
     streamPath({ roomId: room, sessionStartedAt: at, sessionId: session, peerId: "p", streamId: "s" }),
     `${room}/20210721/${session}/p/s/s.mp4`,
+  );
+  assert.equal(
+    composePath({ roomId: room, sessionStartedAt: at, sessionId: session, composeId: "6110134b1234567890abcdef" }),
+    `${room}/20210721/${session}/compose/Compose-6110134b1234567890abcdef.mp4`,
   );
   assert.equal(hlsVodZipPath({ roomId: room, sessionStartedAt: at, epoch: 7 }), `hls/${room}/20210721/7/vod/Rec-${room}-7.zip`);
   assert.equal(

@@ -15,6 +15,7 @@ import {
   type UploadedChat,
 } from "../core/finish.ts";
 import { describeBrowserFailure } from "../core/recording-failure.ts";
+import { deliverQuality, measuredQualityFile, qualityAsset, qualityWebhookKeys, saveQualityReports } from "../core/quality.ts";
 import { makeThumbnails, type Thumbnails } from "../core/thumbnails.ts";
 import { uploadRecording, WEBHOOK_PRESIGN_SECONDS } from "../core/upload.ts";
 import { roomDestination } from "../../rooms/room.service.ts";
@@ -86,6 +87,22 @@ export async function finishMp4Recording<D extends BeamDetails>(
         })
       : { thumbnails: [], skipped: "the spool file is gone" };
 
+  // Its quality report: measured while it was recorded when the capture left one, else now.
+  const quality = fs.existsSync(d.spool)
+    ? await deliverQuality(ctx, {
+        file: d.spool,
+        dest,
+        relativePath: d.relative_path!,
+        forType: "room-composite",
+        forPath: storage.displayPath(d.key),
+        measured: measuredQualityFile(d.spool),
+        expectVideo: !d.audio_only,
+        expectAudio: true,
+        signal,
+        log,
+      })
+    : null;
+
   // Chat of the recorded span: messages to everyone or to roles, from the recorder's start to its stop.
   let chat: UploadedChat | null = null;
   if (rec.session_id && rec.started_at) {
@@ -99,7 +116,7 @@ export async function finishMp4Recording<D extends BeamDetails>(
   }
 
   const committed = await commitOutputs(ctx, {
-    replace: { jobId: rec.id, types: ["chat"] },
+    replace: { jobId: rec.id, types: ["chat", "quality"] },
     assets: [
       {
         ...owner,
@@ -113,8 +130,10 @@ export async function finishMp4Recording<D extends BeamDetails>(
         thumbnails: thumbs.thumbnails.length ? thumbs.thumbnails.map((t) => t.location) : null,
       },
       ...(chat ? [chatAsset(owner, chat)] : []),
+      ...(quality ? [qualityAsset(owner, quality)] : []),
     ],
     recording: { id: rec.id, kind: kind.kind, set: { worker: null, lease_until: null } },
+    also: (trx, rows) => saveQualityReports(trx, rec.id, rows, [quality]),
     event: ([asset]) => ({
       type: kind.events.success,
       room: { id: room.id, webhook: room.webhook },
@@ -132,6 +151,7 @@ export async function finishMp4Recording<D extends BeamDetails>(
         chat_recording_path: chat?.path ?? "",
         chat_recording_presigned_url: chat?.url ?? "",
         size,
+        ...qualityWebhookKeys(quality),
         ...(failureOf(rec) ? { error: failureOf(rec) } : {}),
       },
     }),
@@ -145,6 +165,7 @@ export async function finishMp4Recording<D extends BeamDetails>(
       chat: !!chat,
       thumbnails: thumbs.thumbnails.length,
       thumbnails_skipped: thumbs.skipped,
+      quality: quality?.report.grade ?? null,
     },
     `${kind.label} completed`,
   );

@@ -8,12 +8,13 @@ import { getRoom } from "../../rooms/room.service.ts";
 import { getTemplate } from "../../templates/template.service.ts";
 import { assetsOfRecording } from "../../assets/asset.repository.ts";
 import type { AssetRow, RecordingRow } from "../../db/schema.ts";
-import { RECORDING_STATUSES } from "../../domain/recording-types.ts";
-import { AppError } from "../../errors.ts";
+import { RECORDING_STATUSES, type RecordingKind } from "../../domain/recording-types.ts";
+import { AppError, notFound } from "../../errors.ts";
 import type { Json } from "../../util/json.ts";
 import { outboundPolicy } from "../../net/outbound-policy.ts";
-import { getRecording, listRecordings, recordingFailure, roomRecordings } from "../core/recording.repository.ts";
-import { assetsOfRecordings, assetTypes, recordingAssets, shownMeetingUrl } from "../core/recording.presenter.ts";
+import { findRecording, listRecordings, recordingFailure, roomRecordings } from "../core/recording.repository.ts";
+import { assetsOfRecordings, assetTypes, recordingAssets, shownCompose, shownMeetingUrl } from "../core/recording.presenter.ts";
+import { recordingQuality } from "../core/quality.ts";
 
 // Browser-composite recordings ("beam"): start, stop (one, or all of a room), pause, resume, get, list.
 // The API only writes what it asks for; the worker (capture-worker.ts, running beam-recorder.ts) records and reports.
@@ -26,6 +27,12 @@ export const listQuery = z.object({
   room_id: objectIdParam("room_id").optional(),
   session_id: objectIdParam("session_id").optional(),
   status: z.enum(RECORDING_STATUSES, { error: `status must be one of ${RECORDING_STATUSES.join(", ")}` }).optional(),
+});
+
+/** Kinds GET /v2/recordings shows: browser recordings, and (tapedeck) sessions composed again, listed with `kind=compose`. */
+const SHOWN_KINDS: readonly RecordingKind[] = ["beam", "compose"];
+const recordingListQuery = listQuery.extend({
+  kind: z.enum(["beam", "compose"], { error: "kind must be one of beam, compose" }).optional(),
 });
 
 /** A parsed list query as the repository's list filter (the kind is the caller's). */
@@ -50,7 +57,8 @@ export function renderRecording(r: RecordingRow, assets: AssetRow[] | null, opts
     room_id: r.room_id,
     session_id: r.session_id ?? "",
     status: r.status,
-    meeting_url: shownMeetingUrl(r, opts.publicUrl),
+    // A session composed again opened no page.
+    meeting_url: r.kind === "compose" ? "" : shownMeetingUrl(r, opts.publicUrl),
     destination: r.destination,
     started_by: r.started_by,
     stopped_by: r.stopped_by,
@@ -64,8 +72,12 @@ export function renderRecording(r: RecordingRow, assets: AssetRow[] | null, opts
     // tapedeck addition: while starting, the step the recorder is at (capture-progress.ts).
     // Only a browser recording has one (an SFU recording's details are of another shape).
     ...(r.kind === "beam" && r.status === "starting" ? renderProgress(r, beamDetails(r)) : {}),
+    // tapedeck addition: what a session composed again was asked for (POST /v2/sessions/:id/compose).
+    ...(r.kind === "compose" ? { compose: shownCompose(r) } : {}),
     asset_types: assetTypes(r, assets),
     recording_assets: recordingAssets(assets),
+    // tapedeck addition: the grade of its files' quality reports (core/quality.ts).
+    quality: recordingQuality(assets),
   };
 }
 
@@ -125,8 +137,8 @@ export const recordingRoutes: V2Routes = (v2, ctx) => {
   }
 
   v2.get("/recordings", async (req) => {
-    const q = parseQuery(listQuery, req.query);
-    const rows = await listRecordings(ctx.db, { kind: "beam", ...listFilter(q) });
+    const q = parseQuery(recordingListQuery, req.query);
+    const rows = await listRecordings(ctx.db, { kind: q.kind ?? "beam", ...listFilter(q) });
     // Each item has its asset_types and recording_assets too (100ms's list sample shows asset_types only).
     const assets = await assetsOfRecordings(
       ctx.db,
@@ -137,7 +149,8 @@ export const recordingRoutes: V2Routes = (v2, ctx) => {
 
   v2.get("/recordings/:id", async (req) => {
     const { id } = parseParams(idParams, req.params);
-    const r = await getRecording(ctx.db, id, "beam");
+    const r = await findRecording(ctx.db, id);
+    if (!r || !SHOWN_KINDS.includes(r.kind)) throw notFound("recording", id);
     return renderRecording(r, await assetsOfRecording(ctx.db, id), opts());
   });
 };

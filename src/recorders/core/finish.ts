@@ -83,8 +83,8 @@ export interface CommitOutputs {
   recording?: { id: string; kind: KindReaching<"completed">; set?: RecordingPatch };
   /** The webhook, from the assets just inserted (in `assets` order). */
   event?: (assets: AssetRow[]) => EnqueueInput;
-  /** Any other row the same change writes (a track's upload state, the steps done). */
-  also?: (trx: Db) => Promise<void>;
+  /** Any other row the same change writes (a track's upload state, the steps done, the quality reports); `rows`: the assets inserted. */
+  also?: (trx: Db, rows: AssetRow[]) => Promise<void>;
 }
 
 /**
@@ -101,7 +101,7 @@ export async function commitOutputs(ctx: Pick<AppContext, "db" | "outbox" | "log
     }
     const rows: AssetRow[] = [];
     for (const a of o.assets) rows.push(await insertAsset(trx, a));
-    await o.also?.(trx);
+    await o.also?.(trx, rows);
     return rows;
   };
   const { recording, event } = o;

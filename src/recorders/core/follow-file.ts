@@ -7,7 +7,8 @@ import { Readable } from "node:stream";
 // failed upload leaves the whole file on disk for the retry.
 
 export class FileFollower {
-  private wake: (() => void) | null = null;
+  /** Readers waiting for more (the upload, the quality analysis: each reads the file on its own). */
+  private readonly waiting = new Set<() => void>();
   private ended = false;
   /** Bumped by every grew(): a read that started before a bump must look again instead of waiting. */
   private version = 0;
@@ -20,9 +21,9 @@ export class FileFollower {
   /** More bytes were appended. */
   grew(): void {
     this.version++;
-    const w = this.wake;
-    this.wake = null;
-    w?.();
+    const woken = [...this.waiting];
+    this.waiting.clear();
+    for (const w of woken) w();
   }
 
   /** The writer is done: the stream ends once it has read the file to its end. */
@@ -56,7 +57,7 @@ export class FileFollower {
               return;
             }
             if (version !== self.version) continue;
-            await new Promise<void>((resolve) => (self.wake = resolve));
+            await new Promise<void>((resolve) => self.waiting.add(resolve));
           }
         } catch (err) {
           this.destroy(err as Error);

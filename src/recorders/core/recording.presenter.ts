@@ -28,9 +28,27 @@ export function plannedAssetTypes(r: Pick<RecordingRow, "kind" | "details">): As
     }
     case "rtmp":
       return d.recording === true ? ["room-composite", "chat"] : null;
+    case "compose":
+      return ["room-composite"];
     default:
       return null;
   }
+}
+
+/**
+ * What a session composed again (kind `compose`) was asked for, as its answers show it under `compose`:
+ * `{layout, resolution: {width, height}, roles, from, to}` (seconds from the session's start); null for another kind.
+ */
+export function shownCompose(r: Pick<RecordingRow, "kind" | "details">): Json | null {
+  if (r.kind !== "compose") return null;
+  const d = parseDetails(r.details);
+  return {
+    layout: typeof d.layout === "string" ? d.layout : "grid",
+    resolution: { width: Number(d.width) || 0, height: Number(d.height) || 0 },
+    roles: Array.isArray(d.roles) ? d.roles.filter((x): x is string => typeof x === "string") : null,
+    from: Number(d.fromMs) / 1000 || 0,
+    to: Number(d.toMs) / 1000 || 0,
+  };
 }
 
 /** `asset_types` of a recording with these assets (see the file comment). */

@@ -24,6 +24,8 @@ const CAPTURED_TRANSITIONS = {
  *     finishing job, or `failed` when nothing was recorded; the finishing job → `completed` or `failed`.
  *   sfu: opened `running` with its session; the session's close → `post_processing`; the
  *     `process-session` job → `completed` or `failed`.
+ *   compose: a closed session composed again from its tracks: written `post_processing` by the API with
+ *     its `compose-session` job, which makes it `completed` or `failed`.
  * `completed` and `failed` are final.
  */
 export const RECORDING_TRANSITIONS = {
@@ -33,6 +35,14 @@ export const RECORDING_TRANSITIONS = {
   sfu: {
     starting: [],
     running: ["post_processing"],
+    stopping: [],
+    post_processing: ["completed", "failed"],
+    completed: [],
+    failed: [],
+  },
+  compose: {
+    starting: [],
+    running: [],
     stopping: [],
     post_processing: ["completed", "failed"],
     completed: [],
@@ -49,10 +59,13 @@ export type TargetStatus<K extends RecordingKind> = Table[K][RecordingStatus][nu
 export type KindReaching<S extends RecordingStatus> = { [K in RecordingKind]: S extends TargetStatus<K> ? K : never }[RecordingKind];
 
 /** The status a new recording of each kind is written with. */
-export const INITIAL_STATUS = { beam: "starting", hls: "starting", rtmp: "starting", sfu: "running" } as const satisfies Record<
-  RecordingKind,
-  RecordingStatus
->;
+export const INITIAL_STATUS = {
+  beam: "starting",
+  hls: "starting",
+  rtmp: "starting",
+  sfu: "running",
+  compose: "post_processing",
+} as const satisfies Record<RecordingKind, RecordingStatus>;
 
 /** Recordings of these statuses hold the room (beam, hls): a second start is refused until they stop. */
 export const ACTIVE_STATUSES = ["starting", "running", "stopping"] as const satisfies readonly RecordingStatus[];

@@ -8,6 +8,14 @@ import type { JobHandler, JobPayloads } from "../../jobs/job-queue.ts";
 import { nowIso } from "../../ids.ts";
 import { chatAsset, commitOutputs, finishJobHandler, probeMp4, uploadChatCsv, type UploadedChat } from "../core/finish.ts";
 import { describeBrowserFailure } from "../core/recording-failure.ts";
+import {
+  type DeliveredQuality,
+  deliverQuality,
+  qualityAsset,
+  qualityWebhookKeys,
+  saveQualityReports,
+  worstGrade,
+} from "../core/quality.ts";
 import { makeThumbnails, type Thumbnails } from "../core/thumbnails.ts";
 import { uploadRecording, type Uploaded } from "../core/upload.ts";
 import { roomDestination } from "../../rooms/room.service.ts";
@@ -64,14 +72,40 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
         zip = await uploadRecording(ctx, dest, hlsVodZipPath(at), file, "application/zip");
         log.info({ key: zip.key, size: zip.size, files: vod.files.length }, "VOD zip uploaded");
       }
-      const layers: Array<{ index: number; width: number; height: number; duration: number; up: Uploaded }> = [];
+      const layers: Array<{
+        index: number;
+        width: number;
+        height: number;
+        duration: number;
+        up: Uploaded;
+        quality: DeliveredQuality | null;
+      }> = [];
       if (d.single_file_per_layer) {
         for (const v of vod.variants) {
           const file = path.join(work, `layer-${v.index}.mp4`);
           await layerMp4(vodDir, v.index, v.segmentFiles, file);
           const probe = await probeMp4(file, { signal, log });
-          const up = await uploadRecording(ctx, dest, hlsLayerPath({ ...at, layerIndex: v.index }), file, "video/mp4");
-          layers.push({ index: v.index, width: probe.width || v.width, height: probe.height || v.height, duration: probe.duration, up });
+          const relative = hlsLayerPath({ ...at, layerIndex: v.index });
+          const up = await uploadRecording(ctx, dest, relative, file, "video/mp4");
+          const quality = await deliverQuality(ctx, {
+            file,
+            dest,
+            relativePath: relative,
+            forType: "room-composite",
+            forPath: up.path,
+            expectVideo: true,
+            expectAudio: true,
+            signal,
+            log,
+          });
+          layers.push({
+            index: v.index,
+            width: probe.width || v.width,
+            height: probe.height || v.height,
+            duration: probe.duration,
+            up,
+            quality,
+          });
           log.info({ layer: v.index, key: up.key, size: up.size }, "layer MP4 uploaded");
         }
       }
@@ -131,10 +165,32 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
         // 100ms lists thumbnails on the `room-vod` asset; without one, on the top layer's MP4.
         thumbnails: !zip && l.index === top?.index ? thumbnailPaths : null,
       }));
+      // Without a file per layer, the VOD's top layer is what is measured (its playlist, read in place).
+      const vodQuality =
+        zip && top && !layers.length
+          ? await deliverQuality(ctx, {
+              file: path.join(vodDir, top.playlist),
+              dest,
+              relativePath: hlsVodZipPath(at),
+              forType: "room-vod",
+              forPath: zip.path,
+              expectVideo: true,
+              expectAudio: true,
+              signal,
+              log,
+            })
+          : null;
+      const qualities = [...layers.map((l) => l.quality), vodQuality];
       const committed = await commitOutputs(ctx, {
         replace: { jobId: rec.id },
-        assets: [...vodAsset, ...layerAssets, ...(chat ? [chatAsset(owner, chat)] : [])],
+        assets: [
+          ...vodAsset,
+          ...layerAssets,
+          ...(chat ? [chatAsset(owner, chat)] : []),
+          ...qualities.flatMap((q) => (q ? [qualityAsset(owner, q)] : [])),
+        ],
         recording: completed,
+        also: (trx, rows) => saveQualityReports(trx, rec.id, rows, qualities),
         event: (rows) => {
           const layerRows = rows.slice(vodAsset.length, vodAsset.length + layers.length);
           const files = layers.map((l, i) => ({
@@ -146,6 +202,7 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
             width: l.width,
             height: l.height,
             duration: l.duration,
+            ...qualityWebhookKeys(l.quality),
           }));
           return {
             type: hls.events.success,
@@ -165,6 +222,11 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
               recording_hls_vod_playlist_location: zip?.url ?? "",
               room_vod_asset_id: zip ? rows[0].id : "",
               recording_single_files: files,
+              // tapedeck: the worst grade of the files' reports, and the VOD's report when it has no file per layer.
+              quality_grade: worstGrade(qualities.flatMap((q) => (q ? [q.report.grade] : []))) ?? "",
+              ...(vodQuality
+                ? { vod_quality_report_path: vodQuality.uploaded.path, vod_quality_report_presigned_url: vodQuality.uploaded.url }
+                : {}),
               recording_thumbnails: thumbs.thumbnails,
               chat_recording_path: chat?.path ?? "",
               chat_recording_presigned_url: chat?.url ?? "",

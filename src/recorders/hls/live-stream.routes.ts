@@ -15,6 +15,7 @@ import { getTemplate } from "../../templates/template.service.ts";
 import type { Json } from "../../util/json.ts";
 import { listRecordings, recordingFailure, roomRecordings } from "../core/recording.repository.ts";
 import { assetsOfRecordings, recordingAssets, shownMeetingUrl } from "../core/recording.presenter.ts";
+import { recordingQuality } from "../core/quality.ts";
 import {
   ACTIVE_HLS_STATUSES,
   createLiveStream,
@@ -73,6 +74,8 @@ export function renderLiveStream(ctx: AppContext, r: RecordingRow, assets: Asset
     // tapedeck addition: while starting, the step the recorder is at (browser/capture-progress.ts).
     ...renderProgress(r, d),
     recording_assets: recordingAssets(assets),
+    // tapedeck addition: the grade of its files' quality reports (core/quality.ts).
+    quality: recordingQuality(assets),
   };
   return out;
 }

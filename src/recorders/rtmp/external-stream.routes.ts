@@ -14,6 +14,7 @@ import { requestStop } from "../browser/beam.service.ts";
 import { renderProgress } from "../browser/capture-progress.ts";
 import { listFilter, listQuery } from "../browser/recording.routes.ts";
 import { assetsOfRecordings, assetTypes, recordingAssets, shownMeetingUrl } from "../core/recording.presenter.ts";
+import { recordingQuality } from "../core/quality.ts";
 import { ACTIVE_STATUSES, listRecordings, recordingFailure, roomRecordings } from "../core/recording.repository.ts";
 import { createExternalStream, getExternalStream, rtmpDetails, startExternalStreamSchema } from "./external-stream.service.ts";
 import { redactRtmpUrl } from "./rtmp-url.ts";
@@ -52,6 +53,8 @@ export function renderExternalStream(ctx: AppContext, r: RecordingRow, assets: A
     stopped_by: r.stopped_by,
     asset_types: assetTypes(r, assets),
     recording_assets: recordingAssets(assets),
+    // tapedeck addition: the grade of its files' quality reports (core/quality.ts).
+    quality: recordingQuality(assets),
     // tapedeck additions: why it stopped or failed, destinations that gave up (redacted), the starting step.
     ...(r.stop_reason ? { stop_reason: r.stop_reason } : {}),
     ...(failure ? { error: failure } : {}),

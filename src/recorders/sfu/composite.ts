@@ -1,13 +1,15 @@
 import { createHash, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { buildConcatArgs, buildConcatList, buildSegmentArgs } from "../../media/composite-args.ts";
+import { buildConcatArgs, buildConcatList, buildSegmentArgs, heardPeers, tilePicture } from "../../media/composite-args.ts";
 import { probe, runFfmpeg, type MediaLog } from "../../media/process.ts";
 import type { CompositePlan, LayoutSegment } from "./composite-layout.ts";
 import { RecordingInputError } from "../core/recording-failure.ts";
 
 // The SFU composite (1280x720 H.264 + AAC): each layout segment is rendered by its own ffmpeg run into
-// `workDir`, then the segments are joined by the concat demuxer (video copied, audio encoded once).
+// `workDir`, then the segments are joined by the concat demuxer (video copied, audio encoded once). A
+// session composed again (recorders/compose/) is rendered the same way, from its plan: any canvas, the
+// live compositor's layouts, a range of the session.
 //
 // Compose progressively: while the session runs, call renderSegment for the segments that are closed
 // (composite-layout's closedSegments); composeSession at the end renders only what is missing. A
@@ -59,14 +61,18 @@ export class CompositeInputError extends RecordingInputError {
 /** The segment's file in `workDir`: named by what decides its content. */
 export function segmentFile(plan: CompositePlan, segment: LayoutSegment, workDir: string): string {
   const byId = new Map(plan.peers.map((p) => [p.peerId, p]));
+  // A screen tile and the heard peers are in the key only when a plan has them (a re-composed session),
+  // so the SFU composite's segments keep the names they had.
   const key = JSON.stringify({
     v: 1,
     canvas: plan.canvas,
     frames: [segment.startFrame, segment.endFrame],
     tiles: segment.tiles.map((t) => {
       const p = byId.get(t.peerId);
-      return [t, p?.name, p?.video?.file, p?.video?.startMs, p?.audio?.file, p?.audio?.startMs];
+      const row = [t, p?.name, p?.video?.file, p?.video?.startMs, p?.audio?.file, p?.audio?.startMs];
+      return t.source === "screen" ? [...row, p?.screen?.file, p?.screen?.startMs] : row;
     }),
+    ...(segment.audioPeers ? { heard: segment.audioPeers.map((id) => [id, byId.get(id)?.audio?.file, byId.get(id)?.audio?.startMs]) } : {}),
   });
   const hash = createHash("sha256").update(key).digest("hex").slice(0, 16);
   return path.join(workDir, `seg-${String(segment.startFrame).padStart(8, "0")}-${hash}.mov`);
@@ -75,11 +81,10 @@ export function segmentFile(plan: CompositePlan, segment: LayoutSegment, workDir
 async function containerStartsFor(plan: CompositePlan, segment: LayoutSegment, o: SegmentRunOptions): Promise<Map<string, number>> {
   const cache = o.containerStarts ?? new Map<string, number>();
   const byId = new Map(plan.peers.map((p) => [p.peerId, p]));
-  for (const t of segment.tiles) {
-    for (const track of [byId.get(t.peerId)?.video, byId.get(t.peerId)?.audio]) {
-      if (track && !cache.has(track.file))
-        cache.set(track.file, (await probe(track.file, { signal: o.signal, log: o.log })).startTimeSeconds);
-    }
+  const tracks = [...segment.tiles.map((t) => tilePicture(t, byId.get(t.peerId))), ...heardPeers(segment).map((id) => byId.get(id)?.audio)];
+  for (const track of tracks) {
+    if (track && !cache.has(track.file))
+      cache.set(track.file, (await probe(track.file, { signal: o.signal, log: o.log })).startTimeSeconds);
   }
   return cache;
 }

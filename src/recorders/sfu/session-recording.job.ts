@@ -11,6 +11,7 @@ import { probe } from "../../media/process.ts";
 import { roomDestination } from "../../rooms/room.service.ts";
 import { COMPOSITE_CANVAS, planComposite } from "./composite-layout.ts";
 import { composeSession } from "./composite.ts";
+import { deliverQuality, qualityAsset, qualityWebhookKeys, saveQualityReports } from "../core/quality.ts";
 import { chatAsset, commitOutputs, storeFailure, uploadChatCsv } from "../core/finish.ts";
 import { describeSfuFailure } from "../core/recording-failure.ts";
 import { type LoadedSession, loadSession, reportable, saveDone, seconds } from "./session-recording.state.ts";
@@ -235,6 +236,17 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
     });
     const up = await upload(dest, relative, out, "video/mp4");
     const sessionDuration = seconds(s.session.created_at, s.session.ended_at);
+    const quality = await deliverQuality(ctx, {
+      file: out,
+      dest,
+      relativePath: relative,
+      forType: "room-composite-legacy",
+      forPath: up.path,
+      expectVideo: true,
+      expectAudio: usableTracks(s.tracks).some((t) => t.kind === "audio"),
+      signal: jc.signal,
+      log: jc.log,
+    });
     await commitOutputs(ctx, {
       assets: [
         {
@@ -249,6 +261,7 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
           duration: Math.round(duration) || sessionDuration,
           metadata: { width: COMPOSITE_CANVAS.width, height: COMPOSITE_CANVAS.height },
         },
+        ...(quality ? [qualityAsset({ jobId: s.rec.id, roomId: s.room.id, sessionId: s.session.id }, quality)] : []),
       ],
       event: ([asset]) => ({
         type: sfuRecording.events.success,
@@ -265,9 +278,13 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
           size: up.size,
           session_started_at: s.session.created_at,
           session_stopped_at: s.session.ended_at ?? s.rec.stopped_at,
+          ...qualityWebhookKeys(quality),
         },
       }),
-      also: (trx) => saveDone(trx, s.rec, s.details, "composite", "done"),
+      also: async (trx, rows) => {
+        await saveQualityReports(trx, s.rec.id, rows, [quality]);
+        await saveDone(trx, s.rec, s.details, "composite", "done");
+      },
     });
     fs.rmSync(out, { force: true });
   };

@@ -6,6 +6,7 @@ import { streamPath } from "../../domain/storage-paths.ts";
 import type { UploadConfig } from "../../domain/upload-config.ts";
 import type { JobContext } from "../../jobs/job-queue.ts";
 import { commitOutputs } from "../core/finish.ts";
+import { deliverQuality, qualityAsset, qualityWebhookKeys, saveQualityReports, trackQuality } from "../core/quality.ts";
 import { describeSfuFailure } from "../core/recording-failure.ts";
 import { uploadRecording } from "../core/upload.ts";
 import { pieceSource, renderPeerStream } from "./per-peer.ts";
@@ -178,19 +179,26 @@ export async function processPeerStreams(
         return;
       }
     }
-    const up = await uploadRecording(
-      ctx,
+    const relative = streamPath({
+      roomId: s.room.id,
+      sessionStartedAt: s.session.created_at,
+      sessionId: s.session.id,
+      peerId: first.peer_id,
+      streamId: first.stream_id,
+    });
+    const up = await uploadRecording(ctx, dest, relative, out, "video/mp4");
+    const quality = await deliverQuality(ctx, {
+      file: out,
       dest,
-      streamPath({
-        roomId: s.room.id,
-        sessionStartedAt: s.session.created_at,
-        sessionId: s.session.id,
-        peerId: first.peer_id,
-        streamId: first.stream_id,
-      }),
-      out,
-      "video/mp4",
-    );
+      relativePath: relative,
+      forType: "stream",
+      forPath: up.path,
+      expectVideo: tracks.some((t) => t.kind === "video"),
+      expectAudio: tracks.some((t) => t.kind === "audio"),
+      tracks: trackQuality(tracks),
+      signal: jc.signal,
+      log: jc.log,
+    });
     duration ||= seconds(
       tracks[0].first_media_at!,
       tracks
@@ -213,6 +221,7 @@ export async function processPeerStreams(
             duration: Math.round(duration),
             metadata: { peer_id: first.peer_id, stream_id: first.stream_id, user_id: base.user_id, stream_type: base.stream_type },
           },
+          ...(quality ? [qualityAsset({ jobId: s.rec.id, roomId: s.room.id, sessionId: s.session.id }, quality)] : []),
         ],
         event: ([asset]) => ({
           type: "stream.recording.success",
@@ -226,9 +235,13 @@ export async function processPeerStreams(
             recording_id: asset.id,
             recording_path: asset.path,
             recording_presigned_url: up.url,
+            ...qualityWebhookKeys(quality),
           },
         }),
-        also: (trx) => saveDone(trx, s.rec, s.details, step, "done"),
+        also: async (trx, rows) => {
+          await saveQualityReports(trx, s.rec.id, rows, [quality]);
+          await saveDone(trx, s.rec, s.details, step, "done");
+        },
       }),
     );
     fs.rmSync(out, { force: true });

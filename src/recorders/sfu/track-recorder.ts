@@ -15,6 +15,16 @@ export interface FinishedTrack {
   /** When the file's first frame arrived (its timestamp 0); null when nothing was written. */
   firstMediaAt: string | null;
   bytes: number;
+  stats: TrackStats;
+}
+
+/** What the recorder saw of the track's packets (its quality report's `tracks` entry). */
+export interface TrackStats {
+  packets: number;
+  /** Packets never received: gaps in the sequence numbers (reordered packets are not counted). */
+  lost: number;
+  /** The sizes its keyframes announced, each from when it first came (seconds from the file's start). */
+  resolutions: Array<{ at: number; width: number; height: number }>;
 }
 
 /**
@@ -106,6 +116,8 @@ export class TrackRecorder {
   private stopClock: (() => void) | null = null;
   private stopInput: () => void = () => {};
   private stopped: Promise<FinishedTrack> | null = null;
+  private readonly stats: TrackStats = { packets: 0, lost: 0, resolutions: [] };
+  private lastSeq: number | null = null;
   error: Error | null = null;
 
   constructor(
@@ -119,7 +131,10 @@ export class TrackRecorder {
     this.recorder = new MediaRecorder({ path: file, tracks: [input.track], disableNtp: true, disableLipSync: true });
     this.recorder.onError.subscribe((err) => (this.error = err));
     const mime = track.codec?.mimeType.toLowerCase() ?? "";
-    const { unSubscribe: stopClock } = track.onReceiveRtp.subscribe(() => (this.lastMediaMs = Date.now()));
+    const { unSubscribe: stopClock } = track.onReceiveRtp.subscribe((rtp) => {
+      this.lastMediaMs = Date.now();
+      this.count(rtp, track.kind === "video" && mime === "video/vp8");
+    });
     this.stopClock = stopClock;
     const { unSubscribe } = track.onReceiveRtp.subscribe((rtp) => {
       if (track.kind === "video") {
@@ -148,9 +163,35 @@ export class TrackRecorder {
       if (bytes > 0 && this.size) this.fixSize(this.size);
       // The track's end is its last media, not the stop (a peer whose media stopped before it left).
       const endedAt = new Date(this.firstMediaAt && this.lastMediaMs ? this.lastMediaMs : Date.now()).toISOString();
-      return { file: this.file, startedAt: this.startedAt, endedAt, firstMediaAt: bytes > 0 ? this.firstMediaAt : null, bytes };
+      return {
+        file: this.file,
+        startedAt: this.startedAt,
+        endedAt,
+        firstMediaAt: bytes > 0 ? this.firstMediaAt : null,
+        bytes,
+        stats: this.stats,
+      };
     })();
     return this.stopped;
+  }
+
+  private count(rtp: RtpPacket, vp8: boolean): void {
+    const st = this.stats;
+    st.packets++;
+    const seq = rtp.header.sequenceNumber;
+    if (this.lastSeq !== null) {
+      const step = (seq - this.lastSeq + 65536) % 65536;
+      // A step forward of more than one is that many packets lost; a step back (< 0x8000 behind) is a late one.
+      if (step > 0 && step < 0x8000) {
+        st.lost += step - 1;
+        this.lastSeq = seq;
+      }
+    } else this.lastSeq = seq;
+    if (!vp8) return;
+    const size = vp8KeyframeSize(rtp);
+    const last = st.resolutions.at(-1);
+    if (size && (!last || last.width !== size.width || last.height !== size.height))
+      st.resolutions.push({ at: this.firstMediaAt ? Math.max(0, (Date.now() - Date.parse(this.firstMediaAt)) / 1000) : 0, ...size });
   }
 
   private fixSize(size: { width: number; height: number }): void {

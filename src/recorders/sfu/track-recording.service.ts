@@ -28,6 +28,9 @@ interface Active {
   inserted: Promise<unknown>;
   upload: boolean;
   payload: Omit<UploadTrackPayload, "file" | "startedAt" | "endedAt" | "recordedTrackId">;
+  track: PublishedTrack;
+  /** Its keyframe requests before the recording's own first one: the report counts those made while it recorded. */
+  keyframesBefore: number;
 }
 
 export class TrackRecordingService {
@@ -92,6 +95,7 @@ export class TrackRecordingService {
         first_media_at: null,
         ended_at: null,
         bytes: null,
+        stats: null,
       })
       .execute();
     const recorder = new TrackRecorder(track.track, file, (at) => {
@@ -101,7 +105,7 @@ export class TrackRecordingService {
         .catch((err) => this.log.error({ err, track_id: payload.trackId }, "could not save the track's first frame time"));
     });
     track.requestKeyframe(true); // the file starts at a keyframe: ask for one now
-    this.active.set(key, { recorder, payload, rowId, inserted, upload });
+    this.active.set(key, { recorder, payload, rowId, inserted, upload, track, keyframesBefore: track.keyframeRequests });
     await inserted;
     this.log.info({ room_id: payload.roomId, peer_id: peerId, track_id: payload.trackId, file: recorder.file }, "track recording started");
     if (!upload) return;
@@ -142,6 +146,7 @@ export class TrackRecordingService {
           ended_at: done.endedAt,
           bytes: done.bytes,
           first_media_at: done.firstMediaAt,
+          stats: JSON.stringify({ ...done.stats, keyframe_requests: a.track.keyframeRequests - a.keyframesBefore }),
           ...(empty ? { upload: "none" } : {}),
         })
         .where("id", "=", a.rowId)

@@ -4,7 +4,17 @@
 import { el, formatTime, table } from "../ui.js";
 
 /** Asset types in the order a session lists them. */
-export const TYPE_ORDER = ["room-composite-legacy", "room-composite", "stream", "track", "room-vod", "chat", "transcript", "summary"];
+export const TYPE_ORDER = [
+  "room-composite-legacy",
+  "room-composite",
+  "stream",
+  "track",
+  "room-vod",
+  "chat",
+  "transcript",
+  "summary",
+  "quality",
+];
 
 function resolution(m) {
   if (m.resolution?.width) return `${m.resolution.width}×${m.resolution.height}`;
@@ -32,14 +42,22 @@ export function describe(a, peerName) {
       return [`Per-peer file: ${m.stream_type ?? "stream"} (MP4)`, who];
     case "chat":
       return ["Chat (CSV)", m.messages !== undefined ? `${m.messages} message${m.messages === 1 ? "" : "s"}` : ""];
+    case "quality": {
+      // Listed under the file it is about (sessions.js); its details are what it found.
+      const reasons = Array.isArray(m.reasons) ? m.reasons : [];
+      return ["Quality report (JSON)", reasons.length ? reasons.join("; ") : "no problems found"];
+    }
     default:
       return [a.type, res];
   }
 }
 
-/** How the page shows it: "video", "audio", "csv", "text", or null (download only, like the VOD zip). */
+/**
+ * How the page shows it: "video", "audio", "csv", "text", or null (download only, like the VOD zip; a
+ * quality report is drawn as a plot instead, from the API, see quality.js).
+ */
 export function viewerFor(a) {
-  if (a.status !== "completed" || a.type === "room-vod") return null;
+  if (a.status !== "completed" || a.type === "room-vod" || a.type === "quality") return null;
   const m = a.metadata ?? {};
   if (a.type === "chat" || /\.csv$/i.test(a.path)) return "csv";
   if (a.type === "track") return m.track_type === "audio" ? "audio" : "video";

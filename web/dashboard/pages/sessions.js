@@ -1,9 +1,11 @@
 // Sessions: the list (newest first, filtered by room and state, "Load more"), and one session: its peers
 // and everything recorded of it (the SFU recording, browser recordings, live streams), each file with its
-// size, duration and status, a Download link and an in-page player (video, audio, the chat CSV as a table).
+// size, duration and status, a Download link and an in-page player (video, audio, the chat CSV as a table);
+// each file's quality grade, each recording's (the worst of its files'), and a report's plot (quality.js).
 
 import { ApiError, listAll, newestPage, listAllRooms } from "../api.js";
 import { badge, busy, el, formatBytes, formatDuration, formatTime, showError, table } from "../ui.js";
+import { gradeBadge, reasonsText, renderQuality, reportsByFile, worstGrade } from "./quality.js";
 import { chatTable, describe, thumbnailLabel, TYPE_ORDER, viewerFor } from "./session-files.js";
 
 const PAGE_SIZE = 20;
@@ -272,6 +274,7 @@ async function renderSession(view, { api, params, onLeave }) {
   const summary = el("div", { class: "panel" });
   const peers = el("div", { class: "panel" });
   const player = el("div", { class: "panel player", "data-testid": "player", hidden: true });
+  const quality = el("div", { class: "panel player quality-panel", "data-testid": "quality-panel", hidden: true });
   const jobs = el("div", { "data-testid": "recordings" });
   const peerName = (pid) => data.session.peers?.[pid]?.name || pid;
 
@@ -315,6 +318,30 @@ async function renderSession(view, { api, params, onLeave }) {
     for (const m of player.querySelectorAll("video, audio")) m.pause();
     player.replaceChildren();
     player.hidden = true;
+  };
+
+  const reports = new Map(); // quality asset id → its report (a report does not change)
+  let qualityShown = 0; // the newest Quality click wins over a slower earlier one
+  const closeQuality = () => {
+    qualityShown++;
+    quality.replaceChildren();
+    quality.hidden = true;
+    delete quality.dataset.asset;
+  };
+
+  /** Shows the report of the quality asset `q` in its own panel (so a file can play beside its plot). */
+  const showQuality = async (q, title) => {
+    const mine = ++qualityShown;
+    const report = reports.get(q.id) ?? (await api("GET", `/v2/recording-assets/${q.id}/quality-report`));
+    reports.set(q.id, report);
+    if (mine !== qualityShown) return;
+    const close = el("button", { type: "button", "data-testid": "quality-close" }, "Close");
+    close.addEventListener("click", closeQuality);
+    quality.replaceChildren(el("div", { class: "player-head" }, el("strong", { "data-testid": "quality-title" }, title), close));
+    quality.dataset.asset = q.id;
+    quality.hidden = false;
+    renderQuality(quality, report, { peerName });
+    quality.scrollIntoView({ block: "nearest" });
   };
 
   /** Shows the asset in the player panel: a video, an audio track, the chat as a table. */
@@ -399,7 +426,11 @@ async function renderSession(view, { api, params, onLeave }) {
     return link;
   };
 
-  const assetRow = (a) => {
+  /**
+   * A file's row; `byFile` maps a file's path to its quality report (asset), `graded` adds the Quality
+   * column (only to a recording that has reports). A report's own row is about the file above it.
+   */
+  const assetRow = (a, byFile, graded) => {
     const [label, details] = describe(a, peerName);
     const viewer = viewerFor(a);
     const actions = el("div", { class: "actions" });
@@ -408,15 +439,39 @@ async function renderSession(view, { api, params, onLeave }) {
       b.addEventListener("click", () => void busy(b, "Opening…", () => show(a, `${label}${details ? `: ${details}` : ""}`)));
       actions.append(b);
     }
+    const report = a.type === "quality" ? a : byFile.get(a.path);
+    if (report) {
+      const file = a.type === "quality" ? (data.assets.find((f) => f.path === report.metadata?.for_path) ?? null) : a;
+      const aboutLabel = file ? describe(file, peerName) : [report.metadata?.for_type ?? "file", ""];
+      const title = `Quality of ${aboutLabel[0]}${aboutLabel[1] ? `: ${aboutLabel[1]}` : ""}`;
+      const b = el("button", { type: "button", "data-testid": "open-quality", title: "Plot of its quality report" }, "Quality");
+      b.addEventListener("click", () => void busy(b, "Opening…", () => showQuality(report, title)));
+      actions.append(b);
+    }
     if (a.status === "completed") actions.append(downloadLink(a));
+    const gradeCell = report?.metadata?.grade
+      ? el("span", { "data-testid": "asset-grade" }, gradeBadge(report.metadata.grade, reasonsText(report)))
+      : "–";
+    const about = a.type === "quality" ? `${a.path}\nabout ${a.metadata?.for_path ?? "a file"}` : a.path;
     return [
-      el("span", { "data-testid": "asset-type", "data-type": a.type, title: a.path }, label),
+      el("span", { "data-testid": "asset-type", "data-type": a.type, title: about }, label),
       el("span", { "data-testid": "asset-details" }, details || "–"),
       el("span", { class: "when", "data-testid": "asset-size" }, formatBytes(a.size)),
-      a.type === "chat" ? "–" : formatDuration(a.duration),
+      a.type === "chat" || a.type === "quality" ? "–" : formatDuration(a.duration),
+      ...(graded ? [gradeCell] : []),
       badge(a.status),
       actions,
     ];
+  };
+
+  /** The files in TYPE_ORDER, each quality report right under the file it is about (a report of no listed file last). */
+  const ordered = (assets) => {
+    const byType = (x, y) => TYPE_ORDER.indexOf(x.type) - TYPE_ORDER.indexOf(y.type) || x.id.localeCompare(y.id);
+    const files = assets.filter((a) => a.type !== "quality").sort(byType);
+    const reportsOf = new Map(files.map((f) => [f.path, []]));
+    const orphans = [];
+    for (const q of assets.filter((a) => a.type === "quality").sort(byType)) (reportsOf.get(q.metadata?.for_path) ?? orphans).push(q);
+    return [...files.flatMap((f) => [f, ...reportsOf.get(f.path)]), ...orphans];
   };
 
   const groups = () => {
@@ -439,7 +494,12 @@ async function renderSession(view, { api, params, onLeave }) {
     const blocks = list.map((g) => {
       const job = g.job;
       const err = job?.error;
-      const sorted = [...g.assets].sort((x, y) => TYPE_ORDER.indexOf(x.type) - TYPE_ORDER.indexOf(y.type) || x.id.localeCompare(y.id));
+      const sorted = ordered(g.assets);
+      const byFile = reportsByFile(g.assets);
+      const graded = g.assets.some((a) => a.type === "quality");
+      // The recording's grade: the worst of its files' reports (a recording object also says it, as `quality`).
+      const reportCount = g.assets.filter((a) => a.type === "quality").length || job?.quality?.reports?.length || 0;
+      const grade = worstGrade([...g.assets.filter((a) => a.type === "quality").map((a) => a.metadata?.grade), job?.quality?.grade]);
       const when = job
         ? [
             job.started_at && `started ${formatTime(job.started_at)}`,
@@ -457,6 +517,14 @@ async function renderSession(view, { api, params, onLeave }) {
           { class: "job-head" },
           el("h3", {}, JOB_TITLES[g.kind]),
           job ? badge(job.status) : null,
+          grade
+            ? el(
+                "span",
+                { class: "job-grade", "data-testid": "job-quality" },
+                "Quality ",
+                gradeBadge(grade, `the worst of its ${reportCount} file report${reportCount === 1 ? "" : "s"}`),
+              )
+            : null,
           el("span", { class: "mono muted" }, job?.id ?? g.id),
         ),
         el("p", { class: "muted" }, JOB_NOTES[g.kind], when ? ` ${when[0].toUpperCase()}${when.slice(1)}.` : ""),
@@ -472,10 +540,14 @@ async function renderSession(view, { api, params, onLeave }) {
           : null,
         job?.ladder_warning ? el("p", { class: "muted" }, job.ladder_warning) : null,
         sorted.length
-          ? table(["Type", "Details", "Size", "Duration", "Status", ""], sorted.map(assetRow), {
-              testid: "assets",
-              rowIds: sorted.map((a) => a.id),
-            })
+          ? table(
+              ["Type", "Details", "Size", "Duration", ...(graded ? ["Quality"] : []), "Status", ""],
+              sorted.map((a) => assetRow(a, byFile, graded)),
+              {
+                testid: "assets",
+                rowIds: sorted.map((a) => a.id),
+              },
+            )
           : el(
               "p",
               { class: "muted", "data-testid": "job-no-files" },
@@ -493,6 +565,7 @@ async function renderSession(view, { api, params, onLeave }) {
     jobs.replaceChildren(...(blocks.length ? blocks : [el("p", { class: "muted", "data-testid": "recordings-empty" }, waiting)]));
     // A file that is gone (re-recorded, deleted) closes its player.
     if (!player.hidden && !data.assets.some((a) => a.id === player.dataset.asset)) closePlayer();
+    if (!quality.hidden && !data.assets.some((a) => a.id === quality.dataset.asset)) closeQuality();
   };
 
   drawSummary();
@@ -506,7 +579,7 @@ async function renderSession(view, { api, params, onLeave }) {
       el("h1", {}, `Session of ${room ? room.name : data.session.room_id}`),
       summary,
       peers,
-      el("div", { class: "panel" }, el("h2", {}, "Recordings"), player, jobs),
+      el("div", { class: "panel" }, el("h2", {}, "Recordings"), player, quality, jobs),
     ),
   );
 
@@ -546,5 +619,6 @@ async function renderSession(view, { api, params, onLeave }) {
     clearTimeout(timer);
     timer = -1;
     closePlayer();
+    closeQuality();
   });
 }
