@@ -9,6 +9,7 @@ import { benchBeam } from "./beam.bench.ts";
 import { benchHls } from "./hls.bench.ts";
 import { benchCluster } from "./cluster.bench.ts";
 import { benchCompositor } from "./compositor.bench.ts";
+import { benchQuality } from "./quality.bench.ts";
 
 // `npm run bench`: prints each figure beside its baseline measured in the same run, on this machine.
 
@@ -24,6 +25,7 @@ rows.push(...(await benchBeam()));
 rows.push(...(await benchCompositor()));
 rows.push(...(await benchHls()));
 rows.push(...(await benchCluster()));
+rows.push(...(await benchQuality()));
 const w0 = Math.max(...rows.map((r) => r[0].length));
 const w1 = Math.max(...rows.map((r) => r[1].length));
 for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);

@@ -3,6 +3,7 @@ import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
+import type { Readable } from "node:stream";
 import { type MediaLog, MediaProcessError, probe, runFfmpeg } from "../media/process.ts";
 import { type AnalysisOutputs, AUDIO_WINDOW_SECONDS, buildAnalysisArgs, MIN_SPAN_SECONDS } from "./analysis-args.ts";
 import { AV_OFFSET_METHOD, type AvPair, offsetTimeline, pairEvents, pictureChanges, soundOnsets, steadyOffset } from "./av-offset.ts";
@@ -32,6 +33,12 @@ export interface AnalyzeOptions {
   expectVideo?: boolean;
   /** The file should have sound: none is then bad. */
   expectAudio?: boolean;
+  /**
+   * The file is still being written: it is read as it grows (this gives a reader of it from its start,
+   * which ends once the writer is done), so the report is ready moments after the file is. Its header
+   * must be written already. Without it, a failure of one stream fails the whole analysis.
+   */
+  follow?: () => Readable;
 }
 
 /** A run is killed when its output time stops advancing for this long (a stuck decoder); a long file has no limit. */
@@ -136,13 +143,16 @@ async function measure(
     levels: path.join(dir, "levels.txt"),
     packets: path.join(dir, "packets.txt"),
   };
+  // A file followed as it is written may not grow for a long while (a paused recording): no stall limit then.
   const run = (part: { video: boolean; audio: { sampleRate: number } | null }, packets: boolean) =>
-    runFfmpeg(buildAnalysisArgs(input, { ...part, packets }, out), { signal: o.signal, log: o.log, stallTimeoutMs: STALL_MS });
+    o.follow
+      ? runFfmpeg(buildAnalysisArgs("pipe:0", { ...part, packets }, out), { signal: o.signal, log: o.log, stdin: o.follow() })
+      : runFfmpeg(buildAnalysisArgs(input, { ...part, packets }, out), { signal: o.signal, log: o.log, stallTimeoutMs: STALL_MS });
   if (want.video || want.audio) {
     try {
       await run(want, true);
     } catch (err) {
-      if (!(err instanceof MediaProcessError && err.code === "media_failed" && want.video && want.audio)) throw err;
+      if (!(err instanceof MediaProcessError && err.code === "media_failed" && want.video && want.audio) || o.follow) throw err;
       // ffmpeg gives up on the whole graph when one stream cannot be decoded at all: each on its own,
       // so the other is still measured (and the one that failed is reported missing).
       o.log?.warn({ file: input, err: err.message }, "quality analysis: measuring the picture and the sound apart");

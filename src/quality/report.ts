@@ -55,8 +55,11 @@ export interface QualityReport {
   av_offset: { ms: number | null; events: number; method: string; note?: string };
   tracks?: TrackQuality[];
   live?: { encoder_lag_ms: { median: number; max: number } };
-  /** Wall time of the analysis. */
-  analysis: { seconds: number };
+  /**
+   * Wall time of the analysis; `while_recording`: it followed the file as it was written (the time is
+   * then mostly the recording's own length), rather than reading it once finished.
+   */
+  analysis: { seconds: number; while_recording?: boolean };
 }
 
 /** What grading needs: the report without its grade. */

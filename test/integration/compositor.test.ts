@@ -398,6 +398,17 @@ test("the SFU recording's composite is drawn live: frame by frame through joins 
 
   const making = await sfuCompositeMaking(app, success.session_id);
   assert.equal(making.composite?.from, "live", JSON.stringify(making));
+  // Its quality report was measured while it was drawn (none left to make after the close), and graded.
+  const data = success as typeof success & { quality_grade: string; quality_report_path: string };
+  assert.match(data.quality_report_path, /\.quality\.json$/);
+  const report = (await (
+    await fetch((success as unknown as { quality_report_presigned_url: string }).quality_report_presigned_url)
+  ).json()) as {
+    grade: string;
+    analysis: { while_recording?: boolean };
+  };
+  assert.equal(report.grade, data.quality_grade);
+  assert.equal(report.analysis.while_recording, true, JSON.stringify(report.analysis));
   const p = await probe(file);
   const video = p.streams.find((s) => s.codec_type === "video");
   assert.deepEqual([video?.codec_name, video?.width, video?.height], ["h264", 1280, 720]);

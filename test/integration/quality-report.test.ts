@@ -26,6 +26,7 @@ type Report = {
   timeline: { fps: number[] };
   spans: { frozen: Array<{ start: number; end: number }>; black: Array<{ start: number; end: number }> };
   av_offset: { ms: number | null; events: number };
+  analysis: { seconds: number; while_recording?: boolean };
 };
 
 /** 640x360 VP8/Opus: a moving test picture with a white flash at the start of every second, and a beep `delayMs` after each flash. */
@@ -102,6 +103,8 @@ async function qualityOf(rec: Recording, roomId: string) {
   const stored = (await (await fetch(data.quality_report_presigned_url)).json()) as Report;
   assert.deepEqual(stored.grade, report.grade);
   assert.equal((rec as Recording & { quality?: { grade: string } }).quality?.grade, report.grade);
+  // Measured while the file was written: nothing was left to measure after the stop.
+  assert.equal(report.analysis.while_recording, true);
   return report;
 }
 

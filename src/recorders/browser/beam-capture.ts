@@ -248,6 +248,8 @@ export class BeamCapture implements RecordingCapture {
       follower: this.follower,
       ffmpegArgs: o.ffmpegArgs,
       stdout: o.stdout,
+      // Measured while it is written: the report is ready when the file is (core/quality.ts).
+      quality: { expectVideo: !o.audioOnly, expectAudio: true },
       log: o.log,
     });
     this.ffmpeg = ff;

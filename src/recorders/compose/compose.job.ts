@@ -15,6 +15,7 @@ import type { EnqueueInput } from "../../webhooks/outbox.ts";
 import { commitOutputs, failedRecording, failRecording, probeMp4 } from "../core/finish.ts";
 import { describeSfuFailure, RecordingInputError } from "../core/recording-failure.ts";
 import { findRecording, updateRecording } from "../core/recording.repository.ts";
+import { deliverQuality, qualityAsset, qualityWebhookKeys, saveQualityReports } from "../core/quality.ts";
 import { uploadRecording } from "../core/upload.ts";
 import { composeSession } from "../sfu/composite.ts";
 import type { PeerPresence, TrackRef } from "../sfu/composite-layout.ts";
@@ -238,6 +239,17 @@ export function composeSessionHandler(ctx: AppContext): JobHandler<ComposePayloa
     const dest = await roomDestination(ctx, room);
     const relative = composePath({ roomId: room.id, sessionStartedAt: session.created_at, sessionId: session.id, composeId: rec.id });
     const up = await uploadRecording(ctx, dest, relative, out, "video/mp4");
+    const quality = await deliverQuality(ctx, {
+      file: out,
+      dest,
+      relativePath: relative,
+      forType: "room-composite",
+      forPath: up.path,
+      expectVideo: true,
+      signal: jc.signal,
+      log: jc.log,
+    });
+    const owner = { jobId: rec.id, roomId: room.id, sessionId: session.id };
     const done = await commitOutputs(ctx, {
       replace: { jobId: rec.id },
       assets: [
@@ -259,7 +271,9 @@ export function composeSessionHandler(ctx: AppContext): JobHandler<ComposePayloa
             to: d.toMs / 1000,
           },
         },
+        ...(quality ? [qualityAsset(owner, quality)] : []),
       ],
+      also: (trx, rows) => saveQualityReports(trx, rec.id, rows, [quality]),
       recording: {
         id: rec.id,
         kind: composeRecording.kind,
@@ -278,6 +292,7 @@ export function composeSessionHandler(ctx: AppContext): JobHandler<ComposePayloa
           session_started_at: session.created_at,
           session_stopped_at: session.ended_at,
           missing_tracks: missing,
+          ...qualityWebhookKeys(quality),
         },
       }),
     });

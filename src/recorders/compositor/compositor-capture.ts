@@ -116,6 +116,8 @@ export class CompositorCapture implements RecordingCapture {
       follower: this.follower,
       ffmpegArgs: o.ffmpegArgs,
       stdout: o.stdout,
+      // Measured while it is written: the report is ready when the file is (core/quality.ts).
+      quality: { expectVideo: !o.audioOnly, expectAudio: true },
       log: o.log,
     });
     this.comp = new CompositorProcess({

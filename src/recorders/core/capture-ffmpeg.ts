@@ -1,7 +1,10 @@
 import fs from "node:fs";
+import fsp from "node:fs/promises";
 import { buildCaptureMp4Args } from "../../media/ffmpeg-args.ts";
 import { superviseProcess, type ProcessEnd, type ProcessLog, type SupervisedProcess } from "../../process/supervisor.ts";
+import { analyzeMedia, type QualityReport } from "../../quality/analyze.ts";
 import type { FileFollower } from "./follow-file.ts";
+import { measuredQualityFile } from "./quality.ts";
 
 // The ffmpeg side of a browser recording (beam-capture.ts drives the page): one ffmpeg under the process
 // supervisor reads the page's MediaRecorder WebM on stdin, chunk by chunk as the page hands them over,
@@ -20,6 +23,11 @@ const BEHIND_BYTES = 8 * 1024 * 1024;
 const FFMPEG_DRAIN_MS = 60_000;
 /** After SIGTERM, how long before SIGKILL. */
 const FFMPEG_TERM_MS = 5000;
+/**
+ * After the file's end, how long its quality analysis may take to finish (it follows the file as it is
+ * written, so normally a moment); after that it is given up and the finish job measures the file.
+ */
+const MEASURE_TAIL_MS = 20_000;
 
 export interface CaptureFfmpegOptions {
   /** mp4: the fragmented MP4 goes here (truncated first), and `follower` is told as it grows. */
@@ -29,6 +37,11 @@ export interface CaptureFfmpegOptions {
   ffmpegArgs?: string[];
   /** With ffmpegArgs: what ffmpeg writes on stdout goes here as it comes (rtmp: FLV for the fan-out); never paused. */
   stdout?: StdoutSink;
+  /**
+   * mp4: measure the file's quality while it is written (src/quality/), and leave the report beside the
+   * spool (measuredQualityFile) for the finish job, so it has nothing left to measure: what it should hold.
+   */
+  quality?: { expectVideo: boolean; expectAudio: boolean };
   log: ProcessLog & { error(obj: object, msg?: string): void };
 }
 
@@ -52,6 +65,8 @@ export class CaptureFfmpeg {
   readonly ended: Promise<string>;
   private readonly proc: SupervisedProcess;
   private behindWarnedAt = 0;
+  private measuring: Promise<QualityReport | null> | null = null;
+  private readonly measureAbort = new AbortController();
 
   constructor(private readonly o: CaptureFfmpegOptions) {
     let out: fs.WriteStream | null = null;
@@ -76,9 +91,11 @@ export class CaptureFfmpeg {
     if (out && stdout) {
       const spool = out;
       stdout.on("data", (d: Buffer) => {
+        const first = this.firstDataAt === null;
         this.firstDataAt ??= Date.now();
         this.bytes += d.length;
-        if (!spool.write(d)) stdout.pause();
+        // The analysis starts once the file's header is on disk (it reads it first).
+        if (!spool.write(d, first && o.quality ? () => this.measure() : undefined)) stdout.pause();
         o.follower.grew();
       });
       spool.on("drain", () => stdout.resume());
@@ -96,12 +113,51 @@ export class CaptureFfmpeg {
         new Promise<string>((resolve) => {
           const done = () => {
             o.follower.end();
-            resolve(whyEnded(end));
+            void this.measured().then(() => resolve(whyEnded(end)));
           };
           if (out && !out.destroyed) out.end(done);
           else done();
         }),
     );
+  }
+
+  /** Follows the spool as it is written, measuring its quality (see CaptureFfmpegOptions.quality). */
+  private measure(): void {
+    const want = this.o.quality;
+    if (!want || this.measuring) return;
+    this.measuring = analyzeMedia(this.o.spoolFile, {
+      ...want,
+      follow: () => this.o.follower.stream(),
+      signal: this.measureAbort.signal,
+      log: this.o.log,
+    }).then(
+      (report) => report,
+      (err: unknown) => {
+        if (!this.measureAbort.signal.aborted)
+          this.o.log.warn(
+            { err: (err as Error).message },
+            "the quality analysis during the recording failed; the finish measures the file instead",
+          );
+        return null;
+      },
+    );
+  }
+
+  /** The report measured while recording, written beside the spool: waited for at most MEASURE_TAIL_MS after the file's end. */
+  private async measured(): Promise<void> {
+    if (!this.measuring) return;
+    const late = setTimeout(() => this.measureAbort.abort(), MEASURE_TAIL_MS);
+    const report = await this.measuring;
+    clearTimeout(late);
+    if (!report) return;
+    try {
+      await fsp.writeFile(
+        measuredQualityFile(this.o.spoolFile),
+        JSON.stringify({ ...report, analysis: { ...report.analysis, while_recording: true } }),
+      );
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message }, "could not keep the quality report measured during the recording");
+    }
   }
 
   /** ffmpeg's pid (the leader of its process group), undefined if it did not start. */
@@ -139,6 +195,7 @@ export class CaptureFfmpeg {
   /** SIGKILL now. */
   kill(): void {
     void this.proc.kill();
+    this.measureAbort.abort();
   }
 }
 

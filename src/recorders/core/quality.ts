@@ -9,7 +9,14 @@ import type { AssetType } from "../../domain/recording-types.ts";
 import type { UploadConfig } from "../../domain/upload-config.ts";
 import { nowIso } from "../../ids.ts";
 import type { MediaLog } from "../../media/process.ts";
-import { analyzeMedia, type GapSpan, type QualityGrade, type QualityReport, type TrackQuality } from "../../quality/analyze.ts";
+import {
+  analyzeMedia,
+  gradeReport,
+  type GapSpan,
+  type QualityGrade,
+  type QualityReport,
+  type TrackQuality,
+} from "../../quality/analyze.ts";
 import { parseJson, type Json } from "../../util/json.ts";
 import { uploadRecording, type Uploaded } from "./upload.ts";
 
@@ -65,7 +72,7 @@ export async function deliverQuality(
       o.measured && fs.existsSync(o.measured) ? parseJson<QualityReport | null>(await fsp.readFile(o.measured, "utf8"), null) : null;
     report =
       earlier?.version === 1 && !o.gaps?.length && !o.tracks?.length
-        ? earlier
+        ? { ...earlier, ...gradeReport(earlier, { video: o.expectVideo, audio: o.expectAudio }) }
         : await analyzeMedia(o.file, {
             signal: o.signal,
             log: o.log,

@@ -11,7 +11,7 @@ import { probe } from "../../media/process.ts";
 import { roomDestination } from "../../rooms/room.service.ts";
 import { COMPOSITE_CANVAS, planComposite } from "./composite-layout.ts";
 import { composeSession } from "./composite.ts";
-import { deliverQuality, qualityAsset, qualityWebhookKeys, saveQualityReports } from "../core/quality.ts";
+import { deliverQuality, measuredQualityFile, qualityAsset, qualityWebhookKeys, saveQualityReports } from "../core/quality.ts";
 import { chatAsset, commitOutputs, storeFailure, uploadChatCsv } from "../core/finish.ts";
 import { describeSfuFailure } from "../core/recording-failure.ts";
 import { type LoadedSession, loadSession, reportable, saveDone, seconds } from "./session-recording.state.ts";
@@ -242,6 +242,9 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
       relativePath: relative,
       forType: "room-composite-legacy",
       forPath: up.path,
+      // Drawn live, the file was measured while it was drawn.
+      measured:
+        s.details.composite?.from === "live" ? measuredQualityFile(liveCompositeFiles(ctx.config.dataDir, s.session.id).media) : undefined,
       expectVideo: true,
       expectAudio: usableTracks(s.tracks).some((t) => t.kind === "audio"),
       signal: jc.signal,
