@@ -55,7 +55,7 @@ test("a 1280x720 recording of two publishing peers: H.264 + AAC, both peers on i
     assert.ok(["stopping", "post_processing", "completed"].includes(stop.body.status), stop.body.status);
     const rec = await waitFor(id, ["completed", "failed"]);
     assert.equal(rec.status, "completed", JSON.stringify(rec.error));
-    assert.deepEqual(rec.asset_types?.sort(), ["chat", "room-composite"]);
+    assert.deepEqual(rec.asset_types?.sort(), ["chat", "quality", "room-composite"]);
 
     const file = await download(rec, "720p.mp4");
     const p = await checkMp4(file, rec, 1280, 720);

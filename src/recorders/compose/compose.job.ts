@@ -1,6 +1,5 @@
 import fs from "node:fs";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
 import type { AppContext } from "../../app-context.ts";
 import type { AssetRow, PeerRow, RecordedTrackRow, RecordingRow, RoomRow, SessionRow } from "../../db/schema.ts";
 import type { RecordingFailure } from "../../domain/recording-types.ts";
@@ -18,6 +17,7 @@ import { findRecording, updateRecording } from "../core/recording.repository.ts"
 import { deliverQuality, qualityAsset, qualityWebhookKeys, saveQualityReports } from "../core/quality.ts";
 import { uploadRecording } from "../core/upload.ts";
 import { composeSession } from "../sfu/composite.ts";
+import { downloadAsset } from "../sfu/remote-tracks.ts";
 import type { PeerPresence, TrackRef } from "../sfu/composite-layout.ts";
 import { planCompose, type SpeakerChange } from "./compose-plan.ts";
 import { type ComposeDetails, composeRecording } from "./compose-recorder.ts";
@@ -91,21 +91,7 @@ function reportable(err: unknown, jc: JobContext): boolean {
 
 /** Downloads a track's upload into `dir` (kept between attempts when whole); null when it is no longer in storage. */
 async function download(ctx: AppContext, t: RecordedTrackRow, asset: AssetRow, dir: string): Promise<string | null> {
-  const file = path.join(dir, `${fileSafe(t.id)}.webm`);
-  if (fs.existsSync(file) && fs.statSync(file).size === Number(asset.size)) return file;
-  fs.mkdirSync(dir, { recursive: true });
-  const part = `${file}.part`;
-  try {
-    await pipeline(await ctx.storage.openLocation(asset.location).get(asset.object_key), fs.createWriteStream(part));
-    fs.renameSync(part, file);
-  } catch (err) {
-    // Removed from the bucket, by hand or by the internal bucket's retention.
-    if (err instanceof AppError && err.reason === "not_found") return null;
-    throw err;
-  } finally {
-    fs.rmSync(part, { force: true });
-  }
-  return file;
+  return downloadAsset(ctx, asset, path.join(dir, `${fileSafe(t.id)}.webm`));
 }
 
 /** Each shown track's local file (by its row id), and the tracks no longer in storage. */

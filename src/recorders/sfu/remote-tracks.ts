@@ -54,14 +54,22 @@ async function download(ctx: AppContext, s: LoadedSession, t: RecordedTrackRow, 
   const inside = path.relative(dataDir, file);
   if (inside.startsWith("..") || path.isAbsolute(inside))
     throw new AppError("internal", `a downloaded track would be written outside the data directory: ${file}`);
-  if (fs.existsSync(file) && fs.statSync(file).size === Number(asset.size)) return file; // an earlier attempt's
+  return downloadAsset(ctx, asset, file);
+}
+
+/**
+ * Downloads an asset's object to `file` (kept when an earlier attempt got it whole; written under a
+ * `.part` name until complete); null when it is gone from its bucket (the internal bucket's retention,
+ * or removed by hand): as lost as if it had never been uploaded.
+ */
+export async function downloadAsset(ctx: Pick<AppContext, "storage">, asset: AssetRow, file: string): Promise<string | null> {
+  if (fs.existsSync(file) && fs.statSync(file).size === Number(asset.size)) return file;
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const part = `${file}.part`;
   try {
     await pipeline(await ctx.storage.openLocation(asset.location).get(asset.object_key), fs.createWriteStream(part));
     fs.renameSync(part, file);
   } catch (err) {
-    // Gone from the bucket (retention, or removed by hand): as lost as if it had never been uploaded.
     if (err instanceof AppError && err.reason === "not_found") return null;
     throw err;
   } finally {

@@ -255,5 +255,7 @@ export function assetShape(m) {
   const size = Number(r.width) > 0 && Number(r.height) > 0 ? `${r.width}×${r.height}` : "";
   const layer = m.layer !== undefined && m.layer !== null && m.layer !== "" ? `layer ${m.layer}` : "";
   const layers = Number(m.num_layers) > 0 ? `${m.num_layers} layers, up to ${m.max_width}×${m.max_height}` : "";
-  return [size, layer, layers].filter(Boolean).join(", ");
+  // A quality report: its grade, and the file it is about (the session page plots it).
+  const grade = typeof m.grade === "string" ? `${m.grade}${m.for_path ? ` (${String(m.for_path).split("/").pop()})` : ""}` : "";
+  return [size, layer, layers, grade].filter(Boolean).join(", ");
 }
