@@ -145,6 +145,8 @@ function run(tool: "ffmpeg" | "ffprobe", args: string[], o: RunOptions & { keepS
   armStall();
   const onAbort = () => kill("media_aborted");
   o.signal?.addEventListener("abort", onAbort, { once: true });
+  // Aborted between the check at the top and here (while the process was being spawned): kill it now.
+  if (o.signal?.aborted) onAbort();
 
   return proc.ended.then((end) => {
     clearTimeout(timer);
