@@ -15,7 +15,7 @@ import {
   type UploadedChat,
 } from "../core/finish.ts";
 import { describeBrowserFailure } from "../core/recording-failure.ts";
-import { deliverQuality, measuredQualityFile, qualityAsset, qualityWebhookKeys, saveQualityReports } from "../core/quality.ts";
+import { deliverQuality, measuredQualityFile, qualityWebhookKeys } from "../core/quality.ts";
 import { makeThumbnails, type Thumbnails } from "../core/thumbnails.ts";
 import { uploadRecording, WEBHOOK_PRESIGN_SECONDS } from "../core/upload.ts";
 import { roomDestination } from "../../rooms/room.service.ts";
@@ -130,10 +130,9 @@ export async function finishMp4Recording<D extends BeamDetails>(
         thumbnails: thumbs.thumbnails.length ? thumbs.thumbnails.map((t) => t.location) : null,
       },
       ...(chat ? [chatAsset(owner, chat)] : []),
-      ...(quality ? [qualityAsset(owner, quality)] : []),
     ],
     recording: { id: rec.id, kind: kind.kind, set: { worker: null, lease_until: null } },
-    also: (trx, rows) => saveQualityReports(trx, rec.id, rows, [quality]),
+    quality: { owner, reports: [quality] },
     event: ([asset]) => ({
       type: kind.events.success,
       room: { id: room.id, webhook: room.webhook },

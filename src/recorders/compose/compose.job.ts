@@ -14,7 +14,7 @@ import type { EnqueueInput } from "../../webhooks/outbox.ts";
 import { commitOutputs, failedRecording, failRecording, probeMp4 } from "../core/finish.ts";
 import { describeSfuFailure, RecordingInputError } from "../core/recording-failure.ts";
 import { findRecording, updateRecording } from "../core/recording.repository.ts";
-import { deliverQuality, qualityAsset, qualityWebhookKeys, saveQualityReports } from "../core/quality.ts";
+import { deliverQuality, qualityWebhookKeys } from "../core/quality.ts";
 import { uploadRecording } from "../core/upload.ts";
 import { composeSession } from "../sfu/composite.ts";
 import { downloadAsset } from "../sfu/remote-tracks.ts";
@@ -257,9 +257,8 @@ export function composeSessionHandler(ctx: AppContext): JobHandler<ComposePayloa
             to: d.toMs / 1000,
           },
         },
-        ...(quality ? [qualityAsset(owner, quality)] : []),
       ],
-      also: (trx, rows) => saveQualityReports(trx, rec.id, rows, [quality]),
+      quality: { owner, reports: [quality] },
       recording: {
         id: rec.id,
         kind: composeRecording.kind,

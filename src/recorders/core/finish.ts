@@ -12,6 +12,7 @@ import type { EnqueueInput } from "../../webhooks/outbox.ts";
 import { writeChatCsv } from "../chat/chat-recording.ts";
 import type { Recorder } from "./recorder.ts";
 import { findRecording, inTransaction, type KindReaching, markCompleted, markFailed, type RecordingPatch } from "./recording.repository.ts";
+import { type AssetOwner, type DeliveredQuality, insertQualityReports } from "./quality.ts";
 import { uploadRecording, type Uploaded } from "./upload.ts";
 
 // How every recorder finishes, in one place: the chat CSV is written and uploaded the same way for the
@@ -83,8 +84,13 @@ export interface CommitOutputs {
   recording?: { id: string; kind: KindReaching<"completed">; set?: RecordingPatch };
   /** The webhook, from the assets just inserted (in `assets` order). */
   event?: (assets: AssetRow[]) => EnqueueInput;
-  /** Any other row the same change writes (a track's upload state, the steps done, the quality reports); `rows`: the assets inserted. */
-  also?: (trx: Db, rows: AssetRow[]) => Promise<void>;
+  /**
+   * The quality reports of the files committed (core/quality.ts): each becomes a `quality` asset of
+   * `owner`, inserted after `assets`, and is kept whole (quality_reports). A null is a file without one.
+   */
+  quality?: { owner: AssetOwner; reports: ReadonlyArray<DeliveredQuality | null> };
+  /** Any other row the same change writes (a track's upload state, the steps done). */
+  also?: (trx: Db) => Promise<void>;
 }
 
 /**
@@ -101,7 +107,8 @@ export async function commitOutputs(ctx: Pick<AppContext, "db" | "outbox" | "log
     }
     const rows: AssetRow[] = [];
     for (const a of o.assets) rows.push(await insertAsset(trx, a));
-    await o.also?.(trx, rows);
+    if (o.quality) rows.push(...(await insertQualityReports(trx, o.quality.owner, o.quality.reports)));
+    await o.also?.(trx);
     return rows;
   };
   const { recording, event } = o;

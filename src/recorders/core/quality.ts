@@ -2,7 +2,7 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import type { AppContext } from "../../app-context.ts";
-import type { NewAsset } from "../../assets/asset.repository.ts";
+import { insertAsset, type NewAsset } from "../../assets/asset.repository.ts";
 import type { Db } from "../../db/database.ts";
 import type { AssetRow } from "../../db/schema.ts";
 import type { AssetType } from "../../domain/recording-types.ts";
@@ -96,8 +96,11 @@ export async function deliverQuality(
   return { report, uploaded, forType: o.forType, forPath: o.forPath };
 }
 
+/** Whose asset a report is: its recording, room and session. */
+export type AssetOwner = Pick<NewAsset, "jobId" | "roomId" | "sessionId">;
+
 /** The `quality` asset of a delivered report. */
-export function qualityAsset(owner: { jobId: string; roomId: string; sessionId: string }, q: DeliveredQuality): NewAsset {
+function qualityAsset(owner: AssetOwner, q: DeliveredQuality): NewAsset {
   return {
     ...owner,
     type: "quality",
@@ -110,33 +113,38 @@ export function qualityAsset(owner: { jobId: string; roomId: string; sessionId: 
   };
 }
 
-/** Keeps each delivered report whole, keyed by its asset (call with the rows the commit inserted). */
-export async function saveQualityReports(
+/**
+ * Inserts each delivered report's `quality` asset and keeps the report whole beside it (in the commit's
+ * transaction: core/finish.ts commitOutputs); returns the asset rows, in order.
+ */
+export async function insertQualityReports(
   trx: Db,
-  recordingId: string,
-  rows: readonly AssetRow[],
-  delivered: readonly (DeliveredQuality | null)[],
-): Promise<void> {
+  owner: AssetOwner,
+  delivered: ReadonlyArray<DeliveredQuality | null>,
+): Promise<AssetRow[]> {
   // Reports of assets a retry replaced go with them.
   await trx
     .deleteFrom("quality_reports")
-    .where("recording_id", "=", recordingId)
-    .where("asset_id", "not in", trx.selectFrom("recording_assets").select("id").where("job_id", "=", recordingId))
+    .where("recording_id", "=", owner.jobId)
+    .where("asset_id", "not in", trx.selectFrom("recording_assets").select("id").where("job_id", "=", owner.jobId))
     .execute();
+  const rows: AssetRow[] = [];
   for (const q of delivered) {
-    const row = q && rows.find((r) => r.type === "quality" && r.path === q.uploaded.path);
-    if (!q || !row) continue;
+    if (!q) continue;
+    const row = await insertAsset(trx, qualityAsset(owner, q));
     await trx
       .insertInto("quality_reports")
       .values({
         asset_id: row.id,
-        recording_id: recordingId,
+        recording_id: owner.jobId,
         grade: q.report.grade,
         report: JSON.stringify(q.report),
         created_at: nowIso(),
       })
       .execute();
+    rows.push(row);
   }
+  return rows;
 }
 
 /** The success webhook's quality keys (tapedeck's addition): empty strings when there is no report. */

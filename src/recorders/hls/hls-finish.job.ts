@@ -8,14 +8,7 @@ import type { JobHandler, JobPayloads } from "../../jobs/job-queue.ts";
 import { nowIso } from "../../ids.ts";
 import { chatAsset, commitOutputs, finishJobHandler, probeMp4, uploadChatCsv, type UploadedChat } from "../core/finish.ts";
 import { describeBrowserFailure } from "../core/recording-failure.ts";
-import {
-  type DeliveredQuality,
-  deliverQuality,
-  qualityAsset,
-  qualityWebhookKeys,
-  saveQualityReports,
-  worstGrade,
-} from "../core/quality.ts";
+import { type DeliveredQuality, deliverQuality, qualityWebhookKeys, worstGrade } from "../core/quality.ts";
 import { makeThumbnails, type Thumbnails } from "../core/thumbnails.ts";
 import { uploadRecording, type Uploaded } from "../core/upload.ts";
 import { roomDestination } from "../../rooms/room.service.ts";
@@ -183,14 +176,9 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
       const qualities = [...layers.map((l) => l.quality), vodQuality];
       const committed = await commitOutputs(ctx, {
         replace: { jobId: rec.id },
-        assets: [
-          ...vodAsset,
-          ...layerAssets,
-          ...(chat ? [chatAsset(owner, chat)] : []),
-          ...qualities.flatMap((q) => (q ? [qualityAsset(owner, q)] : [])),
-        ],
+        assets: [...vodAsset, ...layerAssets, ...(chat ? [chatAsset(owner, chat)] : [])],
+        quality: { owner, reports: qualities },
         recording: completed,
-        also: (trx, rows) => saveQualityReports(trx, rec.id, rows, qualities),
         event: (rows) => {
           const layerRows = rows.slice(vodAsset.length, vodAsset.length + layers.length);
           const files = layers.map((l, i) => ({

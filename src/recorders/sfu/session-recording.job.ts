@@ -11,7 +11,7 @@ import { probe } from "../../media/process.ts";
 import { roomDestination } from "../../rooms/room.service.ts";
 import { COMPOSITE_CANVAS, planComposite } from "./composite-layout.ts";
 import { composeSession } from "./composite.ts";
-import { deliverQuality, measuredQualityFile, qualityAsset, qualityWebhookKeys, saveQualityReports } from "../core/quality.ts";
+import { deliverQuality, measuredQualityFile, qualityWebhookKeys } from "../core/quality.ts";
 import { chatAsset, commitOutputs, storeFailure, uploadChatCsv } from "../core/finish.ts";
 import { describeSfuFailure } from "../core/recording-failure.ts";
 import { type LoadedSession, loadSession, reportable, saveDone, seconds } from "./session-recording.state.ts";
@@ -264,7 +264,6 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
           duration: Math.round(duration) || sessionDuration,
           metadata: { width: COMPOSITE_CANVAS.width, height: COMPOSITE_CANVAS.height },
         },
-        ...(quality ? [qualityAsset({ jobId: s.rec.id, roomId: s.room.id, sessionId: s.session.id }, quality)] : []),
       ],
       event: ([asset]) => ({
         type: sfuRecording.events.success,
@@ -284,10 +283,8 @@ export function processSessionHandler(ctx: AppContext): JobHandler<ProcessSessio
           ...qualityWebhookKeys(quality),
         },
       }),
-      also: async (trx, rows) => {
-        await saveQualityReports(trx, s.rec.id, rows, [quality]);
-        await saveDone(trx, s.rec, s.details, "composite", "done");
-      },
+      quality: { owner: { jobId: s.rec.id, roomId: s.room.id, sessionId: s.session.id }, reports: [quality] },
+      also: (trx) => saveDone(trx, s.rec, s.details, "composite", "done"),
     });
     fs.rmSync(out, { force: true });
   };

@@ -6,7 +6,7 @@ import { streamPath } from "../../domain/storage-paths.ts";
 import type { UploadConfig } from "../../domain/upload-config.ts";
 import type { JobContext } from "../../jobs/job-queue.ts";
 import { commitOutputs } from "../core/finish.ts";
-import { deliverQuality, qualityAsset, qualityWebhookKeys, saveQualityReports, trackQuality } from "../core/quality.ts";
+import { deliverQuality, qualityWebhookKeys, trackQuality } from "../core/quality.ts";
 import { describeSfuFailure } from "../core/recording-failure.ts";
 import { uploadRecording } from "../core/upload.ts";
 import { pieceSource, renderPeerStream } from "./per-peer.ts";
@@ -221,7 +221,6 @@ export async function processPeerStreams(
             duration: Math.round(duration),
             metadata: { peer_id: first.peer_id, stream_id: first.stream_id, user_id: base.user_id, stream_type: base.stream_type },
           },
-          ...(quality ? [qualityAsset({ jobId: s.rec.id, roomId: s.room.id, sessionId: s.session.id }, quality)] : []),
         ],
         event: ([asset]) => ({
           type: "stream.recording.success",
@@ -238,10 +237,8 @@ export async function processPeerStreams(
             ...qualityWebhookKeys(quality),
           },
         }),
-        also: async (trx, rows) => {
-          await saveQualityReports(trx, s.rec.id, rows, [quality]);
-          await saveDone(trx, s.rec, s.details, step, "done");
-        },
+        quality: { owner: { jobId: s.rec.id, roomId: s.room.id, sessionId: s.session.id }, reports: [quality] },
+        also: (trx) => saveDone(trx, s.rec, s.details, step, "done"),
       }),
     );
     fs.rmSync(out, { force: true });
