@@ -7,13 +7,20 @@ import { BitrateEstimator, rembPacket } from "./remb.ts";
 
 const PLI_MIN_INTERVAL_MS = 500;
 
+/** The part of werift's `inbound-rtp` statistics receiveCounts reads. */
+interface InboundCounts {
+  type: string;
+  ssrc?: number;
+  packetsReceived?: number;
+  packetsLost?: number;
+  pliCount?: number;
+}
+
 export class PublishedTrack {
   lastRtpAt = Date.now();
   packets = 0;
   /** Video frames received (RTP packets with the marker bit: a frame's last packet), for the fps of peer-stats. */
   frames = 0;
-  /** Keyframe requests sent to the publisher (for the recording's quality report). */
-  keyframeRequests = 0;
   private lastPliAt = 0;
   private readonly estimator = new BitrateEstimator();
   private windowStart = Date.now();
@@ -50,8 +57,18 @@ export class PublishedTrack {
     const now = Date.now();
     if (!force && now - this.lastPliAt < PLI_MIN_INTERVAL_MS) return;
     this.lastPliAt = now;
-    this.keyframeRequests++;
     void this.receiver.sendRtcpPLI(this.track.ssrc);
+  }
+
+  /**
+   * Its counters in werift's receive statistics so far (as analytics/quality-sampler.ts reads them):
+   * packets received and lost (RFC 3550: expected less received), keyframe requests (PLI) sent.
+   */
+  receiveCounts(): { packets: number; lost: number; keyframeRequests: number } {
+    const inbound = (this.receiver.collectStats(Date.now()) as unknown as InboundCounts[]).find(
+      (s) => s.type === "inbound-rtp" && s.ssrc === this.track.ssrc,
+    );
+    return { packets: inbound?.packetsReceived ?? 0, lost: inbound?.packetsLost ?? 0, keyframeRequests: inbound?.pliCount ?? 0 };
   }
 
   /** Called about once a second: sends the REMB estimate for a video track. */

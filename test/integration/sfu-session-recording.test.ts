@@ -286,13 +286,31 @@ for (const dialect of DIALECTS) {
       assert.equal(ofType("track.recording.success").length, 4);
       const assets = (await app.api<ListPage<RecordingAsset>>("GET", `/v2/recording-assets?session_id=${sessionId}&limit=100`)).body
         .data as Array<{
+        id: string;
         type: string;
         path: string;
+        metadata?: { for_type?: string };
       }>;
       const count = (type: string) => assets.filter((a) => a.type === type).length;
       // A quality report for the composite and for each per-peer file.
       assert.deepEqual([count("room-composite-legacy"), count("stream"), count("track"), count("chat"), count("quality")], [1, 2, 4, 1, 3]);
       assert.ok(assets.some((a) => a.type === "chat" && a.path === success.chat_recording_path));
+      // A per-peer file's report lists its two tracks as the SFU counted them while they were recorded.
+      const perPeer = assets.find(
+        (a) => a.type === "quality" && (a as { metadata?: { for_type?: string } }).metadata?.for_type === "stream",
+      );
+      assert.ok(perPeer, "a per-peer file's quality report");
+      const { tracks } = (
+        await app.api<{ tracks?: Array<{ kind: string; packets: number; lost: number }> }>(
+          "GET",
+          `/v2/recording-assets/${perPeer.id}/quality-report`,
+        )
+      ).body;
+      assert.deepEqual(tracks?.map((t) => t.kind).sort(), ["audio", "video"]);
+      assert.ok(
+        tracks?.every((t) => t.packets > 100 && t.lost >= 0),
+        JSON.stringify(tracks),
+      );
       assert.ok(!fs.existsSync(path.join(app.dataDir, "spool", "sessions", sessionId)), "session work folder removed");
       assert.ok(!fs.existsSync(path.join(app.dataDir, "spool", "tracks", sessionId)), "track spool removed");
     });

@@ -18,11 +18,8 @@ export interface FinishedTrack {
   stats: TrackStats;
 }
 
-/** What the recorder saw of the track's packets (its quality report's `tracks` entry). */
+/** What the recorder saw of the track's picture (for its quality report's `tracks` entry; the SFU counts its packets). */
 export interface TrackStats {
-  packets: number;
-  /** Packets never received: gaps in the sequence numbers (reordered packets are not counted). */
-  lost: number;
   /** The sizes its keyframes announced, each from when it first came (seconds from the file's start). */
   resolutions: Array<{ at: number; width: number; height: number }>;
 }
@@ -116,8 +113,7 @@ export class TrackRecorder {
   private stopClock: (() => void) | null = null;
   private stopInput: () => void = () => {};
   private stopped: Promise<FinishedTrack> | null = null;
-  private readonly stats: TrackStats = { packets: 0, lost: 0, resolutions: [] };
-  private lastSeq: number | null = null;
+  private readonly stats: TrackStats = { resolutions: [] };
   error: Error | null = null;
 
   constructor(
@@ -133,7 +129,7 @@ export class TrackRecorder {
     const mime = track.codec?.mimeType.toLowerCase() ?? "";
     const { unSubscribe: stopClock } = track.onReceiveRtp.subscribe((rtp) => {
       this.lastMediaMs = Date.now();
-      this.count(rtp, track.kind === "video" && mime === "video/vp8");
+      if (track.kind === "video" && mime === "video/vp8") this.noteSize(rtp);
     });
     this.stopClock = stopClock;
     const { unSubscribe } = track.onReceiveRtp.subscribe((rtp) => {
@@ -175,23 +171,15 @@ export class TrackRecorder {
     return this.stopped;
   }
 
-  private count(rtp: RtpPacket, vp8: boolean): void {
-    const st = this.stats;
-    st.packets++;
-    const seq = rtp.header.sequenceNumber;
-    if (this.lastSeq !== null) {
-      const step = (seq - this.lastSeq + 65536) % 65536;
-      // A step forward of more than one is that many packets lost; a step back (< 0x8000 behind) is a late one.
-      if (step > 0 && step < 0x8000) {
-        st.lost += step - 1;
-        this.lastSeq = seq;
-      }
-    } else this.lastSeq = seq;
-    if (!vp8) return;
+  /** A VP8 keyframe announcing another size than the last: a resolution change. */
+  private noteSize(rtp: RtpPacket): void {
     const size = vp8KeyframeSize(rtp);
-    const last = st.resolutions.at(-1);
+    const last = this.stats.resolutions.at(-1);
     if (size && (!last || last.width !== size.width || last.height !== size.height))
-      st.resolutions.push({ at: this.firstMediaAt ? Math.max(0, (Date.now() - Date.parse(this.firstMediaAt)) / 1000) : 0, ...size });
+      this.stats.resolutions.push({
+        at: this.firstMediaAt ? Math.max(0, (Date.now() - Date.parse(this.firstMediaAt)) / 1000) : 0,
+        ...size,
+      });
   }
 
   private fixSize(size: { width: number; height: number }): void {

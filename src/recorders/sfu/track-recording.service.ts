@@ -5,7 +5,7 @@ import { newObjectId, nowIso } from "../../ids.ts";
 import type { Logger } from "../../log.ts";
 import type { PublishedTrack } from "../../sfu/published-track.ts";
 import { trackSpoolFile, type SfuRecordingRef } from "./sfu-recording.ts";
-import { TrackRecorder } from "./track-recorder.ts";
+import { type FinishedTrack, TrackRecorder } from "./track-recorder.ts";
 import type { UploadTrackPayload } from "./upload-track.job.ts";
 
 // Track recording for the SFU: starts a recorder when a track is published in a session that records
@@ -29,8 +29,19 @@ interface Active {
   upload: boolean;
   payload: Omit<UploadTrackPayload, "file" | "startedAt" | "endedAt" | "recordedTrackId">;
   track: PublishedTrack;
-  /** Its keyframe requests before the recording's own first one: the report counts those made while it recorded. */
-  keyframesBefore: number;
+  /** Its counters when the recording started (after its own keyframe request): the report counts what came while it recorded. */
+  countsBefore: ReturnType<PublishedTrack["receiveCounts"]>;
+}
+
+/** recorded_tracks.stats: the SFU's counts while the track was recorded, and the sizes its recorder saw. */
+function recordedCounts(a: Active, done: FinishedTrack) {
+  const now = a.track.receiveCounts();
+  return {
+    packets: now.packets - a.countsBefore.packets,
+    lost: Math.max(0, now.lost - a.countsBefore.lost),
+    keyframe_requests: now.keyframeRequests - a.countsBefore.keyframeRequests,
+    resolutions: done.stats.resolutions,
+  };
 }
 
 export class TrackRecordingService {
@@ -105,7 +116,7 @@ export class TrackRecordingService {
         .catch((err) => this.log.error({ err, track_id: payload.trackId }, "could not save the track's first frame time"));
     });
     track.requestKeyframe(true); // the file starts at a keyframe: ask for one now
-    this.active.set(key, { recorder, payload, rowId, inserted, upload, track, keyframesBefore: track.keyframeRequests });
+    this.active.set(key, { recorder, payload, rowId, inserted, upload, track, countsBefore: track.receiveCounts() });
     await inserted;
     this.log.info({ room_id: payload.roomId, peer_id: peerId, track_id: payload.trackId, file: recorder.file }, "track recording started");
     if (!upload) return;
@@ -146,7 +157,7 @@ export class TrackRecordingService {
           ended_at: done.endedAt,
           bytes: done.bytes,
           first_media_at: done.firstMediaAt,
-          stats: JSON.stringify({ ...done.stats, keyframe_requests: a.track.keyframeRequests - a.keyframesBefore }),
+          stats: JSON.stringify(recordedCounts(a, done)),
           ...(empty ? { upload: "none" } : {}),
         })
         .where("id", "=", a.rowId)
