@@ -10,7 +10,7 @@ import { startTestApp, type TestApp } from "../support/app.ts";
 import type { PresignedUrl, Recording, EventData, Room, Template } from "../support/api-types.ts";
 import { sfuCompositeMaking } from "../support/internal-state.ts";
 import { readLiveComposite } from "../../src/recorders/sfu/live-composite.state.ts";
-import { avOffsetsMs, fixtureDir } from "../support/media-fixtures.ts";
+import { avOffsetsMs, fixtureDir, runsOf, scaledFrames, type TileColour, tileColour } from "../support/media-fixtures.ts";
 import { until } from "../support/wait.ts";
 import { joinPublisher } from "../support/werift-publisher.ts";
 
@@ -83,16 +83,8 @@ async function record(roomId: string, body: Record<string, unknown> = {}): Promi
   return res.body.id;
 }
 
-function waitFor(id: string, statuses: string[], timeoutMs = 45_000): Promise<Recording> {
-  return until(
-    async () => {
-      const r = (await app.api<Recording>("GET", `/v2/recordings/${id}`)).body;
-      return statuses.includes(r.status) && r;
-    },
-    `recording ${id} to be ${statuses.join(" or ")}`,
-    timeoutMs,
-    50,
-  );
+function waitFor(id: string, statuses: string[]): Promise<Recording> {
+  return app.v2.waitForRecording(id, statuses);
 }
 
 async function stopAndDownload(roomId: string, id: string): Promise<{ rec: Recording; file: string }> {
@@ -112,32 +104,10 @@ async function download(rec: Recording): Promise<string> {
 }
 
 /** Every video frame of `file`, scaled to W x H, as RGB24. */
-function frames(file: string, w = W, h = H): Buffer[] {
-  const raw = execFileSync(
-    "ffmpeg",
-    ["-v", "error", "-i", file, "-vf", `scale=${w}:${h}:flags=area`, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-    {
-      maxBuffer: 1 << 30,
-    },
-  );
-  const size = w * h * 3;
-  return Array.from({ length: raw.length / size }, (_, i) => raw.subarray(i * size, (i + 1) * size));
-}
-
-type Colour = "red" | "green" | "blue" | "black" | "grey" | "other";
+const frames = (file: string, w = W, h = H): Buffer[] => scaledFrames(file, w, h);
 
 /** The colour at (x, y) of a scaled frame of width w (x, y in canvas fractions). */
-function colourOf(frame: Buffer, fx: number, fy: number, w = W, h = H): Colour {
-  const i = (Math.floor(fy * h) * w + Math.floor(fx * w)) * 3;
-  const [r, g, b] = [frame[i], frame[i + 1], frame[i + 2]];
-  if (r > 160 && g < 90 && b < 90) return "red";
-  if (g > 130 && r < 90 && b < 90) return "green";
-  if (b > 160 && r < 90 && g < 90) return "blue";
-  if (r < 30 && g < 30 && b < 30) return "black";
-  // A peer without a picture: its name on a dark grey tile.
-  if (r < 70 && g < 70 && b < 70 && Math.max(r, g, b) - Math.min(r, g, b) < 12) return "grey";
-  return "other";
-}
+const colourOf = (frame: Buffer, fx: number, fy: number, w = W, h = H): TileColour => tileColour(frame, fx, fy, w, h);
 
 /**
  * Which layout a landscape frame shows: "R G" for two side by side (each 16:9 picture fitted into a
@@ -154,16 +124,7 @@ function layoutOf(f: Buffer): string | null {
   return null;
 }
 
-/** The runs of equal values: [value, count] in order. */
-function runs<T>(xs: T[]): Array<[T, number]> {
-  const out: Array<[T, number]> = [];
-  for (const x of xs) {
-    const last = out.at(-1);
-    if (last && last[0] === x) last[1]++;
-    else out.push([x, 1]);
-  }
-  return out;
-}
+const runs = runsOf;
 
 test("grid, frame by frame: two peers side by side, a third joins below them, the first leaves; no black or half-made frame", async () => {
   const roomId = await room("compositor-grid");

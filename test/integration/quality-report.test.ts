@@ -5,7 +5,6 @@ import { runFfmpeg } from "../../src/media/process.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import type { EventData, Recording, Room } from "../support/api-types.ts";
 import { fixtureDir } from "../support/media-fixtures.ts";
-import { until } from "../support/wait.ts";
 import { joinPublisher } from "../support/werift-publisher.ts";
 
 // Every recording says how good it is (issue 20): a browser recording of the built-in layout (drawn by
@@ -77,16 +76,8 @@ async function recordRoom(
   }
 }
 
-function waitFor(id: string, statuses: string[], timeoutMs = 60_000): Promise<Recording> {
-  return until(
-    async () => {
-      const r = (await app.api<Recording>("GET", `/v2/recordings/${id}`)).body;
-      return statuses.includes(r.status) && r;
-    },
-    `recording ${id} to be ${statuses.join(" or ")}`,
-    timeoutMs,
-    50,
-  );
+function waitFor(id: string, statuses: string[]): Promise<Recording> {
+  return app.v2.waitForRecording(id, statuses, 60_000);
 }
 
 /** The recording's quality asset, its report (API) and its success webhook's quality keys. */

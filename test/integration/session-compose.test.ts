@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -10,7 +10,7 @@ import { SignalClient } from "../support/signal-client.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import type { ApiError, EventData, ListPage, PresignedUrl, Recording, Room, Template } from "../support/api-types.ts";
 import { recordedTracks } from "../support/internal-state.ts";
-import { fixtureDir } from "../support/media-fixtures.ts";
+import { fixtureDir, runsOf, scaledFrames, type TileColour, tileColour } from "../support/media-fixtures.ts";
 import { until } from "../support/wait.ts";
 
 // A session composed again from its recorded tracks (POST /v2/sessions/:id/compose), as a user meets it.
@@ -50,43 +50,16 @@ async function colourFile(name: string, colour: string, tone: { hz: number; volu
 }
 
 /** Every video frame of `file`, scaled to w x h, as RGB24. */
-function frames(file: string, w = W, h = H): Buffer[] {
-  const raw = execFileSync(
-    "ffmpeg",
-    ["-v", "error", "-i", file, "-vf", `scale=${w}:${h}:flags=area`, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-    {
-      maxBuffer: 1 << 30,
-    },
-  );
-  const size = w * h * 3;
-  return Array.from({ length: raw.length / size }, (_, i) => raw.subarray(i * size, (i + 1) * size));
-}
+const frames = (file: string, w = W, h = H): Buffer[] => scaledFrames(file, w, h);
 
-type Colour = "R" | "G" | "B" | "black" | "grey" | "other";
+/** The colour at (fx, fy) of a scaled frame (fractions of the canvas): a publisher's by its initial; grey is the tiles' own colour around a fitted picture. */
+const LETTER: Partial<Record<TileColour, string>> = { red: "R", green: "G", blue: "B" };
+const colourOf = (frame: Buffer, fx: number, fy: number, w = W, h = H): string => {
+  const c = tileColour(frame, fx, fy, w, h);
+  return LETTER[c] ?? c;
+};
 
-/** The colour at (fx, fy) of a scaled frame (fractions of the canvas). */
-function colourOf(frame: Buffer, fx: number, fy: number, w = W, h = H): Colour {
-  const i = (Math.floor(fy * h) * w + Math.floor(fx * w)) * 3;
-  const [r, g, b] = [frame[i], frame[i + 1], frame[i + 2]];
-  if (r > 160 && g < 90 && b < 90) return "R";
-  if (g > 130 && r < 90 && b < 90) return "G";
-  if (b > 160 && r < 90 && g < 90) return "B";
-  if (r < 30 && g < 30 && b < 30) return "black";
-  // The tiles' own colour, around a fitted picture (0x262626).
-  if (r < 70 && g < 70 && b < 70 && Math.max(r, g, b) - Math.min(r, g, b) < 12) return "grey";
-  return "other";
-}
-
-/** The runs of equal values: [value, count] in order. */
-function runs<T>(xs: T[]): Array<[T, number]> {
-  const out: Array<[T, number]> = [];
-  for (const x of xs) {
-    const last = out.at(-1);
-    if (last && last[0] === x) last[1]++;
-    else out.push([x, 1]);
-  }
-  return out;
-}
+const runs = runsOf;
 const shown = (r: Array<[string, number]>) => r.map(([l, n]) => `${l} x${n}`).join(", ");
 
 /** The mean level (dB) of `file`'s sound through `filter` (ffmpeg's volumedetect). */

@@ -12,6 +12,7 @@ import type {
   WebhookEnvelope,
   WebhookEventData,
 } from "./api-types.ts";
+import { until } from "./wait.ts";
 
 // The /v2 API as a test (or any client) uses it. `request` is the escape hatch: the test names the body
 // type it expects (`request<ApiError>(...)` for a refusal). The typed helpers are for resources tests use
@@ -55,6 +56,8 @@ export interface V2Client {
   startRecording(roomId: string, body?: Record<string, unknown>): Promise<Recording>;
   stopRecording(id: string): Promise<Recording>;
   getRecording(id: string): Promise<Recording>;
+  /** Polls the recording until its status is one of `statuses` (then returns it), or throws after `timeoutMs`. */
+  waitForRecording(id: string, statuses: readonly string[], timeoutMs?: number): Promise<Recording>;
   listRecordings(query?: Query): Promise<ListPage<Recording>>;
   startLiveStream(roomId: string, body?: Record<string, unknown>): Promise<LiveStream>;
   stopLiveStream(id: string): Promise<LiveStream>;
@@ -107,6 +110,16 @@ export function v2Client(request: ApiRequest): V2Client {
     startRecording: (roomId, body = {}) => ok<Recording>("POST", `/v2/recordings/room/${roomId}/start`, body),
     stopRecording: (id) => ok<Recording>("POST", `/v2/recordings/${id}/stop`, {}),
     getRecording: (id) => ok<Recording>("GET", `/v2/recordings/${id}`),
+    waitForRecording: (id, statuses, timeoutMs = 45_000) =>
+      until(
+        async () => {
+          const r = await ok<Recording>("GET", `/v2/recordings/${id}`);
+          return statuses.includes(r.status) && r;
+        },
+        `recording ${id} to be ${statuses.join(" or ")}`,
+        timeoutMs,
+        50,
+      ),
     listRecordings: (query = {}) => ok<ListPage<Recording>>("GET", `/v2/recordings${queryString(query)}`),
     startLiveStream: (roomId, body = {}) => ok<LiveStream>("POST", `/v2/live-streams/room/${roomId}/start`, body),
     stopLiveStream: (id) => ok<LiveStream>("POST", `/v2/live-streams/${id}/stop`, {}),

@@ -13,7 +13,6 @@ import { probe } from "../../src/media/process.ts";
 import { makeFakeAudio, makeFakeVideo, openRoomPage, waitForRemotePeers, type RoomPage } from "./browser.ts";
 import { startTestApp, type TestApp } from "./app.ts";
 import { startAvPage } from "./av-page.ts";
-import { until } from "./wait.ts";
 import type { PresignedUrl, Recording, Room } from "./api-types.ts";
 import { type EventsByType, eventsByType } from "./api-client.ts";
 import type { RecordingStatus } from "../../src/domain/recording-types.ts";
@@ -80,16 +79,8 @@ export async function startRecording(body: Record<string, unknown>, room = roomI
   return res.body.id;
 }
 
-export async function waitFor(id: string, statuses: RecordingStatus[], timeoutMs = 45_000): Promise<Recording> {
-  return until(
-    async () => {
-      const r = await app.v2.getRecording(id);
-      return statuses.includes(r.status) && r;
-    },
-    `recording ${id} to be ${statuses.join(" or ")}`,
-    timeoutMs,
-    50,
-  );
+export function waitFor(id: string, statuses: RecordingStatus[], timeoutMs = 45_000): Promise<Recording> {
+  return app.v2.waitForRecording(id, statuses, timeoutMs);
 }
 
 /** The recording's events, by type, as the app's event log (`GET /v2/analytics/events`) shows them. */

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import { promisify } from "node:util";
 import os from "node:os";
@@ -467,6 +467,46 @@ export async function makeUndecodableVideoMkv(out: string, soundFrom: string, se
     ]);
   } finally {
     fs.rmSync(video, { force: true });
+  }
+  return out;
+}
+
+/** Every video frame of `file`, scaled to w x h, as RGB24 (the compositor tests read layouts off them). */
+export function scaledFrames(file: string, w: number, h: number): Buffer[] {
+  const raw = execFileSync(
+    "ffmpeg",
+    ["-v", "error", "-i", file, "-vf", `scale=${w}:${h}:flags=area`, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+    { maxBuffer: 1 << 30 },
+  );
+  const size = w * h * 3;
+  return Array.from({ length: raw.length / size }, (_, i) => raw.subarray(i * size, (i + 1) * size));
+}
+
+export type TileColour = "red" | "green" | "blue" | "black" | "grey" | "other";
+
+/**
+ * The colour at (fx, fy) (fractions of the canvas) of a scaled RGB24 frame of w x h: one of the
+ * one-colour publishers' (red, green 0x00C000, blue), black, the dark grey of a tile without a picture
+ * (a name tile, or around a fitted picture), or other.
+ */
+export function tileColour(frame: Buffer, fx: number, fy: number, w: number, h: number): TileColour {
+  const i = (Math.floor(fy * h) * w + Math.floor(fx * w)) * 3;
+  const [r, g, b] = [frame[i], frame[i + 1], frame[i + 2]];
+  if (r > 160 && g < 90 && b < 90) return "red";
+  if (g > 130 && r < 90 && b < 90) return "green";
+  if (b > 160 && r < 90 && g < 90) return "blue";
+  if (r < 30 && g < 30 && b < 30) return "black";
+  if (r < 70 && g < 70 && b < 70 && Math.max(r, g, b) - Math.min(r, g, b) < 12) return "grey";
+  return "other";
+}
+
+/** The runs of equal values: [value, count] in order. */
+export function runsOf<T>(xs: readonly T[]): Array<[T, number]> {
+  const out: Array<[T, number]> = [];
+  for (const x of xs) {
+    const last = out.at(-1);
+    if (last && last[0] === x) last[1]++;
+    else out.push([x, 1]);
   }
   return out;
 }
