@@ -13,6 +13,15 @@
 export const FREEZE_NOISE = "-60dB";
 /** Spans shorter than this (s) are not reported: a second of stillness or silence is ordinary. */
 export const MIN_SPAN_SECONDS = 1;
+/**
+ * The shortest still picture freezedetect reports (s); stretches that touch are then joined
+ * (quality/picture.ts) and only those of MIN_SPAN_SECONDS or more reported. A still picture is cut by
+ * the encoder (x264 sharpens a still picture over its first frames, a little more than the noise
+ * tolerance), and by the pieces a per-peer file is made of: with freezedetect's own minimum at a second,
+ * a 1.3 s freeze cut in two was not reported at all. Above the 67 ms a 15 fps source's frame lasts at
+ * 30 fps, so a repeated frame is not a span.
+ */
+export const FREEZE_SECONDS = 0.1;
 /** blackdetect's pixel threshold: a pixel at most this bright (share of the range) is black. */
 export const BLACK_PIXEL = 0.1;
 /** Quieter than this is silence (-50 dBFS: below a quiet room's noise). */
@@ -45,7 +54,11 @@ export function filterPath(p: string): string {
  */
 export function buildAnalysisArgs(
   input: string,
-  o: { video: boolean; audio: { sampleRate: number } | null; packets: boolean },
+  o: {
+    video: boolean;
+    audio: { sampleRate: number } | null;
+    packets: boolean;
+  },
   out: AnalysisOutputs,
 ): string[] {
   const chains: string[] = [];
@@ -54,7 +67,7 @@ export function buildAnalysisArgs(
     chains.push(
       "[0:v:0]settb=AVTB," +
         `scale=${ANALYSIS_WIDTH}:-2:flags=area,format=yuv420p,` +
-        `freezedetect=n=${FREEZE_NOISE}:d=${MIN_SPAN_SECONDS},` +
+        `freezedetect=n=${FREEZE_NOISE}:d=${FREEZE_SECONDS},` +
         `blackdetect=d=${MIN_SPAN_SECONDS}:pix_th=${BLACK_PIXEL},` +
         `metadata=mode=print:file=${filterPath(out.events)},` +
         "signalstats," +

@@ -9,6 +9,7 @@ import { type AnalysisOutputs, AUDIO_WINDOW_SECONDS, buildAnalysisArgs, MIN_SPAN
 import { AV_OFFSET_METHOD, type AvPair, offsetTimeline, pairEvents, pictureChanges, soundOnsets, steadyOffset } from "./av-offset.ts";
 import { type PacketListing, packetListingReader, printedFrameReader, readDb } from "./ffmpeg-output.ts";
 import { gradeReport } from "./grade.ts";
+import { frameStep, joinTouching, type PictureMeasure } from "./picture.ts";
 import type { GapSpan, QualityReport, Span, TrackQuality, UngradedReport } from "./report.ts";
 import { median, round3 } from "./spans.ts";
 
@@ -39,6 +40,11 @@ export interface AnalyzeOptions {
    * must be written already. Without it, a failure of one stream fails the whole analysis.
    */
   follow?: () => Readable;
+  /**
+   * The picture, already measured (a file made in pieces, each measured as it was made: picture.ts):
+   * the pass then decodes only the sound and lists the packets.
+   */
+  picture?: PictureMeasure | null;
 }
 
 /** A run is killed when its output time stops advancing for this long (a stuck decoder); a long file has no limit. */
@@ -54,9 +60,7 @@ export const CLIPPING_JOIN_SECONDS = 0.05;
 
 /** What the run measured, read back from its output files. */
 interface Measured {
-  luma: { t: number[]; y: number[] };
-  frozen: SpanCollector;
-  black: SpanCollector;
+  picture: PictureMeasure;
   /** Each audio window's start, peak and RMS level (dBFS). */
   levels: { t: number[]; peakDb: number[]; rmsDb: number[] };
   silence: SpanCollector;
@@ -71,33 +75,27 @@ export async function analyzeMedia(file: string, o: AnalyzeOptions = {}): Promis
   const info = await probe(input, { signal: o.signal, log: o.log });
   const videoStream = info.streams.find((s) => s.codec_type === "video");
   const audioStream = info.streams.find((s) => s.codec_type === "audio");
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "tapedeck-quality-"));
-  let m: Measured;
-  try {
-    m = await measure(
-      input,
-      dir,
-      { video: !!videoStream, audio: audioStream ? { sampleRate: audioStream.sample_rate || 48_000 } : null },
-      o,
-    );
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
+  const m = await measure(
+    input,
+    { video: !!videoStream && !o.picture, audio: audioStream ? { sampleRate: audioStream.sample_rate || 48_000 } : null },
+    o,
+  );
+  const pic = o.picture ?? m.picture;
 
-  const hasVideo = m.luma.t.length > 0;
+  const hasVideo = pic.t.length > 0;
   const hasAudio = m.levels.t.length > 0;
-  const frameStep = hasVideo ? median(steps(m.luma.t)) || 1 / 30 : 0;
   const windowSeconds = hasAudio ? median(steps(m.levels.t)) || AUDIO_WINDOW_SECONDS : 0;
-  const videoEnd = hasVideo ? m.luma.t.at(-1)! + frameStep : 0;
+  const videoEnd = hasVideo ? pic.end : 0;
   const audioEnd = hasAudio ? m.levels.t.at(-1)! + windowSeconds : 0;
   const duration = info.durationSeconds > 0 ? info.durationSeconds : Math.max(videoEnd, audioEnd, m.packets?.bytesPerSecond.length ?? 0);
   const seconds = Math.max(0, Math.ceil(duration - 1e-3));
 
-  const black = m.black.close(videoEnd).filter((s) => s.end - s.start >= MIN_SPAN_SECONDS);
+  const long = (s: Span) => s.end - s.start >= MIN_SPAN_SECONDS;
+  const black = pic.black.filter(long);
   // A black picture is also a still one: it is reported once, as black.
-  const frozen = m.frozen.close(videoEnd).filter((f) => !black.some((b) => b.start - 0.1 <= f.start && f.end <= b.end + 0.1));
+  const frozen = pic.frozen.filter(long).filter((f) => !black.some((b) => b.start - 0.1 <= f.start && f.end <= b.end + 0.1));
   const pairs: AvPair[] =
-    hasVideo && hasAudio ? pairEvents(pictureChanges(m.luma.t, m.luma.y), soundOnsets(m.levels.t, m.levels.rmsDb, windowSeconds)) : [];
+    hasVideo && hasAudio ? pairEvents(pictureChanges(pic.t, pic.y), soundOnsets(m.levels.t, m.levels.rmsDb, windowSeconds)) : [];
   const missing = !hasVideo && !hasAudio ? "neither picture nor sound" : !hasVideo ? "no picture" : "no sound";
   const offset = hasVideo && hasAudio ? steadyOffset(pairs) : { ms: null, note: `there is ${missing} to measure it from` };
 
@@ -105,11 +103,11 @@ export async function analyzeMedia(file: string, o: AnalyzeOptions = {}): Promis
     version: 1,
     file: {
       duration: round3(duration),
-      video: hasVideo ? { width: videoStream?.width ?? 0, height: videoStream?.height ?? 0, fps: nominalFps(m) } : null,
+      video: hasVideo ? { width: videoStream?.width ?? 0, height: videoStream?.height ?? 0, fps: nominalFps(m.packets, pic) } : null,
       audio: hasAudio ? { sample_rate: audioStream?.sample_rate ?? 0, channels: m.packets?.audioChannels ?? 0 } : null,
     },
     timeline: {
-      fps: hasVideo ? perSecond(m.luma.t, seconds) : [],
+      fps: hasVideo ? perSecond(pic.t, seconds) : [],
       bitrate_kbps: bitrate(m.packets, seconds),
       av_offset_ms: offsetTimeline(pairs, seconds),
     },
@@ -130,12 +128,33 @@ export async function analyzeMedia(file: string, o: AnalyzeOptions = {}): Promis
   return { version, file: f, grade, reasons, rule, ...measured };
 }
 
-/** Runs the analysis pass and reads what it wrote. */
+/**
+ * The picture of one piece of a file made in pieces (picture.ts): its frames' times and luma, and its
+ * still and black stretches of any length (down to FREEZE_SECONDS), so the pieces' measures can be joined.
+ */
+export async function measurePicture(file: string, o: { signal?: AbortSignal; log?: MediaLog } = {}): Promise<PictureMeasure> {
+  return (await measure(path.resolve(file), { video: true, audio: null, packets: false }, o)).picture;
+}
+
+/** Runs the analysis pass (in a folder of its own) and reads what it wrote. */
 async function measure(
   input: string,
+  want: { video: boolean; audio: { sampleRate: number } | null; packets?: boolean },
+  o: Pick<AnalyzeOptions, "signal" | "log" | "follow">,
+): Promise<Measured> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "tapedeck-quality-"));
+  try {
+    return await measureIn(dir, input, want, o);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function measureIn(
   dir: string,
-  want: { video: boolean; audio: { sampleRate: number } | null },
-  o: AnalyzeOptions,
+  input: string,
+  want: { video: boolean; audio: { sampleRate: number } | null; packets?: boolean },
+  o: Pick<AnalyzeOptions, "signal" | "log" | "follow">,
 ): Promise<Measured> {
   const out: AnalysisOutputs = {
     events: path.join(dir, "events.txt"),
@@ -144,27 +163,30 @@ async function measure(
     packets: path.join(dir, "packets.txt"),
   };
   // A file followed as it is written may not grow for a long while (a paused recording): no stall limit then.
-  const run = (part: { video: boolean; audio: { sampleRate: number } | null }, packets: boolean) =>
-    o.follow
-      ? runFfmpeg(buildAnalysisArgs("pipe:0", { ...part, packets }, out), { signal: o.signal, log: o.log, stdin: o.follow() })
-      : runFfmpeg(buildAnalysisArgs(input, { ...part, packets }, out), { signal: o.signal, log: o.log, stallTimeoutMs: STALL_MS });
-  if (want.video || want.audio) {
+  const run = (part: { video: boolean; audio: { sampleRate: number } | null }, packets: boolean) => {
+    const args = { ...part, packets };
+    return o.follow
+      ? runFfmpeg(buildAnalysisArgs("pipe:0", args, out), { signal: o.signal, log: o.log, stdin: o.follow() })
+      : runFfmpeg(buildAnalysisArgs(input, args, out), { signal: o.signal, log: o.log, stallTimeoutMs: STALL_MS });
+  };
+  const packets = want.packets ?? true;
+  if (want.video || want.audio || packets) {
     try {
-      await run(want, true);
+      await run(want, packets);
     } catch (err) {
       if (!(err instanceof MediaProcessError && err.code === "media_failed" && want.video && want.audio) || o.follow) throw err;
       // ffmpeg gives up on the whole graph when one stream cannot be decoded at all: each on its own,
       // so the other is still measured (and the one that failed is reported missing).
       o.log?.warn({ file: input, err: err.message }, "quality analysis: measuring the picture and the sound apart");
       for (const f of Object.values(out)) await fsp.rm(f, { force: true });
-      let packets = true;
+      let list = packets;
       for (const part of [
         { video: true, audio: null },
         { video: false, audio: want.audio },
       ]) {
         try {
-          await run(part, packets);
-          packets = false;
+          await run(part, list);
+          list = false;
         } catch (e) {
           if (!(e instanceof MediaProcessError && e.code === "media_failed")) throw e;
           o.log?.warn({ file: input, err: e.message }, `quality analysis: the ${part.video ? "picture" : "sound"} could not be decoded`);
@@ -177,26 +199,30 @@ async function measure(
 
 async function readOutputs(out: AnalysisOutputs): Promise<Measured> {
   const m: Measured = {
-    luma: { t: [], y: [] },
-    frozen: spanCollector("lavfi.freezedetect.freeze_start", "lavfi.freezedetect.freeze_end"),
-    black: spanCollector("lavfi.black_start", "lavfi.black_end"),
+    picture: { version: 1, t: [], y: [], frozen: [], black: [], end: 0 },
     levels: { t: [], peakDb: [], rmsDb: [] },
     silence: spanCollector("lavfi.silence_start", "lavfi.silence_end"),
     packets: null,
   };
+  const pic = m.picture;
   const luma = printedFrameReader((f) => {
-    m.luma.t.push(f.t);
-    m.luma.y.push(Number(f.tags["lavfi.signalstats.YAVG"]));
+    pic.t.push(f.t);
+    pic.y.push(Number(f.tags["lavfi.signalstats.YAVG"]));
   });
   await readLines(out.luma, luma.line);
   luma.end();
+  pic.end = pic.t.length ? pic.t.at(-1)! + frameStep(pic.t) : 0;
 
+  const frozen = spanCollector("lavfi.freezedetect.freeze_start", "lavfi.freezedetect.freeze_end");
+  const black = spanCollector("lavfi.black_start", "lavfi.black_end");
   const events = printedFrameReader((f) => {
-    m.frozen.frame(f.tags);
-    m.black.frame(f.tags);
+    frozen.frame(f.tags);
+    black.frame(f.tags);
   });
   await readLines(out.events, events.line);
   events.end();
+  pic.frozen = joinTouching(frozen.close(pic.end), pic, true);
+  pic.black = joinTouching(black.close(pic.end), pic, false);
 
   const levels = printedFrameReader((f) => {
     m.levels.t.push(f.t);
@@ -231,11 +257,23 @@ function spanCollector(startKey: string, endKey: string): { frame(tags: Record<s
   let open: number | null = null;
   return {
     frame(tags) {
-      if (tags[endKey] !== undefined && open !== null) {
-        spans.push({ start: open, end: Number(tags[endKey]) });
-        open = null;
+      const [start, end] = [tags[startKey], tags[endKey]];
+      // Both on one frame: a span that began and ended there (freezedetect says both when a still
+      // picture ends just as it reaches its minimum), unless one was open: that one ends, and the start
+      // opens the next only if it is later.
+      if (start !== undefined && open === null) {
+        open = Number(start);
+        if (end !== undefined) {
+          spans.push({ start: open, end: Number(end) });
+          open = null;
+        }
+        return;
       }
-      if (tags[startKey] !== undefined && open === null) open = Number(tags[startKey]);
+      if (end !== undefined && open !== null) {
+        spans.push({ start: open, end: Number(end) });
+        open = null;
+        if (start !== undefined && Number(start) >= Number(end)) open = Number(start);
+      }
     },
     close(end) {
       const all = open !== null && end > open ? [...spans, { start: open, end }] : spans;
@@ -265,9 +303,9 @@ function perSecond(t: readonly number[], seconds: number): number[] {
  * over the time between them; ffprobe's avg_frame_rate for an MP4), rounded. From the packets when
  * they were listed, else from the decoded frames.
  */
-function nominalFps(m: Measured): number {
-  const v = m.packets?.video;
-  const [n, span] = v && v.packets > 1 ? [v.packets, v.last - v.first] : [m.luma.t.length, (m.luma.t.at(-1) ?? 0) - (m.luma.t[0] ?? 0)];
+function nominalFps(packets: PacketListing | null, pic: PictureMeasure): number {
+  const v = packets?.video;
+  const [n, span] = v && v.packets > 1 ? [v.packets, v.last - v.first] : [pic.t.length, (pic.t.at(-1) ?? 0) - (pic.t[0] ?? 0)];
   return n > 1 && span > 0 ? Math.round((n - 1) / span) : 0;
 }
 

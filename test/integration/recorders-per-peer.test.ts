@@ -4,6 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { probe } from "../../src/media/process.ts";
+import { analyzeMedia, type Span } from "../../src/quality/analyze.ts";
 import { pieceSource, renderPeerStream } from "../../src/recorders/sfu/per-peer.ts";
 import { renderWrittenPieces } from "../../src/recorders/sfu/per-peer-pieces.ts";
 import { runFfmpeg } from "../../src/media/process.ts";
@@ -11,7 +12,7 @@ import { audioLevel, fixtureDir, makeAudioWebm, makeVideoWebm, makeWeriftVideoWe
 
 const tmp = fixtureDir("tapedeck-peer-");
 const f = (name: string) => path.join(tmp.dir, name);
-after(() => tmp.remove());
+after(() => (process.env.KEEP_TMP ? console.log(tmp.dir) : tmp.remove()));
 
 before(async () => {
   await Promise.all([
@@ -161,9 +162,40 @@ test("a VP8 video transcoded by pieces as it is written gives the frames of a wh
   assert.ok(Math.abs(pa.durationSeconds - pb.durationSeconds) < 0.05, `${pa.durationSeconds} s vs ${pb.durationSeconds} s`);
   assert.deepEqual(await codecs(byPieces), ["audio/aac", "video/h264"]);
   assert.deepEqual(
-    fs.readdirSync(dir).filter((n) => !/^piece-\d{8}-(full|tail)-[0-9a-f]{12}\.mp4$/.test(n)),
+    fs.readdirSync(dir).filter((n) => !/^piece-\d{8}-(full|tail)-[0-9a-f]{12}\.mp4(\.picture\.json)?$/.test(n)),
     [],
-    "only pieces left in their folder (no list, join or partial file)",
+    "only pieces and their measures left in their folder (no list, join or partial file)",
   );
-  assert.equal(fs.readdirSync(dir).length, 4, "three pieces and the tail");
+  assert.equal(fs.readdirSync(dir).filter((n) => n.endsWith(".mp4")).length, 4, "three pieces and the tail");
+  assert.equal(fs.readdirSync(dir).filter((n) => n.endsWith(".picture.json")).length, 4, "each piece's picture measured once");
+});
+
+test("a per-peer file made by pieces is measured by its pieces: the same report as a whole pass, a freeze and a black stretch across boundaries found whole", async () => {
+  // A moving picture, still from 1.0 s to 2.3 s of the track and black from 3.1 s to 4.2 s. With the
+  // 400 ms lead of the audio, they are at 1.4–2.7 s and 3.5–4.6 s of the file, across the pieces'
+  // boundaries at 2 s and 4 s: each half is under a second, so neither piece sees a reportable span alone.
+  const video = f("still.webm");
+  await runFfmpeg([
+    ...["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=320x180:r=30:d=6"],
+    ...["-vf", "split[a][b];[a][b]freezeframes=first=30:last=68:replace=30,drawbox=enable='between(n,93,125)':color=black:t=fill"],
+    ...["-c:v", "libvpx", "-b:v", "400k", "-g", "30", "-deadline", "realtime", "-cpu-used", "8", video],
+  ]);
+  const tracks = { video: { file: video, startMs: 10_400 }, audio: { file: f("opus6.webm"), startMs: 10_000 } };
+  const dir = f("still-pieces");
+  // Two pieces made (and measured) during the session; the third and the tail at the close.
+  assert.equal(await renderWrittenPieces(await pieceSource(tracks.video, tracks.audio), 4, { dir, chunkMs: 2000 }), 2);
+  const out = f("still.mp4");
+  const r = await renderPeerStream(tracks, { outFile: out, pieces: { dir, chunkMs: 2000 } });
+  assert.ok(r.picture, "the picture measured by pieces");
+  const [byPieces, whole] = [await analyzeMedia(out, { picture: r.picture }), await analyzeMedia(out)];
+  const near = (spans: Span[], want: Span[]) =>
+    spans.length === want.length &&
+    spans.every((s, i) => Math.abs(s.start - want[i].start) <= 0.15 && Math.abs(s.end - want[i].end) <= 0.15);
+  for (const [name, report] of Object.entries({ byPieces, whole })) {
+    assert.ok(near(report.spans.frozen, [{ start: 1.4, end: 2.7 }]), `${name}: frozen ${JSON.stringify(report.spans.frozen)}`);
+    assert.ok(near(report.spans.black, [{ start: 3.5, end: 4.6 }]), `${name}: black ${JSON.stringify(report.spans.black)}`);
+  }
+  assert.deepEqual(byPieces.timeline.fps, whole.timeline.fps, "the frames of every second");
+  assert.deepEqual(byPieces.timeline.bitrate_kbps, whole.timeline.bitrate_kbps);
+  assert.deepEqual([byPieces.file, byPieces.grade, byPieces.reasons], [whole.file, whole.grade, whole.reasons]);
 });

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { buildAnalysisArgs, filterPath } from "../../src/quality/analysis-args.ts";
 import { offsetTimeline, pairEvents, pictureChanges, soundOnsets, steadyOffset } from "../../src/quality/av-offset.ts";
 import { channelCount, packetListingReader, printedFrameReader } from "../../src/quality/ffmpeg-output.ts";
+import { joinPictures, type PictureMeasure } from "../../src/quality/picture.ts";
 
 // The quality analysis' pure parts: how picture changes and sound onsets are found and paired into an
 // A/V offset, and how ffmpeg's printed output is read. Real ffmpeg output is checked end to end in
@@ -167,3 +168,47 @@ test("the analysis is one ffmpeg run: only the streams there are, and a file pat
   assert.ok(!audioOnly.join(" ").includes("0:v:0") && !audioOnly.includes("framecrc"));
   assert.equal(filterPath("/tmp/a:b,c'd[e];f"), "/tmp/a\\\\:b\\,c\\\\\\'d\\[e\\]\\;f");
 });
+
+/** A piece's measure: frames every 1/30 s from `t0` for `seconds`, mean luma from `y`, and its spans. */
+function piece(t0: number, seconds: number, y: (t: number) => number, spans: Partial<Pick<PictureMeasure, "frozen" | "black">> = {}) {
+  const t = series(seconds, 1 / 30, () => 0).t.map((x) => x + t0);
+  return { version: 1 as const, t, y: t.map(y), frozen: spans.frozen ?? [], black: spans.black ?? [], end: t0 + seconds };
+}
+
+test("pieces measured apart are joined: times placed, and a still or black stretch cut by a boundary made whole again", () => {
+  // A still picture (luma 80) from 1.4 s to 2.7 s crosses the boundary at 2 s; a black one from 3.5 s to 4.6 s crosses 4 s.
+  const y = (t: number) => (t >= 1.4 && t < 2.7 ? 80 : t >= 3.5 && t < 4.6 ? 16 : 100 + t);
+  const joined = joinPictures([
+    { at: 0, m: piece(0, 2, y, { frozen: [{ start: 1.4, end: 2 }] }) },
+    // The second piece's own times start at 0 (as a piece file's do); its spans are in them.
+    { at: 2, m: piece(0, 2, (t) => y(t + 2), { frozen: [{ start: 0, end: 0.7 }], black: [{ start: 1.5, end: 2 }] }) },
+    { at: 4, m: piece(0, 2, (t) => y(t + 4), { black: [{ start: 0, end: 0.6 }] }) },
+  ]);
+  assert.equal(joined.t.length, 180);
+  assert.ok(
+    Math.abs(joined.t[60] - 2) < 1e-5 && Math.abs(joined.t[179] - (6 - 1 / 30)) < 1e-5,
+    "each piece's frames where it is in the file",
+  );
+  assert.deepEqual(joined.frozen.map(r3), [{ start: 1.4, end: 2.7 }]);
+  assert.deepEqual(joined.black.map(r3), [{ start: 3.5, end: 4.6 }]);
+  assert.equal(joined.end, 6);
+});
+
+test("a still stretch ending at a boundary is not joined to one starting there when the picture changed at it", () => {
+  const joined = joinPictures([
+    { at: 0, m: piece(0, 2, () => 80, { frozen: [{ start: 0.5, end: 2 }] }) },
+    { at: 2, m: piece(0, 2, () => 120, { frozen: [{ start: 0, end: 1.2 }] }) },
+  ]);
+  assert.deepEqual(joined.frozen.map(r3), [
+    { start: 0.5, end: 2 },
+    { start: 2, end: 3.2 },
+  ]);
+  // Nor a span that ends well before the boundary.
+  const apart = joinPictures([
+    { at: 0, m: piece(0, 2, () => 80, { frozen: [{ start: 0.2, end: 1.5 }] }) },
+    { at: 2, m: piece(0, 2, () => 80, { frozen: [{ start: 0, end: 1.2 }] }) },
+  ]);
+  assert.equal(apart.frozen.length, 2);
+});
+
+const r3 = (s: { start: number; end: number }) => ({ start: Math.round(s.start * 1000) / 1000, end: Math.round(s.end * 1000) / 1000 });

@@ -17,6 +17,8 @@ import {
   type QualityReport,
   type TrackQuality,
 } from "../../quality/analyze.ts";
+import type { PictureMeasure } from "../../quality/picture.ts";
+import { round3 } from "../../quality/spans.ts";
 import { parseJson, type Json } from "../../util/json.ts";
 import { uploadRecording, type Uploaded } from "./upload.ts";
 
@@ -58,8 +60,12 @@ export async function deliverQuality(
     forType: AssetType;
     forPath: string;
     measured?: string;
+    /** The picture measured piece by piece while it was made (quality/picture.ts): only the sound is measured now. */
+    picture?: PictureMeasure | null;
     gaps?: GapSpan[];
     tracks?: TrackQuality[];
+    /** A live output's encoder lag behind real time. */
+    live?: QualityReport["live"];
     expectVideo?: boolean;
     expectAudio?: boolean;
     signal?: AbortSignal;
@@ -70,16 +76,18 @@ export async function deliverQuality(
   try {
     const earlier =
       o.measured && fs.existsSync(o.measured) ? parseJson<QualityReport | null>(await fsp.readFile(o.measured, "utf8"), null) : null;
+    const expect = { expectVideo: o.expectVideo, expectAudio: o.expectAudio };
     report =
-      earlier?.version === 1 && !o.gaps?.length && !o.tracks?.length
-        ? { ...earlier, ...gradeReport(earlier, { video: o.expectVideo, audio: o.expectAudio }) }
+      earlier?.version === 1
+        ? withCallerFacts(earlier, o)
         : await analyzeMedia(o.file, {
             signal: o.signal,
             log: o.log,
             gaps: o.gaps,
             tracks: o.tracks,
-            expectVideo: o.expectVideo,
-            expectAudio: o.expectAudio,
+            live: o.live,
+            picture: o.picture,
+            ...expect,
           });
   } catch (err) {
     if (o.signal?.aborted) throw err;
@@ -94,6 +102,23 @@ export async function deliverQuality(
     `quality: ${report.grade}`,
   );
   return { report, uploaded, forType: o.forType, forPath: o.forPath };
+}
+
+/** A report measured while recording, with what only the caller knows (gaps, track counts, encoder lag) added and graded again. */
+function withCallerFacts(
+  earlier: QualityReport,
+  o: { gaps?: GapSpan[]; tracks?: TrackQuality[]; live?: QualityReport["live"]; expectVideo?: boolean; expectAudio?: boolean },
+): QualityReport {
+  const r: QualityReport = {
+    ...earlier,
+    spans: {
+      ...earlier.spans,
+      gaps: o.gaps?.length ? o.gaps.map((g) => ({ ...g, start: round3(g.start), end: round3(g.end) })) : earlier.spans.gaps,
+    },
+    ...(o.tracks?.length ? { tracks: o.tracks } : {}),
+    ...(o.live ? { live: o.live } : {}),
+  };
+  return { ...r, ...gradeReport(r, { video: o.expectVideo, audio: o.expectAudio }) };
 }
 
 /** Whose asset a report is: its recording, room and session. */

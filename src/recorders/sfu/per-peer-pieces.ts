@@ -4,6 +4,9 @@ import path from "node:path";
 import { buildConcatList } from "../../media/composite-args.ts";
 import { buildVideoPieceArgs, PIECE_FPS } from "../../media/per-peer-args.ts";
 import { MediaProcessError, probe, runFfmpeg, type MediaLog } from "../../media/process.ts";
+import { measurePicture } from "../../quality/analyze.ts";
+import { joinPictures, type PictureMeasure } from "../../quality/picture.ts";
+import { parseJson } from "../../util/json.ts";
 
 // A per-peer MP4 needs its VP8 camera as H.264. Transcoded whole after the close, a long session's
 // streams took minutes; so while the session runs, each such track is transcoded in pieces as it is
@@ -15,6 +18,9 @@ import { MediaProcessError, probe, runFfmpeg, type MediaLog } from "../../media/
 // are that transcode. A piece's name is a hash of everything that decides its frames: one made with
 // other inputs (the audio's start learnt late) is made again, and a file appears under its name only
 // once complete.
+//
+// Each piece's picture is measured once it is made (its `.picture.json` beside it: quality/picture.ts),
+// so the per-peer file's quality report needs only its sound measured at the close.
 
 export interface PieceSource {
   /** The VP8 (or other non-H.264) track file; it may still be growing. */
@@ -83,19 +89,61 @@ async function renderPiece(src: PieceSource, from: number, to: number | null, o:
   }
 }
 
-/** While the track is written: makes every piece that ends before `writtenSeconds` of it. Returns how many it made. */
+/** Where a piece's picture measure is kept. */
+const pictureFile = (piece: string) => `${piece}.picture.json`;
+
+/**
+ * The piece's picture, measured once and kept beside it (`read`: returned; else only made sure of).
+ * Null when it could not be measured: logged, and the whole file is measured at the close instead.
+ */
+async function piecePicture(piece: string, o: PieceOptions, read: boolean): Promise<PictureMeasure | null> {
+  const json = pictureFile(piece);
+  if (fs.existsSync(json)) {
+    if (!read) return null;
+    const kept = parseJson<PictureMeasure | null>(fs.readFileSync(json, "utf8"), null);
+    if (kept?.version === 1) return kept;
+  }
+  try {
+    const m = await measurePicture(piece, { signal: o.signal, log: o.log });
+    const part = `${json}.part-${randomUUID().slice(0, 8)}`;
+    fs.writeFileSync(part, JSON.stringify(m));
+    fs.renameSync(part, json);
+    return m;
+  } catch (err) {
+    if (o.signal?.aborted) throw err;
+    o.log?.warn({ piece, err: (err as Error).message }, "a stream video piece's picture could not be measured; the file is measured whole");
+    return null;
+  }
+}
+
+/** While the track is written: makes (and measures) every piece that ends before `writtenSeconds` of it. Returns how many it made. */
 export async function renderWrittenPieces(src: PieceSource, writtenSeconds: number, o: PieceOptions): Promise<number> {
   let made = 0;
   let from = 0;
   for (const to of boundaries(src, o, Math.floor(writtenSeconds * PIECE_FPS) + 1)) {
     if (o.signal?.aborted) break;
-    if (!fs.existsSync(pieceFile(src, from, to, o))) {
+    const file = pieceFile(src, from, to, o);
+    if (!fs.existsSync(file)) {
       await renderPiece(src, from, to, o);
       made++;
     }
+    await piecePicture(file, o, false);
     from = to;
   }
   return made;
+}
+
+/** The joined file's picture from its pieces' (those not measured yet are now); null when one cannot be. */
+async function joinedPicture(src: PieceSource, pieces: ReadonlyArray<{ file: string; from: number }>, o: PieceOptions) {
+  const pad = Math.round((src.padMs * PIECE_FPS) / 1000);
+  const parts: Array<{ at: number; m: PictureMeasure }> = [];
+  for (const p of pieces) {
+    const m = await piecePicture(p.file, o, true);
+    if (!m) return null;
+    // The first piece starts the file (its black frames first); piece [from, …) after `pad + from` frames.
+    parts.push({ at: p.from === 0 ? 0 : (pad + p.from) / PIECE_FPS, m });
+  }
+  return joinPictures(parts);
 }
 
 /** Frames in a piece file (0 when it has none). */
@@ -105,15 +153,20 @@ async function framesIn(file: string, o: PieceOptions): Promise<number> {
 
 /**
  * The whole track as H.264 in `out`: its pieces (those made during the session are reused) and its tail,
- * joined by stream copy. Returns how many pieces there were and how many were made now.
+ * joined by stream copy. Returns how many pieces there were, how many were made now, and the joined
+ * picture's measure (null when a piece could not be measured).
  *
  * The track's end is found by the pieces themselves, not by its header: a file its writer never finished
  * (a crash) says it lasts a day. A piece made now with fewer frames than its span reached the end, and is
  * the last; when none does, the tail after the last boundary is.
  */
-export async function transcodeByPieces(src: PieceSource, out: string, o: PieceOptions): Promise<{ pieces: number; made: number }> {
+export async function transcodeByPieces(
+  src: PieceSource,
+  out: string,
+  o: PieceOptions,
+): Promise<{ pieces: number; made: number; picture: PictureMeasure | null }> {
   const header = (await probe(src.file, { signal: o.signal, log: o.log })).durationSeconds;
-  const files: string[] = [];
+  const files: Array<{ file: string; from: number }> = [];
   let made = 0;
   let from = 0;
   let ended = false;
@@ -125,26 +178,26 @@ export async function transcodeByPieces(src: PieceSource, out: string, o: PieceO
       const frames = await framesIn(file, o);
       if (frames < to - from + (from === 0 ? Math.round((src.padMs * PIECE_FPS) / 1000) : 0)) {
         // The track ended inside this piece: it is the last (an empty one is dropped).
-        if (frames > 0) files.push(file);
+        if (frames > 0) files.push({ file, from });
         else fs.rmSync(file, { force: true });
         ended = true;
         break;
       }
     }
-    files.push(file);
+    files.push({ file, from });
     from = to;
   }
   if (!ended) {
     const tail = await renderPiece(src, from, null, o);
     if (tail) {
-      files.push(tail);
+      files.push({ file: tail, from });
       made++;
     }
   }
   if (files.length === 0)
     throw new MediaProcessError("media_bad_output", "ffmpeg", 0, null, [], { detail: `${src.file}: no frame to transcode` });
   const list = path.join(o.dir, `join-${randomUUID().slice(0, 8)}.txt`);
-  fs.writeFileSync(list, buildConcatList(files));
+  fs.writeFileSync(list, buildConcatList(files.map((p) => p.file)));
   try {
     await runFfmpeg(
       ["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0", "-i", list, "-c", "copy", "-f", "mp4", out],
@@ -153,5 +206,5 @@ export async function transcodeByPieces(src: PieceSource, out: string, o: PieceO
   } finally {
     fs.rmSync(list, { force: true });
   }
-  return { pieces: files.length, made };
+  return { pieces: files.length, made, picture: await joinedPicture(src, files, o) };
 }

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { buildPerPeerArgs, isCopyable } from "../../media/per-peer-args.ts";
 import path from "node:path";
 import { firstFrameSize, MediaProcessError, probe, runFfmpeg, type MediaLog } from "../../media/process.ts";
+import type { PictureMeasure } from "../../quality/picture.ts";
 import { type PieceSource, transcodeByPieces } from "./per-peer-pieces.ts";
 
 // A per-peer ("stream") recording: one MP4 from a peer stream's track WebMs (see per-peer-args.ts for
@@ -32,6 +33,8 @@ export interface PeerStreamResult {
   /** `copy` (H.264 remuxed) or `transcode`; absent without video. */
   video?: { codec: string; mode: "copy" | "transcode"; width?: number; height?: number };
   hasAudio: boolean;
+  /** The video's picture as measured piece by piece (transcoded by pieces only; null when a piece could not be measured). */
+  picture?: PictureMeasure | null;
 }
 
 /** Writes `outFile` (whole, then renamed into place) from the peer stream's tracks. */
@@ -48,12 +51,14 @@ export async function renderPeerStream(tracks: PeerStreamTracks, o: PeerStreamOp
   const video = tracks.video && vs ? { ...tracks.video, codec: vs.codec_name, width: vs.width, height: vs.height } : undefined;
   const part = `${o.outFile}.part-${randomUUID().slice(0, 8)}`;
   let input = video;
+  let picture: PictureMeasure | null | undefined;
   if (video && !isCopyable(video.codec) && o.pieces) {
     // Transcoded by pieces, then copied in with its lead over the audio already in its first piece.
     const src = await pieceSource(video, tracks.audio, run);
     const joined = path.join(o.pieces.dir, "joined.mp4");
     const r = await transcodeByPieces(src, joined, { ...o.pieces, ...run });
     o.log?.info({ file: video.file, pieces: r.pieces, made_after_close: r.made }, "stream video transcoded by pieces");
+    picture = r.picture;
     input = {
       file: joined,
       codec: "h264",
@@ -83,6 +88,7 @@ export async function renderPeerStream(tracks: PeerStreamTracks, o: PeerStreamOp
     sizeBytes: out.sizeBytes,
     video: video && { codec: video.codec, mode: isCopyable(video.codec) ? "copy" : "transcode", width: video.width, height: video.height },
     hasAudio: Boolean(tracks.audio),
+    ...(picture !== undefined ? { picture } : {}),
   };
 }
 

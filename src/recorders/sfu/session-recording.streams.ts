@@ -11,6 +11,7 @@ import { describeSfuFailure } from "../core/recording-failure.ts";
 import { uploadRecording } from "../core/upload.ts";
 import { pieceSource, renderPeerStream } from "./per-peer.ts";
 import { renderWrittenPieces } from "./per-peer-pieces.ts";
+import type { PictureMeasure } from "../../quality/picture.ts";
 import { isCopyable } from "../../media/per-peer-args.ts";
 import { probe } from "../../media/process.ts";
 import type { LostTrack } from "./remote-tracks.ts";
@@ -165,13 +166,18 @@ export async function processPeerStreams(
     const out = path.join(work, "streams", `${fileSafe(first.peer_id)}-${fileSafe(first.stream_id)}.mp4`);
     const ref = (t?: RecordedTrackRow) => (t ? { file: t.file, startMs: Date.parse(t.first_media_at!) - origin } : undefined);
     let duration = 0;
+    // The picture measured piece by piece while the session ran: the report then measures only the sound.
+    let picture: PictureMeasure | null = null;
     if (!fs.existsSync(out)) {
       fs.mkdirSync(path.dirname(out), { recursive: true });
       try {
         const pieces = video ? { dir: piecesDir(work, video), chunkMs: s.details.chunkMs } : undefined;
-        duration = (
-          await renderPeerStream({ video: ref(video), audio: ref(audio) }, { outFile: out, pieces, signal: jc.signal, log: jc.log })
-        ).durationSeconds;
+        const r = await renderPeerStream(
+          { video: ref(video), audio: ref(audio) },
+          { outFile: out, pieces, signal: jc.signal, log: jc.log },
+        );
+        duration = r.durationSeconds;
+        picture = r.picture ?? null;
       } catch (err) {
         if (!reportable(err, jc)) throw err;
         jc.log.error({ err, stream: id }, "stream recording failed");
@@ -193,6 +199,7 @@ export async function processPeerStreams(
       relativePath: relative,
       forType: "stream",
       forPath: up.path,
+      picture,
       expectVideo: tracks.some((t) => t.kind === "video"),
       expectAudio: tracks.some((t) => t.kind === "audio"),
       tracks: trackQuality(tracks),
