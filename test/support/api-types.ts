@@ -560,7 +560,7 @@ export interface WebhookEventData {
     duration: number;
     session_started_at: string;
     session_stopped_at: string;
-    missing_tracks: Array<{ peer_id: string; track_id: string; kind: string }>;
+    missing_tracks: Array<{ peer_id: string; track_id: string; kind: string; reason: "gone" | "unreadable" }>;
   };
   "compose.failure": ComposeEventData & { error_type: string; error_message: string; error_origin: FailureOrigin };
 }

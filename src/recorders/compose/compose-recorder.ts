@@ -23,8 +23,13 @@ const composeDetailsSchema = z.looseObject({
   toMs: z.number().positive(),
   /** The session's SFU recording, whose track uploads are the compose's input. */
   sfuRecordingId: z.string(),
-  /** Tracks of the shown peers that were no longer in storage (left out: their tiles show no picture, or no sound). */
-  missingTracks: z.array(z.object({ peer_id: z.string(), track_id: z.string(), kind: z.string() })).optional(),
+  /**
+   * Tracks of the shown peers left out (their tiles show no picture, or no sound): `gone` from storage, or
+   * there but `unreadable` (no frame decodes). Composes made before `reason` existed have only the first three keys.
+   */
+  missingTracks: z
+    .array(z.object({ peer_id: z.string(), track_id: z.string(), kind: z.string(), reason: z.enum(["gone", "unreadable"]).optional() }))
+    .optional(),
 });
 export type ComposeDetails = z.infer<typeof composeDetailsSchema>;
 

@@ -22,20 +22,24 @@ import type { PeerPresence, TrackRef } from "../sfu/composite-layout.ts";
 import { planCompose, type SpeakerChange } from "./compose-plan.ts";
 import { type ComposeDetails, composeRecording } from "./compose-recorder.ts";
 import { assetKey, type PeerTracks, peerTracks, shownPeers, trackAssets, tracksOf } from "./compose-tracks.ts";
+import { undecodable } from "./track-check.ts";
 import { type PeerLevels, speakerTimeline } from "./speaker-timeline.ts";
 
 // The `compose-session` job: a closed session composed again (POST /v2/sessions/:id/compose).
 //   1. the tracks of the peers shown are downloaded from their uploads (track recording) into the
-//      compose's work folder; one no longer in storage is left out (its tile shows no picture, or no
-//      sound) and named in the webhook; when none is left, the compose fails (INPUT_ERROR);
+//      compose's work folder, and each must decode a first frame (track-check.ts); one no longer in
+//      storage, or that does not decode, is left out (its tile shows no picture, or no sound) and named
+//      in the webhook with why; when none is left, the compose fails at once (INPUT_ERROR: no retry
+//      brings a removed or corrupt upload back) with a message that says which and why;
 //   2. for active-speaker, each audio track's level is measured (one ffmpeg pass each) and the live
 //      compositor's rule finds who speaks when (speaker-timeline.ts);
 //   3. the range is planned in segments with the live compositor's layouts (compose-plan.ts) and
 //      rendered by the SFU composite's renderer (sfu/composite.ts): H.264 + AAC, 30 fps;
 //   4. the MP4 goes to the room's destination (looked up now), beside the session's other files, and
 //      its asset, the recording's `completed` and `compose.success` are written in one transaction.
-// A media failure is retried twice, then reported; a download or upload that fails is retried as long
-// as the job queue retries (7 days), then reported (CLOUD_ACCESS_ERROR); each failure is `compose.failure`.
+// A media failure (ffmpeg killed, timed out, or failing on tracks that decoded) is retried twice, then
+// reported (PROCESSING_CMD_ERROR); a download or upload that fails is retried as long as the job queue
+// retries (7 days), then reported (CLOUD_ACCESS_ERROR); each failure is `compose.failure`.
 // Downloaded tracks and rendered segments stay in the work folder between attempts; it is removed at the end.
 
 type ComposePayload = JobPayloads["compose-session"];
@@ -45,7 +49,7 @@ const MEDIA_ATTEMPTS = 3;
 /** Segment runs at once: many are short (a speaker change), so ffmpeg's start-up is much of each. */
 const SEGMENTS_AT_ONCE = 2;
 
-/** Nothing is left to compose (100ms: INPUT_ERROR): every track to show is gone from storage. */
+/** Nothing is left to compose (100ms: INPUT_ERROR): every track to show is gone from storage or does not decode. */
 export class ComposeInputError extends RecordingInputError {
   override readonly name = "ComposeInputError";
 }
@@ -65,10 +69,12 @@ interface Target {
   picked: PeerTracks[];
 }
 
+/** A track of a shown peer left out of the compose: `gone` from storage, or there but `unreadable` (no frame decodes). */
 interface MissingTrack {
   peer_id: string;
   track_id: string;
   kind: string;
+  reason: "gone" | "unreadable";
 }
 
 async function load(ctx: AppContext, id: string): Promise<Target | null> {
@@ -94,27 +100,53 @@ async function download(ctx: AppContext, t: RecordedTrackRow, asset: AssetRow, d
   return downloadAsset(ctx, asset, path.join(dir, `${fileSafe(t.id)}.webm`));
 }
 
-/** Each shown track's local file (by its row id), and the tracks no longer in storage. */
+/** Each usable track's local file (by its row id); the tracks left out, and why each (for the failure's message). */
 async function fetchTracks(ctx: AppContext, t: Target, work: string, jc: JobContext) {
   const assets = await trackAssets(ctx.db, t.d.sfuRecordingId);
   const files = new Map<string, string>();
   const missing: MissingTrack[] = [];
+  const why: string[] = [];
   for (const track of tracksOf(t.picked)) {
     const asset = assets.get(assetKey(track));
     // Uploads finish soon after the session; the API refuses a compose before, but a retry may see one again.
     if (!asset && track.upload === "pending")
       throw new AppError("unavailable", `track ${track.track_id} is not uploaded yet`, { details: ["the compose runs again once it is"] });
+    const fields = { track_id: track.track_id, peer_id: track.peer_id, kind: track.kind };
+    const name = `${track.kind} track ${track.track_id} of peer ${track.peer_id}`;
     const file = asset ? await download(ctx, track, asset, path.join(work, "tracks")) : null;
-    if (file) files.set(track.id, file);
-    else {
-      missing.push({ peer_id: track.peer_id, track_id: track.track_id, kind: track.kind });
-      jc.log.warn(
-        { track_id: track.track_id, peer_id: track.peer_id, kind: track.kind },
-        "track no longer in storage: left out of the compose",
-      );
+    if (!file) {
+      missing.push({ ...fields, reason: "gone" });
+      why.push(`${name}: gone from storage`);
+      jc.log.warn(fields, "track no longer in storage: left out of the compose");
+      continue;
     }
+    // The upload was there, but is it still a recording? (Overwritten, cut short: the API only saw that it exists.)
+    const bad = await undecodable(file, track.kind, { workDir: path.join(work, "checks"), signal: jc.signal, log: jc.log });
+    if (bad) {
+      missing.push({ ...fields, reason: "unreadable" });
+      why.push(`${name}: cannot be decoded (${bad.reason})`);
+      jc.log.warn({ ...fields, reason: bad.reason, key: asset?.object_key }, "track in storage does not decode: left out of the compose");
+      continue;
+    }
+    files.set(track.id, file);
   }
-  return { files, missing };
+  return { files, missing, why };
+}
+
+/** At most this many tracks are named in a failure's message (a long one is cut, saying how many more). */
+const NAMED_IN_FAILURE = 5;
+
+/** Why nothing is left to compose, as the failure's message: the cause in its first words, then the tracks. */
+function nothingLeft(missing: MissingTrack[], why: string[]): string {
+  const gone = missing.filter((m) => m.reason === "gone").length;
+  const head =
+    gone === missing.length
+      ? `the session's recorded tracks are gone from storage: none of the ${missing.length} tracks to compose could be downloaded`
+      : gone === 0
+        ? `the session's recorded tracks cannot be decoded: none of the ${missing.length} tracks to compose holds media ffmpeg can read (overwritten or damaged in the bucket?)`
+        : `none of the ${missing.length} tracks to compose can be used: ${gone} gone from storage, ${missing.length - gone} cannot be decoded`;
+  const more = why.length > NAMED_IN_FAILURE ? [`and ${why.length - NAMED_IN_FAILURE} more`] : [];
+  return `${head}; ${[...why.slice(0, NAMED_IN_FAILURE), ...more].join("; ")}`;
 }
 
 /** The composite's input: each shown peer's presence and tracks on the session's timeline, from the local files. */
@@ -193,11 +225,8 @@ export function composeSessionHandler(ctx: AppContext): JobHandler<ComposePayloa
     const { rec, d, room, session } = t;
     const work = composeWorkDir(ctx.config.dataDir, rec.id);
     const t0 = Date.now();
-    const { files, missing } = await fetchTracks(ctx, t, work, jc);
-    if (files.size === 0)
-      throw new ComposeInputError(
-        `the session's recorded tracks are gone from storage: none of the ${missing.length} tracks to compose could be downloaded`,
-      );
+    const { files, missing, why } = await fetchTracks(ctx, t, work, jc);
+    if (files.size === 0) throw new ComposeInputError(nothingLeft(missing, why));
     const peers = presences(t, files);
     const out = path.join(work, "compose.mp4");
     if (!fs.existsSync(out)) {
