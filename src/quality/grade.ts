@@ -27,6 +27,12 @@ export const QUALITY_THRESHOLDS = Object.freeze({
   degradedClippingShare: 0.01,
   /** degraded: a track lost more than this percentage of its packets: more than retransmission hides, so there are artefacts. */
   degradedLossPct: 2,
+  /**
+   * degraded: a live output's encoder was further than this behind real time at some point (ms): more
+   * than the three 2 s segments a live player keeps in hand (hls.js's default live sync), so its viewers'
+   * players could run dry; a healthy encoder sits at a second or two (a chunk or frame in flight, lookahead).
+   */
+  degradedEncoderLagMs: 6000,
   /** "silent throughout": silence covers at least this share of the file (a click or two is not sound). */
   silentShare: 0.99,
 });
@@ -47,7 +53,8 @@ export const QUALITY_RULE =
   `the sound is more than ${T.degradedAvOffsetMs} ms ahead of or behind the picture; ` +
   `the sound clipped for more than ${percent(T.degradedClippingShare)} of the file; ` +
   "there is sound but it is silent throughout; there is any gap; " +
-  `or a track lost more than ${T.degradedLossPct}% of its packets. ` +
+  `a track lost more than ${T.degradedLossPct}% of its packets; ` +
+  `or a live output's encoder fell more than ${T.degradedEncoderLagMs / 1000} s behind real time. ` +
   "Good otherwise. Silence is reported but does not lower the grade.";
 
 /** "2.3%" under 10%, "62%" above. */
@@ -132,6 +139,10 @@ export function gradeReport(r: UngradedReport, expect: QualityExpectation = {}):
         : `${lossy.length} tracks lost more than ${T.degradedLossPct}% of their packets: ${named.join(", ")}`,
     );
   }
+
+  const lag = r.live?.encoder_lag_ms;
+  if (lag && lag.max > T.degradedEncoderLagMs)
+    degraded.push(`the live encoder fell ${secs(lag.max / 1000)} behind real time (${secs(lag.median / 1000)} in the median second)`);
 
   const grade: QualityGrade = bad.length ? "bad" : degraded.length ? "degraded" : "good";
   return { grade, reasons: [...bad, ...degraded], rule: QUALITY_RULE };

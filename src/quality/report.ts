@@ -54,6 +54,11 @@ export interface QualityReport {
   /** Over the whole file; ms null when there was nothing to measure it from, and note says why. */
   av_offset: { ms: number | null; events: number; method: string; note?: string };
   tracks?: TrackQuality[];
+  /**
+   * Live outputs (a live stream's layers and VOD, a recorded RTMP stream): how far the encoder was behind
+   * real time, sampled once a second while it ran (ms: the real time since the file's first frame less the
+   * media time written; recorders/core/encoder-lag.ts).
+   */
   live?: { encoder_lag_ms: { median: number; max: number } };
   /**
    * Wall time of the analysis; `while_recording`: it followed the file as it was written (the time is

@@ -166,6 +166,20 @@ test("a track losing more than 2% of its packets is degraded", () => {
   ]);
 });
 
+test("a live encoder more than 6 s behind real time is degraded; a steady lag of a second or two is not", () => {
+  const live = (median: number, max: number) => report((r) => (r.live = { encoder_lag_ms: { median, max } }));
+  assert.equal(gradeReport(live(1200, 2500), both).grade, "good");
+  assert.equal(gradeReport(live(3000, 6000), both).grade, "good"); // 6 s is not more than 6 s
+  assert.deepEqual(gradeReport(live(2100, 9400), both), {
+    grade: "degraded",
+    reasons: ["the live encoder fell 9.4 s behind real time (2.1 s in the median second)"],
+    rule: QUALITY_RULE,
+  });
+  // A file that is not a live output has no `live`, and nothing to say about it.
+  assert.equal(gradeReport(report(), both).grade, "good");
+  assert.match(QUALITY_RULE, /live output's encoder fell more than 6 s behind real time/);
+});
+
 test("bad reasons come before degraded ones, one sentence per rule", () => {
   const g = gradeReport(
     report((r) => {

@@ -5,6 +5,8 @@ import { DEFAULT_OUTBOUND_POLICY, OutboundRefusedError, type OutboundPolicy } fr
 import { describeEnd } from "../../process/supervisor.ts";
 import type { CaptureEnd, CaptureStepName, RecordingCapture } from "../core/capture.ts";
 import { CaptureFfmpeg, type StdoutSink } from "../core/capture-ffmpeg.ts";
+import type { EncoderLagSummary } from "../core/encoder-lag.ts";
+import type { GapSpan } from "../../quality/report.ts";
 import { ChromiumProcess } from "./chromium-process.ts";
 import { FileFollower } from "../core/follow-file.ts";
 
@@ -52,6 +54,8 @@ export interface CaptureOptions {
   trustSpki?: string;
   /** Told as the start passes each step (launching Chromium, loading the page, joining, starting the capture). */
   onStep?: (step: CaptureStepName) => void;
+  /** A live output: sample its encoder's lag behind real time (capture-ffmpeg.ts lagFrom). */
+  live?: boolean;
 }
 
 /**
@@ -113,6 +117,15 @@ export class BeamCapture implements RecordingCapture {
   /** Time of the first byte ffmpeg wrote (the file's first frame), or null. */
   get firstDataAt(): number | null {
     return this.ffmpeg?.firstDataAt ?? null;
+  }
+
+  encoderLag(): EncoderLagSummary | null {
+    return this.ffmpeg?.encoderLag() ?? null;
+  }
+
+  /** None known: a page that loses the room shows it (and rejoins) in the picture, which the report measures. */
+  gaps(): GapSpan[] {
+    return [];
   }
   /**
    * When MediaRecorder started (the file's time 0) and when the recording was asked to stop or broke
@@ -250,6 +263,8 @@ export class BeamCapture implements RecordingCapture {
       stdout: o.stdout,
       // Measured while it is written: the report is ready when the file is (core/quality.ts).
       quality: { expectVideo: !o.audioOnly, expectAudio: true },
+      // Counted from MediaRecorder's start (this.startedAt, set once the page has started it).
+      lagFrom: o.live ? () => this.startedAt : undefined,
       log: o.log,
     });
     this.ffmpeg = ff;

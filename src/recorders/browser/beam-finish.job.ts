@@ -15,6 +15,7 @@ import {
   type UploadedChat,
 } from "../core/finish.ts";
 import { describeBrowserFailure } from "../core/recording-failure.ts";
+import { gapsWithin, liveQuality } from "../core/known-gaps.ts";
 import { deliverQuality, measuredQualityFile, qualityWebhookKeys } from "../core/quality.ts";
 import { makeThumbnails, type Thumbnails } from "../core/thumbnails.ts";
 import { uploadRecording, WEBHOOK_PRESIGN_SECONDS } from "../core/upload.ts";
@@ -87,7 +88,8 @@ export async function finishMp4Recording<D extends BeamDetails>(
         })
       : { thumbnails: [], skipped: "the spool file is gone" };
 
-  // Its quality report: measured while it was recorded when the capture left one, else now.
+  // Its quality report: measured while it was recorded when the capture left one, else now; with what
+  // the capture knew (its gaps; a live output's encoder lag).
   const quality = fs.existsSync(d.spool)
     ? await deliverQuality(ctx, {
         file: d.spool,
@@ -96,6 +98,8 @@ export async function finishMp4Recording<D extends BeamDetails>(
         forType: "room-composite",
         forPath: storage.displayPath(d.key),
         measured: measuredQualityFile(d.spool),
+        gaps: gapsWithin(d.gaps, probe.duration),
+        live: liveQuality(d),
         expectVideo: !d.audio_only,
         expectAudio: true,
         signal,

@@ -61,6 +61,10 @@ export interface BeamDetails {
   key?: string;
   /** Set when the live upload completed (bytes); absent = upload the spool file. */
   uploaded_size?: number;
+  /** A live output's encoder lag behind real time (ms), sampled by the capture (core/encoder-lag.ts). */
+  encoder_lag_ms?: { median: number; max: number };
+  /** Stretches of the file the capture knows have no media (seconds from the file's start, as captured), with why. */
+  gaps?: Array<{ start: number; end: number; reason: string }>;
   /** While starting: the step the worker has reached (capture-progress.ts; shown as the API's `progress`). */
   progress?: CaptureProgress;
 }
@@ -86,6 +90,12 @@ export const beamDetailsShape = {
   relative_path: z.string().optional(),
   key: z.string().optional(),
   uploaded_size: z.number().optional(),
+  // Unreadable (written by other code) is as absent: the report is made without them.
+  encoder_lag_ms: z.object({ median: z.number(), max: z.number() }).optional().catch(undefined),
+  gaps: z
+    .array(z.object({ start: z.number(), end: z.number(), reason: z.string() }))
+    .optional()
+    .catch(undefined),
   progress: z
     .object({
       step: z.enum(CAPTURE_STEPS),

@@ -333,6 +333,7 @@ export class CaptureWorker<D extends BeamDetails> {
         log,
         videoBitsPerSecond: Math.round(d.width * d.height * 2.7),
         onStep: (step: CaptureStep) => this.step(r, step),
+        live: recorder.live === true,
       };
       const tls = ctx.config.tls;
       r.capture =
@@ -440,6 +441,12 @@ export class CaptureWorker<D extends BeamDetails> {
     const duration = Math.max(0, Math.round((Date.parse(stoppedAt) - epoch) / 1000));
     const reason = end.clean ? (r.row.stop_reason ?? "client request") : "failure: INTERNAL_ERROR";
     log.info({ reason, bytes: end.bytes, clean: end.clean }, `capture ended; finishing the ${recorder.label}`);
+    // What only the capture knows of its file, for the quality report (the finish job reads the details).
+    const lag = capture.encoderLag();
+    if (lag) d.encoder_lag_ms = lag;
+    const gaps = capture.gaps();
+    if (gaps.length) d.gaps = gaps;
+    if (lag || gaps.length) log.info({ encoder_lag_ms: lag, gaps }, "what the capture knows of its file's quality");
     await recorder.captureEnded?.(run);
     if (end.bytes === 0 || !recorder.outputOnDisk(d)) {
       await states.fail(running, d, { type: "INTERNAL_ERROR", message: `${end.message}; nothing was recorded` }, log);

@@ -3,6 +3,8 @@ import { describeEnd } from "../../process/supervisor.ts";
 import type { PeerInfo } from "../../sfu/protocol.ts";
 import type { CaptureEnd, CaptureStepName, RecordingCapture } from "../core/capture.ts";
 import { CaptureFfmpeg, type StdoutSink } from "../core/capture-ffmpeg.ts";
+import type { EncoderLagSummary } from "../core/encoder-lag.ts";
+import type { GapSpan } from "../../quality/report.ts";
 import { FileFollower } from "../core/follow-file.ts";
 import type { EncodedLayer } from "../core/recorder.ts";
 import { type CompositorLayoutName, type LayoutPeer, type LayoutTile, layoutTiles, sameLayout } from "./compositor-layout.ts";
@@ -19,6 +21,9 @@ import { SpeakerDetector } from "./speaker.ts";
 // camera has a decoded frame, and its camera replaces the placeholder once the camera's first frame is
 // decoded; a muted camera shows the placeholder again. A source leaves the canvas before it is removed.
 // A compositor that dies ends the capture with what was recorded and says so (as a browser crash does).
+// A feed that ends before the stop (the recorder's connection to the room dropped, or the room removed
+// it) leaves the recording going with nothing new to draw: from then to the end is a gap the quality
+// report lists with that reason (gaps()).
 
 /** Where the compositor's media comes from: the room's tracks, routed to the ports it gives. */
 export interface CompositorFeed {
@@ -57,6 +62,8 @@ export interface CompositorCaptureOptions {
   layers?: EncodedLayer[];
   log: Logger;
   onStep?: (step: CaptureStepName) => void;
+  /** A live output: sample its encoder's lag behind real time (capture-ffmpeg.ts lagFrom). */
+  live?: boolean;
 }
 
 /** How long a joining peer waits for its camera's first decoded frame (from its join or its camera's appearance) before its name tile is shown instead. */
@@ -65,6 +72,11 @@ const CAMERA_WAIT_MS = 1500;
 const KEYFRAME_EVERY_MS = 300;
 /** The longest a recording waits for the room's picture (every present camera decoded) before it starts anyway. */
 const FIRST_PICTURE_MS = 2500;
+/**
+ * A feed lost less than this before the file's end is not a gap: the recorder removed while its recording
+ * was being stopped (a stop racing a removal; the worker applies stops once a second) is the file's end.
+ */
+const FEED_END_GRACE_MS = 2000;
 
 interface Source {
   key: string;
@@ -103,6 +115,10 @@ export class CompositorCapture implements RecordingCapture {
   private held = true;
   private releasedNow!: () => void;
   private readonly released = new Promise<void>((resolve) => (this.releasedNow = resolve));
+  /** Paused spans (wall ms), left out of the file: the file's time of a moment is its wall time less these. */
+  private readonly pauses: Array<{ from: number; to: number | null }> = [];
+  /** The feed ended before the stop: when, and why. */
+  private feedLost: { at: number; reason: string } | null = null;
 
   get firstDataAt(): number | null {
     return this.ffmpeg.firstDataAt;
@@ -118,6 +134,8 @@ export class CompositorCapture implements RecordingCapture {
       stdout: o.stdout,
       // Measured while it is written: the report is ready when the file is (core/quality.ts).
       quality: { expectVideo: !o.audioOnly, expectAudio: true },
+      // Counted from the released output's first frame (startedAt, 0 while held).
+      lagFrom: o.live ? () => this.startedAt : undefined,
       log: o.log,
     });
     this.comp = new CompositorProcess({
@@ -170,7 +188,9 @@ export class CompositorCapture implements RecordingCapture {
         onTrackGone: (id) => cap.trackGone(id),
         onEnd: (reason) => {
           cap.release("the recorder's connection ended");
-          if (!cap.stopping) o.log.warn({ reason }, "compositor: the recorder's connection to the room ended; composing what is left");
+          if (cap.stopping) return;
+          cap.feedLost ??= { at: Date.now(), reason };
+          o.log.warn({ reason }, "compositor: the recorder's connection to the room ended; composing what is left");
         },
       });
       o.onStep?.("starting_capture");
@@ -360,11 +380,36 @@ export class CompositorCapture implements RecordingCapture {
   }
 
   async pause(): Promise<void> {
+    if (this.pauses.at(-1)?.to !== null) this.pauses.push({ from: Date.now(), to: null });
     this.comp.pause();
   }
 
   async resume(): Promise<void> {
+    const open = this.pauses.at(-1);
+    if (open && open.to === null) open.to = Date.now();
     this.comp.resume();
+  }
+
+  encoderLag(): EncoderLagSummary | null {
+    return this.ffmpeg.encoderLag();
+  }
+
+  /** The file's time (s) of wall time `t` (ms): from its start, less the paused spans before `t`. */
+  private fileSeconds(t: number): number {
+    if (!this.startedAt || t <= this.startedAt) return 0;
+    const paused = this.pauses.reduce((sum, p) => sum + Math.max(0, Math.min(p.to ?? t, t) - Math.max(p.from, this.startedAt)), 0);
+    return Math.max(0, t - this.startedAt - paused) / 1000;
+  }
+
+  /** The feed lost before the stop: a gap from then to the file's end (unless within FEED_END_GRACE_MS of it). */
+  gaps(): GapSpan[] {
+    if (!this.feedLost) return [];
+    const start = this.fileSeconds(this.feedLost.at);
+    const end = this.fileSeconds(this.stoppedAt ?? Date.now());
+    if ((end - start) * 1000 < FEED_END_GRACE_MS) return [];
+    return [
+      { start, end, reason: `the recorder's connection to the room ended (${this.feedLost.reason}): nothing new was drawn after it` },
+    ];
   }
 
   /** Leaves the room, lets the compositor finish its output and ffmpeg its file; resolves with how it ended. */

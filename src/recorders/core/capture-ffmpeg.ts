@@ -1,8 +1,10 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
+import readline from "node:readline";
 import { buildCaptureMp4Args } from "../../media/ffmpeg-args.ts";
 import { superviseProcess, type ProcessEnd, type ProcessLog, type SupervisedProcess } from "../../process/supervisor.ts";
 import { analyzeMedia, type QualityReport } from "../../quality/analyze.ts";
+import { EncoderLag, type EncoderLagSummary, PROGRESS_ARGS } from "./encoder-lag.ts";
 import type { FileFollower } from "./follow-file.ts";
 import { measuredQualityFile } from "./quality.ts";
 
@@ -42,6 +44,12 @@ export interface CaptureFfmpegOptions {
    * spool (measuredQualityFile) for the finish job, so it has nothing left to measure: what it should hold.
    */
   quality?: { expectVideo: boolean; expectAudio: boolean };
+  /**
+   * A live output (a live stream, RTMP out): sample the encoder's lag behind real time (encoder-lag.ts),
+   * counted from `zero()`, the wall time of the file's time 0 (0 while not yet known). The capture must
+   * not be paused meanwhile (a live kind's pause leaves the capture running).
+   */
+  lagFrom?: () => number;
   log: ProcessLog & { error(obj: object, msg?: string): void };
 }
 
@@ -67,8 +75,10 @@ export class CaptureFfmpeg {
   private behindWarnedAt = 0;
   private measuring: Promise<QualityReport | null> | null = null;
   private readonly measureAbort = new AbortController();
+  private readonly lag: EncoderLag | null;
 
   constructor(private readonly o: CaptureFfmpegOptions) {
+    this.lag = o.lagFrom ? new EncoderLag(o.lagFrom) : null;
     let out: fs.WriteStream | null = null;
     if (!o.ffmpegArgs) {
       fs.writeFileSync(o.spoolFile, "");
@@ -77,8 +87,10 @@ export class CaptureFfmpeg {
     this.proc = superviseProcess({
       name: "capture ffmpeg",
       command: "ffmpeg",
-      args: o.ffmpegArgs ?? buildCaptureMp4Args(),
+      // The progress block goes to fd 3: stdout may be the file (mp4) or the stream (rtmp), stderr stays quiet.
+      args: [...(this.lag ? PROGRESS_ARGS : []), ...(o.ffmpegArgs ?? buildCaptureMp4Args())],
       stdin: "pipe",
+      extraPipes: this.lag ? 1 : 0,
       stdout: out || o.stdout ? "pipe" : "ignore",
       log: o.log,
       gracefulStop: "stdin-end",
@@ -87,6 +99,11 @@ export class CaptureFfmpeg {
       // No children of its own; in tapedeck's scheduling group, so it does not take an equal CPU share against Chromium.
       group: "shared",
     });
+    const progress = this.proc.child.stdio[3] as NodeJS.ReadableStream | undefined | null;
+    if (this.lag && progress) {
+      const lag = this.lag;
+      readline.createInterface({ input: progress }).on("line", (line) => lag.line(line));
+    }
     const stdout = this.proc.child.stdout;
     if (out && stdout) {
       const spool = out;
@@ -158,6 +175,11 @@ export class CaptureFfmpeg {
     } catch (err) {
       this.o.log.warn({ err: (err as Error).message }, "could not keep the quality report measured during the recording");
     }
+  }
+
+  /** The encoder's lag behind real time so far (lagFrom), or null when it is not sampled or nothing was written yet. */
+  encoderLag(): EncoderLagSummary | null {
+    return this.lag?.summary() ?? null;
   }
 
   /** ffmpeg's pid (the leader of its process group), undefined if it did not start. */

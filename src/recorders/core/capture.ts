@@ -1,3 +1,5 @@
+import type { GapSpan } from "../../quality/report.ts";
+import type { EncoderLagSummary } from "./encoder-lag.ts";
 import type { FileFollower } from "./follow-file.ts";
 
 // What the capture worker runs for a recording, whoever makes the picture: a browser recording the
@@ -23,6 +25,10 @@ export interface RecordingCapture {
   startedAt: number;
   stoppedAt: number | null;
   readonly follower: FileFollower;
+  /** A live output's encoder lag behind real time (CaptureFfmpegOptions.lagFrom), null when not sampled. */
+  encoderLag(): EncoderLagSummary | null;
+  /** Stretches of the file (seconds from its start) the capture knows have no media, with why. */
+  gaps(): GapSpan[];
   pause(): Promise<void>;
   resume(): Promise<void>;
   stop(): Promise<CaptureEnd>;

@@ -89,6 +89,11 @@ export interface Recorder<D> extends RecordingDescriptor<D> {
   readonly states: Record<LifecycleEvent, string>;
   /** Keys a lifecycle webhook carries besides the base and the worker's own; `row` as the webhook reports it. */
   eventKeys(event: LifecycleEvent, row: RecordingRow): Record<string, unknown>;
+  /**
+   * Its output is watched as it is made (a live stream, RTMP out): the capture samples the encoder's lag
+   * behind real time, kept in the details (`encoder_lag_ms`) for the quality report's `live`.
+   */
+  readonly live?: boolean;
   /** How many recordings of this kind one worker runs at once, and the setting that says so. */
   limit(): { max: number; setting: string };
   /**

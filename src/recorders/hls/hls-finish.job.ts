@@ -8,6 +8,7 @@ import type { JobHandler, JobPayloads } from "../../jobs/job-queue.ts";
 import { nowIso } from "../../ids.ts";
 import { chatAsset, commitOutputs, finishJobHandler, probeMp4, uploadChatCsv, type UploadedChat } from "../core/finish.ts";
 import { describeBrowserFailure } from "../core/recording-failure.ts";
+import { gapsWithin, gapsWithoutPauses, liveQuality } from "../core/known-gaps.ts";
 import { type DeliveredQuality, deliverQuality, qualityWebhookKeys, worstGrade } from "../core/quality.ts";
 import { makeThumbnails, type Thumbnails } from "../core/thumbnails.ts";
 import { uploadRecording, type Uploaded } from "../core/upload.ts";
@@ -65,6 +66,12 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
         zip = await uploadRecording(ctx, dest, hlsVodZipPath(at), file, "application/zip");
         log.info({ key: zip.key, size: zip.size, files: vod.files.length }, "VOD zip uploaded");
       }
+      // What the capture knew of every layer alike: its gaps (on the recording's clock, pauses left out)
+      // and the encoder's lag behind real time.
+      const captured = {
+        gaps: gapsWithoutPauses(d.gaps, d.paused_spans ?? [], d.epoch ?? 0),
+        live: liveQuality(d),
+      };
       const layers: Array<{
         index: number;
         width: number;
@@ -86,6 +93,8 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
             relativePath: relative,
             forType: "room-composite",
             forPath: up.path,
+            gaps: gapsWithin(captured.gaps, probe.duration),
+            live: captured.live,
             expectVideo: true,
             expectAudio: true,
             signal,
@@ -167,6 +176,8 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
               relativePath: hlsVodZipPath(at),
               forType: "room-vod",
               forPath: zip.path,
+              gaps: gapsWithin(captured.gaps, top.durationSeconds),
+              live: captured.live,
               expectVideo: true,
               expectAudio: true,
               signal,

@@ -64,6 +64,8 @@ export function hlsRecorder(ctx: Pick<AppContext, "config" | "identity">): Recor
       return {};
     },
     finishJob: "hls-finish",
+    // Watched as it is made: its encoder's lag behind real time goes into each layer's quality report.
+    live: true,
     limit: () => ({ max: ctx.config.recording.hlsMax, setting: "TAPEDECK_HLS_MAX" }),
 
     build({ dir, d, log, renderer }) {

@@ -65,6 +65,8 @@ export function rtmpRecorder(ctx: AppContext, o: { backoffMs?: number[] } = {}):
     webhookBase: (row, room, d) => rtmpWebhookBase(row, room, d, ctx.config.publicUrl),
     eventKeys: (_event, row) => ({ recording_enabled: rtmpDetails(row).recording }),
     finishJob: "rtmp-finish",
+    // Watched as it is made: its encoder's lag behind real time goes into the recorded MP4's quality report.
+    live: true,
     limit: () => ({ max: ctx.config.recording.beamMax, setting: "TAPEDECK_BEAM_MAX" }),
 
     build({ dir, d, log }) {
