@@ -56,7 +56,10 @@ interface Server {
   stop(): Promise<unknown>;
 }
 
-/** `tapedeck serve` with every role (the worker post-processes), logging at info: warnings are echoed. */
+/** Where the server's whole log is written, when set (to see where the time after the close went). */
+const serverLog = process.env.BENCH_SERVER_LOG;
+
+/** `tapedeck serve` with every role (the worker post-processes), logging at info: warnings are echoed (and all of it to BENCH_SERVER_LOG). */
 async function startFullServer(dataDir: string): Promise<Server> {
   const child = spawn(process.execPath, ["bin/tapedeck.js", "serve"], {
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", TAPEDECK_DATA_DIR: dataDir, LOG_LEVEL: "info", TAPEDECK_ROLES: "api,sfu,worker" },
@@ -66,6 +69,7 @@ async function startFullServer(dataDir: string): Promise<Server> {
     child.once("exit", (c) => reject(new Error(`server exited ${c}`)));
     // Read every line (a full pipe would stall the server).
     readline.createInterface({ input: child.stdout! }).on("line", (l) => {
+      if (serverLog) fs.appendFileSync(serverLog, `${l}\n`);
       const m = /running at (http:\/\/\S+) /.exec(l);
       if (m) return resolve(m[1]);
       if (!l.startsWith("{")) return;
