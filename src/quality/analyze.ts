@@ -87,7 +87,11 @@ export async function analyzeMedia(file: string, o: AnalyzeOptions = {}): Promis
   const windowSeconds = hasAudio ? median(steps(m.levels.t)) || AUDIO_WINDOW_SECONDS : 0;
   const videoEnd = hasVideo ? pic.end : 0;
   const audioEnd = hasAudio ? m.levels.t.at(-1)! + windowSeconds : 0;
-  const duration = info.durationSeconds > 0 ? info.durationSeconds : Math.max(videoEnd, audioEnd, m.packets?.bytesPerSecond.length ?? 0);
+  // A file followed as it was written was probed at its start: its header's length is of the first
+  // fragment (a second, or nothing), so its length is where its media ended.
+  const measuredEnd = Math.max(videoEnd, audioEnd);
+  const duration =
+    info.durationSeconds > 0 && !o.follow ? info.durationSeconds : measuredEnd > 0 ? measuredEnd : (m.packets?.bytesPerSecond.length ?? 0);
   const seconds = Math.max(0, Math.ceil(duration - 1e-3));
 
   const long = (s: Span) => s.end - s.start >= MIN_SPAN_SECONDS;

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { MediaProcessError } from "../../src/media/process.ts";
+import { MediaProcessError, runFfmpeg } from "../../src/media/process.ts";
 import { analyzeMedia } from "../../src/quality/analyze.ts";
+import { FileFollower } from "../../src/recorders/core/follow-file.ts";
 import { fixtureDir, makeFlashBeepMp4, makeUndecodableVideoMkv } from "../support/media-fixtures.ts";
 
 // The quality analysis on real files made with ffmpeg: a moving picture that flashes white at the start
@@ -142,4 +144,40 @@ test("an analysis aborted while ffmpeg runs rejects as aborted (once ffmpeg has 
     analyzeMedia(files.clean, { signal: ac.signal, log }),
     (err) => err instanceof MediaProcessError && err.code === "media_aborted",
   );
+});
+
+test("a file measured while it is written (a fragmented MP4 followed as it grows) has the length of all it got, not of its first fragment", async () => {
+  // As a capture writes its spool: the header and the first fragment are there when the analysis starts
+  // (it probes then); the rest is appended afterwards.
+  const fragmented = path.join(dir.dir, "fragmented.mp4");
+  await runFfmpeg([
+    ...["-hide_banner", "-loglevel", "error", "-y", "-i", files.clean, "-c", "copy"],
+    ...["-movflags", "frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "1000000", fragmented],
+  ]);
+  const whole = fs.readFileSync(fragmented);
+  const spool = path.join(dir.dir, "spool.mp4");
+  const firstFragment = whole.indexOf("moof", whole.indexOf("moof") + 4) - 4; // up to the second fragment
+  fs.writeFileSync(spool, whole.subarray(0, firstFragment));
+  const follower = new FileFollower(spool);
+  let analysing!: () => void;
+  const passStarted = new Promise<void>((resolve) => (analysing = resolve));
+  const log = {
+    debug: (obj: object, msg?: string) => {
+      if (msg === "media process spawned" && (obj as { tool?: string }).tool === "ffmpeg") analysing();
+    },
+    info: () => {},
+    warn: () => {},
+  };
+  const report = analyzeMedia(spool, { follow: () => follower.stream(), log, expectVideo: true, expectAudio: true });
+  // The spool was probed (its first fragment only) before the pass that follows it started.
+  await passStarted;
+  for (let at = firstFragment; at < whole.length; at += 256 * 1024) {
+    fs.appendFileSync(spool, whole.subarray(at, Math.min(whole.length, at + 256 * 1024)));
+    follower.grew();
+  }
+  follower.end();
+  const r = await report;
+  assert.ok(Math.abs(r.file.duration - 12) < 0.1, `duration ${r.file.duration}`);
+  assert.deepEqual(r.timeline.fps.slice(0, 12), new Array(12).fill(30), `fps per second: ${r.timeline.fps}`);
+  assert.equal(r.grade, "good", r.reasons.join("; "));
 });
