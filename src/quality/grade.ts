@@ -4,7 +4,8 @@ import { clock, coveredSeconds, longestSpan, median } from "./spans.ts";
 // The grade of a quality report, from its measurements alone: pure, so the rule can be tested on its
 // own and a report can be graded again (with the caller's gaps and tracks) without touching the file.
 // Each rule that fires adds one plain sentence; the worst rule decides the grade. Silence is reported
-// but never lowers the grade: meetings are quiet at times.
+// but never lowers the grade: meetings are quiet at times. Nor does a pause (listed as a gap of no length
+// where it cut the file): the user chose it, and nothing is missing from the file.
 
 /** Every threshold of the rule, with why it sits where it does. */
 export const QUALITY_THRESHOLDS = Object.freeze({
@@ -17,7 +18,7 @@ export const QUALITY_THRESHOLDS = Object.freeze({
    * (ITU-R BT.1359 puts the limit of what viewers accept at 90 ms early and 185 ms late).
    */
   badAvOffsetMs: 200,
-  /** bad: gaps cover more than this share of the file: a fifth of the meeting is missing. */
+  /** bad: gaps (those with a length) cover more than this share of the file: a fifth of the meeting is missing. */
   badGapShare: 0.2,
   /** degraded: a full second with fewer frames than this share of the nominal rate: a stutter people see. */
   degradedFpsShare: 0.8,
@@ -52,7 +53,7 @@ export const QUALITY_RULE =
   `a full second (not the first or last) has less than ${percent(T.degradedFpsShare)} of the nominal frame rate; ` +
   `the sound is more than ${T.degradedAvOffsetMs} ms ahead of or behind the picture; ` +
   `the sound clipped for more than ${percent(T.degradedClippingShare)} of the file; ` +
-  "there is sound but it is silent throughout; there is any gap; " +
+  "there is sound but it is silent throughout; there is any gap (a gap of no length, where a pause cut the file, is not counted); " +
   `a track lost more than ${T.degradedLossPct}% of its packets; ` +
   `or a live output's encoder fell more than ${T.degradedEncoderLagMs / 1000} s behind real time. ` +
   "Good otherwise. Silence is reported but does not lower the grade.";
@@ -119,7 +120,9 @@ export function gradeReport(r: UngradedReport, expect: QualityExpectation = {}):
     );
   if (audio && shareOf(coveredSeconds(r.spans.silence)) >= T.silentShare) degraded.push("the sound is silent throughout");
 
-  const gaps = r.spans.gaps;
+  // A gap of no length marks a cut (a pause: its time is not in the file, which goes on from the resume):
+  // nothing is missing from the file there, and pausing was the user's choice, so it is listed, not counted.
+  const gaps = r.spans.gaps.filter((g) => g.end > g.start);
   if (gaps.length) {
     const first = [...gaps].sort((a, b) => a.start - b.start)[0];
     const missing = shareOf(coveredSeconds(gaps));

@@ -10,7 +10,11 @@ export interface Span {
   end: number;
 }
 
-/** A stretch where media is missing, with why (given by the caller, who knows the gap's cause). */
+/**
+ * A stretch where media is missing, with why (given by the caller, who knows the gap's cause). One of no
+ * length (start = end) marks a cut: time that is not in the file, which goes on from there (a pause; the
+ * reason says how long it lasted). A cut does not lower the grade (grade.ts).
+ */
 export interface GapSpan extends Span {
   reason: string;
 }

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { probe } from "../../src/media/process.ts";
+import { gradeReport } from "../../src/quality/grade.ts";
+import type { QualityReport } from "../../src/quality/report.ts";
 import { remotePeers, withArtifacts } from "../support/browser.ts";
 import { audioLevel, avOffsetsMs, frameAt } from "../support/media-fixtures.ts";
 import type { ListPage, Recording, Room, Session } from "../support/api-types.ts";
@@ -102,12 +104,14 @@ test("a portrait 720x1280 recording of the host role only: Blue (guest) is nowhe
   });
 });
 
-test("pause and resume: the paused span is left out of the file", async () => {
+test("pause and resume: the paused span is left out of the file, and its quality report lists the pause where it cut the file without marking it down", async () => {
   const id = await startRecording({});
   await waitFor(id, ["running"]);
   await delay(3000);
+  const pausedAt = Date.now();
   assert.equal((await app.api<Recording>("POST", `/v2/recordings/room/${roomId}/pause`, {})).body.paused, true);
   await delay(4000);
+  const resumedAt = Date.now();
   assert.equal((await app.api<Recording>("POST", `/v2/recordings/room/${roomId}/resume`, {})).body.paused, false);
   await delay(3000);
   await app.api<Recording>("POST", `/v2/recordings/${id}/stop`, {});
@@ -117,6 +121,22 @@ test("pause and resume: the paused span is left out of the file", async () => {
   const wall = seconds(rec.started_at, rec.stopped_at);
   assert.ok(wall >= 10, `${wall} s from start to stop`);
   assert.ok(Math.abs(p.durationSeconds - (wall - 4)) <= 1.2, `file ${p.durationSeconds} s = ${wall} s less the 4 s pause`);
+
+  // The report lists the pause as a gap of no length at the file time it was asked for (the file's time 0
+  // is the recording's started_at), saying how long it lasted; the grade is what it would be without it.
+  const asset = rec.recording_assets?.find((a) => a.type === "quality");
+  assert.ok(asset, "a quality report");
+  const report = (await app.api<QualityReport>("GET", `/v2/recording-assets/${asset.id}/quality-report`)).body;
+  assert.equal(report.spans.gaps.length, 1, JSON.stringify(report.spans.gaps));
+  const [pause] = report.spans.gaps;
+  const at = (pausedAt - Date.parse(rec.started_at!)) / 1000;
+  assert.equal(pause.end, pause.start, "a pause has no length in the file");
+  assert.ok(Math.abs(pause.start - at) <= 0.5, `the pause is listed at ${pause.start} s of the file; it was asked for at ${at} s`);
+  const lasted = Number(/^paused for (\d+\.\d) s \(by the API\): that time is not in the file/.exec(pause.reason)?.[1]);
+  assert.ok(Math.abs(lasted - (resumedAt - pausedAt) / 1000) <= 0.5, `${pause.reason}; resumed ${resumedAt - pausedAt} ms after the pause`);
+  assert.ok(!report.reasons.some((r) => /missing|gap|paus/.test(r)), `the pause is no reason: ${report.reasons.join("; ")}`);
+  const unpaused = gradeReport({ ...report, spans: { ...report.spans, gaps: [] } }, { video: true, audio: true });
+  assert.deepEqual([report.grade, report.reasons], [unpaused.grade, unpaused.reasons], "the same grade as without the pause");
 });
 
 test("A/V sync of a custom meeting_url page whose flash and beep coincide: within ±60 ms", async () => {

@@ -11,8 +11,9 @@ import type { Room, Session } from "../support/api-types.ts";
 
 // The session page's quality reports, in a real headless Chromium: each recording's grade (the worst of
 // its files'), each file's, and a report's plot (pages/quality.js): the fps polyline one point per
-// second, the spans as bands where the time axis puts them, the A/V offset, an audio-only report with no
-// fps chart and its tracks, and no Content-Security-Policy violation on the way.
+// second, the spans as bands where the time axis puts them (a pause, a gap of no length, as a line),
+// the A/V offset, an audio-only report with no fps chart and its tracks, and no Content-Security-Policy
+// violation on the way.
 //
 // The recordings and their reports are written into the database, as the finish jobs write them
 // (recordings, recording_assets, quality_reports). Why not record them: a report made by analysing a
@@ -29,9 +30,15 @@ interface Span {
   end: number;
 }
 
-/** Two hours of a degraded browser recording: frozen 30:00-31:00, two black seconds, silence, a gap, A/V offset with holes. */
+/** Two hours of a degraded browser recording: frozen 30:00-31:00, two black seconds, silence, a gap, a pause, A/V offset with holes. */
 const LONG = 7200;
 const FROZEN: Span = { start: 1800, end: 1860 };
+/** A pause: a gap of no length, where it cut the file (1:40:00). */
+const PAUSE = {
+  start: 6000,
+  end: 6000,
+  reason: "paused for 30.0 s (by the API): that time is not in the file, which goes on from the resume",
+};
 const videoReport = {
   version: 1,
   file: { duration: LONG, video: { width: 1280, height: 720, fps: 30 }, audio: { sample_rate: 48000, channels: 2 } },
@@ -48,7 +55,7 @@ const videoReport = {
     black: [{ start: 0, end: 2 }],
     silence: [{ start: 4000, end: 4020 }],
     clipping: [],
-    gaps: [{ start: 5000, end: 5003, reason: "no packets from the SFU" }],
+    gaps: [{ start: 5000, end: 5003, reason: "no packets from the SFU" }, PAUSE],
   },
   av_offset: { ms: 38, events: 12, method: "onsets" },
   analysis: { seconds: 41.5 },
@@ -304,9 +311,21 @@ test("the session page shows each recording's and each file's grade, and a repor
         "silence",
       ]);
       assert.ok((await svg.locator("text").allTextContents()).includes("0:30:00"), "the axis is labelled in h:mm:ss");
+      // The pause: no band (it has no length) but a line where the axis puts 1:40:00, its reason in its title.
+      const cut = svg.getByTestId("cut");
+      assert.equal(await cut.count(), 1);
+      const cutX = [Number(await cut.getAttribute("x1")), Number(await cut.getAttribute("x2"))];
+      assert.ok(
+        cutX.every((cx) => Math.abs(cx - x(PAUSE.start)) < 0.2),
+        `the pause's line at x=${cutX}, the axis puts 1:40:00 at ${x(PAUSE.start)}`,
+      );
+      assert.ok(Number(await cut.getAttribute("y2")) - Number(await cut.getAttribute("y1")) > 100, "the line crosses the charts");
+      assert.equal(await cut.locator("xpath=..").locator("title").textContent(), `Cut at 1:40:00: ${PAUSE.reason}`);
       const legend = await page.getByTestId("quality-legend").locator("li").allTextContents();
       assert.ok(legend.includes("Frozen picture: 1 (1:00 in all)"), legend.join(" | "));
       assert.ok(legend.includes("Clipping: none"), legend.join(" | "));
+      assert.ok(legend.includes("Gaps: 1 (0:03 in all)"), `the pause is not counted among the gaps: ${legend.join(" | ")}`);
+      assert.ok(legend.includes("Cuts (time not in the file): 1"), legend.join(" | "));
 
       // The A/V offset: the figure, and its chart left empty where it was not measured.
       assert.equal(await page.getByTestId("av-offset").textContent(), "A/V offset: +38 ms (method: onsets, 12 events)");

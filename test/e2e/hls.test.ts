@@ -9,6 +9,8 @@ import { mintAppToken } from "../../src/auth/tokens.ts";
 import { CHROMIUM_PATH } from "../support/browser.ts";
 import { DEFAULT_LAYERS, ladderCost, type Layer } from "../../src/recorders/hls/ladder.ts";
 import { probe } from "../../src/media/process.ts";
+import { gradeReport } from "../../src/quality/grade.ts";
+import type { QualityReport } from "../../src/quality/report.ts";
 import { makeFakeAudio, makeFakeVideo, openRoomPage, waitForRemotePeers, withArtifacts, type RoomPage } from "../support/browser.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { until } from "../support/wait.ts";
@@ -311,6 +313,12 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
       );
       for (const s of segmentsOf(text)) assert.ok(fs.existsSync(path.join(unzipped, `${layer}`, s)), `${layer}/${s} in the zip`);
     }
+    // Where the pause cut each layer: after the segments before the VOD's discontinuity.
+    const cutAt = (layer: string) => {
+      const lines = fs.readFileSync(path.join(unzipped, `${layer}/index.m3u8`), "utf8").split("\n");
+      const before = lines.slice(0, lines.indexOf("#EXT-X-DISCONTINUITY"));
+      return before.reduce((sum, l) => sum + (l.startsWith("#EXTINF:") ? Number.parseFloat(l.slice(8)) : 0), 0);
+    };
     const vodProbe = await probe(path.join(unzipped, "0/index.m3u8"));
     assert.ok(vodProbe.streams.some((s) => s.codec_type === "video" && s.width === 640));
 
@@ -337,6 +345,21 @@ test("a live stream: the ladder cut to the machine, live playlists and segments,
         [asset?.type, asset?.metadata.layer, asset?.metadata.resolution],
         ["room-composite", file.layer, { width: w, height: h }],
       );
+      // Its quality report lists the pause where it cut the layer, for how long, and is not marked down for it.
+      const q = done.recording_assets?.find((a) => a.type === "quality" && a.metadata.for_path === file.recording_path);
+      assert.ok(q, `layer ${file.layer}'s quality report`);
+      const report = (await app.api<QualityReport>("GET", `/v2/recording-assets/${q.id}/quality-report`)).body;
+      assert.equal(report.spans.gaps.length, 1, JSON.stringify(report.spans.gaps));
+      const [cut] = report.spans.gaps;
+      assert.equal(cut.end, cut.start, "a pause has no length in the file");
+      assert.ok(
+        Math.abs(cut.start - cutAt(file.layer)) <= 0.5,
+        `layer ${file.layer}: the pause at ${cut.start} s, cut at ${cutAt(file.layer)} s`,
+      );
+      const lasted = Number(/^paused for (\d+\.\d) s \(by the API\): that time is not in the file/.exec(cut.reason)?.[1]);
+      assert.ok(Math.abs(lasted * 1000 - pausedMs) <= 100, `${cut.reason}; the span noted: ${pausedMs} ms`);
+      const unpaused = gradeReport({ ...report, spans: { ...report.spans, gaps: [] } }, { video: true, audio: true });
+      assert.deepEqual([report.grade, report.reasons], [unpaused.grade, unpaused.reasons], "the same grade as without the pause");
     }
 
     // Over: the live URL says where the recording went.

@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { type MediaSegment, parseMasterPlaylist, parseMediaPlaylist } from "../../src/media/hls-playlist.ts";
-import { buildVod, layerMp4, recordedSegments, zipVod } from "../../src/recorders/hls/vod.ts";
+import { buildVod, layerMp4, pauseCuts, recordedSegments, zipVod } from "../../src/recorders/hls/vod.ts";
 import { MediaProcessError, probe } from "../../src/media/process.ts";
 import { fixtureDir, makeLiveHlsFolder } from "../support/media-fixtures.ts";
 
@@ -121,6 +121,19 @@ describe("playlist parsing and segment selection (pure)", () => {
       "the input is left alone",
     );
   });
+
+  test("each pause that dropped segments is placed where it cut the recording (the kept seconds before it)", () => {
+    const all = [0, 1, 2, 3, 4, 5].map((i) => seg(i)); // middles at 2000, 4000, … 12000
+    const first = { from: 5000, to: 7500 }; // drops s2 (middle 6000)
+    const second = { from: 9500, to: null }; // drops s4 and s5: to the end
+    const tooShort = { from: 8100, to: 8900 }; // no middle in it: it cut nothing
+    assert.deepEqual(pauseCuts(all, [first, tooShort, second]), [
+      { at: 4, pause: first, toEnd: false },
+      { at: 6, pause: second, toEnd: true },
+    ]);
+    assert.deepEqual(pauseCuts(all, [{ from: 0, to: 3000 }]), [{ at: 0, pause: { from: 0, to: 3000 }, toEnd: false }], "at the start");
+    assert.deepEqual(pauseCuts(all, []), []);
+  });
 });
 
 describe("VOD from a real two-variant live stream (ffmpeg)", () => {
@@ -224,6 +237,11 @@ describe("VOD from a real two-variant live stream (ffmpeg)", () => {
     assert.match(text, /#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:[^\n]+\n#EXTINF:2\.000000,\nseg-00004\.ts\n/);
     assert.equal(fs.existsSync(path.join(out, "0", "seg-00002.ts")), false);
     assert.ok(Math.abs((await probe(path.join(out, v0.playlist))).durationSeconds - 8) < 0.5);
+    // Each variant says where the pause cut it (what its quality report lists): after its first 4 s.
+    assert.deepEqual(
+      r.variants.map((v) => v.pauses.map((c) => [c.at, c.toEnd])),
+      [[[4, false]], [[4, false]]],
+    );
 
     for (const v of r.variants) {
       const mp4 = f(`layer-${v.index}.mp4`);

@@ -145,6 +145,26 @@ test("any gap is degraded; gaps over 20% of the file are bad", () => {
   );
 });
 
+test("a pause (a gap of no length where it cut the file) never lowers the grade, and is not counted among the gaps", () => {
+  const paused = { start: 12, end: 12, reason: "paused for 30.0 s (by the API): that time is not in the file" };
+  assert.deepEqual(
+    gradeReport(
+      report((r) => (r.spans.gaps = [paused])),
+      both,
+    ),
+    { grade: "good", reasons: [], rule: QUALITY_RULE },
+  );
+  // Beside a real gap, only the real gap is counted and named, and its share of the file is unchanged.
+  const lost = { start: 40, end: 43, reason: "the recorder's connection to the room ended" };
+  assert.deepEqual(gradeReport(report((r) => (r.spans.gaps = [paused, lost]))).reasons, [
+    "media is missing for 3.0 s at 0:40 (the recorder's connection to the room ended)",
+  ]);
+  // Many pauses are still nothing missing: not "more than 20% of the file".
+  const many = Array.from({ length: 30 }, (_, i) => ({ ...paused, start: i * 2, end: i * 2 }));
+  assert.equal(gradeReport(report((r) => (r.spans.gaps = many))).grade, "good");
+  assert.match(QUALITY_RULE, /a gap of no length, where a pause cut the file, is not counted/);
+});
+
 test("a track losing more than 2% of its packets is degraded", () => {
   const track = (loss: number) => ({
     track_id: "t1",

@@ -15,7 +15,7 @@ import {
   type UploadedChat,
 } from "../core/finish.ts";
 import { describeBrowserFailure } from "../core/recording-failure.ts";
-import { gapsWithin, liveQuality } from "../core/known-gaps.ts";
+import { gapsWithin, liveQuality, pausesInFile } from "../core/known-gaps.ts";
 import { deliverQuality, measuredQualityFile, qualityWebhookKeys } from "../core/quality.ts";
 import { makeThumbnails, type Thumbnails } from "../core/thumbnails.ts";
 import { uploadRecording, WEBHOOK_PRESIGN_SECONDS } from "../core/upload.ts";
@@ -89,7 +89,12 @@ export async function finishMp4Recording<D extends BeamDetails>(
       : { thumbnails: [], skipped: "the spool file is gone" };
 
   // Its quality report: measured while it was recorded when the capture left one, else now; with what
-  // the capture knew (its gaps; a live output's encoder lag).
+  // the capture knew (its gaps; a live output's encoder lag) and each pause where it cut the file (the
+  // file's time 0 is the capture's start, d.epoch).
+  const gaps = gapsWithin(
+    [...(d.gaps ?? []), ...pausesInFile(d.paused_spans, d.epoch ?? 0, rec.stopped_at ? Date.parse(rec.stopped_at) : null)],
+    probe.duration,
+  ).sort((a, b) => a.start - b.start);
   const quality = fs.existsSync(d.spool)
     ? await deliverQuality(ctx, {
         file: d.spool,
@@ -98,7 +103,7 @@ export async function finishMp4Recording<D extends BeamDetails>(
         forType: "room-composite",
         forPath: storage.displayPath(d.key),
         measured: measuredQualityFile(d.spool),
-        gaps: gapsWithin(d.gaps, probe.duration),
+        gaps,
         live: liveQuality(d),
         expectVideo: !d.audio_only,
         expectAudio: true,

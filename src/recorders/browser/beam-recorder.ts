@@ -5,12 +5,14 @@ import { beamPath, objectKey } from "../../domain/storage-paths.ts";
 import type { UploadConfig } from "../../domain/upload-config.ts";
 import { canResume, MIN_PART_SIZE, ResumableUpload, type ResumableUploadState, uploadInParts } from "../../storage/resumable-upload.ts";
 import { captureWebhookBase } from "./capture-webhook.ts";
+import { notePause } from "../core/known-gaps.ts";
 import type { Recorder, RecorderRun } from "../core/recorder.ts";
 import { beamDetails, type BeamDetails } from "./beam.service.ts";
 
 // A browser recording ("beam") as the capture worker runs it: the page's recording is written to a
 // fragmented MP4 spool file, uploaded to the room's destination while it grows (parts go up during the
-// recording); a pause pauses the page's MediaRecorder, so the span is left out of the file; it is
+// recording); a pause pauses the page's MediaRecorder (or the live compositor), so the span is left out
+// of the file, and is noted in the details (`paused_spans`) for the file's quality report; it is
 // `running` as soon as the capture starts; a `beam-finish` job completes it (beam-finish.job.ts), from
 // the spool file when the live upload failed or the worker died.
 //
@@ -72,7 +74,13 @@ export function beamRecorder(ctx: RecorderContext): Recorder<BeamDetails> {
       }
     },
 
-    pause: ({ capture }, paused) => (paused ? capture.pause() : capture.resume()),
+    // The pause is noted (and saved) as the capture applies it: the finish job lists it in the file's
+    // quality report where it cut the file (core/known-gaps.ts pausesInFile).
+    async pause(run, paused) {
+      const noted = notePause((run.d.paused_spans ??= []), paused);
+      await (paused ? run.capture.pause() : run.capture.resume());
+      if (noted) await run.saveDetails();
+    },
     outputOnDisk: (d) => (d.spool && fs.existsSync(d.spool) ? fs.statSync(d.spool).size : 0),
   };
 }

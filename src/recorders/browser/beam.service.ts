@@ -65,6 +65,11 @@ export interface BeamDetails {
   encoder_lag_ms?: { median: number; max: number };
   /** Stretches of the file the capture knows have no media (seconds from the file's start, as captured), with why. */
   gaps?: Array<{ start: number; end: number; reason: string }>;
+  /**
+   * Wall-clock spans (ms) when the recording was paused (core/known-gaps.ts notePause), saved as they
+   * happen: the file leaves them out, and its quality report lists each where it cut the file.
+   */
+  paused_spans?: Array<{ from: number; to: number | null }>;
   /** While starting: the step the worker has reached (capture-progress.ts; shown as the API's `progress`). */
   progress?: CaptureProgress;
 }
@@ -96,6 +101,7 @@ export const beamDetailsShape = {
     .array(z.object({ start: z.number(), end: z.number(), reason: z.string() }))
     .optional()
     .catch(undefined),
+  paused_spans: z.array(z.object({ from: z.number(), to: z.number().nullable() })).optional(),
   progress: z
     .object({
       step: z.enum(CAPTURE_STEPS),

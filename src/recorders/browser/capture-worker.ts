@@ -99,9 +99,17 @@ export class CaptureWorker<D extends BeamDetails> {
     this.kick();
   }
 
+  /**
+   * Runs a tick now. One asked for while a tick runs comes right after it rather than at the next second:
+   * a pause is applied (and noted: it is where the file is cut) as soon as the API has it.
+   */
   kick(): void {
-    if (!this.closed) void this.tick();
+    if (this.closed) return;
+    if (this.pumping) this.kicked = true;
+    else void this.tick();
   }
+
+  private kicked = false;
 
   /** Recordings this worker holds (for tests and health). */
   active(): string[] {
@@ -135,6 +143,10 @@ export class CaptureWorker<D extends BeamDetails> {
       this.log.error({ err }, `${this.recorder.label} worker tick failed`);
     } finally {
       this.pumping = false;
+      if (this.kicked) {
+        this.kicked = false;
+        this.kick();
+      }
     }
   }
 

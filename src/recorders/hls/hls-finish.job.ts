@@ -8,13 +8,13 @@ import type { JobHandler, JobPayloads } from "../../jobs/job-queue.ts";
 import { nowIso } from "../../ids.ts";
 import { chatAsset, commitOutputs, finishJobHandler, probeMp4, uploadChatCsv, type UploadedChat } from "../core/finish.ts";
 import { describeBrowserFailure } from "../core/recording-failure.ts";
-import { gapsWithin, gapsWithoutPauses, liveQuality } from "../core/known-gaps.ts";
+import { gapsWithin, gapsWithoutPauses, liveQuality, pauseGap } from "../core/known-gaps.ts";
 import { type DeliveredQuality, deliverQuality, qualityWebhookKeys, worstGrade } from "../core/quality.ts";
 import { makeThumbnails, type Thumbnails } from "../core/thumbnails.ts";
 import { uploadRecording, type Uploaded } from "../core/upload.ts";
 import { roomDestination } from "../../rooms/room.service.ts";
 import { hlsRecorder } from "./hls-recorder.ts";
-import { buildVod, layerMp4, zipVod } from "./vod.ts";
+import { buildVod, layerMp4, type VodVariant, zipVod } from "./vod.ts";
 
 // After a live stream has stopped: its recording, made from the live segments without re-encoding.
 // The VOD (every layer's kept segments, paused spans left out, as VOD playlists) zipped to
@@ -22,8 +22,10 @@ import { buildVod, layerMp4, zipVod } from "./vod.ts";
 // from the same segments (assets `room-composite` with `layer`); the chat CSV; then
 // `hls.recording.success`. Thumbnails (core/thumbnails.ts) come from the top layer (its MP4, else its VOD
 // playlist), go to `hls/<room>/<date>/<epoch>/thumbnails/`, are listed on the `room-vod` asset (else the
-// top layer's) and sent as `recording_thumbnails`; a thumbnail failure leaves them empty, no more. Each run starts from the live folder, so a retry (the job queue retries with
-// backoff for days while the folder waits on disk) redoes everything; uploads overwrite the same keys.
+// top layer's) and sent as `recording_thumbnails`; a thumbnail failure leaves them empty, no more. Each
+// file's quality report lists each pause where it cut the file (vod.ts pauseCuts). Each run starts from
+// the live folder, so a retry (the job queue retries with backoff for days while the folder waits on
+// disk) redoes everything; uploads overwrite the same keys.
 // When the queue gives up: `failed` and `hls.failure`, UPLOAD_ERROR when an upload gave up (with
 // error_origin), INTERNAL_ERROR when making the files did (ffmpeg, a missing live folder).
 
@@ -72,6 +74,12 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
         gaps: gapsWithoutPauses(d.gaps, d.paused_spans ?? [], d.epoch ?? 0),
         live: liveQuality(d),
       };
+      // A layer's gaps within its `duration` s: the capture's, and each pause where it cut the layer (to the segment).
+      const stoppedAt = rec.stopped_at ? Date.parse(rec.stopped_at) : null;
+      const gapsOf = (v: VodVariant, duration: number) =>
+        gapsWithin([...captured.gaps, ...v.pauses.map((c) => pauseGap(c.at, c.pause, { untilStop: c.toEnd, stoppedAt }))], duration).sort(
+          (a, b) => a.start - b.start,
+        );
       const layers: Array<{
         index: number;
         width: number;
@@ -93,7 +101,7 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
             relativePath: relative,
             forType: "room-composite",
             forPath: up.path,
-            gaps: gapsWithin(captured.gaps, probe.duration),
+            gaps: gapsOf(v, probe.duration),
             live: captured.live,
             expectVideo: true,
             expectAudio: true,
@@ -176,7 +184,7 @@ export function hlsFinishHandler(ctx: AppContext): JobHandler<HlsFinishPayload> 
               relativePath: hlsVodZipPath(at),
               forType: "room-vod",
               forPath: zip.path,
-              gaps: gapsWithin(captured.gaps, top.durationSeconds),
+              gaps: gapsOf(top, top.durationSeconds),
               live: captured.live,
               expectVideo: true,
               expectAudio: true,

@@ -3,6 +3,7 @@ import path from "node:path";
 import type { AppContext } from "../../app-context.ts";
 import type { RecordingRow, RoomRow } from "../../db/schema.ts";
 import { captureWebhookBase } from "../browser/capture-webhook.ts";
+import { notePause } from "../core/known-gaps.ts";
 import type { Recorder } from "../core/recorder.ts";
 import { compositorLayers, ladderArgs, ladderCopyArgs, planLadder } from "./ladder.ts";
 import { notPlayableMessage, PLAYABLE_WITHIN_MS, waitUntilPlayable } from "./live-ready.ts";
@@ -33,16 +34,6 @@ export function hlsWebhookBase(
     layers: (d.layers ?? d.requested_layers ?? []).map((l, i) => ({ layer: String(i), width: l.width, height: l.height })),
     ...(d.ladder_warning ? { ladder_warning: d.ladder_warning } : {}),
   };
-}
-
-/** Notes a pause (opens a span) or a resume (closes the open one) in the details; false when nothing changed. */
-function markPause(d: HlsDetails, paused: boolean): boolean {
-  const spans = (d.paused_spans ??= []);
-  const last = spans[spans.length - 1];
-  if (paused && (!last || last.to !== null)) spans.push({ from: Date.now(), to: null });
-  else if (!paused && last && last.to === null) last.to = Date.now();
-  else return false;
-  return true;
 }
 
 export function hlsRecorder(ctx: Pick<AppContext, "config" | "identity">): Recorder<HlsDetails> {
@@ -109,11 +100,11 @@ export function hlsRecorder(ctx: Pick<AppContext, "config" | "identity">): Recor
 
     // The live stream goes on while its recording is paused: the span is noted, and left out at the end.
     async pause(run, paused) {
-      markPause(run.d, paused);
+      notePause((run.d.paused_spans ??= []), paused);
       await run.saveDetails();
     },
     async captureEnded(run) {
-      if (markPause(run.d, false)) await run.saveDetails();
+      if (notePause((run.d.paused_spans ??= []), false)) await run.saveDetails();
     },
 
     outputOnDisk: (d) => (d.live_dir && fs.existsSync(path.join(d.live_dir, "master.m3u8")) ? 1 : 0),

@@ -53,8 +53,6 @@ export interface HlsDetails extends BeamDetails {
   playlist_type: "event" | "live";
   /** Segments a `live` playlist shows. */
   playlist_segments: number;
-  /** Wall-clock spans (ms) when the recording was paused; the VOD and layer files leave them out. */
-  paused_spans?: Array<{ from: number; to: number | null }>;
   /** The live folder on the worker. */
   live_dir?: string;
 }
@@ -73,7 +71,6 @@ const hlsDetailsSchema = z.looseObject({
   single_file_per_layer: z.boolean(),
   playlist_type: z.enum(["event", "live"]),
   playlist_segments: z.number(),
-  paused_spans: z.array(z.object({ from: z.number(), to: z.number().nullable() })).optional(),
   live_dir: z.string().optional(),
 });
 

@@ -8,6 +8,7 @@ import { ZipFile } from "yazl";
 import { buildConcatList } from "../../media/composite-args.ts";
 import { type MediaPlaylist, type MediaSegment, parseMasterPlaylist, parseMediaPlaylist, type Variant } from "../../media/hls-playlist.ts";
 import { runFfmpeg, type RunOptions } from "../../media/process.ts";
+import type { PausedSpan } from "../core/known-gaps.ts";
 
 // A live HLS stream turned into a video-on-demand one, with the paused spans cut out.
 //
@@ -26,10 +27,7 @@ import { runFfmpeg, type RunOptions } from "../../media/process.ts";
 // Only what ffmpeg's MPEG-TS HLS output holds is carried over: no byte ranges, keys or init sections.
 
 /** A span in which the recording was paused, in epoch ms; `to` null: still paused at the end. */
-export interface PausedSpan {
-  from: number;
-  to: number | null;
-}
+export type { PausedSpan };
 
 export interface VodVariant {
   /** Its place in the master playlist. */
@@ -42,6 +40,8 @@ export interface VodVariant {
   durationSeconds: number;
   /** Its kept segments in order, relative to outDir (what `layerMp4` takes). */
   segmentFiles: string[];
+  /** Where each pause cut it (seconds into it). */
+  pauses: PauseCut[];
 }
 
 export interface VodResult {
@@ -56,21 +56,48 @@ export interface VodResult {
  * was kept before it (then there is no join to mark).
  */
 export function recordedSegments(segments: MediaSegment[], paused: PausedSpan[]): MediaSegment[] {
-  const isPaused = (s: MediaSegment): boolean => {
-    if (s.programDateTimeMs === null) return false;
-    const middle = s.programDateTimeMs + (s.duration * 1000) / 2;
-    return paused.some((p) => p.from <= middle && middle < (p.to ?? Infinity));
-  };
   const kept: MediaSegment[] = [];
   let dropped = false;
   for (const s of segments) {
-    if (isPaused(s)) dropped = true;
+    if (pauseOf(s, paused)) dropped = true;
     else {
       kept.push({ ...s, discontinuity: s.discontinuity || (dropped && kept.length > 0) });
       dropped = false;
     }
   }
   return kept;
+}
+
+/** The paused span a segment's middle falls in (it is dropped), or null (kept; a segment without a date is). */
+function pauseOf(s: MediaSegment, paused: readonly PausedSpan[]): PausedSpan | null {
+  if (s.programDateTimeMs === null) return null;
+  const middle = s.programDateTimeMs + (s.duration * 1000) / 2;
+  return paused.find((p) => p.from <= middle && middle < (p.to ?? Infinity)) ?? null;
+}
+
+/** Where a pause cut a variant's recording (its quality report lists it there). */
+export interface PauseCut {
+  /** Seconds into the recording: the kept segments before the first one the pause dropped. */
+  at: number;
+  pause: PausedSpan;
+  /** No segment was kept after it: the recording ends there. */
+  toEnd: boolean;
+}
+
+/**
+ * The pauses that dropped segments, each where the recording was cut: what the kept segments before it
+ * last (the layer MP4 lays them end to end). A pause shorter than a segment may drop none: it cut nothing.
+ */
+export function pauseCuts(segments: MediaSegment[], paused: PausedSpan[]): PauseCut[] {
+  const cuts = new Map<PausedSpan, PauseCut>();
+  let kept = 0;
+  for (const s of segments) {
+    const p = pauseOf(s, paused);
+    if (!p) kept += s.duration;
+    else if (!cuts.has(p)) cuts.set(p, { at: kept, pause: p, toEnd: false });
+  }
+  // The same sums in the same order: a cut with nothing kept after it is at the total exactly.
+  return [...cuts.values()].map((c) => ({ ...c, at: Math.round(c.at * 1000) / 1000, toEnd: c.at >= kept }));
 }
 
 /**
@@ -223,6 +250,7 @@ export async function buildVod(liveDir: string, outDir: string, paused: PausedSp
       segments: p.kept.length,
       durationSeconds: Math.round(seconds * 1000) / 1000,
       segmentFiles,
+      pauses: pauseCuts(p.source.segments, paused),
     });
   }
   await fsp.writeFile(path.join(outDir, "master.m3u8"), `${masterOut.join("\n")}\n`);

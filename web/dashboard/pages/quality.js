@@ -1,6 +1,7 @@
 // Quality reports on the session page: a file's grade and a recording's (the worst of its reports), and
 // one report drawn as a plot: achieved fps, bitrate and A/V offset per second, stacked on one time axis,
-// with the frozen, black, silent and clipping stretches and the gaps as shaded bands behind them.
+// with the frozen, black, silent and clipping stretches and the gaps as shaded bands behind them, and
+// each cut (a gap of no length: a pause, whose time is not in the file) as a vertical marker.
 // The SVG is drawn here (no chart library): geometry in attributes, colours from classes in
 // dashboard.css (the page's CSP allows no inline style), each series one polyline or path (a two-hour
 // report is 7200 points, not 7200 elements), and only text from the report, never HTML.
@@ -42,6 +43,10 @@ const SPANS = [
   { key: "clipping", label: "Clipping", audio: true },
   { key: "gaps", label: "Gaps" },
 ];
+
+/** A gap of no length is a cut: time that is not in the file (a pause), which goes on from there. */
+const isCut = (s) => s.end === s.start;
+const CUTS = { key: "cuts", label: "Cuts (time not in the file)" };
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 function svg(tag, attrs = {}, ...children) {
@@ -131,11 +136,26 @@ function plotSvg(report, width) {
     "data-plot-width": plotW,
   });
 
-  // Behind everything: the spans, each a band across all charts.
+  // Behind everything: the spans, each a band across all charts; a cut, a line across them (a band of
+  // no length would be invisible), with a wider invisible line over it so that its title is easy to hover.
   const bands = svg("g", { class: "bands" });
   for (const { key, label } of SPANS)
     for (const s of spans[key] ?? []) {
       if (!finite(s.start) || !finite(s.end) || s.end < s.start) continue;
+      if (key === "gaps" && isCut(s)) {
+        const cx = px(x(s.start));
+        const line = { x1: cx, x2: cx, y1: chartsTop, y2: chartsBottom };
+        bands.append(
+          svg(
+            "g",
+            { class: "cut-mark" },
+            svg("title", {}, `Cut at ${formatDuration(s.start)}${s.reason ? `: ${s.reason}` : ""}`),
+            svg("line", { ...line, class: "cut", "data-testid": "cut", "data-start": s.start }),
+            svg("line", { ...line, class: "cut-hover" }),
+          ),
+        );
+        continue;
+      }
       const bx = x(s.start);
       bands.append(
         svg(
@@ -245,16 +265,21 @@ function plotSvg(report, width) {
   return root;
 }
 
-/** The legend: each kind of span the file can have, with its colour, how many and how long in all. */
+/**
+ * The legend: each kind of span the file can have, with its colour, how many and how long in all; the
+ * gaps counted without the cuts, which have an entry of their own when there are any (how many, each
+ * with its reason in the title).
+ */
 function legend(report) {
   const spans = report.spans ?? {};
   const f = report.file ?? {};
   const kinds = SPANS.filter((k) => (k.video ? f.video : k.audio ? f.audio : true) || (spans[k.key] ?? []).length);
+  const cuts = (spans.gaps ?? []).filter(isCut);
   return el(
     "ul",
     { class: "quality-legend", "data-testid": "quality-legend" },
     ...kinds.map(({ key, label }) => {
-      const list = spans[key] ?? [];
+      const list = (spans[key] ?? []).filter((s) => key !== "gaps" || !isCut(s));
       const secs = list.reduce((a, s) => a + Math.max(0, s.end - s.start), 0);
       return el(
         "li",
@@ -264,6 +289,14 @@ function legend(report) {
         list.length ? `${list.length} (${formatDuration(secs)} in all)` : "none",
       );
     }),
+    cuts.length
+      ? el(
+          "li",
+          { "data-kind": CUTS.key, title: cuts.map((s) => `${formatDuration(s.start)}: ${s.reason ?? ""}`).join("\n") },
+          el("span", { class: `swatch ${CUTS.key}`, "aria-hidden": "true" }),
+          `${CUTS.label}: ${cuts.length}`,
+        )
+      : null,
   );
 }
 
