@@ -20,6 +20,13 @@ export const QUALITY_THRESHOLDS = Object.freeze({
   badAvOffsetMs: 200,
   /** bad: gaps (those with a length) cover more than this share of the file: a fifth of the meeting is missing. */
   badGapShare: 0.2,
+  /**
+   * A black picture from the file's very start, for at most this long (s), is the wait for the first
+   * picture, not a fault: a recording starts when it is asked to, and the first camera is decoded a
+   * moment later (an SFU composite starts with its session, before anyone's video has arrived; 1.4 s in
+   * a 4-publisher bench). It is reported, and counts toward the still share, but does not degrade.
+   */
+  leadingBlackSeconds: 3,
   /** degraded: a full second with fewer frames than this share of the nominal rate: a stutter people see. */
   degradedFpsShare: 0.8,
   /** degraded: the sound is further than this from the picture (ms): ITU-R BT.1359's threshold of detectability (sound early). */
@@ -49,7 +56,8 @@ export const QUALITY_RULE =
   `the median second's frame rate is below ${percent(T.badFpsShare)} of the nominal rate; ` +
   `the sound is more than ${T.badAvOffsetMs} ms ahead of or behind the picture; ` +
   `or gaps cover more than ${percent(T.badGapShare)} of the file. ` +
-  "Degraded if the picture froze or was black for over a second; " +
+  "Degraded if the picture froze or was black for over a second " +
+  `(a black start of up to ${T.leadingBlackSeconds} s, the wait for the first picture, is not counted); ` +
   `a full second (not the first or last) has less than ${percent(T.degradedFpsShare)} of the nominal frame rate; ` +
   `the sound is more than ${T.degradedAvOffsetMs} ms ahead of or behind the picture; ` +
   `the sound clipped for more than ${percent(T.degradedClippingShare)} of the file; ` +
@@ -86,7 +94,8 @@ export function gradeReport(r: UngradedReport, expect: QualityExpectation = {}):
   const still = shareOf(coveredSeconds([...r.spans.frozen, ...r.spans.black]));
   if (still > T.badStillShare) bad.push(`the picture was frozen or black for ${share(still)} of the file`);
   if (r.spans.frozen.length) degraded.push(spansSentence("the picture froze", r.spans.frozen));
-  if (r.spans.black.length) degraded.push(spansSentence("the picture was black", r.spans.black));
+  const black = r.spans.black.filter((b) => !(b.start <= 0.1 && b.end <= T.leadingBlackSeconds));
+  if (black.length) degraded.push(spansSentence("the picture was black", black));
 
   const fps = r.timeline.fps;
   if (video && video.fps > 0 && fps.length) {

@@ -73,6 +73,15 @@ test("any frozen or black span is degraded; more than half the file frozen or bl
   assert.equal(g.reasons[0], "the picture was frozen or black for 51% of the file");
 });
 
+test("a black start of up to 3 s is the wait for the first picture: reported, not counted; a longer one is", () => {
+  const start = (end: number) => gradeReport(report((r) => (r.spans.black = [{ start: 0, end }])));
+  assert.deepEqual([start(1.4).grade, start(1.4).reasons], ["good", []]);
+  assert.deepEqual([start(3).grade, start(3).reasons], ["good", []]);
+  assert.deepEqual(start(3.5).reasons, ["the picture was black for 3.5 s at 0:00"]);
+  // Not at the start: counted.
+  assert.equal(gradeReport(report((r) => (r.spans.black = [{ start: 5, end: 6.4 }]))).grade, "degraded");
+});
+
 test("frame rate: a median second under half the nominal rate is bad; a middle second under 80% is degraded", () => {
   const slow = (n: number) => report((r) => (r.timeline.fps = new Array(60).fill(n)));
   assert.equal(gradeReport(slow(15)).grade, "degraded"); // half of 30 is not below half, but every second is below 24
