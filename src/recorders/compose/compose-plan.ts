@@ -9,7 +9,15 @@
 // to the range exactly.
 
 import { type CompositorLayoutName, type LayoutPeer, layoutTiles } from "../compositor/compositor-layout.ts";
-import { type Canvas, type CompositePlan, type LayoutSegment, msToFrame, type PeerPresence, type Tile } from "../sfu/composite-layout.ts";
+import {
+  type Canvas,
+  type CompositePlan,
+  cutSegments,
+  type LayoutSegment,
+  type PeerPresence,
+  presentDuring,
+  type Tile,
+} from "../sfu/composite-layout.ts";
 
 /** From this moment (ms from the session's start) the stage is this peer's; null: nobody has spoken yet. */
 export interface SpeakerChange {
@@ -33,10 +41,6 @@ export interface ComposePlanInput {
   /** Also cut at every multiple of this (ms from the session start): bounds a segment's ffmpeg run. 0: never. */
   chunkMs?: number;
 }
-
-const leftAt = (p: PeerPresence, durationMs: number): number => Math.min(p.leftAtMs ?? durationMs, durationMs);
-const byJoin = (a: PeerPresence, b: PeerPresence) =>
-  a.joinedAtMs - b.joinedAtMs || (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0);
 
 /** The speaker at `ms`: the last change at or before it. */
 export function speakerAt(changes: readonly SpeakerChange[], ms: number): string | null {
@@ -65,14 +69,8 @@ export function planComposeSegments(input: ComposePlanInput): LayoutSegment[] {
   for (const s of speakers) if (within(s.atMs)) cuts.add(s.atMs);
   const chunk = input.chunkMs ?? 0;
   if (chunk > 0) for (let t = Math.ceil(fromMs / chunk) * chunk; t < toMs; t += chunk) if (within(t)) cuts.add(t);
-  const points = [...cuts].sort((a, b) => a - b);
-  const segments: LayoutSegment[] = [];
-  for (let i = 0; i + 1 < points.length; i++) {
-    const [startMs, endMs] = [points[i], points[i + 1]];
-    const startFrame = msToFrame(startMs, canvas.fps);
-    const endFrame = msToFrame(endMs, canvas.fps);
-    if (endFrame <= startFrame) continue;
-    const present = input.peers.filter((p) => p.joinedAtMs <= startMs && leftAt(p, durationMs) >= endMs).sort(byJoin);
+  return cutSegments(cuts, canvas.fps, (startMs, endMs) => {
+    const present = presentDuring(input.peers, startMs, endMs, durationMs);
     const shown: LayoutPeer[] = present.map((p) => ({
       peerId: p.peerId,
       tileSource: `camera:${p.peerId}`,
@@ -94,9 +92,8 @@ export function planComposeSegments(input: ComposePlanInput): LayoutSegment[] {
         h: t.h,
         ...(t.id.startsWith("screen:") ? { source: "screen" as const } : {}),
       }));
-    segments.push({ startMs, endMs, startFrame, endFrame, tiles, audioPeers: present.map((p) => p.peerId) });
-  }
-  return segments;
+    return { tiles, audioPeers: present.map((p) => p.peerId) };
+  });
 }
 
 /** The whole plan, for sfu/composite.ts composeSession. */

@@ -269,9 +269,7 @@ export function composeSessionHandler(ctx: AppContext): JobHandler<ComposePayloa
       replace: { jobId: rec.id },
       assets: [
         {
-          jobId: rec.id,
-          roomId: room.id,
-          sessionId: session.id,
+          ...owner,
           type: "room-composite",
           path: up.path,
           objectKey: up.key,

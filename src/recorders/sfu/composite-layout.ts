@@ -48,12 +48,31 @@ export const msToFrame = (ms: number, fps: number): number => Math.round((ms * f
 
 const leftAt = (p: PeerPresence, durationMs: number): number => Math.min(p.leftAtMs ?? durationMs, durationMs);
 
-/** Who is on screen between `startMs` and `endMs`: present for all of it, first MAX_TILES by join time. */
-function presentDuring(peers: PeerPresence[], startMs: number, endMs: number, durationMs: number): PeerPresence[] {
+/** The peers present for all of `startMs`..`endMs`, by join time (the composite shows the first MAX_TILES). */
+export function presentDuring(peers: PeerPresence[], startMs: number, endMs: number, durationMs: number): PeerPresence[] {
   return peers
     .filter((p) => p.joinedAtMs <= startMs && leftAt(p, durationMs) >= endMs)
-    .sort((a, b) => a.joinedAtMs - b.joinedAtMs || (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0))
-    .slice(0, MAX_TILES);
+    .sort((a, b) => a.joinedAtMs - b.joinedAtMs || (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0));
+}
+
+/**
+ * The segments between consecutive cut points (ms, any order), each snapped to the frame grid; one
+ * shorter than a frame disappears. `content` gives what each one shows.
+ */
+export function cutSegments(
+  cuts: Iterable<number>,
+  fps: number,
+  content: (startMs: number, endMs: number) => Pick<LayoutSegment, "tiles" | "audioPeers">,
+): LayoutSegment[] {
+  const points = [...new Set(cuts)].sort((a, b) => a - b);
+  const segments: LayoutSegment[] = [];
+  for (let i = 0; i + 1 < points.length; i++) {
+    const [startMs, endMs] = [points[i], points[i + 1]];
+    const startFrame = msToFrame(startMs, fps);
+    const endFrame = msToFrame(endMs, fps);
+    if (endFrame > startFrame) segments.push({ startMs, endMs, startFrame, endFrame, ...content(startMs, endMs) });
+  }
+  return segments;
 }
 
 /**
@@ -68,20 +87,12 @@ export function planLayout(peers: PeerPresence[], durationMs: number, canvas: Ca
     for (const t of [p.joinedAtMs, p.leftAtMs]) if (t != null && t > 0 && t < durationMs) cuts.add(t);
   }
   if (chunkMs > 0) for (let t = chunkMs; t < durationMs; t += chunkMs) cuts.add(t);
-  const points = [...cuts].sort((a, b) => a - b);
-  const segments: LayoutSegment[] = [];
-  for (let i = 0; i + 1 < points.length; i++) {
-    const [startMs, endMs] = [points[i], points[i + 1]];
-    const startFrame = msToFrame(startMs, canvas.fps);
-    const endFrame = msToFrame(endMs, canvas.fps);
-    if (endFrame <= startFrame) continue;
-    const tiles = tilesFor(
+  return cutSegments(cuts, canvas.fps, (startMs, endMs) => ({
+    tiles: tilesFor(
       presentDuring(peers, startMs, endMs, durationMs).map((p) => p.peerId),
       canvas,
-    );
-    segments.push({ startMs, endMs, startFrame, endFrame, tiles });
-  }
-  return segments;
+    ),
+  }));
 }
 
 /** Checks the input and plans the whole composite (`chunkMs`: see planLayout). */
