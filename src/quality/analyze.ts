@@ -11,7 +11,7 @@ import { type PacketListing, packetListingReader, printedFrameReader, readDb } f
 import { gradeReport } from "./grade.ts";
 import { frameStep, joinTouching, type PictureMeasure } from "./picture.ts";
 import type { GapSpan, QualityReport, Span, TrackQuality, UngradedReport } from "./report.ts";
-import { median, round3 } from "./spans.ts";
+import { medianStep, round3 } from "./spans.ts";
 
 // The quality report of one finished media file (an MP4 or a WebM/MKV; either stream may be absent):
 // a header probe, then one ffmpeg run that decodes the file once and lists its packets
@@ -84,7 +84,7 @@ export async function analyzeMedia(file: string, o: AnalyzeOptions = {}): Promis
 
   const hasVideo = pic.t.length > 0;
   const hasAudio = m.levels.t.length > 0;
-  const windowSeconds = hasAudio ? median(steps(m.levels.t)) || AUDIO_WINDOW_SECONDS : 0;
+  const windowSeconds = hasAudio ? medianStep(m.levels.t, AUDIO_WINDOW_SECONDS) : 0;
   const videoEnd = hasVideo ? pic.end : 0;
   const audioEnd = hasAudio ? m.levels.t.at(-1)! + windowSeconds : 0;
   // A file followed as it was written was probed at its start: its header's length is of the first
@@ -287,13 +287,6 @@ function spanCollector(startKey: string, endKey: string): { frame(tags: Record<s
 }
 
 const rounded = (s: Span): Span => ({ start: round3(s.start), end: round3(s.end) });
-
-/** The differences between consecutive times. */
-function steps(t: readonly number[]): number[] {
-  const out: number[] = [];
-  for (let i = 1; i < t.length; i++) if (t[i] > t[i - 1]) out.push(t[i] - t[i - 1]);
-  return out;
-}
 
 /** How many of the times fall in each second [i, i+1) of `seconds` (later ones count in the last). */
 function perSecond(t: readonly number[], seconds: number): number[] {

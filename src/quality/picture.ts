@@ -1,5 +1,5 @@
 import type { Span } from "./report.ts";
-import { median } from "./spans.ts";
+import { medianStep } from "./spans.ts";
 
 // The picture of a file made in pieces, measured piece by piece. A per-peer video is transcoded in
 // pieces while its session runs (recorders/sfu/per-peer-pieces.ts); decoding the whole file again at
@@ -27,9 +27,7 @@ export interface PictureMeasure {
 
 /** The frame step of these times: the median difference (1/30 s when there are too few). */
 export function frameStep(t: readonly number[]): number {
-  const steps: number[] = [];
-  for (let i = 1; i < t.length; i++) if (t[i] > t[i - 1]) steps.push(t[i] - t[i - 1]);
-  return median(steps) || 1 / 30;
+  return medianStep(t, 1 / 30);
 }
 
 /** Mean luma difference (0–255) under which the frames on either side of a join are the same picture. */

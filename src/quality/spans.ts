@@ -35,6 +35,13 @@ export function clock(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
 }
 
+/** The median step between consecutive rising times (`fallback` when there are too few). */
+export function medianStep(t: readonly number[], fallback: number): number {
+  const steps: number[] = [];
+  for (let i = 1; i < t.length; i++) if (t[i] > t[i - 1]) steps.push(t[i] - t[i - 1]);
+  return median(steps) || fallback;
+}
+
 /** The median of the values (the mean of the middle two for an even count); NaN for none. */
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
