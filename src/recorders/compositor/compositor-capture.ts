@@ -4,6 +4,7 @@ import type { PeerInfo } from "../../sfu/protocol.ts";
 import type { CaptureEnd, CaptureStepName, RecordingCapture } from "../core/capture.ts";
 import { CaptureFfmpeg, type StdoutSink } from "../core/capture-ffmpeg.ts";
 import type { EncoderLagSummary } from "../core/encoder-lag.ts";
+import { fileSecondsAt, notePause, type PausedSpan } from "../core/known-gaps.ts";
 import type { GapSpan } from "../../quality/report.ts";
 import { FileFollower } from "../core/follow-file.ts";
 import type { EncodedLayer } from "../core/recorder.ts";
@@ -116,7 +117,7 @@ export class CompositorCapture implements RecordingCapture {
   private releasedNow!: () => void;
   private readonly released = new Promise<void>((resolve) => (this.releasedNow = resolve));
   /** Paused spans (wall ms), left out of the file: the file's time of a moment is its wall time less these. */
-  private readonly pauses: Array<{ from: number; to: number | null }> = [];
+  private readonly pauses: PausedSpan[] = [];
   /** The feed ended before the stop: when, and why. */
   private feedLost: { at: number; reason: string } | null = null;
 
@@ -380,13 +381,12 @@ export class CompositorCapture implements RecordingCapture {
   }
 
   async pause(): Promise<void> {
-    if (this.pauses.at(-1)?.to !== null) this.pauses.push({ from: Date.now(), to: null });
+    notePause(this.pauses, true);
     this.comp.pause();
   }
 
   async resume(): Promise<void> {
-    const open = this.pauses.at(-1);
-    if (open && open.to === null) open.to = Date.now();
+    notePause(this.pauses, false);
     this.comp.resume();
   }
 
@@ -396,9 +396,7 @@ export class CompositorCapture implements RecordingCapture {
 
   /** The file's time (s) of wall time `t` (ms): from its start, less the paused spans before `t`. */
   private fileSeconds(t: number): number {
-    if (!this.startedAt || t <= this.startedAt) return 0;
-    const paused = this.pauses.reduce((sum, p) => sum + Math.max(0, Math.min(p.to ?? t, t) - Math.max(p.from, this.startedAt)), 0);
-    return Math.max(0, t - this.startedAt - paused) / 1000;
+    return this.startedAt ? fileSecondsAt(t, this.startedAt, this.pauses) : 0;
   }
 
   /** The feed lost before the stop: a gap from then to the file's end (unless within FEED_END_GRACE_MS of it). */

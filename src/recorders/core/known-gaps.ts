@@ -73,19 +73,20 @@ export function gapsWithin(gaps: readonly GapSpan[] | undefined, duration: numbe
 }
 
 /**
+ * Where wall time `wallMs` is in a file whose time 0 is `epoch` (ms) and which leaves the paused spans
+ * out (s): the time since `epoch` less the paused time before `wallMs` (0 before the file began).
+ */
+export function fileSecondsAt(wallMs: number, epoch: number, paused: readonly PausedSpan[]): number {
+  const before = paused.reduce((sum, p) => sum + Math.max(0, Math.min(p.to ?? wallMs, wallMs) - Math.max(p.from, epoch)), 0);
+  return Math.max(0, wallMs - epoch - before) / 1000;
+}
+
+/**
  * Gaps on a live stream's capture clock (seconds from `epoch`, ms) moved to its recording's, which leaves
  * the paused spans out: each moment is earlier by the paused time before it; what lies in a pause is gone.
  */
-export function gapsWithoutPauses(
-  gaps: readonly GapSpan[] | undefined,
-  paused: ReadonlyArray<{ from: number; to: number | null }>,
-  epoch: number,
-): GapSpan[] {
-  const at = (seconds: number) => {
-    const t = epoch + seconds * 1000;
-    const before = paused.reduce((sum, p) => sum + Math.max(0, Math.min(p.to ?? t, t) - Math.max(p.from, epoch)), 0);
-    return Math.max(0, t - epoch - before) / 1000;
-  };
+export function gapsWithoutPauses(gaps: readonly GapSpan[] | undefined, paused: readonly PausedSpan[], epoch: number): GapSpan[] {
+  const at = (seconds: number) => fileSecondsAt(epoch + seconds * 1000, epoch, paused);
   return (gaps ?? []).flatMap((g) => {
     const start = at(g.start);
     const end = at(g.end);
