@@ -4,6 +4,7 @@ import type { Page } from "playwright-core";
 import { mintAppToken } from "../../src/auth/tokens.ts";
 import { newObjectId } from "../../src/ids.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
+import { seedBrowserRecording } from "../support/internal-state.ts";
 import { assertFitsWidth, assertNoJunk, dashboardPool, go, withDashboardArtifacts } from "../support/dashboard.ts";
 import { SignalClient } from "../support/signal-client.ts";
 import { until } from "../support/wait.ts";
@@ -150,40 +151,13 @@ before(async () => {
   await until(async () => (await app.api<Session>("GET", `/v2/sessions/${sessionId}`)).body.active === false, "the session to end");
 
   // A completed browser recording of the session (as the beam finish job leaves it) with its composite.
-  const now = new Date().toISOString();
-  await app.ctx.db
-    .insertInto("recordings")
-    .values({
-      id: ids.beam,
-      kind: "beam",
-      room_id: room.id,
-      session_id: sessionId,
-      status: "completed",
-      meeting_url: "",
-      destination: "",
-      started_by: "",
-      stopped_by: "",
-      details: JSON.stringify({
-        width: 1280,
-        height: 720,
-        audio_only: false,
-        layout: "grid",
-        roles: [],
-        custom_url: "",
-        max_duration_s: 14400,
-        auto_stop_s: 300,
-      }),
-      failure: null,
-      created_at: now,
-      started_at: now,
-      stopped_at: now,
-      updated_at: now,
-      stop_reason: "client request",
-      paused: 0,
-      worker: null,
-      lease_until: null,
-    })
-    .execute();
+  await seedBrowserRecording(app, {
+    id: ids.beam,
+    roomId: room.id,
+    sessionId,
+    status: "completed",
+    stopReason: "client request",
+  });
   const composite = await seedFile(
     ids.beam,
     {

@@ -52,44 +52,72 @@ export async function jobsForDiagnostics(app: TestApp): Promise<unknown[]> {
 export async function seedFailedBrowserRecordings(app: TestApp, roomId: string, n: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
-    const now = new Date().toISOString();
-    const id = newObjectId();
-    ids.push(id);
-    await app.ctx.db
-      .insertInto("recordings")
-      .values({
-        id,
-        kind: "beam",
-        room_id: roomId,
-        session_id: null,
+    ids.push(
+      await seedBrowserRecording(app, {
+        roomId,
         status: "failed",
-        meeting_url: "",
-        destination: "",
-        started_by: "",
-        stopped_by: "",
-        details: JSON.stringify({
-          width: 1280,
-          height: 720,
-          audio_only: false,
-          layout: "grid",
-          roles: [],
-          custom_url: "",
-          max_duration_s: 14400,
-          auto_stop_s: 300,
-        }),
-        failure: JSON.stringify({ type: "MAX_RETRIES_REACHED", message: `seeded failure ${i}` }),
-        created_at: now,
-        started_at: null,
-        stopped_at: now,
-        updated_at: now,
-        stop_reason: null,
-        paused: 0,
-        worker: null,
-        lease_until: null,
-      })
-      .execute();
+        failure: { type: "MAX_RETRIES_REACHED", message: `seeded failure ${i}` },
+        started: false,
+      }),
+    );
   }
   return ids;
+}
+
+/**
+ * One browser recording row of a room (and session), finished as `status` with its default details;
+ * returns its id. For the seeds above and a test's own (the dashboard's quality page: a report of two
+ * hours), which need a recording the API would only make by recording that long.
+ */
+export async function seedBrowserRecording(
+  app: TestApp,
+  o: {
+    id?: string;
+    roomId: string;
+    sessionId?: string | null;
+    status: "completed" | "failed";
+    failure?: { type: string; message: string } | null;
+    /** false: it failed before it started (no started_at). */
+    started?: boolean;
+    stopReason?: string | null;
+  },
+): Promise<string> {
+  const now = new Date().toISOString();
+  const id = o.id ?? newObjectId();
+  await app.ctx.db
+    .insertInto("recordings")
+    .values({
+      id,
+      kind: "beam",
+      room_id: o.roomId,
+      session_id: o.sessionId ?? null,
+      status: o.status,
+      meeting_url: "",
+      destination: "",
+      started_by: "",
+      stopped_by: "",
+      details: JSON.stringify({
+        width: 1280,
+        height: 720,
+        audio_only: false,
+        layout: "grid",
+        roles: [],
+        custom_url: "",
+        max_duration_s: 14400,
+        auto_stop_s: 300,
+      }),
+      failure: o.failure ? JSON.stringify(o.failure) : null,
+      created_at: now,
+      started_at: o.started === false ? null : now,
+      stopped_at: now,
+      updated_at: now,
+      stop_reason: o.stopReason ?? null,
+      paused: 0,
+      worker: null,
+      lease_until: null,
+    })
+    .execute();
+  return id;
 }
 
 /**
